@@ -1,0 +1,8 @@
+package io.jdiffusion.backend.graph;
+
+/** Elementwise binary operators, with NumPy broadcasting. */
+public enum BinaryOp {
+    ADD,
+    SUB,
+    MUL
+}

@@ -1,0 +1,148 @@
+package io.jdiffusion.testdata;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jdiffusion.core.safetensors.SafetensorsFile;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.HashMap;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * The bundled tiny SD 1.5-shaped model and its golden outputs made by diffusers (see the README in
+ * {@code tiny-sd/}). Files are read where they lie when the class path is a folder; from a jar they are
+ * extracted once to {@code ~/.cache/jdiffusion/} (memory mapping needs real files).
+ */
+public final class TinySd {
+    private static final String ROOT = "io/jdiffusion/testdata/";
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static volatile Path extracted;
+
+    private TinySd() {
+    }
+
+    /** The folder holding {@code tiny-sd/} and {@code sd15-keys/}. */
+    public static synchronized Path root() {
+        if (extracted != null) {
+            return extracted;
+        }
+        URL url = TinySd.class.getClassLoader().getResource(ROOT + "tiny-sd/model/model_index.json");
+        if (url == null) {
+            throw new IllegalStateException("the tiny model is not on the class path (jdiffusion-test-data missing)");
+        }
+        try {
+            if (url.getProtocol().equals("file")) {
+                extracted = Path.of(url.toURI()).getParent().getParent().getParent();
+            } else {
+                extracted = extractFromJar(url);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot unpack the bundled tiny model", e);
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+        return extracted;
+    }
+
+    /** The tiny model in diffusers layout. */
+    public static Path modelDir() {
+        return root().resolve("tiny-sd/model");
+    }
+
+    public static Path goldenDir() {
+        return root().resolve("tiny-sd/golden");
+    }
+
+    /** A golden file, e.g. {@code unet.safetensors}; the caller closes it. */
+    public static SafetensorsFile golden(String fileName) {
+        return SafetensorsFile.open(goldenDir().resolve(fileName));
+    }
+
+    /** {@code golden/index.json}: the description of every golden case. */
+    public static JsonNode index() {
+        try {
+            return JSON.readTree(goldenDir().resolve("index.json").toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The case named {@code name} from the index. */
+    public static JsonNode goldenCase(String name) {
+        for (JsonNode c : index().get("cases")) {
+            if (c.get("name").asText().equals(name)) {
+                return c;
+            }
+        }
+        throw new IllegalArgumentException("no golden case " + name);
+    }
+
+    /** Full SD 1.5 tensor names and shapes: {@code sd15_keys_diffusers.json} or {@code sd15_keys_ldm.json}. */
+    public static JsonNode sd15Keys(String fileName) {
+        try {
+            return JSON.readTree(root().resolve("sd15-keys").resolve(fileName).toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static Path extractFromJar(URL url) throws IOException, URISyntaxException {
+        String spec = url.toString();
+        String jar = spec.substring("jar:".length(), spec.indexOf("!/"));
+        Path jarPath = Path.of(new java.net.URI(jar));
+        String stamp = Long.toHexString(Files.size(jarPath) ^ Files.getLastModifiedTime(jarPath).toMillis());
+        Path target = Path.of(System.getProperty("user.home"), ".cache", "jdiffusion", "tiny-sd-" + stamp);
+        if (Files.isRegularFile(target.resolve("complete"))) {
+            return target;
+        }
+        Path tmp = Files.createDirectories(target.getParent()).resolve(target.getFileName() + ".tmp" + ProcessHandle.current().pid());
+        try (FileSystem fs = FileSystems.newFileSystem(jarPath, new HashMap<String, Object>())) {
+            Path src = fs.getPath("/" + ROOT);
+            try (Stream<Path> walk = Files.walk(src)) {
+                for (Path p : (Iterable<Path>) walk::iterator) {
+                    Path dst = tmp.resolve(src.relativize(p).toString());
+                    if (Files.isDirectory(p)) {
+                        Files.createDirectories(dst);
+                    } else if (!p.toString().endsWith(".class")) {
+                        try (InputStream in = Files.newInputStream(p)) {
+                            Files.copy(in, dst, StandardCopyOption.REPLACE_EXISTING);
+                        }
+                    }
+                }
+            }
+        }
+        Files.writeString(tmp.resolve("complete"), "ok");
+        try {
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            if (!Files.isRegularFile(target.resolve("complete"))) {
+                throw e;
+            }
+            deleteTree(tmp); // another process finished first
+        }
+        return target;
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    /** Names of the golden cases, in index order. */
+    public static List<String> caseNames() {
+        return index().get("cases").findValuesAsText("name");
+    }
+}
