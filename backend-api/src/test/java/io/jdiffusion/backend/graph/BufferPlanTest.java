@@ -1,0 +1,88 @@
+package io.jdiffusion.backend.graph;
+
+import io.jdiffusion.core.DType;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.core.Tensor;
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class BufferPlanTest {
+    @Test
+    void reusesMemoryOfDeadValuesAndBindsInputsAndOutputs() {
+        GraphBuilder g = new GraphBuilder("chain");
+        Value x = g.input("x", Shape.of(1024), DType.F32);
+        Value a = g.unary(x, Activation.SILU);
+        Value b = g.unary(a, Activation.SILU);
+        Value c = g.unary(b, Activation.SILU);
+        Value r = g.reshape(c, 32, 32);
+        Value d = g.unary(r, Activation.SILU);
+        g.output(d);
+        Graph graph = g.build();
+        BufferPlan plan = BufferPlan.plan(graph, 64);
+        // a and c can share bytes (a dies when b is made), b needs its own: two buffers of 4 KiB.
+        assertThat(plan.arenaBytes()).isEqualTo(2 * 4096);
+        assertThat(plan.binding(x)).isEqualTo(BufferPlan.Binding.INPUT);
+        assertThat(plan.binding(d)).isEqualTo(BufferPlan.Binding.OUTPUT);
+        assertThat(plan.arenaOffset(r)).isEqualTo(plan.arenaOffset(c));
+        assertThat(plan.arenaOffset(a)).isNotEqualTo(plan.arenaOffset(b));
+    }
+
+    @Test
+    void refusesAGraphOutputThatAliasesAnInput() {
+        GraphBuilder g = new GraphBuilder("alias");
+        Value x = g.input("x", Shape.of(4), DType.F32);
+        Value y = g.reshape(x, 2, 2);
+        g.output(y);
+        assertThatThrownBy(() -> BufferPlan.plan(g.build(), 64)).hasMessageContaining("share storage");
+    }
+
+    /** On random graphs, no two arena buffers alive at the same operator may overlap. */
+    @RepeatedTest(20)
+    void liveBuffersNeverOverlap() {
+        SplittableRandom random = new SplittableRandom();
+        GraphBuilder g = new GraphBuilder("random");
+        List<Value> pool = new ArrayList<>();
+        pool.add(g.input("x", Shape.of(1 + random.nextInt(300)), DType.F32));
+        for (int i = 0; i < 60; i++) {
+            Value a = pool.get(random.nextInt(pool.size()));
+            Value b = pool.get(random.nextInt(pool.size()));
+            Value v = (a.shape().equals(b.shape()) && random.nextBoolean()) ? g.add(a, b)
+                    : random.nextInt(4) == 0 ? g.concat(0, a, b) : g.unary(a, Activation.GELU);
+            pool.add(v);
+        }
+        g.output(pool.get(pool.size() - 1));
+        Graph graph = g.build();
+        BufferPlan plan = BufferPlan.plan(graph, 64);
+        List<Op> ops = graph.ops();
+        int[] first = new int[graph.values().size()];
+        int[] last = new int[graph.values().size()];
+        java.util.Arrays.fill(first, -1);
+        for (int i = 0; i < ops.size(); i++) {
+            first[ops.get(i).out().id()] = i;
+            last[ops.get(i).out().id()] = i;
+            for (Value in : ops.get(i).inputs()) {
+                last[in.id()] = i;
+            }
+        }
+        for (Value p : graph.values()) {
+            for (Value q : graph.values()) {
+                if (p == q || plan.binding(p) != BufferPlan.Binding.ARENA || plan.binding(q) != BufferPlan.Binding.ARENA) {
+                    continue;
+                }
+                boolean liveTogether = first[p.id()] <= last[q.id()] && first[q.id()] <= last[p.id()];
+                boolean overlap = plan.arenaOffset(p) < plan.arenaOffset(q) + q.byteSize()
+                        && plan.arenaOffset(q) < plan.arenaOffset(p) + p.byteSize();
+                assertThat(liveTogether && overlap).as("%s and %s", p, q).isFalse();
+                assertThat(plan.arenaOffset(p) + p.byteSize()).isLessThanOrEqualTo(plan.arenaBytes());
+            }
+        }
+        assertThat(Tensor.liveBytes()).isGreaterThanOrEqualTo(0);
+    }
+}
