@@ -25,6 +25,7 @@ public final class Tensor implements AutoCloseable {
 
     private static final AtomicLong LIVE_BYTES = new AtomicLong();
     private static final AtomicLong LIVE_ALLOCATIONS = new AtomicLong();
+    private static final AtomicLong PEAK_LIVE_BYTES = new AtomicLong();
 
     private final Shape shape;
     private final DType dtype;
@@ -50,7 +51,8 @@ public final class Tensor implements AutoCloseable {
         Arena arena = Arena.ofShared();
         long bytes = shape.elementCount() * dtype.byteSize();
         MemorySegment seg = arena.allocate(Math.max(bytes, 1), ALIGNMENT).asSlice(0, bytes);
-        LIVE_BYTES.addAndGet(bytes);
+        long live = LIVE_BYTES.addAndGet(bytes);
+        PEAK_LIVE_BYTES.accumulateAndGet(live, Math::max);
         LIVE_ALLOCATIONS.incrementAndGet();
         return new Tensor(shape, dtype, seg, arena);
     }
@@ -253,6 +255,11 @@ public final class Tensor implements AutoCloseable {
     /** Bytes held by owned tensors that are not yet closed, for leak checks and memory reports. */
     public static long liveBytes() {
         return LIVE_BYTES.get();
+    }
+
+    /** Highest value {@link #liveBytes()} has reached in this JVM. */
+    public static long peakLiveBytes() {
+        return PEAK_LIVE_BYTES.get();
     }
 
     public static long liveAllocations() {

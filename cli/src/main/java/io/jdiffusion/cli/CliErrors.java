@@ -1,0 +1,33 @@
+package io.jdiffusion.cli;
+
+import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+
+/** Turns an exception into the one line a user sees. */
+final class CliErrors {
+    private CliErrors() {
+    }
+
+    static String describe(Throwable ex) {
+        Throwable t = ex;
+        if (t instanceof UncheckedIOException u && u.getCause() != null) {
+            t = u.getCause();
+        }
+        if (t instanceof NoSuchFileException e) {
+            return "no such file or folder: " + e.getFile() + (e.getReason() != null ? " (" + e.getReason() + ")" : "");
+        }
+        if (t instanceof AccessDeniedException e) {
+            return "permission denied: " + e.getFile() + (e.getReason() != null ? " (" + e.getReason() + ")" : "");
+        }
+        if (t instanceof FileSystemException e) {
+            return e.getMessage();
+        }
+        if (t instanceof OutOfMemoryError) {
+            return "out of memory: " + t.getMessage() + " (try a smaller size, or raise -Xmx with JDIFFUSION_JAVA_OPTS)";
+        }
+        String message = t.getMessage();
+        return message == null || message.isBlank() ? t.getClass().getSimpleName() : message;
+    }
+}
