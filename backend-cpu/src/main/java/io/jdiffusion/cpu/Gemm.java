@@ -1,0 +1,122 @@
+package io.jdiffusion.cpu;
+
+import jdk.incubator.vector.FloatVector;
+
+import static io.jdiffusion.cpu.CpuVectors.F;
+import static io.jdiffusion.cpu.CpuVectors.L;
+
+/**
+ * C = A B in F32 with packed operands and a register-blocked FMA micro-kernel.
+ *
+ * <p>A (M x K) is packed in panels of {@link #MR} rows, k-major: panel p holds A[p*MR + r][k] at
+ * {@code p*K*MR + k*MR + r}. B (K x N) is packed in panels of {@link #NR} = two vectors of columns, also
+ * k-major. The micro-kernel keeps an MR x NR tile of C in 2*MR vector registers and does one k step with
+ * two vector loads of B, MR broadcasts of A and 2*MR FMAs; the full depth K runs in the kernel, so C is
+ * written once, by the epilogue ({@link GemmOutput}), which fuses bias, activation and residual.
+ *
+ * <p>Work is split into blocks of C: an A block (a few panels, sized to stay in L2) is reused across the
+ * B panels of a task, and each B panel across the A panels of the block.
+ */
+final class Gemm {
+    /** Rows of the register tile. 6 x 2 vectors = 12 accumulators + 2 B vectors + 1 broadcast fit 16 registers. */
+    static final int MR = 6;
+    /** Columns of the register tile: two vectors. */
+    static final int NR = 2 * L;
+    /** Target bytes of one A block (L2-resident while B panels stream past). */
+    private static final int A_BLOCK_BYTES = 192 * 1024;
+
+    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
+
+    private Gemm() {
+    }
+
+    static int panelsA(int m) {
+        return (m + MR - 1) / MR;
+    }
+
+    static int panelsB(int n) {
+        return (n + NR - 1) / NR;
+    }
+
+    /**
+     * Runs C = A B into {@code out}. {@code a}/{@code aOff} hold {@code panelsA(m)} packed A panels of depth
+     * k, {@code b}/{@code bOff} hold {@code bPanels} packed B panels; each B panel yields
+     * {@link GemmOutput#columnsPerPanel()} output columns, {@code n} in all.
+     */
+    static void multiply(float[] a, int aOff, int m, float[] b, int bOff, int bPanels, int n, int k,
+                         GemmOutput out, WorkerPool pool) {
+        int aPanels = panelsA(m);
+        int aBlock = Math.max(1, Math.min(aPanels, A_BLOCK_BYTES / Math.max(1, MR * k * 4)));
+        int mBlocks = (aPanels + aBlock - 1) / aBlock;
+        int bBlock = bPanels;
+        int wanted = 4 * pool.threads();
+        while (bBlock > 1 && (long) mBlocks * ((bPanels + bBlock - 1) / bBlock) < wanted) {
+            bBlock = (bBlock + 1) / 2;
+        }
+        int nBlocks = (bPanels + bBlock - 1) / bBlock;
+        int colsPerPanel = out.columnsPerPanel();
+        final int aBlockF = aBlock;
+        final int bBlockF = bBlock;
+        pool.forEach(mBlocks * nBlocks, task -> {
+            int mb = task % mBlocks;
+            int nb = task / mBlocks;
+            float[] tile = TILE.get();
+            int pa0 = mb * aBlockF, pa1 = Math.min(aPanels, pa0 + aBlockF);
+            int pb0 = nb * bBlockF, pb1 = Math.min(bPanels, pb0 + bBlockF);
+            for (int pb = pb0; pb < pb1; pb++) {
+                int col0 = pb * colsPerPanel;
+                int cols = Math.min(colsPerPanel, n - col0);
+                int bi = bOff + pb * k * NR;
+                for (int pa = pa0; pa < pa1; pa++) {
+                    int row0 = pa * MR;
+                    kernel(a, aOff + pa * k * MR, b, bi, k, tile);
+                    out.store(tile, row0, Math.min(MR, m - row0), col0, cols);
+                }
+            }
+        });
+    }
+
+    /** The MR x NR register tile over depth k, written to {@code tile} row-major (row stride NR). */
+    static void kernel(float[] a, int ai, float[] b, int bi, int k, float[] tile) {
+        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
+        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
+        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
+        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
+        FloatVector c40 = FloatVector.zero(F), c41 = FloatVector.zero(F);
+        FloatVector c50 = FloatVector.zero(F), c51 = FloatVector.zero(F);
+        for (int p = 0; p < k; p++, ai += MR, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(F, b, bi);
+            FloatVector b1 = FloatVector.fromArray(F, b, bi + L);
+            FloatVector x = FloatVector.broadcast(F, a[ai]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(F, a[ai + 1]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(F, a[ai + 2]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(F, a[ai + 3]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(F, a[ai + 4]);
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(F, a[ai + 5]);
+            c50 = x.fma(b0, c50);
+            c51 = x.fma(b1, c51);
+        }
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, L);
+        c10.intoArray(tile, NR);
+        c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR);
+        c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR);
+        c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR);
+        c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR);
+        c51.intoArray(tile, 5 * NR + L);
+    }
+}

@@ -1,0 +1,50 @@
+package io.jdiffusion.cpu;
+
+import io.jdiffusion.backend.graph.Activation;
+import io.jdiffusion.backend.graph.Op;
+import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.core.DType;
+import io.jdiffusion.core.Tensor;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * y = act(x W^T + b) + residual as one GEMM: x is packed at run time, W^T is packed once at compile time
+ * (F16/BF16 widened), and bias, activation (GEGLU included) and residual are fused into the store.
+ */
+final class LinearKernel {
+    private LinearKernel() {
+    }
+
+    static Kernel compile(Op.Linear op, CompileContext ctx) {
+        int k = op.x().shape().size(-1);
+        int n = op.weight().shape().size(0);
+        long rows = op.x().shape().elementCount() / k;
+        int m = Math.toIntExact(rows);
+        boolean geglu = op.activation() == Activation.GEGLU;
+        int outCols = geglu ? n / 2 : n;
+        int panels = Packing.panelsForWeights(n, geglu);
+        float[] packedWeights = null;
+        if (op.weight().kind() == Value.Kind.CONSTANT) {
+            packedWeights = Packing.packBFromWeights(op.weight().constant(), n, k, geglu);
+            ctx.countOwned(4L * packedWeights.length);
+        }
+        final float[] fixedWeights = packedWeights;
+        int x = op.x().id(), w = op.weight().id(), out = op.out().id();
+        int bias = op.bias() == null ? -1 : op.bias().id();
+        int residual = op.residual() == null ? -1 : op.residual().id();
+        Activation act = op.activation();
+        WorkerPool pool = ctx.pool;
+        Workspace ws = ctx.workspace;
+        return buffers -> {
+            float[] a = ws.get(Workspace.Slot.PACK_A, (long) Gemm.panelsA(m) * k * Gemm.MR);
+            Packing.packARows(buffers[x], 0, k, m, k, a, pool);
+            float[] b = fixedWeights != null ? fixedWeights
+                    : Packing.packBFromWeights(Tensor.view(buffers[w], op.weight().shape(), DType.F32), n, k, geglu);
+            MemorySegment biasSeg = bias < 0 ? null : buffers[bias];
+            MemorySegment resSeg = residual < 0 ? null : buffers[residual];
+            GemmOutput target = new GemmOutput(buffers[out], 0, outCols, biasSeg, false, n / 2, act, resSeg);
+            Gemm.multiply(a, 0, m, b, 0, panels, outCols, k, target, pool);
+        };
+    }
+}

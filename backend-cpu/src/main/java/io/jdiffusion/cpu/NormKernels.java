@@ -1,0 +1,138 @@
+package io.jdiffusion.cpu;
+
+import io.jdiffusion.backend.graph.Op;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+
+import static io.jdiffusion.cpu.CpuVectors.F;
+import static io.jdiffusion.cpu.CpuVectors.FLOAT;
+import static io.jdiffusion.cpu.CpuVectors.L;
+import static io.jdiffusion.cpu.CpuVectors.ORDER;
+
+/**
+ * GroupNorm (with its fused SiLU) and LayerNorm: a statistics pass, then one pass that normalises,
+ * scales, shifts, activates and writes each output element once.
+ */
+final class NormKernels {
+    /** Vectors summed in float before the partial sums move to double. */
+    private static final int CHUNK_VECTORS = 32;
+
+    private NormKernels() {
+    }
+
+    /** Mean and 1/sqrt(var + eps) of {@code n} contiguous floats. */
+    record Stats(double mean, double rstd) {
+    }
+
+    /**
+     * Statistics of x[base, base + n) with the data shifted by its first element (so E[x^2] - E[x]^2 does
+     * not cancel when the mean is large) and float partial sums over short chunks folded into doubles.
+     */
+    static Stats stats(MemorySegment x, long base, long n, float eps) {
+        float shift = x.getAtIndex(FLOAT, base);
+        FloatVector sv = FloatVector.broadcast(F, shift);
+        double s1 = 0, s2 = 0;
+        long i = 0;
+        long full = n - n % L;
+        while (i < full) {
+            long end = Math.min(full, i + (long) CHUNK_VECTORS * L);
+            FloatVector a1 = FloatVector.zero(F), a2 = FloatVector.zero(F);
+            for (; i < end; i += L) {
+                FloatVector v = FloatVector.fromMemorySegment(F, x, 4 * (base + i), ORDER).sub(sv);
+                a1 = a1.add(v);
+                a2 = v.fma(v, a2);
+            }
+            s1 += a1.reduceLanes(VectorOperators.ADD);
+            s2 += a2.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            double v = x.getAtIndex(FLOAT, base + i) - (double) shift;
+            s1 += v;
+            s2 += v * v;
+        }
+        double m1 = s1 / n;
+        double var = Math.max(0, s2 / n - m1 * m1);
+        return new Stats(shift + m1, 1.0 / Math.sqrt(var + eps));
+    }
+
+    static Kernel groupNorm(Op.GroupNorm op, CompileContext ctx) {
+        var shape = op.x().shape();
+        int batch = shape.size(0);
+        int channels = shape.size(1);
+        long spatial = shape.countFrom(2);
+        int groups = op.groups();
+        int perGroup = channels / groups;
+        float eps = op.eps();
+        boolean silu = op.silu();
+        int x = op.x().id(), gamma = op.gamma().id(), beta = op.beta().id(), out = op.out().id();
+        WorkerPool pool = ctx.pool;
+        return buffers -> {
+            MemorySegment xs = buffers[x], gs = buffers[gamma], bs = buffers[beta], os = buffers[out];
+            pool.forEach(batch * groups, task -> {
+                int n = task / groups, g = task % groups;
+                long base = ((long) n * channels + (long) g * perGroup) * spatial;
+                Stats st = stats(xs, base, perGroup * spatial, eps);
+                for (int c = 0; c < perGroup; c++) {
+                    int ch = g * perGroup + c;
+                    double scale = gs.getAtIndex(FLOAT, ch) * st.rstd();
+                    double shift = bs.getAtIndex(FLOAT, ch) - st.mean() * scale;
+                    affine(xs, os, base + c * spatial, spatial, (float) scale, (float) shift, silu);
+                }
+            });
+        };
+    }
+
+    /** out = act(x * scale + shift) over n contiguous elements. */
+    private static void affine(MemorySegment x, MemorySegment out, long base, long n, float scale, float shift, boolean silu) {
+        FloatVector sc = FloatVector.broadcast(F, scale), sh = FloatVector.broadcast(F, shift);
+        long full = n - n % L;
+        long i = 0;
+        for (; i < full; i += L) {
+            long o = 4 * (base + i);
+            FloatVector v = FloatVector.fromMemorySegment(F, x, o, ORDER).fma(sc, sh);
+            if (silu) {
+                v = ActivationMath.silu(v);
+            }
+            v.intoMemorySegment(out, o, ORDER);
+        }
+        if (i < n) {
+            VectorMask<Float> m = F.indexInRange(0, (int) (n - i));
+            long o = 4 * (base + i);
+            FloatVector v = FloatVector.fromMemorySegment(F, x, o, ORDER, m).fma(sc, sh);
+            if (silu) {
+                v = ActivationMath.silu(v);
+            }
+            v.intoMemorySegment(out, o, ORDER, m);
+        }
+    }
+
+    static Kernel layerNorm(Op.LayerNorm op, CompileContext ctx) {
+        int width = op.x().shape().size(-1);
+        long rows = op.x().shape().elementCount() / width;
+        float eps = op.eps();
+        int x = op.x().id(), gamma = op.gamma().id(), beta = op.beta().id(), out = op.out().id();
+        WorkerPool pool = ctx.pool;
+        return buffers -> {
+            MemorySegment xs = buffers[x], gs = buffers[gamma], bs = buffers[beta], os = buffers[out];
+            pool.forRange(rows, 4, (from, to) -> {
+                for (long r = from; r < to; r++) {
+                    long base = r * width;
+                    Stats st = stats(xs, base, width, eps);
+                    FloatVector mean = FloatVector.broadcast(F, (float) st.mean());
+                    FloatVector rstd = FloatVector.broadcast(F, (float) st.rstd());
+                    for (int c = 0; c < width; c += L) {
+                        VectorMask<Float> m = F.indexInRange(c, width);
+                        long o = 4 * (base + c);
+                        FloatVector v = FloatVector.fromMemorySegment(F, xs, o, ORDER, m).sub(mean).mul(rstd);
+                        FloatVector g = FloatVector.fromMemorySegment(F, gs, 4L * c, ORDER, m);
+                        FloatVector b = FloatVector.fromMemorySegment(F, bs, 4L * c, ORDER, m);
+                        v.fma(g, b).intoMemorySegment(os, o, ORDER, m);
+                    }
+                }
+            });
+        };
+    }
+}

@@ -1,0 +1,138 @@
+package io.jdiffusion.cpu;
+
+import io.jdiffusion.core.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+import static io.jdiffusion.cpu.CpuVectors.FLOAT;
+import static io.jdiffusion.cpu.CpuVectors.L;
+import static io.jdiffusion.cpu.Gemm.MR;
+import static io.jdiffusion.cpu.Gemm.NR;
+
+/**
+ * Lays GEMM operands out as {@link Gemm} panels. Weights are packed once, at compile time, and F16/BF16
+ * weights are widened to F32 on the way; activations are packed at run time into workspace arrays.
+ */
+final class Packing {
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(CpuVectors.ORDER);
+
+    private Packing() {
+    }
+
+    /** Row {@code row} (elements [row*k, row*k + k)) of a float tensor of any float dtype, as F32. */
+    static void readRow(Tensor t, long row, int k, float[] dst) {
+        MemorySegment s = t.segment();
+        long first = row * k;
+        switch (t.dtype()) {
+            case F32 -> MemorySegment.copy(s, FLOAT, 4 * first, dst, 0, k);
+            case F16 -> {
+                for (int i = 0; i < k; i++) {
+                    dst[i] = Float.float16ToFloat(s.getAtIndex(SHORT, first + i));
+                }
+            }
+            case BF16 -> {
+                for (int i = 0; i < k; i++) {
+                    dst[i] = Float.intBitsToFloat((s.getAtIndex(SHORT, first + i) & 0xFFFF) << 16);
+                }
+            }
+            default -> throw new IllegalArgumentException("weights must be F32, F16 or BF16, got " + t.dtype() + " " + t.shape());
+        }
+    }
+
+    /** A packed from the rows of a weight matrix [m, k] (convolution weights, rows = output channels). */
+    static float[] packAFromWeights(Tensor w, int m, int k) {
+        float[] dst = new float[Gemm.panelsA(m) * k * MR];
+        float[] row = new float[k];
+        for (int i = 0; i < m; i++) {
+            readRow(w, i, k, row);
+            int p = i / MR, r = i % MR;
+            int base = p * k * MR + r;
+            for (int kk = 0; kk < k; kk++) {
+                dst[base + kk * MR] = row[kk];
+            }
+        }
+        return dst;
+    }
+
+    /** Number of B panels for {@code n} weight rows: n / 2 output columns of L per panel for GEGLU. */
+    static int panelsForWeights(int n, boolean geglu) {
+        return geglu ? (n / 2 + L - 1) / L : Gemm.panelsB(n);
+    }
+
+    /**
+     * B = W^T packed from a linear weight W [n, k] (PyTorch layout: row j is output column j). For GEGLU
+     * panel p holds output columns [p*L, p*L + L) of h (rows c) in its first vector and of the gate
+     * (rows n/2 + c) in its second.
+     */
+    static float[] packBFromWeights(Tensor w, int n, int k, boolean geglu) {
+        int panels = panelsForWeights(n, geglu);
+        float[] dst = new float[panels * k * NR];
+        float[] row = new float[k];
+        for (int p = 0; p < panels; p++) {
+            for (int j = 0; j < NR; j++) {
+                int source;
+                if (geglu) {
+                    int c = p * L + (j % L);
+                    source = c < n / 2 ? (j < L ? c : n / 2 + c) : -1;
+                } else {
+                    int c = p * NR + j;
+                    source = c < n ? c : -1;
+                }
+                if (source < 0) {
+                    continue; // zero padding
+                }
+                readRow(w, source, k, row);
+                int base = p * k * NR + j;
+                for (int kk = 0; kk < k; kk++) {
+                    dst[base + kk * NR] = row[kk];
+                }
+            }
+        }
+        return dst;
+    }
+
+    /** A packed at run time from activations: rows of length k, {@code rowStride} apart, from element {@code base}. */
+    static void packARows(MemorySegment x, long base, long rowStride, int m, int k, float[] dst, WorkerPool pool) {
+        int panels = Gemm.panelsA(m);
+        pool.forRange(panels, 4, (from, to) -> {
+            float[] row = new float[k];
+            for (int p = (int) from; p < to; p++) {
+                int pBase = p * k * MR;
+                for (int r = 0; r < MR; r++) {
+                    int i = p * MR + r;
+                    if (i >= m) {
+                        for (int kk = 0; kk < k; kk++) {
+                            dst[pBase + kk * MR + r] = 0f;
+                        }
+                        continue;
+                    }
+                    MemorySegment.copy(x, FLOAT, 4 * (base + i * rowStride), row, 0, k);
+                    for (int kk = 0; kk < k; kk++) {
+                        dst[pBase + kk * MR + r] = row[kk];
+                    }
+                }
+            }
+        });
+    }
+
+    /** B packed at run time from a row-major activation matrix [k, n] (a 1x1 convolution's input image). */
+    static void packBRows(MemorySegment x, long base, int k, int n, float[] dst, WorkerPool pool) {
+        int panels = Gemm.panelsB(n);
+        pool.forRange(panels, 4, (from, to) -> {
+            for (int p = (int) from; p < to; p++) {
+                int c0 = p * NR;
+                int cols = Math.min(NR, n - c0);
+                int pBase = p * k * NR;
+                for (int kk = 0; kk < k; kk++) {
+                    int d = pBase + kk * NR;
+                    MemorySegment.copy(x, FLOAT, 4 * (base + (long) kk * n + c0), dst, d, cols);
+                    if (cols < NR) {
+                        Arrays.fill(dst, d + cols, d + NR, 0f);
+                    }
+                }
+            }
+        });
+    }
+}

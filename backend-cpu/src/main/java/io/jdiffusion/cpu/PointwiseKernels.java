@@ -1,0 +1,170 @@
+package io.jdiffusion.cpu;
+
+import io.jdiffusion.backend.graph.Activation;
+import io.jdiffusion.backend.graph.BinaryOp;
+import io.jdiffusion.backend.graph.Broadcast;
+import io.jdiffusion.backend.graph.Op;
+import io.jdiffusion.core.Shape;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+import static io.jdiffusion.cpu.CpuVectors.F;
+import static io.jdiffusion.cpu.CpuVectors.FLOAT;
+import static io.jdiffusion.cpu.CpuVectors.L;
+import static io.jdiffusion.cpu.CpuVectors.ORDER;
+
+/** Standalone activations, broadcasting binary operators and softmax. */
+final class PointwiseKernels {
+    private PointwiseKernels() {
+    }
+
+    static Kernel unary(Op.Unary op, CompileContext ctx) {
+        int x = op.x().id(), out = op.out().id();
+        Activation act = op.activation();
+        WorkerPool pool = ctx.pool;
+        if (act == Activation.GEGLU) {
+            int width = op.out().shape().size(-1);
+            long rows = op.out().shape().elementCount() / width;
+            return buffers -> pool.forRange(rows, 4, (from, to) -> {
+                MemorySegment xs = buffers[x], os = buffers[out];
+                for (long r = from; r < to; r++) {
+                    long in = r * 2 * width, o = r * width;
+                    for (int c = 0; c < width; c += L) {
+                        VectorMask<Float> m = F.indexInRange(c, width);
+                        FloatVector h = FloatVector.fromMemorySegment(F, xs, 4 * (in + c), ORDER, m);
+                        FloatVector g = FloatVector.fromMemorySegment(F, xs, 4 * (in + width + c), ORDER, m);
+                        ActivationMath.geglu(h, g).intoMemorySegment(os, 4 * (o + c), ORDER, m);
+                    }
+                }
+            });
+        }
+        long n = op.x().shape().elementCount();
+        return buffers -> pool.forRange(chunks(n), 4, (from, to) -> {
+            MemorySegment xs = buffers[x], os = buffers[out];
+            long end = Math.min(n, to * CHUNK);
+            for (long i = from * CHUNK; i < end; i += L) {
+                VectorMask<Float> m = F.indexInRange(0, (int) Math.min(L, end - i));
+                FloatVector v = FloatVector.fromMemorySegment(F, xs, 4 * i, ORDER, m);
+                ActivationMath.apply(act, v).intoMemorySegment(os, 4 * i, ORDER, m);
+            }
+        });
+    }
+
+    /** Elements per parallel chunk of flat elementwise loops (a multiple of every vector length). */
+    private static final long CHUNK = 4096;
+
+    private static long chunks(long n) {
+        return (n + CHUNK - 1) / CHUNK;
+    }
+
+    /**
+     * out = a (op) b with broadcasting. The index space is collapsed first: size-1 output dimensions are
+     * dropped and neighbouring dimensions merged when both operands step through them contiguously (or
+     * both broadcast them), so the inner loop runs over the longest possible row with each operand either
+     * loaded as vectors (stride 1) or broadcast from one scalar (stride 0).
+     */
+    static Kernel binary(Op.Binary op, CompileContext ctx) {
+        Shape outShape = op.out().shape();
+        long[] sa = Broadcast.strides(op.a().shape(), outShape);
+        long[] sb = Broadcast.strides(op.b().shape(), outShape);
+        List<long[]> dims = new ArrayList<>(); // {size, strideA, strideB}, innermost first
+        for (int i = outShape.rank() - 1; i >= 0; i--) {
+            long d = outShape.dim(i);
+            if (d == 1) {
+                continue;
+            }
+            if (!dims.isEmpty()) {
+                long[] inner = dims.getLast();
+                if (sa[i] == inner[1] * inner[0] && sb[i] == inner[2] * inner[0]) {
+                    inner[1] = sa[i] == 0 ? 0 : inner[1];
+                    inner[2] = sb[i] == 0 ? 0 : inner[2];
+                    inner[0] *= d;
+                    continue;
+                }
+            }
+            dims.add(new long[]{d, sa[i], sb[i]});
+        }
+        if (dims.isEmpty()) {
+            dims.add(new long[]{1, 1, 1});
+        }
+        long width = dims.getFirst()[0];
+        boolean aVec = dims.getFirst()[1] == 1, bVec = dims.getFirst()[2] == 1;
+        int outerRank = dims.size() - 1;
+        long[] outerSize = new long[outerRank], outerA = new long[outerRank], outerB = new long[outerRank];
+        for (int i = 0; i < outerRank; i++) {
+            long[] e = dims.get(i + 1);
+            outerSize[i] = e[0];
+            outerA[i] = e[1];
+            outerB[i] = e[2];
+        }
+        long rows = outShape.elementCount() / width;
+        BinaryOp kind = op.op();
+        int a = op.a().id(), b = op.b().id(), out = op.out().id();
+        WorkerPool pool = ctx.pool;
+        return buffers -> pool.forRange(rows, 4, (from, to) -> {
+            MemorySegment as = buffers[a], bs = buffers[b], os = buffers[out];
+            for (long r = from; r < to; r++) {
+                long offA = 0, offB = 0, rem = r;
+                for (int i = 0; i < outerRank; i++) {
+                    long c = rem % outerSize[i];
+                    rem /= outerSize[i];
+                    offA += c * outerA[i];
+                    offB += c * outerB[i];
+                }
+                long o = r * width;
+                FloatVector sA = aVec ? null : FloatVector.broadcast(F, as.getAtIndex(FLOAT, offA));
+                FloatVector sB = bVec ? null : FloatVector.broadcast(F, bs.getAtIndex(FLOAT, offB));
+                for (long j = 0; j < width; j += L) {
+                    VectorMask<Float> m = F.indexInRange(0, (int) Math.min(L, width - j));
+                    FloatVector va = aVec ? FloatVector.fromMemorySegment(F, as, 4 * (offA + j), ORDER, m) : sA;
+                    FloatVector vb = bVec ? FloatVector.fromMemorySegment(F, bs, 4 * (offB + j), ORDER, m) : sB;
+                    FloatVector y = switch (kind) {
+                        case ADD -> va.add(vb);
+                        case SUB -> va.sub(vb);
+                        case MUL -> va.mul(vb);
+                    };
+                    y.intoMemorySegment(os, 4 * (o + j), ORDER, m);
+                }
+            }
+        });
+    }
+
+    /** Softmax over the last dimension: max, exp and sum (written to out), then one scaling pass. */
+    static Kernel softmax(Op.Softmax op, CompileContext ctx) {
+        int width = op.x().shape().size(-1);
+        long rows = op.x().shape().elementCount() / width;
+        int x = op.x().id(), out = op.out().id();
+        WorkerPool pool = ctx.pool;
+        return buffers -> pool.forRange(rows, 4, (from, to) -> {
+            MemorySegment xs = buffers[x], os = buffers[out];
+            for (long r = from; r < to; r++) {
+                long base = r * width;
+                FloatVector mx = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+                for (int c = 0; c < width; c += L) {
+                    VectorMask<Float> m = F.indexInRange(c, width);
+                    mx = mx.lanewise(VectorOperators.MAX, FloatVector.fromMemorySegment(F, xs, 4 * (base + c), ORDER, m), m);
+                }
+                FloatVector max = FloatVector.broadcast(F, mx.reduceLanes(VectorOperators.MAX));
+                FloatVector sum = FloatVector.zero(F);
+                for (int c = 0; c < width; c += L) {
+                    VectorMask<Float> m = F.indexInRange(c, width);
+                    FloatVector e = FloatVector.fromMemorySegment(F, xs, 4 * (base + c), ORDER, m).sub(max)
+                            .lanewise(VectorOperators.EXP);
+                    sum = sum.add(e, m);
+                    e.intoMemorySegment(os, 4 * (base + c), ORDER, m);
+                }
+                FloatVector inv = FloatVector.broadcast(F, 1f / sum.reduceLanes(VectorOperators.ADD));
+                for (int c = 0; c < width; c += L) {
+                    VectorMask<Float> m = F.indexInRange(c, width);
+                    FloatVector.fromMemorySegment(F, os, 4 * (base + c), ORDER, m).mul(inv)
+                            .intoMemorySegment(os, 4 * (base + c), ORDER, m);
+                }
+            }
+        });
+    }
+}

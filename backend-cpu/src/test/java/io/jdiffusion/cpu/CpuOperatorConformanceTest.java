@@ -1,0 +1,16 @@
+package io.jdiffusion.cpu;
+
+import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.testing.OperatorConformanceSuite;
+
+/**
+ * The CPU backend against the float64 reference. Three threads on purpose: uneven work splits must
+ * still cover every element. The build runs this class once per vector width (128, 256, 512 bits).
+ */
+class CpuOperatorConformanceTest extends OperatorConformanceSuite {
+    @Override
+    protected Backend createBackend() {
+        System.out.println("CPU backend: " + CpuBackendProvider.describe(3));
+        return new CpuBackend(3);
+    }
+}
