@@ -1,0 +1,30 @@
+package io.jdiffusion.models.testsupport;
+
+import io.jdiffusion.core.Numerics;
+import io.jdiffusion.core.Tensor;
+
+import java.util.Locale;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Comparison against the diffusers goldens: relative L2 error, printed so reports can quote it. */
+public final class Golden {
+    /** The tolerance for model parts in F32 on the CPU backend. */
+    public static final double TOLERANCE = 1e-4;
+
+    private Golden() {
+    }
+
+    /** Asserts relL2(actual, expected) <= tolerance and returns the error; prints {@code GOLDEN <case> <error>}. */
+    public static double check(String label, Tensor actual, Tensor expected, double tolerance) {
+        assertThat(actual.shape()).as(label + " shape").isEqualTo(expected.shape());
+        double err = Numerics.relativeL2(actual, expected);
+        System.out.println(String.format(Locale.ROOT, "GOLDEN %-45s relL2 %.3e", label, err));
+        assertThat(err).as(label + " relative L2 error").isLessThanOrEqualTo(tolerance);
+        return err;
+    }
+
+    public static double check(String label, Tensor actual, Tensor expected) {
+        return check(label, actual, expected, TOLERANCE);
+    }
+}
