@@ -1,0 +1,80 @@
+package io.jdiffusion.models.scheduler;
+
+import io.jdiffusion.models.rng.TorchGenerator;
+
+/** What every sampler shares: the noise schedule, the current timesteps, argument checks. */
+abstract class AbstractScheduler implements Scheduler {
+    protected final String name;
+    protected final NoiseSchedule schedule;
+    /** The UNet timesteps of the current chain; null before {@link #setTimesteps}. */
+    protected float[] timesteps;
+    protected int numInferenceSteps;
+    protected float[] predOriginal;
+
+    AbstractScheduler(String name, NoiseSchedule schedule) {
+        this.name = name;
+        this.schedule = schedule;
+    }
+
+    @Override
+    public final void setTimesteps(int steps) {
+        if (steps < 1 || steps > schedule.trainSteps()) {
+            throw new IllegalArgumentException(name + ": the number of inference steps must be in [1, "
+                    + schedule.trainSteps() + "], got " + steps);
+        }
+        numInferenceSteps = steps;
+        predOriginal = null;
+        timesteps = chooseTimesteps(steps);
+    }
+
+    /** Computes the timesteps (and any sigmas) for {@code steps} steps and clears the chain's state. */
+    protected abstract float[] chooseTimesteps(int steps);
+
+    @Override
+    public final float[] timesteps() {
+        requireTimesteps();
+        return timesteps.clone();
+    }
+
+    @Override
+    public float[] predOriginalSample() {
+        return predOriginal == null ? null : predOriginal.clone();
+    }
+
+    @Override
+    public int orderOfCalls() {
+        return 1;
+    }
+
+    private void requireTimesteps() {
+        if (timesteps == null) {
+            throw new IllegalStateException(name + ": call setTimesteps before using the scheduler");
+        }
+    }
+
+    /** Checks a call index and that all arrays have the sample's length. */
+    protected final void checkCall(int callIndex, float[] sample, float[]... others) {
+        requireTimesteps();
+        if (callIndex < 0 || callIndex >= timesteps.length) {
+            throw new IllegalArgumentException(name + ": call index " + callIndex + " outside [0, " + timesteps.length
+                    + ") for " + numInferenceSteps + " steps");
+        }
+        if (sample == null) {
+            throw new IllegalArgumentException(name + ": sample is null");
+        }
+        for (float[] other : others) {
+            if (other == null || other.length != sample.length) {
+                throw new IllegalArgumentException(name + ": arrays must all have the sample's length " + sample.length
+                        + ", got " + (other == null ? "null" : other.length));
+            }
+        }
+    }
+
+    /** The ancestral noise of a step, drawn as diffusers' randn_tensor draws it on a CPU generator. */
+    protected final float[] drawNoise(TorchGenerator generator, int n) {
+        if (generator == null) {
+            throw new IllegalArgumentException(name + " draws noise at every step: pass a TorchGenerator");
+        }
+        return generator.randn(n);
+    }
+}

@@ -1,0 +1,200 @@
+package io.jdiffusion.models.scheduler;
+
+import io.jdiffusion.models.rng.TorchGenerator;
+
+import java.util.List;
+
+/**
+ * diffusers' {@code DPMSolverMultistepScheduler} as "DPM++ 2M" (Lu et al. 2022, "DPM-Solver++"): algorithm
+ * dpmsolver++ (the model output is turned into x0), solver order 2, in log-SNR time
+ * {@code lambda = log(alpha) - log(sigma)}. The first step, and the last (final sigma 0, or fewer than 15
+ * steps with lower_order_final), are first order:
+ * {@code x_t = (sigma_t / sigma_s) x - alpha_t (e^-h - 1) x0}; the others add the midpoint (or Heun)
+ * correction from the previous x0. Its timesteps are integers: linspace(0, T - 1, n + 1) rounded, the
+ * last dropped (999, 949, ..., 549, 500, 450, ..., 50 for 20 steps).
+ *
+ * <p>The config's solver_type (midpoint, heun), lower_order_final, euler_at_final, final_sigmas_type,
+ * lambda_min_clipped and use_karras_sigmas are honoured; algorithm_type and solver_order are fixed by the
+ * name (dpmsolver++, 2). Thresholding, learned variance, Lu lambdas and flow sigmas are not implemented.
+ */
+final class DpmSolverMultistepScheduler extends AbstractScheduler {
+    private static final int SOLVER_ORDER = 2;
+
+    private final PredictionType prediction;
+    private final TimestepSpacing spacing;
+    private final int stepsOffset;
+    private final boolean heun;
+    private final boolean lowerOrderFinal;
+    private final boolean eulerAtFinal;
+    private final boolean finalSigmaZero;
+    private final double lambdaMinClipped;
+    private final boolean karras;
+    private final boolean roundKarrasTimesteps;
+
+    private float[] sigmas;
+    /** x0 of the previous step (model_outputs[-2] in diffusers), null at the start of a chain. */
+    private float[] previousX0;
+    private int lowerOrderNums;
+
+    DpmSolverMultistepScheduler(SchedulerConfig config, boolean karras) {
+        super("dpmpp_2m", NoiseSchedule.fromConfig(config, NoiseSchedule.ZeroSnr.RESCALE_AND_CLAMP));
+        this.prediction = PredictionType.fromConfig(config, name, PredictionType.EPSILON, PredictionType.V_PREDICTION,
+                PredictionType.SAMPLE);
+        this.spacing = TimestepSpacing.fromConfig(config, "linspace");
+        this.stepsOffset = config.integer("steps_offset", 0);
+        this.heun = config.choice("solver_type", "midpoint", List.of("midpoint", "heun", "logrho", "bh1", "bh2"))
+                .equals("heun"); // diffusers maps logrho, bh1 and bh2 (UniPC's names) to midpoint
+        this.lowerOrderFinal = config.flag("lower_order_final", true);
+        this.eulerAtFinal = config.flag("euler_at_final", false);
+        this.finalSigmaZero = config.choice("final_sigmas_type", "zero", List.of("zero", "sigma_min")).equals("zero");
+        this.lambdaMinClipped = config.number("lambda_min_clipped", Double.NEGATIVE_INFINITY);
+        this.karras = karras || config.flag("use_karras_sigmas", false);
+        this.roundKarrasTimesteps = !config.text("beta_schedule", "linear").equals("squaredcos_cap_v2");
+        config.requireOff("thresholding", name);
+        config.requireOff("use_lu_lambdas", name);
+        config.requireOff("use_exponential_sigmas", name);
+        config.requireOff("use_beta_sigmas", name);
+        config.requireOff("use_flow_sigmas", name);
+        config.requireOff("use_dynamic_shifting", name);
+        if (config.has("variance_type")) {
+            throw new IllegalArgumentException(name + ": a learned variance_type is not supported");
+        }
+    }
+
+    @Override
+    protected float[] chooseTimesteps(int steps) {
+        previousX0 = null;
+        lowerOrderNums = 0;
+        float[] trainingSigmas = schedule.trainingSigmas();
+        long[] integerTimesteps = spacing.dpmSolver(schedule.trainSteps(), lastTimestep(), steps, stepsOffset);
+        double[] chain;
+        if (karras) {
+            // diffusers flips the training sigmas: the chain runs from sigma(T - 1) down to sigma(0)
+            chain = KarrasSigmas.sigmas(trainingSigmas[0], trainingSigmas[trainingSigmas.length - 1], steps);
+            float[] logSigmas = KarrasSigmas.logOf(trainingSigmas);
+            integerTimesteps = new long[chain.length];
+            for (int i = 0; i < chain.length; i++) {
+                double t = KarrasSigmas.sigmaToTimestep(chain[i], logSigmas);
+                integerTimesteps[i] = (long) (roundKarrasTimesteps ? NumpyMath.round(t) : t);
+            }
+        } else {
+            double[] x = new double[integerTimesteps.length];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = integerTimesteps[i];
+            }
+            chain = NumpyMath.interpOnIntegerGrid(x, trainingSigmas);
+        }
+        sigmas = new float[chain.length + 1];
+        for (int i = 0; i < chain.length; i++) {
+            sigmas[i] = (float) chain[i];
+        }
+        sigmas[chain.length] = finalSigmaZero ? 0f : trainingSigmas[0];
+        float[] out = new float[integerTimesteps.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = integerTimesteps[i];
+        }
+        return out;
+    }
+
+    /**
+     * T minus the number of training steps whose log-SNR is below lambda_min_clipped (torch.searchsorted on
+     * the flipped lambdas); T when it is -infinity, the default.
+     */
+    private int lastTimestep() {
+        int trainSteps = schedule.trainSteps();
+        if (lambdaMinClipped == Double.NEGATIVE_INFINITY) {
+            return trainSteps;
+        }
+        int clipped = 0;
+        for (int t = trainSteps - 1; t >= 0; t--) {
+            float a = schedule.alphaCumprod(t);
+            float lambda = (float) Math.log((float) Math.sqrt(a)) - (float) Math.log((float) Math.sqrt(1f - a));
+            if (lambda < lambdaMinClipped) {
+                clipped++;
+            } else {
+                break;
+            }
+        }
+        return trainSteps - clipped;
+    }
+
+    /** The noise levels of the current chain (n + 1 values). */
+    float[] sigmas() {
+        return sigmas.clone();
+    }
+
+    @Override
+    public float initNoiseSigma() {
+        return 1f;
+    }
+
+    @Override
+    public float[] scaleModelInput(float[] sample, int callIndex) {
+        checkCall(callIndex, sample);
+        return sample;
+    }
+
+    @Override
+    public float[] step(float[] modelOutput, int callIndex, float[] sample, TorchGenerator generator) {
+        checkCall(callIndex, sample, modelOutput);
+        int n = timesteps.length;
+        boolean firstOrderFinal = callIndex == n - 1 && (eulerAtFinal || (lowerOrderFinal && n < 15) || finalSigmaZero);
+
+        AlphaSigma s0 = AlphaSigma.of(sigmas[callIndex]);
+        float[] x0 = prediction.denoisedVp(sample, modelOutput, s0.alpha, s0.sigma);
+        AlphaSigma t = AlphaSigma.of(sigmas[callIndex + 1]);
+        float h = t.lambda() - s0.lambda();
+        float expMinusHMinusOne = (float) Math.exp(-h) - 1f;
+        float sampleCoeff = t.sigma / s0.sigma;
+        float x0Coeff = t.alpha * expMinusHMinusOne;
+
+        float[] prev = new float[sample.length];
+        if (lowerOrderNums < 1 || firstOrderFinal) {
+            for (int i = 0; i < prev.length; i++) {
+                prev[i] = sampleCoeff * sample[i] - x0Coeff * x0[i];
+            }
+        } else {
+            AlphaSigma s1 = AlphaSigma.of(sigmas[callIndex - 1]);
+            float h0 = s0.lambda() - s1.lambda();
+            float r0 = h0 / h;
+            float differenceCoeff = 1f / r0;
+            float correctionCoeff = heun ? t.alpha * (expMinusHMinusOne / h + 1f) : 0.5f * x0Coeff;
+            for (int i = 0; i < prev.length; i++) {
+                float d1 = differenceCoeff * (x0[i] - previousX0[i]);
+                prev[i] = heun
+                        ? sampleCoeff * sample[i] - x0Coeff * x0[i] + correctionCoeff * d1
+                        : sampleCoeff * sample[i] - x0Coeff * x0[i] - correctionCoeff * d1;
+            }
+        }
+        if (lowerOrderNums < SOLVER_ORDER) {
+            lowerOrderNums++;
+        }
+        previousX0 = x0;
+        predOriginal = x0;
+        return prev;
+    }
+
+    @Override
+    public float[] addNoise(float[] original, float[] noise, int callIndex) {
+        checkCall(callIndex, original, noise);
+        AlphaSigma as = AlphaSigma.of(sigmas[callIndex]);
+        float[] out = new float[original.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = as.alpha * original[i] + as.sigma * noise[i];
+        }
+        return out;
+    }
+
+    /** A VE noise level converted to VP: alpha = 1 / sqrt(sigma^2 + 1), sigma_t = sigma alpha (float32 as diffusers). */
+    private record AlphaSigma(float alpha, float sigma) {
+        static AlphaSigma of(float veSigma) {
+            float alpha = 1f / (float) Math.sqrt(veSigma * veSigma + 1f);
+            return new AlphaSigma(alpha, veSigma * alpha);
+        }
+
+        /** log-SNR: +infinity at sigma 0, as torch computes it. */
+        float lambda() {
+            return (float) Math.log(alpha) - (float) Math.log(sigma);
+        }
+    }
+}
