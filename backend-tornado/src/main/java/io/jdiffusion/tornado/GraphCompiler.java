@@ -1,0 +1,509 @@
+package io.jdiffusion.tornado;
+
+import io.jdiffusion.backend.Precision;
+import io.jdiffusion.backend.graph.Activation;
+import io.jdiffusion.backend.graph.Broadcast;
+import io.jdiffusion.backend.graph.BufferPlan;
+import io.jdiffusion.backend.graph.Graph;
+import io.jdiffusion.backend.graph.Op;
+import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.core.DType;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.tornado.kernels.AttentionKernels;
+import io.jdiffusion.tornado.kernels.GemmKernels;
+import io.jdiffusion.tornado.kernels.KernelMath;
+import io.jdiffusion.tornado.kernels.NormKernels;
+import io.jdiffusion.tornado.kernels.PointwiseKernels;
+import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.WorkerGrid;
+import uk.ac.manchester.tornado.api.WorkerGrid1D;
+import uk.ac.manchester.tornado.api.WorkerGrid2D;
+import uk.ac.manchester.tornado.api.WorkerGrid3D;
+import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Turns a recorded {@link Graph} into one TornadoVM task graph: one task (kernel launch) per operator,
+ * all operands addressed as offsets into a few device buffers, so the whole call runs on the device with
+ * no host synchronisation between operators.
+ *
+ * <p>Buffers: every used constant packed into one weight array (uploaded on the first run only), the
+ * {@link BufferPlan} arena for intermediates, one array each for float inputs, integer inputs and
+ * outputs (the only per-run transfers), integer constants, and the broadcast descriptors of binary ops.
+ */
+final class GraphCompiler {
+    private static final AtomicInteger GRAPH_IDS = new AtomicInteger();
+    /** Arena and buffer offsets are aligned to 64 bytes, 16 floats. */
+    private static final int ALIGN = 16;
+    private static final int POINTWISE_THREADS = 256;
+
+    private final TornadoBackend backend;
+    private final Graph graph;
+    private final String name;
+    private final BufferPlan plan;
+    private final TaskGraph tasks;
+    private final GridScheduler grids = new GridScheduler();
+    private final KernelContext ctx = new KernelContext();
+    /** Buffers some task reads, in declaration order, split by how often they travel to the device. */
+    private final Set<Object> firstRunUploads = new LinkedHashSet<>();
+    private final Set<Object> everyRunUploads = new LinkedHashSet<>();
+    /** Index into {@link #shapes} of each operator's run-time sizes (broadcast descriptors, unspecialised sizes). */
+    private final Map<Op, Integer> opMeta = new IdentityHashMap<>();
+    private final List<TornadoExecutable.IdCheck> idChecks = new ArrayList<>();
+    private int taskCount;
+
+    private FloatArray weights;
+    private IntArray intConstants;
+    private IntArray shapes;
+    private FloatArray floatInputs;
+    private IntArray intInputs;
+    private FloatArray outputs;
+    private FloatArray arena;
+    private int[] constantOffsets;
+    private int[] inputOffsets;
+    private int[] outputOffsets;
+
+    GraphCompiler(TornadoBackend backend, Graph graph, Precision requested) {
+        this.backend = backend;
+        this.graph = graph;
+        this.name = "jd" + GRAPH_IDS.incrementAndGet();
+        this.plan = BufferPlan.plan(graph, ALIGN * Float.BYTES);
+        this.tasks = new TaskGraph(name);
+    }
+
+    TornadoExecutable compile() {
+        layOutBuffers();
+        for (Op op : graph.ops()) {
+            emit(op);
+        }
+        declareTransfers();
+        long bytes = weights.getNumBytesOfSegment() + arena.getNumBytesOfSegment() + floatInputs.getNumBytesOfSegment()
+                + outputs.getNumBytesOfSegment() + intInputs.getNumBytesOfSegment() + intConstants.getNumBytesOfSegment()
+                + shapes.getNumBytesOfSegment();
+        return new TornadoExecutable(backend, graph, Precision.F32, tasks.snapshot(), grids, floatInputs, intInputs, outputs,
+                inputOffsets, outputOffsets, idChecks, plan.arenaBytes(), bytes, taskCount);
+    }
+
+    // ---- buffers --------------------------------------------------------------------------------------
+
+    private void layOutBuffers() {
+        int n = graph.values().size();
+        constantOffsets = new int[n];
+        long floatCursor = 0;
+        long intCursor = 0;
+        for (Value v : graph.constants()) {
+            if (plan.binding(v) == null || plan.storageRoot(v) != v.id()) {
+                continue;
+            }
+            if (v.dtype().isFloatingPoint()) {
+                constantOffsets[v.id()] = toInt(floatCursor, "weights");
+                floatCursor = align(floatCursor + v.shape().elementCount());
+            } else {
+                constantOffsets[v.id()] = toInt(intCursor, "integer constants");
+                intCursor = align(intCursor + v.shape().elementCount());
+            }
+        }
+        weights = new FloatArray(Math.max(1, toInt(floatCursor, "weights")));
+        intConstants = new IntArray(Math.max(1, toInt(intCursor, "integer constants")));
+        for (Value v : graph.constants()) {
+            if (plan.binding(v) == null || plan.storageRoot(v) != v.id()) {
+                continue;
+            }
+            if (v.dtype().isFloatingPoint()) {
+                HostCopies.toFloats(v.constant(), weights, constantOffsets[v.id()]);
+            } else {
+                HostCopies.toInts(v.constant(), intConstants, constantOffsets[v.id()], v.toString());
+            }
+        }
+
+        inputOffsets = new int[graph.inputs().size()];
+        long fIn = 0;
+        long iIn = 0;
+        for (int i = 0; i < inputOffsets.length; i++) {
+            Value v = graph.inputs().get(i);
+            if (isInteger(v.dtype())) {
+                inputOffsets[i] = toInt(iIn, "integer inputs");
+                iIn = align(iIn + v.shape().elementCount());
+            } else {
+                inputOffsets[i] = toInt(fIn, "inputs");
+                fIn = align(fIn + v.shape().elementCount());
+            }
+        }
+        floatInputs = new FloatArray(Math.max(1, toInt(fIn, "inputs")));
+        intInputs = new IntArray(Math.max(1, toInt(iIn, "integer inputs")));
+
+        outputOffsets = new int[graph.outputs().size()];
+        long out = 0;
+        for (int i = 0; i < outputOffsets.length; i++) {
+            outputOffsets[i] = toInt(out, "outputs");
+            out = align(out + graph.outputs().get(i).shape().elementCount());
+        }
+        outputs = new FloatArray(Math.max(1, toInt(out, "outputs")));
+        arena = new FloatArray(Math.max(1, toInt(plan.arenaBytes() / Float.BYTES, "arena")));
+        // NaN in device memory before the first run: an element no kernel writes, or a read of one no kernel
+        // wrote yet, surfaces as a non-finite output instead of a plausible stale value.
+        outputs.init(Float.NaN);
+        arena.init(Float.NaN);
+        firstRunUploads.add(outputs);
+
+        List<Integer> meta = new ArrayList<>();
+        for (Op op : graph.ops()) {
+            if (op instanceof Op.Binary b && !(b.a().shape().equals(b.out().shape()) && b.b().shape().equals(b.out().shape()))) {
+                opMeta.put(op, meta.size());
+                Shape o = b.out().shape();
+                long[] sa = Broadcast.strides(b.a().shape(), o);
+                long[] sb = Broadcast.strides(b.b().shape(), o);
+                meta.add(o.rank());
+                for (long d : o.dims()) {
+                    meta.add(toInt(d, "broadcast dimension"));
+                }
+                for (long s : sa) {
+                    meta.add(toInt(s, "broadcast stride"));
+                }
+                for (long s : sb) {
+                    meta.add(toInt(s, "broadcast stride"));
+                }
+            } else if (op instanceof Op.Conv2d c) {
+                opMeta.put(op, meta.size());
+                meta.add(c.x().shape().size(1));
+            } else if (op instanceof Op.Attention a) {
+                opMeta.put(op, meta.size());
+                meta.add(a.k().shape().size(1));
+            }
+        }
+        shapes = new IntArray(Math.max(1, meta.size()));
+        for (int i = 0; i < meta.size(); i++) {
+            shapes.set(i, meta.get(i));
+        }
+    }
+
+    private Slot slot(Value v) {
+        BufferPlan.Binding b = plan.binding(v);
+        if (b == null) {
+            throw new IllegalStateException(v + " has no storage in the buffer plan of " + graph.name());
+        }
+        return switch (b) {
+            case INPUT -> {
+                int i = plan.bindingIndex(v);
+                Value in = graph.inputs().get(i);
+                yield isInteger(in.dtype()) ? used(intInputs, inputOffsets[i], v, everyRunUploads)
+                        : used(floatInputs, inputOffsets[i], v, everyRunUploads);
+            }
+            case OUTPUT -> new Slot(outputs, outputOffsets[plan.bindingIndex(v)], v.toString());
+            case CONSTANT -> {
+                Value c = graph.values().get(plan.storageRoot(v));
+                yield isInteger(c.dtype()) ? used(intConstants, constantOffsets[c.id()], v, firstRunUploads)
+                        : used(weights, constantOffsets[c.id()], v, firstRunUploads);
+            }
+            case ARENA -> used(arena, toInt(plan.arenaOffset(v) / Float.BYTES, "arena offset"), v, firstRunUploads);
+        };
+    }
+
+    private static Slot used(Object array, int offset, Value v, Set<Object> uploads) {
+        uploads.add(array);
+        return new Slot(array, offset, v.toString());
+    }
+
+    private void declareTransfers() {
+        if (!firstRunUploads.isEmpty()) {
+            tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, firstRunUploads.toArray());
+        }
+        if (!everyRunUploads.isEmpty()) {
+            tasks.transferToDevice(DataTransferMode.EVERY_EXECUTION, everyRunUploads.toArray());
+        }
+        tasks.transferToHost(DataTransferMode.EVERY_EXECUTION, outputs);
+    }
+
+    // ---- operators ------------------------------------------------------------------------------------
+
+    private void emit(Op op) {
+        switch (op) {
+            case Op.Conv2d c -> conv2d(c);
+            case Op.Linear l -> linear(l);
+            case Op.Attention a -> attention(a);
+            case Op.GroupNorm g -> groupNorm(g);
+            case Op.LayerNorm l -> layerNorm(l);
+            case Op.Unary u -> unary(u);
+            case Op.Binary b -> binary(b);
+            case Op.Upsample2x u -> upsample(u);
+            case Op.Concat c -> concat(c);
+            case Op.Softmax s -> softmax(s);
+            case Op.Embedding e -> embedding(e);
+            case Op.TimestepEmbedding t -> timestep(t);
+            case Op.Transpose t -> transpose(t);
+            case Op.Reshape r -> {
+                // Storage is shared through the buffer plan: nothing to launch.
+            }
+        }
+    }
+
+    private void conv2d(Op.Conv2d c) {
+        Shape xs = c.x().shape();
+        Shape ws = c.weight().shape();
+        Shape os = c.out().shape();
+        int kh = ws.size(2);
+        int kw = ws.size(3);
+        var p = c.padding();
+        if (kh > 255 || kw > 255 || c.stride() > 255 || p.top() > 65535 || p.left() > 65535) {
+            throw unsupported(c, "kernel or stride above 255, or padding above 65535");
+        }
+        int geom = kh | (kw << 8) | (c.stride() << 16);
+        int pads = p.top() | (p.left() << 16);
+        Slot x = slot(c.x());
+        Slot w = slot(c.weight());
+        Slot b = c.bias() == null ? null : slot(c.bias());
+        Slot r = c.residual() == null ? null : slot(c.residual());
+        Slot o = slot(c.out());
+        int cout = os.size(1);
+        int pixels = os.size(2) * os.size(3);
+        String id = nextTask();
+        firstRunUploads.add(shapes);
+        tasks.task(id, GemmKernels::conv2d, ctx, x.floats(), x.offset(), w.floats(), w.offset(),
+                b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
+                r == null ? w.floats() : r.floats(), r == null ? -1 : r.offset(),
+                o.floats(), o.offset(), shapes, opMeta.get(c), xs.size(2), xs.size(3), cout, os.size(2), os.size(3), geom, pads);
+        grid(id, new WorkerGrid3D(tiles(pixels, 64) * 16, tiles(cout, 64) * 16, xs.size(0)), 16, 16, 1);
+    }
+
+    private void linear(Op.Linear l) {
+        int k = l.x().shape().size(-1);
+        int n = l.weight().shape().size(0);
+        int m = toInt(l.x().shape().elementCount() / k, "linear rows");
+        Slot x = slot(l.x());
+        Slot w = slot(l.weight());
+        Slot b = l.bias() == null ? null : slot(l.bias());
+        Slot r = l.residual() == null ? null : slot(l.residual());
+        Slot o = slot(l.out());
+        int act = activationCode(l.activation());
+        String id = nextTask();
+        tasks.task(id, GemmKernels::linear, ctx, x.floats(), x.offset(), w.floats(), w.offset(),
+                b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
+                r == null ? w.floats() : r.floats(), r == null ? -1 : r.offset(),
+                o.floats(), o.offset(), m, n, k, act);
+        int colGroups = act == KernelMath.ACT_GEGLU ? tiles(n / 2, 32) : tiles(n, 64);
+        grid(id, new WorkerGrid2D(colGroups * 16, tiles(m, 64) * 16), 16, 16, 1);
+    }
+
+    private void attention(Op.Attention a) {
+        Shape qs = a.q().shape();
+        int batch = qs.size(0);
+        int nq = qs.size(1);
+        int nk = a.k().shape().size(1);
+        int d = qs.size(2) / a.heads();
+        int dv = a.v().shape().size(2) / a.heads();
+        if (d > AttentionKernels.MAX_HEAD || dv > AttentionKernels.MAX_HEAD) {
+            throw unsupported(a, "head size " + Math.max(d, dv) + " above " + AttentionKernels.MAX_HEAD);
+        }
+        Slot q = slot(a.q());
+        Slot k = slot(a.k());
+        Slot v = slot(a.v());
+        Slot o = slot(a.out());
+        String id = nextTask();
+        firstRunUploads.add(shapes);
+        tasks.task(id, AttentionKernels::attention, ctx, q.floats(), q.offset(), k.floats(), k.offset(), v.floats(), v.offset(),
+                o.floats(), o.offset(), nq, shapes, opMeta.get(a), a.heads(), d, dv, a.scale(), a.causal() ? 1 : 0);
+        grid(id, new WorkerGrid2D(tiles(nq, AttentionKernels.QUERIES) * AttentionKernels.THREADS, batch * a.heads()),
+                AttentionKernels.THREADS, 1, 1);
+    }
+
+    private void groupNorm(Op.GroupNorm g) {
+        Shape s = g.x().shape();
+        int channels = s.size(1);
+        int spatial = toInt(s.countFrom(2), "group norm spatial size");
+        Slot x = slot(g.x());
+        Slot gamma = slot(g.gamma());
+        Slot beta = slot(g.beta());
+        Slot o = slot(g.out());
+        String id = nextTask();
+        tasks.task(id, NormKernels::groupNorm, ctx, x.floats(), x.offset(), gamma.floats(), gamma.offset(), beta.floats(),
+                beta.offset(), o.floats(), o.offset(), channels, spatial, g.groups(), g.eps(), g.silu() ? 1 : 0);
+        grid(id, new WorkerGrid1D(s.size(0) * g.groups() * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
+    }
+
+    private void layerNorm(Op.LayerNorm l) {
+        int d = l.x().shape().size(-1);
+        int rows = toInt(l.x().shape().elementCount() / d, "layer norm rows");
+        Slot x = slot(l.x());
+        Slot gamma = slot(l.gamma());
+        Slot beta = slot(l.beta());
+        Slot o = slot(l.out());
+        String id = nextTask();
+        tasks.task(id, NormKernels::layerNorm, ctx, x.floats(), x.offset(), gamma.floats(), gamma.offset(), beta.floats(),
+                beta.offset(), o.floats(), o.offset(), d, l.eps());
+        grid(id, new WorkerGrid1D(rows * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
+    }
+
+    private void softmax(Op.Softmax s) {
+        int d = s.x().shape().size(-1);
+        int rows = toInt(s.x().shape().elementCount() / d, "softmax rows");
+        Slot x = slot(s.x());
+        Slot o = slot(s.out());
+        String id = nextTask();
+        tasks.task(id, NormKernels::softmax, ctx, x.floats(), x.offset(), o.floats(), o.offset(), d);
+        grid(id, new WorkerGrid1D(rows * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
+    }
+
+    private void unary(Op.Unary u) {
+        Slot x = slot(u.x());
+        Slot o = slot(u.out());
+        int n = toInt(u.out().shape().elementCount(), "elements");
+        String id = nextTask();
+        if (u.activation() == Activation.GEGLU) {
+            tasks.task(id, PointwiseKernels::geglu, ctx, x.floats(), x.offset(), o.floats(), o.offset(), n, u.out().shape().size(-1));
+        } else {
+            tasks.task(id, PointwiseKernels::unary, ctx, x.floats(), x.offset(), o.floats(), o.offset(), n,
+                    activationCode(u.activation()));
+        }
+        pointwiseGrid(id, n);
+    }
+
+    private void binary(Op.Binary b) {
+        Slot a = slot(b.a());
+        Slot c = slot(b.b());
+        Slot o = slot(b.out());
+        int n = toInt(b.out().shape().elementCount(), "elements");
+        int op = switch (b.op()) {
+            case ADD -> PointwiseKernels.OP_ADD;
+            case SUB -> PointwiseKernels.OP_SUB;
+            case MUL -> PointwiseKernels.OP_MUL;
+        };
+        String id = nextTask();
+        firstRunUploads.add(shapes);
+        tasks.task(id, PointwiseKernels::binary, ctx, a.floats(), a.offset(), c.floats(), c.offset(), o.floats(), o.offset(), n, op,
+                shapes, opMeta.getOrDefault(b, -1));
+        pointwiseGrid(id, n);
+    }
+
+    private void upsample(Op.Upsample2x u) {
+        Shape s = u.x().shape();
+        Slot x = slot(u.x());
+        Slot o = slot(u.out());
+        int n = toInt(u.out().shape().elementCount(), "elements");
+        String id = nextTask();
+        tasks.task(id, PointwiseKernels::upsample2x, ctx, x.floats(), x.offset(), o.floats(), o.offset(), n, s.size(2), s.size(3));
+        pointwiseGrid(id, n);
+    }
+
+    private void concat(Op.Concat c) {
+        Shape os = c.out().shape();
+        int axis = c.axis();
+        long outer = 1;
+        for (int i = 0; i < axis; i++) {
+            outer *= os.dim(i);
+        }
+        int inner = toInt(os.countFrom(axis + 1), "concat inner size");
+        int total = os.size(axis);
+        Slot o = slot(c.out());
+        int at = 0;
+        for (Value part : c.parts()) {
+            int dp = part.shape().size(axis);
+            int n = toInt(outer * dp * inner, "elements");
+            Slot p = slot(part);
+            String id = nextTask();
+            tasks.task(id, PointwiseKernels::concatPart, ctx, p.floats(), p.offset(), o.floats(), o.offset(), n, dp, inner, total, at);
+            pointwiseGrid(id, n);
+            at += dp;
+        }
+    }
+
+    private void embedding(Op.Embedding e) {
+        Slot ids = slot(e.ids());
+        Slot table = slot(e.table());
+        Slot o = slot(e.out());
+        int vocab = e.table().shape().size(0);
+        int d = e.table().shape().size(1);
+        int n = toInt(e.out().shape().elementCount(), "elements");
+        if (plan.binding(e.ids()) == BufferPlan.Binding.CONSTANT) {
+            TornadoExecutable.IdCheck.check(e.ids().constant(), vocab, e.ids().toString());
+        } else {
+            idChecks.add(new TornadoExecutable.IdCheck(plan.bindingIndex(e.ids()), vocab, e.ids().toString()));
+        }
+        String id = nextTask();
+        tasks.task(id, PointwiseKernels::embedding, ctx, ids.ints(), ids.offset(), table.floats(), table.offset(), o.floats(),
+                o.offset(), n, d);
+        pointwiseGrid(id, n);
+    }
+
+    private void timestep(Op.TimestepEmbedding t) {
+        Slot x = slot(t.t());
+        Slot o = slot(t.out());
+        int n = toInt(t.out().shape().elementCount(), "elements");
+        String id = nextTask();
+        tasks.task(id, PointwiseKernels::timestepEmbedding, ctx, x.floats(), x.offset(), o.floats(), o.offset(), n, t.dim(),
+                t.flipSinToCos() ? 1 : 0, t.downscaleFreqShift(), t.scale(), (float) Math.log(t.maxPeriod()));
+        pointwiseGrid(id, n);
+    }
+
+    private void transpose(Op.Transpose t) {
+        Shape s = t.x().shape();
+        int m = s.size(1);
+        int n = s.size(2);
+        Slot x = slot(t.x());
+        Slot o = slot(t.out());
+        String id = nextTask();
+        tasks.task(id, PointwiseKernels::transpose, ctx, x.floats(), x.offset(), o.floats(), o.offset(), m, n);
+        grid(id, new WorkerGrid3D(tiles(n, 32) * 32, tiles(m, 32) * 8, s.size(0)), 32, 8, 1);
+    }
+
+    // ---- helpers --------------------------------------------------------------------------------------
+
+    private String nextTask() {
+        return "t" + taskCount++;
+    }
+
+    private void pointwiseGrid(String id, int n) {
+        grid(id, new WorkerGrid1D(tiles(n, POINTWISE_THREADS) * POINTWISE_THREADS), POINTWISE_THREADS, 1, 1);
+    }
+
+    private void grid(String id, WorkerGrid g, int lx, int ly, int lz) {
+        g.setLocalWork(lx, ly, lz);
+        grids.addWorkerGrid(name + "." + id, g);
+    }
+
+    private static int tiles(long n, int tile) {
+        return toInt((n + tile - 1) / tile, "grid size");
+    }
+
+    private static int activationCode(Activation a) {
+        return switch (a) {
+            case NONE -> KernelMath.ACT_NONE;
+            case SILU -> KernelMath.ACT_SILU;
+            case GELU -> KernelMath.ACT_GELU;
+            case GELU_TANH -> KernelMath.ACT_GELU_TANH;
+            case QUICK_GELU -> KernelMath.ACT_QUICK_GELU;
+            case GEGLU -> KernelMath.ACT_GEGLU;
+        };
+    }
+
+    private static boolean isInteger(DType t) {
+        return t == DType.I32 || t == DType.I64;
+    }
+
+    private static long align(long n) {
+        return (n + ALIGN - 1) / ALIGN * ALIGN;
+    }
+
+    private static int toInt(long n, String what) {
+        if (n < 0 || n > Integer.MAX_VALUE - ALIGN) {
+            throw new IllegalArgumentException("the tornado backend indexes with 32-bit ints; " + what + " of " + n
+                    + " elements is too large");
+        }
+        return (int) n;
+    }
+
+    private IllegalArgumentException unsupported(Op op, String what) {
+        return new IllegalArgumentException("tornado backend: " + op.getClass().getSimpleName() + " producing " + op.out()
+                + " in graph '" + graph.name() + "': " + what + " is not supported");
+    }
+}

@@ -1,0 +1,78 @@
+package io.jdiffusion.tornado;
+
+import io.jdiffusion.core.DType;
+import io.jdiffusion.core.Tensor;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/** Copies between host tensors and TornadoVM arrays, converting element types where they differ. */
+final class HostCopies {
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
+
+    private HostCopies() {
+    }
+
+    /** Writes {@code src} (F32, F16 or BF16) as floats at element {@code offset} of {@code dst}. */
+    static void toFloats(Tensor src, FloatArray dst, int offset) {
+        MemorySegment s = src.segment();
+        MemorySegment d = dst.getSegment();
+        long n = src.elementCount();
+        long base = (long) offset * Float.BYTES;
+        switch (src.dtype()) {
+            case F32 -> MemorySegment.copy(s, 0, d, base, n * Float.BYTES);
+            case F16 -> {
+                for (long i = 0; i < n; i++) {
+                    d.set(FLOAT, base + i * Float.BYTES, Float.float16ToFloat(s.getAtIndex(SHORT, i)));
+                }
+            }
+            case BF16 -> {
+                for (long i = 0; i < n; i++) {
+                    d.set(FLOAT, base + i * Float.BYTES, Float.intBitsToFloat((s.getAtIndex(SHORT, i) & 0xFFFF) << 16));
+                }
+            }
+            default -> throw new IllegalArgumentException("expected a floating-point tensor, got " + src.dtype());
+        }
+    }
+
+    /** Writes the floats at element {@code offset} of {@code src} into {@code dst} (F32, F16 or BF16). */
+    static void fromFloats(FloatArray src, int offset, Tensor dst) {
+        MemorySegment s = src.getSegment();
+        long base = (long) offset * Float.BYTES;
+        if (dst.dtype() == DType.F32) {
+            MemorySegment.copy(s, base, dst.segment(), 0, dst.byteSize());
+            return;
+        }
+        long n = dst.elementCount();
+        for (long i = 0; i < n; i++) {
+            dst.setFloat(i, s.get(FLOAT, base + i * Float.BYTES));
+        }
+    }
+
+    /** Writes integer ids (I32 or I64) at element {@code offset} of {@code dst}; ids must fit an int. */
+    static void toInts(Tensor src, IntArray dst, int offset, String what) {
+        MemorySegment s = src.segment();
+        MemorySegment d = dst.getSegment();
+        long n = src.elementCount();
+        long base = (long) offset * Integer.BYTES;
+        if (src.dtype() == DType.I32) {
+            MemorySegment.copy(s, 0, d, base, n * Integer.BYTES);
+            return;
+        }
+        if (src.dtype() != DType.I64) {
+            throw new IllegalArgumentException(what + ": expected integer ids, got " + src.dtype());
+        }
+        for (long i = 0; i < n; i++) {
+            long v = s.getAtIndex(LONG, i);
+            if (v != (int) v) {
+                throw new IllegalArgumentException(what + ": id " + v + " at " + i + " does not fit 32 bits");
+            }
+            d.set(INT, base + i * Integer.BYTES, (int) v);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+package io.jdiffusion.tornado;
+
+import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.DeviceTensor;
+import io.jdiffusion.backend.Executable;
+import io.jdiffusion.backend.Precision;
+import io.jdiffusion.backend.graph.Graph;
+import io.jdiffusion.core.DType;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.core.Tensor;
+import uk.ac.manchester.tornado.api.common.TornadoDevice;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/** Stable Diffusion's operators as Java kernels that TornadoVM compiles for one device. */
+public final class TornadoBackend implements Backend {
+    private final TornadoDevice device;
+    private final AtomicLong bytesInUse = new AtomicLong();
+    private final AtomicLong peakBytes = new AtomicLong();
+
+    TornadoBackend(TornadoDevice device) {
+        this.device = device;
+    }
+
+    @Override
+    public String name() {
+        return TornadoBackendProvider.NAME;
+    }
+
+    @Override
+    public String deviceDescription() {
+        return TornadoDevices.describe(device);
+    }
+
+    TornadoDevice device() {
+        return device;
+    }
+
+    @Override
+    public DeviceTensor allocate(Shape shape, DType dtype) {
+        return new TornadoDeviceTensor(this, shape, dtype);
+    }
+
+    @Override
+    public void upload(Tensor host, DeviceTensor device) {
+        own(device).host().copyFrom(host);
+    }
+
+    @Override
+    public void download(DeviceTensor device, Tensor host) {
+        host.copyFrom(own(device).host());
+    }
+
+    TornadoDeviceTensor own(DeviceTensor t) {
+        if (!(t instanceof TornadoDeviceTensor tt) || tt.owner() != this) {
+            throw new IllegalArgumentException("tensor " + t.shape() + " " + t.dtype() + " belongs to backend '"
+                    + t.backendName() + "', not to this tornado backend");
+        }
+        return tt;
+    }
+
+    @Override
+    public Executable compile(Graph graph, Precision precision) {
+        return new GraphCompiler(this, graph, precision).compile();
+    }
+
+    /** Adds (or with a negative count removes) bytes this backend holds. */
+    void track(long bytes) {
+        long now = bytesInUse.addAndGet(bytes);
+        peakBytes.accumulateAndGet(now, Math::max);
+    }
+
+    @Override
+    public long deviceBytesInUse() {
+        return bytesInUse.get();
+    }
+
+    @Override
+    public long peakDeviceBytes() {
+        return peakBytes.get();
+    }
+}

@@ -1,0 +1,154 @@
+package io.jdiffusion.tornado;
+
+import io.jdiffusion.backend.DeviceTensor;
+import io.jdiffusion.backend.Executable;
+import io.jdiffusion.backend.Precision;
+import io.jdiffusion.backend.graph.Graph;
+import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.core.Tensor;
+import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
+import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+import java.util.List;
+
+/**
+ * A graph compiled to one TornadoVM execution plan. A run copies the inputs into the plan's input
+ * buffers, replays the plan (all kernels back to back on the device; a CUDA graph where the backend has
+ * them) and copies the output buffer out. The first run also compiles the kernels and uploads the weights.
+ */
+final class TornadoExecutable implements Executable {
+    /** System property: "false" turns CUDA-graph replay off on backends that have it. */
+    static final String CUDA_GRAPH_PROPERTY = "jdiffusion.tornado.cudaGraph";
+
+    /** An integer input that indexes an embedding table of {@code vocab} rows. */
+    record IdCheck(int input, int vocab, String what) {
+        static void check(Tensor ids, int vocab, String what) {
+            long n = ids.elementCount();
+            for (long i = 0; i < n; i++) {
+                long id = ids.getLong(i);
+                if (id < 0 || id >= vocab) {
+                    throw new IllegalArgumentException(what + ": id " + id + " at position " + i + " is outside the table's "
+                            + vocab + " rows");
+                }
+            }
+        }
+    }
+
+    private final TornadoBackend backend;
+    private final Graph graph;
+    private final Precision precision;
+    private final TornadoExecutionPlan plan;
+    private final FloatArray floatInputs;
+    private final IntArray intInputs;
+    private final FloatArray outputs;
+    private final int[] inputOffsets;
+    private final int[] outputOffsets;
+    private final List<IdCheck> idChecks;
+    private final long arenaBytes;
+    private final long deviceBytes;
+    private final int taskCount;
+    private boolean closed;
+
+    TornadoExecutable(TornadoBackend backend, Graph graph, Precision precision, ImmutableTaskGraph taskGraph, GridScheduler grids,
+                      FloatArray floatInputs, IntArray intInputs, FloatArray outputs, int[] inputOffsets, int[] outputOffsets,
+                      List<IdCheck> idChecks, long arenaBytes, long deviceBytes, int taskCount) {
+        this.backend = backend;
+        this.graph = graph;
+        this.precision = precision;
+        this.floatInputs = floatInputs;
+        this.intInputs = intInputs;
+        this.outputs = outputs;
+        this.inputOffsets = inputOffsets;
+        this.outputOffsets = outputOffsets;
+        this.idChecks = List.copyOf(idChecks);
+        this.arenaBytes = arenaBytes;
+        this.deviceBytes = deviceBytes;
+        this.taskCount = taskCount;
+        TornadoExecutionPlan p = new TornadoExecutionPlan(taskGraph).withGridScheduler(grids).withDevice(backend.device());
+        if (TornadoDevices.supportsCudaGraphs(backend.device()) && !"false".equals(System.getProperty(CUDA_GRAPH_PROPERTY))) {
+            p = p.withCUDAGraph();
+        }
+        this.plan = p;
+        backend.track(deviceBytes);
+    }
+
+    @Override
+    public Graph graph() {
+        return graph;
+    }
+
+    @Override
+    public Precision precision() {
+        return precision;
+    }
+
+    /** Kernel launches per run. */
+    int taskCount() {
+        return taskCount;
+    }
+
+    @Override
+    public void run(List<? extends DeviceTensor> inputs, List<? extends DeviceTensor> outputTensors) {
+        if (closed) {
+            throw new IllegalStateException("executable for graph '" + graph.name() + "' used after close");
+        }
+        check(inputs, graph.inputs(), "input");
+        check(outputTensors, graph.outputs(), "output");
+        for (IdCheck c : idChecks) {
+            IdCheck.check(backend.own(inputs.get(c.input())).host(), c.vocab(), c.what());
+        }
+        for (int i = 0; i < inputs.size(); i++) {
+            Tensor host = backend.own(inputs.get(i)).host();
+            if (host.dtype().isFloatingPoint()) {
+                HostCopies.toFloats(host, floatInputs, inputOffsets[i]);
+            } else {
+                HostCopies.toInts(host, intInputs, inputOffsets[i], graph.inputs().get(i).toString());
+            }
+        }
+        plan.execute();
+        for (int i = 0; i < outputTensors.size(); i++) {
+            HostCopies.fromFloats(outputs, outputOffsets[i], backend.own(outputTensors.get(i)).host());
+        }
+    }
+
+    private void check(List<? extends DeviceTensor> tensors, List<Value> values, String what) {
+        if (tensors.size() != values.size()) {
+            throw new IllegalArgumentException("graph '" + graph.name() + "' takes " + values.size() + " " + what + "s, got "
+                    + tensors.size());
+        }
+        for (int i = 0; i < tensors.size(); i++) {
+            DeviceTensor t = tensors.get(i);
+            Value v = values.get(i);
+            backend.own(t);
+            if (!t.shape().equals(v.shape()) || t.dtype() != v.dtype()) {
+                throw new IllegalArgumentException("graph '" + graph.name() + "' " + what + " " + i + " must be " + v.shape() + " "
+                        + v.dtype() + ", got " + t.shape() + " " + t.dtype());
+            }
+        }
+    }
+
+    @Override
+    public long arenaBytes() {
+        return arenaBytes;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            plan.freeDeviceMemory();
+            plan.close();
+        } catch (TornadoExecutionPlanException e) {
+            throw new IllegalStateException("releasing the device memory of graph '" + graph.name() + "' failed", e);
+        } finally {
+            backend.track(-deviceBytes);
+        }
+    }
+}

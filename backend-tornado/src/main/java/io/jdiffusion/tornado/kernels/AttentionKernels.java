@@ -1,0 +1,151 @@
+package io.jdiffusion.tornado.kernels;
+
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.math.TornadoMath;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+/**
+ * Flash attention in F32 on packed heads: the score matrix is never stored. A work-group of
+ * {@link #THREADS} threads owns {@link #QUERIES} queries of one (batch, head) and walks the keys in tiles
+ * of {@link #KEYS}: scores of the tile, an online-softmax update of each row's running max and sum, then
+ * the rescaled accumulation of P V. Q is pre-multiplied by the scale; K and V tiles share one local buffer.
+ */
+public final class AttentionKernels {
+    public static final int THREADS = 128;
+    public static final int QUERIES = 16;
+    public static final int KEYS = 32;
+    /** Largest head size the local tiles hold (SD 1.x reaches 160 in its deepest blocks). */
+    public static final int MAX_HEAD = 160;
+
+    private AttentionKernels() {
+    }
+
+    /**
+     * Grid: x = ceil(nq / QUERIES) work-groups of THREADS, y = batch * heads. q [B, nq, heads*d],
+     * k [B, nk, heads*d], v [B, nk, heads*dv], out [B, nq, heads*dv]; {@code sizes[meta]} is nk.
+     */
+    public static void attention(KernelContext ctx, FloatArray q, int qOff, FloatArray k, int kOff, FloatArray v, int vOff,
+                                 FloatArray out, int oOff, int nq, IntArray sizes, int meta, int heads, int d, int dv, float scale,
+                                 int causal) {
+        // nk is read from device memory rather than specialised: a key loop of constant trip count gets
+        // unrolled into branches with constant conditions, which TornadoVM's OpenCL code generator rejects.
+        int nk = sizes.get(meta);
+        float[] qs = ctx.allocateFloatLocalArray(QUERIES * MAX_HEAD);
+        float[] kv = ctx.allocateFloatLocalArray(KEYS * MAX_HEAD);
+        float[] os = ctx.allocateFloatLocalArray(QUERIES * MAX_HEAD);
+        float[] p = ctx.allocateFloatLocalArray(QUERIES * KEYS);
+        float[] rowMax = ctx.allocateFloatLocalArray(QUERIES);
+        float[] rowSum = ctx.allocateFloatLocalArray(QUERIES);
+        float[] rowScale = ctx.allocateFloatLocalArray(QUERIES);
+        int lid = ctx.localIdx;
+        int q0 = ctx.groupIdx * QUERIES;
+        int bh = ctx.groupIdy;
+        int b = bh / heads;
+        int h = bh - b * heads;
+        int qStride = heads * d;
+        int vStride = heads * dv;
+
+        for (int e = lid; e < QUERIES * d; e += THREADS) {
+            int r = e / d;
+            int c = e - r * d;
+            int qi = q0 + r;
+            float val = 0.0f;
+            if (qi < nq) {
+                val = q.get(qOff + (b * nq + qi) * qStride + h * d + c) * scale;
+            }
+            qs[e] = val;
+        }
+        for (int e = lid; e < QUERIES * dv; e += THREADS) {
+            os[e] = 0.0f;
+        }
+        if (lid < QUERIES) {
+            rowMax[lid] = KernelMath.MASKED;
+            rowSum[lid] = 0.0f;
+        }
+        ctx.localBarrier();
+
+        int kEnd = nk;
+        if (causal == 1) {
+            kEnd = Math.min(nk, q0 + QUERIES);
+        }
+        for (int k0 = 0; k0 < kEnd; k0 += KEYS) {
+            for (int e = lid; e < KEYS * d; e += THREADS) {
+                int r = e / d;
+                int c = e - r * d;
+                int kj = k0 + r;
+                float val = 0.0f;
+                if (kj < nk) {
+                    val = k.get(kOff + (b * nk + kj) * qStride + h * d + c);
+                }
+                kv[e] = val;
+            }
+            ctx.localBarrier();
+            for (int e = lid; e < QUERIES * KEYS; e += THREADS) {
+                int r = e / KEYS;
+                int j = e - r * KEYS;
+                int kj = k0 + j;
+                float s = KernelMath.MASKED;
+                if (kj < nk && (causal == 0 || kj <= q0 + r)) {
+                    s = 0.0f;
+                    for (int c = 0; c < d; c++) {
+                        s += qs[r * d + c] * kv[j * d + c];
+                    }
+                }
+                p[e] = s;
+            }
+            ctx.localBarrier();
+            if (lid < QUERIES) {
+                float oldMax = rowMax[lid];
+                float mx = oldMax;
+                for (int j = 0; j < KEYS; j++) {
+                    mx = Math.max(mx, p[lid * KEYS + j]);
+                }
+                float sum = 0.0f;
+                for (int j = 0; j < KEYS; j++) {
+                    float s = p[lid * KEYS + j];
+                    float e = 0.0f;
+                    if (s > KernelMath.MASKED) {
+                        e = TornadoMath.exp(s - mx);
+                    }
+                    p[lid * KEYS + j] = e;
+                    sum += e;
+                }
+                float alpha = TornadoMath.exp(oldMax - mx);
+                rowScale[lid] = alpha;
+                rowSum[lid] = rowSum[lid] * alpha + sum;
+                rowMax[lid] = mx;
+            }
+            ctx.localBarrier();
+            for (int e = lid; e < KEYS * dv; e += THREADS) {
+                int r = e / dv;
+                int c = e - r * dv;
+                int kj = k0 + r;
+                float val = 0.0f;
+                if (kj < nk) {
+                    val = v.get(vOff + (b * nk + kj) * vStride + h * dv + c);
+                }
+                kv[e] = val;
+            }
+            ctx.localBarrier();
+            for (int e = lid; e < QUERIES * dv; e += THREADS) {
+                int r = e / dv;
+                int c = e - r * dv;
+                float acc = os[e] * rowScale[r];
+                for (int j = 0; j < KEYS; j++) {
+                    acc += p[r * KEYS + j] * kv[j * dv + c];
+                }
+                os[e] = acc;
+            }
+            ctx.localBarrier();
+        }
+        for (int e = lid; e < QUERIES * dv; e += THREADS) {
+            int r = e / dv;
+            int c = e - r * dv;
+            int qi = q0 + r;
+            if (qi < nq) {
+                out.set(oOff + (b * nq + qi) * vStride + h * dv + c, os[e] / rowSum[r]);
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+package io.jdiffusion.tornado.kernels;
+
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.math.TornadoMath;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+/**
+ * One thread per output element: activations, broadcast arithmetic, data movement (upsampling, concat,
+ * transposes, embeddings). Every operand is an (array, element offset) pair into the executable's
+ * device buffers; sizes and codes are scalars that TornadoVM folds into each task's kernel.
+ */
+public final class PointwiseKernels {
+    public static final int OP_ADD = 0;
+    public static final int OP_SUB = 1;
+    public static final int OP_MUL = 2;
+
+    private PointwiseKernels() {
+    }
+
+    public static void unary(KernelContext ctx, FloatArray x, int xOff, FloatArray out, int outOff, int n, int act) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            out.set(outOff + i, KernelMath.activate(x.get(xOff + i), act));
+        }
+    }
+
+    /** x [rows, 2d] to out [rows, d]: h * gelu(gate) with h, gate = x.chunk(2, -1). */
+    public static void geglu(KernelContext ctx, FloatArray x, int xOff, FloatArray out, int outOff, int n, int d) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            int r = i / d;
+            int c = i - r * d;
+            int base = xOff + r * 2 * d + c;
+            out.set(outOff + i, x.get(base) * KernelMath.gelu(x.get(base + d)));
+        }
+    }
+
+    /**
+     * out = a (op) b. With {@code meta < 0} both operands have the output's shape; otherwise
+     * {@code shapes[meta]} holds the rank r, the r output dimensions, then a's and b's r broadcast strides.
+     */
+    public static void binary(KernelContext ctx, FloatArray a, int aOff, FloatArray b, int bOff, FloatArray out, int outOff,
+                              int n, int op, IntArray shapes, int meta) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            int ia = i;
+            int ib = i;
+            if (meta >= 0) {
+                int rank = shapes.get(meta);
+                int rem = i;
+                ia = 0;
+                ib = 0;
+                for (int d = rank - 1; d >= 0; d--) {
+                    int dim = shapes.get(meta + 1 + d);
+                    int c = rem % dim;
+                    rem = rem / dim;
+                    ia += c * shapes.get(meta + 1 + rank + d);
+                    ib += c * shapes.get(meta + 1 + 2 * rank + d);
+                }
+            }
+            float x = a.get(aOff + ia);
+            float y = b.get(bOff + ib);
+            float r = x + y;
+            if (op == OP_SUB) {
+                r = x - y;
+            } else if (op == OP_MUL) {
+                r = x * y;
+            }
+            out.set(outOff + i, r);
+        }
+    }
+
+    /** Nearest-neighbour 2x: x [planes, h, w] to out [planes, 2h, 2w]. */
+    public static void upsample2x(KernelContext ctx, FloatArray x, int xOff, FloatArray out, int outOff, int n, int h, int w) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            int w2 = 2 * w;
+            int plane = i / (4 * h * w);
+            int rem = i - plane * 4 * h * w;
+            int oy = rem / w2;
+            int ox = rem - oy * w2;
+            out.set(outOff + i, x.get(xOff + plane * h * w + (oy / 2) * w + ox / 2));
+        }
+    }
+
+    /** Copies part [outer, dp, inner] into out [outer, dTotal, inner] at position axisOffset of the middle axis. */
+    public static void concatPart(KernelContext ctx, FloatArray part, int pOff, FloatArray out, int outOff, int n,
+                                  int dp, int inner, int dTotal, int axisOffset) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            int o = i / (dp * inner);
+            int rem = i - o * dp * inner;
+            out.set(outOff + (o * dTotal + axisOffset) * inner + rem, part.get(pOff + i));
+        }
+    }
+
+    /** Plain copy of n elements (graph outputs that alias an input or constant). */
+    public static void copy(KernelContext ctx, FloatArray x, int xOff, FloatArray out, int outOff, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            out.set(outOff + i, x.get(xOff + i));
+        }
+    }
+
+    /** Row lookup: ids [rows] into table [vocab, d] gives out [rows, d]. Ids were range-checked on the host. */
+    public static void embedding(KernelContext ctx, IntArray ids, int idOff, FloatArray table, int tOff, FloatArray out, int outOff,
+                                 int n, int d) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            int r = i / d;
+            int c = i - r * d;
+            out.set(outOff + i, table.get(tOff + ids.get(idOff + r) * d + c));
+        }
+    }
+
+    /** diffusers' get_timestep_embedding, computed in float32 like diffusers does. */
+    public static void timestepEmbedding(KernelContext ctx, FloatArray t, int tOff, FloatArray out, int outOff, int n, int dim,
+                                         int flip, float shift, float scale, float logMaxPeriod) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            int b = i / dim;
+            int c = i - b * dim;
+            int half = dim / 2;
+            float v = 0.0f;
+            if (c < 2 * half) {
+                int j = c;
+                int second = 0;
+                if (c >= half) {
+                    j = c - half;
+                    second = 1;
+                }
+                float freq = TornadoMath.exp(-logMaxPeriod * j / (half - shift));
+                float arg = KernelMath.reduceAngle(scale * (t.get(tOff + b) * freq));
+                // Halves are [sin, cos], or [cos, sin] when flipped.
+                if (second == flip) {
+                    v = TornadoMath.sin(arg);
+                } else {
+                    v = TornadoMath.cos(arg);
+                }
+            }
+            out.set(outOff + i, v);
+        }
+    }
+
+    /** Swaps the last two dimensions of x [batch, m, n] through a 32x33 tile (local size 32x8). */
+    public static void transpose(KernelContext ctx, FloatArray x, int xOff, FloatArray out, int outOff, int m, int n) {
+        float[] tile = ctx.allocateFloatLocalArray(32 * 33);
+        int lx = ctx.localIdx;
+        int ly = ctx.localIdy;
+        int n0 = ctx.groupIdx * 32;
+        int m0 = ctx.groupIdy * 32;
+        int b = ctx.globalIdz;
+        int base = b * m * n;
+        for (int r = ly; r < 32; r += 8) {
+            int mm = m0 + r;
+            int nn = n0 + lx;
+            if (mm < m && nn < n) {
+                tile[r * 33 + lx] = x.get(xOff + base + mm * n + nn);
+            }
+        }
+        ctx.localBarrier();
+        for (int r = ly; r < 32; r += 8) {
+            int nn = n0 + r;
+            int mm = m0 + lx;
+            if (nn < n && mm < m) {
+                out.set(outOff + base + nn * m + mm, tile[lx * 33 + r]);
+            }
+        }
+    }
+}
