@@ -1,0 +1,163 @@
+package io.jdiffusion.models.testsupport;
+
+import io.jdiffusion.core.DType;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.core.Tensor;
+import io.jdiffusion.core.safetensors.SafetensorsFile;
+import io.jdiffusion.core.safetensors.SafetensorsWriter;
+import io.jdiffusion.models.sd.StableDiffusion;
+import io.jdiffusion.models.weights.LdmKeyMap;
+import io.jdiffusion.models.weights.Parameter;
+import io.jdiffusion.models.weights.StoredKey;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Writing model folders and single-file checkpoints for loading tests. */
+public final class ModelFiles {
+    private ModelFiles() {
+    }
+
+    /** Copies a whole folder tree. */
+    public static Path copyTree(Path from, Path to) {
+        try (Stream<Path> walk = Files.walk(from)) {
+            for (Path p : (Iterable<Path>) walk::iterator) {
+                Path dst = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(dst);
+                } else {
+                    Files.copy(p, dst);
+                }
+            }
+            return to;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public static void deleteTree(Path dir) {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Rewrites a safetensors file: {@code edit} gets a mutable name-to-tensor map of the file's content. */
+    public static void rewrite(Path file, java.util.function.Consumer<Map<String, Tensor>> edit) {
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        Path tmp = file.resolveSibling(file.getFileName() + ".orig");
+        try {
+            Files.move(file, tmp);
+            try (SafetensorsFile f = SafetensorsFile.open(tmp)) {
+                for (String n : f.names()) {
+                    tensors.put(n, f.tensor(n));
+                }
+                edit.accept(tensors);
+                SafetensorsWriter.write(file, tensors);
+            }
+            Files.delete(tmp);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Each network's weights under diffusers names, as a diffusers folder would store them. */
+    public static Map<String, Tensor> byName(List<Parameter> parameters, UnaryOperator<String> rename) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        for (Parameter p : parameters) {
+            m.put(rename.apply(p.name()), p.tensor());
+        }
+        return m;
+    }
+
+    /**
+     * The model as an original single-file checkpoint (SD 1.x layout: transformers CLIP under
+     * {@code cond_stage_model.transformer.text_model.}), VAE attention projections stored as 1x1 convolutions as
+     * LDM does, plus {@code extras}.
+     */
+    public static void writeLdm(StableDiffusion sd, Path file, Map<String, Tensor> extras) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Parameter p : sd.textEncoder().parameters()) {
+            out.put(LdmKeyMap.clip(p.name()).getFirst().name(), p.tensor());
+        }
+        addUNetAndVae(sd, out);
+        out.putAll(extras);
+        write(file, out);
+    }
+
+    /** As {@link #writeLdm} for an SD 2.x-style model: OpenCLIP text tower, q/k/v stacked into in_proj. */
+    public static void writeLdmOpenClip(StableDiffusion sd, Path file, Map<String, Tensor> extras) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        int hidden = sd.textEncoder().hiddenSize();
+        for (Parameter p : sd.textEncoder().parameters()) {
+            StoredKey key = LdmKeyMap.openClip(p.name(), hidden);
+            if (!key.isSlice()) {
+                out.put(key.name(), p.tensor());
+                continue;
+            }
+            Shape s = p.tensor().shape();
+            Tensor stacked = out.computeIfAbsent(key.name(), n -> Tensor.allocate(s.withDim(0, 3 * s.dim(0)), p.tensor().dtype()));
+            long rowBytes = p.tensor().byteSize() / s.dim(0);
+            MemorySegment.copy(p.tensor().segment(), 0, stacked.segment(), key.fromRow() * rowBytes, p.tensor().byteSize());
+        }
+        addUNetAndVae(sd, out);
+        out.putAll(extras);
+        write(file, out);
+    }
+
+    private static void addUNetAndVae(StableDiffusion sd, Map<String, Tensor> out) {
+        for (Parameter p : sd.unet().parameters()) {
+            out.put(LdmKeyMap.unet(p.name(), sd.unet().config()), p.tensor());
+        }
+        for (Parameter p : sd.vae().parameters()) {
+            Tensor t = p.tensor();
+            if (p.name().contains("mid_block.attentions.0.") && t.shape().rank() == 2) {
+                t = t.reshape(t.shape().dim(0), t.shape().dim(1), 1, 1);
+            }
+            out.put(LdmKeyMap.vae(p.name(), sd.vae().config()), t);
+        }
+    }
+
+    public static void write(Path file, Map<String, Tensor> tensors) {
+        try {
+            SafetensorsWriter.write(file, tensors);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Asserts both lists hold the same names with bit-identical data, in the same order. */
+    public static void assertBitIdentical(List<Parameter> actual, List<Parameter> expected) {
+        assertThat(actual).hasSameSizeAs(expected);
+        for (int i = 0; i < actual.size(); i++) {
+            Parameter a = actual.get(i);
+            Parameter e = expected.get(i);
+            assertThat(a.name()).isEqualTo(e.name());
+            assertThat(a.tensor().shape()).as(a.name()).isEqualTo(e.tensor().shape());
+            assertThat(a.tensor().dtype()).as(a.name()).isEqualTo(e.tensor().dtype());
+            assertThat(a.tensor().segment().mismatch(e.tensor().segment())).as(a.name() + " bytes differ at").isEqualTo(-1L);
+        }
+    }
+
+    /** A tensor of {@code shape} holding 0, 1, 2, ... */
+    public static Tensor ramp(DType dtype, long... dims) {
+        Tensor t = Tensor.allocate(Shape.of(dims), dtype);
+        for (long i = 0; i < t.elementCount(); i++) {
+            t.setFloat(i, i);
+        }
+        return t;
+    }
+}
