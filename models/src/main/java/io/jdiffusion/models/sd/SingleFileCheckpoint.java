@@ -80,6 +80,14 @@ final class SingleFileCheckpoint {
                 base.source() + " (architecture inferred from the tensors of " + file + ")");
     }
 
+    /** What to supply when a bare single file is asked for its tokenizer. */
+    static String noTokenizer(Path file, TextTower tower) {
+        return file + " is a single-file checkpoint, which holds no tokenizer. Pass --config DIR naming a "
+                + "diffusers-layout folder with tokenizer/vocab.json and tokenizer/merges.txt (and the component configs), "
+                + "e.g. a copy of the " + (tower == TextTower.CLIP ? "stable-diffusion-v1-5" : "stable-diffusion-2-1")
+                + " repository without its weight files.";
+    }
+
     static MappedWeights unetSource(SafetensorsWeights w, UNetConfig c) {
         return new MappedWeights(w, name -> List.of(StoredKey.whole(LdmKeyMap.unet(name, c))),
                 n -> n.startsWith(LdmKeyMap.UNET_PREFIX), n -> false);

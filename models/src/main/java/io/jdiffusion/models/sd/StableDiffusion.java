@@ -125,10 +125,7 @@ public final class StableDiffusion implements AutoCloseable {
                 tokenizer = DiffusersFolder.tokenizerFolder(configFolder);
             } else {
                 configs = SingleFileCheckpoint.inferConfigs(w, tower, file);
-                tokenizerProblem = file + " is a single-file checkpoint, which holds no tokenizer. Pass --config DIR "
-                        + "naming a diffusers-layout folder with tokenizer/vocab.json and tokenizer/merges.txt (and the "
-                        + "component configs), e.g. a copy of the " + (tower == SingleFileCheckpoint.TextTower.CLIP
-                        ? "stable-diffusion-v1-5" : "stable-diffusion-2-1") + " repository without its weight files.";
+                tokenizerProblem = SingleFileCheckpoint.noTokenizer(file, tower);
             }
             Networks n = Networks.load(configs,
                     SingleFileCheckpoint.textSource(w, tower, configs.textEncoder()),

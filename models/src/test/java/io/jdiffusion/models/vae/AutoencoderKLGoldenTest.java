@@ -71,6 +71,18 @@ class AutoencoderKLGoldenTest {
     }
 
     @Test
+    void latentDistributionClampsAndSamples() {
+        try (Tensor mean = Tensor.ofFloats(io.jdiffusion.core.Shape.of(3), 1f, 2f, 3f);
+             Tensor logvar = Tensor.ofFloats(io.jdiffusion.core.Shape.of(3), -40f, 0f, 30f);
+             Tensor noise = Tensor.ofFloats(io.jdiffusion.core.Shape.of(3), 1f, -1f, 0f);
+             DiagonalGaussian d = new DiagonalGaussian(mean, logvar);
+             Tensor sample = d.sample(noise)) {
+            assertThat(d.logvar().toFloatArray()).containsExactly(-30f, 0f, 20f);
+            assertThat(sample.toFloatArray()).containsExactly(1f + (float) Math.exp(-15), 1f, 3f);
+        }
+    }
+
+    @Test
     void encoderRefusesSizesTheLatentGridCannotHold() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> sd.vae().encoderGraph(1, 31, 32))
                 .hasMessageContaining("multiple of 2");
