@@ -1,5 +1,7 @@
 package io.jdiffusion.models.scheduler;
 
+import java.util.List;
+
 /**
  * The k-diffusion family of diffusers (Euler, Euler ancestral, LMS): samples live in variance-exploding
  * space {@code x = x0 + sigma eps}, the UNet sees {@code x / sqrt(sigma^2 + 1)} and a fractional timestep,
@@ -36,7 +38,7 @@ abstract class SigmaSpaceScheduler extends AbstractScheduler {
         this.configSigmaMin = readsSigmaBounds ? config.optionalNumber("sigma_min") : null;
         this.configSigmaMax = readsSigmaBounds ? config.optionalNumber("sigma_max") : null;
         this.finalSigmaIsMin = readsFinalSigmasType
-                && config.choice("final_sigmas_type", "zero", java.util.List.of("zero", "sigma_min")).equals("sigma_min");
+                && config.choice("final_sigmas_type", "zero", List.of("zero", "sigma_min")).equals("sigma_min");
     }
 
     @Override
