@@ -110,6 +110,8 @@ def main(model_dir, out_dir):
         tensors[c["name"] + ".image"] = image.float().contiguous()
         entry = {k: c[k] for k in ("name", "sampler", "karras", "prompt", "negative", "seed", "steps", "guidance",
                                    "width", "height", "eta", "strength")}
+        # Record what ran: from_config silently drops options a scheduler lacks (Euler a has no Karras sigmas).
+        entry["karras"] = bool(scheduler.config.get("use_karras_sigmas", False))
         entries.append(entry)
         print(f"{c['name']}: latents {tuple(latents_out['final'].shape)} |x|max {latents_out['final'].abs().max():.3f}",
               flush=True)

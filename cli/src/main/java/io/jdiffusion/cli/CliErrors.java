@@ -10,7 +10,12 @@ final class CliErrors {
     private CliErrors() {
     }
 
+    /** One line: multi-line messages (a list of bad tensors, say) are joined with "; ". */
     static String describe(Throwable ex) {
+        return String.join("; ", firstCause(ex).lines().map(String::strip).filter(l -> !l.isEmpty()).toList());
+    }
+
+    private static String firstCause(Throwable ex) {
         Throwable t = ex;
         if (t instanceof UncheckedIOException u && u.getCause() != null) {
             t = u.getCause();

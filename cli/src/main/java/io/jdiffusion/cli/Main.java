@@ -14,7 +14,7 @@ import java.util.Properties;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Stable Diffusion 1.x/2.x inference in Java, on CPUs and GPUs.",
-        subcommands = {BackendsCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, BenchCommand.class, BackendsCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

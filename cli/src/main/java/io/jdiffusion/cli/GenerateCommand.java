@@ -1,0 +1,202 @@
+package io.jdiffusion.cli;
+
+import io.jdiffusion.backend.Backend;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.core.Tensor;
+import io.jdiffusion.core.safetensors.SafetensorsWriter;
+import io.jdiffusion.models.pipeline.GenerationRequest;
+import io.jdiffusion.models.pipeline.GenerationResult;
+import io.jdiffusion.models.pipeline.Images;
+import io.jdiffusion.models.pipeline.PngWriter;
+import io.jdiffusion.models.pipeline.SamplerLabels;
+import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
+import io.jdiffusion.models.scheduler.Schedulers;
+import io.jdiffusion.models.sd.StableDiffusion;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code jdiffusion generate}: prompt in, PNG out. */
+@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Generate images from a prompt (text-to-image), or from a prompt and an image (image-to-image).")
+final class GenerateCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = {"-p", "--prompt"}, required = true, description = "What to draw.")
+    String prompt;
+
+    @Option(names = {"-n", "--negative-prompt"}, defaultValue = "", description = "What to steer away from (default: empty).")
+    String negativePrompt;
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "FILE.png",
+            description = "Output PNG; with --batch-count N > 1, the seed is added before the extension.")
+    Path output;
+
+    @Option(names = "--seed", description = "Random seed (default: random, printed). Gives diffusers' image for torch.Generator('cpu').manual_seed(SEED).")
+    Long seed;
+
+    @Option(names = "--sampler", defaultValue = GenerationRequest.DEFAULT_SAMPLER,
+            description = "One of pndm, ddim, euler, euler_a, dpmpp_2m, lms (default ${DEFAULT-VALUE}).")
+    String sampler;
+
+    @Option(names = "--karras", description = "Karras sigmas (euler, euler_a, dpmpp_2m, lms).")
+    boolean karras;
+
+    @Option(names = "--eta", defaultValue = "0", description = "DDIM eta (default ${DEFAULT-VALUE}).")
+    float eta;
+
+    @Option(names = "--steps", defaultValue = "20", description = "Denoising steps (default ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = {"-g", "--guidance-scale"}, defaultValue = "7.5",
+            description = "Classifier-free guidance; <= 1 turns it off (default ${DEFAULT-VALUE}).")
+    float guidance;
+
+    @Option(names = {"-W", "--width"}, description = "Width in pixels (default: the model's).")
+    int width;
+
+    @Option(names = {"-H", "--height"}, description = "Height in pixels (default: the model's).")
+    int height;
+
+    @Option(names = "--init-image", paramLabel = "FILE", description = "Start from this image (image-to-image).")
+    Path initImage;
+
+    @Option(names = "--strength", defaultValue = "0.8", description = "Image-to-image: how much to change the image, in (0, 1] (default ${DEFAULT-VALUE}).")
+    float strength;
+
+    @Option(names = "--batch-count", defaultValue = "1", description = "Images to make, with seeds SEED, SEED+1, ... (default ${DEFAULT-VALUE}).")
+    int batchCount;
+
+    @Option(names = "--save-latents", paramLabel = "FILE.safetensors",
+            description = "Also save the final latents (tensor 'latents' [1,4,h,w], before division by the VAE scaling factor).")
+    Path saveLatents;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        validateBeforeLoading();
+        ModelOptions mo = modelOptions;
+        long firstSeed = seed != null ? seed : new SecureRandom().nextLong() & 0xFFFF_FFFFL;
+        try (StableDiffusion model = mo.load(); Backend backend = mo.createBackend();
+             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, ModelOptions.tokenizer(model), backend, mo.precision())) {
+            int w = width == 0 ? pipeline.defaultWidth() : width;
+            int h = height == 0 ? pipeline.defaultHeight() : height;
+            if (mo.usesBundledModel()) {
+                err.println("jdiffusion: using the bundled tiny model: its weights are random, so the image is noise. Pass --model for a real SD 1.5/2.x model.");
+            }
+            err.printf("jdiffusion: %s on %s (%s), %dx%d, %s, %d steps, guidance %s%n", model.description(), backend.name(),
+                    backend.deviceDescription(), w, h, sampler, steps, guidance);
+            Tensor init = initImage != null ? readImage(initImage, w, h) : null;
+            try {
+                for (int i = 0; i < batchCount; i++) {
+                    long s = firstSeed + i;
+                    GenerationRequest request = new GenerationRequest(prompt, negativePrompt, s, sampler, karras, steps,
+                            guidance, w, h, eta, init, strength, null);
+                    Path target = batchCount == 1 ? output : withSeed(output, s);
+                    try (ConsoleProgress progress = new ConsoleProgress("seed " + s);
+                         GenerationResult result = pipeline.generate(request, progress)) {
+                        result.warnings().forEach(warning -> err.println("jdiffusion: warning: " + warning));
+                        writeImage(target, result, model, w, h);
+                        if (saveLatents != null) {
+                            writeLatents(batchCount == 1 ? saveLatents : withSeed(saveLatents, s), result);
+                        }
+                        out.printf("%s  seed %d  %s%n", target, s, RunSummary.describe(result.timings(), backend));
+                    }
+                }
+            } finally {
+                if (init != null) {
+                    init.close();
+                }
+            }
+        }
+        return 0;
+    }
+
+    /** Cheap checks first, so a typo costs no model loading. */
+    private void validateBeforeLoading() throws IOException {
+        if (steps < 1) {
+            throw new IllegalArgumentException("--steps must be at least 1, got " + steps);
+        }
+        if (batchCount < 1) {
+            throw new IllegalArgumentException("--batch-count must be at least 1, got " + batchCount);
+        }
+        if (!Schedulers.names().contains(sampler)) {
+            throw new IllegalArgumentException("unknown sampler '" + sampler + "'; choose one of " + String.join(", ", Schedulers.names()));
+        }
+        if (width < 0 || height < 0) {
+            throw new IllegalArgumentException("--width and --height must be positive");
+        }
+        if (initImage != null && !(strength > 0 && strength <= 1)) {
+            throw new IllegalArgumentException("--strength must be in (0, 1], got " + strength);
+        }
+        checkWritable(output);
+        if (saveLatents != null) {
+            checkWritable(saveLatents);
+        }
+        if (initImage != null && !Files.isRegularFile(initImage)) {
+            throw new NoSuchFileException(initImage.toString(), null, "--init-image not found");
+        }
+        modelOptions.precision();
+        modelOptions.modelPath();
+    }
+
+    private static void checkWritable(Path file) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new NoSuchFileException(String.valueOf(dir), null, "output folder does not exist");
+        }
+        if (!Files.isWritable(dir)) {
+            throw new AccessDeniedException(dir.toString(), null, "output folder is not writable");
+        }
+        if (Files.isDirectory(file)) {
+            throw new IOException("output " + file + " is a folder");
+        }
+    }
+
+    private static Tensor readImage(Path file, int w, int h) throws IOException {
+        BufferedImage img = ImageIO.read(file.toFile());
+        if (img == null) {
+            throw new IOException("--init-image " + file + " is not an image format Java can read (PNG, JPEG, BMP, GIF)");
+        }
+        return Images.fromBufferedImage(img, w, h);
+    }
+
+    private void writeImage(Path target, GenerationResult result, StableDiffusion model, int w, int h) throws IOException {
+        String parameters = PngWriter.a1111Parameters(prompt, negativePrompt, steps, SamplerLabels.a1111(sampler, karras),
+                guidance, result.seed(), w, h, model.description(), initImage != null ? strength : null);
+        PngWriter.write(target, Images.toBufferedImage(result.image()), Map.of("parameters", parameters));
+    }
+
+    private static void writeLatents(Path target, GenerationResult result) throws IOException {
+        int channels = result.latents().length / (result.latentHeight() * result.latentWidth());
+        try (Tensor t = Tensor.ofFloats(Shape.of(1, channels, result.latentHeight(), result.latentWidth()), result.latents())) {
+            SafetensorsWriter.write(target, Map.of("latents", t), Map.of("seed", Long.toString(result.seed())));
+        }
+    }
+
+    static Path withSeed(Path file, long seed) {
+        String name = file.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        String stem = dot > 0 ? name.substring(0, dot) : name;
+        String ext = dot > 0 ? name.substring(dot) : "";
+        return file.resolveSibling(stem + "-" + seed + ext);
+    }
+}

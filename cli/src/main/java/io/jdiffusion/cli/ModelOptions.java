@@ -1,0 +1,70 @@
+package io.jdiffusion.cli;
+
+import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.Backends;
+import io.jdiffusion.backend.Precision;
+import io.jdiffusion.models.sd.StableDiffusion;
+import io.jdiffusion.models.tokenizer.ClipTokenizer;
+import io.jdiffusion.testdata.TinySd;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/** Options shared by generate and bench: which model, which backend, which precision. */
+final class ModelOptions {
+    @Option(names = "--model", paramLabel = "PATH",
+            description = "SD 1.x/2.x diffusers folder or single-file .safetensors (default: the bundled tiny model with random weights).")
+    Path model;
+
+    @Option(names = "--config", paramLabel = "DIR",
+            description = "Diffusers-layout folder with configs and tokenizer, for a single-file checkpoint.")
+    Path config;
+
+    @Option(names = "--backend", paramLabel = "NAME",
+            description = "Compute backend (see 'jdiffusion backends'); default: the available one with the highest priority.")
+    String backend;
+
+    @Option(names = "--precision", paramLabel = "f32|f16", defaultValue = "f32",
+            description = "Activation precision on backends that support F16 (GPU); default ${DEFAULT-VALUE}.")
+    String precision;
+
+    Precision precision() {
+        return switch (precision.toLowerCase(Locale.ROOT)) {
+            case "f32", "fp32", "float32" -> Precision.F32;
+            case "f16", "fp16", "float16", "half" -> Precision.F16;
+            default -> throw new IllegalArgumentException("unknown precision '" + precision + "' (use f32 or f16)");
+        };
+    }
+
+    /** The model path, defaulting to the bundled tiny model. */
+    Path modelPath() throws NoSuchFileException {
+        Path p = model != null ? model : TinySd.modelDir();
+        if (!Files.exists(p)) {
+            throw new NoSuchFileException(p.toString(), null, "--model must be a diffusers folder or a .safetensors file");
+        }
+        return p;
+    }
+
+    boolean usesBundledModel() {
+        return model == null;
+    }
+
+    StableDiffusion load() throws NoSuchFileException {
+        return StableDiffusion.load(modelPath(), config);
+    }
+
+    /** The tokenizer of a loaded model; the error says what to supply when a single file has none. */
+    static ClipTokenizer tokenizer(StableDiffusion sd) {
+        if (sd.tokenizerFolder() == null) {
+            throw new IllegalArgumentException("this model has no tokenizer: pass --config DIR with a diffusers-layout folder holding tokenizer/vocab.json and tokenizer/merges.txt");
+        }
+        return ClipTokenizer.load(sd.tokenizerFolder());
+    }
+
+    Backend createBackend() {
+        return Backends.create(backend);
+    }
+}

@@ -1,0 +1,61 @@
+package io.jdiffusion.cli;
+
+import io.jdiffusion.backend.Backend;
+import io.jdiffusion.core.Tensor;
+import io.jdiffusion.models.pipeline.StageTimings;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/** Formats stage timings and peak memory for people (and the numbers for --json). */
+final class RunSummary {
+    private RunSummary() {
+    }
+
+    static String describe(StageTimings t, Backend backend) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "text encoder %.0f ms", t.textEncoderMs()));
+        if (t.vaeEncodeMs() > 0) {
+            sb.append(String.format(Locale.ROOT, " | VAE encode %.0f ms", t.vaeEncodeMs()));
+        }
+        sb.append(String.format(Locale.ROOT, " | UNet %d calls %.2f s (%.0f ms/call) | VAE decode %.0f ms | total %.2f s",
+                t.unetCalls(), t.unetTotalMs() / 1000, t.unetPerCallMs(), t.vaeDecodeMs(), t.totalMs() / 1000));
+        sb.append(String.format(Locale.ROOT, " | peak RSS %s, heap %s, off-heap %s, device %s",
+                mib(peakRssBytes()), mib(peakHeapBytes()), mib(Tensor.peakLiveBytes()), mib(backend.peakDeviceBytes())));
+        return sb.toString();
+    }
+
+    /** VmHWM: the process's peak resident set, what peers report as peak RSS; -1 where /proc is absent. */
+    static long peakRssBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    /** Sum of the heap pools' peak usage. */
+    static long peakHeapBytes() {
+        long sum = 0;
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) {
+                sum += pool.getPeakUsage().getUsed();
+            }
+        }
+        return sum;
+    }
+
+    static String mib(long bytes) {
+        return bytes < 0 ? "n/a" : String.format(Locale.ROOT, "%.0f MiB", bytes / 1048576.0);
+    }
+}

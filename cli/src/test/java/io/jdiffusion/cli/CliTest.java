@@ -1,0 +1,188 @@
+package io.jdiffusion.cli;
+
+import io.jdiffusion.core.Numerics;
+import io.jdiffusion.core.safetensors.SafetensorsFile;
+import io.jdiffusion.testdata.TinySd;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.w3c.dom.Node;
+
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.metadata.IIOMetadata;
+import javax.imageio.stream.ImageInputStream;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The command line as a user meets it: exit codes, one-line errors, whole output files, PNG metadata. */
+class CliTest {
+    @TempDir
+    Path dir;
+
+    record Run(int exitCode, String out, String err) {
+    }
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void versionHelpAndBackends() {
+        assertThat(run("--version").out()).startsWith("jdiffusion ");
+        Run help = run("--help");
+        assertThat(help.exitCode()).isZero();
+        assertThat(help.out()).contains("generate", "bench", "backends");
+        Run backends = run("backends");
+        assertThat(backends.exitCode()).isZero();
+        assertThat(backends.out()).containsPattern("(?m)^cpu\\s+available\\s+\\d+ threads");
+        assertThat(backends.out()).containsPattern("(?m)^tornado\\s+(available|unavailable)");
+    }
+
+    @Test
+    void generateWritesAPngWithParametersAndLatentsThatMatchDiffusers() throws IOException {
+        Path png = dir.resolve("out.png");
+        Path latents = dir.resolve("latents.safetensors");
+        Run r = run("generate", "--prompt", "a photograph of an astronaut riding a horse", "--seed", "7",
+                "--width", "32", "--height", "32", "--output", png.toString(), "--save-latents", latents.toString(),
+                "--backend", "cpu");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("seed 7").contains("UNet 21 calls"); // PNDM: 21 calls for 20 steps
+        BufferedImage image = ImageIO.read(png.toFile());
+        assertThat(image.getWidth()).isEqualTo(32);
+        assertThat(image.getHeight()).isEqualTo(32);
+        assertThat(pngText(png, "parameters")).isEqualTo("a photograph of an astronaut riding a horse\n"
+                + "Steps: 20, Sampler: PLMS, CFG scale: 7.5, Seed: 7, Size: 32x32, Model: " + modelDescription(r));
+        try (SafetensorsFile mine = SafetensorsFile.open(latents);
+             SafetensorsFile golden = SafetensorsFile.open(TinySd.root().resolve("tiny-sd/golden-extra/pipeline_extra.safetensors"))) {
+            double err = Numerics.relativeL2(mine.tensor("latents"), golden.tensor("seed_pndm.final_latents"));
+            System.out.printf("CLI seed 7 pndm latents vs diffusers: rel L2 %.3g%n", err);
+            assertThat(err).isLessThanOrEqualTo(1e-3);
+        }
+        assertThat(files()).containsExactlyInAnyOrder("out.png", "latents.safetensors");
+    }
+
+    @Test
+    void batchCountWritesOneFilePerSeed() {
+        Path png = dir.resolve("b.png");
+        Run r = run("generate", "-p", "x", "--seed", "100", "--batch-count", "2", "--steps", "2", "-W", "16", "-H", "16",
+                "-o", png.toString(), "--sampler", "euler_a");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(files()).containsExactlyInAnyOrder("b-100.png", "b-101.png");
+    }
+
+    @Test
+    void imageToImage() throws IOException {
+        Path init = dir.resolve("init.png");
+        ImageIO.write(new BufferedImage(40, 24, BufferedImage.TYPE_INT_RGB), "png", init.toFile());
+        Path png = dir.resolve("i2i.png");
+        Run r = run("generate", "-p", "x", "--seed", "1", "--steps", "4", "-W", "32", "-H", "32", "--init-image", init.toString(),
+                "--strength", "0.5", "-o", png.toString());
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        // PNDM, 4 steps (5 calls), strength 0.5: diffusers starts at index 4 - int(4 * 0.5) = 2, so 3 calls.
+        assertThat(r.out()).contains("VAE encode").contains("UNet 3 calls");
+        assertThat(pngText(png, "parameters")).contains("Denoising strength: 0.5");
+    }
+
+    @Test
+    void eachBadInputIsOneClearLineAndNoFile() throws IOException {
+        Path out = dir.resolve("never.png");
+        expectError("--steps must be at least 1", "generate", "-p", "x", "--steps", "0", "-o", out.toString());
+        expectError("unknown sampler 'heun'", "generate", "-p", "x", "--sampler", "heun", "-o", out.toString());
+        expectError("not a multiple of 2", "generate", "-p", "x", "-W", "33", "-H", "32", "-o", out.toString());
+        expectError("no such file or folder: " + dir.resolve("nomodel"), "generate", "-p", "x", "--model",
+                dir.resolve("nomodel").toString(), "-o", out.toString());
+        expectError("output folder does not exist", "generate", "-p", "x", "-o", dir.resolve("no/such/dir/x.png").toString());
+        expectError("--strength must be in (0, 1]", "generate", "-p", "x", "--init-image", out.toString(), "--strength", "1.5",
+                "-o", out.toString());
+        expectError("unknown precision 'f8'", "generate", "-p", "x", "--precision", "f8", "-o", out.toString());
+        expectError("no backend named 'gpu9'", "generate", "-p", "x", "--backend", "gpu9", "-W", "16", "-H", "16",
+                "--steps", "1", "-o", out.toString());
+        Path pickle = dir.resolve("model.ckpt");
+        Files.writeString(pickle, "not really");
+        expectError("pickle", "generate", "-p", "x", "--model", pickle.toString(), "-o", out.toString());
+        Path corrupt = copyTinyModelWithCorruptUnet();
+        expectError("diffusion_pytorch_model.safetensors", "generate", "-p", "x", "--model", corrupt.toString(),
+                "-o", out.toString());
+        Path readOnly = Files.createDirectory(dir.resolve("ro"));
+        if (readOnly.toFile().setWritable(false) && !Files.isWritable(readOnly)) {
+            expectError("not writable", "generate", "-p", "x", "-o", readOnly.resolve("x.png").toString());
+        }
+        readOnly.toFile().setWritable(true);
+        assertThat(Files.exists(out)).isFalse();
+    }
+
+    private void expectError(String message, String... args) {
+        Run r = run(args);
+        assertThat(r.exitCode()).as(String.join(" ", args)).isNotZero();
+        List<String> lines = r.err().lines().filter(l -> !l.isBlank()).toList();
+        assertThat(lines).as(r.err()).anyMatch(l -> l.startsWith("jdiffusion: error: ") && l.contains(message));
+        assertThat(lines.stream().filter(l -> l.startsWith("jdiffusion: error:"))).hasSize(1);
+        assertThat(r.err()).doesNotContain("\tat ");
+    }
+
+    private Path copyTinyModelWithCorruptUnet() throws IOException {
+        Path copy = dir.resolve("corrupt-model");
+        Path src = TinySd.modelDir();
+        try (Stream<Path> walk = Files.walk(src)) {
+            for (Path p : walk.toList()) {
+                Path t = copy.resolve(src.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(t);
+                } else {
+                    Files.copy(p, t);
+                }
+            }
+        }
+        Path unet = copy.resolve("unet/diffusion_pytorch_model.safetensors");
+        byte[] bytes = Files.readAllBytes(unet);
+        Files.write(unet, java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        return copy;
+    }
+
+    private List<String> files() {
+        try (Stream<Path> list = Files.list(dir)) {
+            return new ArrayList<>(list.filter(Files::isRegularFile).map(p -> p.getFileName().toString()).toList());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static String modelDescription(Run r) {
+        // The summary line on stderr names the model the same way the PNG does.
+        return r.err().lines().filter(l -> l.startsWith("jdiffusion: ") && l.contains(" on cpu "))
+                .map(l -> l.substring("jdiffusion: ".length(), l.indexOf(" on cpu "))).findFirst().orElseThrow();
+    }
+
+    /** The value of the tEXt/iTXt chunk {@code keyword}. */
+    static String pngText(Path png, String keyword) throws IOException {
+        try (ImageInputStream in = ImageIO.createImageInputStream(png.toFile())) {
+            ImageReader reader = ImageIO.getImageReadersByFormatName("png").next();
+            reader.setInput(in);
+            IIOMetadata meta = reader.getImageMetadata(0);
+            Node root = meta.getAsTree("javax_imageio_png_1.0");
+            for (Node chunk = root.getFirstChild(); chunk != null; chunk = chunk.getNextSibling()) {
+                for (Node e = chunk.getFirstChild(); e != null; e = e.getNextSibling()) {
+                    var attrs = e.getAttributes();
+                    if (attrs != null && attrs.getNamedItem("keyword") != null
+                            && attrs.getNamedItem("keyword").getNodeValue().equals(keyword)) {
+                        Node value = attrs.getNamedItem(chunk.getNodeName().equals("tEXt") ? "value" : "text");
+                        return value.getNodeValue();
+                    }
+                }
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,165 @@
+package io.jdiffusion.models.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.Backends;
+import io.jdiffusion.backend.DeviceTensor;
+import io.jdiffusion.backend.Precision;
+import io.jdiffusion.core.Numerics;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.core.Tensor;
+import io.jdiffusion.core.safetensors.SafetensorsFile;
+import io.jdiffusion.models.sd.StableDiffusion;
+import io.jdiffusion.models.tokenizer.ClipTokenizer;
+import io.jdiffusion.testdata.TinySd;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The whole pipeline on the tiny model against diffusers: the shared goldens (explicit initial latents,
+ * every step) and the extra seeded goldens (the seed draws everything, as ./jdiffusion generate --seed).
+ */
+class PipelineGoldenTest {
+    private static final String PROMPT = "a photograph of an astronaut riding a horse";
+    private static StableDiffusion model;
+    private static Backend backend;
+    private static StableDiffusionPipeline pipeline;
+    private static SafetensorsFile golden;
+    private static SafetensorsFile extra;
+
+    @BeforeAll
+    static void load() {
+        model = StableDiffusion.load(TinySd.modelDir(), null);
+        backend = Backends.create("cpu");
+        pipeline = new StableDiffusionPipeline(model, ClipTokenizer.load(model.tokenizerFolder()), backend, Precision.F32);
+        golden = TinySd.golden("pipeline.safetensors");
+        extra = SafetensorsFile.open(TinySd.root().resolve("tiny-sd/golden-extra/pipeline_extra.safetensors"));
+    }
+
+    @AfterAll
+    static void close() {
+        pipeline.close();
+        backend.close();
+        model.close();
+        golden.close();
+        extra.close();
+    }
+
+    @Test
+    void promptEmbeddingsMatchDiffusers() {
+        JsonNode c = TinySd.goldenCase("pipeline_prompt_embeds");
+        try (DeviceTensor embeds = pipeline.encodeText(List.of("", PROMPT));
+             Tensor actual = backend.download(embeds)) {
+            Tensor expected = golden.tensor(c.get("tensors").get("prompt_embeds").get("key").asText());
+            double err = Numerics.relativeL2(actual, expected);
+            System.out.printf("pipeline_prompt_embeds rel L2 %.3g%n", err);
+            assertThat(err).isLessThanOrEqualTo(1e-4);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"pndm", "ddim", "euler", "dpmpp_2m", "lms"})
+    void givenLatentsEverySamplerMatchesDiffusers(String sampler) {
+        JsonNode c = TinySd.goldenCase("pipeline_" + sampler);
+        float[] init = tensor(c, "init_latents").toFloatArray();
+        GenerationRequest request = GenerationRequest.of(PROMPT, 0).withSampler(sampler).withSize(32, 32).withInitLatents(init);
+        try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE)) {
+            check("pipeline_" + sampler, result, tensor(c, "final_latents"), tensor(c, "image"), 1e-4);
+        }
+    }
+
+    @Test
+    void eulerAncestralDrawsAllItsNoiseFromTheSeed() {
+        JsonNode c = TinySd.goldenCase("pipeline_euler_a");
+        GenerationRequest request = GenerationRequest.of(PROMPT, 1234).withSampler("euler_a").withSize(32, 32);
+        try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE)) {
+            check("pipeline_euler_a", result, tensor(c, "final_latents"), tensor(c, "image"), 1e-4);
+        }
+    }
+
+    static Stream<String> extraCases() {
+        List<String> names = new ArrayList<>();
+        extraIndex().get("cases").forEach(c -> names.add(c.get("name").asText()));
+        return names.stream();
+    }
+
+    @ParameterizedTest
+    @MethodSource("extraCases")
+    void seededRunsMatchDiffusers(String name) {
+        JsonNode c = extraCase(name);
+        Tensor initImage = null;
+        int width = c.get("width").asInt();
+        int height = c.get("height").asInt();
+        if (!c.get("strength").isNull()) {
+            initImage = imageFromPixels(extra.tensor(name + ".init_image_u8"), width, height);
+        }
+        GenerationRequest request = new GenerationRequest(c.get("prompt").asText(), c.get("negative").asText(),
+                c.get("seed").asLong(), c.get("sampler").asText(), c.get("karras").asBoolean(), c.get("steps").asInt(),
+                (float) c.get("guidance").asDouble(), width, height, (float) c.get("eta").asDouble(), initImage,
+                c.get("strength").isNull() ? 0.8f : (float) c.get("strength").asDouble(), null);
+        try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE)) {
+            check(name, result, extra.tensor(name + ".final_latents"), extra.tensor(name + ".image"), 1e-3);
+            if (c.get("prompt").asText().length() > 300) {
+                assertThat(result.warnings()).anyMatch(w -> w.contains("truncated to 77 tokens"));
+            }
+        } finally {
+            if (initImage != null) {
+                initImage.close();
+            }
+        }
+    }
+
+    private static void check(String name, GenerationResult result, Tensor expectedLatents, Tensor expectedImage, double tolerance) {
+        double latentErr = Numerics.relativeL2(result.latents(), expectedLatents.toFloatArray());
+        double imageErr = Numerics.relativeL2(result.image().toFloatArray(), expectedImage.toFloatArray());
+        System.out.printf("%-28s final latents rel L2 %.3g, image rel L2 %.3g%n", name, latentErr, imageErr);
+        assertThat(result.image().shape()).isEqualTo(expectedImage.shape());
+        assertThat(latentErr).as(name + " latents").isLessThanOrEqualTo(tolerance);
+        assertThat(imageErr).as(name + " image").isLessThanOrEqualTo(tolerance);
+    }
+
+    /** [H, W, 3] uint8 pixels (stored as I64) to [1, 3, H, W] in [0, 1], as the CLI reads a PNG. */
+    static Tensor imageFromPixels(Tensor pixels, int width, int height) {
+        Tensor t = Tensor.allocate(Shape.of(1, 3, height, width), io.jdiffusion.core.DType.F32);
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                for (int ch = 0; ch < 3; ch++) {
+                    t.setFloat((long) ch * height * width + (long) y * width + x, pixels.getLong(((long) y * width + x) * 3 + ch) / 255f);
+                }
+            }
+        }
+        return t;
+    }
+
+    private static Tensor tensor(JsonNode c, String role) {
+        return golden.tensor(c.get("tensors").get(role).get("key").asText());
+    }
+
+    static JsonNode extraIndex() {
+        try {
+            return new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(TinySd.root().resolve("tiny-sd/golden-extra/pipeline_extra.json").toFile());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static JsonNode extraCase(String name) {
+        for (JsonNode c : extraIndex().get("cases")) {
+            if (c.get("name").asText().equals(name)) {
+                return c;
+            }
+        }
+        throw new IllegalArgumentException(name);
+    }
+}
