@@ -16,6 +16,7 @@ import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.tokenizer.ClipTokenizer;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
 import io.jdiffusion.models.vae.AutoencoderKL;
+import io.jdiffusion.models.vae.DiagonalGaussian;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -207,24 +208,20 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         try (Tensor signed = Images.toSignedRange(image);
              DeviceTensor dImage = backend.upload(signed);
              DeviceTensor mean = backend.allocate(exe.graph().outputs().get(0).shape(), DType.F32);
-             DeviceTensor logvar = backend.allocate(exe.graph().outputs().get(1).shape(), DType.F32);
-             Tensor hostMean = backend.download(run(exe, dImage, mean, logvar));
-             Tensor hostLogvar = backend.download(logvar)) {
-            float[] m = hostMean.toFloatArray();
-            float[] lv = hostLogvar.toFloatArray();
-            float[] eps = generator.randn(m.length);
-            float[] latents = new float[m.length];
-            for (int i = 0; i < m.length; i++) {
-                float std = (float) Math.exp(0.5 * lv[i]);
-                latents[i] = (m[i] + std * eps[i]) * vae.scalingFactor();
+             DeviceTensor logvar = backend.allocate(exe.graph().outputs().get(1).shape(), DType.F32)) {
+            exe.run(List.of(dImage), List.of(mean, logvar));
+            try (Tensor hostMean = backend.download(mean);
+                 Tensor hostLogvar = backend.download(logvar);
+                 DiagonalGaussian posterior = new DiagonalGaussian(hostMean, hostLogvar);
+                 Tensor noise = Tensor.ofFloats(hostMean.shape(), generator.randn(Math.toIntExact(hostMean.elementCount())));
+                 Tensor sample = posterior.sample(noise)) {
+                float[] latents = sample.toFloatArray();
+                for (int i = 0; i < latents.length; i++) {
+                    latents[i] *= vae.scalingFactor();
+                }
+                return latents;
             }
-            return latents;
         }
-    }
-
-    private static DeviceTensor run(Executable exe, DeviceTensor input, DeviceTensor out0, DeviceTensor out1) {
-        exe.run(List.of(input), List.of(out0, out1));
-        return out0;
     }
 
     /** Compiles a graph the first time a shape is asked for, then reuses it. */
