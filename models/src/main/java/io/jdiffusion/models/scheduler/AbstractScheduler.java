@@ -36,6 +36,19 @@ abstract class AbstractScheduler implements Scheduler {
         return timesteps.clone();
     }
 
+    /** Timestep-space samplers (DDIM, PNDM, DPM-Solver) start from unit noise; sigma-space ones override. */
+    @Override
+    public float initNoiseSigma() {
+        return 1f;
+    }
+
+    /** The identity for timestep-space samplers; sigma-space ones divide by sqrt(sigma^2 + 1). */
+    @Override
+    public float[] scaleModelInput(float[] sample, int callIndex) {
+        checkCall(callIndex, sample);
+        return sample;
+    }
+
     @Override
     public float[] predOriginalSample() {
         return predOriginal == null ? null : predOriginal.clone();

@@ -47,17 +47,6 @@ final class DdimScheduler extends AbstractScheduler {
     }
 
     @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int callIndex) {
-        checkCall(callIndex, sample);
-        return sample;
-    }
-
-    @Override
     public float[] step(float[] modelOutput, int callIndex, float[] sample, TorchGenerator generator) {
         checkCall(callIndex, sample, modelOutput);
         int timestep = (int) timesteps[callIndex];

@@ -124,17 +124,6 @@ final class DpmSolverMultistepScheduler extends AbstractScheduler {
     }
 
     @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public float[] scaleModelInput(float[] sample, int callIndex) {
-        checkCall(callIndex, sample);
-        return sample;
-    }
-
-    @Override
     public float[] step(float[] modelOutput, int callIndex, float[] sample, TorchGenerator generator) {
         checkCall(callIndex, sample, modelOutput);
         int n = timesteps.length;
