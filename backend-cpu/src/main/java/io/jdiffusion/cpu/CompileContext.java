@@ -15,13 +15,15 @@ import java.lang.foreign.MemorySegment;
 final class CompileContext {
     final WorkerPool pool;
     final Workspace workspace;
+    final KernelOptions options;
     private final MemoryMeter meter;
     private final MemorySegment[] fixed;
     private final Arena widenedArena = Arena.ofShared();
     private long ownedBytes;
 
-    CompileContext(WorkerPool pool, Workspace workspace, MemoryMeter meter, MemorySegment[] fixed) {
+    CompileContext(WorkerPool pool, Workspace workspace, MemoryMeter meter, MemorySegment[] fixed, KernelOptions options) {
         this.pool = pool;
+        this.options = options;
         this.workspace = workspace;
         this.meter = meter;
         this.fixed = fixed;
@@ -43,6 +45,17 @@ final class CompileContext {
         }
         fixed[v.id()] = dst;
         countOwned(4 * n);
+    }
+
+    /** A constant's values as an F32 heap array (for small operands such as biases); {@code null} otherwise. */
+    float[] constantFloats(Value v) {
+        if (v == null || v.kind() != Value.Kind.CONSTANT) {
+            return null;
+        }
+        requireF32(v);
+        float[] a = Packing.toArray(fixed[v.id()], Math.toIntExact(v.shape().elementCount()));
+        countOwned(4L * a.length);
+        return a;
     }
 
     /** Counts bytes of repacked weights this executable keeps. */

@@ -8,6 +8,7 @@ import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Tensor;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
 import static io.jdiffusion.cpu.CpuVectors.FLOAT;
 import static io.jdiffusion.cpu.Gemm.NR;
@@ -43,7 +44,14 @@ final class ConvKernels {
 
     static Kernel compile(Op.Conv2d op, CompileContext ctx) {
         Geometry g = Geometry.of(op);
-        return im2col(op, g, ctx);
+        boolean winogradShape = g.kh() == 3 && g.kw() == 3 && g.stride() == 1;
+        boolean winograd = switch (ctx.options.convAlgorithm()) {
+            case WINOGRAD -> winogradShape;
+            case IM2COL -> false;
+            // Winograd's GEMMs have one column per 4x4 tile: below ~64 tiles they run short and im2col wins.
+            case AUTO -> winogradShape && ((g.ho() + 3) / 4) * ((g.wo() + 3) / 4) >= 64 && g.cin() >= 8;
+        };
+        return winograd ? WinogradConv.compile(op, g, ctx) : im2col(op, g, ctx);
     }
 
     /** The im2col (or direct 1x1) GEMM path; works for every kernel size, stride and padding. */
@@ -57,66 +65,96 @@ final class ConvKernels {
         final float[] packedWeights = fixedWeights;
         int x = op.x().id(), w = op.weight().id(), out = op.out().id();
         int bias = op.bias() == null ? -1 : op.bias().id();
+        int biasLength = op.bias() == null ? 0 : op.bias().shape().size(0);
+        float[] fixedBias = ctx.constantFloats(op.bias());
         int residual = op.residual() == null ? -1 : op.residual().id();
         WorkerPool pool = ctx.pool;
         Workspace ws = ctx.workspace;
         int pixels = g.ho() * g.wo();
         int panels = Gemm.panelsB(pixels);
+        // B is packed and multiplied in chunks of panels, so a large image never needs its whole im2col matrix.
+        int chunkPanels = (int) Math.max(1, Math.min(panels, ctx.options.winogradChunkFloats() / ((long) depth * NR)));
         return buffers -> {
             float[] a = packedWeights != null ? packedWeights
                     : Packing.packAFromWeights(Tensor.view(buffers[w], op.weight().shape(), DType.F32), g.cout(), depth);
-            float[] b = ws.get(Workspace.Slot.PACK_B, (long) panels * depth * NR);
-            MemorySegment biasSeg = bias < 0 ? null : buffers[bias];
+            float[] b = ws.get(Workspace.Slot.PACK_B, (long) chunkPanels * depth * NR);
+            float[] biasArr = bias < 0 ? null : fixedBias != null ? fixedBias : Packing.toArray(buffers[bias], biasLength);
             MemorySegment resSeg = residual < 0 ? null : buffers[residual];
             for (int n = 0; n < g.batch(); n++) {
                 long inBase = (long) n * g.cin() * g.h() * g.w();
-                if (g.pointwise()) {
-                    Packing.packBRows(buffers[x], inBase, g.cin(), pixels, b, pool);
-                } else {
-                    packIm2col(buffers[x], inBase, g, b, pool);
+                for (int p0 = 0; p0 < panels; p0 += chunkPanels) {
+                    int p1 = Math.min(panels, p0 + chunkPanels);
+                    int col0 = p0 * NR;
+                    int cols = Math.min(pixels, p1 * NR) - col0;
+                    if (g.pointwise()) {
+                        Packing.packBRows(buffers[x], inBase + col0, g.cin(), cols, pixels, b, pool);
+                    } else {
+                        packIm2col(buffers[x], inBase, g, p0, p1, b, pool);
+                    }
+                    GemmOutput target = new GemmOutput(buffers[out], (long) n * g.cout() * pixels + col0, pixels, biasArr, true, 0,
+                            Activation.NONE, resSeg);
+                    Gemm.multiply(a, 0, g.cout(), b, 0, p1 - p0, cols, depth, target, pool);
                 }
-                GemmOutput target = new GemmOutput(buffers[out], (long) n * g.cout() * pixels, pixels, biasSeg, true, 0,
-                        Activation.NONE, resSeg);
-                Gemm.multiply(a, 0, g.cout(), b, 0, panels, pixels, depth, target, pool);
             }
         };
     }
 
     /**
-     * Packs B[(ci, ky, kx)][(oy, ox)] = x[ci][oy*s + ky - top][ox*s + kx - left] (zero outside the image)
-     * into NR-column panels.
+     * Packs panels [firstPanel, endPanel) of B[(ci, ky, kx)][(oy, ox)] = x[ci][oy*s + ky - top][ox*s + kx - left]
+     * (zero outside the image) into NR-column panels. A panel's pixels fall into at most a few runs along
+     * output rows; with stride 1 each run reads one contiguous stretch of an input row (copied in bulk, the
+     * parts hanging over the padding zeroed), with larger strides it is gathered element by element.
      */
-    static void packIm2col(MemorySegment x, long base, Geometry g, float[] dst, WorkerPool pool) {
+    static void packIm2col(MemorySegment x, long base, Geometry g, int firstPanel, int endPanel, float[] dst, WorkerPool pool) {
         int pixels = g.ho() * g.wo();
-        int panels = Gemm.panelsB(pixels);
         int depth = g.depth();
         int s = g.stride(), top = g.pad().top(), left = g.pad().left();
         int h = g.h(), w = g.w(), wo = g.wo();
-        pool.forRange(panels, 4, (from, to) -> {
-            int[] iy0 = new int[NR];
-            int[] ix0 = new int[NR];
+        pool.forRange(endPanel - firstPanel, 4, (from, to) -> {
+            int[] runStart = new int[NR], runOy = new int[NR], runOx = new int[NR], runLength = new int[NR];
             for (int p = (int) from; p < to; p++) {
-                int c0 = p * NR;
+                int c0 = (firstPanel + p) * NR;
                 int cols = Math.min(NR, pixels - c0);
-                for (int j = 0; j < cols; j++) {
+                int runs = 0;
+                for (int j = 0; j < cols; runs++) {
                     int pix = c0 + j;
-                    iy0[j] = (pix / wo) * s - top;
-                    ix0[j] = (pix % wo) * s - left;
+                    runStart[runs] = j;
+                    runOy[runs] = pix / wo;
+                    runOx[runs] = pix % wo;
+                    runLength[runs] = Math.min(cols - j, wo - runOx[runs]);
+                    j += runLength[runs];
                 }
                 int d = p * depth * NR;
                 for (int ci = 0; ci < g.cin(); ci++) {
                     long plane = base + (long) ci * h * w;
                     for (int ky = 0; ky < g.kh(); ky++) {
                         for (int kx = 0; kx < g.kw(); kx++, d += NR) {
-                            for (int j = 0; j < NR; j++) {
-                                float v = 0f;
-                                if (j < cols) {
-                                    int iy = iy0[j] + ky, ix = ix0[j] + kx;
-                                    if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
-                                        v = x.getAtIndex(FLOAT, plane + (long) iy * w + ix);
+                            for (int r = 0; r < runs; r++) {
+                                int o = d + runStart[r], len = runLength[r];
+                                int iy = runOy[r] * s + ky - top;
+                                if (iy < 0 || iy >= h) {
+                                    Arrays.fill(dst, o, o + len, 0f);
+                                    continue;
+                                }
+                                long row = plane + (long) iy * w;
+                                int ix0 = runOx[r] * s + kx - left;
+                                if (s == 1) {
+                                    int lo = Math.max(0, -ix0), hi = Math.min(len, w - ix0);
+                                    if (hi <= lo) {
+                                        Arrays.fill(dst, o, o + len, 0f);
+                                        continue;
+                                    }
+                                    Arrays.fill(dst, o, o + lo, 0f);
+                                    MemorySegment.copy(x, FLOAT, 4 * (row + ix0 + lo), dst, o + lo, hi - lo);
+                                    Arrays.fill(dst, o + hi, o + len, 0f);
+                                } else {
+                                    for (int e = 0, ix = ix0; e < len; e++, ix += s) {
+                                        dst[o + e] = ix >= 0 && ix < w ? x.getAtIndex(FLOAT, row + ix) : 0f;
                                     }
                                 }
-                                dst[d + j] = v;
+                            }
+                            if (cols < NR) {
+                                Arrays.fill(dst, d + cols, d + NR, 0f);
                             }
                         }
                     }

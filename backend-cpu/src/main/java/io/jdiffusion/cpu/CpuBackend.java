@@ -16,18 +16,36 @@ import io.jdiffusion.core.Tensor;
 public final class CpuBackend implements Backend {
     private final WorkerPool pool;
     private final MemoryMeter meter = new MemoryMeter();
+    private final ConvAlgorithm convAlgorithm;
+    private final long winogradChunkFloats;
     private volatile boolean closed;
 
     public CpuBackend(int threads) {
+        this(threads, ConvAlgorithm.AUTO);
+    }
+
+    /** A backend whose 3x3 convolutions use {@code convAlgorithm} (benchmarks compare them side by side). */
+    CpuBackend(int threads, ConvAlgorithm convAlgorithm) {
+        this(threads, convAlgorithm, WinogradConv.CHUNK_FLOATS);
+    }
+
+    /** As above, with Winograd's chunk size in floats (tests make it tiny so every image takes several chunks). */
+    CpuBackend(int threads, ConvAlgorithm convAlgorithm, long winogradChunkFloats) {
         if (threads < 1) {
             throw new IllegalArgumentException("the CPU backend needs at least one thread, got " + threads);
         }
         this.pool = new WorkerPool(threads);
+        this.convAlgorithm = convAlgorithm;
+        this.winogradChunkFloats = winogradChunkFloats;
     }
 
     /** A backend with the threads of {@link CpuSettings#threads()}. */
     public CpuBackend() {
         this(CpuSettings.threads());
+    }
+
+    WorkerPool pool() {
+        return pool;
     }
 
     public int threads() {
@@ -68,7 +86,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Executable compile(Graph graph, Precision precision) {
         checkOpen();
-        return new CpuExecutable(graph, pool, meter);
+        return new CpuExecutable(graph, pool, meter, new KernelOptions(convAlgorithm, winogradChunkFloats));
     }
 
     @Override

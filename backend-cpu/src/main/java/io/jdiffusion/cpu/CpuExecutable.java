@@ -33,7 +33,7 @@ final class CpuExecutable implements Executable {
     private final List<Value> boundPerRun = new ArrayList<>();
     private boolean closed;
 
-    CpuExecutable(Graph graph, WorkerPool pool, MemoryMeter meter) {
+    CpuExecutable(Graph graph, WorkerPool pool, MemoryMeter meter, KernelOptions options) {
         this.graph = graph;
         this.meter = meter;
         this.plan = BufferPlan.plan(graph, 64);
@@ -42,7 +42,7 @@ final class CpuExecutable implements Executable {
         meter.add(arenaBytes);
         this.fixed = new MemorySegment[graph.values().size()];
         this.workspace = new Workspace(meter);
-        this.context = new CompileContext(pool, workspace, meter, fixed);
+        this.context = new CompileContext(pool, workspace, meter, fixed, options);
         try {
             for (Value v : graph.values()) {
                 BufferPlan.Binding b = plan.binding(v);

@@ -46,7 +46,7 @@ final class Gemm {
     static void multiply(float[] a, int aOff, int m, float[] b, int bOff, int bPanels, int n, int k,
                          GemmOutput out, WorkerPool pool) {
         int aPanels = panelsA(m);
-        int aBlock = Math.max(1, Math.min(aPanels, A_BLOCK_BYTES / Math.max(1, MR * k * 4)));
+        int aBlock = aBlockPanels(m, k);
         int mBlocks = (aPanels + aBlock - 1) / aBlock;
         int bBlock = bPanels;
         int wanted = 4 * pool.threads();
@@ -54,26 +54,39 @@ final class Gemm {
             bBlock = (bBlock + 1) / 2;
         }
         int nBlocks = (bPanels + bBlock - 1) / bBlock;
-        int colsPerPanel = out.columnsPerPanel();
         final int aBlockF = aBlock;
         final int bBlockF = bBlock;
         pool.forEach(mBlocks * nBlocks, task -> {
             int mb = task % mBlocks;
             int nb = task / mBlocks;
-            float[] tile = TILE.get();
-            int pa0 = mb * aBlockF, pa1 = Math.min(aPanels, pa0 + aBlockF);
-            int pb0 = nb * bBlockF, pb1 = Math.min(bPanels, pb0 + bBlockF);
-            for (int pb = pb0; pb < pb1; pb++) {
-                int col0 = pb * colsPerPanel;
-                int cols = Math.min(colsPerPanel, n - col0);
-                int bi = bOff + pb * k * NR;
-                for (int pa = pa0; pa < pa1; pa++) {
-                    int row0 = pa * MR;
-                    kernel(a, aOff + pa * k * MR, b, bi, k, tile);
-                    out.store(tile, row0, Math.min(MR, m - row0), col0, cols);
-                }
-            }
+            multiplyBlock(a, aOff, m, mb * aBlockF, Math.min(aPanels, mb * aBlockF + aBlockF),
+                    b, bOff, nb * bBlockF, Math.min(bPanels, nb * bBlockF + bBlockF), n, k, out);
         });
+    }
+
+    /** A panels per block so that the block stays in L2 while B panels stream past. */
+    static int aBlockPanels(int m, int k) {
+        return Math.max(1, Math.min(panelsA(m), A_BLOCK_BYTES / Math.max(1, MR * k * 4)));
+    }
+
+    /**
+     * The part of C = A B covered by A panels [pa0, pa1) and B panels [pb0, pb1), in the calling thread:
+     * each B panel is reused across the block's A panels.
+     */
+    static void multiplyBlock(float[] a, int aOff, int m, int pa0, int pa1, float[] b, int bOff, int pb0, int pb1,
+                              int n, int k, GemmOutput out) {
+        float[] tile = TILE.get();
+        int colsPerPanel = out.columnsPerPanel();
+        for (int pb = pb0; pb < pb1; pb++) {
+            int col0 = pb * colsPerPanel;
+            int cols = Math.min(colsPerPanel, n - col0);
+            int bi = bOff + pb * k * NR;
+            for (int pa = pa0; pa < pa1; pa++) {
+                int row0 = pa * MR;
+                kernel(a, aOff + pa * k * MR, b, bi, k, tile);
+                out.store(tile, row0, Math.min(MR, m - row0), col0, cols);
+            }
+        }
     }
 
     /** The MR x NR register tile over depth k, written to {@code tile} row-major (row stride NR). */

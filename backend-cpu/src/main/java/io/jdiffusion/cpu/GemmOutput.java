@@ -15,19 +15,20 @@ import static io.jdiffusion.cpu.CpuVectors.ORDER;
  * act(tile + bias) + residual[...], written once. Bias is per output column (linear layers) or per row
  * (convolutions, whose rows are output channels). With {@link Activation#GEGLU} each B panel holds the h
  * and the gate of the same L output columns in its two vectors, and the stored value is h * gelu(gate);
- * the bias then has 2n entries, the gate's starting at {@code n}.
+ * the bias then has 2n entries, the gate's starting at {@code n}. The bias is a heap copy: vector loads
+ * from arrays compile reliably inside this (too large to inline) method.
  */
 final class GemmOutput {
     private final MemorySegment out;
     private final long base;
     private final long rowStride;
-    private final MemorySegment bias;
+    private final float[] bias;
     private final boolean biasPerRow;
     private final long gateBiasOffset;
     private final Activation act;
     private final MemorySegment residual;
 
-    GemmOutput(MemorySegment out, long base, long rowStride, MemorySegment bias, boolean biasPerRow,
+    GemmOutput(MemorySegment out, long base, long rowStride, float[] bias, boolean biasPerRow,
                long gateBiasOffset, Activation act, MemorySegment residual) {
         this.out = out;
         this.base = base;
@@ -52,14 +53,14 @@ final class GemmOutput {
                 FloatVector h = FloatVector.fromArray(F, tile, t);
                 FloatVector g = FloatVector.fromArray(F, tile, t + L);
                 if (bias != null) {
-                    h = h.add(FloatVector.fromMemorySegment(F, bias, 4L * col0, ORDER, m));
-                    g = g.add(FloatVector.fromMemorySegment(F, bias, 4L * (gateBiasOffset + col0), ORDER, m));
+                    h = h.add(FloatVector.fromArray(F, bias, col0, m));
+                    g = g.add(FloatVector.fromArray(F, bias, (int) gateBiasOffset + col0, m));
                 }
                 storeVector(ActivationMath.geglu(h, g), o, m, cols == L);
                 continue;
             }
             FloatVector rowBias = bias != null && biasPerRow
-                    ? FloatVector.broadcast(F, bias.getAtIndex(CpuVectors.FLOAT, row0 + r)) : null;
+                    ? FloatVector.broadcast(F, bias[row0 + r]) : null;
             for (int v = 0; v < 2 && v * L < cols; v++) {
                 boolean full = v * L + L <= cols;
                 VectorMask<Float> m = full ? null : F.indexInRange(v * L, cols);
@@ -67,9 +68,8 @@ final class GemmOutput {
                 if (rowBias != null) {
                     x = x.add(rowBias);
                 } else if (bias != null) {
-                    long bo = 4L * (col0 + v * L);
-                    x = x.add(full ? FloatVector.fromMemorySegment(F, bias, bo, ORDER)
-                            : FloatVector.fromMemorySegment(F, bias, bo, ORDER, m));
+                    int bo = col0 + v * L;
+                    x = x.add(full ? FloatVector.fromArray(F, bias, bo) : FloatVector.fromArray(F, bias, bo, m));
                 }
                 x = ActivationMath.apply(act, x);
                 storeVector(x, o + v * L, m, full);

@@ -32,6 +32,8 @@ final class LinearKernel {
         final float[] fixedWeights = packedWeights;
         int x = op.x().id(), w = op.weight().id(), out = op.out().id();
         int bias = op.bias() == null ? -1 : op.bias().id();
+        int biasLength = op.bias() == null ? 0 : op.bias().shape().size(0);
+        float[] fixedBias = ctx.constantFloats(op.bias());
         int residual = op.residual() == null ? -1 : op.residual().id();
         Activation act = op.activation();
         WorkerPool pool = ctx.pool;
@@ -41,9 +43,9 @@ final class LinearKernel {
             Packing.packARows(buffers[x], 0, k, m, k, a, pool);
             float[] b = fixedWeights != null ? fixedWeights
                     : Packing.packBFromWeights(Tensor.view(buffers[w], op.weight().shape(), DType.F32), n, k, geglu);
-            MemorySegment biasSeg = bias < 0 ? null : buffers[bias];
+            float[] biasArr = bias < 0 ? null : fixedBias != null ? fixedBias : Packing.toArray(buffers[bias], biasLength);
             MemorySegment resSeg = residual < 0 ? null : buffers[residual];
-            GemmOutput target = new GemmOutput(buffers[out], 0, outCols, biasSeg, false, n / 2, act, resSeg);
+            GemmOutput target = new GemmOutput(buffers[out], 0, outCols, biasArr, false, n / 2, act, resSeg);
             Gemm.multiply(a, 0, m, b, 0, panels, outCols, k, target, pool);
         };
     }

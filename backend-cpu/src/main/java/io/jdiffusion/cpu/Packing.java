@@ -41,6 +41,13 @@ final class Packing {
         }
     }
 
+    /** The F32 values of a 1-D operand (a bias), copied to the heap. */
+    static float[] toArray(MemorySegment segment, int n) {
+        float[] a = new float[n];
+        MemorySegment.copy(segment, FLOAT, 0, a, 0, n);
+        return a;
+    }
+
     /** A packed from the rows of a weight matrix [m, k] (convolution weights, rows = output channels). */
     static float[] packAFromWeights(Tensor w, int m, int k) {
         float[] dst = new float[Gemm.panelsA(m) * k * MR];
@@ -117,8 +124,11 @@ final class Packing {
         });
     }
 
-    /** B packed at run time from a row-major activation matrix [k, n] (a 1x1 convolution's input image). */
-    static void packBRows(MemorySegment x, long base, int k, int n, float[] dst, WorkerPool pool) {
+    /**
+     * B packed at run time from {@code n} columns of a row-major activation matrix with rows {@code rowStride}
+     * apart, starting at element {@code base} (a 1x1 convolution's input image, or a column chunk of it).
+     */
+    static void packBRows(MemorySegment x, long base, int k, int n, long rowStride, float[] dst, WorkerPool pool) {
         int panels = Gemm.panelsB(n);
         pool.forRange(panels, 4, (from, to) -> {
             for (int p = (int) from; p < to; p++) {
@@ -127,7 +137,7 @@ final class Packing {
                 int pBase = p * k * NR;
                 for (int kk = 0; kk < k; kk++) {
                     int d = pBase + kk * NR;
-                    MemorySegment.copy(x, FLOAT, 4 * (base + (long) kk * n + c0), dst, d, cols);
+                    MemorySegment.copy(x, FLOAT, 4 * (base + kk * rowStride + c0), dst, d, cols);
                     if (cols < NR) {
                         Arrays.fill(dst, d + cols, d + NR, 0f);
                     }

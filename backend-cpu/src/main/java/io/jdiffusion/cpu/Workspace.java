@@ -1,5 +1,8 @@
 package io.jdiffusion.cpu;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
 /**
  * Scratch arrays of one executable, shared by its kernels (they run one at a time): the operand a GEMM
  * packs at run time, im2col panels, transformed Winograd tiles. Each slot grows to the largest request
@@ -14,6 +17,9 @@ final class Workspace {
     }
 
     private final float[][] slots = new float[Slot.values().length][];
+    /** Off-heap slots, for results that kernels store with memory-segment vector stores. */
+    private final MemorySegment[] segments = new MemorySegment[Slot.values().length];
+    private final Arena[] segmentArenas = new Arena[Slot.values().length];
     private final MemoryMeter meter;
     private long bytes;
 
@@ -39,6 +45,25 @@ final class Workspace {
         return a;
     }
 
+    /** An off-heap scratch segment of at least {@code bytes}, 64-byte aligned. */
+    MemorySegment segment(Slot slot, long bytes) {
+        int i = slot.ordinal();
+        MemorySegment s = segments[i];
+        if (s == null || s.byteSize() < bytes) {
+            if (s != null) {
+                segmentArenas[i].close();
+                this.bytes -= s.byteSize();
+                meter.release(s.byteSize());
+            }
+            segmentArenas[i] = Arena.ofShared();
+            s = segmentArenas[i].allocate(Math.max(bytes, 64), 64);
+            segments[i] = s;
+            this.bytes += s.byteSize();
+            meter.add(s.byteSize());
+        }
+        return s;
+    }
+
     private void release(float[] a) {
         bytes -= 4L * a.length;
         meter.release(4L * a.length);
@@ -53,6 +78,12 @@ final class Workspace {
             if (slots[i] != null) {
                 release(slots[i]);
                 slots[i] = null;
+            }
+            if (segments[i] != null) {
+                bytes -= segments[i].byteSize();
+                meter.release(segments[i].byteSize());
+                segmentArenas[i].close();
+                segments[i] = null;
             }
         }
     }

@@ -72,6 +72,7 @@ public final class ConformanceCases {
         c.add(transformed("conv3x3 s1 1x1 spatial", b -> one(conv(b, F32, 1, 6, 1, 1, 4, 3, 3, 1, Padding.same(1), true, false))));
         c.add(transformed("conv3x3 s1 1x33x19x17 -> 20", b -> one(conv(b, F32, 1, 33, 19, 17, 20, 3, 3, 1, Padding.same(1), true, false))));
         c.add(transformed("conv3x3 s1 2x16x8x8 -> 32 f16 weights", b -> one(conv(b, DType.F16, 2, 16, 8, 8, 32, 3, 3, 1, Padding.same(1), true, true))));
+        c.add(transformed("conv3x3 s1 2x3x9x150 -> 4 (long rows)", b -> one(conv(b, F32, 2, 3, 9, 150, 4, 3, 3, 1, Padding.same(1), true, true))));
         c.add(transformed("conv3x3 s1 pad 0 1x7x9x10 -> 5", b -> one(conv(b, F32, 1, 7, 9, 10, 5, 3, 3, 1, Padding.same(0), true, false))));
         c.add(direct("conv3x3 s2 p1 2x6x13x11 -> 5", b -> one(conv(b, F32, 2, 6, 13, 11, 5, 3, 3, 2, Padding.same(1), true, false))));
         c.add(direct("conv3x3 s2 pad(0,1,0,1) 1x4x12x10 -> 6", b -> one(conv(b, F32, 1, 4, 12, 10, 6, 3, 3, 2, new Padding(0, 1, 0, 1), true, false))));

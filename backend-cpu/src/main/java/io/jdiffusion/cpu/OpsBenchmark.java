@@ -1,0 +1,227 @@
+package io.jdiffusion.cpu;
+
+import io.jdiffusion.backend.DeviceTensor;
+import io.jdiffusion.backend.Executable;
+import io.jdiffusion.backend.graph.Activation;
+import io.jdiffusion.backend.graph.Graph;
+import io.jdiffusion.backend.graph.GraphBuilder;
+import io.jdiffusion.backend.graph.Padding;
+import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.core.DType;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.core.Tensor;
+
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/**
+ * The CPU operator benchmark behind {@code jdiffusion bench ops}: Stable Diffusion 1.5's hot operators at
+ * their real shapes, each compiled as a one-operator graph and timed on the backend, with this machine's
+ * F32 FMA peak measured in the same run as the yardstick.
+ */
+public final class OpsBenchmark implements AutoCloseable {
+    /**
+     * One row. {@code gflops} counts the operator's direct arithmetic (2 flops per multiply-add of the
+     * plain algorithm, also for Winograd, whose fewer multiplies show up as a higher rate);
+     * {@code allocatedBytes} is the Java heap the timed runs allocated per run, over all threads (-1 when
+     * the JVM cannot tell); {@code workspaceBytes} is the backend memory the executable holds (arena,
+     * repacked weights, scratch).
+     */
+    public record Result(String op, String shape, String variant, double ms, double gflops, double fractionOfPeak,
+                         long allocatedBytes, long workspaceBytes) {
+    }
+
+    /** A benchmark case: a one-operator graph and its direct flop count. */
+    private record Case(String op, String shape, String variant, double flops, ConvAlgorithm conv,
+                        Function<GraphBuilder, Value> recipe) {
+        String name() {
+            return op + " " + shape + (variant.isEmpty() ? "" : " " + variant);
+        }
+    }
+
+    private final int threads;
+    private final double seconds;
+    private final CpuBackend auto;
+    private final CpuBackend winograd;
+    private final CpuBackend im2col;
+    private final List<Tensor> owned = new ArrayList<>();
+    private final SplittableRandom random = new SplittableRandom(20261121);
+
+    /** {@code seconds}: about how long each row is timed for (after a warm-up). */
+    public OpsBenchmark(int threads, double seconds) {
+        this.threads = threads;
+        this.seconds = seconds;
+        this.auto = new CpuBackend(threads, ConvAlgorithm.AUTO);
+        this.winograd = new CpuBackend(threads, ConvAlgorithm.WINOGRAD);
+        this.im2col = new CpuBackend(threads, ConvAlgorithm.IM2COL);
+    }
+
+    public String deviceDescription() {
+        return auto.deviceDescription();
+    }
+
+    /** This machine's F32 FMA peak in GFLOP/s on the benchmark's threads, measured now. */
+    public double measurePeak() {
+        return FmaPeak.measure(auto.pool(), Math.max(0.5, seconds));
+    }
+
+    private List<Case> cases() {
+        List<Case> c = new ArrayList<>();
+        int[][] gemm = {{4096, 320, 320}, {4096, 320, 2560}, {1024, 640, 640}, {256, 1280, 1280}, {77, 768, 768}};
+        for (int[] s : gemm) {
+            int m = s[0], k = s[1], n = s[2];
+            c.add(new Case("gemm", "M=" + m + " K=" + k + " N=" + n, "", 2.0 * m * k * n, ConvAlgorithm.AUTO,
+                    g -> g.linear(input(g, "x", 1, m, k), weight(g, n, k), weight(g, n))));
+        }
+        int[][] conv = {{64, 64, 320}, {32, 32, 640}, {16, 16, 1280}, {512, 512, 128}};
+        for (int[] s : conv) {
+            int h = s[0], w = s[1], ch = s[2];
+            double flops = 2.0 * ch * ch * 9 * h * w;
+            for (ConvAlgorithm a : List.of(ConvAlgorithm.WINOGRAD, ConvAlgorithm.IM2COL)) {
+                c.add(new Case("conv3x3", h + "x" + w + "x" + ch, a.name().toLowerCase(), flops, a,
+                        g -> g.conv2d(input(g, "x", 1, ch, h, w), weight(g, ch, ch, 3, 3), weight(g, ch), null, 1, Padding.same(1))));
+            }
+        }
+        int tokens = 4096, heads = 8, d = 40;
+        c.add(new Case("attention", "self 4096x4096 8 heads of 40", "", 4.0 * tokens * tokens * d * heads, ConvAlgorithm.AUTO,
+                g -> g.attention(input(g, "q", 1, tokens, heads * d), input(g, "k", 1, tokens, heads * d),
+                        input(g, "v", 1, tokens, heads * d), heads, (float) (1 / Math.sqrt(d)), false)));
+        c.add(new Case("attention", "cross 4096x77 8 heads of 40", "", 4.0 * tokens * 77 * d * heads, ConvAlgorithm.AUTO,
+                g -> g.attention(input(g, "q", 1, tokens, heads * d), input(g, "k", 1, 77, heads * d),
+                        input(g, "v", 1, 77, heads * d), heads, (float) (1 / Math.sqrt(d)), false)));
+        long gnElements = 64L * 64 * 320;
+        // Nominal 9 flops per element: 3 for the statistics, 2 for scale-shift, 4 for SiLU.
+        c.add(new Case("groupnorm+silu", "64x64x320 32 groups", "", 9.0 * gnElements, ConvAlgorithm.AUTO,
+                g -> g.groupNorm(input(g, "x", 1, 320, 64, 64), weight(g, 320), weight(g, 320), 32, 1e-5f, true)));
+        return c;
+    }
+
+    /** Runs every case whose {@code op shape variant} name passes {@code filter}, handing each row to {@code sink}. */
+    public List<Result> run(Predicate<String> filter, double peakGflops, Consumer<Result> sink) {
+        List<Result> results = new ArrayList<>();
+        for (Case c : cases()) {
+            if (!filter.test(c.name())) {
+                continue;
+            }
+            Result r = run(c, peakGflops);
+            results.add(r);
+            sink.accept(r);
+            owned.forEach(Tensor::close);
+            owned.clear();
+        }
+        return results;
+    }
+
+    private Result run(Case c, double peak) {
+        CpuBackend backend = switch (c.conv()) {
+            case AUTO -> auto;
+            case WINOGRAD -> winograd;
+            case IM2COL -> im2col;
+        };
+        GraphBuilder g = new GraphBuilder(c.name());
+        g.output(c.recipe().apply(g));
+        Graph graph = g.build();
+        List<DeviceTensor> in = new ArrayList<>();
+        List<DeviceTensor> out = new ArrayList<>();
+        long before = backend.deviceBytesInUse();
+        try (Executable exe = backend.compile(graph)) {
+            for (Value v : graph.inputs()) {
+                Tensor t = random(v.shape());
+                in.add(backend.upload(t));
+                t.close();
+            }
+            for (Value v : graph.outputs()) {
+                out.add(backend.allocate(v.shape(), v.dtype()));
+            }
+            long outBytes = graph.outputs().stream().mapToLong(Value::byteSize).sum()
+                    + graph.inputs().stream().mapToLong(Value::byteSize).sum();
+            // Warm-up: JIT compilation and the workspace's first growth.
+            long warmStart = System.nanoTime();
+            int warm = 0;
+            while (warm < 2 || (System.nanoTime() - warmStart < 0.3e9 * seconds && warm < 20)) {
+                exe.run(in, out);
+                warm++;
+            }
+            List<Double> times = new ArrayList<>();
+            long allocBefore = allocatedBytes();
+            long start = System.nanoTime();
+            while (times.size() < 3 || (System.nanoTime() - start < seconds * 1e9 && times.size() < 1000)) {
+                long t0 = System.nanoTime();
+                exe.run(in, out);
+                times.add((System.nanoTime() - t0) / 1e6);
+            }
+            long allocAfter = allocatedBytes();
+            double[] sorted = times.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            double ms = sorted[sorted.length / 2];
+            double gflops = c.flops() / (ms / 1e3) / 1e9;
+            long allocated = allocBefore < 0 ? -1 : (allocAfter - allocBefore) / times.size();
+            long workspace = backend.deviceBytesInUse() - before - outBytes;
+            return new Result(c.op(), c.shape(), c.variant(), ms, gflops, peak > 0 ? gflops / peak : Double.NaN,
+                    allocated, workspace);
+        } finally {
+            in.forEach(DeviceTensor::close);
+            out.forEach(DeviceTensor::close);
+        }
+    }
+
+    private Value input(GraphBuilder g, String name, long... dims) {
+        return g.input(name, Shape.of(dims), DType.F32);
+    }
+
+    private Value weight(GraphBuilder g, long... dims) {
+        Tensor t = random(Shape.of(dims));
+        owned.add(t);
+        return g.constant("w" + owned.size(), t);
+    }
+
+    private Tensor random(Shape shape) {
+        Tensor t = Tensor.allocate(shape, DType.F32);
+        double scale = shape.rank() > 1 ? 1 / Math.sqrt(shape.elementCount() / (double) shape.dim(0)) : 1;
+        for (long i = 0; i < t.elementCount(); i++) {
+            t.setFloat(i, (float) ((random.nextDouble() * 2 - 1) * scale));
+        }
+        return t;
+    }
+
+    /** Heap bytes allocated so far by all live threads, or -1 where the JVM does not count them. */
+    private static long allocatedBytes() {
+        if (!(ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean mx)
+                || !mx.isThreadAllocatedMemorySupported()) {
+            return -1;
+        }
+        mx.setThreadAllocatedMemoryEnabled(true);
+        long[] ids = mx.getAllThreadIds();
+        return Arrays.stream(mx.getThreadAllocatedBytes(ids)).filter(b -> b > 0).sum();
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    @Override
+    public void close() {
+        owned.forEach(Tensor::close);
+        auto.close();
+        winograd.close();
+        im2col.close();
+    }
+
+    /** A quick run from the command line: {@code OpsBenchmark [threads] [seconds] [filter]}. */
+    public static void main(String[] args) {
+        int threads = args.length > 0 ? Integer.parseInt(args[0]) : CpuSettings.threads();
+        double seconds = args.length > 1 ? Double.parseDouble(args[1]) : 1;
+        String filter = args.length > 2 ? args[2] : "";
+        try (OpsBenchmark b = new OpsBenchmark(threads, seconds)) {
+            double peak = b.measurePeak();
+            System.out.printf("%s; F32 FMA peak %.1f GFLOP/s%n", b.deviceDescription(), peak);
+            b.run(n -> n.contains(filter), peak, r -> System.out.printf("%-16s %-32s %-9s %9.2f ms %8.1f GFLOP/s %5.1f%% alloc %d ws %d%n",
+                    r.op(), r.shape(), r.variant(), r.ms(), r.gflops(), 100 * r.fractionOfPeak(), r.allocatedBytes(), r.workspaceBytes()));
+        }
+    }
+}

@@ -1,0 +1,347 @@
+package io.jdiffusion.cpu;
+
+import io.jdiffusion.backend.graph.Activation;
+import io.jdiffusion.backend.graph.Op;
+import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.core.DType;
+import io.jdiffusion.core.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+
+import java.lang.foreign.MemorySegment;
+
+import static io.jdiffusion.cpu.CpuVectors.F;
+import static io.jdiffusion.cpu.CpuVectors.FLOAT;
+import static io.jdiffusion.cpu.CpuVectors.L;
+import static io.jdiffusion.cpu.CpuVectors.ORDER;
+import static io.jdiffusion.cpu.Gemm.MR;
+import static io.jdiffusion.cpu.Gemm.NR;
+
+/**
+ * 3x3 stride-1 convolution by Winograd F(4x4, 3x3): each 4x4 output tile comes from a 6x6 input tile as
+ * Y = A^T [ (G g G^T) . (B^T d B) ] A, so the 144 multiply-adds per tile and channel pair of the direct
+ * form become 36, done as 36 GEMMs (one per tile position xi): M_xi[cout][tile] = sum_cin U_xi[cout][cin]
+ * V_xi[cin][tile].
+ *
+ * <p>The matrices come from Toom-Cook with the points 0, 1, -1, 2, -2 and infinity (Lavin and Gray,
+ * 2016): A^T[i][j] = p_j^i; G[j][k] = p_j^k / N_j with N_j = prod_{l != j} (p_j - p_l); row j of B^T holds
+ * the coefficients of prod_{l != j} (x - p_l); the point at infinity contributes the last row/column.
+ * {@code WinogradMatricesTest} derives them from the points and checks the constants here against that.
+ *
+ * <p>Weights are transformed once, at compile time, and packed as the 36 A operands (4x the weight
+ * bytes). At run time the image is processed in chunks of tile rows sized to keep the transformed input
+ * and the GEMM results in L3: transform the input straight into packed B panels (vectorised across the
+ * tiles of a row through four phase-split copies of each input row), run the 36 GEMMs, then transform
+ * the results back and write each output element once with bias and residual fused.
+ */
+final class WinogradConv {
+    /** Output tile, kernel and input tile sizes. */
+    static final int TILE_OUT = 4;
+    static final int TILE_IN = 6;
+    static final int POSITIONS = TILE_IN * TILE_IN;
+
+    /** B^T of F(4, 3). */
+    static final double[][] BT = {
+            {4, 0, -5, 0, 1, 0},
+            {0, -4, -4, 1, 1, 0},
+            {0, 4, -4, -1, 1, 0},
+            {0, -2, -1, 2, 1, 0},
+            {0, 2, -1, -2, 1, 0},
+            {0, 4, 0, -5, 0, 1}};
+    /** G of F(4, 3). */
+    static final double[][] G = {
+            {1 / 4.0, 0, 0},
+            {-1 / 6.0, -1 / 6.0, -1 / 6.0},
+            {-1 / 6.0, 1 / 6.0, -1 / 6.0},
+            {1 / 24.0, 1 / 12.0, 1 / 6.0},
+            {1 / 24.0, -1 / 12.0, 1 / 6.0},
+            {0, 0, 1}};
+    /** A^T of F(4, 3). */
+    static final double[][] AT = {
+            {1, 1, 1, 1, 1, 0},
+            {0, 1, -1, 2, -2, 0},
+            {0, 1, 1, 4, 4, 0},
+            {0, 1, -1, 8, -8, 1}};
+
+    /** Floats of transformed input (or of GEMM results) per chunk: about 8 MB, so a chunk lives in L3. */
+    static final long CHUNK_FLOATS = 2L << 20;
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private WinogradConv() {
+    }
+
+    /** Per-thread scratch arrays of the transforms, grown on demand (the transforms run as many small tasks). */
+    private static final class Scratch {
+        private final float[][] arrays = new float[3][];
+
+        float[] floats(int slot, int size) {
+            if (arrays[slot] == null || arrays[slot].length < size) {
+                arrays[slot] = new float[size];
+            }
+            return arrays[slot];
+        }
+    }
+
+    /** U = G g G^T for every (cout, cin), packed as 36 GEMM A operands of [cout, cin]. */
+    static float[] transformWeights(Tensor w, int cout, int cin) {
+        int sizeA = Gemm.panelsA(cout) * cin * MR;
+        float[] packed = new float[POSITIONS * sizeA];
+        float[] row = new float[cin * 9];
+        double[][] tmp = new double[TILE_IN][3];
+        for (int co = 0; co < cout; co++) {
+            Packing.readRow(w, co, cin * 9, row);
+            int p = co / MR, r = co % MR;
+            for (int ci = 0; ci < cin; ci++) {
+                int g = ci * 9;
+                for (int i = 0; i < TILE_IN; i++) {
+                    for (int kx = 0; kx < 3; kx++) {
+                        tmp[i][kx] = G[i][0] * row[g + kx] + G[i][1] * row[g + 3 + kx] + G[i][2] * row[g + 6 + kx];
+                    }
+                }
+                for (int i = 0; i < TILE_IN; i++) {
+                    for (int j = 0; j < TILE_IN; j++) {
+                        double u = tmp[i][0] * G[j][0] + tmp[i][1] * G[j][1] + tmp[i][2] * G[j][2];
+                        packed[(i * TILE_IN + j) * sizeA + p * cin * MR + ci * MR + r] = (float) u;
+                    }
+                }
+            }
+        }
+        return packed;
+    }
+
+    static Kernel compile(Op.Conv2d op, ConvKernels.Geometry g, CompileContext ctx) {
+        int cin = g.cin(), cout = g.cout();
+        float[] fixedWeights = null;
+        if (op.weight().kind() == Value.Kind.CONSTANT) {
+            fixedWeights = transformWeights(op.weight().constant(), cout, cin);
+            ctx.countOwned(4L * fixedWeights.length);
+        }
+        float[] fixedBias = ctx.constantFloats(op.bias());
+        final float[] weights = fixedWeights;
+        int x = op.x().id(), w = op.weight().id(), out = op.out().id();
+        int bias = op.bias() == null ? -1 : op.bias().id();
+        int residual = op.residual() == null ? -1 : op.residual().id();
+        WorkerPool pool = ctx.pool;
+        Workspace ws = ctx.workspace;
+        int tilesY = (g.ho() + TILE_OUT - 1) / TILE_OUT, tilesX = (g.wo() + TILE_OUT - 1) / TILE_OUT;
+        int chunkRows = (int) Math.max(1, Math.min(tilesY, ctx.options.winogradChunkFloats() / ((long) POSITIONS * Math.max(cin, cout) * tilesX)));
+        int sizeA = Gemm.panelsA(cout) * cin * MR;
+        int aBlock = Gemm.aBlockPanels(cout, cin);
+        int mBlocks = (Gemm.panelsA(cout) + aBlock - 1) / aBlock;
+        return buffers -> {
+            float[] u = weights != null ? weights
+                    : transformWeights(Tensor.view(buffers[w], op.weight().shape(), DType.F32), cout, cin);
+            float[] biasArr = bias < 0 ? null : fixedBias != null ? fixedBias : Packing.toArray(buffers[bias], cout);
+            MemorySegment xs = buffers[x], os = buffers[out], rs = residual < 0 ? null : buffers[residual];
+            for (int n = 0; n < g.batch(); n++) {
+                long inBase = (long) n * cin * g.h() * g.w();
+                long outBase = (long) n * cout * g.ho() * g.wo();
+                for (int ty0 = 0; ty0 < tilesY; ty0 += chunkRows) {
+                    int rows = Math.min(chunkRows, tilesY - ty0);
+                    int tiles = rows * tilesX;
+                    int bPanels = Gemm.panelsB(tiles);
+                    int sizeB = bPanels * cin * NR;
+                    float[] v = ws.get(Workspace.Slot.WINOGRAD_IN, (long) POSITIONS * sizeB);
+                    MemorySegment m = ws.segment(Workspace.Slot.WINOGRAD_OUT, 4L * (POSITIONS * cout * tiles + L));
+                    int first = ty0;
+                    pool.forEach(cin * rows, task -> inputTransform(xs, inBase, g, task / rows, first + task % rows,
+                            task % rows, tilesX, v, sizeB));
+                    pool.forEach(POSITIONS * mBlocks, task -> {
+                        int xi = task / mBlocks, mb = task % mBlocks;
+                        GemmOutput target = new GemmOutput(m, (long) xi * cout * tiles, tiles, null, false, 0, Activation.NONE, null);
+                        Gemm.multiplyBlock(u, xi * sizeA, cout, mb * aBlock, Math.min(Gemm.panelsA(cout), mb * aBlock + aBlock),
+                                v, xi * sizeB, 0, bPanels, tiles, cin, target);
+                    });
+                    pool.forEach(cout * rows, task -> outputTransform(m, tiles, task / rows, first + task % rows, task % rows,
+                            tilesX, g, biasArr, os, rs, outBase));
+                }
+            }
+        };
+    }
+
+    /**
+     * V = B^T d B for the tiles of tile row {@code ty} of channel {@code ci}, written into the packed B
+     * operands (one per position xi). Lanes are tiles: the six input rows are split into four phase
+     * arrays, P_k[t] = row[4t + k - left], so that element c of tile t is P_{c mod 4}[t + c / 4] and every
+     * load is contiguous. Vectors never cross a method boundary (that would box them): helpers take arrays.
+     */
+    private static void inputTransform(MemorySegment x, long inBase, ConvKernels.Geometry g, int ci, int ty, int tyLocal,
+                                       int tilesX, float[] v, int sizeB) {
+        // Phase rows are padded by a vector so full-width loads past the last tile stay in bounds.
+        int stride = tilesX + 2 + L;
+        Scratch s = SCRATCH.get();
+        float[] phase = s.floats(0, TILE_IN * 4 * stride);
+        java.util.Arrays.fill(phase, 0, TILE_IN * 4 * stride, 0f);
+        long plane = inBase + (long) ci * g.h() * g.w();
+        int w = g.w(), left = g.pad().left();
+        for (int r = 0; r < TILE_IN; r++) {
+            int iy = TILE_OUT * ty - g.pad().top() + r;
+            if (iy < 0 || iy >= g.h()) {
+                continue; // the phase rows stay zero
+            }
+            long rowBase = plane + (long) iy * w;
+            for (int t = 0; t < tilesX + 2; t++) {
+                for (int k = 0; k < 4; k++) {
+                    int ix = TILE_OUT * t + k - left;
+                    if (ix >= 0 && ix < w) {
+                        phase[(r * 4 + k) * stride + t] = x.getAtIndex(FLOAT, rowBase + ix);
+                    }
+                }
+            }
+        }
+        float[] tmp = s.floats(1, TILE_IN * TILE_IN * L);
+        float[] col = s.floats(2, TILE_IN * L);
+        for (int t0 = 0; t0 < tilesX; t0 += L) {
+            int count = Math.min(L, tilesX - t0);
+            for (int r = 0; r < TILE_IN; r++) {
+                int pr = r * 4 * stride + t0;
+                transformInput(phase, pr, pr + stride, pr + 2 * stride, pr + 3 * stride, pr + 1, pr + stride + 1,
+                        tmp, r * TILE_IN * L, L);
+            }
+            for (int c = 0; c < TILE_IN; c++) {
+                int step = TILE_IN * L;
+                int o = c * L;
+                transformInput(tmp, o, o + step, o + 2 * step, o + 3 * step, o + 4 * step, o + 5 * step, col, 0, L);
+                for (int r = 0; r < TILE_IN; r++) {
+                    storeTiles(col, r * L, count, v, (r * TILE_IN + c) * sizeB, ci, tyLocal * tilesX + t0, g.cin());
+                }
+            }
+        }
+    }
+
+    /** B^T applied to the six vectors at in[i0..i5], the results stored at out[o + i * step]. */
+    private static void transformInput(float[] in, int i0, int i1, int i2, int i3, int i4, int i5, float[] out, int o, int step) {
+        FloatVector d0 = FloatVector.fromArray(F, in, i0);
+        FloatVector d1 = FloatVector.fromArray(F, in, i1);
+        FloatVector d2 = FloatVector.fromArray(F, in, i2);
+        FloatVector d3 = FloatVector.fromArray(F, in, i3);
+        FloatVector d4 = FloatVector.fromArray(F, in, i4);
+        FloatVector d5 = FloatVector.fromArray(F, in, i5);
+        FloatVector a = d2.mul(-4f).add(d4);
+        FloatVector b = d1.mul(-4f).add(d3);
+        FloatVector c = d4.sub(d2);
+        FloatVector e = d3.sub(d1).mul(2f);
+        d0.mul(4f).add(d2.mul(-5f)).add(d4).intoArray(out, o);
+        a.add(b).intoArray(out, o + step);
+        a.sub(b).intoArray(out, o + 2 * step);
+        c.add(e).intoArray(out, o + 3 * step);
+        c.sub(e).intoArray(out, o + 4 * step);
+        d1.mul(4f).add(d3.mul(-5f)).add(d5).intoArray(out, o + 5 * step);
+    }
+
+    /**
+     * Stores {@code count} values from src[from] for the tiles from {@code tile} on into packed B (k = ci):
+     * one masked vector store, or element by element where the run crosses a panel edge.
+     */
+    private static void storeTiles(float[] src, int from, int count, float[] b, int bBase, int ci, int tile, int cin) {
+        int j = tile % NR;
+        int p = tile / NR;
+        if (j + count <= NR) {
+            int dst = bBase + (p * cin + ci) * NR + j;
+            if (count == L) {
+                FloatVector.fromArray(F, src, from).intoArray(b, dst);
+            } else {
+                System.arraycopy(src, from, b, dst, count);
+            }
+            return;
+        }
+        for (int lane = 0; lane < count; lane++) {
+            int t = tile + lane;
+            b[bBase + ((t / NR) * cin + ci) * NR + t % NR] = src[from + lane];
+        }
+    }
+
+    /**
+     * Y = A^T M A for the tiles of tile row {@code ty} of output channel {@code co}, plus bias, then the
+     * four output rows are assembled (tiles interleaved) and written once, with the residual added.
+     */
+    private static void outputTransform(MemorySegment m, int tiles, int co, int ty, int tyLocal, int tilesX,
+                                        ConvKernels.Geometry g, float[] bias, MemorySegment out, MemorySegment residual,
+                                        long outBase) {
+        int wo = g.wo(), ho = g.ho();
+        int cout = g.cout();
+        Scratch s = SCRATCH.get();
+        int rowLength = tilesX * TILE_OUT + L;
+        float[] rows = s.floats(0, TILE_OUT * rowLength);
+        float[] tmp = s.floats(1, TILE_OUT * TILE_IN * L);
+        float[] y = s.floats(2, TILE_OUT * TILE_OUT * L);
+        float b = bias == null ? 0f : bias[co];
+        long xiStride = (long) cout * tiles;
+        for (int t0 = 0; t0 < tilesX; t0 += L) {
+            int count = Math.min(L, tilesX - t0);
+            long first = (long) co * tiles + (long) tyLocal * tilesX + t0;
+            for (int c = 0; c < TILE_IN; c++) {
+                transformOutput(m, first + c * xiStride, TILE_IN * xiStride, tmp, c * L, TILE_IN * L);
+            }
+            for (int i = 0; i < TILE_OUT; i++) {
+                transformOutputRow(tmp, i * TILE_IN * L, b, y, i * TILE_OUT * L);
+            }
+            for (int i = 0; i < TILE_OUT; i++) {
+                for (int lane = 0; lane < count; lane++) {
+                    int rowOffset = i * rowLength + (t0 + lane) * TILE_OUT;
+                    for (int j = 0; j < TILE_OUT; j++) {
+                        rows[rowOffset + j] = y[(i * TILE_OUT + j) * L + lane];
+                    }
+                }
+            }
+        }
+        long plane = outBase + (long) co * ho * wo;
+        for (int i = 0; i < TILE_OUT; i++) {
+            int oy = TILE_OUT * ty + i;
+            if (oy >= ho) {
+                break;
+            }
+            writeRow(rows, i * rowLength, out, residual, plane + (long) oy * wo, wo);
+        }
+    }
+
+    /** out[o, o + n) = src[from, from + n) (+ residual), vector by vector. */
+    private static void writeRow(float[] src, int from, MemorySegment out, MemorySegment residual, long o, int n) {
+        for (int c = 0; c < n; c += L) {
+            VectorMask<Float> mk = F.indexInRange(c, n);
+            FloatVector val = FloatVector.fromArray(F, src, from + c, mk);
+            if (residual != null) {
+                val = val.add(FloatVector.fromMemorySegment(F, residual, 4 * (o + c), ORDER, mk));
+            }
+            val.intoMemorySegment(out, 4 * (o + c), ORDER, mk);
+        }
+    }
+
+    /**
+     * A^T applied down a column of M: the six vectors m[first + xi * step] (elements, xi = 0..5) give four
+     * rows stored at out[o + i * outStep]. The GEMM result segment is padded by a vector, so full loads past
+     * the last tile stay in bounds.
+     */
+    private static void transformOutput(MemorySegment m, long first, long step, float[] out, int o, int outStep) {
+        FloatVector m0 = FloatVector.fromMemorySegment(F, m, 4 * first, ORDER);
+        FloatVector m1 = FloatVector.fromMemorySegment(F, m, 4 * (first + step), ORDER);
+        FloatVector m2 = FloatVector.fromMemorySegment(F, m, 4 * (first + 2 * step), ORDER);
+        FloatVector m3 = FloatVector.fromMemorySegment(F, m, 4 * (first + 3 * step), ORDER);
+        FloatVector m4 = FloatVector.fromMemorySegment(F, m, 4 * (first + 4 * step), ORDER);
+        FloatVector m5 = FloatVector.fromMemorySegment(F, m, 4 * (first + 5 * step), ORDER);
+        FloatVector s12 = m1.add(m2), d12 = m1.sub(m2);
+        FloatVector s34 = m3.add(m4), d34 = m3.sub(m4);
+        m0.add(s12).add(s34).intoArray(out, o);
+        d34.mul(2f).add(d12).intoArray(out, o + outStep);
+        s34.mul(4f).add(s12).intoArray(out, o + 2 * outStep);
+        d34.mul(8f).add(d12).add(m5).intoArray(out, o + 3 * outStep);
+    }
+
+    /** A^T applied along a row of the half-transformed tile (six vectors at in[o + k * L]), plus the bias. */
+    private static void transformOutputRow(float[] in, int o, float bias, float[] out, int outO) {
+        FloatVector m0 = FloatVector.fromArray(F, in, o);
+        FloatVector m1 = FloatVector.fromArray(F, in, o + L);
+        FloatVector m2 = FloatVector.fromArray(F, in, o + 2 * L);
+        FloatVector m3 = FloatVector.fromArray(F, in, o + 3 * L);
+        FloatVector m4 = FloatVector.fromArray(F, in, o + 4 * L);
+        FloatVector m5 = FloatVector.fromArray(F, in, o + 5 * L);
+        FloatVector s12 = m1.add(m2), d12 = m1.sub(m2);
+        FloatVector s34 = m3.add(m4), d34 = m3.sub(m4);
+        FloatVector b = FloatVector.broadcast(F, bias);
+        m0.add(s12).add(s34).add(b).intoArray(out, outO);
+        d34.mul(2f).add(d12).add(b).intoArray(out, outO + L);
+        s34.mul(4f).add(s12).add(b).intoArray(out, outO + 2 * L);
+        d34.mul(8f).add(d12).add(m5).add(b).intoArray(out, outO + 3 * L);
+    }
+}

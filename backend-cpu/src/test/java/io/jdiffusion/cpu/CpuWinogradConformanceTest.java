@@ -1,0 +1,25 @@
+package io.jdiffusion.cpu;
+
+import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.testing.ConformanceCase;
+import io.jdiffusion.backend.testing.ConformanceCases;
+import io.jdiffusion.backend.testing.OperatorConformanceSuite;
+
+import java.util.List;
+
+/**
+ * The convolution cases (and the multi-operator graph) with Winograd forced onto every 3x3 stride-1
+ * convolution, however small: the default policy sends small images to im2col, so without this the
+ * Winograd kernel would only meet large layers.
+ */
+class CpuWinogradConformanceTest extends OperatorConformanceSuite {
+    @Override
+    protected Backend createBackend() {
+        return new CpuBackend(3, ConvAlgorithm.WINOGRAD, 4096); // tiny chunks: several per image
+    }
+
+    @Override
+    protected List<ConformanceCase> cases() {
+        return ConformanceCases.all().stream().filter(c -> c.name().startsWith("conv") || c.name().startsWith("graph")).toList();
+    }
+}
