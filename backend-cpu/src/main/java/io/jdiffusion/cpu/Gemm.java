@@ -91,6 +91,11 @@ final class Gemm {
 
     /** The MR x NR register tile over depth k, written to {@code tile} row-major (row stride NR). */
     static void kernel(float[] a, int ai, float[] b, int bi, int k, float[] tile) {
+        kernel(a, ai, b, bi, k, tile, 0, NR);
+    }
+
+    /** The MR x NR register tile over depth k, written to {@code out} from {@code o} with row stride {@code stride}. */
+    static void kernel(float[] a, int ai, float[] b, int bi, int k, float[] out, int o, int stride) {
         FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
         FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
         FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
@@ -119,17 +124,17 @@ final class Gemm {
             c50 = x.fma(b0, c50);
             c51 = x.fma(b1, c51);
         }
-        c00.intoArray(tile, 0);
-        c01.intoArray(tile, L);
-        c10.intoArray(tile, NR);
-        c11.intoArray(tile, NR + L);
-        c20.intoArray(tile, 2 * NR);
-        c21.intoArray(tile, 2 * NR + L);
-        c30.intoArray(tile, 3 * NR);
-        c31.intoArray(tile, 3 * NR + L);
-        c40.intoArray(tile, 4 * NR);
-        c41.intoArray(tile, 4 * NR + L);
-        c50.intoArray(tile, 5 * NR);
-        c51.intoArray(tile, 5 * NR + L);
+        c00.intoArray(out, o);
+        c01.intoArray(out, o + L);
+        c10.intoArray(out, o + stride);
+        c11.intoArray(out, o + stride + L);
+        c20.intoArray(out, o + 2 * stride);
+        c21.intoArray(out, o + 2 * stride + L);
+        c30.intoArray(out, o + 3 * stride);
+        c31.intoArray(out, o + 3 * stride + L);
+        c40.intoArray(out, o + 4 * stride);
+        c41.intoArray(out, o + 4 * stride + L);
+        c50.intoArray(out, o + 5 * stride);
+        c51.intoArray(out, o + 5 * stride + L);
     }
 }

@@ -105,6 +105,7 @@ public final class ConformanceCases {
         c.add(direct("attention value heads of 24, keys of 40", b -> one(attention(b, 1, 21, 30, 2, 40, 24, false))));
         c.add(direct("attention one query one key", b -> one(attention(b, 2, 1, 1, 1, 40, 40, false))));
         c.add(direct("attention 300 keys (several key tiles)", b -> one(attention(b, 1, 45, 300, 1, 40, 40, false))));
+        c.add(direct("attention causal b1 n100 2 heads of 80 (several query blocks)", b -> one(attention(b, 1, 100, 100, 2, 80, 80, true))));
         c.add(direct("attention tiny heads of 8 (CLIP-tiny) causal", b -> one(attention(b, 1, 77, 77, 4, 8, 8, true))));
     }
 
