@@ -1,0 +1,141 @@
+package io.jdiffusion.cli.bench;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jdiffusion.cpu.CpuSettings;
+import io.jdiffusion.cpu.OpsBenchmark;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code jdiffusion bench ops}: Stable Diffusion 1.5's hot operators on the CPU backend at their real
+ * shapes, each beside this machine's F32 FMA peak measured in the same run.
+ */
+@Command(name = "ops", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Benchmark the CPU backend's operators at SD 1.5 shapes: GEMM, 3x3 convolution (Winograd and",
+                "im2col side by side), flash attention, GroupNorm+SiLU. Each row is also given as a fraction of",
+                "this machine's F32 FMA peak, measured first with a Vector API loop on the same threads."})
+public final class OpsBenchCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--json", description = "One JSON object per line (op, shape, variant, ms, gflops, fraction_of_peak, ...).")
+    boolean json;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: ${sys:jdiffusion.cpu.threads:-the available processors}).")
+    Integer threads;
+
+    @Option(names = "--seconds", paramLabel = "S", defaultValue = "2",
+            description = "Seconds each row is timed for, after a warm-up (default: ${DEFAULT-VALUE}).")
+    double seconds;
+
+    @Option(names = "--filter", paramLabel = "TEXT", defaultValue = "",
+            description = "Only rows whose 'op shape variant' contains TEXT, e.g. gemm, conv3x3, attention, 64x64x320.")
+    String filter;
+
+    public OpsBenchCommand() {
+    }
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        int n = threads != null ? threads : CpuSettings.threads();
+        if (n < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be at least 1, got " + n);
+        }
+        if (!(seconds > 0)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--seconds must be positive, got " + seconds);
+        }
+        try (OpsBenchmark bench = new OpsBenchmark(n, seconds)) {
+            long t0 = System.nanoTime();
+            double peak = bench.measurePeak();
+            double peakMs = (System.nanoTime() - t0) / 1e6;
+            if (json) {
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("op", "fma_peak");
+                row.put("shape", n + (n == 1 ? " thread" : " threads"));
+                row.put("variant", "");
+                row.put("ms", round(peakMs));
+                row.put("gflops", round(peak));
+                row.put("device", bench.deviceDescription());
+                out.println(toJson(row));
+            } else {
+                out.printf(Locale.ROOT, "CPU backend: %s%n", bench.deviceDescription());
+                out.printf(Locale.ROOT, "F32 FMA peak (Vector API, %d thread%s): %.1f GFLOP/s%n%n", n, n == 1 ? "" : "s", peak);
+                out.printf(Locale.ROOT, "%-15s %-30s %-9s %10s %10s %7s %12s %12s%n", "op", "shape", "variant", "ms",
+                        "GFLOP/s", "% peak", "heap B/run", "backend MB");
+            }
+            out.flush();
+            List<OpsBenchmark.Result> results = new ArrayList<>();
+            bench.run(name -> name.contains(filter), peak, r -> {
+                results.add(r);
+                if (json) {
+                    out.println(toJson(row(r)));
+                } else {
+                    out.printf(Locale.ROOT, "%-15s %-30s %-9s %10.2f %10.1f %6.1f%% %12s %12.1f%n", r.op(), r.shape(), r.variant(),
+                            r.ms(), r.gflops(), 100 * r.fractionOfPeak(), r.allocatedBytes() < 0 ? "n/a" : Long.toString(r.allocatedBytes()),
+                            r.workspaceBytes() / 1e6);
+                }
+                out.flush();
+            });
+            if (!json) {
+                printWinogradSpeedups(out, results);
+                out.println();
+                out.println("GFLOP/s count the direct algorithm's flops (2 per multiply-add; Winograd does fewer multiplies, so it");
+                out.println("can exceed the FMA peak). GroupNorm+SiLU counts a nominal 9 flops per element. 'heap B/run' is Java heap");
+                out.println("allocated per timed run over all threads; 'backend MB' is what the compiled operator holds (arena, packed");
+                out.println("weights, scratch), outside its inputs and outputs.");
+            }
+        }
+        return 0;
+    }
+
+    private static void printWinogradSpeedups(PrintWriter out, List<OpsBenchmark.Result> results) {
+        for (OpsBenchmark.Result w : results) {
+            if (!w.variant().equals("winograd")) {
+                continue;
+            }
+            for (OpsBenchmark.Result d : results) {
+                if (d.op().equals(w.op()) && d.shape().equals(w.shape()) && d.variant().equals("im2col")) {
+                    out.printf(Locale.ROOT, "%nconv3x3 %s: Winograd %.2f ms vs im2col %.2f ms = %.2fx", w.shape(), w.ms(), d.ms(), d.ms() / w.ms());
+                }
+            }
+        }
+        out.println();
+    }
+
+    private static Map<String, Object> row(OpsBenchmark.Result r) {
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("op", r.op());
+        row.put("shape", r.shape());
+        row.put("variant", r.variant());
+        row.put("ms", round(r.ms()));
+        row.put("gflops", round(r.gflops()));
+        row.put("fraction_of_peak", Math.round(r.fractionOfPeak() * 1000) / 1000.0);
+        row.put("heap_bytes_per_run", r.allocatedBytes());
+        row.put("backend_bytes", r.workspaceBytes());
+        return row;
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 1000) / 1000.0;
+    }
+
+    private static String toJson(Map<String, Object> row) {
+        try {
+            return new ObjectMapper().writeValueAsString(row);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

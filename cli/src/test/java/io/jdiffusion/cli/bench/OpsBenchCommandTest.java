@@ -1,0 +1,47 @@
+package io.jdiffusion.cli.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The output contract of {@code bench ops} (not its speed: one tiny row, timed for a few milliseconds). */
+class OpsBenchCommandTest {
+    @Test
+    void jsonModePrintsThePeakThenOneObjectPerRow() throws Exception {
+        StringWriter text = new StringWriter();
+        CommandLine cli = new CommandLine(new OpsBenchCommand());
+        cli.setOut(new PrintWriter(text, true));
+        int code = cli.execute("--json", "--threads", "1", "--seconds", "0.02", "--filter", "M=77");
+        assertThat(code).isZero();
+        List<JsonNode> rows = new ArrayList<>();
+        for (String line : text.toString().strip().split("\n")) {
+            rows.add(new ObjectMapper().readTree(line));
+        }
+        assertThat(rows).hasSize(2);
+        assertThat(rows.get(0).get("op").asText()).isEqualTo("fma_peak");
+        assertThat(rows.get(0).get("gflops").asDouble()).isPositive();
+        JsonNode gemm = rows.get(1);
+        assertThat(gemm.get("op").asText()).isEqualTo("gemm");
+        assertThat(gemm.get("shape").asText()).isEqualTo("M=77 K=768 N=768");
+        assertThat(gemm.get("ms").asDouble()).isPositive();
+        assertThat(gemm.get("gflops").asDouble()).isPositive();
+        assertThat(gemm.get("fraction_of_peak").asDouble()).isPositive();
+    }
+
+    @Test
+    void aBadThreadCountIsOneClearError() {
+        StringWriter err = new StringWriter();
+        CommandLine cli = new CommandLine(new OpsBenchCommand());
+        cli.setErr(new PrintWriter(err, true));
+        assertThat(cli.execute("--threads", "0")).isNotZero();
+        assertThat(err.toString()).contains("--threads must be at least 1, got 0");
+    }
+}
