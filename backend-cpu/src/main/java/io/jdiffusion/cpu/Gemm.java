@@ -26,6 +26,13 @@ final class Gemm {
     private static final int A_BLOCK_BYTES = 192 * 1024;
 
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
+    private static final ThreadLocal<float[][]> A_BLOCK = ThreadLocal.withInitial(() -> new float[1][0]);
+
+    /** Packs A panels [first, end) to {@code dst} from offset 0 (an activation operand, packed by each task as needed). */
+    @FunctionalInterface
+    interface PanelSource {
+        void pack(int first, int end, float[] dst);
+    }
 
     private Gemm() {
     }
@@ -61,6 +68,38 @@ final class Gemm {
             int nb = task / mBlocks;
             multiplyBlock(a, aOff, m, mb * aBlockF, Math.min(aPanels, mb * aBlockF + aBlockF),
                     b, bOff, nb * bBlockF, Math.min(bPanels, nb * bBlockF + bBlockF), n, k, out);
+        });
+    }
+
+    /**
+     * C = A B with A packed block by block inside the tasks that use it, from {@code source}: the packed
+     * block is still in L2 when the micro-kernel reads it, and no whole packed copy of A is needed.
+     */
+    static void multiply(PanelSource source, int m, float[] b, int bOff, int bPanels, int n, int k,
+                         GemmOutput out, WorkerPool pool) {
+        int aPanels = panelsA(m);
+        int aBlock = aBlockPanels(m, k);
+        int mBlocks = (aPanels + aBlock - 1) / aBlock;
+        int bBlock = bPanels;
+        int wanted = 4 * pool.threads();
+        while (bBlock > 1 && (long) mBlocks * ((bPanels + bBlock - 1) / bBlock) < wanted) {
+            bBlock = (bBlock + 1) / 2;
+        }
+        int nBlocks = (bPanels + bBlock - 1) / bBlock;
+        final int bBlockF = bBlock;
+        pool.forEach(mBlocks * nBlocks, task -> {
+            int mb = task % mBlocks;
+            int nb = task / mBlocks;
+            int first = mb * aBlock, end = Math.min(aPanels, first + aBlock);
+            float[][] holder = A_BLOCK.get();
+            int need = (end - first) * k * MR;
+            if (holder[0].length < need) {
+                holder[0] = new float[need];
+            }
+            float[] a = holder[0];
+            source.pack(first, end, a);
+            multiplyBlock(a, -first * k * MR, m, first, end, b, bOff, nb * bBlockF, Math.min(bPanels, nb * bBlockF + bBlockF),
+                    n, k, out);
         });
     }
 

@@ -9,7 +9,8 @@ import io.jdiffusion.core.Tensor;
 import java.lang.foreign.MemorySegment;
 
 /**
- * y = act(x W^T + b) + residual as one GEMM: x is packed at run time, W^T is packed once at compile time
+ * y = act(x W^T + b) + residual as one GEMM: x is packed at run time block by block inside the GEMM's
+ * tasks, W^T is packed once at compile time
  * (F16/BF16 widened), and bias, activation (GEGLU included) and residual are fused into the store.
  */
 final class LinearKernel {
@@ -37,16 +38,15 @@ final class LinearKernel {
         int residual = op.residual() == null ? -1 : op.residual().id();
         Activation act = op.activation();
         WorkerPool pool = ctx.pool;
-        Workspace ws = ctx.workspace;
         return buffers -> {
-            float[] a = ws.get(Workspace.Slot.PACK_A, (long) Gemm.panelsA(m) * k * Gemm.MR);
-            Packing.packARows(buffers[x], 0, k, m, k, a, pool);
+            MemorySegment xs = buffers[x];
             float[] b = fixedWeights != null ? fixedWeights
                     : Packing.packBFromWeights(Tensor.view(buffers[w], op.weight().shape(), DType.F32), n, k, geglu);
             float[] biasArr = bias < 0 ? null : fixedBias != null ? fixedBias : Packing.toArray(buffers[bias], biasLength);
             MemorySegment resSeg = residual < 0 ? null : buffers[residual];
             GemmOutput target = new GemmOutput(buffers[out], 0, outCols, biasArr, false, n / 2, act, resSeg);
-            Gemm.multiply(a, 0, m, b, 0, panels, outCols, k, target, pool);
+            Gemm.multiply((first, end, dst) -> Packing.packAPanels(xs, 0, k, m, k, first, end, dst), m, b, 0, panels,
+                    outCols, k, target, pool);
         };
     }
 }

@@ -100,29 +100,35 @@ final class Packing {
         return dst;
     }
 
-    /** A packed at run time from activations: rows of length k, {@code rowStride} apart, from element {@code base}. */
-    static void packARows(MemorySegment x, long base, long rowStride, int m, int k, float[] dst, WorkerPool pool) {
-        int panels = Gemm.panelsA(m);
-        pool.forRange(panels, 4, (from, to) -> {
-            float[] row = new float[k];
-            for (int p = (int) from; p < to; p++) {
-                int pBase = p * k * MR;
-                for (int r = 0; r < MR; r++) {
-                    int i = p * MR + r;
-                    if (i >= m) {
-                        for (int kk = 0; kk < k; kk++) {
-                            dst[pBase + kk * MR + r] = 0f;
-                        }
-                        continue;
-                    }
-                    MemorySegment.copy(x, FLOAT, 4 * (base + i * rowStride), row, 0, k);
+    /**
+     * A panels [first, end) packed from activations (rows of length k, {@code rowStride} apart, from element
+     * {@code base}) into {@code dst} from offset 0; rows past m are zero.
+     */
+    static void packAPanels(MemorySegment x, long base, long rowStride, int m, int k, int first, int end, float[] dst) {
+        float[] row = ROW.get();
+        if (row.length < k) {
+            row = new float[k];
+            ROW.set(row);
+        }
+        for (int p = first; p < end; p++) {
+            int pBase = (p - first) * k * MR;
+            for (int r = 0; r < MR; r++) {
+                int i = p * MR + r;
+                if (i >= m) {
                     for (int kk = 0; kk < k; kk++) {
-                        dst[pBase + kk * MR + r] = row[kk];
+                        dst[pBase + kk * MR + r] = 0f;
                     }
+                    continue;
+                }
+                MemorySegment.copy(x, FLOAT, 4 * (base + i * rowStride), row, 0, k);
+                for (int kk = 0; kk < k; kk++) {
+                    dst[pBase + kk * MR + r] = row[kk];
                 }
             }
-        });
+        }
     }
+
+    private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
 
     /**
      * B packed at run time from {@code n} columns of a row-major activation matrix with rows {@code rowStride}
