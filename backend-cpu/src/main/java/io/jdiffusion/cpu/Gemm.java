@@ -27,6 +27,8 @@ final class Gemm {
 
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
     private static final ThreadLocal<float[][]> A_BLOCK = ThreadLocal.withInitial(() -> new float[1][0]);
+    /** The calling thread's whole packed A, for GEMMs with few rows (kept small by that condition). */
+    private static final ThreadLocal<float[][]> A_WHOLE = ThreadLocal.withInitial(() -> new float[1][0]);
 
     /** Packs A panels [first, end) to {@code dst} from offset 0 (an activation operand, packed by each task as needed). */
     @FunctionalInterface
@@ -86,6 +88,26 @@ final class Gemm {
             bBlock = (bBlock + 1) / 2;
         }
         int nBlocks = (bPanels + bBlock - 1) / bBlock;
+        if (nBlocks > 1) {
+            // Several tasks share each A block (M is small): pack A once, up front, instead of once per task.
+            float[][] holder = A_WHOLE.get();
+            int need = aPanels * k * MR;
+            if (holder[0].length < need) {
+                holder[0] = new float[need];
+            }
+            float[] a = holder[0];
+            pool.forRange(aPanels, 2, (from, to) -> {
+                float[][] block = A_BLOCK.get();
+                int n0 = (int) (to - from) * k * MR;
+                if (block[0].length < n0) {
+                    block[0] = new float[n0];
+                }
+                source.pack((int) from, (int) to, block[0]);
+                System.arraycopy(block[0], 0, a, (int) from * k * MR, n0);
+            });
+            multiply(a, 0, m, b, bOff, bPanels, n, k, out, pool);
+            return;
+        }
         final int bBlockF = bBlock;
         pool.forEach(mBlocks * nBlocks, task -> {
             int mb = task % mBlocks;

@@ -144,7 +144,7 @@ public final class OpsBenchmark implements AutoCloseable {
             // Warm-up: JIT compilation and the workspace's first growth.
             long warmStart = System.nanoTime();
             int warm = 0;
-            while (warm < 2 || (System.nanoTime() - warmStart < 0.3e9 * seconds && warm < 20)) {
+            while (warm < 3 || (System.nanoTime() - warmStart < 0.5e9 * seconds && warm < 30)) {
                 exe.run(in, out);
                 warm++;
             }
