@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.DeviceTensor;
+import io.jdiffusion.cli.bench.OpsBenchCommand;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
@@ -32,7 +33,8 @@ import java.util.function.Supplier;
  * real SD 1.5 cost. Each stage runs once untimed (compilation, weight packing) before the timed runs.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Benchmark the pipeline stages (text encoder, one UNet call, VAE decode, whole pipeline).")
+        subcommands = OpsBenchCommand.class,
+        description = "Benchmark the pipeline stages (text encoder, one UNet call, VAE decode, whole pipeline); 'bench ops' times single operators.")
 final class BenchCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -16,7 +16,7 @@ import java.util.Locale;
 /** Options shared by generate and bench: which model, which backend, which precision. */
 final class ModelOptions {
     @Option(names = "--model", paramLabel = "PATH",
-            description = "SD 1.x/2.x diffusers folder or single-file .safetensors (default: the bundled tiny model with random weights).")
+            description = "SD 1.x/2.x diffusers folder or single-file .safetensors. Default: generate uses the bundled tiny model, bench builds full-size SD 1.5 with random weights.")
     Path model;
 
     @Option(names = "--config", paramLabel = "DIR",
