@@ -131,13 +131,13 @@ final class AttentionKernel {
         Scratch s = SCRATCH.get();
         s.ensure(panels * MR * d, panels * MR * dvPad, panels * MR);
         float[] qp = s.q, o = s.o, max = s.max, sum = s.sum, tile = s.tile;
-        // Q block as A panels (k-major), pre-scaled; padding rows are zero.
+        // Q block as A panels (rows contiguous), pre-scaled; padding rows are zero.
         Arrays.fill(qp, 0, panels * MR * d, 0f);
         for (int i = 0; i < rows; i++) {
             long src = (((long) b * nq + i0 + i) * heads) * d + (long) h * d;
-            int o0 = (i / MR) * d * MR + i % MR;
+            int o0 = (i / MR) * d * MR + (i % MR) * d;
             for (int c = 0; c < d; c++) {
-                qp[o0 + c * MR] = qs.getAtIndex(FLOAT, src + c) * scale;
+                qp[o0 + c] = qs.getAtIndex(FLOAT, src + c) * scale;
             }
         }
         Arrays.fill(o, 0, panels * MR * dvPad, 0f);

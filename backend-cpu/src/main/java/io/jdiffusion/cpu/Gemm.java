@@ -8,9 +8,10 @@ import static io.jdiffusion.cpu.CpuVectors.L;
 /**
  * C = A B in F32 with packed operands and a register-blocked FMA micro-kernel.
  *
- * <p>A (M x K) is packed in panels of {@link #MR} rows, k-major: panel p holds A[p*MR + r][k] at
- * {@code p*K*MR + k*MR + r}. B (K x N) is packed in panels of {@link #NR} = two vectors of columns, also
- * k-major. The micro-kernel keeps an MR x NR tile of C in 2*MR vector registers and does one k step with
+ * <p>A (M x K) is packed in panels of {@link #MR} rows, each row contiguous: panel p holds A[p*MR + r][k]
+ * at {@code p*K*MR + r*K + k}, so packing rows is a bulk copy and the kernel reads six sequential streams.
+ * B (K x N) is packed in panels of {@link #NR} = two vectors of columns, k-major: B[k][p*NR + j] at
+ * {@code p*K*NR + k*NR + j}. The micro-kernel keeps an MR x NR tile of C in 2*MR vector registers and does one k step with
  * two vector loads of B, MR broadcasts of A and 2*MR FMAs; the full depth K runs in the kernel, so C is
  * written once, by the epilogue ({@link GemmOutput}), which fuses bias, activation and residual.
  *
@@ -163,25 +164,26 @@ final class Gemm {
         FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
         FloatVector c40 = FloatVector.zero(F), c41 = FloatVector.zero(F);
         FloatVector c50 = FloatVector.zero(F), c51 = FloatVector.zero(F);
-        for (int p = 0; p < k; p++, ai += MR, bi += NR) {
+        int a1 = ai + k, a2 = ai + 2 * k, a3 = ai + 3 * k, a4 = ai + 4 * k, a5 = ai + 5 * k;
+        for (int p = 0; p < k; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(F, b, bi);
             FloatVector b1 = FloatVector.fromArray(F, b, bi + L);
-            FloatVector x = FloatVector.broadcast(F, a[ai]);
+            FloatVector x = FloatVector.broadcast(F, a[ai + p]);
             c00 = x.fma(b0, c00);
             c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(F, a[ai + 1]);
+            x = FloatVector.broadcast(F, a[a1 + p]);
             c10 = x.fma(b0, c10);
             c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(F, a[ai + 2]);
+            x = FloatVector.broadcast(F, a[a2 + p]);
             c20 = x.fma(b0, c20);
             c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(F, a[ai + 3]);
+            x = FloatVector.broadcast(F, a[a3 + p]);
             c30 = x.fma(b0, c30);
             c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(F, a[ai + 4]);
+            x = FloatVector.broadcast(F, a[a4 + p]);
             c40 = x.fma(b0, c40);
             c41 = x.fma(b1, c41);
-            x = FloatVector.broadcast(F, a[ai + 5]);
+            x = FloatVector.broadcast(F, a[a5 + p]);
             c50 = x.fma(b0, c50);
             c51 = x.fma(b1, c51);
         }

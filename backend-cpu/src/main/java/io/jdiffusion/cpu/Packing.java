@@ -54,11 +54,7 @@ final class Packing {
         float[] row = new float[k];
         for (int i = 0; i < m; i++) {
             readRow(w, i, k, row);
-            int p = i / MR, r = i % MR;
-            int base = p * k * MR + r;
-            for (int kk = 0; kk < k; kk++) {
-                dst[base + kk * MR] = row[kk];
-            }
+            System.arraycopy(row, 0, dst, (i / MR) * k * MR + (i % MR) * k, k);
         }
         return dst;
     }
@@ -105,30 +101,18 @@ final class Packing {
      * {@code base}) into {@code dst} from offset 0; rows past m are zero.
      */
     static void packAPanels(MemorySegment x, long base, long rowStride, int m, int k, int first, int end, float[] dst) {
-        float[] row = ROW.get();
-        if (row.length < k) {
-            row = new float[k];
-            ROW.set(row);
-        }
         for (int p = first; p < end; p++) {
             int pBase = (p - first) * k * MR;
             for (int r = 0; r < MR; r++) {
                 int i = p * MR + r;
-                if (i >= m) {
-                    for (int kk = 0; kk < k; kk++) {
-                        dst[pBase + kk * MR + r] = 0f;
-                    }
-                    continue;
-                }
-                MemorySegment.copy(x, FLOAT, 4 * (base + i * rowStride), row, 0, k);
-                for (int kk = 0; kk < k; kk++) {
-                    dst[pBase + kk * MR + r] = row[kk];
+                if (i < m) {
+                    MemorySegment.copy(x, FLOAT, 4 * (base + i * rowStride), dst, pBase + r * k, k);
+                } else {
+                    Arrays.fill(dst, pBase + r * k, pBase + r * k + k, 0f);
                 }
             }
         }
     }
-
-    private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
 
     /**
      * B packed at run time from {@code n} columns of a row-major activation matrix with rows {@code rowStride}

@@ -73,7 +73,7 @@ final class WinogradConv {
 
     /** Per-thread scratch arrays of the transforms, grown on demand (the transforms run as many small tasks). */
     private static final class Scratch {
-        private final float[][] arrays = new float[3][];
+        private final float[][] arrays = new float[4][];
 
         float[] floats(int slot, int size) {
             if (arrays[slot] == null || arrays[slot].length < size) {
@@ -102,7 +102,7 @@ final class WinogradConv {
                 for (int i = 0; i < TILE_IN; i++) {
                     for (int j = 0; j < TILE_IN; j++) {
                         double u = tmp[i][0] * G[j][0] + tmp[i][1] * G[j][1] + tmp[i][2] * G[j][2];
-                        packed[(i * TILE_IN + j) * sizeA + p * cin * MR + ci * MR + r] = (float) u;
+                        packed[(i * TILE_IN + j) * sizeA + p * cin * MR + r * cin + ci] = (float) u;
                     }
                 }
             }
@@ -173,6 +173,9 @@ final class WinogradConv {
         Scratch s = SCRATCH.get();
         float[] phase = s.floats(0, TILE_IN * 4 * stride);
         java.util.Arrays.fill(phase, 0, TILE_IN * 4 * stride, 0f);
+        int lineLength = TILE_OUT * (tilesX + 2);
+        float[] line = s.floats(3, lineLength);
+        java.util.Arrays.fill(line, 0, lineLength, 0f);
         long plane = inBase + (long) ci * g.h() * g.w();
         int w = g.w(), left = g.pad().left();
         for (int r = 0; r < TILE_IN; r++) {
@@ -180,14 +183,14 @@ final class WinogradConv {
             if (iy < 0 || iy >= g.h()) {
                 continue; // the phase rows stay zero
             }
-            long rowBase = plane + (long) iy * w;
-            for (int t = 0; t < tilesX + 2; t++) {
-                for (int k = 0; k < 4; k++) {
-                    int ix = TILE_OUT * t + k - left;
-                    if (ix >= 0 && ix < w) {
-                        phase[(r * 4 + k) * stride + t] = x.getAtIndex(FLOAT, rowBase + ix);
-                    }
-                }
+            // The row, with its left padding, as a zero-extended array; then split into the four phases.
+            MemorySegment.copy(x, FLOAT, 4 * (plane + (long) iy * w), line, left, w);
+            int p0 = r * 4 * stride;
+            for (int t = 0, i = 0; t < tilesX + 2; t++, i += TILE_OUT) {
+                phase[p0 + t] = line[i];
+                phase[p0 + stride + t] = line[i + 1];
+                phase[p0 + 2 * stride + t] = line[i + 2];
+                phase[p0 + 3 * stride + t] = line[i + 3];
             }
         }
         float[] tmp = s.floats(1, TILE_IN * TILE_IN * L);
