@@ -47,21 +47,28 @@ final class GraphCompiler {
     /** Arena and buffer offsets are aligned to 64 bytes, 16 floats. */
     private static final int ALIGN = 16;
     private static final int POINTWISE_THREADS = 256;
+    /**
+     * Tasks per TornadoVM task graph: TornadoVM records a graph's tasks in a fixed 8 KiB buffer (about 115
+     * bytes for a task of 20 arguments), so a network call becomes a chain of task graphs in one execution
+     * plan, handing the device buffers on with persistOnDevice/consumeFromDevice.
+     */
+    static final int MAX_TASKS_PER_GRAPH = Integer.getInteger("jdiffusion.tornado.tasksPerGraph", 60);
 
     private final TornadoBackend backend;
     private final Graph graph;
     private final String name;
     private final BufferPlan plan;
-    private final TaskGraph tasks;
+    /** The task graph being filled; a graph call spans several (see {@link #MAX_TASKS_PER_GRAPH}). */
+    private TaskGraph tasks;
+    private final List<TaskGraph> taskGraphs = new ArrayList<>();
     private final GridScheduler grids = new GridScheduler();
     private final KernelContext ctx = new KernelContext();
-    /** Buffers some task reads, in declaration order, split by how often they travel to the device. */
-    private final Set<Object> firstRunUploads = new LinkedHashSet<>();
-    private final Set<Object> everyRunUploads = new LinkedHashSet<>();
     /** Index into {@link #shapes} of each operator's run-time sizes (broadcast descriptors, unspecialised sizes). */
     private final Map<Op, Integer> opMeta = new IdentityHashMap<>();
     private final List<TornadoExecutable.IdCheck> idChecks = new ArrayList<>();
     private int taskCount;
+    /** Index of a 0 in {@link #shapes}, read by the touch task of each chained task graph. */
+    private int sentinel;
 
     private FloatArray weights;
     private IntArray intConstants;
@@ -79,19 +86,43 @@ final class GraphCompiler {
         this.graph = graph;
         this.name = "jd" + GRAPH_IDS.incrementAndGet();
         this.plan = BufferPlan.plan(graph, ALIGN * Float.BYTES);
-        this.tasks = new TaskGraph(name);
     }
 
     TornadoExecutable compile() {
         layOutBuffers();
-        for (Op op : graph.ops()) {
-            emit(op);
+        List<List<Op>> segments = segments();
+        // Every task graph of the chain declares every buffer: the first uploads them and each hands all of
+        // them to the next. (TornadoVM treats an object persisted anywhere in a plan as already allocated, so
+        // a buffer first uploaded by a later graph would never be allocated.)
+        Object[] all = {weights, intConstants, shapes, arena, outputs, floatInputs, intInputs};
+        for (int i = 0; i < segments.size(); i++) {
+            tasks = new TaskGraph(name + "_" + i);
+            if (i == 0) {
+                tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, weights, intConstants, shapes, arena, outputs);
+                tasks.transferToDevice(DataTransferMode.EVERY_EXECUTION, floatInputs, intInputs);
+            } else {
+                tasks.consumeFromDevice(taskGraphs.getLast().getTaskGraphName(), all);
+            }
+            if (segments.size() > 1) {
+                String id = nextTask();
+                tasks.task(id, PointwiseKernels::touch, ctx, weights, arena, outputs, floatInputs, intConstants, intInputs, shapes,
+                        sentinel);
+                grid(id, new WorkerGrid1D(32), 32, 1, 1);
+            }
+            for (Op op : segments.get(i)) {
+                emit(op);
+            }
+            if (i < segments.size() - 1) {
+                tasks.persistOnDevice(all);
+            } else {
+                tasks.transferToHost(DataTransferMode.EVERY_EXECUTION, outputs);
+            }
+            taskGraphs.add(tasks);
         }
-        declareTransfers();
         long bytes = weights.getNumBytesOfSegment() + arena.getNumBytesOfSegment() + floatInputs.getNumBytesOfSegment()
                 + outputs.getNumBytesOfSegment() + intInputs.getNumBytesOfSegment() + intConstants.getNumBytesOfSegment()
                 + shapes.getNumBytesOfSegment();
-        return new TornadoExecutable(backend, graph, Precision.F32, tasks.snapshot(), grids, floatInputs, intInputs, outputs,
+        return new TornadoExecutable(backend, graph, Precision.F32, taskGraphs.stream().map(TaskGraph::snapshot).toList(), grids, floatInputs, intInputs, outputs,
                 inputOffsets, outputOffsets, idChecks, plan.arenaBytes(), bytes, taskCount);
     }
 
@@ -155,7 +186,6 @@ final class GraphCompiler {
         // wrote yet, surfaces as a non-finite output instead of a plausible stale value.
         outputs.init(Float.NaN);
         arena.init(Float.NaN);
-        firstRunUploads.add(outputs);
 
         List<Integer> meta = new ArrayList<>();
         for (Op op : graph.ops()) {
@@ -182,7 +212,9 @@ final class GraphCompiler {
                 meta.add(a.k().shape().size(1));
             }
         }
-        shapes = new IntArray(Math.max(1, meta.size()));
+        sentinel = meta.size();
+        meta.add(0);
+        shapes = new IntArray(meta.size());
         for (int i = 0; i < meta.size(); i++) {
             shapes.set(i, meta.get(i));
         }
@@ -197,32 +229,40 @@ final class GraphCompiler {
             case INPUT -> {
                 int i = plan.bindingIndex(v);
                 Value in = graph.inputs().get(i);
-                yield isInteger(in.dtype()) ? used(intInputs, inputOffsets[i], v, everyRunUploads)
-                        : used(floatInputs, inputOffsets[i], v, everyRunUploads);
+                yield isInteger(in.dtype()) ? new Slot(intInputs, inputOffsets[i], v.toString())
+                        : new Slot(floatInputs, inputOffsets[i], v.toString());
             }
             case OUTPUT -> new Slot(outputs, outputOffsets[plan.bindingIndex(v)], v.toString());
             case CONSTANT -> {
                 Value c = graph.values().get(plan.storageRoot(v));
-                yield isInteger(c.dtype()) ? used(intConstants, constantOffsets[c.id()], v, firstRunUploads)
-                        : used(weights, constantOffsets[c.id()], v, firstRunUploads);
+                yield isInteger(c.dtype()) ? new Slot(intConstants, constantOffsets[c.id()], v.toString())
+                        : new Slot(weights, constantOffsets[c.id()], v.toString());
             }
-            case ARENA -> used(arena, toInt(plan.arenaOffset(v) / Float.BYTES, "arena offset"), v, firstRunUploads);
+            case ARENA -> new Slot(arena, toInt(plan.arenaOffset(v) / Float.BYTES, "arena offset"), v.toString());
         };
     }
 
-    private static Slot used(Object array, int offset, Value v, Set<Object> uploads) {
-        uploads.add(array);
-        return new Slot(array, offset, v.toString());
-    }
-
-    private void declareTransfers() {
-        if (!firstRunUploads.isEmpty()) {
-            tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, firstRunUploads.toArray());
+    /** Consecutive runs of operators, each launching at most {@link #MAX_TASKS_PER_GRAPH} tasks. */
+    private List<List<Op>> segments() {
+        List<List<Op>> segments = new ArrayList<>();
+        List<Op> current = new ArrayList<>();
+        int count = 0;
+        for (Op op : graph.ops()) {
+            int launches = switch (op) {
+                case Op.Reshape r -> 0;
+                case Op.Concat c -> c.parts().size();
+                default -> 1;
+            };
+            if (count + launches > MAX_TASKS_PER_GRAPH && !current.isEmpty()) {
+                segments.add(current);
+                current = new ArrayList<>();
+                count = 0;
+            }
+            current.add(op);
+            count += launches;
         }
-        if (!everyRunUploads.isEmpty()) {
-            tasks.transferToDevice(DataTransferMode.EVERY_EXECUTION, everyRunUploads.toArray());
-        }
-        tasks.transferToHost(DataTransferMode.EVERY_EXECUTION, outputs);
+        segments.add(current);
+        return segments;
     }
 
     // ---- operators ------------------------------------------------------------------------------------
@@ -268,7 +308,6 @@ final class GraphCompiler {
         int cout = os.size(1);
         int pixels = os.size(2) * os.size(3);
         String id = nextTask();
-        firstRunUploads.add(shapes);
         tasks.task(id, GemmKernels::conv2d, ctx, x.floats(), x.offset(), w.floats(), w.offset(),
                 b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? w.floats() : r.floats(), r == null ? -1 : r.offset(),
@@ -302,17 +341,22 @@ final class GraphCompiler {
         int nk = a.k().shape().size(1);
         int d = qs.size(2) / a.heads();
         int dv = a.v().shape().size(2) / a.heads();
-        if (d > AttentionKernels.MAX_HEAD || dv > AttentionKernels.MAX_HEAD) {
-            throw unsupported(a, "head size " + Math.max(d, dv) + " above " + AttentionKernels.MAX_HEAD);
+        boolean large = d > AttentionKernels.MAX_HEAD || dv > AttentionKernels.MAX_HEAD;
+        if (d > AttentionKernels.MAX_HEAD_LARGE || dv > AttentionKernels.MAX_HEAD_LARGE) {
+            throw unsupported(a, "head size " + Math.max(d, dv) + " above " + AttentionKernels.MAX_HEAD_LARGE);
         }
         Slot q = slot(a.q());
         Slot k = slot(a.k());
         Slot v = slot(a.v());
         Slot o = slot(a.out());
         String id = nextTask();
-        firstRunUploads.add(shapes);
-        tasks.task(id, AttentionKernels::attention, ctx, q.floats(), q.offset(), k.floats(), k.offset(), v.floats(), v.offset(),
-                o.floats(), o.offset(), nq, shapes, opMeta.get(a), a.heads(), d, dv, a.scale(), a.causal() ? 1 : 0);
+        if (large) {
+            tasks.task(id, AttentionKernels::attentionLargeHead, ctx, q.floats(), q.offset(), k.floats(), k.offset(), v.floats(),
+                    v.offset(), o.floats(), o.offset(), nq, shapes, opMeta.get(a), a.heads(), d, dv, a.scale(), a.causal() ? 1 : 0);
+        } else {
+            tasks.task(id, AttentionKernels::attention, ctx, q.floats(), q.offset(), k.floats(), k.offset(), v.floats(), v.offset(),
+                    o.floats(), o.offset(), nq, shapes, opMeta.get(a), a.heads(), d, dv, a.scale(), a.causal() ? 1 : 0);
+        }
         grid(id, new WorkerGrid2D(tiles(nq, AttentionKernels.QUERIES) * AttentionKernels.THREADS, batch * a.heads()),
                 AttentionKernels.THREADS, 1, 1);
     }
@@ -379,7 +423,6 @@ final class GraphCompiler {
             case MUL -> PointwiseKernels.OP_MUL;
         };
         String id = nextTask();
-        firstRunUploads.add(shapes);
         tasks.task(id, PointwiseKernels::binary, ctx, a.floats(), a.offset(), c.floats(), c.offset(), o.floats(), o.offset(), n, op,
                 shapes, opMeta.getOrDefault(b, -1));
         pointwiseGrid(id, n);
@@ -468,7 +511,7 @@ final class GraphCompiler {
 
     private void grid(String id, WorkerGrid g, int lx, int ly, int lz) {
         g.setLocalWork(lx, ly, lz);
-        grids.addWorkerGrid(name + "." + id, g);
+        grids.addWorkerGrid(tasks.getTaskGraphName() + "." + id, g);
     }
 
     private static int tiles(long n, int tile) {

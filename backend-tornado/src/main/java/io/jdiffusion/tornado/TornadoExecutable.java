@@ -51,9 +51,10 @@ final class TornadoExecutable implements Executable {
     private final long arenaBytes;
     private final long deviceBytes;
     private final int taskCount;
+    private final int graphCount;
     private boolean closed;
 
-    TornadoExecutable(TornadoBackend backend, Graph graph, Precision precision, ImmutableTaskGraph taskGraph, GridScheduler grids,
+    TornadoExecutable(TornadoBackend backend, Graph graph, Precision precision, List<ImmutableTaskGraph> taskGraphs, GridScheduler grids,
                       FloatArray floatInputs, IntArray intInputs, FloatArray outputs, int[] inputOffsets, int[] outputOffsets,
                       List<IdCheck> idChecks, long arenaBytes, long deviceBytes, int taskCount) {
         this.backend = backend;
@@ -68,7 +69,8 @@ final class TornadoExecutable implements Executable {
         this.arenaBytes = arenaBytes;
         this.deviceBytes = deviceBytes;
         this.taskCount = taskCount;
-        TornadoExecutionPlan p = new TornadoExecutionPlan(taskGraph).withGridScheduler(grids).withDevice(backend.device());
+        this.graphCount = taskGraphs.size();
+        TornadoExecutionPlan p = new TornadoExecutionPlan(taskGraphs.toArray(new ImmutableTaskGraph[0])).withGridScheduler(grids).withDevice(backend.device());
         if (TornadoDevices.supportsCudaGraphs(backend.device()) && !"false".equals(System.getProperty(CUDA_GRAPH_PROPERTY))) {
             p = p.withCUDAGraph();
         }
@@ -109,7 +111,15 @@ final class TornadoExecutable implements Executable {
                 HostCopies.toInts(host, intInputs, inputOffsets[i], graph.inputs().get(i).toString());
             }
         }
-        plan.execute();
+        if (graphCount == 1) {
+            plan.execute();
+        } else {
+            // Chained task graphs run one by one: TornadoVM hands persisted buffers from the graph it ran last
+            // to the next only when each is launched on its own.
+            for (int g = 0; g < graphCount; g++) {
+                plan.withGraph(g).execute();
+            }
+        }
         for (int i = 0; i < outputTensors.size(); i++) {
             HostCopies.fromFloats(outputs, outputOffsets[i], backend.own(outputTensors.get(i)).host());
         }

@@ -148,4 +148,129 @@ public final class AttentionKernels {
             }
         }
     }
+
+    /** Keys per tile of {@link #attentionLargeHead}. */
+    public static final int KEYS_LARGE = 16;
+    /** Largest head size of {@link #attentionLargeHead} (the VAE's single 512-wide head). */
+    public static final int MAX_HEAD_LARGE = 512;
+
+    /**
+     * Flash attention for heads wider than {@link #MAX_HEAD} (the VAE mid-block: one head of 512): the
+     * same online softmax, but Q is read from global memory and the output block is accumulated in place in
+     * {@code out}, so local memory holds only a K or V tile of {@link #KEYS_LARGE} keys. Same grid as
+     * {@link #attention}.
+     */
+    public static void attentionLargeHead(KernelContext ctx, FloatArray q, int qOff, FloatArray k, int kOff, FloatArray v, int vOff,
+                                          FloatArray out, int oOff, int nq, IntArray sizes, int meta, int heads, int d, int dv,
+                                          float scale, int causal) {
+        float[] kv = ctx.allocateFloatLocalArray(KEYS_LARGE * MAX_HEAD_LARGE);
+        float[] p = ctx.allocateFloatLocalArray(QUERIES * KEYS_LARGE);
+        float[] rowMax = ctx.allocateFloatLocalArray(QUERIES);
+        float[] rowSum = ctx.allocateFloatLocalArray(QUERIES);
+        float[] rowScale = ctx.allocateFloatLocalArray(QUERIES);
+        int nk = sizes.get(meta);
+        int lid = ctx.localIdx;
+        int q0 = ctx.groupIdx * QUERIES;
+        int bh = ctx.groupIdy;
+        int b = bh / heads;
+        int h = bh - b * heads;
+        int qStride = heads * d;
+        int vStride = heads * dv;
+        int rows = Math.min(QUERIES, nq - q0);
+
+        for (int e = lid; e < rows * dv; e += THREADS) {
+            int r = e / dv;
+            int c = e - r * dv;
+            out.set(oOff + (b * nq + q0 + r) * vStride + h * dv + c, 0.0f);
+        }
+        if (lid < QUERIES) {
+            rowMax[lid] = KernelMath.MASKED;
+            rowSum[lid] = 0.0f;
+        }
+        ctx.localBarrier();
+
+        int kEnd = nk;
+        if (causal == 1) {
+            kEnd = Math.min(nk, q0 + QUERIES);
+        }
+        for (int k0 = 0; k0 < kEnd; k0 += KEYS_LARGE) {
+            for (int e = lid; e < KEYS_LARGE * d; e += THREADS) {
+                int r = e / d;
+                int c = e - r * d;
+                int kj = k0 + r;
+                float val = 0.0f;
+                if (kj < nk) {
+                    val = k.get(kOff + (b * nk + kj) * qStride + h * d + c);
+                }
+                kv[e] = val;
+            }
+            ctx.localBarrier();
+            for (int e = lid; e < QUERIES * KEYS_LARGE; e += THREADS) {
+                int r = e / KEYS_LARGE;
+                int j = e - r * KEYS_LARGE;
+                int kj = k0 + j;
+                float s = KernelMath.MASKED;
+                if (r < rows && kj < nk && (causal == 0 || kj <= q0 + r)) {
+                    s = 0.0f;
+                    int qBase = qOff + (b * nq + q0 + r) * qStride + h * d;
+                    for (int c = 0; c < d; c++) {
+                        s += q.get(qBase + c) * kv[j * d + c];
+                    }
+                    s = s * scale;
+                }
+                p[e] = s;
+            }
+            ctx.localBarrier();
+            if (lid < QUERIES) {
+                float oldMax = rowMax[lid];
+                float mx = oldMax;
+                for (int j = 0; j < KEYS_LARGE; j++) {
+                    mx = Math.max(mx, p[lid * KEYS_LARGE + j]);
+                }
+                float sum = 0.0f;
+                for (int j = 0; j < KEYS_LARGE; j++) {
+                    float s = p[lid * KEYS_LARGE + j];
+                    float e = 0.0f;
+                    if (s > KernelMath.MASKED) {
+                        e = TornadoMath.exp(s - mx);
+                    }
+                    p[lid * KEYS_LARGE + j] = e;
+                    sum += e;
+                }
+                float alpha = TornadoMath.exp(oldMax - mx);
+                rowScale[lid] = alpha;
+                rowSum[lid] = rowSum[lid] * alpha + sum;
+                rowMax[lid] = mx;
+            }
+            ctx.localBarrier();
+            for (int e = lid; e < KEYS_LARGE * dv; e += THREADS) {
+                int r = e / dv;
+                int c = e - r * dv;
+                int kj = k0 + r;
+                float val = 0.0f;
+                if (kj < nk) {
+                    val = v.get(vOff + (b * nk + kj) * vStride + h * dv + c);
+                }
+                kv[e] = val;
+            }
+            ctx.localBarrier();
+            for (int e = lid; e < rows * dv; e += THREADS) {
+                int r = e / dv;
+                int c = e - r * dv;
+                int o = oOff + (b * nq + q0 + r) * vStride + h * dv + c;
+                float acc = out.get(o) * rowScale[r];
+                for (int j = 0; j < KEYS_LARGE; j++) {
+                    acc += p[r * KEYS_LARGE + j] * kv[j * dv + c];
+                }
+                out.set(o, acc);
+            }
+            ctx.localBarrier();
+        }
+        for (int e = lid; e < rows * dv; e += THREADS) {
+            int r = e / dv;
+            int c = e - r * dv;
+            int o = oOff + (b * nq + q0 + r) * vStride + h * dv + c;
+            out.set(o, out.get(o) / rowSum[r]);
+        }
+    }
 }

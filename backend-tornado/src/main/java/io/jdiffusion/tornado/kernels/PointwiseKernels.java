@@ -168,4 +168,20 @@ public final class PointwiseKernels {
             }
         }
     }
+
+    /**
+     * Makes a task graph of a chain use every device buffer, so that TornadoVM allocates and hands on all of
+     * them (it passes a persisted buffer only through graphs whose tasks touch it). {@code sizes[sentinel]}
+     * is 0 on the device, so the body never runs, but no compiler can know that.
+     */
+    public static void touch(KernelContext ctx, FloatArray a, FloatArray b, FloatArray c, FloatArray d, IntArray e, IntArray f,
+                             IntArray sizes, int sentinel) {
+        if (ctx.globalIdx == 0 && sizes.get(sentinel) == 1) {
+            float v = a.get(0) + b.get(0) + c.get(0) + d.get(0) + e.get(0) + f.get(0);
+            a.set(0, v);
+            b.set(0, v);
+            c.set(0, v);
+            d.set(0, v);
+        }
+    }
 }

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# GPU measurement of backend-tornado (TornadoVM): operator and tiny-model tests on the GPU, then the SD 1.5
+# network benchmark (and `./jdiffusion bench` where the CLI bench is built) at 512 and 1024, F32 and F16.
+#
+#   scripts/gpu-measure.sh stage   On a build machine with JDK 25, Maven access and TORNADOVM_HOME (the SDK the
+#                                  build compiles against). Builds the project and packs into .device/ (git-ignored)
+#                                  everything the GPU machine needs besides the repository: the class path jars,
+#                                  and - when TORNADOVM_GPU_SDK names an SDK built with the PTX and CUDA backends -
+#                                  that SDK and a jlink'd JDK 25 as .tar.xz, for GPU hosts without Java.
+#   scripts/gpu-measure.sh run     On the GPU machine, from the repository root. Uses JAVA_HOME and TORNADOVM_HOME
+#                                  when set, else unpacks .device/jdk.tar.xz and .device/tornado-sdk.tar.xz to /tmp.
+#                                  Writes logs to $OUT (default ./gpu-measure-out) and prints a summary table.
+#
+# Environment for `run`: SIZES (default "512 1024"), PRECISIONS ("f32 f16"), RUNS (10), DEVICES (the TornadoVM
+# devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (0:0),
+# SKIP_TESTS=1 to go straight to the benchmarks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+dev="$root/.device"
+
+stage() {
+  : "${TORNADOVM_HOME:?set TORNADOVM_HOME to an installed TornadoVM SDK}"
+  . bin/find-jdk25.sh
+  ./mvnw -q -B -DskipTests install -pl backend-tornado,cli -am
+  rm -rf "$dev/lib" && mkdir -p "$dev/lib"
+  ./mvnw -q -B dependency:build-classpath -pl backend-tornado -Dmdep.includeScope=test -Dmdep.outputFile="$dev/cp.txt"
+  # TornadoVM comes from the SDK's module path; the test data's resources travel with the repository itself.
+  # The JUnit console launcher below bundles the JUnit platform and engine: leave out the separate copies.
+  tr ':' '\n' < "$dev/cp.txt" | grep -v -e tornado-api -e jdiffusion-test-data -e /junit- -e opentest4j -e apiguardian \
+    | while read -r jar; do cp "$jar" "$dev/lib/"; done
+  "$JAVA_HOME/bin/jar" cf "$dev/lib/backend-tornado.jar" -C backend-tornado/target/classes .
+  "$JAVA_HOME/bin/jar" cf "$dev/lib/backend-tornado-tests.jar" -C backend-tornado/target/test-classes .
+  (cd test-data/target/classes && "$JAVA_HOME/bin/jar" cf "$dev/lib/test-data-classes.jar" io/jdiffusion/testdata/*.class)
+  ./mvnw -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 -DoutputDirectory="$dev/lib"
+  if [ -f cli/target/jdiffusion-cli.jar ]; then
+    rm -rf "$dev/cli" && mkdir -p "$dev/cli" && cp cli/target/jdiffusion-cli.jar "$dev/cli/"
+    for j in cli/target/lib/*.jar; do case $j in *jdiffusion-test-data*) ;; *) cp "$j" "$dev/cli/" ;; esac; done
+  fi
+  if [ -n "${TORNADOVM_GPU_SDK:-}" ]; then
+    pack_sdk "$TORNADOVM_GPU_SDK"
+    pack_jdk
+  fi
+  du -sh "$dev"
+}
+
+# The GPU SDK trimmed to what jdiffusion runs (PTX + CUDA drivers, cuBLAS/cuDNN bindings, Graal compiler),
+# jars stored uncompressed so xz packs them well.
+pack_sdk() {
+  local src=$1 tmp
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/etc" "$tmp/lib" "$tmp/share/java/tornado" "$tmp/share/java/graalJars"
+  cp -r "$src/etc/exportLists" "$src/etc/tornado.properties" "$tmp/etc/"
+  echo "tornado.backends=ptx-backend,cuda-backend" > "$tmp/etc/tornado.backend"
+  cp "$src"/lib/libtornado-{ptx,cuda,cublas,cudnn}.so "$tmp/lib/"
+  for j in "$src"/share/java/tornado/*.jar; do
+    case $(basename "$j") in
+      tornado-drivers-opencl*|tornado-benchmarks*|tornado-examples*|tornado-fuzz*|tornado-unittests*|tornado-cufft*|tornado-cusparse*|tornado-cutlass*|tornado-drivers-cufft*|tornado-drivers-cusparse*|tornado-drivers-cutlass*|junit*|hamcrest*|jmh*|jopt*|lucene*|ejml*) ;;
+      *) cp "$j" "$tmp/share/java/tornado/" ;;
+    esac
+  done
+  for j in compiler collections graal-sdk truffle-compiler word; do cp "$src"/share/java/graalJars/$j-*.jar "$tmp/share/java/graalJars/"; done
+  for j in "$tmp"/share/java/*/*.jar; do
+    local d; d=$(mktemp -d); (cd "$d" && unzip -q "$j" && rm "$j" && zip -q -0 -r -X "$j" .); rm -rf "$d"
+  done
+  (cd "$src" && TORNADOVM_HOME="$tmp" python3 bin/gen-tornado-argfile-template.py ptx,cuda >/dev/null 2>&1) || true
+  [ -f "$tmp/tornado-argfile.template" ] || sed -e 's/tornado.drivers.opencl/tornado.drivers.ptx,tornado.drivers.cuda/' "$src/tornado-argfile.template" > "$tmp/tornado-argfile.template"
+  tar -C "$tmp" -cf - . | xz -T2 -6 > "$dev/tornado-sdk.tar.xz"
+  rm -rf "$tmp"
+}
+
+pack_jdk() {
+  local tmp; tmp=$(mktemp -d)
+  "$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.management,jdk.unsupported,jdk.internal.vm.ci,java.desktop,jdk.incubator.vector,java.sql,java.naming,jdk.zipfs \
+      --compress=zip-0 --strip-debug --no-header-files --no-man-pages --output "$tmp/jdk"
+  tar -C "$tmp" -cf - jdk | xz -T2 -6 > "$dev/jdk.tar.xz"
+  rm -rf "$tmp"
+}
+
+run() {
+  local out=${OUT:-$root/gpu-measure-out}
+  mkdir -p "$out"
+  if [ -z "${JAVA_HOME:-}" ] || [ ! -x "$JAVA_HOME/bin/java" ]; then
+    mkdir -p /tmp/jd && tar -C /tmp/jd -xJf "$dev/jdk.tar.xz" && export JAVA_HOME=/tmp/jd/jdk
+  fi
+  if [ -z "${TORNADOVM_HOME:-}" ]; then
+    mkdir -p /tmp/tornado-sdk && tar -C /tmp/tornado-sdk -xJf "$dev/tornado-sdk.tar.xz" && export TORNADOVM_HOME=/tmp/tornado-sdk
+  fi
+  # The argfile holds absolute paths: regenerate it for this machine.
+  sed "s|\${TORNADOVM_HOME}|$TORNADOVM_HOME|g" "$TORNADOVM_HOME/tornado-argfile.template" > "$TORNADOVM_HOME/tornado-argfile"
+  # cuBLAS, cuDNN and NVRTC of the PyTorch installation, where the system has none.
+  local nv
+  nv=$(python3 -c 'import nvidia, os; print(":".join(os.path.join(p, d, "lib") for p in nvidia.__path__ for d in os.listdir(p) if os.path.isdir(os.path.join(p, d, "lib"))))' 2>/dev/null || true)
+  export LD_LIBRARY_PATH="${nv}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  local java=("$JAVA_HOME/bin/java" "@$TORNADOVM_HOME/tornado-argfile" --add-modules jdk.incubator.vector -Xmx64g -Xss4m
+              -Djdiffusion.tornado.tasksPerGraph="${TASKS_PER_GRAPH:-60}")
+  local cp="$dev/lib/*:$root/test-data/src/main/resources"
+  { nvidia-smi || true; "$JAVA_HOME/bin/java" -version; } > "$out/env.txt" 2>&1
+  "${java[@]}" -cp "$cp" uk.ac.manchester.tornado.drivers.TornadoDeviceQuery > "$out/devices.txt" 2>&1 || true
+  if [ "${SKIP_TESTS:-0}" != 1 ]; then
+    for d in ${DEVICES:-0:0 1:0}; do
+      local tag=${d/:/-}
+      timeout "${TEST_TIMEOUT:-300}" "${java[@]}" -Djdiffusion.tornado.device="$d" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
+          --disable-banner --details=summary --select-class io.jdiffusion.tornado.TornadoConformanceTest \
+          --select-class io.jdiffusion.tornado.TornadoTinyModelTest > "$out/tests-$tag.txt" 2>&1 || echo "tests on $d failed (rc $?)" >> "$out/tests-$tag.txt"
+    done
+  fi
+  for size in ${SIZES:-512 1024}; do
+    for p in ${PRECISIONS:-f32 f16}; do
+      timeout "${BENCH_TIMEOUT:-400}" "${java[@]}" -Djdiffusion.tornado.device="${BENCH_DEVICE:-0:0}" -cp "$cp" io.jdiffusion.tornado.NetworkBenchmark \
+          --size "$size" --precision "$p" --runs "${RUNS:-10}" > "$out/bench-$size-$p.txt" 2>&1 || echo "bench failed (rc $?)" >> "$out/bench-$size-$p.txt"
+    done
+  done
+  echo "== devices"; grep -i -E "device=|--" "$out/devices.txt" | head -8 || true
+  for f in "$out"/tests-*.txt; do [ -f "$f" ] && { echo "== $(basename "$f")"; grep -E "tests (successful|failed)|failed \(rc" "$f" || tail -3 "$f"; }; done
+  echo "== benchmarks"; cat "$out"/bench-*.txt | grep -E "^RESULT|failed|Exception" || true
+}
+
+case "${1:-}" in
+  stage) stage ;;
+  run) run ;;
+  *) echo "usage: $0 stage|run" >&2; exit 2 ;;
+esac
