@@ -22,9 +22,10 @@ import java.util.concurrent.Callable;
  * shapes, each beside this machine's F32 FMA peak measured in the same run.
  */
 @Command(name = "ops", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Benchmark the CPU backend's operators at SD 1.5 shapes: GEMM, 3x3 convolution (Winograd and",
-                "im2col side by side), flash attention, GroupNorm+SiLU. Each row is also given as a fraction of",
-                "this machine's F32 FMA peak, measured first with a Vector API loop on the same threads."})
+        description = {"Benchmark the CPU backend's operators at SD 1.5 shapes: GEMM, 3x3 convolution (Winograd and "
+                + "im2col side by side), flash attention, GroupNorm+SiLU.",
+                "Each row is also given as a fraction of this machine's F32 FMA peak, measured first with a Vector API "
+                + "loop on the same threads. Not for CI: run it on a quiet machine."})
 public final class OpsBenchCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
