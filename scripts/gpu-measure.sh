@@ -13,7 +13,8 @@
 #
 # Environment for `run`: SIZES (default "512 1024"), PRECISIONS ("f32 f16"), RUNS (10), DEVICES (the TornadoVM
 # devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (0:0),
-# SKIP_TESTS=1 to go straight to the benchmarks.
+# TEST_CLASSES (default "TornadoConformanceTest TornadoTinyModelTest"), SKIP_TESTS=1 to go straight to the
+# benchmarks, SIZES="" to skip them, EXTRA_JAVA_FLAGS, BENCH_TAG (suffix of the benchmark logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -63,8 +64,11 @@ pack_sdk() {
   for j in "$tmp"/share/java/*/*.jar; do
     local d; d=$(mktemp -d); (cd "$d" && unzip -q "$j" && rm "$j" && zip -q -0 -r -X "$j" .); rm -rf "$d"
   done
-  (cd "$src" && TORNADOVM_HOME="$tmp" python3 bin/gen-tornado-argfile-template.py ptx,cuda >/dev/null 2>&1) || true
-  [ -f "$tmp/tornado-argfile.template" ] || sed -e 's/tornado.drivers.opencl/tornado.drivers.ptx,tornado.drivers.cuda/' "$src/tornado-argfile.template" > "$tmp/tornado-argfile.template"
+  # TornadoVM's argfile template for the SDK's backends (bin/gen-tornado-argfile-template.py ptx,cuda), less the
+  # modules left out above.
+  [ -f "$src/tornado-argfile.template" ] || (cd "$src/bin" && TORNADOVM_HOME="$src" python3 gen-tornado-argfile-template.py ptx,cuda)
+  sed -e 's/,tornado.drivers.opencl//; s/,tornado.cufft//; s/,tornado.cusparse//; s/,tornado.cutlass//' \
+      "$src/tornado-argfile.template" > "$tmp/tornado-argfile.template"
   tar -C "$tmp" -cf - . | xz -T2 -6 > "$dev/tornado-sdk.tar.xz"
   rm -rf "$tmp"
 }
@@ -90,25 +94,27 @@ run() {
   sed "s|\${TORNADOVM_HOME}|$TORNADOVM_HOME|g" "$TORNADOVM_HOME/tornado-argfile.template" > "$TORNADOVM_HOME/tornado-argfile"
   # cuBLAS, cuDNN and NVRTC of the PyTorch installation, where the system has none.
   local nv
-  nv=$(python3 -c 'import nvidia, os; print(":".join(os.path.join(p, d, "lib") for p in nvidia.__path__ for d in os.listdir(p) if os.path.isdir(os.path.join(p, d, "lib"))))' 2>/dev/null || true)
+  nv=$(for p in $(python3 -c 'import nvidia; print(" ".join(nvidia.__path__))' 2>/dev/null); do find "$p" -name 'lib*.so*' -printf '%h\n'; done | sort -u | paste -sd: -)
   export LD_LIBRARY_PATH="${nv}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   local java=("$JAVA_HOME/bin/java" "@$TORNADOVM_HOME/tornado-argfile" --add-modules jdk.incubator.vector -Xmx64g -Xss4m
-              -Djdiffusion.tornado.tasksPerGraph="${TASKS_PER_GRAPH:-60}")
+              -Djdiffusion.tornado.tasksPerGraph="${TASKS_PER_GRAPH:-60}" ${EXTRA_JAVA_FLAGS:-})
   local cp="$dev/lib/*:$root/test-data/src/main/resources"
-  { nvidia-smi || true; "$JAVA_HOME/bin/java" -version; } > "$out/env.txt" 2>&1
+  { nvidia-smi || true; "$JAVA_HOME/bin/java" -version; echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; } > "$out/env.txt" 2>&1
   "${java[@]}" -cp "$cp" uk.ac.manchester.tornado.drivers.TornadoDeviceQuery > "$out/devices.txt" 2>&1 || true
   if [ "${SKIP_TESTS:-0}" != 1 ]; then
     for d in ${DEVICES:-0:0 1:0}; do
       local tag=${d/:/-}
+      local select=()
+      for c in ${TEST_CLASSES:-TornadoConformanceTest TornadoTinyModelTest}; do select+=(--select-class "io.jdiffusion.tornado.$c"); done
       timeout "${TEST_TIMEOUT:-300}" "${java[@]}" -Djdiffusion.tornado.device="$d" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
-          --disable-banner --details=summary --select-class io.jdiffusion.tornado.TornadoConformanceTest \
-          --select-class io.jdiffusion.tornado.TornadoTinyModelTest > "$out/tests-$tag.txt" 2>&1 || echo "tests on $d failed (rc $?)" >> "$out/tests-$tag.txt"
+          --disable-banner --details=tree "${select[@]}" > "$out/tests-$tag.txt" 2>&1 || echo "tests on $d failed (rc $?)" >> "$out/tests-$tag.txt"
     done
   fi
-  for size in ${SIZES:-512 1024}; do
+  for size in ${SIZES-512 1024}; do
     for p in ${PRECISIONS:-f32 f16}; do
       timeout "${BENCH_TIMEOUT:-400}" "${java[@]}" -Djdiffusion.tornado.device="${BENCH_DEVICE:-0:0}" -cp "$cp" io.jdiffusion.tornado.NetworkBenchmark \
-          --size "$size" --precision "$p" --runs "${RUNS:-10}" > "$out/bench-$size-$p.txt" 2>&1 || echo "bench failed (rc $?)" >> "$out/bench-$size-$p.txt"
+          --size "$size" --precision "$p" --runs "${RUNS:-10}" > "$out/bench-$size-$p${BENCH_TAG:-}.txt" 2>&1 \
+          || echo "bench failed (rc $?)" >> "$out/bench-$size-$p${BENCH_TAG:-}.txt"
     done
   done
   echo "== devices"; grep -i -E "device=|--" "$out/devices.txt" | head -8 || true

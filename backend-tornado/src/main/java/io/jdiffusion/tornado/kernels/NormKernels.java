@@ -7,28 +7,13 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 /**
  * Row-wise reductions, one work-group of {@link #THREADS} threads per normalised block: GroupNorm
  * (+SiLU), LayerNorm and softmax. Statistics use two passes (mean, then the mean of squared deviations)
- * so that large offsets do not cancel; partial sums meet in a local-memory tree.
+ * so that large offsets do not cancel; partial sums meet in a local-memory tree. The tree is written out in
+ * each kernel: TornadoVM's PTX backend loses the shared address space of a local array passed to a helper.
  */
 public final class NormKernels {
     public static final int THREADS = 256;
 
     private NormKernels() {
-    }
-
-    /** Sum of {@code value} over the work-group; every thread gets the total. */
-    private static float blockSum(KernelContext ctx, float[] scratch, float value) {
-        int lid = ctx.localIdx;
-        scratch[lid] = value;
-        ctx.localBarrier();
-        for (int stride = THREADS / 2; stride > 0; stride /= 2) {
-            if (lid < stride) {
-                scratch[lid] += scratch[lid + stride];
-            }
-            ctx.localBarrier();
-        }
-        float total = scratch[0];
-        ctx.localBarrier();
-        return total;
     }
 
     /**
@@ -48,13 +33,30 @@ public final class NormKernels {
         for (int i = lid; i < count; i += THREADS) {
             s += x.get(xOff + start + i);
         }
-        float mean = blockSum(ctx, scratch, s) / count;
+        scratch[lid] = s;
+        ctx.localBarrier();
+        for (int stride = THREADS / 2; stride > 0; stride /= 2) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float mean = scratch[0] / count;
+        ctx.localBarrier();
         float v = 0.0f;
         for (int i = lid; i < count; i += THREADS) {
             float d = x.get(xOff + start + i) - mean;
             v += d * d;
         }
-        float var = blockSum(ctx, scratch, v) / count;
+        scratch[lid] = v;
+        ctx.localBarrier();
+        for (int stride = THREADS / 2; stride > 0; stride /= 2) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float var = scratch[0] / count;
         float inv = 1.0f / TornadoMath.sqrt(var + eps);
         for (int i = lid; i < count; i += THREADS) {
             int c = g * cpg + i / spatial;
@@ -76,13 +78,30 @@ public final class NormKernels {
         for (int i = lid; i < d; i += THREADS) {
             s += x.get(xOff + start + i);
         }
-        float mean = blockSum(ctx, scratch, s) / d;
+        scratch[lid] = s;
+        ctx.localBarrier();
+        for (int stride = THREADS / 2; stride > 0; stride /= 2) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float mean = scratch[0] / d;
+        ctx.localBarrier();
         float v = 0.0f;
         for (int i = lid; i < d; i += THREADS) {
             float dev = x.get(xOff + start + i) - mean;
             v += dev * dev;
         }
-        float var = blockSum(ctx, scratch, v) / d;
+        scratch[lid] = v;
+        ctx.localBarrier();
+        for (int stride = THREADS / 2; stride > 0; stride /= 2) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float var = scratch[0] / d;
         float inv = 1.0f / TornadoMath.sqrt(var + eps);
         for (int i = lid; i < d; i += THREADS) {
             out.set(outOff + start + i, (x.get(xOff + start + i) - mean) * inv * gamma.get(gOff + i) + beta.get(bOff + i));
@@ -112,7 +131,15 @@ public final class NormKernels {
         for (int i = lid; i < d; i += THREADS) {
             s += TornadoMath.exp(x.get(xOff + start + i) - max);
         }
-        float inv = 1.0f / blockSum(ctx, scratch, s);
+        scratch[lid] = s;
+        ctx.localBarrier();
+        for (int stride = THREADS / 2; stride > 0; stride /= 2) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float inv = 1.0f / scratch[0];
         for (int i = lid; i < d; i += THREADS) {
             out.set(outOff + start + i, TornadoMath.exp(x.get(xOff + start + i) - max) * inv);
         }
