@@ -6,11 +6,15 @@ import io.jdiffusion.backend.graph.Padding;
 import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Tensor;
+import jdk.incubator.vector.FloatVector;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
+import static io.jdiffusion.cpu.CpuVectors.F;
 import static io.jdiffusion.cpu.CpuVectors.FLOAT;
+import static io.jdiffusion.cpu.CpuVectors.L;
+import static io.jdiffusion.cpu.CpuVectors.ORDER;
 import static io.jdiffusion.cpu.Gemm.NR;
 
 /**
@@ -138,7 +142,12 @@ final class ConvKernels {
                                 }
                                 long row = plane + (long) iy * w;
                                 int ix0 = runOx[r] * s + kx - left;
-                                if (s == 1) {
+                                if (s == 1 && len == NR && ix0 >= 0 && ix0 + NR <= w) {
+                                    // A whole panel inside the image (the common case): two vector moves.
+                                    long src = 4 * (row + ix0);
+                                    FloatVector.fromMemorySegment(F, x, src, ORDER).intoArray(dst, o);
+                                    FloatVector.fromMemorySegment(F, x, src + 4L * L, ORDER).intoArray(dst, o + L);
+                                } else if (s == 1) {
                                     int lo = Math.max(0, -ix0), hi = Math.min(len, w - ix0);
                                     if (hi <= lo) {
                                         Arrays.fill(dst, o, o + len, 0f);

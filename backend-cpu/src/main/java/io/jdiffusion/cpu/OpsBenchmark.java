@@ -151,14 +151,15 @@ public final class OpsBenchmark implements AutoCloseable {
                 warm++;
             }
             List<Double> times = new ArrayList<>();
-            long allocBefore = allocatedBytes();
+            long[] threadIds = ManagementFactory.getThreadMXBean().getAllThreadIds();
+            long allocBefore = allocatedBytes(threadIds);
             long start = System.nanoTime();
             while (times.size() < 3 || (System.nanoTime() - start < seconds * 1e9 && times.size() < 1000)) {
                 long t0 = System.nanoTime();
                 exe.run(in, out);
                 times.add((System.nanoTime() - t0) / 1e6);
             }
-            long allocAfter = allocatedBytes();
+            long allocAfter = allocatedBytes(threadIds);
             double[] sorted = times.stream().mapToDouble(Double::doubleValue).sorted().toArray();
             double ms = sorted[sorted.length / 2];
             double gflops = c.flops() / (ms / 1e3) / 1e9;
@@ -191,14 +192,17 @@ public final class OpsBenchmark implements AutoCloseable {
         return t;
     }
 
-    /** Heap bytes allocated so far by all live threads, or -1 where the JVM does not count them. */
-    private static long allocatedBytes() {
+    /**
+     * Heap bytes allocated so far by the threads {@code ids} (the same set before and after, so a thread
+     * that starts or ends in between cannot add or remove its whole history), or -1 where the JVM does
+     * not count them.
+     */
+    private static long allocatedBytes(long[] ids) {
         if (!(ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean mx)
                 || !mx.isThreadAllocatedMemorySupported()) {
             return -1;
         }
         mx.setThreadAllocatedMemoryEnabled(true);
-        long[] ids = mx.getAllThreadIds();
         return Arrays.stream(mx.getThreadAllocatedBytes(ids)).filter(b -> b > 0).sum();
     }
 
