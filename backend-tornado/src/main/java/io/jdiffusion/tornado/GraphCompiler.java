@@ -312,7 +312,7 @@ final class GraphCompiler {
                 b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? w.floats() : r.floats(), r == null ? -1 : r.offset(),
                 o.floats(), o.offset(), shapes, opMeta.get(c), xs.size(2), xs.size(3), cout, os.size(2), os.size(3), geom, pads);
-        grid(id, new WorkerGrid3D(tiles(pixels, 64) * 16, tiles(cout, 64) * 16, xs.size(0)), 16, 16, 1);
+        grid(id, new WorkerGrid3D(tiles(pixels, GemmKernels.TILE_N) * 16, tiles(cout, GemmKernels.TILE_M) * 16, xs.size(0)), 16, 16, 1);
     }
 
     private void linear(Op.Linear l) {
@@ -330,8 +330,8 @@ final class GraphCompiler {
                 b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? w.floats() : r.floats(), r == null ? -1 : r.offset(),
                 o.floats(), o.offset(), m, n, k, act);
-        int colGroups = act == KernelMath.ACT_GEGLU ? tiles(n / 2, 32) : tiles(n, 64);
-        grid(id, new WorkerGrid2D(colGroups * 16, tiles(m, 64) * 16), 16, 16, 1);
+        int colGroups = act == KernelMath.ACT_GEGLU ? tiles(n / 2, GemmKernels.TILE_N / 2) : tiles(n, GemmKernels.TILE_N);
+        grid(id, new WorkerGrid2D(colGroups * 16, tiles(m, GemmKernels.TILE_M) * 16), 16, 16, 1);
     }
 
     private void attention(Op.Attention a) {

@@ -9,10 +9,13 @@ import io.jdiffusion.core.Tensor;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.TornadoExecutionResult;
+import uk.ac.manchester.tornado.api.enums.ProfilerMode;
 import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -23,6 +26,8 @@ import java.util.List;
 final class TornadoExecutable implements Executable {
     /** System property: "false" turns CUDA-graph replay off on backends that have it. */
     static final String CUDA_GRAPH_PROPERTY = "jdiffusion.tornado.cudaGraph";
+    /** System property: "true" records TornadoVM's per-task profile of each run (for benchmarks, slower). */
+    static final String PROFILE_PROPERTY = "jdiffusion.tornado.profile";
 
     /** An integer input that indexes an embedding table of {@code vocab} rows. */
     record IdCheck(int input, int vocab, String what) {
@@ -52,6 +57,9 @@ final class TornadoExecutable implements Executable {
     private final long deviceBytes;
     private final int taskCount;
     private final int graphCount;
+    private final boolean profile = Boolean.getBoolean(PROFILE_PROPERTY);
+    private final List<String> profileLogs = new ArrayList<>();
+    private long runCount;
     private boolean closed;
 
     TornadoExecutable(TornadoBackend backend, Graph graph, Precision precision, List<ImmutableTaskGraph> taskGraphs, GridScheduler grids,
@@ -73,6 +81,9 @@ final class TornadoExecutable implements Executable {
         TornadoExecutionPlan p = new TornadoExecutionPlan(taskGraphs.toArray(new ImmutableTaskGraph[0])).withGridScheduler(grids).withDevice(backend.device());
         if (TornadoDevices.supportsCudaGraphs(backend.device()) && !"false".equals(System.getProperty(CUDA_GRAPH_PROPERTY))) {
             p = p.withCUDAGraph();
+        }
+        if (profile) {
+            p = p.withProfiler(ProfilerMode.SILENT);
         }
         this.plan = p;
         backend.track(deviceBytes);
@@ -111,18 +122,39 @@ final class TornadoExecutable implements Executable {
                 HostCopies.toInts(host, intInputs, inputOffsets[i], graph.inputs().get(i).toString());
             }
         }
+        profileLogs.clear();
+        runCount++;
         if (graphCount == 1) {
-            plan.execute();
+            record(plan.execute());
         } else {
             // Chained task graphs run one by one: TornadoVM hands persisted buffers from the graph it ran last
             // to the next only when each is launched on its own.
             for (int g = 0; g < graphCount; g++) {
-                plan.withGraph(g).execute();
+                record(plan.withGraph(g).execute());
             }
         }
         for (int i = 0; i < outputTensors.size(); i++) {
             HostCopies.fromFloats(outputs, outputOffsets[i], backend.own(outputTensors.get(i)).host());
         }
+    }
+
+    private void record(TornadoExecutionResult result) {
+        if (profile) {
+            profileLogs.add(result.getProfilerResult().getProfileLog());
+        }
+    }
+
+    /** Runs so far; TornadoVM's profile logs accumulate over all of them. */
+    long runCount() {
+        return runCount;
+    }
+
+    /**
+     * TornadoVM's JSON profiles of the last run, one per task graph (empty unless {@value #PROFILE_PROPERTY});
+     * each holds the entries of every run so far.
+     */
+    List<String> lastProfiles() {
+        return List.copyOf(profileLogs);
     }
 
     private void check(List<? extends DeviceTensor> tensors, List<Value> values, String what) {

@@ -102,6 +102,9 @@ public final class NetworkBenchmark {
                 }
             }
             String tasks = exe instanceof TornadoExecutable te ? Integer.toString(te.taskCount()) : "-";
+            if (exe instanceof TornadoExecutable te && !te.lastProfiles().isEmpty()) {
+                printProfile(network, size, te.lastProfiles(), te.runCount());
+            }
             System.out.printf(Locale.ROOT, "RESULT network=%s size=%d precision=%s used=%s ops=%d tasks=%s compile_ms=%.0f first_run_ms=%.0f"
                             + " median_ms=%.2f min_ms=%.2f runs=%d arena_mb=%.0f finite=%s%n", network, size, precision, exe.precision(),
                     graph.ops().size(), tasks, compileMs, firstMs, median, ms[0], runs, exe.arenaBytes() / 1048576.0, finite);
@@ -111,6 +114,27 @@ public final class NetworkBenchmark {
             out.forEach(DeviceTensor::close);
             hostInputs.forEach(Tensor::close);
         }
+    }
+
+    /** Device kernel time per run and kernel method, averaged over all runs from TornadoVM's accumulated profiles. */
+    private static void printProfile(String network, int size, List<String> profiles, long runs) {
+        java.util.regex.Pattern task = java.util.regex.Pattern.compile(
+                "\"METHOD\": \"([^\"]+)\"(?:(?!\"METHOD\")[\\s\\S])*?\"TASK_KERNEL_TIME\": \"(\\d+)\"");
+        Map<String, double[]> byMethod = new java.util.TreeMap<>();
+        for (String log : profiles) {
+            java.util.regex.Matcher m = task.matcher(log);
+            while (m.find()) {
+                double[] t = byMethod.computeIfAbsent(m.group(1), k -> new double[2]);
+                t[0] += Long.parseLong(m.group(2)) / 1e6 / runs;
+                t[1] += 1.0 / runs;
+            }
+        }
+        double total = byMethod.values().stream().mapToDouble(t -> t[0]).sum();
+        for (Map.Entry<String, double[]> e : byMethod.entrySet()) {
+            System.out.printf(Locale.ROOT, "PROFILE network=%s size=%d kernel=%s launches=%.0f device_ms=%.2f share=%.1f%%%n", network, size,
+                    e.getKey(), e.getValue()[1], e.getValue()[0], 100 * e.getValue()[0] / total);
+        }
+        System.out.printf(Locale.ROOT, "PROFILE network=%s size=%d kernel=ALL device_ms=%.2f%n", network, size, total);
     }
 
     private static Map<String, String> options(String[] args) {
