@@ -25,9 +25,42 @@ final class ActivationMath {
             case SILU -> silu(x);
             case GELU -> gelu(x);
             case GELU_TANH -> geluTanh(x);
-            case QUICK_GELU -> x.div(x.mul(-1.702f).lanewise(VectorOperators.EXP).add(1f));
+            case QUICK_GELU -> quickGelu(x);
             case GEGLU -> throw new IllegalArgumentException("GEGLU takes two operands");
         };
+    }
+
+    /** act over a[off, off + n), n a multiple of the vector length, in place (each function its own loop). */
+    static void applyInPlace(Activation act, float[] a, int off, int n) {
+        switch (act) {
+            case NONE -> {
+            }
+            case SILU -> {
+                for (int i = off; i < off + n; i += CpuVectors.L) {
+                    silu(FloatVector.fromArray(F, a, i)).intoArray(a, i);
+                }
+            }
+            case GELU -> {
+                for (int i = off; i < off + n; i += CpuVectors.L) {
+                    gelu(FloatVector.fromArray(F, a, i)).intoArray(a, i);
+                }
+            }
+            case GELU_TANH -> {
+                for (int i = off; i < off + n; i += CpuVectors.L) {
+                    geluTanh(FloatVector.fromArray(F, a, i)).intoArray(a, i);
+                }
+            }
+            case QUICK_GELU -> {
+                for (int i = off; i < off + n; i += CpuVectors.L) {
+                    quickGelu(FloatVector.fromArray(F, a, i)).intoArray(a, i);
+                }
+            }
+            case GEGLU -> throw new IllegalArgumentException("GEGLU takes two operands");
+        }
+    }
+
+    static FloatVector quickGelu(FloatVector x) {
+        return x.div(x.mul(-1.702f).lanewise(VectorOperators.EXP).add(1f));
     }
 
     static FloatVector silu(FloatVector x) {

@@ -104,6 +104,15 @@ final class ConvKernels {
     }
 
     /**
+     * NR floats from element {@code src} to dst[o]: two vector moves. A method of its own, so the JIT
+     * compiles its Vector API calls to instructions whatever it decides about inlining the large caller.
+     */
+    private static void copyPanelRow(MemorySegment x, long src, float[] dst, int o) {
+        FloatVector.fromMemorySegment(F, x, 4 * src, ORDER).intoArray(dst, o);
+        FloatVector.fromMemorySegment(F, x, 4 * (src + L), ORDER).intoArray(dst, o + L);
+    }
+
+    /**
      * Packs panels [firstPanel, endPanel) of B[(ci, ky, kx)][(oy, ox)] = x[ci][oy*s + ky - top][ox*s + kx - left]
      * (zero outside the image) into NR-column panels. A panel's pixels fall into at most a few runs along
      * output rows; with stride 1 each run reads one contiguous stretch of an input row (copied in bulk, the
@@ -143,10 +152,7 @@ final class ConvKernels {
                                 long row = plane + (long) iy * w;
                                 int ix0 = runOx[r] * s + kx - left;
                                 if (s == 1 && len == NR && ix0 >= 0 && ix0 + NR <= w) {
-                                    // A whole panel inside the image (the common case): two vector moves.
-                                    long src = 4 * (row + ix0);
-                                    FloatVector.fromMemorySegment(F, x, src, ORDER).intoArray(dst, o);
-                                    FloatVector.fromMemorySegment(F, x, src + 4L * L, ORDER).intoArray(dst, o + L);
+                                    copyPanelRow(x, row + ix0, dst, o); // a whole panel inside the image
                                 } else if (s == 1) {
                                     int lo = Math.max(0, -ix0), hi = Math.min(len, w - ix0);
                                     if (hi <= lo) {

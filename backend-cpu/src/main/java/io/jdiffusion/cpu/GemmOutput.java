@@ -15,8 +15,8 @@ import static io.jdiffusion.cpu.CpuVectors.ORDER;
  * act(tile + bias) + residual[...], written once. Bias is per output column (linear layers) or per row
  * (convolutions, whose rows are output channels). With {@link Activation#GEGLU} each B panel holds the h
  * and the gate of the same L output columns in its two vectors, and the stored value is h * gelu(gate);
- * the bias then has 2n entries, the gate's starting at {@code n}. The bias is a heap copy: vector loads
- * from arrays compile reliably inside this (too large to inline) method.
+ * the bias then has 2n entries, the gate's starting at {@code n}. The bias is a heap copy; per-column
+ * biases are padded ({@link #padColumnBias}) so whole tile rows can be read.
  */
 final class GemmOutput {
     private final MemorySegment out;
@@ -44,51 +44,78 @@ final class GemmOutput {
         return act == Activation.GEGLU ? L : Gemm.NR;
     }
 
+    /**
+     * The epilogue of one register tile: bias and activation are applied in the tile array itself, then
+     * each row is written once (plus the residual). Vectors stay inside small loops and never cross a
+     * method boundary or sit in a variable that may be null, either of which would make the JIT box them.
+     */
     void store(float[] tile, int row0, int rows, int col0, int cols) {
         for (int r = 0; r < rows; r++) {
-            long o = base + (long) (row0 + r) * rowStride + col0;
             int t = r * Gemm.NR;
             if (act == Activation.GEGLU) {
-                VectorMask<Float> m = F.indexInRange(0, cols);
-                FloatVector h = FloatVector.fromArray(F, tile, t);
-                FloatVector g = FloatVector.fromArray(F, tile, t + L);
+                gegluInPlace(tile, t, col0);
+            } else {
                 if (bias != null) {
-                    h = h.add(FloatVector.fromArray(F, bias, col0, m));
-                    g = g.add(FloatVector.fromArray(F, bias, (int) gateBiasOffset + col0, m));
+                    if (biasPerRow) {
+                        addScalar(tile, t, bias[row0 + r]);
+                    } else {
+                        addArray(tile, t, bias, col0);
+                    }
                 }
-                storeVector(ActivationMath.geglu(h, g), o, m, cols == L);
-                continue;
+                ActivationMath.applyInPlace(act, tile, t, Gemm.NR);
             }
-            FloatVector rowBias = bias != null && biasPerRow
-                    ? FloatVector.broadcast(F, bias[row0 + r]) : null;
-            for (int v = 0; v < 2 && v * L < cols; v++) {
-                boolean full = v * L + L <= cols;
-                VectorMask<Float> m = full ? null : F.indexInRange(v * L, cols);
-                FloatVector x = FloatVector.fromArray(F, tile, t + v * L);
-                if (rowBias != null) {
-                    x = x.add(rowBias);
-                } else if (bias != null) {
-                    int bo = col0 + v * L;
-                    x = x.add(full ? FloatVector.fromArray(F, bias, bo) : FloatVector.fromArray(F, bias, bo, m));
-                }
-                x = ActivationMath.apply(act, x);
-                storeVector(x, o + v * L, m, full);
-            }
+            write(tile, t, base + (long) (row0 + r) * rowStride + col0, cols);
         }
     }
 
-    private void storeVector(FloatVector x, long o, VectorMask<Float> m, boolean full) {
-        long bytes = 4L * o;
-        if (full) {
+    /** tile[t, t + L) = (h + bias) * gelu(gate + gate bias), from the h and gate halves of the tile row. */
+    private void gegluInPlace(float[] tile, int t, int col0) {
+        FloatVector h = FloatVector.fromArray(F, tile, t);
+        FloatVector g = FloatVector.fromArray(F, tile, t + L);
+        if (bias != null) {
+            h = h.add(FloatVector.fromArray(F, bias, col0));
+            g = g.add(FloatVector.fromArray(F, bias, (int) gateBiasOffset + col0));
+        }
+        ActivationMath.geglu(h, g).intoArray(tile, t);
+    }
+
+    private static void addScalar(float[] tile, int t, float value) {
+        for (int i = 0; i < Gemm.NR; i += L) {
+            FloatVector.fromArray(F, tile, t + i).add(value).intoArray(tile, t + i);
+        }
+    }
+
+    /** Adds bias[col0, col0 + NR); per-column bias arrays are padded by NR so this never reads past them. */
+    private static void addArray(float[] tile, int t, float[] bias, int col0) {
+        for (int i = 0; i < Gemm.NR; i += L) {
+            FloatVector.fromArray(F, tile, t + i).add(FloatVector.fromArray(F, bias, col0 + i)).intoArray(tile, t + i);
+        }
+    }
+
+    /** out[o, o + cols) = tile[t, t + cols) (+ residual). */
+    private void write(float[] tile, int t, long o, int cols) {
+        int v = 0;
+        for (; v + L <= cols; v += L) {
+            long bytes = 4L * (o + v);
+            FloatVector x = FloatVector.fromArray(F, tile, t + v);
             if (residual != null) {
                 x = x.add(FloatVector.fromMemorySegment(F, residual, bytes, ORDER));
             }
             x.intoMemorySegment(out, bytes, ORDER);
-        } else {
+        }
+        if (v < cols) {
+            long bytes = 4L * (o + v);
+            VectorMask<Float> m = F.indexInRange(v, cols);
+            FloatVector x = FloatVector.fromArray(F, tile, t + v);
             if (residual != null) {
                 x = x.add(FloatVector.fromMemorySegment(F, residual, bytes, ORDER, m));
             }
             x.intoMemorySegment(out, bytes, ORDER, m);
         }
+    }
+
+    /** A per-column bias padded by NR floats, as {@link #store} reads whole tile rows of it. */
+    static float[] padColumnBias(float[] bias) {
+        return bias == null ? null : java.util.Arrays.copyOf(bias, bias.length + Gemm.NR);
     }
 }

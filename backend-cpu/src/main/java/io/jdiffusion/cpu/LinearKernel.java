@@ -34,7 +34,7 @@ final class LinearKernel {
         int x = op.x().id(), w = op.weight().id(), out = op.out().id();
         int bias = op.bias() == null ? -1 : op.bias().id();
         int biasLength = op.bias() == null ? 0 : op.bias().shape().size(0);
-        float[] fixedBias = ctx.constantFloats(op.bias());
+        float[] fixedBias = GemmOutput.padColumnBias(ctx.constantFloats(op.bias()));
         int residual = op.residual() == null ? -1 : op.residual().id();
         Activation act = op.activation();
         WorkerPool pool = ctx.pool;
@@ -42,7 +42,8 @@ final class LinearKernel {
             MemorySegment xs = buffers[x];
             float[] b = fixedWeights != null ? fixedWeights
                     : Packing.packBFromWeights(Tensor.view(buffers[w], op.weight().shape(), DType.F32), n, k, geglu);
-            float[] biasArr = bias < 0 ? null : fixedBias != null ? fixedBias : Packing.toArray(buffers[bias], biasLength);
+            float[] biasArr = bias < 0 ? null : fixedBias != null ? fixedBias
+                    : GemmOutput.padColumnBias(Packing.toArray(buffers[bias], biasLength));
             MemorySegment resSeg = residual < 0 ? null : buffers[residual];
             GemmOutput target = new GemmOutput(buffers[out], 0, outCols, biasArr, false, n / 2, act, resSeg);
             Gemm.multiply((first, end, dst) -> Packing.packAPanels(xs, 0, k, m, k, first, end, dst), m, b, 0, panels,

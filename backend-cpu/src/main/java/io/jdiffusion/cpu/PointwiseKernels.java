@@ -117,12 +117,13 @@ final class PointwiseKernels {
                     offB += c * outerB[i];
                 }
                 long o = r * width;
-                FloatVector sA = aVec ? null : FloatVector.broadcast(F, as.getAtIndex(FLOAT, offA));
-                FloatVector sB = bVec ? null : FloatVector.broadcast(F, bs.getAtIndex(FLOAT, offB));
+                // Broadcast operands as floats: a vector variable that may be null would be boxed by the JIT.
+                float sA = aVec ? 0f : as.getAtIndex(FLOAT, offA);
+                float sB = bVec ? 0f : bs.getAtIndex(FLOAT, offB);
                 for (long j = 0; j < width; j += L) {
                     VectorMask<Float> m = F.indexInRange(0, (int) Math.min(L, width - j));
-                    FloatVector va = aVec ? FloatVector.fromMemorySegment(F, as, 4 * (offA + j), ORDER, m) : sA;
-                    FloatVector vb = bVec ? FloatVector.fromMemorySegment(F, bs, 4 * (offB + j), ORDER, m) : sB;
+                    FloatVector va = aVec ? FloatVector.fromMemorySegment(F, as, 4 * (offA + j), ORDER, m) : FloatVector.broadcast(F, sA);
+                    FloatVector vb = bVec ? FloatVector.fromMemorySegment(F, bs, 4 * (offB + j), ORDER, m) : FloatVector.broadcast(F, sB);
                     FloatVector y = switch (kind) {
                         case ADD -> va.add(vb);
                         case SUB -> va.sub(vb);
