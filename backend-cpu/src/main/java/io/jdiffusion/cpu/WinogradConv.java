@@ -7,6 +7,7 @@ import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 
 import java.lang.foreign.MemorySegment;
 
@@ -125,7 +126,10 @@ final class WinogradConv {
         WorkerPool pool = ctx.pool;
         Workspace ws = ctx.workspace;
         int tilesY = (g.ho() + TILE_OUT - 1) / TILE_OUT, tilesX = (g.wo() + TILE_OUT - 1) / TILE_OUT;
-        int chunkRows = (int) Math.max(1, Math.min(tilesY, ctx.options.winogradChunkFloats() / ((long) POSITIONS * Math.max(cin, cout) * tilesX)));
+        int maxRows = (int) Math.max(1, Math.min(tilesY, ctx.options.winogradChunkFloats() / ((long) POSITIONS * Math.max(cin, cout) * tilesX)));
+        // Equal chunks (16 tile rows in at most 11 per chunk become 8 + 8, not 11 + 5): no short last GEMM.
+        int chunks = (tilesY + maxRows - 1) / maxRows;
+        int chunkRows = (tilesY + chunks - 1) / chunks;
         int sizeA = Gemm.panelsA(cout) * cin * MR;
         int aBlock = Gemm.aBlockPanels(cout, cin);
         int mBlocks = (Gemm.panelsA(cout) + aBlock - 1) / aBlock;
@@ -169,11 +173,13 @@ final class WinogradConv {
     private static void inputTransform(MemorySegment x, long inBase, ConvKernels.Geometry g, int ci, int ty, int tyLocal,
                                        int tilesX, float[] v, int sizeB) {
         // Phase rows are padded by a vector so full-width loads past the last tile stay in bounds.
-        int stride = tilesX + 2 + L;
+        int stride = (tilesX + 2 + L - 1) / L * L + L;
         Scratch s = SCRATCH.get();
         float[] phase = s.floats(0, TILE_IN * 4 * stride);
         java.util.Arrays.fill(phase, 0, TILE_IN * 4 * stride, 0f);
-        int lineLength = TILE_OUT * (tilesX + 2);
+        // Phases are produced a vector of tiles at a time, so the line covers whole groups of 4L floats.
+        int phaseTiles = (tilesX + 2 + L - 1) / L * L;
+        int lineLength = TILE_OUT * phaseTiles;
         float[] line = s.floats(3, lineLength);
         java.util.Arrays.fill(line, 0, lineLength, 0f);
         long plane = inBase + (long) ci * g.h() * g.w();
@@ -186,11 +192,8 @@ final class WinogradConv {
             // The row, with its left padding, as a zero-extended array; then split into the four phases.
             MemorySegment.copy(x, FLOAT, 4 * (plane + (long) iy * w), line, left, w);
             int p0 = r * 4 * stride;
-            for (int t = 0, i = 0; t < tilesX + 2; t++, i += TILE_OUT) {
-                phase[p0 + t] = line[i];
-                phase[p0 + stride + t] = line[i + 1];
-                phase[p0 + 2 * stride + t] = line[i + 2];
-                phase[p0 + 3 * stride + t] = line[i + 3];
+            for (int t = 0; t < phaseTiles; t += L) {
+                splitPhases(line, TILE_OUT * t, phase, p0 + t, stride);
             }
         }
         float[] tmp = s.floats(1, TILE_IN * TILE_IN * L);
@@ -265,28 +268,18 @@ final class WinogradConv {
         int wo = g.wo(), ho = g.ho();
         int cout = g.cout();
         Scratch s = SCRATCH.get();
-        int rowLength = tilesX * TILE_OUT + L;
+        int rowLength = TILE_OUT * ((tilesX + L - 1) / L * L);
         float[] rows = s.floats(0, TILE_OUT * rowLength);
         float[] tmp = s.floats(1, TILE_OUT * TILE_IN * L);
-        float[] y = s.floats(2, TILE_OUT * TILE_OUT * L);
         float b = bias == null ? 0f : bias[co];
         long xiStride = (long) cout * tiles;
         for (int t0 = 0; t0 < tilesX; t0 += L) {
-            int count = Math.min(L, tilesX - t0);
             long first = (long) co * tiles + (long) tyLocal * tilesX + t0;
             for (int c = 0; c < TILE_IN; c++) {
                 transformOutput(m, first + c * xiStride, TILE_IN * xiStride, tmp, c * L, TILE_IN * L);
             }
             for (int i = 0; i < TILE_OUT; i++) {
-                transformOutputRow(tmp, i * TILE_IN * L, b, y, i * TILE_OUT * L);
-            }
-            for (int i = 0; i < TILE_OUT; i++) {
-                for (int lane = 0; lane < count; lane++) {
-                    int rowOffset = i * rowLength + (t0 + lane) * TILE_OUT;
-                    for (int j = 0; j < TILE_OUT; j++) {
-                        rows[rowOffset + j] = y[(i * TILE_OUT + j) * L + lane];
-                    }
-                }
+                transformOutputRow(tmp, i * TILE_IN * L, b, rows, i * rowLength + TILE_OUT * t0);
             }
         }
         long plane = outBase + (long) co * ho * wo;
@@ -331,7 +324,11 @@ final class WinogradConv {
         d34.mul(8f).add(d12).add(m5).intoArray(out, o + 3 * outStep);
     }
 
-    /** A^T applied along a row of the half-transformed tile (six vectors at in[o + k * L]), plus the bias. */
+    /**
+     * A^T applied along a row of the half-transformed tile (six vectors at in[o + k * L], lanes = tiles),
+     * plus the bias, giving y_j[t] for the four output columns j of each tile t; written to out[outO...] as
+     * one output row, y_0[0] y_1[0] y_2[0] y_3[0] y_0[1] ..., by two rounds of two-vector zips.
+     */
     private static void transformOutputRow(float[] in, int o, float bias, float[] out, int outO) {
         FloatVector m0 = FloatVector.fromArray(F, in, o);
         FloatVector m1 = FloatVector.fromArray(F, in, o + L);
@@ -341,10 +338,46 @@ final class WinogradConv {
         FloatVector m5 = FloatVector.fromArray(F, in, o + 5 * L);
         FloatVector s12 = m1.add(m2), d12 = m1.sub(m2);
         FloatVector s34 = m3.add(m4), d34 = m3.sub(m4);
-        FloatVector b = FloatVector.broadcast(F, bias);
-        m0.add(s12).add(s34).add(b).intoArray(out, outO);
-        d34.mul(2f).add(d12).add(b).intoArray(out, outO + L);
-        s34.mul(4f).add(s12).add(b).intoArray(out, outO + 2 * L);
-        d34.mul(8f).add(d12).add(m5).add(b).intoArray(out, outO + 3 * L);
+        FloatVector y0 = m0.add(s12).add(s34).add(bias);
+        FloatVector y1 = d34.mul(2f).add(d12).add(bias);
+        FloatVector y2 = s34.mul(4f).add(s12).add(bias);
+        FloatVector y3 = d34.mul(8f).add(d12).add(m5).add(bias);
+        FloatVector p = y0.rearrange(ZIP_LOW, y2), q = y0.rearrange(ZIP_HIGH, y2);
+        FloatVector r = y1.rearrange(ZIP_LOW, y3), u = y1.rearrange(ZIP_HIGH, y3);
+        p.rearrange(ZIP_LOW, r).intoArray(out, outO);
+        p.rearrange(ZIP_HIGH, r).intoArray(out, outO + L);
+        q.rearrange(ZIP_LOW, u).intoArray(out, outO + 2 * L);
+        q.rearrange(ZIP_HIGH, u).intoArray(out, outO + 3 * L);
+    }
+
+    /**
+     * The four phases of 4L consecutive floats, P_k[t] = line[from + 4t + k], stored at
+     * phase[to + k * stride + t], by two rounds of two-vector even/odd selections.
+     */
+    private static void splitPhases(float[] line, int from, float[] phase, int to, int stride) {
+        FloatVector v0 = FloatVector.fromArray(F, line, from);
+        FloatVector v1 = FloatVector.fromArray(F, line, from + L);
+        FloatVector v2 = FloatVector.fromArray(F, line, from + 2 * L);
+        FloatVector v3 = FloatVector.fromArray(F, line, from + 3 * L);
+        FloatVector e = v0.rearrange(EVEN, v1), e2 = v2.rearrange(EVEN, v3);
+        FloatVector d = v0.rearrange(ODD, v1), d2 = v2.rearrange(ODD, v3);
+        e.rearrange(EVEN, e2).intoArray(phase, to);
+        d.rearrange(EVEN, d2).intoArray(phase, to + stride);
+        e.rearrange(ODD, e2).intoArray(phase, to + 2 * stride);
+        d.rearrange(ODD, d2).intoArray(phase, to + 3 * stride);
+    }
+
+    /** Two-vector shuffles: lane i of a.rearrange(s, b) takes a[s_i] for s_i < L and b[s_i - L] otherwise. */
+    private static final VectorShuffle<Float> ZIP_LOW = shuffle(i -> i % 2 == 0 ? i / 2 : L + i / 2);
+    private static final VectorShuffle<Float> ZIP_HIGH = shuffle(i -> i % 2 == 0 ? L / 2 + i / 2 : L + L / 2 + i / 2);
+    private static final VectorShuffle<Float> EVEN = shuffle(i -> 2 * i);
+    private static final VectorShuffle<Float> ODD = shuffle(i -> 2 * i + 1);
+
+    private static VectorShuffle<Float> shuffle(java.util.function.IntUnaryOperator source) {
+        int[] indices = new int[L];
+        for (int i = 0; i < L; i++) {
+            indices[i] = source.applyAsInt(i);
+        }
+        return VectorShuffle.fromArray(F, indices, 0);
     }
 }
