@@ -8,9 +8,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * What kernels need while they are built: the pool, the shared workspace, and constants as F32. F32
- * constants are used where they lie (often a memory-mapped file); F16/BF16 ones are widened once, and
- * only when a kernel reads them directly (repacked weights are widened while packing instead).
+ * What kernels need while they are built: the pool, the shared workspace, and constants as F32 copies
+ * owned by the executable (made only for constants a kernel reads directly; repacked weights are widened
+ * while packing instead), so a compiled graph never reads the caller's constant tensors again.
  */
 final class CompileContext {
     final WorkerPool pool;
@@ -29,22 +29,34 @@ final class CompileContext {
         this.fixed = fixed;
     }
 
-    /** Makes sure {@code v}'s buffer holds F32 data when {@code v} is a constant of another float type. */
+    /**
+     * Gives constant {@code v} a buffer of this executable's own: F32 for float constants (F16/BF16 are
+     * widened), the raw bytes for integer ones. Kernels read constants only through such copies or through
+     * weights they repacked, so after compilation the graph's constant tensors (often a memory-mapped file)
+     * can be closed. Non-constants and constants already copied are left alone.
+     */
     void requireF32(Value v) {
-        if (v == null || v.kind() != Value.Kind.CONSTANT || v.dtype() == DType.F32 || !v.dtype().isFloatingPoint()) {
-            return;
-        }
-        if (fixed[v.id()] != null && fixed[v.id()].byteSize() == 4 * v.shape().elementCount()) {
+        if (v == null || v.kind() != Value.Kind.CONSTANT || fixed[v.id()] != null) {
             return;
         }
         Tensor src = v.constant();
         long n = src.elementCount();
-        MemorySegment dst = widenedArena.allocate(4 * Math.max(n, 1), 64).asSlice(0, 4 * n);
-        for (long i = 0; i < n; i++) {
-            dst.setAtIndex(CpuVectors.FLOAT, i, src.getFloat(i));
+        MemorySegment dst;
+        if (src.dtype().isFloatingPoint()) {
+            dst = widenedArena.allocate(4 * Math.max(n, 1), 64).asSlice(0, 4 * n);
+            if (src.dtype() == DType.F32) {
+                MemorySegment.copy(src.segment(), 0, dst, 0, 4 * n);
+            } else {
+                for (long i = 0; i < n; i++) {
+                    dst.setAtIndex(CpuVectors.FLOAT, i, src.getFloat(i));
+                }
+            }
+        } else {
+            dst = widenedArena.allocate(Math.max(src.byteSize(), 1), 64).asSlice(0, src.byteSize());
+            MemorySegment.copy(src.segment(), 0, dst, 0, src.byteSize());
         }
         fixed[v.id()] = dst;
-        countOwned(4 * n);
+        countOwned(dst.byteSize());
     }
 
     /** A constant's values as an F32 heap array (for small operands such as biases); {@code null} otherwise. */

@@ -17,7 +17,8 @@ import java.util.Map;
 
 /**
  * A graph compiled for the CPU: one arena planned by {@link BufferPlan} and allocated here, constants
- * bound in place or repacked once, and one fused kernel per operator, run in order.
+ * repacked or copied once (so the caller may close its constant tensors, e.g. unmap the weights file,
+ * once compilation returns), and one fused kernel per operator, run in order.
  */
 final class CpuExecutable implements Executable {
     private final Graph graph;
@@ -52,10 +53,7 @@ final class CpuExecutable implements Executable {
                 switch (b) {
                     case ARENA -> fixed[v.id()] = arena.asSlice(plan.arenaOffset(v), v.byteSize());
                     case CONSTANT -> {
-                        Value root = graph.values().get(plan.storageRoot(v));
-                        if (root == v) {
-                            fixed[v.id()] = v.constant().segment();
-                        }
+                        // copied on demand by the kernels that read it (CompileContext.requireF32)
                     }
                     case INPUT, OUTPUT -> boundPerRun.add(v);
                 }
