@@ -14,7 +14,8 @@
 # Environment for `run`: SIZES (default "512 1024"), PRECISIONS ("f32 f16"), RUNS (10), DEVICES (the TornadoVM
 # devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (0:0),
 # TEST_CLASSES (default "TornadoConformanceTest TornadoTinyModelTest"), SKIP_TESTS=1 to go straight to the
-# benchmarks, SIZES="" to skip them, EXTRA_JAVA_FLAGS, BENCH_TAG (suffix of the benchmark logs).
+# benchmarks, SIZES="" to skip them, EXTRA_JAVA_FLAGS, BENCH_TAG (suffix of the benchmark logs), CLI_SIZES ("512 1024";
+# "" skips the CLI bench), CLI_PRECISIONS (f32), CLI_STEPS (20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -117,9 +118,21 @@ run() {
           || echo "bench failed (rc $?)" >> "$out/bench-$size-$p${BENCH_TAG:-}.txt"
     done
   done
+  # The CLI's own benchmark (what ./jdiffusion bench --backend tornado runs), where the CLI was staged.
+  if [ -d "$dev/cli" ]; then
+    local clicp="$dev/cli/*:$dev/lib/backend-tornado.jar:$dev/lib/test-data-classes.jar:$root/test-data/src/main/resources"
+    for size in ${CLI_SIZES-512 1024}; do
+      for p in ${CLI_PRECISIONS:-f32}; do
+        timeout "${CLI_TIMEOUT:-300}" "${java[@]}" -Djdiffusion.tornado.device="${BENCH_DEVICE:-0:0}" -cp "$clicp" io.jdiffusion.cli.Main bench \
+            --backend tornado --precision "$p" -W "$size" -H "$size" --steps "${CLI_STEPS:-20}" > "$out/cli-bench-$size-$p.txt" 2>&1 \
+            || echo "cli bench failed (rc $?)" >> "$out/cli-bench-$size-$p.txt"
+      done
+    done
+  fi
   echo "== devices"; grep -i -E "device=|--" "$out/devices.txt" | head -8 || true
   for f in "$out"/tests-*.txt; do [ -f "$f" ] && { echo "== $(basename "$f")"; grep -E "tests (successful|failed)|failed \(rc" "$f" || tail -3 "$f"; }; done
-  echo "== benchmarks"; cat "$out"/bench-*.txt | grep -E "^RESULT|failed|Exception" || true
+  echo "== benchmarks"; cat "$out"/bench-*.txt | grep -E "^RESULT|^PROFILE|failed|Exception" || true
+  for f in "$out"/cli-bench-*.txt; do [ -f "$f" ] && { echo "== $(basename "$f")"; grep -v -E "^WARNING|^\s*$" "$f" | tail -25; }; done
 }
 
 case "${1:-}" in

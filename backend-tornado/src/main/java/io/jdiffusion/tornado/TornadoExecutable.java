@@ -79,7 +79,8 @@ final class TornadoExecutable implements Executable {
         this.taskCount = taskCount;
         this.graphCount = taskGraphs.size();
         TornadoExecutionPlan p = new TornadoExecutionPlan(taskGraphs.toArray(new ImmutableTaskGraph[0])).withGridScheduler(grids).withDevice(backend.device());
-        if (TornadoDevices.supportsCudaGraphs(backend.device()) && !"false".equals(System.getProperty(CUDA_GRAPH_PROPERTY))) {
+        // A profiled run times each kernel, which a replayed CUDA graph does not report.
+        if (TornadoDevices.supportsCudaGraphs(backend.device()) && !"false".equals(System.getProperty(CUDA_GRAPH_PROPERTY)) && !profile) {
             p = p.withCUDAGraph();
         }
         if (profile) {

@@ -130,6 +130,10 @@ public final class NetworkBenchmark {
             }
         }
         double total = byMethod.values().stream().mapToDouble(t -> t[0]).sum();
+        if (byMethod.isEmpty() && !profiles.isEmpty()) {
+            String log = profiles.getFirst();
+            System.out.println("PROFILE unparsed: " + log.substring(0, Math.min(1500, log.length())).replace('\n', ' '));
+        }
         for (Map.Entry<String, double[]> e : byMethod.entrySet()) {
             System.out.printf(Locale.ROOT, "PROFILE network=%s size=%d kernel=%s launches=%.0f device_ms=%.2f share=%.1f%%%n", network, size,
                     e.getKey(), e.getValue()[1], e.getValue()[0], 100 * e.getValue()[0] / total);
