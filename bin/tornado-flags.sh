@@ -1,3 +1,16 @@
 # Sourced by ./jdiffusion where TORNADOVM_HOME is set: adds the TornadoVM backend and its JVM flags.
-# Filled in by the TornadoVM backend work (see backend-tornado/README.md).
+# TornadoVM's SDK lists the flags its runtime needs (module path, JVMCI, Graal compiler, exports) in
+# $TORNADOVM_HOME/tornado-argfile; an SDK that ships only the template (paths as ${TORNADOVM_HOME}) gets it
+# expanded into a cache file. See backend-tornado/README.md.
 cp="$cp:$(ls "$here"/backend-tornado/target/jdiffusion-backend-tornado-*.jar | head -n 1)"
+tornado_argfile="$TORNADOVM_HOME/tornado-argfile"
+if [ ! -f "$tornado_argfile" ] && [ -f "$tornado_argfile.template" ]; then
+  tornado_argfile="${XDG_CACHE_HOME:-$HOME/.cache}/jdiffusion/tornado-argfile"
+  mkdir -p "$(dirname "$tornado_argfile")"
+  sed "s|\${TORNADOVM_HOME}|$TORNADOVM_HOME|g" "$TORNADOVM_HOME/tornado-argfile.template" > "$tornado_argfile"
+fi
+if [ -f "$tornado_argfile" ]; then
+  jvm+=("@$tornado_argfile")
+else
+  echo "jdiffusion: TORNADOVM_HOME=$TORNADOVM_HOME has no tornado-argfile; the tornado backend will report itself unavailable" >&2
+fi

@@ -6,7 +6,13 @@ import io.jdiffusion.backend.HostRunner;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.core.Numerics;
 import io.jdiffusion.core.Tensor;
+import io.jdiffusion.backend.Precision;
+import io.jdiffusion.models.pipeline.GenerationRequest;
+import io.jdiffusion.models.pipeline.GenerationResult;
+import io.jdiffusion.models.pipeline.ProgressListener;
+import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.sd.StableDiffusion;
+import io.jdiffusion.models.tokenizer.ClipTokenizer;
 import io.jdiffusion.testdata.TinySd;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -19,8 +25,11 @@ import java.util.Locale;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The tiny model's three networks (the graphs the pipeline runs) on the TornadoVM device equal
- * backend-cpu's results on the same random inputs: F32, relative L2 error at most 1e-4 per output.
+ * The tiny model on the TornadoVM device equals backend-cpu, F32, relative L2 error at most 1e-4: a whole
+ * txt2img generation (text encoder, guided UNet steps, VAE decoder, as `./jdiffusion generate --backend
+ * tornado` runs them), and the text encoder and VAE encoder graphs on their own on random inputs. Each
+ * network compiles to hundreds of kernels, which PoCL builds slowly, so the UNet and VAE decoder are checked
+ * through the pipeline only.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TornadoTinyModelTest {
@@ -56,13 +65,20 @@ class TornadoTinyModelTest {
     }
 
     @Test
-    void unetMatchesCpu() {
-        check(model.unet().graph(2, 16, 16, 77), 1);
-    }
-
-    @Test
-    void vaeDecoderMatchesCpu() {
-        check(model.vae().decoderGraph(1, 16, 16), 1);
+    void txt2imgPipelineMatchesCpu() {
+        ClipTokenizer tokenizer = ClipTokenizer.load(model.tokenizerFolder());
+        GenerationRequest request = GenerationRequest.of("a photograph of an astronaut riding a horse", 42).withSampler("euler")
+                .withSteps(3).withSize(32, 32);
+        try (StableDiffusionPipeline onCpu = new StableDiffusionPipeline(model, tokenizer, cpu, Precision.F32);
+             StableDiffusionPipeline onTornado = new StableDiffusionPipeline(model, tokenizer, tornado, Precision.F32);
+             GenerationResult expected = onCpu.generate(request, ProgressListener.NONE);
+             GenerationResult actual = onTornado.generate(request, ProgressListener.NONE)) {
+            double latents = Numerics.relativeL2(actual.latents(), expected.latents());
+            double image = Numerics.relativeL2(actual.image(), expected.image());
+            System.out.printf(Locale.ROOT, "tiny pipeline latents relL2 %.3e image relL2 %.3e%n", latents, image);
+            assertThat(latents).as("final latents").isLessThanOrEqualTo(TOLERANCE);
+            assertThat(image).as("decoded image").isLessThanOrEqualTo(TOLERANCE);
+        }
     }
 
     @Test

@@ -81,27 +81,19 @@ public final class AttentionKernels {
                 kv[e] = val;
             }
             ctx.localBarrier();
-            // Each thread scores a 2x2 block (queries r0, r0 + 1; keys j0, j0 + 16): four FMAs per four local loads.
-            int r0 = 2 * (lid >> 4);
-            int j0 = lid & 15;
-            float s00 = 0.0f;
-            float s01 = 0.0f;
-            float s10 = 0.0f;
-            float s11 = 0.0f;
-            for (int c = 0; c < d; c++) {
-                float qa = qs[r0 * d + c];
-                float qb = qs[(r0 + 1) * d + c];
-                float ka = kv[j0 * d + c];
-                float kb = kv[(j0 + 16) * d + c];
-                s00 += qa * ka;
-                s01 += qa * kb;
-                s10 += qb * ka;
-                s11 += qb * kb;
+            for (int e = lid; e < QUERIES * KEYS; e += THREADS) {
+                int r = e / KEYS;
+                int j = e - r * KEYS;
+                int kj = k0 + j;
+                float s = KernelMath.MASKED;
+                if (kj < nk && (causal == 0 || kj <= q0 + r)) {
+                    s = 0.0f;
+                    for (int c = 0; c < d; c++) {
+                        s += qs[r * d + c] * kv[j * d + c];
+                    }
+                }
+                p[e] = s;
             }
-            p[r0 * KEYS + j0] = masked(s00, k0 + j0, nk, causal, q0 + r0);
-            p[r0 * KEYS + j0 + 16] = masked(s01, k0 + j0 + 16, nk, causal, q0 + r0);
-            p[(r0 + 1) * KEYS + j0] = masked(s10, k0 + j0, nk, causal, q0 + r0 + 1);
-            p[(r0 + 1) * KEYS + j0 + 16] = masked(s11, k0 + j0 + 16, nk, causal, q0 + r0 + 1);
             ctx.localBarrier();
             if (lid < QUERIES) {
                 float oldMax = rowMax[lid];
@@ -136,20 +128,14 @@ public final class AttentionKernels {
                 kv[e] = val;
             }
             ctx.localBarrier();
-            // Each item is one output column of a pair of query rows: two FMAs per three local loads.
-            for (int e = lid; e < (QUERIES / 2) * dv; e += THREADS) {
-                int rp = e / dv;
-                int c = e - rp * dv;
-                int ra = 2 * rp;
-                float accA = os[ra * dv + c] * rowScale[ra];
-                float accB = os[(ra + 1) * dv + c] * rowScale[ra + 1];
+            for (int e = lid; e < QUERIES * dv; e += THREADS) {
+                int r = e / dv;
+                int c = e - r * dv;
+                float acc = os[e] * rowScale[r];
                 for (int j = 0; j < KEYS; j++) {
-                    float vv = kv[j * dv + c];
-                    accA += p[ra * KEYS + j] * vv;
-                    accB += p[(ra + 1) * KEYS + j] * vv;
+                    acc += p[r * KEYS + j] * kv[j * dv + c];
                 }
-                os[ra * dv + c] = accA;
-                os[(ra + 1) * dv + c] = accB;
+                os[e] = acc;
             }
             ctx.localBarrier();
         }
@@ -161,15 +147,6 @@ public final class AttentionKernels {
                 out.set(oOff + (b * nq + qi) * vStride + h * dv + c, os[e] / rowSum[r]);
             }
         }
-    }
-
-    /** A score, or {@link KernelMath#MASKED} for a key past the end or (causal) after the query. */
-    private static float masked(float score, int key, int nk, int causal, int query) {
-        float s = KernelMath.MASKED;
-        if (key < nk && (causal == 0 || key <= query)) {
-            s = score;
-        }
-        return s;
     }
 
     /** Keys per tile of {@link #attentionLargeHead}. */
