@@ -11,6 +11,7 @@ import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 
+import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -141,14 +142,28 @@ public final class OpsBenchmark implements AutoCloseable {
             }
             long outBytes = graph.outputs().stream().mapToLong(Value::byteSize).sum()
                     + graph.inputs().stream().mapToLong(Value::byteSize).sum();
-            // Warm-up: JIT compilation and the workspace's first growth.
+            // Warm-up: the workspace's first growth and JIT compilation. At least three runs and a second
+            // (or half the timing budget), and then on until the JIT has compiled nothing for 300 ms (at most
+            // 10 s): on 2 cores the compiler threads would otherwise compete with the timed runs.
+            CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+            boolean jitTimed = jit != null && jit.isCompilationTimeMonitoringSupported();
             long warmStart = System.nanoTime();
+            long jitTime = jitTimed ? jit.getTotalCompilationTime() : 0;
+            long jitQuietSince = warmStart;
             int warm = 0;
-            // At least three runs and a second or half the timing budget: operators that take most of a
-            // second per run otherwise get timed while the JIT is still compiling their loops.
-            while (warm < 3 || (System.nanoTime() - warmStart < Math.max(1e9, 0.5e9 * seconds) && warm < 30)) {
+            while (true) {
                 exe.run(in, out);
                 warm++;
+                long now = System.nanoTime();
+                if (jitTimed && jit.getTotalCompilationTime() != jitTime) {
+                    jitTime = jit.getTotalCompilationTime();
+                    jitQuietSince = now;
+                }
+                boolean minimum = warm >= 3 && now - warmStart >= Math.max(1e9, 0.5e9 * seconds);
+                boolean jitQuiet = now - jitQuietSince >= 300_000_000L;
+                if (minimum && (jitQuiet || now - warmStart > 10e9)) {
+                    break;
+                }
             }
             List<Double> times = new ArrayList<>();
             long[] threadIds = ManagementFactory.getThreadMXBean().getAllThreadIds();
