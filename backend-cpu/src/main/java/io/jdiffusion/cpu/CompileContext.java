@@ -16,14 +16,17 @@ final class CompileContext {
     final WorkerPool pool;
     final Workspace workspace;
     final KernelOptions options;
+    final WinogradSelection winograd;
     private final MemoryMeter meter;
     private final MemorySegment[] fixed;
     private final Arena widenedArena = Arena.ofShared();
     private long ownedBytes;
 
-    CompileContext(WorkerPool pool, Workspace workspace, MemoryMeter meter, MemorySegment[] fixed, KernelOptions options) {
+    CompileContext(WorkerPool pool, Workspace workspace, MemoryMeter meter, MemorySegment[] fixed, KernelOptions options,
+                   WinogradSelection winograd) {
         this.pool = pool;
         this.options = options;
+        this.winograd = winograd;
         this.workspace = workspace;
         this.meter = meter;
         this.fixed = fixed;

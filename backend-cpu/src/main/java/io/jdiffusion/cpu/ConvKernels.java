@@ -52,8 +52,7 @@ final class ConvKernels {
         boolean winograd = switch (ctx.options.convAlgorithm()) {
             case WINOGRAD -> winogradShape;
             case IM2COL -> false;
-            // Winograd's GEMMs have one column per 4x4 tile: below ~64 tiles they run short and im2col wins.
-            case AUTO -> winogradShape && ((g.ho() + 3) / 4) * ((g.wo() + 3) / 4) >= 64 && g.cin() >= 8;
+            case AUTO -> ctx.winograd.usesWinograd(op);
         };
         return winograd ? WinogradConv.compile(op, g, ctx) : im2col(op, g, ctx);
     }

@@ -18,6 +18,7 @@ public final class CpuBackend implements Backend {
     private final MemoryMeter meter = new MemoryMeter();
     private final ConvAlgorithm convAlgorithm;
     private final long winogradChunkFloats;
+    private final long winogradCacheBytes;
     private volatile boolean closed;
 
     public CpuBackend(int threads) {
@@ -37,6 +38,7 @@ public final class CpuBackend implements Backend {
         this.pool = new WorkerPool(threads);
         this.convAlgorithm = convAlgorithm;
         this.winogradChunkFloats = winogradChunkFloats;
+        this.winogradCacheBytes = CpuSettings.winogradCacheBytes();
     }
 
     /** A backend with the threads of {@link CpuSettings#threads()}. */
@@ -86,7 +88,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Executable compile(Graph graph, Precision precision) {
         checkOpen();
-        return new CpuExecutable(graph, pool, meter, new KernelOptions(convAlgorithm, winogradChunkFloats));
+        return new CpuExecutable(graph, pool, meter, new KernelOptions(convAlgorithm, winogradChunkFloats, winogradCacheBytes));
     }
 
     @Override

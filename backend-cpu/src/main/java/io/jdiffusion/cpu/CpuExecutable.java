@@ -43,7 +43,8 @@ final class CpuExecutable implements Executable {
         meter.add(arenaBytes);
         this.fixed = new MemorySegment[graph.values().size()];
         this.workspace = new Workspace(meter);
-        this.context = new CompileContext(pool, workspace, meter, fixed, options);
+        this.context = new CompileContext(pool, workspace, meter, fixed, options,
+                new WinogradSelection(graph, options.winogradCacheBytes()));
         try {
             for (Value v : graph.values()) {
                 BufferPlan.Binding b = plan.binding(v);

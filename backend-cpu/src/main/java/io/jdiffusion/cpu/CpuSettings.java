@@ -15,6 +15,9 @@ import java.util.stream.Stream;
 public final class CpuSettings {
     public static final String THREADS = "jdiffusion.cpu.threads";
     public static final String VECTOR_BITS = "jdiffusion.cpu.vectorBits";
+    public static final String WINOGRAD_CACHE_MIB = "jdiffusion.cpu.winogradCacheMiB";
+    /** Default Winograd filter cache per compiled network: holds SD 1.5's high-resolution layers. */
+    static final long DEFAULT_WINOGRAD_CACHE_MIB = 1024;
 
     private CpuSettings() {
     }
@@ -33,6 +36,27 @@ public final class CpuSettings {
             // reported below
         }
         throw new IllegalArgumentException(THREADS + " must be a thread count from 1 to 1024, got '" + s + "'");
+    }
+
+    /**
+     * Bytes of Winograd-transformed filters one compiled network may keep ({@value #WINOGRAD_CACHE_MIB},
+     * default {@value #DEFAULT_WINOGRAD_CACHE_MIB} MiB). Transformed filters take 4x the memory of the 3x3
+     * weights (36 values per 9), so caching all of SD 1.5's UNet would cost 8 GiB.
+     */
+    public static long winogradCacheBytes() {
+        String s = System.getProperty(WINOGRAD_CACHE_MIB);
+        if (s == null || s.isBlank()) {
+            return DEFAULT_WINOGRAD_CACHE_MIB << 20;
+        }
+        try {
+            long mib = Long.parseLong(s.strip());
+            if (mib >= 0) {
+                return mib << 20;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException(WINOGRAD_CACHE_MIB + " must be a size in MiB (0 or more), got '" + s + "'");
     }
 
     /** The forced vector width in bits, or 0 for the platform's preferred width. */

@@ -1,0 +1,64 @@
+package io.jdiffusion.cpu;
+
+import io.jdiffusion.backend.graph.Graph;
+import io.jdiffusion.backend.graph.Op;
+import io.jdiffusion.backend.graph.Value;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Which convolutions of a graph run as Winograd F(4x4,3x3) under {@link ConvAlgorithm#AUTO}.
+ *
+ * <p>A layer qualifies when it is 3x3 stride 1 with enough 4x4 tiles for Winograd's GEMMs to run full
+ * (64 or more) and at least 8 input channels. Winograd keeps its transformed filters, 4x the bytes of
+ * the 3x3 weights, so the qualifying layers share a budget: those with the most output tiles (where
+ * Winograd saves the most time per cached byte) are taken first, and the rest run as im2col GEMMs, whose
+ * packed weights take 1x. Layers with non-constant weights transform them per run and cost no cache.
+ */
+final class WinogradSelection {
+    private final Set<Op.Conv2d> selected = Collections.newSetFromMap(new IdentityHashMap<>());
+
+    WinogradSelection(Graph graph, long budgetBytes) {
+        List<Op.Conv2d> candidates = new ArrayList<>();
+        for (Op op : graph.ops()) {
+            if (op instanceof Op.Conv2d c && qualifies(ConvKernels.Geometry.of(c))) {
+                candidates.add(c);
+            }
+        }
+        candidates.sort(Comparator.comparingLong((Op.Conv2d c) -> tiles(ConvKernels.Geometry.of(c))).reversed());
+        long used = 0;
+        for (Op.Conv2d c : candidates) {
+            if (c.weight().kind() != Value.Kind.CONSTANT) {
+                selected.add(c);
+                continue;
+            }
+            long bytes = cachedBytes(ConvKernels.Geometry.of(c));
+            if (used + bytes <= budgetBytes) {
+                used += bytes;
+                selected.add(c);
+            }
+        }
+    }
+
+    static boolean qualifies(ConvKernels.Geometry g) {
+        return g.kh() == 3 && g.kw() == 3 && g.stride() == 1 && tiles(g) >= 64 && g.cin() >= 8;
+    }
+
+    /** Bytes of one layer's transformed filters: 36 positions of [cout rounded to panels, cin] floats. */
+    static long cachedBytes(ConvKernels.Geometry g) {
+        return 4L * WinogradConv.POSITIONS * Gemm.panelsA(g.cout()) * g.cin() * Gemm.MR;
+    }
+
+    private static long tiles(ConvKernels.Geometry g) {
+        return (long) ((g.ho() + 3) / 4) * ((g.wo() + 3) / 4);
+    }
+
+    boolean usesWinograd(Op.Conv2d op) {
+        return selected.contains(op);
+    }
+}
