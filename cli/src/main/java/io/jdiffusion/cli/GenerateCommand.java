@@ -3,6 +3,7 @@ package io.jdiffusion.cli;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
+import io.jdiffusion.core.io.AtomicFile;
 import io.jdiffusion.core.safetensors.SafetensorsWriter;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
@@ -21,7 +22,6 @@ import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -147,28 +147,15 @@ final class GenerateCommand implements Callable<Integer> {
         if (initImage != null && !(strength > 0 && strength <= 1)) {
             throw new IllegalArgumentException("--strength must be in (0, 1], got " + strength);
         }
-        checkWritable(output);
+        AtomicFile.checkWritable(output);
         if (saveLatents != null) {
-            checkWritable(saveLatents);
+            AtomicFile.checkWritable(saveLatents);
         }
         if (initImage != null && !Files.isRegularFile(initImage)) {
             throw new NoSuchFileException(initImage.toString(), null, "--init-image not found");
         }
         modelOptions.precision();
         modelOptions.modelPath();
-    }
-
-    private static void checkWritable(Path file) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        if (dir == null || !Files.isDirectory(dir)) {
-            throw new NoSuchFileException(String.valueOf(dir), null, "output folder does not exist");
-        }
-        if (!Files.isWritable(dir)) {
-            throw new AccessDeniedException(dir.toString(), null, "output folder is not writable");
-        }
-        if (Files.isDirectory(file)) {
-            throw new IOException("output " + file + " is a folder");
-        }
     }
 
     private static Tensor readImage(Path file, int w, int h) throws IOException {

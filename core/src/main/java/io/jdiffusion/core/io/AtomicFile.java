@@ -32,7 +32,11 @@ public final class AtomicFile {
     /** rw-r--r--: what a plain file write gives under the usual umask 022. */
     private static final Set<PosixFilePermission> NEW_FILE = PosixFilePermissions.fromString("rw-r--r--");
 
-    public static void write(Path target, Content content) throws IOException {
+    /**
+     * Fails with a clear exception unless {@code target} can be written: its folder exists and is writable,
+     * and it is not itself a folder. Callers may check early, before expensive work that ends in a write.
+     */
+    public static void checkWritable(Path target) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         if (dir == null || !Files.isDirectory(dir)) {
             throw new NoSuchFileException(String.valueOf(dir), null, "output folder does not exist");
@@ -41,8 +45,13 @@ public final class AtomicFile {
             throw new AccessDeniedException(dir.toString(), null, "output folder is not writable");
         }
         if (Files.isDirectory(target)) {
-            throw new IOException(target + " is a directory");
+            throw new IOException("output " + target + " is a folder");
         }
+    }
+
+    public static void write(Path target, Content content) throws IOException {
+        checkWritable(target);
+        Path dir = target.toAbsolutePath().getParent();
         Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
