@@ -1,7 +1,6 @@
 package io.jdiffusion.models.unet;
 
 import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.HostRunner;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.core.Shape;
@@ -9,7 +8,7 @@ import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.safetensors.SafetensorsFile;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.testsupport.Golden;
-import io.jdiffusion.testdata.TinySd;
+import io.jdiffusion.models.testsupport.TinyModelFixture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -21,22 +20,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The tiny UNet against diffusers' UNet2DConditionModel, output and every block (golden cases unet_a, unet_b). */
 class UNetGoldenTest {
+    private static TinyModelFixture fixture;
     private static StableDiffusion sd;
     private static SafetensorsFile golden;
     private static Backend cpu;
 
     @BeforeAll
     static void load() {
-        sd = StableDiffusion.load(TinySd.modelDir(), null);
-        golden = TinySd.golden("unet.safetensors");
-        cpu = Backends.create("cpu");
+        fixture = TinyModelFixture.open("unet.safetensors");
+        sd = fixture.model;
+        golden = fixture.golden;
+        cpu = fixture.cpu;
     }
 
     @AfterAll
     static void close() {
-        cpu.close();
-        golden.close();
-        sd.close();
+        fixture.close();
     }
 
     @Test

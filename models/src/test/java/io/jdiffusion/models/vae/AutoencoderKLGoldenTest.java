@@ -1,14 +1,13 @@
 package io.jdiffusion.models.vae;
 
 import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.HostRunner;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.safetensors.SafetensorsFile;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.testsupport.Golden;
-import io.jdiffusion.testdata.TinySd;
+import io.jdiffusion.models.testsupport.TinyModelFixture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -19,22 +18,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The tiny VAE against diffusers' AutoencoderKL (golden cases vae_decode, vae_encode), block by block. */
 class AutoencoderKLGoldenTest {
+    private static TinyModelFixture fixture;
     private static StableDiffusion sd;
     private static SafetensorsFile golden;
     private static Backend cpu;
 
     @BeforeAll
     static void load() {
-        sd = StableDiffusion.load(TinySd.modelDir(), null);
-        golden = TinySd.golden("vae.safetensors");
-        cpu = Backends.create("cpu");
+        fixture = TinyModelFixture.open("vae.safetensors");
+        sd = fixture.model;
+        golden = fixture.golden;
+        cpu = fixture.cpu;
     }
 
     @AfterAll
     static void close() {
-        cpu.close();
-        golden.close();
-        sd.close();
+        fixture.close();
     }
 
     @Test
