@@ -86,12 +86,9 @@ final class BenchCommand implements Callable<Integer> {
             ClipTokenizer tokenizer = model.tokenizerFolder() != null ? ClipTokenizer.load(model.tokenizerFolder())
                     : ClipTokenizer.load(TinySd.modelDir().resolve("tokenizer"));
             try (StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, tokenizer, backend, mo.precision())) {
-                int factor = model.vae().downscaleFactor();
-                if (width % factor != 0 || height % factor != 0) {
-                    throw new IllegalArgumentException("size " + width + "x" + height + " is not a multiple of " + factor);
-                }
-                int h = height / factor;
-                int w = width / factor;
+                StableDiffusionPipeline.LatentSize latent = pipeline.latentSize(width, height);
+                int h = latent.height();
+                int w = latent.width();
                 err.printf("bench: %s on %s (%s), %dx%d, batch %d, %s%n", model.description(), backend.name(),
                         backend.deviceDescription(), width, height, batch, mo.precision());
                 List<String> prompts = Collections.nCopies(batch, "a photograph of an astronaut riding a horse");

@@ -53,6 +53,20 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return defaultWidth();
     }
 
+    /** Latent height and width for an image size. */
+    public record LatentSize(int height, int width) {
+    }
+
+    /** The latent size of a {@code width} x {@code height} image; fails unless both divide by the VAE's factor. */
+    public LatentSize latentSize(int width, int height) {
+        int factor = model.vae().downscaleFactor();
+        if (width % factor != 0 || height % factor != 0) {
+            throw new IllegalArgumentException("size " + width + "x" + height + " is not a multiple of " + factor
+                    + ", the model's latent downscale factor");
+        }
+        return new LatentSize(height / factor, width / factor);
+    }
+
     public Backend backend() {
         return backend;
     }
@@ -66,13 +80,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         long start = System.nanoTime();
         int width = request.width() == 0 ? defaultWidth() : request.width();
         int height = request.height() == 0 ? defaultHeight() : request.height();
-        int factor = model.vae().downscaleFactor();
-        if (width % factor != 0 || height % factor != 0) {
-            throw new IllegalArgumentException("size " + width + "x" + height + " is not a multiple of " + factor
-                    + ", the model's latent downscale factor");
-        }
-        int h = height / factor;
-        int w = width / factor;
+        LatentSize latent = latentSize(width, height);
+        int h = latent.height();
+        int w = latent.width();
         int channels = model.unet().inChannels();
         int latentSize = channels * h * w;
         List<String> warnings = new ArrayList<>();

@@ -1,12 +1,9 @@
 package io.jdiffusion.models.unet;
 
-import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.HostRunner;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
-import io.jdiffusion.core.safetensors.SafetensorsFile;
-import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.testsupport.Golden;
 import io.jdiffusion.models.testsupport.TinyModelFixture;
 import org.junit.jupiter.api.AfterAll;
@@ -21,16 +18,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** The tiny UNet against diffusers' UNet2DConditionModel, output and every block (golden cases unet_a, unet_b). */
 class UNetGoldenTest {
     private static TinyModelFixture fixture;
-    private static StableDiffusion sd;
-    private static SafetensorsFile golden;
-    private static Backend cpu;
 
     @BeforeAll
     static void load() {
         fixture = TinyModelFixture.open("unet.safetensors");
-        sd = fixture.model;
-        golden = fixture.golden;
-        cpu = fixture.cpu;
     }
 
     @AfterAll
@@ -40,20 +31,20 @@ class UNetGoldenTest {
 
     @Test
     void caseAMatchesDiffusersBlockByBlock() {
-        UNet2DConditionModel unet = sd.unet();
+        UNet2DConditionModel unet = fixture.model.unet();
         List<String> taps = unet.tapNames();
         assertThat(taps).containsExactly("time_proj", "time_embedding", "conv_in", "down_blocks.0", "down_blocks.1",
                 "mid_block", "up_blocks.0", "up_blocks.1", "conv_norm_out", "conv_out");
         Graph g = unet.graph(2, 16, 16, 77, taps);
         // scalar int64 t = 981, broadcast to the batch as the pipeline does
-        long t = golden.tensor("a.timestep").getLong(0);
+        long t = fixture.golden.tensor("a.timestep").getLong(0);
         assertThat(t).isEqualTo(981);
         try (Tensor timestep = Tensor.ofFloats(Shape.of(2), t, t)) {
-            List<Tensor> out = HostRunner.run(cpu, g, List.of(golden.tensor("a.sample"), timestep,
-                    golden.tensor("a.encoder_hidden_states")));
-            Golden.check("unet_a noise_pred", out.getFirst(), golden.tensor("a.noise_pred"));
+            List<Tensor> out = HostRunner.run(fixture.cpu, g, List.of(fixture.golden.tensor("a.sample"), timestep,
+                    fixture.golden.tensor("a.encoder_hidden_states")));
+            Golden.check("unet_a noise_pred", out.getFirst(), fixture.golden.tensor("a.noise_pred"));
             for (int i = 0; i < taps.size(); i++) {
-                Golden.check("unet_a after." + taps.get(i), out.get(1 + i), golden.tensor("a.after." + taps.get(i)));
+                Golden.check("unet_a after." + taps.get(i), out.get(1 + i), fixture.golden.tensor("a.after." + taps.get(i)));
             }
             out.forEach(Tensor::close);
         }
@@ -61,18 +52,18 @@ class UNetGoldenTest {
 
     @Test
     void caseBTakesFractionalPerSampleTimesteps() {
-        Tensor timestep = golden.tensor("b.timestep");
+        Tensor timestep = fixture.golden.tensor("b.timestep");
         assertThat(timestep.toFloatArray()).containsExactly(946.42105f, 1.0f);
-        Graph g = sd.unet().graph(2, 8, 8, 77);
-        List<Tensor> out = HostRunner.run(cpu, g, List.of(golden.tensor("b.sample"), timestep,
-                golden.tensor("b.encoder_hidden_states")));
-        Golden.check("unet_b noise_pred", out.getFirst(), golden.tensor("b.noise_pred"));
+        Graph g = fixture.model.unet().graph(2, 8, 8, 77);
+        List<Tensor> out = HostRunner.run(fixture.cpu, g, List.of(fixture.golden.tensor("b.sample"), timestep,
+                fixture.golden.tensor("b.encoder_hidden_states")));
+        Golden.check("unet_b noise_pred", out.getFirst(), fixture.golden.tensor("b.noise_pred"));
         out.forEach(Tensor::close);
     }
 
     @Test
     void describesItselfFromTheConfig() {
-        UNet2DConditionModel unet = sd.unet();
+        UNet2DConditionModel unet = fixture.model.unet();
         assertThat(unet.inChannels()).isEqualTo(4);
         assertThat(unet.outChannels()).isEqualTo(4);
         assertThat(unet.sampleSize()).isEqualTo(32);

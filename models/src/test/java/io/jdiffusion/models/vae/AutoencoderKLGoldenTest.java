@@ -1,11 +1,8 @@
 package io.jdiffusion.models.vae;
 
-import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.HostRunner;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.core.Tensor;
-import io.jdiffusion.core.safetensors.SafetensorsFile;
-import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.testsupport.Golden;
 import io.jdiffusion.models.testsupport.TinyModelFixture;
 import org.junit.jupiter.api.AfterAll;
@@ -19,16 +16,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** The tiny VAE against diffusers' AutoencoderKL (golden cases vae_decode, vae_encode), block by block. */
 class AutoencoderKLGoldenTest {
     private static TinyModelFixture fixture;
-    private static StableDiffusion sd;
-    private static SafetensorsFile golden;
-    private static Backend cpu;
 
     @BeforeAll
     static void load() {
         fixture = TinyModelFixture.open("vae.safetensors");
-        sd = fixture.model;
-        golden = fixture.golden;
-        cpu = fixture.cpu;
     }
 
     @AfterAll
@@ -38,33 +29,33 @@ class AutoencoderKLGoldenTest {
 
     @Test
     void decodeMatchesDiffusers() {
-        AutoencoderKL vae = sd.vae();
+        AutoencoderKL vae = fixture.model.vae();
         assertThat(vae.scalingFactor()).isEqualTo(0.18215f);
         assertThat(vae.downscaleFactor()).isEqualTo(2);
         assertThat(vae.latentChannels()).isEqualTo(4);
         List<String> taps = vae.decoderTapNames();
         Graph g = vae.decoderGraph(1, 16, 16, taps);
-        List<Tensor> out = HostRunner.run(cpu, g, List.of(golden.tensor("dec.z")));
-        Golden.check("vae_decode sample", out.getFirst(), golden.tensor("dec.sample"));
+        List<Tensor> out = HostRunner.run(fixture.cpu, g, List.of(fixture.golden.tensor("dec.z")));
+        Golden.check("vae_decode sample", out.getFirst(), fixture.golden.tensor("dec.sample"));
         for (int i = 0; i < taps.size(); i++) {
-            Golden.check("vae_decode after." + taps.get(i), out.get(1 + i), golden.tensor("dec.after." + taps.get(i)));
+            Golden.check("vae_decode after." + taps.get(i), out.get(1 + i), fixture.golden.tensor("dec.after." + taps.get(i)));
         }
         out.forEach(Tensor::close);
     }
 
     @Test
     void encodeMatchesDiffusers() {
-        AutoencoderKL vae = sd.vae();
+        AutoencoderKL vae = fixture.model.vae();
         List<String> taps = vae.encoderTapNames();
         Graph g = vae.encoderGraph(1, 32, 32, taps);
-        List<Tensor> out = HostRunner.run(cpu, g, List.of(golden.tensor("enc.image")));
-        Golden.check("vae_encode mean", out.get(0), golden.tensor("enc.mean"));
+        List<Tensor> out = HostRunner.run(fixture.cpu, g, List.of(fixture.golden.tensor("enc.image")));
+        Golden.check("vae_encode mean", out.get(0), fixture.golden.tensor("enc.mean"));
         try (DiagonalGaussian dist = new DiagonalGaussian(out.get(0), out.get(1)); Tensor std = dist.std()) {
-            Golden.check("vae_encode logvar", dist.logvar(), golden.tensor("enc.logvar"));
-            Golden.check("vae_encode std", std, golden.tensor("enc.std"));
+            Golden.check("vae_encode logvar", dist.logvar(), fixture.golden.tensor("enc.logvar"));
+            Golden.check("vae_encode std", std, fixture.golden.tensor("enc.std"));
         }
         for (int i = 0; i < taps.size(); i++) {
-            Golden.check("vae_encode after." + taps.get(i), out.get(2 + i), golden.tensor("enc.after." + taps.get(i)));
+            Golden.check("vae_encode after." + taps.get(i), out.get(2 + i), fixture.golden.tensor("enc.after." + taps.get(i)));
         }
         out.forEach(Tensor::close);
     }
@@ -83,7 +74,7 @@ class AutoencoderKLGoldenTest {
 
     @Test
     void encoderRefusesSizesTheLatentGridCannotHold() {
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> sd.vae().encoderGraph(1, 31, 32))
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> fixture.model.vae().encoderGraph(1, 31, 32))
                 .hasMessageContaining("multiple of 2");
     }
 }
