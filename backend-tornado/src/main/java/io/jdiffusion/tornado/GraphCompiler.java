@@ -14,6 +14,7 @@ import io.jdiffusion.tornado.kernels.GemmKernels;
 import io.jdiffusion.tornado.kernels.KernelMath;
 import io.jdiffusion.tornado.kernels.NormKernels;
 import io.jdiffusion.tornado.kernels.PointwiseKernels;
+import io.jdiffusion.tornado.kernels.TensorCoreKernels;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
@@ -23,9 +24,11 @@ import uk.ac.manchester.tornado.api.WorkerGrid2D;
 import uk.ac.manchester.tornado.api.WorkerGrid3D;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -41,6 +44,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Buffers: every used constant packed into one weight array (uploaded on the first run only), the
  * {@link BufferPlan} arena for intermediates, one array each for float inputs, integer inputs and
  * outputs (the only per-run transfers), integer constants, and the broadcast descriptors of binary ops.
+ *
+ * <p>In F16 on a device with tensor cores (PTX and CUDA backends), {@code Linear} and {@code Conv2d} with a
+ * constant weight run on {@link TensorCoreKernels}: their weights go, in F16 and the kernels' padded layouts,
+ * into a separate half-precision weight array, and their work-groups share a scratch buffer for the epilogue.
+ * Activations stay F32 in the arena and are rounded to F16 where a tensor core reads them.
  */
 final class GraphCompiler {
     private static final AtomicInteger GRAPH_IDS = new AtomicInteger();
@@ -80,12 +88,21 @@ final class GraphCompiler {
     private int[] constantOffsets;
     private int[] inputOffsets;
     private int[] outputOffsets;
+    /** Whether Linear and Conv2d with constant weights run on tensor cores in F16. */
+    private final boolean tensorCores;
+    /** The operators that do, and where their F16 weights start in {@link #halfWeights}. */
+    private final Map<Op, Integer> halfOffsets = new IdentityHashMap<>();
+    /** F16 weights of the tensor-core operators; null when there are none. */
+    private HalfFloatArray halfWeights;
+    /** Epilogue tiles of the tensor-core kernels, {@link TensorCoreKernels#TILE_FLOATS} per work-group. */
+    private FloatArray scratch;
 
     GraphCompiler(TornadoBackend backend, Graph graph, Precision requested) {
         this.backend = backend;
         this.graph = graph;
         this.name = "jd" + GRAPH_IDS.incrementAndGet();
         this.plan = BufferPlan.plan(graph, ALIGN * Float.BYTES);
+        this.tensorCores = requested == Precision.F16 && TornadoDevices.supportsHalf(backend.device());
     }
 
     TornadoExecutable compile() {
@@ -94,11 +111,19 @@ final class GraphCompiler {
         // Every task graph of the chain declares every buffer: the first uploads them and each hands all of
         // them to the next. (TornadoVM treats an object persisted anywhere in a plan as already allocated, so
         // a buffer first uploaded by a later graph would never be allocated.)
-        Object[] all = {weights, intConstants, shapes, arena, outputs, floatInputs, intInputs};
+        List<Object> buffers = new ArrayList<>(List.of(weights, intConstants, shapes, arena, outputs, floatInputs, intInputs));
+        if (halfWeights != null) {
+            buffers.add(halfWeights);
+            buffers.add(scratch);
+        }
+        Object[] all = buffers.toArray();
         for (int i = 0; i < segments.size(); i++) {
             tasks = new TaskGraph(name + "_" + i);
             if (i == 0) {
                 tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, weights, intConstants, shapes, arena, outputs);
+                if (halfWeights != null) {
+                    tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, halfWeights, scratch);
+                }
                 tasks.transferToDevice(DataTransferMode.EVERY_EXECUTION, floatInputs, intInputs);
             } else {
                 tasks.consumeFromDevice(taskGraphs.getLast().getTaskGraphName(), all);
@@ -108,6 +133,11 @@ final class GraphCompiler {
                 tasks.task(id, PointwiseKernels::touch, ctx, weights, arena, outputs, floatInputs, intConstants, intInputs, shapes,
                         sentinel);
                 grid(id, new WorkerGrid1D(32), 32, 1, 1);
+                if (halfWeights != null) {
+                    String hid = nextTask();
+                    tasks.task(hid, PointwiseKernels::touchHalf, ctx, halfWeights, scratch, shapes, sentinel);
+                    grid(hid, new WorkerGrid1D(32), 32, 1, 1);
+                }
             }
             for (Op op : segments.get(i)) {
                 emit(op);
@@ -122,7 +152,11 @@ final class GraphCompiler {
         long bytes = weights.getNumBytesOfSegment() + arena.getNumBytesOfSegment() + floatInputs.getNumBytesOfSegment()
                 + outputs.getNumBytesOfSegment() + intInputs.getNumBytesOfSegment() + intConstants.getNumBytesOfSegment()
                 + shapes.getNumBytesOfSegment();
-        return new TornadoExecutable(backend, graph, Precision.F32, taskGraphs.stream().map(TaskGraph::snapshot).toList(), grids, floatInputs, intInputs, outputs,
+        if (halfWeights != null) {
+            bytes += halfWeights.getNumBytesOfSegment() + scratch.getNumBytesOfSegment();
+        }
+        Precision used = halfOffsets.isEmpty() ? Precision.F32 : Precision.F16;
+        return new TornadoExecutable(backend, graph, used, taskGraphs.stream().map(TaskGraph::snapshot).toList(), grids, floatInputs, intInputs, outputs,
                 inputOffsets, outputOffsets, idChecks, plan.arenaBytes(), bytes, taskCount);
     }
 
@@ -131,10 +165,11 @@ final class GraphCompiler {
     private void layOutBuffers() {
         int n = graph.values().size();
         constantOffsets = new int[n];
+        Set<Integer> f32Roots = layOutHalfWeights();
         long floatCursor = 0;
         long intCursor = 0;
         for (Value v : graph.constants()) {
-            if (plan.binding(v) == null || plan.storageRoot(v) != v.id()) {
+            if (plan.binding(v) == null || plan.storageRoot(v) != v.id() || !f32Roots.contains(v.id())) {
                 continue;
             }
             if (v.dtype().isFloatingPoint()) {
@@ -148,7 +183,7 @@ final class GraphCompiler {
         weights = new FloatArray(Math.max(1, toInt(floatCursor, "weights")));
         intConstants = new IntArray(Math.max(1, toInt(intCursor, "integer constants")));
         for (Value v : graph.constants()) {
-            if (plan.binding(v) == null || plan.storageRoot(v) != v.id()) {
+            if (plan.binding(v) == null || plan.storageRoot(v) != v.id() || !f32Roots.contains(v.id())) {
                 continue;
             }
             if (v.dtype().isFloatingPoint()) {
@@ -204,6 +239,9 @@ final class GraphCompiler {
                 for (long s : sb) {
                     meta.add(toInt(s, "broadcast stride"));
                 }
+            } else if (halfOffsets.containsKey(op)) {
+                opMeta.put(op, meta.size());
+                meta.addAll(tensorCoreDescriptor(op));
             } else if (op instanceof Op.Conv2d c) {
                 opMeta.put(op, meta.size());
                 meta.add(c.x().shape().size(1));
@@ -218,6 +256,134 @@ final class GraphCompiler {
         for (int i = 0; i < meta.size(); i++) {
             shapes.set(i, meta.get(i));
         }
+    }
+
+    /**
+     * Picks the tensor-core operators, packs their weights into {@link #halfWeights} and sizes the scratch;
+     * returns the storage roots of the constants the F32 weight array must still hold (every constant but
+     * those read only as a tensor-core weight).
+     */
+    private Set<Integer> layOutHalfWeights() {
+        Set<Integer> f32Roots = new HashSet<>();
+        long halfCursor = 0;
+        long scratchFloats = 0;
+        for (Op op : graph.ops()) {
+            Value halfWeight = null;
+            if (tensorCores && isTensorCoreCandidate(op)) {
+                halfWeight = op instanceof Op.Linear l ? l.weight() : ((Op.Conv2d) op).weight();
+                halfOffsets.put(op, toInt(halfCursor, "F16 weights"));
+                halfCursor = align(halfCursor + halfElements(op));
+                scratchFloats = Math.max(scratchFloats, (long) workGroups(op) * TensorCoreKernels.TILE_FLOATS);
+            }
+            if (op instanceof Op.Reshape) {
+                continue;
+            }
+            for (Value in : op.inputs()) {
+                if (in != halfWeight && in != null && plan.binding(in) == BufferPlan.Binding.CONSTANT) {
+                    f32Roots.add(plan.storageRoot(in));
+                }
+            }
+        }
+        if (!halfOffsets.isEmpty()) {
+            halfWeights = new HalfFloatArray(Math.max(1, toInt(halfCursor, "F16 weights")));
+            halfWeights.getSegment().fill((byte) 0);
+            scratch = new FloatArray(toInt(scratchFloats, "tensor-core scratch"));
+            scratch.init(Float.NaN);
+            for (var e : halfOffsets.entrySet()) {
+                packHalf(e.getKey(), e.getValue());
+            }
+        }
+        return f32Roots;
+    }
+
+    private boolean isTensorCoreCandidate(Op op) {
+        Value w = switch (op) {
+            case Op.Linear l -> l.weight();
+            case Op.Conv2d c -> c.weight();
+            default -> null;
+        };
+        return w != null && plan.binding(w) == BufferPlan.Binding.CONSTANT;
+    }
+
+    private TensorCoreWeights.LinearLayout linearLayout(Op.Linear l) {
+        return new TensorCoreWeights.LinearLayout(l.weight().shape().size(0), l.x().shape().size(-1),
+                l.activation() == Activation.GEGLU);
+    }
+
+    private TensorCoreWeights.ConvLayout convLayout(Op.Conv2d c) {
+        return new TensorCoreWeights.ConvLayout(c.out().shape().size(1), toInt(c.weight().shape().countFrom(1), "conv weight row"));
+    }
+
+    private long halfElements(Op op) {
+        return op instanceof Op.Linear l ? linearLayout(l).elements() : convLayout((Op.Conv2d) op).elements();
+    }
+
+    private void packHalf(Op op, int offset) {
+        Value w = op instanceof Op.Linear l ? l.weight() : ((Op.Conv2d) op).weight();
+        var constant = graph.values().get(plan.storageRoot(w)).constant();
+        if (op instanceof Op.Linear l) {
+            linearLayout(l).pack(constant, halfWeights, offset);
+        } else {
+            convLayout((Op.Conv2d) op).pack(constant, halfWeights, offset);
+        }
+    }
+
+    /** Row blocks, column blocks and batch of a tensor-core operator's grid. */
+    private int[] tensorCoreGrid(Op op) {
+        if (op instanceof Op.Linear l) {
+            var layout = linearLayout(l);
+            int m = toInt(l.x().shape().elementCount() / layout.k(), "linear rows");
+            int colBlocks = layout.geglu() ? tiles(layout.n() / 2, TensorCoreKernels.GEGLU_COLUMNS) : tiles(layout.n(), TensorCoreKernels.BLOCK_N);
+            return new int[]{tiles(m, TensorCoreKernels.BLOCK_M), colBlocks, 1};
+        }
+        Shape os = op.out().shape();
+        return new int[]{tiles(os.size(1), TensorCoreKernels.BLOCK_M), tiles(os.countFrom(2), TensorCoreKernels.BLOCK_N), os.size(0)};
+    }
+
+    private int workGroups(Op op) {
+        int[] g = tensorCoreGrid(op);
+        return toInt((long) g[0] * g[1] * g[2], "tensor-core work-groups");
+    }
+
+    /** The {@link TensorCoreKernels} descriptor of a tensor-core operator, field by field. */
+    private List<Integer> tensorCoreDescriptor(Op op) {
+        int[] d = new int[TensorCoreKernels.FIELDS];
+        int[] g = tensorCoreGrid(op);
+        d[TensorCoreKernels.ROW_BLOCKS] = g[0];
+        d[TensorCoreKernels.COL_BLOCKS] = g[1];
+        if (op instanceof Op.Linear l) {
+            var layout = linearLayout(l);
+            d[TensorCoreKernels.MODE] = TensorCoreKernels.MODE_LINEAR;
+            d[TensorCoreKernels.ROWS] = toInt(l.x().shape().elementCount() / layout.k(), "linear rows");
+            d[TensorCoreKernels.COLS] = layout.n();
+            d[TensorCoreKernels.K_TOTAL] = layout.k();
+            d[TensorCoreKernels.K_PADDED] = layout.kPadded();
+            d[TensorCoreKernels.W_STRIDE] = layout.stride();
+            d[TensorCoreKernels.ACT] = activationCode(l.activation());
+            d[TensorCoreKernels.HALF_PADDED] = layout.halfPadded();
+        } else {
+            Op.Conv2d c = (Op.Conv2d) op;
+            var layout = convLayout(c);
+            Shape xs = c.x().shape();
+            Shape ws = c.weight().shape();
+            d[TensorCoreKernels.MODE] = TensorCoreKernels.MODE_CONV;
+            d[TensorCoreKernels.ROWS] = layout.cout();
+            d[TensorCoreKernels.COLS] = toInt(c.out().shape().countFrom(2), "conv output pixels");
+            d[TensorCoreKernels.K_TOTAL] = layout.kTotal();
+            d[TensorCoreKernels.K_PADDED] = layout.kPadded();
+            d[TensorCoreKernels.W_STRIDE] = layout.kPadded();
+            d[TensorCoreKernels.CIN] = xs.size(1);
+            d[TensorCoreKernels.IN_H] = xs.size(2);
+            d[TensorCoreKernels.IN_W] = xs.size(3);
+            d[TensorCoreKernels.OUT_W] = c.out().shape().size(3);
+            d[TensorCoreKernels.GEOM] = convGeometry(c, ws);
+            d[TensorCoreKernels.PADS] = convPadding(c);
+        }
+        List<Integer> list = new ArrayList<>();
+        for (int v : d) {
+            list.add(v);
+        }
+        return list;
     }
 
     private Slot slot(Value v) {
@@ -288,18 +454,48 @@ final class GraphCompiler {
         }
     }
 
+    private int convGeometry(Op.Conv2d c, Shape ws) {
+        int kh = ws.size(2);
+        int kw = ws.size(3);
+        if (kh > 255 || kw > 255 || c.stride() > 255) {
+            throw unsupported(c, "kernel or stride above 255");
+        }
+        return kh | (kw << 8) | (c.stride() << 16);
+    }
+
+    private int convPadding(Op.Conv2d c) {
+        var p = c.padding();
+        if (p.top() > 65535 || p.left() > 65535) {
+            throw unsupported(c, "padding above 65535");
+        }
+        return p.top() | (p.left() << 16);
+    }
+
+    /** A tensor-core Linear or Conv2d: {@link TensorCoreKernels#gemm}, one 256-thread work-group per 128x128 tile. */
+    private void tensorCoreGemm(Op op, Value xv, Value bias, Value residual) {
+        Slot x = slot(xv);
+        Slot b = bias == null ? null : slot(bias);
+        Slot r = residual == null ? null : slot(residual);
+        Slot o = slot(op.out());
+        String id = nextTask();
+        tasks.task(id, TensorCoreKernels::gemm, ctx, x.floats(), x.offset(), halfWeights, halfOffsets.get(op),
+                b == null ? o.floats() : b.floats(), b == null ? -1 : b.offset(),
+                r == null ? o.floats() : r.floats(), r == null ? -1 : r.offset(),
+                o.floats(), o.offset(), scratch, shapes, opMeta.get(op));
+        int[] g = tensorCoreGrid(op);
+        grid(id, new WorkerGrid3D(g[0] * TensorCoreKernels.THREADS, g[1], g[2]), TensorCoreKernels.THREADS, 1, 1);
+    }
+
     private void conv2d(Op.Conv2d c) {
+        if (halfOffsets.containsKey(c)) {
+            tensorCoreGemm(c, c.x(), c.bias(), c.residual());
+            return;
+        }
         Shape xs = c.x().shape();
         Shape ws = c.weight().shape();
         Shape os = c.out().shape();
-        int kh = ws.size(2);
-        int kw = ws.size(3);
-        var p = c.padding();
-        if (kh > 255 || kw > 255 || c.stride() > 255 || p.top() > 65535 || p.left() > 65535) {
-            throw unsupported(c, "kernel or stride above 255, or padding above 65535");
-        }
-        int geom = kh | (kw << 8) | (c.stride() << 16);
-        int pads = p.top() | (p.left() << 16);
+        int geom = convGeometry(c, ws);
+        int pads = convPadding(c);
         Slot x = slot(c.x());
         Slot w = slot(c.weight());
         Slot b = c.bias() == null ? null : slot(c.bias());
@@ -316,6 +512,10 @@ final class GraphCompiler {
     }
 
     private void linear(Op.Linear l) {
+        if (halfOffsets.containsKey(l)) {
+            tensorCoreGemm(l, l.x(), l.bias(), l.residual());
+            return;
+        }
         int k = l.x().shape().size(-1);
         int n = l.weight().shape().size(0);
         int m = toInt(l.x().shape().elementCount() / k, "linear rows");

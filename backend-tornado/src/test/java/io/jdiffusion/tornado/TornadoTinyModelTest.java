@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Locale;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The tiny model on the TornadoVM device equals backend-cpu, F32, relative L2 error at most 1e-4: a whole
@@ -34,6 +35,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TornadoTinyModelTest {
     private static final double TOLERANCE = 1e-4;
+    /**
+     * F16 tensor-core products against F32 on the CPU, through a whole network: each product rounds its
+     * operands to F16 (relative error 2^-11), which stacked layers carry along.
+     */
+    private static final double F16_TOLERANCE = 1e-2;
 
     private StableDiffusion model;
     private Backend tornado;
@@ -86,17 +92,31 @@ class TornadoTinyModelTest {
         check(model.vae().encoderGraph(1, 64, 64), 1);
     }
 
+    /** Text encoder, UNet and VAE decoder in F16 on a device with tensor cores (skipped on PoCL). */
+    @Test
+    void networksInF16StayCloseToCpu() {
+        assumeTrue(TornadoDevices.supportsHalf(((TornadoBackend) tornado).device()), "no F16 on this TornadoVM device");
+        int vocab = model.textEncoder().config().vocabSize();
+        check(model.textEncoder().graph(2), vocab, Precision.F16, F16_TOLERANCE);
+        check(model.unet().graph(2, 8, 8, 77), vocab, Precision.F16, F16_TOLERANCE);
+        check(model.vae().decoderGraph(1, 8, 8), vocab, Precision.F16, F16_TOLERANCE);
+    }
+
     private void check(Graph graph, int vocab) {
+        check(graph, vocab, Precision.F32, TOLERANCE);
+    }
+
+    private void check(Graph graph, int vocab, Precision precision, double tolerance) {
         long seed = System.nanoTime();
         List<Tensor> inputs = NetworkInputs.random(graph, vocab, seed);
         try {
             List<Tensor> expected = HostRunner.run(cpu, graph, inputs);
-            List<Tensor> actual = HostRunner.run(tornado, graph, inputs);
+            List<Tensor> actual = HostRunner.run(tornado, graph, inputs, precision);
             for (int i = 0; i < expected.size(); i++) {
                 double err = Numerics.relativeL2(actual.get(i), expected.get(i));
-                System.out.printf(Locale.ROOT, "tiny %-8s output %d relL2 %.3e%n", graph.name(), i, err);
-                assertThat(err).as("%s output %d (%s), input seed %d", graph.name(), i, graph.outputs().get(i), seed)
-                        .isLessThanOrEqualTo(TOLERANCE);
+                System.out.printf(Locale.ROOT, "tiny %-8s %s output %d relL2 %.3e%n", graph.name(), precision, i, err);
+                assertThat(err).as("%s %s output %d (%s), input seed %d", graph.name(), precision, i, graph.outputs().get(i), seed)
+                        .isLessThanOrEqualTo(tolerance);
             }
             expected.forEach(Tensor::close);
             actual.forEach(Tensor::close);

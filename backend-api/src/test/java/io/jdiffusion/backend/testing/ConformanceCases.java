@@ -53,7 +53,8 @@ public final class ConformanceCases {
         c.add(direct("linear rank-2 input 17x23 -> 9", b -> one(linear(b, F32, true, Activation.NONE, false, 9, 17, 23))));
     }
 
-    private static Value linear(ProblemBuilder b, DType wType, boolean bias, Activation act, boolean residual, long n, long... xDims) {
+    /** x [xDims] times a weight [n, k] of {@code wType}, optional bias and residual; public for backends' own larger cases. */
+    public static Value linear(ProblemBuilder b, DType wType, boolean bias, Activation act, boolean residual, long n, long... xDims) {
         Value x = b.input("x", xDims);
         long k = xDims[xDims.length - 1];
         Value w = b.weight("w", wType, k, n, k);
@@ -82,7 +83,8 @@ public final class ConformanceCases {
         c.add(direct("conv1x3 pad(0,0,1,1) 2x4x5x6 -> 3 bf16", b -> one(conv(b, DType.BF16, 2, 4, 5, 6, 3, 1, 3, 1, new Padding(0, 0, 1, 1), true, false))));
     }
 
-    private static Value conv(ProblemBuilder b, DType wType, long n, long cin, long h, long w, long cout, long kh, long kw,
+    /** A convolution of x [n, cin, h, w] by a weight [cout, cin, kh, kw] of {@code wType}; public like {@link #linear}. */
+    public static Value conv(ProblemBuilder b, DType wType, long n, long cin, long h, long w, long cout, long kh, long kw,
                               int stride, Padding pad, boolean bias, boolean residual) {
         Value x = b.input("x", n, cin, h, w);
         Value wt = b.weight("w", wType, cin * kh * kw, cout, cin, kh, kw);

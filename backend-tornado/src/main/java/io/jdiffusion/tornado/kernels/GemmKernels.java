@@ -115,64 +115,31 @@ public final class GemmKernels {
             ctx.localBarrier();
         }
         if (act == KernelMath.ACT_GEGLU) {
-            gegluStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, hcol0 + tx + 0, c00, c02);
-            gegluStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, hcol0 + tx + 16, c01, c03);
-            gegluStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, hcol0 + tx + 0, c10, c12);
-            gegluStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, hcol0 + tx + 16, c11, c13);
-            gegluStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, hcol0 + tx + 0, c20, c22);
-            gegluStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, hcol0 + tx + 16, c21, c23);
-            gegluStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, hcol0 + tx + 0, c30, c32);
-            gegluStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, hcol0 + tx + 16, c31, c33);
+            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, hcol0 + tx + 0, c00, c02);
+            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, hcol0 + tx + 16, c01, c03);
+            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, hcol0 + tx + 0, c10, c12);
+            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, hcol0 + tx + 16, c11, c13);
+            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, hcol0 + tx + 0, c20, c22);
+            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, hcol0 + tx + 16, c21, c23);
+            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, hcol0 + tx + 0, c30, c32);
+            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, hcol0 + tx + 16, c31, c33);
         } else {
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 0, c00, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 16, c01, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 32, c02, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 48, c03, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 0, c10, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 16, c11, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 32, c12, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 48, c13, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 0, c20, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 16, c21, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 32, c22, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 48, c23, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 0, c30, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 16, c31, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 32, c32, act);
-            linearStore(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 48, c33, act);
-        }
-    }
-
-    private static void linearStore(FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, int m, int n,
-                                    int r, int c, float acc, int act) {
-        if (r < m && c < n) {
-            float v = acc;
-            if (bOff >= 0) {
-                v += bias.get(bOff + c);
-            }
-            v = KernelMath.activate(v, act);
-            if (rOff >= 0) {
-                v += res.get(rOff + r * n + c);
-            }
-            out.set(oOff + r * n + c, v);
-        }
-    }
-
-    private static void gegluStore(FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, int m, int n,
-                                   int r, int c, float h, float gate) {
-        int half = n / 2;
-        if (r < m && c < half) {
-            float hv = h;
-            float gv = gate;
-            if (bOff >= 0) {
-                hv += bias.get(bOff + c);
-                gv += bias.get(bOff + half + c);
-            }
-            float v = hv * KernelMath.gelu(gv);
-            if (rOff >= 0) {
-                v += res.get(rOff + r * half + c);
-            }
-            out.set(oOff + r * half + c, v);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 0, c00, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 16, c01, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 32, c02, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 48, c03, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 0, c10, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 16, c11, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 32, c12, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 48, c13, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 0, c20, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 16, c21, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 32, c22, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 48, c23, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 0, c30, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 16, c31, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 32, c32, act);
+            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 48, c33, act);
         }
     }
 
@@ -280,36 +247,21 @@ public final class GemmKernels {
             }
             ctx.localBarrier();
         }
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 0, c00);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 16, c01);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 32, c02);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 48, c03);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 0, c10);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 16, c11);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 32, c12);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 48, c13);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 0, c20);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 16, c21);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 32, c22);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 48, c23);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 0, c30);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 16, c31);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 32, c32);
-        convStore(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 48, c33);
-    }
-
-    private static void convStore(FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, int imageBase, int cout, int pixels,
-                                  int co, int p, float acc) {
-        if (co < cout && p < pixels) {
-            float v = acc;
-            if (bOff >= 0) {
-                v += bias.get(bOff + co);
-            }
-            int idx = imageBase + co * pixels + p;
-            if (rOff >= 0) {
-                v += res.get(rOff + idx);
-            }
-            out.set(oOff + idx, v);
-        }
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 0, c00);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 16, c01);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 32, c02);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 48, c03);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 0, c10);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 16, c11);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 32, c12);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 48, c13);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 0, c20);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 16, c21);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 32, c22);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 48, c23);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 0, c30);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 16, c31);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 32, c32);
+        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 48, c33);
     }
 }

@@ -3,6 +3,7 @@ package io.jdiffusion.tornado.kernels;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 /**
@@ -182,6 +183,13 @@ public final class PointwiseKernels {
             b.set(0, v);
             c.set(0, v);
             d.set(0, v);
+        }
+    }
+
+    /** {@link #touch} for the tensor-core buffers, which only devices with F16 have (so a separate kernel). */
+    public static void touchHalf(KernelContext ctx, HalfFloatArray h, FloatArray s, IntArray sizes, int sentinel) {
+        if (ctx.globalIdx == 0 && sizes.get(sentinel) == 1) {
+            s.set(0, h.get(0).getFloat32());
         }
     }
 }

@@ -1,0 +1,108 @@
+package io.jdiffusion.tornado;
+
+import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.Backends;
+import io.jdiffusion.backend.Executable;
+import io.jdiffusion.backend.Precision;
+import io.jdiffusion.backend.graph.Activation;
+import io.jdiffusion.backend.graph.Padding;
+import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.backend.testing.BackendOracle;
+import io.jdiffusion.backend.testing.ConformanceCase;
+import io.jdiffusion.backend.testing.ConformanceCases;
+import io.jdiffusion.backend.testing.OperatorConformanceSuite;
+import io.jdiffusion.backend.testing.Oracle;
+import io.jdiffusion.backend.testing.Problem;
+import io.jdiffusion.backend.testing.TestRandom;
+import io.jdiffusion.backend.testing.Tolerances;
+import io.jdiffusion.core.DType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Every operator in F16 on a device with tensor cores (TornadoVM's PTX or CUDA backend), against backend-cpu
+ * in F32: relative L2 error at most 3e-3. Linear and Conv2d run on the tensor-core kernels there; the shared
+ * cases are joined by Stable Diffusion-sized products that span several 128x128 tiles, partial tiles, GEGLU
+ * column pairing, strided and 1x1 convolutions. Skipped where the device has no F16 (PoCL).
+ */
+class TornadoF16ConformanceTest extends OperatorConformanceSuite {
+    static final Tolerances F16_AGAINST_CPU = new Tolerances(3e-3, 3e-3);
+
+    private Backend cpu;
+
+    @Override
+    protected Backend createBackend() {
+        Backend tornado = Backends.create(TornadoBackendProvider.NAME);
+        boolean half = TornadoDevices.supportsHalf(((TornadoBackend) tornado).device());
+        if (!half) {
+            tornado.close();
+        }
+        assumeTrue(half, "the TornadoVM device has no F16 tensor cores (OpenCL/PoCL): F16 runs on the PTX and CUDA backends");
+        return tornado;
+    }
+
+    @Override
+    protected Oracle oracle() {
+        cpu = Backends.create("cpu");
+        return new BackendOracle(cpu);
+    }
+
+    @Override
+    protected Tolerances tolerances() {
+        return F16_AGAINST_CPU;
+    }
+
+    @Override
+    protected Precision precision() {
+        return Precision.F16;
+    }
+
+    @Override
+    protected List<ConformanceCase> cases() {
+        List<ConformanceCase> all = new ArrayList<>(ConformanceCases.all());
+        all.add(linear("linear 2x77x768 -> 768 +bias (text encoder)", false, Activation.NONE, 768, 2, 77, 768));
+        all.add(linear("linear 2x300x320 -> 1280 gelu +residual", true, Activation.GELU, 1280, 2, 300, 320));
+        all.add(linear("linear 2x256x320 -> geglu 1280 +residual (UNet feed-forward)", true, Activation.GEGLU, 2560, 2, 256, 320));
+        all.add(linear("linear 1x129x1280 -> geglu 100 (partial GEGLU tile)", false, Activation.GEGLU, 200, 1, 129, 1280));
+        all.add(conv("conv3x3 2x320x16x16 -> 320 +residual (two row tiles, one partial)", 2, 320, 16, 16, 320, 3, 1, 1, true));
+        all.add(conv("conv3x3 2x4x24x24 -> 320 (conv_in, K of 36)", 2, 4, 24, 24, 320, 3, 1, 1, false));
+        all.add(conv("conv3x3 s2 2x64x33x31 -> 64 (downsampler)", 2, 64, 33, 31, 64, 3, 2, 1, false));
+        all.add(conv("conv1x1 1x256x20x20 -> 512 +residual (shortcut)", 1, 256, 20, 20, 512, 1, 1, 0, true));
+        all.add(conv("conv3x3 1x128x40x40 -> 3 (VAE conv_out)", 1, 128, 40, 40, 3, 3, 1, 1, false));
+        return all;
+    }
+
+    /** Linear and Conv2d really take the tensor-core path in F16 (the suite alone would pass an F32 fallback). */
+    @Test
+    void linearAndConvCompileToTensorCoreKernels() {
+        for (ConformanceCase c : List.of(cases().get(cases().size() - 9), cases().get(cases().size() - 5))) {
+            try (Problem p = c.build(TestRandom.fresh()); Executable exe = backend().compile(p.graph(), Precision.F16)) {
+                assertThat(exe.precision()).as(c.name()).isEqualTo(Precision.F16);
+            }
+        }
+    }
+
+    private static ConformanceCase linear(String name, boolean residual, Activation act, long n, long... xDims) {
+        return new ConformanceCase(name, Tolerances.Accuracy.DIRECT,
+                b -> new Value[]{ConformanceCases.linear(b, DType.F32, true, act, residual, n, xDims)});
+    }
+
+    private static ConformanceCase conv(String name, long n, long cin, long h, long w, long cout, long k, int stride, int pad,
+                                        boolean residual) {
+        return new ConformanceCase(name, Tolerances.Accuracy.DIRECT,
+                b -> new Value[]{ConformanceCases.conv(b, DType.F32, n, cin, h, w, cout, k, k, stride, Padding.same(pad), true, residual)});
+    }
+
+    @AfterAll
+    void stopCpu() {
+        if (cpu != null) {
+            cpu.close();
+        }
+    }
+}
