@@ -10,6 +10,8 @@
 #   scripts/gpu-measure.sh run     On the GPU machine, from the repository root. Uses JAVA_HOME and TORNADOVM_HOME
 #                                  when set, else unpacks .device/jdk.tar.xz and .device/tornado-sdk.tar.xz to /tmp.
 #                                  Writes logs to $OUT (default ./gpu-measure-out) and prints a summary table.
+#   scripts/gpu-measure.sh main CLASS [ARGS]   On the GPU machine: one main class of backend-tornado's tests (e.g.
+#                                  ProductBenchmark), output in $OUT/CLASS.txt.
 #
 # Environment for `run`: SIZES (default "512 1024"), PRECISIONS ("f32 f16"), RUNS (10), DEVICES (the TornadoVM
 # devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (0:0),
@@ -82,8 +84,9 @@ pack_jdk() {
   rm -rf "$tmp"
 }
 
-run() {
-  local out=${OUT:-$root/gpu-measure-out}
+# Unpacks the JDK and SDK where none is set, regenerates the argfile and sets java, cp and out.
+setup() {
+  out=${OUT:-$root/gpu-measure-out}
   mkdir -p "$out"
   if [ -z "${JAVA_HOME:-}" ] || [ ! -x "$JAVA_HOME/bin/java" ]; then
     mkdir -p /tmp/jd && tar -C /tmp/jd -xJf "$dev/jdk.tar.xz" && export JAVA_HOME=/tmp/jd/jdk
@@ -97,9 +100,22 @@ run() {
   local nv
   nv=$(for p in $(python3 -c 'import nvidia; print(" ".join(nvidia.__path__))' 2>/dev/null); do find "$p" -name 'lib*.so*' -printf '%h\n'; done | sort -u | paste -sd: -)
   export LD_LIBRARY_PATH="${nv}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  local java=("$JAVA_HOME/bin/java" "@$TORNADOVM_HOME/tornado-argfile" --add-modules jdk.incubator.vector -Xmx64g -Xss4m
-              -Djdiffusion.tornado.tasksPerGraph="${TASKS_PER_GRAPH:-60}" ${EXTRA_JAVA_FLAGS:-})
-  local cp="$dev/lib/*:$root/test-data/src/main/resources"
+  java=("$JAVA_HOME/bin/java" "@$TORNADOVM_HOME/tornado-argfile" --add-modules jdk.incubator.vector -Xmx64g -Xss4m
+        -Djdiffusion.tornado.tasksPerGraph="${TASKS_PER_GRAPH:-60}" ${EXTRA_JAVA_FLAGS:-})
+  cp="$dev/lib/*:$root/test-data/src/main/resources"
+}
+
+# Runs one main class of the test class path (a benchmark) on BENCH_DEVICE, output in $OUT/<class>.txt.
+main_class() {
+  setup
+  local cls=$1; shift
+  timeout "${MAIN_TIMEOUT:-300}" "${java[@]}" -Djdiffusion.tornado.device="${BENCH_DEVICE:-0:0}" -cp "$cp" "io.jdiffusion.tornado.$cls" "$@" \
+      > "$out/$cls.txt" 2>&1 || echo "$cls failed (rc $?)" >> "$out/$cls.txt"
+  grep -E "^PRODUCT|^RESULT|failed|Exception" "$out/$cls.txt" || tail -20 "$out/$cls.txt"
+}
+
+run() {
+  setup
   { nvidia-smi || true; "$JAVA_HOME/bin/java" -version; echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; } > "$out/env.txt" 2>&1
   "${java[@]}" -cp "$cp" uk.ac.manchester.tornado.drivers.TornadoDeviceQuery > "$out/devices.txt" 2>&1 || true
   if [ "${SKIP_TESTS:-0}" != 1 ]; then
@@ -138,5 +154,6 @@ run() {
 case "${1:-}" in
   stage) stage ;;
   run) run ;;
-  *) echo "usage: $0 stage|run" >&2; exit 2 ;;
+  main) shift; main_class "$@" ;;
+  *) echo "usage: $0 stage|run|main CLASS [ARGS]" >&2; exit 2 ;;
 esac

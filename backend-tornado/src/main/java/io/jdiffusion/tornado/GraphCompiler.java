@@ -14,6 +14,7 @@ import io.jdiffusion.tornado.kernels.GemmKernels;
 import io.jdiffusion.tornado.kernels.KernelMath;
 import io.jdiffusion.tornado.kernels.NormKernels;
 import io.jdiffusion.tornado.kernels.PointwiseKernels;
+import io.jdiffusion.tornado.kernels.TensorCoreAttention;
 import io.jdiffusion.tornado.kernels.TensorCoreKernels;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.KernelContext;
@@ -61,6 +62,8 @@ final class GraphCompiler {
      * plan, handing the device buffers on with persistOnDevice/consumeFromDevice.
      */
     static final int MAX_TASKS_PER_GRAPH = Integer.getInteger("jdiffusion.tornado.tasksPerGraph", 60);
+    /** "false" keeps attention on the F32 flash kernels in F16 (for comparison and diagnosis). */
+    static final boolean TENSOR_CORE_ATTENTION = !"false".equals(System.getProperty("jdiffusion.tornado.tensorCoreAttention"));
 
     private final TornadoBackend backend;
     private final Graph graph;
@@ -92,6 +95,8 @@ final class GraphCompiler {
     private final boolean tensorCores;
     /** The operators that do, and where their F16 weights start in {@link #halfWeights}. */
     private final Map<Op, Integer> halfOffsets = new IdentityHashMap<>();
+    /** Attention operators that run on {@link TensorCoreAttention}. */
+    private final Set<Op> tensorCoreAttention = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
     /** F16 weights of the tensor-core operators; null when there are none. */
     private HalfFloatArray halfWeights;
     /** Epilogue tiles of the tensor-core kernels, {@link TensorCoreKernels#TILE_FLOATS} per work-group. */
@@ -155,7 +160,7 @@ final class GraphCompiler {
         if (halfWeights != null) {
             bytes += halfWeights.getNumBytesOfSegment() + scratch.getNumBytesOfSegment();
         }
-        Precision used = halfOffsets.isEmpty() ? Precision.F32 : Precision.F16;
+        Precision used = halfOffsets.isEmpty() && tensorCoreAttention.isEmpty() ? Precision.F32 : Precision.F16;
         return new TornadoExecutable(backend, graph, used, taskGraphs.stream().map(TaskGraph::snapshot).toList(), grids, floatInputs, intInputs, outputs,
                 inputOffsets, outputOffsets, idChecks, plan.arenaBytes(), bytes, taskCount);
     }
@@ -242,6 +247,9 @@ final class GraphCompiler {
             } else if (halfOffsets.containsKey(op)) {
                 opMeta.put(op, meta.size());
                 meta.addAll(tensorCoreDescriptor(op));
+            } else if (tensorCoreAttention.contains(op)) {
+                opMeta.put(op, meta.size());
+                meta.addAll(attentionDescriptor((Op.Attention) op));
             } else if (op instanceof Op.Conv2d c) {
                 opMeta.put(op, meta.size());
                 meta.add(c.x().shape().size(1));
@@ -275,6 +283,11 @@ final class GraphCompiler {
                 halfCursor = align(halfCursor + halfElements(op));
                 scratchFloats = Math.max(scratchFloats, (long) workGroups(op) * TensorCoreKernels.TILE_FLOATS);
             }
+            if (tensorCores && TENSOR_CORE_ATTENTION && op instanceof Op.Attention a && fitsTensorCoreAttention(a)) {
+                tensorCoreAttention.add(op);
+                int[] g = attentionGrid(a);
+                scratchFloats = Math.max(scratchFloats, (long) g[0] * g[1] * g[2] * TensorCoreAttention.TILE_FLOATS);
+            }
             if (op instanceof Op.Reshape) {
                 continue;
             }
@@ -284,7 +297,7 @@ final class GraphCompiler {
                 }
             }
         }
-        if (!halfOffsets.isEmpty()) {
+        if (!halfOffsets.isEmpty() || !tensorCoreAttention.isEmpty()) {
             halfWeights = new HalfFloatArray(Math.max(1, toInt(halfCursor, "F16 weights")));
             halfWeights.getSegment().fill((byte) 0);
             scratch = new FloatArray(toInt(scratchFloats, "tensor-core scratch"));
@@ -294,6 +307,34 @@ final class GraphCompiler {
             }
         }
         return f32Roots;
+    }
+
+    private static boolean fitsTensorCoreAttention(Op.Attention a) {
+        int d = a.q().shape().size(2) / a.heads();
+        int dv = a.v().shape().size(2) / a.heads();
+        return d <= TensorCoreAttention.MAX_HEAD && dv <= TensorCoreAttention.MAX_HEAD;
+    }
+
+    /** Query blocks, batch * heads and value-column chunks of a tensor-core attention's grid. */
+    private static int[] attentionGrid(Op.Attention a) {
+        Shape qs = a.q().shape();
+        int dv = a.v().shape().size(2) / a.heads();
+        return new int[]{tiles(qs.size(1), TensorCoreAttention.QUERIES), qs.size(0) * a.heads(), tiles(dv, TensorCoreAttention.COLUMNS)};
+    }
+
+    private List<Integer> attentionDescriptor(Op.Attention a) {
+        int[] g = attentionGrid(a);
+        int d = a.q().shape().size(2) / a.heads();
+        Integer[] f = new Integer[TensorCoreAttention.FIELDS];
+        f[TensorCoreAttention.NQ] = a.q().shape().size(1);
+        f[TensorCoreAttention.NK] = a.k().shape().size(1);
+        f[TensorCoreAttention.HEADS] = a.heads();
+        f[TensorCoreAttention.D] = d;
+        f[TensorCoreAttention.DV] = a.v().shape().size(2) / a.heads();
+        f[TensorCoreAttention.D_PADDED] = TensorCoreWeights.roundUp(d, 16);
+        f[TensorCoreAttention.Q_BLOCKS] = g[0];
+        f[TensorCoreAttention.BATCH_HEADS] = g[1];
+        return List.of(f);
     }
 
     private boolean isTensorCoreCandidate(Op op) {
@@ -353,7 +394,6 @@ final class GraphCompiler {
         d[TensorCoreKernels.COL_BLOCKS] = g[1];
         if (op instanceof Op.Linear l) {
             var layout = linearLayout(l);
-            d[TensorCoreKernels.MODE] = TensorCoreKernels.MODE_LINEAR;
             d[TensorCoreKernels.ROWS] = toInt(l.x().shape().elementCount() / layout.k(), "linear rows");
             d[TensorCoreKernels.COLS] = layout.n();
             d[TensorCoreKernels.K_TOTAL] = layout.k();
@@ -366,7 +406,6 @@ final class GraphCompiler {
             var layout = convLayout(c);
             Shape xs = c.x().shape();
             Shape ws = c.weight().shape();
-            d[TensorCoreKernels.MODE] = TensorCoreKernels.MODE_CONV;
             d[TensorCoreKernels.ROWS] = layout.cout();
             d[TensorCoreKernels.COLS] = toInt(c.out().shape().countFrom(2), "conv output pixels");
             d[TensorCoreKernels.K_TOTAL] = layout.kTotal();
@@ -481,7 +520,8 @@ final class GraphCompiler {
         tasks.task(id, TensorCoreKernels::gemm, ctx, x.floats(), x.offset(), halfWeights, halfOffsets.get(op),
                 b == null ? o.floats() : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? o.floats() : r.floats(), r == null ? -1 : r.offset(),
-                o.floats(), o.offset(), scratch, shapes, opMeta.get(op));
+                o.floats(), o.offset(), scratch, shapes, opMeta.get(op),
+                op instanceof Op.Linear ? TensorCoreKernels.MODE_LINEAR : TensorCoreKernels.MODE_CONV);
         int[] g = tensorCoreGrid(op);
         grid(id, new WorkerGrid3D(g[0] * TensorCoreKernels.THREADS, g[1], g[2]), TensorCoreKernels.THREADS, 1, 1);
     }
@@ -535,6 +575,18 @@ final class GraphCompiler {
     }
 
     private void attention(Op.Attention a) {
+        if (tensorCoreAttention.contains(a)) {
+            Slot q = slot(a.q());
+            Slot k = slot(a.k());
+            Slot v = slot(a.v());
+            Slot o = slot(a.out());
+            String id = nextTask();
+            tasks.task(id, TensorCoreAttention::attention, ctx, q.floats(), q.offset(), k.floats(), k.offset(), v.floats(), v.offset(),
+                    o.floats(), o.offset(), scratch, shapes, opMeta.get(a), a.scale(), a.causal() ? 1 : 0);
+            int[] g = attentionGrid(a);
+            grid(id, new WorkerGrid3D(g[0] * TensorCoreAttention.THREADS, g[1], g[2]), TensorCoreAttention.THREADS, 1, 1);
+            return;
+        }
         Shape qs = a.q().shape();
         int batch = qs.size(0);
         int nq = qs.size(1);
@@ -572,7 +624,7 @@ final class GraphCompiler {
         String id = nextTask();
         tasks.task(id, NormKernels::groupNorm, ctx, x.floats(), x.offset(), gamma.floats(), gamma.offset(), beta.floats(),
                 beta.offset(), o.floats(), o.offset(), channels, spatial, g.groups(), g.eps(), g.silu() ? 1 : 0);
-        grid(id, new WorkerGrid1D(s.size(0) * g.groups() * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
+        grid(id, new WorkerGrid1D(s.size(0) * g.groups() * NormKernels.GROUP_THREADS), NormKernels.GROUP_THREADS, 1, 1);
     }
 
     private void layerNorm(Op.LayerNorm l) {

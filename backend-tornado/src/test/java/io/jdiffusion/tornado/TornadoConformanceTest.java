@@ -51,7 +51,7 @@ class TornadoConformanceTest extends OperatorConformanceSuite {
         return all;
     }
 
-    private static ConformanceCase attention(String name, long batch, long nq, long nk, int heads, long d, boolean causal) {
+    static ConformanceCase attention(String name, long batch, long nq, long nk, int heads, long d, boolean causal) {
         return new ConformanceCase(name, Tolerances.Accuracy.DIRECT, b -> new Value[]{attention(b, batch, nq, nk, heads, d, causal)});
     }
 

@@ -29,7 +29,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Every operator in F16 on a device with tensor cores (TornadoVM's PTX or CUDA backend), against backend-cpu
  * in F32: relative L2 error at most 3e-3. Linear and Conv2d run on the tensor-core kernels there; the shared
  * cases are joined by Stable Diffusion-sized products that span several 128x128 tiles, partial tiles, GEGLU
- * column pairing, strided and 1x1 convolutions. Skipped where the device has no F16 (PoCL).
+ * column pairing, strided and 1x1 convolutions, and attention shapes of the tensor-core flash kernel (partial
+ * query and key tiles, heads of 40 to 160, causal). Skipped where the device has no F16 (PoCL).
  */
 class TornadoF16ConformanceTest extends OperatorConformanceSuite {
     static final Tolerances F16_AGAINST_CPU = new Tolerances(3e-3, 3e-3);
@@ -75,13 +76,17 @@ class TornadoF16ConformanceTest extends OperatorConformanceSuite {
         all.add(conv("conv3x3 s2 2x64x33x31 -> 64 (downsampler)", 2, 64, 33, 31, 64, 3, 2, 1, false));
         all.add(conv("conv1x1 1x256x20x20 -> 512 +residual (shortcut)", 1, 256, 20, 20, 512, 1, 1, 0, true));
         all.add(conv("conv3x3 1x128x40x40 -> 3 (VAE conv_out)", 1, 128, 40, 40, 3, 3, 1, 1, false));
+        all.add(TornadoConformanceTest.attention("attention self 2x1024 tokens, 8 heads of 40 (UNet 64x64 level)", 2, 1024, 1024, 8, 40, false));
+        all.add(TornadoConformanceTest.attention("attention cross 2x256 x 77, 8 heads of 80", 2, 256, 77, 8, 80, false));
+        all.add(TornadoConformanceTest.attention("attention self 1x100, 2 heads of 160 (three column chunks)", 1, 100, 100, 2, 160, false));
+        all.add(TornadoConformanceTest.attention("attention causal 2x77, 12 heads of 64 (text encoder)", 2, 77, 77, 12, 64, true));
         return all;
     }
 
     /** Linear and Conv2d really take the tensor-core path in F16 (the suite alone would pass an F32 fallback). */
     @Test
     void linearAndConvCompileToTensorCoreKernels() {
-        for (ConformanceCase c : List.of(cases().get(cases().size() - 9), cases().get(cases().size() - 5))) {
+        for (ConformanceCase c : List.of(cases().get(cases().size() - 13), cases().get(cases().size() - 9))) {
             try (Problem p = c.build(TestRandom.fresh()); Executable exe = backend().compile(p.graph(), Precision.F16)) {
                 assertThat(exe.precision()).as(c.name()).isEqualTo(Precision.F16);
             }

@@ -12,30 +12,45 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
  */
 public final class NormKernels {
     public static final int THREADS = 256;
+    /** Work-group width of {@link #groupNorm}. */
+    public static final int GROUP_THREADS = 1024;
 
     private NormKernels() {
     }
 
     /**
      * GroupNorm over x [N, C, spatial]: work-group g handles batch g / groups, group g % groups, whose
-     * channels are one contiguous block of (C / groups) * spatial elements.
+     * channels are one contiguous block of (C / groups) * spatial elements. A group holds up to a million
+     * elements (the VAE at 512x512) and there are only N * groups work-groups, so each is {@link #GROUP_THREADS}
+     * wide and keeps four loads in flight per thread: one load at a time left the passes waiting on memory.
      */
     public static void groupNorm(KernelContext ctx, FloatArray x, int xOff, FloatArray gamma, int gOff, FloatArray beta, int bOff,
                                  FloatArray out, int outOff, int channels, int spatial, int groups, float eps, int silu) {
-        float[] scratch = ctx.allocateFloatLocalArray(THREADS);
+        float[] scratch = ctx.allocateFloatLocalArray(GROUP_THREADS);
         int lid = ctx.localIdx;
         int block = ctx.groupIdx;
         int cpg = channels / groups;
         int count = cpg * spatial;
         int g = block % groups;
-        int start = block * count;
-        float s = 0.0f;
-        for (int i = lid; i < count; i += THREADS) {
-            s += x.get(xOff + start + i);
+        int start = xOff + block * count;
+        int step = 4 * GROUP_THREADS;
+        int whole = count - count % step;
+        float s0 = 0.0f;
+        float s1 = 0.0f;
+        float s2 = 0.0f;
+        float s3 = 0.0f;
+        for (int i = lid; i < whole; i += step) {
+            s0 += x.get(start + i);
+            s1 += x.get(start + i + GROUP_THREADS);
+            s2 += x.get(start + i + 2 * GROUP_THREADS);
+            s3 += x.get(start + i + 3 * GROUP_THREADS);
         }
-        scratch[lid] = s;
+        for (int i = whole + lid; i < count; i += GROUP_THREADS) {
+            s0 += x.get(start + i);
+        }
+        scratch[lid] = (s0 + s1) + (s2 + s3);
         ctx.localBarrier();
-        for (int stride = THREADS / 2; stride > 0; stride /= 2) {
+        for (int stride = GROUP_THREADS / 2; stride > 0; stride /= 2) {
             if (lid < stride) {
                 scratch[lid] += scratch[lid + stride];
             }
@@ -43,14 +58,27 @@ public final class NormKernels {
         }
         float mean = scratch[0] / count;
         ctx.localBarrier();
-        float v = 0.0f;
-        for (int i = lid; i < count; i += THREADS) {
-            float d = x.get(xOff + start + i) - mean;
-            v += d * d;
+        float v0 = 0.0f;
+        float v1 = 0.0f;
+        float v2 = 0.0f;
+        float v3 = 0.0f;
+        for (int i = lid; i < whole; i += step) {
+            float d0 = x.get(start + i) - mean;
+            float d1 = x.get(start + i + GROUP_THREADS) - mean;
+            float d2 = x.get(start + i + 2 * GROUP_THREADS) - mean;
+            float d3 = x.get(start + i + 3 * GROUP_THREADS) - mean;
+            v0 += d0 * d0;
+            v1 += d1 * d1;
+            v2 += d2 * d2;
+            v3 += d3 * d3;
         }
-        scratch[lid] = v;
+        for (int i = whole + lid; i < count; i += GROUP_THREADS) {
+            float d = x.get(start + i) - mean;
+            v0 += d * d;
+        }
+        scratch[lid] = (v0 + v1) + (v2 + v3);
         ctx.localBarrier();
-        for (int stride = THREADS / 2; stride > 0; stride /= 2) {
+        for (int stride = GROUP_THREADS / 2; stride > 0; stride /= 2) {
             if (lid < stride) {
                 scratch[lid] += scratch[lid + stride];
             }
@@ -58,13 +86,14 @@ public final class NormKernels {
         }
         float var = scratch[0] / count;
         float inv = 1.0f / TornadoMath.sqrt(var + eps);
-        for (int i = lid; i < count; i += THREADS) {
+        int o = outOff + block * count;
+        for (int i = lid; i < count; i += GROUP_THREADS) {
             int c = g * cpg + i / spatial;
-            float y = (x.get(xOff + start + i) - mean) * inv * gamma.get(gOff + c) + beta.get(bOff + c);
+            float y = (x.get(start + i) - mean) * inv * gamma.get(gOff + c) + beta.get(bOff + c);
             if (silu == 1) {
                 y = KernelMath.silu(y);
             }
-            out.set(outOff + start + i, y);
+            out.set(o + i, y);
         }
     }
 

@@ -12,9 +12,11 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * {@code Linear} and {@code Conv2d} (PTX and CUDA backends, compute capability 8.0 and up).
  *
  * <p>One work-group of 256 threads (8 warps, 4 along M by 2 along N) computes a 128x128 output tile in
- * steps of 16 along K; each warp owns 32x64 of it, 16 accumulator fragments. Operands are staged in local
+ * steps of 32 along K; each warp owns 32x64 of it, 16 accumulator fragments. Operands are staged in local
  * memory as packed F16 pairs in the layout {@code ldmatrix} reads: A row-major 16x16 blocks, B 16x8
- * sub-tiles stored k-major.
+ * sub-tiles stored k-major. The global loads of the next step are issued before the tensor cores start on
+ * the current one (register double-buffering): without that each step waited for 8 dependent memory round
+ * trips, and the kernel ran no faster than the F32 one.
  * <ul>
  *   <li>{@link #MODE_LINEAR}: A = the activations x [rows, k] (F32, rounded to F16 as the tile is loaded),
  *       B = the weight transposed and zero-padded on upload, [kPadded, wStride] F16. For GEGLU a work-group
@@ -26,13 +28,13 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * TornadoVM's accumulator fragments are registers that Java code cannot index, so the fused epilogue (bias,
  * activation, GEGLU, residual, bounds) reads the tile back: each warp stores its fragments into the
  * work-group's own 128x128 slice of {@code scratch} (global memory, L2-resident), a barrier publishes them,
- * and all 256 threads finish the tile with coalesced reads. Every geometry field lives in
- * {@code sizes[meta + field]} so that one compiled kernel serves every shape.
+ * and all 256 threads finish the tile with coalesced reads.
  */
 public final class TensorCoreKernels {
     public static final int BLOCK_M = 128;
     public static final int BLOCK_N = 128;
-    public static final int BLOCK_K = 16;
+    /** K per step: two m16n8k16 steps from one staged tile. */
+    public static final int BLOCK_K = 32;
     public static final int THREADS = 256;
     /** Floats of scratch each work-group owns. */
     public static final int TILE_FLOATS = BLOCK_M * BLOCK_N;
@@ -42,34 +44,40 @@ public final class TensorCoreKernels {
     public static final int MODE_LINEAR = 0;
     public static final int MODE_CONV = 1;
 
-    /** Fields of the descriptor at {@code sizes[meta]}. */
-    public static final int MODE = 0;
-    public static final int ROWS = 1;
-    public static final int COLS = 2;
-    public static final int K_TOTAL = 3;
-    public static final int K_PADDED = 4;
-    public static final int W_STRIDE = 5;
-    public static final int ACT = 6;
-    public static final int HALF_PADDED = 7;
-    public static final int CIN = 8;
-    public static final int IN_H = 9;
-    public static final int IN_W = 10;
-    public static final int OUT_W = 11;
-    public static final int GEOM = 12;
-    public static final int PADS = 13;
-    public static final int ROW_BLOCKS = 14;
-    public static final int COL_BLOCKS = 15;
-    public static final int FIELDS = 16;
+    /**
+     * Fields of the descriptor at {@code sizes[meta]}. Sizes come from device memory rather than specialised
+     * scalars (TornadoVM compiles scalar arguments in as constants) so that the K loop is not unrolled; only
+     * the mode is a scalar, which removes the other mode's loaders from the kernel.
+     */
+    public static final int ROWS = 0;
+    public static final int COLS = 1;
+    public static final int K_TOTAL = 2;
+    public static final int K_PADDED = 3;
+    public static final int W_STRIDE = 4;
+    public static final int ACT = 5;
+    public static final int HALF_PADDED = 6;
+    public static final int CIN = 7;
+    public static final int IN_H = 8;
+    public static final int IN_W = 9;
+    public static final int OUT_W = 10;
+    public static final int GEOM = 11;
+    public static final int PADS = 12;
+    public static final int ROW_BLOCKS = 13;
+    public static final int COL_BLOCKS = 14;
+    public static final int FIELDS = 15;
 
     private static final int WARP = 32;
     private static final int B_SUBTILE_BYTES = 256;
+    /** K of one mma.sync; also the row width, in halves, of the staged 16x16 A blocks. */
+    private static final int MMA_K = 16;
+    /** Bytes of one k half (16 of the 32 k) of the A or the B tile. */
+    private static final int HALF_TILE_BYTES = 4096;
 
     private TensorCoreKernels() {
     }
 
     public static void gemm(KernelContext ctx, FloatArray x, int xOff, HalfFloatArray w, int wOff, FloatArray bias, int bOff,
-                            FloatArray res, int rOff, FloatArray out, int oOff, FloatArray scratch, IntArray sizes, int meta) {
-        int mode = sizes.get(meta + MODE);
+                            FloatArray res, int rOff, FloatArray out, int oOff, FloatArray scratch, IntArray sizes, int meta, int mode) {
         int rows = sizes.get(meta + ROWS);
         int cols = sizes.get(meta + COLS);
         int kTotal = sizes.get(meta + K_TOTAL);
@@ -132,87 +140,95 @@ public final class TensorCoreKernels {
         float[] c16 = ctx.mmaFragment(0.0f);
         float[] c17 = ctx.mmaFragment(0.0f);
 
-        for (int k0 = 0; k0 < kp; k0 += BLOCK_K) {
-            if (mode == MODE_CONV) {
-                for (int idx = tid; idx < 1024; idx += THREADS) {
-                    int g = wOff + (row0 + (idx >> 3)) * kp + k0 + ((idx & 7) << 1);
-                    aTile[idx] = (w.get(g).getHalfFloatValue() & 0xFFFF) | ((w.get(g + 1).getHalfFloatValue() & 0xFFFF) << 16);
-                }
-                // Consecutive threads take consecutive pixel pairs of one k row: coalesced reads of x.
-                for (int idx = tid; idx < 1024; idx += THREADS) {
-                    int kr = idx >> 6;
-                    int pc = (idx & 63) << 1;
-                    int gk = k0 + kr;
-                    int lo = 0;
-                    int hi = 0;
-                    if (gk < kTotal) {
-                        int ci = gk / khw;
-                        int rem = gk - ci * khw;
-                        int ky = rem / kw;
-                        int kx = rem - ky * kw;
-                        int base = xImage + ci * plane;
-                        lo = pixelHalf(x, base, col0 + pc, cols, wo, stride, ky + dy, kx + dx, h, wd);
-                        hi = pixelHalf(x, base, col0 + pc + 1, cols, wo, stride, ky + dy, kx + dx, h, wd);
-                    }
-                    bTile[(pc >> 3) * 64 + kr * 4 + ((pc & 7) >> 1)] = lo | (hi << 16);
-                }
-            } else {
-                for (int idx = tid; idx < 1024; idx += THREADS) {
-                    int r = row0 + (idx >> 3);
-                    int kk = k0 + ((idx & 7) << 1);
-                    int lo = 0;
-                    int hi = 0;
-                    if (r < rows) {
-                        int g = xOff + r * kTotal + kk;
-                        if (kk < kTotal) {
-                            lo = half(x, g);
-                        }
-                        if (kk + 1 < kTotal) {
-                            hi = half(x, g + 1);
-                        }
-                    }
-                    aTile[idx] = lo | (hi << 16);
-                }
-                for (int idx = tid; idx < 1024; idx += THREADS) {
-                    int in = idx & 63;
-                    int col = (idx >> 6) * 8 + ((in & 3) << 1);
-                    int gcol = col0 + col;
-                    if (col >= split) {
-                        gcol += shift;
-                    }
-                    int g = wOff + (k0 + (in >> 2)) * ldw + gcol;
-                    bTile[idx] = (w.get(g).getHalfFloatValue() & 0xFFFF) | ((w.get(g + 1).getHalfFloatValue() & 0xFFFF) << 16);
-                }
-            }
+        // Each thread stages 8 packed pairs of A and 8 of B per k-step. They are loaded into registers one
+        // step ahead (the loads of step k+1 are in flight while the tensor cores work on step k), in straight
+        // code so that all 16 loads issue before the first is waited for. The loop starts one step early with
+        // zero registers: its first tiles are zeros, which the tensor cores add harmlessly, so the loads appear
+        // once in the code (TornadoVM compiles one kernel per task; kernel size is compile time).
+        int a0 = 0;
+        int a1 = 0;
+        int a2 = 0;
+        int a3 = 0;
+        int a4 = 0;
+        int a5 = 0;
+        int a6 = 0;
+        int a7 = 0;
+        int b0 = 0;
+        int b1 = 0;
+        int b2 = 0;
+        int b3 = 0;
+        int b4 = 0;
+        int b5 = 0;
+        int b6 = 0;
+        int b7 = 0;
+
+        for (int k0 = -BLOCK_K; k0 < kp; k0 += BLOCK_K) {
+            aTile[tid] = a0;
+            aTile[tid + 256] = a1;
+            aTile[tid + 512] = a2;
+            aTile[tid + 768] = a3;
+            aTile[tid + 1024] = a4;
+            aTile[tid + 1280] = a5;
+            aTile[tid + 1536] = a6;
+            aTile[tid + 1792] = a7;
+            bTile[bSlot(mode, tid)] = b0;
+            bTile[bSlot(mode, tid + 256)] = b1;
+            bTile[bSlot(mode, tid + 512)] = b2;
+            bTile[bSlot(mode, tid + 768)] = b3;
+            bTile[bSlot(mode, tid + 1024)] = b4;
+            bTile[bSlot(mode, tid + 1280)] = b5;
+            bTile[bSlot(mode, tid + 1536)] = b6;
+            bTile[bSlot(mode, tid + 1792)] = b7;
             ctx.localBarrier();
 
-            HalfFloat[] a0 = ctx.mmaLoadA(aTile, BLOCK_K, warpM * 1024);
-            HalfFloat[] a1 = ctx.mmaLoadA(aTile, BLOCK_K, warpM * 1024 + 512);
-            int bBase = warpN * 8;
-            HalfFloat[] b0 = ctx.mmaLoadB(bTile, BLOCK_K, bBase * B_SUBTILE_BYTES);
-            HalfFloat[] b1 = ctx.mmaLoadB(bTile, BLOCK_K, (bBase + 1) * B_SUBTILE_BYTES);
-            HalfFloat[] b2 = ctx.mmaLoadB(bTile, BLOCK_K, (bBase + 2) * B_SUBTILE_BYTES);
-            HalfFloat[] b3 = ctx.mmaLoadB(bTile, BLOCK_K, (bBase + 3) * B_SUBTILE_BYTES);
-            HalfFloat[] b4 = ctx.mmaLoadB(bTile, BLOCK_K, (bBase + 4) * B_SUBTILE_BYTES);
-            HalfFloat[] b5 = ctx.mmaLoadB(bTile, BLOCK_K, (bBase + 5) * B_SUBTILE_BYTES);
-            HalfFloat[] b6 = ctx.mmaLoadB(bTile, BLOCK_K, (bBase + 6) * B_SUBTILE_BYTES);
-            HalfFloat[] b7 = ctx.mmaLoadB(bTile, BLOCK_K, (bBase + 7) * B_SUBTILE_BYTES);
-            c00 = ctx.mma(a0, b0, c00, MMAShape.M16N8K16);
-            c01 = ctx.mma(a0, b1, c01, MMAShape.M16N8K16);
-            c02 = ctx.mma(a0, b2, c02, MMAShape.M16N8K16);
-            c03 = ctx.mma(a0, b3, c03, MMAShape.M16N8K16);
-            c04 = ctx.mma(a0, b4, c04, MMAShape.M16N8K16);
-            c05 = ctx.mma(a0, b5, c05, MMAShape.M16N8K16);
-            c06 = ctx.mma(a0, b6, c06, MMAShape.M16N8K16);
-            c07 = ctx.mma(a0, b7, c07, MMAShape.M16N8K16);
-            c10 = ctx.mma(a1, b0, c10, MMAShape.M16N8K16);
-            c11 = ctx.mma(a1, b1, c11, MMAShape.M16N8K16);
-            c12 = ctx.mma(a1, b2, c12, MMAShape.M16N8K16);
-            c13 = ctx.mma(a1, b3, c13, MMAShape.M16N8K16);
-            c14 = ctx.mma(a1, b4, c14, MMAShape.M16N8K16);
-            c15 = ctx.mma(a1, b5, c15, MMAShape.M16N8K16);
-            c16 = ctx.mma(a1, b6, c16, MMAShape.M16N8K16);
-            c17 = ctx.mma(a1, b7, c17, MMAShape.M16N8K16);
+            int kn = k0 + BLOCK_K;
+            a0 = loadA(x, xOff, w, wOff, mode, tid, kn, row0, rows, kTotal, kp);
+            a1 = loadA(x, xOff, w, wOff, mode, tid + 256, kn, row0, rows, kTotal, kp);
+            a2 = loadA(x, xOff, w, wOff, mode, tid + 512, kn, row0, rows, kTotal, kp);
+            a3 = loadA(x, xOff, w, wOff, mode, tid + 768, kn, row0, rows, kTotal, kp);
+            a4 = loadA(x, xOff, w, wOff, mode, tid + 1024, kn, row0, rows, kTotal, kp);
+            a5 = loadA(x, xOff, w, wOff, mode, tid + 1280, kn, row0, rows, kTotal, kp);
+            a6 = loadA(x, xOff, w, wOff, mode, tid + 1536, kn, row0, rows, kTotal, kp);
+            a7 = loadA(x, xOff, w, wOff, mode, tid + 1792, kn, row0, rows, kTotal, kp);
+            b0 = loadB(x, w, wOff, mode, tid, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b1 = loadB(x, w, wOff, mode, tid + 256, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b2 = loadB(x, w, wOff, mode, tid + 512, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b3 = loadB(x, w, wOff, mode, tid + 768, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b4 = loadB(x, w, wOff, mode, tid + 1024, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b5 = loadB(x, w, wOff, mode, tid + 1280, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b6 = loadB(x, w, wOff, mode, tid + 1536, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b7 = loadB(x, w, wOff, mode, tid + 1792, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+
+            for (int kHalf = 0; kHalf < 2; kHalf++) {
+                int aOff = kHalf * HALF_TILE_BYTES + warpM * 1024;
+                int bOff0 = kHalf * HALF_TILE_BYTES + warpN * 8 * B_SUBTILE_BYTES;
+                HalfFloat[] fa0 = ctx.mmaLoadA(aTile, MMA_K, aOff);
+                HalfFloat[] fa1 = ctx.mmaLoadA(aTile, MMA_K, aOff + 512);
+                HalfFloat[] fb0 = ctx.mmaLoadB(bTile, MMA_K, bOff0);
+                HalfFloat[] fb1 = ctx.mmaLoadB(bTile, MMA_K, bOff0 + B_SUBTILE_BYTES);
+                HalfFloat[] fb2 = ctx.mmaLoadB(bTile, MMA_K, bOff0 + 2 * B_SUBTILE_BYTES);
+                HalfFloat[] fb3 = ctx.mmaLoadB(bTile, MMA_K, bOff0 + 3 * B_SUBTILE_BYTES);
+                HalfFloat[] fb4 = ctx.mmaLoadB(bTile, MMA_K, bOff0 + 4 * B_SUBTILE_BYTES);
+                HalfFloat[] fb5 = ctx.mmaLoadB(bTile, MMA_K, bOff0 + 5 * B_SUBTILE_BYTES);
+                HalfFloat[] fb6 = ctx.mmaLoadB(bTile, MMA_K, bOff0 + 6 * B_SUBTILE_BYTES);
+                HalfFloat[] fb7 = ctx.mmaLoadB(bTile, MMA_K, bOff0 + 7 * B_SUBTILE_BYTES);
+                c00 = ctx.mma(fa0, fb0, c00, MMAShape.M16N8K16);
+                c01 = ctx.mma(fa0, fb1, c01, MMAShape.M16N8K16);
+                c02 = ctx.mma(fa0, fb2, c02, MMAShape.M16N8K16);
+                c03 = ctx.mma(fa0, fb3, c03, MMAShape.M16N8K16);
+                c04 = ctx.mma(fa0, fb4, c04, MMAShape.M16N8K16);
+                c05 = ctx.mma(fa0, fb5, c05, MMAShape.M16N8K16);
+                c06 = ctx.mma(fa0, fb6, c06, MMAShape.M16N8K16);
+                c07 = ctx.mma(fa0, fb7, c07, MMAShape.M16N8K16);
+                c10 = ctx.mma(fa1, fb0, c10, MMAShape.M16N8K16);
+                c11 = ctx.mma(fa1, fb1, c11, MMAShape.M16N8K16);
+                c12 = ctx.mma(fa1, fb2, c12, MMAShape.M16N8K16);
+                c13 = ctx.mma(fa1, fb3, c13, MMAShape.M16N8K16);
+                c14 = ctx.mma(fa1, fb4, c14, MMAShape.M16N8K16);
+                c15 = ctx.mma(fa1, fb5, c15, MMAShape.M16N8K16);
+                c16 = ctx.mma(fa1, fb6, c16, MMAShape.M16N8K16);
+                c17 = ctx.mma(fa1, fb7, c17, MMAShape.M16N8K16);
+            }
             ctx.localBarrier();
         }
 
@@ -261,23 +277,102 @@ public final class TensorCoreKernels {
         }
     }
 
+    /**
+     * Packed F16 pair {@code idx} (0..2047) of the A tile of the k-step at k0: tile layout [k half][128 rows][8
+     * pairs], the 16x16 blocks {@code ldmatrix} reads. 0 beyond the operand.
+     *
+     * <p>The loaders never branch around a load: an element outside the operand is read at a valid address
+     * (the operand's first element) and replaced by 0 with a select. A load inside an {@code if} becomes its
+     * own basic block, and the loads of a step then went out one after another instead of all at once.
+     */
+    private static int loadA(FloatArray x, int xOff, HalfFloatArray w, int wOff, int mode, int idx, int k0, int row0, int rows,
+                             int kTotal, int kp) {
+        int within = idx & 1023;
+        int r = row0 + (within >> 3);
+        int k = k0 + ((idx >> 10) << 4) + ((within & 7) << 1);
+        int bits;
+        if (mode == MODE_CONV) {
+            boolean in = k < kp;
+            int g = in ? wOff + r * kp + k : wOff;
+            int pair = (w.get(g).getHalfFloatValue() & 0xFFFF) | ((w.get(g + 1).getHalfFloatValue() & 0xFFFF) << 16);
+            bits = in ? pair : 0;
+        } else {
+            boolean row = r < rows;
+            boolean in0 = row & (k < kTotal);
+            boolean in1 = row & (k + 1 < kTotal);
+            int g = xOff + r * kTotal + k;
+            int lo = half(x, in0 ? g : xOff);
+            int hi = half(x, in1 ? g + 1 : xOff);
+            bits = (in0 ? lo : 0) | ((in1 ? hi : 0) << 16);
+        }
+        return bits;
+    }
+
+    /**
+     * Packed F16 pair {@code idx} (0..2047) of the B tile of the k-step at k0 (stored at {@link #bSlot}): a
+     * pair of adjacent columns of one k row. 0 beyond the operand; no branches around loads (see {@link #loadA}).
+     */
+    private static int loadB(FloatArray x, HalfFloatArray w, int wOff, int mode, int idx, int k0, int kp, int ldw, int col0,
+                             int split, int shift, int xImage, int plane, int cols, int wo, int stride, int dy, int dx, int h,
+                             int wd, int khw, int kw, int kTotal) {
+        int within = idx & 1023;
+        int kBase = k0 + ((idx >> 10) << 4);
+        int bits;
+        if (mode == MODE_CONV) {
+            // Consecutive threads take consecutive pixel pairs of one k row: coalesced reads of x.
+            int gk = kBase + (within >> 6);
+            boolean kIn = gk < kTotal;
+            int kc = kIn ? gk : 0;
+            int ci = kc / khw;
+            int rem = kc - ci * khw;
+            int ky = rem / kw;
+            int kx = rem - ky * kw;
+            int base = xImage + ci * plane;
+            int p = col0 + ((within & 63) << 1);
+            int oy = p / wo;
+            int ox = p - oy * wo;
+            boolean wrap = ox + 1 == wo;
+            int ox1 = wrap ? 0 : ox + 1;
+            int oy1 = wrap ? oy + 1 : oy;
+            int lo = pixelHalf(x, base, kIn & (p < cols), oy * stride + ky + dy, ox * stride + kx + dx, h, wd);
+            int hi = pixelHalf(x, base, kIn & (p + 1 < cols), oy1 * stride + ky + dy, ox1 * stride + kx + dx, h, wd);
+            bits = lo | (hi << 16);
+        } else {
+            int in = within & 63;
+            int col = (within >> 6) * 8 + ((in & 3) << 1);
+            int k = kBase + (in >> 2);
+            int gcol = col >= split ? col0 + col + shift : col0 + col;
+            boolean kIn = k < kp;
+            int g = kIn ? wOff + k * ldw + gcol : wOff;
+            int pair = (w.get(g).getHalfFloatValue() & 0xFFFF) | ((w.get(g + 1).getHalfFloatValue() & 0xFFFF) << 16);
+            bits = kIn ? pair : 0;
+        }
+        return bits;
+    }
+
+    /**
+     * Where B pair {@code idx} goes in the tile [k half][16 sub-tiles of 8 columns][16 k rows][4 pairs]. The
+     * linear loader already walks that order; the convolution's walks pixels fastest.
+     */
+    private static int bSlot(int mode, int idx) {
+        int slot = idx;
+        if (mode == MODE_CONV) {
+            int within = idx & 1023;
+            int pc = (within & 63) << 1;
+            slot = (idx & 1024) + (pc >> 3) * 64 + (within >> 6) * 4 + ((pc & 7) >> 1);
+        }
+        return slot;
+    }
+
     /** F16 bits of x[i] (round to nearest even: {@code cvt.rn.f16.f32}). */
-    private static int half(FloatArray x, int i) {
+    static int half(FloatArray x, int i) {
         return new HalfFloat(x.get(i)).getHalfFloatValue() & 0xFFFF;
     }
 
-    /** F16 bits of the input pixel under output pixel p shifted by (dy, dx); 0 in the zero padding. */
-    private static int pixelHalf(FloatArray x, int plane, int p, int pixels, int wo, int stride, int dy, int dx, int h, int wd) {
-        int bits = 0;
-        if (p < pixels) {
-            int oy = p / wo;
-            int ox = p - oy * wo;
-            int iy = oy * stride + dy;
-            int ix = ox * stride + dx;
-            if (iy >= 0 && iy < h && ix >= 0 && ix < wd) {
-                bits = half(x, plane + iy * wd + ix);
-            }
-        }
-        return bits;
+    /** F16 bits of input pixel (iy, ix) of the channel plane at {@code plane}; 0 where not {@code valid} or in the padding. */
+    private static int pixelHalf(FloatArray x, int plane, boolean valid, int iy, int ix, int h, int wd) {
+        boolean in = valid & (iy >= 0) & (iy < h) & (ix >= 0) & (ix < wd);
+        int bits = half(x, in ? plane + iy * wd + ix : plane);
+        return in ? bits : 0;
     }
 }

@@ -1,0 +1,345 @@
+package io.jdiffusion.tornado.kernels;
+
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.enums.MMAShape;
+import uk.ac.manchester.tornado.api.math.TornadoMath;
+import uk.ac.manchester.tornado.api.types.HalfFloat;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+/**
+ * Flash attention on tensor cores (F16 operands, F32 accumulation, PTX and CUDA backends) for heads up to
+ * {@link #MAX_HEAD} wide; the score matrix is never stored whole.
+ *
+ * <p>A work-group of 4 warps owns 64 queries of one (batch, head) and 64 output columns (grid z walks wider
+ * value heads in chunks of 64); each warp owns 16 query rows. Keys go by in tiles of 64. TornadoVM's
+ * accumulator fragments are registers that Java cannot index or rescale, which rules out the one-pass
+ * online softmax; instead:
+ * <ol>
+ *   <li>pass 1: S = Q K^T per tile on tensor cores, stored to the work-group's 64x64 slice of {@code scratch}
+ *       (global memory, L2-resident); every thread keeps a running max and sum over its half-row;</li>
+ *   <li>pass 2: S again, P = exp(scale S - max) / sum in the same slice, rounded to F16 into local memory,
+ *       then O += P V on tensor cores, accumulated in fragments across all key tiles.</li>
+ * </ol>
+ * Q K^T is computed twice; against that, no N^2 buffer and no F32 SIMT products remain.
+ */
+public final class TensorCoreAttention {
+    public static final int THREADS = 128;
+    public static final int QUERIES = 64;
+    public static final int KEYS = 64;
+    /** Value columns per work-group. */
+    public static final int COLUMNS = 64;
+    /** Widest head: Q and K tiles of 64 x 160 F16 fit the 48 KiB of static local memory. */
+    public static final int MAX_HEAD = 160;
+    /** Scratch floats per work-group. */
+    public static final int TILE_FLOATS = QUERIES * KEYS;
+
+    /** Fields of the descriptor at {@code sizes[meta]}. */
+    public static final int NQ = 0;
+    public static final int NK = 1;
+    public static final int HEADS = 2;
+    public static final int D = 3;
+    public static final int DV = 4;
+    public static final int D_PADDED = 5;
+    public static final int Q_BLOCKS = 6;
+    public static final int BATCH_HEADS = 7;
+    public static final int FIELDS = 8;
+
+    private static final int TILE_INTS = MAX_HEAD * QUERIES / 2;
+    /** Byte offset of the V tile in the shared K/P/V buffer (after P's 64x64 F16). */
+    private static final int V_BYTES = QUERIES * KEYS * 2;
+
+    private TensorCoreAttention() {
+    }
+
+    /**
+     * Grid: x = Q_BLOCKS work-groups of {@link #THREADS}, y = batch * heads, z = ceil(dv / 64). q [B, nq,
+     * heads*d], k [B, nk, heads*d], v [B, nk, heads*dv], out [B, nq, heads*dv].
+     */
+    public static void attention(KernelContext ctx, FloatArray q, int qOff, FloatArray k, int kOff, FloatArray v, int vOff,
+                                 FloatArray out, int oOff, FloatArray scratch, IntArray sizes, int meta, float scale, int causal) {
+        int nq = sizes.get(meta + NQ);
+        int nk = sizes.get(meta + NK);
+        int heads = sizes.get(meta + HEADS);
+        int d = sizes.get(meta + D);
+        int dv = sizes.get(meta + DV);
+        int dp = sizes.get(meta + D_PADDED);
+        int qBlocks = sizes.get(meta + Q_BLOCKS);
+        int bhCount = sizes.get(meta + BATCH_HEADS);
+        int tid = ctx.localIdx;
+        int warp = tid >> 5;
+        int q0 = ctx.groupIdx * QUERIES;
+        int bh = ctx.groupIdy;
+        int chunk = ctx.groupIdz;
+        int b = bh / heads;
+        int h = bh - b * heads;
+        int qStride = heads * d;
+        int vStride = heads * dv;
+        int qBase = qOff + b * nq * qStride + h * d;
+        int kBase = kOff + b * nk * qStride + h * d;
+        int vBase = vOff + b * nk * vStride + h * dv + chunk * COLUMNS;
+        int block = (chunk * bhCount + bh) * qBlocks + ctx.groupIdx;
+        int sBase = block * TILE_FLOATS;
+        int tileRow = block * QUERIES + warp * 16;
+        int kPairs = dp * 32;
+        int kEnd = nk;
+        if (causal == 1) {
+            kEnd = Math.min(nk, q0 + QUERIES);
+        }
+        // SIMT work: thread t owns query row t / 2, keys [32 (t % 2), 32 (t % 2) + 32) of each tile.
+        int myRow = tid >> 1;
+        int myKeys = (tid & 1) << 5;
+        int myQuery = q0 + myRow;
+
+        int[] qTile = ctx.allocateIntLocalArray(TILE_INTS);
+        int[] buf = ctx.allocateIntLocalArray(TILE_INTS);
+        float[] stats = ctx.allocateFloatLocalArray(2 * THREADS);
+
+        // Q as the A operand: [d / 16 blocks][64 rows][8 pairs].
+        for (int idx = tid; idx < kPairs; idx += THREADS) {
+            int within = idx & 511;
+            int qi = q0 + (within >> 3);
+            int c = ((idx >> 9) << 4) + ((within & 7) << 1);
+            qTile[idx] = pairOf(q, qBase + qi * qStride + c, qOff, qi < nq, c, d);
+        }
+
+        // Pass 1: each thread's running max and sum of exp over its half-rows.
+        float m = KernelMath.MASKED;
+        float l = 0.0f;
+        for (int k0 = 0; k0 < kEnd; k0 += KEYS) {
+            // K^T as the B operand: [d / 16 blocks][8 sub-tiles of 8 keys][16 d rows][4 key pairs]; consecutive
+            // threads read consecutive d of one key.
+            for (int it = tid; it < kPairs; it += 4 * THREADS) {
+                buf[kSlot(it)] = keyPair(k, kBase, kOff, it, k0, nk, qStride, d);
+                buf[kSlot(it + THREADS)] = keyPair(k, kBase, kOff, it + THREADS, k0, nk, qStride, d);
+                buf[kSlot(it + 2 * THREADS)] = keyPair(k, kBase, kOff, it + 2 * THREADS, k0, nk, qStride, d);
+                buf[kSlot(it + 3 * THREADS)] = keyPair(k, kBase, kOff, it + 3 * THREADS, k0, nk, qStride, d);
+            }
+            ctx.localBarrier();
+            float[] s0 = ctx.mmaFragment(0.0f);
+            float[] s1 = ctx.mmaFragment(0.0f);
+            float[] s2 = ctx.mmaFragment(0.0f);
+            float[] s3 = ctx.mmaFragment(0.0f);
+            float[] s4 = ctx.mmaFragment(0.0f);
+            float[] s5 = ctx.mmaFragment(0.0f);
+            float[] s6 = ctx.mmaFragment(0.0f);
+            float[] s7 = ctx.mmaFragment(0.0f);
+            for (int kb = 0; kb < dp; kb += 16) {
+                int bOff = kb * 128;
+                HalfFloat[] fa = ctx.mmaLoadA(qTile, 16, kb * 128 + warp * 512);
+                s0 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff), s0, MMAShape.M16N8K16);
+                s1 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 256), s1, MMAShape.M16N8K16);
+                s2 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 512), s2, MMAShape.M16N8K16);
+                s3 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 768), s3, MMAShape.M16N8K16);
+                s4 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1024), s4, MMAShape.M16N8K16);
+                s5 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1280), s5, MMAShape.M16N8K16);
+                s6 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1536), s6, MMAShape.M16N8K16);
+                s7 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1792), s7, MMAShape.M16N8K16);
+            }
+            ctx.mmaStore(s0, scratch, tileRow, 0, KEYS);
+            ctx.mmaStore(s1, scratch, tileRow, 8, KEYS);
+            ctx.mmaStore(s2, scratch, tileRow, 16, KEYS);
+            ctx.mmaStore(s3, scratch, tileRow, 24, KEYS);
+            ctx.mmaStore(s4, scratch, tileRow, 32, KEYS);
+            ctx.mmaStore(s5, scratch, tileRow, 40, KEYS);
+            ctx.mmaStore(s6, scratch, tileRow, 48, KEYS);
+            ctx.mmaStore(s7, scratch, tileRow, 56, KEYS);
+            ctx.localBarrier();
+            int rowBase = sBase + myRow * KEYS + myKeys;
+            int key0 = k0 + myKeys;
+            float mt = m;
+            for (int j = 0; j < 32; j += 4) {
+                mt = Math.max(mt, score(scratch, rowBase, j, key0, nk, myQuery, causal, scale));
+                mt = Math.max(mt, score(scratch, rowBase, j + 1, key0, nk, myQuery, causal, scale));
+                mt = Math.max(mt, score(scratch, rowBase, j + 2, key0, nk, myQuery, causal, scale));
+                mt = Math.max(mt, score(scratch, rowBase, j + 3, key0, nk, myQuery, causal, scale));
+            }
+            float sum = 0.0f;
+            for (int j = 0; j < 32; j += 4) {
+                sum += weight(score(scratch, rowBase, j, key0, nk, myQuery, causal, scale), mt);
+                sum += weight(score(scratch, rowBase, j + 1, key0, nk, myQuery, causal, scale), mt);
+                sum += weight(score(scratch, rowBase, j + 2, key0, nk, myQuery, causal, scale), mt);
+                sum += weight(score(scratch, rowBase, j + 3, key0, nk, myQuery, causal, scale), mt);
+            }
+            l = l * TornadoMath.exp(m - mt) + sum;
+            m = mt;
+            // The next tile's K load and S store overwrite what this one read.
+            ctx.localBarrier();
+        }
+        stats[tid] = m;
+        stats[THREADS + tid] = l;
+        ctx.localBarrier();
+        int partner = tid ^ 1;
+        float mp = stats[partner];
+        float rowMax = Math.max(m, mp);
+        float rowSum = l * TornadoMath.exp(m - rowMax) + stats[THREADS + partner] * TornadoMath.exp(mp - rowMax);
+        float invSum = 1.0f / rowSum;
+
+        // Pass 2: O = P V with P normalised, accumulated in fragments.
+        float[] o0 = ctx.mmaFragment(0.0f);
+        float[] o1 = ctx.mmaFragment(0.0f);
+        float[] o2 = ctx.mmaFragment(0.0f);
+        float[] o3 = ctx.mmaFragment(0.0f);
+        float[] o4 = ctx.mmaFragment(0.0f);
+        float[] o5 = ctx.mmaFragment(0.0f);
+        float[] o6 = ctx.mmaFragment(0.0f);
+        float[] o7 = ctx.mmaFragment(0.0f);
+        for (int k0 = 0; k0 < kEnd; k0 += KEYS) {
+            for (int it = tid; it < kPairs; it += 4 * THREADS) {
+                buf[kSlot(it)] = keyPair(k, kBase, kOff, it, k0, nk, qStride, d);
+                buf[kSlot(it + THREADS)] = keyPair(k, kBase, kOff, it + THREADS, k0, nk, qStride, d);
+                buf[kSlot(it + 2 * THREADS)] = keyPair(k, kBase, kOff, it + 2 * THREADS, k0, nk, qStride, d);
+                buf[kSlot(it + 3 * THREADS)] = keyPair(k, kBase, kOff, it + 3 * THREADS, k0, nk, qStride, d);
+            }
+            ctx.localBarrier();
+            float[] s0 = ctx.mmaFragment(0.0f);
+            float[] s1 = ctx.mmaFragment(0.0f);
+            float[] s2 = ctx.mmaFragment(0.0f);
+            float[] s3 = ctx.mmaFragment(0.0f);
+            float[] s4 = ctx.mmaFragment(0.0f);
+            float[] s5 = ctx.mmaFragment(0.0f);
+            float[] s6 = ctx.mmaFragment(0.0f);
+            float[] s7 = ctx.mmaFragment(0.0f);
+            for (int kb = 0; kb < dp; kb += 16) {
+                int bOff = kb * 128;
+                HalfFloat[] fa = ctx.mmaLoadA(qTile, 16, kb * 128 + warp * 512);
+                s0 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff), s0, MMAShape.M16N8K16);
+                s1 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 256), s1, MMAShape.M16N8K16);
+                s2 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 512), s2, MMAShape.M16N8K16);
+                s3 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 768), s3, MMAShape.M16N8K16);
+                s4 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1024), s4, MMAShape.M16N8K16);
+                s5 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1280), s5, MMAShape.M16N8K16);
+                s6 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1536), s6, MMAShape.M16N8K16);
+                s7 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1792), s7, MMAShape.M16N8K16);
+            }
+            ctx.mmaStore(s0, scratch, tileRow, 0, KEYS);
+            ctx.mmaStore(s1, scratch, tileRow, 8, KEYS);
+            ctx.mmaStore(s2, scratch, tileRow, 16, KEYS);
+            ctx.mmaStore(s3, scratch, tileRow, 24, KEYS);
+            ctx.mmaStore(s4, scratch, tileRow, 32, KEYS);
+            ctx.mmaStore(s5, scratch, tileRow, 40, KEYS);
+            ctx.mmaStore(s6, scratch, tileRow, 48, KEYS);
+            ctx.mmaStore(s7, scratch, tileRow, 56, KEYS);
+            ctx.localBarrier();
+            // P in place of S, normalised (F32 here: TornadoVM rounds to F16 only a float it reads from an array).
+            int rowBase = sBase + myRow * KEYS + myKeys;
+            int key0 = k0 + myKeys;
+            for (int j = 0; j < 32; j += 4) {
+                float p0 = weight(score(scratch, rowBase, j, key0, nk, myQuery, causal, scale), rowMax) * invSum;
+                float p1 = weight(score(scratch, rowBase, j + 1, key0, nk, myQuery, causal, scale), rowMax) * invSum;
+                float p2 = weight(score(scratch, rowBase, j + 2, key0, nk, myQuery, causal, scale), rowMax) * invSum;
+                float p3 = weight(score(scratch, rowBase, j + 3, key0, nk, myQuery, causal, scale), rowMax) * invSum;
+                scratch.set(rowBase + j, p0);
+                scratch.set(rowBase + j + 1, p1);
+                scratch.set(rowBase + j + 2, p2);
+                scratch.set(rowBase + j + 3, p3);
+            }
+            // V chunk as the B operand: [4 blocks of 16 keys][8 sub-tiles of 8 columns][16 keys][4 pairs].
+            for (int it = tid; it < 2048; it += 4 * THREADS) {
+                buf[V_BYTES / 4 + it] = valuePair(v, vBase, vOff, it, k0, nk, vStride, dv - chunk * COLUMNS);
+                buf[V_BYTES / 4 + it + THREADS] = valuePair(v, vBase, vOff, it + THREADS, k0, nk, vStride, dv - chunk * COLUMNS);
+                buf[V_BYTES / 4 + it + 2 * THREADS] = valuePair(v, vBase, vOff, it + 2 * THREADS, k0, nk, vStride, dv - chunk * COLUMNS);
+                buf[V_BYTES / 4 + it + 3 * THREADS] = valuePair(v, vBase, vOff, it + 3 * THREADS, k0, nk, vStride, dv - chunk * COLUMNS);
+            }
+            ctx.localBarrier();
+            // P as the A operand: [4 blocks of 16 keys][64 rows][8 pairs], read back from scratch as F16.
+            for (int it = tid; it < 2048; it += 4 * THREADS) {
+                buf[it] = probabilityPair(scratch, sBase, it);
+                buf[it + THREADS] = probabilityPair(scratch, sBase, it + THREADS);
+                buf[it + 2 * THREADS] = probabilityPair(scratch, sBase, it + 2 * THREADS);
+                buf[it + 3 * THREADS] = probabilityPair(scratch, sBase, it + 3 * THREADS);
+            }
+            ctx.localBarrier();
+            for (int kb = 0; kb < 4; kb++) {
+                int bOff = V_BYTES + kb * 2048;
+                HalfFloat[] fa = ctx.mmaLoadA(buf, 16, kb * 2048 + warp * 512);
+                o0 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff), o0, MMAShape.M16N8K16);
+                o1 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 256), o1, MMAShape.M16N8K16);
+                o2 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 512), o2, MMAShape.M16N8K16);
+                o3 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 768), o3, MMAShape.M16N8K16);
+                o4 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1024), o4, MMAShape.M16N8K16);
+                o5 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1280), o5, MMAShape.M16N8K16);
+                o6 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1536), o6, MMAShape.M16N8K16);
+                o7 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1792), o7, MMAShape.M16N8K16);
+            }
+            ctx.localBarrier();
+        }
+        ctx.mmaStore(o0, scratch, tileRow, 0, COLUMNS);
+        ctx.mmaStore(o1, scratch, tileRow, 8, COLUMNS);
+        ctx.mmaStore(o2, scratch, tileRow, 16, COLUMNS);
+        ctx.mmaStore(o3, scratch, tileRow, 24, COLUMNS);
+        ctx.mmaStore(o4, scratch, tileRow, 32, COLUMNS);
+        ctx.mmaStore(o5, scratch, tileRow, 40, COLUMNS);
+        ctx.mmaStore(o6, scratch, tileRow, 48, COLUMNS);
+        ctx.mmaStore(o7, scratch, tileRow, 56, COLUMNS);
+        ctx.localBarrier();
+        int cols = Math.min(COLUMNS, dv - chunk * COLUMNS);
+        for (int e = tid; e < QUERIES * COLUMNS; e += THREADS) {
+            int r = e >> 6;
+            int c = e & 63;
+            int qi = q0 + r;
+            if (qi < nq && c < cols) {
+                out.set(oOff + (b * nq + qi) * vStride + h * dv + chunk * COLUMNS + c, scratch.get(sBase + e));
+            }
+        }
+    }
+
+    /** F16 pair (x[g], x[g+1]) for columns c, c+1 of a row; 0 outside the row (width n) or where the row is invalid. */
+    private static int pairOf(FloatArray x, int g, int safe, boolean rowOk, int c, int n) {
+        boolean in0 = rowOk & (c < n);
+        boolean in1 = rowOk & (c + 1 < n);
+        int lo = TensorCoreKernels.half(x, in0 ? g : safe);
+        int hi = TensorCoreKernels.half(x, in1 ? g + 1 : safe);
+        return (in0 ? lo : 0) | ((in1 ? hi : 0) << 16);
+    }
+
+    /** Pair {@code it} of the K tile: keys j, j+1 at one d (consecutive {@code it} walk d). */
+    private static int keyPair(FloatArray k, int kBase, int safe, int it, int k0, int nk, int stride, int d) {
+        int within = it & 511;
+        int c = ((it >> 9) << 4) + (within & 15);
+        int j = k0 + ((within >> 4) << 1);
+        boolean c0 = c < d;
+        boolean in0 = c0 & (j < nk);
+        boolean in1 = c0 & (j + 1 < nk);
+        int g = kBase + j * stride + c;
+        int lo = TensorCoreKernels.half(k, in0 ? g : safe);
+        int hi = TensorCoreKernels.half(k, in1 ? g + stride : safe);
+        return (in0 ? lo : 0) | ((in1 ? hi : 0) << 16);
+    }
+
+    /** Where K pair {@code it} goes: block it / 512, sub-tile of its key, its d row, its key pair. */
+    private static int kSlot(int it) {
+        int within = it & 511;
+        int rest = within >> 4;
+        return (it & ~511) + (rest >> 2) * 64 + (within & 15) * 4 + (rest & 3);
+    }
+
+    /** Pair {@code it} of the V chunk tile (columns c, c+1 of key row kr), in the layout order. */
+    private static int valuePair(FloatArray v, int vBase, int safe, int it, int k0, int nk, int stride, int width) {
+        int within = it & 511;
+        int in = within & 63;
+        int c = (within >> 6) * 8 + ((in & 3) << 1);
+        int j = k0 + ((it >> 9) << 4) + (in >> 2);
+        return pairOf(v, vBase + j * stride + c, safe, j < nk, c, width);
+    }
+
+    /** Pair {@code it} of the P tile: row (it % 512) / 8, keys 16 (it / 512) + 2 (it % 8) and the next. */
+    private static int probabilityPair(FloatArray scratch, int sBase, int it) {
+        int within = it & 511;
+        int g = sBase + (within >> 3) * KEYS + ((it >> 9) << 4) + ((within & 7) << 1);
+        return TensorCoreKernels.half(scratch, g) | (TensorCoreKernels.half(scratch, g + 1) << 16);
+    }
+
+    /** Scaled score of key {@code key0 + j} for the query; {@link KernelMath#MASKED} where masked or past nk. */
+    private static float score(FloatArray scratch, int rowBase, int j, int key0, int nk, int query, int causal, float scale) {
+        int key = key0 + j;
+        boolean ok = (key < nk) & ((causal == 0) | (key <= query));
+        float s = scratch.get(rowBase + j) * scale;
+        return ok ? s : KernelMath.MASKED;
+    }
+
+    /** exp(s - max), exactly 0 for a masked score. */
+    private static float weight(float s, float max) {
+        return s > KernelMath.MASKED ? TornadoMath.exp(s - max) : 0.0f;
+    }
+}

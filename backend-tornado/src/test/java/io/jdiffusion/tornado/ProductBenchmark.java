@@ -1,0 +1,109 @@
+package io.jdiffusion.tornado;
+
+import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.Backends;
+import io.jdiffusion.backend.DeviceTensor;
+import io.jdiffusion.backend.Executable;
+import io.jdiffusion.backend.Precision;
+import io.jdiffusion.backend.graph.Activation;
+import io.jdiffusion.backend.graph.Graph;
+import io.jdiffusion.backend.graph.GraphBuilder;
+import io.jdiffusion.backend.graph.Padding;
+import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.core.DType;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.core.Tensor;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * Device time of single UNet-sized matrix products on the TornadoVM device, F32 and F16 (tensor cores), as
+ * achieved TFLOP/s: the kernel time from TornadoVM's profiler averaged over the timed runs (the per-run input
+ * copy is not included). Run with {@code -Djdiffusion.tornado.profile=true}.
+ *
+ * <pre>
+ * java @$TORNADOVM_HOME/tornado-argfile -Djdiffusion.tornado.profile=true -cp ... io.jdiffusion.tornado.ProductBenchmark [runs]
+ * </pre>
+ */
+public final class ProductBenchmark {
+    private ProductBenchmark() {
+    }
+
+    public static void main(String[] args) {
+        int runs = args.length > 0 ? Integer.parseInt(args[0]) : 10;
+        try (Backend backend = Backends.create(TornadoBackendProvider.NAME)) {
+            System.out.println("backend tornado on " + backend.deviceDescription());
+            for (Precision p : new Precision[]{Precision.F16, Precision.F32}) {
+                // The UNet's largest products at 512x512, batch 2: attention projections at 64x64 latents, the
+                // feed-forward GEGLU, and the 3x3 convolutions of the first and last levels.
+                linear(backend, p, runs, 8192, 320, 320, Activation.NONE);
+                linear(backend, p, runs, 8192, 320, 2560, Activation.GEGLU);
+                linear(backend, p, runs, 2048, 640, 640, Activation.NONE);
+                conv(backend, p, runs, 2, 320, 64, 64, 320);
+                conv(backend, p, runs, 2, 1280, 8, 8, 1280);
+                conv(backend, p, runs, 1, 128, 512, 512, 128);
+            }
+        }
+    }
+
+    private static void linear(Backend backend, Precision p, int runs, int m, int k, int n, Activation act) {
+        GraphBuilder g = new GraphBuilder("linear");
+        Value x = g.input("x", Shape.of(m, k), DType.F32);
+        Value w = g.constant("w", random(Shape.of(n, k), 1 / Math.sqrt(k)));
+        Value b = g.constant("b", random(Shape.of(n), 0.1));
+        g.output(g.linear(x, w, b, act, null));
+        report(backend, g.build(), p, runs, 2.0 * m * n * k, String.format(Locale.ROOT, "linear %dx%dx%d %s", m, k, n, act));
+    }
+
+    private static void conv(Backend backend, Precision p, int runs, int batch, int cin, int h, int w, int cout) {
+        GraphBuilder g = new GraphBuilder("conv");
+        Value x = g.input("x", Shape.of(batch, cin, h, w), DType.F32);
+        Value wt = g.constant("w", random(Shape.of(cout, cin, 3, 3), 1 / Math.sqrt(9.0 * cin)));
+        Value b = g.constant("b", random(Shape.of(cout), 0.1));
+        g.output(g.conv2d(x, wt, b, null, 1, Padding.same(1)));
+        report(backend, g.build(), p, runs, 2.0 * batch * h * w * cout * cin * 9,
+                String.format(Locale.ROOT, "conv3x3 %dx%dx%dx%d -> %d", batch, cin, h, w, cout));
+    }
+
+    private static void report(Backend backend, Graph graph, Precision p, int runs, double flops, String what) {
+        Value in = graph.inputs().getFirst();
+        Value outV = graph.outputs().getFirst();
+        try (Tensor host = random(in.shape(), 1); DeviceTensor x = backend.upload(host);
+             DeviceTensor out = backend.allocate(outV.shape(), outV.dtype()); Executable exe = backend.compile(graph, p)) {
+            exe.run(List.of(x), List.of(out));
+            long t0 = System.nanoTime();
+            for (int r = 0; r < runs; r++) {
+                exe.run(List.of(x), List.of(out));
+            }
+            double wallMs = (System.nanoTime() - t0) / 1e6 / runs;
+            double kernelMs = exe instanceof TornadoExecutable te ? kernelMs(te) : Double.NaN;
+            System.out.printf(Locale.ROOT, "PRODUCT %-36s precision=%s used=%s kernel_ms=%.3f tflops=%.1f wall_ms=%.2f%n", what, p,
+                    exe.precision(), kernelMs, flops / (kernelMs * 1e9), wallMs);
+        }
+    }
+
+    /** Mean kernel time of the graph's matrix-product task per run, from TornadoVM's accumulated profiles. */
+    private static double kernelMs(TornadoExecutable te) {
+        java.util.regex.Pattern task = java.util.regex.Pattern.compile(
+                "\"METHOD\": \"(?:GemmKernels|TensorCoreKernels)[^\"]*\"(?:(?!\"METHOD\")[\\s\\S])*?\"TASK_KERNEL_TIME\": \"(\\d+)\"");
+        double ns = 0;
+        for (String log : te.lastProfiles()) {
+            java.util.regex.Matcher m = task.matcher(log);
+            while (m.find()) {
+                ns += Long.parseLong(m.group(1));
+            }
+        }
+        return ns / 1e6 / te.runCount();
+    }
+
+    private static Tensor random(Shape shape, double std) {
+        Random r = new Random(shape.hashCode());
+        float[] v = new float[Math.toIntExact(shape.elementCount())];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) (r.nextGaussian() * std);
+        }
+        return Tensor.ofFloats(shape, v);
+    }
+}
