@@ -3,14 +3,10 @@ package io.jdiffusion.tornado;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.graph.Value;
-import io.jdiffusion.backend.testing.BackendOracle;
 import io.jdiffusion.backend.testing.ConformanceCase;
 import io.jdiffusion.backend.testing.ConformanceCases;
 import io.jdiffusion.backend.testing.ProblemBuilder;
-import io.jdiffusion.backend.testing.OperatorConformanceSuite;
-import io.jdiffusion.backend.testing.Oracle;
 import io.jdiffusion.backend.testing.Tolerances;
-import org.junit.jupiter.api.AfterAll;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -21,20 +17,12 @@ import java.util.List;
  * Besides the shared cases, heads wider than the flash kernel's local tiles (the VAE's one head of 512)
  * exercise the large-head attention kernel.
  */
-class TornadoConformanceTest extends OperatorConformanceSuite {
+class TornadoConformanceTest extends AgainstCpuSuite {
     static final Tolerances F32_AGAINST_CPU = new Tolerances(1e-4, 1e-4);
-
-    private Backend cpu;
 
     @Override
     protected Backend createBackend() {
         return Backends.create(TornadoBackendProvider.NAME);
-    }
-
-    @Override
-    protected Oracle oracle() {
-        cpu = Backends.create("cpu");
-        return new BackendOracle(cpu);
     }
 
     @Override
@@ -60,12 +48,5 @@ class TornadoConformanceTest extends OperatorConformanceSuite {
         Value k = b.input("k", batch, nk, heads * d);
         Value v = b.input("v", batch, nk, heads * d);
         return b.graph().attention(q, k, v, heads, (float) (1 / Math.sqrt(d)), causal);
-    }
-
-    @AfterAll
-    void stopCpu() {
-        if (cpu != null) {
-            cpu.close();
-        }
     }
 }

@@ -7,16 +7,12 @@ import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Activation;
 import io.jdiffusion.backend.graph.Padding;
 import io.jdiffusion.backend.graph.Value;
-import io.jdiffusion.backend.testing.BackendOracle;
 import io.jdiffusion.backend.testing.ConformanceCase;
 import io.jdiffusion.backend.testing.ConformanceCases;
-import io.jdiffusion.backend.testing.OperatorConformanceSuite;
-import io.jdiffusion.backend.testing.Oracle;
 import io.jdiffusion.backend.testing.Problem;
 import io.jdiffusion.backend.testing.TestRandom;
 import io.jdiffusion.backend.testing.Tolerances;
 import io.jdiffusion.core.DType;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -32,10 +28,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * column pairing, strided and 1x1 convolutions, and attention shapes of the tensor-core flash kernel (partial
  * query and key tiles, heads of 40 to 160, causal). Skipped where the device has no F16 (PoCL).
  */
-class TornadoF16ConformanceTest extends OperatorConformanceSuite {
+class TornadoF16ConformanceTest extends AgainstCpuSuite {
     static final Tolerances F16_AGAINST_CPU = new Tolerances(3e-3, 3e-3);
-
-    private Backend cpu;
 
     @Override
     protected Backend createBackend() {
@@ -46,12 +40,6 @@ class TornadoF16ConformanceTest extends OperatorConformanceSuite {
         }
         assumeTrue(half, "the TornadoVM device has no F16 tensor cores (OpenCL/PoCL): F16 runs on the PTX and CUDA backends");
         return tornado;
-    }
-
-    @Override
-    protected Oracle oracle() {
-        cpu = Backends.create("cpu");
-        return new BackendOracle(cpu);
     }
 
     @Override
@@ -102,12 +90,5 @@ class TornadoF16ConformanceTest extends OperatorConformanceSuite {
                                         boolean residual) {
         return new ConformanceCase(name, Tolerances.Accuracy.DIRECT,
                 b -> new Value[]{ConformanceCases.conv(b, DType.F32, n, cin, h, w, cout, k, k, stride, Padding.same(pad), true, residual)});
-    }
-
-    @AfterAll
-    void stopCpu() {
-        if (cpu != null) {
-            cpu.close();
-        }
     }
 }

@@ -175,7 +175,9 @@ public final class TensorCoreAttention {
         float rowSum = l * TornadoMath.exp(m - rowMax) + stats[THREADS + partner] * TornadoMath.exp(mp - rowMax);
         float invSum = 1.0f / rowSum;
 
-        // Pass 2: O = P V with P normalised, accumulated in fragments.
+        // Pass 2: O = P V with P normalised, accumulated in fragments. Its K load and S product repeat pass 1's
+        // on purpose: one loop over both passes would update the O fragments under a condition, and how
+        // TornadoVM merges register fragments across branches is not something this kernel relies on.
         float[] o0 = ctx.mmaFragment(0.0f);
         float[] o1 = ctx.mmaFragment(0.0f);
         float[] o2 = ctx.mmaFragment(0.0f);
