@@ -1,5 +1,6 @@
 package io.jdiffusion.cpu;
 
+import io.jdiffusion.backend.MemoryMeter;
 import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Tensor;

@@ -1,5 +1,6 @@
 package io.jdiffusion.cpu;
 
+import io.jdiffusion.backend.MemoryMeter;
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
 import io.jdiffusion.backend.Precision;

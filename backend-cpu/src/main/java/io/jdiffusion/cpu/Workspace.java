@@ -1,5 +1,6 @@
 package io.jdiffusion.cpu;
 
+import io.jdiffusion.backend.MemoryMeter;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 

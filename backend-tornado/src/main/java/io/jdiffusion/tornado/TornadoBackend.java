@@ -3,6 +3,7 @@ package io.jdiffusion.tornado;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
+import io.jdiffusion.backend.MemoryMeter;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.core.DType;
@@ -10,13 +11,10 @@ import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 
-import java.util.concurrent.atomic.AtomicLong;
-
 /** Stable Diffusion's operators as Java kernels that TornadoVM compiles for one device. */
 public final class TornadoBackend implements Backend {
     private final TornadoDevice device;
-    private final AtomicLong bytesInUse = new AtomicLong();
-    private final AtomicLong peakBytes = new AtomicLong();
+    private final MemoryMeter meter = new MemoryMeter();
 
     TornadoBackend(TornadoDevice device) {
         this.device = device;
@@ -64,19 +62,18 @@ public final class TornadoBackend implements Backend {
         return new GraphCompiler(this, graph, precision).compile();
     }
 
-    /** Adds (or with a negative count removes) bytes this backend holds. */
-    void track(long bytes) {
-        long now = bytesInUse.addAndGet(bytes);
-        peakBytes.accumulateAndGet(now, Math::max);
+    /** The bytes this backend holds: device tensors and executables' device buffers. */
+    MemoryMeter meter() {
+        return meter;
     }
 
     @Override
     public long deviceBytesInUse() {
-        return bytesInUse.get();
+        return meter.inUse();
     }
 
     @Override
     public long peakDeviceBytes() {
-        return peakBytes.get();
+        return meter.peak();
     }
 }

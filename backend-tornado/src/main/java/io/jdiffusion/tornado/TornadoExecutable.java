@@ -87,7 +87,7 @@ final class TornadoExecutable implements Executable {
             p = p.withProfiler(ProfilerMode.SILENT);
         }
         this.plan = p;
-        backend.track(deviceBytes);
+        backend.meter().add(deviceBytes);
     }
 
     @Override
@@ -191,7 +191,7 @@ final class TornadoExecutable implements Executable {
         } catch (TornadoExecutionPlanException e) {
             throw new IllegalStateException("releasing the device memory of graph '" + graph.name() + "' failed", e);
         } finally {
-            backend.track(-deviceBytes);
+            backend.meter().release(deviceBytes);
         }
     }
 }
