@@ -3,6 +3,7 @@ package io.jdiffusion.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.cli.bench.OpsBenchCommand;
 import io.jdiffusion.core.Tensor;
@@ -122,7 +123,7 @@ final class BenchCommand implements Callable<Integer> {
                         err.printf("bench: pipeline %d steps: %s%n", steps, RunSummary.describe(result.timings(), backend));
                     }
                 }
-                report(out, model, backend, loadMs, textMs, unetMs, vaeMs, pipelineMs);
+                report(out, model, backend, pipeline.precisionUsed(), loadMs, textMs, unetMs, vaeMs, pipelineMs);
             }
         }
         return 0;
@@ -144,7 +145,7 @@ final class BenchCommand implements Callable<Integer> {
         return median;
     }
 
-    private void report(PrintWriter out, StableDiffusion model, Backend backend, double loadMs, double textMs,
+    private void report(PrintWriter out, StableDiffusion model, Backend backend, Precision used, double loadMs, double textMs,
                         double unetMs, double vaeMs, double pipelineMs) throws Exception {
         if (json) {
             ObjectNode o = new ObjectMapper().createObjectNode();
@@ -152,6 +153,7 @@ final class BenchCommand implements Callable<Integer> {
             o.put("backend", backend.name());
             o.put("device", backend.deviceDescription());
             o.put("precision", modelOptions.precision().name().toLowerCase(Locale.ROOT));
+            o.put("precision_used", used.name().toLowerCase(Locale.ROOT));
             o.put("width", width).put("height", height).put("batch", batch).put("steps", steps);
             o.put("load_ms", loadMs).put("text_encoder_ms", textMs).put("unet_ms", unetMs).put("vae_decode_ms", vaeMs);
             if (pipelineMs >= 0) {
@@ -164,6 +166,7 @@ final class BenchCommand implements Callable<Integer> {
             out.println(new ObjectMapper().writeValueAsString(o));
             return;
         }
+        out.printf(Locale.ROOT, "%-24s %12s%n", "precision computed", used.name().toLowerCase(Locale.ROOT));
         out.printf(Locale.ROOT, "%-24s %12s%n", "stage", "ms");
         out.printf(Locale.ROOT, "%-24s %12.1f%n", "load / build weights", loadMs);
         out.printf(Locale.ROOT, "%-24s %12.1f%n", "text encoder (batch " + batch + ")", textMs);

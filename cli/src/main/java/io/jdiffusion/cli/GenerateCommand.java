@@ -1,6 +1,7 @@
 package io.jdiffusion.cli;
 
 import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.Precision;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.io.AtomicFile;
@@ -121,6 +122,10 @@ final class GenerateCommand implements Callable<Integer> {
                         out.printf("%s  seed %d  %s%n", target, s, RunSummary.describe(result.timings(), backend));
                     }
                 }
+                if (pipeline.precisionUsed() != pipeline.precisionRequested()) {
+                    err.printf("jdiffusion: --precision %s: backend %s computed in %s%n", lower(pipeline.precisionRequested()),
+                            backend.name(), lower(pipeline.precisionUsed()));
+                }
             } finally {
                 if (init != null) {
                     init.close();
@@ -185,5 +190,9 @@ final class GenerateCommand implements Callable<Integer> {
         String stem = dot > 0 ? name.substring(0, dot) : name;
         String ext = dot > 0 ? name.substring(dot) : "";
         return file.resolveSibling(stem + "-" + seed + ext);
+    }
+
+    private static String lower(Precision p) {
+        return p.name().toLowerCase(java.util.Locale.ROOT);
     }
 }

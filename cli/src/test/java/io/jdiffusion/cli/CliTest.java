@@ -74,6 +74,16 @@ class CliTest {
     }
 
     @Test
+    void anF16RequestTheBackendComputesInF32IsSaidOnce() {
+        Path png = dir.resolve("h.png");
+        Run r = run("generate", "-p", "x", "--seed", "3", "--steps", "2", "-W", "16", "-H", "16", "-o", png.toString(),
+                "--backend", "cpu", "--precision", "f16");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.err()).containsOnlyOnce("jdiffusion: --precision f16: backend cpu computed in f32");
+        assertThat(files()).containsExactly("h.png");
+    }
+
+    @Test
     void batchCountWritesOneFilePerSeed() {
         Path png = dir.resolve("b.png");
         Run r = run("generate", "-p", "x", "--seed", "100", "--batch-count", "2", "--steps", "2", "-W", "16", "-H", "16",

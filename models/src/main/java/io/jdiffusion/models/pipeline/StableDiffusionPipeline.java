@@ -234,6 +234,19 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         }
     }
 
+    /**
+     * What the network calls compiled so far compute in: F16 if any of them does (a backend without F16
+     * computes an F16 request in F32 and says so), F32 otherwise or before any call.
+     */
+    public Precision precisionUsed() {
+        return executables.values().stream().anyMatch(e -> e.precision() == Precision.F16) ? Precision.F16 : Precision.F32;
+    }
+
+    /** The precision asked for at construction. */
+    public Precision precisionRequested() {
+        return precision;
+    }
+
     /** Compiles a graph the first time a shape is asked for, then reuses it. */
     private Executable executable(String key, Supplier<Graph> graph) {
         return executables.computeIfAbsent(key, k -> backend.compile(graph.get(), precision));
