@@ -246,10 +246,10 @@ final class GraphCompiler {
                 }
             } else if (halfOffsets.containsKey(op)) {
                 opMeta.put(op, meta.size());
-                meta.addAll(tensorCoreDescriptor(op));
+                addAll(meta, tensorCoreDescriptor(op));
             } else if (tensorCoreAttention.contains(op)) {
                 opMeta.put(op, meta.size());
-                meta.addAll(attentionDescriptor((Op.Attention) op));
+                addAll(meta, attentionDescriptor((Op.Attention) op));
             } else if (op instanceof Op.Conv2d c) {
                 opMeta.put(op, meta.size());
                 meta.add(c.x().shape().size(1));
@@ -322,10 +322,11 @@ final class GraphCompiler {
         return new int[]{tiles(qs.size(1), TensorCoreAttention.QUERIES), qs.size(0) * a.heads(), tiles(dv, TensorCoreAttention.COLUMNS)};
     }
 
-    private List<Integer> attentionDescriptor(Op.Attention a) {
+    /** The {@link TensorCoreAttention} descriptor of an attention, field by field. */
+    private static int[] attentionDescriptor(Op.Attention a) {
         int[] g = attentionGrid(a);
         int d = a.q().shape().size(2) / a.heads();
-        Integer[] f = new Integer[TensorCoreAttention.FIELDS];
+        int[] f = new int[TensorCoreAttention.FIELDS];
         f[TensorCoreAttention.NQ] = a.q().shape().size(1);
         f[TensorCoreAttention.NK] = a.k().shape().size(1);
         f[TensorCoreAttention.HEADS] = a.heads();
@@ -334,7 +335,7 @@ final class GraphCompiler {
         f[TensorCoreAttention.D_PADDED] = TensorCoreWeights.roundUp(d, 16);
         f[TensorCoreAttention.Q_BLOCKS] = g[0];
         f[TensorCoreAttention.BATCH_HEADS] = g[1];
-        return List.of(f);
+        return f;
     }
 
     private boolean isTensorCoreCandidate(Op op) {
@@ -387,7 +388,7 @@ final class GraphCompiler {
     }
 
     /** The {@link TensorCoreKernels} descriptor of a tensor-core operator, field by field. */
-    private List<Integer> tensorCoreDescriptor(Op op) {
+    private int[] tensorCoreDescriptor(Op op) {
         int[] d = new int[TensorCoreKernels.FIELDS];
         int[] g = tensorCoreGrid(op);
         d[TensorCoreKernels.ROW_BLOCKS] = g[0];
@@ -418,11 +419,13 @@ final class GraphCompiler {
             d[TensorCoreKernels.GEOM] = convGeometry(c, ws);
             d[TensorCoreKernels.PADS] = convPadding(c);
         }
-        List<Integer> list = new ArrayList<>();
-        for (int v : d) {
-            list.add(v);
+        return d;
+    }
+
+    private static void addAll(List<Integer> meta, int[] fields) {
+        for (int v : fields) {
+            meta.add(v);
         }
-        return list;
     }
 
     private Slot slot(Value v) {
