@@ -49,7 +49,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>In F16 on a device with tensor cores (PTX and CUDA backends), {@code Linear} and {@code Conv2d} with a
  * constant weight run on {@link TensorCoreKernels}: their weights go, in F16 and the kernels' padded layouts,
  * into a separate half-precision weight array, and their work-groups share a scratch buffer for the epilogue.
- * Activations stay F32 in the arena and are rounded to F16 where a tensor core reads them.
+ * Attention with heads up to 160 runs on {@link TensorCoreAttention}, using the same scratch. Activations stay
+ * F32 in the arena and are rounded to F16 where a tensor core reads them.
  */
 final class GraphCompiler {
     private static final AtomicInteger GRAPH_IDS = new AtomicInteger();
@@ -277,8 +278,9 @@ final class GraphCompiler {
         long scratchFloats = 0;
         for (Op op : graph.ops()) {
             Value halfWeight = null;
-            if (tensorCores && isTensorCoreCandidate(op)) {
-                halfWeight = op instanceof Op.Linear l ? l.weight() : ((Op.Conv2d) op).weight();
+            Value weight = productWeight(op);
+            if (tensorCores && weight != null && plan.binding(weight) == BufferPlan.Binding.CONSTANT) {
+                halfWeight = weight;
                 halfOffsets.put(op, toInt(halfCursor, "F16 weights"));
                 halfCursor = align(halfCursor + halfElements(op));
                 scratchFloats = Math.max(scratchFloats, (long) workGroups(op) * TensorCoreKernels.TILE_FLOATS);
@@ -338,13 +340,13 @@ final class GraphCompiler {
         return f;
     }
 
-    private boolean isTensorCoreCandidate(Op op) {
-        Value w = switch (op) {
+    /** The weight of a Linear or Conv2d (the operators the tensor-core GEMM runs); null for any other. */
+    private static Value productWeight(Op op) {
+        return switch (op) {
             case Op.Linear l -> l.weight();
             case Op.Conv2d c -> c.weight();
             default -> null;
         };
-        return w != null && plan.binding(w) == BufferPlan.Binding.CONSTANT;
     }
 
     private TensorCoreWeights.LinearLayout linearLayout(Op.Linear l) {
@@ -361,8 +363,7 @@ final class GraphCompiler {
     }
 
     private void packHalf(Op op, int offset) {
-        Value w = op instanceof Op.Linear l ? l.weight() : ((Op.Conv2d) op).weight();
-        var constant = graph.values().get(plan.storageRoot(w)).constant();
+        var constant = graph.values().get(plan.storageRoot(productWeight(op))).constant();
         if (op instanceof Op.Linear l) {
             linearLayout(l).pack(constant, halfWeights, offset);
         } else {

@@ -103,7 +103,7 @@ public final class NetworkBenchmark {
             }
             String tasks = exe instanceof TornadoExecutable te ? Integer.toString(te.taskCount()) : "-";
             if (exe instanceof TornadoExecutable te && !te.lastProfiles().isEmpty()) {
-                printProfile(network, size, te.lastProfiles(), te.runCount());
+                printProfile(network, size, te);
             }
             System.out.printf(Locale.ROOT, "RESULT network=%s size=%d precision=%s used=%s ops=%d tasks=%s compile_ms=%.0f first_run_ms=%.0f"
                             + " median_ms=%.2f min_ms=%.2f runs=%d arena_mb=%.0f finite=%s%n", network, size, precision, exe.precision(),
@@ -116,27 +116,17 @@ public final class NetworkBenchmark {
         }
     }
 
-    /** Device kernel time per run and kernel method, averaged over all runs from TornadoVM's accumulated profiles. */
-    private static void printProfile(String network, int size, List<String> profiles, long runs) {
-        java.util.regex.Pattern task = java.util.regex.Pattern.compile(
-                "\"METHOD\": \"([^\"]+)\"(?:(?!\"METHOD\")[\\s\\S])*?\"TASK_KERNEL_TIME\": \"(\\d+)\"");
-        Map<String, double[]> byMethod = new java.util.TreeMap<>();
-        for (String log : profiles) {
-            java.util.regex.Matcher m = task.matcher(log);
-            while (m.find()) {
-                double[] t = byMethod.computeIfAbsent(m.group(1), k -> new double[2]);
-                t[0] += Long.parseLong(m.group(2)) / 1e6 / runs;
-                t[1] += 1.0 / runs;
-            }
-        }
-        double total = byMethod.values().stream().mapToDouble(t -> t[0]).sum();
-        if (byMethod.isEmpty() && !profiles.isEmpty()) {
-            String log = profiles.getFirst();
+    /** Device kernel time per run and kernel method, averaged over all runs. */
+    private static void printProfile(String network, int size, TornadoExecutable exe) {
+        KernelProfile profile = KernelProfile.of(exe);
+        if (profile.byMethod().isEmpty()) {
+            String log = exe.lastProfiles().getFirst();
             System.out.println("PROFILE unparsed: " + log.substring(0, Math.min(1500, log.length())).replace('\n', ' '));
         }
-        for (Map.Entry<String, double[]> e : byMethod.entrySet()) {
+        double total = profile.totalMs();
+        for (String method : profile.byMethod().keySet()) {
             System.out.printf(Locale.ROOT, "PROFILE network=%s size=%d kernel=%s launches=%.0f device_ms=%.2f share=%.1f%%%n", network, size,
-                    e.getKey(), e.getValue()[1], e.getValue()[0], 100 * e.getValue()[0] / total);
+                    method, profile.launches(method), profile.ms(method), 100 * profile.ms(method) / total);
         }
         System.out.printf(Locale.ROOT, "PROFILE network=%s size=%d kernel=ALL device_ms=%.2f%n", network, size, total);
     }

@@ -78,24 +78,11 @@ public final class ProductBenchmark {
                 exe.run(List.of(x), List.of(out));
             }
             double wallMs = (System.nanoTime() - t0) / 1e6 / runs;
-            double kernelMs = exe instanceof TornadoExecutable te ? kernelMs(te) : Double.NaN;
+            double kernelMs = exe instanceof TornadoExecutable te
+                    ? KernelProfile.of(te).ms("GemmKernels", "TensorCoreKernels") : Double.NaN;
             System.out.printf(Locale.ROOT, "PRODUCT %-36s precision=%s used=%s kernel_ms=%.3f tflops=%.1f wall_ms=%.2f%n", what, p,
                     exe.precision(), kernelMs, flops / (kernelMs * 1e9), wallMs);
         }
-    }
-
-    /** Mean kernel time of the graph's matrix-product task per run, from TornadoVM's accumulated profiles. */
-    private static double kernelMs(TornadoExecutable te) {
-        java.util.regex.Pattern task = java.util.regex.Pattern.compile(
-                "\"METHOD\": \"(?:GemmKernels|TensorCoreKernels)[^\"]*\"(?:(?!\"METHOD\")[\\s\\S])*?\"TASK_KERNEL_TIME\": \"(\\d+)\"");
-        double ns = 0;
-        for (String log : te.lastProfiles()) {
-            java.util.regex.Matcher m = task.matcher(log);
-            while (m.find()) {
-                ns += Long.parseLong(m.group(1));
-            }
-        }
-        return ns / 1e6 / te.runCount();
     }
 
     private static Tensor random(Shape shape, double std) {
