@@ -14,7 +14,7 @@
 #                                  ProductBenchmark), output in $OUT/CLASS.txt.
 #
 # Environment for `run`: SIZES (default "512 1024"), PRECISIONS ("f32 f16"), RUNS (10), DEVICES (the TornadoVM
-# devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (0:0),
+# devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (the benchmarks' TornadoVM device; default: the backend's own choice, the CUDA backend where present),
 # TEST_CLASSES (default "TornadoConformanceTest TornadoTinyModelTest"), SKIP_TESTS=1 to go straight to the
 # benchmarks, SIZES="" to skip them, EXTRA_JAVA_FLAGS, BENCH_TAG (suffix of the benchmark logs), CLI_SIZES ("512 1024";
 # "" skips the CLI bench), CLI_PRECISIONS (f32), CLI_STEPS (20).
@@ -31,7 +31,7 @@ stage() {
   ./mvnw -q -B dependency:build-classpath -pl backend-tornado -Dmdep.includeScope=test -Dmdep.outputFile="$dev/cp.txt"
   # TornadoVM comes from the SDK's module path; the test data's resources travel with the repository itself.
   # The JUnit console launcher below bundles the JUnit platform and engine: leave out the separate copies.
-  tr ':' '\n' < "$dev/cp.txt" | grep -v -e tornado-api -e jdiffusion-test-data -e /junit- -e opentest4j -e apiguardian \
+  tr ':' '\n' < "$dev/cp.txt" | grep -v -e tornado-api -e tornado-cublas -e tornado-cudnn -e jdiffusion-test-data -e /junit- -e opentest4j -e apiguardian \
     | while read -r jar; do cp "$jar" "$dev/lib/"; done
   "$JAVA_HOME/bin/jar" cf "$dev/lib/backend-tornado.jar" -C backend-tornado/target/classes .
   "$JAVA_HOME/bin/jar" cf "$dev/lib/backend-tornado-tests.jar" -C backend-tornado/target/test-classes .
@@ -109,7 +109,7 @@ setup() {
 main_class() {
   setup
   local cls=$1; shift
-  timeout "${MAIN_TIMEOUT:-300}" "${java[@]}" -Djdiffusion.tornado.device="${BENCH_DEVICE:-0:0}" -cp "$cp" "io.jdiffusion.tornado.$cls" "$@" \
+  timeout "${MAIN_TIMEOUT:-300}" "${java[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$cp" "io.jdiffusion.tornado.$cls" "$@" \
       > "$out/$cls.txt" 2>&1 || echo "$cls failed (rc $?)" >> "$out/$cls.txt"
   grep -E "^PRODUCT|^RESULT|failed|Exception" "$out/$cls.txt" || tail -20 "$out/$cls.txt"
 }
@@ -129,7 +129,7 @@ run() {
   fi
   for size in ${SIZES-512 1024}; do
     for p in ${PRECISIONS:-f32 f16}; do
-      timeout "${BENCH_TIMEOUT:-400}" "${java[@]}" -Djdiffusion.tornado.device="${BENCH_DEVICE:-0:0}" -cp "$cp" io.jdiffusion.tornado.NetworkBenchmark \
+      timeout "${BENCH_TIMEOUT:-400}" "${java[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$cp" io.jdiffusion.tornado.NetworkBenchmark \
           --size "$size" --precision "$p" --runs "${RUNS:-10}" > "$out/bench-$size-$p${BENCH_TAG:-}.txt" 2>&1 \
           || echo "bench failed (rc $?)" >> "$out/bench-$size-$p${BENCH_TAG:-}.txt"
     done
@@ -139,7 +139,7 @@ run() {
     local clicp="$dev/cli/*:$dev/lib/backend-tornado.jar:$dev/lib/test-data-classes.jar:$root/test-data/src/main/resources"
     for size in ${CLI_SIZES-512 1024}; do
       for p in ${CLI_PRECISIONS:-f32}; do
-        timeout "${CLI_TIMEOUT:-300}" "${java[@]}" -Djdiffusion.tornado.device="${BENCH_DEVICE:-0:0}" -cp "$clicp" io.jdiffusion.cli.Main bench \
+        timeout "${CLI_TIMEOUT:-300}" "${java[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$clicp" io.jdiffusion.cli.Main bench \
             --backend tornado --precision "$p" -W "$size" -H "$size" --steps "${CLI_STEPS:-20}" > "$out/cli-bench-$size-$p.txt" 2>&1 \
             || echo "cli bench failed (rc $?)" >> "$out/cli-bench-$size-$p.txt"
       done

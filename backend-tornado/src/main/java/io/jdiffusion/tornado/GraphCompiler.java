@@ -102,13 +102,16 @@ final class GraphCompiler {
     private HalfFloatArray halfWeights;
     /** Epilogue tiles of the tensor-core kernels, {@link TensorCoreKernels#TILE_FLOATS} per work-group. */
     private FloatArray scratch;
+    /** Operators on cuBLAS/cuDNN (TornadoVM's CUDA backend); null where the library path does not apply. */
+    private final LibraryProducts libraries;
 
     GraphCompiler(TornadoBackend backend, Graph graph, Precision requested) {
         this.backend = backend;
         this.graph = graph;
         this.name = "jd" + GRAPH_IDS.incrementAndGet();
         this.plan = BufferPlan.plan(graph, ALIGN * Float.BYTES);
-        this.tensorCores = requested == Precision.F16 && TornadoDevices.supportsHalf(backend.device());
+        this.tensorCores = requested == Precision.F16 && TornadoDevices.supportsTensorCores(backend.device());
+        this.libraries = TornadoDevices.usesLibraries(backend.device()) ? new LibraryProducts(requested == Precision.F16) : null;
     }
 
     TornadoExecutable compile() {
@@ -122,6 +125,8 @@ final class GraphCompiler {
             buffers.add(halfWeights);
             buffers.add(scratch);
         }
+        List<Object> staging = libraries == null ? List.of() : libraries.sharedBuffers();
+        buffers.addAll(staging);
         Object[] all = buffers.toArray();
         for (int i = 0; i < segments.size(); i++) {
             tasks = new TaskGraph(name + "_" + i);
@@ -129,6 +134,9 @@ final class GraphCompiler {
                 tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, weights, intConstants, shapes, arena, outputs);
                 if (halfWeights != null) {
                     tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, halfWeights, scratch);
+                }
+                if (!staging.isEmpty()) {
+                    tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, staging.toArray());
                 }
                 tasks.transferToDevice(DataTransferMode.EVERY_EXECUTION, floatInputs, intInputs);
             } else {
@@ -143,6 +151,15 @@ final class GraphCompiler {
                     String hid = nextTask();
                     tasks.task(hid, PointwiseKernels::touchHalf, ctx, halfWeights, scratch, shapes, sentinel);
                     grid(hid, new WorkerGrid1D(32), 32, 1, 1);
+                }
+                for (Object buffer : staging) {
+                    String sid = nextTask();
+                    if (buffer instanceof HalfFloatArray h) {
+                        tasks.task(sid, PointwiseKernels::touchHalves, ctx, h, shapes, sentinel);
+                    } else {
+                        tasks.task(sid, PointwiseKernels::touchFloats, ctx, (FloatArray) buffer, shapes, sentinel);
+                    }
+                    grid(sid, new WorkerGrid1D(32), 32, 1, 1);
                 }
             }
             for (Op op : segments.get(i)) {
@@ -161,7 +178,11 @@ final class GraphCompiler {
         if (halfWeights != null) {
             bytes += halfWeights.getNumBytesOfSegment() + scratch.getNumBytesOfSegment();
         }
-        Precision used = halfOffsets.isEmpty() && tensorCoreAttention.isEmpty() ? Precision.F32 : Precision.F16;
+        if (libraries != null) {
+            bytes += libraries.deviceBytes();
+        }
+        boolean half = !halfOffsets.isEmpty() || !tensorCoreAttention.isEmpty() || libraries != null && libraries.computesInHalf();
+        Precision used = half ? Precision.F16 : Precision.F32;
         return new TornadoExecutable(backend, graph, used, taskGraphs.stream().map(TaskGraph::snapshot).toList(), grids, floatInputs, intInputs, outputs,
                 inputOffsets, outputOffsets, idChecks, plan.arenaBytes(), bytes, taskCount);
     }
@@ -268,36 +289,47 @@ final class GraphCompiler {
     }
 
     /**
-     * Picks the tensor-core operators, packs their weights into {@link #halfWeights} and sizes the scratch;
-     * returns the storage roots of the constants the F32 weight array must still hold (every constant but
-     * those read only as a tensor-core weight).
+     * Picks the operators that leave the F32 kernels: to cuBLAS/cuDNN ({@link LibraryProducts}, which keeps
+     * their weights) or to tensor cores (whose weights it packs into {@link #halfWeights}, sizing the scratch).
+     * Returns the storage roots of the constants the F32 weight array must still hold (every constant but
+     * those read only as such a product's weight).
      */
     private Set<Integer> layOutHalfWeights() {
         Set<Integer> f32Roots = new HashSet<>();
         long halfCursor = 0;
         long scratchFloats = 0;
         for (Op op : graph.ops()) {
-            Value halfWeight = null;
+            Value movedWeight = null;
             Value weight = productWeight(op);
-            if (tensorCores && weight != null && plan.binding(weight) == BufferPlan.Binding.CONSTANT) {
-                halfWeight = weight;
+            boolean constantWeight = weight != null && plan.binding(weight) == BufferPlan.Binding.CONSTANT;
+            if (libraries != null && constantWeight
+                    && libraries.takeProduct(op, weight.shape(), graph.values().get(plan.storageRoot(weight)).constant())) {
+                movedWeight = weight;
+            } else if (tensorCores && constantWeight) {
+                movedWeight = weight;
                 halfOffsets.put(op, toInt(halfCursor, "F16 weights"));
                 halfCursor = align(halfCursor + halfElements(op));
                 scratchFloats = Math.max(scratchFloats, (long) workGroups(op) * TensorCoreKernels.TILE_FLOATS);
             }
-            if (tensorCores && TENSOR_CORE_ATTENTION && op instanceof Op.Attention a && fitsTensorCoreAttention(a)) {
-                tensorCoreAttention.add(op);
-                int[] g = attentionGrid(a);
-                scratchFloats = Math.max(scratchFloats, (long) g[0] * g[1] * g[2] * TensorCoreAttention.TILE_FLOATS);
+            if (op instanceof Op.Attention a) {
+                boolean onLibrary = libraries != null && libraries.takeAttention(a);
+                if (!onLibrary && tensorCores && TENSOR_CORE_ATTENTION && fitsTensorCoreAttention(a)) {
+                    tensorCoreAttention.add(op);
+                    int[] g = attentionGrid(a);
+                    scratchFloats = Math.max(scratchFloats, (long) g[0] * g[1] * g[2] * TensorCoreAttention.TILE_FLOATS);
+                }
             }
             if (op instanceof Op.Reshape) {
                 continue;
             }
             for (Value in : op.inputs()) {
-                if (in != halfWeight && in != null && plan.binding(in) == BufferPlan.Binding.CONSTANT) {
+                if (in != movedWeight && in != null && plan.binding(in) == BufferPlan.Binding.CONSTANT) {
                     f32Roots.add(plan.storageRoot(in));
                 }
             }
+        }
+        if (libraries != null) {
+            libraries.allocate();
         }
         if (!halfOffsets.isEmpty() || !tensorCoreAttention.isEmpty()) {
             halfWeights = new HalfFloatArray(Math.max(1, toInt(halfCursor, "F16 weights")));
@@ -429,7 +461,7 @@ final class GraphCompiler {
         }
     }
 
-    private Slot slot(Value v) {
+    Slot slot(Value v) {
         BufferPlan.Binding b = plan.binding(v);
         if (b == null) {
             throw new IllegalStateException(v + " has no storage in the buffer plan of " + graph.name());
@@ -458,6 +490,7 @@ final class GraphCompiler {
         int count = 0;
         for (Op op : graph.ops()) {
             int launches = switch (op) {
+                case Op op1 when libraries != null && libraries.handles(op1) -> LibraryProducts.launches();
                 case Op.Reshape r -> 0;
                 case Op.Concat c -> c.parts().size();
                 default -> 1;
@@ -477,6 +510,10 @@ final class GraphCompiler {
     // ---- operators ------------------------------------------------------------------------------------
 
     private void emit(Op op) {
+        if (libraries != null && libraries.handles(op)) {
+            libraries.emit(op, this);
+            return;
+        }
         switch (op) {
             case Op.Conv2d c -> conv2d(c);
             case Op.Linear l -> linear(l);
@@ -497,7 +534,7 @@ final class GraphCompiler {
         }
     }
 
-    private int convGeometry(Op.Conv2d c, Shape ws) {
+    int convGeometry(Op.Conv2d c, Shape ws) {
         int kh = ws.size(2);
         int kw = ws.size(3);
         if (kh > 255 || kw > 255 || c.stride() > 255) {
@@ -506,7 +543,7 @@ final class GraphCompiler {
         return kh | (kw << 8) | (c.stride() << 16);
     }
 
-    private int convPadding(Op.Conv2d c) {
+    int convPadding(Op.Conv2d c) {
         var p = c.padding();
         if (p.top() > 65535 || p.left() > 65535) {
             throw unsupported(c, "padding above 65535");
@@ -755,13 +792,22 @@ final class GraphCompiler {
         grid(id, new WorkerGrid3D(tiles(n, 32) * 32, tiles(m, 32) * 8, s.size(0)), 32, 8, 1);
     }
 
-    // ---- helpers --------------------------------------------------------------------------------------
+    // ---- helpers (also used by LibraryProducts) -------------------------------------------------------
 
-    private String nextTask() {
+    /** The task graph being filled. */
+    TaskGraph tasks() {
+        return tasks;
+    }
+
+    KernelContext ctx() {
+        return ctx;
+    }
+
+    String nextTask() {
         return "t" + taskCount++;
     }
 
-    private void pointwiseGrid(String id, int n) {
+    void pointwiseGrid(String id, int n) {
         grid(id, new WorkerGrid1D(tiles(n, POINTWISE_THREADS) * POINTWISE_THREADS), POINTWISE_THREADS, 1, 1);
     }
 
@@ -774,7 +820,7 @@ final class GraphCompiler {
         return toInt((n + tile - 1) / tile, "grid size");
     }
 
-    private static int activationCode(Activation a) {
+    static int activationCode(Activation a) {
         return switch (a) {
             case NONE -> KernelMath.ACT_NONE;
             case SILU -> KernelMath.ACT_SILU;

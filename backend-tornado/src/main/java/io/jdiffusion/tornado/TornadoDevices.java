@@ -20,7 +20,7 @@ final class TornadoDevices {
         }
         String wanted = System.getProperty(PROPERTY, "").strip();
         if (wanted.isEmpty()) {
-            return runtime.getDefaultDevice();
+            return preferred(runtime);
         }
         String[] parts = wanted.split(":");
         try {
@@ -40,6 +40,21 @@ final class TornadoDevices {
         }
     }
 
+    /**
+     * Without a choice: the first GPU of TornadoVM's CUDA backend where it is installed and the libraries are on
+     * (cuBLAS and cuDNN made the SD 1.5 UNet call 1.8x faster than the PTX backend's Java tensor-core kernels on
+     * the H100: docs/PERFORMANCE.md), else TornadoVM's default device.
+     */
+    private static TornadoDevice preferred(TornadoRuntime runtime) {
+        for (int b = 0; b < runtime.getNumBackends(); b++) {
+            TornadoBackend backend = runtime.getBackend(b);
+            if (backend.getNumDevices() > 0 && usesLibraries(backend.getDevice(0))) {
+                return backend.getDevice(0);
+            }
+        }
+        return runtime.getDefaultDevice();
+    }
+
     static String describe(TornadoDevice device) {
         return device.getPhysicalDevice().getDeviceName() + " (TornadoVM " + backendName(device.getTornadoVMBackend()) + ")";
     }
@@ -48,15 +63,36 @@ final class TornadoDevices {
         return type.name();
     }
 
-    /** Whether kernels may use F16 storage (PoCL lacks cl_khr_fp16). */
-    static boolean supportsHalf(TornadoDevice device) {
-        TornadoVMBackendType t = device.getTornadoVMBackend();
-        return t == TornadoVMBackendType.PTX || t == TornadoVMBackendType.CUDA;
+    /**
+     * Whether Java kernels may use tensor-core {@code mma}: TornadoVM lowers it on its PTX backend only (its CUDA
+     * backend computes F16 products through cuBLAS/cuDNN instead, see {@link LibraryProducts}; PoCL lacks
+     * cl_khr_fp16 altogether).
+     */
+    static boolean supportsTensorCores(TornadoDevice device) {
+        return device.getTornadoVMBackend() == TornadoVMBackendType.PTX;
     }
 
-    /** Whether the backend records CUDA graphs (PTX and CUDA backends). */
-    static boolean supportsCudaGraphs(TornadoDevice device) {
-        return supportsHalf(device);
+    /**
+     * Whether products and attention go through cuBLAS/cuDNN library tasks: on the CUDA backend (the only one
+     * whose stream the libraries join), unless -D{@value LibraryProducts#PROPERTY}=false keeps the Java kernels.
+     */
+    static boolean usesLibraries(TornadoDevice device) {
+        return device.getTornadoVMBackend() == TornadoVMBackendType.CUDA && !"false".equals(System.getProperty(LibraryProducts.PROPERTY));
+    }
+
+    /** Whether an F16 request computes in F16 here: on tensor cores (PTX) or through the libraries (CUDA). */
+    static boolean computesHalf(TornadoDevice device) {
+        return supportsTensorCores(device) || usesLibraries(device);
+    }
+
+    /**
+     * Whether an execution plan is replayed as a CUDA graph (PTX and CUDA backends), unless
+     * -D{@value TornadoExecutable#CUDA_GRAPH_PROPERTY}=false.
+     */
+    static boolean usesCudaGraphs(TornadoDevice device) {
+        TornadoVMBackendType t = device.getTornadoVMBackend();
+        return (t == TornadoVMBackendType.PTX || t == TornadoVMBackendType.CUDA)
+                && !"false".equals(System.getProperty(TornadoExecutable.CUDA_GRAPH_PROPERTY));
     }
 
     private static String listing(TornadoRuntime runtime) {

@@ -80,7 +80,7 @@ final class TornadoExecutable implements Executable {
         this.graphCount = taskGraphs.size();
         TornadoExecutionPlan p = new TornadoExecutionPlan(taskGraphs.toArray(new ImmutableTaskGraph[0])).withGridScheduler(grids).withDevice(backend.device());
         // A profiled run times each kernel, which a replayed CUDA graph does not report.
-        if (TornadoDevices.supportsCudaGraphs(backend.device()) && !"false".equals(System.getProperty(CUDA_GRAPH_PROPERTY)) && !profile) {
+        if (TornadoDevices.usesCudaGraphs(backend.device()) && !profile) {
             p = p.withCUDAGraph();
         }
         if (profile) {

@@ -34,7 +34,7 @@ class TornadoF16ConformanceTest extends AgainstCpuSuite {
     @Override
     protected Backend createBackend() {
         Backend tornado = Backends.create(TornadoBackendProvider.NAME);
-        boolean half = TornadoDevices.supportsHalf(((TornadoBackend) tornado).device());
+        boolean half = TornadoDevices.computesHalf(((TornadoBackend) tornado).device());
         if (!half) {
             tornado.close();
         }

@@ -95,7 +95,7 @@ class TornadoTinyModelTest {
     /** Text encoder, UNet and VAE decoder in F16 on a device with tensor cores (skipped on PoCL). */
     @Test
     void networksInF16StayCloseToCpu() {
-        assumeTrue(TornadoDevices.supportsHalf(((TornadoBackend) tornado).device()), "no F16 on this TornadoVM device");
+        assumeTrue(TornadoDevices.computesHalf(((TornadoBackend) tornado).device()), "no F16 on this TornadoVM device");
         int vocab = model.textEncoder().config().vocabSize();
         check(model.textEncoder().graph(2), vocab, Precision.F16, F16_TOLERANCE);
         check(model.unet().graph(2, 8, 8, 77), vocab, Precision.F16, F16_TOLERANCE);

@@ -186,6 +186,20 @@ public final class PointwiseKernels {
         }
     }
 
+    /** {@link #touch} for one more F32 buffer (the library path's staging arrays). */
+    public static void touchFloats(KernelContext ctx, FloatArray f, IntArray sizes, int sentinel) {
+        if (ctx.globalIdx == 0 && sizes.get(sentinel) == 1) {
+            f.set(0, f.get(1));
+        }
+    }
+
+    /** {@link #touch} for one more F16 buffer (the library path's staging arrays). */
+    public static void touchHalves(KernelContext ctx, HalfFloatArray h, IntArray sizes, int sentinel) {
+        if (ctx.globalIdx == 0 && sizes.get(sentinel) == 1) {
+            h.set(0, h.get(1));
+        }
+    }
+
     /** {@link #touch} for the tensor-core buffers, which only devices with F16 have (so a separate kernel). */
     public static void touchHalf(KernelContext ctx, HalfFloatArray h, FloatArray s, IntArray sizes, int sentinel) {
         if (ctx.globalIdx == 0 && sizes.get(sentinel) == 1) {

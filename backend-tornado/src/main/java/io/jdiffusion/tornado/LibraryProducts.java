@@ -1,0 +1,299 @@
+package io.jdiffusion.tornado;
+
+import io.jdiffusion.backend.graph.Op;
+import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.core.Tensor;
+import io.jdiffusion.tornado.kernels.KernelMath;
+import io.jdiffusion.tornado.kernels.LibraryStaging;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
+import uk.ac.manchester.tornado.cublas.CuBlas;
+import uk.ac.manchester.tornado.cudnn.CuDnn;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Linear, Conv2d and attention through NVIDIA's libraries as TornadoVM library tasks, on the CUDA backend (the
+ * only one whose stream the libraries can join): cuBLAS {@code GemmEx} (F16 operands, F32 accumulation and
+ * output) or {@code Sgemm} (F32, no TF32) for the products, a convolution as im2col then GEMM, and cuDNN's
+ * fused flash attention (F16) for attention. A library call gets whole arrays, so each product has its own
+ * weight array (uploaded on the first run) and the activations pass through shared staging arrays: see
+ * {@link LibraryStaging} for the moves. Every launch stays in the execution plan, so a call still runs on the
+ * device without host synchronisation.
+ *
+ * <p>Layouts, in cuBLAS's column-major terms: a linear's out [m, n] = x [m, k] w^T is the column-major product
+ * w (n x k, stored as the transposed k x n) times x^T (k x m); a convolution's [cout, batch*pixels] product is
+ * col^T (stored [k, batch*pixels]) times w^T (stored [cout, k]).
+ */
+final class LibraryProducts {
+    /** "false" keeps every operator on the Java kernels on the CUDA backend too (for comparison). */
+    static final String PROPERTY = "jdiffusion.tornado.libraries";
+    private static final int CUBLAS_OP_N = 0;
+    private static final int CUBLAS_OP_T = 1;
+    private static final int THREADS = 256;
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+
+    /** F16 operands (GemmEx, cuDNN attention) or F32 (Sgemm, attention left to the Java kernels). */
+    private final boolean half;
+    /** Each product's weight, [rows, k] as PyTorch stores it: a HalfFloatArray in F16, a FloatArray in F32. */
+    private final Map<Op, TornadoNativeArray> weights = new IdentityHashMap<>();
+    private final Map<Op, Boolean> attention = new IdentityHashMap<>();
+    private long stagedInput;
+    private long stagedProduct;
+    private long stagedQueries;
+    private long stagedKeys;
+    private TornadoNativeArray input;
+    /** The F32 im2col of a convolution computed in F16, before its rounding into {@link #input}. */
+    private FloatArray columns;
+    private long stagedColumns;
+    private FloatArray product;
+    private HalfFloatArray queries;
+    private HalfFloatArray keys;
+    private HalfFloatArray values;
+    private HalfFloatArray attended;
+
+    /**
+     * Only where {@link TornadoDevices#usesLibraries} (this class links against TornadoVM's cuBLAS and cuDNN
+     * modules, which SDKs without the CUDA backend do not load).
+     */
+    LibraryProducts(boolean half) {
+        this.half = half;
+    }
+
+    /**
+     * Takes a Linear or Conv2d whose weight of {@code shape} holds the constant {@code weight} (its storage,
+     * same elements); false leaves it to the Java kernels.
+     */
+    boolean takeProduct(Op op, Shape shape, Tensor weight) {
+        long k = shape.countFrom(1);
+        long rows = shape.dim(0);
+        long m = op instanceof Op.Linear l ? l.x().shape().elementCount() / k : op.out().shape().elementCount() / rows;
+        if (!fitsInt(k * m) || !fitsInt(rows * m) || !fitsInt(rows * k)) {
+            return false;
+        }
+        weights.put(op, half ? toHalf(weight) : toFloats(weight));
+        stagedInput = Math.max(stagedInput, k * m);
+        if (half && op instanceof Op.Conv2d) {
+            stagedColumns = Math.max(stagedColumns, k * m);
+        }
+        stagedProduct = Math.max(stagedProduct, rows * m);
+        return true;
+    }
+
+    /**
+     * Takes an attention for cuDNN's fused kernel when computing in F16 and its heads suit it (query and value
+     * heads of one size, a multiple of 8, at most 256).
+     */
+    boolean takeAttention(Op.Attention a) {
+        int d = a.q().shape().size(2) / a.heads();
+        int dv = a.v().shape().size(2) / a.heads();
+        if (!half || d != dv || d % 8 != 0 || d > 256) {
+            return false;
+        }
+        attention.put(a, Boolean.TRUE);
+        stagedQueries = Math.max(stagedQueries, a.q().shape().elementCount());
+        stagedKeys = Math.max(stagedKeys, a.k().shape().elementCount());
+        return true;
+    }
+
+    boolean handles(Op op) {
+        return weights.containsKey(op) || attention.containsKey(op);
+    }
+
+    boolean computesInHalf() {
+        return half && (!weights.isEmpty() || !attention.isEmpty());
+    }
+
+    /**
+     * Task-graph entries of an operator this class handles, for the chain's split: stage in (two for an F16
+     * convolution), weight upload, library call, stage out; attention stages three operands.
+     */
+    static int launches() {
+        return 5;
+    }
+
+    /** Allocates the staging arrays (NaN-poisoned where F32) once every operator was offered. */
+    void allocate() {
+        if (!weights.isEmpty()) {
+            input = half ? new HalfFloatArray((int) stagedInput) : new FloatArray((int) stagedInput);
+            product = new FloatArray((int) stagedProduct);
+            product.init(Float.NaN);
+            if (input instanceof FloatArray f) {
+                f.init(Float.NaN);
+            }
+            if (stagedColumns > 0) {
+                columns = new FloatArray((int) stagedColumns);
+                columns.init(Float.NaN);
+            }
+        }
+        if (!attention.isEmpty()) {
+            queries = new HalfFloatArray((int) stagedQueries);
+            attended = new HalfFloatArray((int) stagedQueries);
+            keys = new HalfFloatArray((int) stagedKeys);
+            values = new HalfFloatArray((int) stagedKeys);
+        }
+    }
+
+    /** The staging arrays, which every task graph of a chained call must declare. */
+    List<Object> sharedBuffers() {
+        List<Object> all = new ArrayList<>();
+        for (Object o : new Object[]{input, columns, product, queries, keys, values, attended}) {
+            if (o != null) {
+                all.add(o);
+            }
+        }
+        return all;
+    }
+
+    long deviceBytes() {
+        long bytes = 0;
+        for (Object o : sharedBuffers()) {
+            bytes += ((TornadoNativeArray) o).getNumBytesOfSegment();
+        }
+        for (TornadoNativeArray w : weights.values()) {
+            bytes += w.getNumBytesOfSegment();
+        }
+        return bytes;
+    }
+
+    void emit(Op op, GraphCompiler e) {
+        switch (op) {
+            case Op.Linear l -> linear(l, e);
+            case Op.Conv2d c -> conv2d(c, e);
+            case Op.Attention a -> attention(a, e);
+            default -> throw new IllegalStateException(op + " is not a library operator");
+        }
+    }
+
+    private void linear(Op.Linear l, GraphCompiler e) {
+        TaskGraph tasks = e.tasks();
+        int k = l.x().shape().size(-1);
+        int n = l.weight().shape().size(0);
+        int m = (int) (l.x().shape().elementCount() / k);
+        Slot x = e.slot(l.x());
+        String stage = e.nextTask();
+        if (half) {
+            tasks.task(stage, LibraryStaging::rowsHalf, e.ctx(), x.floats(), x.offset(), (HalfFloatArray) input, m * k);
+        } else {
+            tasks.task(stage, LibraryStaging::rows, e.ctx(), x.floats(), x.offset(), (FloatArray) input, m * k);
+        }
+        e.pointwiseGrid(stage, m * k);
+        gemm(l, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, weights.get(l), k, input, k, n, e);
+        Slot b = l.bias() == null ? null : e.slot(l.bias());
+        Slot r = l.residual() == null ? null : e.slot(l.residual());
+        Slot o = e.slot(l.out());
+        int act = GraphCompiler.activationCode(l.activation());
+        int outputs = act == KernelMath.ACT_GEGLU ? m * (n / 2) : m * n;
+        String out = e.nextTask();
+        tasks.task(out, LibraryStaging::linearEpilogue, e.ctx(), product, b == null ? product : b.floats(), b == null ? -1 : b.offset(),
+                r == null ? product : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(), m, n, act);
+        e.pointwiseGrid(out, outputs);
+    }
+
+    private void conv2d(Op.Conv2d c, GraphCompiler e) {
+        TaskGraph tasks = e.tasks();
+        Shape xs = c.x().shape();
+        Shape os = c.out().shape();
+        int cout = os.size(1);
+        int pixels = os.size(2) * os.size(3);
+        int cols = xs.size(0) * pixels;
+        int k = (int) c.weight().shape().countFrom(1);
+        int geom = e.convGeometry(c, c.weight().shape());
+        int pads = e.convPadding(c);
+        Slot x = e.slot(c.x());
+        String stage = e.nextTask();
+        FloatArray im2col = half ? columns : (FloatArray) input;
+        tasks.task(stage, LibraryStaging::im2col, e.ctx(), x.floats(), x.offset(), im2col, k * cols, cols, xs.size(1), xs.size(2),
+                xs.size(3), os.size(3), pixels, geom, pads);
+        e.pointwiseGrid(stage, k * cols);
+        if (half) {
+            String round = e.nextTask();
+            tasks.task(round, LibraryStaging::rowsHalf, e.ctx(), columns, 0, (HalfFloatArray) input, k * cols);
+            e.pointwiseGrid(round, k * cols);
+        }
+        gemm(c, CUBLAS_OP_N, CUBLAS_OP_N, cols, cout, k, input, cols, weights.get(c), k, cols, e);
+        Slot b = c.bias() == null ? null : e.slot(c.bias());
+        Slot r = c.residual() == null ? null : e.slot(c.residual());
+        Slot o = e.slot(c.out());
+        int n = cout * cols;
+        String out = e.nextTask();
+        tasks.task(out, LibraryStaging::convEpilogue, e.ctx(), product, b == null ? product : b.floats(), b == null ? -1 : b.offset(),
+                r == null ? product : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(), n, cout, pixels);
+        e.pointwiseGrid(out, n);
+    }
+
+    /**
+     * The column-major product {@link #product} (m x n, leading dimension ldc) = op(a) op(b) with F32
+     * accumulation; the product's own weight array is uploaded by the task graph that uses it, on its first run.
+     */
+    private void gemm(Op op, int transA, int transB, int m, int n, int k, TornadoNativeArray a, int lda, TornadoNativeArray b,
+                      int ldb, int ldc, GraphCompiler e) {
+        TaskGraph tasks = e.tasks();
+        tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, weights.get(op));
+        String id = e.nextTask();
+        if (half) {
+            tasks.libraryTask(id, CuBlas::cublasGemmExFP16FP32, transA, transB, m, n, k, 1.0f, (HalfFloatArray) a, lda,
+                    (HalfFloatArray) b, ldb, 0.0f, product, ldc);
+        } else {
+            tasks.libraryTask(id, CuBlas::cublasSgemm, transA, transB, m, n, k, 1.0f, (FloatArray) a, lda, (FloatArray) b, ldb,
+                    0.0f, product, ldc);
+        }
+    }
+
+    private void attention(Op.Attention a, GraphCompiler e) {
+        TaskGraph tasks = e.tasks();
+        Shape qs = a.q().shape();
+        int batch = qs.size(0);
+        int nq = qs.size(1);
+        int nk = a.k().shape().size(1);
+        int heads = a.heads();
+        int d = qs.size(2) / heads;
+        stageHeads(a.q(), queries, nq, heads, d, e);
+        stageHeads(a.k(), keys, nk, heads, d, e);
+        stageHeads(a.v(), values, nk, heads, d, e);
+        String id = e.nextTask();
+        tasks.libraryTask(id, CuDnn::sdpaForward, queries, keys, values, attended, batch, heads, nq, nk, d, a.scale(), a.causal());
+        Slot o = e.slot(a.out());
+        int n = batch * nq * heads * d;
+        String out = e.nextTask();
+        tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), attended, o.floats(), o.offset(), n, nq, heads, d);
+        e.pointwiseGrid(out, n);
+    }
+
+    private static void stageHeads(Value v, HalfFloatArray dst, int seq, int heads, int d, GraphCompiler e) {
+        Slot s = e.slot(v);
+        int n = (int) v.shape().elementCount();
+        String id = e.nextTask();
+        e.tasks().task(id, LibraryStaging::headsToHalf, e.ctx(), s.floats(), s.offset(), dst, n, seq, heads, d);
+        e.pointwiseGrid(id, n);
+    }
+
+    private static HalfFloatArray toHalf(Tensor weight) {
+        float[] w = weight.toFloatArray();
+        HalfFloatArray dst = new HalfFloatArray(w.length);
+        MemorySegment d = dst.getSegment();
+        for (int i = 0; i < w.length; i++) {
+            d.setAtIndex(SHORT, i, Float.floatToFloat16(w[i]));
+        }
+        return dst;
+    }
+
+    private static FloatArray toFloats(Tensor weight) {
+        FloatArray dst = new FloatArray((int) weight.elementCount());
+        HostCopies.toFloats(weight, dst, 0);
+        return dst;
+    }
+
+    private static boolean fitsInt(long n) {
+        return n > 0 && n < Integer.MAX_VALUE - 64;
+    }
+}

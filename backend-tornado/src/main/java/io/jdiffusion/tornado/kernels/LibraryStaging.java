@@ -1,0 +1,139 @@
+package io.jdiffusion.tornado.kernels;
+
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.types.HalfFloat;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+
+/**
+ * The moves around a library call (cuBLAS, cuDNN) on TornadoVM's CUDA backend. A library task receives whole
+ * TornadoVM arrays (a device pointer to element 0), while activations live at offsets in the executable's
+ * arena; so operands are first copied (and rounded to F16 where the library computes in F16) into dedicated
+ * staging arrays, and results are read back from a staging array by an epilogue that applies what the Java
+ * kernels fuse into their store (bias, activation or GEGLU, residual). One thread per element.
+ */
+public final class LibraryStaging {
+    private LibraryStaging() {
+    }
+
+    /** dst[i] = x[xOff + i]: a linear's input rows, F32. */
+    public static void rows(KernelContext ctx, FloatArray x, int xOff, FloatArray dst, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            dst.set(i, x.get(xOff + i));
+        }
+    }
+
+    /**
+     * dst[i] = half(x[xOff + i]): a linear's input rows, or a convolution's im2col matrix, in F16. (The CUDA
+     * backend's compiler fails on a computed value rounded to F16 (Graal's scheduler, on the im2col select), so
+     * the F16 im2col is this conversion of the F32 one; a loaded value converts fine.)
+     */
+    public static void rowsHalf(KernelContext ctx, FloatArray x, int xOff, HalfFloatArray dst, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            dst.set(i, new HalfFloat(x.get(xOff + i)));
+        }
+    }
+
+    /**
+     * The im2col matrix of a convolution, row-major [cin*kh*kw][batch*pixels] (so that neighbouring threads
+     * read neighbouring input pixels), zero where a window leaves the image. {@code geom} packs kh | kw << 8 |
+     * stride << 16 and {@code pads} top | left << 16, as for the Java convolution kernels.
+     */
+    public static void im2col(KernelContext ctx, FloatArray x, int xOff, FloatArray col, int n, int cols, int cin, int inH,
+                              int inW, int outW, int pixels, int geom, int pads) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            int kh = geom & 255;
+            int kw = (geom >> 8) & 255;
+            int stride = geom >> 16;
+            int k = i / cols;
+            int m = i - k * cols;
+            int b = m / pixels;
+            int p = m - b * pixels;
+            int oy = p / outW;
+            int ox = p - oy * outW;
+            int ci = k / (kh * kw);
+            int r = k - ci * kh * kw;
+            int ky = r / kw;
+            int kx = r - ky * kw;
+            int iy = oy * stride - (pads & 65535) + ky;
+            int ix = ox * stride - (pads >> 16) + kx;
+            boolean inside = iy >= 0 && iy < inH && ix >= 0 && ix < inW;
+            // Clamped so that the load is unconditional; the select below discards it outside the image.
+            int cy = Math.min(Math.max(iy, 0), inH - 1);
+            int cx = Math.min(Math.max(ix, 0), inW - 1);
+            float v = x.get(xOff + ((b * cin + ci) * inH + cy) * inW + cx);
+            col.set(i, inside ? v : 0.0f);
+        }
+    }
+
+    /**
+     * A linear's output from the library's [m, n] product in {@code c}: bias, activation and residual, or for
+     * GEGLU value columns [0, n/2) times gelu of gate columns [n/2, n). {@code n} is the product's width.
+     */
+    public static void linearEpilogue(KernelContext ctx, FloatArray c, FloatArray bias, int bOff, FloatArray res, int rOff,
+                                      FloatArray out, int oOff, int m, int n, int act) {
+        int i = ctx.globalIdx;
+        if (act == KernelMath.ACT_GEGLU) {
+            int half = n / 2;
+            int r = i / half;
+            int col = i - r * half;
+            if (r < m) {
+                GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, r, col, c.get(r * n + col), c.get(r * n + half + col));
+            }
+        } else {
+            int r = i / n;
+            int col = i - r * n;
+            if (r < m) {
+                GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, r, col, c.get(i), act);
+            }
+        }
+    }
+
+    /** A convolution's NCHW output from the library's [cout, batch*pixels] product in {@code c}, plus bias and residual. */
+    public static void convEpilogue(KernelContext ctx, FloatArray c, FloatArray bias, int bOff, FloatArray res, int rOff,
+                                    FloatArray out, int oOff, int n, int cout, int pixels) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            int image = cout * pixels;
+            int b = i / image;
+            int rest = i - b * image;
+            int co = rest / pixels;
+            int p = rest - co * pixels;
+            int cols = n / cout;
+            GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, b * image, cout, pixels, co, p, c.get(co * cols + b * pixels + p));
+        }
+    }
+
+    /**
+     * Packed heads [batch, seq, heads*d] at xOff to cuDNN's [batch, heads, seq, d] in F16; {@code n} =
+     * batch*heads*seq*d.
+     */
+    public static void headsToHalf(KernelContext ctx, FloatArray x, int xOff, HalfFloatArray dst, int n, int seq, int heads, int d) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            dst.set(i, new HalfFloat(x.get(xOff + packedIndex(i, seq, heads, d))));
+        }
+    }
+
+    /** The inverse of {@link #headsToHalf}: cuDNN's [batch, heads, seq, d] F16 output back to packed heads in F32. */
+    public static void headsFromHalf(KernelContext ctx, HalfFloatArray src, FloatArray out, int oOff, int n, int seq, int heads, int d) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            out.set(oOff + packedIndex(i, seq, heads, d), src.get(i).getFloat32());
+        }
+    }
+
+    /** Where element i of a [batch, heads, seq, d] tensor sits in [batch, seq, heads*d]. */
+    private static int packedIndex(int i, int seq, int heads, int d) {
+        int dd = i % d;
+        int t = i / d;
+        int s = t % seq;
+        int bh = t / seq;
+        int h = bh % heads;
+        int b = bh / heads;
+        return (b * seq + s) * heads * d + h * d + dd;
+    }
+}
