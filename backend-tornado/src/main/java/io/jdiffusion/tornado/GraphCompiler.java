@@ -16,6 +16,7 @@ import io.jdiffusion.tornado.kernels.NormKernels;
 import io.jdiffusion.tornado.kernels.PointwiseKernels;
 import io.jdiffusion.tornado.kernels.TensorCoreAttention;
 import io.jdiffusion.tornado.kernels.TensorCoreKernels;
+import io.jdiffusion.tornado.kernels.WinogradKernels;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
@@ -102,6 +103,8 @@ final class GraphCompiler {
     private HalfFloatArray halfWeights;
     /** Epilogue tiles of the tensor-core kernels, {@link TensorCoreKernels#TILE_FLOATS} per work-group. */
     private FloatArray scratch;
+    /** The F32 3x3 convolutions that run as Winograd F(4x4, 3x3). */
+    private final WinogradConvolution winograd;
 
     GraphCompiler(TornadoBackend backend, Graph graph, Precision requested) {
         this.backend = backend;
@@ -109,6 +112,8 @@ final class GraphCompiler {
         this.name = "jd" + GRAPH_IDS.incrementAndGet();
         this.plan = BufferPlan.plan(graph, ALIGN * Float.BYTES);
         this.tensorCores = requested == Precision.F16 && TornadoDevices.supportsHalf(backend.device());
+        // On tensor cores every convolution with a constant weight runs there, so Winograd only in F32.
+        this.winograd = new WinogradConvolution(graph, plan, !tensorCores && WinogradConvolution.enabledByProperty(), GraphCompiler::align);
     }
 
     TornadoExecutable compile() {
@@ -122,6 +127,9 @@ final class GraphCompiler {
             buffers.add(halfWeights);
             buffers.add(scratch);
         }
+        if (winograd.scratch() != null) {
+            buffers.add(winograd.scratch());
+        }
         Object[] all = buffers.toArray();
         for (int i = 0; i < segments.size(); i++) {
             tasks = new TaskGraph(name + "_" + i);
@@ -129,6 +137,9 @@ final class GraphCompiler {
                 tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, weights, intConstants, shapes, arena, outputs);
                 if (halfWeights != null) {
                     tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, halfWeights, scratch);
+                }
+                if (winograd.scratch() != null) {
+                    tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, winograd.scratch());
                 }
                 tasks.transferToDevice(DataTransferMode.EVERY_EXECUTION, floatInputs, intInputs);
             } else {
@@ -143,6 +154,11 @@ final class GraphCompiler {
                     String hid = nextTask();
                     tasks.task(hid, PointwiseKernels::touchHalf, ctx, halfWeights, scratch, shapes, sentinel);
                     grid(hid, new WorkerGrid1D(32), 32, 1, 1);
+                }
+                if (winograd.scratch() != null) {
+                    String wid = nextTask();
+                    tasks.task(wid, WinogradKernels::touch, ctx, winograd.scratch(), shapes, sentinel);
+                    grid(wid, new WorkerGrid1D(32), 32, 1, 1);
                 }
             }
             for (Op op : segments.get(i)) {
@@ -160,6 +176,9 @@ final class GraphCompiler {
                 + shapes.getNumBytesOfSegment();
         if (halfWeights != null) {
             bytes += halfWeights.getNumBytesOfSegment() + scratch.getNumBytesOfSegment();
+        }
+        if (winograd.scratch() != null) {
+            bytes += winograd.scratch().getNumBytesOfSegment();
         }
         Precision used = halfOffsets.isEmpty() && tensorCoreAttention.isEmpty() ? Precision.F32 : Precision.F16;
         return new TornadoExecutable(backend, graph, used, taskGraphs.stream().map(TaskGraph::snapshot).toList(), grids, floatInputs, intInputs, outputs,
@@ -186,6 +205,7 @@ final class GraphCompiler {
                 intCursor = align(intCursor + v.shape().elementCount());
             }
         }
+        floatCursor = winograd.placeWeights(floatCursor);
         weights = new FloatArray(Math.max(1, toInt(floatCursor, "weights")));
         intConstants = new IntArray(Math.max(1, toInt(intCursor, "integer constants")));
         for (Value v : graph.constants()) {
@@ -198,6 +218,7 @@ final class GraphCompiler {
                 HostCopies.toInts(v.constant(), intConstants, constantOffsets[v.id()], v.toString());
             }
         }
+        winograd.writeWeights(weights);
 
         inputOffsets = new int[graph.inputs().size()];
         long fIn = 0;
@@ -251,6 +272,9 @@ final class GraphCompiler {
             } else if (tensorCoreAttention.contains(op)) {
                 opMeta.put(op, meta.size());
                 addAll(meta, attentionDescriptor((Op.Attention) op));
+            } else if (op instanceof Op.Conv2d c && winograd.uses(c)) {
+                opMeta.put(op, meta.size());
+                addAll(meta, winograd.descriptor(c));
             } else if (op instanceof Op.Conv2d c) {
                 opMeta.put(op, meta.size());
                 meta.add(c.x().shape().size(1));
@@ -294,7 +318,7 @@ final class GraphCompiler {
                 continue;
             }
             for (Value in : op.inputs()) {
-                if (in != halfWeight && in != null && plan.binding(in) == BufferPlan.Binding.CONSTANT) {
+                if (in != halfWeight && in != winograd.replacedWeight(op) && in != null && plan.binding(in) == BufferPlan.Binding.CONSTANT) {
                     f32Roots.add(plan.storageRoot(in));
                 }
             }
@@ -460,6 +484,7 @@ final class GraphCompiler {
             int launches = switch (op) {
                 case Op.Reshape r -> 0;
                 case Op.Concat c -> c.parts().size();
+                case Op.Conv2d c when winograd.uses(c) -> WinogradConvolution.LAUNCHES;
                 default -> 1;
             };
             if (count + launches > MAX_TASKS_PER_GRAPH && !current.isEmpty()) {
@@ -533,6 +558,10 @@ final class GraphCompiler {
     private void conv2d(Op.Conv2d c) {
         if (halfOffsets.containsKey(c)) {
             tensorCoreGemm(c, c.x(), c.bias(), c.residual());
+            return;
+        }
+        if (winograd.uses(c)) {
+            winograd.emit(c, tasks, ctx, this::slot, this::nextTask, this::grid, weights, shapes, opMeta.get(c));
             return;
         }
         Shape xs = c.x().shape();
