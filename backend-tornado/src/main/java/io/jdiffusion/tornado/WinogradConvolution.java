@@ -25,6 +25,7 @@ import java.util.Set;
 import java.util.function.Function;
 import java.util.function.LongUnaryOperator;
 import java.util.function.Supplier;
+import java.util.stream.IntStream;
 
 /**
  * The F32 convolutions of one graph that run as Winograd F(4x4, 3x3) on {@link WinogradKernels}: which ones,
@@ -182,14 +183,18 @@ final class WinogradConvolution {
      */
     static void transformWeights(Tensor w, int cout, int cin, FloatArray dst, int offset) {
         int plane = cout * cin;
-        double[][] gg = new double[6][3];
-        for (int co = 0; co < cout; co++) {
+        // Output channels in parallel: a UNet's 3x3 layers hold hundreds of millions of weights.
+        IntStream.range(0, cout).parallel().forEach(co -> {
+            double[] g = new double[9];
+            double[][] gg = new double[6][3];
             for (int ci = 0; ci < cin; ci++) {
                 long base = ((long) co * cin + ci) * 9;
+                for (int k = 0; k < 9; k++) {
+                    g[k] = w.getFloat(base + k);
+                }
                 for (int i = 0; i < 6; i++) {
                     for (int kx = 0; kx < 3; kx++) {
-                        gg[i][kx] = G[i][0] * w.getFloat(base + kx) + G[i][1] * w.getFloat(base + 3 + kx)
-                                + G[i][2] * w.getFloat(base + 6 + kx);
+                        gg[i][kx] = G[i][0] * g[kx] + G[i][1] * g[3 + kx] + G[i][2] * g[6 + kx];
                     }
                 }
                 for (int i = 0; i < 6; i++) {
@@ -199,7 +204,7 @@ final class WinogradConvolution {
                     }
                 }
             }
-        }
+        });
     }
 
     /** The {@link WinogradKernels} descriptor of a chosen convolution, field by field. */
