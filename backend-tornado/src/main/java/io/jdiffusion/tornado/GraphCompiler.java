@@ -104,6 +104,8 @@ final class GraphCompiler {
     private FloatArray scratch;
     /** Operators on cuBLAS/cuDNN (TornadoVM's CUDA backend); null where the library path does not apply. */
     private final LibraryProducts libraries;
+    /** The F32 3x3 convolutions that run as Winograd F(4x4, 3x3). */
+    private final WinogradConvolution winograd;
 
     GraphCompiler(TornadoBackend backend, Graph graph, Precision requested) {
         this.backend = backend;
@@ -112,6 +114,10 @@ final class GraphCompiler {
         this.plan = BufferPlan.plan(graph, ALIGN * Float.BYTES);
         this.tensorCores = requested == Precision.F16 && TornadoDevices.supportsTensorCores(backend.device());
         this.libraries = TornadoDevices.usesLibraries(backend.device()) ? new LibraryProducts(requested == Precision.F16) : null;
+        // Tensor cores and the libraries take every convolution with a constant weight, so Winograd only in the
+        // F32 Java kernels.
+        this.winograd = new WinogradConvolution(graph, plan, !tensorCores && libraries == null && WinogradConvolution.enabledByProperty(),
+                GraphCompiler::align);
     }
 
     TornadoExecutable compile() {
@@ -125,8 +131,12 @@ final class GraphCompiler {
             buffers.add(halfWeights);
             buffers.add(scratch);
         }
-        List<Object> staging = libraries == null ? List.of() : libraries.sharedBuffers();
-        buffers.addAll(staging);
+        // Buffers besides the arena that only some graphs have: the library path's staging, Winograd's scratch.
+        List<Object> extra = new ArrayList<>(libraries == null ? List.of() : libraries.sharedBuffers());
+        if (winograd.scratch() != null) {
+            extra.add(winograd.scratch());
+        }
+        buffers.addAll(extra);
         Object[] all = buffers.toArray();
         for (int i = 0; i < segments.size(); i++) {
             tasks = new TaskGraph(name + "_" + i);
@@ -135,8 +145,8 @@ final class GraphCompiler {
                 if (halfWeights != null) {
                     tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, halfWeights, scratch);
                 }
-                if (!staging.isEmpty()) {
-                    tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, staging.toArray());
+                if (!extra.isEmpty()) {
+                    tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, extra.toArray());
                 }
                 tasks.transferToDevice(DataTransferMode.EVERY_EXECUTION, floatInputs, intInputs);
             } else {
@@ -152,7 +162,7 @@ final class GraphCompiler {
                     tasks.task(hid, PointwiseKernels::touchHalf, ctx, halfWeights, scratch, shapes, sentinel);
                     grid(hid, new WorkerGrid1D(32), 32, 1, 1);
                 }
-                for (Object buffer : staging) {
+                for (Object buffer : extra) {
                     String sid = nextTask();
                     if (buffer instanceof HalfFloatArray h) {
                         tasks.task(sid, PointwiseKernels::touchHalves, ctx, h, shapes, sentinel);
@@ -181,6 +191,9 @@ final class GraphCompiler {
         if (libraries != null) {
             bytes += libraries.deviceBytes();
         }
+        if (winograd.scratch() != null) {
+            bytes += winograd.scratch().getNumBytesOfSegment();
+        }
         boolean half = !halfOffsets.isEmpty() || !tensorCoreAttention.isEmpty() || libraries != null && libraries.computesInHalf();
         Precision used = half ? Precision.F16 : Precision.F32;
         return new TornadoExecutable(backend, graph, used, taskGraphs.stream().map(TaskGraph::snapshot).toList(), grids, floatInputs, intInputs, outputs,
@@ -207,6 +220,7 @@ final class GraphCompiler {
                 intCursor = align(intCursor + v.shape().elementCount());
             }
         }
+        floatCursor = winograd.placeWeights(floatCursor);
         weights = new FloatArray(Math.max(1, toInt(floatCursor, "weights")));
         intConstants = new IntArray(Math.max(1, toInt(intCursor, "integer constants")));
         for (Value v : graph.constants()) {
@@ -219,6 +233,7 @@ final class GraphCompiler {
                 HostCopies.toInts(v.constant(), intConstants, constantOffsets[v.id()], v.toString());
             }
         }
+        winograd.writeWeights(weights);
 
         inputOffsets = new int[graph.inputs().size()];
         long fIn = 0;
@@ -272,6 +287,9 @@ final class GraphCompiler {
             } else if (tensorCoreAttention.contains(op)) {
                 opMeta.put(op, meta.size());
                 addAll(meta, attentionDescriptor((Op.Attention) op));
+            } else if (op instanceof Op.Conv2d c && winograd.uses(c)) {
+                opMeta.put(op, meta.size());
+                addAll(meta, winograd.descriptor(c));
             } else if (op instanceof Op.Conv2d c) {
                 opMeta.put(op, meta.size());
                 meta.add(c.x().shape().size(1));
@@ -323,7 +341,7 @@ final class GraphCompiler {
                 continue;
             }
             for (Value in : op.inputs()) {
-                if (in != movedWeight && in != null && plan.binding(in) == BufferPlan.Binding.CONSTANT) {
+                if (in != movedWeight && in != winograd.replacedWeight(op) && in != null && plan.binding(in) == BufferPlan.Binding.CONSTANT) {
                     f32Roots.add(plan.storageRoot(in));
                 }
             }
@@ -493,6 +511,7 @@ final class GraphCompiler {
                 case Op op1 when libraries != null && libraries.handles(op1) -> LibraryProducts.launches();
                 case Op.Reshape r -> 0;
                 case Op.Concat c -> c.parts().size();
+                case Op.Conv2d c when winograd.uses(c) -> WinogradConvolution.LAUNCHES;
                 default -> 1;
             };
             if (count + launches > MAX_TASKS_PER_GRAPH && !current.isEmpty()) {
@@ -570,6 +589,10 @@ final class GraphCompiler {
     private void conv2d(Op.Conv2d c) {
         if (halfOffsets.containsKey(c)) {
             tensorCoreGemm(c, c.x(), c.bias(), c.residual());
+            return;
+        }
+        if (winograd.uses(c)) {
+            winograd.emit(c, tasks, ctx, this::slot, this::nextTask, this::grid, weights, shapes, opMeta.get(c));
             return;
         }
         Shape xs = c.x().shape();

@@ -21,7 +21,9 @@ import java.util.Random;
 /**
  * Device time of single UNet-sized matrix products on the TornadoVM device, F32 and F16 (tensor cores), as
  * achieved TFLOP/s: the kernel time from TornadoVM's profiler averaged over the timed runs (the per-run input
- * copy is not included). Run with {@code -Djdiffusion.tornado.profile=true}.
+ * copy is not included). Run with {@code -Djdiffusion.tornado.profile=true}. The F32 3x3 convolutions run twice,
+ * as the implicit GEMM ("direct") and as Winograd F(4x4,3x3) (its three kernels together), both rated by the
+ * direct convolution's FLOPs, 2 B H W Cout Cin 9.
  *
  * <pre>
  * java @$TORNADOVM_HOME/tornado-argfile -Djdiffusion.tornado.profile=true -cp ... io.jdiffusion.tornado.ProductBenchmark [runs]
@@ -57,14 +59,36 @@ public final class ProductBenchmark {
         report(backend, g.build(), p, runs, 2.0 * m * n * k, String.format(Locale.ROOT, "linear %dx%dx%d %s", m, k, n, act));
     }
 
+    /**
+     * A 3x3 convolution; in F32 twice, compiled with Winograd off and on (the property is read when a graph is
+     * compiled), both rated by the direct convolution's FLOPs so that the two rows compare times.
+     */
     private static void conv(Backend backend, Precision p, int runs, int batch, int cin, int h, int w, int cout) {
         GraphBuilder g = new GraphBuilder("conv");
         Value x = g.input("x", Shape.of(batch, cin, h, w), DType.F32);
         Value wt = g.constant("w", random(Shape.of(cout, cin, 3, 3), 1 / Math.sqrt(9.0 * cin)));
         Value b = g.constant("b", random(Shape.of(cout), 0.1));
         g.output(g.conv2d(x, wt, b, null, 1, Padding.same(1)));
-        report(backend, g.build(), p, runs, 2.0 * batch * h * w * cout * cin * 9,
-                String.format(Locale.ROOT, "conv3x3 %dx%dx%dx%d -> %d", batch, cin, h, w, cout));
+        Graph graph = g.build();
+        double flops = 2.0 * batch * h * w * cout * cin * 9;
+        String what = String.format(Locale.ROOT, "conv3x3 %dx%dx%dx%d -> %d", batch, cin, h, w, cout);
+        if (p != Precision.F32) {
+            report(backend, graph, p, runs, flops, what);
+            return;
+        }
+        String before = System.getProperty(WinogradConvolution.PROPERTY);
+        try {
+            System.setProperty(WinogradConvolution.PROPERTY, "false");
+            report(backend, graph, p, runs, flops, what + " direct");
+            System.setProperty(WinogradConvolution.PROPERTY, "true");
+            report(backend, graph, p, runs, flops, what + " winograd");
+        } finally {
+            if (before == null) {
+                System.clearProperty(WinogradConvolution.PROPERTY);
+            } else {
+                System.setProperty(WinogradConvolution.PROPERTY, before);
+            }
+        }
     }
 
     private static void report(Backend backend, Graph graph, Precision p, int runs, double flops, String what) {
@@ -79,8 +103,8 @@ public final class ProductBenchmark {
             }
             double wallMs = (System.nanoTime() - t0) / 1e6 / runs;
             double kernelMs = exe instanceof TornadoExecutable te
-                    ? KernelProfile.of(te).ms("GemmKernels", "TensorCoreKernels") : Double.NaN;
-            System.out.printf(Locale.ROOT, "PRODUCT %-36s precision=%s used=%s kernel_ms=%.3f tflops=%.1f wall_ms=%.2f%n", what, p,
+                    ? KernelProfile.of(te).ms("GemmKernels", "TensorCoreKernels", "WinogradKernels") : Double.NaN;
+            System.out.printf(Locale.ROOT, "PRODUCT %-45s precision=%s used=%s kernel_ms=%.3f tflops=%.1f wall_ms=%.2f%n", what, p,
                     exe.precision(), kernelMs, flops / (kernelMs * 1e9), wallMs);
         }
     }
