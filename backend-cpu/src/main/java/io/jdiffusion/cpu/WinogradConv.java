@@ -1,5 +1,6 @@
 package io.jdiffusion.cpu;
 
+import io.jdiffusion.backend.WinogradF43;
 import io.jdiffusion.backend.graph.Activation;
 import io.jdiffusion.backend.graph.Op;
 import io.jdiffusion.backend.graph.Value;
@@ -37,32 +38,10 @@ import static io.jdiffusion.cpu.Gemm.NR;
  */
 final class WinogradConv {
     /** Output tile, kernel and input tile sizes. */
-    static final int TILE_OUT = 4;
-    static final int TILE_IN = 6;
-    static final int POSITIONS = TILE_IN * TILE_IN;
+    static final int TILE_OUT = WinogradF43.TILE_OUT;
+    static final int TILE_IN = WinogradF43.TILE_IN;
+    static final int POSITIONS = WinogradF43.POINTS;
 
-    /** B^T of F(4, 3). */
-    static final double[][] BT = {
-            {4, 0, -5, 0, 1, 0},
-            {0, -4, -4, 1, 1, 0},
-            {0, 4, -4, -1, 1, 0},
-            {0, -2, -1, 2, 1, 0},
-            {0, 2, -1, -2, 1, 0},
-            {0, 4, 0, -5, 0, 1}};
-    /** G of F(4, 3). */
-    static final double[][] G = {
-            {1 / 4.0, 0, 0},
-            {-1 / 6.0, -1 / 6.0, -1 / 6.0},
-            {-1 / 6.0, 1 / 6.0, -1 / 6.0},
-            {1 / 24.0, 1 / 12.0, 1 / 6.0},
-            {1 / 24.0, -1 / 12.0, 1 / 6.0},
-            {0, 0, 1}};
-    /** A^T of F(4, 3). */
-    static final double[][] AT = {
-            {1, 1, 1, 1, 1, 0},
-            {0, 1, -1, 2, -2, 0},
-            {0, 1, 1, 4, 4, 0},
-            {0, 1, -1, 8, -8, 1}};
 
     /** Floats of transformed input (or of GEMM results) per chunk: about 8 MB, so a chunk lives in L3. */
     static final long CHUNK_FLOATS = 2L << 20;
@@ -89,22 +68,14 @@ final class WinogradConv {
         int sizeA = Gemm.panelsA(cout) * cin * MR;
         float[] packed = new float[POSITIONS * sizeA];
         float[] row = new float[cin * 9];
-        double[][] tmp = new double[TILE_IN][3];
+        double[] u = new double[POSITIONS];
         for (int co = 0; co < cout; co++) {
             Packing.readRow(w, co, cin * 9, row);
             int p = co / MR, r = co % MR;
             for (int ci = 0; ci < cin; ci++) {
-                int g = ci * 9;
-                for (int i = 0; i < TILE_IN; i++) {
-                    for (int kx = 0; kx < 3; kx++) {
-                        tmp[i][kx] = G[i][0] * row[g + kx] + G[i][1] * row[g + 3 + kx] + G[i][2] * row[g + 6 + kx];
-                    }
-                }
-                for (int i = 0; i < TILE_IN; i++) {
-                    for (int j = 0; j < TILE_IN; j++) {
-                        double u = tmp[i][0] * G[j][0] + tmp[i][1] * G[j][1] + tmp[i][2] * G[j][2];
-                        packed[(i * TILE_IN + j) * sizeA + p * cin * MR + r * cin + ci] = (float) u;
-                    }
+                WinogradF43.transformKernel(row, ci * 9, u);
+                for (int xi = 0; xi < POSITIONS; xi++) {
+                    packed[xi * sizeA + p * cin * MR + r * cin + ci] = (float) u[xi];
                 }
             }
         }

@@ -63,6 +63,8 @@ final class GraphCompiler {
      * plan, handing the device buffers on with persistOnDevice/consumeFromDevice.
      */
     static final int MAX_TASKS_PER_GRAPH = Integer.getInteger("jdiffusion.tornado.tasksPerGraph", 60);
+    /** Tasks every executable launches besides its operators': the poisoning of the outputs. */
+    static final int POISON_TASKS = 1;
     /** "false" keeps attention on the F32 flash kernels in F16 (for comparison and diagnosis). */
     static final boolean TENSOR_CORE_ATTENTION = !"false".equals(System.getProperty("jdiffusion.tornado.tensorCoreAttention"));
 
@@ -81,6 +83,8 @@ final class GraphCompiler {
     private int taskCount;
     /** Index of a 0 in {@link #shapes}, read by the touch task of each chained task graph. */
     private int sentinel;
+    /** Index of a NaN in {@link #weights}, which the first task of a run copies over every output element. */
+    private int nanIndex;
 
     private FloatArray weights;
     private IntArray intConstants;
@@ -172,6 +176,9 @@ final class GraphCompiler {
                     grid(sid, new WorkerGrid1D(32), 32, 1, 1);
                 }
             }
+            if (i == 0) {
+                poisonOutputs();
+            }
             for (Op op : segments.get(i)) {
                 emit(op);
             }
@@ -221,7 +228,10 @@ final class GraphCompiler {
             }
         }
         floatCursor = winograd.placeWeights(floatCursor);
-        weights = new FloatArray(Math.max(1, toInt(floatCursor, "weights")));
+        nanIndex = toInt(floatCursor, "weights");
+        floatCursor = align(floatCursor + 1);
+        weights = new FloatArray(toInt(floatCursor, "weights"));
+        weights.set(nanIndex, Float.NaN);
         intConstants = new IntArray(Math.max(1, toInt(intCursor, "integer constants")));
         for (Value v : graph.constants()) {
             if (plan.binding(v) == null || plan.storageRoot(v) != v.id() || !f32Roots.contains(v.id())) {
@@ -259,8 +269,9 @@ final class GraphCompiler {
         }
         outputs = new FloatArray(Math.max(1, toInt(out, "outputs")));
         arena = new FloatArray(Math.max(1, toInt(plan.arenaBytes() / Float.BYTES, "arena")));
-        // NaN in device memory before the first run: an element no kernel writes, or a read of one no kernel
-        // wrote yet, surfaces as a non-finite output instead of a plausible stale value.
+        // NaN in device memory before the first run: a read of an arena element no kernel wrote yet surfaces as
+        // a non-finite output instead of a plausible stale value. (The outputs are poisoned by a task at the
+        // start of every run instead: TornadoVM does not upload an array that kernels only write.)
         outputs.init(Float.NaN);
         arena.init(Float.NaN);
 
@@ -501,11 +512,22 @@ final class GraphCompiler {
         };
     }
 
+    /**
+     * NaN over every output element at the start of each run, so an element no kernel writes cannot pass for a
+     * result (a stale value of the previous run would).
+     */
+    private void poisonOutputs() {
+        int n = outputs.getSize();
+        String id = nextTask();
+        tasks.task(id, PointwiseKernels::fill, ctx, weights, nanIndex, outputs, n);
+        pointwiseGrid(id, n);
+    }
+
     /** Consecutive runs of operators, each launching at most {@link #MAX_TASKS_PER_GRAPH} tasks. */
     private List<List<Op>> segments() {
         List<List<Op>> segments = new ArrayList<>();
         List<Op> current = new ArrayList<>();
-        int count = 0;
+        int count = POISON_TASKS;
         for (Op op : graph.ops()) {
             int launches = switch (op) {
                 case Op op1 when libraries != null && libraries.handles(op1) -> LibraryProducts.launches();

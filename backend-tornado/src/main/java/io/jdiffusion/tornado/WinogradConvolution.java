@@ -1,5 +1,6 @@
 package io.jdiffusion.tornado;
 
+import io.jdiffusion.backend.WinogradF43;
 import io.jdiffusion.backend.graph.BufferPlan;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.backend.graph.Op;
@@ -48,15 +49,6 @@ final class WinogradConvolution {
     static final int LAUNCHES = 3;
     /** Largest element index of a device array (what the graph compiler allows, less its alignment). */
     private static final long MAX_ELEMENTS = Integer.MAX_VALUE - 64;
-
-    /** G of F(4, 3), as in backend-cpu's WinogradConv: U = G g G^T. */
-    static final double[][] G = {
-            {1 / 4.0, 0, 0},
-            {-1 / 6.0, -1 / 6.0, -1 / 6.0},
-            {-1 / 6.0, 1 / 6.0, -1 / 6.0},
-            {1 / 24.0, 1 / 12.0, 1 / 6.0},
-            {1 / 24.0, -1 / 12.0, 1 / 6.0},
-            {0, 0, 1}};
 
     private final Graph graph;
     private final BufferPlan plan;
@@ -185,23 +177,16 @@ final class WinogradConvolution {
         int plane = cout * cin;
         // Output channels in parallel: a UNet's 3x3 layers hold hundreds of millions of weights.
         IntStream.range(0, cout).parallel().forEach(co -> {
-            double[] g = new double[9];
-            double[][] gg = new double[6][3];
+            float[] g = new float[9];
+            double[] u = new double[WinogradF43.POINTS];
             for (int ci = 0; ci < cin; ci++) {
                 long base = ((long) co * cin + ci) * 9;
                 for (int k = 0; k < 9; k++) {
                     g[k] = w.getFloat(base + k);
                 }
-                for (int i = 0; i < 6; i++) {
-                    for (int kx = 0; kx < 3; kx++) {
-                        gg[i][kx] = G[i][0] * g[kx] + G[i][1] * g[3 + kx] + G[i][2] * g[6 + kx];
-                    }
-                }
-                for (int i = 0; i < 6; i++) {
-                    for (int j = 0; j < 6; j++) {
-                        double u = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
-                        dst.set(offset + (i * 6 + j) * plane + co * cin + ci, (float) u);
-                    }
+                WinogradF43.transformKernel(g, 0, u);
+                for (int xi = 0; xi < WinogradF43.POINTS; xi++) {
+                    dst.set(offset + xi * plane + co * cin + ci, (float) u[xi]);
                 }
             }
         });

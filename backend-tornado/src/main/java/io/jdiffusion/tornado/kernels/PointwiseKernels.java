@@ -26,6 +26,17 @@ public final class PointwiseKernels {
         }
     }
 
+    /**
+     * out[i] = src[srcIndex] for i below n: a value read from device memory (a NaN constant in the kernel would
+     * depend on how each backend prints one).
+     */
+    public static void fill(KernelContext ctx, FloatArray src, int srcIndex, FloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            out.set(i, src.get(srcIndex));
+        }
+    }
+
     /** x [rows, 2d] to out [rows, d]: h * gelu(gate) with h, gate = x.chunk(2, -1). */
     public static void geglu(KernelContext ctx, FloatArray x, int xOff, FloatArray out, int outOff, int n, int d) {
         int i = ctx.globalIdx;

@@ -1,15 +1,17 @@
-package io.jdiffusion.cpu;
+package io.jdiffusion.backend;
 
 import org.junit.jupiter.api.Test;
 
 import java.util.SplittableRandom;
 
+import static io.jdiffusion.backend.testing.SmallMatrices.multiply;
+import static io.jdiffusion.backend.testing.SmallMatrices.transpose;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 /**
  * Derives the F(4, 3) Winograd matrices by Toom-Cook from the points 0, 1, -1, 2, -2 and infinity and
- * checks the kernel's constants against them, then checks that the 1-D and 2-D algorithms compute a
+ * checks {@link WinogradF43}'s constants against them, then checks that the 1-D and 2-D algorithms compute a
  * correlation exactly (in double precision) on random data.
  *
  * <p>Derivation. Linear convolution of a filter g (degree r-1) and data h (degree m-1) is the product
@@ -22,12 +24,12 @@ import static org.assertj.core.api.Assertions.within;
  * y = H^T [(G g) . (C^T d)], so A^T = H^T and B^T = C^T; the point at infinity adds the row/column that
  * picks the leading coefficient.
  */
-class WinogradMatricesTest {
+class WinogradF43Test {
     private static final double[] POINTS = {0, 1, -1, 2, -2};
     private static final int M = 4, R = 3, N = M + R - 1;
 
     @Test
-    void theKernelsMatricesAreTheToomCookMatricesOfTheChosenPoints() {
+    void theMatricesAreTheToomCookMatricesOfTheChosenPoints() {
         double[][] at = new double[M][N];
         double[][] g = new double[N][R];
         double[][] bt = new double[N][N];
@@ -56,9 +58,9 @@ class WinogradMatricesTest {
             full = timesLinear(full, p);
         }
         bt[N - 1] = full;
-        assertSame(at, WinogradConv.AT);
-        assertSame(g, WinogradConv.G);
-        assertSame(bt, WinogradConv.BT);
+        assertSame(at, WinogradF43.at());
+        assertSame(g, WinogradF43.g());
+        assertSame(bt, WinogradF43.bt());
     }
 
     @Test
@@ -76,15 +78,18 @@ class WinogradMatricesTest {
                 row[i] = r.nextDouble(-1, 1);
             }
         }
-        double[][] u = mul(mul(WinogradConv.G, w), transpose(WinogradConv.G));
-        double[][] v = mul(mul(WinogradConv.BT, d), transpose(WinogradConv.BT));
+        double[][] gm = WinogradF43.g();
+        double[][] u = multiply(multiply(gm, w), transpose(gm));
+        double[][] bt = WinogradF43.bt();
+        double[][] v = multiply(multiply(bt, d), transpose(bt));
         double[][] prod = new double[N][N];
         for (int i = 0; i < N; i++) {
             for (int j = 0; j < N; j++) {
                 prod[i][j] = u[i][j] * v[i][j];
             }
         }
-        double[][] y = mul(mul(WinogradConv.AT, prod), transpose(WinogradConv.AT));
+        double[][] at = WinogradF43.at();
+        double[][] y = multiply(multiply(at, prod), transpose(at));
         for (int i = 0; i < M; i++) {
             for (int j = 0; j < M; j++) {
                 double direct = 0;
@@ -94,6 +99,26 @@ class WinogradMatricesTest {
                     }
                 }
                 assertThat(y[i][j]).isCloseTo(direct, within(1e-12));
+            }
+        }
+    }
+
+    @Test
+    void transformKernelIsGgGTransposed() {
+        SplittableRandom r = new SplittableRandom();
+        float[] g = new float[11];
+        double[][] w = new double[R][R];
+        for (int k = 0; k < 9; k++) {
+            g[2 + k] = (float) r.nextDouble(-1, 1);
+            w[k / 3][k % 3] = g[2 + k];
+        }
+        double[] u = new double[WinogradF43.POINTS];
+        WinogradF43.transformKernel(g, 2, u);
+        double[][] gm = WinogradF43.g();
+        double[][] expected = multiply(multiply(gm, w), transpose(gm));
+        for (int i = 0; i < N; i++) {
+            for (int j = 0; j < N; j++) {
+                assertThat(u[i * N + j]).as("[%d][%d]", i, j).isCloseTo(expected[i][j], within(1e-15));
             }
         }
     }
@@ -115,27 +140,5 @@ class WinogradMatricesTest {
                 assertThat(constant[i][j]).as("[%d][%d]", i, j).isCloseTo(derived[i][j], within(1e-15));
             }
         }
-    }
-
-    private static double[][] mul(double[][] a, double[][] b) {
-        double[][] c = new double[a.length][b[0].length];
-        for (int i = 0; i < a.length; i++) {
-            for (int j = 0; j < b[0].length; j++) {
-                for (int k = 0; k < b.length; k++) {
-                    c[i][j] += a[i][k] * b[k][j];
-                }
-            }
-        }
-        return c;
-    }
-
-    private static double[][] transpose(double[][] a) {
-        double[][] t = new double[a[0].length][a.length];
-        for (int i = 0; i < a.length; i++) {
-            for (int j = 0; j < a[0].length; j++) {
-                t[j][i] = a[i][j];
-            }
-        }
-        return t;
     }
 }

@@ -1,0 +1,218 @@
+package io.jdiffusion.tornado;
+
+import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.Backends;
+import io.jdiffusion.backend.graph.Activation;
+import io.jdiffusion.backend.testing.ReferenceOps;
+import io.jdiffusion.backend.testing.TestRandom;
+import io.jdiffusion.core.Numerics;
+import io.jdiffusion.tornado.kernels.LibraryStaging;
+import io.jdiffusion.tornado.kernels.PointwiseKernels;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.WorkerGrid1D;
+import uk.ac.manchester.tornado.api.common.TornadoDevice;
+import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The F32 moves around a cuBLAS call ({@link LibraryStaging}: im2col, the linear and convolution epilogues) as
+ * plain kernels on the tests' TornadoVM device, against host references in double. On the H100 the whole
+ * library path is checked against backend-cpu by the conformance suites on TornadoVM's CUDA backend; this keeps
+ * the kernels around it covered where no NVIDIA library runs (PoCL). Outputs start as NaN, so an element no
+ * thread writes fails the comparison.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class LibraryStagingTest {
+    private static final AtomicInteger GRAPHS = new AtomicInteger();
+    private static final int THREADS = 64;
+    private final TestRandom random = TestRandom.fresh();
+    private Backend backend;
+    private TornadoDevice device;
+
+    @BeforeAll
+    void start() {
+        backend = Backends.create(TornadoBackendProvider.NAME);
+        device = ((TornadoBackend) backend).device();
+    }
+
+    @AfterAll
+    void stop() {
+        backend.close();
+    }
+
+    @Test
+    void im2colGathersEveryWindowWithZerosOutsideTheImage() {
+        // 3x3, stride 1, padding 1: the UNet's convolutions.
+        checkIm2col(2, 3, 7, 5, 3, 3, 1, 1, 1);
+        // 4x3 kernel, stride 2, padding top 1 and left 0: windows leave the image on one side only.
+        checkIm2col(1, 4, 9, 8, 4, 3, 2, 1, 0);
+    }
+
+    @Test
+    void linearEpilogueAddsBiasActivatesAndAddsTheResidual() {
+        checkLinearEpilogue(13, 10, Activation.SILU, true, true);
+        checkLinearEpilogue(5, 7, Activation.NONE, false, false);
+        checkLinearEpilogue(3, 9, Activation.GELU_TANH, true, false);
+    }
+
+    @Test
+    void linearEpiloguePairsGegluValueAndGateColumns() {
+        checkLinearEpilogue(11, 2 * 7, Activation.GEGLU, true, true);
+        checkLinearEpilogue(4, 2 * 5, Activation.GEGLU, false, false);
+    }
+
+    @Test
+    void convEpilogueMovesTheProductToNchwWithBiasAndResidual() {
+        checkConvEpilogue(2, 6, 35, true, true);
+        checkConvEpilogue(1, 3, 1, false, false);
+    }
+
+    private void checkIm2col(int batch, int cin, int h, int w, int kh, int kw, int stride, int padTop, int padLeft) {
+        int outH = (h + 2 * padTop - kh) / stride + 1;
+        int outW = (w + 2 * padLeft - kw) / stride + 1;
+        int pixels = outH * outW;
+        int cols = batch * pixels;
+        int k = cin * kh * kw;
+        int xOff = 7;
+        float[] x = values(xOff + batch * cin * h * w);
+        double[] expected = new double[k * cols];
+        for (int ci = 0; ci < cin; ci++) {
+            for (int ky = 0; ky < kh; ky++) {
+                for (int kx = 0; kx < kw; kx++) {
+                    int row = (ci * kh + ky) * kw + kx;
+                    for (int b = 0; b < batch; b++) {
+                        for (int oy = 0; oy < outH; oy++) {
+                            for (int ox = 0; ox < outW; ox++) {
+                                int iy = oy * stride - padTop + ky;
+                                int ix = ox * stride - padLeft + kx;
+                                boolean inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                                expected[row * cols + b * pixels + oy * outW + ox] =
+                                        inside ? x[xOff + ((b * cin + ci) * h + iy) * w + ix] : 0;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        int geom = kh | kw << 8 | stride << 16;
+        int pads = padTop | padLeft << 16;
+        int n = k * cols;
+        float[] actual = run("im2col", n, FloatArray.fromArray(x), new FloatArray(n), (in, out) -> g -> g.task("t",
+                LibraryStaging::im2col, new KernelContext(), in, xOff, out, n, cols, cin, h, w, outW, pixels, geom, pads));
+        for (int i = 0; i < n; i++) {
+            assertThat((double) actual[i]).as("im2col element %d of %dx%d (%s)", i, k, cols, random).isEqualTo(expected[i]);
+        }
+    }
+
+    private void checkLinearEpilogue(int m, int n, Activation act, boolean bias, boolean residual) {
+        boolean geglu = act == Activation.GEGLU;
+        int width = geglu ? n / 2 : n;
+        float[] product = values(m * n);
+        float[] b = values(n);
+        float[] r = values(m * width);
+        double[] expected = new double[m * width];
+        for (int row = 0; row < m; row++) {
+            for (int c = 0; c < width; c++) {
+                double v;
+                if (geglu) {
+                    double value = product[row * n + c] + (bias ? b[c] : 0);
+                    double gate = product[row * n + width + c] + (bias ? b[width + c] : 0);
+                    v = value * ReferenceOps.activation(Activation.GELU, gate);
+                } else {
+                    v = ReferenceOps.activation(act, product[row * n + c] + (bias ? b[c] : 0));
+                }
+                expected[row * width + c] = v + (residual ? r[row * width + c] : 0);
+            }
+        }
+        int code = GraphCompiler.activationCode(act);
+        int oOff = 3;
+        FloatArray biasArray = FloatArray.fromArray(b);
+        FloatArray resArray = FloatArray.fromArray(r);
+        float[] out = run("linear_epilogue", m * width, FloatArray.fromArray(product), new FloatArray(oOff + m * width),
+                (c, o) -> g -> g.transferToDevice(DataTransferMode.EVERY_EXECUTION, biasArray, resArray).task("t",
+                        LibraryStaging::linearEpilogue, new KernelContext(), c, biasArray, bias ? 0 : -1, resArray,
+                        residual ? 0 : -1, o, oOff, m, n, code));
+        assertThat(Numerics.relativeL2(Arrays.copyOfRange(out, oOff, oOff + m * width), expected))
+                .as("%s epilogue %dx%d bias %s residual %s (%s)", act, m, n, bias, residual, random).isLessThanOrEqualTo(1e-6);
+        assertThat(Arrays.copyOf(out, oOff)).as("nothing written before the output's offset").containsOnly(Float.NaN);
+    }
+
+    private void checkConvEpilogue(int batch, int cout, int pixels, boolean bias, boolean residual) {
+        int cols = batch * pixels;
+        int n = cout * cols;
+        float[] product = values(n);
+        float[] b = values(cout);
+        float[] r = values(n);
+        double[] expected = new double[n];
+        for (int img = 0; img < batch; img++) {
+            for (int co = 0; co < cout; co++) {
+                for (int p = 0; p < pixels; p++) {
+                    int o = (img * cout + co) * pixels + p;
+                    expected[o] = product[co * cols + img * pixels + p] + (bias ? b[co] : 0) + (residual ? r[o] : 0);
+                }
+            }
+        }
+        FloatArray biasArray = FloatArray.fromArray(b);
+        FloatArray resArray = FloatArray.fromArray(r);
+        float[] out = run("conv_epilogue", n, FloatArray.fromArray(product), new FloatArray(n),
+                (c, o) -> g -> g.transferToDevice(DataTransferMode.EVERY_EXECUTION, biasArray, resArray).task("t",
+                        LibraryStaging::convEpilogue, new KernelContext(), c, biasArray, bias ? 0 : -1, resArray,
+                        residual ? 0 : -1, o, 0, n, cout, pixels));
+        assertThat(Numerics.relativeL2(out, expected)).as("conv epilogue %dx%dx%d (%s)", batch, cout, pixels, random)
+                .isLessThanOrEqualTo(1e-6);
+    }
+
+    /**
+     * Runs one task "t" (added by {@code task} between uploading {@code in} and downloading {@code out}) over
+     * {@code threads} threads on the device, after a task that fills {@code out} with NaN on the device (TornadoVM
+     * does not upload an array that kernels only write, so poisoning it on the host would not reach the device);
+     * returns {@code out}.
+     */
+    private float[] run(String name, int threads, FloatArray in, FloatArray out,
+                        BiFunction<FloatArray, FloatArray, Function<TaskGraph, TaskGraph>> task) {
+        FloatArray nan = new FloatArray(1);
+        nan.init(Float.NaN);
+        TaskGraph g = new TaskGraph(name + GRAPHS.incrementAndGet());
+        g.transferToDevice(DataTransferMode.EVERY_EXECUTION, in, nan);
+        g.task("poison", PointwiseKernels::fill, new KernelContext(), nan, 0, out, out.getSize());
+        g = task.apply(in, out).apply(g);
+        g.transferToHost(DataTransferMode.EVERY_EXECUTION, out);
+        GridScheduler grids = new GridScheduler(g.getTaskGraphName() + ".t", grid(threads));
+        grids.addWorkerGrid(g.getTaskGraphName() + ".poison", grid(out.getSize()));
+        try (TornadoExecutionPlan plan = new TornadoExecutionPlan(g.snapshot())) {
+            plan.withGridScheduler(grids).withDevice(device).execute();
+        } catch (TornadoExecutionPlanException e) {
+            throw new IllegalStateException(e);
+        }
+        return out.toHeapArray();
+    }
+
+    private static WorkerGrid1D grid(int threads) {
+        WorkerGrid1D grid = new WorkerGrid1D((threads + THREADS - 1) / THREADS * THREADS);
+        grid.setLocalWork(THREADS, 1, 1);
+        return grid;
+    }
+
+    private float[] values(int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) random.nextGaussian();
+        }
+        return v;
+    }
+}
