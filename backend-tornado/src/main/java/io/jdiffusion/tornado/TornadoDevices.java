@@ -56,7 +56,13 @@ final class TornadoDevices {
     }
 
     static String describe(TornadoDevice device) {
-        return device.getPhysicalDevice().getDeviceName() + " (TornadoVM " + backendName(device.getTornadoVMBackend()) + ")";
+        String libraries = "";
+        if (usesLibraries(device)) {
+            libraries = ", cuBLAS and cuDNN";
+        } else if (device.getTornadoVMBackend() == TornadoVMBackendType.CUDA && NvidiaLibraries.missing().isPresent()) {
+            libraries = ", Java kernels only: " + NvidiaLibraries.missing().get() + " does not load";
+        }
+        return device.getPhysicalDevice().getDeviceName() + " (TornadoVM " + backendName(device.getTornadoVMBackend()) + libraries + ")";
     }
 
     static String backendName(TornadoVMBackendType type) {
@@ -74,10 +80,12 @@ final class TornadoDevices {
 
     /**
      * Whether products and attention go through cuBLAS/cuDNN library tasks: on the CUDA backend (the only one
-     * whose stream the libraries join), unless -D{@value LibraryProducts#PROPERTY}=false keeps the Java kernels.
+     * whose stream the libraries join) where the NVIDIA libraries load, unless
+     * -D{@value LibraryProducts#PROPERTY}=false keeps the Java kernels.
      */
     static boolean usesLibraries(TornadoDevice device) {
-        return device.getTornadoVMBackend() == TornadoVMBackendType.CUDA && !"false".equals(System.getProperty(LibraryProducts.PROPERTY));
+        return device.getTornadoVMBackend() == TornadoVMBackendType.CUDA && !"false".equals(System.getProperty(LibraryProducts.PROPERTY))
+                && NvidiaLibraries.missing().isEmpty();
     }
 
     /** Whether an F16 request computes in F16 here: on tensor cores (PTX) or through the libraries (CUDA). */
