@@ -212,7 +212,7 @@ final class GraphCompiler {
     private void layOutBuffers() {
         int n = graph.values().size();
         constantOffsets = new int[n];
-        Set<Integer> f32Roots = layOutHalfWeights();
+        Set<Integer> f32Roots = chooseProductPaths();
         long floatCursor = 0;
         long intCursor = 0;
         for (Value v : graph.constants()) {
@@ -323,7 +323,7 @@ final class GraphCompiler {
      * Returns the storage roots of the constants the F32 weight array must still hold (every constant but
      * those read only as such a product's weight).
      */
-    private Set<Integer> layOutHalfWeights() {
+    private Set<Integer> chooseProductPaths() {
         Set<Integer> f32Roots = new HashSet<>();
         long halfCursor = 0;
         long scratchFloats = 0;
@@ -530,7 +530,7 @@ final class GraphCompiler {
         int count = POISON_TASKS;
         for (Op op : graph.ops()) {
             int launches = switch (op) {
-                case Op op1 when libraries != null && libraries.handles(op1) -> LibraryProducts.launches();
+                case Op handled when libraries != null && libraries.handles(handled) -> LibraryProducts.launches();
                 case Op.Reshape r -> 0;
                 case Op.Concat c -> c.parts().size();
                 case Op.Conv2d c when winograd.uses(c) -> WinogradConvolution.LAUNCHES;
