@@ -14,6 +14,7 @@ import io.jdiffusion.tornado.kernels.GemmKernels;
 import io.jdiffusion.tornado.kernels.KernelMath;
 import io.jdiffusion.tornado.kernels.NormKernels;
 import io.jdiffusion.tornado.kernels.PointwiseKernels;
+import io.jdiffusion.tornado.kernels.Storage;
 import io.jdiffusion.tornado.kernels.TensorCoreAttention;
 import io.jdiffusion.tornado.kernels.TensorCoreKernels;
 import uk.ac.manchester.tornado.api.GridScheduler;
@@ -24,6 +25,7 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
 import uk.ac.manchester.tornado.api.WorkerGrid3D;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
@@ -49,8 +51,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>In F16 on a device with tensor cores (PTX and CUDA backends), {@code Linear} and {@code Conv2d} with a
  * constant weight run on {@link TensorCoreKernels}: their weights go, in F16 and the kernels' padded layouts,
  * into a separate half-precision weight array, and their work-groups share a scratch buffer for the epilogue.
- * Attention with heads up to 160 runs on {@link TensorCoreAttention}, using the same scratch. Activations stay
- * F32 in the arena and are rounded to F16 where a tensor core reads them.
+ * Attention with heads up to 160 runs on {@link TensorCoreAttention}, using the same scratch.
+ *
+ * <p>Activations: an executable that computes in F16 (tensor cores or the NVIDIA libraries) keeps the arena in
+ * F16, {@link #halfArena}, at the buffer plan's element offsets; every kernel then reads and writes those
+ * operands as F16 and computes in F32 ({@link Storage}). Graph inputs, outputs and constants stay F32. In F32
+ * the arena is a FloatArray and {@link #halfArena} a placeholder.
  */
 final class GraphCompiler {
     private static final AtomicInteger GRAPH_IDS = new AtomicInteger();
@@ -93,6 +99,16 @@ final class GraphCompiler {
     private IntArray intInputs;
     private FloatArray outputs;
     private FloatArray arena;
+    /** The F16 activation arena; a few elements of placeholder where activations are F32. */
+    private HalfFloatArray halfArena;
+    /** Whether activations live in {@link #halfArena}. */
+    private final boolean halfActivations;
+    /**
+     * F32 accumulator of {@link AttentionKernels#attentionLargeHead} (its own array: in F16 the output could not
+     * hold the running sums of a 512-wide head over thousands of keys, and TornadoVM's scheduler hangs on a task
+     * that writes one array through two arguments); null where no attention needs it.
+     */
+    private FloatArray largeHeadSums;
     private int[] constantOffsets;
     private int[] inputOffsets;
     private int[] outputOffsets;
@@ -122,6 +138,7 @@ final class GraphCompiler {
         // F32 Java kernels.
         this.winograd = new WinogradConvolution(graph, plan, !tensorCores && libraries == null && WinogradConvolution.enabledByProperty(),
                 GraphCompiler::align);
+        this.halfActivations = requested == Precision.F16 && (tensorCores || libraries != null);
     }
 
     TornadoExecutable compile() {
@@ -139,6 +156,10 @@ final class GraphCompiler {
         List<Object> extra = new ArrayList<>(libraries == null ? List.of() : libraries.sharedBuffers());
         if (winograd.scratch() != null) {
             extra.add(winograd.scratch());
+        }
+        extra.add(halfArena);
+        if (largeHeadSums != null) {
+            extra.add(largeHeadSums);
         }
         buffers.addAll(extra);
         Object[] all = buffers.toArray();
@@ -201,10 +222,14 @@ final class GraphCompiler {
         if (winograd.scratch() != null) {
             bytes += winograd.scratch().getNumBytesOfSegment();
         }
-        boolean half = !halfOffsets.isEmpty() || !tensorCoreAttention.isEmpty() || libraries != null && libraries.computesInHalf();
+        bytes += halfArena.getNumBytesOfSegment();
+        if (largeHeadSums != null) {
+            bytes += largeHeadSums.getNumBytesOfSegment();
+        }
+        boolean half = halfActivations || !halfOffsets.isEmpty() || !tensorCoreAttention.isEmpty() || libraries != null && libraries.computesInHalf();
         Precision used = half ? Precision.F16 : Precision.F32;
         return new TornadoExecutable(backend, graph, used, taskGraphs.stream().map(TaskGraph::snapshot).toList(), grids, floatInputs, intInputs, outputs,
-                inputOffsets, outputOffsets, idChecks, plan.arenaBytes(), bytes, taskCount);
+                inputOffsets, outputOffsets, idChecks, halfActivations ? halfArena.getNumBytesOfSegment() : arena.getNumBytesOfSegment(), bytes, taskCount);
     }
 
     // ---- buffers --------------------------------------------------------------------------------------
@@ -268,12 +293,26 @@ final class GraphCompiler {
             out = align(out + graph.outputs().get(i).shape().elementCount());
         }
         outputs = new FloatArray(Math.max(1, toInt(out, "outputs")));
-        arena = new FloatArray(Math.max(1, toInt(plan.arenaBytes() / Float.BYTES, "arena")));
+        int arenaElements = Math.max(1, toInt(plan.arenaBytes() / Float.BYTES, "arena"));
+        arena = new FloatArray(halfActivations ? ALIGN : arenaElements);
+        halfArena = new HalfFloatArray(halfActivations ? arenaElements : ALIGN);
         // NaN in device memory before the first run: a read of an arena element no kernel wrote yet surfaces as
         // a non-finite output instead of a plausible stale value. (The outputs are poisoned by a task at the
         // start of every run instead: TornadoVM does not upload an array that kernels only write.)
         outputs.init(Float.NaN);
         arena.init(Float.NaN);
+        halfArena.init(new HalfFloat(Float.NaN));
+        long sums = 0;
+        for (Op op : graph.ops()) {
+            if (op instanceof Op.Attention a && !tensorCoreAttention.contains(a) && (libraries == null || !libraries.handles(a))
+                    && largeHead(a)) {
+                sums = Math.max(sums, a.out().shape().elementCount());
+            }
+        }
+        if (sums > 0) {
+            largeHeadSums = new FloatArray(toInt(sums, "attention accumulator"));
+            largeHeadSums.init(Float.NaN);
+        }
 
         List<Integer> meta = new ArrayList<>();
         for (Op op : graph.ops()) {
@@ -499,16 +538,16 @@ final class GraphCompiler {
             case INPUT -> {
                 int i = plan.bindingIndex(v);
                 Value in = graph.inputs().get(i);
-                yield isInteger(in.dtype()) ? new Slot(intInputs, inputOffsets[i], v.toString())
-                        : new Slot(floatInputs, inputOffsets[i], v.toString());
+                yield isInteger(in.dtype()) ? new Slot(intInputs, inputOffsets[i], v.toString(), false)
+                        : new Slot(floatInputs, inputOffsets[i], v.toString(), false);
             }
-            case OUTPUT -> new Slot(outputs, outputOffsets[plan.bindingIndex(v)], v.toString());
+            case OUTPUT -> new Slot(outputs, outputOffsets[plan.bindingIndex(v)], v.toString(), false);
             case CONSTANT -> {
                 Value c = graph.values().get(plan.storageRoot(v));
-                yield isInteger(c.dtype()) ? new Slot(intConstants, constantOffsets[c.id()], v.toString())
-                        : new Slot(weights, constantOffsets[c.id()], v.toString());
+                yield isInteger(c.dtype()) ? new Slot(intConstants, constantOffsets[c.id()], v.toString(), false)
+                        : new Slot(weights, constantOffsets[c.id()], v.toString(), false);
             }
-            case ARENA -> new Slot(arena, toInt(plan.arenaOffset(v) / Float.BYTES, "arena offset"), v.toString());
+            case ARENA -> new Slot(arena, toInt(plan.arenaOffset(v) / Float.BYTES, "arena offset"), v.toString(), halfActivations);
         };
     }
 
@@ -584,6 +623,14 @@ final class GraphCompiler {
         return kh | (kw << 8) | (c.stride() << 16);
     }
 
+    /** Height | width << 16 of an NCHW shape, as {@link GemmKernels#conv2d} takes them. */
+    private int packHW(Op.Conv2d c, Shape s) {
+        if (s.size(2) > 65535 || s.size(3) > 65535) {
+            throw unsupported(c, "an image side above 65535");
+        }
+        return s.size(2) | s.size(3) << 16;
+    }
+
     int convPadding(Op.Conv2d c) {
         var p = c.padding();
         if (p.top() > 65535 || p.left() > 65535) {
@@ -599,7 +646,8 @@ final class GraphCompiler {
         Slot r = residual == null ? null : slot(residual);
         Slot o = slot(op.out());
         String id = nextTask();
-        tasks.task(id, TensorCoreKernels::gemm, ctx, x.floats(), x.offset(), halfWeights, halfOffsets.get(op),
+        int halves = x.bit(Storage.X) | Slot.bit(b, Storage.Z) | Slot.bit(r, Storage.RESIDUAL) | o.bit(Storage.OUT);
+        tasks.task(id, TensorCoreKernels::gemm, ctx, halfArena, halves, x.floats(), x.offset(), halfWeights, halfOffsets.get(op),
                 b == null ? o.floats() : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? o.floats() : r.floats(), r == null ? -1 : r.offset(),
                 o.floats(), o.offset(), scratch, shapes, opMeta.get(op),
@@ -630,10 +678,10 @@ final class GraphCompiler {
         int cout = os.size(1);
         int pixels = os.size(2) * os.size(3);
         String id = nextTask();
-        tasks.task(id, GemmKernels::conv2d, ctx, x.floats(), x.offset(), w.floats(), w.offset(),
+        tasks.task(id, GemmKernels::conv2d, ctx, halfArena, productHalves(x, w, b, r, o), x.floats(), x.offset(), w.floats(), w.offset(),
                 b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? w.floats() : r.floats(), r == null ? -1 : r.offset(),
-                o.floats(), o.offset(), shapes, opMeta.get(c), xs.size(2), xs.size(3), cout, os.size(2), os.size(3), geom, pads);
+                o.floats(), o.offset(), shapes, opMeta.get(c), packHW(c, xs), cout, packHW(c, os), geom, pads);
         grid(id, new WorkerGrid3D(tiles(pixels, GemmKernels.TILE_N) * 16, tiles(cout, GemmKernels.TILE_M) * 16, xs.size(0)), 16, 16, 1);
     }
 
@@ -652,7 +700,7 @@ final class GraphCompiler {
         Slot o = slot(l.out());
         int act = activationCode(l.activation());
         String id = nextTask();
-        tasks.task(id, GemmKernels::linear, ctx, x.floats(), x.offset(), w.floats(), w.offset(),
+        tasks.task(id, GemmKernels::linear, ctx, halfArena, productHalves(x, w, b, r, o), x.floats(), x.offset(), w.floats(), w.offset(),
                 b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? w.floats() : r.floats(), r == null ? -1 : r.offset(),
                 o.floats(), o.offset(), m, n, k, act);
@@ -667,8 +715,8 @@ final class GraphCompiler {
             Slot v = slot(a.v());
             Slot o = slot(a.out());
             String id = nextTask();
-            tasks.task(id, TensorCoreAttention::attention, ctx, q.floats(), q.offset(), k.floats(), k.offset(), v.floats(), v.offset(),
-                    o.floats(), o.offset(), scratch, shapes, opMeta.get(a), a.scale(), a.causal() ? 1 : 0);
+            tasks.task(id, TensorCoreAttention::attention, ctx, halfArena, attentionHalves(q, k, v, o), q.floats(), q.offset(), k.floats(),
+                    k.offset(), v.floats(), v.offset(), o.floats(), o.offset(), scratch, shapes, opMeta.get(a), a.scale(), a.causal() ? 1 : 0);
             int[] g = attentionGrid(a);
             grid(id, new WorkerGrid3D(g[0] * TensorCoreAttention.THREADS, g[1], g[2]), TensorCoreAttention.THREADS, 1, 1);
             return;
@@ -679,7 +727,7 @@ final class GraphCompiler {
         int nk = a.k().shape().size(1);
         int d = qs.size(2) / a.heads();
         int dv = a.v().shape().size(2) / a.heads();
-        boolean large = d > AttentionKernels.MAX_HEAD || dv > AttentionKernels.MAX_HEAD;
+        boolean large = largeHead(a);
         if (d > AttentionKernels.MAX_HEAD_LARGE || dv > AttentionKernels.MAX_HEAD_LARGE) {
             throw unsupported(a, "head size " + Math.max(d, dv) + " above " + AttentionKernels.MAX_HEAD_LARGE);
         }
@@ -688,12 +736,14 @@ final class GraphCompiler {
         Slot v = slot(a.v());
         Slot o = slot(a.out());
         String id = nextTask();
+        int halves = attentionHalves(q, k, v, o);
         if (large) {
-            tasks.task(id, AttentionKernels::attentionLargeHead, ctx, q.floats(), q.offset(), k.floats(), k.offset(), v.floats(),
-                    v.offset(), o.floats(), o.offset(), nq, shapes, opMeta.get(a), a.heads(), d, dv, a.scale(), a.causal() ? 1 : 0);
+            tasks.task(id, AttentionKernels::attentionLargeHead, ctx, halfArena, halves, q.floats(), q.offset(), k.floats(), k.offset(),
+                    v.floats(), v.offset(), o.floats(), o.offset(), largeHeadSums, 0, nq, shapes, opMeta.get(a), a.heads(), d | dv << 16, a.scale(),
+                    a.causal() ? 1 : 0);
         } else {
-            tasks.task(id, AttentionKernels::attention, ctx, q.floats(), q.offset(), k.floats(), k.offset(), v.floats(), v.offset(),
-                    o.floats(), o.offset(), nq, shapes, opMeta.get(a), a.heads(), d, dv, a.scale(), a.causal() ? 1 : 0);
+            tasks.task(id, AttentionKernels::attention, ctx, halfArena, halves, q.floats(), q.offset(), k.floats(), k.offset(), v.floats(),
+                    v.offset(), o.floats(), o.offset(), nq, shapes, opMeta.get(a), a.heads(), d, dv, a.scale(), a.causal() ? 1 : 0);
         }
         grid(id, new WorkerGrid2D(tiles(nq, AttentionKernels.QUERIES) * AttentionKernels.THREADS, batch * a.heads()),
                 AttentionKernels.THREADS, 1, 1);
@@ -708,7 +758,7 @@ final class GraphCompiler {
         Slot beta = slot(g.beta());
         Slot o = slot(g.out());
         String id = nextTask();
-        tasks.task(id, NormKernels::groupNorm, ctx, x.floats(), x.offset(), gamma.floats(), gamma.offset(), beta.floats(),
+        tasks.task(id, NormKernels::groupNorm, ctx, halfArena, normHalves(x, gamma, beta, o), x.floats(), x.offset(), gamma.floats(), gamma.offset(), beta.floats(),
                 beta.offset(), o.floats(), o.offset(), channels, spatial, g.groups(), g.eps(), g.silu() ? 1 : 0);
         grid(id, new WorkerGrid1D(s.size(0) * g.groups() * NormKernels.GROUP_THREADS), NormKernels.GROUP_THREADS, 1, 1);
     }
@@ -721,7 +771,7 @@ final class GraphCompiler {
         Slot beta = slot(l.beta());
         Slot o = slot(l.out());
         String id = nextTask();
-        tasks.task(id, NormKernels::layerNorm, ctx, x.floats(), x.offset(), gamma.floats(), gamma.offset(), beta.floats(),
+        tasks.task(id, NormKernels::layerNorm, ctx, halfArena, normHalves(x, gamma, beta, o), x.floats(), x.offset(), gamma.floats(), gamma.offset(), beta.floats(),
                 beta.offset(), o.floats(), o.offset(), d, l.eps());
         grid(id, new WorkerGrid1D(rows * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
     }
@@ -732,7 +782,7 @@ final class GraphCompiler {
         Slot x = slot(s.x());
         Slot o = slot(s.out());
         String id = nextTask();
-        tasks.task(id, NormKernels::softmax, ctx, x.floats(), x.offset(), o.floats(), o.offset(), d);
+        tasks.task(id, NormKernels::softmax, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(), o.floats(), o.offset(), d);
         grid(id, new WorkerGrid1D(rows * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
     }
 
@@ -742,9 +792,9 @@ final class GraphCompiler {
         int n = toInt(u.out().shape().elementCount(), "elements");
         String id = nextTask();
         if (u.activation() == Activation.GEGLU) {
-            tasks.task(id, PointwiseKernels::geglu, ctx, x.floats(), x.offset(), o.floats(), o.offset(), n, u.out().shape().size(-1));
+            tasks.task(id, PointwiseKernels::geglu, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(), o.floats(), o.offset(), n, u.out().shape().size(-1));
         } else {
-            tasks.task(id, PointwiseKernels::unary, ctx, x.floats(), x.offset(), o.floats(), o.offset(), n,
+            tasks.task(id, PointwiseKernels::unary, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(), o.floats(), o.offset(), n,
                     activationCode(u.activation()));
         }
         pointwiseGrid(id, n);
@@ -761,7 +811,7 @@ final class GraphCompiler {
             case MUL -> PointwiseKernels.OP_MUL;
         };
         String id = nextTask();
-        tasks.task(id, PointwiseKernels::binary, ctx, a.floats(), a.offset(), c.floats(), c.offset(), o.floats(), o.offset(), n, op,
+        tasks.task(id, PointwiseKernels::binary, ctx, halfArena, a.bit(Storage.X) | c.bit(Storage.Y) | o.bit(Storage.OUT), a.floats(), a.offset(), c.floats(), c.offset(), o.floats(), o.offset(), n, op,
                 shapes, opMeta.getOrDefault(b, -1));
         pointwiseGrid(id, n);
     }
@@ -772,7 +822,7 @@ final class GraphCompiler {
         Slot o = slot(u.out());
         int n = toInt(u.out().shape().elementCount(), "elements");
         String id = nextTask();
-        tasks.task(id, PointwiseKernels::upsample2x, ctx, x.floats(), x.offset(), o.floats(), o.offset(), n, s.size(2), s.size(3));
+        tasks.task(id, PointwiseKernels::upsample2x, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(), o.floats(), o.offset(), n, s.size(2), s.size(3));
         pointwiseGrid(id, n);
     }
 
@@ -792,7 +842,7 @@ final class GraphCompiler {
             int n = toInt(outer * dp * inner, "elements");
             Slot p = slot(part);
             String id = nextTask();
-            tasks.task(id, PointwiseKernels::concatPart, ctx, p.floats(), p.offset(), o.floats(), o.offset(), n, dp, inner, total, at);
+            tasks.task(id, PointwiseKernels::concatPart, ctx, halfArena, p.bit(Storage.X) | o.bit(Storage.OUT), p.floats(), p.offset(), o.floats(), o.offset(), n, dp, inner, total, at);
             pointwiseGrid(id, n);
             at += dp;
         }
@@ -811,7 +861,7 @@ final class GraphCompiler {
             idChecks.add(new TornadoExecutable.IdCheck(plan.bindingIndex(e.ids()), vocab, e.ids().toString()));
         }
         String id = nextTask();
-        tasks.task(id, PointwiseKernels::embedding, ctx, ids.ints(), ids.offset(), table.floats(), table.offset(), o.floats(),
+        tasks.task(id, PointwiseKernels::embedding, ctx, halfArena, table.bit(Storage.Y) | o.bit(Storage.OUT), ids.ints(), ids.offset(), table.floats(), table.offset(), o.floats(),
                 o.offset(), n, d);
         pointwiseGrid(id, n);
     }
@@ -821,7 +871,7 @@ final class GraphCompiler {
         Slot o = slot(t.out());
         int n = toInt(t.out().shape().elementCount(), "elements");
         String id = nextTask();
-        tasks.task(id, PointwiseKernels::timestepEmbedding, ctx, x.floats(), x.offset(), o.floats(), o.offset(), n, t.dim(),
+        tasks.task(id, PointwiseKernels::timestepEmbedding, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(), o.floats(), o.offset(), n, t.dim(),
                 t.flipSinToCos() ? 1 : 0, t.downscaleFreqShift(), t.scale(), (float) Math.log(t.maxPeriod()));
         pointwiseGrid(id, n);
     }
@@ -833,7 +883,7 @@ final class GraphCompiler {
         Slot x = slot(t.x());
         Slot o = slot(t.out());
         String id = nextTask();
-        tasks.task(id, PointwiseKernels::transpose, ctx, x.floats(), x.offset(), o.floats(), o.offset(), m, n);
+        tasks.task(id, PointwiseKernels::transpose, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(), o.floats(), o.offset(), m, n);
         grid(id, new WorkerGrid3D(tiles(n, 32) * 32, tiles(m, 32) * 8, s.size(0)), 32, 8, 1);
     }
 
@@ -854,6 +904,31 @@ final class GraphCompiler {
 
     void pointwiseGrid(String id, int n) {
         grid(id, new WorkerGrid1D(tiles(n, POINTWISE_THREADS) * POINTWISE_THREADS), POINTWISE_THREADS, 1, 1);
+    }
+
+    /** The F16 activation arena (a placeholder where activations are F32), every kernel's {@code f16} argument. */
+    HalfFloatArray halfArena() {
+        return halfArena;
+    }
+
+    /** {@link Storage} mask of a matrix product's operands (bias and residual optional). */
+    static int productHalves(Slot x, Slot w, Slot bias, Slot residual, Slot out) {
+        return x.bit(Storage.X) | w.bit(Storage.Y) | Slot.bit(bias, Storage.Z) | Slot.bit(residual, Storage.RESIDUAL) | out.bit(Storage.OUT);
+    }
+
+    private static int attentionHalves(Slot q, Slot k, Slot v, Slot out) {
+        return q.bit(Storage.X) | k.bit(Storage.Y) | v.bit(Storage.Z) | out.bit(Storage.OUT);
+    }
+
+    private static int normHalves(Slot x, Slot gamma, Slot beta, Slot out) {
+        return x.bit(Storage.X) | gamma.bit(Storage.Y) | beta.bit(Storage.Z) | out.bit(Storage.OUT);
+    }
+
+    /** Whether an attention's heads are too wide for {@link AttentionKernels#attention}'s local memory. */
+    private static boolean largeHead(Op.Attention a) {
+        int d = a.q().shape().size(2) / a.heads();
+        int dv = a.v().shape().size(2) / a.heads();
+        return d > AttentionKernels.MAX_HEAD || dv > AttentionKernels.MAX_HEAD;
     }
 
     private void grid(String id, WorkerGrid g, int lx, int ly, int lz) {

@@ -21,6 +21,7 @@ import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -40,6 +41,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class LibraryStagingTest {
     private static final AtomicInteger GRAPHS = new AtomicInteger();
     private static final int THREADS = 64;
+    /** The kernels' F16 activations, unused here: every operand is F32 (mask 0). */
+    private static final HalfFloatArray NO_HALVES = new HalfFloatArray(16);
     private final TestRandom random = TestRandom.fresh();
     private Backend backend;
     private TornadoDevice device;
@@ -113,7 +116,7 @@ class LibraryStagingTest {
         int pads = padTop | padLeft << 16;
         int n = k * cols;
         float[] actual = run("im2col", n, FloatArray.fromArray(x), new FloatArray(n), (in, out) -> g -> g.task("t",
-                LibraryStaging::im2col, new KernelContext(), in, xOff, out, n, cols, cin, h, w, outW, pixels, geom, pads));
+                LibraryStaging::im2col, new KernelContext(), NO_HALVES, 0, in, xOff, out, n, cols, cin, h, w, outW, pixels, geom, pads));
         for (int i = 0; i < n; i++) {
             assertThat((double) actual[i]).as("im2col element %d of %dx%d (%s)", i, k, cols, random).isEqualTo(expected[i]);
         }
@@ -145,10 +148,11 @@ class LibraryStagingTest {
         FloatArray resArray = FloatArray.fromArray(r);
         float[] out = run("linear_epilogue", m * width, FloatArray.fromArray(product), new FloatArray(oOff + m * width),
                 (c, o) -> g -> g.transferToDevice(DataTransferMode.EVERY_EXECUTION, biasArray, resArray).task("t",
-                        LibraryStaging::linearEpilogue, new KernelContext(), c, biasArray, bias ? 0 : -1, resArray,
+                        LibraryStaging::linearEpilogue, new KernelContext(), NO_HALVES, 0, c, biasArray, bias ? 0 : -1, resArray,
                         residual ? 0 : -1, o, oOff, m, n, code));
+        // Not 1e-6: the devices' exp and tanh are not correctly rounded (PTX's GELU_TANH measured 1.3e-6).
         assertThat(Numerics.relativeL2(Arrays.copyOfRange(out, oOff, oOff + m * width), expected))
-                .as("%s epilogue %dx%d bias %s residual %s (%s)", act, m, n, bias, residual, random).isLessThanOrEqualTo(1e-6);
+                .as("%s epilogue %dx%d bias %s residual %s (%s)", act, m, n, bias, residual, random).isLessThanOrEqualTo(1e-5);
         assertThat(Arrays.copyOf(out, oOff)).as("nothing written before the output's offset").containsOnly(Float.NaN);
     }
 
@@ -171,7 +175,7 @@ class LibraryStagingTest {
         FloatArray resArray = FloatArray.fromArray(r);
         float[] out = run("conv_epilogue", n, FloatArray.fromArray(product), new FloatArray(n),
                 (c, o) -> g -> g.transferToDevice(DataTransferMode.EVERY_EXECUTION, biasArray, resArray).task("t",
-                        LibraryStaging::convEpilogue, new KernelContext(), c, biasArray, bias ? 0 : -1, resArray,
+                        LibraryStaging::convEpilogue, new KernelContext(), NO_HALVES, 0, c, biasArray, bias ? 0 : -1, resArray,
                         residual ? 0 : -1, o, 0, n, cout, pixels));
         assertThat(Numerics.relativeL2(out, expected)).as("conv epilogue %dx%dx%d (%s)", batch, cout, pixels, random)
                 .isLessThanOrEqualTo(1e-6);
@@ -188,7 +192,7 @@ class LibraryStagingTest {
         FloatArray nan = new FloatArray(1);
         nan.init(Float.NaN);
         TaskGraph g = new TaskGraph(name + GRAPHS.incrementAndGet());
-        g.transferToDevice(DataTransferMode.EVERY_EXECUTION, in, nan);
+        g.transferToDevice(DataTransferMode.EVERY_EXECUTION, in, nan, NO_HALVES);
         g.task("poison", PointwiseKernels::fill, new KernelContext(), nan, 0, out, out.getSize());
         g = task.apply(in, out).apply(g);
         g.transferToHost(DataTransferMode.EVERY_EXECUTION, out);

@@ -10,6 +10,7 @@ import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.backend.testing.ConformanceCase;
 import io.jdiffusion.backend.testing.ConformanceCases;
 import io.jdiffusion.backend.testing.Problem;
+import io.jdiffusion.backend.testing.ProblemBuilder;
 import io.jdiffusion.backend.testing.TestRandom;
 import io.jdiffusion.backend.testing.Tolerances;
 import io.jdiffusion.core.DType;
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -30,6 +32,16 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class TornadoF16ConformanceTest extends AgainstCpuSuite {
     static final Tolerances F16_AGAINST_CPU = new Tolerances(3e-3, 3e-3);
+    /**
+     * Shared cases left out of this staged suite, with the reason: their inputs are built to probe F32
+     * cancellation (unit noise on offsets of 25 and 40, logits in the hundreds, timesteps near 1000), so rounding
+     * the input to F16 on its way into the arena costs more than any kernel: 2e-3 to 1.1e-2 on the H100, where
+     * every other case stays below 8e-4. They measure F16 itself, not the operator; the F32 suite keeps them, and
+     * in the networks timesteps come from F32 graph inputs.
+     */
+    private static final Set<String> INPUT_CONDITIONED = Set.of("group norm mean 40 (cancellation)", "layer norm 1x1x33 mean 25",
+            "softmax 5x1037 large logits", "timestep embedding 32 flip", "timestep embedding 33 (odd) shift 1",
+            "timestep embedding 320 flip");
 
     @Override
     protected Backend createBackend() {
@@ -52,9 +64,19 @@ class TornadoF16ConformanceTest extends AgainstCpuSuite {
         return Precision.F16;
     }
 
+    /**
+     * Staged: every operator reads and writes the F16 activation arena, as inside a network (a single-operator
+     * graph would otherwise take its operands from the F32 input and output arrays only).
+     */
+    @Override
+    protected boolean staged() {
+        return true;
+    }
+
     @Override
     protected List<ConformanceCase> cases() {
         List<ConformanceCase> all = new ArrayList<>(ConformanceCases.all());
+        all.removeIf(c -> INPUT_CONDITIONED.contains(c.name()));
         all.add(linear("linear 2x77x768 -> 768 +bias (text encoder)", false, Activation.NONE, 768, 2, 77, 768));
         all.add(linear("linear 2x300x320 -> 1280 gelu +residual", true, Activation.GELU, 1280, 2, 300, 320));
         all.add(linear("linear 2x256x320 -> geglu 1280 +residual (UNet feed-forward)", true, Activation.GEGLU, 2560, 2, 256, 320));
@@ -69,6 +91,30 @@ class TornadoF16ConformanceTest extends AgainstCpuSuite {
         all.add(TornadoConformanceTest.attention("attention self 1x100, 2 heads of 160 (three column chunks)", 1, 100, 100, 2, 160, false));
         all.add(TornadoConformanceTest.attention("attention causal 2x77, 12 heads of 64 (text encoder)", 2, 77, 77, 12, 64, true));
         return all;
+    }
+
+    /**
+     * In F16 the activation arena itself is F16: a chain whose one intermediate takes 4 MiB in F32 needs 2 MiB
+     * less device memory when compiled in F16 (the suite alone would pass with F32 storage).
+     */
+    @Test
+    void activationsAreStoredInF16() {
+        ProblemBuilder b = new ProblemBuilder("f16 activations", TestRandom.fresh());
+        Value x = b.input("x", 1, 1 << 20);
+        Value hidden = b.graph().unary(x, Activation.SILU);
+        try (Problem p = b.build(b.graph().unary(hidden, Activation.GELU))) {
+            long f32 = compiledBytes(p, Precision.F32);
+            long f16 = compiledBytes(p, Precision.F16);
+            assertThat(f32 - f16).as("device bytes saved by F16 activations (F32 %d, F16 %d)", f32, f16)
+                    .isGreaterThanOrEqualTo((2L << 20) - 1024);
+        }
+    }
+
+    private long compiledBytes(Problem p, Precision precision) {
+        long before = backend().deviceBytesInUse();
+        try (Executable exe = backend().compile(p.graph(), precision)) {
+            return backend().deviceBytesInUse() - before;
+        }
     }
 
     /** Linear and Conv2d really take the tensor-core path in F16 (the suite alone would pass an F32 fallback). */

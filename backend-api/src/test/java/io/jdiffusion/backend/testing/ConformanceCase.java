@@ -10,7 +10,12 @@ import java.util.function.Function;
  */
 public record ConformanceCase(String name, Tolerances.Accuracy accuracy, Function<ProblemBuilder, Value[]> recipe) {
     public Problem build(TestRandom random) {
-        ProblemBuilder b = new ProblemBuilder(name, random);
+        return build(random, false);
+    }
+
+    /** The problem, {@linkplain ProblemBuilder staged} through intermediate values where asked. */
+    public Problem build(TestRandom random, boolean staged) {
+        ProblemBuilder b = new ProblemBuilder(name, random, staged);
         return b.build(recipe.apply(b));
     }
 

@@ -49,6 +49,14 @@ public abstract class OperatorConformanceSuite {
         return Precision.F32;
     }
 
+    /**
+     * Whether each case's inputs and outputs pass through an exact "+ 0", so that the operators read and write
+     * the backend's intermediate storage (e.g. F16 activations) instead of graph inputs and outputs.
+     */
+    protected boolean staged() {
+        return false;
+    }
+
     /** The cases to run; a backend may drop some with a stated reason, never loosen them silently. */
     protected List<ConformanceCase> cases() {
         return ConformanceCases.all();
@@ -79,7 +87,7 @@ public abstract class OperatorConformanceSuite {
     private void check(ConformanceCase c) {
         TestRandom random = TestRandom.fresh();
         double tolerance = tolerances().of(c.accuracy());
-        try (Problem p = c.build(random)) {
+        try (Problem p = c.build(random, staged())) {
             List<double[]> expected = oracle.evaluate(p.graph(), p.inputs());
             List<DeviceTensor> in = new ArrayList<>();
             List<DeviceTensor> out = PoisonedOutputs.allocate(backend, p.graph().outputs());

@@ -9,16 +9,28 @@ import io.jdiffusion.core.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Records a test graph with random inputs and weights, keeping track of the tensors it makes. */
+/**
+ * Records a test graph with random inputs and weights, keeping track of the tensors it makes. A staged builder
+ * passes every float input and every output through an exact "+ 0", so that the operators under test read and
+ * write intermediate values (a backend's own activation storage, such as F16 on a GPU) rather than the graph's
+ * inputs and outputs.
+ */
 public final class ProblemBuilder {
     private final GraphBuilder graph;
     private final TestRandom random;
+    private final boolean staged;
     private final List<Tensor> inputs = new ArrayList<>();
     private final List<Tensor> owned = new ArrayList<>();
+    private Value zero;
 
     public ProblemBuilder(String name, TestRandom random) {
+        this(name, random, false);
+    }
+
+    public ProblemBuilder(String name, TestRandom random, boolean staged) {
         this.graph = new GraphBuilder(name);
         this.random = random;
+        this.staged = staged;
     }
 
     public GraphBuilder graph() {
@@ -38,7 +50,16 @@ public final class ProblemBuilder {
     public Value input(String name, Tensor data) {
         owned.add(data);
         inputs.add(data);
-        return graph.input(name, data.shape(), data.dtype());
+        Value in = graph.input(name, data.shape(), data.dtype());
+        return staged && data.dtype().isFloatingPoint() ? throughIntermediate(in) : in;
+    }
+
+    /** v + 0: the same numbers, as an intermediate value of the graph. */
+    private Value throughIntermediate(Value v) {
+        if (zero == null) {
+            zero = constant("zero", Tensor.ofFloats(Shape.of(1), 0.0f));
+        }
+        return graph.add(v, zero);
     }
 
     /** A constant of N(mean, std^2) values stored as {@code dtype} (F16/BF16 round the F32 draw). */
@@ -64,7 +85,7 @@ public final class ProblemBuilder {
 
     public Problem build(Value... outputs) {
         for (Value v : outputs) {
-            graph.output(v);
+            graph.output(staged && v.dtype().isFloatingPoint() ? throughIntermediate(v) : v);
         }
         return new Problem(graph.build(), inputs, owned);
     }

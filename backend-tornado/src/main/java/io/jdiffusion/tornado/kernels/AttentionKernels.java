@@ -3,6 +3,7 @@ package io.jdiffusion.tornado.kernels;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 /**
@@ -23,11 +24,16 @@ public final class AttentionKernels {
 
     /**
      * Grid: x = ceil(nq / QUERIES) work-groups of THREADS, y = batch * heads. q [B, nq, heads*d],
-     * k [B, nk, heads*d], v [B, nk, heads*dv], out [B, nq, heads*dv]; {@code sizes[meta]} is nk.
+     * k [B, nk, heads*d], v [B, nk, heads*dv], out [B, nq, heads*dv]; {@code sizes[meta]} is nk. Operands in F16
+     * activations: q {@link Storage#X}, k {@link Storage#Y}, v {@link Storage#Z}, out {@link Storage#OUT}.
      */
-    public static void attention(KernelContext ctx, FloatArray q, int qOff, FloatArray k, int kOff, FloatArray v, int vOff,
+    public static void attention(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray q, int qOff, FloatArray k, int kOff, FloatArray v, int vOff,
                                  FloatArray out, int oOff, int nq, IntArray sizes, int meta, int heads, int d, int dv, float scale,
                                  int causal) {
+        boolean qHalf = Storage.half(halves, Storage.X);
+        boolean kHalf = Storage.half(halves, Storage.Y);
+        boolean vHalf = Storage.half(halves, Storage.Z);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         // nk is read from device memory rather than specialised: a key loop of constant trip count gets
         // unrolled into branches with constant conditions, which TornadoVM's OpenCL code generator rejects.
         int nk = sizes.get(meta);
@@ -52,7 +58,7 @@ public final class AttentionKernels {
             int qi = q0 + r;
             float val = 0.0f;
             if (qi < nq) {
-                val = q.get(qOff + (b * nq + qi) * qStride + h * d + c) * scale;
+                val = Storage.load(q, f16, qOff + (b * nq + qi) * qStride + h * d + c, qHalf) * scale;
             }
             qs[e] = val;
         }
@@ -76,7 +82,7 @@ public final class AttentionKernels {
                 int kj = k0 + r;
                 float val = 0.0f;
                 if (kj < nk) {
-                    val = k.get(kOff + (b * nk + kj) * qStride + h * d + c);
+                    val = Storage.load(k, f16, kOff + (b * nk + kj) * qStride + h * d + c, kHalf);
                 }
                 kv[e] = val;
             }
@@ -123,7 +129,7 @@ public final class AttentionKernels {
                 int kj = k0 + r;
                 float val = 0.0f;
                 if (kj < nk) {
-                    val = v.get(vOff + (b * nk + kj) * vStride + h * dv + c);
+                    val = Storage.load(v, f16, vOff + (b * nk + kj) * vStride + h * dv + c, vHalf);
                 }
                 kv[e] = val;
             }
@@ -144,7 +150,7 @@ public final class AttentionKernels {
             int c = e - r * dv;
             int qi = q0 + r;
             if (qi < nq) {
-                out.set(oOff + (b * nq + qi) * vStride + h * dv + c, os[e] / rowSum[r]);
+                Storage.store(out, f16, oOff + (b * nq + qi) * vStride + h * dv + c, os[e] / rowSum[r], outHalf);
             }
         }
     }
@@ -156,19 +162,26 @@ public final class AttentionKernels {
 
     /**
      * Flash attention for heads wider than {@link #MAX_HEAD} (the VAE mid-block: one head of 512): the
-     * same online softmax, but Q is read from global memory and the output block is accumulated in place in
-     * {@code out}, so local memory holds only a K or V tile of {@link #KEYS_LARGE} keys. Same grid as
-     * {@link #attention}.
+     * same online softmax, but Q is read from global memory and the output block is accumulated in F32 in
+     * {@code acc}, an array of its own laid out like {@code out},
+     * so local memory holds only a K or V tile of {@link #KEYS_LARGE} keys. Same grid as {@link #attention};
+     * {@code dims} packs d (bits 0-15) and dv (16-31), since TornadoVM's tasks take at most 20 arguments.
      */
-    public static void attentionLargeHead(KernelContext ctx, FloatArray q, int qOff, FloatArray k, int kOff, FloatArray v, int vOff,
-                                          FloatArray out, int oOff, int nq, IntArray sizes, int meta, int heads, int d, int dv,
+    public static void attentionLargeHead(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray q, int qOff, FloatArray k,
+                                          int kOff, FloatArray v, int vOff, FloatArray out, int oOff, FloatArray acc, int accOff, int nq, IntArray sizes, int meta, int heads, int dims,
                                           float scale, int causal) {
         float[] kv = ctx.allocateFloatLocalArray(KEYS_LARGE * MAX_HEAD_LARGE);
         float[] p = ctx.allocateFloatLocalArray(QUERIES * KEYS_LARGE);
         float[] rowMax = ctx.allocateFloatLocalArray(QUERIES);
         float[] rowSum = ctx.allocateFloatLocalArray(QUERIES);
         float[] rowScale = ctx.allocateFloatLocalArray(QUERIES);
+        boolean qHalf = Storage.half(halves, Storage.X);
+        boolean kHalf = Storage.half(halves, Storage.Y);
+        boolean vHalf = Storage.half(halves, Storage.Z);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         int nk = sizes.get(meta);
+        int d = dims & 65535;
+        int dv = dims >>> 16;
         int lid = ctx.localIdx;
         int q0 = ctx.groupIdx * QUERIES;
         int bh = ctx.groupIdy;
@@ -181,7 +194,7 @@ public final class AttentionKernels {
         for (int e = lid; e < rows * dv; e += THREADS) {
             int r = e / dv;
             int c = e - r * dv;
-            out.set(oOff + (b * nq + q0 + r) * vStride + h * dv + c, 0.0f);
+            acc.set(accOff + (b * nq + q0 + r) * vStride + h * dv + c, 0.0f);
         }
         if (lid < QUERIES) {
             rowMax[lid] = KernelMath.MASKED;
@@ -200,7 +213,7 @@ public final class AttentionKernels {
                 int kj = k0 + r;
                 float val = 0.0f;
                 if (kj < nk) {
-                    val = k.get(kOff + (b * nk + kj) * qStride + h * d + c);
+                    val = Storage.load(k, f16, kOff + (b * nk + kj) * qStride + h * d + c, kHalf);
                 }
                 kv[e] = val;
             }
@@ -214,7 +227,7 @@ public final class AttentionKernels {
                     s = 0.0f;
                     int qBase = qOff + (b * nq + q0 + r) * qStride + h * d;
                     for (int c = 0; c < d; c++) {
-                        s += q.get(qBase + c) * kv[j * d + c];
+                        s += Storage.load(q, f16, qBase + c, qHalf) * kv[j * d + c];
                     }
                     s = s * scale;
                 }
@@ -249,7 +262,7 @@ public final class AttentionKernels {
                 int kj = k0 + r;
                 float val = 0.0f;
                 if (kj < nk) {
-                    val = v.get(vOff + (b * nk + kj) * vStride + h * dv + c);
+                    val = Storage.load(v, f16, vOff + (b * nk + kj) * vStride + h * dv + c, vHalf);
                 }
                 kv[e] = val;
             }
@@ -257,20 +270,20 @@ public final class AttentionKernels {
             for (int e = lid; e < rows * dv; e += THREADS) {
                 int r = e / dv;
                 int c = e - r * dv;
-                int o = oOff + (b * nq + q0 + r) * vStride + h * dv + c;
-                float acc = out.get(o) * rowScale[r];
+                int o = accOff + (b * nq + q0 + r) * vStride + h * dv + c;
+                float sum = acc.get(o) * rowScale[r];
                 for (int j = 0; j < KEYS_LARGE; j++) {
-                    acc += p[r * KEYS_LARGE + j] * kv[j * dv + c];
+                    sum += p[r * KEYS_LARGE + j] * kv[j * dv + c];
                 }
-                out.set(o, acc);
+                acc.set(o, sum);
             }
             ctx.localBarrier();
         }
         for (int e = lid; e < rows * dv; e += THREADS) {
             int r = e / dv;
             int c = e - r * dv;
-            int o = oOff + (b * nq + q0 + r) * vStride + h * dv + c;
-            out.set(o, out.get(o) / rowSum[r]);
+            int o = (b * nq + q0 + r) * vStride + h * dv + c;
+            Storage.store(out, f16, oOff + o, acc.get(accOff + o) / rowSum[r], outHalf);
         }
     }
 }

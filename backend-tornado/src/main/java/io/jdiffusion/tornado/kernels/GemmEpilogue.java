@@ -1,61 +1,64 @@
 package io.jdiffusion.tornado.kernels;
 
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 
 /**
  * The fused store of a matrix product's output element: bias, activation (or GEGLU) and residual applied
  * to the accumulated value, shared by the F32 kernels ({@link GemmKernels}) and the tensor-core kernels
- * ({@link TensorCoreKernels}). {@code bOff} or {@code rOff} below 0 means no bias or no residual.
+ * ({@link TensorCoreKernels}). {@code bOff} or {@code rOff} below 0 means no bias or no residual. The bias,
+ * residual and output live in F16 activations {@code f16} where {@code halves} has their bit ({@link Storage#Z},
+ * {@link Storage#RESIDUAL}, {@link Storage#OUT}).
  */
 public final class GemmEpilogue {
     private GemmEpilogue() {
     }
 
-    public static void linear(FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, int m, int n,
+    public static void linear(HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, int m, int n,
                               int r, int c, float acc, int act) {
         if (r < m && c < n) {
             float v = acc;
             if (bOff >= 0) {
-                v += bias.get(bOff + c);
+                v += Storage.load(bias, f16, bOff + c, Storage.half(halves, Storage.Z));
             }
             v = KernelMath.activate(v, act);
             if (rOff >= 0) {
-                v += res.get(rOff + r * n + c);
+                v += Storage.load(res, f16, rOff + r * n + c, Storage.half(halves, Storage.RESIDUAL));
             }
-            out.set(oOff + r * n + c, v);
+            Storage.store(out, f16, oOff + r * n + c, v, Storage.half(halves, Storage.OUT));
         }
     }
 
-    public static void geglu(FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, int m, int n,
+    public static void geglu(HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, int m, int n,
                              int r, int c, float h, float gate) {
         int half = n / 2;
         if (r < m && c < half) {
             float hv = h;
             float gv = gate;
             if (bOff >= 0) {
-                hv += bias.get(bOff + c);
-                gv += bias.get(bOff + half + c);
+                hv += Storage.load(bias, f16, bOff + c, Storage.half(halves, Storage.Z));
+                gv += Storage.load(bias, f16, bOff + half + c, Storage.half(halves, Storage.Z));
             }
             float v = hv * KernelMath.gelu(gv);
             if (rOff >= 0) {
-                v += res.get(rOff + r * half + c);
+                v += Storage.load(res, f16, rOff + r * half + c, Storage.half(halves, Storage.RESIDUAL));
             }
-            out.set(oOff + r * half + c, v);
+            Storage.store(out, f16, oOff + r * half + c, v, Storage.half(halves, Storage.OUT));
         }
     }
 
-    public static void conv(FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, int imageBase, int cout, int pixels,
+    public static void conv(HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, int imageBase, int cout, int pixels,
                             int co, int p, float acc) {
         if (co < cout && p < pixels) {
             float v = acc;
             if (bOff >= 0) {
-                v += bias.get(bOff + co);
+                v += Storage.load(bias, f16, bOff + co, Storage.half(halves, Storage.Z));
             }
             int idx = imageBase + co * pixels + p;
             if (rOff >= 0) {
-                v += res.get(rOff + idx);
+                v += Storage.load(res, f16, rOff + idx, Storage.half(halves, Storage.RESIDUAL));
             }
-            out.set(oOff + idx, v);
+            Storage.store(out, f16, oOff + idx, v, Storage.half(halves, Storage.OUT));
         }
     }
 }

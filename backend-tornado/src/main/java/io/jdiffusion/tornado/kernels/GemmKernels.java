@@ -2,6 +2,7 @@ package io.jdiffusion.tornado.kernels;
 
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 /**
@@ -30,10 +31,12 @@ public final class GemmKernels {
      * [64 gx, 64 gx + 64); for GEGLU output columns [32 gx, 32 gx + 32) from weight rows of h and gate.
      * {@code bOff} or {@code rOff} below 0 means no bias or no residual.
      */
-    public static void linear(KernelContext ctx, FloatArray x, int xOff, FloatArray w, int wOff, FloatArray bias, int bOff,
+    public static void linear(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray w, int wOff, FloatArray bias, int bOff,
                               FloatArray res, int rOff, FloatArray out, int oOff, int m, int n, int k, int act) {
         float[] as = ctx.allocateFloatLocalArray(16 * 64);
         float[] bs = ctx.allocateFloatLocalArray(16 * 64);
+        boolean xHalf = Storage.half(halves, Storage.X);
+        boolean wHalf = Storage.half(halves, Storage.Y);
         int tx = ctx.localIdx;
         int ty = ctx.localIdy;
         int lid = ty * 16 + tx;
@@ -65,7 +68,7 @@ public final class GemmKernels {
                 int gm = row0 + mm;
                 float va = 0.0f;
                 if (gm < m && gk < k) {
-                    va = x.get(xOff + gm * k + gk);
+                    va = Storage.load(x, f16, xOff + gm * k + gk, xHalf);
                 }
                 as[kk * 64 + mm] = va;
                 int wrow = col0 + mm;
@@ -80,7 +83,7 @@ public final class GemmKernels {
                 }
                 float vb = 0.0f;
                 if (valid && gk < k) {
-                    vb = w.get(wOff + wrow * k + gk);
+                    vb = Storage.load(w, f16, wOff + wrow * k + gk, wHalf);
                 }
                 bs[kk * 64 + mm] = vb;
             }
@@ -115,44 +118,47 @@ public final class GemmKernels {
             ctx.localBarrier();
         }
         if (act == KernelMath.ACT_GEGLU) {
-            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, hcol0 + tx + 0, c00, c02);
-            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, hcol0 + tx + 16, c01, c03);
-            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, hcol0 + tx + 0, c10, c12);
-            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, hcol0 + tx + 16, c11, c13);
-            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, hcol0 + tx + 0, c20, c22);
-            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, hcol0 + tx + 16, c21, c23);
-            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, hcol0 + tx + 0, c30, c32);
-            GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, hcol0 + tx + 16, c31, c33);
+            GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, hcol0 + tx + 0, c00, c02);
+            GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, hcol0 + tx + 16, c01, c03);
+            GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, hcol0 + tx + 0, c10, c12);
+            GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, hcol0 + tx + 16, c11, c13);
+            GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, hcol0 + tx + 0, c20, c22);
+            GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, hcol0 + tx + 16, c21, c23);
+            GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, hcol0 + tx + 0, c30, c32);
+            GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, hcol0 + tx + 16, c31, c33);
         } else {
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 0, c00, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 16, c01, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 32, c02, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 48, c03, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 0, c10, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 16, c11, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 32, c12, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 48, c13, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 0, c20, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 16, c21, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 32, c22, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 48, c23, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 0, c30, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 16, c31, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 32, c32, act);
-            GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 48, c33, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 0, c00, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 16, c01, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 32, c02, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 0, col0 + tx + 48, c03, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 0, c10, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 16, c11, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 32, c12, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 16, col0 + tx + 48, c13, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 0, c20, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 16, c21, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 32, c22, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 32, col0 + tx + 48, c23, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 0, c30, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 16, c31, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 32, c32, act);
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, row0 + ty + 48, col0 + tx + 48, c33, act);
         }
     }
 
     /**
      * 2-D convolution as an implicit GEMM: rows are output channels, columns output pixels of one image
-     * (grid z is the batch), k runs over (cin, ky, kx); {@code sizes[meta]} is cin. {@code geom} packs the kernel height (bits 0-7),
+     * (grid z is the batch), k runs over (cin, ky, kx); {@code sizes[meta]} is cin. {@code inHW} and {@code outHW} pack the input's and the output's height
+     * (bits 0-15) and width (16-31), {@code geom} the kernel height (bits 0-7),
      * width (8-15) and stride (16-23); {@code pads} the top (bits 0-15) and left (16-31) zero padding.
      */
-    public static void conv2d(KernelContext ctx, FloatArray x, int xOff, FloatArray w, int wOff, FloatArray bias, int bOff,
-                              FloatArray res, int rOff, FloatArray out, int oOff, IntArray sizes, int meta, int h, int wd, int cout,
-                              int ho, int wo, int geom, int pads) {
+    public static void conv2d(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray w, int wOff, FloatArray bias, int bOff,
+                              FloatArray res, int rOff, FloatArray out, int oOff, IntArray sizes, int meta, int inHW, int cout,
+                              int outHW, int geom, int pads) {
         float[] as = ctx.allocateFloatLocalArray(16 * 64);
         float[] bs = ctx.allocateFloatLocalArray(16 * 64);
+        boolean xHalf = Storage.half(halves, Storage.X);
+        boolean wHalf = Storage.half(halves, Storage.Y);
         // cin comes from device memory, not a specialised scalar: a K loop of constant trip count gets unrolled
         // and leaves branches with constant conditions that TornadoVM's OpenCL code generator rejects.
         int cin = sizes.get(meta);
@@ -161,6 +167,10 @@ public final class GemmKernels {
         int stride = (geom >> 16) & 255;
         int padT = pads & 65535;
         int padL = (pads >> 16) & 65535;
+        int h = inHW & 65535;
+        int wd = inHW >>> 16;
+        int ho = outHW & 65535;
+        int wo = outHW >>> 16;
         int tx = ctx.localIdx;
         int ty = ctx.localIdy;
         int lid = ty * 16 + tx;
@@ -194,7 +204,7 @@ public final class GemmKernels {
                 int co = row0 + mm;
                 float va = 0.0f;
                 if (co < cout && gk < kTotal) {
-                    va = w.get(wOff + co * kTotal + gk);
+                    va = Storage.load(w, f16, wOff + co * kTotal + gk, wHalf);
                 }
                 as[kk * 64 + mm] = va;
                 int pk = e / 64;
@@ -212,7 +222,7 @@ public final class GemmKernels {
                     int iy = oy * stride - padT + ky;
                     int ix = ox * stride - padL + kx;
                     if (iy >= 0 && iy < h && ix >= 0 && ix < wd) {
-                        vb = x.get(xBase + (ci * h + iy) * wd + ix);
+                        vb = Storage.load(x, f16, xBase + (ci * h + iy) * wd + ix, xHalf);
                     }
                 }
                 bs[pk * 64 + pp] = vb;
@@ -247,21 +257,21 @@ public final class GemmKernels {
             }
             ctx.localBarrier();
         }
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 0, c00);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 16, c01);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 32, c02);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 48, c03);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 0, c10);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 16, c11);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 32, c12);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 48, c13);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 0, c20);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 16, c21);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 32, c22);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 48, c23);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 0, c30);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 16, c31);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 32, c32);
-        GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 48, c33);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 0, c00);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 16, c01);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 32, c02);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 48, c03);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 0, c10);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 16, c11);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 32, c12);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 48, c13);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 0, c20);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 16, c21);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 32, c22);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 48, c23);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 0, c30);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 16, c31);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 32, c32);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 48, c33);
     }
 }

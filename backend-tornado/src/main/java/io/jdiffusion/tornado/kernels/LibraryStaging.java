@@ -10,7 +10,8 @@ import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
  * TornadoVM arrays (a device pointer to element 0), while activations live at offsets in the executable's
  * arena; so operands are first copied (and rounded to F16 where the library computes in F16) into dedicated
  * staging arrays, and results are read back from a staging array by an epilogue that applies what the Java
- * kernels fuse into their store (bias, activation or GEGLU, residual). One thread per element.
+ * kernels fuse into their store (bias, activation or GEGLU, residual). One thread per element. Activations in
+ * F16 ({@link Storage}) are copied as they are; the F16 im2col still goes through F32 (see {@link #rowsHalf}).
  */
 public final class LibraryStaging {
     private LibraryStaging() {
@@ -29,10 +30,15 @@ public final class LibraryStaging {
      * backend's compiler fails on a computed value rounded to F16 (Graal's scheduler, on the im2col select), so
      * the F16 im2col is this conversion of the F32 one; a loaded value converts fine.)
      */
-    public static void rowsHalf(KernelContext ctx, FloatArray x, int xOff, HalfFloatArray dst, int n) {
+    public static void rowsHalf(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, HalfFloatArray dst, int n) {
+        boolean xHalf = Storage.half(halves, Storage.X);
         int i = ctx.globalIdx;
         if (i < n) {
-            dst.set(i, new HalfFloat(x.get(xOff + i)));
+            if (xHalf) {
+                dst.set(i, f16.get(xOff + i));
+            } else {
+                dst.set(i, new HalfFloat(x.get(xOff + i)));
+            }
         }
     }
 
@@ -41,8 +47,9 @@ public final class LibraryStaging {
      * read neighbouring input pixels), zero where a window leaves the image. {@code geom} packs kh | kw << 8 |
      * stride << 16 and {@code pads} top | left << 16, as for the Java convolution kernels.
      */
-    public static void im2col(KernelContext ctx, FloatArray x, int xOff, FloatArray col, int n, int cols, int cin, int inH,
-                              int inW, int outW, int pixels, int geom, int pads) {
+    public static void im2col(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray col, int n, int cols,
+                              int cin, int inH, int inW, int outW, int pixels, int geom, int pads) {
+        boolean xHalf = Storage.half(halves, Storage.X);
         int i = ctx.globalIdx;
         if (i < n) {
             int kh = geom & 255;
@@ -64,7 +71,7 @@ public final class LibraryStaging {
             // Clamped so that the load is unconditional; the select below discards it outside the image.
             int cy = Math.min(Math.max(iy, 0), inH - 1);
             int cx = Math.min(Math.max(ix, 0), inW - 1);
-            float v = x.get(xOff + ((b * cin + ci) * inH + cy) * inW + cx);
+            float v = Storage.load(x, f16, xOff + ((b * cin + ci) * inH + cy) * inW + cx, xHalf);
             col.set(i, inside ? v : 0.0f);
         }
     }
@@ -73,7 +80,7 @@ public final class LibraryStaging {
      * A linear's output from the library's [m, n] product in {@code c}: bias, activation and residual, or for
      * GEGLU value columns [0, n/2) times gelu of gate columns [n/2, n). {@code n} is the product's width.
      */
-    public static void linearEpilogue(KernelContext ctx, FloatArray c, FloatArray bias, int bOff, FloatArray res, int rOff,
+    public static void linearEpilogue(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray c, FloatArray bias, int bOff, FloatArray res, int rOff,
                                       FloatArray out, int oOff, int m, int n, int act) {
         int i = ctx.globalIdx;
         if (act == KernelMath.ACT_GEGLU) {
@@ -81,19 +88,19 @@ public final class LibraryStaging {
             int r = i / half;
             int col = i - r * half;
             if (r < m) {
-                GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, m, n, r, col, c.get(r * n + col), c.get(r * n + half + col));
+                GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, r, col, c.get(r * n + col), c.get(r * n + half + col));
             }
         } else {
             int r = i / n;
             int col = i - r * n;
             if (r < m) {
-                GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, m, n, r, col, c.get(i), act);
+                GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, r, col, c.get(i), act);
             }
         }
     }
 
     /** A convolution's NCHW output from the library's [cout, batch*pixels] product in {@code c}, plus bias and residual. */
-    public static void convEpilogue(KernelContext ctx, FloatArray c, FloatArray bias, int bOff, FloatArray res, int rOff,
+    public static void convEpilogue(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray c, FloatArray bias, int bOff, FloatArray res, int rOff,
                                     FloatArray out, int oOff, int n, int cout, int pixels) {
         int i = ctx.globalIdx;
         if (i < n) {
@@ -103,7 +110,7 @@ public final class LibraryStaging {
             int co = rest / pixels;
             int p = rest - co * pixels;
             int cols = n / cout;
-            GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, b * image, cout, pixels, co, p, c.get(co * cols + b * pixels + p));
+            GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, b * image, cout, pixels, co, p, c.get(co * cols + b * pixels + p));
         }
     }
 
@@ -111,18 +118,32 @@ public final class LibraryStaging {
      * Packed heads [batch, seq, heads*d] at xOff to cuDNN's [batch, heads, seq, d] in F16; {@code n} =
      * batch*heads*seq*d.
      */
-    public static void headsToHalf(KernelContext ctx, FloatArray x, int xOff, HalfFloatArray dst, int n, int seq, int heads, int d) {
+    public static void headsToHalf(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, HalfFloatArray dst, int n,
+                                   int seq, int heads, int d) {
+        boolean xHalf = Storage.half(halves, Storage.X);
         int i = ctx.globalIdx;
         if (i < n) {
-            dst.set(i, new HalfFloat(x.get(xOff + packedIndex(i, seq, heads, d))));
+            int from = xOff + packedIndex(i, seq, heads, d);
+            if (xHalf) {
+                dst.set(i, f16.get(from));
+            } else {
+                dst.set(i, new HalfFloat(x.get(from)));
+            }
         }
     }
 
     /** The inverse of {@link #headsToHalf}: cuDNN's [batch, heads, seq, d] F16 output back to packed heads in F32. */
-    public static void headsFromHalf(KernelContext ctx, HalfFloatArray src, FloatArray out, int oOff, int n, int seq, int heads, int d) {
+    public static void headsFromHalf(KernelContext ctx, HalfFloatArray f16, int halves, HalfFloatArray src, FloatArray out, int oOff, int n,
+                                     int seq, int heads, int d) {
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
         if (i < n) {
-            out.set(oOff + packedIndex(i, seq, heads, d), src.get(i).getFloat32());
+            int to = oOff + packedIndex(i, seq, heads, d);
+            if (outHalf) {
+                f16.set(to, src.get(i));
+            } else {
+                out.set(to, src.get(i).getFloat32());
+            }
         }
     }
 

@@ -3,6 +3,7 @@ package io.jdiffusion.tornado.kernels;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 
 /**
  * Row-wise reductions, one work-group of {@link #THREADS} threads per normalised block: GroupNorm
@@ -28,9 +29,13 @@ public final class NormKernels {
      * elements (the VAE at 512x512) and there are only N * groups work-groups, so each is {@link #GROUP_THREADS}
      * wide and keeps eight loads in flight per thread: one load at a time left the passes waiting on memory.
      */
-    public static void groupNorm(KernelContext ctx, FloatArray x, int xOff, FloatArray gamma, int gOff, FloatArray beta, int bOff,
+    public static void groupNorm(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray gamma, int gOff, FloatArray beta, int bOff,
                                  FloatArray out, int outOff, int channels, int spatial, int groups, float eps, int silu) {
         float[] scratch = ctx.allocateFloatLocalArray(GROUP_THREADS);
+        boolean xHalf = Storage.half(halves, Storage.X);
+        boolean gammaHalf = Storage.half(halves, Storage.Y);
+        boolean betaHalf = Storage.half(halves, Storage.Z);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         int lid = ctx.localIdx;
         int block = ctx.groupIdx;
         int cpg = channels / groups;
@@ -50,17 +55,17 @@ public final class NormKernels {
         float s7 = 0.0f;
         for (int i = lid; i < whole; i += step) {
             int j = start + i;
-            s0 += x.get(j);
-            s1 += x.get(j + t);
-            s2 += x.get(j + 2 * t);
-            s3 += x.get(j + 3 * t);
-            s4 += x.get(j + 4 * t);
-            s5 += x.get(j + 5 * t);
-            s6 += x.get(j + 6 * t);
-            s7 += x.get(j + 7 * t);
+            s0 += Storage.load(x, f16, j, xHalf);
+            s1 += Storage.load(x, f16, j + t, xHalf);
+            s2 += Storage.load(x, f16, j + 2 * t, xHalf);
+            s3 += Storage.load(x, f16, j + 3 * t, xHalf);
+            s4 += Storage.load(x, f16, j + 4 * t, xHalf);
+            s5 += Storage.load(x, f16, j + 5 * t, xHalf);
+            s6 += Storage.load(x, f16, j + 6 * t, xHalf);
+            s7 += Storage.load(x, f16, j + 7 * t, xHalf);
         }
         for (int i = whole + lid; i < count; i += t) {
-            s0 += x.get(start + i);
+            s0 += Storage.load(x, f16, start + i, xHalf);
         }
         scratch[lid] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
         ctx.localBarrier();
@@ -82,14 +87,14 @@ public final class NormKernels {
         float v7 = 0.0f;
         for (int i = lid; i < whole; i += step) {
             int j = start + i;
-            float d0 = x.get(j) - mean;
-            float d1 = x.get(j + t) - mean;
-            float d2 = x.get(j + 2 * t) - mean;
-            float d3 = x.get(j + 3 * t) - mean;
-            float d4 = x.get(j + 4 * t) - mean;
-            float d5 = x.get(j + 5 * t) - mean;
-            float d6 = x.get(j + 6 * t) - mean;
-            float d7 = x.get(j + 7 * t) - mean;
+            float d0 = Storage.load(x, f16, j, xHalf) - mean;
+            float d1 = Storage.load(x, f16, j + t, xHalf) - mean;
+            float d2 = Storage.load(x, f16, j + 2 * t, xHalf) - mean;
+            float d3 = Storage.load(x, f16, j + 3 * t, xHalf) - mean;
+            float d4 = Storage.load(x, f16, j + 4 * t, xHalf) - mean;
+            float d5 = Storage.load(x, f16, j + 5 * t, xHalf) - mean;
+            float d6 = Storage.load(x, f16, j + 6 * t, xHalf) - mean;
+            float d7 = Storage.load(x, f16, j + 7 * t, xHalf) - mean;
             v0 += d0 * d0;
             v1 += d1 * d1;
             v2 += d2 * d2;
@@ -100,7 +105,7 @@ public final class NormKernels {
             v7 += d7 * d7;
         }
         for (int i = whole + lid; i < count; i += t) {
-            float d = x.get(start + i) - mean;
+            float d = Storage.load(x, f16, start + i, xHalf) - mean;
             v0 += d * d;
         }
         scratch[lid] = ((v0 + v1) + (v2 + v3)) + ((v4 + v5) + (v6 + v7));
@@ -116,23 +121,27 @@ public final class NormKernels {
         int o = outOff + block * count;
         for (int i = lid; i < count; i += t) {
             int c = g * cpg + i / spatial;
-            float y = (x.get(start + i) - mean) * inv * gamma.get(gOff + c) + beta.get(bOff + c);
+            float y = (Storage.load(x, f16, start + i, xHalf) - mean) * inv * Storage.load(gamma, f16, gOff + c, gammaHalf) + Storage.load(beta, f16, bOff + c, betaHalf);
             if (silu == 1) {
                 y = KernelMath.silu(y);
             }
-            out.set(o + i, y);
+            Storage.store(out, f16, o + i, y, outHalf);
         }
     }
 
     /** LayerNorm of each row of x [rows, d]; work-group r handles row r. */
-    public static void layerNorm(KernelContext ctx, FloatArray x, int xOff, FloatArray gamma, int gOff, FloatArray beta, int bOff,
+    public static void layerNorm(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray gamma, int gOff, FloatArray beta, int bOff,
                                  FloatArray out, int outOff, int d, float eps) {
         float[] scratch = ctx.allocateFloatLocalArray(THREADS);
+        boolean xHalf = Storage.half(halves, Storage.X);
+        boolean gammaHalf = Storage.half(halves, Storage.Y);
+        boolean betaHalf = Storage.half(halves, Storage.Z);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         int lid = ctx.localIdx;
         int start = ctx.groupIdx * d;
         float s = 0.0f;
         for (int i = lid; i < d; i += THREADS) {
-            s += x.get(xOff + start + i);
+            s += Storage.load(x, f16, xOff + start + i, xHalf);
         }
         scratch[lid] = s;
         ctx.localBarrier();
@@ -146,7 +155,7 @@ public final class NormKernels {
         ctx.localBarrier();
         float v = 0.0f;
         for (int i = lid; i < d; i += THREADS) {
-            float dev = x.get(xOff + start + i) - mean;
+            float dev = Storage.load(x, f16, xOff + start + i, xHalf) - mean;
             v += dev * dev;
         }
         scratch[lid] = v;
@@ -160,18 +169,20 @@ public final class NormKernels {
         float var = scratch[0] / d;
         float inv = 1.0f / TornadoMath.sqrt(var + eps);
         for (int i = lid; i < d; i += THREADS) {
-            out.set(outOff + start + i, (x.get(xOff + start + i) - mean) * inv * gamma.get(gOff + i) + beta.get(bOff + i));
+            Storage.store(out, f16, outOff + start + i, (Storage.load(x, f16, xOff + start + i, xHalf) - mean) * inv * Storage.load(gamma, f16, gOff + i, gammaHalf) + Storage.load(beta, f16, bOff + i, betaHalf), outHalf);
         }
     }
 
     /** Softmax of each row of x [rows, d]; work-group r handles row r. */
-    public static void softmax(KernelContext ctx, FloatArray x, int xOff, FloatArray out, int outOff, int d) {
+    public static void softmax(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff, int d) {
         float[] scratch = ctx.allocateFloatLocalArray(THREADS);
+        boolean xHalf = Storage.half(halves, Storage.X);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         int lid = ctx.localIdx;
         int start = ctx.groupIdx * d;
         float m = KernelMath.MASKED;
         for (int i = lid; i < d; i += THREADS) {
-            m = Math.max(m, x.get(xOff + start + i));
+            m = Math.max(m, Storage.load(x, f16, xOff + start + i, xHalf));
         }
         scratch[lid] = m;
         ctx.localBarrier();
@@ -185,7 +196,7 @@ public final class NormKernels {
         ctx.localBarrier();
         float s = 0.0f;
         for (int i = lid; i < d; i += THREADS) {
-            s += TornadoMath.exp(x.get(xOff + start + i) - max);
+            s += TornadoMath.exp(Storage.load(x, f16, xOff + start + i, xHalf) - max);
         }
         scratch[lid] = s;
         ctx.localBarrier();
@@ -197,7 +208,7 @@ public final class NormKernels {
         }
         float inv = 1.0f / scratch[0];
         for (int i = lid; i < d; i += THREADS) {
-            out.set(outOff + start + i, TornadoMath.exp(x.get(xOff + start + i) - max) * inv);
+            Storage.store(out, f16, outOff + start + i, TornadoMath.exp(Storage.load(x, f16, xOff + start + i, xHalf) - max) * inv, outHalf);
         }
     }
 }

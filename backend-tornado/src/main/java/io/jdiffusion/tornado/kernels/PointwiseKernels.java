@@ -19,10 +19,12 @@ public final class PointwiseKernels {
     private PointwiseKernels() {
     }
 
-    public static void unary(KernelContext ctx, FloatArray x, int xOff, FloatArray out, int outOff, int n, int act) {
+    public static void unary(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff, int n, int act) {
+        boolean xHalf = Storage.half(halves, Storage.X);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
         if (i < n) {
-            out.set(outOff + i, KernelMath.activate(x.get(xOff + i), act));
+            Storage.store(out, f16, outOff + i, KernelMath.activate(Storage.load(x, f16, xOff + i, xHalf), act), outHalf);
         }
     }
 
@@ -38,13 +40,15 @@ public final class PointwiseKernels {
     }
 
     /** x [rows, 2d] to out [rows, d]: h * gelu(gate) with h, gate = x.chunk(2, -1). */
-    public static void geglu(KernelContext ctx, FloatArray x, int xOff, FloatArray out, int outOff, int n, int d) {
+    public static void geglu(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff, int n, int d) {
+        boolean xHalf = Storage.half(halves, Storage.X);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
         if (i < n) {
             int r = i / d;
             int c = i - r * d;
             int base = xOff + r * 2 * d + c;
-            out.set(outOff + i, x.get(base) * KernelMath.gelu(x.get(base + d)));
+            Storage.store(out, f16, outOff + i, Storage.load(x, f16, base, xHalf) * KernelMath.gelu(Storage.load(x, f16, base + d, xHalf)), outHalf);
         }
     }
 
@@ -52,8 +56,11 @@ public final class PointwiseKernels {
      * out = a (op) b. With {@code meta < 0} both operands have the output's shape; otherwise
      * {@code shapes[meta]} holds the rank r, the r output dimensions, then a's and b's r broadcast strides.
      */
-    public static void binary(KernelContext ctx, FloatArray a, int aOff, FloatArray b, int bOff, FloatArray out, int outOff,
+    public static void binary(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray a, int aOff, FloatArray b, int bOff, FloatArray out, int outOff,
                               int n, int op, IntArray shapes, int meta) {
+        boolean xHalf = Storage.half(halves, Storage.X);
+        boolean yHalf = Storage.half(halves, Storage.Y);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
         if (i < n) {
             int ia = i;
@@ -71,20 +78,22 @@ public final class PointwiseKernels {
                     ib += c * shapes.get(meta + 1 + 2 * rank + d);
                 }
             }
-            float x = a.get(aOff + ia);
-            float y = b.get(bOff + ib);
+            float x = Storage.load(a, f16, aOff + ia, xHalf);
+            float y = Storage.load(b, f16, bOff + ib, yHalf);
             float r = x + y;
             if (op == OP_SUB) {
                 r = x - y;
             } else if (op == OP_MUL) {
                 r = x * y;
             }
-            out.set(outOff + i, r);
+            Storage.store(out, f16, outOff + i, r, outHalf);
         }
     }
 
     /** Nearest-neighbour 2x: x [planes, h, w] to out [planes, 2h, 2w]. */
-    public static void upsample2x(KernelContext ctx, FloatArray x, int xOff, FloatArray out, int outOff, int n, int h, int w) {
+    public static void upsample2x(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff, int n, int h, int w) {
+        boolean xHalf = Storage.half(halves, Storage.X);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
         if (i < n) {
             int w2 = 2 * w;
@@ -92,43 +101,41 @@ public final class PointwiseKernels {
             int rem = i - plane * 4 * h * w;
             int oy = rem / w2;
             int ox = rem - oy * w2;
-            out.set(outOff + i, x.get(xOff + plane * h * w + (oy / 2) * w + ox / 2));
+            Storage.store(out, f16, outOff + i, Storage.load(x, f16, xOff + plane * h * w + (oy / 2) * w + ox / 2, xHalf), outHalf);
         }
     }
 
     /** Copies part [outer, dp, inner] into out [outer, dTotal, inner] at position axisOffset of the middle axis. */
-    public static void concatPart(KernelContext ctx, FloatArray part, int pOff, FloatArray out, int outOff, int n,
+    public static void concatPart(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray part, int pOff, FloatArray out, int outOff, int n,
                                   int dp, int inner, int dTotal, int axisOffset) {
+        boolean xHalf = Storage.half(halves, Storage.X);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
         if (i < n) {
             int o = i / (dp * inner);
             int rem = i - o * dp * inner;
-            out.set(outOff + (o * dTotal + axisOffset) * inner + rem, part.get(pOff + i));
-        }
-    }
-
-    /** Plain copy of n elements (graph outputs that alias an input or constant). */
-    public static void copy(KernelContext ctx, FloatArray x, int xOff, FloatArray out, int outOff, int n) {
-        int i = ctx.globalIdx;
-        if (i < n) {
-            out.set(outOff + i, x.get(xOff + i));
+            Storage.store(out, f16, outOff + (o * dTotal + axisOffset) * inner + rem, Storage.load(part, f16, pOff + i, xHalf), outHalf);
         }
     }
 
     /** Row lookup: ids [rows] into table [vocab, d] gives out [rows, d]. Ids were range-checked on the host. */
-    public static void embedding(KernelContext ctx, IntArray ids, int idOff, FloatArray table, int tOff, FloatArray out, int outOff,
+    public static void embedding(KernelContext ctx, HalfFloatArray f16, int halves, IntArray ids, int idOff, FloatArray table, int tOff, FloatArray out, int outOff,
                                  int n, int d) {
+        boolean yHalf = Storage.half(halves, Storage.Y);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
         if (i < n) {
             int r = i / d;
             int c = i - r * d;
-            out.set(outOff + i, table.get(tOff + ids.get(idOff + r) * d + c));
+            Storage.store(out, f16, outOff + i, Storage.load(table, f16, tOff + ids.get(idOff + r) * d + c, yHalf), outHalf);
         }
     }
 
     /** diffusers' get_timestep_embedding, computed in float32 like diffusers does. */
-    public static void timestepEmbedding(KernelContext ctx, FloatArray t, int tOff, FloatArray out, int outOff, int n, int dim,
+    public static void timestepEmbedding(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray t, int tOff, FloatArray out, int outOff, int n, int dim,
                                          int flip, float shift, float scale, float logMaxPeriod) {
+        boolean xHalf = Storage.half(halves, Storage.X);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
         if (i < n) {
             int b = i / dim;
@@ -143,7 +150,7 @@ public final class PointwiseKernels {
                     second = 1;
                 }
                 float freq = TornadoMath.exp(-logMaxPeriod * j / (half - shift));
-                float arg = KernelMath.reduceAngle(scale * (t.get(tOff + b) * freq));
+                float arg = KernelMath.reduceAngle(scale * (Storage.load(t, f16, tOff + b, xHalf) * freq));
                 // Halves are [sin, cos], or [cos, sin] when flipped.
                 if (second == flip) {
                     v = TornadoMath.sin(arg);
@@ -151,13 +158,15 @@ public final class PointwiseKernels {
                     v = TornadoMath.cos(arg);
                 }
             }
-            out.set(outOff + i, v);
+            Storage.store(out, f16, outOff + i, v, outHalf);
         }
     }
 
     /** Swaps the last two dimensions of x [batch, m, n] through a 32x33 tile (local size 32x8). */
-    public static void transpose(KernelContext ctx, FloatArray x, int xOff, FloatArray out, int outOff, int m, int n) {
+    public static void transpose(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff, int m, int n) {
         float[] tile = ctx.allocateFloatLocalArray(32 * 33);
+        boolean xHalf = Storage.half(halves, Storage.X);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         int lx = ctx.localIdx;
         int ly = ctx.localIdy;
         int n0 = ctx.groupIdx * 32;
@@ -168,7 +177,7 @@ public final class PointwiseKernels {
             int mm = m0 + r;
             int nn = n0 + lx;
             if (mm < m && nn < n) {
-                tile[r * 33 + lx] = x.get(xOff + base + mm * n + nn);
+                tile[r * 33 + lx] = Storage.load(x, f16, xOff + base + mm * n + nn, xHalf);
             }
         }
         ctx.localBarrier();
@@ -176,7 +185,7 @@ public final class PointwiseKernels {
             int nn = n0 + r;
             int mm = m0 + lx;
             if (nn < n && mm < m) {
-                out.set(outOff + base + nn * m + mm, tile[lx * 33 + r]);
+                Storage.store(out, f16, outOff + base + nn * m + mm, tile[lx * 33 + r], outHalf);
             }
         }
     }

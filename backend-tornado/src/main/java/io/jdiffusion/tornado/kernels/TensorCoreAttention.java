@@ -5,6 +5,7 @@ import uk.ac.manchester.tornado.api.enums.MMAShape;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 /**
@@ -54,10 +55,16 @@ public final class TensorCoreAttention {
 
     /**
      * Grid: x = Q_BLOCKS work-groups of {@link #THREADS}, y = batch * heads, z = ceil(dv / 64). q [B, nq,
-     * heads*d], k [B, nk, heads*d], v [B, nk, heads*dv], out [B, nq, heads*dv].
+     * heads*d], k [B, nk, heads*d], v [B, nk, heads*dv], out [B, nq, heads*dv]. Operands in F16 activations:
+     * q {@link Storage#X}, k {@link Storage#Y}, v {@link Storage#Z}, out {@link Storage#OUT}.
      */
-    public static void attention(KernelContext ctx, FloatArray q, int qOff, FloatArray k, int kOff, FloatArray v, int vOff,
-                                 FloatArray out, int oOff, FloatArray scratch, IntArray sizes, int meta, float scale, int causal) {
+    public static void attention(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray q, int qOff, FloatArray k, int kOff,
+                                 FloatArray v, int vOff, FloatArray out, int oOff, FloatArray scratch, IntArray sizes, int meta,
+                                 float scale, int causal) {
+        boolean qHalf = Storage.half(halves, Storage.X);
+        boolean kHalf = Storage.half(halves, Storage.Y);
+        boolean vHalf = Storage.half(halves, Storage.Z);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
         int nq = sizes.get(meta + NQ);
         int nk = sizes.get(meta + NK);
         int heads = sizes.get(meta + HEADS);
@@ -100,7 +107,7 @@ public final class TensorCoreAttention {
             int within = idx & 511;
             int qi = q0 + (within >> 3);
             int c = ((idx >> 9) << 4) + ((within & 7) << 1);
-            qTile[idx] = pairOf(q, qBase + qi * qStride + c, qOff, qi < nq, c, d);
+            qTile[idx] = pairOf(q, f16, qHalf, qBase + qi * qStride + c, qOff, qi < nq, c, d);
         }
 
         // Pass 1: each thread's running max and sum of exp over its half-rows.
@@ -110,10 +117,10 @@ public final class TensorCoreAttention {
             // K^T as the B operand: [d / 16 blocks][8 sub-tiles of 8 keys][16 d rows][4 key pairs]; consecutive
             // threads read consecutive d of one key.
             for (int it = tid; it < kPairs; it += 4 * THREADS) {
-                buf[kSlot(it)] = keyPair(k, kBase, kOff, it, k0, nk, qStride, d);
-                buf[kSlot(it + THREADS)] = keyPair(k, kBase, kOff, it + THREADS, k0, nk, qStride, d);
-                buf[kSlot(it + 2 * THREADS)] = keyPair(k, kBase, kOff, it + 2 * THREADS, k0, nk, qStride, d);
-                buf[kSlot(it + 3 * THREADS)] = keyPair(k, kBase, kOff, it + 3 * THREADS, k0, nk, qStride, d);
+                buf[kSlot(it)] = keyPair(k, f16, kHalf, kBase, kOff, it, k0, nk, qStride, d);
+                buf[kSlot(it + THREADS)] = keyPair(k, f16, kHalf, kBase, kOff, it + THREADS, k0, nk, qStride, d);
+                buf[kSlot(it + 2 * THREADS)] = keyPair(k, f16, kHalf, kBase, kOff, it + 2 * THREADS, k0, nk, qStride, d);
+                buf[kSlot(it + 3 * THREADS)] = keyPair(k, f16, kHalf, kBase, kOff, it + 3 * THREADS, k0, nk, qStride, d);
             }
             ctx.localBarrier();
             float[] s0 = ctx.mmaFragment(0.0f);
@@ -188,10 +195,10 @@ public final class TensorCoreAttention {
         float[] o7 = ctx.mmaFragment(0.0f);
         for (int k0 = 0; k0 < kEnd; k0 += KEYS) {
             for (int it = tid; it < kPairs; it += 4 * THREADS) {
-                buf[kSlot(it)] = keyPair(k, kBase, kOff, it, k0, nk, qStride, d);
-                buf[kSlot(it + THREADS)] = keyPair(k, kBase, kOff, it + THREADS, k0, nk, qStride, d);
-                buf[kSlot(it + 2 * THREADS)] = keyPair(k, kBase, kOff, it + 2 * THREADS, k0, nk, qStride, d);
-                buf[kSlot(it + 3 * THREADS)] = keyPair(k, kBase, kOff, it + 3 * THREADS, k0, nk, qStride, d);
+                buf[kSlot(it)] = keyPair(k, f16, kHalf, kBase, kOff, it, k0, nk, qStride, d);
+                buf[kSlot(it + THREADS)] = keyPair(k, f16, kHalf, kBase, kOff, it + THREADS, k0, nk, qStride, d);
+                buf[kSlot(it + 2 * THREADS)] = keyPair(k, f16, kHalf, kBase, kOff, it + 2 * THREADS, k0, nk, qStride, d);
+                buf[kSlot(it + 3 * THREADS)] = keyPair(k, f16, kHalf, kBase, kOff, it + 3 * THREADS, k0, nk, qStride, d);
             }
             ctx.localBarrier();
             float[] s0 = ctx.mmaFragment(0.0f);
@@ -238,10 +245,10 @@ public final class TensorCoreAttention {
             }
             // V chunk as the B operand: [4 blocks of 16 keys][8 sub-tiles of 8 columns][16 keys][4 pairs].
             for (int it = tid; it < 2048; it += 4 * THREADS) {
-                buf[V_BYTES / 4 + it] = valuePair(v, vBase, vOff, it, k0, nk, vStride, dv - chunk * COLUMNS);
-                buf[V_BYTES / 4 + it + THREADS] = valuePair(v, vBase, vOff, it + THREADS, k0, nk, vStride, dv - chunk * COLUMNS);
-                buf[V_BYTES / 4 + it + 2 * THREADS] = valuePair(v, vBase, vOff, it + 2 * THREADS, k0, nk, vStride, dv - chunk * COLUMNS);
-                buf[V_BYTES / 4 + it + 3 * THREADS] = valuePair(v, vBase, vOff, it + 3 * THREADS, k0, nk, vStride, dv - chunk * COLUMNS);
+                buf[V_BYTES / 4 + it] = valuePair(v, f16, vHalf, vBase, vOff, it, k0, nk, vStride, dv - chunk * COLUMNS);
+                buf[V_BYTES / 4 + it + THREADS] = valuePair(v, f16, vHalf, vBase, vOff, it + THREADS, k0, nk, vStride, dv - chunk * COLUMNS);
+                buf[V_BYTES / 4 + it + 2 * THREADS] = valuePair(v, f16, vHalf, vBase, vOff, it + 2 * THREADS, k0, nk, vStride, dv - chunk * COLUMNS);
+                buf[V_BYTES / 4 + it + 3 * THREADS] = valuePair(v, f16, vHalf, vBase, vOff, it + 3 * THREADS, k0, nk, vStride, dv - chunk * COLUMNS);
             }
             ctx.localBarrier();
             // P as the A operand: [4 blocks of 16 keys][64 rows][8 pairs], read back from scratch as F16.
@@ -281,22 +288,22 @@ public final class TensorCoreAttention {
             int c = e & 63;
             int qi = q0 + r;
             if (qi < nq && c < cols) {
-                out.set(oOff + (b * nq + qi) * vStride + h * dv + chunk * COLUMNS + c, scratch.get(sBase + e));
+                Storage.store(out, f16, oOff + (b * nq + qi) * vStride + h * dv + chunk * COLUMNS + c, scratch.get(sBase + e), outHalf);
             }
         }
     }
 
     /** F16 pair (x[g], x[g+1]) for columns c, c+1 of a row; 0 outside the row (width n) or where the row is invalid. */
-    private static int pairOf(FloatArray x, int g, int safe, boolean rowOk, int c, int n) {
+    private static int pairOf(FloatArray x, HalfFloatArray f16, boolean xHalf, int g, int safe, boolean rowOk, int c, int n) {
         boolean in0 = rowOk & (c < n);
         boolean in1 = rowOk & (c + 1 < n);
-        int lo = TensorCoreKernels.half(x, in0 ? g : safe);
-        int hi = TensorCoreKernels.half(x, in1 ? g + 1 : safe);
+        int lo = TensorCoreKernels.bits(x, f16, in0 ? g : safe, xHalf);
+        int hi = TensorCoreKernels.bits(x, f16, in1 ? g + 1 : safe, xHalf);
         return (in0 ? lo : 0) | ((in1 ? hi : 0) << 16);
     }
 
     /** Pair {@code it} of the K tile: keys j, j+1 at one d (consecutive {@code it} walk d). */
-    private static int keyPair(FloatArray k, int kBase, int safe, int it, int k0, int nk, int stride, int d) {
+    private static int keyPair(FloatArray k, HalfFloatArray f16, boolean kHalf, int kBase, int safe, int it, int k0, int nk, int stride, int d) {
         int within = it & 511;
         int c = ((it >> 9) << 4) + (within & 15);
         int j = k0 + ((within >> 4) << 1);
@@ -304,8 +311,8 @@ public final class TensorCoreAttention {
         boolean in0 = c0 & (j < nk);
         boolean in1 = c0 & (j + 1 < nk);
         int g = kBase + j * stride + c;
-        int lo = TensorCoreKernels.half(k, in0 ? g : safe);
-        int hi = TensorCoreKernels.half(k, in1 ? g + stride : safe);
+        int lo = TensorCoreKernels.bits(k, f16, in0 ? g : safe, kHalf);
+        int hi = TensorCoreKernels.bits(k, f16, in1 ? g + stride : safe, kHalf);
         return (in0 ? lo : 0) | ((in1 ? hi : 0) << 16);
     }
 
@@ -317,12 +324,12 @@ public final class TensorCoreAttention {
     }
 
     /** Pair {@code it} of the V chunk tile (columns c, c+1 of key row kr), in the layout order. */
-    private static int valuePair(FloatArray v, int vBase, int safe, int it, int k0, int nk, int stride, int width) {
+    private static int valuePair(FloatArray v, HalfFloatArray f16, boolean vHalf, int vBase, int safe, int it, int k0, int nk, int stride, int width) {
         int within = it & 511;
         int in = within & 63;
         int c = (within >> 6) * 8 + ((in & 3) << 1);
         int j = k0 + ((it >> 9) << 4) + (in >> 2);
-        return pairOf(v, vBase + j * stride + c, safe, j < nk, c, width);
+        return pairOf(v, f16, vHalf, vBase + j * stride + c, safe, j < nk, c, width);
     }
 
     /** Pair {@code it} of the P tile: row (it % 512) / 8, keys 16 (it / 512) + 2 (it % 8) and the next. */

@@ -18,7 +18,7 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * the current one (register double-buffering): without that each step waited for 8 dependent memory round
  * trips, and the kernel ran no faster than the F32 one.
  * <ul>
- *   <li>{@link #MODE_LINEAR}: A = the activations x [rows, k] (F32, rounded to F16 as the tile is loaded),
+ *   <li>{@link #MODE_LINEAR}: A = the activations x [rows, k] (F16, or F32 rounded to F16 as the tile is loaded),
  *       B = the weight transposed and zero-padded on upload, [kPadded, wStride] F16. For GEGLU a work-group
  *       takes 64 value columns and the 64 gate columns that pair with them (gates start at column
  *       {@code halfPadded}), so the gate multiplies inside the epilogue.</li>
@@ -76,8 +76,10 @@ public final class TensorCoreKernels {
     private TensorCoreKernels() {
     }
 
-    public static void gemm(KernelContext ctx, FloatArray x, int xOff, HalfFloatArray w, int wOff, FloatArray bias, int bOff,
-                            FloatArray res, int rOff, FloatArray out, int oOff, FloatArray scratch, IntArray sizes, int meta, int mode) {
+    public static void gemm(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, HalfFloatArray w, int wOff,
+                            FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, FloatArray scratch, IntArray sizes,
+                            int meta, int mode) {
+        boolean xHalf = Storage.half(halves, Storage.X);
         int rows = sizes.get(meta + ROWS);
         int cols = sizes.get(meta + COLS);
         int kTotal = sizes.get(meta + K_TOTAL);
@@ -182,22 +184,22 @@ public final class TensorCoreKernels {
             ctx.localBarrier();
 
             int kn = k0 + BLOCK_K;
-            a0 = loadA(x, xOff, w, wOff, mode, tid, kn, row0, rows, kTotal, kp);
-            a1 = loadA(x, xOff, w, wOff, mode, tid + 256, kn, row0, rows, kTotal, kp);
-            a2 = loadA(x, xOff, w, wOff, mode, tid + 512, kn, row0, rows, kTotal, kp);
-            a3 = loadA(x, xOff, w, wOff, mode, tid + 768, kn, row0, rows, kTotal, kp);
-            a4 = loadA(x, xOff, w, wOff, mode, tid + 1024, kn, row0, rows, kTotal, kp);
-            a5 = loadA(x, xOff, w, wOff, mode, tid + 1280, kn, row0, rows, kTotal, kp);
-            a6 = loadA(x, xOff, w, wOff, mode, tid + 1536, kn, row0, rows, kTotal, kp);
-            a7 = loadA(x, xOff, w, wOff, mode, tid + 1792, kn, row0, rows, kTotal, kp);
-            b0 = loadB(x, w, wOff, mode, tid, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
-            b1 = loadB(x, w, wOff, mode, tid + 256, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
-            b2 = loadB(x, w, wOff, mode, tid + 512, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
-            b3 = loadB(x, w, wOff, mode, tid + 768, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
-            b4 = loadB(x, w, wOff, mode, tid + 1024, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
-            b5 = loadB(x, w, wOff, mode, tid + 1280, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
-            b6 = loadB(x, w, wOff, mode, tid + 1536, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
-            b7 = loadB(x, w, wOff, mode, tid + 1792, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            a0 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid, kn, row0, rows, kTotal, kp);
+            a1 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 256, kn, row0, rows, kTotal, kp);
+            a2 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 512, kn, row0, rows, kTotal, kp);
+            a3 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 768, kn, row0, rows, kTotal, kp);
+            a4 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 1024, kn, row0, rows, kTotal, kp);
+            a5 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 1280, kn, row0, rows, kTotal, kp);
+            a6 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 1536, kn, row0, rows, kTotal, kp);
+            a7 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 1792, kn, row0, rows, kTotal, kp);
+            b0 = loadB(x, f16, xHalf, w, wOff, mode, tid, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b1 = loadB(x, f16, xHalf, w, wOff, mode, tid + 256, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b2 = loadB(x, f16, xHalf, w, wOff, mode, tid + 512, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b3 = loadB(x, f16, xHalf, w, wOff, mode, tid + 768, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b4 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1024, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b5 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1280, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b6 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1536, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b7 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1792, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
 
             for (int kHalf = 0; kHalf < 2; kHalf++) {
                 int aOff = kHalf * HALF_TILE_BYTES + warpM * 1024;
@@ -258,7 +260,7 @@ public final class TensorCoreKernels {
         if (mode == MODE_CONV) {
             int imageBase = bz * rows * cols;
             for (int e = tid; e < TILE_FLOATS; e += THREADS) {
-                GemmEpilogue.conv(bias, bOff, res, rOff, out, oOff, imageBase, rows, cols, row0 + (e >> 7), col0 + (e & 127),
+                GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, imageBase, rows, cols, row0 + (e >> 7), col0 + (e & 127),
                         scratch.get(sBase + e));
             }
         } else if (geglu) {
@@ -266,12 +268,12 @@ public final class TensorCoreKernels {
                 int r = e >> 6;
                 int c = e & 63;
                 int s = sBase + r * BLOCK_N + c;
-                GemmEpilogue.geglu(bias, bOff, res, rOff, out, oOff, rows, cols, row0 + r, col0 + c, scratch.get(s),
+                GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, row0 + r, col0 + c, scratch.get(s),
                         scratch.get(s + GEGLU_COLUMNS));
             }
         } else {
             for (int e = tid; e < TILE_FLOATS; e += THREADS) {
-                GemmEpilogue.linear(bias, bOff, res, rOff, out, oOff, rows, cols, row0 + (e >> 7), col0 + (e & 127),
+                GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, row0 + (e >> 7), col0 + (e & 127),
                         scratch.get(sBase + e), act);
             }
         }
@@ -285,7 +287,7 @@ public final class TensorCoreKernels {
      * (the operand's first element) and replaced by 0 with a select. A load inside an {@code if} becomes its
      * own basic block, and the loads of a step then went out one after another instead of all at once.
      */
-    private static int loadA(FloatArray x, int xOff, HalfFloatArray w, int wOff, int mode, int idx, int k0, int row0, int rows,
+    private static int loadA(FloatArray x, HalfFloatArray f16, boolean xHalf, int xOff, HalfFloatArray w, int wOff, int mode, int idx, int k0, int row0, int rows,
                              int kTotal, int kp) {
         int within = idx & 1023;
         int r = row0 + (within >> 3);
@@ -301,8 +303,8 @@ public final class TensorCoreKernels {
             boolean in0 = row & (k < kTotal);
             boolean in1 = row & (k + 1 < kTotal);
             int g = xOff + r * kTotal + k;
-            int lo = half(x, in0 ? g : xOff);
-            int hi = half(x, in1 ? g + 1 : xOff);
+            int lo = bits(x, f16, in0 ? g : xOff, xHalf);
+            int hi = bits(x, f16, in1 ? g + 1 : xOff, xHalf);
             bits = (in0 ? lo : 0) | ((in1 ? hi : 0) << 16);
         }
         return bits;
@@ -312,7 +314,7 @@ public final class TensorCoreKernels {
      * Packed F16 pair {@code idx} (0..2047) of the B tile of the k-step at k0 (stored at {@link #bSlot}): a
      * pair of adjacent columns of one k row. 0 beyond the operand; no branches around loads (see {@link #loadA}).
      */
-    private static int loadB(FloatArray x, HalfFloatArray w, int wOff, int mode, int idx, int k0, int kp, int ldw, int col0,
+    private static int loadB(FloatArray x, HalfFloatArray f16, boolean xHalf, HalfFloatArray w, int wOff, int mode, int idx, int k0, int kp, int ldw, int col0,
                              int split, int shift, int xImage, int plane, int cols, int wo, int stride, int dy, int dx, int h,
                              int wd, int khw, int kw, int kTotal) {
         int within = idx & 1023;
@@ -334,8 +336,8 @@ public final class TensorCoreKernels {
             boolean wrap = ox + 1 == wo;
             int ox1 = wrap ? 0 : ox + 1;
             int oy1 = wrap ? oy + 1 : oy;
-            int lo = pixelHalf(x, base, kIn & (p < cols), oy * stride + ky + dy, ox * stride + kx + dx, h, wd);
-            int hi = pixelHalf(x, base, kIn & (p + 1 < cols), oy1 * stride + ky + dy, ox1 * stride + kx + dx, h, wd);
+            int lo = pixelHalf(x, f16, xHalf, base, kIn & (p < cols), oy * stride + ky + dy, ox * stride + kx + dx, h, wd);
+            int hi = pixelHalf(x, f16, xHalf, base, kIn & (p + 1 < cols), oy1 * stride + ky + dy, ox1 * stride + kx + dx, h, wd);
             bits = lo | (hi << 16);
         } else {
             int in = within & 63;
@@ -369,10 +371,21 @@ public final class TensorCoreKernels {
         return new HalfFloat(x.get(i)).getHalfFloatValue() & 0xFFFF;
     }
 
+    /** F16 bits of element i of an operand in F32 {@code x} or, where {@code half}, in F16 activations {@code f16}. */
+    static int bits(FloatArray x, HalfFloatArray f16, int i, boolean half) {
+        int b;
+        if (half) {
+            b = f16.get(i).getHalfFloatValue() & 0xFFFF;
+        } else {
+            b = half(x, i);
+        }
+        return b;
+    }
+
     /** F16 bits of input pixel (iy, ix) of the channel plane at {@code plane}; 0 where not {@code valid} or in the padding. */
-    private static int pixelHalf(FloatArray x, int plane, boolean valid, int iy, int ix, int h, int wd) {
+    private static int pixelHalf(FloatArray x, HalfFloatArray f16, boolean xHalf, int plane, boolean valid, int iy, int ix, int h, int wd) {
         boolean in = valid & (iy >= 0) & (iy < h) & (ix >= 0) & (ix < wd);
-        int bits = half(x, in ? plane + iy * wd + ix : plane);
+        int bits = bits(x, f16, in ? plane + iy * wd + ix : plane, xHalf);
         return in ? bits : 0;
     }
 }

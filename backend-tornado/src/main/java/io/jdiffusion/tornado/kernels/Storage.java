@@ -1,0 +1,49 @@
+package io.jdiffusion.tornado.kernels;
+
+import uk.ac.manchester.tornado.api.types.HalfFloat;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+
+/**
+ * Where a kernel operand lives: in an F32 array (weights, inputs, outputs, the F32 arena) or in the F16
+ * activation arena of an executable that computes in F16. A kernel receives both arrays and a bit mask saying
+ * which of its operands are F16 ({@code halves}); TornadoVM folds the mask, a scalar argument, into each task's
+ * kernel, so the untaken branch and its F16 code disappear (and F32 kernels still compile for devices without
+ * F16, such as PoCL). Values are widened to F32 on load and rounded to nearest on store: arithmetic stays F32.
+ */
+public final class Storage {
+    /** Mask bits of the operands, in the order most kernels take them. */
+    public static final int X = 1;
+    public static final int Y = 2;
+    public static final int RESIDUAL = 4;
+    public static final int OUT = 8;
+    public static final int Z = 16;
+
+    private Storage() {
+    }
+
+    /** Whether operand {@code bit} of {@code halves} is F16. */
+    public static boolean half(int halves, int bit) {
+        return (halves & bit) != 0;
+    }
+
+    /** Element i of an operand, as F32. */
+    public static float load(FloatArray floats, HalfFloatArray halves, int i, boolean half) {
+        float v;
+        if (half) {
+            v = halves.get(i).getFloat32();
+        } else {
+            v = floats.get(i);
+        }
+        return v;
+    }
+
+    /** Element i of an operand := v (rounded to nearest F16 where the operand is F16). */
+    public static void store(FloatArray floats, HalfFloatArray halves, int i, float v, boolean half) {
+        if (half) {
+            halves.set(i, new HalfFloat(v));
+        } else {
+            floats.set(i, v);
+        }
+    }
+}
