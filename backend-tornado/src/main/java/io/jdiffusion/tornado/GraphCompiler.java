@@ -190,7 +190,7 @@ final class GraphCompiler {
                 for (Object buffer : extra) {
                     String sid = nextTask();
                     if (buffer instanceof HalfFloatArray h) {
-                        tasks.task(sid, PointwiseKernels::touchHalves, ctx, h, shapes, sentinel);
+                        tasks.task(sid, PointwiseKernels::touchHalves, ctx, h, h != halfArena || halfActivations ? 1 : 0, shapes, sentinel);
                     } else {
                         tasks.task(sid, PointwiseKernels::touchFloats, ctx, (FloatArray) buffer, shapes, sentinel);
                     }

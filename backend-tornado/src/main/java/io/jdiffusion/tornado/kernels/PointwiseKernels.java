@@ -213,9 +213,13 @@ public final class PointwiseKernels {
         }
     }
 
-    /** {@link #touch} for one more F16 buffer (the library path's staging arrays). */
-    public static void touchHalves(KernelContext ctx, HalfFloatArray h, IntArray sizes, int sentinel) {
-        if (ctx.globalIdx == 0 && sizes.get(sentinel) == 1) {
+    /**
+     * {@link #touch} for one more F16 buffer (the library path's staging arrays, the F16 activations). With
+     * {@code live} 0 (the F16 placeholder of an F32 executable) TornadoVM folds the F16 code away, so that the
+     * kernel still compiles for devices without F16 (PoCL), while the buffer still counts as used.
+     */
+    public static void touchHalves(KernelContext ctx, HalfFloatArray h, int live, IntArray sizes, int sentinel) {
+        if (live == 1 && ctx.globalIdx == 0 && sizes.get(sentinel) == 1) {
             h.set(0, h.get(1));
         }
     }
