@@ -136,7 +136,8 @@ final class GraphCompiler {
         this.libraries = TornadoDevices.usesLibraries(backend.device()) ? new LibraryProducts(requested == Precision.F16) : null;
         // Tensor cores and the libraries take every convolution with a constant weight, so Winograd only in the
         // F32 Java kernels.
-        this.winograd = new WinogradConvolution(graph, plan, !tensorCores && libraries == null && WinogradConvolution.enabledByProperty(),
+        this.winograd = new WinogradConvolution(graph, plan,
+                !tensorCores && libraries == null && WinogradConvolution.enabledByProperty(),
                 GraphCompiler::align);
         this.halfActivations = requested == Precision.F16 && (tensorCores || libraries != null);
     }
@@ -190,7 +191,8 @@ final class GraphCompiler {
                 for (Object buffer : extra) {
                     String sid = nextTask();
                     if (buffer instanceof HalfFloatArray h) {
-                        tasks.task(sid, PointwiseKernels::touchHalves, ctx, h, h != halfArena || halfActivations ? 1 : 0, shapes, sentinel);
+                        int live = h != halfArena || halfActivations ? 1 : 0;
+                        tasks.task(sid, PointwiseKernels::touchHalves, ctx, h, live, shapes, sentinel);
                     } else {
                         tasks.task(sid, PointwiseKernels::touchFloats, ctx, (FloatArray) buffer, shapes, sentinel);
                     }
@@ -228,8 +230,9 @@ final class GraphCompiler {
         }
         boolean half = halfActivations || !halfOffsets.isEmpty() || !tensorCoreAttention.isEmpty() || libraries != null && libraries.computesInHalf();
         Precision used = half ? Precision.F16 : Precision.F32;
-        return new TornadoExecutable(backend, graph, used, taskGraphs.stream().map(TaskGraph::snapshot).toList(), grids, floatInputs, intInputs, outputs,
-                inputOffsets, outputOffsets, idChecks, halfActivations ? halfArena.getNumBytesOfSegment() : arena.getNumBytesOfSegment(), bytes, taskCount);
+        long arenaBytes = halfActivations ? halfArena.getNumBytesOfSegment() : arena.getNumBytesOfSegment();
+        return new TornadoExecutable(backend, graph, used, taskGraphs.stream().map(TaskGraph::snapshot).toList(), grids, floatInputs,
+                intInputs, outputs, inputOffsets, outputOffsets, idChecks, arenaBytes, bytes, taskCount);
     }
 
     // ---- buffers --------------------------------------------------------------------------------------
@@ -421,7 +424,8 @@ final class GraphCompiler {
     private static int[] attentionGrid(Op.Attention a) {
         Shape qs = a.q().shape();
         int dv = a.v().shape().size(2) / a.heads();
-        return new int[]{tiles(qs.size(1), TensorCoreAttention.QUERIES), qs.size(0) * a.heads(), tiles(dv, TensorCoreAttention.COLUMNS)};
+        return new int[]{tiles(qs.size(1), TensorCoreAttention.QUERIES), qs.size(0) * a.heads(),
+                tiles(dv, TensorCoreAttention.COLUMNS)};
     }
 
     /** The {@link TensorCoreAttention} descriptor of an attention, field by field. */
@@ -476,7 +480,8 @@ final class GraphCompiler {
         if (op instanceof Op.Linear l) {
             var layout = linearLayout(l);
             int m = toInt(l.x().shape().elementCount() / layout.k(), "linear rows");
-            int colBlocks = layout.geglu() ? tiles(layout.n() / 2, TensorCoreKernels.GEGLU_COLUMNS) : tiles(layout.n(), TensorCoreKernels.BLOCK_N);
+            int colBlocks = layout.geglu() ? tiles(layout.n() / 2, TensorCoreKernels.GEGLU_COLUMNS)
+                    : tiles(layout.n(), TensorCoreKernels.BLOCK_N);
             return new int[]{tiles(m, TensorCoreKernels.BLOCK_M), colBlocks, 1};
         }
         Shape os = op.out().shape();
@@ -678,11 +683,13 @@ final class GraphCompiler {
         int cout = os.size(1);
         int pixels = os.size(2) * os.size(3);
         String id = nextTask();
-        tasks.task(id, GemmKernels::conv2d, ctx, halfArena, productHalves(x, w, b, r, o), x.floats(), x.offset(), w.floats(), w.offset(),
+        tasks.task(id, GemmKernels::conv2d, ctx, halfArena, productHalves(x, w, b, r, o), x.floats(), x.offset(),
+                w.floats(), w.offset(),
                 b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? w.floats() : r.floats(), r == null ? -1 : r.offset(),
                 o.floats(), o.offset(), shapes, opMeta.get(c), packHW(c, xs), cout, packHW(c, os), geom, pads);
-        grid(id, new WorkerGrid3D(tiles(pixels, GemmKernels.TILE_N) * 16, tiles(cout, GemmKernels.TILE_M) * 16, xs.size(0)), 16, 16, 1);
+        grid(id, new WorkerGrid3D(tiles(pixels, GemmKernels.TILE_N) * 16, tiles(cout, GemmKernels.TILE_M) * 16, xs.size(0)),
+                16, 16, 1);
     }
 
     private void linear(Op.Linear l) {
@@ -700,7 +707,8 @@ final class GraphCompiler {
         Slot o = slot(l.out());
         int act = activationCode(l.activation());
         String id = nextTask();
-        tasks.task(id, GemmKernels::linear, ctx, halfArena, productHalves(x, w, b, r, o), x.floats(), x.offset(), w.floats(), w.offset(),
+        tasks.task(id, GemmKernels::linear, ctx, halfArena, productHalves(x, w, b, r, o), x.floats(), x.offset(),
+                w.floats(), w.offset(),
                 b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? w.floats() : r.floats(), r == null ? -1 : r.offset(),
                 o.floats(), o.offset(), m, n, k, act);
@@ -715,8 +723,9 @@ final class GraphCompiler {
             Slot v = slot(a.v());
             Slot o = slot(a.out());
             String id = nextTask();
-            tasks.task(id, TensorCoreAttention::attention, ctx, halfArena, attentionHalves(q, k, v, o), q.floats(), q.offset(), k.floats(),
-                    k.offset(), v.floats(), v.offset(), o.floats(), o.offset(), scratch, shapes, opMeta.get(a), a.scale(), a.causal() ? 1 : 0);
+            tasks.task(id, TensorCoreAttention::attention, ctx, halfArena, attentionHalves(q, k, v, o),
+                    q.floats(), q.offset(), k.floats(), k.offset(), v.floats(), v.offset(), o.floats(), o.offset(),
+                    scratch, shapes, opMeta.get(a), a.scale(), a.causal() ? 1 : 0);
             int[] g = attentionGrid(a);
             grid(id, new WorkerGrid3D(g[0] * TensorCoreAttention.THREADS, g[1], g[2]), TensorCoreAttention.THREADS, 1, 1);
             return;
@@ -738,12 +747,13 @@ final class GraphCompiler {
         String id = nextTask();
         int halves = attentionHalves(q, k, v, o);
         if (large) {
-            tasks.task(id, AttentionKernels::attentionLargeHead, ctx, halfArena, halves, q.floats(), q.offset(), k.floats(), k.offset(),
-                    v.floats(), v.offset(), o.floats(), o.offset(), largeHeadSums, 0, nq, shapes, opMeta.get(a), a.heads(), d | dv << 16, a.scale(),
-                    a.causal() ? 1 : 0);
+            tasks.task(id, AttentionKernels::attentionLargeHead, ctx, halfArena, halves,
+                    q.floats(), q.offset(), k.floats(), k.offset(), v.floats(), v.offset(), o.floats(), o.offset(),
+                    largeHeadSums, 0, nq, shapes, opMeta.get(a), a.heads(), d | dv << 16, a.scale(), a.causal() ? 1 : 0);
         } else {
-            tasks.task(id, AttentionKernels::attention, ctx, halfArena, halves, q.floats(), q.offset(), k.floats(), k.offset(), v.floats(),
-                    v.offset(), o.floats(), o.offset(), nq, shapes, opMeta.get(a), a.heads(), d, dv, a.scale(), a.causal() ? 1 : 0);
+            tasks.task(id, AttentionKernels::attention, ctx, halfArena, halves,
+                    q.floats(), q.offset(), k.floats(), k.offset(), v.floats(), v.offset(), o.floats(), o.offset(),
+                    nq, shapes, opMeta.get(a), a.heads(), d, dv, a.scale(), a.causal() ? 1 : 0);
         }
         grid(id, new WorkerGrid2D(tiles(nq, AttentionKernels.QUERIES) * AttentionKernels.THREADS, batch * a.heads()),
                 AttentionKernels.THREADS, 1, 1);
@@ -758,8 +768,8 @@ final class GraphCompiler {
         Slot beta = slot(g.beta());
         Slot o = slot(g.out());
         String id = nextTask();
-        tasks.task(id, NormKernels::groupNorm, ctx, halfArena, normHalves(x, gamma, beta, o), x.floats(), x.offset(), gamma.floats(), gamma.offset(), beta.floats(),
-                beta.offset(), o.floats(), o.offset(), channels, spatial, g.groups(), g.eps(), g.silu() ? 1 : 0);
+        tasks.task(id, NormKernels::groupNorm, ctx, halfArena, normHalves(x, gamma, beta, o), x.floats(), x.offset(),
+                gamma.floats(), gamma.offset(), beta.floats(), beta.offset(), o.floats(), o.offset(), channels, spatial, g.groups(), g.eps(), g.silu() ? 1 : 0);
         grid(id, new WorkerGrid1D(s.size(0) * g.groups() * NormKernels.GROUP_THREADS), NormKernels.GROUP_THREADS, 1, 1);
     }
 
@@ -771,8 +781,8 @@ final class GraphCompiler {
         Slot beta = slot(l.beta());
         Slot o = slot(l.out());
         String id = nextTask();
-        tasks.task(id, NormKernels::layerNorm, ctx, halfArena, normHalves(x, gamma, beta, o), x.floats(), x.offset(), gamma.floats(), gamma.offset(), beta.floats(),
-                beta.offset(), o.floats(), o.offset(), d, l.eps());
+        tasks.task(id, NormKernels::layerNorm, ctx, halfArena, normHalves(x, gamma, beta, o), x.floats(), x.offset(),
+                gamma.floats(), gamma.offset(), beta.floats(), beta.offset(), o.floats(), o.offset(), d, l.eps());
         grid(id, new WorkerGrid1D(rows * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
     }
 
@@ -782,7 +792,8 @@ final class GraphCompiler {
         Slot x = slot(s.x());
         Slot o = slot(s.out());
         String id = nextTask();
-        tasks.task(id, NormKernels::softmax, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(), o.floats(), o.offset(), d);
+        tasks.task(id, NormKernels::softmax, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(),
+                o.floats(), o.offset(), d);
         grid(id, new WorkerGrid1D(rows * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
     }
 
@@ -792,9 +803,11 @@ final class GraphCompiler {
         int n = toInt(u.out().shape().elementCount(), "elements");
         String id = nextTask();
         if (u.activation() == Activation.GEGLU) {
-            tasks.task(id, PointwiseKernels::geglu, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(), o.floats(), o.offset(), n, u.out().shape().size(-1));
+            tasks.task(id, PointwiseKernels::geglu, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(),
+                    o.floats(), o.offset(), n, u.out().shape().size(-1));
         } else {
-            tasks.task(id, PointwiseKernels::unary, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(), o.floats(), o.offset(), n,
+            tasks.task(id, PointwiseKernels::unary, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(),
+                    o.floats(), o.offset(), n,
                     activationCode(u.activation()));
         }
         pointwiseGrid(id, n);
@@ -811,7 +824,8 @@ final class GraphCompiler {
             case MUL -> PointwiseKernels.OP_MUL;
         };
         String id = nextTask();
-        tasks.task(id, PointwiseKernels::binary, ctx, halfArena, a.bit(Storage.X) | c.bit(Storage.Y) | o.bit(Storage.OUT), a.floats(), a.offset(), c.floats(), c.offset(), o.floats(), o.offset(), n, op,
+        tasks.task(id, PointwiseKernels::binary, ctx, halfArena, a.bit(Storage.X) | c.bit(Storage.Y) | o.bit(Storage.OUT), a.floats(),
+                a.offset(), c.floats(), c.offset(), o.floats(), o.offset(), n, op,
                 shapes, opMeta.getOrDefault(b, -1));
         pointwiseGrid(id, n);
     }
@@ -822,7 +836,8 @@ final class GraphCompiler {
         Slot o = slot(u.out());
         int n = toInt(u.out().shape().elementCount(), "elements");
         String id = nextTask();
-        tasks.task(id, PointwiseKernels::upsample2x, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(), o.floats(), o.offset(), n, s.size(2), s.size(3));
+        tasks.task(id, PointwiseKernels::upsample2x, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(),
+                o.floats(), o.offset(), n, s.size(2), s.size(3));
         pointwiseGrid(id, n);
     }
 
@@ -842,7 +857,8 @@ final class GraphCompiler {
             int n = toInt(outer * dp * inner, "elements");
             Slot p = slot(part);
             String id = nextTask();
-            tasks.task(id, PointwiseKernels::concatPart, ctx, halfArena, p.bit(Storage.X) | o.bit(Storage.OUT), p.floats(), p.offset(), o.floats(), o.offset(), n, dp, inner, total, at);
+            tasks.task(id, PointwiseKernels::concatPart, ctx, halfArena, p.bit(Storage.X) | o.bit(Storage.OUT), p.floats(),
+                    p.offset(), o.floats(), o.offset(), n, dp, inner, total, at);
             pointwiseGrid(id, n);
             at += dp;
         }
@@ -861,7 +877,8 @@ final class GraphCompiler {
             idChecks.add(new TornadoExecutable.IdCheck(plan.bindingIndex(e.ids()), vocab, e.ids().toString()));
         }
         String id = nextTask();
-        tasks.task(id, PointwiseKernels::embedding, ctx, halfArena, table.bit(Storage.Y) | o.bit(Storage.OUT), ids.ints(), ids.offset(), table.floats(), table.offset(), o.floats(),
+        tasks.task(id, PointwiseKernels::embedding, ctx, halfArena, table.bit(Storage.Y) | o.bit(Storage.OUT), ids.ints(),
+                ids.offset(), table.floats(), table.offset(), o.floats(),
                 o.offset(), n, d);
         pointwiseGrid(id, n);
     }
@@ -871,7 +888,8 @@ final class GraphCompiler {
         Slot o = slot(t.out());
         int n = toInt(t.out().shape().elementCount(), "elements");
         String id = nextTask();
-        tasks.task(id, PointwiseKernels::timestepEmbedding, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(), o.floats(), o.offset(), n, t.dim(),
+        tasks.task(id, PointwiseKernels::timestepEmbedding, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(),
+                x.offset(), o.floats(), o.offset(), n, t.dim(),
                 t.flipSinToCos() ? 1 : 0, t.downscaleFreqShift(), t.scale(), (float) Math.log(t.maxPeriod()));
         pointwiseGrid(id, n);
     }
@@ -883,7 +901,8 @@ final class GraphCompiler {
         Slot x = slot(t.x());
         Slot o = slot(t.out());
         String id = nextTask();
-        tasks.task(id, PointwiseKernels::transpose, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(), o.floats(), o.offset(), m, n);
+        tasks.task(id, PointwiseKernels::transpose, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(),
+                o.floats(), o.offset(), m, n);
         grid(id, new WorkerGrid3D(tiles(n, 32) * 32, tiles(m, 32) * 8, s.size(0)), 32, 8, 1);
     }
 
@@ -913,7 +932,8 @@ final class GraphCompiler {
 
     /** {@link Storage} mask of a matrix product's operands (bias and residual optional). */
     static int productHalves(Slot x, Slot w, Slot bias, Slot residual, Slot out) {
-        return x.bit(Storage.X) | w.bit(Storage.Y) | Slot.bit(bias, Storage.Z) | Slot.bit(residual, Storage.RESIDUAL) | out.bit(Storage.OUT);
+        return x.bit(Storage.X) | w.bit(Storage.Y) | Slot.bit(bias, Storage.Z) | Slot.bit(residual, Storage.RESIDUAL)
+                | out.bit(Storage.OUT);
     }
 
     private static int attentionHalves(Slot q, Slot k, Slot v, Slot out) {

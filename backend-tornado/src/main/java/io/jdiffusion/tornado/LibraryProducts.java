@@ -183,7 +183,8 @@ final class LibraryProducts {
         Slot x = e.slot(l.x());
         String stage = e.nextTask();
         if (half) {
-            tasks.task(stage, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), x.bit(Storage.X), x.floats(), x.offset(), (HalfFloatArray) input,
+            tasks.task(stage, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), x.bit(Storage.X), x.floats(), x.offset(),
+                    (HalfFloatArray) input,
                     m * k);
         } else {
             tasks.task(stage, LibraryStaging::rows, e.ctx(), x.floats(), x.offset(), (FloatArray) input, m * k);
@@ -197,7 +198,8 @@ final class LibraryProducts {
         int outputs = act == KernelMath.ACT_GEGLU ? m * (n / 2) : m * n;
         String out = e.nextTask();
         int halves = Slot.bit(b, Storage.Z) | Slot.bit(r, Storage.RESIDUAL) | o.bit(Storage.OUT);
-        tasks.task(out, LibraryStaging::linearEpilogue, e.ctx(), e.halfArena(), halves, product, b == null ? product : b.floats(), b == null ? -1 : b.offset(),
+        tasks.task(out, LibraryStaging::linearEpilogue, e.ctx(), e.halfArena(), halves, product, b == null ? product : b.floats(),
+                b == null ? -1 : b.offset(),
                 r == null ? product : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(), m, n, act);
         e.pointwiseGrid(out, outputs);
     }
@@ -215,7 +217,8 @@ final class LibraryProducts {
         Slot x = e.slot(c.x());
         String stage = e.nextTask();
         FloatArray im2col = half ? columns : (FloatArray) input;
-        tasks.task(stage, LibraryStaging::im2col, e.ctx(), e.halfArena(), x.bit(Storage.X), x.floats(), x.offset(), im2col, k * cols, cols, xs.size(1), xs.size(2),
+        tasks.task(stage, LibraryStaging::im2col, e.ctx(), e.halfArena(), x.bit(Storage.X), x.floats(), x.offset(), im2col, k * cols,
+                cols, xs.size(1), xs.size(2),
                 xs.size(3), os.size(3), pixels, geom, pads);
         e.pointwiseGrid(stage, k * cols);
         if (half) {
@@ -230,7 +233,8 @@ final class LibraryProducts {
         int n = cout * cols;
         String out = e.nextTask();
         int halves = Slot.bit(b, Storage.Z) | Slot.bit(r, Storage.RESIDUAL) | o.bit(Storage.OUT);
-        tasks.task(out, LibraryStaging::convEpilogue, e.ctx(), e.halfArena(), halves, product, b == null ? product : b.floats(), b == null ? -1 : b.offset(),
+        tasks.task(out, LibraryStaging::convEpilogue, e.ctx(), e.halfArena(), halves, product, b == null ? product : b.floats(),
+                b == null ? -1 : b.offset(),
                 r == null ? product : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(), n, cout, pixels);
         e.pointwiseGrid(out, n);
     }
@@ -269,7 +273,8 @@ final class LibraryProducts {
         Slot o = e.slot(a.out());
         int n = batch * nq * heads * d;
         String out = e.nextTask();
-        tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), e.halfArena(), o.bit(Storage.OUT), attended, o.floats(), o.offset(), n, nq, heads, d);
+        tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), e.halfArena(), o.bit(Storage.OUT), attended, o.floats(), o.offset(),
+                n, nq, heads, d);
         e.pointwiseGrid(out, n);
     }
 
@@ -277,7 +282,8 @@ final class LibraryProducts {
         Slot s = e.slot(v);
         int n = (int) v.shape().elementCount();
         String id = e.nextTask();
-        e.tasks().task(id, LibraryStaging::headsToHalf, e.ctx(), e.halfArena(), s.bit(Storage.X), s.floats(), s.offset(), dst, n, seq, heads, d);
+        e.tasks().task(id, LibraryStaging::headsToHalf, e.ctx(), e.halfArena(), s.bit(Storage.X), s.floats(), s.offset(), dst, n, seq,
+                heads, d);
         e.pointwiseGrid(id, n);
     }
 

@@ -28,7 +28,7 @@ final class ModelOptions {
     String backend;
 
     @Option(names = "--precision", paramLabel = "f32|f16", defaultValue = "f32",
-            description = "f16: tensor-core products in F16 with F32 accumulation where the backend has them (GPU); "
+            description = "f16: F16 weights and activations with F32 accumulation where the backend has them (GPU); "
                     + "the CPU computes in F32 either way; default ${DEFAULT-VALUE}.")
     String precision;
 

@@ -27,7 +27,8 @@ public final class AttentionKernels {
      * k [B, nk, heads*d], v [B, nk, heads*dv], out [B, nq, heads*dv]; {@code sizes[meta]} is nk. Operands in F16
      * activations: q {@link Storage#X}, k {@link Storage#Y}, v {@link Storage#Z}, out {@link Storage#OUT}.
      */
-    public static void attention(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray q, int qOff, FloatArray k, int kOff, FloatArray v, int vOff,
+    public static void attention(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray q, int qOff, FloatArray k, int kOff,
+                                 FloatArray v, int vOff,
                                  FloatArray out, int oOff, int nq, IntArray sizes, int meta, int heads, int d, int dv, float scale,
                                  int causal) {
         boolean qHalf = Storage.half(halves, Storage.X);
@@ -168,7 +169,8 @@ public final class AttentionKernels {
      * {@code dims} packs d (bits 0-15) and dv (16-31), since TornadoVM's tasks take at most 20 arguments.
      */
     public static void attentionLargeHead(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray q, int qOff, FloatArray k,
-                                          int kOff, FloatArray v, int vOff, FloatArray out, int oOff, FloatArray acc, int accOff, int nq, IntArray sizes, int meta, int heads, int dims,
+                                          int kOff, FloatArray v, int vOff, FloatArray out, int oOff, FloatArray acc, int accOff,
+                                                  int nq, IntArray sizes, int meta, int heads, int dims,
                                           float scale, int causal) {
         float[] kv = ctx.allocateFloatLocalArray(KEYS_LARGE * MAX_HEAD_LARGE);
         float[] p = ctx.allocateFloatLocalArray(QUERIES * KEYS_LARGE);

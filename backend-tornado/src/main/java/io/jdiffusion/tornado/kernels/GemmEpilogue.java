@@ -14,7 +14,8 @@ public final class GemmEpilogue {
     private GemmEpilogue() {
     }
 
-    public static void linear(HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, int m, int n,
+    public static void linear(HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out,
+                              int oOff, int m, int n,
                               int r, int c, float acc, int act) {
         if (r < m && c < n) {
             float v = acc;
@@ -29,7 +30,8 @@ public final class GemmEpilogue {
         }
     }
 
-    public static void geglu(HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, int m, int n,
+    public static void geglu(HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out,
+                             int oOff, int m, int n,
                              int r, int c, float h, float gate) {
         int half = n / 2;
         if (r < m && c < half) {
@@ -47,7 +49,8 @@ public final class GemmEpilogue {
         }
     }
 
-    public static void conv(HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, int imageBase, int cout, int pixels,
+    public static void conv(HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out,
+                            int oOff, int imageBase, int cout, int pixels,
                             int co, int p, float acc) {
         if (co < cout && p < pixels) {
             float v = acc;

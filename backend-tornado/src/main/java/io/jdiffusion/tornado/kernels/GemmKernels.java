@@ -31,7 +31,8 @@ public final class GemmKernels {
      * [64 gx, 64 gx + 64); for GEGLU output columns [32 gx, 32 gx + 32) from weight rows of h and gate.
      * {@code bOff} or {@code rOff} below 0 means no bias or no residual.
      */
-    public static void linear(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray w, int wOff, FloatArray bias, int bOff,
+    public static void linear(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray w, int wOff,
+                              FloatArray bias, int bOff,
                               FloatArray res, int rOff, FloatArray out, int oOff, int m, int n, int k, int act) {
         float[] as = ctx.allocateFloatLocalArray(16 * 64);
         float[] bs = ctx.allocateFloatLocalArray(16 * 64);
@@ -152,7 +153,8 @@ public final class GemmKernels {
      * (bits 0-15) and width (16-31), {@code geom} the kernel height (bits 0-7),
      * width (8-15) and stride (16-23); {@code pads} the top (bits 0-15) and left (16-31) zero padding.
      */
-    public static void conv2d(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray w, int wOff, FloatArray bias, int bOff,
+    public static void conv2d(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray w, int wOff,
+                              FloatArray bias, int bOff,
                               FloatArray res, int rOff, FloatArray out, int oOff, IntArray sizes, int meta, int inHW, int cout,
                               int outHW, int geom, int pads) {
         float[] as = ctx.allocateFloatLocalArray(16 * 64);
@@ -257,21 +259,37 @@ public final class GemmKernels {
             }
             ctx.localBarrier();
         }
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 0, c00);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 16, c01);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 32, c02);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0, col0 + tx + 48, c03);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 0, c10);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 16, c11);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 32, c12);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16, col0 + tx + 48, c13);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 0, c20);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 16, c21);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 32, c22);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32, col0 + tx + 48, c23);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 0, c30);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 16, c31);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 32, c32);
-        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48, col0 + tx + 48, c33);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0,
+                col0 + tx + 0, c00);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0,
+                col0 + tx + 16, c01);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0,
+                col0 + tx + 32, c02);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 0,
+                col0 + tx + 48, c03);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16,
+                col0 + tx + 0, c10);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16,
+                col0 + tx + 16, c11);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16,
+                col0 + tx + 32, c12);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 16,
+                col0 + tx + 48, c13);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32,
+                col0 + tx + 0, c20);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32,
+                col0 + tx + 16, c21);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32,
+                col0 + tx + 32, c22);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 32,
+                col0 + tx + 48, c23);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48,
+                col0 + tx + 0, c30);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48,
+                col0 + tx + 16, c31);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48,
+                col0 + tx + 32, c32);
+        GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, batch * cout * pixels, cout, pixels, row0 + ty + 48,
+                col0 + tx + 48, c33);
     }
 }

@@ -47,7 +47,8 @@ public final class LibraryStaging {
      * read neighbouring input pixels), zero where a window leaves the image. {@code geom} packs kh | kw << 8 |
      * stride << 16 and {@code pads} top | left << 16, as for the Java convolution kernels.
      */
-    public static void im2col(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray col, int n, int cols,
+    public static void im2col(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray col, int n,
+                              int cols,
                               int cin, int inH, int inW, int outW, int pixels, int geom, int pads) {
         boolean xHalf = Storage.half(halves, Storage.X);
         int i = ctx.globalIdx;
@@ -80,7 +81,8 @@ public final class LibraryStaging {
      * A linear's output from the library's [m, n] product in {@code c}: bias, activation and residual, or for
      * GEGLU value columns [0, n/2) times gelu of gate columns [n/2, n). {@code n} is the product's width.
      */
-    public static void linearEpilogue(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray c, FloatArray bias, int bOff, FloatArray res, int rOff,
+    public static void linearEpilogue(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray c, FloatArray bias, int bOff,
+                                      FloatArray res, int rOff,
                                       FloatArray out, int oOff, int m, int n, int act) {
         int i = ctx.globalIdx;
         if (act == KernelMath.ACT_GEGLU) {
@@ -88,7 +90,8 @@ public final class LibraryStaging {
             int r = i / half;
             int col = i - r * half;
             if (r < m) {
-                GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, r, col, c.get(r * n + col), c.get(r * n + half + col));
+                GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, r, col, c.get(r * n + col),
+                        c.get(r * n + half + col));
             }
         } else {
             int r = i / n;
@@ -100,7 +103,8 @@ public final class LibraryStaging {
     }
 
     /** A convolution's NCHW output from the library's [cout, batch*pixels] product in {@code c}, plus bias and residual. */
-    public static void convEpilogue(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray c, FloatArray bias, int bOff, FloatArray res, int rOff,
+    public static void convEpilogue(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray c, FloatArray bias, int bOff,
+                                    FloatArray res, int rOff,
                                     FloatArray out, int oOff, int n, int cout, int pixels) {
         int i = ctx.globalIdx;
         if (i < n) {
@@ -110,7 +114,8 @@ public final class LibraryStaging {
             int co = rest / pixels;
             int p = rest - co * pixels;
             int cols = n / cout;
-            GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, b * image, cout, pixels, co, p, c.get(co * cols + b * pixels + p));
+            GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, b * image, cout, pixels, co, p,
+                    c.get(co * cols + b * pixels + p));
         }
     }
 
@@ -118,7 +123,8 @@ public final class LibraryStaging {
      * Packed heads [batch, seq, heads*d] at xOff to cuDNN's [batch, heads, seq, d] in F16; {@code n} =
      * batch*heads*seq*d.
      */
-    public static void headsToHalf(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, HalfFloatArray dst, int n,
+    public static void headsToHalf(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, HalfFloatArray dst,
+                                   int n,
                                    int seq, int heads, int d) {
         boolean xHalf = Storage.half(halves, Storage.X);
         int i = ctx.globalIdx;
@@ -133,7 +139,8 @@ public final class LibraryStaging {
     }
 
     /** The inverse of {@link #headsToHalf}: cuDNN's [batch, heads, seq, d] F16 output back to packed heads in F32. */
-    public static void headsFromHalf(KernelContext ctx, HalfFloatArray f16, int halves, HalfFloatArray src, FloatArray out, int oOff, int n,
+    public static void headsFromHalf(KernelContext ctx, HalfFloatArray f16, int halves, HalfFloatArray src, FloatArray out, int oOff,
+                                     int n,
                                      int seq, int heads, int d) {
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;

@@ -29,7 +29,8 @@ public final class NormKernels {
      * elements (the VAE at 512x512) and there are only N * groups work-groups, so each is {@link #GROUP_THREADS}
      * wide and keeps eight loads in flight per thread: one load at a time left the passes waiting on memory.
      */
-    public static void groupNorm(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray gamma, int gOff, FloatArray beta, int bOff,
+    public static void groupNorm(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray gamma,
+                                 int gOff, FloatArray beta, int bOff,
                                  FloatArray out, int outOff, int channels, int spatial, int groups, float eps, int silu) {
         float[] scratch = ctx.allocateFloatLocalArray(GROUP_THREADS);
         boolean xHalf = Storage.half(halves, Storage.X);
@@ -121,7 +122,8 @@ public final class NormKernels {
         int o = outOff + block * count;
         for (int i = lid; i < count; i += t) {
             int c = g * cpg + i / spatial;
-            float y = (Storage.load(x, f16, start + i, xHalf) - mean) * inv * Storage.load(gamma, f16, gOff + c, gammaHalf) + Storage.load(beta, f16, bOff + c, betaHalf);
+            float scale = inv * Storage.load(gamma, f16, gOff + c, gammaHalf);
+            float y = (Storage.load(x, f16, start + i, xHalf) - mean) * scale + Storage.load(beta, f16, bOff + c, betaHalf);
             if (silu == 1) {
                 y = KernelMath.silu(y);
             }
@@ -130,7 +132,8 @@ public final class NormKernels {
     }
 
     /** LayerNorm of each row of x [rows, d]; work-group r handles row r. */
-    public static void layerNorm(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray gamma, int gOff, FloatArray beta, int bOff,
+    public static void layerNorm(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray gamma,
+                                 int gOff, FloatArray beta, int bOff,
                                  FloatArray out, int outOff, int d, float eps) {
         float[] scratch = ctx.allocateFloatLocalArray(THREADS);
         boolean xHalf = Storage.half(halves, Storage.X);
@@ -169,12 +172,15 @@ public final class NormKernels {
         float var = scratch[0] / d;
         float inv = 1.0f / TornadoMath.sqrt(var + eps);
         for (int i = lid; i < d; i += THREADS) {
-            Storage.store(out, f16, outOff + start + i, (Storage.load(x, f16, xOff + start + i, xHalf) - mean) * inv * Storage.load(gamma, f16, gOff + i, gammaHalf) + Storage.load(beta, f16, bOff + i, betaHalf), outHalf);
+            float scale = inv * Storage.load(gamma, f16, gOff + i, gammaHalf);
+            float y = (Storage.load(x, f16, xOff + start + i, xHalf) - mean) * scale + Storage.load(beta, f16, bOff + i, betaHalf);
+            Storage.store(out, f16, outOff + start + i, y, outHalf);
         }
     }
 
     /** Softmax of each row of x [rows, d]; work-group r handles row r. */
-    public static void softmax(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff, int d) {
+    public static void softmax(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff,
+                               int d) {
         float[] scratch = ctx.allocateFloatLocalArray(THREADS);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
@@ -208,7 +214,8 @@ public final class NormKernels {
         }
         float inv = 1.0f / scratch[0];
         for (int i = lid; i < d; i += THREADS) {
-            Storage.store(out, f16, outOff + start + i, TornadoMath.exp(Storage.load(x, f16, xOff + start + i, xHalf) - max) * inv, outHalf);
+            float p = TornadoMath.exp(Storage.load(x, f16, xOff + start + i, xHalf) - max) * inv;
+            Storage.store(out, f16, outOff + start + i, p, outHalf);
         }
     }
 }

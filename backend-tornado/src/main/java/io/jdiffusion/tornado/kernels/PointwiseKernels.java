@@ -19,7 +19,8 @@ public final class PointwiseKernels {
     private PointwiseKernels() {
     }
 
-    public static void unary(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff, int n, int act) {
+    public static void unary(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff,
+                             int n, int act) {
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
@@ -40,7 +41,8 @@ public final class PointwiseKernels {
     }
 
     /** x [rows, 2d] to out [rows, d]: h * gelu(gate) with h, gate = x.chunk(2, -1). */
-    public static void geglu(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff, int n, int d) {
+    public static void geglu(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff,
+                             int n, int d) {
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
@@ -48,7 +50,9 @@ public final class PointwiseKernels {
             int r = i / d;
             int c = i - r * d;
             int base = xOff + r * 2 * d + c;
-            Storage.store(out, f16, outOff + i, Storage.load(x, f16, base, xHalf) * KernelMath.gelu(Storage.load(x, f16, base + d, xHalf)), outHalf);
+            float h = Storage.load(x, f16, base, xHalf);
+            float gate = Storage.load(x, f16, base + d, xHalf);
+            Storage.store(out, f16, outOff + i, h * KernelMath.gelu(gate), outHalf);
         }
     }
 
@@ -56,7 +60,8 @@ public final class PointwiseKernels {
      * out = a (op) b. With {@code meta < 0} both operands have the output's shape; otherwise
      * {@code shapes[meta]} holds the rank r, the r output dimensions, then a's and b's r broadcast strides.
      */
-    public static void binary(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray a, int aOff, FloatArray b, int bOff, FloatArray out, int outOff,
+    public static void binary(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray a, int aOff, FloatArray b, int bOff,
+                              FloatArray out, int outOff,
                               int n, int op, IntArray shapes, int meta) {
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean yHalf = Storage.half(halves, Storage.Y);
@@ -91,7 +96,8 @@ public final class PointwiseKernels {
     }
 
     /** Nearest-neighbour 2x: x [planes, h, w] to out [planes, 2h, 2w]. */
-    public static void upsample2x(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff, int n, int h, int w) {
+    public static void upsample2x(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out,
+                                  int outOff, int n, int h, int w) {
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
@@ -106,7 +112,8 @@ public final class PointwiseKernels {
     }
 
     /** Copies part [outer, dp, inner] into out [outer, dTotal, inner] at position axisOffset of the middle axis. */
-    public static void concatPart(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray part, int pOff, FloatArray out, int outOff, int n,
+    public static void concatPart(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray part, int pOff, FloatArray out,
+                                  int outOff, int n,
                                   int dp, int inner, int dTotal, int axisOffset) {
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
@@ -114,12 +121,14 @@ public final class PointwiseKernels {
         if (i < n) {
             int o = i / (dp * inner);
             int rem = i - o * dp * inner;
-            Storage.store(out, f16, outOff + (o * dTotal + axisOffset) * inner + rem, Storage.load(part, f16, pOff + i, xHalf), outHalf);
+            Storage.store(out, f16, outOff + (o * dTotal + axisOffset) * inner + rem, Storage.load(part, f16, pOff + i, xHalf),
+                    outHalf);
         }
     }
 
     /** Row lookup: ids [rows] into table [vocab, d] gives out [rows, d]. Ids were range-checked on the host. */
-    public static void embedding(KernelContext ctx, HalfFloatArray f16, int halves, IntArray ids, int idOff, FloatArray table, int tOff, FloatArray out, int outOff,
+    public static void embedding(KernelContext ctx, HalfFloatArray f16, int halves, IntArray ids, int idOff, FloatArray table,
+                                 int tOff, FloatArray out, int outOff,
                                  int n, int d) {
         boolean yHalf = Storage.half(halves, Storage.Y);
         boolean outHalf = Storage.half(halves, Storage.OUT);
@@ -132,7 +141,8 @@ public final class PointwiseKernels {
     }
 
     /** diffusers' get_timestep_embedding, computed in float32 like diffusers does. */
-    public static void timestepEmbedding(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray t, int tOff, FloatArray out, int outOff, int n, int dim,
+    public static void timestepEmbedding(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray t, int tOff, FloatArray out,
+                                         int outOff, int n, int dim,
                                          int flip, float shift, float scale, float logMaxPeriod) {
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
@@ -163,7 +173,8 @@ public final class PointwiseKernels {
     }
 
     /** Swaps the last two dimensions of x [batch, m, n] through a 32x33 tile (local size 32x8). */
-    public static void transpose(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff, int m, int n) {
+    public static void transpose(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out,
+                                 int outOff, int m, int n) {
         float[] tile = ctx.allocateFloatLocalArray(32 * 33);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);

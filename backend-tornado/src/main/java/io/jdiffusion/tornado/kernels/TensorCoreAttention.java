@@ -246,9 +246,12 @@ public final class TensorCoreAttention {
             // V chunk as the B operand: [4 blocks of 16 keys][8 sub-tiles of 8 columns][16 keys][4 pairs].
             for (int it = tid; it < 2048; it += 4 * THREADS) {
                 buf[V_BYTES / 4 + it] = valuePair(v, f16, vHalf, vBase, vOff, it, k0, nk, vStride, dv - chunk * COLUMNS);
-                buf[V_BYTES / 4 + it + THREADS] = valuePair(v, f16, vHalf, vBase, vOff, it + THREADS, k0, nk, vStride, dv - chunk * COLUMNS);
-                buf[V_BYTES / 4 + it + 2 * THREADS] = valuePair(v, f16, vHalf, vBase, vOff, it + 2 * THREADS, k0, nk, vStride, dv - chunk * COLUMNS);
-                buf[V_BYTES / 4 + it + 3 * THREADS] = valuePair(v, f16, vHalf, vBase, vOff, it + 3 * THREADS, k0, nk, vStride, dv - chunk * COLUMNS);
+                buf[V_BYTES / 4 + it + THREADS] = valuePair(v, f16, vHalf, vBase, vOff, it + THREADS, k0, nk, vStride,
+                        dv - chunk * COLUMNS);
+                buf[V_BYTES / 4 + it + 2 * THREADS] = valuePair(v, f16, vHalf, vBase, vOff, it + 2 * THREADS, k0, nk, vStride,
+                        dv - chunk * COLUMNS);
+                buf[V_BYTES / 4 + it + 3 * THREADS] = valuePair(v, f16, vHalf, vBase, vOff, it + 3 * THREADS, k0, nk, vStride,
+                        dv - chunk * COLUMNS);
             }
             ctx.localBarrier();
             // P as the A operand: [4 blocks of 16 keys][64 rows][8 pairs], read back from scratch as F16.
@@ -288,7 +291,8 @@ public final class TensorCoreAttention {
             int c = e & 63;
             int qi = q0 + r;
             if (qi < nq && c < cols) {
-                Storage.store(out, f16, oOff + (b * nq + qi) * vStride + h * dv + chunk * COLUMNS + c, scratch.get(sBase + e), outHalf);
+                Storage.store(out, f16, oOff + (b * nq + qi) * vStride + h * dv + chunk * COLUMNS + c, scratch.get(sBase + e),
+                        outHalf);
             }
         }
     }
@@ -303,7 +307,8 @@ public final class TensorCoreAttention {
     }
 
     /** Pair {@code it} of the K tile: keys j, j+1 at one d (consecutive {@code it} walk d). */
-    private static int keyPair(FloatArray k, HalfFloatArray f16, boolean kHalf, int kBase, int safe, int it, int k0, int nk, int stride, int d) {
+    private static int keyPair(FloatArray k, HalfFloatArray f16, boolean kHalf, int kBase, int safe, int it, int k0, int nk,
+                               int stride, int d) {
         int within = it & 511;
         int c = ((it >> 9) << 4) + (within & 15);
         int j = k0 + ((within >> 4) << 1);
@@ -324,7 +329,8 @@ public final class TensorCoreAttention {
     }
 
     /** Pair {@code it} of the V chunk tile (columns c, c+1 of key row kr), in the layout order. */
-    private static int valuePair(FloatArray v, HalfFloatArray f16, boolean vHalf, int vBase, int safe, int it, int k0, int nk, int stride, int width) {
+    private static int valuePair(FloatArray v, HalfFloatArray f16, boolean vHalf, int vBase, int safe, int it, int k0, int nk,
+                                 int stride, int width) {
         int within = it & 511;
         int in = within & 63;
         int c = (within >> 6) * 8 + ((in & 3) << 1);

@@ -77,7 +77,8 @@ public final class TensorCoreKernels {
     }
 
     public static void gemm(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, HalfFloatArray w, int wOff,
-                            FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, FloatArray scratch, IntArray sizes,
+                            FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, FloatArray scratch,
+                                    IntArray sizes,
                             int meta, int mode) {
         boolean xHalf = Storage.half(halves, Storage.X);
         int rows = sizes.get(meta + ROWS);
@@ -192,14 +193,22 @@ public final class TensorCoreKernels {
             a5 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 1280, kn, row0, rows, kTotal, kp);
             a6 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 1536, kn, row0, rows, kTotal, kp);
             a7 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 1792, kn, row0, rows, kTotal, kp);
-            b0 = loadB(x, f16, xHalf, w, wOff, mode, tid, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
-            b1 = loadB(x, f16, xHalf, w, wOff, mode, tid + 256, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
-            b2 = loadB(x, f16, xHalf, w, wOff, mode, tid + 512, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
-            b3 = loadB(x, f16, xHalf, w, wOff, mode, tid + 768, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
-            b4 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1024, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
-            b5 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1280, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
-            b6 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1536, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
-            b7 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1792, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h, wd, khw, kw, kTotal);
+            b0 = loadB(x, f16, xHalf, w, wOff, mode, tid, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h,
+                    wd, khw, kw, kTotal);
+            b1 = loadB(x, f16, xHalf, w, wOff, mode, tid + 256, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
+                    dx, h, wd, khw, kw, kTotal);
+            b2 = loadB(x, f16, xHalf, w, wOff, mode, tid + 512, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
+                    dx, h, wd, khw, kw, kTotal);
+            b3 = loadB(x, f16, xHalf, w, wOff, mode, tid + 768, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
+                    dx, h, wd, khw, kw, kTotal);
+            b4 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1024, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
+                    dx, h, wd, khw, kw, kTotal);
+            b5 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1280, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
+                    dx, h, wd, khw, kw, kTotal);
+            b6 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1536, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
+                    dx, h, wd, khw, kw, kTotal);
+            b7 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1792, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
+                    dx, h, wd, khw, kw, kTotal);
 
             for (int kHalf = 0; kHalf < 2; kHalf++) {
                 int aOff = kHalf * HALF_TILE_BYTES + warpM * 1024;
@@ -260,7 +269,8 @@ public final class TensorCoreKernels {
         if (mode == MODE_CONV) {
             int imageBase = bz * rows * cols;
             for (int e = tid; e < TILE_FLOATS; e += THREADS) {
-                GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, imageBase, rows, cols, row0 + (e >> 7), col0 + (e & 127),
+                GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, imageBase, rows, cols, row0 + (e >> 7),
+                        col0 + (e & 127),
                         scratch.get(sBase + e));
             }
         } else if (geglu) {
@@ -287,7 +297,8 @@ public final class TensorCoreKernels {
      * (the operand's first element) and replaced by 0 with a select. A load inside an {@code if} becomes its
      * own basic block, and the loads of a step then went out one after another instead of all at once.
      */
-    private static int loadA(FloatArray x, HalfFloatArray f16, boolean xHalf, int xOff, HalfFloatArray w, int wOff, int mode, int idx, int k0, int row0, int rows,
+    private static int loadA(FloatArray x, HalfFloatArray f16, boolean xHalf, int xOff, HalfFloatArray w, int wOff, int mode, int idx,
+                             int k0, int row0, int rows,
                              int kTotal, int kp) {
         int within = idx & 1023;
         int r = row0 + (within >> 3);
@@ -314,7 +325,8 @@ public final class TensorCoreKernels {
      * Packed F16 pair {@code idx} (0..2047) of the B tile of the k-step at k0 (stored at {@link #bSlot}): a
      * pair of adjacent columns of one k row. 0 beyond the operand; no branches around loads (see {@link #loadA}).
      */
-    private static int loadB(FloatArray x, HalfFloatArray f16, boolean xHalf, HalfFloatArray w, int wOff, int mode, int idx, int k0, int kp, int ldw, int col0,
+    private static int loadB(FloatArray x, HalfFloatArray f16, boolean xHalf, HalfFloatArray w, int wOff, int mode, int idx, int k0,
+                             int kp, int ldw, int col0,
                              int split, int shift, int xImage, int plane, int cols, int wo, int stride, int dy, int dx, int h,
                              int wd, int khw, int kw, int kTotal) {
         int within = idx & 1023;
@@ -383,7 +395,8 @@ public final class TensorCoreKernels {
     }
 
     /** F16 bits of input pixel (iy, ix) of the channel plane at {@code plane}; 0 where not {@code valid} or in the padding. */
-    private static int pixelHalf(FloatArray x, HalfFloatArray f16, boolean xHalf, int plane, boolean valid, int iy, int ix, int h, int wd) {
+    private static int pixelHalf(FloatArray x, HalfFloatArray f16, boolean xHalf, int plane, boolean valid, int iy, int ix, int h,
+                                 int wd) {
         boolean in = valid & (iy >= 0) & (iy < h) & (ix >= 0) & (ix < wd);
         int bits = bits(x, f16, in ? plane + iy * wd + ix : plane, xHalf);
         return in ? bits : 0;
