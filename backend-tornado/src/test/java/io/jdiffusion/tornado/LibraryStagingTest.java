@@ -1,30 +1,19 @@
 package io.jdiffusion.tornado;
 
-import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.graph.Activation;
 import io.jdiffusion.backend.testing.ReferenceOps;
 import io.jdiffusion.backend.testing.TestRandom;
 import io.jdiffusion.core.Numerics;
 import io.jdiffusion.tornado.kernels.LibraryStaging;
 import io.jdiffusion.tornado.kernels.PointwiseKernels;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
-import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
-import uk.ac.manchester.tornado.api.WorkerGrid1D;
-import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
-import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 
 import java.util.Arrays;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiFunction;
 import java.util.function.Function;
 
@@ -37,26 +26,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the kernels around it covered where no NVIDIA library runs (PoCL). Outputs start as NaN, so an element no
  * thread writes fails the comparison.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class LibraryStagingTest {
-    private static final AtomicInteger GRAPHS = new AtomicInteger();
-    private static final int THREADS = 64;
+class LibraryStagingTest extends SingleKernelTest {
     /** The kernels' F16 activations, unused here: every operand is F32 (mask 0). */
     private static final HalfFloatArray NO_HALVES = new HalfFloatArray(16);
     private final TestRandom random = TestRandom.fresh();
-    private Backend backend;
-    private TornadoDevice device;
-
-    @BeforeAll
-    void start() {
-        backend = Backends.create(TornadoBackendProvider.NAME);
-        device = ((TornadoBackend) backend).device();
-    }
-
-    @AfterAll
-    void stop() {
-        backend.close();
-    }
 
     @Test
     void im2colGathersEveryWindowWithZerosOutsideTheImage() {
@@ -191,25 +164,13 @@ class LibraryStagingTest {
                         BiFunction<FloatArray, FloatArray, Function<TaskGraph, TaskGraph>> task) {
         FloatArray nan = new FloatArray(1);
         nan.init(Float.NaN);
-        TaskGraph g = new TaskGraph(name + GRAPHS.incrementAndGet());
+        TaskGraph g = new TaskGraph(graphName(name));
         g.transferToDevice(DataTransferMode.EVERY_EXECUTION, in, nan, NO_HALVES);
         g.task("poison", PointwiseKernels::fill, new KernelContext(), nan, 0, out, out.getSize());
         g = task.apply(in, out).apply(g);
         g.transferToHost(DataTransferMode.EVERY_EXECUTION, out);
-        GridScheduler grids = new GridScheduler(g.getTaskGraphName() + ".t", grid(threads));
-        grids.addWorkerGrid(g.getTaskGraphName() + ".poison", grid(out.getSize()));
-        try (TornadoExecutionPlan plan = new TornadoExecutionPlan(g.snapshot())) {
-            plan.withGridScheduler(grids).withDevice(device).execute();
-        } catch (TornadoExecutionPlanException e) {
-            throw new IllegalStateException(e);
-        }
+        execute(g, out.getSize(), threads);
         return out.toHeapArray();
-    }
-
-    private static WorkerGrid1D grid(int threads) {
-        WorkerGrid1D grid = new WorkerGrid1D((threads + THREADS - 1) / THREADS * THREADS);
-        grid.setLocalWork(THREADS, 1, 1);
-        return grid;
     }
 
     private float[] values(int n) {

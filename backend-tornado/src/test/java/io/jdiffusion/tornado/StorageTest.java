@@ -1,28 +1,17 @@
 package io.jdiffusion.tornado;
 
-import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.testing.TestRandom;
 import io.jdiffusion.core.Numerics;
 import io.jdiffusion.tornado.kernels.Storage;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.TestInstance;
-import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
-import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
-import uk.ac.manchester.tornado.api.WorkerGrid1D;
-import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
-import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
 import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntToDoubleFunction;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -35,25 +24,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * not in others, so each shape is run on the device. F16 combinations run where the device computes in F16
  * (PTX and CUDA backends), F32 ones everywhere. Outputs are NaN-poisoned on the device before the kernel runs.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class StorageTest {
-    private static final AtomicInteger GRAPHS = new AtomicInteger();
-    private static final int THREADS = 64;
-    private static final int N = 64 * 37;
+class StorageTest extends SingleKernelTest {
+    private static final int N = THREADS * 37;
     private final TestRandom random = TestRandom.fresh();
-    private Backend backend;
-    private TornadoDevice device;
-
-    @BeforeAll
-    void start() {
-        backend = Backends.create(TornadoBackendProvider.NAME);
-        device = ((TornadoBackend) backend).device();
-    }
-
-    @AfterAll
-    void stop() {
-        backend.close();
-    }
 
     /** Mask: bit 0 input F16, bit 3 output F16 (Storage.X, Storage.OUT). */
     @ParameterizedTest(name = "halves {0}")
@@ -97,7 +70,7 @@ class StorageTest {
     private void check(int halves, String kernel, int outputs, IntToDoubleFunction expected) {
         boolean inHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
-        assumeTrue(!(inHalf || outHalf) || TornadoDevices.computesHalf(device), "no F16 on this TornadoVM device");
+        assumeTrue(!(inHalf || outHalf) || TornadoDevices.computesHalf(device()), "no F16 on this TornadoVM device");
         float[] x = new float[N];
         for (int i = 0; i < N; i++) {
             x[i] = (float) random.nextGaussian();
@@ -116,7 +89,7 @@ class StorageTest {
         FloatArray nan = new FloatArray(1);
         nan.init(Float.NaN);
         KernelContext ctx = new KernelContext();
-        TaskGraph g = new TaskGraph("storage" + GRAPHS.incrementAndGet());
+        TaskGraph g = new TaskGraph(graphName("storage"));
         g.transferToDevice(DataTransferMode.EVERY_EXECUTION, xf, xh, nan);
         g.task("poison", StorageTest::poison, ctx, nan, of, oh, halves, outputs);
         switch (kernel) {
@@ -127,13 +100,7 @@ class StorageTest {
             default -> throw new IllegalArgumentException(kernel);
         }
         g.transferToHost(DataTransferMode.EVERY_EXECUTION, of, oh);
-        GridScheduler grids = new GridScheduler(g.getTaskGraphName() + ".t", grid(outputs));
-        grids.addWorkerGrid(g.getTaskGraphName() + ".poison", grid(outputs));
-        try (TornadoExecutionPlan plan = new TornadoExecutionPlan(g.snapshot())) {
-            plan.withGridScheduler(grids).withDevice(device).execute();
-        } catch (TornadoExecutionPlanException e) {
-            throw new IllegalStateException(e);
-        }
+        execute(g, outputs, outputs);
         float[] actual = new float[outputs];
         double[] want = new double[outputs];
         for (int i = 0; i < outputs; i++) {
@@ -143,12 +110,6 @@ class StorageTest {
         // F16 outputs are off by their rounding, about 2^-12 relative per element.
         double tolerance = outHalf ? 1e-3 : 1e-6;
         assertThat(Numerics.relativeL2(actual, want)).as("%s, halves %d (%s)", kernel, halves, random).isLessThanOrEqualTo(tolerance);
-    }
-
-    private static WorkerGrid1D grid(int threads) {
-        WorkerGrid1D grid = new WorkerGrid1D((threads + THREADS - 1) / THREADS * THREADS);
-        grid.setLocalWork(THREADS, 1, 1);
-        return grid;
     }
 
     // ---- the kernels: the shapes of code the operator kernels store in ------------------------------------
