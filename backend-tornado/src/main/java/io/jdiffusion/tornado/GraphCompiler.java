@@ -29,6 +29,7 @@ import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -149,12 +150,16 @@ final class GraphCompiler {
         // them to the next. (TornadoVM treats an object persisted anywhere in a plan as already allocated, so
         // a buffer first uploaded by a later graph would never be allocated.)
         List<Object> buffers = new ArrayList<>(List.of(weights, intConstants, shapes, arena, outputs, floatInputs, intInputs));
+        // Buffers besides these that only some executables have: the tensor cores' F16 weights and scratch, the
+        // library path's staging, Winograd's scratch, the F16 arena (a placeholder in F32), the wide-head sums.
+        List<Object> extra = new ArrayList<>();
         if (halfWeights != null) {
-            buffers.add(halfWeights);
-            buffers.add(scratch);
+            extra.add(halfWeights);
+            extra.add(scratch);
         }
-        // Buffers besides the arena that only some graphs have: the library path's staging, Winograd's scratch.
-        List<Object> extra = new ArrayList<>(libraries == null ? List.of() : libraries.sharedBuffers());
+        if (libraries != null) {
+            extra.addAll(libraries.sharedBuffers());
+        }
         if (winograd.scratch() != null) {
             extra.add(winograd.scratch());
         }
@@ -168,12 +173,7 @@ final class GraphCompiler {
             tasks = new TaskGraph(name + "_" + i);
             if (i == 0) {
                 tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, weights, intConstants, shapes, arena, outputs);
-                if (halfWeights != null) {
-                    tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, halfWeights, scratch);
-                }
-                if (!extra.isEmpty()) {
-                    tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, extra.toArray());
-                }
+                tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, extra.toArray());
                 tasks.transferToDevice(DataTransferMode.EVERY_EXECUTION, floatInputs, intInputs);
             } else {
                 tasks.consumeFromDevice(taskGraphs.getLast().getTaskGraphName(), all);
@@ -183,11 +183,6 @@ final class GraphCompiler {
                 tasks.task(id, PointwiseKernels::touch, ctx, weights, arena, outputs, floatInputs, intConstants, intInputs, shapes,
                         sentinel);
                 grid(id, new WorkerGrid1D(32), 32, 1, 1);
-                if (halfWeights != null) {
-                    String hid = nextTask();
-                    tasks.task(hid, PointwiseKernels::touchHalf, ctx, halfWeights, scratch, shapes, sentinel);
-                    grid(hid, new WorkerGrid1D(32), 32, 1, 1);
-                }
                 for (Object buffer : extra) {
                     String sid = nextTask();
                     if (buffer instanceof HalfFloatArray h) {
@@ -212,24 +207,13 @@ final class GraphCompiler {
             }
             taskGraphs.add(tasks);
         }
-        long bytes = weights.getNumBytesOfSegment() + arena.getNumBytesOfSegment() + floatInputs.getNumBytesOfSegment()
-                + outputs.getNumBytesOfSegment() + intInputs.getNumBytesOfSegment() + intConstants.getNumBytesOfSegment()
-                + shapes.getNumBytesOfSegment();
-        if (halfWeights != null) {
-            bytes += halfWeights.getNumBytesOfSegment() + scratch.getNumBytesOfSegment();
+        // Every device buffer: the shared ones above, plus each library product's own weight array.
+        long bytes = libraries == null ? 0 : libraries.weightBytes();
+        for (Object buffer : all) {
+            bytes += ((TornadoNativeArray) buffer).getNumBytesOfSegment();
         }
-        if (libraries != null) {
-            bytes += libraries.deviceBytes();
-        }
-        if (winograd.scratch() != null) {
-            bytes += winograd.scratch().getNumBytesOfSegment();
-        }
-        bytes += halfArena.getNumBytesOfSegment();
-        if (largeHeadSums != null) {
-            bytes += largeHeadSums.getNumBytesOfSegment();
-        }
-        boolean half = halfActivations || !halfOffsets.isEmpty() || !tensorCoreAttention.isEmpty() || libraries != null && libraries.computesInHalf();
-        Precision used = half ? Precision.F16 : Precision.F32;
+        // Tensor cores and the library path both imply F16 activations when F16 was asked for.
+        Precision used = halfActivations ? Precision.F16 : Precision.F32;
         long arenaBytes = halfActivations ? halfArena.getNumBytesOfSegment() : arena.getNumBytesOfSegment();
         return new TornadoExecutable(backend, graph, used, taskGraphs.stream().map(TaskGraph::snapshot).toList(), grids, floatInputs,
                 intInputs, outputs, inputOffsets, outputOffsets, idChecks, arenaBytes, bytes, taskCount);
@@ -684,8 +668,7 @@ final class GraphCompiler {
         int pixels = os.size(2) * os.size(3);
         String id = nextTask();
         tasks.task(id, GemmKernels::conv2d, ctx, halfArena, productHalves(x, w, b, r, o), x.floats(), x.offset(),
-                w.floats(), w.offset(),
-                b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
+                w.floats(), w.offset(), b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? w.floats() : r.floats(), r == null ? -1 : r.offset(),
                 o.floats(), o.offset(), shapes, opMeta.get(c), packHW(c, xs), cout, packHW(c, os), geom, pads);
         grid(id, new WorkerGrid3D(tiles(pixels, GemmKernels.TILE_N) * 16, tiles(cout, GemmKernels.TILE_M) * 16, xs.size(0)),
@@ -708,8 +691,7 @@ final class GraphCompiler {
         int act = activationCode(l.activation());
         String id = nextTask();
         tasks.task(id, GemmKernels::linear, ctx, halfArena, productHalves(x, w, b, r, o), x.floats(), x.offset(),
-                w.floats(), w.offset(),
-                b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
+                w.floats(), w.offset(), b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? w.floats() : r.floats(), r == null ? -1 : r.offset(),
                 o.floats(), o.offset(), m, n, k, act);
         int colGroups = act == KernelMath.ACT_GEGLU ? tiles(n / 2, GemmKernels.TILE_N / 2) : tiles(n, GemmKernels.TILE_N);
@@ -769,7 +751,8 @@ final class GraphCompiler {
         Slot o = slot(g.out());
         String id = nextTask();
         tasks.task(id, NormKernels::groupNorm, ctx, halfArena, normHalves(x, gamma, beta, o), x.floats(), x.offset(),
-                gamma.floats(), gamma.offset(), beta.floats(), beta.offset(), o.floats(), o.offset(), channels, spatial, g.groups(), g.eps(), g.silu() ? 1 : 0);
+                gamma.floats(), gamma.offset(), beta.floats(), beta.offset(), o.floats(), o.offset(), channels, spatial, g.groups(),
+                g.eps(), g.silu() ? 1 : 0);
         grid(id, new WorkerGrid1D(s.size(0) * g.groups() * NormKernels.GROUP_THREADS), NormKernels.GROUP_THREADS, 1, 1);
     }
 
@@ -807,8 +790,7 @@ final class GraphCompiler {
                     o.floats(), o.offset(), n, u.out().shape().size(-1));
         } else {
             tasks.task(id, PointwiseKernels::unary, ctx, halfArena, x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(),
-                    o.floats(), o.offset(), n,
-                    activationCode(u.activation()));
+                    o.floats(), o.offset(), n, activationCode(u.activation()));
         }
         pointwiseGrid(id, n);
     }

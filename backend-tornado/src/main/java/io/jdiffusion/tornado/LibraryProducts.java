@@ -110,10 +110,6 @@ final class LibraryProducts {
         return weights.containsKey(op) || attention.containsKey(op);
     }
 
-    boolean computesInHalf() {
-        return half && (!weights.isEmpty() || !attention.isEmpty());
-    }
-
     /**
      * Task-graph entries of an operator this class handles, for the chain's split: stage in (two for an F16
      * convolution), weight upload, library call, stage out; attention stages three operands.
@@ -155,11 +151,9 @@ final class LibraryProducts {
         return all;
     }
 
-    long deviceBytes() {
+    /** Device bytes of the products' own weight arrays (the staging arrays are among {@link #sharedBuffers}). */
+    long weightBytes() {
         long bytes = 0;
-        for (Object o : sharedBuffers()) {
-            bytes += ((TornadoNativeArray) o).getNumBytesOfSegment();
-        }
         for (TornadoNativeArray w : weights.values()) {
             bytes += w.getNumBytesOfSegment();
         }
@@ -184,8 +178,7 @@ final class LibraryProducts {
         String stage = e.nextTask();
         if (half) {
             tasks.task(stage, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), x.bit(Storage.X), x.floats(), x.offset(),
-                    (HalfFloatArray) input,
-                    m * k);
+                    (HalfFloatArray) input, m * k);
         } else {
             tasks.task(stage, LibraryStaging::rows, e.ctx(), x.floats(), x.offset(), (FloatArray) input, m * k);
         }
@@ -198,8 +191,8 @@ final class LibraryProducts {
         int outputs = act == KernelMath.ACT_GEGLU ? m * (n / 2) : m * n;
         String out = e.nextTask();
         int halves = Slot.bit(b, Storage.Z) | Slot.bit(r, Storage.RESIDUAL) | o.bit(Storage.OUT);
-        tasks.task(out, LibraryStaging::linearEpilogue, e.ctx(), e.halfArena(), halves, product, b == null ? product : b.floats(),
-                b == null ? -1 : b.offset(),
+        tasks.task(out, LibraryStaging::linearEpilogue, e.ctx(), e.halfArena(), halves, product,
+                b == null ? product : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? product : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(), m, n, act);
         e.pointwiseGrid(out, outputs);
     }
@@ -218,8 +211,7 @@ final class LibraryProducts {
         String stage = e.nextTask();
         FloatArray im2col = half ? columns : (FloatArray) input;
         tasks.task(stage, LibraryStaging::im2col, e.ctx(), e.halfArena(), x.bit(Storage.X), x.floats(), x.offset(), im2col, k * cols,
-                cols, xs.size(1), xs.size(2),
-                xs.size(3), os.size(3), pixels, geom, pads);
+                cols, xs.size(1), xs.size(2), xs.size(3), os.size(3), pixels, geom, pads);
         e.pointwiseGrid(stage, k * cols);
         if (half) {
             String round = e.nextTask();
@@ -233,8 +225,8 @@ final class LibraryProducts {
         int n = cout * cols;
         String out = e.nextTask();
         int halves = Slot.bit(b, Storage.Z) | Slot.bit(r, Storage.RESIDUAL) | o.bit(Storage.OUT);
-        tasks.task(out, LibraryStaging::convEpilogue, e.ctx(), e.halfArena(), halves, product, b == null ? product : b.floats(),
-                b == null ? -1 : b.offset(),
+        tasks.task(out, LibraryStaging::convEpilogue, e.ctx(), e.halfArena(), halves, product,
+                b == null ? product : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? product : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(), n, cout, pixels);
         e.pointwiseGrid(out, n);
     }

@@ -15,8 +15,7 @@ public final class GemmEpilogue {
     }
 
     public static void linear(HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out,
-                              int oOff, int m, int n,
-                              int r, int c, float acc, int act) {
+                              int oOff, int m, int n, int r, int c, float acc, int act) {
         if (r < m && c < n) {
             float v = acc;
             if (bOff >= 0) {
@@ -31,8 +30,7 @@ public final class GemmEpilogue {
     }
 
     public static void geglu(HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out,
-                             int oOff, int m, int n,
-                             int r, int c, float h, float gate) {
+                             int oOff, int m, int n, int r, int c, float h, float gate) {
         int half = n / 2;
         if (r < m && c < half) {
             float hv = h;

@@ -149,9 +149,9 @@ public final class GemmKernels {
 
     /**
      * 2-D convolution as an implicit GEMM: rows are output channels, columns output pixels of one image
-     * (grid z is the batch), k runs over (cin, ky, kx); {@code sizes[meta]} is cin. {@code inHW} and {@code outHW} pack the input's and the output's height
-     * (bits 0-15) and width (16-31), {@code geom} the kernel height (bits 0-7),
-     * width (8-15) and stride (16-23); {@code pads} the top (bits 0-15) and left (16-31) zero padding.
+     * (grid z is the batch), k runs over (cin, ky, kx); {@code sizes[meta]} is cin. {@code inHW} and {@code outHW}
+     * pack the input's and the output's height (bits 0-15) and width (16-31), {@code geom} the kernel height
+     * (bits 0-7), width (8-15) and stride (16-23); {@code pads} the top (bits 0-15) and left (16-31) zero padding.
      */
     public static void conv2d(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray w, int wOff,
                               FloatArray bias, int bOff,

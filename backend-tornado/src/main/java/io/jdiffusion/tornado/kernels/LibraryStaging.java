@@ -48,8 +48,7 @@ public final class LibraryStaging {
      * stride << 16 and {@code pads} top | left << 16, as for the Java convolution kernels.
      */
     public static void im2col(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray col, int n,
-                              int cols,
-                              int cin, int inH, int inW, int outW, int pixels, int geom, int pads) {
+                              int cols, int cin, int inH, int inW, int outW, int pixels, int geom, int pads) {
         boolean xHalf = Storage.half(halves, Storage.X);
         int i = ctx.globalIdx;
         if (i < n) {
@@ -124,8 +123,7 @@ public final class LibraryStaging {
      * batch*heads*seq*d.
      */
     public static void headsToHalf(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, HalfFloatArray dst,
-                                   int n,
-                                   int seq, int heads, int d) {
+                                   int n, int seq, int heads, int d) {
         boolean xHalf = Storage.half(halves, Storage.X);
         int i = ctx.globalIdx;
         if (i < n) {
@@ -140,8 +138,7 @@ public final class LibraryStaging {
 
     /** The inverse of {@link #headsToHalf}: cuDNN's [batch, heads, seq, d] F16 output back to packed heads in F32. */
     public static void headsFromHalf(KernelContext ctx, HalfFloatArray f16, int halves, HalfFloatArray src, FloatArray out, int oOff,
-                                     int n,
-                                     int seq, int heads, int d) {
+                                     int n, int seq, int heads, int d) {
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
         if (i < n) {

@@ -61,8 +61,7 @@ public final class PointwiseKernels {
      * {@code shapes[meta]} holds the rank r, the r output dimensions, then a's and b's r broadcast strides.
      */
     public static void binary(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray a, int aOff, FloatArray b, int bOff,
-                              FloatArray out, int outOff,
-                              int n, int op, IntArray shapes, int meta) {
+                              FloatArray out, int outOff, int n, int op, IntArray shapes, int meta) {
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean yHalf = Storage.half(halves, Storage.Y);
         boolean outHalf = Storage.half(halves, Storage.OUT);
@@ -113,8 +112,7 @@ public final class PointwiseKernels {
 
     /** Copies part [outer, dp, inner] into out [outer, dTotal, inner] at position axisOffset of the middle axis. */
     public static void concatPart(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray part, int pOff, FloatArray out,
-                                  int outOff, int n,
-                                  int dp, int inner, int dTotal, int axisOffset) {
+                                  int outOff, int n, int dp, int inner, int dTotal, int axisOffset) {
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
@@ -217,7 +215,7 @@ public final class PointwiseKernels {
         }
     }
 
-    /** {@link #touch} for one more F32 buffer (the library path's staging arrays). */
+    /** {@link #touch} for one more F32 buffer (staging and scratch arrays). */
     public static void touchFloats(KernelContext ctx, FloatArray f, IntArray sizes, int sentinel) {
         if (ctx.globalIdx == 0 && sizes.get(sentinel) == 1) {
             f.set(0, f.get(1));
@@ -225,20 +223,13 @@ public final class PointwiseKernels {
     }
 
     /**
-     * {@link #touch} for one more F16 buffer (the library path's staging arrays, the F16 activations). With
+     * {@link #touch} for one more F16 buffer (tensor-core weights, library staging, the F16 activations). With
      * {@code live} 0 (the F16 placeholder of an F32 executable) TornadoVM folds the F16 code away, so that the
      * kernel still compiles for devices without F16 (PoCL), while the buffer still counts as used.
      */
     public static void touchHalves(KernelContext ctx, HalfFloatArray h, int live, IntArray sizes, int sentinel) {
         if (live == 1 && ctx.globalIdx == 0 && sizes.get(sentinel) == 1) {
             h.set(0, h.get(1));
-        }
-    }
-
-    /** {@link #touch} for the tensor-core buffers, which only devices with F16 have (so a separate kernel). */
-    public static void touchHalf(KernelContext ctx, HalfFloatArray h, FloatArray s, IntArray sizes, int sentinel) {
-        if (ctx.globalIdx == 0 && sizes.get(sentinel) == 1) {
-            s.set(0, h.get(0).getFloat32());
         }
     }
 }

@@ -78,8 +78,7 @@ public final class TensorCoreKernels {
 
     public static void gemm(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, HalfFloatArray w, int wOff,
                             FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out, int oOff, FloatArray scratch,
-                                    IntArray sizes,
-                            int meta, int mode) {
+                                    IntArray sizes, int meta, int mode) {
         boolean xHalf = Storage.half(halves, Storage.X);
         int rows = sizes.get(meta + ROWS);
         int cols = sizes.get(meta + COLS);
@@ -270,8 +269,7 @@ public final class TensorCoreKernels {
             int imageBase = bz * rows * cols;
             for (int e = tid; e < TILE_FLOATS; e += THREADS) {
                 GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, imageBase, rows, cols, row0 + (e >> 7),
-                        col0 + (e & 127),
-                        scratch.get(sBase + e));
+                        col0 + (e & 127), scratch.get(sBase + e));
             }
         } else if (geglu) {
             for (int e = tid; e < BLOCK_M * GEGLU_COLUMNS; e += THREADS) {
@@ -298,8 +296,7 @@ public final class TensorCoreKernels {
      * own basic block, and the loads of a step then went out one after another instead of all at once.
      */
     private static int loadA(FloatArray x, HalfFloatArray f16, boolean xHalf, int xOff, HalfFloatArray w, int wOff, int mode, int idx,
-                             int k0, int row0, int rows,
-                             int kTotal, int kp) {
+                             int k0, int row0, int rows, int kTotal, int kp) {
         int within = idx & 1023;
         int r = row0 + (within >> 3);
         int k = k0 + ((idx >> 10) << 4) + ((within & 7) << 1);
