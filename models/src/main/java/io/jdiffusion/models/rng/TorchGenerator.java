@@ -20,7 +20,7 @@ package io.jdiffusion.models.rng;
  * </ul>
  * Not thread-safe: one generator belongs to one generation, as in diffusers.
  */
-public final class TorchGenerator {
+public final class TorchGenerator implements NoiseSource {
     private static final int BLOCK = 16;
     private static final float FLOAT_UNIT = 1f / (1 << 24);
     private static final double DOUBLE_UNIT = 1.0 / (1L << 53);
@@ -45,6 +45,7 @@ public final class TorchGenerator {
     }
 
     /** {@code torch.randn(n, generator=this)} in float32. */
+    @Override
     public float[] randn(int n) {
         if (n < 0) {
             throw new IllegalArgumentException("randn size must be >= 0, got " + n);

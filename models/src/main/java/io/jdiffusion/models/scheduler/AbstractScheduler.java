@@ -1,6 +1,6 @@
 package io.jdiffusion.models.scheduler;
 
-import io.jdiffusion.models.rng.TorchGenerator;
+import io.jdiffusion.models.rng.NoiseSource;
 
 /** What every sampler shares: the noise schedule, the current timesteps, argument checks. */
 abstract class AbstractScheduler implements Scheduler {
@@ -59,19 +59,35 @@ abstract class AbstractScheduler implements Scheduler {
         return 1;
     }
 
+    /**
+     * The variance-exploding noise level {@code sqrt((1 - a_t) / a_t)} of the call's integer timestep, which
+     * is what timestep-space samplers (DDIM, PNDM, DDPM, LCM) assume of their input.
+     */
+    @Override
+    public float noiseLevel(int callIndex) {
+        checkIndex(callIndex);
+        float a = schedule.alphaCumprod((int) timesteps[callIndex]);
+        return (float) Math.sqrt((1f - a) / a);
+    }
+
     private void requireTimesteps() {
         if (timesteps == null) {
             throw new IllegalStateException(name + ": call setTimesteps before using the scheduler");
         }
     }
 
-    /** Checks a call index and that all arrays have the sample's length. */
-    protected final void checkCall(int callIndex, float[] sample, float[]... others) {
+    /** Checks that setTimesteps was called and that the call index lies in the chain. */
+    protected final void checkIndex(int callIndex) {
         requireTimesteps();
         if (callIndex < 0 || callIndex >= timesteps.length) {
             throw new IllegalArgumentException(name + ": call index " + callIndex + " outside [0, " + timesteps.length
                     + ") for " + numInferenceSteps + " steps");
         }
+    }
+
+    /** Checks a call index and that all arrays have the sample's length. */
+    protected final void checkCall(int callIndex, float[] sample, float[]... others) {
+        checkIndex(callIndex);
         if (sample == null) {
             throw new IllegalArgumentException(name + ": sample is null");
         }
@@ -84,10 +100,14 @@ abstract class AbstractScheduler implements Scheduler {
     }
 
     /** The ancestral noise of a step, drawn as diffusers' randn_tensor draws it on a CPU generator. */
-    protected final float[] drawNoise(TorchGenerator generator, int n) {
-        if (generator == null) {
-            throw new IllegalArgumentException(name + " draws noise at every step: pass a TorchGenerator");
+    protected final float[] drawNoise(NoiseSource noise, int n) {
+        if (noise == null) {
+            throw new IllegalArgumentException(name + " draws noise during the chain: pass a noise source");
         }
-        return generator.randn(n);
+        float[] z = noise.randn(n);
+        if (z.length != n) {
+            throw new IllegalArgumentException(name + ": the noise source returned " + z.length + " values, not " + n);
+        }
+        return z;
     }
 }

@@ -1,6 +1,6 @@
 package io.jdiffusion.models.scheduler;
 
-import io.jdiffusion.models.rng.TorchGenerator;
+import io.jdiffusion.models.rng.NoiseSource;
 
 /**
  * diffusers' {@code DDIMScheduler} (Song et al. 2021, eq. 12): x0 and the noise estimate from the model
@@ -47,7 +47,7 @@ final class DdimScheduler extends AbstractScheduler {
     }
 
     @Override
-    public float[] step(float[] modelOutput, int callIndex, float[] sample, TorchGenerator generator) {
+    public float[] step(float[] modelOutput, int callIndex, float[] sample, NoiseSource noise) {
         checkCall(callIndex, sample, modelOutput);
         int timestep = (int) timesteps[callIndex];
         int prevTimestep = timestep - schedule.trainSteps() / numInferenceSteps;
@@ -75,9 +75,9 @@ final class DdimScheduler extends AbstractScheduler {
             prev[i] = sqrtAlphaPrev * x0[i] + directionCoeff * eps[i];
         }
         if (eta > 0) {
-            float[] noise = drawNoise(generator, sample.length);
+            float[] z = drawNoise(noise, sample.length);
             for (int i = 0; i < prev.length; i++) {
-                prev[i] = prev[i] + stdDev * noise[i];
+                prev[i] = prev[i] + stdDev * z[i];
             }
         }
         predOriginal = x0;

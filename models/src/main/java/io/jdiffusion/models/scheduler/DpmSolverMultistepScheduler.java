@@ -1,6 +1,6 @@
 package io.jdiffusion.models.scheduler;
 
-import io.jdiffusion.models.rng.TorchGenerator;
+import io.jdiffusion.models.rng.NoiseSource;
 
 import java.util.List;
 
@@ -13,13 +13,18 @@ import java.util.List;
  * correction from the previous x0. Its timesteps are integers: linspace(0, T - 1, n + 1) rounded, the
  * last dropped (999, 949, ..., 549, 500, 450, ..., 50 for 20 steps).
  *
+ * <p>As "DPM++ 2M SDE" ({@code sde}: algorithm sde-dpmsolver++) every step also draws noise:
+ * {@code x_t = (sigma_t / sigma_s) e^-h x + alpha_t (1 - e^-2h) x0 (+ correction) + sigma_t sqrt(1 - e^-2h) noise}.
+ *
  * <p>The config's solver_type (midpoint, heun), lower_order_final, euler_at_final, final_sigmas_type,
- * lambda_min_clipped and use_karras_sigmas are honoured; algorithm_type and solver_order are fixed by the
- * name (dpmsolver++, 2). Thresholding, learned variance, Lu lambdas and flow sigmas are not implemented.
+ * lambda_min_clipped, use_karras_sigmas and use_exponential_sigmas are honoured; algorithm_type and
+ * solver_order are fixed by the name (2). Thresholding, learned variance, Lu lambdas and flow sigmas are
+ * not implemented.
  */
 final class DpmSolverMultistepScheduler extends AbstractScheduler {
     private static final int SOLVER_ORDER = 2;
 
+    private final boolean sde;
     private final PredictionType prediction;
     private final TimestepSpacing spacing;
     private final int stepsOffset;
@@ -29,6 +34,7 @@ final class DpmSolverMultistepScheduler extends AbstractScheduler {
     private final boolean finalSigmaZero;
     private final double lambdaMinClipped;
     private final boolean karras;
+    private final boolean exponential;
     private final boolean roundKarrasTimesteps;
 
     private float[] sigmas;
@@ -36,8 +42,9 @@ final class DpmSolverMultistepScheduler extends AbstractScheduler {
     private float[] previousX0;
     private int lowerOrderNums;
 
-    DpmSolverMultistepScheduler(SchedulerConfig config, boolean karras) {
-        super("dpmpp_2m", NoiseSchedule.fromConfig(config, NoiseSchedule.ZeroSnr.RESCALE_AND_CLAMP));
+    DpmSolverMultistepScheduler(SchedulerConfig config, boolean sde) {
+        super(sde ? "dpmpp_2m_sde" : "dpmpp_2m", NoiseSchedule.fromConfig(config, NoiseSchedule.ZeroSnr.RESCALE_AND_CLAMP));
+        this.sde = sde;
         this.prediction = PredictionType.fromConfig(config, name, PredictionType.EPSILON, PredictionType.V_PREDICTION,
                 PredictionType.SAMPLE);
         this.spacing = TimestepSpacing.fromConfig(config, "linspace");
@@ -48,11 +55,14 @@ final class DpmSolverMultistepScheduler extends AbstractScheduler {
         this.eulerAtFinal = config.flag("euler_at_final", false);
         this.finalSigmaZero = config.choice("final_sigmas_type", "zero", List.of("zero", "sigma_min")).equals("zero");
         this.lambdaMinClipped = config.number("lambda_min_clipped", Double.NEGATIVE_INFINITY);
-        this.karras = karras || config.flag("use_karras_sigmas", false);
+        this.karras = config.flag("use_karras_sigmas", false);
+        this.exponential = config.flag("use_exponential_sigmas", false);
+        if (karras && exponential) {
+            throw new IllegalArgumentException(name + ": use_karras_sigmas and use_exponential_sigmas exclude each other");
+        }
         this.roundKarrasTimesteps = !config.text("beta_schedule", "linear").equals("squaredcos_cap_v2");
         config.requireOff("thresholding", name);
         config.requireOff("use_lu_lambdas", name);
-        config.requireOff("use_exponential_sigmas", name);
         config.requireOff("use_beta_sigmas", name);
         config.requireOff("use_flow_sigmas", name);
         config.requireOff("use_dynamic_shifting", name);
@@ -65,35 +75,10 @@ final class DpmSolverMultistepScheduler extends AbstractScheduler {
     protected float[] chooseTimesteps(int steps) {
         previousX0 = null;
         lowerOrderNums = 0;
-        float[] trainingSigmas = schedule.trainingSigmas();
-        long[] integerTimesteps = spacing.dpmSolver(schedule.trainSteps(), lastTimestep(), steps, stepsOffset);
-        double[] chain;
-        if (karras) {
-            // diffusers flips the training sigmas: the chain runs from sigma(T - 1) down to sigma(0)
-            chain = KarrasSigmas.sigmas(trainingSigmas[0], trainingSigmas[trainingSigmas.length - 1], steps);
-            float[] logSigmas = KarrasSigmas.logOf(trainingSigmas);
-            integerTimesteps = new long[chain.length];
-            for (int i = 0; i < chain.length; i++) {
-                double t = KarrasSigmas.sigmaToTimestep(chain[i], logSigmas);
-                integerTimesteps[i] = (long) (roundKarrasTimesteps ? NumpyMath.round(t) : t);
-            }
-        } else {
-            double[] x = new double[integerTimesteps.length];
-            for (int i = 0; i < x.length; i++) {
-                x[i] = integerTimesteps[i];
-            }
-            chain = NumpyMath.interpOnIntegerGrid(x, trainingSigmas);
-        }
-        sigmas = new float[chain.length + 1];
-        for (int i = 0; i < chain.length; i++) {
-            sigmas[i] = (float) chain[i];
-        }
-        sigmas[chain.length] = finalSigmaZero ? 0f : trainingSigmas[0];
-        float[] out = new float[integerTimesteps.length];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = integerTimesteps[i];
-        }
-        return out;
+        long[] spaced = spacing.dpmSolver(schedule.trainSteps(), lastTimestep(), steps, stepsOffset);
+        MultistepChain chain = MultistepChain.build(schedule, spaced, karras, exponential, roundKarrasTimesteps, finalSigmaZero);
+        sigmas = chain.sigmas();
+        return chain.timesteps();
     }
 
     /**
@@ -124,18 +109,29 @@ final class DpmSolverMultistepScheduler extends AbstractScheduler {
     }
 
     @Override
-    public float[] step(float[] modelOutput, int callIndex, float[] sample, TorchGenerator generator) {
+    public float noiseLevel(int callIndex) {
+        checkIndex(callIndex);
+        return sigmas[callIndex];
+    }
+
+    @Override
+    public float[] step(float[] modelOutput, int callIndex, float[] sample, NoiseSource noise) {
         checkCall(callIndex, sample, modelOutput);
         int n = timesteps.length;
         boolean firstOrderFinal = callIndex == n - 1 && (eulerAtFinal || (lowerOrderFinal && n < 15) || finalSigmaZero);
 
         AlphaSigma s0 = AlphaSigma.of(sigmas[callIndex]);
-        float[] x0 = prediction.denoisedVp(sample, modelOutput, s0.alpha, s0.sigma);
+        float[] x0 = prediction.denoisedVp(sample, modelOutput, s0.alpha(), s0.sigma());
+        float[] z = sde ? drawNoise(noise, sample.length) : null;
         AlphaSigma t = AlphaSigma.of(sigmas[callIndex + 1]);
         float h = t.lambda() - s0.lambda();
-        float expMinusHMinusOne = (float) Math.exp(-h) - 1f;
-        float sampleCoeff = t.sigma / s0.sigma;
-        float x0Coeff = t.alpha * expMinusHMinusOne;
+        float expMinusH = (float) Math.exp(-h);
+        float expMinusHMinusOne = expMinusH - 1f;
+        // ODE: x_t = (sigma_t / sigma_s) x - alpha_t (e^-h - 1) x0; SDE: (sigma_t / sigma_s) e^-h x + alpha_t (1 - e^-2h) x0
+        float sampleCoeff = sde ? t.sigma() / s0.sigma() * expMinusH : t.sigma() / s0.sigma();
+        float oneMinusExpMinus2H = 1f - (float) Math.exp(-2f * h);
+        float x0Coeff = sde ? -(t.alpha() * oneMinusExpMinus2H) : t.alpha() * expMinusHMinusOne;
+        float noiseCoeff = sde ? t.sigma() * (float) Math.sqrt(oneMinusExpMinus2H) : 0f;
 
         float[] prev = new float[sample.length];
         if (lowerOrderNums < 1 || firstOrderFinal) {
@@ -147,12 +143,15 @@ final class DpmSolverMultistepScheduler extends AbstractScheduler {
             float h0 = s0.lambda() - s1.lambda();
             float r0 = h0 / h;
             float differenceCoeff = 1f / r0;
-            float correctionCoeff = heun ? t.alpha * (expMinusHMinusOne / h + 1f) : 0.5f * x0Coeff;
+            float correctionCoeff = correctionCoefficient(t, h, expMinusHMinusOne, oneMinusExpMinus2H, x0Coeff);
             for (int i = 0; i < prev.length; i++) {
                 float d1 = differenceCoeff * (x0[i] - previousX0[i]);
-                prev[i] = heun
-                        ? sampleCoeff * sample[i] - x0Coeff * x0[i] + correctionCoeff * d1
-                        : sampleCoeff * sample[i] - x0Coeff * x0[i] - correctionCoeff * d1;
+                prev[i] = sampleCoeff * sample[i] - x0Coeff * x0[i] + correctionCoeff * d1;
+            }
+        }
+        if (sde) {
+            for (int i = 0; i < prev.length; i++) {
+                prev[i] = prev[i] + noiseCoeff * z[i];
             }
         }
         if (lowerOrderNums < SOLVER_ORDER) {
@@ -163,27 +162,23 @@ final class DpmSolverMultistepScheduler extends AbstractScheduler {
         return prev;
     }
 
+    /** The coefficient of D1 = (x0 - x0_prev) / r0 in the second-order update (added to the first-order one). */
+    private float correctionCoefficient(AlphaSigma t, float h, float expMinusHMinusOne, float oneMinusExpMinus2H,
+                                        float x0Coeff) {
+        if (sde) {
+            return heun ? t.alpha() * (oneMinusExpMinus2H / (-2f * h) + 1f) : 0.5f * (t.alpha() * oneMinusExpMinus2H);
+        }
+        return heun ? t.alpha() * (expMinusHMinusOne / h + 1f) : -(0.5f * x0Coeff);
+    }
+
     @Override
     public float[] addNoise(float[] original, float[] noise, int callIndex) {
         checkCall(callIndex, original, noise);
         AlphaSigma as = AlphaSigma.of(sigmas[callIndex]);
         float[] out = new float[original.length];
         for (int i = 0; i < out.length; i++) {
-            out[i] = as.alpha * original[i] + as.sigma * noise[i];
+            out[i] = as.alpha() * original[i] + as.sigma() * noise[i];
         }
         return out;
-    }
-
-    /** A VE noise level converted to VP: alpha = 1 / sqrt(sigma^2 + 1), sigma_t = sigma alpha (float32 as diffusers). */
-    private record AlphaSigma(float alpha, float sigma) {
-        static AlphaSigma of(float veSigma) {
-            float alpha = 1f / (float) Math.sqrt(veSigma * veSigma + 1f);
-            return new AlphaSigma(alpha, veSigma * alpha);
-        }
-
-        /** log-SNR: +infinity at sigma 0, as torch computes it. */
-        float lambda() {
-            return (float) Math.log(alpha) - (float) Math.log(sigma);
-        }
     }
 }

@@ -1,6 +1,6 @@
 package io.jdiffusion.models.scheduler;
 
-import io.jdiffusion.models.rng.TorchGenerator;
+import io.jdiffusion.models.rng.NoiseSource;
 
 import java.util.List;
 
@@ -10,15 +10,15 @@ import java.util.List;
  */
 final class EulerScheduler extends SigmaSpaceScheduler {
 
-    EulerScheduler(SchedulerConfig config, boolean karras) {
-        super("euler", config, NoiseSchedule.ZeroSnr.RESCALE_AND_CLAMP, karras, true, true,
+    EulerScheduler(SchedulerConfig config) {
+        super("euler", config, NoiseSchedule.ZeroSnr.RESCALE_AND_CLAMP, true, true,
                 PredictionType.EPSILON, PredictionType.V_PREDICTION, PredictionType.SAMPLE);
         config.choice("interpolation_type", "linear", List.of("linear"));
         config.choice("timestep_type", "discrete", List.of("discrete"));
     }
 
     @Override
-    public float[] step(float[] modelOutput, int callIndex, float[] sample, TorchGenerator generator) {
+    public float[] step(float[] modelOutput, int callIndex, float[] sample, NoiseSource noise) {
         checkCall(callIndex, sample, modelOutput);
         float sigma = sigmas[callIndex];
         float[] x0 = prediction.denoisedVe(sample, modelOutput, sigma);

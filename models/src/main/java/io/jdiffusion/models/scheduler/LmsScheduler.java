@@ -1,6 +1,6 @@
 package io.jdiffusion.models.scheduler;
 
-import io.jdiffusion.models.rng.TorchGenerator;
+import io.jdiffusion.models.rng.NoiseSource;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -18,8 +18,8 @@ final class LmsScheduler extends SigmaSpaceScheduler {
     /** The last {@link #ORDER} derivatives, oldest first. */
     private final List<float[]> derivatives = new ArrayList<>();
 
-    LmsScheduler(SchedulerConfig config, boolean karras) {
-        super("lms", config, NoiseSchedule.ZeroSnr.IGNORED, karras, false, false,
+    LmsScheduler(SchedulerConfig config) {
+        super("lms", config, NoiseSchedule.ZeroSnr.IGNORED, false, false,
                 PredictionType.EPSILON, PredictionType.V_PREDICTION, PredictionType.SAMPLE);
     }
 
@@ -29,7 +29,7 @@ final class LmsScheduler extends SigmaSpaceScheduler {
     }
 
     @Override
-    public float[] step(float[] modelOutput, int callIndex, float[] sample, TorchGenerator generator) {
+    public float[] step(float[] modelOutput, int callIndex, float[] sample, NoiseSource noise) {
         checkCall(callIndex, sample, modelOutput);
         float sigma = sigmas[callIndex];
         float[] x0 = prediction.denoisedVe(sample, modelOutput, sigma);

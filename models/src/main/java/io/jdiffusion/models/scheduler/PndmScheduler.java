@@ -1,6 +1,6 @@
 package io.jdiffusion.models.scheduler;
 
-import io.jdiffusion.models.rng.TorchGenerator;
+import io.jdiffusion.models.rng.NoiseSource;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -59,7 +59,7 @@ final class PndmScheduler extends AbstractScheduler {
     }
 
     @Override
-    public float[] step(float[] modelOutput, int callIndex, float[] sample, TorchGenerator generator) {
+    public float[] step(float[] modelOutput, int callIndex, float[] sample, NoiseSource noise) {
         checkCall(callIndex, sample, modelOutput);
         int stride = schedule.trainSteps() / numInferenceSteps;
         int timestep = (int) timesteps[callIndex];

@@ -1,6 +1,6 @@
 package io.jdiffusion.models.scheduler;
 
-import io.jdiffusion.models.rng.TorchGenerator;
+import io.jdiffusion.models.rng.NoiseSource;
 
 /**
  * A diffusers sampler, driven by call index: after {@link #setTimesteps}, the pipeline calls the UNet once
@@ -9,7 +9,7 @@ import io.jdiffusion.models.rng.TorchGenerator;
  * element-wise). Each implementation follows the diffusers class of the same name, formula by formula in
  * float32, so that a 20-step chain matches diffusers to about 1e-7.
  *
- * <p>Multistep samplers (PNDM, DPM-Solver, LMS) keep the previous model outputs: steps must be called in
+ * <p>Multistep and two-stage samplers (PNDM, DPM-Solver, LMS, UniPC, Heun, DPM2) keep the previous model outputs: steps must be called in
  * order, and {@link #setTimesteps} starts a new chain. Not thread-safe.
  */
 public interface Scheduler {
@@ -30,11 +30,19 @@ public interface Scheduler {
     float[] scaleModelInput(float[] sample, int callIndex);
 
     /**
-     * One sampler step: the sample of the next call, as a new array. Ancestral samplers (Euler a, DDIM with
-     * eta > 0) draw {@code randn(sample.length)} from {@code generator} exactly as diffusers does, which
-     * must then be non-null; deterministic samplers ignore it.
+     * One sampler step: the sample of the next call, as a new array. Stochastic samplers (Euler a, DDIM with
+     * eta > 0, DPM2 a, DPM++ 2S a, DPM++ 2M SDE, DDPM, LCM) draw {@code randn(sample.length)} from
+     * {@code noise} exactly as diffusers does (pass the generation's TorchGenerator), which must then be
+     * non-null; deterministic samplers ignore it.
      */
-    float[] step(float[] modelOutput, int callIndex, float[] sample, TorchGenerator generator);
+    float[] step(float[] modelOutput, int callIndex, float[] sample, NoiseSource noise);
+
+    /**
+     * The variance-exploding noise level sigma that the sampler assumes of the sample it gets at call
+     * {@code callIndex} ({@code x = x0 + sigma eps} in the sampler's sigma space; for timestep-space
+     * samplers, {@code sqrt((1 - a_t) / a_t)} of the call's timestep). Previews and tests read it.
+     */
+    float noiseLevel(int callIndex);
 
     /** The x0 estimate of the last {@link #step}, or null where the sampler does not compute one (PNDM). */
     float[] predOriginalSample();
@@ -42,6 +50,9 @@ public interface Scheduler {
     /** diffusers {@code add_noise} at {@code timesteps()[callIndex]}: the noised start of an img2img chain. */
     float[] addNoise(float[] original, float[] noise, int callIndex);
 
-    /** diffusers' {@code scheduler.order}: UNet calls per step in the img2img start-index arithmetic (1 for all six). */
+    /**
+     * diffusers' {@code scheduler.order}: UNet calls per step in the img2img start-index arithmetic (2 for
+     * Heun, DPM2, DPM2 a and DPM++ 2S a, whose steps evaluate the model twice; 1 for the others).
+     */
     int orderOfCalls();
 }

@@ -2,6 +2,7 @@ package io.jdiffusion.models.scheduler;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -116,6 +117,25 @@ final class SchedulerConfig {
         if (flag(key, false)) {
             throw new IllegalArgumentException("scheduler config '" + key + "' = true is not supported by " + scheduler);
         }
+    }
+
+    /** A list of integers (UniPC's {@code disable_corrector}); empty when absent. */
+    List<Integer> integerList(String key) {
+        JsonNode node = get(key);
+        if (node == null) {
+            return List.of();
+        }
+        if (!node.isArray()) {
+            throw new IllegalArgumentException("scheduler config '" + key + "' must be a list of integers, got " + node);
+        }
+        List<Integer> out = new ArrayList<>();
+        for (JsonNode item : node) {
+            if (!item.canConvertToExactIntegral() || !item.canConvertToInt()) {
+                throw new IllegalArgumentException("scheduler config '" + key + "' holds a non-integer: " + item);
+            }
+            out.add(item.asInt());
+        }
+        return out;
     }
 
     /** {@code trained_betas}, or null when absent. */

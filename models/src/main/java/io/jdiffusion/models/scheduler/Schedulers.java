@@ -4,51 +4,31 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.List;
 
-/** The samplers by name, each configured from a model's {@code scheduler/scheduler_config.json}. */
+/** Scheduler construction by name and the img2img start arithmetic; the samplers themselves are listed in {@link Sampler}. */
 public final class Schedulers {
-    private static final List<String> NAMES = List.of("pndm", "ddim", "euler", "euler_a", "dpmpp_2m", "lms");
-    private static final List<String> KARRAS_CAPABLE = List.of("euler", "euler_a", "dpmpp_2m", "lms");
-
     private Schedulers() {
     }
 
-    /** pndm, ddim, euler, euler_a, dpmpp_2m, lms. */
+    /** The CLI names of all samplers, in registry order. */
     public static List<String> names() {
-        return NAMES;
+        return Sampler.cliNames();
     }
 
     /**
-     * A sampler configured as {@code X.from_config(config)} would be in diffusers: keys present in the
-     * config win, the others take the sampler class's defaults (see {@link SchedulerConfig}).
+     * A sampler configured as {@code X.from_config(config)} would be in diffusers (see
+     * {@link Sampler#create}).
      *
-     * @param name            one of {@link #names()}
+     * @param name            a sampler name {@link Sampler#parse} accepts ("euler_a", "DPM++ 2M Karras")
      * @param schedulerConfig the model's scheduler_config.json (any scheduler class's: SD 1.5 ships PNDM's)
-     * @param karras          Karras sigmas (diffusers' use_karras_sigmas) for euler, euler_a, dpmpp_2m and lms
+     * @param karras          Karras sigmas; also given by a name that ends in " Karras"
      * @param ddimEta         DDIM's eta (0 = deterministic DDIM); must be 0 for the other samplers
      * @throws IllegalArgumentException for an unknown name, an option the sampler lacks, or a config value
      *                                  this port does not implement
      */
     public static Scheduler create(String name, JsonNode schedulerConfig, boolean karras, float ddimEta) {
-        if (name == null || !NAMES.contains(name)) {
-            throw new IllegalArgumentException("unknown scheduler '" + name + "'; known: " + String.join(", ", NAMES));
-        }
-        if (karras && !KARRAS_CAPABLE.contains(name)) {
-            throw new IllegalArgumentException("Karras sigmas apply to " + String.join(", ", KARRAS_CAPABLE)
-                    + ", not to " + name);
-        }
-        if (ddimEta != 0 && !name.equals("ddim")) {
-            throw new IllegalArgumentException("eta applies to ddim only, got eta " + ddimEta + " with " + name);
-        }
-        SchedulerConfig config = new SchedulerConfig(schedulerConfig);
-        return switch (name) {
-            case "pndm" -> new PndmScheduler(config);
-            case "ddim" -> new DdimScheduler(config, ddimEta);
-            case "euler" -> new EulerScheduler(config, karras);
-            case "euler_a" -> new EulerAncestralScheduler(config, karras);
-            case "dpmpp_2m" -> new DpmSolverMultistepScheduler(config, karras);
-            case "lms" -> new LmsScheduler(config, karras);
-            default -> throw new AssertionError(name);
-        };
+        Sampler.Choice choice = Sampler.parse(name);
+        Schedule schedule = karras ? Schedule.KARRAS : choice.schedule();
+        return choice.sampler().create(schedulerConfig, schedule, ddimEta);
     }
 
     /**

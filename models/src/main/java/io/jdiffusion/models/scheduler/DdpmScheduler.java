@@ -1,0 +1,94 @@
+package io.jdiffusion.models.scheduler;
+
+import io.jdiffusion.models.rng.NoiseSource;
+
+import java.util.List;
+
+/**
+ * diffusers' {@code DDPMScheduler} (Ho et al. 2020) over the inference timesteps: x0 from the model output,
+ * then a draw from the posterior {@code q(x_prev | x_t, x0)} between consecutive inference timesteps:
+ * mean {@code sqrt(a_prev) beta_t / (1 - a_t) x0 + sqrt(alpha_t) (1 - a_prev) / (1 - a_t) x_t} with
+ * {@code alpha_t = a_t / a_prev}, {@code beta_t = 1 - alpha_t}, and variance
+ * {@code (1 - a_prev) / (1 - a_t) beta_t} ("fixed_small", at least 1e-20) or {@code beta_t} ("fixed_large").
+ * Noise is drawn at every timestep above 0. The step after the last timestep goes to a_prev = 1.
+ *
+ * <p>clip_sample defaults to true in the class, as in diffusers (SD's config turns it off); learned
+ * variances and thresholding are not implemented.
+ */
+final class DdpmScheduler extends AbstractScheduler {
+    private final PredictionType prediction;
+    private final TimestepSpacing spacing;
+    private final int stepsOffset;
+    private final boolean clipSample;
+    private final float clipRange;
+    private final boolean fixedLarge;
+
+    DdpmScheduler(SchedulerConfig config) {
+        super("ddpm", NoiseSchedule.fromConfig(config, NoiseSchedule.ZeroSnr.RESCALE));
+        this.prediction = PredictionType.fromConfig(config, name, PredictionType.EPSILON, PredictionType.V_PREDICTION,
+                PredictionType.SAMPLE);
+        this.spacing = TimestepSpacing.fromConfig(config, "leading");
+        this.stepsOffset = config.integer("steps_offset", 0);
+        this.clipSample = config.flag("clip_sample", true);
+        this.clipRange = (float) config.number("clip_sample_range", 1.0);
+        this.fixedLarge = config.choice("variance_type", "fixed_small", List.of("fixed_small", "fixed_large"))
+                .equals("fixed_large");
+        config.requireOff("thresholding", name);
+    }
+
+    @Override
+    protected float[] chooseTimesteps(int steps) {
+        long[] ts = spacing.integer(schedule.trainSteps(), steps, stepsOffset);
+        float[] out = new float[ts.length];
+        for (int i = 0; i < out.length; i++) {
+            if (ts[i] < 0 || ts[i] >= schedule.trainSteps()) {
+                throw new IllegalArgumentException(name + ": timestep " + ts[i] + " outside the training range for "
+                        + steps + " steps");
+            }
+            out[i] = ts[i];
+        }
+        return out;
+    }
+
+    @Override
+    public float[] step(float[] modelOutput, int callIndex, float[] sample, NoiseSource noise) {
+        checkCall(callIndex, sample, modelOutput);
+        int t = (int) timesteps[callIndex];
+        float alphaProd = schedule.alphaCumprod(t);
+        float alphaProdPrev = callIndex + 1 < timesteps.length ? schedule.alphaCumprod((int) timesteps[callIndex + 1]) : 1f;
+        float betaProd = 1f - alphaProd;
+        float betaProdPrev = 1f - alphaProdPrev;
+        float currentAlpha = alphaProd / alphaProdPrev;
+        float currentBeta = 1f - currentAlpha;
+
+        float sqrtAlpha = (float) Math.sqrt(alphaProd);
+        float[] x0 = prediction.denoisedVp(sample, modelOutput, sqrtAlpha, (float) Math.sqrt(betaProd));
+        if (clipSample) {
+            for (int i = 0; i < x0.length; i++) {
+                x0[i] = Math.min(Math.max(x0[i], -clipRange), clipRange);
+            }
+        }
+        float x0Coeff = ((float) Math.sqrt(alphaProdPrev) * currentBeta) / betaProd;
+        float sampleCoeff = (float) Math.sqrt(currentAlpha) * betaProdPrev / betaProd;
+        float[] prev = new float[sample.length];
+        for (int i = 0; i < prev.length; i++) {
+            prev[i] = x0Coeff * x0[i] + sampleCoeff * sample[i];
+        }
+        if (t > 0) {
+            float variance = fixedLarge ? currentBeta : Math.max(betaProdPrev / betaProd * currentBeta, 1e-20f);
+            float std = (float) Math.sqrt(variance);
+            float[] z = drawNoise(noise, sample.length);
+            for (int i = 0; i < prev.length; i++) {
+                prev[i] = prev[i] + std * z[i];
+            }
+        }
+        predOriginal = x0;
+        return prev;
+    }
+
+    @Override
+    public float[] addNoise(float[] original, float[] noise, int callIndex) {
+        checkCall(callIndex, original, noise);
+        return DdpmNoise.add(schedule, (int) timesteps[callIndex], original, noise);
+    }
+}
