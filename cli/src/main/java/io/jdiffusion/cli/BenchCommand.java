@@ -58,7 +58,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "20", description = "Steps of the whole-pipeline run; 0 skips it (default ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--sampler", defaultValue = "euler", description = "Sampler of the whole-pipeline run (default ${DEFAULT-VALUE}).")
+    @Option(names = "--sampler", defaultValue = "euler", completionCandidates = SamplerNames.class,
+            description = "Sampler of the whole-pipeline run: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}).")
     String sampler;
 
     @Option(names = "--warmup", defaultValue = "1", description = "Untimed runs of each stage first (default ${DEFAULT-VALUE}).")

@@ -10,9 +10,8 @@ import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.Images;
 import io.jdiffusion.models.pipeline.PngWriter;
-import io.jdiffusion.models.pipeline.SamplerLabels;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
-import io.jdiffusion.models.scheduler.Schedulers;
+import io.jdiffusion.models.scheduler.Sampler;
 import io.jdiffusion.models.sd.StableDiffusion;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -50,10 +49,17 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Random seed (default: random, printed). Gives diffusers' image for torch.Generator('cpu').manual_seed(SEED).")
     Long seed;
 
-    @Option(names = "--sampler", description = "One of pndm, ddim, euler, euler_a, dpmpp_2m, lms (default: the model's, pndm for SD 1.x/2.x).")
+    @Option(names = "--sampler", paramLabel = "NAME", completionCandidates = SamplerNames.class,
+            description = "One of ${COMPLETION-CANDIDATES}; A1111's names work too (\"DPM++ 2M Karras\", \"Euler a\")"
+                    + " (default: the model's, pndm for SD 1.x/2.x).")
     String sampler;
 
-    @Option(names = "--karras", description = "Karras sigmas (euler, euler_a, dpmpp_2m, lms).")
+    @Option(names = "--schedule", paramLabel = "NAME", completionCandidates = SamplerNames.Schedules.class,
+            description = "Noise schedule: ${COMPLETION-CANDIDATES} (default: the sampler's own; pndm, ddim and ddpm take"
+                    + " sgm_uniform only, lcm none).")
+    String schedule;
+
+    @Option(names = "--karras", description = "Karras sigmas: the same as --schedule karras.")
     boolean karras;
 
     @Option(names = "--eta", defaultValue = "0", description = "DDIM eta (default ${DEFAULT-VALUE}).")
@@ -88,6 +94,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
+    /** The sampler (null: the model's default) and schedule the options name, set by the checks before loading. */
+    private SamplerNames.Resolved choice;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -102,15 +111,16 @@ final class GenerateCommand implements Callable<Integer> {
             if (mo.usesBundledModel()) {
                 err.println("jdiffusion: using the bundled tiny model: its weights are random, so the image is noise. Pass --model for a real SD 1.5/2.x model.");
             }
-            String samplerUsed = sampler != null ? sampler : model.defaultSampler();
+            Sampler.Choice samplerUsed = new Sampler.Choice(choice.sampler() != null ? choice.sampler() : model.defaultSampler(),
+                    choice.schedule()).checked();
             err.printf("jdiffusion: %s on %s (%s), %dx%d, %s, %d steps, guidance %s%n", model.description(), backend.name(),
-                    backend.deviceDescription(), w, h, samplerUsed, steps, guidance);
+                    backend.deviceDescription(), w, h, samplerUsed.a1111Label(), steps, guidance);
             Tensor init = initImage != null ? readImage(initImage, w, h) : null;
             try {
                 for (int i = 0; i < batchCount; i++) {
                     long s = firstSeed + i;
                     GenerationRequest request = GenerationRequest.builder().prompt(prompt).negativePrompt(negativePrompt)
-                            .seed(s).sampler(samplerUsed).karras(karras).steps(steps).guidanceScale(guidance).eta(eta)
+                            .seed(s).sampler(samplerUsed.sampler()).schedule(samplerUsed.schedule()).steps(steps).guidanceScale(guidance).eta(eta)
                             .size(w, h).initImage(init, strength).build();
                     Path target = batchCount == 1 ? output : withSeed(output, s);
                     try (ConsoleProgress progress = new ConsoleProgress("seed " + s);
@@ -144,9 +154,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (batchCount < 1) {
             throw new IllegalArgumentException("--batch-count must be at least 1, got " + batchCount);
         }
-        if (sampler != null && !Schedulers.names().contains(sampler)) {
-            throw new IllegalArgumentException("unknown sampler '" + sampler + "'; choose one of " + String.join(", ", Schedulers.names()));
-        }
+        choice = SamplerNames.resolve(sampler, schedule, karras);
         if (width < 0 || height < 0) {
             throw new IllegalArgumentException("--width and --height must be positive");
         }
@@ -172,9 +180,9 @@ final class GenerateCommand implements Callable<Integer> {
         return Images.fromBufferedImage(img, w, h);
     }
 
-    private void writeImage(Path target, GenerationResult result, StableDiffusion model, String samplerUsed, int w, int h)
+    private void writeImage(Path target, GenerationResult result, StableDiffusion model, Sampler.Choice samplerUsed, int w, int h)
             throws IOException {
-        String parameters = PngWriter.a1111Parameters(prompt, negativePrompt, steps, SamplerLabels.a1111(samplerUsed, karras),
+        String parameters = PngWriter.a1111Parameters(prompt, negativePrompt, steps, samplerUsed.a1111Label(),
                 guidance, result.seed(), w, h, model.description(), initImage != null ? strength : null);
         PngWriter.write(target, Images.toBufferedImage(result.image()), Map.of("parameters", parameters));
     }

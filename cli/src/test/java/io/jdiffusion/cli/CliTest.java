@@ -92,6 +92,31 @@ class CliTest {
         assertThat(files()).containsExactlyInAnyOrder("b-100.png", "b-101.png");
     }
 
+    /** Sampler names come from the registry: help lists them, A1111 labels work and land in the PNG. */
+    @Test
+    void samplersByAnyNameWithTheirSchedule() throws IOException {
+        Run help = run("generate", "--help");
+        assertThat(help.out().replaceAll("\\s+", " ")).contains("heun, dpm2, dpm2_a, dpmpp_2s_a, dpmpp_2m, dpmpp_2m_sde, lms, unipc, ddpm, lcm")
+                .contains("default, karras, exponential, sgm_uniform");
+        Path png = dir.resolve("k.png");
+        Run r = run("generate", "-p", "x", "--seed", "3", "--steps", "2", "-W", "16", "-H", "16", "-o", png.toString(),
+                "--sampler", "DPM++ 2M SDE Karras");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(pngText(png, "parameters")).contains("Sampler: DPM++ 2M SDE Karras");
+        Path heun = dir.resolve("h2.png");
+        r = run("generate", "-p", "x", "--seed", "3", "--steps", "2", "-W", "16", "-H", "16", "-o", heun.toString(),
+                "--sampler", "heun", "--schedule", "exponential");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("UNet 3 calls");
+        assertThat(pngText(heun, "parameters")).contains("Sampler: Heun Exponential");
+        Path out = dir.resolve("never.png");
+        expectError("conflicting schedules: karras and exponential", "generate", "-p", "x", "--sampler", "DPM++ 2M Karras",
+                "--schedule", "exponential", "-o", out.toString());
+        expectError("the karras schedule does not apply to ddim", "generate", "-p", "x", "--sampler", "ddim", "--karras",
+                "-o", out.toString());
+        expectError("unknown schedule 'beta'", "generate", "-p", "x", "--schedule", "beta", "-o", out.toString());
+    }
+
     @Test
     void imageToImage() throws IOException {
         Path init = dir.resolve("init.png");
@@ -109,7 +134,7 @@ class CliTest {
     void eachBadInputIsOneClearLineAndNoFile() throws IOException {
         Path out = dir.resolve("never.png");
         expectError("--steps must be at least 1", "generate", "-p", "x", "--steps", "0", "-o", out.toString());
-        expectError("unknown sampler 'heun'", "generate", "-p", "x", "--sampler", "heun", "-o", out.toString());
+        expectError("unknown sampler 'dpm_fast'", "generate", "-p", "x", "--sampler", "dpm_fast", "-o", out.toString());
         expectError("not a multiple of 2", "generate", "-p", "x", "-W", "33", "-H", "32", "-o", out.toString());
         expectError("no such file or folder: " + dir.resolve("nomodel"), "generate", "-p", "x", "--model",
                 dir.resolve("nomodel").toString(), "-o", out.toString());

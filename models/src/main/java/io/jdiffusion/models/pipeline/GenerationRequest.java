@@ -1,6 +1,8 @@
 package io.jdiffusion.models.pipeline;
 
 import io.jdiffusion.core.Tensor;
+import io.jdiffusion.models.scheduler.Sampler;
+import io.jdiffusion.models.scheduler.Schedule;
 
 /**
  * What to generate, in five groups: the prompt, how to sample, the image size, the image input (for
@@ -26,17 +28,23 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
     /**
      * How to sample.
      *
-     * @param sampler       a sampler name, or null for the model's default sampler
-     * @param karras        Karras sigmas
+     * @param sampler       the sampler, or null for the model's default sampler
+     * @param schedule      how the noise levels are spaced ({@link Schedule#DEFAULT}: the sampler's own)
      * @param guidanceScale classifier-free guidance; 1 or less turns it off
      * @param eta           DDIM's eta (0 = deterministic)
      * @param seed          seeds {@code torch.Generator('cpu').manual_seed(seed)}: the same seed gives diffusers' image
      * @param initialNoise  replaces the seeded initial noise when not null (diffusers' {@code latents=} argument;
      *                      multiplied by the scheduler's init_noise_sigma)
      */
-    public record SamplingOptions(String sampler, boolean karras, int steps, float guidanceScale, float eta, long seed,
+    public record SamplingOptions(Sampler sampler, Schedule schedule, int steps, float guidanceScale, float eta, long seed,
                                   float[] initialNoise) {
         public SamplingOptions {
+            if (schedule == null) {
+                throw new IllegalArgumentException("schedule must not be null (Schedule.DEFAULT for the sampler's own)");
+            }
+            if (sampler != null) {
+                new Sampler.Choice(sampler, schedule).checked();
+            }
             if (steps < 1) {
                 throw new IllegalArgumentException("steps must be at least 1, got " + steps);
             }
@@ -102,7 +110,7 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
         b.prompt = prompt.prompt();
         b.negativePrompt = prompt.negativePrompt();
         b.sampler = sampling.sampler();
-        b.karras = sampling.karras();
+        b.schedule = sampling.schedule();
         b.steps = sampling.steps();
         b.guidanceScale = sampling.guidanceScale();
         b.eta = sampling.eta();
@@ -123,8 +131,8 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
     public static final class Builder {
         private String prompt = "";
         private String negativePrompt = "";
-        private String sampler;
-        private boolean karras;
+        private Sampler sampler;
+        private Schedule schedule = Schedule.DEFAULT;
         private int steps = DEFAULT_STEPS;
         private float guidanceScale = DEFAULT_GUIDANCE;
         private float eta;
@@ -150,14 +158,33 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
             return this;
         }
 
-        /** A sampler name, or null for the model's default. */
-        public Builder sampler(String name) {
-            this.sampler = name;
+        /** The sampler, or null for the model's default. */
+        public Builder sampler(Sampler s) {
+            this.sampler = s;
             return this;
         }
 
-        public Builder karras(boolean on) {
-            this.karras = on;
+        /**
+         * A sampler by any name {@link Sampler#parse} accepts; an A1111 label with a schedule ("DPM++ 2M
+         * Karras") also sets the schedule. Null: the model's default sampler.
+         *
+         * @throws IllegalArgumentException for an unknown name
+         */
+        public Builder sampler(String name) {
+            if (name == null) {
+                this.sampler = null;
+                return this;
+            }
+            Sampler.Choice choice = Sampler.parse(name);
+            this.sampler = choice.sampler();
+            if (choice.schedule() != Schedule.DEFAULT) {
+                this.schedule = choice.schedule();
+            }
+            return this;
+        }
+
+        public Builder schedule(Schedule s) {
+            this.schedule = s;
             return this;
         }
 
@@ -217,7 +244,7 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
                 throw new IllegalArgumentException("a mask needs an init image to repaint");
             }
             return new GenerationRequest(new PromptInput(prompt, negativePrompt),
-                    new SamplingOptions(sampler, karras, steps, guidanceScale, eta, seed, initialNoise),
+                    new SamplingOptions(sampler, schedule, steps, guidanceScale, eta, seed, initialNoise),
                     new ImageSize(width, height),
                     initImage == null ? null : new ImageInput(initImage, strength, mask),
                     new OutputOptions(decodeImage));

@@ -10,6 +10,7 @@ import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.conditioning.Conditioning;
 import io.jdiffusion.models.conditioning.ConditioningInput;
 import io.jdiffusion.models.rng.TorchGenerator;
+import io.jdiffusion.models.scheduler.Sampler;
 import io.jdiffusion.models.scheduler.Scheduler;
 import io.jdiffusion.models.scheduler.Schedulers;
 import io.jdiffusion.models.sd.StableDiffusion;
@@ -81,8 +82,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         int channels = model.unet().inChannels();
         int latentSize = channels * h * w;
 
-        String sampler = sampling.sampler() != null ? sampling.sampler() : model.defaultSampler();
-        Scheduler scheduler = Schedulers.create(sampler, model.schedulerConfig(), sampling.karras(), sampling.eta());
+        Sampler sampler = sampling.sampler() != null ? sampling.sampler() : model.defaultSampler();
+        Scheduler scheduler = sampler.create(model.schedulerConfig(), sampling.schedule(), sampling.eta());
         scheduler.setTimesteps(sampling.steps());
         TorchGenerator generator = new TorchGenerator(sampling.seed());
         boolean guided = sampling.usesGuidance();

@@ -17,7 +17,7 @@ import java.util.stream.Stream;
  * the PNG labels and the tests all read it.
  */
 public enum Sampler {
-    PNDM("pndm", List.of("plms"), "PLMS", "PNDMScheduler", false, ScheduleSets.TIMESTEP_SPACING_ONLY,
+    PNDM("pndm", List.of(), "PLMS", "PNDMScheduler", false, ScheduleSets.TIMESTEP_SPACING_ONLY,
             (c, eta) -> new PndmScheduler(c)),
     DDIM("ddim", List.of(), "DDIM", "DDIMScheduler", false, ScheduleSets.TIMESTEP_SPACING_ONLY,
             DdimScheduler::new),
@@ -48,8 +48,6 @@ public enum Sampler {
     LCM("lcm", List.of(), "LCM", "LCMScheduler", true, EnumSet.of(Schedule.DEFAULT),
             (c, eta) -> new LcmScheduler(c));
 
-    /** What the command line and requests fall back to. */
-    public static final Sampler DEFAULT = PNDM;
 
     private final String cliName;
     private final List<String> aliases;

@@ -6,6 +6,7 @@ import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.conditioning.ClipConditioner;
 import io.jdiffusion.models.conditioning.TextConditioner;
 import io.jdiffusion.models.config.ModelLoadException;
+import io.jdiffusion.models.scheduler.Sampler;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
 import io.jdiffusion.models.vae.AutoencoderKL;
 import io.jdiffusion.models.weights.RandomWeights;
@@ -25,7 +26,7 @@ import java.util.function.Supplier;
  */
 public final class StableDiffusion implements AutoCloseable {
     /** SD 1.x/2.x ship PNDM (or DDIM, which jdiffusion leaves to the user's choice) as their scheduler. */
-    private static final String DEFAULT_SAMPLER = "pndm";
+    private static final Sampler DEFAULT_SAMPLER = Sampler.PNDM;
     private final ClipTextEncoder textEncoder;
     private final TextConditioner conditioner;
     private final UNet2DConditionModel unet;
@@ -213,7 +214,7 @@ public final class StableDiffusion implements AutoCloseable {
     }
 
     /** The sampler used when a request names none: the one the model's scheduler config describes. */
-    public String defaultSampler() {
+    public Sampler defaultSampler() {
         return DEFAULT_SAMPLER;
     }
 

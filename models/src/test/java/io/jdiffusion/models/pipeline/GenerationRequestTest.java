@@ -3,6 +3,7 @@ package io.jdiffusion.models.pipeline;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
+import io.jdiffusion.models.scheduler.Schedule;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -27,7 +28,7 @@ class GenerationRequestTest {
         try (Tensor image = Tensor.allocate(Shape.of(1, 3, 8, 8), DType.F32);
              Tensor mask = Tensor.allocate(Shape.of(1, 1, 8, 8), DType.F32)) {
             float[] noise = {1, 2, 3};
-            GenerationRequest r = GenerationRequest.builder().prompt("p").negativePrompt("n").sampler("ddim").karras(false)
+            GenerationRequest r = GenerationRequest.builder().prompt("p").negativePrompt("n").sampler("ddim").schedule(Schedule.SGM_UNIFORM)
                     .steps(7).guidanceScale(3f).eta(0.5f).seed(99).initialNoise(noise).size(64, 48)
                     .initImage(image, 0.6f).mask(mask).decodeImage(false).build();
             GenerationRequest copy = r.toBuilder().build();

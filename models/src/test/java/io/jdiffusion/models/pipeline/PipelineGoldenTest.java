@@ -1,5 +1,6 @@
 package io.jdiffusion.models.pipeline;
 
+import io.jdiffusion.models.scheduler.Schedule;
 import io.jdiffusion.models.conditioning.ConditioningInput;
 import io.jdiffusion.models.conditioning.Conditioning;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -130,7 +131,7 @@ class PipelineGoldenTest {
         }
         GenerationRequest request = GenerationRequest.builder().prompt(c.get("prompt").asText())
                 .negativePrompt(c.get("negative").asText()).seed(c.get("seed").asLong()).sampler(c.get("sampler").asText())
-                .karras(c.get("karras").asBoolean()).steps(c.get("steps").asInt())
+                .schedule(c.get("karras").asBoolean() ? Schedule.KARRAS : Schedule.DEFAULT).steps(c.get("steps").asInt())
                 .guidanceScale((float) c.get("guidance").asDouble()).size(width, height).eta((float) c.get("eta").asDouble())
                 .initImage(initImage, c.get("strength").isNull() ? 0.8f : (float) c.get("strength").asDouble()).build();
         try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE)) {
