@@ -29,11 +29,12 @@ public final class StableDiffusion implements AutoCloseable {
     private final String tokenizerProblem;
     private final JsonNode schedulerConfig;
     private final String description;
+    private final ModelIdentity identity;
     private final List<AutoCloseable> resources;
 
     private StableDiffusion(ClipTextEncoder textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
                             Path tokenizerFolder, String tokenizerProblem, JsonNode schedulerConfig, String description,
-                            List<AutoCloseable> resources) {
+                            ModelIdentity identity, List<AutoCloseable> resources) {
         this.textEncoder = textEncoder;
         this.unet = unet;
         this.vae = vae;
@@ -41,6 +42,7 @@ public final class StableDiffusion implements AutoCloseable {
         this.tokenizerProblem = tokenizerProblem;
         this.schedulerConfig = schedulerConfig;
         this.description = description;
+        this.identity = identity;
         this.resources = List.copyOf(resources);
     }
 
@@ -93,7 +95,7 @@ public final class StableDiffusion implements AutoCloseable {
                     DiffusersFolder.unetSource(unetFile), DiffusersFolder.vaeSource(vaeFile), folder.toString());
             String from = configRoot.equals(folder) ? "" : ", configs from " + configRoot;
             return new StableDiffusion(n.text, n.unet, n.vae, tokenizer, null, configs.scheduler(),
-                    configs.family() + " (diffusers folder " + folder + from + ")", opened);
+                    configs.family() + " (diffusers folder " + folder + from + ")", ModelIdentity.ofFolder(folder), opened);
         } catch (RuntimeException e) {
             closeAll(opened);
             throw e;
@@ -135,7 +137,7 @@ public final class StableDiffusion implements AutoCloseable {
                     : "architecture inferred from the tensors, prediction type " + configs.predictionType()
                     + " assumed (pass --config DIR to override)";
             return new StableDiffusion(n.text, n.unet, n.vae, tokenizer, tokenizerProblem, configs.scheduler(),
-                    configs.family() + " (single file " + file + "; " + note + ")", List.of(w));
+                    configs.family() + " (single file " + file + "; " + note + ")", ModelIdentity.ofFile(file), List.of(w));
         } catch (RuntimeException e) {
             w.close();
             throw e;
@@ -162,7 +164,7 @@ public final class StableDiffusion implements AutoCloseable {
             Networks n = Networks.load(configs, weights, weights, weights, "random weights");
             return new StableDiffusion(n.text, n.unet, n.vae, null, null, configs.scheduler(),
                     configs.family() + " architecture (" + configs.source() + ") with " + weights.description(),
-                    List.of(weights));
+                    ModelIdentity.named("random " + configs.family() + " weights"), List.of(weights));
         } catch (RuntimeException e) {
             weights.close();
             throw e;
@@ -225,6 +227,11 @@ public final class StableDiffusion implements AutoCloseable {
     /** What was loaded from where, e.g. {@code SD 1.x (diffusers folder /models/sd15)}; for logs and PNG metadata. */
     public String description() {
         return description;
+    }
+
+    /** The model's name (and, for a single file, hash) as a PNG's infotext gives it: never a local path. */
+    public ModelIdentity identity() {
+        return identity;
     }
 
     /** Unmaps the weight files (or frees random weights); the networks' graphs must not be run afterwards. */
