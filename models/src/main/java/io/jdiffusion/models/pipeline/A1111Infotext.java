@@ -3,6 +3,7 @@ package io.jdiffusion.models.pipeline;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jdiffusion.models.sd.ModelIdentity;
+import io.jdiffusion.models.sd.StableDiffusion;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -39,17 +40,27 @@ public final class A1111Infotext {
      * The standard pairs of one generated image, in A1111's order: Steps, Sampler (with its schedule, e.g.
      * "DPM++ 2M Karras", the form every A1111 version reads), CFG scale, Seed, Size, Model hash, Model and,
      * for image-to-image, Denoising strength.
+     *
+     * @param width  the image's width in pixels (the request's 0 resolved to the model's default)
+     * @param height the image's height in pixels
      */
-    public static Builder generation(GenerationRequest request, long seed, int width, int height, ModelIdentity model) {
-        return builder(request.prompt(), request.negativePrompt())
-                .put("Steps", request.steps())
-                .put("Sampler", SamplerLabels.a1111(request.sampler(), request.karras()))
-                .put("CFG scale", request.guidanceScale())
-                .put("Seed", seed)
+    public static Builder generation(GenerationRequest request, StableDiffusion model, int width, int height) {
+        return generation(request, model.identity(), model.defaultSampler(), width, height);
+    }
+
+    static Builder generation(GenerationRequest request, ModelIdentity identity, String defaultSampler, int width,
+                              int height) {
+        GenerationRequest.SamplingOptions sampling = request.sampling();
+        String sampler = sampling.sampler() != null ? sampling.sampler() : defaultSampler;
+        return builder(request.prompt().prompt(), request.prompt().negativePrompt())
+                .put("Steps", sampling.steps())
+                .put("Sampler", SamplerLabels.a1111(sampler, sampling.karras()))
+                .put("CFG scale", sampling.guidanceScale())
+                .put("Seed", sampling.seed())
                 .put("Size", width + "x" + height)
-                .put("Model hash", model.autoV2Hash().orElse(null))
-                .put("Model", model.name())
-                .put("Denoising strength", request.initImage() != null ? request.strength() : null);
+                .put("Model hash", identity.autoV2Hash().orElse(null))
+                .put("Model", identity.name())
+                .put("Denoising strength", request.image() != null ? request.image().strength() : null);
     }
 
     /** Collects the pairs of one infotext. */

@@ -32,11 +32,10 @@ class A1111InfotextTest {
     @Test
     void aPngSaysModelHashAndNameAndNoPathAndA1111ReadsEveryValueBack() throws IOException {
         ModelIdentity model = checkpoint("dream, shaper: 8.safetensors");
-        GenerationRequest request = GenerationRequest.of("a cat, sitting\non a mat", 4242).withSampler("dpmpp_2m")
-                .withSteps(30).withGuidance(7f).withSize(576, 448);
-        request = new GenerationRequest(request.prompt(), "blurry, lowres\nwatermark", request.seed(), request.sampler(), true,
-                request.steps(), request.guidanceScale(), request.width(), request.height(), 0f, null, 0.8f, null);
-        String text = A1111Infotext.generation(request, 4242, 576, 448, model).put("Version", "jdiffusion 1.0").build();
+        GenerationRequest request = GenerationRequest.builder().prompt("a cat, sitting\non a mat")
+                .negativePrompt("blurry, lowres\nwatermark").seed(4242).sampler("dpmpp_2m").karras(true).steps(30)
+                .guidanceScale(7f).size(0, 0).build();
+        String text = A1111Infotext.generation(request, model, "pndm", 576, 448).put("Version", "jdiffusion 1.0").build();
 
         Path png = dir.resolve("out.png");
         PngWriter.write(png, new BufferedImage(8, 8, BufferedImage.TYPE_INT_RGB), Map.of("parameters", text));
