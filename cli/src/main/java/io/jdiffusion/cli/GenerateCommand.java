@@ -86,6 +86,17 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--strength", defaultValue = "0.8", description = "Image-to-image: how much to change the image, in (0, 1] (default ${DEFAULT-VALUE}).")
     float strength;
 
+    @Option(names = "--mask", paramLabel = "FILE",
+            description = "Inpainting: repaint the white part of --init-image (same size; grey below 50%% keeps). Inpainting"
+                    + " models (9-channel UNets) get the mask and masked image as input; other models blend the kept part back"
+                    + " after every step.")
+    Path mask;
+
+    @Option(names = "--mask-blur", paramLabel = "N", defaultValue = "0",
+            description = "Blur the mask with a Gaussian of N pixels (sigma) before it is cut at 50%%: rounds its outline"
+                    + " (default ${DEFAULT-VALUE}).")
+    int maskBlur;
+
     @Option(names = "--batch-count", defaultValue = "1", description = "Images to make, with seeds SEED, SEED+1, ... (default ${DEFAULT-VALUE}).")
     int batchCount;
 
@@ -95,6 +106,10 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Mixin
     ModelOptions modelOptions;
+
+    /** The init image and mask as read by the checks before loading (null when not given). */
+    private BufferedImage initSource;
+    private BufferedImage maskSource;
 
     /** The sampler (null: the model's default) and schedule the options name, set by the checks before loading. */
     private SamplerNames.Resolved choice;
@@ -118,18 +133,19 @@ final class GenerateCommand implements Callable<Integer> {
             err.printf("jdiffusion: %s on %s (%s), %dx%d, %s, %d steps, guidance %s%n", model.description(), backend.name(),
                     backend.deviceDescription(), w, h, samplerUsed.a1111Label(), steps, guidance);
             announceHashing(err, model);
-            Tensor init = initImage != null ? readImage(initImage, w, h) : null;
+            Tensor init = initSource != null ? Images.fromBufferedImage(initSource, w, h) : null;
+            Tensor maskTensor = maskSource != null ? Images.gaussianBlur(Images.maskFromBufferedImage(maskSource, w, h), maskBlur) : null;
             try {
                 for (int i = 0; i < batchCount; i++) {
                     long s = firstSeed + i;
                     GenerationRequest request = GenerationRequest.builder().prompt(prompt).negativePrompt(negativePrompt)
                             .seed(s).sampler(samplerUsed.sampler()).schedule(samplerUsed.schedule()).steps(steps).guidanceScale(guidance).eta(eta)
-                            .size(w, h).initImage(init, strength).build();
+                            .size(w, h).initImage(init, strength).mask(maskTensor).build();
                     Path target = batchCount == 1 ? output : withSeed(output, s);
                     try (ConsoleProgress progress = new ConsoleProgress("seed " + s);
                          GenerationResult result = pipeline.generate(request, progress)) {
                         result.warnings().forEach(warning -> err.println("jdiffusion: warning: " + warning));
-                        writeImage(target, request, result, model, w, h);
+                        writeImage(target, request, result, model, w, h, maskSource != null && maskBlur > 0 ? maskBlur : null);
                         if (saveLatents != null) {
                             writeLatents(batchCount == 1 ? saveLatents : withSeed(saveLatents, s), result);
                         }
@@ -143,6 +159,9 @@ final class GenerateCommand implements Callable<Integer> {
             } finally {
                 if (init != null) {
                     init.close();
+                }
+                if (maskTensor != null) {
+                    maskTensor.close();
                 }
             }
         }
@@ -181,21 +200,42 @@ final class GenerateCommand implements Callable<Integer> {
         if (initImage != null && !Files.isRegularFile(initImage)) {
             throw new NoSuchFileException(initImage.toString(), null, "--init-image not found");
         }
+        if (mask != null && initImage == null) {
+            throw new IllegalArgumentException("--mask needs --init-image: the image to repaint");
+        }
+        if (maskBlur < 0) {
+            throw new IllegalArgumentException("--mask-blur must be 0 or more pixels, got " + maskBlur);
+        }
+        if (mask != null && !Files.isRegularFile(mask)) {
+            throw new NoSuchFileException(mask.toString(), null, "--mask not found");
+        }
+        initSource = initImage != null ? readImage("--init-image", initImage) : null;
+        maskSource = mask != null ? readImage("--mask", mask) : null;
+        if (maskSource != null && (maskSource.getWidth() != initSource.getWidth() || maskSource.getHeight() != initSource.getHeight())) {
+            throw new IllegalArgumentException("--mask " + mask + " is " + maskSource.getWidth() + "x" + maskSource.getHeight()
+                    + " but --init-image " + initImage + " is " + initSource.getWidth() + "x" + initSource.getHeight()
+                    + ": they must be the same size");
+        }
         modelOptions.precision();
         modelOptions.modelPath();
     }
 
-    private static Tensor readImage(Path file, int w, int h) throws IOException {
-        BufferedImage img = ImageIO.read(file.toFile());
-        if (img == null) {
-            throw new IOException("--init-image " + file + " is not an image format Java can read (PNG, JPEG, BMP, GIF)");
+    private static BufferedImage readImage(String option, Path file) throws IOException {
+        BufferedImage img;
+        try {
+            img = ImageIO.read(file.toFile());
+        } catch (IOException e) {
+            img = null;
         }
-        return Images.fromBufferedImage(img, w, h);
+        if (img == null) {
+            throw new IOException(option + " " + file + " is not an image format Java can read (PNG, JPEG, BMP, GIF)");
+        }
+        return img;
     }
 
     private static void writeImage(Path target, GenerationRequest request, GenerationResult result, StableDiffusion model,
-                                   int w, int h) throws IOException {
-        String parameters = A1111Infotext.generation(request, model, w, h).build();
+                                   int w, int h, Integer maskBlur) throws IOException {
+        String parameters = A1111Infotext.generation(request, model, w, h).put("Mask blur", maskBlur).build();
         PngWriter.write(target, Images.toBufferedImage(result.image()), Map.of("parameters", parameters));
     }
 

@@ -114,6 +114,40 @@ class CliTest {
         expectError("unknown schedule 'beta'", "generate", "-p", "x", "--schedule", "beta", "-o", out.toString());
     }
 
+    /** --mask with --init-image: inpainting, with Denoising strength and Mask blur in the PNG; bad masks are one line. */
+    @Test
+    void inpaintingAndItsBadInputs() throws IOException {
+        Path init = dir.resolve("init.png");
+        ImageIO.write(new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB), "png", init.toFile());
+        BufferedImage maskImage = new BufferedImage(32, 32, BufferedImage.TYPE_BYTE_GRAY);
+        for (int y = 8; y < 24; y++) {
+            for (int x = 8; x < 24; x++) {
+                maskImage.getRaster().setSample(x, y, 0, 255);
+            }
+        }
+        Path mask = dir.resolve("mask.png");
+        ImageIO.write(maskImage, "png", mask.toFile());
+        Path png = dir.resolve("inpainted.png");
+        Run r = run("generate", "-p", "x", "--seed", "1", "--steps", "2", "-W", "32", "-H", "32", "--init-image", init.toString(),
+                "--mask", mask.toString(), "--mask-blur", "2", "--strength", "0.75", "--sampler", "euler", "-o", png.toString());
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(pngText(png, "parameters")).contains("Denoising strength: 0.75").contains("Mask blur: 2");
+
+        Path out = dir.resolve("never.png");
+        Path small = dir.resolve("small.png");
+        ImageIO.write(new BufferedImage(16, 32, BufferedImage.TYPE_BYTE_GRAY), "png", small.toFile());
+        expectError("--mask " + small + " is 16x32 but --init-image " + init + " is 32x32: they must be the same size",
+                "generate", "-p", "x", "--init-image", init.toString(), "--mask", small.toString(), "-o", out.toString());
+        Path text = dir.resolve("mask.txt");
+        Files.writeString(text, "not an image");
+        expectError("--mask " + text + " is not an image format Java can read", "generate", "-p", "x", "--init-image",
+                init.toString(), "--mask", text.toString(), "-o", out.toString());
+        expectError("--mask needs --init-image", "generate", "-p", "x", "--mask", mask.toString(), "-o", out.toString());
+        expectError("--mask-blur must be 0 or more", "generate", "-p", "x", "--init-image", init.toString(), "--mask",
+                mask.toString(), "--mask-blur", "-1", "-o", out.toString());
+        assertThat(out).doesNotExist();
+    }
+
     @Test
     void imageToImage() throws IOException {
         Path init = dir.resolve("init.png");

@@ -54,6 +54,18 @@ public final class TinySd {
         return extracted;
     }
 
+    /**
+     * Another bundled set beside {@code tiny-sd/}, e.g. {@code tiny-sd-inpaint} (its {@code model/}, {@code golden/}
+     * and README, in the same layout).
+     */
+    public static Path set(String name) {
+        Path dir = root().resolve(name);
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("no bundled test-data set " + name + " under " + root());
+        }
+        return dir;
+    }
+
     /** The tiny model in diffusers layout. */
     public static Path modelDir() {
         return root().resolve("tiny-sd/model");

@@ -77,6 +77,97 @@ public final class Images {
         return t;
     }
 
+    /**
+     * An inpainting mask [1, 1, height, width] in [0, 1] (white = repaint) from any image, as PIL's
+     * {@code convert("L")} reads it: grey images by their sample values (not through Java's colour
+     * conversion, which would change them), colour images by the ITU-R 601-2 luma
+     * {@code (19595 R + 38470 G + 7471 B + 2^15) >> 16}; alpha is ignored. Resized with bilinear filtering
+     * when the size differs. The pipeline binarises it at 0.5.
+     */
+    public static Tensor maskFromBufferedImage(BufferedImage source, int width, int height) {
+        int w = source.getWidth();
+        int h = source.getHeight();
+        float[] grey = new float[w * h];
+        boolean singleBand = source.getRaster().getNumBands() == 1 && source.getColorModel().getPixelSize() <= 16;
+        int maxSample = singleBand ? (1 << source.getColorModel().getComponentSize(0)) - 1 : 255;
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                if (singleBand && !(source.getColorModel() instanceof java.awt.image.IndexColorModel)) {
+                    grey[y * w + x] = source.getRaster().getSample(x, y, 0) / (float) maxSample;
+                } else {
+                    int rgb = source.getRGB(x, y);
+                    int luma = (19595 * ((rgb >> 16) & 0xFF) + 38470 * ((rgb >> 8) & 0xFF) + 7471 * (rgb & 0xFF) + 0x8000) >> 16;
+                    grey[y * w + x] = luma / 255f;
+                }
+            }
+        }
+        Tensor t = Tensor.allocate(Shape.of(1, 1, height, width), DType.F32);
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                t.setFloat((long) y * width + x, w == width && h == height ? grey[y * w + x] : bilinear(grey, w, h, x, y, width, height));
+            }
+        }
+        return t;
+    }
+
+    /**
+     * {@code mask} blurred in place by a Gaussian of standard deviation {@code sigma} pixels (separable,
+     * truncated at 3 sigma, edges clamped), and returned; sigma 0 leaves it as it is.
+     */
+    public static Tensor gaussianBlur(Tensor mask, int sigma) {
+        if (sigma < 0) {
+            throw new IllegalArgumentException("blur sigma must be >= 0, got " + sigma);
+        }
+        if (sigma == 0) {
+            return mask;
+        }
+        int h = mask.shape().size(2);
+        int w = mask.shape().size(3);
+        int radius = 3 * sigma;
+        double[] kernel = new double[2 * radius + 1];
+        double sum = 0;
+        for (int k = -radius; k <= radius; k++) {
+            kernel[k + radius] = Math.exp(-0.5 * k * k / ((double) sigma * sigma));
+            sum += kernel[k + radius];
+        }
+        float[] v = mask.toFloatArray();
+        float[] rows = new float[v.length];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                double acc = 0;
+                for (int k = -radius; k <= radius; k++) {
+                    acc += kernel[k + radius] * v[y * w + Math.min(Math.max(x + k, 0), w - 1)];
+                }
+                rows[y * w + x] = (float) (acc / sum);
+            }
+        }
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                double acc = 0;
+                for (int k = -radius; k <= radius; k++) {
+                    acc += kernel[k + radius] * rows[Math.min(Math.max(y + k, 0), h - 1) * w + x];
+                }
+                mask.setFloat((long) y * w + x, (float) (acc / sum));
+            }
+        }
+        return mask;
+    }
+
+    /** Bilinear sample of a w x h grey image at the centre of output pixel (x, y) of a width x height grid. */
+    private static float bilinear(float[] grey, int w, int h, int x, int y, int width, int height) {
+        double sx = Math.min(Math.max((x + 0.5) * w / width - 0.5, 0), w - 1);
+        double sy = Math.min(Math.max((y + 0.5) * h / height - 0.5, 0), h - 1);
+        int x0 = (int) sx;
+        int y0 = (int) sy;
+        int x1 = Math.min(x0 + 1, w - 1);
+        int y1 = Math.min(y0 + 1, h - 1);
+        double fx = sx - x0;
+        double fy = sy - y0;
+        double top = grey[y0 * w + x0] * (1 - fx) + grey[y0 * w + x1] * fx;
+        double bottom = grey[y1 * w + x0] * (1 - fx) + grey[y1 * w + x1] * fx;
+        return (float) (top * (1 - fy) + bottom * fy);
+    }
+
     private static int toByte(float v) {
         return Math.round(Math.min(1f, Math.max(0f, v)) * 255f);
     }

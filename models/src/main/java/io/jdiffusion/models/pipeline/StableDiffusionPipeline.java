@@ -79,8 +79,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         LatentSize latent = latentSize(width, height);
         int h = latent.height();
         int w = latent.width();
-        int channels = model.unet().inChannels();
-        int latentSize = channels * h * w;
+        int latentSize = model.vae().latentChannels() * h * w;
+        checkUNetInput(request.image());
 
         Sampler sampler = sampling.sampler() != null ? sampling.sampler() : model.defaultSampler();
         Scheduler scheduler = sampler.create(model.schedulerConfig(), sampling.schedule(), sampling.eta());
@@ -97,8 +97,31 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
             float[] latents;
             int firstCall = 0;
+            Inpainting inpainting = null;
             GenerationRequest.ImageInput image = request.image();
-            if (image != null) {
+            if (image != null && image.mask() != null) {
+                long te = System.nanoTime();
+                firstCall = Schedulers.img2imgStartIndex(scheduler, sampling.steps(), image.strength());
+                // diffusers' draw order: the init image's posterior sample (unless a 9-channel UNet starts from
+                // pure noise), the initial noise, then the masked image's posterior sample
+                boolean concatenated = model.unet().inChannels() != model.vae().latentChannels();
+                boolean strengthMax = image.strength() == 1f;
+                float[] imageLatents = !concatenated || !strengthMax ? encodeImage(image.initImage(), width, height, generator) : null;
+                float[] noise = generator.randn(latentSize);
+                latents = strengthMax ? scaled(noise, scheduler.initNoiseSigma()) : scheduler.addNoise(imageLatents, noise, firstCall);
+                InpaintMask mask = new InpaintMask(image.mask(), width, height);
+                if (concatenated) {
+                    float[] maskedLatents;
+                    try (Tensor masked = mask.maskedImage(image.initImage())) {
+                        maskedLatents = encodeImage(masked, width, height, generator);
+                    }
+                    inpainting = Inpainting.concatenated(mask.latent(h, w), maskedLatents);
+                } else {
+                    generator.randn(latentSize); // the masked image's sample, which diffusers draws and a 4-channel UNet never reads
+                    inpainting = Inpainting.blended(mask.latent(h, w), imageLatents, noise);
+                }
+                vaeEncodeMs = millisSince(te);
+            } else if (image != null) {
                 long te = System.nanoTime();
                 float[] initLatents = encodeImage(image.initImage(), width, height, generator);
                 vaeEncodeMs = millisSince(te);
@@ -108,11 +131,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             } else {
                 float[] noise = sampling.initialNoise() != null ? checkLatents(sampling.initialNoise(), latentSize)
                         : generator.randn(latentSize);
-                latents = new float[latentSize];
-                float sigma = scheduler.initNoiseSigma();
-                for (int i = 0; i < latentSize; i++) {
-                    latents[i] = noise[i] * sigma;
-                }
+                latents = scaled(noise, scheduler.initNoiseSigma());
             }
 
             float[] timesteps = scheduler.timesteps();
@@ -121,9 +140,14 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             long tu = System.nanoTime();
             for (int i = firstCall; i < timesteps.length; i++) {
                 float[] scaled = scheduler.scaleModelInput(latents, i);
-                float[] noisePred = predictNoise(repeat(scaled, conditioning.batch()), timesteps[i], conditioning, h, w);
+                float[] input = inpainting != null ? inpainting.unetInput(scaled, conditioning.batch())
+                        : repeat(scaled, conditioning.batch());
+                float[] noisePred = predictNoise(input, timesteps[i], conditioning, h, w);
                 float[] eps = guided ? guide(noisePred, latentSize, sampling.guidanceScale()) : noisePred;
                 latents = scheduler.step(eps, i, latents, generator);
+                if (inpainting != null) {
+                    latents = inpainting.afterStep(latents, scheduler, i + 1);
+                }
                 progress.stepDone(i - firstCall, calls);
             }
             double unetMs = millisSince(tu);
@@ -241,6 +265,32 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             eps[i] = u + scale * (c - u);
         }
         return eps;
+    }
+
+    /**
+     * An inpainting UNet (latent channels x 2 + 1 inputs: latents, mask, masked-image latents) needs a mask;
+     * an ordinary one takes a mask too (the chain is blended then).
+     */
+    private void checkUNetInput(GenerationRequest.ImageInput image) {
+        int latentChannels = model.vae().latentChannels();
+        int unetChannels = model.unet().inChannels();
+        boolean masked = image != null && image.mask() != null;
+        if (unetChannels == 2 * latentChannels + 1 && !masked) {
+            throw new IllegalArgumentException("this is an inpainting model (its UNet takes " + unetChannels
+                    + " input channels): give an init image and a mask");
+        }
+        if (unetChannels != latentChannels && unetChannels != 2 * latentChannels + 1) {
+            throw new IllegalArgumentException("the UNet takes " + unetChannels + " input channels; jdiffusion runs UNets of "
+                    + latentChannels + " (text-to-image) or " + (2 * latentChannels + 1) + " (inpainting) channels");
+        }
+    }
+
+    private static float[] scaled(float[] x, float factor) {
+        float[] out = new float[x.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = x[i] * factor;
+        }
+        return out;
     }
 
     private static float[] repeat(float[] x, int times) {
