@@ -1,6 +1,7 @@
 package io.jdiffusion.models.sd;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.config.ConfigJson;
 import io.jdiffusion.models.config.ModelLoadException;
 import io.jdiffusion.models.weights.MappedWeights;
@@ -47,9 +48,14 @@ final class DiffusersFolder {
         }
         JsonNode root = ConfigJson.readTree(index);
         String cls = root.path("_class_name").asText("");
-        if (root.has("text_encoder_2") || cls.contains("XL") || cls.contains("StableDiffusion3") || cls.contains("Flux")) {
-            throw new ModelLoadException(folder + " holds a " + (cls.isEmpty() ? "pipeline with two text encoders" : cls)
-                    + "; jdiffusion runs Stable Diffusion 1.x and 2.x only");
+        if (root.path("requires_aesthetics_score").asBoolean(false)
+                || (cls.contains("XL") && root.path("text_encoder").path(0).isNull())) {
+            throw new ModelLoadException(folder + " holds the SDXL refiner (" + cls + "): SDXL refiner is not supported "
+                    + "(jdiffusion runs the SDXL base model)");
+        }
+        if (cls.contains("StableDiffusion3") || cls.contains("Flux") || (cls.contains("XL") && !cls.startsWith("StableDiffusionXL"))) {
+            throw new ModelLoadException(folder + " holds a " + cls
+                    + "; jdiffusion runs Stable Diffusion 1.x, 2.x and SDXL base");
         }
     }
 
@@ -122,7 +128,8 @@ final class DiffusersFolder {
     static MappedWeights textEncoderSource(SafetensorsWeights w) {
         boolean prefixed = w.names().stream().anyMatch(n -> n.startsWith("text_model."));
         String prefix = prefixed ? "text_model." : "";
-        return new MappedWeights(w, name -> List.of(StoredKey.whole(prefix + name)), n -> true,
+        return new MappedWeights(w, name -> List.of(StoredKey.whole(
+                        name.startsWith(ClipTextEncoder.PROJECTION) ? name : prefix + name)), n -> true,
                 n -> n.endsWith("position_ids"));
     }
 

@@ -8,6 +8,7 @@ import io.jdiffusion.models.unet.UNet2DConditionModel;
 import io.jdiffusion.models.vae.AutoencoderKL;
 import io.jdiffusion.models.weights.RandomWeights;
 import io.jdiffusion.models.weights.SafetensorsWeights;
+import io.jdiffusion.models.weights.TransposedWeights;
 import io.jdiffusion.models.weights.WeightSource;
 
 import java.nio.file.Files;
@@ -23,6 +24,8 @@ import java.util.function.Supplier;
  */
 public final class StableDiffusion implements AutoCloseable {
     private final ClipTextEncoder textEncoder;
+    /** SDXL's second text encoder (with projection); null for SD 1.x/2.x. */
+    private final ClipTextEncoder textEncoder2;
     private final UNet2DConditionModel unet;
     private final AutoencoderKL vae;
     private final Path tokenizerFolder;
@@ -31,10 +34,11 @@ public final class StableDiffusion implements AutoCloseable {
     private final String description;
     private final List<AutoCloseable> resources;
 
-    private StableDiffusion(ClipTextEncoder textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
+    private StableDiffusion(ClipTextEncoder textEncoder, ClipTextEncoder textEncoder2, UNet2DConditionModel unet, AutoencoderKL vae,
                             Path tokenizerFolder, String tokenizerProblem, JsonNode schedulerConfig, String description,
                             List<AutoCloseable> resources) {
         this.textEncoder = textEncoder;
+        this.textEncoder2 = textEncoder2;
         this.unet = unet;
         this.vae = vae;
         this.tokenizerFolder = tokenizerFolder;
@@ -84,15 +88,17 @@ public final class StableDiffusion implements AutoCloseable {
         try {
             List<String> problems = new ArrayList<>();
             SafetensorsWeights textFile = open(problems, opened, folder, ModelConfigs.TEXT_ENCODER, DiffusersFolder.TEXT_ENCODER_WEIGHTS);
+            SafetensorsWeights text2File = configs.isSdxl()
+                    ? open(problems, opened, folder, ModelConfigs.TEXT_ENCODER_2, DiffusersFolder.TEXT_ENCODER_WEIGHTS) : null;
             SafetensorsWeights unetFile = open(problems, opened, folder, ModelConfigs.UNET, DiffusersFolder.MODEL_WEIGHTS);
             SafetensorsWeights vaeFile = open(problems, opened, folder, ModelConfigs.VAE, DiffusersFolder.MODEL_WEIGHTS);
             if (!problems.isEmpty()) {
                 throw new ModelLoadException("cannot load " + folder + ":\n  " + String.join("\n  ", problems));
             }
             Networks n = Networks.load(configs, DiffusersFolder.textEncoderSource(textFile),
-                    DiffusersFolder.unetSource(unetFile), DiffusersFolder.vaeSource(vaeFile), folder.toString());
+                    text2File == null ? null : DiffusersFolder.textEncoderSource(text2File), DiffusersFolder.unetSource(unetFile), DiffusersFolder.vaeSource(vaeFile), folder.toString());
             String from = configRoot.equals(folder) ? "" : ", configs from " + configRoot;
-            return new StableDiffusion(n.text, n.unet, n.vae, tokenizer, null, configs.scheduler(),
+            return new StableDiffusion(n.text, n.text2, n.unet, n.vae, tokenizer, null, configs.scheduler(),
                     configs.family() + " (diffusers folder " + folder + from + ")", opened);
         } catch (RuntimeException e) {
             closeAll(opened);
@@ -115,6 +121,7 @@ public final class StableDiffusion implements AutoCloseable {
 
     private static StableDiffusion loadSingleFile(Path file, Path configFolder) {
         SafetensorsWeights w = SafetensorsWeights.open(file);
+        List<AutoCloseable> resources = new ArrayList<>(List.of(w));
         try {
             SingleFileCheckpoint.TextTower tower = SingleFileCheckpoint.detect(w, file);
             ModelConfigs configs;
@@ -127,17 +134,22 @@ public final class StableDiffusion implements AutoCloseable {
                 configs = SingleFileCheckpoint.inferConfigs(w, tower, file);
                 tokenizerProblem = SingleFileCheckpoint.noTokenizer(file, tower);
             }
+            TransposedWeights text2 = tower == SingleFileCheckpoint.TextTower.SDXL
+                    ? SingleFileCheckpoint.sdxlText2Source(w, configs.textEncoder2()) : null;
+            if (text2 != null) {
+                resources.add(text2);
+            }
             Networks n = Networks.load(configs,
-                    SingleFileCheckpoint.textSource(w, tower, configs.textEncoder()),
+                    SingleFileCheckpoint.textSource(w, tower, configs.textEncoder()), text2,
                     SingleFileCheckpoint.unetSource(w, configs.unet()),
                     SingleFileCheckpoint.vaeSource(w, configs.vae()), file.toString());
             String note = configFolder != null ? "configs from " + configFolder
                     : "architecture inferred from the tensors, prediction type " + configs.predictionType()
                     + " assumed (pass --config DIR to override)";
-            return new StableDiffusion(n.text, n.unet, n.vae, tokenizer, tokenizerProblem, configs.scheduler(),
-                    configs.family() + " (single file " + file + "; " + note + ")", List.of(w));
+            return new StableDiffusion(n.text, n.text2, n.unet, n.vae, tokenizer, tokenizerProblem, configs.scheduler(),
+                    configs.family() + " (single file " + file + "; " + note + ")", resources);
         } catch (RuntimeException e) {
-            w.close();
+            closeAll(resources);
             throw e;
         }
     }
@@ -159,8 +171,8 @@ public final class StableDiffusion implements AutoCloseable {
     public static StableDiffusion random(ModelConfigs configs, long seed, DType storage) {
         RandomWeights weights = new RandomWeights(seed, storage);
         try {
-            Networks n = Networks.load(configs, weights, weights, weights, "random weights");
-            return new StableDiffusion(n.text, n.unet, n.vae, null, null, configs.scheduler(),
+            Networks n = Networks.load(configs, weights, configs.isSdxl() ? weights : null, weights, weights, "random weights");
+            return new StableDiffusion(n.text, n.text2, n.unet, n.vae, null, null, configs.scheduler(),
                     configs.family() + " architecture (" + configs.source() + ") with " + weights.description(),
                     List.of(weights));
         } catch (RuntimeException e) {
@@ -169,17 +181,21 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
-    /** The three networks, loaded together so that one error reports the problems of all of them. */
-    private record Networks(ClipTextEncoder text, UNet2DConditionModel unet, AutoencoderKL vae) {
-        static Networks load(ModelConfigs c, WeightSource text, WeightSource unet, WeightSource vae, String where) {
+    /** The networks, loaded together so that one error reports the problems of all of them. */
+    private record Networks(ClipTextEncoder text, ClipTextEncoder text2, UNet2DConditionModel unet, AutoencoderKL vae) {
+        /** @param text2 SDXL's second text encoder's weights; null for SD 1.x/2.x */
+        static Networks load(ModelConfigs c, WeightSource text, WeightSource text2, WeightSource unet, WeightSource vae,
+                             String where) {
             List<String> problems = new ArrayList<>();
             ClipTextEncoder t = attempt(problems, () -> ClipTextEncoder.load(c.textEncoder(), text, c.source()));
+            ClipTextEncoder t2 = text2 == null ? null
+                    : attempt(problems, () -> ClipTextEncoder.load(c.textEncoder2(), text2, c.source()));
             UNet2DConditionModel u = attempt(problems, () -> UNet2DConditionModel.load(c.unet(), c.predictionType(), unet, c.source()));
             AutoencoderKL v = attempt(problems, () -> AutoencoderKL.load(c.vae(), vae, c.source()));
             if (!problems.isEmpty()) {
                 throw new ModelLoadException("cannot load " + where + ":\n" + String.join("\n", problems));
             }
-            return new Networks(t, u, v);
+            return new Networks(t, t2, u, v);
         }
 
         private static <T> T attempt(List<String> problems, Supplier<T> load) {
@@ -194,6 +210,11 @@ public final class StableDiffusion implements AutoCloseable {
 
     public ClipTextEncoder textEncoder() {
         return textEncoder;
+    }
+
+    /** SDXL's second text encoder (OpenCLIP ViT-bigG with projection); null for SD 1.x/2.x. */
+    public ClipTextEncoder textEncoder2() {
+        return textEncoder2;
     }
 
     public UNet2DConditionModel unet() {
