@@ -46,7 +46,7 @@ public record VaeConfig(int inChannels, int outChannels, int latentChannels, Lis
                 c.getBoolean("mid_block_add_attention", true),
                 c.getBoolean("use_quant_conv", true),
                 c.getBoolean("use_post_quant_conv", true),
-                c.getBoolean("force_upcast", true));
+                c.getBoolean("force_upcast", false)); // absent in SD 1.x/2.x configs, whose pipelines never upcast
     }
 
     private static void checkTypes(ConfigJson c, String key, String only, int n) {
