@@ -110,11 +110,16 @@ final class DiffusersFolder {
 
     /** The tokenizer folder under {@code root}, checked to hold CLIP's vocab.json and merges.txt. */
     static Path tokenizerFolder(Path root) {
-        Path dir = root.resolve("tokenizer");
+        return tokenizerFolder(root, "tokenizer");
+    }
+
+    /** The tokenizer folder {@code name} under {@code root} (SDXL: also {@code tokenizer_2}), checked likewise. */
+    static Path tokenizerFolder(Path root, String name) {
+        Path dir = root.resolve(name);
         List<String> missing = new ArrayList<>();
         for (String f : List.of("vocab.json", "merges.txt")) {
             if (!Files.isRegularFile(dir.resolve(f))) {
-                missing.add("tokenizer/" + f);
+                missing.add(name + "/" + f);
             }
         }
         if (!missing.isEmpty()) {
@@ -122,6 +127,15 @@ final class DiffusersFolder {
                     + " (the CLIP BPE tokenizer files of a diffusers Stable Diffusion folder)");
         }
         return dir;
+    }
+
+    /**
+     * model_index.json's {@code force_zeros_for_empty_prompt}: SDXL's unconditional row is zeros, not the
+     * encoding of "", when no negative prompt is given. diffusers' default (true) where the file or key is absent.
+     */
+    static boolean forceZerosForEmptyPrompt(Path root) {
+        Path index = root.resolve("model_index.json");
+        return !Files.isRegularFile(index) || ConfigJson.readTree(index).path("force_zeros_for_empty_prompt").asBoolean(true);
     }
 
     /** transformers stores CLIPTextModel weights with or without the {@code text_model.} prefix; accept both. */

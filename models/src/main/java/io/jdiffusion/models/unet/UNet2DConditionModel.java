@@ -170,14 +170,25 @@ public final class UNet2DConditionModel {
 
     /**
      * Inputs: {@code sample} F32 [B, inChannels, h, w], {@code timestep} F32 [B] (fractional timesteps are
-     * fine), {@code encoder_hidden_states} F32 [B, contextTokens, crossAttentionDim]. Output 0: the prediction
-     * [B, outChannels, h, w].
+     * fine), {@code encoder_hidden_states} F32 [B, contextTokens, crossAttentionDim], then the
+     * {@link #addedInputs()} in order. Output 0: the prediction [B, outChannels, h, w].
      */
-    public Graph graph(int batch, int latentH, int latentW, int contextTokens) {
-        return graph(batch, latentH, latentW, contextTokens, List.of());
+    public Graph graph(UNetCall call) {
+        return graph(call, List.of());
     }
 
-    /** Module names {@link #graph(int, int, int, int, List)} can tap, as diffusers names the modules. */
+    /**
+     * The added-conditioning inputs this UNet takes after sample, timestep and context: SDXL's
+     * {@code text_embeds} [B, pooled width] and {@code time_ids} [B, 6]; none for SD 1.x/2.x.
+     */
+    public List<AddedInput> addedInputs() {
+        if (addLinear1 == null) {
+            return List.of();
+        }
+        return List.of(new AddedInput(TEXT_EMBEDS, config.pooledTextDim()), new AddedInput(TIME_IDS, UNetConfig.TIME_IDS));
+    }
+
+    /** Module names {@link #graph(UNetCall, List)} can tap, as diffusers names the modules. */
     public List<String> tapNames() {
         List<String> names = new ArrayList<>(List.of("time_proj", "time_embedding"));
         if (addLinear1 != null) {
@@ -196,11 +207,15 @@ public final class UNet2DConditionModel {
     }
 
     /**
-     * As {@link #graph(int, int, int, int)}, with one extra output per name in {@code taps} (see
+     * As {@link #graph(UNetCall)}, with one extra output per name in {@code taps} (see
      * {@link #tapNames()}), in that order: the module's output as diffusers' forward hooks see it (for a
      * down block, its hidden state after the downsampler; {@code conv_norm_out} before the SiLU).
      */
-    public Graph graph(int batch, int latentH, int latentW, int contextTokens, List<String> taps) {
+    public Graph graph(UNetCall call, List<String> taps) {
+        int batch = call.batch();
+        int latentH = call.latentH();
+        int latentW = call.latentW();
+        int contextTokens = call.contextTokens();
         int f = config.downscaleFactor();
         if (latentH % f != 0 || latentW % f != 0) {
             throw new IllegalArgumentException("latent size " + latentH + "x" + latentW + " must be a multiple of " + f
@@ -212,11 +227,9 @@ public final class UNet2DConditionModel {
         Value sample = g.input("sample", Shape.of(batch, config.inChannels(), latentH, latentW), DType.F32);
         Value timestep = g.input("timestep", Shape.of(batch), DType.F32);
         Value context = g.input("encoder_hidden_states", Shape.of(batch, contextTokens, config.crossAttentionDim()), DType.F32);
-        Value textEmbeds = null;
-        Value timeIds = null;
-        if (addLinear1 != null) {
-            textEmbeds = g.input(TEXT_EMBEDS, Shape.of(batch, config.pooledTextDim()), DType.F32);
-            timeIds = g.input(TIME_IDS, Shape.of(batch, UNetConfig.TIME_IDS), DType.F32);
+        List<Value> added = new ArrayList<>();
+        for (AddedInput in : addedInputs()) {
+            added.add(g.input(in.name(), Shape.of(batch, in.width()), DType.F32));
         }
 
         g.scope("time_embedding");
@@ -225,7 +238,7 @@ public final class UNet2DConditionModel {
         Value emb = tap.tap("time_embedding",
                 timeLinear2.apply(g, timeLinear1.apply(g, tproj, Activation.SILU, null)));
         if (addLinear1 != null) {
-            emb = g.add(emb, addedEmbedding(g, tap, textEmbeds, timeIds, batch));
+            emb = g.add(emb, addedEmbedding(g, tap, added.get(0), added.get(1), batch));
         }
         Value embSilu = g.unary(emb, Activation.SILU); // every ResNet block projects silu(emb)
 

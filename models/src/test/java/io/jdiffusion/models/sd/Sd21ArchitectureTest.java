@@ -6,6 +6,7 @@ import io.jdiffusion.backend.graph.Op;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
+import io.jdiffusion.models.unet.UNetCall;
 import io.jdiffusion.models.vae.AutoencoderKL;
 import io.jdiffusion.models.weights.LdmKeyMap;
 import io.jdiffusion.models.weights.Parameter;
@@ -104,7 +105,7 @@ class Sd21ArchitectureTest {
 
     @Test
     void unetGraphAt768() {
-        Graph g = unet.graph(2, 96, 96, 77);
+        Graph g = unet.graph(new UNetCall(2, 96, 96, 77));
         assertThat(g.constants().stream().mapToLong(v -> v.shape().elementCount()).sum()).isEqualTo(865_910_724L);
         assertThat(g.ops()).filteredOn(op -> op instanceof Op.Attention).hasSize(32);
         assertThat(g.outputs().getFirst().shape().dims()).containsExactly(2, 4, 96, 96);

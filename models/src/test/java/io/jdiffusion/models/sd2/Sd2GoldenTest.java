@@ -3,13 +3,15 @@ package io.jdiffusion.models.sd2;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.Backends;
-import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.HostRunner;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.safetensors.SafetensorsFile;
+import io.jdiffusion.models.conditioning.ClipConditioner;
+import io.jdiffusion.models.conditioning.Conditioning;
+import io.jdiffusion.models.conditioning.ConditioningInput;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.ProgressListener;
@@ -18,6 +20,7 @@ import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.testsupport.Golden;
 import io.jdiffusion.models.tokenizer.ClipTokenizer;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
+import io.jdiffusion.models.unet.UNetCall;
 import io.jdiffusion.models.vae.AutoencoderKL;
 import io.jdiffusion.testdata.GoldenSet;
 import org.junit.jupiter.api.AfterAll;
@@ -51,8 +54,8 @@ class Sd2GoldenTest {
     static void load() {
         model = StableDiffusion.load(SET.modelDir(), null);
         cpu = Backends.create("cpu");
-        tokenizer = ClipTokenizer.load(model.tokenizerFolder());
-        pipeline = new StableDiffusionPipeline(model, tokenizer, cpu, Precision.F32);
+        tokenizer = ((ClipConditioner) model.conditioner()).tokenizer();
+        pipeline = new StableDiffusionPipeline(model, cpu, Precision.F32);
     }
 
     @AfterAll
@@ -127,7 +130,7 @@ class Sd2GoldenTest {
         try (SafetensorsFile f = SET.golden("unet.safetensors");
              Tensor t = Tensor.ofFloats(Shape.of(2), 981, 981)) {
             assertThat(tensor(f, c, "timestep").getLong(0)).isEqualTo(981);
-            List<Tensor> out = HostRunner.run(cpu, unet.graph(2, 16, 16, 77, taps),
+            List<Tensor> out = HostRunner.run(cpu, unet.graph(new UNetCall(2, 16, 16, 77), taps),
                     List.of(tensor(f, c, "sample"), t, tensor(f, c, "encoder_hidden_states")));
             Golden.check("sd2 unet_a noise_pred", out.getFirst(), tensor(f, c, "noise_pred"), 1e-5);
             for (int i = 0; i < taps.size(); i++) {
@@ -141,7 +144,7 @@ class Sd2GoldenTest {
     void unetCaseBFractionalTimesteps() {
         JsonNode c = SET.goldenCase("unet_b");
         try (SafetensorsFile f = SET.golden("unet.safetensors")) {
-            List<Tensor> out = HostRunner.run(cpu, model.unet().graph(2, 8, 8, 77),
+            List<Tensor> out = HostRunner.run(cpu, model.unet().graph(new UNetCall(2, 8, 8, 77)),
                     List.of(tensor(f, c, "sample"), tensor(f, c, "timestep"), tensor(f, c, "encoder_hidden_states")));
             Golden.check("sd2 unet_b noise_pred", out.getFirst(), tensor(f, c, "noise_pred"), 1e-5);
             out.forEach(Tensor::close);
@@ -169,10 +172,10 @@ class Sd2GoldenTest {
         JsonNode c = SET.goldenCase("pipeline_prompt_embeds");
         String prompt = c.get("prompt").asText();
         try (SafetensorsFile f = SET.golden("pipeline.safetensors");
-             DeviceTensor plain = pipeline.encodeText(List.of("", prompt));
-             Tensor plainHost = cpu.download(plain);
-             DeviceTensor negative = pipeline.encodeText(List.of(c.get("negative_prompt").asText(), prompt));
-             Tensor negativeHost = cpu.download(negative)) {
+             Conditioning plain = pipeline.encodePrompt(new ConditioningInput(prompt, "", true, 32, 32));
+             Tensor plainHost = cpu.download(plain.context());
+             Conditioning negative = pipeline.encodePrompt(new ConditioningInput(prompt, c.get("negative_prompt").asText(), true, 32, 32));
+             Tensor negativeHost = cpu.download(negative.context())) {
             Golden.check("sd2 pipeline_prompt_embeds", plainHost, tensor(f, c, "prompt_embeds"), 1e-5);
             Golden.check("sd2 pipeline_prompt_embeds negative", negativeHost, tensor(f, c, "prompt_embeds_negative"), 1e-5);
         }
@@ -183,11 +186,11 @@ class Sd2GoldenTest {
     void vPredictionPipelinesMatchDiffusers(String name) {
         JsonNode c = SET.goldenCase(name);
         try (SafetensorsFile f = SET.golden("pipeline.safetensors")) {
-            GenerationRequest request = new GenerationRequest(c.get("prompt").asText(),
-                    c.get("negative_prompt").isNull() ? "" : c.get("negative_prompt").asText(), 0,
-                    c.get("sampler").asText(), false, c.get("num_inference_steps").asInt(),
-                    (float) c.get("guidance_scale").asDouble(), c.get("width").asInt(), c.get("height").asInt(), 0f,
-                    null, 0.8f, tensor(f, c, "init_latents").toFloatArray());
+            GenerationRequest request = GenerationRequest.builder().prompt(c.get("prompt").asText())
+                    .negativePrompt(c.get("negative_prompt").isNull() ? "" : c.get("negative_prompt").asText())
+                    .sampler(c.get("sampler").asText()).steps(c.get("num_inference_steps").asInt())
+                    .guidanceScale((float) c.get("guidance_scale").asDouble()).size(c.get("width").asInt(), c.get("height").asInt())
+                    .initialNoise(tensor(f, c, "init_latents").toFloatArray()).build();
             try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE);
                  Tensor latents = Tensor.ofFloats(tensor(f, c, "final_latents").shape(), result.latents())) {
                 Golden.check("sd2 " + name + " final latents", latents, tensor(f, c, "final_latents"), 1e-4);

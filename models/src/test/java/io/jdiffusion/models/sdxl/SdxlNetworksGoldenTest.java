@@ -11,6 +11,7 @@ import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.testsupport.Golden;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
+import io.jdiffusion.models.unet.UNetCall;
 import io.jdiffusion.models.vae.AutoencoderKL;
 import io.jdiffusion.testdata.GoldenSet;
 import org.junit.jupiter.api.AfterAll;
@@ -90,7 +91,7 @@ class SdxlNetworksGoldenTest {
         assertThat(taps).startsWith("time_proj", "time_embedding", "add_time_proj", "add_embedding", "conv_in");
         try (SafetensorsFile f = SET.golden("unet.safetensors");
              Tensor t = Tensor.ofFloats(Shape.of(2), 981, 981)) {
-            List<Tensor> out = HostRunner.run(cpu, unet.graph(2, 16, 16, 77, taps), List.of(tensor(f, c, "sample"), t,
+            List<Tensor> out = HostRunner.run(cpu, unet.graph(new UNetCall(2, 16, 16, 77), taps), List.of(tensor(f, c, "sample"), t,
                     tensor(f, c, "encoder_hidden_states"), tensor(f, c, "text_embeds"), tensor(f, c, "time_ids")));
             Golden.check("sdxl unet_a noise_pred", out.getFirst(), tensor(f, c, "noise_pred"), 1e-5);
             for (int i = 0; i < taps.size(); i++) {
@@ -104,7 +105,7 @@ class SdxlNetworksGoldenTest {
     void unetCaseBFractionalTimesteps() {
         JsonNode c = SET.goldenCase("unet_b");
         try (SafetensorsFile f = SET.golden("unet.safetensors")) {
-            List<Tensor> out = HostRunner.run(cpu, model.unet().graph(2, 8, 8, 77), List.of(tensor(f, c, "sample"),
+            List<Tensor> out = HostRunner.run(cpu, model.unet().graph(new UNetCall(2, 8, 8, 77)), List.of(tensor(f, c, "sample"),
                     tensor(f, c, "timestep"), tensor(f, c, "encoder_hidden_states"), tensor(f, c, "text_embeds"),
                     tensor(f, c, "time_ids")));
             Golden.check("sdxl unet_b noise_pred", out.getFirst(), tensor(f, c, "noise_pred"), 1e-5);
