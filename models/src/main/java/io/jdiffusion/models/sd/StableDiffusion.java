@@ -37,10 +37,12 @@ public final class StableDiffusion implements AutoCloseable {
     private final AutoencoderKL vae;
     private final JsonNode schedulerConfig;
     private final String description;
+    private final ModelIdentity identity;
     private final List<AutoCloseable> resources;
 
     private StableDiffusion(ClipTextEncoder textEncoder, ClipTextEncoder textEncoder2, TextConditioner conditioner,
                             UNet2DConditionModel unet, AutoencoderKL vae, JsonNode schedulerConfig, String description,
+                            ModelIdentity identity,
                             List<AutoCloseable> resources) {
         this.textEncoder = textEncoder;
         this.textEncoder2 = textEncoder2;
@@ -49,6 +51,7 @@ public final class StableDiffusion implements AutoCloseable {
         this.vae = vae;
         this.schedulerConfig = schedulerConfig;
         this.description = description;
+        this.identity = identity;
         this.resources = List.copyOf(resources);
     }
 
@@ -106,7 +109,8 @@ public final class StableDiffusion implements AutoCloseable {
                     configs.isSdxl() ? DiffusersFolder.tokenizerFolder(configRoot, "tokenizer_2") : null, null,
                     DiffusersFolder.forceZerosForEmptyPrompt(configRoot));
             return new StableDiffusion(n.text, n.text2, conditioner, n.unet, n.vae,
-                    configs.scheduler(), configs.family() + " (diffusers folder " + folder + from + ")", opened);
+                    configs.scheduler(), configs.family() + " (diffusers folder " + folder + from + ")",
+                    ModelIdentity.ofFolder(folder), opened);
         } catch (RuntimeException e) {
             closeAll(opened);
             throw e;
@@ -157,7 +161,7 @@ public final class StableDiffusion implements AutoCloseable {
                     tokenizer != null && configs.isSdxl() ? DiffusersFolder.tokenizerFolder(configFolder, "tokenizer_2") : null,
                     tokenizerProblem, configFolder == null || DiffusersFolder.forceZerosForEmptyPrompt(configFolder));
             return new StableDiffusion(n.text, n.text2, conditioner, n.unet, n.vae, configs.scheduler(),
-                    configs.family() + " (single file " + file + "; " + note + ")", resources);
+                    configs.family() + " (single file " + file + "; " + note + ")", ModelIdentity.ofFile(file), resources);
         } catch (RuntimeException e) {
             closeAll(resources);
             throw e;
@@ -185,7 +189,7 @@ public final class StableDiffusion implements AutoCloseable {
                     "a model with random weights has no tokenizer", true);
             return new StableDiffusion(n.text, n.text2, conditioner, n.unet, n.vae, configs.scheduler(),
                     configs.family() + " architecture (" + configs.source() + ") with " + weights.description(),
-                    List.of(weights));
+                    ModelIdentity.named("random " + configs.family() + " weights"), List.of(weights));
         } catch (RuntimeException e) {
             weights.close();
             throw e;
@@ -273,6 +277,11 @@ public final class StableDiffusion implements AutoCloseable {
     /** What was loaded from where, e.g. {@code SD 1.x (diffusers folder /models/sd15)}; for logs and PNG metadata. */
     public String description() {
         return description;
+    }
+
+    /** The model's name (and, for a single file, hash) as a PNG's infotext gives it: never a local path. */
+    public ModelIdentity identity() {
+        return identity;
     }
 
     /** Unmaps the weight files (or frees random weights); the networks' graphs must not be run afterwards. */
