@@ -3,6 +3,7 @@ package io.jdiffusion.models.conditioning;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
+import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.clip.ClipTextEncoder;
@@ -12,7 +13,7 @@ import io.jdiffusion.models.pipeline.NetworkRunner;
 import io.jdiffusion.models.tokenizer.ClipTokenizer;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
 
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -68,22 +69,15 @@ public final class SdxlConditioner implements TextConditioner {
         if (tokenizer1 == null) {
             throw new ModelLoadException(missingTokenizers);
         }
-        List<String> prompts = input.guided() ? List.of(input.negativePrompt(), input.prompt()) : List.of(input.prompt());
-        List<String> warnings = new ArrayList<>();
-        for (String p : prompts) {
-            int length = tokenizer1.untruncatedLength(p);
-            if (length > tokenizer1.maxLength()) {
-                warnings.add("prompt truncated to " + tokenizer1.maxLength() + " tokens (it has " + length + "): \""
-                        + p.substring(0, Math.min(60, p.length())) + (p.length() > 60 ? "..." : "") + "\"");
-            }
-        }
+        List<String> prompts = PromptBatch.prompts(input);
+        List<String> warnings = PromptBatch.truncationWarnings(tokenizer1, prompts);
         int batch = prompts.size();
         int tokens = tokenizer1.maxLength();
         if (tokenizer2.maxLength() != tokens || encoder1.maxPositions() != tokens || encoder2.maxPositions() != tokens) {
             throw new IllegalStateException("SDXL's tokenizers and encoders must agree on the sequence length");
         }
-        long[] ids1 = ids(tokenizer1, prompts, tokens);
-        long[] ids2 = ids(tokenizer2, prompts, tokens);
+        long[] ids1 = PromptBatch.ids(tokenizer1, prompts);
+        long[] ids2 = PromptBatch.ids(tokenizer2, prompts);
         long[] eos = ClipTextEncoder.poolingIndices(ids2, batch, tokens);
         Backend backend = runner.backend();
         Executable exe1 = runner.executable("text_encoder/penultimate/" + batch, () -> encoder1.penultimateGraph(batch, false));
@@ -97,9 +91,9 @@ public final class SdxlConditioner implements TextConditioner {
              DeviceTensor dIds1 = backend.upload(hostIds1);
              DeviceTensor dIds2 = backend.upload(hostIds2);
              DeviceTensor dEos = backend.upload(hostEos);
-             DeviceTensor h1 = backend.allocate(exe1.graph().outputs().get(0).shape(), io.jdiffusion.core.DType.F32);
-             DeviceTensor h2 = backend.allocate(exe2.graph().outputs().get(0).shape(), io.jdiffusion.core.DType.F32);
-             DeviceTensor p2 = backend.allocate(exe2.graph().outputs().get(1).shape(), io.jdiffusion.core.DType.F32)) {
+             DeviceTensor h1 = backend.allocate(exe1.graph().outputs().get(0).shape(), DType.F32);
+             DeviceTensor h2 = backend.allocate(exe2.graph().outputs().get(0).shape(), DType.F32);
+             DeviceTensor p2 = backend.allocate(exe2.graph().outputs().get(1).shape(), DType.F32)) {
             exe1.run(List.of(dIds1), List.of(h1));
             exe2.run(List.of(dIds2, dEos), List.of(h2, p2));
             hidden1 = download(backend, h1);
@@ -115,8 +109,8 @@ public final class SdxlConditioner implements TextConditioner {
             System.arraycopy(hidden2, row * d2, context, row * width + d1, d2);
         }
         if (input.guided() && input.negativePrompt().isEmpty() && zerosForEmptyNegative) {
-            java.util.Arrays.fill(context, 0, tokens * width, 0f);
-            java.util.Arrays.fill(pooled, 0, encoder2.projectionDim(), 0f);
+            Arrays.fill(context, 0, tokens * width, 0f);
+            Arrays.fill(pooled, 0, encoder2.projectionDim(), 0f);
         }
         float[] ids = input.sizeConditioning().timeIds(input.width(), input.height());
         float[] timeIds = new float[batch * UNetConfig.TIME_IDS];
@@ -144,14 +138,6 @@ public final class SdxlConditioner implements TextConditioner {
             }
             throw e;
         }
-    }
-
-    private static long[] ids(ClipTokenizer tokenizer, List<String> prompts, int tokens) {
-        long[] ids = new long[prompts.size() * tokens];
-        for (int b = 0; b < prompts.size(); b++) {
-            System.arraycopy(tokenizer.encode(prompts.get(b)), 0, ids, b * tokens, tokens);
-        }
-        return ids;
     }
 
     private static float[] download(Backend backend, DeviceTensor t) {

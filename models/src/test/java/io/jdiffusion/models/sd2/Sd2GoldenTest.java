@@ -133,9 +133,7 @@ class Sd2GoldenTest {
             List<Tensor> out = HostRunner.run(cpu, unet.graph(new UNetCall(2, 16, 16, 77), taps),
                     List.of(tensor(f, c, "sample"), t, tensor(f, c, "encoder_hidden_states")));
             Golden.check("sd2 unet_a noise_pred", out.getFirst(), tensor(f, c, "noise_pred"), 1e-5);
-            for (int i = 0; i < taps.size(); i++) {
-                Golden.check("sd2 unet_a after." + taps.get(i), out.get(1 + i), tensor(f, c, "after." + taps.get(i)), 1e-5);
-            }
+            Golden.checkTaps("sd2 unet_a", out, taps, role -> tensor(f, c, role), 1e-5);
             out.forEach(Tensor::close);
         }
     }
@@ -160,9 +158,7 @@ class Sd2GoldenTest {
         try (SafetensorsFile f = SET.golden("vae.safetensors")) {
             List<Tensor> out = HostRunner.run(cpu, vae.decoderGraph(1, 16, 16, taps), List.of(tensor(f, c, "z")));
             Golden.check("sd2 vae_decode sample", out.getFirst(), tensor(f, c, "sample"), 1e-5);
-            for (int i = 0; i < taps.size(); i++) {
-                Golden.check("sd2 vae_decode after." + taps.get(i), out.get(1 + i), tensor(f, c, "after." + taps.get(i)), 1e-5);
-            }
+            Golden.checkTaps("sd2 vae_decode", out, taps, role -> tensor(f, c, role), 1e-5);
             out.forEach(Tensor::close);
         }
     }
