@@ -11,6 +11,15 @@ record AlphaSigma(float alpha, float sigma) {
         return new AlphaSigma(alpha, veSigma * alpha);
     }
 
+    /** diffusers' {@code add_noise} at this level: {@code alpha x0 + sigma noise}. */
+    float[] noised(float[] original, float[] noise) {
+        float[] out = new float[original.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = alpha * original[i] + sigma * noise[i];
+        }
+        return out;
+    }
+
     /** log-SNR {@code log(alpha) - log(sigma)}: +infinity at sigma 0, as torch computes it. */
     float lambda() {
         return (float) Math.log(alpha) - (float) Math.log(sigma);

@@ -15,8 +15,7 @@ final class DdimScheduler extends AbstractScheduler {
     private final PredictionType prediction;
     private final TimestepSpacing spacing;
     private final int stepsOffset;
-    private final boolean clipSample;
-    private final float clipRange;
+    private final SampleClipping clipping;
     private final float finalAlphaCumprod;
     private final float eta;
 
@@ -30,8 +29,7 @@ final class DdimScheduler extends AbstractScheduler {
                 PredictionType.SAMPLE);
         this.spacing = TimestepSpacing.fromConfig(config, "leading");
         this.stepsOffset = config.integer("steps_offset", 0);
-        this.clipSample = config.flag("clip_sample", true);
-        this.clipRange = (float) config.number("clip_sample_range", 1.0);
+        this.clipping = SampleClipping.fromConfig(config, true);
         this.finalAlphaCumprod = config.flag("set_alpha_to_one", true) ? 1f : schedule.alphaCumprod(0);
         this.eta = eta;
     }
@@ -59,11 +57,7 @@ final class DdimScheduler extends AbstractScheduler {
 
         float[] x0 = prediction.denoisedVp(sample, modelOutput, sqrtAlpha, sqrtBeta);
         float[] eps = prediction.noiseVp(sample, modelOutput, x0, sqrtAlpha, sqrtBeta);
-        if (clipSample) {
-            for (int i = 0; i < x0.length; i++) {
-                x0[i] = Math.min(Math.max(x0[i], -clipRange), clipRange);
-            }
-        }
+        clipping.apply(x0);
 
         float betaProdPrev = 1f - alphaProdPrev;
         float variance = (betaProdPrev / betaProd) * (1f - alphaProd / alphaProdPrev);

@@ -19,8 +19,7 @@ final class DdpmScheduler extends AbstractScheduler {
     private final PredictionType prediction;
     private final TimestepSpacing spacing;
     private final int stepsOffset;
-    private final boolean clipSample;
-    private final float clipRange;
+    private final SampleClipping clipping;
     private final boolean fixedLarge;
 
     DdpmScheduler(SchedulerConfig config) {
@@ -29,8 +28,7 @@ final class DdpmScheduler extends AbstractScheduler {
                 PredictionType.SAMPLE);
         this.spacing = TimestepSpacing.fromConfig(config, "leading");
         this.stepsOffset = config.integer("steps_offset", 0);
-        this.clipSample = config.flag("clip_sample", true);
-        this.clipRange = (float) config.number("clip_sample_range", 1.0);
+        this.clipping = SampleClipping.fromConfig(config, true);
         this.fixedLarge = config.choice("variance_type", "fixed_small", List.of("fixed_small", "fixed_large"))
                 .equals("fixed_large");
         config.requireOff("thresholding", name);
@@ -63,11 +61,7 @@ final class DdpmScheduler extends AbstractScheduler {
 
         float sqrtAlpha = (float) Math.sqrt(alphaProd);
         float[] x0 = prediction.denoisedVp(sample, modelOutput, sqrtAlpha, (float) Math.sqrt(betaProd));
-        if (clipSample) {
-            for (int i = 0; i < x0.length; i++) {
-                x0[i] = Math.min(Math.max(x0[i], -clipRange), clipRange);
-            }
-        }
+        clipping.apply(x0);
         float x0Coeff = ((float) Math.sqrt(alphaProdPrev) * currentBeta) / betaProd;
         float sampleCoeff = (float) Math.sqrt(currentAlpha) * betaProdPrev / betaProd;
         float[] prev = new float[sample.length];

@@ -12,15 +12,13 @@ import java.util.Arrays;
  * n steps make 2n - 1 calls and n - 1 noise draws (one per two-call step, after its second call); the last
  * step is a deterministic Euler step to 0.
  */
-final class Dpm2AncestralScheduler extends SigmaSpaceScheduler {
+final class Dpm2AncestralScheduler extends TwoStageScheduler {
     private float[] sigmasUp;
     private float[] sigmasDown;
     private float[] midpoints;
-    private float[] startSample;
 
     Dpm2AncestralScheduler(SchedulerConfig config) {
-        super("dpm2_a", config, NoiseSchedule.ZeroSnr.IGNORED, false, false,
-                PredictionType.EPSILON, PredictionType.V_PREDICTION);
+        super("dpm2_a", config, PredictionType.EPSILON, PredictionType.V_PREDICTION);
     }
 
     @Override
@@ -38,8 +36,9 @@ final class Dpm2AncestralScheduler extends SigmaSpaceScheduler {
         for (int k = 0; k < n; k++) {
             float from = sigmas[k];
             float to = sigmas[k + 1];
-            sigmasUp[k] = (float) Math.sqrt(to * to * (from * from - to * to) / (from * from));
-            sigmasDown[k] = (float) Math.sqrt(to * to - sigmasUp[k] * sigmasUp[k]);
+            AncestralStep split = AncestralStep.of(from, to);
+            sigmasUp[k] = split.up();
+            sigmasDown[k] = split.down();
             midpoints[k] = k + 1 < n ? Dpm2Scheduler.geometricMidpoint(from, sigmasDown[k]) : 0f;
             midTimesteps[k] = timestepOf(midpoints[k]);
         }
@@ -47,20 +46,12 @@ final class Dpm2AncestralScheduler extends SigmaSpaceScheduler {
     }
 
     @Override
-    protected void resetChain() {
-        startSample = null;
-    }
-
-    @Override
     public float[] step(float[] modelOutput, int callIndex, float[] sample, NoiseSource noise) {
         checkCall(callIndex, sample, modelOutput);
-        int k = callIndex / 2;
+        int k = stepOf(callIndex);
         float sigma = sigmas[k];
-        if (callIndex % 2 == 0) {
-            float[] x0 = prediction.denoisedVe(sample, modelOutput, sigma);
-            startSample = sample;
-            predOriginal = x0;
-            return eulerStep(sample, derivative(sample, x0, sigma), midpoints[k] - sigma);
+        if (isFirstCall(callIndex)) {
+            return eulerToIntermediate(sample, prediction.denoisedVe(sample, modelOutput, sigma), sigma, midpoints[k]);
         }
         float[] x0 = prediction.denoisedVe(sample, modelOutput, midpoints[k]);
         float[] prev = eulerStep(startSample, derivative(sample, x0, midpoints[k]), sigmasDown[k] - sigma);
@@ -71,10 +62,5 @@ final class Dpm2AncestralScheduler extends SigmaSpaceScheduler {
         startSample = null;
         predOriginal = x0;
         return prev;
-    }
-
-    @Override
-    public int orderOfCalls() {
-        return 2;
     }
 }

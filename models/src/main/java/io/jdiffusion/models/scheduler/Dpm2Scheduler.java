@@ -11,14 +11,12 @@ import java.util.Arrays;
  * n steps make 2n - 1 UNet calls, the midpoint calls at fractional timesteps; the last step, down to
  * sigma 0 (whose midpoint is 0), is a plain Euler step. Second order up to that final step.
  */
-final class Dpm2Scheduler extends SigmaSpaceScheduler {
+final class Dpm2Scheduler extends TwoStageScheduler {
     /** The midpoint of each step, {@code exp(lerp(log sigma_next, log sigma, 0.5))}; 0 for the last step. */
     private float[] midpoints;
-    private float[] startSample;
 
     Dpm2Scheduler(SchedulerConfig config) {
-        super("dpm2", config, NoiseSchedule.ZeroSnr.IGNORED, false, false,
-                PredictionType.EPSILON, PredictionType.V_PREDICTION);
+        super("dpm2", config, PredictionType.EPSILON, PredictionType.V_PREDICTION);
     }
 
     @Override
@@ -46,30 +44,17 @@ final class Dpm2Scheduler extends SigmaSpaceScheduler {
     }
 
     @Override
-    protected void resetChain() {
-        startSample = null;
-    }
-
-    @Override
     public float[] step(float[] modelOutput, int callIndex, float[] sample, NoiseSource noise) {
         checkCall(callIndex, sample, modelOutput);
-        int k = callIndex / 2;
+        int k = stepOf(callIndex);
         float sigma = sigmas[k];
-        if (callIndex % 2 == 0) {
-            float[] x0 = prediction.denoisedVe(sample, modelOutput, sigma);
-            startSample = sample;
-            predOriginal = x0;
-            return eulerStep(sample, derivative(sample, x0, sigma), midpoints[k] - sigma);
+        if (isFirstCall(callIndex)) {
+            return eulerToIntermediate(sample, prediction.denoisedVe(sample, modelOutput, sigma), sigma, midpoints[k]);
         }
         float[] x0 = prediction.denoisedVe(sample, modelOutput, midpoints[k]);
         float[] prev = eulerStep(startSample, derivative(sample, x0, midpoints[k]), sigmas[k + 1] - sigma);
         startSample = null;
         predOriginal = x0;
         return prev;
-    }
-
-    @Override
-    public int orderOfCalls() {
-        return 2;
     }
 }

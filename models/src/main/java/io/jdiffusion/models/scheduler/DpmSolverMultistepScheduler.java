@@ -174,11 +174,6 @@ final class DpmSolverMultistepScheduler extends AbstractScheduler {
     @Override
     public float[] addNoise(float[] original, float[] noise, int callIndex) {
         checkCall(callIndex, original, noise);
-        AlphaSigma as = AlphaSigma.of(sigmas[callIndex]);
-        float[] out = new float[original.length];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = as.alpha() * original[i] + as.sigma() * noise[i];
-        }
-        return out;
+        return AlphaSigma.of(sigmas[callIndex]).noised(original, noise);
     }
 }

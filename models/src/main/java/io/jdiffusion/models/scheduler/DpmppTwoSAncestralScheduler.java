@@ -19,15 +19,13 @@ import java.util.Arrays;
  * n steps make 2n - 1 UNet calls (the midpoint at a fractional timestep); the last step, with
  * sigma_down = 0, is one Euler call and draws no noise, as in k-diffusion.
  */
-final class DpmppTwoSAncestralScheduler extends SigmaSpaceScheduler {
+final class DpmppTwoSAncestralScheduler extends TwoStageScheduler {
     private float[] sigmasUp;
     private float[] sigmasDown;
     private float[] midpoints;
-    private float[] startSample;
 
     DpmppTwoSAncestralScheduler(SchedulerConfig config) {
-        super("dpmpp_2s_a", config, NoiseSchedule.ZeroSnr.IGNORED, false, false,
-                PredictionType.EPSILON, PredictionType.V_PREDICTION, PredictionType.SAMPLE);
+        super("dpmpp_2s_a", config, PredictionType.EPSILON, PredictionType.V_PREDICTION, PredictionType.SAMPLE);
     }
 
     @Override
@@ -40,8 +38,9 @@ final class DpmppTwoSAncestralScheduler extends SigmaSpaceScheduler {
         for (int k = 0; k < n; k++) {
             float from = sigmas[k];
             float to = sigmas[k + 1];
-            sigmasUp[k] = Math.min(to, (float) Math.sqrt(to * to * (from * from - to * to) / (from * from)));
-            sigmasDown[k] = (float) Math.sqrt(to * to - sigmasUp[k] * sigmasUp[k]);
+            AncestralStep split = AncestralStep.capped(from, to);
+            sigmasUp[k] = split.up();
+            sigmasDown[k] = split.down();
             midpoints[k] = sigmasDown[k] > 0 ? (float) Math.exp(-(tOf(from) + (tOf(sigmasDown[k]) - tOf(from)) / 2)) : 0f;
             midTimesteps[k] = timestepOf(midpoints[k]);
         }
@@ -54,17 +53,12 @@ final class DpmppTwoSAncestralScheduler extends SigmaSpaceScheduler {
     }
 
     @Override
-    protected void resetChain() {
-        startSample = null;
-    }
-
-    @Override
     public float[] step(float[] modelOutput, int callIndex, float[] sample, NoiseSource noise) {
         checkCall(callIndex, sample, modelOutput);
-        int k = callIndex / 2;
+        int k = stepOf(callIndex);
         float sigma = sigmas[k];
         float h = tOf(sigmasDown[k]) - tOf(sigma);
-        if (callIndex % 2 == 0) {
+        if (isFirstCall(callIndex)) {
             float[] x0 = prediction.denoisedVe(sample, modelOutput, sigma);
             predOriginal = x0;
             if (sigmasDown[k] == 0) {
@@ -90,10 +84,5 @@ final class DpmppTwoSAncestralScheduler extends SigmaSpaceScheduler {
         startSample = null;
         predOriginal = x0;
         return prev;
-    }
-
-    @Override
-    public int orderOfCalls() {
-        return 2;
     }
 }

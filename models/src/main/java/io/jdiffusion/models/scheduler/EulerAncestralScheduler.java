@@ -23,11 +23,9 @@ final class EulerAncestralScheduler extends SigmaSpaceScheduler {
         checkCall(callIndex, sample, modelOutput);
         float sigma = sigmas[callIndex];
         float[] x0 = prediction.denoisedVe(sample, modelOutput, sigma);
-        float sigmaTo = sigmas[callIndex + 1];
-        float sigmaToSq = sigmaTo * sigmaTo;
-        float sigmaFromSq = sigma * sigma;
-        float sigmaUp = (float) Math.sqrt(sigmaToSq * (sigmaFromSq - sigmaToSq) / sigmaFromSq);
-        float sigmaDown = (float) Math.sqrt(sigmaToSq - sigmaUp * sigmaUp);
+        AncestralStep split = AncestralStep.of(sigma, sigmas[callIndex + 1]);
+        float sigmaUp = split.up();
+        float sigmaDown = split.down();
         float[] d = derivative(sample, x0, sigma);
         float dt = sigmaDown - sigma;
         float[] z = drawNoise(noise, sample.length);

@@ -9,15 +9,13 @@ import io.jdiffusion.models.rng.NoiseSource;
  * timesteps {@code t0, t1, t1, t2, t2, ..., t(n-1), t(n-1)}; the last step, down to sigma 0, is a plain
  * Euler step. Second order in the step size up to that final Euler step.
  */
-final class HeunScheduler extends SigmaSpaceScheduler {
-    /** State between a step's two calls: the step's start sample, its first derivative and dt. */
-    private float[] startSample;
+final class HeunScheduler extends TwoStageScheduler {
+    /** State between a step's two calls: its first derivative and dt. */
     private float[] firstDerivative;
     private float dt;
 
     HeunScheduler(SchedulerConfig config) {
-        super("heun", config, NoiseSchedule.ZeroSnr.IGNORED, false, false,
-                PredictionType.EPSILON, PredictionType.V_PREDICTION, PredictionType.SAMPLE);
+        super("heun", config, PredictionType.EPSILON, PredictionType.V_PREDICTION, PredictionType.SAMPLE);
         config.requireOff("clip_sample", name);
     }
 
@@ -37,16 +35,16 @@ final class HeunScheduler extends SigmaSpaceScheduler {
 
     @Override
     protected void resetChain() {
-        startSample = null;
+        super.resetChain();
         firstDerivative = null;
     }
 
     @Override
     public float[] step(float[] modelOutput, int callIndex, float[] sample, NoiseSource noise) {
         checkCall(callIndex, sample, modelOutput);
-        int k = callIndex / 2;
+        int k = stepOf(callIndex);
         float[] prev;
-        if (callIndex % 2 == 0) {
+        if (isFirstCall(callIndex)) {
             float sigma = sigmas[k];
             float[] x0 = prediction.denoisedVe(sample, modelOutput, sigma);
             firstDerivative = derivative(sample, x0, sigma);
@@ -67,10 +65,5 @@ final class HeunScheduler extends SigmaSpaceScheduler {
             predOriginal = x0;
         }
         return prev;
-    }
-
-    @Override
-    public int orderOfCalls() {
-        return 2;
     }
 }

@@ -19,8 +19,7 @@ final class LcmScheduler extends AbstractScheduler {
     private final PredictionType prediction;
     private final int originalSteps;
     private final double timestepScaling;
-    private final boolean clipSample;
-    private final float clipRange;
+    private final SampleClipping clipping;
 
     LcmScheduler(SchedulerConfig config) {
         super("lcm", NoiseSchedule.fromConfig(config, NoiseSchedule.ZeroSnr.RESCALE));
@@ -32,8 +31,7 @@ final class LcmScheduler extends AbstractScheduler {
                     + "], got " + originalSteps);
         }
         this.timestepScaling = config.number("timestep_scaling", 10.0);
-        this.clipSample = config.flag("clip_sample", false);
-        this.clipRange = (float) config.number("clip_sample_range", 1.0);
+        this.clipping = SampleClipping.fromConfig(config, false);
         config.requireOff("thresholding", name);
     }
 
@@ -63,11 +61,7 @@ final class LcmScheduler extends AbstractScheduler {
         boolean last = callIndex == timesteps.length - 1;
         float alphaProd = schedule.alphaCumprod(t);
         float[] x0 = prediction.denoisedVp(sample, modelOutput, (float) Math.sqrt(alphaProd), (float) Math.sqrt(1f - alphaProd));
-        if (clipSample) {
-            for (int i = 0; i < x0.length; i++) {
-                x0[i] = Math.min(Math.max(x0[i], -clipRange), clipRange);
-            }
-        }
+        clipping.apply(x0);
         double scaled = t * timestepScaling;
         float cSkip = (float) (SIGMA_DATA * SIGMA_DATA / (scaled * scaled + SIGMA_DATA * SIGMA_DATA));
         float cOut = (float) (scaled / Math.sqrt(scaled * scaled + SIGMA_DATA * SIGMA_DATA));
