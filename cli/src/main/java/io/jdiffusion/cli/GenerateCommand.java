@@ -14,6 +14,7 @@ import io.jdiffusion.models.pipeline.Images;
 import io.jdiffusion.models.pipeline.PngWriter;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.scheduler.Sampler;
+import io.jdiffusion.models.scheduler.Schedule;
 import io.jdiffusion.models.sd.ModelIdentity;
 import io.jdiffusion.models.sd.StableDiffusion;
 import picocli.CommandLine;
@@ -145,7 +146,7 @@ final class GenerateCommand implements Callable<Integer> {
             Sampler.Choice samplerUsed = new Sampler.Choice(choice.sampler() != null ? choice.sampler() : model.defaultSampler(),
                     choice.schedule()).checked();
             err.printf("jdiffusion: %s on %s (%s), %dx%d, %s, %d steps, guidance %s%n", model.description(), backend.name(),
-                    backend.deviceDescription(), w, h, samplerUsed.a1111Label(), steps, guidance);
+                    backend.deviceDescription(), w, h, describe(samplerUsed), steps, guidance);
             announceHashing(err, model);
             Tensor init = initSource != null ? Images.fromBufferedImage(initSource, w, h) : null;
             Tensor maskTensor = maskSource != null ? Images.gaussianBlur(Images.maskFromBufferedImage(maskSource, w, h), maskBlur) : null;
@@ -262,6 +263,11 @@ final class GenerateCommand implements Callable<Integer> {
         }
         modelOptions.precision();
         modelOptions.modelPath();
+    }
+
+    /** The sampler as the command line names it: "euler", "dpmpp_2m karras". */
+    private static String describe(Sampler.Choice choice) {
+        return choice.sampler().cliName() + (choice.schedule() == Schedule.DEFAULT ? "" : " " + choice.schedule().cliName());
     }
 
     private static BufferedImage readImage(String option, Path file) throws IOException {
