@@ -34,6 +34,11 @@ public final class PromptChunker {
         this.commaId = tokenizer.idOfToken(",</w>");
     }
 
+    /** Ids per chunk: {@code maxLength} of the tokenizer (77). */
+    public int chunkLength() {
+        return chunkTokens + 2;
+    }
+
     /** Parses {@code prompt} with {@link PromptAttention} and chunks it. */
     public List<TokenChunk> chunks(String prompt) {
         return chunks(PromptAttention.parse(prompt));

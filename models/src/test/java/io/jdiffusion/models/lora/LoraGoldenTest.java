@@ -12,6 +12,7 @@ import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.testsupport.Golden;
 import io.jdiffusion.models.testsupport.ModelFiles;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
+import io.jdiffusion.models.unet.UNetCall;
 import io.jdiffusion.models.weights.Parameter;
 import io.jdiffusion.testdata.TinySd;
 import org.junit.jupiter.api.AfterAll;
@@ -57,7 +58,7 @@ class LoraGoldenTest {
     private static double unetError(UNet2DConditionModel unet, String expectedKey, String label) {
         long t = golden.tensor("unet.timestep").getLong(0);
         try (Tensor timestep = Tensor.ofFloats(Shape.of(2), t, t)) {
-            List<Tensor> out = HostRunner.run(cpu, unet.graph(2, 16, 16, 77), List.of(golden.tensor("unet.sample"),
+            List<Tensor> out = HostRunner.run(cpu, unet.graph(new UNetCall(2, 16, 16, 77)), List.of(golden.tensor("unet.sample"),
                     timestep, golden.tensor("unet.encoder_hidden_states")));
             try {
                 return Golden.check(label, out.getFirst(), golden.tensor(expectedKey), TOLERANCE);
@@ -228,7 +229,7 @@ class LoraGoldenTest {
             // what separates it from the F32 file's result is the F16 rounding of the factors (2^-11 relative)
             long t = golden.tensor("unet.timestep").getLong(0);
             try (Tensor timestep = Tensor.ofFloats(Shape.of(2), t, t)) {
-                List<Tensor> outs = HostRunner.run(cpu, a.unet().graph(2, 16, 16, 77), List.of(golden.tensor("unet.sample"),
+                List<Tensor> outs = HostRunner.run(cpu, a.unet().graph(new UNetCall(2, 16, 16, 77)), List.of(golden.tensor("unet.sample"),
                         timestep, golden.tensor("unet.encoder_hidden_states")));
                 Golden.check("lora unet from an F16 file", outs.getFirst(), golden.tensor("scale10.unet.noise_pred"), 2e-3);
                 outs.forEach(Tensor::close);
