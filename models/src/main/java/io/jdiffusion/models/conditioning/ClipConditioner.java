@@ -79,7 +79,7 @@ public final class ClipConditioner implements TextConditioner {
     @Override
     public Conditioning encode(ConditioningInput input, NetworkRunner runner) {
         PromptChunker chunker = chunker();
-        List<String> prompts = input.guided() ? List.of(input.negativePrompt(), input.prompt()) : List.of(input.prompt());
+        List<String> prompts = PromptBatch.prompts(input);
         List<List<TokenChunk>> perPrompt = prompts.stream().map(chunker::chunks).toList();
         int chunks = perPrompt.stream().mapToInt(List::size).max().orElseThrow();
         int batch = prompts.size();
