@@ -29,6 +29,23 @@ public final class PromptAttention {
     private PromptAttention() {
     }
 
+    /**
+     * {@code text} with its brackets and backslashes escaped, so that {@link #parse} reads it as one run of
+     * weight 1 with exactly these characters (as diffusers, which has no emphasis syntax, reads a prompt). A
+     * word BREAK still starts a new chunk.
+     */
+    public static String literal(String text) {
+        StringBuilder out = new StringBuilder(text.length() + 8);
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if ("\\()[]".indexOf(c) >= 0) {
+                out.append('\\');
+            }
+            out.append(c);
+        }
+        return out.toString();
+    }
+
     /** The runs of {@code prompt} with their weights; never empty (an empty prompt is one empty run of weight 1). */
     public static List<WeightedText> parse(String prompt) {
         if (prompt == null) {

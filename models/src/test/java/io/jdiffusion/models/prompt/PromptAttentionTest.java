@@ -102,6 +102,12 @@ class PromptAttentionTest {
         assertThat(new WeightedText("BREAK", 1.0).isBreak()).isFalse();
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"hello, world! (masterpiece:1.2), [best quality]; 'quoted'", "a \\( b \\", "((x)) [y]", ":)", ""})
+    void literalTextParsesToItselfWithWeightOne(String text) {
+        assertThat(PromptAttention.parse(PromptAttention.literal(text))).containsExactly(new WeightedText(text, 1.0));
+    }
+
     @Test
     void rejectsNull() {
         assertThatThrownBy(() -> PromptAttention.parse(null)).isInstanceOf(PromptException.class);
