@@ -86,14 +86,19 @@ class LoraFileTest {
         }
     }
 
+    /** A file holding one random kohya pair of the given shapes, without alpha. */
+    private static Path writePair(Path file, String module, long[] downDims, long[] upDims) {
+        SplittableRandom rng = new SplittableRandom(file.getFileName().toString().hashCode());
+        try (Tensor down = random(rng, downDims); Tensor up = random(rng, upDims)) {
+            ModelFiles.write(file, Map.of(module + ".lora_down.weight", down, module + ".lora_up.weight", up));
+        }
+        return file;
+    }
+
     @Test
     void aRankMismatchNamesTheTensor(@TempDir Path dir) {
         String k = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q";
-        Path file = dir.resolve("bad.safetensors");
-        SplittableRandom rng = new SplittableRandom(1);
-        try (Tensor down = random(rng, 4, 32); Tensor up = random(rng, 32, 8)) {
-            ModelFiles.write(file, Map.of(k + ".lora_down.weight", down, k + ".lora_up.weight", up));
-        }
+        Path file = writePair(dir.resolve("bad.safetensors"), k, new long[]{4, 32}, new long[]{32, 8});
         assertThatThrownBy(() -> LoraFile.open(file, targets)).isInstanceOf(LoraException.class)
                 .hasMessage("LoRA bad.safetensors: rank mismatch in " + k + ": " + k + ".lora_down.weight is [4, 32] (rank 4) but "
                         + k + ".lora_up.weight is [32, 8]");
@@ -102,11 +107,7 @@ class LoraFileTest {
     @Test
     void factorsThatDoNotFitTheWeightAreNamed(@TempDir Path dir) {
         String k = "lora_te_text_model_encoder_layers_0_mlp_fc1";
-        Path file = dir.resolve("wide.safetensors");
-        SplittableRandom rng = new SplittableRandom(2);
-        try (Tensor down = random(rng, 4, 33); Tensor up = random(rng, 37, 4)) {
-            ModelFiles.write(file, Map.of(k + ".lora_down.weight", down, k + ".lora_up.weight", up));
-        }
+        Path file = writePair(dir.resolve("wide.safetensors"), k, new long[]{4, 33}, new long[]{37, 4});
         assertThatThrownBy(() -> LoraFile.open(file, targets)).isInstanceOf(LoraException.class)
                 .hasMessageContaining(k).hasMessageContaining("does not fit text_encoder weight encoder.layers.0.mlp.fc1.weight [37, 32]");
     }
