@@ -24,25 +24,36 @@ public record ModelConfigs(ClipTextConfig textEncoder, UNetConfig unet, VaeConfi
     static final String UNET = "unet";
     static final String VAE = "vae";
     static final String SCHEDULER = "scheduler";
+    static final String SD15 = "sd15";
+    static final String SD21 = "sd21";
 
     /** Stable Diffusion 1.5: CLIP ViT-L/14 text tower, 859M-parameter UNet, PNDM scheduler, epsilon prediction. */
     public static ModelConfigs sd15() {
-        return bundled("sd15", "bundled SD 1.5 configs");
+        return bundled(SD15, "bundled SD 1.5 configs");
     }
 
     /** Stable Diffusion 2.1 (768-v): OpenCLIP ViT-H text tower (23 layers), linear projections, v-prediction. */
     public static ModelConfigs sd21() {
-        return bundled("sd21", "bundled SD 2.1 configs");
+        return bundled(SD21, "bundled SD 2.1 configs");
     }
 
     private static ModelConfigs bundled(String dir, String source) {
-        String base = "/io/jdiffusion/models/sd/" + dir + "/";
+        return fromTrees(bundledTree(dir, TEXT_ENCODER), bundledTree(dir, UNET), bundledTree(dir, VAE),
+                bundledTree(dir, SCHEDULER), source);
+    }
+
+    /** A bundled config as an editable tree: {@code dir} is sd15 or sd21, {@code component} e.g. {@link #UNET}. */
+    static ObjectNode bundledTree(String dir, String component) {
+        return ConfigJson.resource("/io/jdiffusion/models/sd/" + dir + "/" + component + ".json").tree().deepCopy();
+    }
+
+    /** Configs from diffusers-named JSON trees, checked as the files of a diffusers folder are. */
+    static ModelConfigs fromTrees(ObjectNode text, ObjectNode unet, ObjectNode vae, ObjectNode scheduler, String source) {
         return new ModelConfigs(
-                ClipTextConfig.fromJson(ConfigJson.resource(base + "text_encoder.json")),
-                UNetConfig.fromJson(ConfigJson.resource(base + "unet.json")),
-                VaeConfig.fromJson(ConfigJson.resource(base + "vae.json")),
-                ConfigJson.resource(base + "scheduler.json").tree(),
-                source);
+                ClipTextConfig.fromJson(new ConfigJson(source + " text encoder", text)),
+                UNetConfig.fromJson(new ConfigJson(source + " unet", unet)),
+                VaeConfig.fromJson(new ConfigJson(source + " vae", vae)),
+                scheduler, source);
     }
 
     /**
@@ -103,6 +114,20 @@ public record ModelConfigs(ClipTextConfig textEncoder, UNetConfig unet, VaeConfi
             case 1024 -> "SD 2.x";
             default -> "SD-shaped model (cross-attention width " + unet.crossAttentionDim() + ")";
         };
+    }
+
+    /** The same configs with the scheduler's {@code prediction_type} set. */
+    public ModelConfigs withPredictionType(String predictionType) {
+        ObjectNode s = scheduler.deepCopy();
+        s.put("prediction_type", predictionType);
+        return new ModelConfigs(textEncoder, unet, vae, s, source);
+    }
+
+    /** Whether {@code folder} holds the component configs (else it may hold only a tokenizer). */
+    static boolean hasComponentConfigs(Path folder) {
+        return Files.isRegularFile(folder.resolve(UNET).resolve("config.json"))
+                || Files.isRegularFile(folder.resolve(TEXT_ENCODER).resolve("config.json"))
+                || Files.isRegularFile(folder.resolve(VAE).resolve("config.json"));
     }
 
     public ModelConfigs withTextEncoder(ClipTextConfig c) {

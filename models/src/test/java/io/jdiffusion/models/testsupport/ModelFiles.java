@@ -5,6 +5,8 @@ import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.safetensors.SafetensorsFile;
 import io.jdiffusion.core.safetensors.SafetensorsWriter;
+import io.jdiffusion.models.sd.CheckpointFamily;
+import io.jdiffusion.models.sd.LdmCheckpointWriter;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.weights.LdmKeyMap;
 import io.jdiffusion.models.weights.Parameter;
@@ -83,51 +85,21 @@ public final class ModelFiles {
         return m;
     }
 
-    /**
-     * The model as an original single-file checkpoint (SD 1.x layout: transformers CLIP under
-     * {@code cond_stage_model.transformer.text_model.}), VAE attention projections stored as 1x1 convolutions as
-     * LDM does, plus {@code extras}.
-     */
+    /** The model as an SD 1.x-layout single-file checkpoint, plus {@code extras}. */
     public static void writeLdm(StableDiffusion sd, Path file, Map<String, Tensor> extras) {
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        for (Parameter p : sd.textEncoder().parameters()) {
-            out.put(LdmKeyMap.clip(p.name()).getFirst().name(), p.tensor());
-        }
-        addUNetAndVae(sd, out);
-        out.putAll(extras);
-        write(file, out);
+        writeLdm(sd, CheckpointFamily.SD1, file, extras);
     }
 
     /** As {@link #writeLdm} for an SD 2.x-style model: OpenCLIP text tower, q/k/v stacked into in_proj. */
     public static void writeLdmOpenClip(StableDiffusion sd, Path file, Map<String, Tensor> extras) {
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        int hidden = sd.textEncoder().hiddenSize();
-        for (Parameter p : sd.textEncoder().parameters()) {
-            StoredKey key = LdmKeyMap.openClip(p.name(), hidden);
-            if (!key.isSlice()) {
-                out.put(key.name(), p.tensor());
-                continue;
-            }
-            Shape s = p.tensor().shape();
-            Tensor stacked = out.computeIfAbsent(key.name(), n -> Tensor.allocate(s.withDim(0, 3 * s.dim(0)), p.tensor().dtype()));
-            long rowBytes = p.tensor().byteSize() / s.dim(0);
-            MemorySegment.copy(p.tensor().segment(), 0, stacked.segment(), key.fromRow() * rowBytes, p.tensor().byteSize());
-        }
-        addUNetAndVae(sd, out);
-        out.putAll(extras);
-        write(file, out);
+        writeLdm(sd, CheckpointFamily.SD2, file, extras);
     }
 
-    private static void addUNetAndVae(StableDiffusion sd, Map<String, Tensor> out) {
-        for (Parameter p : sd.unet().parameters()) {
-            out.put(LdmKeyMap.unet(p.name(), sd.unet().config()), p.tensor());
-        }
-        for (Parameter p : sd.vae().parameters()) {
-            Tensor t = p.tensor();
-            if (p.name().contains("mid_block.attentions.0.") && t.shape().rank() == 2) {
-                t = t.reshape(t.shape().dim(0), t.shape().dim(1), 1, 1);
-            }
-            out.put(LdmKeyMap.vae(p.name(), sd.vae().config()), t);
+    private static void writeLdm(StableDiffusion sd, CheckpointFamily family, Path file, Map<String, Tensor> extras) {
+        try {
+            LdmCheckpointWriter.write(sd, family, file, extras);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
