@@ -17,21 +17,31 @@ import java.util.function.IntUnaryOperator;
  */
 public enum CheckpointFamily {
     /** SD 1.x: transformers' CLIP ViT-L/14 text tower, cross-attention width 768, epsilon prediction. */
-    SD1("SD 1.x", ModelConfigs.SD15, channels -> 8, SingleFileCheckpoint.TextTower.CLIP, "epsilon", "<|endoftext|>",
-            List.of(new HubSource("stable-diffusion-v1-5/stable-diffusion-v1-5", "tokenizer"),
-                    new HubSource("runwayml/stable-diffusion-v1-5", "tokenizer"),
-                    new HubSource("CompVis/stable-diffusion-v1-4", "tokenizer"),
-                    new HubSource("openai/clip-vit-large-patch14", ""))),
+    SD1("SD 1.x", ModelConfigs.SD15, channels -> 8, SingleFileCheckpoint.TextTower.CLIP, "epsilon",
+            List.of(new TokenizerFolder("tokenizer", "<|endoftext|>")),
+            List.of(new HubSource("stable-diffusion-v1-5/stable-diffusion-v1-5", false),
+                    new HubSource("runwayml/stable-diffusion-v1-5", false),
+                    new HubSource("CompVis/stable-diffusion-v1-4", false),
+                    new HubSource("openai/clip-vit-large-patch14", true))),
     /**
      * SD 2.x: OpenCLIP ViT-H/14 text tower, cross-attention width 1024. The 768-v checkpoints (2.0, 2.1)
      * predict v, the 512-base ones epsilon; the weights do not say which (see {@link PredictionTypeChoice}).
      * Its tokenizer pads with "!", unlike SD 1.x's, so only SD 2 repositories are searched.
      */
-    SD2("SD 2.x", ModelConfigs.SD21, channels -> channels / 64, SingleFileCheckpoint.TextTower.OPEN_CLIP, "v_prediction", "!",
-            List.of(new HubSource("stabilityai/stable-diffusion-2-1", "tokenizer"),
-                    new HubSource("stabilityai/stable-diffusion-2-1-base", "tokenizer"),
-                    new HubSource("stabilityai/stable-diffusion-2", "tokenizer"),
-                    new HubSource("stabilityai/stable-diffusion-2-base", "tokenizer")));
+    SD2("SD 2.x", ModelConfigs.SD21, channels -> channels / 64, SingleFileCheckpoint.TextTower.OPEN_CLIP, "v_prediction",
+            List.of(new TokenizerFolder("tokenizer", "!")),
+            List.of(new HubSource("stabilityai/stable-diffusion-2-1", false),
+                    new HubSource("stabilityai/stable-diffusion-2-1-base", false),
+                    new HubSource("stabilityai/stable-diffusion-2", false),
+                    new HubSource("stabilityai/stable-diffusion-2-base", false))),
+    /**
+     * SDXL base: CLIP ViT-L and OpenCLIP ViT-bigG ({@code conditioner.embedders.0/1}), text_time conditioning;
+     * the bundled SDXL base configs are used as they are (with conv_in's input channels). Two tokenizers:
+     * {@code tokenizer/} pads with the end token, {@code tokenizer_2/} with "!".
+     */
+    SDXL("SDXL", ModelConfigs.SDXL, channels -> channels / 64, SingleFileCheckpoint.TextTower.SDXL, "epsilon",
+            List.of(new TokenizerFolder("tokenizer", "<|endoftext|>"), new TokenizerFolder("tokenizer_2", "!")),
+            List.of(new HubSource("stabilityai/stable-diffusion-xl-base-1.0", false)));
 
     /** The stored name whose shape gives the UNet's cross-attention width: [320, width] for SD 1.x and 2.x. */
     static final String CROSS_ATTENTION_KEY =
@@ -42,25 +52,29 @@ public enum CheckpointFamily {
     private final IntUnaryOperator unetHeads;
     private final SingleFileCheckpoint.TextTower textTower;
     private final String defaultPredictionType;
-    private final String padToken;
+    private final List<TokenizerFolder> tokenizerFolders;
     private final List<HubSource> hubSources;
 
     CheckpointFamily(String label, String bundledDir, IntUnaryOperator unetHeads, SingleFileCheckpoint.TextTower textTower,
-                     String defaultPredictionType, String padToken, List<HubSource> hubSources) {
+                     String defaultPredictionType, List<TokenizerFolder> tokenizerFolders, List<HubSource> hubSources) {
         this.label = label;
         this.bundledDir = bundledDir;
         this.unetHeads = unetHeads;
         this.textTower = textTower;
         this.defaultPredictionType = defaultPredictionType;
-        this.padToken = padToken;
+        this.tokenizerFolders = tokenizerFolders;
         this.hubSources = hubSources;
     }
 
+    /** A tokenizer folder of a diffusers layout and the pad token the family's tokenizer there uses. */
+    record TokenizerFolder(String name, String padToken) {
+    }
+
     /**
-     * A Hugging Face repository holding this family's tokenizer files in {@code subfolder} ("" for the root,
-     * as the CLIP repositories keep them).
+     * A Hugging Face repository holding this family's tokenizer folders, or (a CLIP repository, for a family
+     * with one tokenizer) the tokenizer files at its root.
      */
-    public record HubSource(String repoId, String subfolder) {
+    public record HubSource(String repoId, boolean filesAtRoot) {
         /** The repository's folder in a hub cache: {@code models--org--name}. */
         String cacheFolderName() {
             return "models--" + repoId.replace("/", "--");
@@ -74,16 +88,15 @@ public enum CheckpointFamily {
      * @throws ModelLoadException naming what the file holds when it is no family jdiffusion runs
      */
     static CheckpointFamily detect(SafetensorsWeights w, Path file) {
-        if (w.names().stream().anyMatch(n -> n.startsWith("conditioner.embedders."))) {
-            throw new ModelLoadException(file + " is an SDXL checkpoint (conditioner.embedders.*); jdiffusion runs "
-                    + "Stable Diffusion 1.x and 2.x only");
-        }
         if (w.names().stream().noneMatch(n -> n.startsWith(LdmKeyMap.UNET_PREFIX))) {
             throw new ModelLoadException(file + " is not a Stable Diffusion single-file checkpoint: it has no "
                     + LdmKeyMap.UNET_PREFIX + "* tensors. For a diffusers folder, name the folder; a component file on "
                     + "its own (e.g. unet/diffusion_pytorch_model.safetensors) cannot be loaded alone.");
         }
         SingleFileCheckpoint.TextTower tower = SingleFileCheckpoint.textTower(w, file);
+        if (tower == SingleFileCheckpoint.TextTower.SDXL) {
+            return SDXL;
+        }
         CheckpointFamily byTower = tower == SingleFileCheckpoint.TextTower.CLIP ? SD1 : SD2;
         Tensor key = w.tensor(CROSS_ATTENTION_KEY);
         if (key == null || key.shape().rank() != 2) {
@@ -103,7 +116,7 @@ public enum CheckpointFamily {
         return byShape;
     }
 
-    /** "SD 1.x" or "SD 2.x". */
+    /** "SD 1.x", "SD 2.x" or "SDXL". */
     public String label() {
         return label;
     }
@@ -135,14 +148,9 @@ public enum CheckpointFamily {
         return defaultPredictionType;
     }
 
-    /** The pad token of the family's tokenizer; a tokenizer found by searching must have it. */
-    String padToken() {
-        return padToken;
-    }
-
-    /** The tokenizer folders a config folder holds for this family. */
-    List<String> tokenizerFolders() {
-        return List.of("tokenizer");
+    /** The tokenizer folders this family needs, with the pad token a folder found by searching must have. */
+    List<TokenizerFolder> tokenizerFolders() {
+        return tokenizerFolders;
     }
 
     /** The repositories searched for the tokenizer in Hugging Face caches, best first. */

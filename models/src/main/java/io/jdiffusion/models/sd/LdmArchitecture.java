@@ -45,16 +45,24 @@ final class LdmArchitecture {
     static ModelConfigs infer(Map<String, Shape> shapes, CheckpointFamily family, PredictionTypeChoice prediction, Path file) {
         LdmArchitecture a = new LdmArchitecture(shapes, file);
         String dir = family.bundledDir();
+        String source = family.label() + " architecture inferred from the tensors of " + file;
+        ObjectNode scheduler = ModelConfigs.bundledTree(dir, ModelConfigs.SCHEDULER);
+        scheduler.put("prediction_type", prediction.predictionType());
+        if (family == CheckpointFamily.SDXL) {
+            // SDXL base: the bundled configs as they are, but for inpainting's input channels
+            ObjectNode unet = ModelConfigs.bundledTree(dir, ModelConfigs.UNET);
+            unet.put("in_channels", a.require(U + "input_blocks.0.0.weight", 4).size(1));
+            return ModelConfigs.fromTrees(ModelConfigs.bundledTree(dir, ModelConfigs.TEXT_ENCODER),
+                    ModelConfigs.bundledTree(dir, ModelConfigs.TEXT_ENCODER_2), unet, ModelConfigs.bundledTree(dir, ModelConfigs.VAE),
+                    scheduler, source);
+        }
         ObjectNode unet = a.unet(ModelConfigs.bundledTree(dir, ModelConfigs.UNET), family);
         if (family == CheckpointFamily.SD2 && prediction.predictionType().equals(PredictionTypeChoice.EPSILON)) {
             unet.put("sample_size", SD2_BASE_SAMPLE_SIZE);
         }
         ObjectNode text = a.text(ModelConfigs.bundledTree(dir, ModelConfigs.TEXT_ENCODER), family);
         ObjectNode vae = a.vae(ModelConfigs.bundledTree(dir, ModelConfigs.VAE));
-        ObjectNode scheduler = ModelConfigs.bundledTree(dir, ModelConfigs.SCHEDULER);
-        scheduler.put("prediction_type", prediction.predictionType());
-        ModelConfigs configs = ModelConfigs.fromTrees(text, unet, vae, scheduler,
-                family.label() + " architecture inferred from the tensors of " + file);
+        ModelConfigs configs = ModelConfigs.fromTrees(text, null, unet, vae, scheduler, source);
         if (family.textTower() == SingleFileCheckpoint.TextTower.OPEN_CLIP) {
             // SD 2.x conditions on the penultimate of the stored layers
             ClipTextConfig t = configs.textEncoder();

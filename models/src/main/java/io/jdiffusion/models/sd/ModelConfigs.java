@@ -13,19 +13,22 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The architecture of a whole pipeline: the three networks' configs and the scheduler config, read from a
- * diffusers-layout folder or taken from the bundled canonical SD 1.5 / SD 2.1 configs.
+ * The architecture of a whole pipeline: the networks' configs and the scheduler config, read from a
+ * diffusers-layout folder or taken from the bundled canonical SD 1.5 / SD 2.1 / SDXL configs.
  *
- * @param source where the configs came from, for messages
+ * @param textEncoder2 SDXL's second text encoder (OpenCLIP ViT-bigG with its projection); null for SD 1.x/2.x
+ * @param source       where the configs came from, for messages
  */
-public record ModelConfigs(ClipTextConfig textEncoder, UNetConfig unet, VaeConfig vae, ObjectNode scheduler,
-                           String source) {
+public record ModelConfigs(ClipTextConfig textEncoder, ClipTextConfig textEncoder2, UNetConfig unet, VaeConfig vae,
+                           ObjectNode scheduler, String source) {
     static final String TEXT_ENCODER = "text_encoder";
+    static final String TEXT_ENCODER_2 = "text_encoder_2";
     static final String UNET = "unet";
     static final String VAE = "vae";
     static final String SCHEDULER = "scheduler";
     static final String SD15 = "sd15";
     static final String SD21 = "sd21";
+    static final String SDXL = "sdxl";
 
     /** Stable Diffusion 1.5: CLIP ViT-L/14 text tower, 859M-parameter UNet, PNDM scheduler, epsilon prediction. */
     public static ModelConfigs sd15() {
@@ -37,20 +40,40 @@ public record ModelConfigs(ClipTextConfig textEncoder, UNetConfig unet, VaeConfi
         return bundled(SD21, "bundled SD 2.1 configs");
     }
 
+    /**
+     * SDXL base 1.0: CLIP ViT-L/14 and OpenCLIP ViT-bigG/14 (with projection) text towers, 2.6B-parameter UNet
+     * with text_time added conditioning, VAE scaling 0.13025, EulerDiscrete with "leading" spacing.
+     */
+    public static ModelConfigs sdxl() {
+        return bundled(SDXL, "bundled SDXL base 1.0 configs");
+    }
+
     private static ModelConfigs bundled(String dir, String source) {
-        return fromTrees(bundledTree(dir, TEXT_ENCODER), bundledTree(dir, UNET), bundledTree(dir, VAE),
+        ObjectNode text2 = ModelConfigs.class.getResource(resource(dir, TEXT_ENCODER_2)) != null
+                ? bundledTree(dir, TEXT_ENCODER_2) : null;
+        return fromTrees(bundledTree(dir, TEXT_ENCODER), text2, bundledTree(dir, UNET), bundledTree(dir, VAE),
                 bundledTree(dir, SCHEDULER), source);
     }
 
-    /** A bundled config as an editable tree: {@code dir} is sd15 or sd21, {@code component} e.g. {@link #UNET}. */
-    static ObjectNode bundledTree(String dir, String component) {
-        return ConfigJson.resource("/io/jdiffusion/models/sd/" + dir + "/" + component + ".json").tree().deepCopy();
+    private static String resource(String dir, String component) {
+        return "/io/jdiffusion/models/sd/" + dir + "/" + component + ".json";
     }
 
-    /** Configs from diffusers-named JSON trees, checked as the files of a diffusers folder are. */
-    static ModelConfigs fromTrees(ObjectNode text, ObjectNode unet, ObjectNode vae, ObjectNode scheduler, String source) {
+    /** A bundled config as an editable tree: {@code dir} is sd15, sd21 or sdxl, {@code component} e.g. {@link #UNET}. */
+    static ObjectNode bundledTree(String dir, String component) {
+        return ConfigJson.resource(resource(dir, component)).tree().deepCopy();
+    }
+
+    /**
+     * Configs from diffusers-named JSON trees, checked as the files of a diffusers folder are.
+     *
+     * @param text2 SDXL's second text encoder; null for SD 1.x/2.x
+     */
+    static ModelConfigs fromTrees(ObjectNode text, ObjectNode text2, ObjectNode unet, ObjectNode vae, ObjectNode scheduler,
+                                  String source) {
         return new ModelConfigs(
                 ClipTextConfig.fromJson(new ConfigJson(source + " text encoder", text)),
+                text2 == null ? null : ClipTextConfig.fromJson(new ConfigJson(source + " text encoder 2", text2)),
                 UNetConfig.fromJson(new ConfigJson(source + " unet", unet)),
                 VaeConfig.fromJson(new ConfigJson(source + " vae", vae)),
                 scheduler, source);
@@ -69,10 +92,22 @@ public record ModelConfigs(ClipTextConfig textEncoder, UNetConfig unet, VaeConfi
         UNetConfig unet = read(problems, () -> UNetConfig.fromJson(ConfigJson.read(componentFile(folder, UNET, "config.json"))));
         VaeConfig vae = read(problems, () -> VaeConfig.fromJson(ConfigJson.read(componentFile(folder, VAE, "config.json"))));
         ObjectNode scheduler = read(problems, () -> ConfigJson.read(componentFile(folder, SCHEDULER, "scheduler_config.json")).tree());
+        ClipTextConfig text2 = null;
+        if (unet != null && unet.hasTextTimeConditioning()) {
+            if (!Files.isDirectory(folder.resolve(TEXT_ENCODER_2))) {
+                throw new ModelLoadException(folder + " is an SDXL model (its UNet takes text_time conditioning) but has no "
+                        + TEXT_ENCODER_2 + "/ folder: SDXL needs both text encoders (text_encoder/ and text_encoder_2/)");
+            }
+            text2 = read(problems, () -> ClipTextConfig.fromJson(ConfigJson.read(componentFile(folder, TEXT_ENCODER_2, "config.json"))));
+            if (text2 != null && text2.projectionDim() == 0) {
+                problems.add(folder.resolve(TEXT_ENCODER_2) + "/config.json: SDXL's second text encoder must be a "
+                        + ClipTextConfig.WITH_PROJECTION + " (its pooled output conditions the UNet)");
+            }
+        }
         if (!problems.isEmpty()) {
             throw new ModelLoadException("cannot read the model configs in " + folder + ":\n  " + String.join("\n  ", problems));
         }
-        return new ModelConfigs(text, unet, vae, scheduler, folder.toString());
+        return new ModelConfigs(text, text2, unet, vae, scheduler, folder.toString());
     }
 
     /** {@code folder/component/file}, failing with the diffusers layout spelled out when the component folder is missing. */
@@ -107,8 +142,11 @@ public record ModelConfigs(ClipTextConfig textEncoder, UNetConfig unet, VaeConfi
         return scheduler.hasNonNull("prediction_type") ? scheduler.get("prediction_type").asText() : "epsilon";
     }
 
-    /** "SD 1.x" or "SD 2.x" by the text width the UNet attends to. */
+    /** "SD 1.x", "SD 2.x" or "SDXL": by the added conditioning, else by the text width the UNet attends to. */
     public String family() {
+        if (isSdxl()) {
+            return "SDXL";
+        }
         return switch (unet.crossAttentionDim()) {
             case 768 -> "SD 1.x";
             case 1024 -> "SD 2.x";
@@ -120,7 +158,7 @@ public record ModelConfigs(ClipTextConfig textEncoder, UNetConfig unet, VaeConfi
     public ModelConfigs withPredictionType(String predictionType) {
         ObjectNode s = scheduler.deepCopy();
         s.put("prediction_type", predictionType);
-        return new ModelConfigs(textEncoder, unet, vae, s, source);
+        return new ModelConfigs(textEncoder, textEncoder2, unet, vae, s, source);
     }
 
     /** Whether {@code folder} holds the component configs (else it may hold only a tokenizer). */
@@ -130,11 +168,16 @@ public record ModelConfigs(ClipTextConfig textEncoder, UNetConfig unet, VaeConfi
                 || Files.isRegularFile(folder.resolve(VAE).resolve("config.json"));
     }
 
+    /** Two text encoders and text_time added conditioning. */
+    public boolean isSdxl() {
+        return textEncoder2 != null;
+    }
+
     public ModelConfigs withTextEncoder(ClipTextConfig c) {
-        return new ModelConfigs(c, unet, vae, scheduler, source);
+        return new ModelConfigs(c, textEncoder2, unet, vae, scheduler, source);
     }
 
     public ModelConfigs withUNet(UNetConfig c) {
-        return new ModelConfigs(textEncoder, c, vae, scheduler, source);
+        return new ModelConfigs(textEncoder, textEncoder2, c, vae, scheduler, source);
     }
 }

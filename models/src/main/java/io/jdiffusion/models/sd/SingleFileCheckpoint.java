@@ -1,6 +1,7 @@
 package io.jdiffusion.models.sd;
 
 import io.jdiffusion.core.Shape;
+import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.config.ClipTextConfig;
 import io.jdiffusion.models.config.ModelLoadException;
 import io.jdiffusion.models.config.UNetConfig;
@@ -9,15 +10,18 @@ import io.jdiffusion.models.weights.LdmKeyMap;
 import io.jdiffusion.models.weights.MappedWeights;
 import io.jdiffusion.models.weights.SafetensorsWeights;
 import io.jdiffusion.models.weights.StoredKey;
+import io.jdiffusion.models.weights.TransposedWeights;
 
 import java.nio.file.Path;
 import java.util.HashMap;
-import java.util.Map;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * The original single-file checkpoint layout ({@code model.diffusion_model.*}, {@code first_stage_model.*},
- * {@code cond_stage_model.*}): the text tower a file stores, the architecture its tensor shapes imply, and each
+ * {@code cond_stage_model.*}, SDXL's {@code conditioner.embedders.0/1.*}): the text towers a file stores, its
+ * tensor shapes (see {@link LdmArchitecture}), and each
  * network's view of the file. Tensors outside the three networks (the DDPM schedule buffers, EMA copies)
  * are ignored.
  */
@@ -27,14 +31,19 @@ final class SingleFileCheckpoint {
         /** transformers' CLIPTextModel (ViT-L/14), SD 1.x. */
         CLIP,
         /** OpenCLIP's text transformer (ViT-H/14), SD 2.x. */
-        OPEN_CLIP
+        OPEN_CLIP,
+        /** SDXL: CLIP ViT-L ({@code conditioner.embedders.0}) and OpenCLIP ViT-bigG ({@code conditioner.embedders.1}). */
+        SDXL
     }
 
     private SingleFileCheckpoint() {
     }
 
-    /** The text tower stored in the checkpoint. */
+    /** The text tower(s) stored in the checkpoint. */
     static TextTower textTower(SafetensorsWeights w, Path file) {
+        if (w.names().stream().anyMatch(n -> n.startsWith("conditioner.embedders."))) {
+            return detectSdxl(w, file);
+        }
         if (w.contains(LdmKeyMap.CLIP_PREFIX + "text_model.embeddings.token_embedding.weight")
                 || w.contains(LdmKeyMap.CLIP_PREFIX + "embeddings.token_embedding.weight")) {
             return TextTower.CLIP;
@@ -44,6 +53,22 @@ final class SingleFileCheckpoint {
         }
         throw new ModelLoadException(file + " holds a UNet but no text encoder (neither " + LdmKeyMap.CLIP_PREFIX
                 + "* nor " + LdmKeyMap.OPEN_CLIP_PREFIX + "* tensors); jdiffusion needs a full SD 1.x/2.x checkpoint");
+    }
+
+    private static TextTower detectSdxl(SafetensorsWeights w, Path file) {
+        boolean clip = w.names().stream().anyMatch(n -> n.startsWith(LdmKeyMap.SDXL_CLIP_PREFIX));
+        boolean openClip = w.names().stream().anyMatch(n -> n.startsWith(LdmKeyMap.SDXL_OPEN_CLIP_PREFIX));
+        boolean openClipFirst = w.names().stream().anyMatch(n -> n.startsWith("conditioner.embedders.0.model."));
+        if (openClipFirst && !openClip) {
+            throw new ModelLoadException(file + " is an SDXL refiner checkpoint (OpenCLIP ViT-bigG alone in "
+                    + "conditioner.embedders.0): SDXL refiner is not supported (jdiffusion runs the SDXL base model)");
+        }
+        if (!clip || !openClip) {
+            throw new ModelLoadException(file + " is an SDXL checkpoint without its " + (clip ? "second" : "first")
+                    + " text encoder (no " + (clip ? LdmKeyMap.SDXL_OPEN_CLIP_PREFIX : LdmKeyMap.SDXL_CLIP_PREFIX)
+                    + "* tensors): SDXL needs both text encoders");
+        }
+        return TextTower.SDXL;
     }
 
     /** Every stored tensor's name and shape, what {@link LdmArchitecture} reads the architecture from. */
@@ -66,7 +91,20 @@ final class SingleFileCheckpoint {
                 n -> n.startsWith(LdmKeyMap.VAE_PREFIX + "loss.")); // training-only discriminator/loss weights
     }
 
+    /** SDXL's second text encoder (OpenCLIP ViT-bigG, every layer, with its projection stored transposed). */
+    static TransposedWeights sdxlText2Source(SafetensorsWeights w, ClipTextConfig c) {
+        String p = LdmKeyMap.SDXL_OPEN_CLIP_PREFIX;
+        MappedWeights mapped = new MappedWeights(w, name -> List.of(LdmKeyMap.openClip(name, c.hiddenSize(), p)),
+                n -> n.startsWith(p), n -> n.equals(p + "logit_scale") || n.equals(p + "attn_mask"));
+        return new TransposedWeights(mapped, Set.of(ClipTextEncoder.PROJECTION + ".weight"));
+    }
+
     static MappedWeights textSource(SafetensorsWeights w, TextTower tower, ClipTextConfig c) {
+        if (tower == TextTower.SDXL) {
+            String p = LdmKeyMap.SDXL_CLIP_PREFIX;
+            return new MappedWeights(w, name -> LdmKeyMap.clip(name, p), n -> n.startsWith(p),
+                    n -> n.endsWith("position_ids"));
+        }
         if (tower == TextTower.CLIP) {
             return new MappedWeights(w, LdmKeyMap::clip, n -> n.startsWith(LdmKeyMap.CLIP_PREFIX),
                     n -> n.endsWith("position_ids"));

@@ -68,12 +68,13 @@ final class TokenizerSearch {
         }
         List<String> searched = new ArrayList<>();
         Path dir = checkpoint.toAbsolutePath().getParent();
-        searched.add(dir.resolve("tokenizer").toString());
+        String first = family.tokenizerFolders().getFirst().name();
+        searched.add(dir.resolve(first).toString());
         Optional<Found> found = candidate(dir, family, "the diffusers folder holding the checkpoint");
         if (found.isPresent()) {
             return found.get();
         }
-        searched.add(dir.resolve("*").resolve("tokenizer").toString());
+        searched.add(dir.resolve("*").resolve(first).toString());
         for (Path sibling : subfolders(dir)) {
             found = candidate(sibling, family, "the diffusers folder " + sibling + " beside the checkpoint");
             if (found.isPresent()) {
@@ -83,11 +84,12 @@ final class TokenizerSearch {
         for (Path cache : hubCaches) {
             for (CheckpointFamily.HubSource source : family.hubSources()) {
                 Path repo = cache.resolve(source.cacheFolderName());
-                searched.add(repo.resolve("snapshots/*").resolve(source.subfolder()).toString());
+                searched.add(repo.resolve("snapshots/*").resolve(source.filesAtRoot() ? "" : family.tokenizerFolders().getFirst().name()).toString());
                 for (Path snapshot : snapshots(repo)) {
-                    Path tokenizer = source.subfolder().isEmpty() ? snapshot : snapshot.resolve(source.subfolder());
-                    if (holdsTokenizer(tokenizer) && padTokenOf(tokenizer).equals(family.padToken())) {
-                        return new Found(List.of(tokenizer), "the Hugging Face cache of " + source.repoId());
+                    found = source.filesAtRoot() ? atRoot(snapshot, family, "the Hugging Face cache of " + source.repoId())
+                            : candidate(snapshot, family, "the Hugging Face cache of " + source.repoId());
+                    if (found.isPresent()) {
+                        return found.get();
                     }
                 }
             }
@@ -95,15 +97,17 @@ final class TokenizerSearch {
         throw new ModelLoadException(checkpoint + " is a single-file " + family.label() + " checkpoint, which holds no "
                 + "tokenizer, and none was found: it needs " + String.join(" and ", needed(family)) + " of "
                 + family.hubSources().getFirst().repoId() + ". Looked in " + String.join(", ", searched)
-                + ". Pass --config DIR with a folder holding tokenizer/ (for example: huggingface-cli download "
-                + family.hubSources().getFirst().repoId() + " --include 'tokenizer/*' --local-dir DIR).");
+                + ". Pass --config DIR with a folder holding " + first + "/ (for example: huggingface-cli download "
+                + family.hubSources().getFirst().repoId() + " --include '" + (family.tokenizerFolders().size() > 1 ? "tokenizer*" : first)
+                + "/*' --local-dir DIR).");
     }
 
     /** {@code DIR/tokenizer/} (and any further folders the family needs), or DIR itself holding the files. */
     private static Found inConfigFolder(Path dir, CheckpointFamily family) {
         List<Path> folders = new ArrayList<>();
         List<String> missing = new ArrayList<>();
-        for (String name : family.tokenizerFolders()) {
+        for (CheckpointFamily.TokenizerFolder folder : family.tokenizerFolders()) {
+            String name = folder.name();
             Path sub = dir.resolve(name);
             if (holdsTokenizer(sub)) {
                 folders.add(sub);
@@ -115,17 +119,18 @@ final class TokenizerSearch {
         }
         if (!missing.isEmpty()) {
             throw new ModelLoadException("--config " + dir + ": missing " + String.join(" and ", missing) + " (the "
-                    + family.label() + " tokenizer files, e.g. the tokenizer/ folder of " + family.hubSources().getFirst().repoId() + ")");
+                    + family.label() + " tokenizer files, e.g. the tokenizer/ folder" + (family.tokenizerFolders().size() > 1 ? "s" : "")
+                    + " of " + family.hubSources().getFirst().repoId() + ")");
         }
         return new Found(folders, dir.toString());
     }
 
-    /** The tokenizer folders under a diffusers folder, when it has all of them with the family's pad token. */
+    /** The tokenizer folders under a diffusers folder, when it has all of them with the family's pad tokens. */
     private static Optional<Found> candidate(Path root, CheckpointFamily family, String where) {
         List<Path> folders = new ArrayList<>();
-        for (String name : family.tokenizerFolders()) {
-            Path dir = root.resolve(name);
-            if (!holdsTokenizer(dir) || !padTokenOf(dir).equals(family.padToken())) {
+        for (CheckpointFamily.TokenizerFolder folder : family.tokenizerFolders()) {
+            Path dir = root.resolve(folder.name());
+            if (!holdsTokenizer(dir) || !padTokenOf(dir).equals(folder.padToken())) {
                 return Optional.empty();
             }
             folders.add(dir);
@@ -133,10 +138,17 @@ final class TokenizerSearch {
         return Optional.of(new Found(folders, where));
     }
 
+    /** The tokenizer files at a (CLIP) repository's root, for a family with one tokenizer. */
+    private static Optional<Found> atRoot(Path snapshot, CheckpointFamily family, String where) {
+        List<CheckpointFamily.TokenizerFolder> folders = family.tokenizerFolders();
+        return folders.size() == 1 && holdsTokenizer(snapshot) && padTokenOf(snapshot).equals(folders.getFirst().padToken())
+                ? Optional.of(new Found(List.of(snapshot), where)) : Optional.empty();
+    }
+
     private static List<String> needed(CheckpointFamily family) {
         List<String> files = new ArrayList<>();
-        for (String folder : family.tokenizerFolders()) {
-            FILES.forEach(f -> files.add(folder + "/" + f));
+        for (CheckpointFamily.TokenizerFolder folder : family.tokenizerFolders()) {
+            FILES.forEach(f -> files.add(folder.name() + "/" + f));
         }
         return files;
     }

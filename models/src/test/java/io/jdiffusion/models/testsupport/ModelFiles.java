@@ -95,6 +95,11 @@ public final class ModelFiles {
         writeLdm(sd, CheckpointFamily.SD2, file, extras);
     }
 
+    /** An SDXL model as a generative-models single file (conditioner.embedders.0/1), plus {@code extras}. */
+    public static void writeLdmSdxl(StableDiffusion sd, Path file, Map<String, Tensor> extras) {
+        writeLdm(sd, CheckpointFamily.SDXL, file, extras);
+    }
+
     private static void writeLdm(StableDiffusion sd, CheckpointFamily family, Path file, Map<String, Tensor> extras) {
         try {
             LdmCheckpointWriter.write(sd, family, file, extras);
