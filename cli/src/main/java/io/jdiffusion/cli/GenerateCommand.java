@@ -162,8 +162,9 @@ final class GenerateCommand implements Callable<Integer> {
             }
             Sampler.Choice samplerUsed = new Sampler.Choice(choice.sampler() != null ? choice.sampler() : model.defaultSampler(),
                     choice.schedule()).checked();
-            err.printf("jdiffusion: %s on %s (%s), %dx%d, %s, %d steps, guidance %s%n", model.description(), backend.name(),
-                    backend.deviceDescription(), w, h, describe(samplerUsed), steps, guidance);
+            err.printf("jdiffusion: %s on %s (%s), %dx%d, sampler %s (%s), %s, guidance %s%n", model.description(),
+                    backend.name(), backend.deviceDescription(), w, h, describe(samplerUsed), samplerUsed.a1111Label(),
+                    steps == 1 ? "1 step" : steps + " steps", guidance);
             announceHashing(err, model);
             Tensor init = initSource != null ? Images.fromBufferedImage(initSource, w, h) : null;
             Tensor maskTensor = maskSource != null ? Images.gaussianBlur(Images.maskFromBufferedImage(maskSource, w, h), maskBlur) : null;
@@ -182,7 +183,9 @@ final class GenerateCommand implements Callable<Integer> {
                         if (saveLatents != null) {
                             writeLatents(batchCount == 1 ? saveLatents : withSeed(saveLatents, s), result);
                         }
-                        out.printf("%s  seed %d  %s%n", target, s, RunSummary.describe(result.timings(), backend));
+                        String firstImage = i == 0 ? String.format(java.util.Locale.ROOT, " | first image %.2f s after process start",
+                                RunSummary.sinceProcessStartMs() / 1000) : "";
+                        out.printf("%s  seed %d  %s%s%n", target, s, RunSummary.describe(result.timings(), backend), firstImage);
                     }
                 }
                 if (pipeline.precisionUsed() != pipeline.precisionRequested()) {
@@ -303,6 +306,7 @@ final class GenerateCommand implements Callable<Integer> {
                     + ": they must be the same size");
         }
         modelOptions.precision();
+        modelOptions.checkPredictionType();
         modelOptions.modelPath();
     }
 
