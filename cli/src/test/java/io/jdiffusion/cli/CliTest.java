@@ -114,7 +114,7 @@ class CliTest {
         r = run("generate", "-p", "x", "--seed", "3", "--steps", "2", "-W", "16", "-H", "16", "-o", heun.toString(),
                 "--sampler", "heun", "--schedule", "exponential");
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(r.out()).contains("UNet 3 calls");
+        assertThat(r.out()).contains("UNet 2 steps, 3 calls");
         assertThat(pngText(heun, "parameters")).contains("Sampler: Heun Exponential");
         Path out = dir.resolve("never.png");
         expectError("conflicting schedules: karras and exponential", "generate", "-p", "x", "--sampler", "DPM++ 2M Karras",
