@@ -84,16 +84,18 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         int width = request.size().width() == 0 ? defaultWidth() : request.size().width();
         int height = request.size().height() == 0 ? defaultHeight() : request.size().height();
         latentSize(width, height); // a bad size fails before any LoRA is merged
+        StageClock clock = new StageClock(runner);
         GenerationRequest.PromptInput promptInput = request.prompt();
         LoraRequest loraRequest = LoraRequest.resolve(promptInput.prompt(), promptInput.loras(), promptInput.loraDir());
         try (LoraNetworks.Lease lease = loraNetworks.lease(loraRequest.loras())) {
-            return generate(request, lease.networks(), loraRequest, width, height, start, progress);
+            return generate(request, lease.networks(), loraRequest, width, height, start, clock, progress);
         }
     }
 
     /** One generation with {@code networks} (the model's, or with the request's LoRAs merged). */
     private GenerationResult generate(GenerationRequest request, AdaptedNetworks networks, LoraRequest loraRequest,
-                                      int width, int height, long start, ProgressListener progress) {
+                                      int width, int height, long start, StageClock clock,
+                                      ProgressListener progress) {
         GenerationRequest.SamplingOptions sampling = request.sampling();
         LatentSize latent = latentSize(width, height);
         int h = latent.height();
@@ -107,7 +109,6 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         TorchGenerator generator = new TorchGenerator(sampling.seed());
         boolean guided = sampling.usesGuidance();
 
-        StageClock clock = new StageClock(runner);
         double vaeEncodeMs = 0;
         TextConditioner conditioner = networks.textEncoderKey().isEmpty() ? model.conditioner()
                 : model.conditioner().withTextEncoder(networks.textEncoder(), networks.textEncoderKey());
