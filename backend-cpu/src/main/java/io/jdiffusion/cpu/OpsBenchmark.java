@@ -38,9 +38,16 @@ public final class OpsBenchmark implements AutoCloseable {
                          long allocatedBytes, long workspaceBytes) {
     }
 
-    /** A benchmark case: a one-operator graph and its direct flop count. */
-    private record Case(String op, String shape, String variant, double flops, ConvAlgorithm conv,
+    /**
+     * A benchmark case: a one-operator graph and its direct flop count, on the backend of {@code conv} with
+     * F32 weights packed as F32 or, with {@code f16Panels}, as F16 (widened as the GEMM stages each panel).
+     */
+    private record Case(String op, String shape, String variant, double flops, ConvAlgorithm conv, boolean f16Panels,
                         Function<GraphBuilder, Value> recipe) {
+        Case(String op, String shape, String variant, double flops, ConvAlgorithm conv, Function<GraphBuilder, Value> recipe) {
+            this(op, shape, variant, flops, conv, false, recipe);
+        }
+
         String name() {
             return op + " " + shape + (variant.isEmpty() ? "" : " " + variant);
         }
@@ -51,6 +58,7 @@ public final class OpsBenchmark implements AutoCloseable {
     private final CpuBackend auto;
     private final CpuBackend winograd;
     private final CpuBackend im2col;
+    private final CpuBackend f16Panels;
     private final List<Tensor> owned = new ArrayList<>();
     private final SplittableRandom random = new SplittableRandom(20261121);
 
@@ -61,6 +69,8 @@ public final class OpsBenchmark implements AutoCloseable {
         this.auto = new CpuBackend(threads, ConvAlgorithm.AUTO);
         this.winograd = new CpuBackend(threads, ConvAlgorithm.WINOGRAD);
         this.im2col = new CpuBackend(threads, ConvAlgorithm.IM2COL);
+        this.f16Panels = new CpuBackend(threads, new KernelOptions(ConvAlgorithm.AUTO, WinogradConv.CHUNK_FLOATS,
+                CpuSettings.winogradCacheBytes(), true));
     }
 
     public String deviceDescription() {
@@ -77,8 +87,10 @@ public final class OpsBenchmark implements AutoCloseable {
         int[][] gemm = {{4096, 320, 320}, {4096, 320, 2560}, {1024, 640, 640}, {256, 1280, 1280}, {77, 768, 768}};
         for (int[] s : gemm) {
             int m = s[0], k = s[1], n = s[2];
-            c.add(new Case("gemm", "M=" + m + " K=" + k + " N=" + n, "", 2.0 * m * k * n, ConvAlgorithm.AUTO,
-                    g -> g.linear(input(g, "x", 1, m, k), weight(g, n, k), weight(g, n))));
+            for (boolean half : new boolean[] {false, true}) {
+                c.add(new Case("gemm", "M=" + m + " K=" + k + " N=" + n, half ? "f16 panels" : "", 2.0 * m * k * n,
+                        ConvAlgorithm.AUTO, half, g -> g.linear(input(g, "x", 1, m, k), weight(g, n, k), weight(g, n))));
+            }
         }
         int[][] conv = {{64, 64, 320}, {32, 32, 640}, {16, 16, 1280}, {512, 512, 128}};
         for (int[] s : conv) {
@@ -86,6 +98,10 @@ public final class OpsBenchmark implements AutoCloseable {
             double flops = 2.0 * ch * ch * 9 * h * w;
             for (ConvAlgorithm a : List.of(ConvAlgorithm.WINOGRAD, ConvAlgorithm.IM2COL)) {
                 c.add(new Case("conv3x3", h + "x" + w + "x" + ch, a.name().toLowerCase(), flops, a,
+                        g -> g.conv2d(input(g, "x", 1, ch, h, w), weight(g, ch, ch, 3, 3), weight(g, ch), null, 1, Padding.same(1))));
+            }
+            if (h == 64) { // Winograd filters in F16 (the AUTO policy picks Winograd at 64x64)
+                c.add(new Case("conv3x3", h + "x" + w + "x" + ch, "winograd f16 panels", flops, ConvAlgorithm.AUTO, true,
                         g -> g.conv2d(input(g, "x", 1, ch, h, w), weight(g, ch, ch, 3, 3), weight(g, ch), null, 1, Padding.same(1))));
             }
         }
@@ -120,7 +136,7 @@ public final class OpsBenchmark implements AutoCloseable {
     }
 
     private Result run(Case c, double peak) {
-        CpuBackend backend = switch (c.conv()) {
+        CpuBackend backend = c.f16Panels() ? f16Panels : switch (c.conv()) {
             case AUTO -> auto;
             case WINOGRAD -> winograd;
             case IM2COL -> im2col;
@@ -231,6 +247,7 @@ public final class OpsBenchmark implements AutoCloseable {
         auto.close();
         winograd.close();
         im2col.close();
+        f16Panels.close();
     }
 
     /** A quick run from the command line: {@code OpsBenchmark [threads] [seconds] [filter]}. */
