@@ -20,20 +20,20 @@ class UNetSharedWeightsTest {
         try (TinyModelFixture fixture = TinyModelFixture.open("unet.safetensors")) {
             Backend cpu = fixture.cpu;
             UNet2DConditionModel unet = fixture.model.unet();
-            long stored = unet.graph(2, 8, 8, 77).constants().stream().mapToLong(v -> v.constant().byteSize()).sum();
+            long stored = unet.graph(new UNetCall(2, 8, 8, 77)).constants().stream().mapToLong(v -> v.constant().byteSize()).sum();
 
-            Executable small = cpu.compile(unet.graph(2, 8, 8, 77));
+            Executable small = cpu.compile(unet.graph(new UNetCall(2, 8, 8, 77)));
             Map<String, Long> one = cpu.memoryBreakdown();
             // F32 weights stay F32; GEMM panels pad the output channels to whole panels, so a little more than stored.
             assertThat(one.get("weights")).isBetween(stored, stored * 5 / 4);
             assertThat(one.get("weights_winograd")).isZero();
 
-            Executable medium = cpu.compile(unet.graph(2, 16, 16, 77));
+            Executable medium = cpu.compile(unet.graph(new UNetCall(2, 16, 16, 77)));
             Map<String, Long> two = cpu.memoryBreakdown();
             assertThat(two.get("weights")).as("a second shape packs no weight again").isEqualTo(one.get("weights"));
             assertThat(two.get("arenas")).isGreaterThan(one.get("arenas"));
 
-            Executable large = cpu.compile(unet.graph(1, 32, 32, 77));
+            Executable large = cpu.compile(unet.graph(new UNetCall(1, 32, 32, 77)));
             Map<String, Long> three = cpu.memoryBreakdown();
             assertThat(three.get("weights_winograd")).as("32x32 latents take Winograd on the full-resolution layers").isPositive();
             assertThat(three.get("weights") - three.get("weights_winograd")).isEqualTo(one.get("weights"));
