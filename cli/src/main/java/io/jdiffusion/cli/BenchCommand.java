@@ -166,6 +166,8 @@ final class BenchCommand implements Callable<Integer> {
             o.put("peak_heap_bytes", RunSummary.peakHeapBytes());
             o.put("peak_offheap_bytes", Tensor.peakLiveBytes());
             o.put("peak_device_bytes", backend.peakDeviceBytes());
+            ObjectNode memory = o.putObject("memory_bytes");
+            RunSummary.memory(backend).forEach(memory::put);
             out.println(new ObjectMapper().writeValueAsString(o));
             return;
         }
@@ -180,5 +182,6 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.printf(Locale.ROOT, "peak RSS %s, heap %s, off-heap %s, device %s%n", RunSummary.mib(RunSummary.peakRssBytes()),
                 RunSummary.mib(RunSummary.peakHeapBytes()), RunSummary.mib(Tensor.peakLiveBytes()), RunSummary.mib(backend.peakDeviceBytes()));
+        out.println(RunSummary.describeMemory(backend));
     }
 }
