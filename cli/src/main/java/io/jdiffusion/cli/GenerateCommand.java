@@ -6,13 +6,14 @@ import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.io.AtomicFile;
 import io.jdiffusion.core.safetensors.SafetensorsWriter;
+import io.jdiffusion.models.pipeline.A1111Infotext;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.Images;
 import io.jdiffusion.models.pipeline.PngWriter;
-import io.jdiffusion.models.pipeline.SamplerLabels;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.scheduler.Schedulers;
+import io.jdiffusion.models.sd.ModelIdentity;
 import io.jdiffusion.models.sd.StableDiffusion;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -105,6 +106,7 @@ final class GenerateCommand implements Callable<Integer> {
             String samplerUsed = sampler != null ? sampler : model.defaultSampler();
             err.printf("jdiffusion: %s on %s (%s), %dx%d, %s, %d steps, guidance %s%n", model.description(), backend.name(),
                     backend.deviceDescription(), w, h, samplerUsed, steps, guidance);
+            announceHashing(err, model);
             Tensor init = initImage != null ? readImage(initImage, w, h) : null;
             try {
                 for (int i = 0; i < batchCount; i++) {
@@ -116,7 +118,7 @@ final class GenerateCommand implements Callable<Integer> {
                     try (ConsoleProgress progress = new ConsoleProgress("seed " + s);
                          GenerationResult result = pipeline.generate(request, progress)) {
                         result.warnings().forEach(warning -> err.println("jdiffusion: warning: " + warning));
-                        writeImage(target, result, model, samplerUsed, w, h);
+                        writeImage(target, request, result, model, w, h);
                         if (saveLatents != null) {
                             writeLatents(batchCount == 1 ? saveLatents : withSeed(saveLatents, s), result);
                         }
@@ -134,6 +136,16 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The PNG names a single file by its SHA-256; the first run on a file reads it whole, once, and says so. */
+    private static void announceHashing(PrintWriter err, StableDiffusion model) {
+        ModelIdentity id = model.identity();
+        if (!id.hashKnown()) {
+            err.printf("jdiffusion: hashing %s for the PNG's Model hash (once per file; remembered in %s)%n",
+                    id.hashedFile().orElseThrow().getFileName(), id.hashCache().orElseThrow());
+            id.autoV2Hash();
+        }
     }
 
     /** Cheap checks first, so a typo costs no model loading. */
@@ -172,10 +184,9 @@ final class GenerateCommand implements Callable<Integer> {
         return Images.fromBufferedImage(img, w, h);
     }
 
-    private void writeImage(Path target, GenerationResult result, StableDiffusion model, String samplerUsed, int w, int h)
-            throws IOException {
-        String parameters = PngWriter.a1111Parameters(prompt, negativePrompt, steps, SamplerLabels.a1111(samplerUsed, karras),
-                guidance, result.seed(), w, h, model.description(), initImage != null ? strength : null);
+    private static void writeImage(Path target, GenerationRequest request, GenerationResult result, StableDiffusion model,
+                                   int w, int h) throws IOException {
+        String parameters = A1111Infotext.generation(request, model, w, h).build();
         PngWriter.write(target, Images.toBufferedImage(result.image()), Map.of("parameters", parameters));
     }
 

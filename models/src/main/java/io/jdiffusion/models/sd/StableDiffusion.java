@@ -32,16 +32,19 @@ public final class StableDiffusion implements AutoCloseable {
     private final AutoencoderKL vae;
     private final JsonNode schedulerConfig;
     private final String description;
+    private final ModelIdentity identity;
     private final List<AutoCloseable> resources;
 
     private StableDiffusion(ClipTextEncoder textEncoder, TextConditioner conditioner, UNet2DConditionModel unet,
-                            AutoencoderKL vae, JsonNode schedulerConfig, String description, List<AutoCloseable> resources) {
+                            AutoencoderKL vae, JsonNode schedulerConfig, String description, ModelIdentity identity,
+                            List<AutoCloseable> resources) {
         this.textEncoder = textEncoder;
         this.conditioner = conditioner;
         this.unet = unet;
         this.vae = vae;
         this.schedulerConfig = schedulerConfig;
         this.description = description;
+        this.identity = identity;
         this.resources = List.copyOf(resources);
     }
 
@@ -94,7 +97,8 @@ public final class StableDiffusion implements AutoCloseable {
                     DiffusersFolder.unetSource(unetFile), DiffusersFolder.vaeSource(vaeFile), folder.toString());
             String from = configRoot.equals(folder) ? "" : ", configs from " + configRoot;
             return new StableDiffusion(n.text, ClipConditioner.withTokenizer(n.text, tokenizer), n.unet, n.vae,
-                    configs.scheduler(), configs.family() + " (diffusers folder " + folder + from + ")", opened);
+                    configs.scheduler(), configs.family() + " (diffusers folder " + folder + from + ")",
+                    ModelIdentity.ofFolder(folder), opened);
         } catch (RuntimeException e) {
             closeAll(opened);
             throw e;
@@ -137,7 +141,8 @@ public final class StableDiffusion implements AutoCloseable {
                     + " assumed (pass --config DIR to override)";
             TextConditioner conditioner = tokenizer != null ? ClipConditioner.withTokenizer(n.text, tokenizer)
                     : ClipConditioner.withoutTokenizer(n.text, tokenizerProblem);
-            return new StableDiffusion(n.text, conditioner, n.unet, n.vae, configs.scheduler(), configs.family() + " (single file " + file + "; " + note + ")", List.of(w));
+            return new StableDiffusion(n.text, conditioner, n.unet, n.vae, configs.scheduler(),
+                    configs.family() + " (single file " + file + "; " + note + ")", ModelIdentity.ofFile(file), List.of(w));
         } catch (RuntimeException e) {
             w.close();
             throw e;
@@ -165,7 +170,7 @@ public final class StableDiffusion implements AutoCloseable {
                     : ClipConditioner.withoutTokenizer(n.text, "a model with random weights has no tokenizer");
             return new StableDiffusion(n.text, conditioner, n.unet, n.vae, configs.scheduler(),
                     configs.family() + " architecture (" + configs.source() + ") with " + weights.description(),
-                    List.of(weights));
+                    ModelIdentity.named("random " + configs.family() + " weights"), List.of(weights));
         } catch (RuntimeException e) {
             weights.close();
             throw e;
@@ -225,6 +230,11 @@ public final class StableDiffusion implements AutoCloseable {
     /** What was loaded from where, e.g. {@code SD 1.x (diffusers folder /models/sd15)}; for logs and PNG metadata. */
     public String description() {
         return description;
+    }
+
+    /** The model's name (and, for a single file, hash) as a PNG's infotext gives it: never a local path. */
+    public ModelIdentity identity() {
+        return identity;
     }
 
     /** Unmaps the weight files (or frees random weights); the networks' graphs must not be run afterwards. */
