@@ -70,6 +70,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the random weights and latents (default ${DEFAULT-VALUE}).")
     long seed;
 
+    @Mixin
+    VaeTilingOption vaeTiling;
+
     @Option(names = "--json", description = "Print one JSON object instead of a table.")
     boolean json;
 
@@ -113,13 +116,13 @@ final class BenchCommand implements Callable<Integer> {
                 float[] latents = new float[model.vae().latentChannels() * h * w];
                 System.arraycopy(sample, 0, latents, 0, latents.length);
                 double vaeMs = time("VAE decode", err, () -> {
-                    pipeline.decodeLatents(latents, h, w).close();
+                    pipeline.decodeLatents(latents, h, w, vaeTiling.mode()).close();
                     return null;
                 });
                 double pipelineMs = -1;
                 if (steps > 0) {
                     GenerationRequest request = GenerationRequest.builder().prompt(PROMPT).seed(seed)
-                            .sampler(sampler).steps(steps).size(width, height).build();
+                            .sampler(sampler).steps(steps).size(width, height).vaeTiling(vaeTiling.mode()).build();
                     long t0 = System.nanoTime();
                     try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE)) {
                         pipelineMs = (System.nanoTime() - t0) / 1e6;
@@ -158,6 +161,7 @@ final class BenchCommand implements Callable<Integer> {
             o.put("precision", modelOptions.precision().name().toLowerCase(Locale.ROOT));
             o.put("precision_used", used.name().toLowerCase(Locale.ROOT));
             o.put("width", width).put("height", height).put("batch", batch).put("steps", steps);
+            o.put("vae_tiling", vaeTiling.mode().name().toLowerCase(Locale.ROOT));
             o.put("load_ms", loadMs).put("text_encoder_ms", textMs).put("unet_ms", unetMs).put("vae_decode_ms", vaeMs);
             if (pipelineMs >= 0) {
                 o.put("pipeline_ms", pipelineMs);
