@@ -35,7 +35,11 @@ public final class OpsBenchmark implements AutoCloseable {
      * repacked weights, scratch).
      */
     public record Result(String op, String shape, String variant, double ms, double gflops, double fractionOfPeak,
-                         long allocatedBytes, long workspaceBytes) {
+                         long allocatedBytes, long workspaceBytes, double gbps, double fractionOfBandwidth) {
+        /** Whether the row is memory-bound and so measured in GB/s against the copy bandwidth. */
+        public boolean memoryBound() {
+            return gbps > 0;
+        }
     }
 
     /**
@@ -43,9 +47,14 @@ public final class OpsBenchmark implements AutoCloseable {
      * F32 weights packed as F32 or, with {@code f16Panels}, as F16 (widened as the GEMM stages each panel).
      */
     private record Case(String op, String shape, String variant, double flops, ConvAlgorithm conv, boolean f16Panels,
-                        Function<GraphBuilder, Value> recipe) {
+                        double bytes, Function<GraphBuilder, Value> recipe) {
         Case(String op, String shape, String variant, double flops, ConvAlgorithm conv, Function<GraphBuilder, Value> recipe) {
-            this(op, shape, variant, flops, conv, false, recipe);
+            this(op, shape, variant, flops, conv, false, 0, recipe);
+        }
+
+        Case(String op, String shape, String variant, double flops, ConvAlgorithm conv, boolean f16Panels,
+             Function<GraphBuilder, Value> recipe) {
+            this(op, shape, variant, flops, conv, f16Panels, 0, recipe);
         }
 
         String name() {
@@ -75,6 +84,16 @@ public final class OpsBenchmark implements AutoCloseable {
 
     public String deviceDescription() {
         return auto.deviceDescription();
+    }
+
+    /** This machine's copy bandwidth in GB/s (read plus write) on the benchmark's threads, measured now. */
+    public double measureBandwidth() {
+        return CopyBandwidth.measure(auto.pool(), Math.max(0.5, seconds));
+    }
+
+    /** Whether any case {@code filter} selects is memory-bound (and so needs {@link #measureBandwidth}). */
+    public boolean selectsMemoryBound(Predicate<String> filter) {
+        return cases().stream().anyMatch(c -> c.bytes() > 0 && filter.test(c.name()));
     }
 
     /** This machine's F32 FMA peak in GFLOP/s on the benchmark's threads, measured now. */
@@ -114,19 +133,20 @@ public final class OpsBenchmark implements AutoCloseable {
                         input(g, "v", 1, 77, heads * d), heads, (float) (1 / Math.sqrt(d)), false)));
         long gnElements = 64L * 64 * 320;
         // Nominal 9 flops per element: 3 for the statistics, 2 for scale-shift, 4 for SiLU.
-        c.add(new Case("groupnorm+silu", "64x64x320 32 groups", "", 9.0 * gnElements, ConvAlgorithm.AUTO,
+        // Memory-bound: the statistics pass reads x, the second pass reads it again and writes y (12 bytes per element).
+        c.add(new Case("groupnorm+silu", "64x64x320 32 groups", "", 9.0 * gnElements, ConvAlgorithm.AUTO, false, 12.0 * gnElements,
                 g -> g.groupNorm(input(g, "x", 1, 320, 64, 64), weight(g, 320), weight(g, 320), 32, 1e-5f, true)));
         return c;
     }
 
     /** Runs every case whose {@code op shape variant} name passes {@code filter}, handing each row to {@code sink}. */
-    public List<Result> run(Predicate<String> filter, double peakGflops, Consumer<Result> sink) {
+    public List<Result> run(Predicate<String> filter, double peakGflops, double bandwidthGbps, Consumer<Result> sink) {
         List<Result> results = new ArrayList<>();
         for (Case c : cases()) {
             if (!filter.test(c.name())) {
                 continue;
             }
-            Result r = run(c, peakGflops);
+            Result r = run(c, peakGflops, bandwidthGbps);
             results.add(r);
             sink.accept(r);
             owned.forEach(Tensor::close);
@@ -135,7 +155,7 @@ public final class OpsBenchmark implements AutoCloseable {
         return results;
     }
 
-    private Result run(Case c, double peak) {
+    private Result run(Case c, double peak, double bandwidth) {
         CpuBackend backend = c.f16Panels() ? f16Panels : switch (c.conv()) {
             case AUTO -> auto;
             case WINOGRAD -> winograd;
@@ -196,8 +216,9 @@ public final class OpsBenchmark implements AutoCloseable {
             double gflops = c.flops() / (ms / 1e3) / 1e9;
             long allocated = allocBefore < 0 ? -1 : (allocAfter - allocBefore) / times.size();
             long workspace = backend.deviceBytesInUse() - before - outBytes;
+            double gbps = c.bytes() / (ms / 1e3) / 1e9;
             return new Result(c.op(), c.shape(), c.variant(), ms, gflops, peak > 0 ? gflops / peak : Double.NaN,
-                    allocated, workspace);
+                    allocated, workspace, gbps, bandwidth > 0 ? gbps / bandwidth : Double.NaN);
         } finally {
             in.forEach(DeviceTensor::close);
             out.forEach(DeviceTensor::close);
@@ -258,7 +279,7 @@ public final class OpsBenchmark implements AutoCloseable {
         try (OpsBenchmark b = new OpsBenchmark(threads, seconds)) {
             double peak = b.measurePeak();
             System.out.printf("%s; F32 FMA peak %.1f GFLOP/s%n", b.deviceDescription(), peak);
-            b.run(n -> n.contains(filter), peak, r -> System.out.printf("%-16s %-32s %-9s %9.2f ms %8.1f GFLOP/s %5.1f%% alloc %d ws %d%n",
+            b.run(n -> n.contains(filter), peak, b.measureBandwidth(), r -> System.out.printf("%-16s %-32s %-9s %9.2f ms %8.1f GFLOP/s %5.1f%% alloc %d ws %d%n",
                     r.op(), r.shape(), r.variant(), r.ms(), r.gflops(), 100 * r.fractionOfPeak(), r.allocatedBytes(), r.workspaceBytes()));
         }
     }

@@ -80,6 +80,10 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     VaeTilingOption vaeTiling;
 
+    @Option(names = "--stages", split = ",", defaultValue = "text,unet,vae", paramLabel = "text,unet,vae",
+            description = "Stages to time (default all; e.g. --stages vae --vae-tiling on --width 2048 --height 2048 measures a tiled decode alone).")
+    List<String> stages;
+
     @Option(names = "--json", description = "Print one JSON object instead of a table.")
     boolean json;
 
@@ -107,7 +111,12 @@ final class BenchCommand implements Callable<Integer> {
                         backend.deviceDescription(), width, height, batch, mo.precision());
                 ConditioningInput prompts = new ConditioningInput(PROMPT, "", batch == 2, width, height);
 
-                double textMs = time("text encoder", err, () -> {
+                for (String s : stages) {
+                    if (!List.of("text", "unet", "vae").contains(s)) {
+                        throw new IllegalArgumentException("--stages takes text, unet and vae, got '" + s + "'");
+                    }
+                }
+                double textMs = !stages.contains("text") ? -1 : time("text encoder", err, () -> {
                     pipeline.encodePrompt(prompts).close();
                     return null;
                 });
@@ -116,13 +125,15 @@ final class BenchCommand implements Callable<Integer> {
                 for (int i = 0; i < sample.length; i++) {
                     sample[i] = (float) r.nextGaussian();
                 }
-                double unetMs;
-                try (Conditioning conditioning = pipeline.encodePrompt(prompts)) {
-                    unetMs = time("UNet call", err, () -> pipeline.predictNoise(sample, 500f, conditioning, h, w));
+                double unetMs = -1;
+                if (stages.contains("unet")) {
+                    try (Conditioning conditioning = pipeline.encodePrompt(prompts)) {
+                        unetMs = time("UNet call", err, () -> pipeline.predictNoise(sample, 500f, conditioning, h, w));
+                    }
                 }
                 float[] latents = new float[model.vae().latentChannels() * h * w];
                 System.arraycopy(sample, 0, latents, 0, latents.length);
-                double vaeMs = time("VAE decode", err, () -> {
+                double vaeMs = !stages.contains("vae") ? -1 : time("VAE decode", err, () -> {
                     pipeline.decodeLatents(latents, h, w, vaeTiling.mode()).close();
                     return null;
                 });
