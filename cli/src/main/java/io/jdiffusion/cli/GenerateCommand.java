@@ -104,6 +104,9 @@ final class GenerateCommand implements Callable<Integer> {
                     + " (default ${DEFAULT-VALUE}).")
     int maskBlur;
 
+    @Mixin
+    VaeTilingOption vaeTiling;
+
     @Option(names = "--batch-count", defaultValue = "1", description = "Images to make, with seeds SEED, SEED+1, ... (default ${DEFAULT-VALUE}).")
     int batchCount;
 
@@ -174,7 +177,7 @@ final class GenerateCommand implements Callable<Integer> {
                     GenerationRequest request = GenerationRequest.builder().prompt(prompt).negativePrompt(negativePrompt)
                             .seed(s).sampler(samplerUsed.sampler()).schedule(samplerUsed.schedule()).steps(steps).guidanceScale(guidance).eta(eta)
                             .size(w, h).initImage(init, strength).mask(maskTensor).sizeConditioning(sizeConditioning)
-                            .loras(loraUses).loraDir(loraDir).build();
+                            .vaeTiling(vaeTiling.mode()).loras(loraUses).loraDir(loraDir).build();
                     Path target = batchCount == 1 ? output : withSeed(output, s);
                     try (ConsoleProgress progress = new ConsoleProgress("seed " + s);
                          GenerationResult result = pipeline.generate(request, progress)) {
