@@ -50,8 +50,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Random seed (default: random, printed). Gives diffusers' image for torch.Generator('cpu').manual_seed(SEED).")
     Long seed;
 
-    @Option(names = "--sampler", defaultValue = GenerationRequest.DEFAULT_SAMPLER,
-            description = "One of pndm, ddim, euler, euler_a, dpmpp_2m, lms (default ${DEFAULT-VALUE}).")
+    @Option(names = "--sampler", description = "One of pndm, ddim, euler, euler_a, dpmpp_2m, lms (default: the model's, pndm for SD 1.x/2.x).")
     String sampler;
 
     @Option(names = "--karras", description = "Karras sigmas (euler, euler_a, dpmpp_2m, lms).")
@@ -97,25 +96,27 @@ final class GenerateCommand implements Callable<Integer> {
         ModelOptions mo = modelOptions;
         long firstSeed = seed != null ? seed : new SecureRandom().nextLong() & 0xFFFF_FFFFL;
         try (StableDiffusion model = mo.load(); Backend backend = mo.createBackend();
-             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, ModelOptions.tokenizer(model), backend, mo.precision())) {
+             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, backend, mo.precision())) {
             int w = width == 0 ? pipeline.defaultWidth() : width;
             int h = height == 0 ? pipeline.defaultHeight() : height;
             if (mo.usesBundledModel()) {
                 err.println("jdiffusion: using the bundled tiny model: its weights are random, so the image is noise. Pass --model for a real SD 1.5/2.x model.");
             }
+            String samplerUsed = sampler != null ? sampler : model.defaultSampler();
             err.printf("jdiffusion: %s on %s (%s), %dx%d, %s, %d steps, guidance %s%n", model.description(), backend.name(),
-                    backend.deviceDescription(), w, h, sampler, steps, guidance);
+                    backend.deviceDescription(), w, h, samplerUsed, steps, guidance);
             Tensor init = initImage != null ? readImage(initImage, w, h) : null;
             try {
                 for (int i = 0; i < batchCount; i++) {
                     long s = firstSeed + i;
-                    GenerationRequest request = new GenerationRequest(prompt, negativePrompt, s, sampler, karras, steps,
-                            guidance, w, h, eta, init, strength, null);
+                    GenerationRequest request = GenerationRequest.builder().prompt(prompt).negativePrompt(negativePrompt)
+                            .seed(s).sampler(samplerUsed).karras(karras).steps(steps).guidanceScale(guidance).eta(eta)
+                            .size(w, h).initImage(init, strength).build();
                     Path target = batchCount == 1 ? output : withSeed(output, s);
                     try (ConsoleProgress progress = new ConsoleProgress("seed " + s);
                          GenerationResult result = pipeline.generate(request, progress)) {
                         result.warnings().forEach(warning -> err.println("jdiffusion: warning: " + warning));
-                        writeImage(target, result, model, w, h);
+                        writeImage(target, result, model, samplerUsed, w, h);
                         if (saveLatents != null) {
                             writeLatents(batchCount == 1 ? saveLatents : withSeed(saveLatents, s), result);
                         }
@@ -143,7 +144,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (batchCount < 1) {
             throw new IllegalArgumentException("--batch-count must be at least 1, got " + batchCount);
         }
-        if (!Schedulers.names().contains(sampler)) {
+        if (sampler != null && !Schedulers.names().contains(sampler)) {
             throw new IllegalArgumentException("unknown sampler '" + sampler + "'; choose one of " + String.join(", ", Schedulers.names()));
         }
         if (width < 0 || height < 0) {
@@ -171,8 +172,9 @@ final class GenerateCommand implements Callable<Integer> {
         return Images.fromBufferedImage(img, w, h);
     }
 
-    private void writeImage(Path target, GenerationResult result, StableDiffusion model, int w, int h) throws IOException {
-        String parameters = PngWriter.a1111Parameters(prompt, negativePrompt, steps, SamplerLabels.a1111(sampler, karras),
+    private void writeImage(Path target, GenerationResult result, StableDiffusion model, String samplerUsed, int w, int h)
+            throws IOException {
+        String parameters = PngWriter.a1111Parameters(prompt, negativePrompt, steps, SamplerLabels.a1111(samplerUsed, karras),
                 guidance, result.seed(), w, h, model.description(), initImage != null ? strength : null);
         PngWriter.write(target, Images.toBufferedImage(result.image()), Map.of("parameters", parameters));
     }
