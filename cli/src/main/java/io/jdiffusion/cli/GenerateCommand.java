@@ -5,13 +5,16 @@ import io.jdiffusion.backend.Precision;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.io.AtomicFile;
+import io.jdiffusion.core.io.RegularFiles;
 import io.jdiffusion.core.safetensors.SafetensorsWriter;
 import io.jdiffusion.models.conditioning.SizeConditioning;
 import io.jdiffusion.models.pipeline.A1111Infotext;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
+import io.jdiffusion.models.pipeline.ImageFiles;
 import io.jdiffusion.models.pipeline.Images;
 import io.jdiffusion.models.pipeline.PngWriter;
+import io.jdiffusion.models.pipeline.RequestLimits;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.scheduler.Schedulers;
 import io.jdiffusion.models.sd.ModelIdentity;
@@ -21,12 +24,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import javax.imageio.ImageIO;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.Map;
@@ -129,7 +128,7 @@ final class GenerateCommand implements Callable<Integer> {
                             .seed(s).sampler(samplerUsed).karras(karras).steps(steps).guidanceScale(guidance).eta(eta)
                             .size(w, h).initImage(init, strength).sizeConditioning(sizeConditioning).build();
                     Path target = batchCount == 1 ? output : withSeed(output, s);
-                    try (ConsoleProgress progress = new ConsoleProgress("seed " + s);
+                    try (ConsoleProgress progress = new ConsoleProgress("seed " + s, err);
                          GenerationResult result = pipeline.generate(request, progress)) {
                         result.warnings().forEach(warning -> err.println("jdiffusion: warning: " + warning));
                         writeImage(target, request, result, model, w, h);
@@ -193,8 +192,12 @@ final class GenerateCommand implements Callable<Integer> {
 
     /** Cheap checks first, so a typo costs no model loading. */
     private void validateBeforeLoading() throws IOException {
-        if (steps < 1) {
-            throw new IllegalArgumentException("--steps must be at least 1, got " + steps);
+        if (steps < 1 || steps > RequestLimits.MAX_STEPS) {
+            throw new IllegalArgumentException("--steps must be in [1, " + RequestLimits.MAX_STEPS + "], got " + steps);
+        }
+        if (Math.max(prompt.length(), negativePrompt.length()) > RequestLimits.MAX_PROMPT_CHARS) {
+            throw new IllegalArgumentException("--prompt and --negative-prompt may have at most " + RequestLimits.MAX_PROMPT_CHARS
+                    + " characters, got " + Math.max(prompt.length(), negativePrompt.length()));
         }
         if (batchCount < 1) {
             throw new IllegalArgumentException("--batch-count must be at least 1, got " + batchCount);
@@ -202,8 +205,13 @@ final class GenerateCommand implements Callable<Integer> {
         if (sampler != null && !Schedulers.names().contains(sampler)) {
             throw new IllegalArgumentException("unknown sampler '" + sampler + "'; choose one of " + String.join(", ", Schedulers.names()));
         }
-        if (width < 0 || height < 0) {
-            throw new IllegalArgumentException("--width and --height must be positive");
+        try {
+            RequestLimits.checkSize(width, height);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--width/--height: " + e.getMessage(), e);
+        }
+        if (initImage == null && spec.commandLine().getParseResult().hasMatchedOption("--strength")) {
+            throw new IllegalArgumentException("--strength applies to image-to-image only: give --init-image too");
         }
         if (initImage != null && !(strength > 0 && strength <= 1)) {
             throw new IllegalArgumentException("--strength must be in (0, 1], got " + strength);
@@ -212,19 +220,15 @@ final class GenerateCommand implements Callable<Integer> {
         if (saveLatents != null) {
             AtomicFile.checkWritable(saveLatents);
         }
-        if (initImage != null && !Files.isRegularFile(initImage)) {
-            throw new NoSuchFileException(initImage.toString(), null, "--init-image not found");
+        if (initImage != null && RegularFiles.problem(initImage) != null) {
+            throw new IllegalArgumentException("--init-image " + initImage + ": " + RegularFiles.problem(initImage));
         }
         modelOptions.precision();
         modelOptions.modelPath();
     }
 
-    private static Tensor readImage(Path file, int w, int h) throws IOException {
-        BufferedImage img = ImageIO.read(file.toFile());
-        if (img == null) {
-            throw new IOException("--init-image " + file + " is not an image format Java can read (PNG, JPEG, BMP, GIF)");
-        }
-        return Images.fromBufferedImage(img, w, h);
+    private static Tensor readImage(Path file, int w, int h) {
+        return Images.fromBufferedImage(ImageFiles.read(file, "--init-image").toBufferedImage(), w, h);
     }
 
     private static void writeImage(Path target, GenerationRequest request, GenerationResult result, StableDiffusion model,

@@ -105,7 +105,7 @@ class CliTest {
     @Test
     void eachBadInputIsOneClearLineAndNoFile() throws IOException {
         Path out = dir.resolve("never.png");
-        expectError("--steps must be at least 1", "generate", "-p", "x", "--steps", "0", "-o", out.toString());
+        expectError("--steps must be in [1, 1000], got 0", "generate", "-p", "x", "--steps", "0", "-o", out.toString());
         expectError("unknown sampler 'heun'", "generate", "-p", "x", "--sampler", "heun", "-o", out.toString());
         expectError("not a multiple of 2", "generate", "-p", "x", "-W", "33", "-H", "32", "-o", out.toString());
         expectError("no such file or folder: " + dir.resolve("nomodel"), "generate", "-p", "x", "--model",

@@ -22,6 +22,10 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
         public PromptInput {
             prompt = prompt == null ? "" : prompt;
             negativePrompt = negativePrompt == null ? "" : negativePrompt;
+            if (Math.max(prompt.length(), negativePrompt.length()) > RequestLimits.MAX_PROMPT_CHARS) {
+                throw new IllegalArgumentException("a prompt of " + Math.max(prompt.length(), negativePrompt.length())
+                        + " characters is longer than the limit of " + RequestLimits.MAX_PROMPT_CHARS);
+            }
         }
     }
 
@@ -39,8 +43,8 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
     public record SamplingOptions(String sampler, boolean karras, int steps, float guidanceScale, float eta, long seed,
                                   float[] initialNoise) {
         public SamplingOptions {
-            if (steps < 1) {
-                throw new IllegalArgumentException("steps must be at least 1, got " + steps);
+            if (steps < 1 || steps > RequestLimits.MAX_STEPS) {
+                throw new IllegalArgumentException("steps must be in [1, " + RequestLimits.MAX_STEPS + "], got " + steps);
             }
             if (!Float.isFinite(guidanceScale)) {
                 throw new IllegalArgumentException("guidance scale must be a finite number, got " + guidanceScale);
@@ -58,9 +62,7 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
     /** Image size in pixels; 0 means the model's default for that side. */
     public record ImageSize(int width, int height) {
         public ImageSize {
-            if (width < 0 || height < 0) {
-                throw new IllegalArgumentException("size must be positive, got " + width + "x" + height);
-            }
+            RequestLimits.checkSize(width, height);
         }
     }
 
