@@ -189,8 +189,9 @@ final class GenerateCommand implements Callable<Integer> {
                 }
             }
             Path path = Path.of(file);
-            if (!Files.isRegularFile(path)) {
-                throw new IllegalArgumentException("--lora " + option + ": no such file " + path);
+            String problem = RegularFiles.problem(path);
+            if (problem != null) {
+                throw new IllegalArgumentException("--lora " + option + ": " + path + " " + problem);
             }
             uses.add(LoraUse.of(path, weight));
         }
