@@ -45,7 +45,7 @@ echo "fuzzing $target in $module for ${seconds}s; log: $log"
 status=0
 JAZZER_FUZZ=1 JAZZER_MAX_DURATION="${seconds}s" ./mvnw -B -o -pl "$module" -am test \
     -Dtest="$class#$method" -Dsurefire.failIfNoSpecifiedTests=false -Djacoco.skip=true \
-    -Djdiffusion.test.flags="-Xmx2g" \
+    -DargLine="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx2g" \
     -DredirectTestOutputToFile=false -DtrimStackTrace=true > "$log" 2>&1 || status=$?
 runs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1 || true)
 if [[ $status -ne 0 ]]; then
