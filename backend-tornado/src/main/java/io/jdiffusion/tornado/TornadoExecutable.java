@@ -24,11 +24,6 @@ import java.util.List;
  * them) and copies the output buffer out. The first run also compiles the kernels and uploads the weights.
  */
 final class TornadoExecutable implements Executable {
-    /** System property: "false" turns CUDA-graph replay off on backends that have it. */
-    static final String CUDA_GRAPH_PROPERTY = "jdiffusion.tornado.cudaGraph";
-    /** System property: "true" records TornadoVM's per-task profile of each run (for benchmarks, slower). */
-    static final String PROFILE_PROPERTY = "jdiffusion.tornado.profile";
-
     /** An integer input that indexes an embedding table of {@code vocab} rows. */
     record IdCheck(int input, int vocab, String what) {
         static void check(Tensor ids, int vocab, String what) {
@@ -57,7 +52,7 @@ final class TornadoExecutable implements Executable {
     private final long deviceBytes;
     private final int taskCount;
     private final int graphCount;
-    private final boolean profile = Boolean.getBoolean(PROFILE_PROPERTY);
+    private final boolean profile = TornadoSettings.profile();
     private final List<String> profileLogs = new ArrayList<>();
     private long runCount;
     private boolean closed;
@@ -98,6 +93,11 @@ final class TornadoExecutable implements Executable {
     @Override
     public Precision precision() {
         return precision;
+    }
+
+    /** Task graphs launched one after another per run. */
+    int graphCount() {
+        return graphCount;
     }
 
     /** Kernel launches per run. */
@@ -151,7 +151,7 @@ final class TornadoExecutable implements Executable {
     }
 
     /**
-     * TornadoVM's JSON profiles of the last run, one per task graph (empty unless {@value #PROFILE_PROPERTY});
+     * TornadoVM's JSON profiles of the last run, one per task graph (empty unless {@value TornadoSettings#PROFILE});
      * each holds the entries of every run so far.
      */
     List<String> lastProfiles() {
