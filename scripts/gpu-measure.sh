@@ -71,7 +71,7 @@ pack_sdk() {
       *) cp "$j" "$tmp/share/java/tornado/" ;;
     esac
   done
-  for j in compiler collections graal-sdk truffle-compiler word; do cp "$src"/share/java/graalJars/$j-*.jar "$tmp/share/java/graalJars/"; done
+  for j in compiler collections graal-sdk nativeimage polyglot truffle-compiler word; do cp "$src"/share/java/graalJars/$j-*.jar "$tmp/share/java/graalJars/"; done
   for j in "$tmp"/share/java/*/*.jar; do
     local d; d=$(mktemp -d); (cd "$d" && unzip -q "$j" && rm "$j" && zip -q -0 -r -X "$j" .); rm -rf "$d"
   done
