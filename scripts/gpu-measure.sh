@@ -46,7 +46,8 @@ stage() {
   ./mvnw -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 -DoutputDirectory="$dev/lib"
   if [ -f cli/target/jdiffusion-cli.jar ]; then
     rm -rf "$dev/cli" && mkdir -p "$dev/cli" && cp cli/target/jdiffusion-cli.jar "$dev/cli/"
-    for j in cli/target/lib/*.jar; do case $j in *jdiffusion-test-data*) ;; *) cp "$j" "$dev/cli/" ;; esac; done
+    # The CLI's own libraries; the jars the tests' class path already has stay in .device/lib only.
+    for j in cli/target/lib/*.jar; do case $j in *jdiffusion-test-data*) ;; *) [ -f "$dev/lib/$(basename "$j")" ] || cp "$j" "$dev/cli/" ;; esac; done
   fi
   if [ -n "${TORNADOVM_GPU_SDK:-}" ]; then
     pack_sdk "$TORNADOVM_GPU_SDK"
@@ -144,7 +145,7 @@ run() {
   done
   # The CLI's own benchmark (what ./jdiffusion bench --backend tornado runs), where the CLI was staged.
   if [ -d "$dev/cli" ]; then
-    local clicp="$dev/cli/*:$dev/lib/backend-tornado.jar:$dev/lib/test-data-classes.jar:$root/test-data/src/main/resources"
+    local clicp="$dev/cli/*:$dev/lib/*:$root/test-data/src/main/resources"
     for size in ${CLI_SIZES-512 1024}; do
       for p in ${CLI_PRECISIONS:-f32}; do
         timeout "${CLI_TIMEOUT:-300}" "${java[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$clicp" io.jdiffusion.cli.Main bench \
@@ -168,7 +169,7 @@ compare() {
   { nvidia-smi || true; python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'; } > "$logs/env.txt" 2>&1
   PYTHONUNBUFFERED=1 PYTHONPATH="$d/src" timeout "${PYTORCH_TIMEOUT:-240}" python3 scripts/sd15_gpu_compare.py pytorch --out "$logs" \
       --steps "${PYTORCH_STEPS:-20,50}" > "$logs/pytorch.txt" 2>&1 || echo "pytorch failed (rc $?)" >> "$logs/pytorch.txt"
-  local clicp="$dev/cli/*:$dev/lib/backend-tornado.jar:$dev/lib/test-data-classes.jar:$root/test-data/src/main/resources" jd=()
+  local clicp="$dev/cli/*:$dev/lib/*:$root/test-data/src/main/resources" jd=()
   for steps in ${COMPARE_STEPS:-20 50}; do
     timeout "${CLI_TIMEOUT:-300}" "${java[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$clicp" io.jdiffusion.cli.Main bench \
         --backend tornado --precision f16 -W 512 -H 512 --steps "$steps" --iterations "${RUNS:-10}" --json \
