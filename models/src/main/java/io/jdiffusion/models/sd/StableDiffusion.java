@@ -3,11 +3,16 @@ package io.jdiffusion.models.sd;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.models.clip.ClipTextEncoder;
+import io.jdiffusion.models.conditioning.ClipConditioner;
+import io.jdiffusion.models.conditioning.SdxlConditioner;
+import io.jdiffusion.models.conditioning.TextConditioner;
 import io.jdiffusion.models.config.ModelLoadException;
+import io.jdiffusion.models.tokenizer.ClipTokenizer;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
 import io.jdiffusion.models.vae.AutoencoderKL;
 import io.jdiffusion.models.weights.RandomWeights;
 import io.jdiffusion.models.weights.SafetensorsWeights;
+import io.jdiffusion.models.weights.TransposedWeights;
 import io.jdiffusion.models.weights.WeightSource;
 
 import java.nio.file.Files;
@@ -17,30 +22,36 @@ import java.util.List;
 import java.util.function.Supplier;
 
 /**
- * A loaded Stable Diffusion 1.x/2.x model: text encoder, UNet and VAE with their weights (memory-mapped
- * from safetensors files, which stay open until {@link #close()}; F16 files stay F16), plus the tokenizer
- * folder and scheduler config the pipeline needs.
+ * A loaded Stable Diffusion 1.x/2.x or SDXL model: its text conditioner (tokenizers and text encoders), UNet and VAE
+ * with their weights (memory-mapped from safetensors files, which stay open until {@link #close()}; F16 files
+ * stay F16), and the scheduler config the pipeline needs.
  */
 public final class StableDiffusion implements AutoCloseable {
+    /** SD 1.x/2.x ship PNDM (or DDIM, which jdiffusion leaves to the user's choice) as their scheduler. */
+    private static final String DEFAULT_SAMPLER = "pndm";
     private final ClipTextEncoder textEncoder;
+    /** SDXL's second text encoder (with projection); null for SD 1.x/2.x. */
+    private final ClipTextEncoder textEncoder2;
+    private final TextConditioner conditioner;
     private final UNet2DConditionModel unet;
     private final AutoencoderKL vae;
-    private final Path tokenizerFolder;
-    private final String tokenizerProblem;
     private final JsonNode schedulerConfig;
     private final String description;
+    private final ModelIdentity identity;
     private final List<AutoCloseable> resources;
 
-    private StableDiffusion(ClipTextEncoder textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
-                            Path tokenizerFolder, String tokenizerProblem, JsonNode schedulerConfig, String description,
+    private StableDiffusion(ClipTextEncoder textEncoder, ClipTextEncoder textEncoder2, TextConditioner conditioner,
+                            UNet2DConditionModel unet, AutoencoderKL vae, JsonNode schedulerConfig, String description,
+                            ModelIdentity identity,
                             List<AutoCloseable> resources) {
         this.textEncoder = textEncoder;
+        this.textEncoder2 = textEncoder2;
+        this.conditioner = conditioner;
         this.unet = unet;
         this.vae = vae;
-        this.tokenizerFolder = tokenizerFolder;
-        this.tokenizerProblem = tokenizerProblem;
         this.schedulerConfig = schedulerConfig;
         this.description = description;
+        this.identity = identity;
         this.resources = List.copyOf(resources);
     }
 
@@ -84,16 +95,22 @@ public final class StableDiffusion implements AutoCloseable {
         try {
             List<String> problems = new ArrayList<>();
             SafetensorsWeights textFile = open(problems, opened, folder, ModelConfigs.TEXT_ENCODER, DiffusersFolder.TEXT_ENCODER_WEIGHTS);
+            SafetensorsWeights text2File = configs.isSdxl()
+                    ? open(problems, opened, folder, ModelConfigs.TEXT_ENCODER_2, DiffusersFolder.TEXT_ENCODER_WEIGHTS) : null;
             SafetensorsWeights unetFile = open(problems, opened, folder, ModelConfigs.UNET, DiffusersFolder.MODEL_WEIGHTS);
             SafetensorsWeights vaeFile = open(problems, opened, folder, ModelConfigs.VAE, DiffusersFolder.MODEL_WEIGHTS);
             if (!problems.isEmpty()) {
                 throw new ModelLoadException("cannot load " + folder + ":\n  " + String.join("\n  ", problems));
             }
             Networks n = Networks.load(configs, DiffusersFolder.textEncoderSource(textFile),
-                    DiffusersFolder.unetSource(unetFile), DiffusersFolder.vaeSource(vaeFile), folder.toString());
+                    text2File == null ? null : DiffusersFolder.textEncoderSource(text2File), DiffusersFolder.unetSource(unetFile), DiffusersFolder.vaeSource(vaeFile), folder.toString());
             String from = configRoot.equals(folder) ? "" : ", configs from " + configRoot;
-            return new StableDiffusion(n.text, n.unet, n.vae, tokenizer, null, configs.scheduler(),
-                    configs.family() + " (diffusers folder " + folder + from + ")", opened);
+            TextConditioner conditioner = n.conditioner(tokenizer,
+                    configs.isSdxl() ? DiffusersFolder.tokenizerFolder(configRoot, "tokenizer_2") : null, null,
+                    DiffusersFolder.forceZerosForEmptyPrompt(configRoot));
+            return new StableDiffusion(n.text, n.text2, conditioner, n.unet, n.vae,
+                    configs.scheduler(), configs.family() + " (diffusers folder " + folder + from + ")",
+                    ModelIdentity.ofFolder(folder), opened);
         } catch (RuntimeException e) {
             closeAll(opened);
             throw e;
@@ -115,6 +132,7 @@ public final class StableDiffusion implements AutoCloseable {
 
     private static StableDiffusion loadSingleFile(Path file, Path configFolder) {
         SafetensorsWeights w = SafetensorsWeights.open(file);
+        List<AutoCloseable> resources = new ArrayList<>(List.of(w));
         try {
             SingleFileCheckpoint.TextTower tower = SingleFileCheckpoint.detect(w, file);
             ModelConfigs configs;
@@ -127,59 +145,90 @@ public final class StableDiffusion implements AutoCloseable {
                 configs = SingleFileCheckpoint.inferConfigs(w, tower, file);
                 tokenizerProblem = SingleFileCheckpoint.noTokenizer(file, tower);
             }
+            TransposedWeights text2 = tower == SingleFileCheckpoint.TextTower.SDXL
+                    ? SingleFileCheckpoint.sdxlText2Source(w, configs.textEncoder2()) : null;
+            if (text2 != null) {
+                resources.add(text2);
+            }
             Networks n = Networks.load(configs,
-                    SingleFileCheckpoint.textSource(w, tower, configs.textEncoder()),
+                    SingleFileCheckpoint.textSource(w, tower, configs.textEncoder()), text2,
                     SingleFileCheckpoint.unetSource(w, configs.unet()),
                     SingleFileCheckpoint.vaeSource(w, configs.vae()), file.toString());
             String note = configFolder != null ? "configs from " + configFolder
                     : "architecture inferred from the tensors, prediction type " + configs.predictionType()
                     + " assumed (pass --config DIR to override)";
-            return new StableDiffusion(n.text, n.unet, n.vae, tokenizer, tokenizerProblem, configs.scheduler(),
-                    configs.family() + " (single file " + file + "; " + note + ")", List.of(w));
+            TextConditioner conditioner = n.conditioner(tokenizer,
+                    tokenizer != null && configs.isSdxl() ? DiffusersFolder.tokenizerFolder(configFolder, "tokenizer_2") : null,
+                    tokenizerProblem, configFolder == null || DiffusersFolder.forceZerosForEmptyPrompt(configFolder));
+            return new StableDiffusion(n.text, n.text2, conditioner, n.unet, n.vae, configs.scheduler(),
+                    configs.family() + " (single file " + file + "; " + note + ")", ModelIdentity.ofFile(file), resources);
         } catch (RuntimeException e) {
-            w.close();
+            closeAll(resources);
             throw e;
         }
     }
 
-    /** Full-size SD 1.5 (UNet 859M, CLIP ViT-L/14 text tower, VAE: 1.07B parameters) with seeded random F32 weights. */
-    public static StableDiffusion randomSd15(long seed) {
-        return randomSd15(seed, DType.F32);
-    }
-
-    /** As {@link #randomSd15(long)}, with the weights stored as {@code storage} (F16 halves the 4.3 GB). */
-    public static StableDiffusion randomSd15(long seed, DType storage) {
-        return random(ModelConfigs.sd15(), seed, storage);
+    /**
+     * Full-size SD 1.5 (UNet 859M, CLIP ViT-L/14 text tower, VAE: 1.07B parameters) with seeded random weights
+     * stored as {@code storage} (F16 halves the 4.3 GB); see {@link #random}.
+     */
+    public static StableDiffusion randomSd15(long seed, DType storage, Path tokenizerFolder) {
+        return random(ModelConfigs.sd15(), seed, storage, tokenizerFolder);
     }
 
     /**
      * A model of the architecture {@code configs} with seeded random weights, built in memory without files
-     * (see {@link RandomWeights}); it has no tokenizer.
+     * (see {@link RandomWeights}), using the CLIP tokenizer in {@code tokenizerFolder} (any CLIP vocabulary
+     * gives valid ids for benchmarking), or none when it is null.
      */
-    public static StableDiffusion random(ModelConfigs configs, long seed, DType storage) {
+    public static StableDiffusion random(ModelConfigs configs, long seed, DType storage, Path tokenizerFolder) {
         RandomWeights weights = new RandomWeights(seed, storage);
         try {
-            Networks n = Networks.load(configs, weights, weights, weights, "random weights");
-            return new StableDiffusion(n.text, n.unet, n.vae, null, null, configs.scheduler(),
+            Networks n = Networks.load(configs, weights, configs.isSdxl() ? weights : null, weights, weights, "random weights");
+            TextConditioner conditioner = n.conditioner(tokenizerFolder, tokenizerFolder,
+                    "a model with random weights has no tokenizer", true);
+            return new StableDiffusion(n.text, n.text2, conditioner, n.unet, n.vae, configs.scheduler(),
                     configs.family() + " architecture (" + configs.source() + ") with " + weights.description(),
-                    List.of(weights));
+                    ModelIdentity.named("random " + configs.family() + " weights"), List.of(weights));
         } catch (RuntimeException e) {
             weights.close();
             throw e;
         }
     }
 
-    /** The three networks, loaded together so that one error reports the problems of all of them. */
-    private record Networks(ClipTextEncoder text, UNet2DConditionModel unet, AutoencoderKL vae) {
-        static Networks load(ModelConfigs c, WeightSource text, WeightSource unet, WeightSource vae, String where) {
+    /** The networks, loaded together so that one error reports the problems of all of them. */
+    private record Networks(ClipTextEncoder text, ClipTextEncoder text2, UNet2DConditionModel unet, AutoencoderKL vae) {
+        /** @param text2 SDXL's second text encoder's weights; null for SD 1.x/2.x */
+        static Networks load(ModelConfigs c, WeightSource text, WeightSource text2, WeightSource unet, WeightSource vae,
+                             String where) {
             List<String> problems = new ArrayList<>();
             ClipTextEncoder t = attempt(problems, () -> ClipTextEncoder.load(c.textEncoder(), text, c.source()));
+            ClipTextEncoder t2 = text2 == null ? null
+                    : attempt(problems, () -> ClipTextEncoder.load(c.textEncoder2(), text2, c.source()));
             UNet2DConditionModel u = attempt(problems, () -> UNet2DConditionModel.load(c.unet(), c.predictionType(), unet, c.source()));
             AutoencoderKL v = attempt(problems, () -> AutoencoderKL.load(c.vae(), vae, c.source()));
             if (!problems.isEmpty()) {
                 throw new ModelLoadException("cannot load " + where + ":\n" + String.join("\n", problems));
             }
-            return new Networks(t, u, v);
+            return new Networks(t, t2, u, v);
+        }
+
+        /**
+         * The conditioner of these networks: CLIP's for one text encoder, SDXL's for two. With no tokenizer
+         * folder, encoding fails with {@code missing}.
+         *
+         * @param tokenizer2            SDXL's second tokenizer folder (ignored for one encoder)
+         * @param zerosForEmptyNegative model_index.json's force_zeros_for_empty_prompt (SDXL)
+         */
+        TextConditioner conditioner(Path tokenizer, Path tokenizer2, String missing, boolean zerosForEmptyNegative) {
+            if (text2 == null) {
+                return tokenizer != null ? ClipConditioner.withTokenizer(text, tokenizer)
+                        : ClipConditioner.withoutTokenizer(text, missing);
+            }
+            return tokenizer != null
+                    ? SdxlConditioner.withTokenizers(text, text2, ClipTokenizer.load(tokenizer), ClipTokenizer.load(tokenizer2),
+                    zerosForEmptyNegative)
+                    : SdxlConditioner.withoutTokenizers(text, text2, missing);
         }
 
         private static <T> T attempt(List<String> problems, Supplier<T> load) {
@@ -196,6 +245,11 @@ public final class StableDiffusion implements AutoCloseable {
         return textEncoder;
     }
 
+    /** SDXL's second text encoder (OpenCLIP ViT-bigG with projection); null for SD 1.x/2.x. */
+    public ClipTextEncoder textEncoder2() {
+        return textEncoder2;
+    }
+
     public UNet2DConditionModel unet() {
         return unet;
     }
@@ -204,17 +258,15 @@ public final class StableDiffusion implements AutoCloseable {
         return vae;
     }
 
-    /**
-     * The folder holding the CLIP tokenizer's {@code vocab.json} and {@code merges.txt}; null for random
-     * models (feed token ids directly).
-     *
-     * @throws ModelLoadException for a single-file checkpoint loaded without a config folder, saying what to supply
-     */
-    public Path tokenizerFolder() {
-        if (tokenizerProblem != null) {
-            throw new ModelLoadException(tokenizerProblem);
-        }
-        return tokenizerFolder;
+    /** Turns prompts into the UNet's conditioning; owns the model's tokenizer(s) and text encoder(s). */
+    public TextConditioner conditioner() {
+        return conditioner;
+    }
+
+    /** The sampler used when a request names none: the one the model's scheduler config describes. */
+    public String defaultSampler() {
+        // SDXL ships EulerDiscrete; diffusers runs what the scheduler config names
+        return schedulerConfig.path("_class_name").asText("").equals("EulerDiscreteScheduler") ? "euler" : DEFAULT_SAMPLER;
     }
 
     /** The scheduler's config ({@code scheduler/scheduler_config.json}, or the family's default for a bare single file). */
@@ -225,6 +277,11 @@ public final class StableDiffusion implements AutoCloseable {
     /** What was loaded from where, e.g. {@code SD 1.x (diffusers folder /models/sd15)}; for logs and PNG metadata. */
     public String description() {
         return description;
+    }
+
+    /** The model's name (and, for a single file, hash) as a PNG's infotext gives it: never a local path. */
+    public ModelIdentity identity() {
+        return identity;
     }
 
     /** Unmaps the weight files (or frees random weights); the networks' graphs must not be run afterwards. */

@@ -1,0 +1,33 @@
+package io.jdiffusion.models.conditioning;
+
+import io.jdiffusion.models.clip.ClipTextEncoder;
+import io.jdiffusion.models.lora.LoraException;
+import io.jdiffusion.models.pipeline.NetworkRunner;
+
+/**
+ * Turns prompts into what the UNet is conditioned on. A conditioner owns its tokenizer(s) and text
+ * encoder(s); how prompts are read (weighting, long-prompt chunks, clip skip, several encoders) is its own
+ * business, so the pipeline has no per-family branches.
+ */
+public interface TextConditioner {
+    /**
+     * Encodes {@code [negative, prompt]} (or only {@code prompt} when {@code input.guided()} is false) on
+     * {@code runner}'s backend; the caller closes the result.
+     *
+     * @throws io.jdiffusion.models.config.ModelLoadException when the model has no tokenizer (a single-file
+     *                                                        checkpoint loaded without one), saying what to supply
+     */
+    Conditioning encode(ConditioningInput input, NetworkRunner runner);
+
+    /**
+     * This conditioner with {@code encoder} (the model's own text encoder with LoRAs merged) in place of its
+     * text encoder; executables it compiles are keyed under {@code executableKey} so they stay apart from
+     * the base encoder's.
+     */
+    default TextConditioner withTextEncoder(ClipTextEncoder encoder, String executableKey) {
+        throw new LoraException("LoRA weights for the text encoder are not supported for this model yet");
+    }
+
+    /** Width of the context's last dimension (the UNet's cross-attention dimension). */
+    int contextDim();
+}
