@@ -13,10 +13,11 @@
 #   scripts/gpu-measure.sh main CLASS [ARGS]   On the GPU machine: one main class of backend-tornado's tests (e.g.
 #                                  ProductBenchmark), output in $OUT/CLASS.txt.
 #   scripts/gpu-measure.sh compare On the GPU machine: PyTorch + diffusers (fp16, SDPA; the UNet also as a CUDA graph) and
-#                                  `jdiffusion bench --backend tornado --precision f16` on the same random SD 1.5 at
-#                                  512x512, one after the other; writes $OUT/compare.json (stage, PyTorch ms, jdiffusion
-#                                  ms, ratio) and prints the table. Needs diffusers' source as .carry/diffusers-src.tar.xz
-#                                  (git archive of huggingface/diffusers' src/diffusers) and the staged CLI (.device/cli).
+#                                  `jdiffusion bench --backend tornado --precision f16` on the same random model (SD 1.5
+#                                  at 512x512 unless COMPARE_MODEL=sdxl, COMPARE_SIZE=1024), one after the other; writes
+#                                  $OUT/compare.json (stage, PyTorch ms, jdiffusion ms, ratio) and prints the table. Needs
+#                                  diffusers' source as .carry/diffusers-src.tar.xz (git archive of huggingface/diffusers'
+#                                  src/diffusers) and the staged CLI (.device/cli).
 #
 # Environment for `run`: SIZES (default "512 1024"), PRECISIONS ("f32 f16"), RUNS (10), DEVICES (the TornadoVM
 # devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (the benchmarks' TornadoVM device; default: the backend's own choice, the CUDA backend where present),
@@ -160,24 +161,28 @@ run() {
   for f in "$out"/cli-bench-*.txt; do [ -f "$f" ] && { echo "== $(basename "$f")"; grep -v -E "^WARNING|^\s*$" "$f" | tail -25; }; done
 }
 
-# PyTorch, then jdiffusion (one JVM per entry of COMPARE_STEPS), then the side-by-side report.
+# PyTorch, then jdiffusion (one JVM per entry of COMPARE_STEPS), then the side-by-side report. COMPARE_MODEL (sd15 or
+# sdxl) and COMPARE_SIZE (512) pick the model and image size; a model other than sd15 writes compare-MODEL.json.
 compare() {
   setup
-  local logs="$out/compare-logs" d=/tmp/diffusers
+  local model=${COMPARE_MODEL:-sd15} size=${COMPARE_SIZE:-512}
+  local logs="$out/compare-logs-$model" d=/tmp/diffusers jd=()
+  local clicp="$dev/cli/*:$dev/lib/*:$root/test-data/src/main/resources"
   mkdir -p "$logs" "$d"
-  tar -C "$d" -xJf .carry/diffusers-src.tar.xz
+  [ -d "$d/src" ] || tar -C "$d" -xJf .carry/diffusers-src.tar.xz
   { nvidia-smi || true; python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'; } > "$logs/env.txt" 2>&1
-  PYTHONUNBUFFERED=1 PYTHONPATH="$d/src" timeout "${PYTORCH_TIMEOUT:-240}" python3 scripts/sd15_gpu_compare.py pytorch --out "$logs" \
-      --steps "${PYTORCH_STEPS:-20,50}" > "$logs/pytorch.txt" 2>&1 || echo "pytorch failed (rc $?)" >> "$logs/pytorch.txt"
-  local clicp="$dev/cli/*:$dev/lib/*:$root/test-data/src/main/resources" jd=()
+  PYTHONUNBUFFERED=1 PYTHONPATH="$d/src" timeout "${PYTORCH_TIMEOUT:-240}" python3 scripts/gpu_compare.py pytorch --out "$logs" \
+      --model "$model" --size "$size" --steps "${PYTORCH_STEPS:-20,50}" > "$logs/pytorch.txt" 2>&1 || echo "pytorch failed (rc $?)" >> "$logs/pytorch.txt"
   for steps in ${COMPARE_STEPS:-20 50}; do
     timeout "${CLI_TIMEOUT:-300}" "${java[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$clicp" io.jdiffusion.cli.Main bench \
-        --backend tornado --precision f16 -W 512 -H 512 --steps "$steps" --iterations "${RUNS:-10}" --json \
+        --model-type "$model" --backend tornado --precision f16 -W "$size" -H "$size" --steps "$steps" --iterations "${RUNS:-10}" --json \
         > "$logs/jdiffusion-$steps.json" 2> "$logs/jdiffusion-$steps.txt" || echo "jdiffusion bench failed (rc $?)" >> "$logs/jdiffusion-$steps.txt"
     jd+=("$logs/jdiffusion-$steps.json")
   done
-  JDIFFUSION_COMMIT="$(cat "$dev/commit.txt" 2>/dev/null || echo unknown)" python3 scripts/sd15_gpu_compare.py report \
-      --pytorch "$logs/pytorch.json" --jdiffusion "${jd[@]}" --out "$out/compare.json" | tee "$logs/compare.txt"
+  local name=compare.json
+  [ "$model" = sd15 ] || name=compare-$model.json
+  JDIFFUSION_COMMIT="$(cat "$dev/commit.txt" 2>/dev/null || echo unknown)" python3 scripts/gpu_compare.py report \
+      --pytorch "$logs/pytorch.json" --jdiffusion "${jd[@]}" --out "$out/$name" | tee "$logs/compare.txt"
 }
 
 case "${1:-}" in

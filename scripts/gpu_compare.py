@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
-"""SD 1.5 on one GPU: PyTorch + diffusers beside jdiffusion, in one run (scripts/gpu-measure.sh compare).
+"""Stable Diffusion on one GPU: PyTorch + diffusers beside jdiffusion, in one run (scripts/gpu-measure.sh compare).
 
-  sd15_gpu_compare.py pytorch --out DIR [--steps 20,50]
-      Times diffusers on the full-size SD 1.5 architecture with random weights (seed 0), fp16 with SDPA:
-      the text encoder (batch 2), one UNet call (batch 2, 64x64 latents) eager and replayed as a CUDA graph,
-      the VAE decode (1 -> 512x512), and the whole pipeline at 512x512 with the Euler sampler (the sampler
-      `jdiffusion bench` uses) and guidance, for each step count. Writes DIR/pytorch.json.
-  sd15_gpu_compare.py report --pytorch P.json --jdiffusion J.json [J2.json ...] --out compare.json
+  gpu_compare.py pytorch --out DIR [--model sd15|sdxl] [--size 512] [--steps 20,50]
+      Times diffusers on the full-size architecture of the model (the configs jdiffusion bundles, in
+      models/src/main/resources/io/jdiffusion/models/sd/MODEL) with random weights (seed 0), fp16 with SDPA:
+      the text encoder(s) (batch 2), one UNet call (batch 2) eager and replayed as a CUDA graph, the VAE decode,
+      and the whole pipeline with the Euler sampler (the sampler `jdiffusion bench` uses) and guidance, for each
+      step count. Writes DIR/pytorch.json.
+  gpu_compare.py report --pytorch P.json --jdiffusion J.json [J2.json ...] --out compare.json
       Puts the two side by side: one row per stage with jdiffusion's time over PyTorch's, printed and written
       as {device, commit, date, rows: [{stage, pytorch_ms, jdiffusion_ms, ratio}]}. J.json are
       `jdiffusion bench --json` outputs; a pipeline row takes the one whose step count matches.
 
-The tokenizer is the repository's tiny CLIP tokenizer (test-data), the one `jdiffusion bench` uses for its
-random model: its ids are valid CLIP ids, and tokenizing costs nothing next to the GPU work.
+The tokenizers are the repository's tiny CLIP tokenizer (test-data), the one `jdiffusion bench` uses for its
+random models: its ids are valid CLIP ids, and tokenizing costs nothing next to the GPU work.
 diffusers comes from its source on PYTHONPATH (the GPU machine has torch and transformers, no diffusers).
 """
 
@@ -28,19 +29,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOKENIZER = os.path.join(ROOT, "test-data/src/main/resources/io/jdiffusion/testdata/tiny-sd/model/tokenizer")
+CONFIGS = os.path.join(ROOT, "models/src/main/resources/io/jdiffusion/models/sd")
 PROMPT = "a photograph of an astronaut riding a horse"
-SCHEDULER = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "num_train_timesteps": 1000,
-             "steps_offset": 1, "timestep_spacing": "leading", "prediction_type": "epsilon"}
-TEXT = dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
-            max_position_embeddings=77, hidden_act="quick_gelu", projection_dim=768, layer_norm_eps=1e-5,
-            bos_token_id=0, pad_token_id=1, eos_token_id=2)
-UNET = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280, 1280),
-            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3, cross_attention_dim=768, attention_head_dim=8,
-            norm_num_groups=32, norm_eps=1e-5, act_fn="silu", flip_sin_to_cos=True, freq_shift=0)
-VAE = dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
-           up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(128, 256, 512, 512), layers_per_block=2,
-           latent_channels=4, norm_num_groups=32, sample_size=512, act_fn="silu")
 STAGES = ["text_encoder", "unet", "unet_vs_graph", "vae", "pipeline_20", "pipeline_50"]
 
 
@@ -86,39 +76,61 @@ def graph_replay(fn, repeats):
 
 def pytorch(args):
     import torch
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import (AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, StableDiffusionXLPipeline,
+                           UNet2DConditionModel)
     from diffusers.utils import logging as diffusers_logging
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
     import diffusers
     import transformers
 
     diffusers_logging.disable_progress_bar()
     dev = torch.device("cuda")
     dtype = torch.float16
+    sdxl = args.model == "sdxl"
+    configs = os.path.join(CONFIGS, args.model)
+
+    def config(name):
+        with open(os.path.join(configs, name + ".json")) as f:
+            return {k: v for k, v in json.load(f).items()
+                    if not k.startswith("_") and k not in ("architectures", "model_type", "transformers_version", "torch_dtype")}
+
     torch.manual_seed(0)
     t0 = time.time()
     with torch.device(dev):
-        te = CLIPTextModel(CLIPTextConfig(**TEXT)).to(dtype).eval().requires_grad_(False)
-        unet = UNet2DConditionModel(**UNET).to(dtype).eval().requires_grad_(False)
-        vae = AutoencoderKL(**VAE).to(dtype).eval().requires_grad_(False)
+        te = CLIPTextModel(CLIPTextConfig(**config("text_encoder"))).to(dtype).eval().requires_grad_(False)
+        te2 = (CLIPTextModelWithProjection(CLIPTextConfig(**config("text_encoder_2"))).to(dtype).eval().requires_grad_(False)
+               if sdxl else None)
+        unet = UNet2DConditionModel.from_config(config("unet")).to(dtype).eval().requires_grad_(False)
+        vae = AutoencoderKL.from_config(config("vae")).to(dtype).eval().requires_grad_(False)
     torch.cuda.synchronize()
     res = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda,
            "cudnn": torch.backends.cudnn.version(), "diffusers": diffusers.__version__,
            "transformers": transformers.__version__, "python": platform.python_version(), "dtype": "fp16",
-           "attention": type(next(iter(unet.attn_processors.values()))).__name__, "build_s": time.time() - t0}
+           "attention": type(next(iter(unet.attn_processors.values()))).__name__, "build_s": time.time() - t0,
+           "model": args.model, "size": args.size}
     log("pytorch:", json.dumps(res))
     tok = CLIPTokenizer.from_pretrained(TOKENIZER)
     ids = tok(["", PROMPT], padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids.to(dev)
     g = torch.Generator("cpu").manual_seed(0)
-    lat = torch.randn((2, 4, 64, 64), generator=g).to(dev, dtype)
-    ctx = torch.randn((2, 77, 768), generator=g).to(dev, dtype)
-    z = torch.randn((1, 4, 64, 64), generator=g).to(dev, dtype)
+    lat_hw = args.size // 8
+    lat = torch.randn((2, 4, lat_hw, lat_hw), generator=g).to(dev, dtype)
+    ctx = torch.randn((2, 77, unet.config.cross_attention_dim), generator=g).to(dev, dtype)
+    z = torch.randn((1, 4, lat_hw, lat_hw), generator=g).to(dev, dtype)
     t = torch.tensor(500, device=dev)
+    added = None
+    if sdxl:  # pooled text embedding and (original size, crop, target size) of both CFG rows
+        added = {"text_embeds": torch.randn((2, te2.config.projection_dim), generator=g).to(dev, dtype),
+                 "time_ids": torch.tensor([[args.size, args.size, 0, 0, args.size, args.size]] * 2).to(dev, dtype)}
     with torch.inference_mode():
-        f_te = lambda: te(ids)[0]  # noqa: E731
-        f_unet = lambda: unet(lat, t, encoder_hidden_states=ctx).sample  # noqa: E731
+        if sdxl:
+            f_te = lambda: (te(ids, output_hidden_states=True).hidden_states[-2],  # noqa: E731
+                            te2(ids, output_hidden_states=True).hidden_states[-2])
+        else:
+            f_te = lambda: te(ids)[0]  # noqa: E731
+        f_unet = lambda: unet(lat, t, encoder_hidden_states=ctx, added_cond_kwargs=added).sample  # noqa: E731
         f_vae = lambda: vae.decode(z).sample  # noqa: E731
-        assert torch.isfinite(f_unet()).all() and torch.isfinite(f_vae()).all(), "non-finite output"
+        res["unet_output_finite"] = bool(torch.isfinite(f_unet()).all())
+        res["vae_output_finite"] = bool(torch.isfinite(f_vae()).all())
         res["text_encoder"] = timed(f_te, 5, 20)
         res["unet"] = timed(f_unet, 5, 20)
         res["vae"] = timed(f_vae, 3, 10)
@@ -126,13 +138,17 @@ def pytorch(args):
             f"vae {res['vae']['median_ms']:.2f} ms")
         res["unet_graph"] = graph_replay(f_unet, 20)
         log(f"pytorch: unet as a CUDA graph {res['unet_graph']['median_ms']:.2f} ms")
-        pipe = StableDiffusionPipeline(vae=vae, text_encoder=te, tokenizer=tok, unet=unet,
-                                       scheduler=EulerDiscreteScheduler(**SCHEDULER), safety_checker=None,
-                                       feature_extractor=None, requires_safety_checker=False)
+        scheduler = EulerDiscreteScheduler.from_config(config("scheduler"))
+        if sdxl:
+            pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=te, text_encoder_2=te2, tokenizer=tok, tokenizer_2=tok,
+                                             unet=unet, scheduler=scheduler)
+        else:
+            pipe = StableDiffusionPipeline(vae=vae, text_encoder=te, tokenizer=tok, unet=unet, scheduler=scheduler,
+                                           safety_checker=None, feature_extractor=None, requires_safety_checker=False)
         pipe.set_progress_bar_config(disable=True)
 
         def generate(steps):
-            return pipe(PROMPT, height=512, width=512, num_inference_steps=steps, guidance_scale=7.5,
+            return pipe(PROMPT, height=args.size, width=args.size, num_inference_steps=steps, guidance_scale=7.5,
                         generator=torch.Generator("cuda").manual_seed(0), output_type="np").images
 
         generate(3)
@@ -186,7 +202,8 @@ def report(args):
            "rows": rows}
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)
-    log(f"SD 1.5, 512x512, batch 2, fp16 on {out['device']} (commit {out['commit']}, {out['date']})")
+    log(f"{pt.get('model', '?')} {pt.get('size', '?')}px, batch 2, fp16 on {out['device']} (commit {out['commit']}, "
+        f"{out['date']})")
     log(f"jdiffusion: {first.get('device')}, precision {first.get('precision_used')}; PyTorch {pt.get('torch')}, "
         f"diffusers {pt.get('diffusers')}, {pt.get('attention')}")
     log(f"{'stage':<14} {'PyTorch ms':>11} {'jdiffusion ms':>14} {'ratio':>7}")
@@ -206,6 +223,8 @@ def main():
     p = sub.add_parser("pytorch")
     p.add_argument("--out", required=True)
     p.add_argument("--steps", default="20,50")
+    p.add_argument("--model", default="sd15", choices=["sd15", "sdxl"])
+    p.add_argument("--size", type=int, default=512)
     r = sub.add_parser("report")
     r.add_argument("--pytorch", required=True)
     r.add_argument("--jdiffusion", nargs="+", required=True)
