@@ -53,6 +53,8 @@ final class TornadoExecutable implements Executable {
     private final int taskCount;
     private final int graphCount;
     private final boolean profile = TornadoSettings.profile();
+    /** Whether the plan replays as CUDA graphs (then a run ends with one stream synchronisation). */
+    private final boolean cudaGraphs;
     private final List<String> profileLogs = new ArrayList<>();
     private long runCount;
     private boolean closed;
@@ -75,7 +77,8 @@ final class TornadoExecutable implements Executable {
         this.graphCount = taskGraphs.size();
         TornadoExecutionPlan p = new TornadoExecutionPlan(taskGraphs.toArray(new ImmutableTaskGraph[0])).withGridScheduler(grids).withDevice(backend.device());
         // A profiled run times each kernel, which a replayed CUDA graph does not report.
-        if (TornadoDevices.usesCudaGraphs(backend.device()) && !profile) {
+        this.cudaGraphs = TornadoDevices.usesCudaGraphs(backend.device()) && !profile;
+        if (cudaGraphs) {
             p = p.withCUDAGraph();
         }
         if (profile) {
@@ -133,6 +136,12 @@ final class TornadoExecutable implements Executable {
             for (int g = 0; g < graphCount; g++) {
                 record(plan.withGraph(g).execute());
             }
+        }
+        if (cudaGraphs) {
+            // Replayed as CUDA graphs, the copy of the outputs to the host is a step of the last graph, launched
+            // asynchronously; with -Dtornado.vmflush=false nothing else waits for it (StreamOrderTest caught reads
+            // of an unfinished run on the PTX backend).
+            backend.device().flush(plan.getId());
         }
         for (int i = 0; i < outputTensors.size(); i++) {
             HostCopies.fromFloats(outputs, outputOffsets[i], backend.own(outputTensors.get(i)).host());

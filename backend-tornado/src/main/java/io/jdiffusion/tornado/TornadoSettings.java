@@ -133,19 +133,20 @@ public final class TornadoSettings {
      *   <li>{@code tornado.tvm.maxbytecodesize}: a network call is a chain of task graphs with thousands of
      *       bytecodes in all, past the 4 KiB default;</li>
      *   <li>{@code tornado.device.memory=64GB}: SD's weights exceed the default 4 GB device budget;</li>
-     *   <li>{@code tornado.vmflush=false}: by default every execute of a task graph ends with a blocking stream
-     *       synchronisation (26 of them in a UNet call). The graphs of one plan run in order on one stream, and
-     *       the copy of the outputs to the host is itself blocking, so the host never reads an unfinished result
-     *       ({@code StreamOrderTest});</li>
      *   <li>{@code tornado.max.events}: see {@link #MAX_EVENTS}.</li>
      * </ul>
+     * {@code tornado.vmflush} stays TornadoVM's (true: every task graph's execute ends with a stream
+     * synchronisation). With false, on an H200 on 2026-12-04, the PTX backend handed the host unfinished outputs
+     * (the copy to the host is a step of the last CUDA graph, launched asynchronously): {@code StreamOrderTest}
+     * failed until a run ended with a stream synchronisation of its own ({@link TornadoExecutable}), and even then
+     * the tiny img2img pipeline's image differed from backend-cpu once, where it matched with true. Turn it off with
+     * {@code -Dtornado.vmflush=false} only to measure.
      */
     static Map<String, String> runtimeDefaults() {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("tornado.recover.bailout", "False");
         m.put("tornado.tvm.maxbytecodesize", Integer.toString(1 << 20));
         m.put("tornado.device.memory", "64GB");
-        m.put("tornado.vmflush", "false");
         m.put("tornado.max.events", Integer.toString(MAX_EVENTS));
         return m;
     }
