@@ -129,11 +129,14 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             int calls = timesteps.length - firstCall;
             progress.started(calls);
             long tu = System.nanoTime();
-            for (int i = firstCall; i < timesteps.length; i++) {
+            int callsMade = 0;
+            for (int i = firstCall; i < timesteps.length && !progress.stopRequested(); i++) {
                 float[] scaled = scheduler.scaleModelInput(latents, i);
                 float[] noisePred = predictNoise(repeat(scaled, batch), timesteps[i], context, batch, h, w);
                 float[] eps = guided ? guide(noisePred, latentSize, request.guidanceScale()) : noisePred;
                 latents = scheduler.step(eps, i, latents, generator);
+                callsMade++;
+                progress.latentsAfterStep(i - firstCall, latents, channels, h, w);
                 progress.stepDone(i - firstCall, calls);
             }
             double unetMs = millisSince(tu);
@@ -142,7 +145,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             long td = System.nanoTime();
             Tensor image = decodeLatents(latents, h, w);
             double decodeMs = millisSince(td);
-            StageTimings timings = new StageTimings(textMs, vaeEncodeMs, unetMs, calls, decodeMs, millisSince(start));
+            StageTimings timings = new StageTimings(textMs, vaeEncodeMs, unetMs, callsMade, decodeMs, millisSince(start));
             return new GenerationResult(image, latents, h, w, request.seed(), timings, List.copyOf(warnings));
         }
     }
