@@ -189,6 +189,9 @@ public final class JsonFields {
 
     private BigDecimal decimal(String name, JsonNode v, String expected) {
         if (v.isNumber()) {
+            if (v.isFloatingPointNumber() && !v.isBigDecimal() && !Double.isFinite(v.doubleValue())) {
+                throw new InvalidRequestException(where(name), "number out of range: " + v.asText());
+            }
             return v.decimalValue();
         }
         if (v.isTextual()) {
