@@ -1,5 +1,6 @@
 package io.jdiffusion.tornado;
 
+import io.jdiffusion.models.unet.UNetCall;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.DeviceTensor;
@@ -45,7 +46,7 @@ public final class NetworkBenchmark {
 
         long t0 = System.nanoTime();
         try (StableDiffusion model = modelName.equals("tiny") ? StableDiffusion.load(TinySd.modelDir(), null)
-                : StableDiffusion.randomSd15(42, DType.F16);
+                : StableDiffusion.randomSd15(42, DType.F16, null);
              Backend backend = Backends.create(backendName)) {
             System.out.printf(Locale.ROOT, "model %s loaded in %.1f s; backend %s on %s%n", modelName, (System.nanoTime() - t0) / 1e9,
                     backend.name(), backend.deviceDescription());
@@ -54,7 +55,7 @@ public final class NetworkBenchmark {
             for (String network : networks) {
                 Graph graph = switch (network) {
                     case "text" -> model.textEncoder().graph(2);
-                    case "unet" -> model.unet().graph(2, latent, latent, 77);
+                    case "unet" -> model.unet().graph(new UNetCall(2, latent, latent, 77));
                     case "vae" -> model.vae().decoderGraph(1, latent, latent);
                     default -> throw new IllegalArgumentException("unknown network " + network);
                 };

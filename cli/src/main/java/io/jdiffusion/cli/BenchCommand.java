@@ -4,15 +4,16 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.Precision;
-import io.jdiffusion.backend.DeviceTensor;
+import io.jdiffusion.models.conditioning.Conditioning;
+import io.jdiffusion.models.conditioning.ConditioningInput;
 import io.jdiffusion.cli.bench.OpsBenchCommand;
+import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.sd.StableDiffusion;
-import io.jdiffusion.models.tokenizer.ClipTokenizer;
 import io.jdiffusion.testdata.TinySd;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -43,6 +44,8 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
+    private static final String PROMPT = "a photograph of an astronaut riding a horse";
+
     @Option(names = {"-W", "--width"}, defaultValue = "512", description = "Image width (default ${DEFAULT-VALUE}).")
     int width;
 
@@ -72,30 +75,30 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (batch < 1 || iterations < 1 || warmup < 0 || steps < 0) {
-            throw new IllegalArgumentException("--batch and --iterations must be >= 1, --warmup and --steps >= 0");
+        if (batch < 1 || batch > 2 || iterations < 1 || warmup < 0 || steps < 0) {
+            throw new IllegalArgumentException("--batch must be 1 (no guidance) or 2 (guidance), --iterations >= 1, "
+                    + "--warmup and --steps >= 0");
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         ModelOptions mo = modelOptions;
         long loadStart = System.nanoTime();
         boolean random = mo.model == null;
-        try (StableDiffusion model = random ? StableDiffusion.randomSd15(seed) : mo.load();
+        // The random model has no tokenizer files; the bundled tiny tokenizer's ids are valid CLIP ids.
+        try (StableDiffusion model = random ? StableDiffusion.randomSd15(seed, DType.F32, TinySd.modelDir().resolve("tokenizer"))
+                : mo.load();
              Backend backend = mo.createBackend()) {
             double loadMs = (System.nanoTime() - loadStart) / 1e6;
-            // The random model has no tokenizer files; the bundled tiny tokenizer's ids are valid CLIP ids.
-            ClipTokenizer tokenizer = model.tokenizerFolder() != null ? ClipTokenizer.load(model.tokenizerFolder())
-                    : ClipTokenizer.load(TinySd.modelDir().resolve("tokenizer"));
-            try (StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, tokenizer, backend, mo.precision())) {
+            try (StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, backend, mo.precision())) {
                 StableDiffusionPipeline.LatentSize latent = pipeline.latentSize(width, height);
                 int h = latent.height();
                 int w = latent.width();
                 err.printf("bench: %s on %s (%s), %dx%d, batch %d, %s%n", model.description(), backend.name(),
                         backend.deviceDescription(), width, height, batch, mo.precision());
-                List<String> prompts = Collections.nCopies(batch, "a photograph of an astronaut riding a horse");
+                ConditioningInput prompts = new ConditioningInput(PROMPT, "", batch == 2, width, height);
 
                 double textMs = time("text encoder", err, () -> {
-                    pipeline.encodeText(prompts).close();
+                    pipeline.encodePrompt(prompts).close();
                     return null;
                 });
                 float[] sample = new float[batch * model.unet().inChannels() * h * w];
@@ -104,8 +107,8 @@ final class BenchCommand implements Callable<Integer> {
                     sample[i] = (float) r.nextGaussian();
                 }
                 double unetMs;
-                try (DeviceTensor context = pipeline.encodeText(prompts)) {
-                    unetMs = time("UNet call", err, () -> pipeline.predictNoise(sample, 500f, context, batch, h, w));
+                try (Conditioning conditioning = pipeline.encodePrompt(prompts)) {
+                    unetMs = time("UNet call", err, () -> pipeline.predictNoise(sample, 500f, conditioning, h, w));
                 }
                 float[] latents = new float[model.vae().latentChannels() * h * w];
                 System.arraycopy(sample, 0, latents, 0, latents.length);
@@ -115,8 +118,8 @@ final class BenchCommand implements Callable<Integer> {
                 });
                 double pipelineMs = -1;
                 if (steps > 0) {
-                    GenerationRequest request = GenerationRequest.of("a photograph of an astronaut riding a horse", seed)
-                            .withSampler(sampler).withSteps(steps).withSize(width, height);
+                    GenerationRequest request = GenerationRequest.builder().prompt(PROMPT).seed(seed)
+                            .sampler(sampler).steps(steps).size(width, height).build();
                     long t0 = System.nanoTime();
                     try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE)) {
                         pipelineMs = (System.nanoTime() - t0) / 1e6;

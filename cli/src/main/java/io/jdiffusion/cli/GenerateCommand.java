@@ -6,13 +6,14 @@ import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.io.AtomicFile;
 import io.jdiffusion.core.safetensors.SafetensorsWriter;
+import io.jdiffusion.models.pipeline.A1111Infotext;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.Images;
 import io.jdiffusion.models.pipeline.PngWriter;
-import io.jdiffusion.models.pipeline.SamplerLabels;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.scheduler.Schedulers;
+import io.jdiffusion.models.sd.ModelIdentity;
 import io.jdiffusion.models.sd.StableDiffusion;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -50,8 +51,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Random seed (default: random, printed). Gives diffusers' image for torch.Generator('cpu').manual_seed(SEED).")
     Long seed;
 
-    @Option(names = "--sampler", defaultValue = GenerationRequest.DEFAULT_SAMPLER,
-            description = "One of pndm, ddim, euler, euler_a, dpmpp_2m, lms (default ${DEFAULT-VALUE}).")
+    @Option(names = "--sampler", description = "One of pndm, ddim, euler, euler_a, dpmpp_2m, lms (default: the model's, pndm for SD 1.x/2.x).")
     String sampler;
 
     @Option(names = "--karras", description = "Karras sigmas (euler, euler_a, dpmpp_2m, lms).")
@@ -97,25 +97,28 @@ final class GenerateCommand implements Callable<Integer> {
         ModelOptions mo = modelOptions;
         long firstSeed = seed != null ? seed : new SecureRandom().nextLong() & 0xFFFF_FFFFL;
         try (StableDiffusion model = mo.load(); Backend backend = mo.createBackend();
-             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, ModelOptions.tokenizer(model), backend, mo.precision())) {
+             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, backend, mo.precision())) {
             int w = width == 0 ? pipeline.defaultWidth() : width;
             int h = height == 0 ? pipeline.defaultHeight() : height;
             if (mo.usesBundledModel()) {
                 err.println("jdiffusion: using the bundled tiny model: its weights are random, so the image is noise. Pass --model for a real SD 1.5/2.x model.");
             }
+            String samplerUsed = sampler != null ? sampler : model.defaultSampler();
             err.printf("jdiffusion: %s on %s (%s), %dx%d, %s, %d steps, guidance %s%n", model.description(), backend.name(),
-                    backend.deviceDescription(), w, h, sampler, steps, guidance);
+                    backend.deviceDescription(), w, h, samplerUsed, steps, guidance);
+            announceHashing(err, model);
             Tensor init = initImage != null ? readImage(initImage, w, h) : null;
             try {
                 for (int i = 0; i < batchCount; i++) {
                     long s = firstSeed + i;
-                    GenerationRequest request = new GenerationRequest(prompt, negativePrompt, s, sampler, karras, steps,
-                            guidance, w, h, eta, init, strength, null);
+                    GenerationRequest request = GenerationRequest.builder().prompt(prompt).negativePrompt(negativePrompt)
+                            .seed(s).sampler(samplerUsed).karras(karras).steps(steps).guidanceScale(guidance).eta(eta)
+                            .size(w, h).initImage(init, strength).build();
                     Path target = batchCount == 1 ? output : withSeed(output, s);
                     try (ConsoleProgress progress = new ConsoleProgress("seed " + s);
                          GenerationResult result = pipeline.generate(request, progress)) {
                         result.warnings().forEach(warning -> err.println("jdiffusion: warning: " + warning));
-                        writeImage(target, result, model, w, h);
+                        writeImage(target, request, result, model, w, h);
                         if (saveLatents != null) {
                             writeLatents(batchCount == 1 ? saveLatents : withSeed(saveLatents, s), result);
                         }
@@ -135,6 +138,16 @@ final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The PNG names a single file by its SHA-256; the first run on a file reads it whole, once, and says so. */
+    private static void announceHashing(PrintWriter err, StableDiffusion model) {
+        ModelIdentity id = model.identity();
+        if (!id.hashKnown()) {
+            err.printf("jdiffusion: hashing %s for the PNG's Model hash (once per file; remembered in %s)%n",
+                    id.hashedFile().orElseThrow().getFileName(), id.hashCache().orElseThrow());
+            id.autoV2Hash();
+        }
+    }
+
     /** Cheap checks first, so a typo costs no model loading. */
     private void validateBeforeLoading() throws IOException {
         if (steps < 1) {
@@ -143,7 +156,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (batchCount < 1) {
             throw new IllegalArgumentException("--batch-count must be at least 1, got " + batchCount);
         }
-        if (!Schedulers.names().contains(sampler)) {
+        if (sampler != null && !Schedulers.names().contains(sampler)) {
             throw new IllegalArgumentException("unknown sampler '" + sampler + "'; choose one of " + String.join(", ", Schedulers.names()));
         }
         if (width < 0 || height < 0) {
@@ -171,9 +184,9 @@ final class GenerateCommand implements Callable<Integer> {
         return Images.fromBufferedImage(img, w, h);
     }
 
-    private void writeImage(Path target, GenerationResult result, StableDiffusion model, int w, int h) throws IOException {
-        String parameters = PngWriter.a1111Parameters(prompt, negativePrompt, steps, SamplerLabels.a1111(sampler, karras),
-                guidance, result.seed(), w, h, model.description(), initImage != null ? strength : null);
+    private static void writeImage(Path target, GenerationRequest request, GenerationResult result, StableDiffusion model,
+                                   int w, int h) throws IOException {
+        String parameters = A1111Infotext.generation(request, model, w, h).build();
         PngWriter.write(target, Images.toBufferedImage(result.image()), Map.of("parameters", parameters));
     }
 

@@ -4,7 +4,6 @@ import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.models.sd.StableDiffusion;
-import io.jdiffusion.models.tokenizer.ClipTokenizer;
 import io.jdiffusion.testdata.TinySd;
 import picocli.CommandLine.Option;
 
@@ -55,14 +54,6 @@ final class ModelOptions {
 
     StableDiffusion load() throws NoSuchFileException {
         return StableDiffusion.load(modelPath(), config);
-    }
-
-    /** The tokenizer of a loaded model; the error says what to supply when a single file has none. */
-    static ClipTokenizer tokenizer(StableDiffusion sd) {
-        if (sd.tokenizerFolder() == null) {
-            throw new IllegalArgumentException("this model has no tokenizer: pass --config DIR with a diffusers-layout folder holding tokenizer/vocab.json and tokenizer/merges.txt");
-        }
-        return ClipTokenizer.load(sd.tokenizerFolder());
     }
 
     Backend createBackend() {

@@ -55,13 +55,12 @@ final class ServeCommand implements Callable<Integer> {
         ModelOptions mo = modelOptions;
         mo.precision();
         try (StableDiffusion model = mo.load(); Backend backend = mo.createBackend();
-             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, ModelOptions.tokenizer(model), backend, mo.precision())) {
+             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, backend, mo.precision())) {
             if (mo.usesBundledModel()) {
                 err.println("jdiffusion: serving the bundled tiny model: its weights are random, so images are noise. Pass --model for a real SD 1.5/2.x model.");
             }
-            String title = mo.usesBundledModel() ? "tiny-sd" : mo.modelPath().getFileName().toString();
             CountDownLatch stopped = new CountDownLatch(1);
-            try (ImageServer server = ImageServer.start(settings, new PipelineGenerator(pipeline, title))) {
+            try (ImageServer server = ImageServer.start(settings, new PipelineGenerator(pipeline))) {
                 Thread hook = new Thread(() -> {
                     server.close();
                     stopped.countDown();

@@ -2,15 +2,12 @@ package io.jdiffusion.cli;
 
 import io.jdiffusion.core.Numerics;
 import io.jdiffusion.core.safetensors.SafetensorsFile;
+import io.jdiffusion.models.pipeline.PngText;
 import io.jdiffusion.testdata.TinySd;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.w3c.dom.Node;
 
 import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.metadata.IIOMetadata;
-import javax.imageio.stream.ImageInputStream;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -63,7 +60,7 @@ class CliTest {
         assertThat(image.getWidth()).isEqualTo(32);
         assertThat(image.getHeight()).isEqualTo(32);
         assertThat(pngText(png, "parameters")).isEqualTo("a photograph of an astronaut riding a horse\n"
-                + "Steps: 20, Sampler: PLMS, CFG scale: 7.5, Seed: 7, Size: 32x32, Model: " + modelDescription(r));
+                + "Steps: 20, Sampler: PLMS, CFG scale: 7.5, Seed: 7, Size: 32x32, Model: model");
         try (SafetensorsFile mine = SafetensorsFile.open(latents);
              SafetensorsFile golden = SafetensorsFile.open(TinySd.root().resolve("tiny-sd/golden-extra/pipeline_extra.safetensors"))) {
             double err = Numerics.relativeL2(mine.tensor("latents"), golden.tensor("seed_pndm.final_latents"));
@@ -169,30 +166,8 @@ class CliTest {
         }
     }
 
-    private static String modelDescription(Run r) {
-        // The summary line on stderr names the model the same way the PNG does.
-        return r.err().lines().filter(l -> l.startsWith("jdiffusion: ") && l.contains(" on cpu "))
-                .map(l -> l.substring("jdiffusion: ".length(), l.indexOf(" on cpu "))).findFirst().orElseThrow();
-    }
-
     /** The value of the tEXt/iTXt chunk {@code keyword}. */
     static String pngText(Path png, String keyword) throws IOException {
-        try (ImageInputStream in = ImageIO.createImageInputStream(png.toFile())) {
-            ImageReader reader = ImageIO.getImageReadersByFormatName("png").next();
-            reader.setInput(in);
-            IIOMetadata meta = reader.getImageMetadata(0);
-            Node root = meta.getAsTree("javax_imageio_png_1.0");
-            for (Node chunk = root.getFirstChild(); chunk != null; chunk = chunk.getNextSibling()) {
-                for (Node e = chunk.getFirstChild(); e != null; e = e.getNextSibling()) {
-                    var attrs = e.getAttributes();
-                    if (attrs != null && attrs.getNamedItem("keyword") != null
-                            && attrs.getNamedItem("keyword").getNodeValue().equals(keyword)) {
-                        Node value = attrs.getNamedItem(chunk.getNodeName().equals("tEXt") ? "value" : "text");
-                        return value.getNodeValue();
-                    }
-                }
-            }
-        }
-        return null;
+        return PngText.read(png).get(keyword);
     }
 }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.server.api.ImageJob;
 import io.jdiffusion.server.api.JsonFields;
+import io.jdiffusion.server.api.ModelFacts;
 import io.jdiffusion.server.jobs.JobResult;
 
 import java.time.Instant;
@@ -20,7 +21,7 @@ final class A1111Responses {
     private A1111Responses() {
     }
 
-    static ObjectNode a1111(ImageJob job, JobResult result, String modelTitle, String version) {
+    static ObjectNode a1111(ImageJob job, JobResult result, ModelFacts model, String version) {
         ObjectNode body = JsonFields.mapper().createObjectNode();
         ArrayNode images = body.putArray("images");
         if (job.sendImages()) {
@@ -28,7 +29,7 @@ final class A1111Responses {
         }
         body.set("parameters", job.parameters());
         try {
-            body.put("info", JsonFields.mapper().writeValueAsString(info(job, result, modelTitle, version)));
+            body.put("info", JsonFields.mapper().writeValueAsString(info(job, result, model, version)));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
@@ -42,21 +43,21 @@ final class A1111Responses {
         for (byte[] png : result.pngs()) {
             ObjectNode item = data.addObject();
             item.put("b64_json", Base64.getEncoder().encodeToString(png));
-            item.put("revised_prompt", job.request().prompt());
+            item.put("revised_prompt", job.request().prompt().prompt());
         }
         return body;
     }
 
     /** A1111's Processed.js() fields. */
-    private static ObjectNode info(ImageJob job, JobResult result, String modelTitle, String version) {
+    private static ObjectNode info(ImageJob job, JobResult result, ModelFacts model, String version) {
         GenerationRequest r = job.request();
         int count = result.seeds().size();
         ObjectNode info = JsonFields.mapper().createObjectNode();
-        info.put("prompt", r.prompt());
-        repeat(info.putArray("all_prompts"), r.prompt(), count);
-        info.put("negative_prompt", r.negativePrompt());
-        repeat(info.putArray("all_negative_prompts"), r.negativePrompt(), count);
-        long first = count > 0 ? result.seeds().getFirst() : r.seed();
+        info.put("prompt", r.prompt().prompt());
+        repeat(info.putArray("all_prompts"), r.prompt().prompt(), count);
+        info.put("negative_prompt", r.prompt().negativePrompt());
+        repeat(info.putArray("all_negative_prompts"), r.prompt().negativePrompt(), count);
+        long first = count > 0 ? result.seeds().getFirst() : r.sampling().seed();
         info.put("seed", first);
         ArrayNode seeds = info.putArray("all_seeds");
         result.seeds().forEach(seeds::add);
@@ -64,22 +65,22 @@ final class A1111Responses {
         ArrayNode subseeds = info.putArray("all_subseeds");
         result.seeds().forEach(subseeds::add);
         info.put("subseed_strength", 0);
-        info.put("width", r.width());
-        info.put("height", r.height());
+        info.put("width", r.size().width());
+        info.put("height", r.size().height());
         info.put("sampler_name", job.sampler());
-        info.put("cfg_scale", r.guidanceScale());
-        info.put("steps", r.steps());
+        info.put("cfg_scale", r.sampling().guidanceScale());
+        info.put("steps", r.sampling().steps());
         info.put("batch_size", job.batchSize());
         info.put("restore_faces", false);
         info.putNull("face_restoration_model");
-        info.put("sd_model_name", modelTitle);
-        info.putNull("sd_model_hash");
+        info.put("sd_model_name", model.name());
+        info.put("sd_model_hash", model.hash());
         info.putNull("sd_vae_name");
         info.putNull("sd_vae_hash");
         info.put("seed_resize_from_w", -1);
         info.put("seed_resize_from_h", -1);
-        if (r.initImage() != null) {
-            info.put("denoising_strength", r.strength());
+        if (r.image() != null) {
+            info.put("denoising_strength", r.image().strength());
         } else {
             info.putNull("denoising_strength");
         }

@@ -80,7 +80,7 @@ final class GenerationRoutes {
     private void answer(HttpServerResponse response, ImageJob job, JobOutcome outcome, boolean openAi) {
         switch (outcome) {
             case JobOutcome.Done done -> Responses.json(response, openAi ? A1111Responses.openAi(job, done.result())
-                    : A1111Responses.a1111(job, done.result(), model.title(), version));
+                    : A1111Responses.a1111(job, done.result(), model, version));
             case JobOutcome.Failed failed -> {
                 if (openAi) {
                     HttpErrors.openAi(response, failed.status(), failed.message(), null);

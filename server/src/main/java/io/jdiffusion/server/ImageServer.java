@@ -82,8 +82,9 @@ public final class ImageServer implements AutoCloseable {
         router.route("/sdapi/*").handler(auth);
         router.route("/v1/*").handler(auth);
         BodyHandler body = BodyHandler.create(false).setBodyLimit(settings.limits().maxBodyBytes());
-        router.post("/sdapi/*").handler(body);
-        router.post("/v1/*").handler(body);
+        // On every method, so that a path no route serves is 404 (not 405 from a POST-only body route).
+        router.route("/sdapi/*").handler(body);
+        router.route("/v1/*").handler(body);
 
         router.post("/sdapi/v1/txt2img").blockingHandler(generation::txt2img, false);
         router.post("/sdapi/v1/img2img").blockingHandler(generation::img2img, false);

@@ -3,7 +3,6 @@ package io.jdiffusion.server;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.server.api.A1111Samplers;
-import io.jdiffusion.server.api.Checkpoints;
 import io.jdiffusion.server.api.InvalidRequestException;
 import io.jdiffusion.server.api.JsonFields;
 import io.jdiffusion.server.api.ModelFacts;
@@ -55,11 +54,11 @@ final class InfoRoutes {
         ArrayNode list = JsonFields.mapper().createArrayNode();
         ObjectNode item = list.addObject();
         item.put("title", model.title());
-        item.put("model_name", model.title());
-        item.putNull("hash");
+        item.put("model_name", model.name());
+        item.put("hash", model.hash());
         item.putNull("sha256");
         // A1111 gives the file's path; the server names the checkpoint only, and reveals no path.
-        item.put("filename", model.title());
+        item.put("filename", model.name());
         item.putNull("config");
         Responses.json(ctx.response(), list);
     }
@@ -92,7 +91,7 @@ final class InfoRoutes {
     void getOptions(RoutingContext ctx) {
         ObjectNode options = JsonFields.mapper().createObjectNode();
         options.put("sd_model_checkpoint", model.title());
-        options.putNull("sd_checkpoint_hash");
+        options.put("sd_checkpoint_hash", model.hash());
         options.put("sd_vae", "Automatic");
         options.put("samples_format", "png");
         options.put("CLIP_stop_at_last_layers", 1);
@@ -107,7 +106,7 @@ final class InfoRoutes {
     void setOptions(RoutingContext ctx) {
         JsonFields f = JsonFields.parse(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes());
         String checkpoint = f.string("sd_model_checkpoint", null);
-        if (checkpoint != null && !Checkpoints.matches(checkpoint, model.title())) {
+        if (checkpoint != null && !model.isCheckpoint(checkpoint)) {
             throw new InvalidRequestException(404, "sd_model_checkpoint", "checkpoint '" + checkpoint
                     + "' not found; loaded: " + model.title());
         }

@@ -55,7 +55,7 @@ class BrowserTest {
                 driver.get(tiny.uri("/").toString());
                 WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(120));
                 wait.until(d -> !new Select(d.findElement(By.id("sampler"))).getOptions().isEmpty());
-                assertThat(driver.findElement(By.id("model")).getText()).isEqualTo("tiny-sd");
+                assertThat(driver.findElement(By.id("model")).getText()).isEqualTo("model");
 
                 driver.findElement(By.id("prompt")).sendKeys("a lighthouse at dusk, watercolor");
                 new Select(driver.findElement(By.id("sampler"))).selectByVisibleText("Euler a");

@@ -137,10 +137,10 @@ class ServerRoutesTest {
         JsonNode schedulers = TinyServer.json(tiny.get("/sdapi/v1/schedulers"));
         assertThat(schedulers.findValuesAsText("name")).contains("automatic", "karras");
         JsonNode models = TinyServer.json(tiny.get("/sdapi/v1/sd-models"));
-        assertThat(models.get(0).get("title").asText()).isEqualTo("tiny-sd");
+        assertThat(models.get(0).get("title").asText()).isEqualTo("model");
         JsonNode options = TinyServer.json(tiny.get("/sdapi/v1/options"));
-        assertThat(options.get("sd_model_checkpoint").asText()).isEqualTo("tiny-sd");
-        assertThat(tiny.post("/sdapi/v1/options", "{\"sd_model_checkpoint\": \"tiny-sd\"}").statusCode()).isEqualTo(200);
+        assertThat(options.get("sd_model_checkpoint").asText()).isEqualTo("model");
+        assertThat(tiny.post("/sdapi/v1/options", "{\"sd_model_checkpoint\": \"model\"}").statusCode()).isEqualTo(200);
         assertError(tiny.post("/sdapi/v1/options", "{\"sd_model_checkpoint\": \"../../etc/passwd\"}"), 404, "sd_model_checkpoint");
         JsonNode memory = TinyServer.json(tiny.get("/sdapi/v1/memory"));
         assertThat(memory.get("ram").get("total").asLong()).isPositive();

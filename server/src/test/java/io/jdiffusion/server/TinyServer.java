@@ -7,7 +7,6 @@ import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.sd.StableDiffusion;
-import io.jdiffusion.models.tokenizer.ClipTokenizer;
 import io.jdiffusion.server.api.JsonFields;
 import io.jdiffusion.server.api.ModelFacts;
 import io.jdiffusion.server.api.RequestLimits;
@@ -42,9 +41,9 @@ final class TinyServer implements AutoCloseable {
         this.apiKey = apiKey;
         model = StableDiffusion.load(TinySd.modelDir(), null);
         backend = new CpuBackend();
-        pipeline = new StableDiffusionPipeline(model, ClipTokenizer.load(model.tokenizerFolder()), backend, Precision.F32);
+        pipeline = new StableDiffusionPipeline(model, backend, Precision.F32);
         server = ImageServer.start(new ServerSettings("127.0.0.1", 0, queueSize, apiKey, limits),
-                new OutOfMemoryOnCue(new PipelineGenerator(pipeline, "tiny-sd")));
+                new OutOfMemoryOnCue(new PipelineGenerator(pipeline)));
     }
 
     TinyServer(int queueSize) {
@@ -93,7 +92,7 @@ final class TinyServer implements AutoCloseable {
 
         @Override
         public Image generate(GenerationRequest request, ProgressListener listener) {
-            if (request.prompt().equals(OOM_PROMPT)) {
+            if (request.prompt().prompt().equals(OOM_PROMPT)) {
                 throw new OutOfMemoryError("device out of memory: 8589934592 bytes requested");
             }
             return inner.generate(request, listener);

@@ -3,78 +3,224 @@ package io.jdiffusion.models.pipeline;
 import io.jdiffusion.core.Tensor;
 
 /**
- * What to generate. {@code width}/{@code height} of 0 mean the model's default size. For image-to-image,
- * {@code initImage} is [1, 3, H, W] with values in [0, 1] at the requested size, and {@code strength} in (0, 1]
- * says how much of the schedule to run. {@code initLatents}, when given, replaces the seeded initial noise
- * (as diffusers' {@code latents=} argument; multiplied by the scheduler's init_noise_sigma).
+ * What to generate, in five groups: the prompt, how to sample, the image size, the image input (for
+ * image-to-image and inpainting) and what to output. Built with {@link #builder()}; change a field of an
+ * existing request with {@link #toBuilder()}.
+ *
+ * @param image  null for text-to-image
  */
-public record GenerationRequest(String prompt, String negativePrompt, long seed, String sampler, boolean karras,
-                                int steps, float guidanceScale, int width, int height, float ddimEta,
-                                Tensor initImage, float strength, float[] initLatents) {
-    public static final String DEFAULT_SAMPLER = "pndm";
+public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, ImageSize size, ImageInput image,
+                                OutputOptions output) {
     public static final int DEFAULT_STEPS = 20;
     public static final float DEFAULT_GUIDANCE = 7.5f;
+    public static final float DEFAULT_STRENGTH = 0.8f;
+
+    /** The text to draw and the text to steer away from (used with classifier-free guidance only). */
+    public record PromptInput(String prompt, String negativePrompt) {
+        public PromptInput {
+            prompt = prompt == null ? "" : prompt;
+            negativePrompt = negativePrompt == null ? "" : negativePrompt;
+        }
+    }
+
+    /**
+     * How to sample.
+     *
+     * @param sampler       a sampler name, or null for the model's default sampler
+     * @param karras        Karras sigmas
+     * @param guidanceScale classifier-free guidance; 1 or less turns it off
+     * @param eta           DDIM's eta (0 = deterministic)
+     * @param seed          seeds {@code torch.Generator('cpu').manual_seed(seed)}: the same seed gives diffusers' image
+     * @param initialNoise  replaces the seeded initial noise when not null (diffusers' {@code latents=} argument;
+     *                      multiplied by the scheduler's init_noise_sigma)
+     */
+    public record SamplingOptions(String sampler, boolean karras, int steps, float guidanceScale, float eta, long seed,
+                                  float[] initialNoise) {
+        public SamplingOptions {
+            if (steps < 1) {
+                throw new IllegalArgumentException("steps must be at least 1, got " + steps);
+            }
+            if (!Float.isFinite(guidanceScale)) {
+                throw new IllegalArgumentException("guidance scale must be a finite number, got " + guidanceScale);
+            }
+            if (!Float.isFinite(eta) || eta < 0) {
+                throw new IllegalArgumentException("eta must be a finite number >= 0, got " + eta);
+            }
+        }
+
+        public boolean usesGuidance() {
+            return guidanceScale > 1;
+        }
+    }
+
+    /** Image size in pixels; 0 means the model's default for that side. */
+    public record ImageSize(int width, int height) {
+        public ImageSize {
+            if (width < 0 || height < 0) {
+                throw new IllegalArgumentException("size must be positive, got " + width + "x" + height);
+            }
+        }
+    }
+
+    /**
+     * The image to start from: {@code initImage} [1, 3, H, W] in [0, 1] at the requested size, and
+     * {@code strength} in (0, 1], how much of the schedule to run. {@code mask} [1, 1, H, W] in [0, 1]
+     * (1 = repaint) or null.
+     */
+    public record ImageInput(Tensor initImage, float strength, Tensor mask) {
+        public ImageInput {
+            if (initImage == null) {
+                throw new IllegalArgumentException("an image input needs an init image");
+            }
+            if (!(strength > 0 && strength <= 1)) {
+                throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
+            }
+        }
+    }
+
+    /**
+     * What to produce. {@code decodeImage} false returns the final latents only and skips the VAE
+     * (diffusers' {@code output_type="latent"}).
+     */
+    public record OutputOptions(boolean decodeImage) {
+    }
 
     public GenerationRequest {
-        prompt = prompt == null ? "" : prompt;
-        negativePrompt = negativePrompt == null ? "" : negativePrompt;
-        sampler = sampler == null ? DEFAULT_SAMPLER : sampler;
-        if (steps < 1) {
-            throw new IllegalArgumentException("steps must be at least 1, got " + steps);
-        }
-        if (width < 0 || height < 0) {
-            throw new IllegalArgumentException("size must be positive, got " + width + "x" + height);
-        }
-        if (initImage != null && !(strength > 0 && strength <= 1)) {
-            throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
-        }
-        if (!Float.isFinite(guidanceScale)) {
-            throw new IllegalArgumentException("guidance scale must be a finite number, got " + guidanceScale);
+        if (prompt == null || sampling == null || size == null || output == null) {
+            throw new IllegalArgumentException("prompt, sampling, size and output are required (image may be null)");
         }
     }
 
-    /** A text-to-image request with diffusers' defaults for everything but the prompt and seed. */
-    public static GenerationRequest of(String prompt, long seed) {
-        return new GenerationRequest(prompt, "", seed, DEFAULT_SAMPLER, false, DEFAULT_STEPS, DEFAULT_GUIDANCE,
-                0, 0, 0f, null, 0.8f, null);
+    /** A new builder with diffusers' defaults: empty prompts, the model's sampler, 20 steps, guidance 7.5, seed 0. */
+    public static Builder builder() {
+        return new Builder();
     }
 
-    public GenerationRequest withSampler(String name) {
-        return new GenerationRequest(prompt, negativePrompt, seed, name, karras, steps, guidanceScale, width, height,
-                ddimEta, initImage, strength, initLatents);
+    /** A builder holding this request's values. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.prompt = prompt.prompt();
+        b.negativePrompt = prompt.negativePrompt();
+        b.sampler = sampling.sampler();
+        b.karras = sampling.karras();
+        b.steps = sampling.steps();
+        b.guidanceScale = sampling.guidanceScale();
+        b.eta = sampling.eta();
+        b.seed = sampling.seed();
+        b.initialNoise = sampling.initialNoise();
+        b.width = size.width();
+        b.height = size.height();
+        if (image != null) {
+            b.initImage = image.initImage();
+            b.strength = image.strength();
+            b.mask = image.mask();
+        }
+        b.decodeImage = output.decodeImage();
+        return b;
     }
 
-    public GenerationRequest withSize(int w, int h) {
-        return new GenerationRequest(prompt, negativePrompt, seed, sampler, karras, steps, guidanceScale, w, h,
-                ddimEta, initImage, strength, initLatents);
-    }
+    /** Builds a {@link GenerationRequest}; every field has a default, and {@link #build()} validates. */
+    public static final class Builder {
+        private String prompt = "";
+        private String negativePrompt = "";
+        private String sampler;
+        private boolean karras;
+        private int steps = DEFAULT_STEPS;
+        private float guidanceScale = DEFAULT_GUIDANCE;
+        private float eta;
+        private long seed;
+        private float[] initialNoise;
+        private int width;
+        private int height;
+        private Tensor initImage;
+        private float strength = DEFAULT_STRENGTH;
+        private Tensor mask;
+        private boolean decodeImage = true;
 
-    public GenerationRequest withSeed(long s) {
-        return new GenerationRequest(prompt, negativePrompt, s, sampler, karras, steps, guidanceScale, width, height,
-                ddimEta, initImage, strength, initLatents);
-    }
+        private Builder() {
+        }
 
-    public GenerationRequest withGuidance(float g) {
-        return new GenerationRequest(prompt, negativePrompt, seed, sampler, karras, steps, g, width, height,
-                ddimEta, initImage, strength, initLatents);
-    }
+        public Builder prompt(String text) {
+            this.prompt = text;
+            return this;
+        }
 
-    public GenerationRequest withSteps(int n) {
-        return new GenerationRequest(prompt, negativePrompt, seed, sampler, karras, n, guidanceScale, width, height,
-                ddimEta, initImage, strength, initLatents);
-    }
+        public Builder negativePrompt(String text) {
+            this.negativePrompt = text;
+            return this;
+        }
 
-    public GenerationRequest withInitLatents(float[] latents) {
-        return new GenerationRequest(prompt, negativePrompt, seed, sampler, karras, steps, guidanceScale, width, height,
-                ddimEta, initImage, strength, latents);
-    }
+        /** A sampler name, or null for the model's default. */
+        public Builder sampler(String name) {
+            this.sampler = name;
+            return this;
+        }
 
-    public GenerationRequest withInitImage(Tensor image, float s) {
-        return new GenerationRequest(prompt, negativePrompt, seed, sampler, karras, steps, guidanceScale, width, height,
-                ddimEta, image, s, initLatents);
-    }
+        public Builder karras(boolean on) {
+            this.karras = on;
+            return this;
+        }
 
-    public boolean usesGuidance() {
-        return guidanceScale > 1;
+        public Builder steps(int n) {
+            this.steps = n;
+            return this;
+        }
+
+        public Builder guidanceScale(float g) {
+            this.guidanceScale = g;
+            return this;
+        }
+
+        public Builder eta(float e) {
+            this.eta = e;
+            return this;
+        }
+
+        public Builder seed(long s) {
+            this.seed = s;
+            return this;
+        }
+
+        /** Replaces the seeded initial noise (null: draw it from the seed). */
+        public Builder initialNoise(float[] noise) {
+            this.initialNoise = noise;
+            return this;
+        }
+
+        /** Size in pixels; 0 for the model's default. */
+        public Builder size(int w, int h) {
+            this.width = w;
+            this.height = h;
+            return this;
+        }
+
+        /** Image-to-image from {@code image} ([1, 3, H, W] in [0, 1]); null for text-to-image. */
+        public Builder initImage(Tensor image, float s) {
+            this.initImage = image;
+            this.strength = s;
+            return this;
+        }
+
+        /** Inpainting mask [1, 1, H, W] in [0, 1], 1 = repaint; needs an init image. */
+        public Builder mask(Tensor m) {
+            this.mask = m;
+            return this;
+        }
+
+        public Builder decodeImage(boolean decode) {
+            this.decodeImage = decode;
+            return this;
+        }
+
+        public GenerationRequest build() {
+            if (mask != null && initImage == null) {
+                throw new IllegalArgumentException("a mask needs an init image to repaint");
+            }
+            return new GenerationRequest(new PromptInput(prompt, negativePrompt),
+                    new SamplingOptions(sampler, karras, steps, guidanceScale, eta, seed, initialNoise),
+                    new ImageSize(width, height),
+                    initImage == null ? null : new ImageInput(initImage, strength, mask),
+                    new OutputOptions(decodeImage));
+        }
     }
 }

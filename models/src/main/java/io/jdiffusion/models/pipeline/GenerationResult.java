@@ -5,7 +5,8 @@ import io.jdiffusion.core.Tensor;
 import java.util.List;
 
 /**
- * One generated image: {@code image} [1, 3, H, W] in [0, 1] (the caller closes it), the final latents
+ * One generated image: {@code image} [1, 3, H, W] in [0, 1] (the caller closes it; null when the request
+ * asked for latents only), the final latents
  * [1, C, h, w] as diffusers returns them with output_type="latent" (before division by the scaling factor),
  * the seed used, timings, and warnings (e.g. a prompt truncated to 77 tokens).
  */
@@ -13,6 +14,8 @@ public record GenerationResult(Tensor image, float[] latents, int latentHeight, 
                                StageTimings timings, List<String> warnings) implements AutoCloseable {
     @Override
     public void close() {
-        image.close();
+        if (image != null) {
+            image.close();
+        }
     }
 }

@@ -20,7 +20,8 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * Writes PNG files whole or not at all, with text chunks such as A1111's {@code parameters}. Latin-1 text
+ * Writes PNG files whole or not at all, with text chunks such as A1111's {@code parameters} (see
+ * {@link A1111Infotext}). Latin-1 text
  * goes into tEXt (what most readers expect); anything else into UTF-8 iTXt, as Pillow does.
  */
 public final class PngWriter {
@@ -85,28 +86,5 @@ public final class PngWriter {
         if (chunk.hasChildNodes()) {
             root.appendChild(chunk);
         }
-    }
-
-    /** The A1111 {@code parameters} text that other tools read back (prompt, negative prompt, settings). */
-    public static String a1111Parameters(String prompt, String negativePrompt, int steps, String sampler, float cfgScale,
-                                         long seed, int width, int height, String model, Float strength) {
-        StringBuilder sb = new StringBuilder(prompt);
-        if (!negativePrompt.isEmpty()) {
-            sb.append("\nNegative prompt: ").append(negativePrompt);
-        }
-        sb.append("\nSteps: ").append(steps)
-                .append(", Sampler: ").append(sampler)
-                .append(", CFG scale: ").append(formatFloat(cfgScale))
-                .append(", Seed: ").append(seed)
-                .append(", Size: ").append(width).append('x').append(height)
-                .append(", Model: ").append(model);
-        if (strength != null) {
-            sb.append(", Denoising strength: ").append(formatFloat(strength));
-        }
-        return sb.toString();
-    }
-
-    private static String formatFloat(float f) {
-        return f == Math.rint(f) ? String.valueOf((int) f) : String.valueOf(f);
     }
 }

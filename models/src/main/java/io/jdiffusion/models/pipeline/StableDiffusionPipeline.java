@@ -4,45 +4,39 @@ import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
 import io.jdiffusion.backend.Precision;
-import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
-import io.jdiffusion.models.clip.ClipTextEncoder;
+import io.jdiffusion.models.conditioning.Conditioning;
+import io.jdiffusion.models.conditioning.ConditioningInput;
 import io.jdiffusion.models.rng.TorchGenerator;
 import io.jdiffusion.models.scheduler.Scheduler;
 import io.jdiffusion.models.scheduler.Schedulers;
 import io.jdiffusion.models.sd.StableDiffusion;
-import io.jdiffusion.models.tokenizer.ClipTokenizer;
+import io.jdiffusion.models.unet.AddedInput;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
+import io.jdiffusion.models.unet.UNetCall;
 import io.jdiffusion.models.vae.AutoencoderKL;
 import io.jdiffusion.models.vae.DiagonalGaussian;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.function.Supplier;
 
 /**
  * Text-to-image and image-to-image as diffusers' StableDiffusionPipeline and StableDiffusionImg2ImgPipeline
- * do it: prompts through tokenizer and text encoder, classifier-free guidance as one batch of two
+ * do it: prompts through the model's text conditioner, classifier-free guidance as one batch of two
  * [negative, prompt], the scheduler's loop over UNet calls, VAE decode. Networks run on one backend; each
- * network is compiled once per shape and replayed, and the prompt embeddings stay on the device for the
- * whole loop. Only latents (a few hundred KiB) cross to the host at each step, where the scheduler runs.
+ * network is compiled once per shape and replayed (see {@link NetworkRunner}), and the conditioning stays on
+ * the device for the whole loop. Only latents (a few hundred KiB) cross to the host at each step, where the scheduler runs.
  */
 public final class StableDiffusionPipeline implements AutoCloseable {
     private final StableDiffusion model;
-    private final ClipTokenizer tokenizer;
-    private final Backend backend;
-    private final Precision precision;
-    private final Map<String, Executable> executables = new HashMap<>();
+    private final NetworkRunner runner;
 
-    public StableDiffusionPipeline(StableDiffusion model, ClipTokenizer tokenizer, Backend backend, Precision precision) {
+    /** A pipeline on {@code backend}; it compiles each network shape on first use and keeps it until closed. */
+    public StableDiffusionPipeline(StableDiffusion model, Backend backend, Precision precision) {
         this.model = model;
-        this.tokenizer = tokenizer;
-        this.backend = backend;
-        this.precision = precision;
+        this.runner = new NetworkRunner(backend, precision);
     }
 
     public int defaultWidth() {
@@ -68,7 +62,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     }
 
     public Backend backend() {
-        return backend;
+        return runner.backend();
     }
 
     public StableDiffusion model() {
@@ -78,45 +72,40 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     /** Runs one whole generation. */
     public GenerationResult generate(GenerationRequest request, ProgressListener progress) {
         long start = System.nanoTime();
-        int width = request.width() == 0 ? defaultWidth() : request.width();
-        int height = request.height() == 0 ? defaultHeight() : request.height();
+        GenerationRequest.SamplingOptions sampling = request.sampling();
+        int width = request.size().width() == 0 ? defaultWidth() : request.size().width();
+        int height = request.size().height() == 0 ? defaultHeight() : request.size().height();
         LatentSize latent = latentSize(width, height);
         int h = latent.height();
         int w = latent.width();
         int channels = model.unet().inChannels();
         int latentSize = channels * h * w;
-        List<String> warnings = new ArrayList<>();
 
-        Scheduler scheduler = Schedulers.create(request.sampler(), model.schedulerConfig(), request.karras(), request.ddimEta());
-        scheduler.setTimesteps(request.steps());
-        TorchGenerator generator = new TorchGenerator(request.seed());
-        boolean guided = request.usesGuidance();
-        int batch = guided ? 2 : 1;
+        String sampler = sampling.sampler() != null ? sampling.sampler() : model.defaultSampler();
+        Scheduler scheduler = Schedulers.create(sampler, model.schedulerConfig(), sampling.karras(), sampling.eta());
+        scheduler.setTimesteps(sampling.steps());
+        TorchGenerator generator = new TorchGenerator(sampling.seed());
+        boolean guided = sampling.usesGuidance();
 
         long t0 = System.nanoTime();
-        List<String> prompts = guided ? List.of(request.negativePrompt(), request.prompt()) : List.of(request.prompt());
-        for (String p : prompts) {
-            int length = tokenizer.untruncatedLength(p);
-            if (length > tokenizer.maxLength()) {
-                warnings.add("prompt truncated to " + tokenizer.maxLength() + " tokens (it has " + length + "): \""
-                        + p.substring(0, Math.min(60, p.length())) + (p.length() > 60 ? "..." : "") + "\"");
-            }
-        }
         double vaeEncodeMs = 0;
-        try (DeviceTensor context = encodeText(prompts)) {
+        ConditioningInput conditioningInput = new ConditioningInput(request.prompt().prompt(),
+                request.prompt().negativePrompt(), guided, width, height);
+        try (Conditioning conditioning = encodePrompt(conditioningInput)) {
             double textMs = millisSince(t0);
 
             float[] latents;
             int firstCall = 0;
-            if (request.initImage() != null) {
+            GenerationRequest.ImageInput image = request.image();
+            if (image != null) {
                 long te = System.nanoTime();
-                float[] initLatents = encodeImage(request.initImage(), width, height, generator);
+                float[] initLatents = encodeImage(image.initImage(), width, height, generator);
                 vaeEncodeMs = millisSince(te);
-                firstCall = Schedulers.img2imgStartIndex(scheduler, request.steps(), request.strength());
+                firstCall = Schedulers.img2imgStartIndex(scheduler, sampling.steps(), image.strength());
                 float[] noise = generator.randn(latentSize);
                 latents = scheduler.addNoise(initLatents, noise, firstCall);
             } else {
-                float[] noise = request.initLatents() != null ? checkLatents(request.initLatents(), latentSize)
+                float[] noise = sampling.initialNoise() != null ? checkLatents(sampling.initialNoise(), latentSize)
                         : generator.randn(latentSize);
                 latents = new float[latentSize];
                 float sigma = scheduler.initNoiseSigma();
@@ -132,8 +121,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             int callsMade = 0;
             for (int i = firstCall; i < timesteps.length && !progress.stopRequested(); i++) {
                 float[] scaled = scheduler.scaleModelInput(latents, i);
-                float[] noisePred = predictNoise(repeat(scaled, batch), timesteps[i], context, batch, h, w);
-                float[] eps = guided ? guide(noisePred, latentSize, request.guidanceScale()) : noisePred;
+                float[] noisePred = predictNoise(repeat(scaled, conditioning.batch()), timesteps[i], conditioning, h, w);
+                float[] eps = guided ? guide(noisePred, latentSize, sampling.guidanceScale()) : noisePred;
                 latents = scheduler.step(eps, i, latents, generator);
                 callsMade++;
                 progress.latentsAfterStep(i - firstCall, latents, channels, h, w);
@@ -143,48 +132,46 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             progress.finished();
 
             long td = System.nanoTime();
-            Tensor image = decodeLatents(latents, h, w);
+            Tensor decoded = request.output().decodeImage() ? decodeLatents(latents, h, w) : null;
             double decodeMs = millisSince(td);
             StageTimings timings = new StageTimings(textMs, vaeEncodeMs, unetMs, callsMade, decodeMs, millisSince(start));
-            return new GenerationResult(image, latents, h, w, request.seed(), timings, List.copyOf(warnings));
+            return new GenerationResult(decoded, latents, h, w, sampling.seed(), timings, conditioning.warnings());
         }
     }
 
-    /** Prompt embeddings [prompts, tokens, hidden] on the device, in the order given. */
-    public DeviceTensor encodeText(List<String> prompts) {
-        int batch = prompts.size();
-        ClipTextEncoder encoder = model.textEncoder();
-        Executable exe = executable("text_encoder/" + batch, () -> encoder.graph(batch));
-        int tokens = tokenizer.maxLength();
-        long[] ids = new long[batch * tokens];
-        for (int b = 0; b < batch; b++) {
-            System.arraycopy(tokenizer.encode(prompts.get(b)), 0, ids, b * tokens, tokens);
-        }
-        try (Tensor hostIds = Tensor.ofLongs(Shape.of(batch, tokens), ids);
-             DeviceTensor deviceIds = backend.upload(hostIds)) {
-            Graph g = exe.graph();
-            DeviceTensor out = backend.allocate(g.outputs().get(0).shape(), DType.F32);
-            exe.run(List.of(deviceIds), List.of(out));
-            return out;
-        }
+    /** The UNet's conditioning for one request, on the device; the caller closes it. */
+    public Conditioning encodePrompt(ConditioningInput input) {
+        return model.conditioner().encode(input, runner);
     }
 
-    /** One UNet call: {@code sample} holds {@code batch} latents [C, h, w] back to back; returns the noise prediction. */
-    public float[] predictNoise(float[] sample, float timestep, DeviceTensor context, int batch, int h, int w) {
+    /**
+     * One UNet call: {@code sample} holds {@code conditioning.batch()} latents [C, h, w] back to back;
+     * returns the model's prediction for them.
+     */
+    public float[] predictNoise(float[] sample, float timestep, Conditioning conditioning, int h, int w) {
         UNet2DConditionModel unet = model.unet();
-        int contextTokens = context.shape().size(1);
-        Executable exe = executable("unet/" + batch + "/" + h + "x" + w + "/" + contextTokens,
-                () -> unet.graph(batch, h, w, contextTokens));
+        UNetCall call = new UNetCall(conditioning.batch(), h, w, conditioning.tokens());
+        Executable exe = runner.executable("unet/" + call.key(), () -> unet.graph(call));
+        int batch = call.batch();
         float[] t = new float[batch];
         java.util.Arrays.fill(t, timestep);
         try (Tensor hostSample = Tensor.ofFloats(Shape.of(batch, unet.inChannels(), h, w), sample);
              Tensor hostT = Tensor.ofFloats(Shape.of(batch), t);
-             DeviceTensor dSample = backend.upload(hostSample);
-             DeviceTensor dT = backend.upload(hostT);
-             DeviceTensor out = backend.allocate(exe.graph().outputs().get(0).shape(), DType.F32);
+             DeviceTensor dSample = runner.backend().upload(hostSample);
+             DeviceTensor dT = runner.backend().upload(hostT);
+             DeviceTensor out = runner.backend().allocate(exe.graph().outputs().get(0).shape(), DType.F32);
              Tensor result = Tensor.allocate(out.shape(), DType.F32)) {
-            exe.run(List.of(dSample, dT, context), List.of(out));
-            backend.download(out, result);
+            List<DeviceTensor> inputs = new ArrayList<>(List.of(dSample, dT, conditioning.context()));
+            for (AddedInput added : unet.addedInputs()) {
+                DeviceTensor value = conditioning.addedInputs().get(added.name());
+                if (value == null) {
+                    throw new IllegalArgumentException("the UNet needs the added input '" + added.name()
+                            + "', which the conditioning does not hold");
+                }
+                inputs.add(value);
+            }
+            exe.run(inputs, List.of(out));
+            runner.backend().download(out, result);
             return result.toFloatArray();
         }
     }
@@ -192,17 +179,17 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     /** VAE decode of final latents (before division by the scaling factor) to an image [1, 3, H, W] in [0, 1]. */
     public Tensor decodeLatents(float[] latents, int h, int w) {
         AutoencoderKL vae = model.vae();
-        Executable exe = executable("vae_decoder/" + h + "x" + w, () -> vae.decoderGraph(1, h, w));
+        Executable exe = runner.executable("vae_decoder/" + h + "x" + w, () -> vae.decoderGraph(1, h, w));
         float[] z = new float[latents.length];
         float inv = 1f / vae.scalingFactor();
         for (int i = 0; i < z.length; i++) {
             z[i] = latents[i] * inv;
         }
         try (Tensor hostZ = Tensor.ofFloats(Shape.of(1, vae.latentChannels(), h, w), z);
-             DeviceTensor dz = backend.upload(hostZ);
-             DeviceTensor out = backend.allocate(exe.graph().outputs().get(0).shape(), DType.F32)) {
+             DeviceTensor dz = runner.backend().upload(hostZ);
+             DeviceTensor out = runner.backend().allocate(exe.graph().outputs().get(0).shape(), DType.F32)) {
             exe.run(List.of(dz), List.of(out));
-            Tensor image = backend.download(out);
+            Tensor image = runner.backend().download(out);
             Images.toUnitRange(image);
             return image;
         }
@@ -217,14 +204,14 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             throw new IllegalArgumentException("init image must be [1, 3, " + height + ", " + width + "], got " + image.shape());
         }
         AutoencoderKL vae = model.vae();
-        Executable exe = executable("vae_encoder/" + height + "x" + width, () -> vae.encoderGraph(1, height, width));
+        Executable exe = runner.executable("vae_encoder/" + height + "x" + width, () -> vae.encoderGraph(1, height, width));
         try (Tensor signed = Images.toSignedRange(image);
-             DeviceTensor dImage = backend.upload(signed);
-             DeviceTensor mean = backend.allocate(exe.graph().outputs().get(0).shape(), DType.F32);
-             DeviceTensor logvar = backend.allocate(exe.graph().outputs().get(1).shape(), DType.F32)) {
+             DeviceTensor dImage = runner.backend().upload(signed);
+             DeviceTensor mean = runner.backend().allocate(exe.graph().outputs().get(0).shape(), DType.F32);
+             DeviceTensor logvar = runner.backend().allocate(exe.graph().outputs().get(1).shape(), DType.F32)) {
             exe.run(List.of(dImage), List.of(mean, logvar));
-            try (Tensor hostMean = backend.download(mean);
-                 Tensor hostLogvar = backend.download(logvar);
+            try (Tensor hostMean = runner.backend().download(mean);
+                 Tensor hostLogvar = runner.backend().download(logvar);
                  DiagonalGaussian posterior = new DiagonalGaussian(hostMean, hostLogvar);
                  Tensor noise = Tensor.ofFloats(hostMean.shape(), generator.randn(Math.toIntExact(hostMean.elementCount())));
                  Tensor sample = posterior.sample(noise)) {
@@ -237,22 +224,14 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         }
     }
 
-    /**
-     * What the network calls compiled so far compute in: F16 if any of them does (a backend without F16
-     * computes an F16 request in F32 and says so), F32 otherwise or before any call.
-     */
+    /** What the network calls compiled so far compute in (see {@link NetworkRunner#precisionUsed()}). */
     public Precision precisionUsed() {
-        return executables.values().stream().anyMatch(e -> e.precision() == Precision.F16) ? Precision.F16 : Precision.F32;
+        return runner.precisionUsed();
     }
 
     /** The precision asked for at construction. */
     public Precision precisionRequested() {
-        return precision;
-    }
-
-    /** Compiles a graph the first time a shape is asked for, then reuses it. */
-    private Executable executable(String key, Supplier<Graph> graph) {
-        return executables.computeIfAbsent(key, k -> backend.compile(graph.get(), precision));
+        return runner.precisionRequested();
     }
 
     /** Classifier-free guidance on a [uncond, cond] batch: u + g (c - u). */
@@ -291,7 +270,6 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     /** Frees the compiled networks (and their device buffers); the model stays open. */
     @Override
     public void close() {
-        executables.values().forEach(Executable::close);
-        executables.clear();
+        runner.close();
     }
 }

@@ -3,6 +3,8 @@ package io.jdiffusion.models.sd;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.models.clip.ClipTextEncoder;
+import io.jdiffusion.models.conditioning.ClipConditioner;
+import io.jdiffusion.models.conditioning.TextConditioner;
 import io.jdiffusion.models.config.ModelLoadException;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
 import io.jdiffusion.models.vae.AutoencoderKL;
@@ -17,30 +19,32 @@ import java.util.List;
 import java.util.function.Supplier;
 
 /**
- * A loaded Stable Diffusion 1.x/2.x model: text encoder, UNet and VAE with their weights (memory-mapped
- * from safetensors files, which stay open until {@link #close()}; F16 files stay F16), plus the tokenizer
- * folder and scheduler config the pipeline needs.
+ * A loaded Stable Diffusion 1.x/2.x model: its text conditioner (tokenizer and text encoder), UNet and VAE
+ * with their weights (memory-mapped from safetensors files, which stay open until {@link #close()}; F16 files
+ * stay F16), and the scheduler config the pipeline needs.
  */
 public final class StableDiffusion implements AutoCloseable {
+    /** SD 1.x/2.x ship PNDM (or DDIM, which jdiffusion leaves to the user's choice) as their scheduler. */
+    private static final String DEFAULT_SAMPLER = "pndm";
     private final ClipTextEncoder textEncoder;
+    private final TextConditioner conditioner;
     private final UNet2DConditionModel unet;
     private final AutoencoderKL vae;
-    private final Path tokenizerFolder;
-    private final String tokenizerProblem;
     private final JsonNode schedulerConfig;
     private final String description;
+    private final ModelIdentity identity;
     private final List<AutoCloseable> resources;
 
-    private StableDiffusion(ClipTextEncoder textEncoder, UNet2DConditionModel unet, AutoencoderKL vae,
-                            Path tokenizerFolder, String tokenizerProblem, JsonNode schedulerConfig, String description,
+    private StableDiffusion(ClipTextEncoder textEncoder, TextConditioner conditioner, UNet2DConditionModel unet,
+                            AutoencoderKL vae, JsonNode schedulerConfig, String description, ModelIdentity identity,
                             List<AutoCloseable> resources) {
         this.textEncoder = textEncoder;
+        this.conditioner = conditioner;
         this.unet = unet;
         this.vae = vae;
-        this.tokenizerFolder = tokenizerFolder;
-        this.tokenizerProblem = tokenizerProblem;
         this.schedulerConfig = schedulerConfig;
         this.description = description;
+        this.identity = identity;
         this.resources = List.copyOf(resources);
     }
 
@@ -92,8 +96,9 @@ public final class StableDiffusion implements AutoCloseable {
             Networks n = Networks.load(configs, DiffusersFolder.textEncoderSource(textFile),
                     DiffusersFolder.unetSource(unetFile), DiffusersFolder.vaeSource(vaeFile), folder.toString());
             String from = configRoot.equals(folder) ? "" : ", configs from " + configRoot;
-            return new StableDiffusion(n.text, n.unet, n.vae, tokenizer, null, configs.scheduler(),
-                    configs.family() + " (diffusers folder " + folder + from + ")", opened);
+            return new StableDiffusion(n.text, ClipConditioner.withTokenizer(n.text, tokenizer), n.unet, n.vae,
+                    configs.scheduler(), configs.family() + " (diffusers folder " + folder + from + ")",
+                    ModelIdentity.ofFolder(folder), opened);
         } catch (RuntimeException e) {
             closeAll(opened);
             throw e;
@@ -134,35 +139,38 @@ public final class StableDiffusion implements AutoCloseable {
             String note = configFolder != null ? "configs from " + configFolder
                     : "architecture inferred from the tensors, prediction type " + configs.predictionType()
                     + " assumed (pass --config DIR to override)";
-            return new StableDiffusion(n.text, n.unet, n.vae, tokenizer, tokenizerProblem, configs.scheduler(),
-                    configs.family() + " (single file " + file + "; " + note + ")", List.of(w));
+            TextConditioner conditioner = tokenizer != null ? ClipConditioner.withTokenizer(n.text, tokenizer)
+                    : ClipConditioner.withoutTokenizer(n.text, tokenizerProblem);
+            return new StableDiffusion(n.text, conditioner, n.unet, n.vae, configs.scheduler(),
+                    configs.family() + " (single file " + file + "; " + note + ")", ModelIdentity.ofFile(file), List.of(w));
         } catch (RuntimeException e) {
             w.close();
             throw e;
         }
     }
 
-    /** Full-size SD 1.5 (UNet 859M, CLIP ViT-L/14 text tower, VAE: 1.07B parameters) with seeded random F32 weights. */
-    public static StableDiffusion randomSd15(long seed) {
-        return randomSd15(seed, DType.F32);
-    }
-
-    /** As {@link #randomSd15(long)}, with the weights stored as {@code storage} (F16 halves the 4.3 GB). */
-    public static StableDiffusion randomSd15(long seed, DType storage) {
-        return random(ModelConfigs.sd15(), seed, storage);
+    /**
+     * Full-size SD 1.5 (UNet 859M, CLIP ViT-L/14 text tower, VAE: 1.07B parameters) with seeded random weights
+     * stored as {@code storage} (F16 halves the 4.3 GB); see {@link #random}.
+     */
+    public static StableDiffusion randomSd15(long seed, DType storage, Path tokenizerFolder) {
+        return random(ModelConfigs.sd15(), seed, storage, tokenizerFolder);
     }
 
     /**
      * A model of the architecture {@code configs} with seeded random weights, built in memory without files
-     * (see {@link RandomWeights}); it has no tokenizer.
+     * (see {@link RandomWeights}), using the CLIP tokenizer in {@code tokenizerFolder} (any CLIP vocabulary
+     * gives valid ids for benchmarking), or none when it is null.
      */
-    public static StableDiffusion random(ModelConfigs configs, long seed, DType storage) {
+    public static StableDiffusion random(ModelConfigs configs, long seed, DType storage, Path tokenizerFolder) {
         RandomWeights weights = new RandomWeights(seed, storage);
         try {
             Networks n = Networks.load(configs, weights, weights, weights, "random weights");
-            return new StableDiffusion(n.text, n.unet, n.vae, null, null, configs.scheduler(),
+            TextConditioner conditioner = tokenizerFolder != null ? ClipConditioner.withTokenizer(n.text, tokenizerFolder)
+                    : ClipConditioner.withoutTokenizer(n.text, "a model with random weights has no tokenizer");
+            return new StableDiffusion(n.text, conditioner, n.unet, n.vae, configs.scheduler(),
                     configs.family() + " architecture (" + configs.source() + ") with " + weights.description(),
-                    List.of(weights));
+                    ModelIdentity.named("random " + configs.family() + " weights"), List.of(weights));
         } catch (RuntimeException e) {
             weights.close();
             throw e;
@@ -204,17 +212,14 @@ public final class StableDiffusion implements AutoCloseable {
         return vae;
     }
 
-    /**
-     * The folder holding the CLIP tokenizer's {@code vocab.json} and {@code merges.txt}; null for random
-     * models (feed token ids directly).
-     *
-     * @throws ModelLoadException for a single-file checkpoint loaded without a config folder, saying what to supply
-     */
-    public Path tokenizerFolder() {
-        if (tokenizerProblem != null) {
-            throw new ModelLoadException(tokenizerProblem);
-        }
-        return tokenizerFolder;
+    /** Turns prompts into the UNet's conditioning; owns the model's tokenizer(s) and text encoder(s). */
+    public TextConditioner conditioner() {
+        return conditioner;
+    }
+
+    /** The sampler used when a request names none: the one the model's scheduler config describes. */
+    public String defaultSampler() {
+        return DEFAULT_SAMPLER;
     }
 
     /** The scheduler's config ({@code scheduler/scheduler_config.json}, or the family's default for a bare single file). */
@@ -225,6 +230,11 @@ public final class StableDiffusion implements AutoCloseable {
     /** What was loaded from where, e.g. {@code SD 1.x (diffusers folder /models/sd15)}; for logs and PNG metadata. */
     public String description() {
         return description;
+    }
+
+    /** The model's name (and, for a single file, hash) as a PNG's infotext gives it: never a local path. */
+    public ModelIdentity identity() {
+        return identity;
     }
 
     /** Unmaps the weight files (or frees random weights); the networks' graphs must not be run afterwards. */

@@ -154,14 +154,19 @@ public final class UNet2DConditionModel {
 
     /**
      * Inputs: {@code sample} F32 [B, inChannels, h, w], {@code timestep} F32 [B] (fractional timesteps are
-     * fine), {@code encoder_hidden_states} F32 [B, contextTokens, crossAttentionDim]. Output 0: the prediction
-     * [B, outChannels, h, w].
+     * fine), {@code encoder_hidden_states} F32 [B, contextTokens, crossAttentionDim], then the
+     * {@link #addedInputs()} in order. Output 0: the prediction [B, outChannels, h, w].
      */
-    public Graph graph(int batch, int latentH, int latentW, int contextTokens) {
-        return graph(batch, latentH, latentW, contextTokens, List.of());
+    public Graph graph(UNetCall call) {
+        return graph(call, List.of());
     }
 
-    /** Module names {@link #graph(int, int, int, int, List)} can tap, as diffusers names the modules. */
+    /** The added-conditioning inputs this UNet takes after sample, timestep and context; none for SD 1.x/2.x. */
+    public List<AddedInput> addedInputs() {
+        return List.of();
+    }
+
+    /** Module names {@link #graph(UNetCall, List)} can tap, as diffusers names the modules. */
     public List<String> tapNames() {
         List<String> names = new ArrayList<>(List.of("time_proj", "time_embedding", "conv_in"));
         for (int i = 0; i < downBlocks.size(); i++) {
@@ -176,11 +181,15 @@ public final class UNet2DConditionModel {
     }
 
     /**
-     * As {@link #graph(int, int, int, int)}, with one extra output per name in {@code taps} (see
+     * As {@link #graph(UNetCall)}, with one extra output per name in {@code taps} (see
      * {@link #tapNames()}), in that order: the module's output as diffusers' forward hooks see it (for a
      * down block, its hidden state after the downsampler; {@code conv_norm_out} before the SiLU).
      */
-    public Graph graph(int batch, int latentH, int latentW, int contextTokens, List<String> taps) {
+    public Graph graph(UNetCall call, List<String> taps) {
+        int batch = call.batch();
+        int latentH = call.latentH();
+        int latentW = call.latentW();
+        int contextTokens = call.contextTokens();
         int f = config.downscaleFactor();
         if (latentH % f != 0 || latentW % f != 0) {
             throw new IllegalArgumentException("latent size " + latentH + "x" + latentW + " must be a multiple of " + f

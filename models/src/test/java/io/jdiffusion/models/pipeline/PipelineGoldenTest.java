@@ -1,8 +1,9 @@
 package io.jdiffusion.models.pipeline;
 
+import io.jdiffusion.models.conditioning.ConditioningInput;
+import io.jdiffusion.models.conditioning.Conditioning;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
@@ -10,7 +11,6 @@ import io.jdiffusion.core.safetensors.SafetensorsFile;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.testsupport.Golden;
 import io.jdiffusion.models.testsupport.TinyModelFixture;
-import io.jdiffusion.models.tokenizer.ClipTokenizer;
 import io.jdiffusion.testdata.TinySd;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -44,7 +44,7 @@ class PipelineGoldenTest {
         model = fixture.model;
         backend = fixture.cpu;
         golden = fixture.golden;
-        pipeline = new StableDiffusionPipeline(model, ClipTokenizer.load(model.tokenizerFolder()), backend, Precision.F32);
+        pipeline = new StableDiffusionPipeline(model, backend, Precision.F32);
         extra = SafetensorsFile.open(TinySd.root().resolve("tiny-sd/golden-extra/pipeline_extra.safetensors"));
     }
 
@@ -58,8 +58,8 @@ class PipelineGoldenTest {
     @Test
     void promptEmbeddingsMatchDiffusers() {
         JsonNode c = TinySd.goldenCase("pipeline_prompt_embeds");
-        try (DeviceTensor embeds = pipeline.encodeText(List.of("", PROMPT));
-             Tensor actual = backend.download(embeds)) {
+        try (Conditioning conditioning = pipeline.encodePrompt(new ConditioningInput(PROMPT, "", true, 32, 32));
+             Tensor actual = backend.download(conditioning.context())) {
             Golden.check("pipeline_prompt_embeds", actual, golden.tensor(c.get("tensors").get("prompt_embeds").get("key").asText()));
         }
     }
@@ -69,7 +69,8 @@ class PipelineGoldenTest {
     void givenLatentsEverySamplerMatchesDiffusers(String sampler) {
         JsonNode c = TinySd.goldenCase("pipeline_" + sampler);
         float[] init = tensor(c, "init_latents").toFloatArray();
-        GenerationRequest request = GenerationRequest.of(PROMPT, 0).withSampler(sampler).withSize(32, 32).withInitLatents(init);
+        GenerationRequest request = GenerationRequest.builder().prompt(PROMPT).sampler(sampler).size(32, 32)
+                .initialNoise(init).build();
         try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE)) {
             check("pipeline_" + sampler, result, tensor(c, "final_latents"), tensor(c, "image"), 1e-4);
         }
@@ -78,15 +79,42 @@ class PipelineGoldenTest {
     @Test
     void eulerAncestralDrawsAllItsNoiseFromTheSeed() {
         JsonNode c = TinySd.goldenCase("pipeline_euler_a");
-        GenerationRequest request = GenerationRequest.of(PROMPT, 1234).withSampler("euler_a").withSize(32, 32);
+        GenerationRequest request = GenerationRequest.builder().prompt(PROMPT).seed(1234).sampler("euler_a").size(32, 32).build();
         try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE)) {
             check("pipeline_euler_a", result, tensor(c, "final_latents"), tensor(c, "image"), 1e-4);
         }
     }
 
     @Test
+    void latentsOnlyOutputSkipsTheVaeAndKeepsTheLatents() {
+        JsonNode c = TinySd.goldenCase("pipeline_ddim");
+        GenerationRequest request = GenerationRequest.builder().prompt(PROMPT).sampler("ddim").size(32, 32)
+                .initialNoise(tensor(c, "init_latents").toFloatArray()).decodeImage(false).build();
+        try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE);
+             Tensor latents = Tensor.ofFloats(tensor(c, "final_latents").shape(), result.latents())) {
+            assertThat(result.image()).isNull();
+            Golden.check("pipeline_ddim final latents, latents only", latents, tensor(c, "final_latents"), 1e-4);
+        }
+    }
+
+    @Test
+    void unguidedConditioningHasOneRow() {
+        try (Conditioning guided = pipeline.encodePrompt(new ConditioningInput(PROMPT, "", true, 32, 32));
+             Conditioning unguided = pipeline.encodePrompt(new ConditioningInput(PROMPT, "ignored", false, 32, 32));
+             Tensor both = backend.download(guided.context());
+             Tensor one = backend.download(unguided.context())) {
+            assertThat(guided.batch()).isEqualTo(2);
+            assertThat(unguided.batch()).isEqualTo(1);
+            assertThat(unguided.tokens()).isEqualTo(77);
+            assertThat(unguided.addedInputs()).isEmpty();
+            float[] second = java.util.Arrays.copyOfRange(both.toFloatArray(), one.toFloatArray().length, both.toFloatArray().length);
+            assertThat(one.toFloatArray()).containsExactly(second);
+        }
+    }
+
+    @Test
     void aStopRequestEndsDenoisingAndDecodesTheLatentsSoFar() {
-        GenerationRequest request = GenerationRequest.of(PROMPT, 99).withSampler("euler").withSize(32, 32).withSteps(6);
+        GenerationRequest request = GenerationRequest.builder().prompt(PROMPT).seed(99).sampler("euler").size(32, 32).steps(6).build();
         List<float[]> seen = new ArrayList<>();
         ProgressListener recorder = new ProgressListener() {
             @Override
@@ -131,10 +159,11 @@ class PipelineGoldenTest {
         if (!c.get("strength").isNull()) {
             initImage = imageFromPixels(extra.tensor(name + ".init_image_u8"), width, height);
         }
-        GenerationRequest request = new GenerationRequest(c.get("prompt").asText(), c.get("negative").asText(),
-                c.get("seed").asLong(), c.get("sampler").asText(), c.get("karras").asBoolean(), c.get("steps").asInt(),
-                (float) c.get("guidance").asDouble(), width, height, (float) c.get("eta").asDouble(), initImage,
-                c.get("strength").isNull() ? 0.8f : (float) c.get("strength").asDouble(), null);
+        GenerationRequest request = GenerationRequest.builder().prompt(c.get("prompt").asText())
+                .negativePrompt(c.get("negative").asText()).seed(c.get("seed").asLong()).sampler(c.get("sampler").asText())
+                .karras(c.get("karras").asBoolean()).steps(c.get("steps").asInt())
+                .guidanceScale((float) c.get("guidance").asDouble()).size(width, height).eta((float) c.get("eta").asDouble())
+                .initImage(initImage, c.get("strength").isNull() ? 0.8f : (float) c.get("strength").asDouble()).build();
         try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE)) {
             check(name, result, extra.tensor(name + ".final_latents"), extra.tensor(name + ".image"), 1e-3);
             if (c.get("prompt").asText().length() > 300) {

@@ -1,5 +1,6 @@
 package io.jdiffusion.models.sd;
 
+import io.jdiffusion.models.unet.UNetCall;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.backend.graph.BufferPlan;
 import io.jdiffusion.backend.graph.Graph;
@@ -62,7 +63,7 @@ class Sd15ArchitectureTest {
 
     @Test
     void unetGraphAt512UsesEveryWeightOnceAndReportsItsMemory() {
-        Graph g = unet.graph(2, 64, 64, 77);
+        Graph g = unet.graph(new UNetCall(2, 64, 64, 77));
         long params = g.constants().stream().mapToLong(v -> v.shape().elementCount()).sum();
         assertThat(params).isEqualTo(859_520_964L);
         assertThat(g.constants()).hasSize(686);

@@ -1,5 +1,6 @@
 package io.jdiffusion.models.sd;
 
+import io.jdiffusion.models.unet.UNetCall;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.HostRunner;
@@ -54,7 +55,7 @@ class Sd2LayoutTest {
              Tensor t = Tensor.ofFloats(Shape.of(2), 981, 981)) {
             assertThat(sd.unet().config().useLinearProjection()).isTrue();
             assertThat(sd.unet().predictionType()).isEqualTo("v_prediction");
-            List<Tensor> out = HostRunner.run(cpu, sd.unet().graph(2, 16, 16, 77),
+            List<Tensor> out = HostRunner.run(cpu, sd.unet().graph(new UNetCall(2, 16, 16, 77)),
                     List.of(golden.tensor("a.sample"), t, golden.tensor("a.encoder_hidden_states")));
             Golden.check("unet_a noise_pred, linear projections", out.getFirst(), golden.tensor("a.noise_pred"));
             out.forEach(Tensor::close);

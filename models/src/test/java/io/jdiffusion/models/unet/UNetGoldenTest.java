@@ -35,7 +35,7 @@ class UNetGoldenTest {
         List<String> taps = unet.tapNames();
         assertThat(taps).containsExactly("time_proj", "time_embedding", "conv_in", "down_blocks.0", "down_blocks.1",
                 "mid_block", "up_blocks.0", "up_blocks.1", "conv_norm_out", "conv_out");
-        Graph g = unet.graph(2, 16, 16, 77, taps);
+        Graph g = unet.graph(new UNetCall(2, 16, 16, 77), taps);
         // scalar int64 t = 981, broadcast to the batch as the pipeline does
         long t = fixture.golden.tensor("a.timestep").getLong(0);
         assertThat(t).isEqualTo(981);
@@ -54,7 +54,7 @@ class UNetGoldenTest {
     void caseBTakesFractionalPerSampleTimesteps() {
         Tensor timestep = fixture.golden.tensor("b.timestep");
         assertThat(timestep.toFloatArray()).containsExactly(946.42105f, 1.0f);
-        Graph g = fixture.model.unet().graph(2, 8, 8, 77);
+        Graph g = fixture.model.unet().graph(new UNetCall(2, 8, 8, 77));
         List<Tensor> out = HostRunner.run(fixture.cpu, g, List.of(fixture.golden.tensor("b.sample"), timestep,
                 fixture.golden.tensor("b.encoder_hidden_states")));
         Golden.check("unet_b noise_pred", out.getFirst(), fixture.golden.tensor("b.noise_pred"));
@@ -69,7 +69,7 @@ class UNetGoldenTest {
         assertThat(unet.sampleSize()).isEqualTo(32);
         assertThat(unet.crossAttentionDim()).isEqualTo(32);
         assertThat(unet.predictionType()).isEqualTo("epsilon");
-        Graph g = unet.graph(1, 8, 8, 77);
+        Graph g = unet.graph(new UNetCall(1, 8, 8, 77));
         assertThat(g.inputs()).extracting(v -> v.name()).containsExactly("sample", "timestep", "encoder_hidden_states");
         assertThat(Arrays.stream(g.outputs().getFirst().shape().dims()).boxed().toList()).containsExactly(1L, 4L, 8L, 8L);
         assertThat(g.constants()).hasSize(304); // every one of the 304 stored tensors once

@@ -157,7 +157,7 @@ public final class A1111Requests {
     /** override_settings as far as they apply: the checkpoint must be the loaded one; the rest has no effect here. */
     private static void checkOverrides(JsonFields overrides, ModelFacts model) {
         String checkpoint = overrides.string("sd_model_checkpoint", null);
-        if (checkpoint != null && !Checkpoints.matches(checkpoint, model.title())) {
+        if (checkpoint != null && !model.isCheckpoint(checkpoint)) {
             throw new InvalidRequestException(404, overrides.where("sd_model_checkpoint"), "checkpoint '" + checkpoint
                     + "' not found; loaded: " + model.title());
         }

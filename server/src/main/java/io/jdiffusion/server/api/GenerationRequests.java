@@ -10,13 +10,24 @@ public final class GenerationRequests {
 
     static GenerationRequest of(String prompt, String negativePrompt, long seed, A1111Samplers.Choice sampler, int steps,
                                 float cfgScale, float eta, int width, int height, Tensor initImage, float strength) {
-        float ddimEta = sampler.sampler().equals("ddim") ? eta : 0f;
-        return new GenerationRequest(prompt, negativePrompt, seed, sampler.sampler(), sampler.karras(), steps, cfgScale,
-                width, height, ddimEta, initImage, strength, null);
+        // A1111's eta reaches DDIM only here: jdiffusion's ancestral samplers take no eta.
+        float ddimEta = "ddim".equals(sampler.sampler()) ? eta : 0f;
+        return GenerationRequest.builder()
+                .prompt(prompt)
+                .negativePrompt(negativePrompt)
+                .seed(seed)
+                .sampler(sampler.sampler())
+                .karras(sampler.karras())
+                .steps(steps)
+                .guidanceScale(cfgScale)
+                .eta(ddimEta)
+                .size(width, height)
+                .initImage(initImage, strength)
+                .build();
     }
 
     /** The same request with another seed (the seeds of one job count up from the first). */
     public static GenerationRequest withSeed(GenerationRequest request, long seed) {
-        return request.withSeed(seed);
+        return request.toBuilder().seed(seed).build();
     }
 }

@@ -32,9 +32,12 @@ public record ImageJob(Route route, GenerationRequest request, int batchSize, in
 
     @Override
     public void close() {
-        Tensor init = request.initImage();
-        if (init != null) {
-            init.close();
+        if (request.image() != null) {
+            request.image().initImage().close();
+            Tensor mask = request.image().mask();
+            if (mask != null) {
+                mask.close();
+            }
         }
     }
 }

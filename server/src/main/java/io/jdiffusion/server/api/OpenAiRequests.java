@@ -60,7 +60,7 @@ public final class OpenAiRequests {
         if ((long) width * height > limits.maxPixels()) {
             throw new InvalidRequestException("size", size + " exceeds the limit of " + limits.maxPixels() + " pixels");
         }
-        A1111Samplers.Choice sampler = new A1111Samplers.Choice(GenerationRequest.DEFAULT_SAMPLER, false);
+        A1111Samplers.Choice sampler = new A1111Samplers.Choice(model.defaultSampler(), false);
         GenerationRequest request = GenerationRequests.of(prompt, "", 0, sampler, GenerationRequest.DEFAULT_STEPS,
                 GenerationRequest.DEFAULT_GUIDANCE, 0f, width, height, null, 0.8f);
         ObjectNode parameters = f.node().deepCopy();

@@ -12,8 +12,8 @@ import java.util.List;
  * (the queue's worker), so an implementation may keep compiled networks between calls.
  */
 public interface ImageGenerator {
-    /** One image and what the pipeline said about it. */
-    record Image(BufferedImage pixels, List<String> warnings) {
+    /** One image, its A1111 infotext (the PNG's parameters) and what the pipeline warned about. */
+    record Image(BufferedImage pixels, String infotext, List<String> warnings) {
     }
 
     /** Device memory as the backend counts it, for /sdapi/v1/memory. */

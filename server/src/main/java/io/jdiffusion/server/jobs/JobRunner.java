@@ -39,7 +39,7 @@ public final class JobRunner {
     /** Runs {@code job} on the calling thread; {@code cancelled} says its client is gone. */
     JobResult run(ImageJob job, BooleanSupplier cancelled) {
         // A1111 draws random seeds below 2^32 - 1, which every other tool can type back in.
-        long firstSeed = job.randomSeed() ? SEEDS.nextLong(4_294_967_294L) : job.request().seed();
+        long firstSeed = job.randomSeed() ? SEEDS.nextLong(4_294_967_294L) : job.request().sampling().seed();
         String timestamp = progress.beginJob(job.route().name().toLowerCase(java.util.Locale.ROOT), job.imageCount());
         List<byte[]> pngs = new ArrayList<>();
         List<Long> seeds = new ArrayList<>();
@@ -51,10 +51,9 @@ public final class JobRunner {
                 progress.beginImage(i);
                 GenerationRequest request = GenerationRequests.withSeed(job.request(), seed);
                 ImageGenerator.Image image = generator.generate(request, listener(cancelled));
-                String infotext = infotext(job, request, seed);
-                pngs.add(PngWriter.encode(image.pixels(), Map.of("parameters", infotext)));
+                pngs.add(PngWriter.encode(image.pixels(), Map.of("parameters", image.infotext())));
                 seeds.add(seed);
-                infotexts.add(infotext);
+                infotexts.add(image.infotext());
                 image.warnings().stream().filter(w -> !warnings.contains(w)).forEach(warnings::add);
             }
             return new JobResult(List.copyOf(pngs), List.copyOf(seeds), List.copyOf(infotexts), timestamp,
@@ -81,12 +80,5 @@ public final class JobRunner {
                 return progress.stopRequested() || cancelled.getAsBoolean();
             }
         };
-    }
-
-    private String infotext(ImageJob job, GenerationRequest r, long seed) {
-        int width = r.width();
-        int height = r.height();
-        return PngWriter.a1111Parameters(r.prompt(), r.negativePrompt(), r.steps(), job.sampler(), r.guidanceScale(), seed,
-                width, height, generator.model().title(), r.initImage() != null ? r.strength() : null);
     }
 }

@@ -1,11 +1,13 @@
 package io.jdiffusion.server.jobs;
 
 import io.jdiffusion.backend.Backend;
+import io.jdiffusion.models.pipeline.A1111Infotext;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.Images;
 import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
+import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.server.api.ModelFacts;
 
 /**
@@ -16,11 +18,12 @@ public final class PipelineGenerator implements ImageGenerator {
     private final StableDiffusionPipeline pipeline;
     private final ModelFacts facts;
 
-    /** @param title the checkpoint's name as clients see it (A1111's sd_model_checkpoint) */
-    public PipelineGenerator(StableDiffusionPipeline pipeline, String title) {
+    /** Reads the model's hash now (once per file version: it is cached), so no request waits for it. */
+    public PipelineGenerator(StableDiffusionPipeline pipeline) {
         this.pipeline = pipeline;
-        int factor = pipeline.model().vae().downscaleFactor();
-        this.facts = new ModelFacts(title, pipeline.defaultWidth(), pipeline.defaultHeight(), factor);
+        StableDiffusion model = pipeline.model();
+        this.facts = new ModelFacts(model.identity().name(), model.identity().autoV2Hash().orElse(null),
+                model.defaultSampler(), pipeline.defaultWidth(), pipeline.defaultHeight(), model.vae().downscaleFactor());
     }
 
     @Override
@@ -31,7 +34,10 @@ public final class PipelineGenerator implements ImageGenerator {
     @Override
     public Image generate(GenerationRequest request, ProgressListener listener) {
         try (GenerationResult result = pipeline.generate(request, listener)) {
-            return new Image(Images.toBufferedImage(result.image()), result.warnings());
+            int width = request.size().width() == 0 ? facts.defaultWidth() : request.size().width();
+            int height = request.size().height() == 0 ? facts.defaultHeight() : request.size().height();
+            String infotext = A1111Infotext.generation(request, pipeline.model(), width, height).build();
+            return new Image(Images.toBufferedImage(result.image()), infotext, result.warnings());
         }
     }
 

@@ -17,7 +17,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The pure request mappings: JSON bytes to a job, or one error naming the field. */
 class A1111RequestsTest {
-    private static final ModelFacts SD15 = new ModelFacts("v1-5", 512, 512, 8);
+    private static final ModelFacts SD15 = new ModelFacts("v1-5", "6ce0161689", "pndm", 512, 512, 8);
     private static final RequestLimits LIMITS = RequestLimits.DEFAULTS;
 
     private static ImageJob txt2img(String json) {
@@ -28,12 +28,12 @@ class A1111RequestsTest {
     void defaultsAreA1111sExceptTheSizeWhichIsTheModels() {
         ImageJob job = txt2img("{}");
         GenerationRequest r = job.request();
-        assertThat(r.prompt()).isEmpty();
-        assertThat(r.steps()).isEqualTo(50);
-        assertThat(r.guidanceScale()).isEqualTo(7.0f);
-        assertThat(r.sampler()).isEqualTo("euler");
-        assertThat(r.karras()).isFalse();
-        assertThat(r.width()).isEqualTo(512);
+        assertThat(r.prompt().prompt()).isEmpty();
+        assertThat(r.sampling().steps()).isEqualTo(50);
+        assertThat(r.sampling().guidanceScale()).isEqualTo(7.0f);
+        assertThat(r.sampling().sampler()).isEqualTo("euler");
+        assertThat(r.sampling().karras()).isFalse();
+        assertThat(r.size().width()).isEqualTo(512);
         assertThat(job.randomSeed()).isTrue();
         assertThat(job.imageCount()).isEqualTo(1);
         assertThat(job.parameters().get("sampler_index").asText()).isEqualTo("Euler");
@@ -46,19 +46,26 @@ class A1111RequestsTest {
                 + " \"width\": 768.0, \"height\": 640, \"batch_size\": 2, \"n_iter\": 3, \"sampler_name\": \"Euler a Karras\","
                 + " \"enable_hr\": \"false\", \"no_such_field\": [1, {\"a\": null}]}");
         GenerationRequest r = job.request();
-        assertThat(r.prompt()).isEqualTo("p");
-        assertThat(r.negativePrompt()).isEqualTo("n");
-        assertThat(r.seed()).isEqualTo(12);
-        assertThat(r.steps()).isEqualTo(30);
-        assertThat(r.guidanceScale()).isEqualTo(4f);
-        assertThat(r.width()).isEqualTo(768);
-        assertThat(r.height()).isEqualTo(640);
-        assertThat(r.sampler()).isEqualTo("euler_a");
-        assertThat(r.karras()).isTrue();
+        assertThat(r.prompt().prompt()).isEqualTo("p");
+        assertThat(r.prompt().negativePrompt()).isEqualTo("n");
+        assertThat(r.sampling().seed()).isEqualTo(12);
+        assertThat(r.sampling().steps()).isEqualTo(30);
+        assertThat(r.sampling().guidanceScale()).isEqualTo(4f);
+        assertThat(r.size().width()).isEqualTo(768);
+        assertThat(r.size().height()).isEqualTo(640);
+        assertThat(r.sampling().sampler()).isEqualTo("euler_a");
+        assertThat(r.sampling().karras()).isTrue();
         assertThat(job.sampler()).isEqualTo("Euler a Karras");
         assertThat(job.imageCount()).isEqualTo(6);
         assertThat(job.randomSeed()).isFalse();
         assertThat(job.parameters().has("no_such_field")).isFalse();
+    }
+
+    @Test
+    void theLoadedCheckpointIsAcceptedByTitleOrName() {
+        for (String name : new String[]{"v1-5", "v1-5 [6ce0161689]"}) {
+            assertThat(txt2img("{\"override_settings\": {\"sd_model_checkpoint\": \"" + name + "\"}}").imageCount()).isEqualTo(1);
+        }
     }
 
     @ParameterizedTest
@@ -72,8 +79,8 @@ class A1111RequestsTest {
     void samplerNames(String name, String scheduler, String sampler, boolean karras) {
         String sched = scheduler == null ? "" : ", \"scheduler\": \"" + scheduler + "\"";
         GenerationRequest r = txt2img("{\"sampler_name\": \"" + name + "\"" + sched + "}").request();
-        assertThat(r.sampler()).isEqualTo(sampler);
-        assertThat(r.karras()).isEqualTo(karras);
+        assertThat(r.sampling().sampler()).isEqualTo(sampler);
+        assertThat(r.sampling().karras()).isEqualTo(karras);
     }
 
     @ParameterizedTest
@@ -102,6 +109,7 @@ class A1111RequestsTest {
             "{\"scheduler\": \"exponential\"}|scheduler|422",
             "{\"sampler_name\": \"DDIM\", \"scheduler\": \"karras\"}|scheduler|422",
             "{\"override_settings\": {\"sd_model_checkpoint\": \"other.safetensors\"}}|override_settings.sd_model_checkpoint|404",
+            "{\"override_settings\": {\"sd_model_checkpoint\": \"v1-5 [0000000000]\"}}|override_settings.sd_model_checkpoint|404",
             "{\"override_settings\": []}|override_settings|422",
             "{\"prompt\": \"a\", \"prompt\": \"b\"}|body|422",
             "{\"prompt\": |body|422",
@@ -121,8 +129,8 @@ class A1111RequestsTest {
         String png = Base64.getMimeEncoder().encodeToString(png(new BufferedImage(100, 60, BufferedImage.TYPE_INT_RGB)));
         try (ImageJob job = A1111Requests.img2img(("{\"init_images\": [\"" + png.replace("\r\n", "\\n") + "\"], \"width\": 64, "
                 + "\"height\": 64, \"denoising_strength\": 0.6}").getBytes(StandardCharsets.UTF_8), SD15, LIMITS)) {
-            assertThat(job.request().initImage().shape().toString()).contains("1", "3", "64");
-            assertThat(job.request().strength()).isEqualTo(0.6f);
+            assertThat(job.request().image().initImage().shape().toString()).contains("1", "3", "64");
+            assertThat(job.request().image().strength()).isEqualTo(0.6f);
             assertThat(job.parameters().get("init_images").isNull()).isTrue();
         }
     }
@@ -169,8 +177,8 @@ class A1111RequestsTest {
         ImageJob job = OpenAiRequests.generations("{\"prompt\": \"p\", \"n\": 3, \"size\": \"256x128\", \"quality\": \"hd\"}"
                 .getBytes(StandardCharsets.UTF_8), SD15, LIMITS);
         assertThat(job.imageCount()).isEqualTo(3);
-        assertThat(job.request().width()).isEqualTo(256);
-        assertThat(job.request().height()).isEqualTo(128);
+        assertThat(job.request().size().width()).isEqualTo(256);
+        assertThat(job.request().size().height()).isEqualTo(128);
         for (String bad : new String[]{"{}", "{\"prompt\": \"p\", \"n\": 0}", "{\"prompt\": \"p\", \"size\": \"1x1\"}",
                 "{\"prompt\": \"p\", \"response_format\": \"url\"}", "{\"prompt\": 1}"}) {
             assertThatThrownBy(() -> OpenAiRequests.generations(bad.getBytes(StandardCharsets.UTF_8), SD15, LIMITS))

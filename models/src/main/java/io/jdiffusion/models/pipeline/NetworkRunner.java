@@ -1,0 +1,60 @@
+package io.jdiffusion.models.pipeline;
+
+import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.Executable;
+import io.jdiffusion.backend.Precision;
+import io.jdiffusion.backend.graph.Graph;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * A backend, the precision asked of it, and the networks compiled on it so far: each network call shape is
+ * compiled once (keyed by a name that encodes the shape) and replayed for as long as the runner lives, so a
+ * long-lived pipeline (a server) compiles each shape once.
+ */
+public final class NetworkRunner implements AutoCloseable {
+    private final Backend backend;
+    private final Precision precision;
+    private final Map<String, Executable> executables = new LinkedHashMap<>();
+
+    public NetworkRunner(Backend backend, Precision precision) {
+        this.backend = backend;
+        this.precision = precision;
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    /** The precision asked for at construction. */
+    public Precision precisionRequested() {
+        return precision;
+    }
+
+    /**
+     * What the calls compiled so far compute in: F16 if any of them does (a backend without F16 computes an
+     * F16 request in F32 and says so), F32 otherwise or before any call.
+     */
+    public synchronized Precision precisionUsed() {
+        return executables.values().stream().anyMatch(e -> e.precision() == Precision.F16) ? Precision.F16 : Precision.F32;
+    }
+
+    /** The executable compiled for {@code key}; {@code graph} is recorded and compiled the first time only. */
+    public synchronized Executable executable(String key, Supplier<Graph> graph) {
+        Executable exe = executables.get(key);
+        if (exe == null) {
+            exe = backend.compile(graph.get(), precision);
+            executables.put(key, exe);
+        }
+        return exe;
+    }
+
+    /** Frees the compiled networks (and their device buffers); the backend stays open. */
+    @Override
+    public synchronized void close() {
+        executables.values().forEach(Executable::close);
+        executables.clear();
+    }
+}
