@@ -13,6 +13,7 @@ import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
+import io.jdiffusion.models.sd.ModelConfigs;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.testdata.TinySd;
 import picocli.CommandLine;
@@ -31,8 +32,9 @@ import java.util.function.Supplier;
 
 /**
  * {@code jdiffusion bench}: times each stage of the pipeline on a backend. Without --model it builds the
- * full-size SD 1.5 architecture with seeded random weights (no files needed), so any machine can measure
- * real SD 1.5 cost. Each stage runs once untimed (compilation, weight packing) before the timed runs.
+ * full-size architecture of {@code --model-type} (SD 1.5, SD 2.1 or SDXL base) with seeded random weights (no
+ * files needed), so any machine can measure the real cost. Each stage runs once untimed (compilation, weight
+ * packing) before the timed runs.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         subcommands = OpsBenchCommand.class,
@@ -45,6 +47,11 @@ final class BenchCommand implements Callable<Integer> {
     ModelOptions modelOptions;
 
     private static final String PROMPT = "a photograph of an astronaut riding a horse";
+
+    @Option(names = "--model-type", defaultValue = "sd15", paramLabel = "sd15|sd21|sdxl",
+            description = "Architecture of the random model used without --model: sd15 (F32 weights), sd21 (768-v, F32) "
+                    + "or sdxl (base 1.0, F16 weights: 2.6B UNet parameters) (default ${DEFAULT-VALUE}).")
+    String modelType;
 
     @Option(names = {"-W", "--width"}, defaultValue = "512", description = "Image width (default ${DEFAULT-VALUE}).")
     int width;
@@ -85,7 +92,7 @@ final class BenchCommand implements Callable<Integer> {
         long loadStart = System.nanoTime();
         boolean random = mo.model == null;
         // The random model has no tokenizer files; the bundled tiny tokenizer's ids are valid CLIP ids.
-        try (StableDiffusion model = random ? StableDiffusion.randomSd15(seed, DType.F32, TinySd.modelDir().resolve("tokenizer"))
+        try (StableDiffusion model = random ? randomModel()
                 : mo.load();
              Backend backend = mo.createBackend()) {
             double loadMs = (System.nanoTime() - loadStart) / 1e6;
@@ -130,6 +137,19 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The full-size random model of --model-type; the bundled tiny tokenizer's ids are valid CLIP ids. */
+    private StableDiffusion randomModel() {
+        ModelConfigs configs = switch (modelType) {
+            case "sd15" -> ModelConfigs.sd15();
+            case "sd21" -> ModelConfigs.sd21();
+            case "sdxl" -> ModelConfigs.sdxl();
+            default -> throw new IllegalArgumentException("--model-type must be sd15, sd21 or sdxl, got '" + modelType + "'");
+        };
+        // SDXL's 3.5B parameters in F32 (14 GB) do not fit a small machine; its weights stay F16 and are widened where used
+        DType storage = configs.isSdxl() ? DType.F16 : DType.F32;
+        return StableDiffusion.random(configs, seed, storage, TinySd.modelDir().resolve("tokenizer"));
     }
 
     private double time(String stage, PrintWriter err, Supplier<Object> body) {

@@ -6,6 +6,7 @@ import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.io.AtomicFile;
 import io.jdiffusion.core.safetensors.SafetensorsWriter;
+import io.jdiffusion.models.conditioning.SizeConditioning;
 import io.jdiffusion.models.pipeline.A1111Infotext;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
@@ -51,7 +52,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Random seed (default: random, printed). Gives diffusers' image for torch.Generator('cpu').manual_seed(SEED).")
     Long seed;
 
-    @Option(names = "--sampler", description = "One of pndm, ddim, euler, euler_a, dpmpp_2m, lms (default: the model's, pndm for SD 1.x/2.x).")
+    @Option(names = "--sampler", description = "One of pndm, ddim, euler, euler_a, dpmpp_2m, lms (default: the model's, pndm for SD 1.x/2.x, euler for SDXL).")
     String sampler;
 
     @Option(names = "--karras", description = "Karras sigmas (euler, euler_a, dpmpp_2m, lms).")
@@ -86,6 +87,18 @@ final class GenerateCommand implements Callable<Integer> {
             description = "Also save the final latents (tensor 'latents' [1,4,h,w], before division by the VAE scaling factor).")
     Path saveLatents;
 
+    @Option(names = "--original-size", paramLabel = "WxH",
+            description = "SDXL size conditioning: the size the model should believe the image had before cropping (default: the image size, as diffusers).")
+    String originalSize;
+
+    @Option(names = "--crop-top-left", paramLabel = "TOP,LEFT",
+            description = "SDXL size conditioning: the crop's top-left corner (default 0,0, as diffusers).")
+    String cropTopLeft;
+
+    @Option(names = "--target-size", paramLabel = "WxH",
+            description = "SDXL size conditioning: the size asked for (default: the image size, as diffusers).")
+    String targetSize;
+
     @Mixin
     ModelOptions modelOptions;
 
@@ -94,6 +107,7 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         validateBeforeLoading();
+        SizeConditioning sizeConditioning = sizeConditioning();
         ModelOptions mo = modelOptions;
         long firstSeed = seed != null ? seed : new SecureRandom().nextLong() & 0xFFFF_FFFFL;
         try (StableDiffusion model = mo.load(); Backend backend = mo.createBackend();
@@ -101,7 +115,7 @@ final class GenerateCommand implements Callable<Integer> {
             int w = width == 0 ? pipeline.defaultWidth() : width;
             int h = height == 0 ? pipeline.defaultHeight() : height;
             if (mo.usesBundledModel()) {
-                err.println("jdiffusion: using the bundled tiny model: its weights are random, so the image is noise. Pass --model for a real SD 1.5/2.x model.");
+                err.println("jdiffusion: using the bundled tiny model: its weights are random, so the image is noise. Pass --model for a real SD 1.x/2.x or SDXL model.");
             }
             String samplerUsed = sampler != null ? sampler : model.defaultSampler();
             err.printf("jdiffusion: %s on %s (%s), %dx%d, %s, %d steps, guidance %s%n", model.description(), backend.name(),
@@ -113,7 +127,7 @@ final class GenerateCommand implements Callable<Integer> {
                     long s = firstSeed + i;
                     GenerationRequest request = GenerationRequest.builder().prompt(prompt).negativePrompt(negativePrompt)
                             .seed(s).sampler(samplerUsed).karras(karras).steps(steps).guidanceScale(guidance).eta(eta)
-                            .size(w, h).initImage(init, strength).build();
+                            .size(w, h).initImage(init, strength).sizeConditioning(sizeConditioning).build();
                     Path target = batchCount == 1 ? output : withSeed(output, s);
                     try (ConsoleProgress progress = new ConsoleProgress("seed " + s);
                          GenerationResult result = pipeline.generate(request, progress)) {
@@ -136,6 +150,35 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The three SDXL size-conditioning options; unset ones take diffusers' defaults. */
+    SizeConditioning sizeConditioning() {
+        int[] original = pair("--original-size", originalSize, "x");
+        int[] crop = pair("--crop-top-left", cropTopLeft, ",");
+        int[] target = pair("--target-size", targetSize, "x");
+        return new SizeConditioning(original[0], original[1], crop[0], crop[1], target[0], target[1]);
+    }
+
+    /** "AxB" (or "A,B") as two non-negative ints; {0, 0} when absent. */
+    private static int[] pair(String option, String value, String separator) {
+        if (value == null) {
+            return new int[2];
+        }
+        String[] parts = value.trim().split(java.util.regex.Pattern.quote(separator));
+        try {
+            if (parts.length == 2) {
+                int a = Integer.parseInt(parts[0].trim());
+                int b = Integer.parseInt(parts[1].trim());
+                if (a >= 0 && b >= 0) {
+                    return new int[]{a, b};
+                }
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException(option + " must be two non-negative whole numbers as A" + separator + "B, got '"
+                + value + "'");
     }
 
     /** The PNG names a single file by its SHA-256; the first run on a file reads it whole, once, and says so. */

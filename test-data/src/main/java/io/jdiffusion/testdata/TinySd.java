@@ -31,7 +31,7 @@ public final class TinySd {
     private TinySd() {
     }
 
-    /** The folder holding {@code tiny-sd/} and {@code sd15-keys/}. */
+    /** The folder holding every {@link GoldenSet}'s folder ({@code tiny-sd/}, ...) and {@code sd15-keys/}. */
     public static synchronized Path root() {
         if (extracted != null) {
             return extracted;
@@ -56,41 +56,41 @@ public final class TinySd {
 
     /** The tiny model in diffusers layout. */
     public static Path modelDir() {
-        return root().resolve("tiny-sd/model");
+        return GoldenSet.TINY_SD.modelDir();
     }
 
     public static Path goldenDir() {
-        return root().resolve("tiny-sd/golden");
+        return GoldenSet.TINY_SD.goldenDir();
     }
 
     /** A golden file, e.g. {@code unet.safetensors}; the caller closes it. */
     public static SafetensorsFile golden(String fileName) {
-        return SafetensorsFile.open(goldenDir().resolve(fileName));
+        return GoldenSet.TINY_SD.golden(fileName);
     }
 
     /** {@code golden/index.json}: the description of every golden case. */
     public static JsonNode index() {
-        try {
-            return JSON.readTree(goldenDir().resolve("index.json").toFile());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return GoldenSet.TINY_SD.index();
     }
 
     /** The case named {@code name} from the index. */
     public static JsonNode goldenCase(String name) {
-        for (JsonNode c : index().get("cases")) {
-            if (c.get("name").asText().equals(name)) {
-                return c;
-            }
-        }
-        throw new IllegalArgumentException("no golden case " + name);
+        return GoldenSet.TINY_SD.goldenCase(name);
     }
 
     /** Full SD 1.5 tensor names and shapes: {@code sd15_keys_diffusers.json} or {@code sd15_keys_ldm.json}. */
     public static JsonNode sd15Keys(String fileName) {
+        return readJson(root().resolve("sd15-keys").resolve(fileName));
+    }
+
+    /** Full SD 2.1 (768-v) single-file tensor names and shapes ({@code sd21-keys/sd21_keys_ldm.json}, see its script). */
+    public static JsonNode sd21LdmKeys() {
+        return readJson(root().resolve("sd21-keys").resolve("sd21_keys_ldm.json"));
+    }
+
+    private static JsonNode readJson(Path file) {
         try {
-            return JSON.readTree(root().resolve("sd15-keys").resolve(fileName).toFile());
+            return JSON.readTree(file.toFile());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -143,6 +143,6 @@ public final class TinySd {
 
     /** Names of the golden cases, in index order. */
     public static List<String> caseNames() {
-        return index().get("cases").findValuesAsText("name");
+        return GoldenSet.TINY_SD.caseNames();
     }
 }

@@ -51,6 +51,10 @@ public sealed interface Op {
      * Multi-head scaled dot-product attention, softmax(q k^T * scale [+ causal mask]) v, on packed heads:
      * q [B, Nq, heads*d], k and v [B, Nk, heads*d] (v may have another head size), out [B, Nq, heads*dv].
      * Head h uses channels [h*d, (h+1)*d). Causal masks key j > query i (CLIP).
+     *
+     * <p>In every precision the scores q k^T and the softmax are computed and accumulated in F32 (F16 operands
+     * are widened): what diffusers does only with {@code upcast_attention} (SD 2.1), which needs F32 scores to
+     * keep its large logits finite. A backend that cannot do so must refuse the graph, not round the scores.
      */
     record Attention(Value q, Value k, Value v, int heads, float scale, boolean causal, Value out) implements Op {
         @Override

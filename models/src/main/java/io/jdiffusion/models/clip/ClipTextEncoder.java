@@ -25,11 +25,17 @@ import java.util.List;
  * <p>SD calls the encoder without an attention mask, so padding tokens are attended (causally) like any other.
  */
 public final class ClipTextEncoder {
+    /** transformers' name of CLIPTextModelWithProjection's projection (outside {@code text_model.}). */
+    public static final String PROJECTION = "text_projection";
+    /** Graph input of {@link #penultimateGraph}: where each row is pooled. */
+    public static final String EOS_INDEX = "eos_index";
     private final ClipTextConfig config;
     private final Parameter tokenEmbedding;
     private final Parameter positionEmbedding;
     private final List<Layer> layers;
     private final Norm finalNorm;
+    /** {@code text_projection} of CLIPTextModelWithProjection (no bias); null for CLIPTextModel. */
+    private final Dense projection;
     private final List<Parameter> parameters;
 
     /** One pre-LN encoder layer. */
@@ -58,12 +64,13 @@ public final class ClipTextEncoder {
     }
 
     private ClipTextEncoder(ClipTextConfig config, Parameter tokenEmbedding, Parameter positionEmbedding,
-                            List<Layer> layers, Norm finalNorm, List<Parameter> parameters) {
+                            List<Layer> layers, Norm finalNorm, Dense projection, List<Parameter> parameters) {
         this.config = config;
         this.tokenEmbedding = tokenEmbedding;
         this.positionEmbedding = positionEmbedding;
         this.layers = List.copyOf(layers);
         this.finalNorm = finalNorm;
+        this.projection = projection;
         this.parameters = List.copyOf(parameters);
     }
 
@@ -81,8 +88,10 @@ public final class ClipTextEncoder {
             layers.add(Layer.load(r, "encoder.layers." + i, config));
         }
         Norm finalNorm = Norm.load(r, "final_layer_norm", d);
+        Dense projection = config.projectionDim() > 0
+                ? Dense.load(r, PROJECTION, config.projectionDim(), d, false) : null;
         r.finish();
-        return new ClipTextEncoder(config, token, position, layers, finalNorm, r.parameters());
+        return new ClipTextEncoder(config, token, position, layers, finalNorm, projection, r.parameters());
     }
 
     /**
@@ -117,6 +126,65 @@ public final class ClipTextEncoder {
             hidden.forEach(g::output);
         }
         return g.build();
+    }
+
+    /**
+     * The two outputs SDXL conditions on. Inputs: {@code input_ids} I64 [batch, maxPositions] and, with
+     * {@code pooled}, {@code eos_index} I64 [batch]: the flat position {@code b * maxPositions + i} of each row's
+     * pooling token (transformers pools at argmax(ids), the first EOS). Output 0: {@code hidden_states[-2]}, the
+     * output of the penultimate layer without the final LayerNorm [batch, maxPositions, hiddenSize]; output 1
+     * (with {@code pooled}): {@code text_embeds}, text_projection(final_layer_norm(last layer)[eos]) [batch,
+     * projectionDim]. Without {@code pooled} the last layer is not run.
+     */
+    public Graph penultimateGraph(int batch, boolean pooled) {
+        if (pooled && projection == null) {
+            throw new IllegalStateException("this text encoder has no text_projection to pool with");
+        }
+        int n = config.numLayers();
+        if (n < 2) {
+            throw new IllegalStateException("the penultimate layer of a " + n + "-layer text encoder");
+        }
+        GraphBuilder g = new GraphBuilder("clip_text_encoder_penultimate");
+        int seq = config.maxPositions();
+        Value ids = g.input("input_ids", Shape.of(batch, seq), DType.I64);
+        Value eos = pooled ? g.input(EOS_INDEX, Shape.of(batch), DType.I64) : null;
+        g.scope("embeddings");
+        Value x = g.add(g.embedding(ids, tokenEmbedding.in(g)), positionEmbedding.in(g));
+        for (int i = 0; i < n - 1; i++) {
+            g.scope("encoder.layers." + i);
+            x = layers.get(i).forward(g, x, config);
+        }
+        g.output(x);
+        if (pooled) {
+            g.scope("encoder.layers." + (n - 1));
+            Value last = layers.get(n - 1).forward(g, x, config);
+            g.scope("final_layer_norm");
+            Value normed = finalNorm.layerNorm(g, last, config.layerNormEps());
+            g.scope("text_projection");
+            Value rows = g.embedding(eos, g.reshape(normed, (long) batch * seq, config.hiddenSize()));
+            g.output(projection.apply(g, rows));
+        }
+        return g.build();
+    }
+
+    /** The flat {@code eos_index} row of each id sequence: transformers' argmax(ids), the first maximal id. */
+    public static long[] poolingIndices(long[] ids, int batch, int seq) {
+        long[] out = new long[batch];
+        for (int b = 0; b < batch; b++) {
+            int best = 0;
+            for (int i = 1; i < seq; i++) {
+                if (ids[b * seq + i] > ids[b * seq + best]) {
+                    best = i;
+                }
+            }
+            out[b] = (long) b * seq + best;
+        }
+        return out;
+    }
+
+    /** Width of the pooled {@code text_embeds}; 0 when the encoder has no projection. */
+    public int projectionDim() {
+        return config.projectionDim();
     }
 
     public ClipTextConfig config() {

@@ -11,7 +11,6 @@ import io.jdiffusion.models.pipeline.NetworkRunner;
 import io.jdiffusion.models.tokenizer.ClipTokenizer;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -62,21 +61,11 @@ public final class ClipConditioner implements TextConditioner {
     @Override
     public Conditioning encode(ConditioningInput input, NetworkRunner runner) {
         ClipTokenizer tok = tokenizer();
-        List<String> prompts = input.guided() ? List.of(input.negativePrompt(), input.prompt()) : List.of(input.prompt());
-        List<String> warnings = new ArrayList<>();
-        for (String p : prompts) {
-            int length = tok.untruncatedLength(p);
-            if (length > tok.maxLength()) {
-                warnings.add("prompt truncated to " + tok.maxLength() + " tokens (it has " + length + "): \""
-                        + p.substring(0, Math.min(60, p.length())) + (p.length() > 60 ? "..." : "") + "\"");
-            }
-        }
+        List<String> prompts = PromptBatch.prompts(input);
+        List<String> warnings = PromptBatch.truncationWarnings(tok, prompts);
         int batch = prompts.size();
         int tokens = tok.maxLength();
-        long[] ids = new long[batch * tokens];
-        for (int b = 0; b < batch; b++) {
-            System.arraycopy(tok.encode(prompts.get(b)), 0, ids, b * tokens, tokens);
-        }
+        long[] ids = PromptBatch.ids(tok, prompts);
         Executable exe = runner.executable("text_encoder/" + batch, () -> encoder.graph(batch));
         try (Tensor hostIds = Tensor.ofLongs(Shape.of(batch, tokens), ids);
              DeviceTensor deviceIds = runner.backend().upload(hostIds)) {

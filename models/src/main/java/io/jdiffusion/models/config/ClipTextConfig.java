@@ -1,5 +1,6 @@
 package io.jdiffusion.models.config;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.backend.graph.Activation;
 
 /**
@@ -9,9 +10,15 @@ import io.jdiffusion.backend.graph.Activation;
  *                       SD 1.x (last_hidden_state); 1 for SD 2.x when the config lists all 24 OpenCLIP layers
  *                       (SD 2 uses the penultimate layer). Not a transformers key: diffusers' SD 2 configs
  *                       already drop the last layer (23 layers, skip 0), single-file loading sets it from the tensors.
+ * @param projectionDim  width of {@code text_projection} (no bias) of transformers' {@code CLIPTextModelWithProjection}
+ *                       (SDXL's second encoder: 1280), which gives the pooled text embedding; 0 for {@code CLIPTextModel}
  */
 public record ClipTextConfig(int vocabSize, int hiddenSize, int numLayers, int numHeads, int intermediateSize,
-                             Activation activation, float layerNormEps, int maxPositions, int skipLastLayers) {
+                             Activation activation, float layerNormEps, int maxPositions, int skipLastLayers,
+                             int projectionDim) {
+    /** transformers' class of a text tower with {@code text_projection}, as {@code architectures} names it. */
+    public static final String WITH_PROJECTION = "CLIPTextModelWithProjection";
+
     public ClipTextConfig {
         if (hiddenSize % numHeads != 0) {
             throw new ModelLoadException("text encoder: hidden size " + hiddenSize + " is not divisible by "
@@ -40,18 +47,38 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int numLayers, int n
                 activation,
                 c.getFloat("layer_norm_eps", 1e-5f),
                 c.getInt("max_position_embeddings", 77),
-                0);
+                0,
+                withProjection(c) ? c.getInt("projection_dim", 512) : 0);
+    }
+
+    private static boolean withProjection(ConfigJson c) {
+        JsonNode architectures = c.get("architectures");
+        if (architectures == null || !architectures.isArray()) {
+            return false;
+        }
+        for (JsonNode a : architectures) {
+            if (WITH_PROJECTION.equals(a.asText())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** This config running all but the last {@code n} layers. */
     public ClipTextConfig withSkipLastLayers(int n) {
         return new ClipTextConfig(vocabSize, hiddenSize, numLayers, numHeads, intermediateSize, activation,
-                layerNormEps, maxPositions, n);
+                layerNormEps, maxPositions, n, projectionDim);
+    }
+
+    /** This config with a {@code text_projection} of width {@code n} (0: none). */
+    public ClipTextConfig withProjectionDim(int n) {
+        return new ClipTextConfig(vocabSize, hiddenSize, numLayers, numHeads, intermediateSize, activation,
+                layerNormEps, maxPositions, skipLastLayers, n);
     }
 
     public ClipTextConfig withNumLayers(int n) {
         return new ClipTextConfig(vocabSize, hiddenSize, n, numHeads, intermediateSize, activation,
-                layerNormEps, maxPositions, skipLastLayers);
+                layerNormEps, maxPositions, skipLastLayers, projectionDim);
     }
 
     public int headDim() {

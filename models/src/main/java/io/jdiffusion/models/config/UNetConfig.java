@@ -4,18 +4,29 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The architecture of a diffusers {@code UNet2DConditionModel} (SD 1.x and 2.x), from {@code unet/config.json}.
+ * The architecture of a diffusers {@code UNet2DConditionModel} (SD 1.x, 2.x and SDXL), from {@code unet/config.json}.
  * Lists hold one entry per down block, in down-block order; up blocks use them reversed, as diffusers does.
  *
- * @param attentionHeads heads of the transformer blocks per down block. diffusers' {@code attention_head_dim} is
- *                       the number of heads (8 for SD 1.5, [5, 10, 20, 20] for SD 2.x): a historical misnomer it keeps.
+ * @param attentionHeads     heads of the transformer blocks per down block. diffusers' {@code attention_head_dim} is
+ *                           the number of heads (8 for SD 1.5, [5, 10, 20, 20] for SD 2.x): a historical misnomer it keeps.
+ * @param upcastAttention    diffusers' {@code upcast_attention} (SD 2.1): attention scores and softmax in F32 even
+ *                           when the network runs in F16. Every backend computes them in F32 in every precision
+ *                           (see {@code Op.Attention}), so the setting is always in force; it is kept to say so.
+ * @param addTimeEmbedDim    SDXL's {@code addition_time_embed_dim} (256): the sinusoidal width of each time id of
+ *                           {@code addition_embed_type: text_time}; 0 for UNets without added conditioning
+ * @param addEmbedInputDim   SDXL's {@code projection_class_embeddings_input_dim} (2816 = 1280 pooled text + 6 x 256
+ *                           time ids): the input width of {@code add_embedding}; 0 without added conditioning
  */
 public record UNetConfig(int inChannels, int outChannels, int sampleSize, List<Integer> blockOutChannels,
                          List<String> downBlockTypes, List<String> upBlockTypes, List<Integer> layersPerBlock,
                          List<Integer> attentionHeads, List<Integer> transformerLayersPerBlock,
                          int crossAttentionDim, int normGroups, float normEps, boolean flipSinToCos, float freqShift,
                          boolean useLinearProjection, int downsamplePadding, int convInKernel, int convOutKernel,
-                         int timeEmbedDim) {
+                         int timeEmbedDim, boolean upcastAttention, int addTimeEmbedDim, int addEmbedInputDim) {
+    /** SDXL's {@code addition_embed_type}: pooled text embeds and six time ids added to the time embedding. */
+    public static final String TEXT_TIME = "text_time";
+    /** Time ids of {@link #TEXT_TIME}: original size (h, w), crop top-left (top, left), target size (h, w). */
+    public static final int TIME_IDS = 6;
     public static final String CROSS_ATTN_DOWN = "CrossAttnDownBlock2D";
     public static final String DOWN = "DownBlock2D";
     public static final String CROSS_ATTN_UP = "CrossAttnUpBlock2D";
@@ -33,12 +44,12 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, List<I
 
     public static UNetConfig fromJson(ConfigJson c) {
         c.requireUnsetOr("_class_name", "jdiffusion reads UNet2DConditionModel", "UNet2DConditionModel");
-        String notSd = "jdiffusion runs SD 1.x/2.x UNets";
+        String notSd = "jdiffusion runs SD 1.x/2.x and SDXL UNets";
         c.requireUnsetOr("act_fn", notSd, "silu");
         c.requireUnsetOr("center_input_sample", notSd, false);
         c.requireUnsetOr("class_embed_type", notSd);
         c.requireUnsetOr("num_class_embeds", notSd);
-        c.requireUnsetOr("addition_embed_type", "SDXL-style added conditioning is not implemented");
+        c.requireUnsetOr("addition_embed_type", "jdiffusion implements SDXL's added conditioning", TEXT_TIME);
         c.requireUnsetOr("encoder_hid_dim", notSd);
         c.requireUnsetOr("encoder_hid_dim_type", notSd);
         c.requireUnsetOr("time_cond_proj_dim", "latent-consistency time conditioning is not implemented");
@@ -93,6 +104,17 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, List<I
         if (kIn % 2 == 0 || kOut % 2 == 0) {
             throw c.invalid("conv_in_kernel/conv_out_kernel must be odd, got " + kIn + "/" + kOut);
         }
+        int addTimeDim = 0;
+        int addInputDim = 0;
+        if (TEXT_TIME.equals(c.getString("addition_embed_type", null))) {
+            addTimeDim = c.requireInt("addition_time_embed_dim");
+            addInputDim = c.requireInt("projection_class_embeddings_input_dim");
+            if (addTimeDim <= 0 || addTimeDim % 2 != 0 || addInputDim <= TIME_IDS * addTimeDim) {
+                throw c.invalid("text_time added conditioning needs an even addition_time_embed_dim and "
+                        + "projection_class_embeddings_input_dim = pooled text width + " + TIME_IDS
+                        + " x addition_time_embed_dim, got " + addTimeDim + " and " + addInputDim);
+            }
+        }
         return new UNetConfig(
                 c.getInt("in_channels", 4),
                 c.getInt("out_channels", 4),
@@ -109,7 +131,19 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, List<I
                 c.getBoolean("use_linear_projection", false),
                 c.getInt("downsample_padding", 1),
                 kIn, kOut,
-                c.getInt("time_embedding_dim", channels.get(0) * 4));
+                c.getInt("time_embedding_dim", channels.get(0) * 4),
+                c.getBoolean("upcast_attention", false),
+                addTimeDim, addInputDim);
+    }
+
+    /** True for SDXL-style UNets: pooled text embeds and time ids enter through {@code add_embedding}. */
+    public boolean hasTextTimeConditioning() {
+        return addTimeEmbedDim > 0;
+    }
+
+    /** Width of the pooled text embedding that {@code add_embedding} takes before the time ids (SDXL: 1280). */
+    public int pooledTextDim() {
+        return addEmbedInputDim - TIME_IDS * addTimeEmbedDim;
     }
 
     public int numBlocks() {
@@ -138,6 +172,7 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, List<I
     public UNetConfig withInChannels(int channels) {
         return new UNetConfig(channels, outChannels, sampleSize, blockOutChannels, downBlockTypes, upBlockTypes,
                 layersPerBlock, attentionHeads, transformerLayersPerBlock, crossAttentionDim, normGroups, normEps,
-                flipSinToCos, freqShift, useLinearProjection, downsamplePadding, convInKernel, convOutKernel, timeEmbedDim);
+                flipSinToCos, freqShift, useLinearProjection, downsamplePadding, convInKernel, convOutKernel, timeEmbedDim,
+                upcastAttention, addTimeEmbedDim, addEmbedInputDim);
     }
 }

@@ -2,10 +2,15 @@ package io.jdiffusion.models.config;
 
 import java.util.List;
 
-/** The architecture of a diffusers {@code AutoencoderKL}, from {@code vae/config.json}. */
+/**
+ * The architecture of a diffusers {@code AutoencoderKL}, from {@code vae/config.json}.
+ *
+ * @param forceUpcast diffusers' {@code force_upcast} (SDXL's VAE): its activations overflow F16, so it must run
+ *                    in F32 even when the rest of the pipeline runs in F16 (the fp16-fix VAE sets it false)
+ */
 public record VaeConfig(int inChannels, int outChannels, int latentChannels, List<Integer> blockOutChannels,
                         int layersPerBlock, int normGroups, float scalingFactor, int sampleSize,
-                        boolean midBlockAttention, boolean useQuantConv, boolean usePostQuantConv) {
+                        boolean midBlockAttention, boolean useQuantConv, boolean usePostQuantConv, boolean forceUpcast) {
     /** diffusers builds every VAE norm with this epsilon, whatever the config says. */
     public static final float NORM_EPS = 1e-6f;
 
@@ -40,7 +45,8 @@ public record VaeConfig(int inChannels, int outChannels, int latentChannels, Lis
                 c.getInt("sample_size", 32),
                 c.getBoolean("mid_block_add_attention", true),
                 c.getBoolean("use_quant_conv", true),
-                c.getBoolean("use_post_quant_conv", true));
+                c.getBoolean("use_post_quant_conv", true),
+                c.getBoolean("force_upcast", false)); // absent in SD 1.x/2.x configs, whose pipelines never upcast
     }
 
     private static void checkTypes(ConfigJson c, String key, String only, int n) {

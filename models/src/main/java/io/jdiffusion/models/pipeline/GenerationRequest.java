@@ -1,16 +1,18 @@
 package io.jdiffusion.models.pipeline;
 
 import io.jdiffusion.core.Tensor;
+import io.jdiffusion.models.conditioning.SizeConditioning;
 
 /**
- * What to generate, in five groups: the prompt, how to sample, the image size, the image input (for
- * image-to-image and inpainting) and what to output. Built with {@link #builder()}; change a field of an
- * existing request with {@link #toBuilder()}.
+ * What to generate, in six groups: the prompt, how to sample, the image size, the image input (for
+ * image-to-image and inpainting), what to output and SDXL's size conditioning. Built with {@link #builder()};
+ * change a field of an existing request with {@link #toBuilder()}.
  *
- * @param image  null for text-to-image
+ * @param image             null for text-to-image
+ * @param sizeConditioning  SDXL's micro-conditioning (original size, crop, target size); models without it ignore it
  */
 public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, ImageSize size, ImageInput image,
-                                OutputOptions output) {
+                                OutputOptions output, SizeConditioning sizeConditioning) {
     public static final int DEFAULT_STEPS = 20;
     public static final float DEFAULT_GUIDANCE = 7.5f;
     public static final float DEFAULT_STRENGTH = 0.8f;
@@ -86,8 +88,9 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
     }
 
     public GenerationRequest {
-        if (prompt == null || sampling == null || size == null || output == null) {
-            throw new IllegalArgumentException("prompt, sampling, size and output are required (image may be null)");
+        if (prompt == null || sampling == null || size == null || output == null || sizeConditioning == null) {
+            throw new IllegalArgumentException("prompt, sampling, size, output and size conditioning are required "
+                    + "(image may be null)");
         }
     }
 
@@ -116,6 +119,7 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
             b.mask = image.mask();
         }
         b.decodeImage = output.decodeImage();
+        b.sizeConditioning = sizeConditioning;
         return b;
     }
 
@@ -136,6 +140,7 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
         private float strength = DEFAULT_STRENGTH;
         private Tensor mask;
         private boolean decodeImage = true;
+        private SizeConditioning sizeConditioning = SizeConditioning.DEFAULT;
 
         private Builder() {
         }
@@ -212,6 +217,12 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
             return this;
         }
 
+        /** SDXL's size conditioning; {@link SizeConditioning#DEFAULT} (diffusers' defaults) when not set. */
+        public Builder sizeConditioning(SizeConditioning c) {
+            this.sizeConditioning = c == null ? SizeConditioning.DEFAULT : c;
+            return this;
+        }
+
         public GenerationRequest build() {
             if (mask != null && initImage == null) {
                 throw new IllegalArgumentException("a mask needs an init image to repaint");
@@ -220,7 +231,7 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
                     new SamplingOptions(sampler, karras, steps, guidanceScale, eta, seed, initialNoise),
                     new ImageSize(width, height),
                     initImage == null ? null : new ImageInput(initImage, strength, mask),
-                    new OutputOptions(decodeImage));
+                    new OutputOptions(decodeImage), sizeConditioning);
         }
     }
 }

@@ -43,9 +43,21 @@ public final class NetworkRunner implements AutoCloseable {
 
     /** The executable compiled for {@code key}; {@code graph} is recorded and compiled the first time only. */
     public synchronized Executable executable(String key, Supplier<Graph> graph) {
+        return executable(key, graph, precision);
+    }
+
+    /**
+     * As {@link #executable(String, Supplier)}, compiled in F32 whatever precision was asked for: for networks
+     * that overflow F16 (SDXL's VAE, diffusers' {@code force_upcast}).
+     */
+    public synchronized Executable executableInF32(String key, Supplier<Graph> graph) {
+        return executable(key + "@f32", graph, Precision.F32);
+    }
+
+    private Executable executable(String key, Supplier<Graph> graph, Precision compiledIn) {
         Executable exe = executables.get(key);
         if (exe == null) {
-            exe = backend.compile(graph.get(), precision);
+            exe = backend.compile(graph.get(), compiledIn);
             executables.put(key, exe);
         }
         return exe;

@@ -90,7 +90,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         long t0 = System.nanoTime();
         double vaeEncodeMs = 0;
         ConditioningInput conditioningInput = new ConditioningInput(request.prompt().prompt(),
-                request.prompt().negativePrompt(), guided, width, height);
+                request.prompt().negativePrompt(), guided, width, height, request.sizeConditioning());
         try (Conditioning conditioning = encodePrompt(conditioningInput)) {
             double textMs = millisSince(t0);
 
@@ -176,10 +176,15 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         }
     }
 
+    /** A VAE network: in F32 where its config says force_upcast (SDXL's VAE overflows F16), else in the runner's precision. */
+    private Executable vaeExecutable(String key, java.util.function.Supplier<io.jdiffusion.backend.graph.Graph> graph) {
+        return model.vae().config().forceUpcast() ? runner.executableInF32(key, graph) : runner.executable(key, graph);
+    }
+
     /** VAE decode of final latents (before division by the scaling factor) to an image [1, 3, H, W] in [0, 1]. */
     public Tensor decodeLatents(float[] latents, int h, int w) {
         AutoencoderKL vae = model.vae();
-        Executable exe = runner.executable("vae_decoder/" + h + "x" + w, () -> vae.decoderGraph(1, h, w));
+        Executable exe = vaeExecutable("vae_decoder/" + h + "x" + w, () -> vae.decoderGraph(1, h, w));
         float[] z = new float[latents.length];
         float inv = 1f / vae.scalingFactor();
         for (int i = 0; i < z.length; i++) {
@@ -204,7 +209,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             throw new IllegalArgumentException("init image must be [1, 3, " + height + ", " + width + "], got " + image.shape());
         }
         AutoencoderKL vae = model.vae();
-        Executable exe = runner.executable("vae_encoder/" + height + "x" + width, () -> vae.encoderGraph(1, height, width));
+        Executable exe = vaeExecutable("vae_encoder/" + height + "x" + width, () -> vae.encoderGraph(1, height, width));
         try (Tensor signed = Images.toSignedRange(image);
              DeviceTensor dImage = runner.backend().upload(signed);
              DeviceTensor mean = runner.backend().allocate(exe.graph().outputs().get(0).shape(), DType.F32);

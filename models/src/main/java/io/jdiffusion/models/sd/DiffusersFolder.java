@@ -1,6 +1,7 @@
 package io.jdiffusion.models.sd;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.config.ConfigJson;
 import io.jdiffusion.models.config.ModelLoadException;
 import io.jdiffusion.models.weights.MappedWeights;
@@ -47,9 +48,14 @@ final class DiffusersFolder {
         }
         JsonNode root = ConfigJson.readTree(index);
         String cls = root.path("_class_name").asText("");
-        if (root.has("text_encoder_2") || cls.contains("XL") || cls.contains("StableDiffusion3") || cls.contains("Flux")) {
-            throw new ModelLoadException(folder + " holds a " + (cls.isEmpty() ? "pipeline with two text encoders" : cls)
-                    + "; jdiffusion runs Stable Diffusion 1.x and 2.x only");
+        if (root.path("requires_aesthetics_score").asBoolean(false)
+                || (cls.contains("XL") && root.path("text_encoder").path(0).isNull())) {
+            throw new ModelLoadException(folder + " holds the SDXL refiner (" + cls + "): SDXL refiner is not supported "
+                    + "(jdiffusion runs the SDXL base model)");
+        }
+        if (cls.contains("StableDiffusion3") || cls.contains("Flux") || (cls.contains("XL") && !cls.startsWith("StableDiffusionXL"))) {
+            throw new ModelLoadException(folder + " holds a " + cls
+                    + "; jdiffusion runs Stable Diffusion 1.x, 2.x and SDXL base");
         }
     }
 
@@ -104,11 +110,16 @@ final class DiffusersFolder {
 
     /** The tokenizer folder under {@code root}, checked to hold CLIP's vocab.json and merges.txt. */
     static Path tokenizerFolder(Path root) {
-        Path dir = root.resolve("tokenizer");
+        return tokenizerFolder(root, "tokenizer");
+    }
+
+    /** The tokenizer folder {@code name} under {@code root} (SDXL: also {@code tokenizer_2}), checked likewise. */
+    static Path tokenizerFolder(Path root, String name) {
+        Path dir = root.resolve(name);
         List<String> missing = new ArrayList<>();
         for (String f : List.of("vocab.json", "merges.txt")) {
             if (!Files.isRegularFile(dir.resolve(f))) {
-                missing.add("tokenizer/" + f);
+                missing.add(name + "/" + f);
             }
         }
         if (!missing.isEmpty()) {
@@ -118,11 +129,21 @@ final class DiffusersFolder {
         return dir;
     }
 
+    /**
+     * model_index.json's {@code force_zeros_for_empty_prompt}: SDXL's unconditional row is zeros, not the
+     * encoding of "", when no negative prompt is given. diffusers' default (true) where the file or key is absent.
+     */
+    static boolean forceZerosForEmptyPrompt(Path root) {
+        Path index = root.resolve("model_index.json");
+        return !Files.isRegularFile(index) || ConfigJson.readTree(index).path("force_zeros_for_empty_prompt").asBoolean(true);
+    }
+
     /** transformers stores CLIPTextModel weights with or without the {@code text_model.} prefix; accept both. */
     static MappedWeights textEncoderSource(SafetensorsWeights w) {
         boolean prefixed = w.names().stream().anyMatch(n -> n.startsWith("text_model."));
         String prefix = prefixed ? "text_model." : "";
-        return new MappedWeights(w, name -> List.of(StoredKey.whole(prefix + name)), n -> true,
+        return new MappedWeights(w, name -> List.of(StoredKey.whole(
+                        name.startsWith(ClipTextEncoder.PROJECTION) ? name : prefix + name)), n -> true,
                 n -> n.endsWith("position_ids"));
     }
 

@@ -13,14 +13,16 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The architecture of a whole pipeline: the three networks' configs and the scheduler config, read from a
- * diffusers-layout folder or taken from the bundled canonical SD 1.5 / SD 2.1 configs.
+ * The architecture of a whole pipeline: the networks' configs and the scheduler config, read from a
+ * diffusers-layout folder or taken from the bundled canonical SD 1.5 / SD 2.1 / SDXL configs.
  *
- * @param source where the configs came from, for messages
+ * @param textEncoder2 SDXL's second text encoder (OpenCLIP ViT-bigG with its projection); null for SD 1.x/2.x
+ * @param source       where the configs came from, for messages
  */
-public record ModelConfigs(ClipTextConfig textEncoder, UNetConfig unet, VaeConfig vae, ObjectNode scheduler,
-                           String source) {
+public record ModelConfigs(ClipTextConfig textEncoder, ClipTextConfig textEncoder2, UNetConfig unet, VaeConfig vae,
+                           ObjectNode scheduler, String source) {
     static final String TEXT_ENCODER = "text_encoder";
+    static final String TEXT_ENCODER_2 = "text_encoder_2";
     static final String UNET = "unet";
     static final String VAE = "vae";
     static final String SCHEDULER = "scheduler";
@@ -35,10 +37,20 @@ public record ModelConfigs(ClipTextConfig textEncoder, UNetConfig unet, VaeConfi
         return bundled("sd21", "bundled SD 2.1 configs");
     }
 
+    /**
+     * SDXL base 1.0: CLIP ViT-L/14 and OpenCLIP ViT-bigG/14 (with projection) text towers, 2.6B-parameter UNet
+     * with text_time added conditioning, VAE scaling 0.13025, EulerDiscrete with "leading" spacing.
+     */
+    public static ModelConfigs sdxl() {
+        return bundled("sdxl", "bundled SDXL base 1.0 configs");
+    }
+
     private static ModelConfigs bundled(String dir, String source) {
         String base = "/io/jdiffusion/models/sd/" + dir + "/";
+        boolean two = ModelConfigs.class.getResource(base + "text_encoder_2.json") != null;
         return new ModelConfigs(
                 ClipTextConfig.fromJson(ConfigJson.resource(base + "text_encoder.json")),
+                two ? ClipTextConfig.fromJson(ConfigJson.resource(base + "text_encoder_2.json")) : null,
                 UNetConfig.fromJson(ConfigJson.resource(base + "unet.json")),
                 VaeConfig.fromJson(ConfigJson.resource(base + "vae.json")),
                 ConfigJson.resource(base + "scheduler.json").tree(),
@@ -58,10 +70,22 @@ public record ModelConfigs(ClipTextConfig textEncoder, UNetConfig unet, VaeConfi
         UNetConfig unet = read(problems, () -> UNetConfig.fromJson(ConfigJson.read(componentFile(folder, UNET, "config.json"))));
         VaeConfig vae = read(problems, () -> VaeConfig.fromJson(ConfigJson.read(componentFile(folder, VAE, "config.json"))));
         ObjectNode scheduler = read(problems, () -> ConfigJson.read(componentFile(folder, SCHEDULER, "scheduler_config.json")).tree());
+        ClipTextConfig text2 = null;
+        if (unet != null && unet.hasTextTimeConditioning()) {
+            if (!Files.isDirectory(folder.resolve(TEXT_ENCODER_2))) {
+                throw new ModelLoadException(folder + " is an SDXL model (its UNet takes text_time conditioning) but has no "
+                        + TEXT_ENCODER_2 + "/ folder: SDXL needs both text encoders (text_encoder/ and text_encoder_2/)");
+            }
+            text2 = read(problems, () -> ClipTextConfig.fromJson(ConfigJson.read(componentFile(folder, TEXT_ENCODER_2, "config.json"))));
+            if (text2 != null && text2.projectionDim() == 0) {
+                problems.add(folder.resolve(TEXT_ENCODER_2) + "/config.json: SDXL's second text encoder must be a "
+                        + ClipTextConfig.WITH_PROJECTION + " (its pooled output conditions the UNet)");
+            }
+        }
         if (!problems.isEmpty()) {
             throw new ModelLoadException("cannot read the model configs in " + folder + ":\n  " + String.join("\n  ", problems));
         }
-        return new ModelConfigs(text, unet, vae, scheduler, folder.toString());
+        return new ModelConfigs(text, text2, unet, vae, scheduler, folder.toString());
     }
 
     /** {@code folder/component/file}, failing with the diffusers layout spelled out when the component folder is missing. */
@@ -96,8 +120,11 @@ public record ModelConfigs(ClipTextConfig textEncoder, UNetConfig unet, VaeConfi
         return scheduler.hasNonNull("prediction_type") ? scheduler.get("prediction_type").asText() : "epsilon";
     }
 
-    /** "SD 1.x" or "SD 2.x" by the text width the UNet attends to. */
+    /** "SD 1.x", "SD 2.x" or "SDXL": by the added conditioning, else by the text width the UNet attends to. */
     public String family() {
+        if (isSdxl()) {
+            return "SDXL";
+        }
         return switch (unet.crossAttentionDim()) {
             case 768 -> "SD 1.x";
             case 1024 -> "SD 2.x";
@@ -105,11 +132,16 @@ public record ModelConfigs(ClipTextConfig textEncoder, UNetConfig unet, VaeConfi
         };
     }
 
+    /** Two text encoders and text_time added conditioning. */
+    public boolean isSdxl() {
+        return textEncoder2 != null;
+    }
+
     public ModelConfigs withTextEncoder(ClipTextConfig c) {
-        return new ModelConfigs(c, unet, vae, scheduler, source);
+        return new ModelConfigs(c, textEncoder2, unet, vae, scheduler, source);
     }
 
     public ModelConfigs withUNet(UNetConfig c) {
-        return new ModelConfigs(textEncoder, c, vae, scheduler, source);
+        return new ModelConfigs(textEncoder, textEncoder2, c, vae, scheduler, source);
     }
 }

@@ -1,6 +1,7 @@
 package io.jdiffusion.models.sd;
 
 import io.jdiffusion.core.Tensor;
+import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.config.ClipTextConfig;
 import io.jdiffusion.models.config.ModelLoadException;
 import io.jdiffusion.models.config.UNetConfig;
@@ -9,13 +10,15 @@ import io.jdiffusion.models.weights.LdmKeyMap;
 import io.jdiffusion.models.weights.MappedWeights;
 import io.jdiffusion.models.weights.SafetensorsWeights;
 import io.jdiffusion.models.weights.StoredKey;
+import io.jdiffusion.models.weights.TransposedWeights;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The original single-file checkpoint layout ({@code model.diffusion_model.*}, {@code first_stage_model.*},
- * {@code cond_stage_model.*}): which family a file is, the architecture its tensor shapes imply, and each
+ * {@code cond_stage_model.*}, SDXL's {@code conditioner.embedders.0/1.*}): which family a file is, the architecture its tensor shapes imply, and each
  * network's view of the file. Tensors outside the three networks (the DDPM schedule buffers, EMA copies)
  * are ignored.
  */
@@ -25,7 +28,9 @@ final class SingleFileCheckpoint {
         /** transformers' CLIPTextModel (ViT-L/14), SD 1.x. */
         CLIP,
         /** OpenCLIP's text transformer (ViT-H/14), SD 2.x. */
-        OPEN_CLIP
+        OPEN_CLIP,
+        /** SDXL: CLIP ViT-L ({@code conditioner.embedders.0}) and OpenCLIP ViT-bigG ({@code conditioner.embedders.1}). */
+        SDXL
     }
 
     private SingleFileCheckpoint() {
@@ -35,8 +40,7 @@ final class SingleFileCheckpoint {
         boolean unet = w.names().stream().anyMatch(n -> n.startsWith(LdmKeyMap.UNET_PREFIX));
         boolean sdxl = w.names().stream().anyMatch(n -> n.startsWith("conditioner.embedders."));
         if (sdxl) {
-            throw new ModelLoadException(file + " is an SDXL checkpoint (conditioner.embedders.*); jdiffusion runs "
-                    + "Stable Diffusion 1.x and 2.x only");
+            return detectSdxl(w, file);
         }
         if (!unet) {
             throw new ModelLoadException(file + " is not a Stable Diffusion single-file checkpoint: it has no "
@@ -54,13 +58,33 @@ final class SingleFileCheckpoint {
                 + "* nor " + LdmKeyMap.OPEN_CLIP_PREFIX + "* tensors); jdiffusion needs a full SD 1.x/2.x checkpoint");
     }
 
+    private static TextTower detectSdxl(SafetensorsWeights w, Path file) {
+        boolean clip = w.names().stream().anyMatch(n -> n.startsWith(LdmKeyMap.SDXL_CLIP_PREFIX));
+        boolean openClip = w.names().stream().anyMatch(n -> n.startsWith(LdmKeyMap.SDXL_OPEN_CLIP_PREFIX));
+        boolean openClipFirst = w.names().stream().anyMatch(n -> n.startsWith("conditioner.embedders.0.model."));
+        if (openClipFirst && !openClip) {
+            throw new ModelLoadException(file + " is an SDXL refiner checkpoint (OpenCLIP ViT-bigG alone in "
+                    + "conditioner.embedders.0): SDXL refiner is not supported (jdiffusion runs the SDXL base model)");
+        }
+        if (!clip || !openClip) {
+            throw new ModelLoadException(file + " is an SDXL checkpoint without its " + (clip ? "second" : "first")
+                    + " text encoder (no " + (clip ? LdmKeyMap.SDXL_OPEN_CLIP_PREFIX : LdmKeyMap.SDXL_CLIP_PREFIX)
+                    + "* tensors): SDXL needs both text encoders");
+        }
+        return TextTower.SDXL;
+    }
+
     /**
      * The architecture implied by the tensors: SD 1.5's for a CLIP text tower, SD 2.1's for OpenCLIP (which
      * uses the penultimate of the stored layers), with the UNet's input channels read from conv_in so
      * inpainting checkpoints (9 channels) load too.
      */
     static ModelConfigs inferConfigs(SafetensorsWeights w, TextTower tower, Path file) {
-        ModelConfigs base = tower == TextTower.CLIP ? ModelConfigs.sd15() : ModelConfigs.sd21();
+        ModelConfigs base = switch (tower) {
+            case CLIP -> ModelConfigs.sd15();
+            case OPEN_CLIP -> ModelConfigs.sd21();
+            case SDXL -> ModelConfigs.sdxl();
+        };
         if (tower == TextTower.OPEN_CLIP) {
             int layers = 0;
             for (String n : w.names()) {
@@ -76,16 +100,20 @@ final class SingleFileCheckpoint {
         if (convIn != null && convIn.shape().rank() == 4) {
             base = base.withUNet(base.unet().withInChannels(convIn.shape().size(1)));
         }
-        return new ModelConfigs(base.textEncoder(), base.unet(), base.vae(), base.scheduler(),
+        return new ModelConfigs(base.textEncoder(), base.textEncoder2(), base.unet(), base.vae(), base.scheduler(),
                 base.source() + " (architecture inferred from the tensors of " + file + ")");
     }
 
     /** What to supply when a bare single file is asked for its tokenizer. */
     static String noTokenizer(Path file, TextTower tower) {
         return file + " is a single-file checkpoint, which holds no tokenizer. Pass --config DIR naming a "
-                + "diffusers-layout folder with tokenizer/vocab.json and tokenizer/merges.txt (and the component configs), "
-                + "e.g. a copy of the " + (tower == TextTower.CLIP ? "stable-diffusion-v1-5" : "stable-diffusion-2-1")
-                + " repository without its weight files.";
+                + "diffusers-layout folder with tokenizer/vocab.json and tokenizer/merges.txt"
+                + (tower == TextTower.SDXL ? " (and tokenizer_2/ likewise)" : "")
+                + " (and the component configs), e.g. a copy of the " + switch (tower) {
+                    case CLIP -> "stable-diffusion-v1-5";
+                    case OPEN_CLIP -> "stable-diffusion-2-1";
+                    case SDXL -> "stable-diffusion-xl-base-1.0";
+                } + " repository without its weight files.";
     }
 
     static MappedWeights unetSource(SafetensorsWeights w, UNetConfig c) {
@@ -99,7 +127,20 @@ final class SingleFileCheckpoint {
                 n -> n.startsWith(LdmKeyMap.VAE_PREFIX + "loss.")); // training-only discriminator/loss weights
     }
 
+    /** SDXL's second text encoder (OpenCLIP ViT-bigG, every layer, with its projection stored transposed). */
+    static TransposedWeights sdxlText2Source(SafetensorsWeights w, ClipTextConfig c) {
+        String p = LdmKeyMap.SDXL_OPEN_CLIP_PREFIX;
+        MappedWeights mapped = new MappedWeights(w, name -> List.of(LdmKeyMap.openClip(name, c.hiddenSize(), p)),
+                n -> n.startsWith(p), n -> n.equals(p + "logit_scale") || n.equals(p + "attn_mask"));
+        return new TransposedWeights(mapped, Set.of(ClipTextEncoder.PROJECTION + ".weight"));
+    }
+
     static MappedWeights textSource(SafetensorsWeights w, TextTower tower, ClipTextConfig c) {
+        if (tower == TextTower.SDXL) {
+            String p = LdmKeyMap.SDXL_CLIP_PREFIX;
+            return new MappedWeights(w, name -> LdmKeyMap.clip(name, p), n -> n.startsWith(p),
+                    n -> n.endsWith("position_ids"));
+        }
         if (tower == TextTower.CLIP) {
             return new MappedWeights(w, LdmKeyMap::clip, n -> n.startsWith(LdmKeyMap.CLIP_PREFIX),
                     n -> n.endsWith("position_ids"));

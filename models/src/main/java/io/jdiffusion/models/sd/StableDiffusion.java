@@ -4,12 +4,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.conditioning.ClipConditioner;
+import io.jdiffusion.models.conditioning.SdxlConditioner;
 import io.jdiffusion.models.conditioning.TextConditioner;
 import io.jdiffusion.models.config.ModelLoadException;
+import io.jdiffusion.models.tokenizer.ClipTokenizer;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
 import io.jdiffusion.models.vae.AutoencoderKL;
 import io.jdiffusion.models.weights.RandomWeights;
 import io.jdiffusion.models.weights.SafetensorsWeights;
+import io.jdiffusion.models.weights.TransposedWeights;
 import io.jdiffusion.models.weights.WeightSource;
 
 import java.nio.file.Files;
@@ -19,7 +22,7 @@ import java.util.List;
 import java.util.function.Supplier;
 
 /**
- * A loaded Stable Diffusion 1.x/2.x model: its text conditioner (tokenizer and text encoder), UNet and VAE
+ * A loaded Stable Diffusion 1.x/2.x or SDXL model: its text conditioner (tokenizers and text encoders), UNet and VAE
  * with their weights (memory-mapped from safetensors files, which stay open until {@link #close()}; F16 files
  * stay F16), and the scheduler config the pipeline needs.
  */
@@ -27,6 +30,8 @@ public final class StableDiffusion implements AutoCloseable {
     /** SD 1.x/2.x ship PNDM (or DDIM, which jdiffusion leaves to the user's choice) as their scheduler. */
     private static final String DEFAULT_SAMPLER = "pndm";
     private final ClipTextEncoder textEncoder;
+    /** SDXL's second text encoder (with projection); null for SD 1.x/2.x. */
+    private final ClipTextEncoder textEncoder2;
     private final TextConditioner conditioner;
     private final UNet2DConditionModel unet;
     private final AutoencoderKL vae;
@@ -35,10 +40,12 @@ public final class StableDiffusion implements AutoCloseable {
     private final ModelIdentity identity;
     private final List<AutoCloseable> resources;
 
-    private StableDiffusion(ClipTextEncoder textEncoder, TextConditioner conditioner, UNet2DConditionModel unet,
-                            AutoencoderKL vae, JsonNode schedulerConfig, String description, ModelIdentity identity,
+    private StableDiffusion(ClipTextEncoder textEncoder, ClipTextEncoder textEncoder2, TextConditioner conditioner,
+                            UNet2DConditionModel unet, AutoencoderKL vae, JsonNode schedulerConfig, String description,
+                            ModelIdentity identity,
                             List<AutoCloseable> resources) {
         this.textEncoder = textEncoder;
+        this.textEncoder2 = textEncoder2;
         this.conditioner = conditioner;
         this.unet = unet;
         this.vae = vae;
@@ -88,15 +95,20 @@ public final class StableDiffusion implements AutoCloseable {
         try {
             List<String> problems = new ArrayList<>();
             SafetensorsWeights textFile = open(problems, opened, folder, ModelConfigs.TEXT_ENCODER, DiffusersFolder.TEXT_ENCODER_WEIGHTS);
+            SafetensorsWeights text2File = configs.isSdxl()
+                    ? open(problems, opened, folder, ModelConfigs.TEXT_ENCODER_2, DiffusersFolder.TEXT_ENCODER_WEIGHTS) : null;
             SafetensorsWeights unetFile = open(problems, opened, folder, ModelConfigs.UNET, DiffusersFolder.MODEL_WEIGHTS);
             SafetensorsWeights vaeFile = open(problems, opened, folder, ModelConfigs.VAE, DiffusersFolder.MODEL_WEIGHTS);
             if (!problems.isEmpty()) {
                 throw new ModelLoadException("cannot load " + folder + ":\n  " + String.join("\n  ", problems));
             }
             Networks n = Networks.load(configs, DiffusersFolder.textEncoderSource(textFile),
-                    DiffusersFolder.unetSource(unetFile), DiffusersFolder.vaeSource(vaeFile), folder.toString());
+                    text2File == null ? null : DiffusersFolder.textEncoderSource(text2File), DiffusersFolder.unetSource(unetFile), DiffusersFolder.vaeSource(vaeFile), folder.toString());
             String from = configRoot.equals(folder) ? "" : ", configs from " + configRoot;
-            return new StableDiffusion(n.text, ClipConditioner.withTokenizer(n.text, tokenizer), n.unet, n.vae,
+            TextConditioner conditioner = n.conditioner(tokenizer,
+                    configs.isSdxl() ? DiffusersFolder.tokenizerFolder(configRoot, "tokenizer_2") : null, null,
+                    DiffusersFolder.forceZerosForEmptyPrompt(configRoot));
+            return new StableDiffusion(n.text, n.text2, conditioner, n.unet, n.vae,
                     configs.scheduler(), configs.family() + " (diffusers folder " + folder + from + ")",
                     ModelIdentity.ofFolder(folder), opened);
         } catch (RuntimeException e) {
@@ -120,6 +132,7 @@ public final class StableDiffusion implements AutoCloseable {
 
     private static StableDiffusion loadSingleFile(Path file, Path configFolder) {
         SafetensorsWeights w = SafetensorsWeights.open(file);
+        List<AutoCloseable> resources = new ArrayList<>(List.of(w));
         try {
             SingleFileCheckpoint.TextTower tower = SingleFileCheckpoint.detect(w, file);
             ModelConfigs configs;
@@ -132,19 +145,25 @@ public final class StableDiffusion implements AutoCloseable {
                 configs = SingleFileCheckpoint.inferConfigs(w, tower, file);
                 tokenizerProblem = SingleFileCheckpoint.noTokenizer(file, tower);
             }
+            TransposedWeights text2 = tower == SingleFileCheckpoint.TextTower.SDXL
+                    ? SingleFileCheckpoint.sdxlText2Source(w, configs.textEncoder2()) : null;
+            if (text2 != null) {
+                resources.add(text2);
+            }
             Networks n = Networks.load(configs,
-                    SingleFileCheckpoint.textSource(w, tower, configs.textEncoder()),
+                    SingleFileCheckpoint.textSource(w, tower, configs.textEncoder()), text2,
                     SingleFileCheckpoint.unetSource(w, configs.unet()),
                     SingleFileCheckpoint.vaeSource(w, configs.vae()), file.toString());
             String note = configFolder != null ? "configs from " + configFolder
                     : "architecture inferred from the tensors, prediction type " + configs.predictionType()
                     + " assumed (pass --config DIR to override)";
-            TextConditioner conditioner = tokenizer != null ? ClipConditioner.withTokenizer(n.text, tokenizer)
-                    : ClipConditioner.withoutTokenizer(n.text, tokenizerProblem);
-            return new StableDiffusion(n.text, conditioner, n.unet, n.vae, configs.scheduler(),
-                    configs.family() + " (single file " + file + "; " + note + ")", ModelIdentity.ofFile(file), List.of(w));
+            TextConditioner conditioner = n.conditioner(tokenizer,
+                    tokenizer != null && configs.isSdxl() ? DiffusersFolder.tokenizerFolder(configFolder, "tokenizer_2") : null,
+                    tokenizerProblem, configFolder == null || DiffusersFolder.forceZerosForEmptyPrompt(configFolder));
+            return new StableDiffusion(n.text, n.text2, conditioner, n.unet, n.vae, configs.scheduler(),
+                    configs.family() + " (single file " + file + "; " + note + ")", ModelIdentity.ofFile(file), resources);
         } catch (RuntimeException e) {
-            w.close();
+            closeAll(resources);
             throw e;
         }
     }
@@ -165,10 +184,10 @@ public final class StableDiffusion implements AutoCloseable {
     public static StableDiffusion random(ModelConfigs configs, long seed, DType storage, Path tokenizerFolder) {
         RandomWeights weights = new RandomWeights(seed, storage);
         try {
-            Networks n = Networks.load(configs, weights, weights, weights, "random weights");
-            TextConditioner conditioner = tokenizerFolder != null ? ClipConditioner.withTokenizer(n.text, tokenizerFolder)
-                    : ClipConditioner.withoutTokenizer(n.text, "a model with random weights has no tokenizer");
-            return new StableDiffusion(n.text, conditioner, n.unet, n.vae, configs.scheduler(),
+            Networks n = Networks.load(configs, weights, configs.isSdxl() ? weights : null, weights, weights, "random weights");
+            TextConditioner conditioner = n.conditioner(tokenizerFolder, tokenizerFolder,
+                    "a model with random weights has no tokenizer", true);
+            return new StableDiffusion(n.text, n.text2, conditioner, n.unet, n.vae, configs.scheduler(),
                     configs.family() + " architecture (" + configs.source() + ") with " + weights.description(),
                     ModelIdentity.named("random " + configs.family() + " weights"), List.of(weights));
         } catch (RuntimeException e) {
@@ -177,17 +196,39 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
-    /** The three networks, loaded together so that one error reports the problems of all of them. */
-    private record Networks(ClipTextEncoder text, UNet2DConditionModel unet, AutoencoderKL vae) {
-        static Networks load(ModelConfigs c, WeightSource text, WeightSource unet, WeightSource vae, String where) {
+    /** The networks, loaded together so that one error reports the problems of all of them. */
+    private record Networks(ClipTextEncoder text, ClipTextEncoder text2, UNet2DConditionModel unet, AutoencoderKL vae) {
+        /** @param text2 SDXL's second text encoder's weights; null for SD 1.x/2.x */
+        static Networks load(ModelConfigs c, WeightSource text, WeightSource text2, WeightSource unet, WeightSource vae,
+                             String where) {
             List<String> problems = new ArrayList<>();
             ClipTextEncoder t = attempt(problems, () -> ClipTextEncoder.load(c.textEncoder(), text, c.source()));
+            ClipTextEncoder t2 = text2 == null ? null
+                    : attempt(problems, () -> ClipTextEncoder.load(c.textEncoder2(), text2, c.source()));
             UNet2DConditionModel u = attempt(problems, () -> UNet2DConditionModel.load(c.unet(), c.predictionType(), unet, c.source()));
             AutoencoderKL v = attempt(problems, () -> AutoencoderKL.load(c.vae(), vae, c.source()));
             if (!problems.isEmpty()) {
                 throw new ModelLoadException("cannot load " + where + ":\n" + String.join("\n", problems));
             }
-            return new Networks(t, u, v);
+            return new Networks(t, t2, u, v);
+        }
+
+        /**
+         * The conditioner of these networks: CLIP's for one text encoder, SDXL's for two. With no tokenizer
+         * folder, encoding fails with {@code missing}.
+         *
+         * @param tokenizer2            SDXL's second tokenizer folder (ignored for one encoder)
+         * @param zerosForEmptyNegative model_index.json's force_zeros_for_empty_prompt (SDXL)
+         */
+        TextConditioner conditioner(Path tokenizer, Path tokenizer2, String missing, boolean zerosForEmptyNegative) {
+            if (text2 == null) {
+                return tokenizer != null ? ClipConditioner.withTokenizer(text, tokenizer)
+                        : ClipConditioner.withoutTokenizer(text, missing);
+            }
+            return tokenizer != null
+                    ? SdxlConditioner.withTokenizers(text, text2, ClipTokenizer.load(tokenizer), ClipTokenizer.load(tokenizer2),
+                    zerosForEmptyNegative)
+                    : SdxlConditioner.withoutTokenizers(text, text2, missing);
         }
 
         private static <T> T attempt(List<String> problems, Supplier<T> load) {
@@ -202,6 +243,11 @@ public final class StableDiffusion implements AutoCloseable {
 
     public ClipTextEncoder textEncoder() {
         return textEncoder;
+    }
+
+    /** SDXL's second text encoder (OpenCLIP ViT-bigG with projection); null for SD 1.x/2.x. */
+    public ClipTextEncoder textEncoder2() {
+        return textEncoder2;
     }
 
     public UNet2DConditionModel unet() {
@@ -219,7 +265,8 @@ public final class StableDiffusion implements AutoCloseable {
 
     /** The sampler used when a request names none: the one the model's scheduler config describes. */
     public String defaultSampler() {
-        return DEFAULT_SAMPLER;
+        // SDXL ships EulerDiscrete; diffusers runs what the scheduler config names
+        return schedulerConfig.path("_class_name").asText("").equals("EulerDiscreteScheduler") ? "euler" : DEFAULT_SAMPLER;
     }
 
     /** The scheduler's config ({@code scheduler/scheduler_config.json}, or the family's default for a bare single file). */

@@ -23,17 +23,24 @@ import java.util.Collections;
 import java.util.List;
 
 /**
- * The denoising network of SD 1.x/2.x, as diffusers' {@code UNet2DConditionModel}: sinusoidal time
- * embedding and its MLP, conv_in, down blocks (ResNet blocks, cross-attention transformers, strided-conv
+ * The denoising network of SD 1.x/2.x and SDXL, as diffusers' {@code UNet2DConditionModel}: sinusoidal time
+ * embedding and its MLP (SDXL adds {@code add_embedding} of the pooled text embedding and six time ids), conv_in, down blocks (ResNet blocks, cross-attention transformers, strided-conv
  * downsampling), a mid block, up blocks that concatenate the down path's skips (nearest upsampling + conv),
  * and GroupNorm+SiLU+conv_out. Configured from {@code unet/config.json}; recorded as a graph of the SPI's
  * fused operators.
  */
 public final class UNet2DConditionModel {
+    /** Graph input of SDXL's pooled text embedding [B, pooled width]. */
+    public static final String TEXT_EMBEDS = "text_embeds";
+    /** Graph input of SDXL's time ids [B, 6]: original size (h, w), crop top-left, target size (h, w). */
+    public static final String TIME_IDS = "time_ids";
     private final UNetConfig config;
     private final String predictionType;
     private final Dense timeLinear1;
     private final Dense timeLinear2;
+    /** SDXL's {@code add_embedding} (text_time); null for UNets without added conditioning. */
+    private final Dense addLinear1;
+    private final Dense addLinear2;
     private final Conv convIn;
     private final List<DownBlock> downBlocks;
     private final MidBlock midBlock;
@@ -51,13 +58,16 @@ public final class UNet2DConditionModel {
     private record UpBlock(List<ResnetBlock2D> resnets, List<Transformer2D> attentions, Upsample2D upsampler) {
     }
 
-    private UNet2DConditionModel(UNetConfig config, String predictionType, Dense timeLinear1, Dense timeLinear2, Conv convIn,
+    private UNet2DConditionModel(UNetConfig config, String predictionType, Dense timeLinear1, Dense timeLinear2,
+                                 Dense addLinear1, Dense addLinear2, Conv convIn,
                                  List<DownBlock> downBlocks, MidBlock midBlock, List<UpBlock> upBlocks, Norm normOut,
                                  Conv convOut, List<Parameter> parameters) {
         this.config = config;
         this.predictionType = predictionType;
         this.timeLinear1 = timeLinear1;
         this.timeLinear2 = timeLinear2;
+        this.addLinear1 = addLinear1;
+        this.addLinear2 = addLinear2;
         this.convIn = convIn;
         this.downBlocks = List.copyOf(downBlocks);
         this.midBlock = midBlock;
@@ -86,6 +96,12 @@ public final class UNet2DConditionModel {
 
         Dense t1 = Dense.load(r, "time_embedding.linear_1", temb, c.timeProjDim());
         Dense t2 = Dense.load(r, "time_embedding.linear_2", temb, temb);
+        Dense add1 = null;
+        Dense add2 = null;
+        if (c.hasTextTimeConditioning()) {
+            add1 = Dense.load(r, "add_embedding.linear_1", temb, c.addEmbedInputDim());
+            add2 = Dense.load(r, "add_embedding.linear_2", temb, temb);
+        }
         Conv convIn = Conv.load(r, "conv_in", ch.getFirst(), c.inChannels(), c.convInKernel());
 
         List<DownBlock> down = new ArrayList<>();
@@ -143,7 +159,7 @@ public final class UNet2DConditionModel {
         Norm normOut = Norm.load(r, "conv_norm_out", ch.getFirst());
         Conv convOut = Conv.load(r, "conv_out", c.outChannels(), ch.getFirst(), c.convOutKernel());
         r.finish();
-        return new UNet2DConditionModel(c, predictionType, t1, t2, convIn, down, mid, up, normOut, convOut, r.parameters());
+        return new UNet2DConditionModel(c, predictionType, t1, t2, add1, add2, convIn, down, mid, up, normOut, convOut, r.parameters());
     }
 
     private static List<Integer> reversed(List<Integer> list) {
@@ -161,14 +177,24 @@ public final class UNet2DConditionModel {
         return graph(call, List.of());
     }
 
-    /** The added-conditioning inputs this UNet takes after sample, timestep and context; none for SD 1.x/2.x. */
+    /**
+     * The added-conditioning inputs this UNet takes after sample, timestep and context: SDXL's
+     * {@code text_embeds} [B, pooled width] and {@code time_ids} [B, 6]; none for SD 1.x/2.x.
+     */
     public List<AddedInput> addedInputs() {
-        return List.of();
+        if (addLinear1 == null) {
+            return List.of();
+        }
+        return List.of(new AddedInput(TEXT_EMBEDS, config.pooledTextDim()), new AddedInput(TIME_IDS, UNetConfig.TIME_IDS));
     }
 
     /** Module names {@link #graph(UNetCall, List)} can tap, as diffusers names the modules. */
     public List<String> tapNames() {
-        List<String> names = new ArrayList<>(List.of("time_proj", "time_embedding", "conv_in"));
+        List<String> names = new ArrayList<>(List.of("time_proj", "time_embedding"));
+        if (addLinear1 != null) {
+            names.addAll(List.of("add_time_proj", "add_embedding"));
+        }
+        names.add("conv_in");
         for (int i = 0; i < downBlocks.size(); i++) {
             names.add("down_blocks." + i);
         }
@@ -201,12 +227,19 @@ public final class UNet2DConditionModel {
         Value sample = g.input("sample", Shape.of(batch, config.inChannels(), latentH, latentW), DType.F32);
         Value timestep = g.input("timestep", Shape.of(batch), DType.F32);
         Value context = g.input("encoder_hidden_states", Shape.of(batch, contextTokens, config.crossAttentionDim()), DType.F32);
+        List<Value> added = new ArrayList<>();
+        for (AddedInput in : addedInputs()) {
+            added.add(g.input(in.name(), Shape.of(batch, in.width()), DType.F32));
+        }
 
         g.scope("time_embedding");
         Value tproj = tap.tap("time_proj", g.timestepEmbedding(timestep, config.timeProjDim(), config.flipSinToCos(),
                 config.freqShift(), 1f, 10000f));
         Value emb = tap.tap("time_embedding",
                 timeLinear2.apply(g, timeLinear1.apply(g, tproj, Activation.SILU, null)));
+        if (addLinear1 != null) {
+            emb = g.add(emb, addedEmbedding(g, tap, added.get(0), added.get(1), batch));
+        }
         Value embSilu = g.unary(emb, Activation.SILU); // every ResNet block projects silu(emb)
 
         g.scope("conv_in");
@@ -266,6 +299,20 @@ public final class UNet2DConditionModel {
         g.output(out);
         tap.addOutputs(g, out);
         return g.build();
+    }
+
+    /**
+     * SDXL's added embedding: each of the six time ids gets its own sinusoidal embedding (the time
+     * projection's settings, {@code addition_time_embed_dim} wide); they follow the pooled text embedding into
+     * add_embedding (linear, SiLU, linear), whose output is added to the time embedding.
+     */
+    private Value addedEmbedding(GraphBuilder g, Taps tap, Value textEmbeds, Value timeIds, int batch) {
+        int dim = config.addTimeEmbedDim();
+        Value flat = g.reshape(timeIds, (long) batch * UNetConfig.TIME_IDS);
+        Value proj = tap.tap("add_time_proj", g.timestepEmbedding(flat, dim, config.flipSinToCos(), config.freqShift(),
+                1f, 10000f));
+        Value in = g.concat(1, textEmbeds, g.reshape(proj, batch, (long) UNetConfig.TIME_IDS * dim));
+        return tap.tap("add_embedding", addLinear2.apply(g, addLinear1.apply(g, in, Activation.SILU, null)));
     }
 
     public UNetConfig config() {

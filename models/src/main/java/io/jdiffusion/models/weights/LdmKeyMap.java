@@ -21,6 +21,15 @@ public final class LdmKeyMap {
     public static final String CLIP_PREFIX = "cond_stage_model.transformer.";
     /** OpenCLIP's text tower inside the LDM (SD 2.x). */
     public static final String OPEN_CLIP_PREFIX = "cond_stage_model.model.";
+    /** SDXL's first text encoder (transformers' CLIP ViT-L) in the generative-models layout. */
+    public static final String SDXL_CLIP_PREFIX = "conditioner.embedders.0.transformer.";
+    /** SDXL's second text encoder (OpenCLIP ViT-bigG) in the generative-models layout. */
+    public static final String SDXL_OPEN_CLIP_PREFIX = "conditioner.embedders.1.model.";
+    /**
+     * OpenCLIP's projection to the joint space, stored [width, projection] (applied as x @ P): the transpose of
+     * transformers' {@code text_projection.weight}. SD 2 leaves it unused; SDXL pools through it.
+     */
+    public static final String OPEN_CLIP_PROJECTION = "text_projection";
 
     private static final Map<String, String> UNET_RESNET = Map.of(
             "norm1", "in_layers.0", "conv1", "in_layers.2", "time_emb_proj", "emb_layers.1",
@@ -39,6 +48,8 @@ public final class LdmKeyMap {
         String[] t = name.split("\\.");
         String ldm = switch (t[0]) {
             case "time_embedding" -> "time_embed." + (t[1].equals("linear_1") ? "0" : t[1].equals("linear_2") ? "2" : bad(name))
+                    + "." + tail(t, 2);
+            case "add_embedding" -> "label_emb.0." + (t[1].equals("linear_1") ? "0" : t[1].equals("linear_2") ? "2" : bad(name))
                     + "." + tail(t, 2);
             case "conv_in" -> "input_blocks.0.0." + tail(t, 1);
             case "conv_norm_out" -> "out.0." + tail(t, 1);
@@ -132,13 +143,27 @@ public final class LdmKeyMap {
      * {@code text_model.} as transformers 4 saves it, or without it as some old files do.
      */
     public static List<StoredKey> clip(String name) {
-        return List.of(StoredKey.whole(CLIP_PREFIX + "text_model." + name), StoredKey.whole(CLIP_PREFIX + name));
+        return clip(name, CLIP_PREFIX);
+    }
+
+    /** As {@link #clip(String)} under another prefix (SDXL: {@link #SDXL_CLIP_PREFIX}). */
+    public static List<StoredKey> clip(String name, String prefix) {
+        return List.of(StoredKey.whole(prefix + "text_model." + name), StoredKey.whole(prefix + name));
     }
 
     /** Where an SD 2.x checkpoint stores the transformers-named weight {@code name} of its OpenCLIP text tower. */
     public static StoredKey openClip(String name, int hiddenSize) {
-        String p = OPEN_CLIP_PREFIX;
+        return openClip(name, hiddenSize, OPEN_CLIP_PREFIX);
+    }
+
+    /**
+     * As {@link #openClip(String, int)} under another prefix (SDXL: {@link #SDXL_OPEN_CLIP_PREFIX}); the
+     * projection maps to {@link #OPEN_CLIP_PROJECTION}, stored transposed.
+     */
+    public static StoredKey openClip(String name, int hiddenSize, String p) {
         switch (name) {
+            case "text_projection.weight":
+                return StoredKey.whole(p + OPEN_CLIP_PROJECTION);
             case "embeddings.token_embedding.weight":
                 return StoredKey.whole(p + "token_embedding.weight");
             case "embeddings.position_embedding.weight":
@@ -171,7 +196,12 @@ public final class LdmKeyMap {
 
     /** The OpenCLIP resblock index of a stored name, or -1. */
     public static int openClipLayer(String storedName) {
-        String marker = OPEN_CLIP_PREFIX + "transformer.resblocks.";
+        return openClipLayer(storedName, OPEN_CLIP_PREFIX);
+    }
+
+    /** The OpenCLIP resblock index of a stored name under {@code prefix}, or -1. */
+    public static int openClipLayer(String storedName, String prefix) {
+        String marker = prefix + "transformer.resblocks.";
         if (!storedName.startsWith(marker)) {
             return -1;
         }

@@ -25,7 +25,7 @@ class ClipSkipLayersTest {
     void skippingTheLastLayerEqualsAModelWithoutIt() {
         ClipTextConfig base = ClipTextConfig.fromJson(ConfigJson.read(TinySd.modelDir().resolve("text_encoder/config.json")));
         ClipTextConfig gelu = new ClipTextConfig(base.vocabSize(), base.hiddenSize(), 3, base.numHeads(),
-                base.intermediateSize(), Activation.GELU, base.layerNormEps(), base.maxPositions(), 0);
+                base.intermediateSize(), Activation.GELU, base.layerNormEps(), base.maxPositions(), 0, 0);
         // random weights are drawn per name: both encoders get the same first three layers
         try (RandomWeights w = new RandomWeights(11, DType.F32); Backend cpu = Backends.create("cpu");
              Tensor ids = Tensor.ofLongs(Shape.of(1, 77), java.util.stream.LongStream.range(0, 77).map(i -> (i * 37) % 1000).toArray())) {

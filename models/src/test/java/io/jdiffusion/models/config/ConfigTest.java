@@ -50,8 +50,11 @@ class ConfigTest {
     @Test
     void refusesWhatItCannotRunNamingTheKey() {
         assertThatThrownBy(() -> unet("{\"block_out_channels\":[32],\"down_block_types\":[\"DownBlock2D\"],"
+                + "\"up_block_types\":[\"UpBlock2D\"],\"addition_embed_type\":\"image\"}"))
+                .hasMessageContaining("'addition_embed_type' = \"image\" is not supported");
+        assertThatThrownBy(() -> unet("{\"block_out_channels\":[32],\"down_block_types\":[\"DownBlock2D\"],"
                 + "\"up_block_types\":[\"UpBlock2D\"],\"addition_embed_type\":\"text_time\"}"))
-                .hasMessageContaining("'addition_embed_type' = \"text_time\" is not supported (SDXL-style");
+                .hasMessageContaining("required key 'addition_time_embed_dim' is missing");
         assertThatThrownBy(() -> unet("{\"block_out_channels\":[32],\"down_block_types\":[\"SimpleDown\"],\"up_block_types\":[\"UpBlock2D\"]}"))
                 .hasMessageContaining("down block type 'SimpleDown' is not supported");
         assertThatThrownBy(() -> unet("{\"block_out_channels\":[32, 64],\"down_block_types\":[\"DownBlock2D\"],\"up_block_types\":[\"UpBlock2D\"]}"))

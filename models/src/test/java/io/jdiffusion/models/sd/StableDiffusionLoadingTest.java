@@ -181,12 +181,12 @@ class StableDiffusionLoadingTest {
     void unsupportedOrMistypedConfigValuesAreNamed() throws IOException {
         Path model = copyTree(TinySd.modelDir(), tmp.resolve("model"));
         Path unet = model.resolve("unet/config.json");
-        Files.writeString(unet, Files.readString(unet).replace("\"addition_embed_type\": null", "\"addition_embed_type\": \"text_time\""));
+        Files.writeString(unet, Files.readString(unet).replace("\"addition_embed_type\": null", "\"addition_embed_type\": \"image\""));
         Path vae = model.resolve("vae/config.json");
         Files.writeString(vae, Files.readString(vae).replace("\"layers_per_block\": 2", "\"layers_per_block\": \"two\""));
         assertThatThrownBy(() -> StableDiffusion.load(model, null))
                 .isInstanceOf(ModelLoadException.class)
-                .hasMessageContaining("'addition_embed_type' = \"text_time\" is not supported")
+                .hasMessageContaining("'addition_embed_type' = \"image\" is not supported")
                 .hasMessageContaining(vae + ": 'layers_per_block' must be an integer, got \"two\"");
     }
 

@@ -3,7 +3,9 @@ package io.jdiffusion.models.testsupport;
 import io.jdiffusion.core.Numerics;
 import io.jdiffusion.core.Tensor;
 
+import java.util.List;
 import java.util.Locale;
+import java.util.function.Function;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -22,6 +24,17 @@ public final class Golden {
         System.out.println(String.format(Locale.ROOT, "GOLDEN %-45s relL2 %.3e", label, err));
         assertThat(err).as(label + " relative L2 error").isLessThanOrEqualTo(tolerance);
         return err;
+    }
+
+    /**
+     * Checks the tapped module outputs {@code outputs[1 + i]} against {@code after.<taps[i]>} of the golden
+     * case (the block-by-block tensors diffusers' forward hooks saved).
+     */
+    public static void checkTaps(String label, List<Tensor> outputs, List<String> taps, Function<String, Tensor> goldenTensor,
+                                 double tolerance) {
+        for (int i = 0; i < taps.size(); i++) {
+            check(label + " after." + taps.get(i), outputs.get(1 + i), goldenTensor.apply("after." + taps.get(i)), tolerance);
+        }
     }
 
     public static double check(String label, Tensor actual, Tensor expected) {
