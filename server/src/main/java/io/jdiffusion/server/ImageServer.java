@@ -15,8 +15,6 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.concurrent.ExecutionException;
 
 /**
@@ -44,7 +42,7 @@ public final class ImageServer implements AutoCloseable {
         // from memory instead (WebAssets), so both are off.
         Vertx vertx = Vertx.vertx(new VertxOptions().setFileSystemOptions(
                 new FileSystemOptions().setFileCachingEnabled(false).setClassPathResolvingEnabled(false)));
-        ProgressState progress = new ProgressState();
+        ProgressState progress = new ProgressState(generator.latentPreview());
         GenerationQueue queue = new GenerationQueue(settings.queueSize(), new JobRunner(generator, progress));
         try {
             Router router = router(vertx, settings, generator, queue, progress);
@@ -74,10 +72,11 @@ public final class ImageServer implements AutoCloseable {
         WebAssets assets = new WebAssets();
 
         Router router = Router.router(vertx);
+        router.route().handler(RequestGuards.loopbackHost(settings.host()));
         router.get("/").handler(assets::page);
         router.get("/static/:name").handler(assets::asset);
 
-        Handler<RoutingContext> auth = apiKeyCheck(settings.apiKey());
+        Handler<RoutingContext> auth = RequestGuards.apiKey(settings.apiKey());
         // The key is checked before the body is read, so an unauthenticated client cannot make the server buffer.
         router.route("/sdapi/*").handler(auth);
         router.route("/v1/*").handler(auth);
@@ -85,6 +84,8 @@ public final class ImageServer implements AutoCloseable {
         // On every method, so that a path no route serves is 404 (not 405 from a POST-only body route).
         router.route("/sdapi/*").handler(body);
         router.route("/v1/*").handler(body);
+        router.route("/sdapi/*").handler(RequestGuards::requireJson);
+        router.route("/v1/*").handler(RequestGuards::requireJson);
 
         router.post("/sdapi/v1/txt2img").blockingHandler(generation::txt2img, false);
         router.post("/sdapi/v1/img2img").blockingHandler(generation::img2img, false);
@@ -113,27 +114,6 @@ public final class ImageServer implements AutoCloseable {
             }
         });
         return router;
-    }
-
-    /** With a key: {@code Authorization: Bearer KEY}, compared in constant time; without one: every client. */
-    private static Handler<RoutingContext> apiKeyCheck(String apiKey) {
-        if (apiKey == null) {
-            return RoutingContext::next;
-        }
-        byte[] expected = ("Bearer " + apiKey).getBytes(StandardCharsets.UTF_8);
-        return ctx -> {
-            String header = ctx.request().getHeader("Authorization");
-            if (header != null && MessageDigest.isEqual(expected, header.strip().getBytes(StandardCharsets.UTF_8))) {
-                ctx.next();
-                return;
-            }
-            ctx.response().putHeader("WWW-Authenticate", "Bearer");
-            if (ctx.request().path().startsWith("/v1/")) {
-                HttpErrors.openAi(ctx.response(), 401, "missing or wrong API key (Authorization: Bearer KEY)", null);
-            } else {
-                HttpErrors.detail(ctx.response(), 401, "Not authenticated: send Authorization: Bearer KEY");
-            }
-        };
     }
 
     /** The port listened on (the one chosen when the settings said 0). */

@@ -104,6 +104,26 @@ class ServerRoutesTest {
     }
 
     @Test
+    void onlyJsonBodiesAndOnlyLoopbackHostNames() throws Exception {
+        HttpResponse<String> form = tiny.client.send(tiny.request("/sdapi/v1/txt2img").header("Content-Type", "text/plain")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"prompt\": \"x\"}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(form.statusCode()).isEqualTo(415);
+        assertThat(form.body()).contains("application/json");
+        // A page whose site name was rebound to 127.0.0.1 still sends its own name as Host.
+        try (Socket socket = new Socket("127.0.0.1", tiny.server.port())) {
+            socket.getOutputStream().write("GET /sdapi/v1/progress HTTP/1.1\r\nHost: attacker.example:7860\r\nConnection: close\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(answer).startsWith("HTTP/1.1 403").contains("attacker.example");
+        }
+        try (Socket socket = new Socket("127.0.0.1", tiny.server.port())) {
+            socket.getOutputStream().write("GET /sdapi/v1/progress HTTP/1.1\r\nHost: localhost:7860\r\nConnection: close\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            assertThat(new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).startsWith("HTTP/1.1 200");
+        }
+    }
+
+    @Test
     void hugeBodyIs413() throws Exception {
         try (TinyServer small = new TinyServer(2, null, new io.jdiffusion.server.api.RequestLimits(64 << 10, 1 << 20, 1 << 20, 4, 50))) {
             String big = "{\"prompt\": \"" + "a".repeat(200_000) + "\"}";

@@ -11,6 +11,7 @@ import io.jdiffusion.server.api.JsonFields;
 import io.jdiffusion.server.api.ModelFacts;
 import io.jdiffusion.server.api.RequestLimits;
 import io.jdiffusion.server.jobs.ImageGenerator;
+import io.jdiffusion.server.jobs.LatentPreview;
 import io.jdiffusion.server.jobs.PipelineGenerator;
 import io.jdiffusion.testdata.TinySd;
 
@@ -88,6 +89,11 @@ final class TinyServer implements AutoCloseable {
         @Override
         public ModelFacts model() {
             return inner.model();
+        }
+
+        @Override
+        public LatentPreview latentPreview() {
+            return inner.latentPreview();
         }
 
         @Override

@@ -22,6 +22,9 @@ public interface ImageGenerator {
 
     ModelFacts model();
 
+    /** How /progress previews this model's latents. */
+    LatentPreview latentPreview();
+
     Image generate(GenerationRequest request, ProgressListener listener);
 
     DeviceMemory memory();

@@ -32,6 +32,11 @@ public final class PipelineGenerator implements ImageGenerator {
     }
 
     @Override
+    public LatentPreview latentPreview() {
+        return pipeline.model().textEncoder2() != null ? LatentPreview.SDXL : LatentPreview.SD;
+    }
+
+    @Override
     public Image generate(GenerationRequest request, ProgressListener listener) {
         try (GenerationResult result = pipeline.generate(request, listener)) {
             int width = request.size().width() == 0 ? facts.defaultWidth() : request.size().width();

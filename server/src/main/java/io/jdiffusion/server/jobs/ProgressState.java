@@ -22,6 +22,7 @@ public final class ProgressState {
                            String textinfo) {
     }
 
+    private final LatentPreview preview;
     private String job = "";
     private String jobTimestamp = "0";
     private long startNanos;
@@ -37,7 +38,12 @@ public final class ProgressState {
     private int latentWidth;
     private long latentVersion;
     private long previewVersion = -1;
-    private String preview;
+    private String previewPng;
+
+    /** @param preview the latent-to-RGB map of the model's VAE */
+    public ProgressState(LatentPreview preview) {
+        this.preview = preview;
+    }
 
     synchronized String beginJob(String name, int images) {
         job = name;
@@ -148,18 +154,18 @@ public final class ProgressState {
             version = latentVersion;
         }
         // Encoded outside the lock, so the worker never waits for a preview.
-        BufferedImage image = LatentPreview.of(copy, c, h, w);
+        BufferedImage image = preview.of(copy, c, h, w);
         String encoded = image == null ? null : Base64.getEncoder().encodeToString(PngWriter.encode(image, Map.of()));
         synchronized (this) {
             if (version == latentVersion) {
                 previewVersion = version;
-                preview = encoded;
+                previewPng = encoded;
             }
         }
         return new Snapshot(progress, eta, state, encoded, null);
     }
 
     private String previewIfCurrent() {
-        return previewVersion == latentVersion ? preview : null;
+        return previewVersion == latentVersion ? previewPng : null;
     }
 }
