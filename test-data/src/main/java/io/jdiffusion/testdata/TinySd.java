@@ -68,6 +68,11 @@ public final class TinySd {
         return GoldenSet.TINY_SD.golden(fileName);
     }
 
+    /** The tiny-sd-lora set: {@code lora/tiny_lora.safetensors} and {@code golden/} for the tiny model. */
+    public static Path loraSetDir() {
+        return root().resolve("tiny-sd-lora");
+    }
+
     /** {@code golden/index.json}: the description of every golden case. */
     public static JsonNode index() {
         return GoldenSet.TINY_SD.index();

@@ -1,5 +1,6 @@
 package io.jdiffusion.models.conditioning;
 
+import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
 import io.jdiffusion.core.DType;
@@ -8,15 +9,20 @@ import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.config.ModelLoadException;
 import io.jdiffusion.models.pipeline.NetworkRunner;
+import io.jdiffusion.models.prompt.Emphasis;
+import io.jdiffusion.models.prompt.PromptChunker;
+import io.jdiffusion.models.prompt.TokenChunk;
 import io.jdiffusion.models.tokenizer.ClipTokenizer;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
 /**
  * SD 1.x/2.x conditioning: one CLIP tokenizer and one CLIP text encoder; the context is the encoder's
- * hidden states for [negative, prompt] (SD 2.x: of the penultimate layer, which the encoder's config says).
+ * hidden states for [negative, prompt] (SD 2.x: of the penultimate layer, which the encoder's config says),
+ * with A1111's prompt emphasis and long-prompt chunks.
  * The tokenizer is loaded with the model; a model without one (a single-file checkpoint found with no
  * tokenizer files) fails only when a prompt is encoded, with the message saying what to supply.
  */
@@ -25,20 +31,24 @@ public final class ClipConditioner implements TextConditioner {
     private final ClipTokenizer tokenizer;
     private final String missingTokenizer;
 
-    private ClipConditioner(ClipTextEncoder encoder, ClipTokenizer tokenizer, String missingTokenizer) {
+    private final String executableKey;
+    private volatile PromptChunker chunker;
+
+    private ClipConditioner(ClipTextEncoder encoder, ClipTokenizer tokenizer, String missingTokenizer, String executableKey) {
         this.encoder = encoder;
         this.tokenizer = tokenizer;
         this.missingTokenizer = missingTokenizer;
+        this.executableKey = executableKey.isEmpty() ? "" : executableKey + "/";
     }
 
     /** A conditioner with the tokenizer in {@code tokenizerFolder} ({@code vocab.json}, {@code merges.txt}). */
     public static ClipConditioner withTokenizer(ClipTextEncoder encoder, Path tokenizerFolder) {
-        return new ClipConditioner(encoder, ClipTokenizer.load(tokenizerFolder), null);
+        return new ClipConditioner(encoder, ClipTokenizer.load(tokenizerFolder), null, "");
     }
 
     /** A conditioner whose model has no tokenizer: encoding fails with {@code whatToSupply}. */
     public static ClipConditioner withoutTokenizer(ClipTextEncoder encoder, String whatToSupply) {
-        return new ClipConditioner(encoder, null, whatToSupply);
+        return new ClipConditioner(encoder, null, whatToSupply, "");
     }
 
     /** The tokenizer; throws saying what to supply when the model has none. */
@@ -58,20 +68,72 @@ public final class ClipConditioner implements TextConditioner {
         return encoder.hiddenSize();
     }
 
+    /**
+     * Encodes the prompts as A1111 does: each is parsed for emphasis ({@link io.jdiffusion.models.prompt.PromptAttention}),
+     * split into 77-token chunks ({@link PromptChunker}); every chunk of every prompt is one row of a single
+     * text-encoder call; the shorter prompt is padded with chunks of the empty prompt; each chunk's hidden
+     * states are weighted ({@link Emphasis}) and a prompt's chunks are concatenated along the token axis, so
+     * the context is [batch, 77 * chunks, dim]. A one-chunk prompt without emphasis gives diffusers' context
+     * exactly.
+     */
     @Override
     public Conditioning encode(ConditioningInput input, NetworkRunner runner) {
-        ClipTokenizer tok = tokenizer();
+        PromptChunker chunker = chunker();
         List<String> prompts = PromptBatch.prompts(input);
-        List<String> warnings = PromptBatch.truncationWarnings(tok, prompts);
+        List<List<TokenChunk>> perPrompt = prompts.stream().map(chunker::chunks).toList();
+        int chunks = perPrompt.stream().mapToInt(List::size).max().orElseThrow();
         int batch = prompts.size();
-        int tokens = tok.maxLength();
-        long[] ids = PromptBatch.ids(tok, prompts);
-        Executable exe = runner.executable("text_encoder/" + batch, () -> encoder.graph(batch));
-        try (Tensor hostIds = Tensor.ofLongs(Shape.of(batch, tokens), ids);
-             DeviceTensor deviceIds = runner.backend().upload(hostIds)) {
-            DeviceTensor context = runner.backend().allocate(exe.graph().outputs().get(0).shape(), DType.F32);
-            exe.run(List.of(deviceIds), List.of(context));
-            return new Conditioning(context, null, Map.of(), warnings);
+        int rows = batch * chunks;
+        int tokens = chunker.chunkLength();
+        List<TokenChunk> rowChunks = new ArrayList<>(rows);
+        for (List<TokenChunk> prompt : perPrompt) {
+            for (int c = 0; c < chunks; c++) {
+                rowChunks.add(c < prompt.size() ? prompt.get(c) : chunker.emptyChunk());
+            }
         }
+        long[] ids = new long[rows * tokens];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(rowChunks.get(r).ids(), 0, ids, r * tokens, tokens);
+        }
+        Executable exe = runner.executable(executableKey + "text_encoder/" + rows, () -> encoder.graph(rows));
+        Backend backend = runner.backend();
+        try (Tensor hostIds = Tensor.ofLongs(Shape.of(rows, tokens), ids);
+             DeviceTensor deviceIds = backend.upload(hostIds)) {
+            DeviceTensor hidden = backend.allocate(exe.graph().outputs().get(0).shape(), DType.F32);
+            exe.run(List.of(deviceIds), List.of(hidden));
+            if (chunks == 1 && rowChunks.stream().allMatch(TokenChunk::unweighted)) {
+                return new Conditioning(hidden, null, Map.of(), List.of());
+            }
+            // rows are prompt-major, so each prompt's chunks already lie one after another: concatenating
+            // them along the token axis is a change of shape only
+            try (hidden; Tensor host = backend.download(hidden)) {
+                float[] z = host.toFloatArray();
+                int dim = encoder.hiddenSize();
+                for (int r = 0; r < rows; r++) {
+                    Emphasis.apply(z, r * tokens * dim, rowChunks.get(r), dim);
+                }
+                try (Tensor context = Tensor.ofFloats(Shape.of(batch, (long) chunks * tokens, dim), z)) {
+                    return new Conditioning(backend.upload(context), null, Map.of(), List.of());
+                }
+            }
+        }
+    }
+
+    private PromptChunker chunker() {
+        PromptChunker c = chunker;
+        if (c == null) {
+            c = new PromptChunker(tokenizer());
+            chunker = c;
+        }
+        return c;
+    }
+
+    /**
+     * This conditioner with another text encoder of the same architecture (the model's with LoRAs merged),
+     * sharing the tokenizer; {@code executableKey} keeps its compiled calls apart from the base encoder's.
+     */
+    @Override
+    public ClipConditioner withTextEncoder(ClipTextEncoder other, String executableKey) {
+        return new ClipConditioner(other, tokenizer, missingTokenizer, executableKey);
     }
 }

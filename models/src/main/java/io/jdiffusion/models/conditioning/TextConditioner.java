@@ -1,5 +1,7 @@
 package io.jdiffusion.models.conditioning;
 
+import io.jdiffusion.models.clip.ClipTextEncoder;
+import io.jdiffusion.models.lora.LoraException;
 import io.jdiffusion.models.pipeline.NetworkRunner;
 
 /**
@@ -16,6 +18,15 @@ public interface TextConditioner {
      *                                                        checkpoint loaded without one), saying what to supply
      */
     Conditioning encode(ConditioningInput input, NetworkRunner runner);
+
+    /**
+     * This conditioner with {@code encoder} (the model's own text encoder with LoRAs merged) in place of its
+     * text encoder; executables it compiles are keyed under {@code executableKey} so they stay apart from
+     * the base encoder's.
+     */
+    default TextConditioner withTextEncoder(ClipTextEncoder encoder, String executableKey) {
+        throw new LoraException("LoRA weights for the text encoder are not supported for this model yet");
+    }
 
     /** Width of the context's last dimension (the UNet's cross-attention dimension). */
     int contextDim();

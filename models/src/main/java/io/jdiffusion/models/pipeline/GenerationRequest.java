@@ -2,6 +2,10 @@ package io.jdiffusion.models.pipeline;
 
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.conditioning.SizeConditioning;
+import io.jdiffusion.models.lora.LoraUse;
+
+import java.nio.file.Path;
+import java.util.List;
 
 /**
  * What to generate, in six groups: the prompt, how to sample, the image size, the image input (for
@@ -17,11 +21,22 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
     public static final float DEFAULT_GUIDANCE = 7.5f;
     public static final float DEFAULT_STRENGTH = 0.8f;
 
-    /** The text to draw and the text to steer away from (used with classifier-free guidance only). */
-    public record PromptInput(String prompt, String negativePrompt) {
+    /**
+     * The text to draw and the text to steer away from (used with classifier-free guidance only), in A1111's
+     * syntax (emphasis, BREAK, {@code <lora:NAME:W>} tags in the prompt), and the LoRAs to apply.
+     *
+     * @param loras   LoRA files given directly (the CLI's {@code --lora FILE:W}), applied before those of tags
+     * @param loraDir where {@code <lora:NAME:...>} tags find {@code NAME.safetensors}; null when there is none
+     */
+    public record PromptInput(String prompt, String negativePrompt, List<LoraUse> loras, Path loraDir) {
         public PromptInput {
             prompt = prompt == null ? "" : prompt;
             negativePrompt = negativePrompt == null ? "" : negativePrompt;
+            loras = loras == null ? List.of() : List.copyOf(loras);
+        }
+
+        public PromptInput(String prompt, String negativePrompt) {
+            this(prompt, negativePrompt, List.of(), null);
         }
     }
 
@@ -104,6 +119,8 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
         Builder b = new Builder();
         b.prompt = prompt.prompt();
         b.negativePrompt = prompt.negativePrompt();
+        b.loras = prompt.loras();
+        b.loraDir = prompt.loraDir();
         b.sampler = sampling.sampler();
         b.karras = sampling.karras();
         b.steps = sampling.steps();
@@ -127,6 +144,8 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
     public static final class Builder {
         private String prompt = "";
         private String negativePrompt = "";
+        private List<LoraUse> loras = List.of();
+        private Path loraDir;
         private String sampler;
         private boolean karras;
         private int steps = DEFAULT_STEPS;
@@ -152,6 +171,18 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
 
         public Builder negativePrompt(String text) {
             this.negativePrompt = text;
+            return this;
+        }
+
+        /** LoRA files to apply besides those the prompt's tags name. */
+        public Builder loras(List<LoraUse> files) {
+            this.loras = files;
+            return this;
+        }
+
+        /** The folder where {@code <lora:NAME:W>} tags find their files; null for none. */
+        public Builder loraDir(Path dir) {
+            this.loraDir = dir;
             return this;
         }
 
@@ -227,7 +258,7 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
             if (mask != null && initImage == null) {
                 throw new IllegalArgumentException("a mask needs an init image to repaint");
             }
-            return new GenerationRequest(new PromptInput(prompt, negativePrompt),
+            return new GenerationRequest(new PromptInput(prompt, negativePrompt, loras, loraDir),
                     new SamplingOptions(sampler, karras, steps, guidanceScale, eta, seed, initialNoise),
                     new ImageSize(width, height),
                     initImage == null ? null : new ImageInput(initImage, strength, mask),

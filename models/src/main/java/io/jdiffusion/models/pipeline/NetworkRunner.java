@@ -63,6 +63,18 @@ public final class NetworkRunner implements AutoCloseable {
         return exe;
     }
 
+    /** Frees the executables whose keys start with {@code keyPrefix} (those of a dropped LoRA set). */
+    public synchronized void evict(String keyPrefix) {
+        var it = executables.entrySet().iterator();
+        while (it.hasNext()) {
+            var e = it.next();
+            if (e.getKey().startsWith(keyPrefix)) {
+                e.getValue().close();
+                it.remove();
+            }
+        }
+    }
+
     /** Frees the compiled networks (and their device buffers); the backend stays open. */
     @Override
     public synchronized void close() {

@@ -9,6 +9,10 @@ import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.conditioning.Conditioning;
 import io.jdiffusion.models.conditioning.ConditioningInput;
+import io.jdiffusion.models.conditioning.TextConditioner;
+import io.jdiffusion.models.lora.AdaptedNetworks;
+import io.jdiffusion.models.lora.LoraNetworks;
+import io.jdiffusion.models.lora.LoraRequest;
 import io.jdiffusion.models.rng.TorchGenerator;
 import io.jdiffusion.models.scheduler.Scheduler;
 import io.jdiffusion.models.scheduler.Schedulers;
@@ -32,11 +36,16 @@ import java.util.List;
 public final class StableDiffusionPipeline implements AutoCloseable {
     private final StableDiffusion model;
     private final NetworkRunner runner;
+    private final LoraNetworks loraNetworks;
 
-    /** A pipeline on {@code backend}; it compiles each network shape on first use and keeps it until closed. */
+    /**
+     * A pipeline on {@code backend}; it compiles each network shape on first use and keeps it until closed.
+     * Networks with LoRAs merged are compiled once per LoRA set and context length, beside the base networks.
+     */
     public StableDiffusionPipeline(StableDiffusion model, Backend backend, Precision precision) {
         this.model = model;
         this.runner = new NetworkRunner(backend, precision);
+        this.loraNetworks = new LoraNetworks(model.unet(), model.textEncoder(), key -> runner.evict(key + "/"));
     }
 
     public int defaultWidth() {
@@ -89,9 +98,16 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
         long t0 = System.nanoTime();
         double vaeEncodeMs = 0;
-        ConditioningInput conditioningInput = new ConditioningInput(request.prompt().prompt(),
-                request.prompt().negativePrompt(), guided, width, height, request.sizeConditioning());
-        try (Conditioning conditioning = encodePrompt(conditioningInput)) {
+        GenerationRequest.PromptInput promptInput = request.prompt();
+        LoraRequest loraRequest = LoraRequest.resolve(promptInput.prompt(), promptInput.loras(), promptInput.loraDir());
+        AdaptedNetworks networks = loraNetworks.networks(loraRequest.loras());
+        TextConditioner conditioner = networks.textEncoderKey().isEmpty() ? model.conditioner()
+                : model.conditioner().withTextEncoder(networks.textEncoder(), networks.textEncoderKey());
+        ConditioningInput conditioningInput = new ConditioningInput(loraRequest.prompt(),
+                promptInput.negativePrompt(), guided, width, height, request.sizeConditioning());
+        List<String> warnings = new ArrayList<>(loraRequest.warnings());
+        try (Conditioning conditioning = conditioner.encode(conditioningInput, runner)) {
+            warnings.addAll(conditioning.warnings());
             double textMs = millisSince(t0);
 
             float[] latents;
@@ -121,7 +137,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             int callsMade = 0;
             for (int i = firstCall; i < timesteps.length && !progress.stopRequested(); i++) {
                 float[] scaled = scheduler.scaleModelInput(latents, i);
-                float[] noisePred = predictNoise(repeat(scaled, conditioning.batch()), timesteps[i], conditioning, h, w);
+                float[] noisePred = predictNoise(networks.unet(), networks.unetKey(), repeat(scaled, conditioning.batch()),
+                        timesteps[i], conditioning, h, w);
                 float[] eps = guided ? guide(noisePred, latentSize, sampling.guidanceScale()) : noisePred;
                 latents = scheduler.step(eps, i, latents, generator);
                 callsMade++;
@@ -135,7 +152,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             Tensor decoded = request.output().decodeImage() ? decodeLatents(latents, h, w) : null;
             double decodeMs = millisSince(td);
             StageTimings timings = new StageTimings(textMs, vaeEncodeMs, unetMs, callsMade, decodeMs, millisSince(start));
-            return new GenerationResult(decoded, latents, h, w, sampling.seed(), timings, conditioning.warnings());
+            return new GenerationResult(decoded, latents, h, w, sampling.seed(), timings, warnings);
         }
     }
 
@@ -149,9 +166,17 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * returns the model's prediction for them.
      */
     public float[] predictNoise(float[] sample, float timestep, Conditioning conditioning, int h, int w) {
-        UNet2DConditionModel unet = model.unet();
+        return predictNoise(model.unet(), "", sample, timestep, conditioning, h, w);
+    }
+
+    /**
+     * One call of {@code unet} (the model's, or one with LoRAs merged whose executables are keyed under
+     * {@code key}). Each context length compiles its own executable: 77 tokens per prompt chunk.
+     */
+    private float[] predictNoise(UNet2DConditionModel unet, String key, float[] sample, float timestep,
+                                 Conditioning conditioning, int h, int w) {
         UNetCall call = new UNetCall(conditioning.batch(), h, w, conditioning.tokens());
-        Executable exe = runner.executable("unet/" + call.key(), () -> unet.graph(call));
+        Executable exe = runner.executable((key.isEmpty() ? "" : key + "/") + "unet/" + call.key(), () -> unet.graph(call));
         int batch = call.batch();
         float[] t = new float[batch];
         java.util.Arrays.fill(t, timestep);
@@ -275,6 +300,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     /** Frees the compiled networks (and their device buffers); the model stays open. */
     @Override
     public void close() {
+        loraNetworks.close();
         runner.close();
     }
 }

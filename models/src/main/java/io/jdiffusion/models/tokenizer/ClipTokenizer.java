@@ -177,7 +177,7 @@ public final class ClipTokenizer {
 
     /** The {@link #maxLength()} ids the text encoder takes: BOS, the prompt's ids (truncated), EOS, padding. */
     public long[] encode(String prompt) {
-        List<Integer> content = contentIds(prompt);
+        List<Integer> content = tokenIds(prompt);
         int kept = Math.min(content.size(), maxLength - 2);
         long[] ids = new long[maxLength];
         ids[0] = bosId;
@@ -193,7 +193,7 @@ public final class ClipTokenizer {
 
     /** BOS, every id of the prompt, EOS: no truncation, no padding. */
     public long[] untruncatedIds(String prompt) {
-        List<Integer> content = contentIds(prompt);
+        List<Integer> content = tokenIds(prompt);
         long[] ids = new long[content.size() + 2];
         ids[0] = bosId;
         for (int i = 0; i < content.size(); i++) {
@@ -205,7 +205,7 @@ public final class ClipTokenizer {
 
     /** The length of {@link #untruncatedIds}; above {@link #maxLength()} the prompt is truncated (diffusers warns). */
     public int untruncatedLength(String prompt) {
-        return contentIds(prompt).size() + 2;
+        return tokenIds(prompt).size() + 2;
     }
 
     /**
@@ -234,6 +234,19 @@ public final class ClipTokenizer {
         return out;
     }
 
+    /**
+     * The ids of {@code text} without BOS, EOS, truncation or padding: transformers'
+     * {@code tok(text, add_special_tokens=False, truncation=False)}, as A1111 tokenizes each weighted run.
+     */
+    public int[] contentIds(String text) {
+        return tokenIds(text).stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** The id of the vocabulary entry {@code token} (e.g. {@code ",</w>"}), or -1 when there is none. */
+    public int idOfToken(String token) {
+        return vocab.getOrDefault(token, -1);
+    }
+
     /** Sequence length of {@link #encode}: 77 for every Stable Diffusion text encoder. */
     public int maxLength() {
         return maxLength;
@@ -255,7 +268,7 @@ public final class ClipTokenizer {
         return vocab.size();
     }
 
-    private List<Integer> contentIds(String prompt) {
+    private List<Integer> tokenIds(String prompt) {
         if (prompt == null) {
             throw new IllegalArgumentException("prompt must not be null (use \"\" for an empty prompt)");
         }

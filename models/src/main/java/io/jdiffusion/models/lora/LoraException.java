@@ -1,0 +1,18 @@
+package io.jdiffusion.models.lora;
+
+import io.jdiffusion.models.config.ModelLoadException;
+
+/**
+ * A LoRA that cannot be applied: a file that is not a LoRA, keys that name no module of the model, shapes
+ * that do not fit, a tag naming a file that is not there. One line meant for the user, naming the file and
+ * the offending tensor.
+ */
+public class LoraException extends ModelLoadException {
+    public LoraException(String message) {
+        super(message);
+    }
+
+    public LoraException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

@@ -1,0 +1,158 @@
+package io.jdiffusion.models.lora;
+
+import io.jdiffusion.core.Tensor;
+import io.jdiffusion.models.clip.ClipTextEncoder;
+import io.jdiffusion.models.unet.UNet2DConditionModel;
+import io.jdiffusion.models.weights.ReplacedWeights;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * One model's networks with LoRA sets merged in, cached. The base networks are never modified: a LoRA set's
+ * merged weights are new tensors, made once per set and kept for the {@value #CACHED_SETS} most recently used
+ * sets, so repeated requests with the same LoRAs do not merge again and a request without LoRAs runs the base
+ * networks (and their compiled executables) as they are. LoRA files stay open while a cached set uses them.
+ * Thread-safe.
+ */
+public final class LoraNetworks implements AutoCloseable {
+    /** How many merged LoRA sets stay in memory (each holds copies of the weights its LoRAs change). */
+    public static final int CACHED_SETS = 2;
+
+    private final UNet2DConditionModel unet;
+    private final ClipTextEncoder textEncoder;
+    private final Consumer<String> evicted;
+    private final Map<String, AdaptedNetworks> cache = new LinkedHashMap<>(4, 0.75f, true);
+    private final Map<String, LoraFile> files = new LinkedHashMap<>();
+    private LoraTargets targets;
+
+    /**
+     * @param evicted told the key of every network dropped from the cache, so that executables compiled for
+     *                it can be freed with it
+     */
+    public LoraNetworks(UNet2DConditionModel unet, ClipTextEncoder textEncoder, Consumer<String> evicted) {
+        this.unet = unet;
+        this.textEncoder = textEncoder;
+        this.evicted = evicted;
+    }
+
+    /** The networks with {@code loras} merged; the base networks for an empty list. */
+    public synchronized AdaptedNetworks networks(List<LoraUse> loras) {
+        String key = setKey(loras);
+        if (key.isEmpty()) {
+            return new AdaptedNetworks(unet, "", textEncoder, "", List.of());
+        }
+        AdaptedNetworks cached = cache.get(key);
+        if (cached != null) {
+            return cached;
+        }
+        AdaptedNetworks made = merge(loras, key);
+        cache.put(key, made);
+        evictBeyond(CACHED_SETS);
+        return made;
+    }
+
+    private AdaptedNetworks merge(List<LoraUse> loras, String key) {
+        List<LoraMerge.Term> unetTerms = new ArrayList<>();
+        List<LoraMerge.Term> textTerms = new ArrayList<>();
+        for (LoraUse use : loras) {
+            LoraFile file = file(use.file());
+            unetTerms.add(new LoraMerge.Term(file, use.unetWeight()));
+            textTerms.add(new LoraMerge.Term(file, use.textEncoderWeight()));
+        }
+        Map<String, Tensor> unetWeights = LoraMerge.merge(LoraTargets.UNET, unet.parameters(), unetTerms);
+        Map<String, Tensor> textWeights;
+        try {
+            textWeights = LoraMerge.merge(LoraTargets.TEXT_ENCODER, textEncoder.parameters(), textTerms);
+        } catch (RuntimeException e) {
+            unetWeights.values().forEach(Tensor::close);
+            throw e;
+        }
+        List<Tensor> owned = new ArrayList<>(unetWeights.values());
+        owned.addAll(textWeights.values());
+        UNet2DConditionModel mergedUnet = unetWeights.isEmpty() ? unet : UNet2DConditionModel.load(unet.config(),
+                unet.predictionType(), new ReplacedWeights(unet.parameters(), unetWeights, "unet + " + key), "the loaded unet");
+        ClipTextEncoder mergedText = textWeights.isEmpty() ? textEncoder : ClipTextEncoder.load(textEncoder.config(),
+                new ReplacedWeights(textEncoder.parameters(), textWeights, "text encoder + " + key), "the loaded text encoder");
+        return new AdaptedNetworks(mergedUnet, unetWeights.isEmpty() ? "" : "unet+" + key,
+                mergedText, textWeights.isEmpty() ? "" : "te+" + key, owned);
+    }
+
+    private LoraFile file(Path path) {
+        String id = path.toAbsolutePath().normalize().toString();
+        LoraFile f = files.get(id);
+        if (f == null) {
+            if (targets == null) {
+                targets = LoraTargets.of(unet, textEncoder);
+            }
+            f = LoraFile.open(path, targets);
+            files.put(id, f);
+        }
+        return f;
+    }
+
+    /**
+     * The cache key of a LoRA set: each file (absolute path, size and modification time, so that a rewritten
+     * file merges again) with its two weights, in order; "" when no LoRA changes anything.
+     */
+    private static String setKey(List<LoraUse> loras) {
+        StringBuilder key = new StringBuilder();
+        for (LoraUse use : loras) {
+            if (use.unetWeight() == 0 && use.textEncoderWeight() == 0) {
+                continue;
+            }
+            Path p = use.file().toAbsolutePath().normalize();
+            String stamp;
+            try {
+                stamp = Files.size(p) + "@" + Files.getLastModifiedTime(p).toMillis();
+            } catch (IOException e) {
+                throw new LoraException("LoRA file not found: " + use.file());
+            }
+            key.append(key.isEmpty() ? "" : "|").append(p).append('#').append(stamp)
+                    .append(':').append(use.textEncoderWeight()).append(':').append(use.unetWeight());
+        }
+        return key.toString();
+    }
+
+    private void evictBeyond(int keep) {
+        Iterator<Map.Entry<String, AdaptedNetworks>> it = cache.entrySet().iterator();
+        while (cache.size() > keep && it.hasNext()) {
+            AdaptedNetworks old = it.next().getValue();
+            it.remove();
+            for (String k : List.of(old.unetKey(), old.textEncoderKey())) {
+                if (!k.isEmpty()) {
+                    evicted.accept(k);
+                }
+            }
+            old.close();
+        }
+        List<String> inUse = new ArrayList<>();
+        cache.keySet().forEach(inUse::add);
+        files.entrySet().removeIf(e -> {
+            boolean used = inUse.stream().anyMatch(k -> k.contains(e.getKey() + "#"));
+            if (!used) {
+                e.getValue().close();
+            }
+            return !used;
+        });
+    }
+
+    /** Merged sets held now (for tests and memory reports). */
+    public synchronized int cachedSets() {
+        return cache.size();
+    }
+
+    @Override
+    public synchronized void close() {
+        evictBeyond(0);
+        files.values().forEach(LoraFile::close);
+        files.clear();
+    }
+}
