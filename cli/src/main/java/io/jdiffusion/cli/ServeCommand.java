@@ -6,6 +6,7 @@ import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.server.ImageServer;
 import io.jdiffusion.server.ServerSettings;
 import io.jdiffusion.server.api.RequestLimits;
+import io.jdiffusion.server.jobs.LoraFolder;
 import io.jdiffusion.server.jobs.PipelineGenerator;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -13,6 +14,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
@@ -41,6 +45,10 @@ final class ServeCommand implements Callable<Integer> {
                     + "Also read from JDIFFUSION_API_KEY, which keeps it out of the process list.")
     String apiKey;
 
+    @Option(names = "--lora-dir", paramLabel = "DIR",
+            description = "Folder of LoRA .safetensors files that <lora:NAME:WEIGHT> tags in prompts may name (and /sdapi/v1/loras lists).")
+    Path loraDir;
+
     @Mixin
     ModelOptions modelOptions;
 
@@ -52,6 +60,9 @@ final class ServeCommand implements Callable<Integer> {
         if (!isLoopback(host) && key == null) {
             err.println("jdiffusion: warning: listening on " + host + " without --api-key: anyone who can reach it can use it");
         }
+        if (loraDir != null && !Files.isDirectory(loraDir)) {
+            throw new NoSuchFileException(loraDir.toString(), null, "--lora-dir must be a folder");
+        }
         ModelOptions mo = modelOptions;
         mo.precision();
         try (StableDiffusion model = mo.load(); Backend backend = mo.createBackend();
@@ -60,7 +71,7 @@ final class ServeCommand implements Callable<Integer> {
                 err.println("jdiffusion: serving the bundled tiny model: its weights are random, so images are noise. Pass --model for a real SD 1.5/2.x model.");
             }
             CountDownLatch stopped = new CountDownLatch(1);
-            try (ImageServer server = ImageServer.start(settings, new PipelineGenerator(pipeline))) {
+            try (ImageServer server = ImageServer.start(settings, new PipelineGenerator(pipeline, new LoraFolder(loraDir)))) {
                 Thread hook = new Thread(() -> {
                     server.close();
                     stopped.countDown();

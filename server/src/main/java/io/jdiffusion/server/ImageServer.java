@@ -99,6 +99,8 @@ public final class ImageServer implements AutoCloseable {
         router.get("/sdapi/v1/options").handler(info::getOptions);
         router.post("/sdapi/v1/options").handler(info::setOptions);
         router.get("/sdapi/v1/memory").handler(info::memory);
+        router.get("/sdapi/v1/loras").blockingHandler(info::loras, false);
+        router.post("/sdapi/v1/refresh-loras").handler(info::refreshLoras);
 
         router.errorHandler(413, ctx -> HttpErrors.detail(ctx.response(), 413,
                 "request body exceeds the limit of " + settings.limits().maxBodyBytes() + " bytes"));

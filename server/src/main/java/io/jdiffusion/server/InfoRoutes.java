@@ -7,6 +7,7 @@ import io.jdiffusion.server.api.InvalidRequestException;
 import io.jdiffusion.server.api.JsonFields;
 import io.jdiffusion.server.api.ModelFacts;
 import io.jdiffusion.server.jobs.ImageGenerator;
+import io.jdiffusion.server.jobs.LoraFolder;
 import io.jdiffusion.server.jobs.ProgressState;
 import io.vertx.ext.web.RoutingContext;
 
@@ -110,6 +111,24 @@ final class InfoRoutes {
             throw new InvalidRequestException(404, "sd_model_checkpoint", "checkpoint '" + checkpoint
                     + "' not found; loaded: " + model.title());
         }
+        Responses.json(ctx.response(), null);
+    }
+
+    /** As A1111's Lora extension lists them, with paths relative to the LoRA folder. */
+    void loras(RoutingContext ctx) {
+        ArrayNode list = JsonFields.mapper().createArrayNode();
+        for (LoraFolder.Entry lora : generator.loras().list()) {
+            ObjectNode item = list.addObject();
+            item.put("name", lora.name());
+            item.put("alias", lora.name());
+            item.put("path", lora.path());
+            item.putObject("metadata");
+        }
+        Responses.json(ctx.response(), list);
+    }
+
+    /** The list is read afresh on every call; A1111 clients call this after adding files. */
+    void refreshLoras(RoutingContext ctx) {
         Responses.json(ctx.response(), null);
     }
 

@@ -124,6 +124,25 @@ class ServerRoutesTest {
     }
 
     @Test
+    void lorasAreListedAndNamedByPromptTagsInsideTheirFolderOnly() throws Exception {
+        JsonNode loras = TinyServer.json(tiny.get("/sdapi/v1/loras"));
+        assertThat(loras).hasSize(1);
+        assertThat(loras.get(0).get("name").asText()).isEqualTo("tiny_lora");
+        assertThat(loras.get(0).get("path").asText()).isEqualTo("tiny_lora.safetensors");
+        assertThat(tiny.post("/sdapi/v1/refresh-loras", "").statusCode()).isEqualTo(200);
+        String base = TinyServer.json(tiny.post("/sdapi/v1/txt2img", "{\"prompt\": \"a cat\", " + SMALL + ", \"seed\": 5}"))
+                .get("images").get(0).asText();
+        HttpResponse<String> withLora = tiny.post("/sdapi/v1/txt2img", "{\"prompt\": \"a cat <lora:tiny_lora:1>\", " + SMALL + ", \"seed\": 5}");
+        assertThat(withLora.statusCode()).as(withLora.body()).isEqualTo(200);
+        assertThat(TinyServer.json(withLora).get("images").get(0).asText()).isNotEqualTo(base);
+        for (String name : new String[]{"../../../../etc/passwd", "missing", "/etc/hostname"}) {
+            HttpResponse<String> r = tiny.post("/sdapi/v1/txt2img", "{\"prompt\": \"a <lora:" + name + ":1>\", " + SMALL + "}");
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(404);
+            assertThat(r.body()).contains("no LoRA named").doesNotContain("tiny-sd-lora");
+        }
+    }
+
+    @Test
     void hugeBodyIs413() throws Exception {
         try (TinyServer small = new TinyServer(2, null, new io.jdiffusion.server.api.RequestLimits(64 << 10, 1 << 20, 1 << 20, 4, 50))) {
             String big = "{\"prompt\": \"" + "a".repeat(200_000) + "\"}";
@@ -234,7 +253,7 @@ class ServerRoutesTest {
             try (Socket socket = new Socket("127.0.0.1", one.server.port())) {
                 byte[] body = slow.getBytes(StandardCharsets.UTF_8);
                 OutputStream out = socket.getOutputStream();
-                out.write(("POST /sdapi/v1/txt2img HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                out.write(("POST /sdapi/v1/txt2img HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: "
                         + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
                 out.write(body);
                 out.flush();

@@ -12,6 +12,7 @@ import io.jdiffusion.server.api.ModelFacts;
 import io.jdiffusion.server.api.RequestLimits;
 import io.jdiffusion.server.jobs.ImageGenerator;
 import io.jdiffusion.server.jobs.LatentPreview;
+import io.jdiffusion.server.jobs.LoraFolder;
 import io.jdiffusion.server.jobs.PipelineGenerator;
 import io.jdiffusion.testdata.TinySd;
 
@@ -44,7 +45,8 @@ final class TinyServer implements AutoCloseable {
         backend = new CpuBackend();
         pipeline = new StableDiffusionPipeline(model, backend, Precision.F32);
         server = ImageServer.start(new ServerSettings("127.0.0.1", 0, queueSize, apiKey, limits),
-                new OutOfMemoryOnCue(new PipelineGenerator(pipeline)));
+                new OutOfMemoryOnCue(new PipelineGenerator(pipeline,
+                        new LoraFolder(TinySd.root().resolve("tiny-sd-lora/lora")))));
     }
 
     TinyServer(int queueSize) {
@@ -89,6 +91,11 @@ final class TinyServer implements AutoCloseable {
         @Override
         public ModelFacts model() {
             return inner.model();
+        }
+
+        @Override
+        public LoraFolder loras() {
+            return inner.loras();
         }
 
         @Override

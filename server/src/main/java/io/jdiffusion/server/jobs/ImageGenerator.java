@@ -22,6 +22,9 @@ public interface ImageGenerator {
 
     ModelFacts model();
 
+    /** The LoRAs prompts may name. */
+    LoraFolder loras();
+
     /** How /progress previews this model's latents. */
     LatentPreview latentPreview();
 

@@ -8,6 +8,8 @@ import io.jdiffusion.models.pipeline.Images;
 import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.sd.StableDiffusion;
+import io.jdiffusion.models.lora.LoraException;
+import io.jdiffusion.server.api.InvalidRequestException;
 import io.jdiffusion.server.api.ModelFacts;
 
 /**
@@ -17,10 +19,12 @@ import io.jdiffusion.server.api.ModelFacts;
 public final class PipelineGenerator implements ImageGenerator {
     private final StableDiffusionPipeline pipeline;
     private final ModelFacts facts;
+    private final LoraFolder loras;
 
     /** Reads the model's hash now (once per file version: it is cached), so no request waits for it. */
-    public PipelineGenerator(StableDiffusionPipeline pipeline) {
+    public PipelineGenerator(StableDiffusionPipeline pipeline, LoraFolder loras) {
         this.pipeline = pipeline;
+        this.loras = loras;
         StableDiffusion model = pipeline.model();
         this.facts = new ModelFacts(model.identity().name(), model.identity().autoV2Hash().orElse(null),
                 model.defaultSampler(), pipeline.defaultWidth(), pipeline.defaultHeight(), model.vae().downscaleFactor());
@@ -37,12 +41,23 @@ public final class PipelineGenerator implements ImageGenerator {
     }
 
     @Override
-    public Image generate(GenerationRequest request, ProgressListener listener) {
+    public LoraFolder loras() {
+        return loras;
+    }
+
+    /** Runs the request with the server's LoRA folder, where its prompt's {@code <lora:NAME:W>} tags are looked up. */
+    @Override
+    public Image generate(GenerationRequest asked, ProgressListener listener) {
+        GenerationRequest request = asked.toBuilder().loraDir(loras.dir()).build();
         try (GenerationResult result = pipeline.generate(request, listener)) {
             int width = request.size().width() == 0 ? facts.defaultWidth() : request.size().width();
             int height = request.size().height() == 0 ? facts.defaultHeight() : request.size().height();
             String infotext = A1111Infotext.generation(request, pipeline.model(), width, height).build();
             return new Image(Images.toBufferedImage(result.image()), infotext, result.warnings());
+        } catch (LoraException e) {
+            // A name that is not in the folder is "not found"; a file that does not fit the model is a bad value.
+            int status = e.getMessage() != null && e.getMessage().startsWith("no LoRA named") ? 404 : 422;
+            throw new InvalidRequestException(status, "prompt", loras.hideLocation(e.getMessage()));
         }
     }
 
