@@ -7,6 +7,8 @@ import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.io.AtomicFile;
 import io.jdiffusion.core.safetensors.SafetensorsWriter;
 import io.jdiffusion.models.conditioning.SizeConditioning;
+import io.jdiffusion.models.lora.LoraRequest;
+import io.jdiffusion.models.lora.LoraUse;
 import io.jdiffusion.models.pipeline.A1111Infotext;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
@@ -29,6 +31,8 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -39,7 +43,8 @@ final class GenerateCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = {"-p", "--prompt"}, required = true, description = "What to draw.")
+    @Option(names = {"-p", "--prompt"}, required = true,
+            description = "What to draw, in A1111's syntax: (word:1.3), (word), [word], BREAK, <lora:NAME:WEIGHT>; any length.")
     String prompt;
 
     @Option(names = {"-n", "--negative-prompt"}, defaultValue = "", description = "What to steer away from (default: empty).")
@@ -99,6 +104,15 @@ final class GenerateCommand implements Callable<Integer> {
             description = "SDXL size conditioning: the size asked for (default: the image size, as diffusers).")
     String targetSize;
 
+    @Option(names = "--lora", paramLabel = "FILE[:WEIGHT]",
+            description = "Apply a LoRA (kohya/A1111, diffusers/PEFT or LoCon safetensors) with WEIGHT (default 1) "
+                    + "to the UNet and the text encoder; repeatable.")
+    List<String> loras = new ArrayList<>();
+
+    @Option(names = "--lora-dir", paramLabel = "DIR",
+            description = "Where <lora:NAME:WEIGHT> tags in the prompt find NAME.safetensors (also in sub-folders).")
+    Path loraDir;
+
     @Mixin
     ModelOptions modelOptions;
 
@@ -107,6 +121,9 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         validateBeforeLoading();
+        List<LoraUse> loraUses = loraUses();
+        // tags name files that exist before minutes go into loading the model
+        LoraRequest.resolve(prompt, loraUses, loraDir);
         SizeConditioning sizeConditioning = sizeConditioning();
         ModelOptions mo = modelOptions;
         long firstSeed = seed != null ? seed : new SecureRandom().nextLong() & 0xFFFF_FFFFL;
@@ -127,7 +144,8 @@ final class GenerateCommand implements Callable<Integer> {
                     long s = firstSeed + i;
                     GenerationRequest request = GenerationRequest.builder().prompt(prompt).negativePrompt(negativePrompt)
                             .seed(s).sampler(samplerUsed).karras(karras).steps(steps).guidanceScale(guidance).eta(eta)
-                            .size(w, h).initImage(init, strength).sizeConditioning(sizeConditioning).build();
+                            .size(w, h).initImage(init, strength).sizeConditioning(sizeConditioning)
+                            .loras(loraUses).loraDir(loraDir).build();
                     Path target = batchCount == 1 ? output : withSeed(output, s);
                     try (ConsoleProgress progress = new ConsoleProgress("seed " + s);
                          GenerationResult result = pipeline.generate(request, progress)) {
@@ -150,6 +168,30 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** {@code --lora FILE[:WEIGHT]} options; the weight is what follows the last ':' when it is a number. */
+    List<LoraUse> loraUses() {
+        List<LoraUse> uses = new ArrayList<>();
+        for (String option : loras) {
+            int colon = option.lastIndexOf(':');
+            String file = option;
+            double weight = 1.0;
+            if (colon > 0) {
+                try {
+                    weight = Double.parseDouble(option.substring(colon + 1));
+                    file = option.substring(0, colon);
+                } catch (NumberFormatException e) {
+                    // no weight: a path with a colon in it
+                }
+            }
+            Path path = Path.of(file);
+            if (!Files.isRegularFile(path)) {
+                throw new IllegalArgumentException("--lora " + option + ": no such file " + path);
+            }
+            uses.add(LoraUse.of(path, weight));
+        }
+        return uses;
     }
 
     /** The three SDXL size-conditioning options; unset ones take diffusers' defaults. */

@@ -172,6 +172,40 @@ class CliTest {
         return copy;
     }
 
+    @Test
+    void loraFromAFileAndATagAndItsInfotext() throws IOException {
+        Path loras = TinySd.loraSetDir().resolve("lora");
+        Path png = dir.resolve("l.png");
+        Run r = run("generate", "-p", "a (horse:1.2) <lora:tiny_lora:0.8>", "--lora-dir", loras.toString(),
+                "--lora", loras.resolve("tiny_lora.safetensors") + ":0.5", "--seed", "3", "--steps", "1", "-W", "16",
+                "-H", "16", "-o", png.toString(), "--backend", "cpu");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(pngText(png, "parameters")).isEqualTo("a (horse:1.2) <lora:tiny_lora:0.8> <lora:tiny_lora:0.5>\n"
+                + "Steps: 1, Sampler: PLMS, CFG scale: 7.5, Seed: 3, Size: 16x16, Model: model, "
+                + "Lora hashes: \"tiny_lora: f4099662a973\"");
+    }
+
+    @Test
+    void aBadLoraIsOneLineAndNoFile() throws IOException {
+        Path bad = dir.resolve("bad.safetensors");
+        try (io.jdiffusion.core.Tensor down = io.jdiffusion.core.Tensor.allocate(io.jdiffusion.core.Shape.of(4, 32), io.jdiffusion.core.DType.F32);
+             io.jdiffusion.core.Tensor up = io.jdiffusion.core.Tensor.allocate(io.jdiffusion.core.Shape.of(32, 8), io.jdiffusion.core.DType.F32)) {
+            String k = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q";
+            io.jdiffusion.core.safetensors.SafetensorsWriter.write(bad, java.util.Map.of(k + ".lora_down.weight", down,
+                    k + ".lora_up.weight", up));
+        }
+        Path png = dir.resolve("x.png");
+        Run r = run("generate", "-p", "x", "--lora", bad.toString(), "--steps", "1", "-W", "16", "-H", "16",
+                "-o", png.toString(), "--backend", "cpu");
+        assertThat(r.exitCode()).isEqualTo(1);
+        assertThat(r.err().lines().filter(l -> l.startsWith("jdiffusion: error:")).toList()).singleElement()
+                .satisfies(l -> assertThat(l).contains("rank mismatch in lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q"));
+        Run tag = run("generate", "-p", "x <lora:missing:1>", "-o", png.toString());
+        assertThat(tag.exitCode()).isEqualTo(1);
+        assertThat(tag.err()).contains("jdiffusion: error: the prompt asks for <lora:missing:1> but no LoRA folder is set (--lora-dir)");
+        assertThat(files()).containsExactly("bad.safetensors");
+    }
+
     private List<String> files() {
         try (Stream<Path> list = Files.list(dir)) {
             return new ArrayList<>(list.filter(Files::isRegularFile).map(p -> p.getFileName().toString()).toList());

@@ -113,8 +113,18 @@ public final class LoraFile implements AutoCloseable {
 
     /** The name A1111 shows for it: the file name without {@code .safetensors}. */
     public String name() {
-        String n = path.getFileName().toString();
+        return nameOf(path);
+    }
+
+    /** The name A1111 shows for a LoRA file: the file name without {@code .safetensors}. */
+    public static String nameOf(Path file) {
+        String n = file.getFileName().toString();
         return n.endsWith(".safetensors") ? n.substring(0, n.length() - ".safetensors".length()) : n;
+    }
+
+    /** {@link #shortHash(Path)} of this file. */
+    public String shortHash() {
+        return shortHash(path);
     }
 
     /**
@@ -122,10 +132,14 @@ public final class LoraFile implements AutoCloseable {
      * {@code sshs_model_hash} metadata where present, otherwise the "addnet" SHA-256 of everything after the
      * safetensors header.
      */
-    public String shortHash() {
-        String declared = file.metadata().get("sshs_model_hash");
-        if (declared != null && declared.length() >= 12) {
-            return declared.substring(0, 12);
+    public static String shortHash(Path path) {
+        try (SafetensorsFile f = SafetensorsFile.open(path)) {
+            String declared = f.metadata().get("sshs_model_hash");
+            if (declared != null && declared.length() >= 12) {
+                return declared.substring(0, 12);
+            }
+        } catch (SafetensorsException e) {
+            throw new LoraException("cannot read LoRA " + path + ": " + e.getMessage(), e);
         }
         try (InputStream in = Files.newInputStream(path)) {
             byte[] lengthBytes = in.readNBytes(8);

@@ -2,6 +2,10 @@ package io.jdiffusion.models.pipeline;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jdiffusion.models.lora.LoraFile;
+import io.jdiffusion.models.lora.LoraRequest;
+import io.jdiffusion.models.lora.LoraUse;
+import io.jdiffusion.models.prompt.ExtraNetworkTags;
 import io.jdiffusion.models.sd.ModelIdentity;
 import io.jdiffusion.models.sd.StableDiffusion;
 
@@ -39,7 +43,7 @@ public final class A1111Infotext {
     /**
      * The standard pairs of one generated image, in A1111's order: Steps, Sampler (with its schedule, e.g.
      * "DPM++ 2M Karras", the form every A1111 version reads), CFG scale, Seed, Size, Model hash, Model and,
-     * for image-to-image, Denoising strength.
+     * for image-to-image, Denoising strength, and Lora hashes when LoRAs are used (see {@link #loraHashes}).
      *
      * @param width  the image's width in pixels (the request's 0 resolved to the model's default)
      * @param height the image's height in pixels
@@ -52,7 +56,8 @@ public final class A1111Infotext {
                               int height) {
         GenerationRequest.SamplingOptions sampling = request.sampling();
         String sampler = sampling.sampler() != null ? sampling.sampler() : defaultSampler;
-        return builder(request.prompt().prompt(), request.prompt().negativePrompt())
+        GenerationRequest.PromptInput prompt = request.prompt();
+        return builder(promptWithLoraTags(prompt), prompt.negativePrompt())
                 .put("Steps", sampling.steps())
                 .put("Sampler", SamplerLabels.a1111(sampler, sampling.karras()))
                 .put("CFG scale", sampling.guidanceScale())
@@ -60,7 +65,42 @@ public final class A1111Infotext {
                 .put("Size", width + "x" + height)
                 .put("Model hash", identity.autoV2Hash().orElse(null))
                 .put("Model", identity.name())
-                .put("Denoising strength", request.image() != null ? request.image().strength() : null);
+                .put("Denoising strength", request.image() != null ? request.image().strength() : null)
+                .put("Lora hashes", loraHashes(prompt));
+    }
+
+    /**
+     * The prompt as A1111 would have been given it: its own {@code <lora:...>} tags stay where they are, and
+     * each LoRA given as a file (the CLI's {@code --lora}) is appended as a tag, so that PNG Info applies it.
+     */
+    static String promptWithLoraTags(GenerationRequest.PromptInput prompt) {
+        StringBuilder text = new StringBuilder(prompt.prompt());
+        for (LoraUse use : prompt.loras()) {
+            text.append(text.isEmpty() ? "" : " ").append("<lora:").append(LoraFile.nameOf(use.file())).append(':')
+                    .append(format(use.textEncoderWeight()));
+            if (use.unetWeight() != use.textEncoderWeight()) {
+                text.append(':').append(format(use.unetWeight()));
+            }
+            text.append('>');
+        }
+        return text.toString();
+    }
+
+    /**
+     * A1111's {@code Lora hashes}: "NAME: HASH" for each LoRA used (its tag name, or the file name for
+     * {@code --lora}, with ':' and ',' removed as A1111 removes them), HASH the file's 12-digit short hash;
+     * null when the request uses none.
+     */
+    static String loraHashes(GenerationRequest.PromptInput prompt) {
+        LoraRequest loras = LoraRequest.resolve(prompt.prompt(), prompt.loras(), prompt.loraDir());
+        Map<String, String> hashes = new LinkedHashMap<>();
+        for (LoraUse use : loras.loras()) {
+            String name = use.tag() != null ? ExtraNetworkTags.parse(use.tag()).loras().getFirst().name()
+                    : LoraFile.nameOf(use.file());
+            hashes.putIfAbsent(name.replace(":", "").replace(",", ""), LoraFile.shortHash(use.file()));
+        }
+        return hashes.isEmpty() ? null : hashes.entrySet().stream().map(e -> e.getKey() + ": " + e.getValue())
+                .collect(Collectors.joining(", "));
     }
 
     /** Collects the pairs of one infotext. */
