@@ -59,6 +59,15 @@ public interface Backend extends AutoCloseable {
     /** Highest value {@link #deviceBytesInUse()} reached. */
     long peakDeviceBytes();
 
+    /**
+     * Whether this backend computes on a device with memory of its own (a GPU). A backend that computes in
+     * host memory (the CPU backend) counts its buffers in {@link #deviceBytesInUse()} too, but they are part
+     * of the process's resident memory, so reports leave "device memory" out for it.
+     */
+    default boolean hasDeviceMemory() {
+        return true;
+    }
+
     @Override
     default void close() {
     }

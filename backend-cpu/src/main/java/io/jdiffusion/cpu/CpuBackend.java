@@ -102,6 +102,12 @@ public final class CpuBackend implements Backend {
         return meter.peak();
     }
 
+    /** Packed weights and arenas live in host memory: they are part of the resident set. */
+    @Override
+    public boolean hasDeviceMemory() {
+        return false;
+    }
+
     /** The host tensor behind a device tensor of this backend; fails for another backend's tensor. */
     static CpuTensor own(DeviceTensor device, String what) {
         if (device instanceof CpuTensor t) {

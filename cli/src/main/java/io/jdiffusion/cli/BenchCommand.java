@@ -33,8 +33,10 @@ import java.util.function.Supplier;
 /**
  * {@code jdiffusion bench}: times each stage of the pipeline on a backend. Without --model it builds the
  * full-size architecture of {@code --model-type} (SD 1.5, SD 2.1 or SDXL base) with seeded random weights (no
- * files needed), so any machine can measure the real cost. Each stage runs once untimed (compilation, weight
- * packing) before the timed runs.
+ * files needed), so any machine can measure the real cost. With --steps, the whole pipeline runs first, cold,
+ * as a user's first image does; the stages are then timed warm, and the pipeline again: cold less warm is the
+ * preparation (compilation, weight packing, Winograd transforms, GPU JIT and upload), reported on its own with
+ * the time to the first image from process start.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         subcommands = OpsBenchCommand.class,
@@ -95,16 +97,24 @@ final class BenchCommand implements Callable<Integer> {
         try (StableDiffusion model = random ? randomModel()
                 : mo.load();
              Backend backend = mo.createBackend()) {
-            double loadMs = (System.nanoTime() - loadStart) / 1e6;
+            Figures f = new Figures();
+            f.loadMs = (System.nanoTime() - loadStart) / 1e6;
             try (StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, backend, mo.precision())) {
                 StableDiffusionPipeline.LatentSize latent = pipeline.latentSize(width, height);
                 int h = latent.height();
                 int w = latent.width();
                 err.printf("bench: %s on %s (%s), %dx%d, batch %d, %s%n", model.description(), backend.name(),
                         backend.deviceDescription(), width, height, batch, mo.precision());
+                GenerationRequest request = GenerationRequest.builder().prompt(PROMPT).seed(seed)
+                        .sampler(sampler).steps(Math.max(steps, 1)).size(width, height).build();
+                if (steps > 0) {
+                    // the first image, as a user meets it: preparation (compilation, weight packing, JIT,
+                    // upload) included; the same run once warm, after the stage timings, isolates preparation
+                    f.coldPipelineMs = pipelineRun(pipeline, request, err, "first (cold)");
+                    f.firstImageMs = RunSummary.sinceProcessStartMs();
+                }
                 ConditioningInput prompts = new ConditioningInput(PROMPT, "", batch == 2, width, height);
-
-                double textMs = time("text encoder", err, () -> {
+                Stage text = time("text encoder", err, () -> {
                     pipeline.encodePrompt(prompts).close();
                     return null;
                 });
@@ -113,27 +123,27 @@ final class BenchCommand implements Callable<Integer> {
                 for (int i = 0; i < sample.length; i++) {
                     sample[i] = (float) r.nextGaussian();
                 }
-                double unetMs;
+                Stage unet;
                 try (Conditioning conditioning = pipeline.encodePrompt(prompts)) {
-                    unetMs = time("UNet call", err, () -> pipeline.predictNoise(sample, 500f, conditioning, h, w));
+                    unet = time("UNet call", err, () -> pipeline.predictNoise(sample, 500f, conditioning, h, w));
                 }
                 float[] latents = new float[model.vae().latentChannels() * h * w];
                 System.arraycopy(sample, 0, latents, 0, latents.length);
-                double vaeMs = time("VAE decode", err, () -> {
+                Stage vae = time("VAE decode", err, () -> {
                     pipeline.decodeLatents(latents, h, w).close();
                     return null;
                 });
-                double pipelineMs = -1;
+                f.textMs = text.medianMs;
+                f.unetMs = unet.medianMs;
+                f.vaeMs = vae.medianMs;
                 if (steps > 0) {
-                    GenerationRequest request = GenerationRequest.builder().prompt(PROMPT).seed(seed)
-                            .sampler(sampler).steps(steps).size(width, height).build();
-                    long t0 = System.nanoTime();
-                    try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE)) {
-                        pipelineMs = (System.nanoTime() - t0) / 1e6;
-                        err.printf("bench: pipeline %d steps: %s%n", steps, RunSummary.describe(result.timings(), backend));
-                    }
+                    f.pipelineMs = pipelineRun(pipeline, request, err, "warm");
+                    f.preparationMs = Math.max(0, f.coldPipelineMs - f.pipelineMs);
+                } else {
+                    // no pipeline run: each stage's first call less its median is its preparation
+                    f.preparationMs = text.preparationMs() + unet.preparationMs() + vae.preparationMs();
                 }
-                report(out, model, backend, pipeline.precisionUsed(), loadMs, textMs, unetMs, vaeMs, pipelineMs);
+                report(out, model, backend, pipeline.precisionUsed(), f);
             }
         }
         return 0;
@@ -152,8 +162,39 @@ final class BenchCommand implements Callable<Integer> {
         return StableDiffusion.random(configs, seed, storage, TinySd.modelDir().resolve("tokenizer"));
     }
 
-    private double time(String stage, PrintWriter err, Supplier<Object> body) {
-        for (int i = 0; i < warmup; i++) {
+    /** The figures a bench reports, in milliseconds; -1 where not measured. */
+    private static final class Figures {
+        double loadMs;
+        double preparationMs;
+        double firstImageMs = -1;
+        double coldPipelineMs = -1;
+        double textMs;
+        double unetMs;
+        double vaeMs;
+        double pipelineMs = -1;
+    }
+
+    private double pipelineRun(StableDiffusionPipeline pipeline, GenerationRequest request, PrintWriter err, String which) {
+        long t0 = System.nanoTime();
+        try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE)) {
+            double ms = (System.nanoTime() - t0) / 1e6;
+            err.printf(Locale.ROOT, "bench: pipeline %s, %d steps: %s%n", which, steps, RunSummary.describe(result.timings(), pipeline.backend()));
+            return ms;
+        }
+    }
+
+    /** One stage's first (cold) call and the median of its timed calls. */
+    private record Stage(double firstMs, double medianMs) {
+        double preparationMs() {
+            return Math.max(0, firstMs - medianMs);
+        }
+    }
+
+    private Stage time(String stage, PrintWriter err, Supplier<Object> body) {
+        long c0 = System.nanoTime();
+        body.get();
+        double first = (System.nanoTime() - c0) / 1e6;
+        for (int i = 1; i < warmup; i++) {
             body.get();
         }
         List<Double> ms = new ArrayList<>();
@@ -164,12 +205,11 @@ final class BenchCommand implements Callable<Integer> {
         }
         Collections.sort(ms);
         double median = ms.get(ms.size() / 2);
-        err.printf(Locale.ROOT, "bench: %-12s median %.1f ms of %s%n", stage, median, ms);
-        return median;
+        err.printf(Locale.ROOT, "bench: %-12s first %.1f ms, median %.1f ms of %s%n", stage, first, median, ms);
+        return new Stage(first, median);
     }
 
-    private void report(PrintWriter out, StableDiffusion model, Backend backend, Precision used, double loadMs, double textMs,
-                        double unetMs, double vaeMs, double pipelineMs) throws Exception {
+    private void report(PrintWriter out, StableDiffusion model, Backend backend, Precision used, Figures f) throws Exception {
         if (json) {
             ObjectNode o = new ObjectMapper().createObjectNode();
             o.put("model", model.description());
@@ -178,27 +218,37 @@ final class BenchCommand implements Callable<Integer> {
             o.put("precision", modelOptions.precision().name().toLowerCase(Locale.ROOT));
             o.put("precision_used", used.name().toLowerCase(Locale.ROOT));
             o.put("width", width).put("height", height).put("batch", batch).put("steps", steps);
-            o.put("load_ms", loadMs).put("text_encoder_ms", textMs).put("unet_ms", unetMs).put("vae_decode_ms", vaeMs);
-            if (pipelineMs >= 0) {
-                o.put("pipeline_ms", pipelineMs);
+            o.put("load_ms", f.loadMs).put("preparation_ms", f.preparationMs);
+            if (f.firstImageMs >= 0) {
+                o.put("first_image_since_process_start_ms", f.firstImageMs).put("cold_pipeline_ms", f.coldPipelineMs);
+            }
+            o.put("text_encoder_ms", f.textMs).put("unet_ms", f.unetMs).put("vae_decode_ms", f.vaeMs);
+            if (f.pipelineMs >= 0) {
+                o.put("pipeline_ms", f.pipelineMs);
             }
             o.put("peak_rss_bytes", RunSummary.peakRssBytes());
             o.put("peak_heap_bytes", RunSummary.peakHeapBytes());
             o.put("peak_offheap_bytes", Tensor.peakLiveBytes());
-            o.put("peak_device_bytes", backend.peakDeviceBytes());
+            if (backend.hasDeviceMemory()) {
+                o.put("peak_device_bytes", backend.peakDeviceBytes());
+            }
             out.println(new ObjectMapper().writeValueAsString(o));
             return;
         }
-        out.printf(Locale.ROOT, "%-24s %12s%n", "precision computed", used.name().toLowerCase(Locale.ROOT));
-        out.printf(Locale.ROOT, "%-24s %12s%n", "stage", "ms");
-        out.printf(Locale.ROOT, "%-24s %12.1f%n", "load / build weights", loadMs);
-        out.printf(Locale.ROOT, "%-24s %12.1f%n", "text encoder (batch " + batch + ")", textMs);
-        out.printf(Locale.ROOT, "%-24s %12.1f%n", "UNet call (batch " + batch + ")", unetMs);
-        out.printf(Locale.ROOT, "%-24s %12.1f%n", "VAE decode", vaeMs);
-        if (pipelineMs >= 0) {
-            out.printf(Locale.ROOT, "%-24s %12.1f%n", "pipeline (" + steps + " steps)", pipelineMs);
+        out.printf(Locale.ROOT, "%-40s %12s%n", "precision computed", used.name().toLowerCase(Locale.ROOT));
+        out.printf(Locale.ROOT, "%-40s %12s%n", "stage", "ms");
+        out.printf(Locale.ROOT, "%-40s %12.1f%n", "load / build weights", f.loadMs);
+        out.printf(Locale.ROOT, "%-40s %12.1f%n", "preparation (compile, pack, JIT, upload)", f.preparationMs);
+        if (f.firstImageMs >= 0) {
+            out.printf(Locale.ROOT, "%-40s %12.1f%n", "first image, cold (" + steps + " steps)", f.coldPipelineMs);
+            out.printf(Locale.ROOT, "%-40s %12.1f%n", "first image since process start", f.firstImageMs);
         }
-        out.printf(Locale.ROOT, "peak RSS %s, heap %s, off-heap %s, device %s%n", RunSummary.mib(RunSummary.peakRssBytes()),
-                RunSummary.mib(RunSummary.peakHeapBytes()), RunSummary.mib(Tensor.peakLiveBytes()), RunSummary.mib(backend.peakDeviceBytes()));
+        out.printf(Locale.ROOT, "%-40s %12.1f%n", "text encoder (batch " + batch + ")", f.textMs);
+        out.printf(Locale.ROOT, "%-40s %12.1f%n", "UNet call (batch " + batch + ")", f.unetMs);
+        out.printf(Locale.ROOT, "%-40s %12.1f%n", "VAE decode", f.vaeMs);
+        if (f.pipelineMs >= 0) {
+            out.printf(Locale.ROOT, "%-40s %12.1f%n", "pipeline, warm (" + steps + " steps)", f.pipelineMs);
+        }
+        out.println(RunSummary.memory(backend));
     }
 }

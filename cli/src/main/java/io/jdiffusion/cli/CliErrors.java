@@ -10,9 +10,19 @@ final class CliErrors {
     private CliErrors() {
     }
 
-    /** One line: multi-line messages (a list of bad tensors, say) are joined with "; ". */
+    /**
+     * One line: the lines of a multi-line message (a list of bad tensors, say) are joined with "; ", or with
+     * a space after a line that ends in a colon (which introduces the next).
+     */
     static String describe(Throwable ex) {
-        return String.join("; ", firstCause(ex).lines().map(String::strip).filter(l -> !l.isEmpty()).toList());
+        StringBuilder sb = new StringBuilder();
+        for (String line : firstCause(ex).lines().map(String::strip).filter(l -> !l.isEmpty()).toList()) {
+            if (!sb.isEmpty()) {
+                sb.append(sb.charAt(sb.length() - 1) == ':' ? " " : "; ");
+            }
+            sb.append(line);
+        }
+        return sb.toString();
     }
 
     private static String firstCause(Throwable ex) {

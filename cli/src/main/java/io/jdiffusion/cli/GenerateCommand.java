@@ -14,6 +14,7 @@ import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.Images;
 import io.jdiffusion.models.pipeline.PngWriter;
+import io.jdiffusion.models.pipeline.SamplerLabels;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.scheduler.Schedulers;
 import io.jdiffusion.models.sd.ModelIdentity;
@@ -135,8 +136,9 @@ final class GenerateCommand implements Callable<Integer> {
                 err.println("jdiffusion: using the bundled tiny model: its weights are random, so the image is noise. Pass --model for a real SD 1.x/2.x or SDXL model.");
             }
             String samplerUsed = sampler != null ? sampler : model.defaultSampler();
-            err.printf("jdiffusion: %s on %s (%s), %dx%d, %s, %d steps, guidance %s%n", model.description(), backend.name(),
-                    backend.deviceDescription(), w, h, samplerUsed, steps, guidance);
+            err.printf("jdiffusion: %s on %s (%s), %dx%d, sampler %s (%s), %s, guidance %s%n", model.description(),
+                    backend.name(), backend.deviceDescription(), w, h, samplerUsed + (karras ? " with Karras sigmas" : ""),
+                    SamplerLabels.a1111(samplerUsed, karras), steps == 1 ? "1 step" : steps + " steps", guidance);
             announceHashing(err, model);
             Tensor init = initImage != null ? readImage(initImage, w, h) : null;
             try {
@@ -154,7 +156,9 @@ final class GenerateCommand implements Callable<Integer> {
                         if (saveLatents != null) {
                             writeLatents(batchCount == 1 ? saveLatents : withSeed(saveLatents, s), result);
                         }
-                        out.printf("%s  seed %d  %s%n", target, s, RunSummary.describe(result.timings(), backend));
+                        String firstImage = i == 0 ? String.format(java.util.Locale.ROOT, " | first image %.2f s after process start",
+                                RunSummary.sinceProcessStartMs() / 1000) : "";
+                        out.printf("%s  seed %d  %s%s%n", target, s, RunSummary.describe(result.timings(), backend), firstImage);
                     }
                 }
                 if (pipeline.precisionUsed() != pipeline.precisionRequested()) {
@@ -258,6 +262,7 @@ final class GenerateCommand implements Callable<Integer> {
             throw new NoSuchFileException(initImage.toString(), null, "--init-image not found");
         }
         modelOptions.precision();
+        modelOptions.checkPredictionType();
         modelOptions.modelPath();
     }
 

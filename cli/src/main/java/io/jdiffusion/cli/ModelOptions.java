@@ -3,6 +3,8 @@ package io.jdiffusion.cli;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.Precision;
+import io.jdiffusion.models.sd.LoadOptions;
+import io.jdiffusion.models.sd.PredictionTypeChoice;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.testdata.TinySd;
 import picocli.CommandLine.Option;
@@ -19,8 +21,16 @@ final class ModelOptions {
     Path model;
 
     @Option(names = "--config", paramLabel = "DIR",
-            description = "Diffusers-layout folder with configs and tokenizer, for a single-file checkpoint.")
+            description = "For a single-file checkpoint: a folder holding its tokenizer (tokenizer/vocab.json and "
+                    + "tokenizer/merges.txt), and optionally diffusers component configs to use instead of the architecture "
+                    + "inferred from the tensors. Default: a diffusers folder beside the checkpoint, else the Hugging Face cache.")
     Path config;
+
+    @Option(names = "--prediction-type", paramLabel = "epsilon|v_prediction",
+            description = "What the UNet predicts, for single files that do not say (SD 2.x 768-v: v_prediction; "
+                    + "512-base: epsilon). Default: a NAME.yaml or NAME.json beside the checkpoint (as A1111 reads it), "
+                    + "else the family's usual one.")
+    String predictionType;
 
     @Option(names = "--backend", paramLabel = "NAME",
             description = "Compute backend (see 'jdiffusion backends'); default: the available one with the highest priority.")
@@ -53,7 +63,15 @@ final class ModelOptions {
     }
 
     StableDiffusion load() throws NoSuchFileException {
-        return StableDiffusion.load(modelPath(), config);
+        return StableDiffusion.loadWith(modelPath(), LoadOptions.builder().configFolder(config)
+                .predictionType(predictionType).build());
+    }
+
+    /** Checks --prediction-type before anything is loaded. */
+    void checkPredictionType() {
+        if (predictionType != null) {
+            PredictionTypeChoice.normalize(predictionType);
+        }
     }
 
     Backend createBackend() {

@@ -23,11 +23,31 @@ final class RunSummary {
         if (t.vaeEncodeMs() > 0) {
             sb.append(String.format(Locale.ROOT, " | VAE encode %.0f ms", t.vaeEncodeMs()));
         }
-        sb.append(String.format(Locale.ROOT, " | UNet %d calls %.2f s (%.0f ms/call) | VAE decode %.0f ms | total %.2f s",
-                t.unetCalls(), t.unetTotalMs() / 1000, t.unetPerCallMs(), t.vaeDecodeMs(), t.totalMs() / 1000));
-        sb.append(String.format(Locale.ROOT, " | peak RSS %s, heap %s, off-heap %s, device %s",
-                mib(peakRssBytes()), mib(peakHeapBytes()), mib(Tensor.peakLiveBytes()), mib(backend.peakDeviceBytes())));
+        sb.append(String.format(Locale.ROOT, " | UNet %s %.2f s (%.0f ms/call) | VAE decode %.0f ms",
+                stepsAndCalls(t.unetSteps(), t.unetCalls()), t.unetTotalMs() / 1000, t.unetPerCallMs(), t.vaeDecodeMs()));
+        if (t.preparationMs() > 0) {
+            sb.append(String.format(Locale.ROOT, " | preparation %.2f s (compile, weight packing, JIT, upload)",
+                    t.preparationMs() / 1000));
+        }
+        sb.append(String.format(Locale.ROOT, " | total %.2f s | %s", t.totalMs() / 1000, memory(backend)));
         return sb.toString();
+    }
+
+    /** "20 steps", or "20 steps, 21 calls" when PNDM's first step calls the UNet twice. */
+    static String stepsAndCalls(int steps, int calls) {
+        String s = steps + (steps == 1 ? " step" : " steps");
+        return calls == steps ? s : s + ", " + calls + " calls (PNDM's first step calls the UNet twice)";
+    }
+
+    /** Peak memory: RSS, heap, off-heap, and device memory for backends that have a device. */
+    static String memory(Backend backend) {
+        String s = "peak RSS " + mib(peakRssBytes()) + ", heap " + mib(peakHeapBytes()) + ", off-heap " + mib(Tensor.peakLiveBytes());
+        return backend.hasDeviceMemory() ? s + ", device " + mib(backend.peakDeviceBytes()) : s;
+    }
+
+    /** Milliseconds since the JVM started: what a user waits from pressing enter. */
+    static double sinceProcessStartMs() {
+        return System.currentTimeMillis() - ManagementFactory.getRuntimeMXBean().getStartTime();
     }
 
     /** VmHWM: the process's peak resident set, what peers report as peak RSS; -1 where /proc is absent. */

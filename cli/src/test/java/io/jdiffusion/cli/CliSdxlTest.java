@@ -35,7 +35,7 @@ class CliSdxlTest {
                 "--guidance-scale", "5", "--width", "48", "--height", "32", "--backend", "cpu", "--output", png.toString(),
                 "--save-latents", latents.toString());
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(r.err()).contains("SDXL (diffusers folder").contains("48x32, euler, 12 steps");
+        assertThat(r.err()).contains("SDXL (diffusers folder").contains("48x32, sampler euler (Euler), 12 steps");
         BufferedImage image = ImageIO.read(png.toFile());
         assertThat(image.getWidth()).isEqualTo(48);
         assertThat(image.getHeight()).isEqualTo(32);

@@ -2,7 +2,11 @@ package io.jdiffusion.cli;
 
 import io.jdiffusion.core.Numerics;
 import io.jdiffusion.core.safetensors.SafetensorsFile;
+import io.jdiffusion.core.io.FileHashes;
 import io.jdiffusion.models.pipeline.PngText;
+import io.jdiffusion.models.sd.CheckpointFamily;
+import io.jdiffusion.models.sd.LdmCheckpointWriter;
+import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.testdata.TinySd;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -12,10 +16,13 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.security.MessageDigest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -69,7 +76,10 @@ class CliTest {
                 "--width", "32", "--height", "32", "--output", png.toString(), "--save-latents", latents.toString(),
                 "--backend", "cpu");
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(r.out()).contains("seed 7").contains("UNet 21 calls"); // PNDM: 21 calls for 20 steps
+        // PNDM: 21 calls for 20 steps, said so; the CPU backend has no device memory to report
+        assertThat(r.out()).contains("seed 7").contains("UNet 20 steps, 21 calls (PNDM's first step calls the UNet twice)")
+                .containsPattern("first image \\d+\\.\\d\\d s after process start").doesNotContain("device");
+        assertThat(r.err()).contains("sampler pndm (PLMS), 20 steps, guidance 7.5");
         BufferedImage image = ImageIO.read(png.toFile());
         assertThat(image.getWidth()).isEqualTo(32);
         assertThat(image.getHeight()).isEqualTo(32);
@@ -112,8 +122,53 @@ class CliTest {
                 "--strength", "0.5", "-o", png.toString());
         assertThat(r.exitCode()).as(r.err()).isZero();
         // PNDM, 4 steps (5 calls), strength 0.5: diffusers starts at index 4 - int(4 * 0.5) = 2, so 3 calls.
-        assertThat(r.out()).contains("VAE encode").contains("UNet 3 calls");
+        assertThat(r.out()).contains("VAE encode").contains("UNet 3 steps");
         assertThat(pngText(png, "parameters")).contains("Denoising strength: 0.5");
+    }
+
+    @Test
+    void aSingleFileCheckpointNeedsOnlyATokenizerFolderAndThePngNamesItByHashAndName() throws Exception {
+        Path models = Files.createDirectories(dir.resolve("models, v1: final"));
+        Path file = models.resolve("tiny-ldm.safetensors");
+        try (StableDiffusion tiny = StableDiffusion.load(TinySd.modelDir(), null)) {
+            LdmCheckpointWriter.write(tiny, CheckpointFamily.SD1, file, Map.of());
+        }
+        Path config = Files.createDirectories(dir.resolve("config"));
+        Files.createDirectories(config.resolve("tokenizer"));
+        for (String f : List.of("vocab.json", "merges.txt")) {
+            Files.copy(TinySd.modelDir().resolve("tokenizer").resolve(f), config.resolve("tokenizer").resolve(f));
+        }
+        String hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file))).substring(0, 10);
+        System.setProperty(FileHashes.CACHE_DIR_PROPERTY, dir.resolve("cache").toString());
+        try {
+            for (int run = 0; run < 2; run++) {
+                Path png = dir.resolve("single-" + run + ".png");
+                Run r = run("generate", "--model", file.toString(), "--config", config.toString(), "--prompt", "x",
+                        "--seed", "1", "--steps", "1", "-W", "16", "-H", "16", "--output", png.toString(), "--backend", "cpu");
+                assertThat(r.exitCode()).as(r.err()).isZero();
+                assertThat(r.err()).contains("single file " + file).contains("tokenizer from " + config);
+                // the file is hashed once; the second run finds the hash in the cache
+                assertThat(r.err().contains("hashing tiny-ldm.safetensors")).isEqualTo(run == 0);
+                String parameters = pngText(png, "parameters");
+                assertThat(parameters).endsWith("Model hash: " + hash + ", Model: tiny-ldm").doesNotContain(dir.toString());
+            }
+        } finally {
+            System.clearProperty(FileHashes.CACHE_DIR_PROPERTY);
+        }
+        expectError("unknown prediction type 'x0'", "generate", "-p", "x", "--model", file.toString(), "--prediction-type", "x0",
+                "-o", dir.resolve("never.png").toString());
+    }
+
+    @Test
+    void consoleFormats() {
+        assertThat(ConsoleProgress.rate(3, 1_000_000_000L)).isEqualTo("3.0 it/s");
+        assertThat(ConsoleProgress.rate(1, 3_200_000_000L)).isEqualTo("3.2 s/it");
+        assertThat(ConsoleProgress.rate(2, 6_000_000_000L)).isEqualTo("3.0 s/it");
+        assertThat(ConsoleProgress.rate(0, 1)).isEmpty();
+        assertThat(RunSummary.stepsAndCalls(1, 1)).isEqualTo("1 step");
+        assertThat(RunSummary.stepsAndCalls(20, 21)).isEqualTo("20 steps, 21 calls (PNDM's first step calls the UNet twice)");
+        assertThat(CliErrors.describe(new IllegalStateException("cannot load x:\nunet weights from y do not fit:\n  missing (1): a\n  unexpected (1): b")))
+                .isEqualTo("cannot load x: unet weights from y do not fit: missing (1): a; unexpected (1): b");
     }
 
     @Test

@@ -175,4 +175,12 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, List<I
                 flipSinToCos, freqShift, useLinearProjection, downsamplePadding, convInKernel, convOutKernel, timeEmbedDim,
                 upcastAttention, addTimeEmbedDim, addEmbedInputDim);
     }
+
+    /** The same UNet with another default latent size (SD 2.x: 96 for 768-v, 64 for 512-base). */
+    public UNetConfig withSampleSize(int size) {
+        return new UNetConfig(inChannels, outChannels, size, blockOutChannels, downBlockTypes, upBlockTypes,
+                layersPerBlock, attentionHeads, transformerLayersPerBlock, crossAttentionDim, normGroups, normEps,
+                flipSinToCos, freqShift, useLinearProjection, downsamplePadding, convInKernel, convOutKernel, timeEmbedDim,
+                upcastAttention, addTimeEmbedDim, addEmbedInputDim);
+    }
 }

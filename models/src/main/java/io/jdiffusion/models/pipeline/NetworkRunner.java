@@ -18,6 +18,7 @@ public final class NetworkRunner implements AutoCloseable {
     private final Backend backend;
     private final Precision precision;
     private final Map<String, Executable> executables = new LinkedHashMap<>();
+    private long preparationNanos;
 
     public NetworkRunner(Backend backend, Precision precision) {
         this.backend = backend;
@@ -57,10 +58,21 @@ public final class NetworkRunner implements AutoCloseable {
     private Executable executable(String key, Supplier<Graph> graph, Precision compiledIn) {
         Executable exe = executables.get(key);
         if (exe == null) {
+            long start = System.nanoTime();
             exe = backend.compile(graph.get(), compiledIn);
+            preparationNanos += System.nanoTime() - start;
             executables.put(key, exe);
         }
         return exe;
+    }
+
+    /**
+     * Nanoseconds spent so far recording graphs and compiling them: the preparation that precedes a network's
+     * first run (the CPU backend packs weights and transforms Winograd kernels here; the TornadoVM backend
+     * builds its task graphs here and JIT-compiles and uploads during the first run).
+     */
+    public synchronized long preparationNanos() {
+        return preparationNanos;
     }
 
     /** Frees the executables whose keys start with {@code keyPrefix} (those of a dropped LoRA set). */

@@ -9,6 +9,14 @@ public interface ProgressListener {
     default void started(int totalCalls) {
     }
 
+    /**
+     * Denoising is about to start {@code totalCalls} UNet calls for {@code steps} steps: PNDM's first step
+     * calls the UNet twice, so it makes one call more than steps.
+     */
+    default void started(int totalCalls, int steps) {
+        started(totalCalls);
+    }
+
     /** UNet call {@code index} (0-based) and its scheduler step are done. */
     default void stepDone(int index, int totalCalls) {
     }

@@ -96,27 +96,28 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         TorchGenerator generator = new TorchGenerator(sampling.seed());
         boolean guided = sampling.usesGuidance();
 
-        long t0 = System.nanoTime();
+        StageClock clock = new StageClock(runner);
         double vaeEncodeMs = 0;
         GenerationRequest.PromptInput promptInput = request.prompt();
         LoraRequest loraRequest = LoraRequest.resolve(promptInput.prompt(), promptInput.loras(), promptInput.loraDir());
         AdaptedNetworks networks = loraNetworks.networks(loraRequest.loras());
         TextConditioner conditioner = networks.textEncoderKey().isEmpty() ? model.conditioner()
                 : model.conditioner().withTextEncoder(networks.textEncoder(), networks.textEncoderKey());
+        clock.prepared(); // reading and merging a LoRA set is one-time work, like compiling
         ConditioningInput conditioningInput = new ConditioningInput(loraRequest.prompt(),
                 promptInput.negativePrompt(), guided, width, height, request.sizeConditioning());
         List<String> warnings = new ArrayList<>(loraRequest.warnings());
         try (Conditioning conditioning = conditioner.encode(conditioningInput, runner)) {
             warnings.addAll(conditioning.warnings());
-            double textMs = millisSince(t0);
+            double textMs = clock.lap();
 
             float[] latents;
             int firstCall = 0;
             GenerationRequest.ImageInput image = request.image();
             if (image != null) {
-                long te = System.nanoTime();
+                clock.lap();
                 float[] initLatents = encodeImage(image.initImage(), width, height, generator);
-                vaeEncodeMs = millisSince(te);
+                vaeEncodeMs = clock.lap();
                 firstCall = Schedulers.img2imgStartIndex(scheduler, sampling.steps(), image.strength());
                 float[] noise = generator.randn(latentSize);
                 latents = scheduler.addNoise(initLatents, noise, firstCall);
@@ -132,26 +133,35 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
             float[] timesteps = scheduler.timesteps();
             int calls = timesteps.length - firstCall;
-            progress.started(calls);
-            long tu = System.nanoTime();
+            int steps = distinctCount(timesteps, firstCall);
+            progress.started(calls, steps);
+            clock.lap();
+            double[] callMs = new double[calls];
+            boolean firstCallCompiled = false;
             int callsMade = 0;
             for (int i = firstCall; i < timesteps.length && !progress.stopRequested(); i++) {
                 float[] scaled = scheduler.scaleModelInput(latents, i);
                 float[] noisePred = predictNoise(networks.unet(), networks.unetKey(), repeat(scaled, conditioning.batch()),
                         timesteps[i], conditioning, h, w);
+                callMs[i - firstCall] = clock.lap();
+                firstCallCompiled |= i == firstCall && clock.lastLapCompiled();
                 float[] eps = guided ? guide(noisePred, latentSize, sampling.guidanceScale()) : noisePred;
                 latents = scheduler.step(eps, i, latents, generator);
                 callsMade++;
                 progress.latentsAfterStep(i - firstCall, latents, channels, h, w);
                 progress.stepDone(i - firstCall, calls);
             }
-            double unetMs = millisSince(tu);
+            clock.firstCallExcess(callMs, firstCallCompiled);
+            double unetMs = java.util.Arrays.stream(callMs).sum() + clock.lap();
             progress.finished();
 
-            long td = System.nanoTime();
             Tensor decoded = request.output().decodeImage() ? decodeLatents(latents, h, w) : null;
-            double decodeMs = millisSince(td);
-            StageTimings timings = new StageTimings(textMs, vaeEncodeMs, unetMs, callsMade, decodeMs, millisSince(start));
+            double decodeMs = clock.lap();
+            // An early stop (interrupt) counts the calls made, and the distinct timesteps among them.
+            int stepsMade = callsMade == calls ? steps
+                    : distinctCount(java.util.Arrays.copyOf(timesteps, firstCall + callsMade), firstCall);
+            StageTimings timings = new StageTimings(clock.preparationMs(), textMs, vaeEncodeMs, unetMs, stepsMade, callsMade,
+                    decodeMs, millisSince(start));
             return new GenerationResult(decoded, latents, h, w, sampling.seed(), timings, warnings);
         }
     }
@@ -291,6 +301,71 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             throw new IllegalArgumentException("initial latents hold " + latents.length + " values, the size needs " + expected);
         }
         return latents;
+    }
+
+    /** Denoising steps among the calls from {@code first} on: PNDM repeats its first timestep (two UNet calls). */
+    private static int distinctCount(float[] timesteps, int first) {
+        return (int) java.util.stream.IntStream.range(first, timesteps.length).mapToDouble(i -> timesteps[i]).distinct().count();
+    }
+
+    /**
+     * Splits a generation's wall time into stages and preparation: each lap's time less the graph compilation
+     * that happened during it, which is preparation; the UNet's first call, when its network was compiled for
+     * this generation, also gives its excess over the median call to preparation (backends that JIT-compile and
+     * upload on the first run).
+     */
+    private static final class StageClock {
+        private final NetworkRunner runner;
+        private long lapStart = System.nanoTime();
+        private long lapPreparation;
+        private double preparationMs;
+        private boolean lastLapCompiled;
+
+        StageClock(NetworkRunner runner) {
+            this.runner = runner;
+            this.lapPreparation = runner.preparationNanos();
+        }
+
+        /** Milliseconds since the last lap, without the compilation in between (which joins the preparation). */
+        double lap() {
+            long now = System.nanoTime();
+            long prep = runner.preparationNanos();
+            double compiled = (prep - lapPreparation) / 1e6;
+            double ms = (now - lapStart) / 1e6 - compiled;
+            preparationMs += compiled;
+            lastLapCompiled = compiled > 0;
+            lapStart = now;
+            lapPreparation = prep;
+            return ms;
+        }
+
+        /** Counts the time since the last lap as preparation. */
+        void prepared() {
+            double ms = lap();
+            preparationMs += ms;
+        }
+
+        boolean lastLapCompiled() {
+            return lastLapCompiled;
+        }
+
+        /** Moves the first UNet call's excess over the median call to the preparation, if that call compiled. */
+        void firstCallExcess(double[] callMs, boolean firstCompiled) {
+            if (callMs.length < 2) {
+                return;
+            }
+            double[] rest = java.util.Arrays.copyOfRange(callMs, 1, callMs.length);
+            java.util.Arrays.sort(rest);
+            double excess = callMs[0] - rest[rest.length / 2];
+            if (excess > 0 && firstCompiled) {
+                callMs[0] -= excess;
+                preparationMs += excess;
+            }
+        }
+
+        double preparationMs() {
+            return preparationMs;
+        }
     }
 
     private static double millisSince(long nanos) {

@@ -26,15 +26,18 @@ public record ModelConfigs(ClipTextConfig textEncoder, ClipTextConfig textEncode
     static final String UNET = "unet";
     static final String VAE = "vae";
     static final String SCHEDULER = "scheduler";
+    static final String SD15 = "sd15";
+    static final String SD21 = "sd21";
+    static final String SDXL = "sdxl";
 
     /** Stable Diffusion 1.5: CLIP ViT-L/14 text tower, 859M-parameter UNet, PNDM scheduler, epsilon prediction. */
     public static ModelConfigs sd15() {
-        return bundled("sd15", "bundled SD 1.5 configs");
+        return bundled(SD15, "bundled SD 1.5 configs");
     }
 
     /** Stable Diffusion 2.1 (768-v): OpenCLIP ViT-H text tower (23 layers), linear projections, v-prediction. */
     public static ModelConfigs sd21() {
-        return bundled("sd21", "bundled SD 2.1 configs");
+        return bundled(SD21, "bundled SD 2.1 configs");
     }
 
     /**
@@ -42,19 +45,38 @@ public record ModelConfigs(ClipTextConfig textEncoder, ClipTextConfig textEncode
      * with text_time added conditioning, VAE scaling 0.13025, EulerDiscrete with "leading" spacing.
      */
     public static ModelConfigs sdxl() {
-        return bundled("sdxl", "bundled SDXL base 1.0 configs");
+        return bundled(SDXL, "bundled SDXL base 1.0 configs");
     }
 
     private static ModelConfigs bundled(String dir, String source) {
-        String base = "/io/jdiffusion/models/sd/" + dir + "/";
-        boolean two = ModelConfigs.class.getResource(base + "text_encoder_2.json") != null;
+        ObjectNode text2 = ModelConfigs.class.getResource(resource(dir, TEXT_ENCODER_2)) != null
+                ? bundledTree(dir, TEXT_ENCODER_2) : null;
+        return fromTrees(bundledTree(dir, TEXT_ENCODER), text2, bundledTree(dir, UNET), bundledTree(dir, VAE),
+                bundledTree(dir, SCHEDULER), source);
+    }
+
+    private static String resource(String dir, String component) {
+        return "/io/jdiffusion/models/sd/" + dir + "/" + component + ".json";
+    }
+
+    /** A bundled config as an editable tree: {@code dir} is sd15, sd21 or sdxl, {@code component} e.g. {@link #UNET}. */
+    static ObjectNode bundledTree(String dir, String component) {
+        return ConfigJson.resource(resource(dir, component)).tree().deepCopy();
+    }
+
+    /**
+     * Configs from diffusers-named JSON trees, checked as the files of a diffusers folder are.
+     *
+     * @param text2 SDXL's second text encoder; null for SD 1.x/2.x
+     */
+    static ModelConfigs fromTrees(ObjectNode text, ObjectNode text2, ObjectNode unet, ObjectNode vae, ObjectNode scheduler,
+                                  String source) {
         return new ModelConfigs(
-                ClipTextConfig.fromJson(ConfigJson.resource(base + "text_encoder.json")),
-                two ? ClipTextConfig.fromJson(ConfigJson.resource(base + "text_encoder_2.json")) : null,
-                UNetConfig.fromJson(ConfigJson.resource(base + "unet.json")),
-                VaeConfig.fromJson(ConfigJson.resource(base + "vae.json")),
-                ConfigJson.resource(base + "scheduler.json").tree(),
-                source);
+                ClipTextConfig.fromJson(new ConfigJson(source + " text encoder", text)),
+                text2 == null ? null : ClipTextConfig.fromJson(new ConfigJson(source + " text encoder 2", text2)),
+                UNetConfig.fromJson(new ConfigJson(source + " unet", unet)),
+                VaeConfig.fromJson(new ConfigJson(source + " vae", vae)),
+                scheduler, source);
     }
 
     /**
@@ -130,6 +152,20 @@ public record ModelConfigs(ClipTextConfig textEncoder, ClipTextConfig textEncode
             case 1024 -> "SD 2.x";
             default -> "SD-shaped model (cross-attention width " + unet.crossAttentionDim() + ")";
         };
+    }
+
+    /** The same configs with the scheduler's {@code prediction_type} set. */
+    public ModelConfigs withPredictionType(String predictionType) {
+        ObjectNode s = scheduler.deepCopy();
+        s.put("prediction_type", predictionType);
+        return new ModelConfigs(textEncoder, textEncoder2, unet, vae, s, source);
+    }
+
+    /** Whether {@code folder} holds the component configs (else it may hold only a tokenizer). */
+    static boolean hasComponentConfigs(Path folder) {
+        return Files.isRegularFile(folder.resolve(UNET).resolve("config.json"))
+                || Files.isRegularFile(folder.resolve(TEXT_ENCODER).resolve("config.json"))
+                || Files.isRegularFile(folder.resolve(VAE).resolve("config.json"));
     }
 
     /** Two text encoders and text_time added conditioning. */

@@ -1,6 +1,6 @@
 package io.jdiffusion.models.sd;
 
-import io.jdiffusion.core.Tensor;
+import io.jdiffusion.core.Shape;
 import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.config.ClipTextConfig;
 import io.jdiffusion.models.config.ModelLoadException;
@@ -13,12 +13,15 @@ import io.jdiffusion.models.weights.StoredKey;
 import io.jdiffusion.models.weights.TransposedWeights;
 
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
  * The original single-file checkpoint layout ({@code model.diffusion_model.*}, {@code first_stage_model.*},
- * {@code cond_stage_model.*}, SDXL's {@code conditioner.embedders.0/1.*}): which family a file is, the architecture its tensor shapes imply, and each
+ * {@code cond_stage_model.*}, SDXL's {@code conditioner.embedders.0/1.*}): the text towers a file stores, its
+ * tensor shapes (see {@link LdmArchitecture}), and each
  * network's view of the file. Tensors outside the three networks (the DDPM schedule buffers, EMA copies)
  * are ignored.
  */
@@ -36,16 +39,10 @@ final class SingleFileCheckpoint {
     private SingleFileCheckpoint() {
     }
 
-    static TextTower detect(SafetensorsWeights w, Path file) {
-        boolean unet = w.names().stream().anyMatch(n -> n.startsWith(LdmKeyMap.UNET_PREFIX));
-        boolean sdxl = w.names().stream().anyMatch(n -> n.startsWith("conditioner.embedders."));
-        if (sdxl) {
+    /** The text tower(s) stored in the checkpoint. */
+    static TextTower textTower(SafetensorsWeights w, Path file) {
+        if (w.names().stream().anyMatch(n -> n.startsWith("conditioner.embedders."))) {
             return detectSdxl(w, file);
-        }
-        if (!unet) {
-            throw new ModelLoadException(file + " is not a Stable Diffusion single-file checkpoint: it has no "
-                    + LdmKeyMap.UNET_PREFIX + "* tensors. For a diffusers folder, name the folder; a component file on "
-                    + "its own (e.g. unet/diffusion_pytorch_model.safetensors) cannot be loaded alone.");
         }
         if (w.contains(LdmKeyMap.CLIP_PREFIX + "text_model.embeddings.token_embedding.weight")
                 || w.contains(LdmKeyMap.CLIP_PREFIX + "embeddings.token_embedding.weight")) {
@@ -74,46 +71,13 @@ final class SingleFileCheckpoint {
         return TextTower.SDXL;
     }
 
-    /**
-     * The architecture implied by the tensors: SD 1.5's for a CLIP text tower, SD 2.1's for OpenCLIP (which
-     * uses the penultimate of the stored layers), with the UNet's input channels read from conv_in so
-     * inpainting checkpoints (9 channels) load too.
-     */
-    static ModelConfigs inferConfigs(SafetensorsWeights w, TextTower tower, Path file) {
-        ModelConfigs base = switch (tower) {
-            case CLIP -> ModelConfigs.sd15();
-            case OPEN_CLIP -> ModelConfigs.sd21();
-            case SDXL -> ModelConfigs.sdxl();
-        };
-        if (tower == TextTower.OPEN_CLIP) {
-            int layers = 0;
-            for (String n : w.names()) {
-                layers = Math.max(layers, LdmKeyMap.openClipLayer(n) + 1);
-            }
-            if (layers < 2) {
-                throw new ModelLoadException(file + ": OpenCLIP text tower has " + layers + " layers");
-            }
-            ClipTextConfig text = base.textEncoder().withNumLayers(layers).withSkipLastLayers(1);
-            base = base.withTextEncoder(text);
+    /** Every stored tensor's name and shape, what {@link LdmArchitecture} reads the architecture from. */
+    static Map<String, Shape> shapes(SafetensorsWeights w) {
+        Map<String, Shape> shapes = new HashMap<>();
+        for (String name : w.names()) {
+            shapes.put(name, w.tensor(name).shape());
         }
-        Tensor convIn = w.tensor(LdmKeyMap.UNET_PREFIX + "input_blocks.0.0.weight");
-        if (convIn != null && convIn.shape().rank() == 4) {
-            base = base.withUNet(base.unet().withInChannels(convIn.shape().size(1)));
-        }
-        return new ModelConfigs(base.textEncoder(), base.textEncoder2(), base.unet(), base.vae(), base.scheduler(),
-                base.source() + " (architecture inferred from the tensors of " + file + ")");
-    }
-
-    /** What to supply when a bare single file is asked for its tokenizer. */
-    static String noTokenizer(Path file, TextTower tower) {
-        return file + " is a single-file checkpoint, which holds no tokenizer. Pass --config DIR naming a "
-                + "diffusers-layout folder with tokenizer/vocab.json and tokenizer/merges.txt"
-                + (tower == TextTower.SDXL ? " (and tokenizer_2/ likewise)" : "")
-                + " (and the component configs), e.g. a copy of the " + switch (tower) {
-                    case CLIP -> "stable-diffusion-v1-5";
-                    case OPEN_CLIP -> "stable-diffusion-2-1";
-                    case SDXL -> "stable-diffusion-xl-base-1.0";
-                } + " repository without its weight files.";
+        return shapes;
     }
 
     static MappedWeights unetSource(SafetensorsWeights w, UNetConfig c) {

@@ -59,19 +59,27 @@ public final class StableDiffusion implements AutoCloseable {
      * Loads a diffusers-layout folder ({@code model_index.json}, {@code text_encoder/}, {@code tokenizer/},
      * {@code unet/}, {@code vae/}, {@code scheduler/}) or a single-file {@code .safetensors} checkpoint.
      *
-     * @param configFolderOrNull a diffusers-layout folder whose configs, scheduler config and tokenizer are
-     *                           used instead of the model's own (for a single file: instead of the architecture
-     *                           inferred from its tensors, which also leaves it without a tokenizer)
+     * @param configFolderOrNull see {@link LoadOptions#configFolder()}
      * @throws ModelLoadException naming every problem found: missing files, corrupt configs, pickle files,
      *                            weights that do not fit the architecture
      */
     public static StableDiffusion load(Path modelFolderOrSafetensorsFile, Path configFolderOrNull) {
+        return loadWith(modelFolderOrSafetensorsFile, LoadOptions.builder().configFolder(configFolderOrNull).build());
+    }
+
+    /**
+     * Loads a diffusers folder or a single-file checkpoint. A single file's architecture (SD 1.x, SD 2.x) is
+     * inferred from its tensor shapes and the bundled configs used, unless the config folder holds component
+     * configs; its tokenizer comes from the config folder or is searched for ({@link TokenizerSearch}); its
+     * prediction type is chosen as {@link PredictionTypeChoice} says. The description says what was used.
+     */
+    public static StableDiffusion loadWith(Path modelFolderOrSafetensorsFile, LoadOptions options) {
         Path model = modelFolderOrSafetensorsFile;
         if (model == null || !Files.exists(model)) {
             throw new ModelLoadException(model + ": no such file or folder");
         }
         if (Files.isDirectory(model)) {
-            return loadFolder(model, configFolderOrNull == null ? model : configFolderOrNull);
+            return loadFolder(model, options.configFolder() == null ? model : options.configFolder(), options.predictionType());
         }
         if (DiffusersFolder.isPickle(model)) {
             throw DiffusersFolder.pickleRefusal(model);
@@ -80,16 +88,19 @@ public final class StableDiffusion implements AutoCloseable {
             throw new ModelLoadException(model + ": not a model jdiffusion reads (a diffusers folder or a .safetensors "
                     + "single-file checkpoint)");
         }
-        return loadSingleFile(model, configFolderOrNull);
+        return loadSingleFile(model, options);
     }
 
-    private static StableDiffusion loadFolder(Path folder, Path configRoot) {
+    private static StableDiffusion loadFolder(Path folder, Path configRoot, String predictionType) {
         if (!Files.isDirectory(folder.resolve(ModelConfigs.UNET)) && !Files.isRegularFile(folder.resolve("model_index.json"))) {
             throw new ModelLoadException(folder + " is not a diffusers Stable Diffusion folder (no model_index.json and no "
                     + "unet/ folder); for a single-file checkpoint name the .safetensors file itself");
         }
         DiffusersFolder.checkModelIndex(folder);
         ModelConfigs configs = ModelConfigs.fromFolder(configRoot);
+        if (predictionType != null) {
+            configs = configs.withPredictionType(predictionType);
+        }
         Path tokenizer = DiffusersFolder.tokenizerFolder(configRoot);
         List<AutoCloseable> opened = new ArrayList<>();
         try {
@@ -130,38 +141,55 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
-    private static StableDiffusion loadSingleFile(Path file, Path configFolder) {
+    private static StableDiffusion loadSingleFile(Path file, LoadOptions options) {
         SafetensorsWeights w = SafetensorsWeights.open(file);
         List<AutoCloseable> resources = new ArrayList<>(List.of(w));
         try {
-            SingleFileCheckpoint.TextTower tower = SingleFileCheckpoint.detect(w, file);
-            ModelConfigs configs;
-            Path tokenizer = null;
-            String tokenizerProblem = null;
-            if (configFolder != null) {
-                configs = ModelConfigs.fromFolder(configFolder);
-                tokenizer = DiffusersFolder.tokenizerFolder(configFolder);
-            } else {
-                configs = SingleFileCheckpoint.inferConfigs(w, tower, file);
-                tokenizerProblem = SingleFileCheckpoint.noTokenizer(file, tower);
+            CheckpointFamily family = CheckpointFamily.detect(w, file);
+            Path configFolder = options.configFolder();
+            if (configFolder != null && !Files.isDirectory(configFolder)) {
+                throw new ModelLoadException("--config " + configFolder + ": no such folder");
             }
-            TransposedWeights text2 = tower == SingleFileCheckpoint.TextTower.SDXL
+            boolean givenConfigs = configFolder != null && ModelConfigs.hasComponentConfigs(configFolder);
+            ModelConfigs configs;
+            String note;
+            if (givenConfigs) {
+                configs = ModelConfigs.fromFolder(configFolder);
+                if (options.predictionType() != null) {
+                    configs = configs.withPredictionType(options.predictionType());
+                }
+                note = "configs from " + configFolder + ", prediction type " + configs.predictionType();
+            } else {
+                PredictionTypeChoice prediction = PredictionTypeChoice.choose(options.predictionType(), file, family);
+                configs = LdmArchitecture.infer(SingleFileCheckpoint.shapes(w), family, prediction, file);
+                note = "architecture inferred from the tensors, prediction type " + prediction;
+            }
+            TransposedWeights text2 = family.textTower() == SingleFileCheckpoint.TextTower.SDXL
                     ? SingleFileCheckpoint.sdxlText2Source(w, configs.textEncoder2()) : null;
             if (text2 != null) {
                 resources.add(text2);
             }
-            Networks n = Networks.load(configs,
-                    SingleFileCheckpoint.textSource(w, tower, configs.textEncoder()), text2,
-                    SingleFileCheckpoint.unetSource(w, configs.unet()),
-                    SingleFileCheckpoint.vaeSource(w, configs.vae()), file.toString());
-            String note = configFolder != null ? "configs from " + configFolder
-                    : "architecture inferred from the tensors, prediction type " + configs.predictionType()
-                    + " assumed (pass --config DIR to override)";
-            TextConditioner conditioner = n.conditioner(tokenizer,
-                    tokenizer != null && configs.isSdxl() ? DiffusersFolder.tokenizerFolder(configFolder, "tokenizer_2") : null,
-                    tokenizerProblem, configFolder == null || DiffusersFolder.forceZerosForEmptyPrompt(configFolder));
+            Networks n;
+            try {
+                n = Networks.load(configs,
+                        SingleFileCheckpoint.textSource(w, family.textTower(), configs.textEncoder()), text2,
+                        SingleFileCheckpoint.unetSource(w, configs.unet()),
+                        SingleFileCheckpoint.vaeSource(w, configs.vae()), file.toString());
+            } catch (ModelLoadException e) {
+                if (!givenConfigs) {
+                    throw e;
+                }
+                throw new ModelLoadException(e.getMessage() + "\nThe configs in " + configFolder + " do not describe this "
+                        + family.label() + " checkpoint; a --config folder holding only tokenizer/ uses the architecture "
+                        + "inferred from the tensors.", e);
+            }
+            TokenizerSearch.Found tokenizer = TokenizerSearch.find(file, family, configFolder, options.hubCaches());
+            List<Path> folders = tokenizer.folders();
+            TextConditioner conditioner = n.conditioner(folders.getFirst(), folders.size() > 1 ? folders.get(1) : null,
+                    null, configFolder == null || DiffusersFolder.forceZerosForEmptyPrompt(configFolder));
             return new StableDiffusion(n.text, n.text2, conditioner, n.unet, n.vae, configs.scheduler(),
-                    configs.family() + " (single file " + file + "; " + note + ")", ModelIdentity.ofFile(file), resources);
+                    configs.family() + " (single file " + file + "; " + note + "; tokenizer from " + tokenizer.where() + ")",
+                    ModelIdentity.ofFile(file), resources);
         } catch (RuntimeException e) {
             closeAll(resources);
             throw e;

@@ -10,10 +10,12 @@ import java.util.List;
 
 /**
  * Takes a network's weights from a {@link WeightSource}, one expected name and shape at a time, and
- * collects every problem instead of stopping at the first: {@link #finish()} then reports all missing,
- * mis-shaped, non-float and unexpected tensors in one error, so a user fixes a bad file in one go.
+ * collects every problem instead of stopping at the first: {@link #finish()} then reports the missing,
+ * mis-shaped, non-float and unexpected tensors in one error (each kind counted, the first five named).
  */
 public final class WeightReader {
+    /** How many tensors each kind of problem lists by name. */
+    static final int LISTED = 5;
     private final WeightSource source;
     private final String network;
     private final String configSource;
@@ -75,15 +77,26 @@ public final class WeightReader {
         List<String> lines = new ArrayList<>();
         List<String> unexpected = source.unusedNames();
         if (!missing.isEmpty()) {
-            lines.add("missing (" + missing.size() + "): " + String.join(", ", missing));
+            lines.add("missing (" + missing.size() + "): " + firstFew(missing, ", "));
         }
         if (!misshaped.isEmpty()) {
-            lines.add("wrong shape or type (" + misshaped.size() + "): " + String.join("; ", misshaped));
+            lines.add("wrong shape or type (" + misshaped.size() + "): " + firstFew(misshaped, "; "));
         }
         if (!unexpected.isEmpty()) {
-            lines.add("unexpected (" + unexpected.size() + "): " + String.join(", ", unexpected));
+            lines.add("unexpected (" + unexpected.size() + "): " + firstFew(unexpected, ", "));
         }
         return lines;
+    }
+
+    /**
+     * The first {@link #LISTED} entries and how many more: a checkpoint of another architecture misses
+     * hundreds of tensors, and the first few say what is wrong as well as all of them would.
+     */
+    static String firstFew(List<String> entries, String separator) {
+        if (entries.size() <= LISTED) {
+            return String.join(separator, entries);
+        }
+        return String.join(separator, entries.subList(0, LISTED)) + separator + "and " + (entries.size() - LISTED) + " more";
     }
 
     /** Fails with one {@link ModelLoadException} listing every problem. */

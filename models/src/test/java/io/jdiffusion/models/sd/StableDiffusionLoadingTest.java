@@ -81,18 +81,67 @@ class StableDiffusionLoadingTest {
     }
 
     @Test
-    void singleFileWithoutConfigIsReadAsSd15AndSaysWhatDoesNotFit() {
+    void singleFileRoundTripWithATokenizerOnlyConfigFolder() throws IOException {
+        Path file = tmp.resolve("tiny-ldm.safetensors");
+        Path config = copyTree(TinySd.modelDir().resolve("tokenizer"), tmp.resolve("config/tokenizer")).getParent();
+        try (StableDiffusion folder = StableDiffusion.load(TinySd.modelDir(), null)) {
+            writeLdm(folder, file, Map.of("betas", ramp(DType.F32, 1000)));
+            LoadOptions options = LoadOptions.builder().configFolder(config).hubCaches(List.of()).build();
+            try (StableDiffusion single = StableDiffusion.loadWith(file, options)) {
+                // the architecture came from the shapes: the tiny model's, but for what the weights cannot show
+                assertThat(single.unet().config()).isEqualTo(folder.unet().config().withSampleSize(64));
+                assertThat(single.vae().config().blockOutChannels()).isEqualTo(folder.vae().config().blockOutChannels());
+                assertThat(single.textEncoder().hiddenSize()).isEqualTo(32);
+                assertThat(single.description()).contains("single file " + file)
+                        .contains("architecture inferred from the tensors, prediction type epsilon (assumed for SD 1.x")
+                        .contains("tokenizer from " + config);
+                assertThat(single.identity().name()).isEqualTo("tiny-ldm");
+                assertBitIdentical(single.textEncoder().parameters(), folder.textEncoder().parameters());
+                assertBitIdentical(single.unet().parameters(), folder.unet().parameters());
+                assertBitIdentical(single.vae().parameters(), folder.vae().parameters());
+            }
+            // beside the checkpoint, the config folder is a diffusers folder holding an SD 1.x tokenizer: found
+            try (StableDiffusion beside = StableDiffusion.loadWith(file, LoadOptions.builder().hubCaches(List.of()).build())) {
+                assertThat(beside.description()).contains("tokenizer from the diffusers folder " + config + " beside the checkpoint");
+            }
+            // with no tokenizer anywhere: one line naming the files and the places searched
+            deleteTree(config);
+            assertThatThrownBy(() -> StableDiffusion.loadWith(file, LoadOptions.builder().hubCaches(List.of()).build()))
+                    .isInstanceOf(ModelLoadException.class)
+                    .hasMessageContaining("single-file SD 1.x checkpoint, which holds no tokenizer, and none was found")
+                    .hasMessageContaining("tokenizer/vocab.json and tokenizer/merges.txt")
+                    .hasMessageContaining("Looked in " + tmp.resolve("tokenizer"));
+        }
+    }
+
+    @Test
+    void aMismatchErrorNamesAtMostFiveTensorsOfEachKindAndCountsTheRest() throws IOException {
         Path file = tmp.resolve("tiny-ldm.safetensors");
         try (StableDiffusion folder = StableDiffusion.load(TinySd.modelDir(), null)) {
             writeLdm(folder, file, Map.of());
         }
-        // the tiny model's shapes are not SD 1.5's: the inferred architecture does not fit, and the error says so
-        assertThatThrownBy(() -> StableDiffusion.load(file, null))
+        // a config folder of another architecture (SD 1.5's) for the tiny checkpoint
+        Path config = tmp.resolve("sd15-config");
+        for (String component : List.of("text_encoder", "unet", "vae")) {
+            Files.createDirectories(config.resolve(component));
+            Files.writeString(config.resolve(component).resolve("config.json"),
+                    ModelConfigs.bundledTree("sd15", component).toString());
+        }
+        Files.createDirectories(config.resolve("scheduler"));
+        Files.writeString(config.resolve("scheduler/scheduler_config.json"), ModelConfigs.bundledTree("sd15", "scheduler").toString());
+        copyTree(TinySd.modelDir().resolve("tokenizer"), config.resolve("tokenizer"));
+        assertThatThrownBy(() -> StableDiffusion.load(file, config))
                 .isInstanceOf(ModelLoadException.class)
-                .hasMessageContaining("bundled SD 1.5 configs (architecture inferred from the tensors of " + file)
-                .hasMessageContaining("text encoder weights from " + file)
-                .hasMessageContaining("embeddings.token_embedding.weight is [1000, 32], expected [49408, 768]")
-                .hasMessageContaining("unet weights").hasMessageContaining("vae weights");
+                .satisfies(e -> {
+                    String message = e.getMessage();
+                    assertThat(message).contains("text encoder weights from " + file)
+                            .contains("embeddings.token_embedding.weight is [1000, 32], expected [49408, 768]")
+                            .containsPattern("missing \\(\\d+\\): ([^,]+, ){5}and \\d+ more")
+                            .containsPattern("wrong shape or type \\(\\d+\\): ([^;]+; ){5}and \\d+ more")
+                            .contains("The configs in " + config + " do not describe this SD 1.x checkpoint");
+                    assertThat(message.lines()).allSatisfy(line -> assertThat(line.length()).isLessThan(600));
+                    assertThat(message.length()).as(message).isLessThan(4000);
+                });
     }
 
     @Test

@@ -5,7 +5,8 @@ import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.safetensors.SafetensorsFile;
 import io.jdiffusion.core.safetensors.SafetensorsWriter;
-import io.jdiffusion.models.clip.ClipTextEncoder;
+import io.jdiffusion.models.sd.CheckpointFamily;
+import io.jdiffusion.models.sd.LdmCheckpointWriter;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.weights.LdmKeyMap;
 import io.jdiffusion.models.weights.Parameter;
@@ -84,80 +85,26 @@ public final class ModelFiles {
         return m;
     }
 
-    /**
-     * The model as an original single-file checkpoint (SD 1.x layout: transformers CLIP under
-     * {@code cond_stage_model.transformer.text_model.}), VAE attention projections stored as 1x1 convolutions as
-     * LDM does, plus {@code extras}.
-     */
+    /** The model as an SD 1.x-layout single-file checkpoint, plus {@code extras}. */
     public static void writeLdm(StableDiffusion sd, Path file, Map<String, Tensor> extras) {
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        for (Parameter p : sd.textEncoder().parameters()) {
-            out.put(LdmKeyMap.clip(p.name()).getFirst().name(), p.tensor());
-        }
-        addUNetAndVae(sd, out);
-        out.putAll(extras);
-        write(file, out);
+        writeLdm(sd, CheckpointFamily.SD1, file, extras);
     }
 
     /** As {@link #writeLdm} for an SD 2.x-style model: OpenCLIP text tower, q/k/v stacked into in_proj. */
     public static void writeLdmOpenClip(StableDiffusion sd, Path file, Map<String, Tensor> extras) {
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        putOpenClip(sd.textEncoder(), LdmKeyMap.OPEN_CLIP_PREFIX, out);
-        addUNetAndVae(sd, out);
-        out.putAll(extras);
-        write(file, out);
+        writeLdm(sd, CheckpointFamily.SD2, file, extras);
     }
 
-    /**
-     * An SDXL model as a generative-models single file: CLIP ViT-L under {@code conditioner.embedders.0.transformer.},
-     * OpenCLIP bigG (q/k/v stacked, projection transposed) under {@code conditioner.embedders.1.model.}, plus {@code extras}.
-     */
+    /** An SDXL model as a generative-models single file (conditioner.embedders.0/1), plus {@code extras}. */
     public static void writeLdmSdxl(StableDiffusion sd, Path file, Map<String, Tensor> extras) {
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        for (Parameter p : sd.textEncoder().parameters()) {
-            out.put(LdmKeyMap.clip(p.name(), LdmKeyMap.SDXL_CLIP_PREFIX).getFirst().name(), p.tensor());
-        }
-        putOpenClip(sd.textEncoder2(), LdmKeyMap.SDXL_OPEN_CLIP_PREFIX, out);
-        addUNetAndVae(sd, out);
-        out.putAll(extras);
-        write(file, out);
+        writeLdm(sd, CheckpointFamily.SDXL, file, extras);
     }
 
-    private static void putOpenClip(ClipTextEncoder encoder, String prefix, Map<String, Tensor> out) {
-        int hidden = encoder.hiddenSize();
-        for (Parameter p : encoder.parameters()) {
-            StoredKey key = LdmKeyMap.openClip(p.name(), hidden, prefix);
-            Shape s = p.tensor().shape();
-            if (p.name().equals(ClipTextEncoder.PROJECTION + ".weight")) {
-                Tensor t = Tensor.allocate(Shape.of(s.dim(1), s.dim(0)), p.tensor().dtype());
-                for (long i = 0; i < s.dim(0); i++) {
-                    for (long j = 0; j < s.dim(1); j++) {
-                        t.setFloat(j * s.dim(0) + i, p.tensor().getFloat(i * s.dim(1) + j));
-                    }
-                }
-                out.put(key.name(), t);
-                continue;
-            }
-            if (!key.isSlice()) {
-                out.put(key.name(), p.tensor());
-                continue;
-            }
-            Tensor stacked = out.computeIfAbsent(key.name(), n -> Tensor.allocate(s.withDim(0, 3 * s.dim(0)), p.tensor().dtype()));
-            long rowBytes = p.tensor().byteSize() / s.dim(0);
-            MemorySegment.copy(p.tensor().segment(), 0, stacked.segment(), key.fromRow() * rowBytes, p.tensor().byteSize());
-        }
-    }
-
-    private static void addUNetAndVae(StableDiffusion sd, Map<String, Tensor> out) {
-        for (Parameter p : sd.unet().parameters()) {
-            out.put(LdmKeyMap.unet(p.name(), sd.unet().config()), p.tensor());
-        }
-        for (Parameter p : sd.vae().parameters()) {
-            Tensor t = p.tensor();
-            if (p.name().contains("mid_block.attentions.0.") && t.shape().rank() == 2) {
-                t = t.reshape(t.shape().dim(0), t.shape().dim(1), 1, 1);
-            }
-            out.put(LdmKeyMap.vae(p.name(), sd.vae().config()), t);
+    private static void writeLdm(StableDiffusion sd, CheckpointFamily family, Path file, Map<String, Tensor> extras) {
+        try {
+            LdmCheckpointWriter.write(sd, family, file, extras);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
