@@ -124,8 +124,12 @@ public final class LoraKeyMapper {
             modules.add(new LoraModule(target, name, slots[0], slots[1], slots[2]));
         }
         if (!unknown.isEmpty()) {
+            boolean sdxlText = unknown.stream().anyMatch(k -> k.startsWith("lora_te1_") || k.startsWith("lora_te2_")
+                    || k.startsWith("text_encoder_2."));
             throw new LoraException(source + ": " + unknown.size() + " tensor" + (unknown.size() == 1 ? "" : "s")
-                    + " name no module of this model (a LoRA for another model family?), e.g. " + listed(unknown));
+                    + " name no module of this model (" + (sdxlText
+                    ? "SDXL text-encoder LoRA weights are not supported yet"
+                    : "a LoRA for another model family?") + "), e.g. " + listed(unknown));
         }
         if (modules.isEmpty()) {
             throw new LoraException(source + ": holds no LoRA tensors");

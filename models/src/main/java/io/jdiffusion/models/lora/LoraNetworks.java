@@ -9,10 +9,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -31,6 +34,9 @@ public final class LoraNetworks implements AutoCloseable {
     private final Consumer<String> evicted;
     private final Map<String, AdaptedNetworks> cache = new LinkedHashMap<>(4, 0.75f, true);
     private final Map<String, LoraFile> files = new LinkedHashMap<>();
+    /** Leases held per merged set; a set dropped from the cache while leased is freed when its last lease ends. */
+    private final Map<AdaptedNetworks, Integer> leases = new IdentityHashMap<>();
+    private final Set<AdaptedNetworks> retired = Collections.newSetFromMap(new IdentityHashMap<>());
     private LoraTargets targets;
 
     /**
@@ -43,7 +49,51 @@ public final class LoraNetworks implements AutoCloseable {
         this.evicted = evicted;
     }
 
-    /** The networks with {@code loras} merged; the base networks for an empty list. */
+    /** Networks held for one request: they stay valid, merged weights and executables, until {@link #close()}. */
+    public final class Lease implements AutoCloseable {
+        private final AdaptedNetworks networks;
+        private boolean released;
+
+        private Lease(AdaptedNetworks networks) {
+            this.networks = networks;
+        }
+
+        public AdaptedNetworks networks() {
+            return networks;
+        }
+
+        @Override
+        public void close() {
+            synchronized (LoraNetworks.this) {
+                if (!released) {
+                    released = true;
+                    release(networks);
+                }
+            }
+        }
+    }
+
+    /** {@link #networks} held until the lease is closed, so that a concurrent request cannot free them. */
+    public synchronized Lease lease(List<LoraUse> loras) {
+        AdaptedNetworks n = networks(loras);
+        leases.merge(n, 1, Integer::sum);
+        return new Lease(n);
+    }
+
+    private void release(AdaptedNetworks n) {
+        int left = leases.merge(n, -1, Integer::sum);
+        if (left <= 0) {
+            leases.remove(n);
+            if (retired.remove(n)) {
+                dispose(n);
+            }
+        }
+    }
+
+    /**
+     * The networks with {@code loras} merged; the base networks for an empty list. Valid until the set is
+     * dropped from the cache; requests that may run concurrently take a {@link #lease} instead.
+     */
     public synchronized AdaptedNetworks networks(List<LoraUse> loras) {
         String key = setKey(loras);
         if (key.isEmpty()) {
@@ -126,12 +176,11 @@ public final class LoraNetworks implements AutoCloseable {
         while (cache.size() > keep && it.hasNext()) {
             AdaptedNetworks old = it.next().getValue();
             it.remove();
-            for (String k : List.of(old.unetKey(), old.textEncoderKey())) {
-                if (!k.isEmpty()) {
-                    evicted.accept(k);
-                }
+            if (leases.containsKey(old)) {
+                retired.add(old);
+            } else {
+                dispose(old);
             }
-            old.close();
         }
         List<String> inUse = new ArrayList<>();
         cache.keySet().forEach(inUse::add);
@@ -142,6 +191,15 @@ public final class LoraNetworks implements AutoCloseable {
             }
             return !used;
         });
+    }
+
+    private void dispose(AdaptedNetworks old) {
+        for (String k : List.of(old.unetKey(), old.textEncoderKey())) {
+            if (!k.isEmpty()) {
+                evicted.accept(k);
+            }
+        }
+        old.close();
     }
 
     /** Merged sets held now (for tests and memory reports). */

@@ -81,9 +81,22 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     /** Runs one whole generation. */
     public GenerationResult generate(GenerationRequest request, ProgressListener progress) {
         long start = System.nanoTime();
-        GenerationRequest.SamplingOptions sampling = request.sampling();
         int width = request.size().width() == 0 ? defaultWidth() : request.size().width();
         int height = request.size().height() == 0 ? defaultHeight() : request.size().height();
+        latentSize(width, height); // a bad size fails before any LoRA is merged
+        StageClock clock = new StageClock(runner);
+        GenerationRequest.PromptInput promptInput = request.prompt();
+        LoraRequest loraRequest = LoraRequest.resolve(promptInput.prompt(), promptInput.loras(), promptInput.loraDir());
+        try (LoraNetworks.Lease lease = loraNetworks.lease(loraRequest.loras())) {
+            return generate(request, lease.networks(), loraRequest, width, height, start, clock, progress);
+        }
+    }
+
+    /** One generation with {@code networks} (the model's, or with the request's LoRAs merged). */
+    private GenerationResult generate(GenerationRequest request, AdaptedNetworks networks, LoraRequest loraRequest,
+                                      int width, int height, long start, StageClock clock,
+                                      ProgressListener progress) {
+        GenerationRequest.SamplingOptions sampling = request.sampling();
         LatentSize latent = latentSize(width, height);
         int h = latent.height();
         int w = latent.width();
@@ -96,16 +109,12 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         TorchGenerator generator = new TorchGenerator(sampling.seed());
         boolean guided = sampling.usesGuidance();
 
-        StageClock clock = new StageClock(runner);
         double vaeEncodeMs = 0;
-        GenerationRequest.PromptInput promptInput = request.prompt();
-        LoraRequest loraRequest = LoraRequest.resolve(promptInput.prompt(), promptInput.loras(), promptInput.loraDir());
-        AdaptedNetworks networks = loraNetworks.networks(loraRequest.loras());
         TextConditioner conditioner = networks.textEncoderKey().isEmpty() ? model.conditioner()
                 : model.conditioner().withTextEncoder(networks.textEncoder(), networks.textEncoderKey());
         clock.prepared(); // reading and merging a LoRA set is one-time work, like compiling
         ConditioningInput conditioningInput = new ConditioningInput(loraRequest.prompt(),
-                promptInput.negativePrompt(), guided, width, height, request.sizeConditioning());
+                request.prompt().negativePrompt(), guided, width, height, request.sizeConditioning());
         List<String> warnings = new ArrayList<>(loraRequest.warnings());
         try (Conditioning conditioning = conditioner.encode(conditioningInput, runner)) {
             warnings.addAll(conditioning.warnings());

@@ -151,6 +151,22 @@ class LoraGoldenTest {
     }
 
     @Test
+    void aLeasedSetDroppedFromTheCacheIsFreedWhenItsLeaseEnds() {
+        List<String> evicted = new ArrayList<>();
+        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoder(), evicted::add)) {
+            LoraNetworks.Lease lease = networks.lease(List.of(LoraUse.of(lora, 1.0)));
+            networks.networks(List.of(LoraUse.of(lora, 0.5)));
+            networks.networks(List.of(LoraUse.of(lora, 0.25)));
+            assertThat(evicted).isEmpty();
+            assertThat(lease.networks().owned()).allMatch(Tensor::isOpen);
+            lease.close();
+            lease.close();
+            assertThat(evicted).containsExactly(lease.networks().unetKey(), lease.networks().textEncoderKey());
+            assertThat(lease.networks().owned()).noneMatch(Tensor::isOpen);
+        }
+    }
+
+    @Test
     void acceptsBothTextEncoderSpellingsAndDiffusersNames(@TempDir Path dir) {
         Path shortPrefix = dir.resolve("short.safetensors");
         Path peft = dir.resolve("peft.safetensors");

@@ -96,6 +96,32 @@ class LoraKeyMapperTest {
     }
 
     @Test
+    void randomKeySetsMapOrFailWithLoraException() {
+        String[] parts = {"lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q", "unet.", "lora_te1_x",
+                "text_encoder.text_model.encoder.layers.0.mlp.fc1", ".lora_down.weight", ".lora_up.weight", ".lora_A.weight",
+                ".lora_B.weight", ".alpha", ".hada_w1_a", ".processor.to_q_lora.down.weight", ".", "", "bundle_emb.x"};
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(5);
+        for (int i = 0; i < 3_000; i++) {
+            Set<String> keys = new java.util.HashSet<>();
+            for (int k = rng.nextInt(5); k > 0; k--) {
+                keys.add(parts[rng.nextInt(parts.length)] + parts[rng.nextInt(parts.length)]);
+            }
+            try {
+                assertThat(LoraKeyMapper.map(keys, TARGETS)).isNotEmpty();
+            } catch (LoraException expected) {
+                assertThat(expected.getMessage()).startsWith("LoRA: ").doesNotContain("\n");
+            }
+        }
+    }
+
+    @Test
+    void sdxlTextEncoderKeysSaySo() {
+        assertThatThrownBy(() -> LoraKeyMapper.map(Set.of("lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_down.weight",
+                "lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_up.weight"), TARGETS))
+                .isInstanceOf(LoraException.class).hasMessageContaining("SDXL text-encoder LoRA weights are not supported yet");
+    }
+
+    @Test
     void emptyOrForeignFilesAreRefused() {
         assertThatThrownBy(() -> LoraKeyMapper.map(Set.of(), TARGETS)).isInstanceOf(LoraException.class)
                 .hasMessageContaining("holds no LoRA tensors");
