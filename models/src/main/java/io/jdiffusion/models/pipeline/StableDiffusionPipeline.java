@@ -220,9 +220,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         }
     }
 
-    /** A VAE network: in F32 where its config says force_upcast (SDXL's VAE overflows F16), else in the runner's precision. */
+    /** A VAE network: in F32 where the model says so (SDXL's VAE overflows F16), else in the runner's precision. */
     private Executable vaeExecutable(String key, java.util.function.Supplier<io.jdiffusion.backend.graph.Graph> graph) {
-        return model.vae().config().forceUpcast() ? runner.executableInF32(key, graph) : runner.executable(key, graph);
+        return model.vaeNeedsF32() ? runner.executableInF32(key, graph) : runner.executable(key, graph);
     }
 
     /** VAE decode of final latents (before division by the scaling factor) to an image [1, 3, H, W] in [0, 1]. */
