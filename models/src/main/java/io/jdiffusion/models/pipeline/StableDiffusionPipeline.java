@@ -148,7 +148,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             clock.lap();
             double[] callMs = new double[calls];
             boolean firstCallCompiled = false;
-            for (int i = firstCall; i < timesteps.length; i++) {
+            int callsMade = 0;
+            for (int i = firstCall; i < timesteps.length && !progress.stopRequested(); i++) {
                 float[] scaled = scheduler.scaleModelInput(latents, i);
                 float[] noisePred = predictNoise(networks.unet(), networks.unetKey(), repeat(scaled, conditioning.batch()),
                         timesteps[i], conditioning, h, w);
@@ -156,6 +157,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 firstCallCompiled |= i == firstCall && clock.lastLapCompiled();
                 float[] eps = guided ? guide(noisePred, latentSize, sampling.guidanceScale()) : noisePred;
                 latents = scheduler.step(eps, i, latents, generator);
+                callsMade++;
+                progress.latentsAfterStep(i - firstCall, latents, channels, h, w);
                 progress.stepDone(i - firstCall, calls);
             }
             clock.firstCallExcess(callMs, firstCallCompiled);
@@ -164,7 +167,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
             Tensor decoded = request.output().decodeImage() ? decodeLatents(latents, h, w, request.output().vaeTiling()) : null;
             double decodeMs = clock.lap();
-            StageTimings timings = new StageTimings(clock.preparationMs(), textMs, vaeEncodeMs, unetMs, steps, calls,
+            // An early stop (interrupt) counts the calls made, and the distinct timesteps among them.
+            int stepsMade = callsMade == calls ? steps
+                    : distinctCount(java.util.Arrays.copyOf(timesteps, firstCall + callsMade), firstCall);
+            StageTimings timings = new StageTimings(clock.preparationMs(), textMs, vaeEncodeMs, unetMs, stepsMade, callsMade,
                     decodeMs, millisSince(start));
             return new GenerationResult(decoded, latents, h, w, sampling.seed(), timings, warnings);
         }
