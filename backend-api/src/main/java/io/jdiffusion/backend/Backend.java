@@ -5,6 +5,8 @@ import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 
+import java.util.Map;
+
 /**
  * A running backend: it owns device memory and turns recorded {@link Graph}s into {@link Executable}s.
  *
@@ -58,6 +60,14 @@ public interface Backend extends AutoCloseable {
 
     /** Highest value {@link #deviceBytesInUse()} reached. */
     long peakDeviceBytes();
+
+    /**
+     * {@link #deviceBytesInUse()} by what holds it (e.g. "weights", "arenas", "workspaces", "tensors"), in
+     * a stable order, for reports; a backend that does not break it down gives one "device" entry.
+     */
+    default Map<String, Long> memoryBreakdown() {
+        return Map.of("device", deviceBytesInUse());
+    }
 
     /**
      * Whether this backend computes on a device with memory of its own (a GPU). A backend that computes in

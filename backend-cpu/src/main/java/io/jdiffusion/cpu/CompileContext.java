@@ -1,43 +1,42 @@
 package io.jdiffusion.cpu;
 
-import io.jdiffusion.backend.MemoryMeter;
 import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Tensor;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
 
 /**
- * What kernels need while they are built: the pool, the shared workspace, and constants as F32 copies
- * owned by the executable (made only for constants a kernel reads directly; repacked weights are widened
- * while packing instead), so a compiled graph never reads the caller's constant tensors again.
+ * What kernels need while they are built: the pool, the shared workspace, and the constants in the forms
+ * kernels read (GEMM panels, Winograd filters, F32 copies), taken from the backend's {@link WeightCache} so
+ * every executable of one model shares them. A compiled graph never reads the caller's constant tensors
+ * again, so they (often a memory-mapped file) may be closed once compilation returns.
  */
 final class CompileContext {
     final WorkerPool pool;
     final Workspace workspace;
     final KernelOptions options;
     final WinogradSelection winograd;
-    private final MemoryMeter meter;
+    private final WeightCache cache;
     private final MemorySegment[] fixed;
-    private final Arena widenedArena = Arena.ofShared();
-    private long ownedBytes;
+    private final List<PackedWeights> acquired = new ArrayList<>();
 
-    CompileContext(WorkerPool pool, Workspace workspace, MemoryMeter meter, MemorySegment[] fixed, KernelOptions options,
-                   WinogradSelection winograd) {
+    CompileContext(WorkerPool pool, Workspace workspace, WeightCache cache, MemorySegment[] fixed,
+                   KernelOptions options, WinogradSelection winograd) {
         this.pool = pool;
         this.options = options;
         this.winograd = winograd;
         this.workspace = workspace;
-        this.meter = meter;
+        this.cache = cache;
         this.fixed = fixed;
     }
 
     /**
-     * Gives constant {@code v} a buffer of this executable's own: F32 for float constants (F16/BF16 are
-     * widened), the raw bytes for integer ones. Kernels read constants only through such copies or through
-     * weights they repacked, so after compilation the graph's constant tensors (often a memory-mapped file)
-     * can be closed. Non-constants and constants already copied are left alone.
+     * Gives constant {@code v} a buffer kernels read in place: F32 for float constants (F16/BF16 are
+     * widened), the raw bytes for integer ones. Non-constants and constants already bound are left alone.
      */
     void requireF32(Value v) {
         if (v == null || v.kind() != Value.Kind.CONSTANT || fixed[v.id()] != null) {
@@ -45,48 +44,111 @@ final class CompileContext {
         }
         Tensor src = v.constant();
         long n = src.elementCount();
-        MemorySegment dst;
-        if (src.dtype().isFloatingPoint()) {
-            dst = widenedArena.allocate(4 * Math.max(n, 1), 64).asSlice(0, 4 * n);
-            if (src.dtype() == DType.F32) {
-                MemorySegment.copy(src.segment(), 0, dst, 0, 4 * n);
-            } else {
-                for (long i = 0; i < n; i++) {
-                    dst.setAtIndex(CpuVectors.FLOAT, i, src.getFloat(i));
-                }
+        DType storage = src.dtype().isFloatingPoint() ? DType.F32 : src.dtype();
+        PackedWeights copy = packed(v, new WeightForm(WeightForm.Kind.COPY, Math.toIntExact(n), 1, false, storage), () -> {
+            PackedWeights w = PackedWeights.allocate(n, storage);
+            if (storage != DType.F32) {
+                MemorySegment.copy(src.segment(), 0, w.segment(), 0, src.byteSize());
+                return w;
             }
-        } else {
-            dst = widenedArena.allocate(Math.max(src.byteSize(), 1), 64).asSlice(0, src.byteSize());
-            MemorySegment.copy(src.segment(), 0, dst, 0, src.byteSize());
-        }
-        fixed[v.id()] = dst;
-        countOwned(dst.byteSize());
+            float[] row = new float[(int) Math.min(n, 1 << 16)];
+            for (long i = 0; i < n; i += row.length) {
+                int count = (int) Math.min(row.length, n - i);
+                for (int j = 0; j < count; j++) {
+                    row[j] = src.getFloat(i + j);
+                }
+                w.write(i, row, 0, count);
+            }
+            return w;
+        });
+        fixed[v.id()] = copy.segment();
     }
 
-    /** A constant's values as an F32 heap array (for small operands such as biases); {@code null} otherwise. */
+    /**
+     * The packing of constant {@code v} in {@code form}, shared through the backend's cache; {@code pack}
+     * makes it when no executable holds it yet. This executable holds it until it closes.
+     */
+    PackedWeights packed(Value v, WeightForm form, java.util.function.Supplier<PackedWeights> pack) {
+        PackedWeights w = cache.acquire(v.constant(), form, () -> {
+            PackedWeights made = pack.get();
+            double[] r = made.rounding();
+            if (v.constant().dtype() == DType.F32 && made.storage() == DType.F16) {
+                cache.recordNarrowing(r[0], r[1]);
+            }
+            return made;
+        });
+        acquired.add(w);
+        return w;
+    }
+
+    /**
+     * The storage precision of weights packed from {@code t}: the file's own for F16 and BF16; F32 stays F32
+     * unless {@link KernelOptions#f32WeightsAsF16()} asks for F16 and every value fits F16's range.
+     */
+    DType weightStorage(Tensor t) {
+        return switch (t.dtype()) {
+            case F16, BF16 -> t.dtype();
+            case F32 -> options.f32WeightsAsF16() && fitsF16(t) ? DType.F16 : DType.F32;
+            default -> throw new IllegalArgumentException("weights must be F32, F16 or BF16, got " + t.dtype() + " " + t.shape());
+        };
+    }
+
+    private static boolean fitsF16(Tensor t) {
+        long n = t.elementCount();
+        for (long i = 0; i < n; i++) {
+            float v = Math.abs(t.getFloat(i));
+            if (!(v <= 65504f)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * The storage of Winograd-transformed filters: as the weights' ({@link #weightStorage}), except that BF16
+     * weights give F16 filters (BF16's 8-bit mantissa would add 4x F16's rounding to every transformed value)
+     * where the weights fit F16's range. Filters transformed from 2-byte weights are rounded once more, to
+     * F16: about 1.5e-3 relative L2 on a layer's output, F16 rounding amplified by the output transform.
+     */
+    DType winogradStorage(Tensor t) {
+        DType storage = weightStorage(t);
+        return storage == DType.BF16 ? (fitsF16(t) ? DType.F16 : DType.F32) : storage;
+    }
+
+    /** A weight's packing in {@code kind}, at {@link #weightStorage} precision, made by {@code pack} into zeroed storage of {@code values}. */
+    PackedWeights weights(Value w, WeightForm.Kind kind, int rows, int cols, boolean geglu, long values,
+                          Function<PackedWeights, PackedWeights> pack) {
+        DType storage = kind == WeightForm.Kind.WINOGRAD_A ? winogradStorage(w.constant()) : weightStorage(w.constant());
+        return packed(w, new WeightForm(kind, rows, cols, geglu, storage),
+                () -> pack.apply(PackedWeights.allocate(values, storage)));
+    }
+
+    /**
+     * A constant's F32 values as a heap array padded by {@link Gemm#NR} zeros (a bias, read by GEMM epilogues
+     * a tile row at a time), shared like every packing; {@code null} for a non-constant.
+     */
     float[] constantFloats(Value v) {
         if (v == null || v.kind() != Value.Kind.CONSTANT) {
             return null;
         }
-        requireF32(v);
-        float[] a = Packing.toArray(fixed[v.id()], Math.toIntExact(v.shape().elementCount()));
-        countOwned(4L * a.length);
-        return a;
+        int n = Math.toIntExact(v.shape().elementCount());
+        PackedWeights w = packed(v, new WeightForm(WeightForm.Kind.HEAP_COPY, n, 1, false, DType.F32), () -> {
+            float[] a = new float[n + Gemm.NR];
+            for (int i = 0; i < n; i++) {
+                a[i] = v.constant().getFloat(i);
+            }
+            return PackedWeights.ofArray(a);
+        });
+        return (float[]) w.segment().heapBase().orElseThrow();
     }
 
-    /** Counts bytes of repacked weights this executable keeps. */
-    void countOwned(long bytes) {
-        ownedBytes += bytes;
-        meter.add(bytes);
-    }
-
-    long ownedBytes() {
-        return ownedBytes;
+    /** Bytes of the packings this executable uses (shared with other executables of the same weights). */
+    long weightBytes() {
+        return acquired.stream().distinct().mapToLong(PackedWeights::byteSize).sum();
     }
 
     void close() {
-        meter.release(ownedBytes);
-        ownedBytes = 0;
-        widenedArena.close();
+        acquired.forEach(cache::release);
+        acquired.clear();
     }
 }

@@ -60,12 +60,9 @@ final class ConvKernels {
     /** The im2col (or direct 1x1) GEMM path; works for every kernel size, stride and padding. */
     static Kernel im2col(Op.Conv2d op, Geometry g, CompileContext ctx) {
         int depth = g.depth();
-        float[] fixedWeights = null;
-        if (op.weight().kind() == Value.Kind.CONSTANT) {
-            fixedWeights = Packing.packAFromWeights(op.weight().constant(), g.cout(), depth);
-            ctx.countOwned(4L * fixedWeights.length);
-        }
-        final float[] packedWeights = fixedWeights;
+        PackedWeights packedWeights = op.weight().kind() != Value.Kind.CONSTANT ? null
+                : ctx.weights(op.weight(), WeightForm.Kind.CONV_A, g.cout(), depth, false, Packing.sizeA(g.cout(), depth),
+                        dst -> Packing.packAFromWeights(op.weight().constant(), g.cout(), depth, dst));
         int x = op.x().id(), w = op.weight().id(), out = op.out().id();
         int bias = op.bias() == null ? -1 : op.bias().id();
         int biasLength = op.bias() == null ? 0 : op.bias().shape().size(0);
@@ -78,8 +75,9 @@ final class ConvKernels {
         // B is packed and multiplied in chunks of panels, so a large image never needs its whole im2col matrix.
         int chunkPanels = (int) Math.max(1, Math.min(panels, ctx.options.winogradChunkFloats() / ((long) depth * NR)));
         return buffers -> {
-            float[] a = packedWeights != null ? packedWeights
-                    : Packing.packAFromWeights(Tensor.view(buffers[w], op.weight().shape(), DType.F32), g.cout(), depth);
+            PackedWeights a = packedWeights != null ? packedWeights
+                    : Packing.packAFromWeights(Tensor.view(buffers[w], op.weight().shape(), DType.F32), g.cout(), depth,
+                    PackedWeights.ofArray(new float[Math.toIntExact(Packing.sizeA(g.cout(), depth))]));
             float[] b = ws.get(Workspace.Slot.PACK_B, (long) chunkPanels * depth * NR);
             float[] biasArr = bias < 0 ? null : fixedBias != null ? fixedBias : Packing.toArray(buffers[bias], biasLength);
             MemorySegment resSeg = residual < 0 ? null : buffers[residual];

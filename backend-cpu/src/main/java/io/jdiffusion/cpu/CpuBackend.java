@@ -10,6 +10,11 @@ import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
 /**
  * The CPU backend: device tensors are host tensors, and a compiled graph runs its operators one after
  * another, each as one multithreaded Vector API kernel, out of a single planned arena.
@@ -17,9 +22,10 @@ import io.jdiffusion.core.Tensor;
 public final class CpuBackend implements Backend {
     private final WorkerPool pool;
     private final MemoryMeter meter = new MemoryMeter();
-    private final ConvAlgorithm convAlgorithm;
-    private final long winogradChunkFloats;
-    private final long winogradCacheBytes;
+    private final WeightCache weights = new WeightCache(meter);
+    private final KernelOptions options;
+    /** Open executables, for the memory breakdown (their arenas and workspaces). */
+    private final Set<CpuExecutable> executables = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
     public CpuBackend(int threads) {
@@ -33,13 +39,17 @@ public final class CpuBackend implements Backend {
 
     /** As above, with Winograd's chunk size in floats (tests make it tiny so every image takes several chunks). */
     CpuBackend(int threads, ConvAlgorithm convAlgorithm, long winogradChunkFloats) {
+        this(threads, new KernelOptions(convAlgorithm, winogradChunkFloats, CpuSettings.winogradCacheBytes(),
+                CpuSettings.f32WeightsAsF16()));
+    }
+
+    /** A backend with explicit kernel options (tests and benchmarks compare F32 and F16 weight panels). */
+    CpuBackend(int threads, KernelOptions options) {
         if (threads < 1) {
             throw new IllegalArgumentException("the CPU backend needs at least one thread, got " + threads);
         }
         this.pool = new WorkerPool(threads);
-        this.convAlgorithm = convAlgorithm;
-        this.winogradChunkFloats = winogradChunkFloats;
-        this.winogradCacheBytes = CpuSettings.winogradCacheBytes();
+        this.options = options;
     }
 
     /** A backend with the threads of {@link CpuSettings#threads()}. */
@@ -67,7 +77,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String deviceDescription() {
-        return CpuBackendProvider.describe(pool.threads());
+        return CpuBackendProvider.describe(pool.threads())
+                + (options.f32WeightsAsF16() ? ", F32 weights packed as F16" : "");
     }
 
     @Override
@@ -89,7 +100,50 @@ public final class CpuBackend implements Backend {
     @Override
     public Executable compile(Graph graph, Precision precision) {
         checkOpen();
-        return new CpuExecutable(graph, pool, meter, new KernelOptions(convAlgorithm, winogradChunkFloats, winogradCacheBytes));
+        CpuExecutable exe = new CpuExecutable(graph, pool, meter, weights, options, executables::remove);
+        executables.add(exe);
+        return exe;
+    }
+
+    /**
+     * Where the backend's memory is now: packed weights (shared by all executables; the Winograd filters
+     * and what is stored in 2 bytes are parts of it), the executables' activation arenas and scratch, and
+     * device tensors (inputs and outputs the caller allocated).
+     */
+    @Override
+    public Map<String, Long> memoryBreakdown() {
+        long arenas = 0, workspaces = 0;
+        for (CpuExecutable e : executables) {
+            arenas += e.arenaBytes();
+            workspaces += e.workspaceBytes();
+        }
+        long packed = weights.bytes();
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put("weights", packed);
+        m.put("weights_winograd", weights.winogradBytes());
+        m.put("weights_2byte", weights.bytesStoredAs(DType.F16) + weights.bytesStoredAs(DType.BF16));
+        m.put("arenas", arenas);
+        m.put("workspaces", workspaces);
+        m.put("tensors", meter.inUse() - packed - arenas - workspaces);
+        return m;
+    }
+
+    /** Bytes of packed weights held now, once however many executables share them. */
+    long packedWeightBytes() {
+        return weights.bytes();
+    }
+
+    /** Packings held now. */
+    int packings() {
+        return weights.size();
+    }
+
+    /**
+     * Relative L2 error that packing F32 weights as F16 ({@link CpuSettings#F32_WEIGHTS_AS_F16}) added over all
+     * weights narrowed so far; 0 when none were.
+     */
+    public double weightNarrowingError() {
+        return weights.narrowingError();
     }
 
     @Override

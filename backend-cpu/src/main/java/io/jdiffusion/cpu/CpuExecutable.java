@@ -15,11 +15,13 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * A graph compiled for the CPU: one arena planned by {@link BufferPlan} and allocated here, constants
- * repacked or copied once (so the caller may close its constant tensors, e.g. unmap the weights file,
- * once compilation returns), and one fused kernel per operator, run in order.
+ * packed or copied through the backend's {@link WeightCache} (shared with every other executable of the
+ * same weights; the caller may close its constant tensors, e.g. unmap the weights file, once compilation
+ * returns), and one fused kernel per operator, run in order.
  */
 final class CpuExecutable implements Executable {
     private final Graph graph;
@@ -33,10 +35,13 @@ final class CpuExecutable implements Executable {
     private final MemorySegment[] fixed;
     private final List<Kernel> kernels = new ArrayList<>();
     private final List<Value> boundPerRun = new ArrayList<>();
+    private final Consumer<CpuExecutable> onClose;
     private boolean closed;
 
-    CpuExecutable(Graph graph, WorkerPool pool, MemoryMeter meter, KernelOptions options) {
+    CpuExecutable(Graph graph, WorkerPool pool, MemoryMeter meter, WeightCache weights, KernelOptions options,
+                  Consumer<CpuExecutable> onClose) {
         this.graph = graph;
+        this.onClose = onClose;
         this.meter = meter;
         this.plan = BufferPlan.plan(graph, 64);
         this.arenaBytes = plan.arenaBytes();
@@ -44,8 +49,8 @@ final class CpuExecutable implements Executable {
         meter.add(arenaBytes);
         this.fixed = new MemorySegment[graph.values().size()];
         this.workspace = new Workspace(meter);
-        this.context = new CompileContext(pool, workspace, meter, fixed, options,
-                new WinogradSelection(graph, options.winogradCacheBytes()));
+        this.context = new CompileContext(pool, workspace, weights, fixed, options,
+                new WinogradSelection(graph, options.winogradCacheBytes(), options.f32WeightsAsF16()));
         try {
             for (Value v : graph.values()) {
                 BufferPlan.Binding b = plan.binding(v);
@@ -150,9 +155,14 @@ final class CpuExecutable implements Executable {
         return arenaBytes;
     }
 
-    /** Bytes of repacked or widened weights this executable holds. */
+    /** Bytes of the packed weights this executable uses (shared with other executables of the same model). */
     long weightBytes() {
-        return context.ownedBytes();
+        return context.weightBytes();
+    }
+
+    /** Bytes of this executable's scratch (packed activations, Winograd tiles). */
+    long workspaceBytes() {
+        return workspace.bytes();
     }
 
     @Override
@@ -161,6 +171,7 @@ final class CpuExecutable implements Executable {
             return;
         }
         closed = true;
+        onClose.accept(this);
         context.close();
         workspace.close();
         meter.release(arenaBytes);

@@ -16,6 +16,7 @@ public final class CpuSettings {
     public static final String THREADS = "jdiffusion.cpu.threads";
     public static final String VECTOR_BITS = "jdiffusion.cpu.vectorBits";
     public static final String WINOGRAD_CACHE_MIB = "jdiffusion.cpu.winogradCacheMiB";
+    public static final String F32_WEIGHTS_AS_F16 = "jdiffusion.cpu.f32WeightsAsF16";
     /** Default Winograd filter cache per compiled network: holds SD 1.5's high-resolution layers. */
     static final long DEFAULT_WINOGRAD_CACHE_MIB = 1024;
 
@@ -57,6 +58,24 @@ public final class CpuSettings {
             // reported below
         }
         throw new IllegalArgumentException(WINOGRAD_CACHE_MIB + " must be a size in MiB (0 or more), got '" + s + "'");
+    }
+
+    /**
+     * Whether F32 weights are packed as F16 panels ({@value #F32_WEIGHTS_AS_F16}=true; default false): half
+     * the weight memory for an F32 checkpoint, at the cost of rounding every weight to F16 (the backend
+     * reports the relative error that adds, {@link CpuBackend#weightNarrowingError()}). F16 and BF16
+     * checkpoints are always packed at 2 bytes per weight, exactly.
+     */
+    public static boolean f32WeightsAsF16() {
+        String s = System.getProperty(F32_WEIGHTS_AS_F16);
+        if (s == null || s.isBlank()) {
+            return false;
+        }
+        return switch (s.strip()) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException(F32_WEIGHTS_AS_F16 + " must be true or false, got '" + s + "'");
+        };
     }
 
     /** The forced vector width in bits, or 0 for the platform's preferred width. */

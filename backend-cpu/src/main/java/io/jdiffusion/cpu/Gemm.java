@@ -30,6 +30,9 @@ final class Gemm {
     private static final ThreadLocal<float[][]> A_BLOCK = ThreadLocal.withInitial(() -> new float[1][0]);
     /** The calling thread's whole packed A, for GEMMs with few rows (kept small by that condition). */
     private static final ThreadLocal<float[][]> A_WHOLE = ThreadLocal.withInitial(() -> new float[1][0]);
+    /** The calling thread's weight panels widened to F32 (an A block, or one B panel). */
+    private static final ThreadLocal<float[][]> A_STAGED = ThreadLocal.withInitial(() -> new float[1][0]);
+    private static final ThreadLocal<float[][]> B_STAGED = ThreadLocal.withInitial(() -> new float[1][0]);
 
     /** Packs A panels [first, end) to {@code dst} from offset 0 (an activation operand, packed by each task as needed). */
     @FunctionalInterface
@@ -49,81 +52,110 @@ final class Gemm {
     }
 
     /**
-     * Runs C = A B into {@code out}. {@code a}/{@code aOff} hold {@code panelsA(m)} packed A panels of depth
-     * k, {@code b}/{@code bOff} hold {@code bPanels} packed B panels; each B panel yields
-     * {@link GemmOutput#columnsPerPanel()} output columns, {@code n} in all.
+     * How C is split into tasks: A blocks of a few panels (sized to stay in L2) times B blocks, the B
+     * blocks halved until there are a few tasks per thread.
      */
-    static void multiply(float[] a, int aOff, int m, float[] b, int bOff, int bPanels, int n, int k,
-                         GemmOutput out, WorkerPool pool) {
-        int aPanels = panelsA(m);
-        int aBlock = aBlockPanels(m, k);
-        int mBlocks = (aPanels + aBlock - 1) / aBlock;
-        int bBlock = bPanels;
-        int wanted = 4 * pool.threads();
-        while (bBlock > 1 && (long) mBlocks * ((bPanels + bBlock - 1) / bBlock) < wanted) {
-            bBlock = (bBlock + 1) / 2;
+    private record Blocks(int aPanels, int aBlock, int mBlocks, int bPanels, int bBlock, int nBlocks) {
+        static Blocks plan(int m, int k, int bPanels, int threads) {
+            int aPanels = panelsA(m);
+            int aBlock = aBlockPanels(m, k);
+            int mBlocks = (aPanels + aBlock - 1) / aBlock;
+            int bBlock = bPanels;
+            int wanted = 4 * threads;
+            while (bBlock > 1 && (long) mBlocks * ((bPanels + bBlock - 1) / bBlock) < wanted) {
+                bBlock = (bBlock + 1) / 2;
+            }
+            return new Blocks(aPanels, aBlock, mBlocks, bPanels, bBlock, (bPanels + bBlock - 1) / bBlock);
         }
-        int nBlocks = (bPanels + bBlock - 1) / bBlock;
-        final int aBlockF = aBlock;
-        final int bBlockF = bBlock;
-        pool.forEach(mBlocks * nBlocks, task -> {
-            int mb = task % mBlocks;
-            int nb = task / mBlocks;
-            multiplyBlock(a, aOff, m, mb * aBlockF, Math.min(aPanels, mb * aBlockF + aBlockF),
-                    b, bOff, nb * bBlockF, Math.min(bPanels, nb * bBlockF + bBlockF), n, k, out);
-        });
+
+        int tasks() {
+            return mBlocks * nBlocks;
+        }
+
+        int aFirst(int task) {
+            return (task % mBlocks) * aBlock;
+        }
+
+        int aEnd(int task) {
+            return Math.min(aPanels, aFirst(task) + aBlock);
+        }
+
+        int bFirst(int task) {
+            return (task / mBlocks) * bBlock;
+        }
+
+        int bEnd(int task) {
+            return Math.min(bPanels, bFirst(task) + bBlock);
+        }
     }
 
     /**
-     * C = A B with A packed block by block inside the tasks that use it, from {@code source}: the packed
-     * block is still in L2 when the micro-kernel reads it, and no whole packed copy of A is needed.
+     * C = A B with the weights as A ({@code a} from value {@code aBase}, {@code panelsA(m)} panels of depth k:
+     * a convolution) and {@code bPanels} packed B panels in {@code b} from {@code bOff}. Each task widens
+     * its A block once and reuses it across its B panels.
      */
-    static void multiply(PanelSource source, int m, float[] b, int bOff, int bPanels, int n, int k,
+    static void multiply(PackedWeights a, long aBase, int m, float[] b, int bOff, int bPanels, int n, int k,
                          GemmOutput out, WorkerPool pool) {
-        int aPanels = panelsA(m);
-        int aBlock = aBlockPanels(m, k);
-        int mBlocks = (aPanels + aBlock - 1) / aBlock;
-        int bBlock = bPanels;
-        int wanted = 4 * pool.threads();
-        while (bBlock > 1 && (long) mBlocks * ((bPanels + bBlock - 1) / bBlock) < wanted) {
-            bBlock = (bBlock + 1) / 2;
-        }
-        int nBlocks = (bPanels + bBlock - 1) / bBlock;
-        if (nBlocks > 1) {
+        Blocks blocks = Blocks.plan(m, k, bPanels, pool.threads());
+        pool.forEach(blocks.tasks(), task -> multiplyBlock(a, aBase, m, blocks.aFirst(task), blocks.aEnd(task),
+                b, bOff, blocks.bFirst(task), blocks.bEnd(task), n, k, out));
+    }
+
+    /**
+     * C = A B with the activations as A, packed block by block inside the tasks that use it from {@code source}
+     * (the packed block is still in L2 when the micro-kernel reads it, and no whole packed copy of A is needed),
+     * and the weights as B ({@code bPanels} panels in {@code b}: a linear layer).
+     */
+    static void multiply(PanelSource source, int m, PackedWeights b, int bPanels, int n, int k,
+                         GemmOutput out, WorkerPool pool) {
+        Blocks blocks = Blocks.plan(m, k, bPanels, pool.threads());
+        if (blocks.nBlocks() > 1) {
             // Several tasks share each A block (M is small): pack A once, up front, instead of once per task.
-            float[][] holder = A_WHOLE.get();
-            int need = aPanels * k * MR;
-            if (holder[0].length < need) {
-                holder[0] = new float[need];
-            }
-            float[] a = holder[0];
-            pool.forRange(aPanels, 2, (from, to) -> {
-                float[][] block = A_BLOCK.get();
+            float[] a = grow(A_WHOLE, blocks.aPanels() * k * MR);
+            pool.forRange(blocks.aPanels(), 2, (from, to) -> {
                 int n0 = (int) (to - from) * k * MR;
-                if (block[0].length < n0) {
-                    block[0] = new float[n0];
-                }
-                source.pack((int) from, (int) to, block[0]);
-                System.arraycopy(block[0], 0, a, (int) from * k * MR, n0);
+                float[] block = grow(A_BLOCK, n0);
+                source.pack((int) from, (int) to, block);
+                System.arraycopy(block, 0, a, (int) from * k * MR, n0);
             });
-            multiply(a, 0, m, b, bOff, bPanels, n, k, out, pool);
+            pool.forEach(blocks.tasks(), task -> multiplyBlock(a, 0, m, blocks.aFirst(task), blocks.aEnd(task),
+                    b, blocks.bFirst(task), blocks.bEnd(task), n, k, out));
             return;
         }
-        final int bBlockF = bBlock;
-        pool.forEach(mBlocks * nBlocks, task -> {
-            int mb = task % mBlocks;
-            int nb = task / mBlocks;
-            int first = mb * aBlock, end = Math.min(aPanels, first + aBlock);
-            float[][] holder = A_BLOCK.get();
-            int need = (end - first) * k * MR;
-            if (holder[0].length < need) {
-                holder[0] = new float[need];
-            }
-            float[] a = holder[0];
+        pool.forEach(blocks.tasks(), task -> {
+            int first = blocks.aFirst(task), end = blocks.aEnd(task);
+            float[] a = grow(A_BLOCK, (end - first) * k * MR);
             source.pack(first, end, a);
-            multiplyBlock(a, -first * k * MR, m, first, end, b, bOff, nb * bBlockF, Math.min(bPanels, nb * bBlockF + bBlockF),
-                    n, k, out);
+            multiplyBlock(a, -first * k * MR, m, first, end, b, blocks.bFirst(task), blocks.bEnd(task), n, k, out);
         });
+    }
+
+    /** The calling thread's array in {@code holder}, grown to at least {@code size} floats. */
+    private static float[] grow(ThreadLocal<float[][]> holder, int size) {
+        float[][] h = holder.get();
+        if (h[0].length < size) {
+            h[0] = new float[size];
+        }
+        return h[0];
+    }
+
+    /** {@link #multiplyBlock(float[], int, int, int, int, float[], int, int, int, int, int, GemmOutput)} with the A block widened from packed weights. */
+    static void multiplyBlock(PackedWeights a, long aBase, int m, int pa0, int pa1, float[] b, int bOff, int pb0, int pb1,
+                              int n, int k, GemmOutput out) {
+        int size = (pa1 - pa0) * k * MR;
+        float[] staged = grow(A_STAGED, size);
+        a.stage(aBase + (long) pa0 * k * MR, size, staged, 0);
+        multiplyBlock(staged, -pa0 * k * MR, m, pa0, pa1, b, bOff, pb0, pb1, n, k, out);
+    }
+
+    /** The same with the weights as B: each B panel is widened once and reused across the block's A panels. */
+    private static void multiplyBlock(float[] a, int aOff, int m, int pa0, int pa1, PackedWeights b, int pb0, int pb1,
+                                      int n, int k, GemmOutput out) {
+        float[] staged = grow(B_STAGED, k * NR);
+        for (int pb = pb0; pb < pb1; pb++) {
+            b.stage((long) pb * k * NR, k * NR, staged, 0);
+            multiplyBlock(a, aOff, m, pa0, pa1, staged, -pb * k * NR, pb, pb + 1, n, k, out);
+        }
     }
 
     /** A panels per block so that the block stays in L2 while B panels stream past. */

@@ -2,7 +2,8 @@ package io.jdiffusion.cpu;
 
 /**
  * Choices a backend makes for its kernels; fixed per backend. {@code winogradCacheBytes} bounds the
- * transformed filters one executable keeps (see {@link WinogradSelection}).
+ * transformed filters one executable keeps (see {@link WinogradSelection}); {@code f32WeightsAsF16} packs
+ * F32 weights as F16 panels (F16 and BF16 weights always stay 2 bytes).
  */
-record KernelOptions(ConvAlgorithm convAlgorithm, long winogradChunkFloats, long winogradCacheBytes) {
+record KernelOptions(ConvAlgorithm convAlgorithm, long winogradChunkFloats, long winogradCacheBytes, boolean f32WeightsAsF16) {
 }

@@ -35,12 +35,28 @@ public final class OpsBenchmark implements AutoCloseable {
      * repacked weights, scratch).
      */
     public record Result(String op, String shape, String variant, double ms, double gflops, double fractionOfPeak,
-                         long allocatedBytes, long workspaceBytes) {
+                         long allocatedBytes, long workspaceBytes, double gbps, double fractionOfBandwidth) {
+        /** Whether the row is memory-bound and so measured in GB/s against the copy bandwidth. */
+        public boolean memoryBound() {
+            return gbps > 0;
+        }
     }
 
-    /** A benchmark case: a one-operator graph and its direct flop count. */
-    private record Case(String op, String shape, String variant, double flops, ConvAlgorithm conv,
-                        Function<GraphBuilder, Value> recipe) {
+    /**
+     * A benchmark case: a one-operator graph and its direct flop count, on the backend of {@code conv} with
+     * F32 weights packed as F32 or, with {@code f16Panels}, as F16 (widened as the GEMM stages each panel).
+     */
+    private record Case(String op, String shape, String variant, double flops, ConvAlgorithm conv, boolean f16Panels,
+                        double bytes, Function<GraphBuilder, Value> recipe) {
+        Case(String op, String shape, String variant, double flops, ConvAlgorithm conv, Function<GraphBuilder, Value> recipe) {
+            this(op, shape, variant, flops, conv, false, 0, recipe);
+        }
+
+        Case(String op, String shape, String variant, double flops, ConvAlgorithm conv, boolean f16Panels,
+             Function<GraphBuilder, Value> recipe) {
+            this(op, shape, variant, flops, conv, f16Panels, 0, recipe);
+        }
+
         String name() {
             return op + " " + shape + (variant.isEmpty() ? "" : " " + variant);
         }
@@ -51,6 +67,7 @@ public final class OpsBenchmark implements AutoCloseable {
     private final CpuBackend auto;
     private final CpuBackend winograd;
     private final CpuBackend im2col;
+    private final CpuBackend f16Panels;
     private final List<Tensor> owned = new ArrayList<>();
     private final SplittableRandom random = new SplittableRandom(20261121);
 
@@ -61,10 +78,22 @@ public final class OpsBenchmark implements AutoCloseable {
         this.auto = new CpuBackend(threads, ConvAlgorithm.AUTO);
         this.winograd = new CpuBackend(threads, ConvAlgorithm.WINOGRAD);
         this.im2col = new CpuBackend(threads, ConvAlgorithm.IM2COL);
+        this.f16Panels = new CpuBackend(threads, new KernelOptions(ConvAlgorithm.AUTO, WinogradConv.CHUNK_FLOATS,
+                CpuSettings.winogradCacheBytes(), true));
     }
 
     public String deviceDescription() {
         return auto.deviceDescription();
+    }
+
+    /** This machine's copy bandwidth in GB/s (read plus write) on the benchmark's threads, measured now. */
+    public double measureBandwidth() {
+        return CopyBandwidth.measure(auto.pool(), Math.max(0.5, seconds));
+    }
+
+    /** Whether any case {@code filter} selects is memory-bound (and so needs {@link #measureBandwidth}). */
+    public boolean selectsMemoryBound(Predicate<String> filter) {
+        return cases().stream().anyMatch(c -> c.bytes() > 0 && filter.test(c.name()));
     }
 
     /** This machine's F32 FMA peak in GFLOP/s on the benchmark's threads, measured now. */
@@ -77,8 +106,10 @@ public final class OpsBenchmark implements AutoCloseable {
         int[][] gemm = {{4096, 320, 320}, {4096, 320, 2560}, {1024, 640, 640}, {256, 1280, 1280}, {77, 768, 768}};
         for (int[] s : gemm) {
             int m = s[0], k = s[1], n = s[2];
-            c.add(new Case("gemm", "M=" + m + " K=" + k + " N=" + n, "", 2.0 * m * k * n, ConvAlgorithm.AUTO,
-                    g -> g.linear(input(g, "x", 1, m, k), weight(g, n, k), weight(g, n))));
+            for (boolean half : new boolean[] {false, true}) {
+                c.add(new Case("gemm", "M=" + m + " K=" + k + " N=" + n, half ? "f16 panels" : "", 2.0 * m * k * n,
+                        ConvAlgorithm.AUTO, half, g -> g.linear(input(g, "x", 1, m, k), weight(g, n, k), weight(g, n))));
+            }
         }
         int[][] conv = {{64, 64, 320}, {32, 32, 640}, {16, 16, 1280}, {512, 512, 128}};
         for (int[] s : conv) {
@@ -86,6 +117,10 @@ public final class OpsBenchmark implements AutoCloseable {
             double flops = 2.0 * ch * ch * 9 * h * w;
             for (ConvAlgorithm a : List.of(ConvAlgorithm.WINOGRAD, ConvAlgorithm.IM2COL)) {
                 c.add(new Case("conv3x3", h + "x" + w + "x" + ch, a.name().toLowerCase(), flops, a,
+                        g -> g.conv2d(input(g, "x", 1, ch, h, w), weight(g, ch, ch, 3, 3), weight(g, ch), null, 1, Padding.same(1))));
+            }
+            if (h == 64) { // Winograd filters in F16 (the AUTO policy picks Winograd at 64x64)
+                c.add(new Case("conv3x3", h + "x" + w + "x" + ch, "winograd f16 panels", flops, ConvAlgorithm.AUTO, true,
                         g -> g.conv2d(input(g, "x", 1, ch, h, w), weight(g, ch, ch, 3, 3), weight(g, ch), null, 1, Padding.same(1))));
             }
         }
@@ -98,19 +133,20 @@ public final class OpsBenchmark implements AutoCloseable {
                         input(g, "v", 1, 77, heads * d), heads, (float) (1 / Math.sqrt(d)), false)));
         long gnElements = 64L * 64 * 320;
         // Nominal 9 flops per element: 3 for the statistics, 2 for scale-shift, 4 for SiLU.
-        c.add(new Case("groupnorm+silu", "64x64x320 32 groups", "", 9.0 * gnElements, ConvAlgorithm.AUTO,
+        // Memory-bound: the statistics pass reads x, the second pass reads it again and writes y (12 bytes per element).
+        c.add(new Case("groupnorm+silu", "64x64x320 32 groups", "", 9.0 * gnElements, ConvAlgorithm.AUTO, false, 12.0 * gnElements,
                 g -> g.groupNorm(input(g, "x", 1, 320, 64, 64), weight(g, 320), weight(g, 320), 32, 1e-5f, true)));
         return c;
     }
 
     /** Runs every case whose {@code op shape variant} name passes {@code filter}, handing each row to {@code sink}. */
-    public List<Result> run(Predicate<String> filter, double peakGflops, Consumer<Result> sink) {
+    public List<Result> run(Predicate<String> filter, double peakGflops, double bandwidthGbps, Consumer<Result> sink) {
         List<Result> results = new ArrayList<>();
         for (Case c : cases()) {
             if (!filter.test(c.name())) {
                 continue;
             }
-            Result r = run(c, peakGflops);
+            Result r = run(c, peakGflops, bandwidthGbps);
             results.add(r);
             sink.accept(r);
             owned.forEach(Tensor::close);
@@ -119,8 +155,8 @@ public final class OpsBenchmark implements AutoCloseable {
         return results;
     }
 
-    private Result run(Case c, double peak) {
-        CpuBackend backend = switch (c.conv()) {
+    private Result run(Case c, double peak, double bandwidth) {
+        CpuBackend backend = c.f16Panels() ? f16Panels : switch (c.conv()) {
             case AUTO -> auto;
             case WINOGRAD -> winograd;
             case IM2COL -> im2col;
@@ -180,8 +216,9 @@ public final class OpsBenchmark implements AutoCloseable {
             double gflops = c.flops() / (ms / 1e3) / 1e9;
             long allocated = allocBefore < 0 ? -1 : (allocAfter - allocBefore) / times.size();
             long workspace = backend.deviceBytesInUse() - before - outBytes;
+            double gbps = c.bytes() / (ms / 1e3) / 1e9;
             return new Result(c.op(), c.shape(), c.variant(), ms, gflops, peak > 0 ? gflops / peak : Double.NaN,
-                    allocated, workspace);
+                    allocated, workspace, gbps, bandwidth > 0 ? gbps / bandwidth : Double.NaN);
         } finally {
             in.forEach(DeviceTensor::close);
             out.forEach(DeviceTensor::close);
@@ -231,6 +268,7 @@ public final class OpsBenchmark implements AutoCloseable {
         auto.close();
         winograd.close();
         im2col.close();
+        f16Panels.close();
     }
 
     /** A quick run from the command line: {@code OpsBenchmark [threads] [seconds] [filter]}. */
@@ -241,7 +279,7 @@ public final class OpsBenchmark implements AutoCloseable {
         try (OpsBenchmark b = new OpsBenchmark(threads, seconds)) {
             double peak = b.measurePeak();
             System.out.printf("%s; F32 FMA peak %.1f GFLOP/s%n", b.deviceDescription(), peak);
-            b.run(n -> n.contains(filter), peak, r -> System.out.printf("%-16s %-32s %-9s %9.2f ms %8.1f GFLOP/s %5.1f%% alloc %d ws %d%n",
+            b.run(n -> n.contains(filter), peak, b.measureBandwidth(), r -> System.out.printf("%-16s %-32s %-9s %9.2f ms %8.1f GFLOP/s %5.1f%% alloc %d ws %d%n",
                     r.op(), r.shape(), r.variant(), r.ms(), r.gflops(), 100 * r.fractionOfPeak(), r.allocatedBytes(), r.workspaceBytes()));
         }
     }

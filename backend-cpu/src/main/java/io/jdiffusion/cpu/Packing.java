@@ -48,13 +48,17 @@ final class Packing {
         return a;
     }
 
-    /** A packed from the rows of a weight matrix [m, k] (convolution weights, rows = output channels). */
-    static float[] packAFromWeights(Tensor w, int m, int k) {
-        float[] dst = new float[Gemm.panelsA(m) * k * MR];
+    /** Values in A panels of a weight matrix [m, k] (convolution weights, rows = output channels). */
+    static long sizeA(int m, int k) {
+        return (long) Gemm.panelsA(m) * k * MR;
+    }
+
+    /** A packed from the rows of a weight matrix [m, k] into {@code dst} (at least {@link #sizeA} values, zeroed). */
+    static PackedWeights packAFromWeights(Tensor w, int m, int k, PackedWeights dst) {
         float[] row = new float[k];
         for (int i = 0; i < m; i++) {
             readRow(w, i, k, row);
-            System.arraycopy(row, 0, dst, (i / MR) * k * MR + (i % MR) * k, k);
+            dst.write((long) (i / MR) * k * MR + (long) (i % MR) * k, row, 0, k);
         }
         return dst;
     }
@@ -69,11 +73,12 @@ final class Packing {
      * panel p holds output columns [p*L, p*L + L) of h (rows c) in its first vector and of the gate
      * (rows n/2 + c) in its second.
      */
-    static float[] packBFromWeights(Tensor w, int n, int k, boolean geglu) {
+    static PackedWeights packBFromWeights(Tensor w, int n, int k, boolean geglu, PackedWeights dst) {
         int panels = panelsForWeights(n, geglu);
-        float[] dst = new float[panels * k * NR];
+        float[] panel = new float[k * NR];
         float[] row = new float[k];
         for (int p = 0; p < panels; p++) {
+            Arrays.fill(panel, 0f); // zero padding past n
             for (int j = 0; j < NR; j++) {
                 int source;
                 if (geglu) {
@@ -84,16 +89,21 @@ final class Packing {
                     source = c < n ? c : -1;
                 }
                 if (source < 0) {
-                    continue; // zero padding
+                    continue;
                 }
                 readRow(w, source, k, row);
-                int base = p * k * NR + j;
                 for (int kk = 0; kk < k; kk++) {
-                    dst[base + kk * NR] = row[kk];
+                    panel[kk * NR + j] = row[kk];
                 }
             }
+            dst.write((long) p * k * NR, panel, 0, k * NR);
         }
         return dst;
+    }
+
+    /** Values in the B panels of a linear weight [n, k]. */
+    static long sizeB(int n, int k, boolean geglu) {
+        return (long) panelsForWeights(n, geglu) * k * NR;
     }
 
     /**

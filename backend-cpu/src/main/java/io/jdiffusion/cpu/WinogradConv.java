@@ -63,20 +63,28 @@ final class WinogradConv {
         }
     }
 
-    /** U = G g G^T for every (cout, cin), packed as 36 GEMM A operands of [cout, cin]. */
-    static float[] transformWeights(Tensor w, int cout, int cin) {
-        int sizeA = Gemm.panelsA(cout) * cin * MR;
-        float[] packed = new float[POSITIONS * sizeA];
+    /** Values of the transformed filters: 36 A operands of [cout, cin]. */
+    static long transformedSize(int cout, int cin) {
+        return (long) POSITIONS * Gemm.panelsA(cout) * cin * MR;
+    }
+
+    /** U = G g G^T for every (cout, cin), packed as 36 GEMM A operands of [cout, cin] into {@code packed}. */
+    static PackedWeights transformWeights(Tensor w, int cout, int cin, PackedWeights packed) {
+        long sizeA = (long) Gemm.panelsA(cout) * cin * MR;
         float[] row = new float[cin * 9];
         double[] u = new double[POSITIONS];
+        float[][] rows = new float[POSITIONS][cin];
         for (int co = 0; co < cout; co++) {
             Packing.readRow(w, co, cin * 9, row);
             int p = co / MR, r = co % MR;
             for (int ci = 0; ci < cin; ci++) {
                 WinogradF43.transformKernel(row, ci * 9, u);
                 for (int xi = 0; xi < POSITIONS; xi++) {
-                    packed[xi * sizeA + p * cin * MR + r * cin + ci] = (float) u[xi];
+                    rows[xi][ci] = (float) u[xi];
                 }
+            }
+            for (int xi = 0; xi < POSITIONS; xi++) {
+                packed.write(xi * sizeA + (long) p * cin * MR + (long) r * cin, rows[xi], 0, cin);
             }
         }
         return packed;
@@ -84,13 +92,10 @@ final class WinogradConv {
 
     static Kernel compile(Op.Conv2d op, ConvKernels.Geometry g, CompileContext ctx) {
         int cin = g.cin(), cout = g.cout();
-        float[] fixedWeights = null;
-        if (op.weight().kind() == Value.Kind.CONSTANT) {
-            fixedWeights = transformWeights(op.weight().constant(), cout, cin);
-            ctx.countOwned(4L * fixedWeights.length);
-        }
+        PackedWeights weights = op.weight().kind() != Value.Kind.CONSTANT ? null
+                : ctx.weights(op.weight(), WeightForm.Kind.WINOGRAD_A, cout, cin, false, transformedSize(cout, cin),
+                        dst -> transformWeights(op.weight().constant(), cout, cin, dst));
         float[] fixedBias = ctx.constantFloats(op.bias());
-        final float[] weights = fixedWeights;
         int x = op.x().id(), w = op.weight().id(), out = op.out().id();
         int bias = op.bias() == null ? -1 : op.bias().id();
         int residual = op.residual() == null ? -1 : op.residual().id();
@@ -105,8 +110,9 @@ final class WinogradConv {
         int aBlock = Gemm.aBlockPanels(cout, cin);
         int mBlocks = (Gemm.panelsA(cout) + aBlock - 1) / aBlock;
         return buffers -> {
-            float[] u = weights != null ? weights
-                    : transformWeights(Tensor.view(buffers[w], op.weight().shape(), DType.F32), cout, cin);
+            PackedWeights u = weights != null ? weights
+                    : transformWeights(Tensor.view(buffers[w], op.weight().shape(), DType.F32), cout, cin,
+                    PackedWeights.ofArray(new float[Math.toIntExact(transformedSize(cout, cin))]));
             float[] biasArr = bias < 0 ? null : fixedBias != null ? fixedBias : Packing.toArray(buffers[bias], cout);
             MemorySegment xs = buffers[x], os = buffers[out], rs = residual < 0 ? null : buffers[residual];
             for (int n = 0; n < g.batch(); n++) {
@@ -125,7 +131,7 @@ final class WinogradConv {
                     pool.forEach(POSITIONS * mBlocks, task -> {
                         int xi = task / mBlocks, mb = task % mBlocks;
                         GemmOutput target = new GemmOutput(m, (long) xi * cout * tiles, tiles, null, false, 0, Activation.NONE, null);
-                        Gemm.multiplyBlock(u, xi * sizeA, cout, mb * aBlock, Math.min(Gemm.panelsA(cout), mb * aBlock + aBlock),
+                        Gemm.multiplyBlock(u, (long) xi * sizeA, cout, mb * aBlock, Math.min(Gemm.panelsA(cout), mb * aBlock + aBlock),
                                 v, xi * sizeB, 0, bPanels, tiles, cin, target);
                     });
                     pool.forEach(cout * rows, task -> outputTransform(m, tiles, task / rows, first + task % rows, task % rows,

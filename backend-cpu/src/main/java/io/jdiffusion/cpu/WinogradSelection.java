@@ -3,6 +3,7 @@ package io.jdiffusion.cpu;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.backend.graph.Op;
 import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.core.DType;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -16,14 +17,14 @@ import java.util.Set;
  *
  * <p>A layer qualifies when it is 3x3 stride 1 with enough 4x4 tiles for Winograd's GEMMs to run full
  * (64 or more) and at least 8 input channels. Winograd keeps its transformed filters, 4x the bytes of
- * the 3x3 weights, so the qualifying layers share a budget: those with the most output tiles (where
+ * the 3x3 weights (at the weights' storage precision), so the qualifying layers share a budget: those with the most output tiles (where
  * Winograd saves the most time per cached byte) are taken first, and the rest run as im2col GEMMs, whose
  * packed weights take 1x. Layers with non-constant weights transform them per run and cost no cache.
  */
 final class WinogradSelection {
     private final Set<Op.Conv2d> selected = Collections.newSetFromMap(new IdentityHashMap<>());
 
-    WinogradSelection(Graph graph, long budgetBytes) {
+    WinogradSelection(Graph graph, long budgetBytes, boolean f32WeightsAsF16) {
         List<Op.Conv2d> candidates = new ArrayList<>();
         for (Op op : graph.ops()) {
             if (op instanceof Op.Conv2d c && qualifies(ConvKernels.Geometry.of(c))) {
@@ -37,7 +38,8 @@ final class WinogradSelection {
                 selected.add(c);
                 continue;
             }
-            long bytes = cachedBytes(ConvKernels.Geometry.of(c));
+            int bytesPerValue = c.weight().dtype() == DType.F32 && !f32WeightsAsF16 ? 4 : 2;
+            long bytes = cachedBytes(ConvKernels.Geometry.of(c), bytesPerValue);
             if (used + bytes <= budgetBytes) {
                 used += bytes;
                 selected.add(c);
@@ -49,9 +51,9 @@ final class WinogradSelection {
         return g.kh() == 3 && g.kw() == 3 && g.stride() == 1 && tiles(g) >= 64 && g.cin() >= 8;
     }
 
-    /** Bytes of one layer's transformed filters: 36 positions of [cout rounded to panels, cin] floats. */
-    static long cachedBytes(ConvKernels.Geometry g) {
-        return 4L * WinogradConv.POSITIONS * Gemm.panelsA(g.cout()) * g.cin() * Gemm.MR;
+    /** Bytes of one layer's transformed filters: 36 positions of [cout rounded to panels, cin] values, stored as the weights are. */
+    static long cachedBytes(ConvKernels.Geometry g, int bytesPerValue) {
+        return bytesPerValue * WinogradConv.transformedSize(g.cout(), g.cin());
     }
 
     private static long tiles(ConvKernels.Geometry g) {

@@ -35,19 +35,19 @@ class WinogradSelectionTest {
     void layersWithTheMostTilesGetTheCacheFirst() {
         Graph graph = graph();
         List<Op.Conv2d> c = convs(graph);
-        long bigBytes = WinogradSelection.cachedBytes(ConvKernels.Geometry.of(c.get(1)));
-        long midBytes = WinogradSelection.cachedBytes(ConvKernels.Geometry.of(c.get(0)));
+        long bigBytes = WinogradSelection.cachedBytes(ConvKernels.Geometry.of(c.get(1)), 4);
+        long midBytes = WinogradSelection.cachedBytes(ConvKernels.Geometry.of(c.get(0)), 4);
 
-        WinogradSelection all = new WinogradSelection(graph, Long.MAX_VALUE);
+        WinogradSelection all = new WinogradSelection(graph, Long.MAX_VALUE, false);
         assertThat(all.usesWinograd(c.get(0))).isTrue();
         assertThat(all.usesWinograd(c.get(1))).isTrue();
         assertThat(all.usesWinograd(c.get(2))).as("8x8 has only 4 tiles").isFalse();
 
-        WinogradSelection onlyBig = new WinogradSelection(graph, bigBytes + midBytes - 1);
+        WinogradSelection onlyBig = new WinogradSelection(graph, bigBytes + midBytes - 1, false);
         assertThat(onlyBig.usesWinograd(c.get(1))).isTrue();
         assertThat(onlyBig.usesWinograd(c.get(0))).isFalse();
 
-        WinogradSelection none = new WinogradSelection(graph, 0);
+        WinogradSelection none = new WinogradSelection(graph, 0, false);
         assertThat(c).noneMatch(none::usesWinograd);
     }
 

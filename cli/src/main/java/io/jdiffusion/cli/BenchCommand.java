@@ -79,6 +79,13 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the random weights and latents (default ${DEFAULT-VALUE}).")
     long seed;
 
+    @Mixin
+    VaeTilingOption vaeTiling;
+
+    @Option(names = "--stages", split = ",", defaultValue = "text,unet,vae", paramLabel = "text,unet,vae",
+            description = "Stages to time (default all; e.g. --stages vae --vae-tiling on --width 2048 --height 2048 measures a tiled decode alone).")
+    List<String> stages;
+
     @Option(names = "--json", description = "Print one JSON object instead of a table.")
     boolean json;
 
@@ -106,7 +113,7 @@ final class BenchCommand implements Callable<Integer> {
                 err.printf("bench: %s on %s (%s), %dx%d, batch %d, %s%n", model.description(), backend.name(),
                         backend.deviceDescription(), width, height, batch, mo.precision());
                 GenerationRequest request = GenerationRequest.builder().prompt(PROMPT).seed(seed)
-                        .sampler(sampler).steps(Math.max(steps, 1)).size(width, height).build();
+                        .sampler(sampler).steps(Math.max(steps, 1)).size(width, height).vaeTiling(vaeTiling.mode()).build();
                 if (steps > 0) {
                     // the first image, as a user meets it: preparation (compilation, weight packing, JIT,
                     // upload) included; the same run once warm, after the stage timings, isolates preparation
@@ -114,7 +121,12 @@ final class BenchCommand implements Callable<Integer> {
                     f.firstImageMs = RunSummary.sinceProcessStartMs();
                 }
                 ConditioningInput prompts = new ConditioningInput(PROMPT, "", batch == 2, width, height);
-                Stage text = time("text encoder", err, () -> {
+                for (String s : stages) {
+                    if (!List.of("text", "unet", "vae").contains(s)) {
+                        throw new IllegalArgumentException("--stages takes text, unet and vae, got '" + s + "'");
+                    }
+                }
+                Stage text = !stages.contains("text") ? Stage.SKIPPED : time("text encoder", err, () -> {
                     pipeline.encodePrompt(prompts).close();
                     return null;
                 });
@@ -123,14 +135,16 @@ final class BenchCommand implements Callable<Integer> {
                 for (int i = 0; i < sample.length; i++) {
                     sample[i] = (float) r.nextGaussian();
                 }
-                Stage unet;
-                try (Conditioning conditioning = pipeline.encodePrompt(prompts)) {
-                    unet = time("UNet call", err, () -> pipeline.predictNoise(sample, 500f, conditioning, h, w));
+                Stage unet = Stage.SKIPPED;
+                if (stages.contains("unet")) {
+                    try (Conditioning conditioning = pipeline.encodePrompt(prompts)) {
+                        unet = time("UNet call", err, () -> pipeline.predictNoise(sample, 500f, conditioning, h, w));
+                    }
                 }
                 float[] latents = new float[model.vae().latentChannels() * h * w];
                 System.arraycopy(sample, 0, latents, 0, latents.length);
-                Stage vae = time("VAE decode", err, () -> {
-                    pipeline.decodeLatents(latents, h, w).close();
+                Stage vae = !stages.contains("vae") ? Stage.SKIPPED : time("VAE decode", err, () -> {
+                    pipeline.decodeLatents(latents, h, w, vaeTiling.mode()).close();
                     return null;
                 });
                 f.textMs = text.medianMs;
@@ -185,6 +199,9 @@ final class BenchCommand implements Callable<Integer> {
 
     /** One stage's first (cold) call and the median of its timed calls. */
     private record Stage(double firstMs, double medianMs) {
+        /** A stage left out by --stages: -1 ms, no preparation. */
+        static final Stage SKIPPED = new Stage(-1, -1);
+
         double preparationMs() {
             return Math.max(0, firstMs - medianMs);
         }
@@ -218,6 +235,7 @@ final class BenchCommand implements Callable<Integer> {
             o.put("precision", modelOptions.precision().name().toLowerCase(Locale.ROOT));
             o.put("precision_used", used.name().toLowerCase(Locale.ROOT));
             o.put("width", width).put("height", height).put("batch", batch).put("steps", steps);
+            o.put("vae_tiling", vaeTiling.mode().name().toLowerCase(Locale.ROOT));
             o.put("load_ms", f.loadMs).put("preparation_ms", f.preparationMs);
             if (f.firstImageMs >= 0) {
                 o.put("first_image_since_process_start_ms", f.firstImageMs).put("cold_pipeline_ms", f.coldPipelineMs);
@@ -232,6 +250,8 @@ final class BenchCommand implements Callable<Integer> {
             if (backend.hasDeviceMemory()) {
                 o.put("peak_device_bytes", backend.peakDeviceBytes());
             }
+            ObjectNode memory = o.putObject("memory_bytes");
+            RunSummary.memoryBreakdown(backend).forEach(memory::put);
             out.println(new ObjectMapper().writeValueAsString(o));
             return;
         }
@@ -250,5 +270,6 @@ final class BenchCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "%-40s %12.1f%n", "pipeline, warm (" + steps + " steps)", f.pipelineMs);
         }
         out.println(RunSummary.memory(backend));
+        out.println(RunSummary.describeMemory(backend));
     }
 }

@@ -85,6 +85,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--strength", defaultValue = "0.8", description = "Image-to-image: how much to change the image, in (0, 1] (default ${DEFAULT-VALUE}).")
     float strength;
 
+    @Mixin
+    VaeTilingOption vaeTiling;
+
     @Option(names = "--batch-count", defaultValue = "1", description = "Images to make, with seeds SEED, SEED+1, ... (default ${DEFAULT-VALUE}).")
     int batchCount;
 
@@ -146,7 +149,7 @@ final class GenerateCommand implements Callable<Integer> {
                     GenerationRequest request = GenerationRequest.builder().prompt(prompt).negativePrompt(negativePrompt)
                             .seed(s).sampler(samplerUsed).karras(karras).steps(steps).guidanceScale(guidance).eta(eta)
                             .size(w, h).initImage(init, strength).sizeConditioning(sizeConditioning)
-                            .loras(loraUses).loraDir(loraDir).build();
+                            .vaeTiling(vaeTiling.mode()).loras(loraUses).loraDir(loraDir).build();
                     Path target = batchCount == 1 ? output : withSeed(output, s);
                     try (ConsoleProgress progress = new ConsoleProgress("seed " + s, err);
                          GenerationResult result = pipeline.generate(request, progress)) {

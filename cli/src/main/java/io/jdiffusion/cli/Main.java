@@ -9,12 +9,12 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.Properties;
 
-/** The {@code jdiffusion} command: generate images, benchmark, list backends. */
+/** The {@code jdiffusion} command: generate images, serve them over HTTP, benchmark, list backends. */
 @Command(name = "jdiffusion",
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Stable Diffusion 1.x/2.x inference in Java, on CPUs and GPUs.",
-        subcommands = {GenerateCommand.class, BenchCommand.class, BackendsCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, ServeCommand.class, BenchCommand.class, BackendsCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

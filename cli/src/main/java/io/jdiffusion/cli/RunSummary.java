@@ -10,7 +10,9 @@ import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 
 /** Formats stage timings and peak memory for people (and the numbers for --json). */
 final class RunSummary {
@@ -30,6 +32,7 @@ final class RunSummary {
                     t.preparationMs() / 1000));
         }
         sb.append(String.format(Locale.ROOT, " | total %.2f s | %s", t.totalMs() / 1000, memory(backend)));
+        sb.append(System.lineSeparator()).append(describeMemory(backend));
         return sb.toString();
     }
 
@@ -52,9 +55,17 @@ final class RunSummary {
 
     /** VmHWM: the process's peak resident set, what peers report as peak RSS; -1 where /proc is absent. */
     static long peakRssBytes() {
+        return procStatusBytes("VmHWM");
+    }
+
+    /**
+     * A size from /proc/self/status ({@code VmHWM}, {@code RssAnon}: anonymous memory such as the heap and
+     * off-heap arenas, {@code RssFile}: resident pages of mapped files such as a weights file), -1 where absent.
+     */
+    static long procStatusBytes(String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
+                if (line.startsWith(field + ":")) {
                     return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
                 }
             }
@@ -62,6 +73,30 @@ final class RunSummary {
             return -1;
         }
         return -1;
+    }
+
+    /**
+     * Where memory is now: the backend's breakdown (weights, arenas, workspaces, tensors), the Java heap
+     * (used now and peak) and the resident set split into anonymous pages and mapped-file pages (a mapped
+     * weights file's pages count towards RSS while resident; the CPU backend hands them back after packing).
+     */
+    static Map<String, Long> memoryBreakdown(Backend backend) {
+        Map<String, Long> m = new LinkedHashMap<>(backend.memoryBreakdown());
+        m.put("heap_used", ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
+        m.put("heap_peak", peakHeapBytes());
+        m.put("heap_max", Runtime.getRuntime().maxMemory());
+        m.put("rss_anon", procStatusBytes("RssAnon"));
+        m.put("rss_file", procStatusBytes("RssFile"));
+        m.put("rss_peak", peakRssBytes());
+        return m;
+    }
+
+    /** {@link #memory} as one line of MiB. */
+    static String describeMemory(Backend backend) {
+        StringBuilder sb = new StringBuilder("memory:");
+        memoryBreakdown(backend).forEach((k, v) -> sb.append(' ').append(k).append(' ').append(mib(v)).append(','));
+        sb.setLength(sb.length() - 1);
+        return sb.toString();
     }
 
     /** Sum of the heap pools' peak usage. */

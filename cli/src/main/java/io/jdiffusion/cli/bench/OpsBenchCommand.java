@@ -76,12 +76,29 @@ public final class OpsBenchCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "%-15s %-30s %-9s %10s %10s %7s %12s %12s%n", "op", "shape", "variant", "ms",
                         "GFLOP/s", "% peak", "heap B/run", "backend MB");
             }
+            double bandwidth = bench.selectsMemoryBound(name -> name.contains(filter)) ? bench.measureBandwidth() : 0;
+            if (bandwidth > 0) {
+                if (json) {
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    row.put("op", "copy_bandwidth");
+                    row.put("shape", "256 MiB, " + n + (n == 1 ? " thread" : " threads"));
+                    row.put("variant", "");
+                    row.put("gbps", round(bandwidth));
+                    out.println(toJson(row));
+                } else {
+                    out.printf(Locale.ROOT, "Copy bandwidth (256 MiB, read + write, %d thread%s): %.1f GB/s; memory-bound rows give GB/s and %% of it%n%n",
+                            n, n == 1 ? "" : "s", bandwidth);
+                }
+            }
             out.flush();
             List<OpsBenchmark.Result> results = new ArrayList<>();
-            bench.run(name -> name.contains(filter), peak, r -> {
+            bench.run(name -> name.contains(filter), peak, bandwidth, r -> {
                 results.add(r);
                 if (json) {
                     out.println(toJson(row(r)));
+                } else if (r.memoryBound()) {
+                    out.printf(Locale.ROOT, "%-15s %-30s %-9s %10.2f %8.1f GB/s %5.1f%% of copy bandwidth%n", r.op(), r.shape(), r.variant(),
+                            r.ms(), r.gbps(), 100 * r.fractionOfBandwidth());
                 } else {
                     out.printf(Locale.ROOT, "%-15s %-30s %-9s %10.2f %10.1f %6.1f%% %12s %12.1f%n", r.op(), r.shape(), r.variant(),
                             r.ms(), r.gflops(), 100 * r.fractionOfPeak(), r.allocatedBytes() < 0 ? "n/a" : Long.toString(r.allocatedBytes()),
@@ -125,6 +142,10 @@ public final class OpsBenchCommand implements Callable<Integer> {
         row.put("fraction_of_peak", Math.round(r.fractionOfPeak() * 1000) / 1000.0);
         row.put("heap_bytes_per_run", r.allocatedBytes());
         row.put("backend_bytes", r.workspaceBytes());
+        if (r.memoryBound()) {
+            row.put("gbps", round(r.gbps()));
+            row.put("fraction_of_bandwidth", Math.round(r.fractionOfBandwidth() * 1000) / 1000.0);
+        }
         return row;
     }
 

@@ -19,7 +19,7 @@ class OpsBenchCommandTest {
         StringWriter text = new StringWriter();
         CommandLine cli = new CommandLine(new OpsBenchCommand());
         cli.setOut(new PrintWriter(text, true));
-        int code = cli.execute("--json", "--threads", "1", "--seconds", "0.02", "--filter", "M=77");
+        int code = cli.execute("--json", "--threads", "1", "--seconds", "0.02", "--filter", "N=768 f16");
         assertThat(code).isZero();
         List<JsonNode> rows = new ArrayList<>();
         for (String line : text.toString().strip().split("\n")) {
@@ -31,6 +31,7 @@ class OpsBenchCommandTest {
         JsonNode gemm = rows.get(1);
         assertThat(gemm.get("op").asText()).isEqualTo("gemm");
         assertThat(gemm.get("shape").asText()).isEqualTo("M=77 K=768 N=768");
+        assertThat(gemm.get("variant").asText()).isEqualTo("f16 panels");
         assertThat(gemm.get("ms").asDouble()).isPositive();
         assertThat(gemm.get("gflops").asDouble()).isPositive();
         assertThat(gemm.get("fraction_of_peak").asDouble()).isPositive();

@@ -5,8 +5,9 @@ import java.util.List;
 /**
  * The architecture of a diffusers {@code AutoencoderKL}, from {@code vae/config.json}.
  *
- * @param forceUpcast diffusers' {@code force_upcast} (SDXL's VAE): its activations overflow F16, so it must run
- *                    in F32 even when the rest of the pipeline runs in F16 (the fp16-fix VAE sets it false)
+ * @param forceUpcast diffusers' {@code force_upcast} (default true): SDXL's VAE overflows F16, so SDXL pipelines
+ *                    run it in F32 even when the rest runs in F16 (the fp16-fix VAE sets it false); SD 1/2
+ *                    pipelines ignore it
  */
 public record VaeConfig(int inChannels, int outChannels, int latentChannels, List<Integer> blockOutChannels,
                         int layersPerBlock, int normGroups, float scalingFactor, int sampleSize,
@@ -46,7 +47,7 @@ public record VaeConfig(int inChannels, int outChannels, int latentChannels, Lis
                 c.getBoolean("mid_block_add_attention", true),
                 c.getBoolean("use_quant_conv", true),
                 c.getBoolean("use_post_quant_conv", true),
-                c.getBoolean("force_upcast", false)); // absent in SD 1.x/2.x configs, whose pipelines never upcast
+                c.getBoolean("force_upcast", true));
     }
 
     private static void checkTypes(ConfigJson c, String key, String only, int n) {

@@ -98,10 +98,26 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
     }
 
     /**
-     * What to produce. {@code decodeImage} false returns the final latents only and skips the VAE
+     * What to produce. {@code decodeImage} false returns the final latents only and skips the VAE; {@code vaeTiling}
+     * says whether the VAE decodes the image whole or in overlapping tiles ({@link io.jdiffusion.models.vae.TiledDecoding})
      * (diffusers' {@code output_type="latent"}).
      */
-    public record OutputOptions(boolean decodeImage) {
+    public record OutputOptions(boolean decodeImage, VaeTiling vaeTiling) {
+        public OutputOptions {
+            if (vaeTiling == null) {
+                throw new IllegalArgumentException("vaeTiling is required (AUTO, ON or OFF)");
+            }
+        }
+    }
+
+    /**
+     * VAE decoding in tiles: AUTO tiles images of more than twice the VAE's tile (for SD 1.5, 768x768 and
+     * up), ON always tiles (as diffusers' {@code enable_tiling()}), OFF decodes whole.
+     */
+    public enum VaeTiling {
+        AUTO,
+        ON,
+        OFF
     }
 
     public GenerationRequest {
@@ -138,6 +154,7 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
             b.mask = image.mask();
         }
         b.decodeImage = output.decodeImage();
+        b.vaeTiling = output.vaeTiling();
         b.sizeConditioning = sizeConditioning;
         return b;
     }
@@ -161,6 +178,7 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
         private float strength = DEFAULT_STRENGTH;
         private Tensor mask;
         private boolean decodeImage = true;
+        private VaeTiling vaeTiling = VaeTiling.AUTO;
         private SizeConditioning sizeConditioning = SizeConditioning.DEFAULT;
 
         private Builder() {
@@ -250,6 +268,11 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
             return this;
         }
 
+        public Builder vaeTiling(VaeTiling tiling) {
+            this.vaeTiling = tiling;
+            return this;
+        }
+
         /** SDXL's size conditioning; {@link SizeConditioning#DEFAULT} (diffusers' defaults) when not set. */
         public Builder sizeConditioning(SizeConditioning c) {
             this.sizeConditioning = c == null ? SizeConditioning.DEFAULT : c;
@@ -264,7 +287,7 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
                     new SamplingOptions(sampler, karras, steps, guidanceScale, eta, seed, initialNoise),
                     new ImageSize(width, height),
                     initImage == null ? null : new ImageInput(initImage, strength, mask),
-                    new OutputOptions(decodeImage), sizeConditioning);
+                    new OutputOptions(decodeImage, vaeTiling), sizeConditioning);
         }
     }
 }

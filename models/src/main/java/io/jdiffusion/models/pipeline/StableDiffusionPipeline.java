@@ -22,6 +22,7 @@ import io.jdiffusion.models.unet.UNet2DConditionModel;
 import io.jdiffusion.models.unet.UNetCall;
 import io.jdiffusion.models.vae.AutoencoderKL;
 import io.jdiffusion.models.vae.DiagonalGaussian;
+import io.jdiffusion.models.vae.TiledDecoding;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -147,7 +148,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             clock.lap();
             double[] callMs = new double[calls];
             boolean firstCallCompiled = false;
-            for (int i = firstCall; i < timesteps.length; i++) {
+            int callsMade = 0;
+            for (int i = firstCall; i < timesteps.length && !progress.stopRequested(); i++) {
                 float[] scaled = scheduler.scaleModelInput(latents, i);
                 float[] noisePred = predictNoise(networks.unet(), networks.unetKey(), repeat(scaled, conditioning.batch()),
                         timesteps[i], conditioning, h, w);
@@ -155,15 +157,20 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 firstCallCompiled |= i == firstCall && clock.lastLapCompiled();
                 float[] eps = guided ? guide(noisePred, latentSize, sampling.guidanceScale()) : noisePred;
                 latents = scheduler.step(eps, i, latents, generator);
+                callsMade++;
+                progress.latentsAfterStep(i - firstCall, latents, channels, h, w);
                 progress.stepDone(i - firstCall, calls);
             }
             clock.firstCallExcess(callMs, firstCallCompiled);
             double unetMs = java.util.Arrays.stream(callMs).sum() + clock.lap();
             progress.finished();
 
-            Tensor decoded = request.output().decodeImage() ? decodeLatents(latents, h, w) : null;
+            Tensor decoded = request.output().decodeImage() ? decodeLatents(latents, h, w, request.output().vaeTiling()) : null;
             double decodeMs = clock.lap();
-            StageTimings timings = new StageTimings(clock.preparationMs(), textMs, vaeEncodeMs, unetMs, steps, calls,
+            // An early stop (interrupt) counts the calls made, and the distinct timesteps among them.
+            int stepsMade = callsMade == calls ? steps
+                    : distinctCount(java.util.Arrays.copyOf(timesteps, firstCall + callsMade), firstCall);
+            StageTimings timings = new StageTimings(clock.preparationMs(), textMs, vaeEncodeMs, unetMs, stepsMade, callsMade,
                     decodeMs, millisSince(start));
             return new GenerationResult(decoded, latents, h, w, sampling.seed(), timings, warnings);
         }
@@ -214,27 +221,50 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         }
     }
 
-    /** A VAE network: in F32 where its config says force_upcast (SDXL's VAE overflows F16), else in the runner's precision. */
+    /** A VAE network: in F32 where the model says so (SDXL's VAE overflows F16), else in the runner's precision. */
     private Executable vaeExecutable(String key, java.util.function.Supplier<io.jdiffusion.backend.graph.Graph> graph) {
-        return model.vae().config().forceUpcast() ? runner.executableInF32(key, graph) : runner.executable(key, graph);
+        return model.vaeNeedsF32() ? runner.executableInF32(key, graph) : runner.executable(key, graph);
     }
 
-    /** VAE decode of final latents (before division by the scaling factor) to an image [1, 3, H, W] in [0, 1]. */
+    /** VAE decode of final latents (before division by the scaling factor) to an image [1, 3, H, W] in [0, 1], whole. */
     public Tensor decodeLatents(float[] latents, int h, int w) {
+        return decodeLatents(latents, h, w, GenerationRequest.VaeTiling.OFF);
+    }
+
+    /**
+     * VAE decode of final latents (before division by the scaling factor) to an image [1, 3, H, W] in [0, 1],
+     * whole or in tiles as {@code tiling} says (tiles of the VAE's sample size, {@link TiledDecoding}).
+     */
+    public Tensor decodeLatents(float[] latents, int h, int w, GenerationRequest.VaeTiling tiling) {
         AutoencoderKL vae = model.vae();
-        Executable exe = vaeExecutable("vae_decoder/" + h + "x" + w, () -> vae.decoderGraph(1, h, w));
         float[] z = new float[latents.length];
         float inv = 1f / vae.scalingFactor();
         for (int i = 0; i < z.length; i++) {
             z[i] = latents[i] * inv;
         }
+        TiledDecoding tiles = new TiledDecoding(vae.config().sampleSize() / vae.downscaleFactor(), vae.downscaleFactor());
+        boolean tiled = switch (tiling) {
+            case ON -> true;
+            case OFF -> false;
+            case AUTO -> tiles.worthTiling(h, w);
+        };
+        float[] pixels = tiled ? tiles.decode(z, vae.latentChannels(), h, w, this::decodeWhole) : decodeWhole(z, h, w);
+        Tensor image = Tensor.ofFloats(Shape.of(1, 3, (long) h * vae.downscaleFactor(), (long) w * vae.downscaleFactor()), pixels);
+        Images.toUnitRange(image);
+        return image;
+    }
+
+    /** The VAE decoder on latents z [channels, h, w] (already divided by the scaling factor): the image [3, h * f, w * f] in [-1, 1]. */
+    private float[] decodeWhole(float[] z, int h, int w) {
+        AutoencoderKL vae = model.vae();
+        Executable exe = vaeExecutable("vae_decoder/" + h + "x" + w, () -> vae.decoderGraph(1, h, w));
         try (Tensor hostZ = Tensor.ofFloats(Shape.of(1, vae.latentChannels(), h, w), z);
              DeviceTensor dz = runner.backend().upload(hostZ);
              DeviceTensor out = runner.backend().allocate(exe.graph().outputs().get(0).shape(), DType.F32)) {
             exe.run(List.of(dz), List.of(out));
-            Tensor image = runner.backend().download(out);
-            Images.toUnitRange(image);
-            return image;
+            try (Tensor image = runner.backend().download(out)) {
+                return image.toFloatArray();
+            }
         }
     }
 

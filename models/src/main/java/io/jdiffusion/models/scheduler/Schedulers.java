@@ -12,6 +12,11 @@ public final class Schedulers {
     private Schedulers() {
     }
 
+    /** The samplers that take Karras sigmas. */
+    public static List<String> karrasCapable() {
+        return KARRAS_CAPABLE;
+    }
+
     /** pndm, ddim, euler, euler_a, dpmpp_2m, lms. */
     public static List<String> names() {
         return NAMES;

@@ -278,6 +278,15 @@ public final class StableDiffusion implements AutoCloseable {
         return textEncoder2;
     }
 
+    /**
+     * Whether the VAE must run in F32 even in an F16 pipeline: diffusers' SDXL pipelines upcast it when its
+     * config says {@code force_upcast} (the original SDXL VAE overflows F16; the fp16-fix VAE says false). Its
+     * SD 1/2 pipelines never do, whatever a re-saved config says.
+     */
+    public boolean vaeNeedsF32() {
+        return textEncoder2 != null && vae.config().forceUpcast();
+    }
+
     public UNet2DConditionModel unet() {
         return unet;
     }

@@ -1,0 +1,30 @@
+package io.jdiffusion.cpu;
+
+import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.testing.ConformanceCase;
+import io.jdiffusion.backend.testing.OperatorConformanceSuite;
+import io.jdiffusion.backend.testing.Tolerances;
+
+import java.util.List;
+
+/**
+ * The convolutions with Winograd forced onto every 3x3 stride-1 layer and 2-byte weight panels: F32 weights
+ * packed as F16, and the F16 and BF16 checkpoints' weights, whose transformed filters are stored in F16.
+ * Held to {@link CpuF16WeightsConformanceTest#F16_WEIGHTS}.
+ */
+class CpuF16WinogradConformanceTest extends OperatorConformanceSuite {
+    @Override
+    protected Backend createBackend() {
+        return new CpuBackend(3, new KernelOptions(ConvAlgorithm.WINOGRAD, 4096, Long.MAX_VALUE, true));
+    }
+
+    @Override
+    protected Tolerances tolerances() {
+        return CpuF16WeightsConformanceTest.F16_WEIGHTS;
+    }
+
+    @Override
+    protected List<ConformanceCase> cases() {
+        return CpuWinogradConformanceTest.convolutionCases();
+    }
+}
