@@ -12,6 +12,12 @@
 #                                  Writes logs to $OUT (default ./gpu-measure-out) and prints a summary table.
 #   scripts/gpu-measure.sh main CLASS [ARGS]   On the GPU machine: one main class of backend-tornado's tests (e.g.
 #                                  ProductBenchmark), output in $OUT/CLASS.txt.
+#   scripts/gpu-measure.sh compare On the GPU machine: PyTorch + diffusers (fp16, SDPA; the UNet also as a CUDA graph) and
+#                                  `jdiffusion bench --backend tornado --precision f16` on the same random model (SD 1.5
+#                                  at 512x512 unless COMPARE_MODEL=sdxl, COMPARE_SIZE=1024), one after the other; writes
+#                                  $OUT/compare.json (stage, PyTorch ms, jdiffusion ms, ratio) and prints the table. Needs
+#                                  diffusers' source as .carry/diffusers-src.tar.xz (git archive of huggingface/diffusers'
+#                                  src/diffusers) and the staged CLI (.device/cli).
 #
 # Environment for `run`: SIZES (default "512 1024"), PRECISIONS ("f32 f16"), RUNS (10), DEVICES (the TornadoVM
 # devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (the benchmarks' TornadoVM device; default: the backend's own choice, the CUDA backend where present),
@@ -26,9 +32,11 @@ dev="$root/.device"
 stage() {
   : "${TORNADOVM_HOME:?set TORNADOVM_HOME to an installed TornadoVM SDK}"
   . bin/find-jdk25.sh
-  ./mvnw -q -B -DskipTests install -pl backend-tornado,cli -am
+  # One reactor build (no install: the class path names the modules' own jars); each module writes its class path.
+  ./mvnw -q -B -DskipTests package dependency:build-classpath -pl backend-tornado,cli -am -Dmdep.includeScope=test \
+      -Dmdep.outputFile=target/classpath.txt
   rm -rf "$dev/lib" && mkdir -p "$dev/lib"
-  ./mvnw -q -B dependency:build-classpath -pl backend-tornado -Dmdep.includeScope=test -Dmdep.outputFile="$dev/cp.txt"
+  cp backend-tornado/target/classpath.txt "$dev/cp.txt"
   # TornadoVM comes from the SDK's module path; the test data's resources travel with the repository itself.
   # The JUnit console launcher below bundles the JUnit platform and engine: leave out the separate copies.
   tr ':' '\n' < "$dev/cp.txt" | grep -v -e tornado-api -e tornado-cublas -e tornado-cudnn -e jdiffusion-test-data -e /junit- -e opentest4j -e apiguardian \
@@ -39,12 +47,14 @@ stage() {
   ./mvnw -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 -DoutputDirectory="$dev/lib"
   if [ -f cli/target/jdiffusion-cli.jar ]; then
     rm -rf "$dev/cli" && mkdir -p "$dev/cli" && cp cli/target/jdiffusion-cli.jar "$dev/cli/"
-    for j in cli/target/lib/*.jar; do case $j in *jdiffusion-test-data*) ;; *) cp "$j" "$dev/cli/" ;; esac; done
+    # The CLI's own libraries; the jars the tests' class path already has stay in .device/lib only.
+    for j in cli/target/lib/*.jar; do case $j in *jdiffusion-test-data*) ;; *) [ -f "$dev/lib/$(basename "$j")" ] || cp "$j" "$dev/cli/" ;; esac; done
   fi
   if [ -n "${TORNADOVM_GPU_SDK:-}" ]; then
     pack_sdk "$TORNADOVM_GPU_SDK"
     pack_jdk
   fi
+  { git rev-parse HEAD; git status --porcelain --untracked-files=no | grep -q . && echo dirty || true; } | paste -sd' ' > "$dev/commit.txt"
   du -sh "$dev"
 }
 
@@ -63,7 +73,7 @@ pack_sdk() {
       *) cp "$j" "$tmp/share/java/tornado/" ;;
     esac
   done
-  for j in compiler collections graal-sdk truffle-compiler word; do cp "$src"/share/java/graalJars/$j-*.jar "$tmp/share/java/graalJars/"; done
+  for j in compiler collections graal-sdk nativeimage polyglot truffle-compiler word; do cp "$src"/share/java/graalJars/$j-*.jar "$tmp/share/java/graalJars/"; done
   for j in "$tmp"/share/java/*/*.jar; do
     local d; d=$(mktemp -d); (cd "$d" && unzip -q "$j" && rm "$j" && zip -q -0 -r -X "$j" .); rm -rf "$d"
   done
@@ -136,7 +146,7 @@ run() {
   done
   # The CLI's own benchmark (what ./jdiffusion bench --backend tornado runs), where the CLI was staged.
   if [ -d "$dev/cli" ]; then
-    local clicp="$dev/cli/*:$dev/lib/backend-tornado.jar:$dev/lib/test-data-classes.jar:$root/test-data/src/main/resources"
+    local clicp="$dev/cli/*:$dev/lib/*:$root/test-data/src/main/resources"
     for size in ${CLI_SIZES-512 1024}; do
       for p in ${CLI_PRECISIONS:-f32}; do
         timeout "${CLI_TIMEOUT:-300}" "${java[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$clicp" io.jdiffusion.cli.Main bench \
@@ -151,9 +161,34 @@ run() {
   for f in "$out"/cli-bench-*.txt; do [ -f "$f" ] && { echo "== $(basename "$f")"; grep -v -E "^WARNING|^\s*$" "$f" | tail -25; }; done
 }
 
+# PyTorch, then jdiffusion (one JVM per entry of COMPARE_STEPS), then the side-by-side report. COMPARE_MODEL (sd15 or
+# sdxl) and COMPARE_SIZE (512) pick the model and image size; a model other than sd15 writes compare-MODEL.json.
+compare() {
+  setup
+  local model=${COMPARE_MODEL:-sd15} size=${COMPARE_SIZE:-512}
+  local logs="$out/compare-logs-$model" d=/tmp/diffusers jd=()
+  local clicp="$dev/cli/*:$dev/lib/*:$root/test-data/src/main/resources"
+  mkdir -p "$logs" "$d"
+  [ -d "$d/src" ] || tar -C "$d" -xJf .carry/diffusers-src.tar.xz
+  { nvidia-smi || true; python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'; } > "$logs/env.txt" 2>&1
+  PYTHONUNBUFFERED=1 PYTHONPATH="$d/src" timeout "${PYTORCH_TIMEOUT:-240}" python3 scripts/gpu_compare.py pytorch --out "$logs" \
+      --model "$model" --size "$size" --steps "${PYTORCH_STEPS:-20,50}" > "$logs/pytorch.txt" 2>&1 || echo "pytorch failed (rc $?)" >> "$logs/pytorch.txt"
+  for steps in ${COMPARE_STEPS:-20 50}; do
+    timeout "${CLI_TIMEOUT:-300}" "${java[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$clicp" io.jdiffusion.cli.Main bench \
+        --model-type "$model" --backend tornado --precision f16 -W "$size" -H "$size" --steps "$steps" --iterations "${RUNS:-10}" --json \
+        > "$logs/jdiffusion-$steps.json" 2> "$logs/jdiffusion-$steps.txt" || echo "jdiffusion bench failed (rc $?)" >> "$logs/jdiffusion-$steps.txt"
+    jd+=("$logs/jdiffusion-$steps.json")
+  done
+  local name=compare.json
+  [ "$model" = sd15 ] || name=compare-$model.json
+  JDIFFUSION_COMMIT="$(cat "$dev/commit.txt" 2>/dev/null || echo unknown)" python3 scripts/gpu_compare.py report \
+      --pytorch "$logs/pytorch.json" --jdiffusion "${jd[@]}" --out "$out/$name" | tee "$logs/compare.txt"
+}
+
 case "${1:-}" in
   stage) stage ;;
   run) run ;;
   main) shift; main_class "$@" ;;
-  *) echo "usage: $0 stage|run|main CLASS [ARGS]" >&2; exit 2 ;;
+  compare) compare ;;
+  *) echo "usage: $0 stage|run|compare|main CLASS [ARGS]" >&2; exit 2 ;;
 esac

@@ -56,6 +56,10 @@ public final class Backends {
                 return p;
             }
         }
+        if (all.isEmpty()) {
+            throw new IllegalStateException("no backend is available: no backend provider is on the class path "
+                    + "(add the artifact io.jdiffusion:jdiffusion-backend-cpu)");
+        }
         throw new IllegalStateException("no backend is available: " + all.stream()
                 .map(p -> p.name() + " (" + p.availability().reason() + ")").collect(Collectors.joining(", ")));
     }

@@ -2,14 +2,13 @@ package io.jdiffusion.cpu;
 
 import io.jdiffusion.backend.graph.Activation;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import static io.jdiffusion.cpu.CpuVectors.F;
 
 /**
  * Pointwise activations on whole vectors (tails are handled by callers with masked loads and stores, so
- * there is one implementation of each function). exp and tanh are the Vector API's, which HotSpot
- * compiles to its vector math library; erf, which the Vector API lacks, is computed from exp below.
+ * there is one implementation of each function). exp and tanh are {@link VectorMath}'s, which give the
+ * same bits in every JIT tier; erf is computed from exp below.
  */
 final class ActivationMath {
     private static final float SQRT_HALF = (float) Math.sqrt(0.5);
@@ -60,11 +59,11 @@ final class ActivationMath {
     }
 
     static FloatVector quickGelu(FloatVector x) {
-        return x.div(x.mul(-1.702f).lanewise(VectorOperators.EXP).add(1f));
+        return x.div(VectorMath.exp(x.mul(-1.702f)).add(1f));
     }
 
     static FloatVector silu(FloatVector x) {
-        return x.div(x.neg().lanewise(VectorOperators.EXP).add(1f));
+        return x.div(VectorMath.exp(x.neg()).add(1f));
     }
 
     /**
@@ -80,7 +79,7 @@ final class ActivationMath {
 
     static FloatVector geluTanh(FloatVector x) {
         FloatVector inner = x.mul(x).mul(0.044715f).add(1f).mul(x).mul(SQRT_2_OVER_PI);
-        return x.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f));
+        return x.mul(0.5f).mul(VectorMath.tanh(inner).add(1f));
     }
 
     /** GEGLU's gated product h * gelu(gate). */
@@ -105,6 +104,6 @@ final class ActivationMath {
         p = p.mul(t).add(0.37409196f);
         p = p.mul(t).add(1.00002368f);
         p = p.mul(t).add(-1.26551223f);
-        return t.mul(p.sub(a.mul(a)).lanewise(VectorOperators.EXP));
+        return t.mul(VectorMath.exp(p.sub(a.mul(a))));
     }
 }

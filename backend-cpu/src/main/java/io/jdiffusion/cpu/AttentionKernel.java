@@ -207,17 +207,17 @@ final class AttentionKernel {
             FloatVector mv = FloatVector.broadcast(F, m);
             FloatVector acc = FloatVector.zero(F);
             for (int j = 0; j < width; j += L) {
-                FloatVector p = FloatVector.fromArray(F, tile, base + j).sub(mv).lanewise(VectorOperators.EXP);
+                FloatVector p = VectorMath.exp(FloatVector.fromArray(F, tile, base + j).sub(mv));
                 p.intoArray(tile, base + j);
                 acc = acc.add(p);
             }
             alpha[r] = old - m; // exponentiated below, all rows in one vector operation
-            tileSum[r] = acc.reduceLanes(VectorOperators.ADD);
+            tileSum[r] = VectorMath.sum(acc);
             max[row0 + r] = m;
         }
         for (int r = 0; r < MR; r += L) {
             VectorMask<Float> m = F.indexInRange(r, MR);
-            FloatVector.fromArray(F, alpha, r, m).lanewise(VectorOperators.EXP).intoArray(alpha, r, m);
+            VectorMath.exp(FloatVector.fromArray(F, alpha, r, m)).intoArray(alpha, r, m);
         }
         for (int r = 0; r < MR; r++) {
             sum[row0 + r] = sum[row0 + r] * alpha[r] + tileSum[r];

@@ -3,7 +3,6 @@ package io.jdiffusion.cpu;
 import io.jdiffusion.backend.graph.Op;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
@@ -45,8 +44,8 @@ final class NormKernels {
                 a1 = a1.add(v);
                 a2 = v.fma(v, a2);
             }
-            s1 += a1.reduceLanes(VectorOperators.ADD);
-            s2 += a2.reduceLanes(VectorOperators.ADD);
+            s1 += VectorMath.sum(a1);
+            s2 += VectorMath.sum(a2);
         }
         for (; i < n; i++) {
             double v = x.getAtIndex(FLOAT, base + i) - (double) shift;

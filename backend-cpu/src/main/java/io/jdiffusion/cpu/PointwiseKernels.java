@@ -154,12 +154,11 @@ final class PointwiseKernels {
                 FloatVector sum = FloatVector.zero(F);
                 for (int c = 0; c < width; c += L) {
                     VectorMask<Float> m = F.indexInRange(c, width);
-                    FloatVector e = FloatVector.fromMemorySegment(F, xs, 4 * (base + c), ORDER, m).sub(max)
-                            .lanewise(VectorOperators.EXP);
+                    FloatVector e = VectorMath.exp(FloatVector.fromMemorySegment(F, xs, 4 * (base + c), ORDER, m).sub(max));
                     sum = sum.add(e, m);
                     e.intoMemorySegment(os, 4 * (base + c), ORDER, m);
                 }
-                FloatVector inv = FloatVector.broadcast(F, 1f / sum.reduceLanes(VectorOperators.ADD));
+                FloatVector inv = FloatVector.broadcast(F, 1f / VectorMath.sum(sum));
                 for (int c = 0; c < width; c += L) {
                     VectorMask<Float> m = F.indexInRange(c, width);
                     FloatVector.fromMemorySegment(F, os, 4 * (base + c), ORDER, m).mul(inv)

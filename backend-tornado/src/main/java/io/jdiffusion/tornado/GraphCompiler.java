@@ -65,21 +65,19 @@ final class GraphCompiler {
     private static final int ALIGN = 16;
     private static final int POINTWISE_THREADS = 256;
     /**
-     * Tasks per TornadoVM task graph: TornadoVM records a graph's tasks in a fixed 8 KiB buffer (about 115
-     * bytes for a task of 20 arguments), so a network call becomes a chain of task graphs in one execution
-     * plan, handing the device buffers on with persistOnDevice/consumeFromDevice.
+     * Tasks per TornadoVM task graph ({@link TornadoSettings#tasksPerGraph()}): TornadoVM records a graph's tasks
+     * in a fixed 8 KiB buffer, so a network call becomes a chain of task graphs in one execution plan, handing the
+     * device buffers on with persistOnDevice/consumeFromDevice.
      */
-    static final int MAX_TASKS_PER_GRAPH = Integer.getInteger("jdiffusion.tornado.tasksPerGraph", 60);
+    private final int tasksPerGraph = TornadoSettings.tasksPerGraph();
     /** Tasks every executable launches besides its operators': the poisoning of the outputs. */
     static final int POISON_TASKS = 1;
-    /** "false" keeps attention on the F32 flash kernels in F16 (for comparison and diagnosis). */
-    static final boolean TENSOR_CORE_ATTENTION = !"false".equals(System.getProperty("jdiffusion.tornado.tensorCoreAttention"));
 
     private final TornadoBackend backend;
     private final Graph graph;
     private final String name;
     private final BufferPlan plan;
-    /** The task graph being filled; a graph call spans several (see {@link #MAX_TASKS_PER_GRAPH}). */
+    /** The task graph being filled; a graph call spans several (see {@link #tasksPerGraph}). */
     private TaskGraph tasks;
     private final List<TaskGraph> taskGraphs = new ArrayList<>();
     private final GridScheduler grids = new GridScheduler();
@@ -138,7 +136,7 @@ final class GraphCompiler {
         // Tensor cores and the libraries take every convolution with a constant weight, so Winograd only in the
         // F32 Java kernels.
         this.winograd = new WinogradConvolution(graph, plan,
-                !tensorCores && libraries == null && WinogradConvolution.enabledByProperty(),
+                !tensorCores && libraries == null && TornadoSettings.winograd(),
                 GraphCompiler::align);
         this.halfActivations = requested == Precision.F16 && (tensorCores || libraries != null);
     }
@@ -167,6 +165,10 @@ final class GraphCompiler {
         if (largeHeadSums != null) {
             extra.add(largeHeadSums);
         }
+        ChainTouch touch = segments.size() > 1 ? new ChainTouch(extra, h -> h != halfArena || halfActivations) : null;
+        if (touch != null) {
+            extra.addAll(touch.placeholders());
+        }
         buffers.addAll(extra);
         Object[] all = buffers.toArray();
         for (int i = 0; i < segments.size(); i++) {
@@ -178,21 +180,8 @@ final class GraphCompiler {
             } else {
                 tasks.consumeFromDevice(taskGraphs.getLast().getTaskGraphName(), all);
             }
-            if (segments.size() > 1) {
-                String id = nextTask();
-                tasks.task(id, PointwiseKernels::touch, ctx, weights, arena, outputs, floatInputs, intConstants, intInputs, shapes,
-                        sentinel);
-                grid(id, new WorkerGrid1D(32), 32, 1, 1);
-                for (Object buffer : extra) {
-                    String sid = nextTask();
-                    if (buffer instanceof HalfFloatArray h) {
-                        int live = h != halfArena || halfActivations ? 1 : 0;
-                        tasks.task(sid, PointwiseKernels::touchHalves, ctx, h, live, shapes, sentinel);
-                    } else {
-                        tasks.task(sid, PointwiseKernels::touchFloats, ctx, (FloatArray) buffer, shapes, sentinel);
-                    }
-                    grid(sid, new WorkerGrid1D(32), 32, 1, 1);
-                }
+            if (touch != null) {
+                touchEveryBuffer(touch);
             }
             if (i == 0) {
                 poisonOutputs();
@@ -217,6 +206,25 @@ final class GraphCompiler {
         long arenaBytes = halfActivations ? halfArena.getNumBytesOfSegment() : arena.getNumBytesOfSegment();
         return new TornadoExecutable(backend, graph, used, taskGraphs.stream().map(TaskGraph::snapshot).toList(), grids, floatInputs,
                 intInputs, outputs, inputOffsets, outputOffsets, idChecks, arenaBytes, bytes, taskCount);
+    }
+
+    /** The task that makes this graph of a chain use every device buffer (see {@link ChainTouch}). */
+    private void touchEveryBuffer(ChainTouch touch) {
+        String id = nextTask();
+        tasks.task(id, PointwiseKernels::touchAll, ctx, weights, arena, outputs, floatInputs, intConstants, intInputs, shapes, sentinel,
+                touch.liveHalves(), touch.half(0), touch.half(1), touch.half(2), touch.half(3), touch.floats(0), touch.floats(1),
+                touch.floats(2), touch.floats(3), touch.floats(4), touch.floats(5));
+        grid(id, new WorkerGrid1D(32), 32, 1, 1);
+        for (Object buffer : touch.overflow()) {
+            String sid = nextTask();
+            if (buffer instanceof HalfFloatArray h) {
+                int live = h != halfArena || halfActivations ? 1 : 0;
+                tasks.task(sid, PointwiseKernels::touchHalves, ctx, h, live, shapes, sentinel);
+            } else {
+                tasks.task(sid, PointwiseKernels::touchFloats, ctx, (FloatArray) buffer, shapes, sentinel);
+            }
+            grid(sid, new WorkerGrid1D(32), 32, 1, 1);
+        }
     }
 
     // ---- buffers --------------------------------------------------------------------------------------
@@ -368,7 +376,7 @@ final class GraphCompiler {
             }
             if (op instanceof Op.Attention a) {
                 boolean onLibrary = libraries != null && libraries.takeAttention(a);
-                if (!onLibrary && tensorCores && TENSOR_CORE_ATTENTION && fitsTensorCoreAttention(a)) {
+                if (!onLibrary && tensorCores && TornadoSettings.tensorCoreAttention() && fitsTensorCoreAttention(a)) {
                     tensorCoreAttention.add(op);
                     int[] g = attentionGrid(a);
                     scratchFloats = Math.max(scratchFloats, (long) g[0] * g[1] * g[2] * TensorCoreAttention.TILE_FLOATS);
@@ -551,7 +559,7 @@ final class GraphCompiler {
         pointwiseGrid(id, n);
     }
 
-    /** Consecutive runs of operators, each launching at most {@link #MAX_TASKS_PER_GRAPH} tasks. */
+    /** Consecutive runs of operators, each launching at most {@link #tasksPerGraph} tasks. */
     private List<List<Op>> segments() {
         List<List<Op>> segments = new ArrayList<>();
         List<Op> current = new ArrayList<>();
@@ -564,7 +572,7 @@ final class GraphCompiler {
                 case Op.Conv2d c when winograd.uses(c) -> WinogradConvolution.LAUNCHES;
                 default -> 1;
             };
-            if (count + launches > MAX_TASKS_PER_GRAPH && !current.isEmpty()) {
+            if (count + launches > tasksPerGraph && !current.isEmpty()) {
                 segments.add(current);
                 current = new ArrayList<>();
                 count = 0;

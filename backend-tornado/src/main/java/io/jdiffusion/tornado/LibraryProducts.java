@@ -36,8 +36,6 @@ import java.util.Map;
  * col^T (stored [k, batch*pixels]) times w^T (stored [cout, k]).
  */
 final class LibraryProducts {
-    /** "false" keeps every operator on the Java kernels on the CUDA backend too (for comparison). */
-    static final String PROPERTY = "jdiffusion.tornado.libraries";
     private static final int CUBLAS_OP_N = 0;
     private static final int CUBLAS_OP_T = 1;
     private static final int THREADS = 256;

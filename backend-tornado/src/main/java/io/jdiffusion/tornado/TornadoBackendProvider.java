@@ -50,30 +50,12 @@ public final class TornadoBackendProvider implements BackendProvider {
         } catch (ClassNotFoundException | LinkageError e) {
             return Availability.no("TornadoVM's API is not on the module path (" + e + ")");
         }
-        applyRuntimeDefaults();
+        TornadoSettings.applyRuntimeDefaults();
         try {
             TornadoDevices.selected();
             return Availability.yes();
         } catch (RuntimeException | LinkageError e) {
             return Availability.no("TornadoVM found no usable device: " + e.getMessage());
-        }
-    }
-
-    /**
-     * TornadoVM options read once when its runtime classes initialise, so they must be set before the first
-     * TornadoVM call; a -D on the command line wins. A UNet call is a chain of task graphs with thousands of
-     * bytecodes in all, past the 4 KiB default, and its weights exceed the default 4 GB device budget. A
-     * kernel that fails to compile must fail loudly, not fall back to running the kernel as plain Java.
-     */
-    private static void applyRuntimeDefaults() {
-        setDefault("tornado.recover.bailout", "False");
-        setDefault("tornado.tvm.maxbytecodesize", Integer.toString(1 << 20));
-        setDefault("tornado.device.memory", "64GB");
-    }
-
-    private static void setDefault(String key, String value) {
-        if (System.getProperty(key) == null) {
-            System.setProperty(key, value);
         }
     }
 

@@ -6,10 +6,10 @@ import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.TornadoVMBackendType;
 import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
 
-/** Finds the TornadoVM device jdiffusion runs on: {@value #PROPERTY} = "backend:device", else TornadoVM's default. */
-final class TornadoDevices {
-    static final String PROPERTY = "jdiffusion.tornado.device";
+import java.util.Optional;
 
+/** Finds the TornadoVM device jdiffusion runs on: {@value TornadoSettings#DEVICE} = "backend:device", else the preferred one. */
+final class TornadoDevices {
     private TornadoDevices() {
     }
 
@@ -18,26 +18,17 @@ final class TornadoDevices {
         if (runtime.getNumBackends() == 0) {
             throw new IllegalStateException("no TornadoVM backend is installed (check $TORNADOVM_HOME/etc/tornado.backend)");
         }
-        String wanted = System.getProperty(PROPERTY, "").strip();
+        Optional<int[]> wanted = TornadoSettings.device();
         if (wanted.isEmpty()) {
             return preferred(runtime);
         }
-        String[] parts = wanted.split(":");
-        try {
-            int backend = Integer.parseInt(parts[0]);
-            int device = parts.length > 1 ? Integer.parseInt(parts[1]) : 0;
-            if (parts.length > 2 || backend < 0 || backend >= runtime.getNumBackends()) {
-                throw new NumberFormatException();
-            }
-            TornadoBackend b = runtime.getBackend(backend);
-            if (device < 0 || device >= b.getNumDevices()) {
-                throw new NumberFormatException();
-            }
-            return b.getDevice(device);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("-D" + PROPERTY + "=" + wanted + " names no device; use backend:device, one of "
-                    + listing(runtime));
+        int backend = wanted.get()[0];
+        int device = wanted.get()[1];
+        if (backend < runtime.getNumBackends() && device < runtime.getBackend(backend).getNumDevices()) {
+            return runtime.getBackend(backend).getDevice(device);
         }
+        throw new IllegalArgumentException("-D" + TornadoSettings.DEVICE + "=" + backend + ":" + device + " names no device; use one of "
+                + listing(runtime));
     }
 
     /**
@@ -81,10 +72,10 @@ final class TornadoDevices {
     /**
      * Whether products and attention go through cuBLAS/cuDNN library tasks: on the CUDA backend (the only one
      * whose stream the libraries join) where the NVIDIA libraries load, unless
-     * -D{@value LibraryProducts#PROPERTY}=false keeps the Java kernels.
+     * -D{@value TornadoSettings#LIBRARIES}=false keeps the Java kernels.
      */
     static boolean usesLibraries(TornadoDevice device) {
-        return device.getTornadoVMBackend() == TornadoVMBackendType.CUDA && !"false".equals(System.getProperty(LibraryProducts.PROPERTY))
+        return device.getTornadoVMBackend() == TornadoVMBackendType.CUDA && TornadoSettings.libraries()
                 && NvidiaLibraries.missing().isEmpty();
     }
 
@@ -95,12 +86,12 @@ final class TornadoDevices {
 
     /**
      * Whether an execution plan is replayed as a CUDA graph (PTX and CUDA backends), unless
-     * -D{@value TornadoExecutable#CUDA_GRAPH_PROPERTY}=false.
+     * -D{@value TornadoSettings#CUDA_GRAPH}=false.
      */
     static boolean usesCudaGraphs(TornadoDevice device) {
         TornadoVMBackendType t = device.getTornadoVMBackend();
         return (t == TornadoVMBackendType.PTX || t == TornadoVMBackendType.CUDA)
-                && !"false".equals(System.getProperty(TornadoExecutable.CUDA_GRAPH_PROPERTY));
+                && TornadoSettings.cudaGraph();
     }
 
     private static String listing(TornadoRuntime runtime) {

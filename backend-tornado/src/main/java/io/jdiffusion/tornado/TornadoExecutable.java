@@ -24,11 +24,6 @@ import java.util.List;
  * them) and copies the output buffer out. The first run also compiles the kernels and uploads the weights.
  */
 final class TornadoExecutable implements Executable {
-    /** System property: "false" turns CUDA-graph replay off on backends that have it. */
-    static final String CUDA_GRAPH_PROPERTY = "jdiffusion.tornado.cudaGraph";
-    /** System property: "true" records TornadoVM's per-task profile of each run (for benchmarks, slower). */
-    static final String PROFILE_PROPERTY = "jdiffusion.tornado.profile";
-
     /** An integer input that indexes an embedding table of {@code vocab} rows. */
     record IdCheck(int input, int vocab, String what) {
         static void check(Tensor ids, int vocab, String what) {
@@ -57,7 +52,9 @@ final class TornadoExecutable implements Executable {
     private final long deviceBytes;
     private final int taskCount;
     private final int graphCount;
-    private final boolean profile = Boolean.getBoolean(PROFILE_PROPERTY);
+    private final boolean profile = TornadoSettings.profile();
+    /** Whether the plan replays as CUDA graphs (then a run ends with one stream synchronisation). */
+    private final boolean cudaGraphs;
     private final List<String> profileLogs = new ArrayList<>();
     private long runCount;
     private boolean closed;
@@ -80,7 +77,8 @@ final class TornadoExecutable implements Executable {
         this.graphCount = taskGraphs.size();
         TornadoExecutionPlan p = new TornadoExecutionPlan(taskGraphs.toArray(new ImmutableTaskGraph[0])).withGridScheduler(grids).withDevice(backend.device());
         // A profiled run times each kernel, which a replayed CUDA graph does not report.
-        if (TornadoDevices.usesCudaGraphs(backend.device()) && !profile) {
+        this.cudaGraphs = TornadoDevices.usesCudaGraphs(backend.device()) && !profile;
+        if (cudaGraphs) {
             p = p.withCUDAGraph();
         }
         if (profile) {
@@ -98,6 +96,11 @@ final class TornadoExecutable implements Executable {
     @Override
     public Precision precision() {
         return precision;
+    }
+
+    /** Task graphs launched one after another per run. */
+    int graphCount() {
+        return graphCount;
     }
 
     /** Kernel launches per run. */
@@ -134,6 +137,12 @@ final class TornadoExecutable implements Executable {
                 record(plan.withGraph(g).execute());
             }
         }
+        if (cudaGraphs) {
+            // Replayed as CUDA graphs, the copy of the outputs to the host is a step of the last graph, launched
+            // asynchronously; with -Dtornado.vmflush=false nothing else waits for it (StreamOrderTest caught reads
+            // of an unfinished run on the PTX backend).
+            backend.device().flush(plan.getId());
+        }
         for (int i = 0; i < outputTensors.size(); i++) {
             HostCopies.fromFloats(outputs, outputOffsets[i], backend.own(outputTensors.get(i)).host());
         }
@@ -151,7 +160,7 @@ final class TornadoExecutable implements Executable {
     }
 
     /**
-     * TornadoVM's JSON profiles of the last run, one per task graph (empty unless {@value #PROFILE_PROPERTY});
+     * TornadoVM's JSON profiles of the last run, one per task graph (empty unless {@value TornadoSettings#PROFILE});
      * each holds the entries of every run so far.
      */
     List<String> lastProfiles() {

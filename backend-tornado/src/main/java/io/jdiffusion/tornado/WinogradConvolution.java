@@ -44,7 +44,6 @@ import java.util.stream.IntStream;
  */
 final class WinogradConvolution {
     /** System property: "false" keeps every convolution on the implicit-GEMM kernel. */
-    static final String PROPERTY = "jdiffusion.tornado.winograd";
     /** Kernel launches of one Winograd convolution. */
     static final int LAUNCHES = 3;
     /** Largest element index of a device array (what the graph compiler allows, less its alignment). */
@@ -94,11 +93,6 @@ final class WinogradConvolution {
             scratch = new FloatArray((int) scratchFloats);
             scratch.init(Float.NaN);
         }
-    }
-
-    /** Whether the property leaves Winograd on (read at each call, so a JVM can compile both forms). */
-    static boolean enabledByProperty() {
-        return !"false".equals(System.getProperty(PROPERTY));
     }
 
     private boolean qualifies(Op.Conv2d c) {

@@ -76,17 +76,17 @@ public final class ProductBenchmark {
             report(backend, graph, p, runs, flops, what);
             return;
         }
-        String before = System.getProperty(WinogradConvolution.PROPERTY);
+        String before = System.getProperty(TornadoSettings.WINOGRAD);
         try {
-            System.setProperty(WinogradConvolution.PROPERTY, "false");
+            System.setProperty(TornadoSettings.WINOGRAD, "false");
             report(backend, graph, p, runs, flops, what + " direct");
-            System.setProperty(WinogradConvolution.PROPERTY, "true");
+            System.setProperty(TornadoSettings.WINOGRAD, "true");
             report(backend, graph, p, runs, flops, what + " winograd");
         } finally {
             if (before == null) {
-                System.clearProperty(WinogradConvolution.PROPERTY);
+                System.clearProperty(TornadoSettings.WINOGRAD);
             } else {
-                System.setProperty(WinogradConvolution.PROPERTY, before);
+                System.setProperty(TornadoSettings.WINOGRAD, before);
             }
         }
     }

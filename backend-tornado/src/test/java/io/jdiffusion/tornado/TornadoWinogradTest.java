@@ -126,15 +126,15 @@ class TornadoWinogradTest {
     void otherConvolutionsAndTheSwitchedOffPropertyKeepTheImplicitGemm() {
         ConformanceCase s1 = conv(1, new Padding(1, 1, 1, 1));
         assertThat(tasks(conv(2, new Padding(1, 1, 1, 1)), Precision.F32)).as("stride 2").isEqualTo(1);
-        String before = System.getProperty(WinogradConvolution.PROPERTY);
-        System.setProperty(WinogradConvolution.PROPERTY, "false");
+        String before = System.getProperty(TornadoSettings.WINOGRAD);
+        System.setProperty(TornadoSettings.WINOGRAD, "false");
         try {
-            assertThat(tasks(s1, Precision.F32)).as("-D%s=false", WinogradConvolution.PROPERTY).isEqualTo(1);
+            assertThat(tasks(s1, Precision.F32)).as("-D%s=false", TornadoSettings.WINOGRAD).isEqualTo(1);
         } finally {
             if (before == null) {
-                System.clearProperty(WinogradConvolution.PROPERTY);
+                System.clearProperty(TornadoSettings.WINOGRAD);
             } else {
-                System.setProperty(WinogradConvolution.PROPERTY, before);
+                System.setProperty(TornadoSettings.WINOGRAD, before);
             }
         }
         assertThat(tasks(s1, Precision.F32)).as("property back").isEqualTo(WinogradConvolution.LAUNCHES);

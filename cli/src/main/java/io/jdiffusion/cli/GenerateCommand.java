@@ -5,6 +5,7 @@ import io.jdiffusion.backend.Precision;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.io.AtomicFile;
+import io.jdiffusion.core.io.RegularFiles;
 import io.jdiffusion.core.safetensors.SafetensorsWriter;
 import io.jdiffusion.models.conditioning.SizeConditioning;
 import io.jdiffusion.models.lora.LoraRequest;
@@ -12,8 +13,10 @@ import io.jdiffusion.models.lora.LoraUse;
 import io.jdiffusion.models.pipeline.A1111Infotext;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
+import io.jdiffusion.models.pipeline.ImageFiles;
 import io.jdiffusion.models.pipeline.Images;
 import io.jdiffusion.models.pipeline.PngWriter;
+import io.jdiffusion.models.pipeline.RequestLimits;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.scheduler.Sampler;
 import io.jdiffusion.models.scheduler.Schedule;
@@ -24,12 +27,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import javax.imageio.ImageIO;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Files;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -179,7 +181,7 @@ final class GenerateCommand implements Callable<Integer> {
                             .size(w, h).initImage(init, strength).mask(maskTensor).sizeConditioning(sizeConditioning)
                             .vaeTiling(vaeTiling.mode()).loras(loraUses).loraDir(loraDir).build();
                     Path target = batchCount == 1 ? output : withSeed(output, s);
-                    try (ConsoleProgress progress = new ConsoleProgress("seed " + s);
+                    try (ConsoleProgress progress = new ConsoleProgress("seed " + s, err);
                          GenerationResult result = pipeline.generate(request, progress)) {
                         result.warnings().forEach(warning -> err.println("jdiffusion: warning: " + warning));
                         writeImage(target, request, result, model, w, h, maskSource != null && maskBlur > 0 ? maskBlur : null);
@@ -223,8 +225,9 @@ final class GenerateCommand implements Callable<Integer> {
                 }
             }
             Path path = Path.of(file);
-            if (!Files.isRegularFile(path)) {
-                throw new IllegalArgumentException("--lora " + option + ": no such file " + path);
+            String problem = RegularFiles.problem(path);
+            if (problem != null) {
+                throw new IllegalArgumentException("--lora " + option + ": " + path + " " + problem);
             }
             uses.add(LoraUse.of(path, weight));
         }
@@ -272,15 +275,24 @@ final class GenerateCommand implements Callable<Integer> {
 
     /** Cheap checks first, so a typo costs no model loading. */
     private void validateBeforeLoading() throws IOException {
-        if (steps < 1) {
-            throw new IllegalArgumentException("--steps must be at least 1, got " + steps);
+        if (steps < 1 || steps > RequestLimits.MAX_STEPS) {
+            throw new IllegalArgumentException("--steps must be in [1, " + RequestLimits.MAX_STEPS + "], got " + steps);
+        }
+        if (Math.max(prompt.length(), negativePrompt.length()) > RequestLimits.MAX_PROMPT_CHARS) {
+            throw new IllegalArgumentException("--prompt and --negative-prompt may have at most " + RequestLimits.MAX_PROMPT_CHARS
+                    + " characters, got " + Math.max(prompt.length(), negativePrompt.length()));
         }
         if (batchCount < 1) {
             throw new IllegalArgumentException("--batch-count must be at least 1, got " + batchCount);
         }
         choice = SamplerNames.resolve(sampler, schedule, karras);
-        if (width < 0 || height < 0) {
-            throw new IllegalArgumentException("--width and --height must be positive");
+        try {
+            RequestLimits.checkSize(width, height);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--width/--height: " + e.getMessage(), e);
+        }
+        if (initImage == null && spec.commandLine().getParseResult().hasMatchedOption("--strength")) {
+            throw new IllegalArgumentException("--strength applies to image-to-image only: give --init-image too");
         }
         if (initImage != null && !(strength > 0 && strength <= 1)) {
             throw new IllegalArgumentException("--strength must be in (0, 1], got " + strength);
@@ -289,8 +301,8 @@ final class GenerateCommand implements Callable<Integer> {
         if (saveLatents != null) {
             AtomicFile.checkWritable(saveLatents);
         }
-        if (initImage != null && !Files.isRegularFile(initImage)) {
-            throw new NoSuchFileException(initImage.toString(), null, "--init-image not found");
+        if (initImage != null && RegularFiles.problem(initImage) != null) {
+            throw new IllegalArgumentException("--init-image " + initImage + ": " + RegularFiles.problem(initImage));
         }
         if (mask != null && initImage == null) {
             throw new IllegalArgumentException("--mask needs --init-image: the image to repaint");
@@ -318,17 +330,9 @@ final class GenerateCommand implements Callable<Integer> {
         return choice.sampler().cliName() + (choice.schedule() == Schedule.DEFAULT ? "" : " " + choice.schedule().cliName());
     }
 
-    private static BufferedImage readImage(String option, Path file) throws IOException {
-        BufferedImage img;
-        try {
-            img = ImageIO.read(file.toFile());
-        } catch (IOException e) {
-            img = null;
-        }
-        if (img == null) {
-            throw new IOException(option + " " + file + " is not an image format Java can read (PNG, JPEG, BMP, GIF)");
-        }
-        return img;
+    /** An init image or mask, decoded with the size checks and PIL's RGB conversion of {@link ImageFiles}. */
+    private static BufferedImage readImage(String option, Path file) {
+        return ImageFiles.read(file, option).toBufferedImage();
     }
 
     private static void writeImage(Path target, GenerationRequest request, GenerationResult result, StableDiffusion model,

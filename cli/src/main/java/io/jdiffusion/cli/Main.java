@@ -9,12 +9,12 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.Properties;
 
-/** The {@code jdiffusion} command: generate images, benchmark, list backends. */
+/** The {@code jdiffusion} command: generate images, serve them over HTTP, benchmark, list backends. */
 @Command(name = "jdiffusion",
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Stable Diffusion 1.x/2.x inference in Java, on CPUs and GPUs.",
-        subcommands = {GenerateCommand.class, BenchCommand.class, BackendsCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, ServeCommand.class, BenchCommand.class, BackendsCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -28,6 +28,7 @@ public final class Main implements Runnable {
         CommandLine cli = new CommandLine(new Main());
         cli.setOut(out);
         cli.setErr(err);
+        cli.setParameterExceptionHandler(Main::parameterError);
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             commandLine.getErr().println("jdiffusion: error: " + CliErrors.describe(ex));
             if (Boolean.getBoolean("jdiffusion.debug")) {
@@ -36,6 +37,19 @@ public final class Main implements Runnable {
             return 1;
         });
         return cli.execute(args);
+    }
+
+    /**
+     * A command line that does not parse: one error line, picocli's suggestion for a misspelt option if it has
+     * one, and where to find the options (not the whole usage text); exit code 2.
+     */
+    private static int parameterError(CommandLine.ParameterException ex, String[] args) {
+        CommandLine commandLine = ex.getCommandLine();
+        PrintWriter err = commandLine.getErr();
+        err.println("jdiffusion: error: " + CliErrors.describe(ex));
+        CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
+        err.println("jdiffusion: see '" + commandLine.getCommandSpec().qualifiedName() + " --help' for the options");
+        return commandLine.getCommandSpec().exitCodeOnInvalidInput();
     }
 
     @Override

@@ -47,11 +47,25 @@ class CliTest {
         assertThat(run("--version").out()).startsWith("jdiffusion ");
         Run help = run("--help");
         assertThat(help.exitCode()).isZero();
-        assertThat(help.out()).contains("generate", "bench", "backends");
+        assertThat(help.out()).contains("generate", "serve", "bench", "backends");
         Run backends = run("backends");
         assertThat(backends.exitCode()).isZero();
         assertThat(backends.out()).containsPattern("(?m)^cpu\\s+available\\s+\\d+ threads");
         assertThat(backends.out()).containsPattern("(?m)^tornado\\s+(available|unavailable)");
+    }
+
+    @Test
+    void serveDocumentsItsOptionsAndRefusesBadOnesBeforeLoading() {
+        Run help = run("serve", "--help");
+        assertThat(help.exitCode()).isZero();
+        assertThat(help.out()).contains("--host", "127.0.0.1", "--port", "7860", "--queue-size", "16", "--api-key", "--model",
+                "--backend", "--precision");
+        Run queue = run("serve", "--queue-size", "0");
+        assertThat(queue.exitCode()).isEqualTo(1);
+        assertThat(queue.err()).contains("queue size must be at least 1");
+        Run port = run("serve", "--port", "70000");
+        assertThat(port.exitCode()).isEqualTo(1);
+        assertThat(port.err()).contains("port must be in [0, 65535]");
     }
 
     @Test
@@ -219,7 +233,7 @@ class CliTest {
     @Test
     void eachBadInputIsOneClearLineAndNoFile() throws IOException {
         Path out = dir.resolve("never.png");
-        expectError("--steps must be at least 1", "generate", "-p", "x", "--steps", "0", "-o", out.toString());
+        expectError("--steps must be in [1, 1000], got 0", "generate", "-p", "x", "--steps", "0", "-o", out.toString());
         expectError("unknown sampler 'dpm_fast'", "generate", "-p", "x", "--sampler", "dpm_fast", "-o", out.toString());
         expectError("not a multiple of 2", "generate", "-p", "x", "-W", "33", "-H", "32", "-o", out.toString());
         expectError("no such file or folder: " + dir.resolve("nomodel"), "generate", "-p", "x", "--model",

@@ -202,20 +202,43 @@ public final class PointwiseKernels {
     /**
      * Makes a task graph of a chain use every device buffer, so that TornadoVM allocates and hands on all of
      * them (it passes a persisted buffer only through graphs whose tasks touch it). {@code sizes[sentinel]}
-     * is 0 on the device, so the body never runs, but no compiler can know that.
+     * is 0 on the device, so the body never runs, but no compiler can know that. Besides the buffers every
+     * executable has, up to four F16 and six more F32 buffers (the staging, scratch and F16 arrays that only
+     * some executables have; absent ones are tiny placeholders): one task per chained graph instead of one per
+     * buffer. Bit i of {@code liveHalves} says whether half buffer i is really used in F16; a
+     * clear bit folds its code away, so that F32 executables still compile for devices without F16 (PoCL).
      */
-    public static void touch(KernelContext ctx, FloatArray a, FloatArray b, FloatArray c, FloatArray d, IntArray e, IntArray f,
-                             IntArray sizes, int sentinel) {
+    public static void touchAll(KernelContext ctx, FloatArray a, FloatArray b, FloatArray c, FloatArray d, IntArray e, IntArray f,
+                                IntArray sizes, int sentinel, int liveHalves, HalfFloatArray h0, HalfFloatArray h1, HalfFloatArray h2,
+                                HalfFloatArray h3, FloatArray f0, FloatArray f1, FloatArray f2, FloatArray f3, FloatArray f4, FloatArray f5) {
         if (ctx.globalIdx == 0 && sizes.get(sentinel) == 1) {
             float v = a.get(0) + b.get(0) + c.get(0) + d.get(0) + e.get(0) + f.get(0);
             a.set(0, v);
             b.set(0, v);
             c.set(0, v);
             d.set(0, v);
+            f0.set(0, f0.get(1));
+            f1.set(0, f1.get(1));
+            f2.set(0, f2.get(1));
+            f3.set(0, f3.get(1));
+            f4.set(0, f4.get(1));
+            f5.set(0, f5.get(1));
+            if ((liveHalves & 1) != 0) {
+                h0.set(0, h0.get(1));
+            }
+            if ((liveHalves & 2) != 0) {
+                h1.set(0, h1.get(1));
+            }
+            if ((liveHalves & 4) != 0) {
+                h2.set(0, h2.get(1));
+            }
+            if ((liveHalves & 8) != 0) {
+                h3.set(0, h3.get(1));
+            }
         }
     }
 
-    /** {@link #touch} for one more F32 buffer (staging and scratch arrays). */
+    /** {@link #touchAll} for one more F32 buffer (staging and scratch arrays). */
     public static void touchFloats(KernelContext ctx, FloatArray f, IntArray sizes, int sentinel) {
         if (ctx.globalIdx == 0 && sizes.get(sentinel) == 1) {
             f.set(0, f.get(1));
@@ -223,7 +246,7 @@ public final class PointwiseKernels {
     }
 
     /**
-     * {@link #touch} for one more F16 buffer (tensor-core weights, library staging, the F16 activations). With
+     * {@link #touchAll} for one more F16 buffer (tensor-core weights, library staging, the F16 activations). With
      * {@code live} 0 (the F16 placeholder of an F32 executable) TornadoVM folds the F16 code away, so that the
      * kernel still compiles for devices without F16 (PoCL), while the buffer still counts as used.
      */

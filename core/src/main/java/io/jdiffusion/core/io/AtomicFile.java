@@ -6,6 +6,7 @@ import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -34,7 +35,9 @@ public final class AtomicFile {
 
     /**
      * Fails with a clear exception unless {@code target} can be written: its folder exists and is writable,
-     * and it is not itself a folder. Callers may check early, before expensive work that ends in a write.
+     * and it is not itself a folder, a device, a FIFO or a socket (the rename would replace the node, and as
+     * root {@code /dev/null} with it). A symbolic link is replaced by the new file; the file it pointed to is
+     * left as it was. Callers may check early, before expensive work that ends in a write.
      */
     public static void checkWritable(Path target) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
@@ -44,8 +47,12 @@ public final class AtomicFile {
         if (!Files.isWritable(dir)) {
             throw new AccessDeniedException(dir.toString(), null, "output folder is not writable");
         }
-        if (Files.isDirectory(target)) {
+        if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
             throw new IOException("output " + target + " is a folder");
+        }
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS) && !Files.isSymbolicLink(target)
+                && !Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IOException("output " + target + " is not a regular file (a device, FIFO or socket); refusing to replace it");
         }
     }
 
@@ -53,6 +60,7 @@ public final class AtomicFile {
         checkWritable(target);
         Path dir = target.toAbsolutePath().getParent();
         Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        InFlight.add(tmp);
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 OutputStream out = Channels.newOutputStream(ch);
@@ -64,6 +72,35 @@ public final class AtomicFile {
             Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             Files.deleteIfExists(tmp);
+            InFlight.remove(tmp);
+        }
+    }
+
+    /**
+     * Temporary files being written, deleted by a shutdown hook if the JVM exits mid-write (Ctrl-C, SIGTERM),
+     * when the {@code finally} above never runs.
+     */
+    private static final class InFlight {
+        private static final Set<Path> FILES = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+        static {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                for (Path p : FILES) {
+                    try {
+                        Files.deleteIfExists(p);
+                    } catch (IOException ignored) {
+                        // exiting: nothing more can be done
+                    }
+                }
+            }, "jdiffusion-temp-cleanup"));
+        }
+
+        static void add(Path p) {
+            FILES.add(p);
+        }
+
+        static void remove(Path p) {
+            FILES.remove(p);
         }
     }
 
@@ -75,7 +112,8 @@ public final class AtomicFile {
         if (!Files.getFileStore(tmp).supportsFileAttributeView(PosixFileAttributeView.class)) {
             return;
         }
-        Set<PosixFilePermission> permissions = Files.exists(target) ? Files.getPosixFilePermissions(target) : NEW_FILE;
+        Set<PosixFilePermission> permissions = Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)
+                ? Files.getPosixFilePermissions(target) : NEW_FILE;
         Files.setPosixFilePermissions(tmp, permissions);
     }
 }

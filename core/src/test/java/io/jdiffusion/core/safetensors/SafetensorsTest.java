@@ -102,6 +102,45 @@ class SafetensorsTest {
     }
 
     @Test
+    void rangesMustTileTheDataWithoutGapsOrTrailingBytes() throws IOException {
+        expectHeaderError("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[12,20]}}", 20, "4-byte gap after tensor 'a'");
+        expectHeaderError("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, "4-byte gap after the header");
+        expectHeaderError("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 11, "3 trailing bytes");
+        expectHeaderError("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                + "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]}}", 8, "overlaps tensor 'a'");
+        expectHeaderError(" {\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "does not start with '{'");
+    }
+
+    @Test
+    void picklesAreRefusedByContentWhateverTheirName() throws IOException {
+        Path zip = dir.resolve("renamed-zip.safetensors");
+        Files.write(zip, new byte[]{'P', 'K', 3, 4, 20, 0, 0, 0, 8, 0, 0, 0, 0, 0});
+        assertThatThrownBy(() -> SafetensorsFile.open(zip)).isInstanceOf(SafetensorsException.class)
+                .hasMessageContaining(zip.toString()).hasMessageContaining("pickle checkpoint (zip archive)");
+        Path pickle = dir.resolve("renamed-pickle.safetensors");
+        Files.write(pickle, new byte[]{(byte) 0x80, 2, '}', 'q', 0, '.', 0, 0, 0, 0});
+        assertThatThrownBy(() -> SafetensorsFile.open(pickle)).isInstanceOf(SafetensorsException.class)
+                .hasMessageContaining("pickle checkpoint (pickle stream)").hasMessageContaining("can run arbitrary code");
+    }
+
+    @Test
+    void emptyFilesFoldersAndSymlinkLoopsAreNamedAsWhatTheyAre() throws IOException {
+        Path empty = Files.createFile(dir.resolve("empty.safetensors"));
+        assertThatThrownBy(() -> SafetensorsFile.open(empty)).hasMessage(empty + ": file is 0 bytes, too short for the 8-byte header length");
+        Path folder = Files.createDirectory(dir.resolve("folder.safetensors"));
+        assertThatThrownBy(() -> SafetensorsFile.open(folder)).isInstanceOf(SafetensorsException.class)
+                .hasMessage(folder + ": is a directory, not a file");
+        Path loop = dir.resolve("loop.safetensors");
+        Files.createSymbolicLink(loop, loop.getFileName());
+        assertThatThrownBy(() -> SafetensorsFile.open(loop)).isInstanceOf(SafetensorsException.class)
+                .hasMessage(loop + ": is a symbolic link loop");
+        Path dangling = dir.resolve("dangling.safetensors");
+        Files.createSymbolicLink(dangling, dir.resolve("nowhere"));
+        assertThatThrownBy(() -> SafetensorsFile.open(dangling)).hasMessage(dangling + ": is a symbolic link to a missing file");
+    }
+
+    @Test
     void unknownDtypeDuplicateNamesAndMalformedJson() throws IOException {
         expectHeaderError("{\"a\":{\"dtype\":\"F7\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "unknown or unsupported dtype 'F7'");
         expectHeaderError("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"

@@ -20,6 +20,13 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int numLayers, int n
     public static final String WITH_PROJECTION = "CLIPTextModelWithProjection";
 
     public ClipTextConfig {
+        if (vocabSize < 1 || hiddenSize < 1 || numLayers < 1 || numHeads < 1 || intermediateSize < 1 || maxPositions < 1
+                || projectionDim < 0) {
+            throw new ModelLoadException("text encoder: sizes must be positive, got vocab_size " + vocabSize + ", hidden_size "
+                    + hiddenSize + ", num_hidden_layers " + numLayers + ", num_attention_heads " + numHeads
+                    + ", intermediate_size " + intermediateSize + ", max_position_embeddings " + maxPositions
+                    + ", projection_dim " + projectionDim);
+        }
         if (hiddenSize % numHeads != 0) {
             throw new ModelLoadException("text encoder: hidden size " + hiddenSize + " is not divisible by "
                     + numHeads + " attention heads");
@@ -38,6 +45,14 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int numLayers, int n
             case "gelu_new", "gelu_pytorch_tanh", "gelu_fast" -> Activation.GELU_TANH;
             default -> throw c.invalid("hidden_act '" + act + "' is not supported (quick_gelu, gelu, gelu_new)");
         };
+        try {
+            return fromValues(c, activation);
+        } catch (ModelLoadException e) {
+            throw c.invalid(e.getMessage()); // the record's checks, with the file named
+        }
+    }
+
+    private static ClipTextConfig fromValues(ConfigJson c, Activation activation) {
         return new ClipTextConfig(
                 c.getInt("vocab_size", 49408),
                 c.getInt("hidden_size", 512),

@@ -1,14 +1,20 @@
 package io.jdiffusion.models.config;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import io.jdiffusion.core.io.RegularFiles;
+
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,6 +25,12 @@ import java.util.List;
  */
 public final class ConfigJson {
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    static {
+        // a config is a few kilobytes: deeper nesting or longer strings than these are not a config
+        JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
+                .maxNestingDepth(64).maxStringLength(1 << 20).maxNumberLength(100).build());
+    }
 
     private final String source;
     private final JsonNode root;
@@ -38,16 +50,48 @@ public final class ConfigJson {
 
     /** Parses a JSON file into a tree, failing with the file name and the parser's position. */
     public static JsonNode readTree(Path file) {
+        String problem = RegularFiles.problem(file);
+        if (problem != null) {
+            throw new ModelLoadException(file + ": " + (problem.equals("does not exist") ? "file not found" : problem));
+        }
+        byte[] bytes;
         try {
-            return JSON.readTree(Files.readString(file));
-        } catch (NoSuchFileException e) {
-            throw new ModelLoadException(file + ": file not found");
-        } catch (JsonProcessingException e) {
-            throw new ModelLoadException(file + ": not valid JSON (" + e.getOriginalMessage() + " at line "
-                    + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")");
+            bytes = Files.readAllBytes(file);
         } catch (IOException e) {
             throw new ModelLoadException(file + ": cannot read: " + e.getMessage(), e);
         }
+        return parseTree(file.toString(), bytes);
+    }
+
+    /**
+     * Parses the bytes of a JSON file named {@code source} (in messages) into a tree: strict UTF-8, nesting
+     * and string sizes bounded, errors as one line with the parser's position.
+     */
+    public static JsonNode parseTree(String source, byte[] bytes) {
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
+            throw new ModelLoadException(source + ": is not valid UTF-8 text");
+        }
+        try {
+            JsonNode tree = JSON.readTree(text);
+            if (tree == null || tree.isMissingNode()) {
+                throw new ModelLoadException(source + ": is empty, expected a JSON object");
+            }
+            return tree;
+        } catch (JsonProcessingException e) {
+            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column "
+                    + e.getLocation().getColumnNr();
+            throw new ModelLoadException(source + ": not valid JSON (" + oneLine(e.getOriginalMessage()) + where + ")");
+        }
+    }
+
+    /** A parser message or a value shown in an error, as one line of bounded length. */
+    public static String oneLine(Object value) {
+        String s = String.valueOf(value).replaceAll("\\s+", " ");
+        return s.length() <= 120 ? s : s.substring(0, 117) + "...";
     }
 
     /** A config bundled as a class-path resource (the canonical SD configs used for single files). */
@@ -206,7 +250,7 @@ public final class ConfigJson {
     }
 
     public ModelLoadException unsupported(String key, JsonNode value, String what) {
-        return new ModelLoadException(source + ": '" + key + "' = " + value + " is not supported (" + what + ")");
+        return new ModelLoadException(source + ": '" + key + "' = " + oneLine(value) + " is not supported (" + what + ")");
     }
 
     public ModelLoadException invalid(String message) {
@@ -214,7 +258,7 @@ public final class ConfigJson {
     }
 
     private ModelLoadException wrongType(String key, String expected, JsonNode got) {
-        return new ModelLoadException(source + ": '" + key + "' must be " + expected + ", got " + got);
+        return new ModelLoadException(source + ": '" + key + "' must be " + expected + ", got " + oneLine(got));
     }
 
     public JsonNode get(String key) {

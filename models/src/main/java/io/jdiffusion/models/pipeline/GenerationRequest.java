@@ -34,6 +34,10 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
         public PromptInput {
             prompt = prompt == null ? "" : prompt;
             negativePrompt = negativePrompt == null ? "" : negativePrompt;
+            if (Math.max(prompt.length(), negativePrompt.length()) > RequestLimits.MAX_PROMPT_CHARS) {
+                throw new IllegalArgumentException("a prompt of " + Math.max(prompt.length(), negativePrompt.length())
+                        + " characters is longer than the limit of " + RequestLimits.MAX_PROMPT_CHARS);
+            }
             loras = loras == null ? List.of() : List.copyOf(loras);
         }
 
@@ -62,8 +66,8 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
             if (sampler != null) {
                 new Sampler.Choice(sampler, schedule).checked();
             }
-            if (steps < 1) {
-                throw new IllegalArgumentException("steps must be at least 1, got " + steps);
+            if (steps < 1 || steps > RequestLimits.MAX_STEPS) {
+                throw new IllegalArgumentException("steps must be in [1, " + RequestLimits.MAX_STEPS + "], got " + steps);
             }
             if (!Float.isFinite(guidanceScale)) {
                 throw new IllegalArgumentException("guidance scale must be a finite number, got " + guidanceScale);
@@ -81,9 +85,7 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
     /** Image size in pixels; 0 means the model's default for that side. */
     public record ImageSize(int width, int height) {
         public ImageSize {
-            if (width < 0 || height < 0) {
-                throw new IllegalArgumentException("size must be positive, got " + width + "x" + height);
-            }
+            RequestLimits.checkSize(width, height);
         }
     }
 

@@ -39,11 +39,11 @@ public final class Images {
         }
         int h = s.size(2);
         int w = s.size(3);
-        int plane = h * w;
+        long plane = (long) h * w;
         BufferedImage out = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
-                int p = y * w + x;
+                long p = (long) y * w + x;
                 int r = toByte(image.getFloat(p));
                 int g = toByte(image.getFloat(plane + p));
                 int b = toByte(image.getFloat(2L * plane + p));
@@ -64,11 +64,11 @@ public final class Images {
             g.dispose();
         }
         Tensor t = Tensor.allocate(Shape.of(1, 3, height, width), DType.F32);
-        int plane = width * height;
+        long plane = (long) width * height;
         for (int y = 0; y < height; y++) {
             for (int x = 0; x < width; x++) {
                 int rgb = img.getRGB(x, y);
-                int p = y * width + x;
+                long p = (long) y * width + x;
                 t.setFloat(p, ((rgb >> 16) & 0xFF) / 255f);
                 t.setFloat(plane + p, ((rgb >> 8) & 0xFF) / 255f);
                 t.setFloat(2L * plane + p, (rgb & 0xFF) / 255f);

@@ -11,7 +11,10 @@ import javax.imageio.metadata.IIOMetadata;
 import javax.imageio.metadata.IIOMetadataNode;
 import javax.imageio.stream.ImageOutputStream;
 import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
@@ -28,6 +31,21 @@ public final class PngWriter {
     }
 
     public static void write(Path target, BufferedImage image, Map<String, String> text) throws IOException {
+        AtomicFile.write(target, out -> write(out, image, text));
+    }
+
+    /** The PNG file's bytes, e.g. for an HTTP response. */
+    public static byte[] encode(BufferedImage image, Map<String, String> text) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try {
+            write(bytes, image, text);
+        } catch (IOException e) {
+            throw new UncheckedIOException("PNG encoding into memory failed", e);
+        }
+        return bytes.toByteArray();
+    }
+
+    private static void write(OutputStream out, BufferedImage image, Map<String, String> text) throws IOException {
         ImageWriter writer = ImageIO.getImageWritersByFormatName("png").next();
         try {
             IIOMetadata metadata = writer.getDefaultImageMetadata(ImageTypeSpecifier.createFromRenderedImage(image), null);
@@ -54,13 +72,11 @@ public final class PngWriter {
             append(root, tEXt);
             append(root, iTXt);
             metadata.mergeTree(FORMAT, root);
-            AtomicFile.write(target, out -> {
-                try (ImageOutputStream ios = ImageIO.createImageOutputStream(out)) {
-                    writer.setOutput(ios);
-                    writer.write(null, new IIOImage(image, null, metadata), null);
-                    ios.flush();
-                }
-            });
+            try (ImageOutputStream ios = ImageIO.createImageOutputStream(out)) {
+                writer.setOutput(ios);
+                writer.write(null, new IIOImage(image, null, metadata), null);
+                ios.flush();
+            }
         } finally {
             writer.dispose();
         }

@@ -1,6 +1,6 @@
 package io.jdiffusion.models.pipeline;
 
-/** Told about denoising progress, e.g. to drive a progress bar. */
+/** Told about denoising progress, e.g. to drive a progress bar; may ask the loop to stop early. */
 public interface ProgressListener {
     ProgressListener NONE = new ProgressListener() {
     };
@@ -19,6 +19,22 @@ public interface ProgressListener {
 
     /** UNet call {@code index} (0-based) and its scheduler step are done. */
     default void stepDone(int index, int totalCalls) {
+    }
+
+    /**
+     * The latents [1, channels, height, width] after UNet call {@code index} (before division by the VAE
+     * scaling factor), e.g. for a live preview. The array is the pipeline's own: read it here, copy what
+     * must outlive the call.
+     */
+    default void latentsAfterStep(int index, float[] latents, int channels, int height, int width) {
+    }
+
+    /**
+     * Asked before every UNet call: true ends denoising there, and the pipeline decodes the latents it has
+     * (a web UI's interrupt or skip: the client gets the partly denoised image, as AUTOMATIC1111 gives it).
+     */
+    default boolean stopRequested() {
+        return false;
     }
 
     default void finished() {

@@ -168,7 +168,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             clock.lap();
             double[] callMs = new double[calls];
             boolean firstCallCompiled = false;
-            for (int i = firstCall; i < timesteps.length; i++) {
+            int callsMade = 0;
+            for (int i = firstCall; i < timesteps.length && !progress.stopRequested(); i++) {
                 float[] scaled = scheduler.scaleModelInput(latents, i);
                 float[] input = inpainting != null ? inpainting.unetInput(scaled, conditioning.batch())
                         : repeat(scaled, conditioning.batch());
@@ -180,6 +181,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 if (inpainting != null) {
                     latents = inpainting.afterStep(latents, scheduler, i + 1);
                 }
+                callsMade++;
+                progress.latentsAfterStep(i - firstCall, latents, model.vae().latentChannels(), h, w);
                 progress.stepDone(i - firstCall, calls);
             }
             clock.firstCallExcess(callMs, firstCallCompiled);
@@ -188,7 +191,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
             Tensor decoded = request.output().decodeImage() ? decodeLatents(latents, h, w, request.output().vaeTiling()) : null;
             double decodeMs = clock.lap();
-            StageTimings timings = new StageTimings(clock.preparationMs(), textMs, vaeEncodeMs, unetMs, steps, calls,
+            // An early stop (interrupt) counts the calls made, and the distinct timesteps among them.
+            int stepsMade = callsMade == calls ? steps
+                    : distinctCount(java.util.Arrays.copyOf(timesteps, firstCall + callsMade), firstCall);
+            StageTimings timings = new StageTimings(clock.preparationMs(), textMs, vaeEncodeMs, unetMs, stepsMade, callsMade,
                     decodeMs, millisSince(start));
             return new GenerationResult(decoded, latents, h, w, sampling.seed(), timings, warnings);
         }

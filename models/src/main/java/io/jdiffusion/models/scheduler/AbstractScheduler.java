@@ -22,9 +22,17 @@ abstract class AbstractScheduler implements Scheduler {
             throw new IllegalArgumentException(name + ": the number of inference steps must be in [1, "
                     + schedule.trainSteps() + "], got " + steps);
         }
+        float[] chosen = chooseTimesteps(steps);
+        for (float t : chosen) {
+            // e.g. PNDM's leading spacing with steps_offset 1 reaches timestep 1000 at 1000 steps, past the schedule
+            if (!(t >= 0 && t < schedule.trainSteps())) {
+                throw new IllegalArgumentException(name + ": " + steps + " steps reach timestep " + t + ", outside the "
+                        + schedule.trainSteps() + " training timesteps of this scheduler config; use fewer steps");
+            }
+        }
         numInferenceSteps = steps;
         predOriginal = null;
-        timesteps = chooseTimesteps(steps);
+        timesteps = chosen;
     }
 
     /** Computes the timesteps (and any sigmas) for {@code steps} steps and clears the chain's state. */

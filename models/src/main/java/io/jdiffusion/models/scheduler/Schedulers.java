@@ -9,6 +9,12 @@ public final class Schedulers {
     private Schedulers() {
     }
 
+    /** The CLI names of the samplers that take Karras sigmas, in registry order. */
+    public static List<String> karrasCapable() {
+        return java.util.Arrays.stream(Sampler.values()).filter(x -> x.schedules().contains(Schedule.KARRAS))
+                .map(Sampler::cliName).toList();
+    }
+
     /** The CLI names of all samplers, in registry order. */
     public static List<String> names() {
         return Sampler.cliNames();

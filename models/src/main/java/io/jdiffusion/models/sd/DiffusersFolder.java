@@ -1,6 +1,7 @@
 package io.jdiffusion.models.sd;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.jdiffusion.core.io.RegularFiles;
 import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.config.ConfigJson;
 import io.jdiffusion.models.config.ModelLoadException;
@@ -43,18 +44,25 @@ final class DiffusersFolder {
     /** Refuses pipelines jdiffusion cannot run, when model_index.json says what the folder holds. */
     static void checkModelIndex(Path folder) {
         Path index = folder.resolve("model_index.json");
-        if (!Files.isRegularFile(index)) {
+        if (!RegularFiles.present(index)) {
             return; // optional: the component folders are what jdiffusion reads
         }
-        JsonNode root = ConfigJson.readTree(index);
+        checkModelIndex(folder.toString(), ConfigJson.readTree(index));
+    }
+
+    /** Refuses the pipeline that the parsed model_index.json {@code root} of {@code folder} describes, if jdiffusion cannot run it. */
+    static void checkModelIndex(String folder, JsonNode root) {
+        if (!root.isObject()) {
+            throw new ModelLoadException(folder + "/model_index.json: is not a JSON object");
+        }
         String cls = root.path("_class_name").asText("");
         if (root.path("requires_aesthetics_score").asBoolean(false)
                 || (cls.contains("XL") && root.path("text_encoder").path(0).isNull())) {
-            throw new ModelLoadException(folder + " holds the SDXL refiner (" + cls + "): SDXL refiner is not supported "
+            throw new ModelLoadException(folder + " holds the SDXL refiner (" + ConfigJson.oneLine(cls) + "): SDXL refiner is not supported "
                     + "(jdiffusion runs the SDXL base model)");
         }
         if (cls.contains("StableDiffusion3") || cls.contains("Flux") || (cls.contains("XL") && !cls.startsWith("StableDiffusionXL"))) {
-            throw new ModelLoadException(folder + " holds a " + cls
+            throw new ModelLoadException(folder + " holds a " + ConfigJson.oneLine(cls)
                     + "; jdiffusion runs Stable Diffusion 1.x, 2.x and SDXL base");
         }
     }
@@ -67,11 +75,11 @@ final class DiffusersFolder {
     static List<Path> weightFiles(Path dir, String base) {
         for (String variant : List.of("", ".fp16")) {
             Path single = dir.resolve(base + variant + ".safetensors");
-            if (Files.isRegularFile(single)) {
-                return List.of(single);
+            if (RegularFiles.present(single)) {
+                return List.of(single); // opening it says what is wrong if it is not a readable file
             }
             Path index = dir.resolve(base + variant + ".safetensors.index.json");
-            if (Files.isRegularFile(index)) {
+            if (RegularFiles.present(index)) {
                 return shards(index);
             }
         }
@@ -100,7 +108,7 @@ final class DiffusersFolder {
         List<Path> paths = new ArrayList<>();
         for (String f : files) {
             Path p = index.resolveSibling(f);
-            if (!Files.isRegularFile(p)) {
+            if (!RegularFiles.present(p)) {
                 throw new ModelLoadException(index + ": lists shard " + f + ", which is missing");
             }
             paths.add(p);
@@ -118,7 +126,7 @@ final class DiffusersFolder {
         Path dir = root.resolve(name);
         List<String> missing = new ArrayList<>();
         for (String f : List.of("vocab.json", "merges.txt")) {
-            if (!Files.isRegularFile(dir.resolve(f))) {
+            if (!RegularFiles.present(dir.resolve(f))) {
                 missing.add(name + "/" + f);
             }
         }

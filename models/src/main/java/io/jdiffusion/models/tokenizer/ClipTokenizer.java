@@ -3,8 +3,14 @@ package io.jdiffusion.models.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.jdiffusion.core.io.RegularFiles;
+import io.jdiffusion.models.config.ConfigJson;
+import io.jdiffusion.models.config.ModelLoadException;
+
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,6 +51,11 @@ public final class ClipTokenizer {
     private static final Pattern WHITESPACE_RUN = Pattern.compile("\\s+", Pattern.UNICODE_CHARACTER_CLASS);
     private static final Pattern PIECES = Pattern.compile(SPLIT_PATTERN, Pattern.UNICODE_CHARACTER_CLASS);
     private static final int DEFAULT_MAX_LENGTH = 77;
+    /**
+     * The longest prompt (or negative prompt) accepted, in UTF-16 characters: far beyond what the text encoder
+     * reads, and it bounds the byte-pair merges, whose cost grows with the square of a word's length.
+     */
+    public static final int MAX_PROMPT_CHARS = 10_000;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Map<String, Integer> vocab;
@@ -79,7 +90,7 @@ public final class ClipTokenizer {
     private int idOf(String token, String role) {
         Integer id = vocab.get(token);
         if (id == null) {
-            throw new IllegalArgumentException("tokenizer " + role + " '" + token + "' is not in vocab.json");
+            throw new IllegalArgumentException("tokenizer " + role + " '" + ConfigJson.oneLine(token) + "' is not in vocab.json");
         }
         return id;
     }
@@ -88,68 +99,100 @@ public final class ClipTokenizer {
      * Reads {@code vocab.json} and {@code merges.txt} from a diffusers {@code tokenizer/} folder, and the
      * special tokens, lower-casing and {@code model_max_length} from {@code special_tokens_map.json} and
      * {@code tokenizer_config.json} where present (CLIP's defaults otherwise).
+     *
+     * @throws ModelLoadException naming the file and the problem (missing, not a file, not UTF-8, not the
+     *                            expected JSON, a merge whose result is not in the vocabulary)
      */
     public static ClipTokenizer load(Path folder) {
         Path vocabFile = folder.resolve("vocab.json");
         Path mergesFile = folder.resolve("merges.txt");
         for (Path required : List.of(vocabFile, mergesFile)) {
-            if (!Files.isRegularFile(required)) {
-                throw new IllegalArgumentException("CLIP tokenizer file missing: " + required);
+            String problem = RegularFiles.problem(required);
+            if (problem != null) {
+                throw new ModelLoadException(required + ": CLIP tokenizer file " + problem);
             }
         }
+        return parse(vocabFile.toString(), bytes(vocabFile), mergesFile.toString(), bytes(mergesFile),
+                readOptionalJson(folder.resolve("special_tokens_map.json")),
+                readOptionalJson(folder.resolve("tokenizer_config.json")));
+    }
+
+    /**
+     * A tokenizer from the bytes of {@code vocab.json} and {@code merges.txt} (named in messages by
+     * {@code vocabSource} and {@code mergesSource}) and the parsed special-token map and tokenizer config.
+     */
+    public static ClipTokenizer parse(String vocabSource, byte[] vocabJson, String mergesSource, byte[] mergesTxt,
+                                      JsonNode specialMap, JsonNode config) {
+        Map<String, Integer> vocab = readVocab(vocabSource, vocabJson);
+        BpeMerges merges = readMerges(mergesSource, mergesTxt, vocab);
+        SpecialTokenNames names = new SpecialTokenNames(
+                specialToken("bos_token", specialMap, config, "<|startoftext|>"),
+                specialToken("eos_token", specialMap, config, "<|endoftext|>"),
+                specialToken("pad_token", specialMap, config, "<|endoftext|>"),
+                specialToken("unk_token", specialMap, config, "<|endoftext|>"));
+        boolean lowerCase = config.path("do_lower_case").asBoolean(true);
+        int maxLength = DEFAULT_MAX_LENGTH;
+        JsonNode declared = config.get("model_max_length");
+        // very large values mean "unbounded" in transformers; CLIP's text encoder has 77 positions
+        if (declared != null && declared.isNumber() && declared.asDouble() >= 3 && declared.asDouble() <= 4096) {
+            maxLength = declared.asInt();
+        }
         try {
-            Map<String, Integer> vocab = readVocab(vocabFile);
-            BpeMerges merges = readMerges(mergesFile, vocab);
-            JsonNode specialMap = readOptionalJson(folder.resolve("special_tokens_map.json"));
-            JsonNode config = readOptionalJson(folder.resolve("tokenizer_config.json"));
-            SpecialTokenNames names = new SpecialTokenNames(
-                    specialToken("bos_token", specialMap, config, "<|startoftext|>"),
-                    specialToken("eos_token", specialMap, config, "<|endoftext|>"),
-                    specialToken("pad_token", specialMap, config, "<|endoftext|>"),
-                    specialToken("unk_token", specialMap, config, "<|endoftext|>"));
-            boolean lowerCase = config.path("do_lower_case").asBoolean(true);
-            int maxLength = DEFAULT_MAX_LENGTH;
-            JsonNode declared = config.get("model_max_length");
-            // very large values mean "unbounded" in transformers; CLIP's text encoder has 77 positions
-            if (declared != null && declared.isNumber() && declared.asDouble() >= 3 && declared.asDouble() <= 4096) {
-                maxLength = declared.asInt();
-            }
             return new ClipTokenizer(vocab, merges, names, lowerCase, maxLength);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read the CLIP tokenizer in " + folder, e);
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException(vocabSource + ": " + e.getMessage());
         }
     }
 
-    private static Map<String, Integer> readVocab(Path file) throws IOException {
-        JsonNode root = JSON.readTree(file.toFile());
-        if (root == null || !root.isObject()) {
-            throw new IllegalArgumentException(file + " must be a JSON object of token -> id");
+    private static byte[] bytes(Path file) {
+        try {
+            return Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new ModelLoadException(file + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    private static Map<String, Integer> readVocab(String source, byte[] json) {
+        JsonNode root = ConfigJson.parseTree(source, json);
+        if (!root.isObject()) {
+            throw new ModelLoadException(source + ": must be a JSON object of token -> id");
         }
         Map<String, Integer> vocab = new HashMap<>();
         for (Map.Entry<String, JsonNode> e : root.properties()) {
-            if (!e.getValue().canConvertToInt() || e.getValue().asInt() < 0) {
-                throw new IllegalArgumentException(file + ": token '" + e.getKey() + "' has no valid id: " + e.getValue());
+            JsonNode id = e.getValue();
+            // ids are dense in every CLIP vocabulary; a bound keeps the id -> token table proportional to the file
+            if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0 || id.asInt() > 2 * root.size() + 1024) {
+                throw new ModelLoadException(source + ": token '" + ConfigJson.oneLine(e.getKey()) + "' has no valid id: "
+                        + ConfigJson.oneLine(id));
             }
-            vocab.put(e.getKey(), e.getValue().asInt());
+            vocab.put(e.getKey(), id.asInt());
         }
         return vocab;
     }
 
-    private static BpeMerges readMerges(Path file, Map<String, Integer> vocab) throws IOException {
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    private static BpeMerges readMerges(String source, byte[] text, Map<String, Integer> vocab) {
+        String content;
+        try {
+            content = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(text)).toString();
+        } catch (CharacterCodingException e) {
+            throw new ModelLoadException(source + ": is not valid UTF-8 text");
+        }
+        String[] lines = content.split("\r?\n");
         Map<String, Integer> ranks = new HashMap<>();
-        for (int i = 0; i < lines.size(); i++) {
-            String line = lines.get(i);
+        for (int i = 0; i < lines.length; i++) {
+            String line = lines[i];
             if ((i == 0 && line.startsWith("#version")) || line.isBlank()) {
                 continue;
             }
             String[] parts = line.trim().split(" ");
             if (parts.length != 2) {
-                throw new IllegalArgumentException(file + " line " + (i + 1) + ": expected two symbols, got '" + line + "'");
+                throw new ModelLoadException(source + " line " + (i + 1) + ": expected two symbols, got '"
+                        + ConfigJson.oneLine(line) + "'");
             }
             String result = parts[0] + parts[1];
             if (!vocab.containsKey(result)) {
-                throw new IllegalArgumentException(file + " line " + (i + 1) + ": merge result '" + result
+                throw new ModelLoadException(source + " line " + (i + 1) + ": merge result '" + ConfigJson.oneLine(result)
                         + "' is not in vocab.json");
             }
             ranks.putIfAbsent(parts[0] + " " + parts[1], ranks.size());
@@ -157,8 +200,8 @@ public final class ClipTokenizer {
         return new BpeMerges(ranks);
     }
 
-    private static JsonNode readOptionalJson(Path file) throws IOException {
-        return Files.isRegularFile(file) ? JSON.readTree(file.toFile()) : JSON.createObjectNode();
+    private static JsonNode readOptionalJson(Path file) {
+        return RegularFiles.present(file) ? ConfigJson.readTree(file) : JSON.createObjectNode();
     }
 
     /** A special token given either as a string or as an AddedToken object with "content". */
@@ -271,6 +314,10 @@ public final class ClipTokenizer {
     private List<Integer> tokenIds(String prompt) {
         if (prompt == null) {
             throw new IllegalArgumentException("prompt must not be null (use \"\" for an empty prompt)");
+        }
+        if (prompt.length() > MAX_PROMPT_CHARS) {
+            throw new IllegalArgumentException("a prompt of " + prompt.length() + " characters is longer than the limit of "
+                    + MAX_PROMPT_CHARS);
         }
         String text = normalize(prompt);
         List<Integer> ids = new ArrayList<>();

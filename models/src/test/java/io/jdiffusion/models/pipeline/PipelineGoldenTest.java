@@ -113,6 +113,37 @@ class PipelineGoldenTest {
         }
     }
 
+    @Test
+    void aStopRequestEndsDenoisingAndDecodesTheLatentsSoFar() {
+        GenerationRequest request = GenerationRequest.builder().prompt(PROMPT).seed(99).sampler("euler").size(32, 32).steps(6).build();
+        List<float[]> seen = new ArrayList<>();
+        ProgressListener recorder = new ProgressListener() {
+            @Override
+            public void latentsAfterStep(int index, float[] latents, int channels, int height, int width) {
+                assertThat(index).isEqualTo(seen.size());
+                assertThat(channels * height * width).isEqualTo(latents.length).isEqualTo(4 * 16 * 16);
+                seen.add(latents.clone());
+            }
+        };
+        try (GenerationResult full = pipeline.generate(request, recorder)) {
+            assertThat(seen).hasSize(6);
+            assertThat(full.latents()).containsExactly(seen.get(5));
+        }
+        int[] asked = {0};
+        ProgressListener stopAfterThree = new ProgressListener() {
+            @Override
+            public boolean stopRequested() {
+                return asked[0]++ == 3;
+            }
+        };
+        try (GenerationResult stopped = pipeline.generate(request, stopAfterThree);
+             Tensor expectedImage = pipeline.decodeLatents(seen.get(2), 16, 16)) {
+            assertThat(stopped.timings().unetCalls()).isEqualTo(3);
+            assertThat(stopped.latents()).containsExactly(seen.get(2));
+            assertThat(stopped.image().toFloatArray()).containsExactly(expectedImage.toFloatArray());
+        }
+    }
+
     static Stream<String> extraCases() {
         List<String> names = new ArrayList<>();
         extraIndex().get("cases").forEach(c -> names.add(c.get("name").asText()));

@@ -2,6 +2,7 @@ package io.jdiffusion.models.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.core.safetensors.SafetensorsFile;
+import io.jdiffusion.models.config.ModelLoadException;
 import io.jdiffusion.testdata.TinySd;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -104,15 +105,15 @@ class ClipTokenizerTest {
     @Test
     void missingFileIsNamed(@TempDir Path dir) throws IOException {
         Files.copy(TinySd.modelDir().resolve("tokenizer/vocab.json"), dir.resolve("vocab.json"));
-        assertThatThrownBy(() -> ClipTokenizer.load(dir)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("merges.txt");
+        assertThatThrownBy(() -> ClipTokenizer.load(dir)).isInstanceOf(ModelLoadException.class)
+                .hasMessage(dir.resolve("merges.txt") + ": CLIP tokenizer file does not exist");
     }
 
     @Test
     void mergeIntoUnknownTokenIsRejected(@TempDir Path dir) throws IOException {
         Files.writeString(dir.resolve("vocab.json"), "{\"a\": 0, \"b</w>\": 1, \"<|startoftext|>\": 2, \"<|endoftext|>\": 3}");
         Files.writeString(dir.resolve("merges.txt"), "#version: 0.2\na b</w>\n");
-        assertThatThrownBy(() -> ClipTokenizer.load(dir)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> ClipTokenizer.load(dir)).isInstanceOf(ModelLoadException.class)
                 .hasMessageContaining("line 2").hasMessageContaining("ab</w>");
     }
 

@@ -1,0 +1,89 @@
+package io.jdiffusion.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+import static io.jdiffusion.cpu.CpuVectors.F;
+import static io.jdiffusion.cpu.CpuVectors.L;
+
+/**
+ * exp, tanh and the horizontal sum of a vector, written with IEEE-exact operations only (add, mul, fma,
+ * compare, convert, bit moves), so they give the same bits in every JIT tier.
+ *
+ * <p>The Vector API's own {@code lanewise(EXP)}, {@code lanewise(TANH)} and {@code reduceLanes(ADD)} do
+ * not: interpreted and C1 code runs a Java fallback (lane by lane in index order), C2 code runs the vector
+ * math library and a tree reduction, and the results differ in the last bit for a few lanes in a hundred.
+ * Which tier runs a kernel depends on when the compiler threads get to it, that is on machine load, so the
+ * same network on the same input gave different bits from run to run.
+ */
+final class VectorMath {
+    private static final float LOG2E = 1.44269504088896341f;
+    /** ln 2 in two parts: the high part has few enough bits that n * LN2_HI is exact for |n| <= 256. */
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    /** Beyond these, exp overflows to infinity or underflows to zero (the clamp keeps the exponents in range). */
+    private static final float EXP_MAX = 89f;
+    private static final float EXP_MIN = -110f;
+    /** 1.5 * 2^23: adding and subtracting it rounds a float of magnitude below 2^22 to the nearest integer. */
+    private static final float ROUNDER = 12582912f;
+    /** Below this |x|, tanh takes its odd polynomial; above, 1 - 2 / (exp(2|x|) + 1) does not cancel. */
+    private static final float TANH_SMALL = 0.625f;
+
+    private VectorMath() {
+    }
+
+    /**
+     * e^x lane by lane, within 2 units in the last place (Cephes' expf polynomial on [-ln2/2, ln2/2]);
+     * -infinity gives 0, +infinity gives +infinity, NaN stays NaN.
+     */
+    static FloatVector exp(FloatVector x) {
+        FloatVector c = x.max(EXP_MIN).min(EXP_MAX); // NaN passes through max/min unchanged
+        FloatVector n = c.fma(LOG2E, ROUNDER).sub(ROUNDER);
+        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), c);
+        r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
+        FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+        p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
+        p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
+        p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
+        p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+        FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
+        // 2^n in two factors, each a normal float for n in [-159, 129], so results near the ends of the range round once
+        IntVector ni = (IntVector) n.convert(VectorOperators.F2I, 0);
+        IntVector half = ni.lanewise(VectorOperators.ASHR, 1);
+        return y.mul(pow2(half)).mul(pow2(ni.sub(half)));
+    }
+
+    /** 2^k for integer lanes k in [-126, 127], from the exponent bits. */
+    private static FloatVector pow2(IntVector k) {
+        return (FloatVector) k.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+    }
+
+    /**
+     * tanh(x) lane by lane: Cephes' tanhf polynomial for |x| < 0.625, sign(x) (1 - 2 / (e^{2|x|} + 1))
+     * above; NaN stays NaN.
+     */
+    static FloatVector tanh(FloatVector x) {
+        FloatVector a = x.abs();
+        FloatVector z = x.mul(x);
+        FloatVector p = z.fma(-5.70498872745e-3f, 2.06390887954e-2f);
+        p = p.fma(z, FloatVector.broadcast(F, -5.37397155531e-2f));
+        p = p.fma(z, FloatVector.broadcast(F, 1.33314422036e-1f));
+        p = p.fma(z, FloatVector.broadcast(F, -3.33332819422e-1f));
+        FloatVector small = p.mul(z).fma(x, x);
+        FloatVector large = FloatVector.broadcast(F, 1f).sub(FloatVector.broadcast(F, 2f).div(exp(a.add(a)).add(1f)));
+        large = large.blend(large.neg(), x.lt(0f));
+        VectorMask<Float> isSmall = a.lt(TANH_SMALL);
+        return large.blend(small, isSmall);
+    }
+
+    /** The sum of the lanes, added in lane order (the same order in every tier). */
+    static float sum(FloatVector v) {
+        float s = v.lane(0);
+        for (int i = 1; i < L; i++) {
+            s += v.lane(i);
+        }
+        return s;
+    }
+}

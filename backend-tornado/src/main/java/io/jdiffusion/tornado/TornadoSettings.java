@@ -1,0 +1,162 @@
+package io.jdiffusion.tornado;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The TornadoVM backend's knobs, read from system properties and validated here, so that a bad value fails with
+ * one message naming the property; and the TornadoVM options the backend sets by default.
+ *
+ * <p>jdiffusion's own options are read each time they are asked for (a JVM can compile both forms of a graph):
+ * <ul>
+ *   <li>{@value #DEVICE} = "backend:device", TornadoVM's indices (default: see {@link TornadoDevices});</li>
+ *   <li>{@value #LIBRARIES} = false keeps every operator on the Java kernels on TornadoVM's CUDA backend;</li>
+ *   <li>{@value #CUDA_GRAPH} = false turns CUDA-graph replay off on the PTX and CUDA backends;</li>
+ *   <li>{@value #WINOGRAD} = false keeps F32 3x3 convolutions on the implicit GEMM;</li>
+ *   <li>{@value #TENSOR_CORE_ATTENTION} = false keeps F16 attention on the F32 flash kernels (PTX);</li>
+ *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
+ *   <li>{@value #TASKS_PER_GRAPH}: kernel launches per chained TornadoVM task graph (default
+ *       {@value #DEFAULT_TASKS_PER_GRAPH}).</li>
+ * </ul>
+ */
+public final class TornadoSettings {
+    public static final String DEVICE = "jdiffusion.tornado.device";
+    public static final String LIBRARIES = "jdiffusion.tornado.libraries";
+    public static final String CUDA_GRAPH = "jdiffusion.tornado.cudaGraph";
+    public static final String WINOGRAD = "jdiffusion.tornado.winograd";
+    public static final String TENSOR_CORE_ATTENTION = "jdiffusion.tornado.tensorCoreAttention";
+    public static final String PROFILE = "jdiffusion.tornado.profile";
+    public static final String TASKS_PER_GRAPH = "jdiffusion.tornado.tasksPerGraph";
+
+    /**
+     * TornadoVM records a task graph's tasks in a fixed 8 KiB buffer, 15 + 5 bytes per argument a task (about 115
+     * bytes for the 20 arguments of the widest kernels): 60 tasks always fit. Typical tasks take 8 to 13 arguments,
+     * so more often fit; too many fail when the plan is built, on the host. No task takes fewer than 25 bytes.
+     */
+    static final int DEFAULT_TASKS_PER_GRAPH = 60;
+    private static final int MAX_TASKS_PER_GRAPH = 8192 / 25;
+
+    /**
+     * Rows of TornadoVM's event wait lists ({@code tornado.max.events}, default 32768 ints): the interpreter clears
+     * every row at every execute of every task graph, 128 KiB a row, which was most of the host time of a UNet
+     * call. The rows are filled only with {@code tornado.vm.deps} or intra-plan concurrency, which the backend does
+     * not use; with either, a row holds the events one operation waits for, at most a graph's transfers and tasks.
+     */
+    static final int MAX_EVENTS = 256;
+
+    private TornadoSettings() {
+    }
+
+    /** The device asked for as {backend, device}, or empty for the backend's own choice. */
+    static Optional<int[]> device() {
+        String s = System.getProperty(DEVICE, "").strip();
+        if (s.isEmpty()) {
+            return Optional.empty();
+        }
+        String[] parts = s.split(":", -1);
+        try {
+            if (parts.length <= 2) {
+                int backend = Integer.parseInt(parts[0].strip());
+                int device = parts.length > 1 ? Integer.parseInt(parts[1].strip()) : 0;
+                if (backend >= 0 && device >= 0) {
+                    return Optional.of(new int[]{backend, device});
+                }
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException(DEVICE + " must be backend:device (TornadoVM's indices, e.g. 1:0), got '" + s + "'");
+    }
+
+    /** Whether products and attention may go through cuBLAS/cuDNN on TornadoVM's CUDA backend (default true). */
+    static boolean libraries() {
+        return flag(LIBRARIES, true);
+    }
+
+    /** Whether execution plans replay as CUDA graphs on the PTX and CUDA backends (default true). */
+    static boolean cudaGraph() {
+        return flag(CUDA_GRAPH, true);
+    }
+
+    /** Whether F32 3x3 stride-1 convolutions may run as Winograd F(4x4,3x3) (default true). */
+    static boolean winograd() {
+        return flag(WINOGRAD, true);
+    }
+
+    /** Whether F16 attention may run on the tensor-core flash kernel of the PTX backend (default true). */
+    static boolean tensorCoreAttention() {
+        return flag(TENSOR_CORE_ATTENTION, true);
+    }
+
+    /** Whether runs record TornadoVM's per-task profile (default false). */
+    static boolean profile() {
+        return flag(PROFILE, false);
+    }
+
+    /** Kernel launches per chained task graph, 1 to {@value #MAX_TASKS_PER_GRAPH}. */
+    static int tasksPerGraph() {
+        String s = System.getProperty(TASKS_PER_GRAPH);
+        if (s == null || s.isBlank()) {
+            return DEFAULT_TASKS_PER_GRAPH;
+        }
+        try {
+            int n = Integer.parseInt(s.strip());
+            if (n >= 1 && n <= MAX_TASKS_PER_GRAPH) {
+                return n;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException(TASKS_PER_GRAPH + " must be a task count from 1 to " + MAX_TASKS_PER_GRAPH
+                + " (TornadoVM's 8 KiB task-graph buffer holds at most that many), got '" + s + "'");
+    }
+
+    private static boolean flag(String key, boolean otherwise) {
+        String s = System.getProperty(key);
+        if (s == null || s.isBlank()) {
+            return otherwise;
+        }
+        return switch (s.strip().toLowerCase(Locale.ROOT)) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException(key + " must be true or false, got '" + s + "'");
+        };
+    }
+
+    /**
+     * TornadoVM options the backend sets unless given on the command line. TornadoVM reads them once, when its
+     * runtime classes initialise, so {@link #applyRuntimeDefaults()} runs before the first TornadoVM call.
+     * <ul>
+     *   <li>{@code tornado.recover.bailout=False}: a kernel that fails to compile must fail, not run as plain Java;</li>
+     *   <li>{@code tornado.tvm.maxbytecodesize}: a network call is a chain of task graphs with thousands of
+     *       bytecodes in all, past the 4 KiB default;</li>
+     *   <li>{@code tornado.device.memory=64GB}: SD's weights exceed the default 4 GB device budget;</li>
+     *   <li>{@code tornado.max.events}: see {@link #MAX_EVENTS}.</li>
+     * </ul>
+     * {@code tornado.vmflush} stays TornadoVM's (true: every task graph's execute ends with a stream
+     * synchronisation). With false, on an H200 on 2026-12-04, the PTX backend handed the host unfinished outputs
+     * (the copy to the host is a step of the last CUDA graph, launched asynchronously): {@code StreamOrderTest}
+     * failed until a run ended with a stream synchronisation of its own ({@link TornadoExecutable}), and even then
+     * the tiny img2img pipeline's image differed from backend-cpu once, where it matched with true. Turn it off with
+     * {@code -Dtornado.vmflush=false} only to measure.
+     */
+    static Map<String, String> runtimeDefaults() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("tornado.recover.bailout", "False");
+        m.put("tornado.tvm.maxbytecodesize", Integer.toString(1 << 20));
+        m.put("tornado.device.memory", "64GB");
+        m.put("tornado.max.events", Integer.toString(MAX_EVENTS));
+        return m;
+    }
+
+    /** Sets each of {@link #runtimeDefaults()} that the command line left unset. */
+    static void applyRuntimeDefaults() {
+        runtimeDefaults().forEach((key, value) -> {
+            if (System.getProperty(key) == null) {
+                System.setProperty(key, value);
+            }
+        });
+    }
+}

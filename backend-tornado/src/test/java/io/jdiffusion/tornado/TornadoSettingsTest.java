@@ -1,0 +1,106 @@
+package io.jdiffusion.tornado;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The backend's -Djdiffusion.tornado.* options: defaults, accepted values, one clear error for a bad one. */
+class TornadoSettingsTest {
+    private static final List<String> KEYS = List.of(TornadoSettings.DEVICE, TornadoSettings.LIBRARIES, TornadoSettings.CUDA_GRAPH,
+            TornadoSettings.WINOGRAD, TornadoSettings.TENSOR_CORE_ATTENTION, TornadoSettings.PROFILE, TornadoSettings.TASKS_PER_GRAPH);
+    private final Map<String, String> saved = new HashMap<>();
+
+    TornadoSettingsTest() {
+        for (String k : KEYS) {
+            saved.put(k, System.getProperty(k));
+            System.clearProperty(k);
+        }
+    }
+
+    @AfterEach
+    void restore() {
+        saved.forEach((k, v) -> {
+            if (v == null) {
+                System.clearProperty(k);
+            } else {
+                System.setProperty(k, v);
+            }
+        });
+    }
+
+    @Test
+    void defaults() {
+        assertThat(TornadoSettings.device()).isEmpty();
+        assertThat(TornadoSettings.libraries()).isTrue();
+        assertThat(TornadoSettings.cudaGraph()).isTrue();
+        assertThat(TornadoSettings.winograd()).isTrue();
+        assertThat(TornadoSettings.tensorCoreAttention()).isTrue();
+        assertThat(TornadoSettings.profile()).isFalse();
+        assertThat(TornadoSettings.tasksPerGraph()).isEqualTo(TornadoSettings.DEFAULT_TASKS_PER_GRAPH);
+    }
+
+    @Test
+    void valuesAreReadEachTimeTheyAreAskedFor() {
+        System.setProperty(TornadoSettings.DEVICE, " 1:0 ");
+        System.setProperty(TornadoSettings.LIBRARIES, "FALSE");
+        System.setProperty(TornadoSettings.CUDA_GRAPH, "false");
+        System.setProperty(TornadoSettings.WINOGRAD, "false");
+        System.setProperty(TornadoSettings.TENSOR_CORE_ATTENTION, "false");
+        System.setProperty(TornadoSettings.PROFILE, "true");
+        System.setProperty(TornadoSettings.TASKS_PER_GRAPH, "12");
+        assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
+        assertThat(TornadoSettings.libraries()).isFalse();
+        assertThat(TornadoSettings.cudaGraph()).isFalse();
+        assertThat(TornadoSettings.winograd()).isFalse();
+        assertThat(TornadoSettings.tensorCoreAttention()).isFalse();
+        assertThat(TornadoSettings.profile()).isTrue();
+        assertThat(TornadoSettings.tasksPerGraph()).isEqualTo(12);
+        System.setProperty(TornadoSettings.DEVICE, "2");
+        assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(2, 0));
+    }
+
+    @Test
+    void badValuesFailNamingTheProperty() {
+        bad(TornadoSettings.DEVICE, "cuda", TornadoSettings::device);
+        bad(TornadoSettings.DEVICE, "1:0:0", TornadoSettings::device);
+        bad(TornadoSettings.DEVICE, "-1:0", TornadoSettings::device);
+        bad(TornadoSettings.LIBRARIES, "off", TornadoSettings::libraries);
+        bad(TornadoSettings.CUDA_GRAPH, "no", TornadoSettings::cudaGraph);
+        bad(TornadoSettings.WINOGRAD, "0", TornadoSettings::winograd);
+        bad(TornadoSettings.TENSOR_CORE_ATTENTION, "yes", TornadoSettings::tensorCoreAttention);
+        bad(TornadoSettings.PROFILE, "1", TornadoSettings::profile);
+        bad(TornadoSettings.TASKS_PER_GRAPH, "0", TornadoSettings::tasksPerGraph);
+        bad(TornadoSettings.TASKS_PER_GRAPH, "328", TornadoSettings::tasksPerGraph);
+        bad(TornadoSettings.TASKS_PER_GRAPH, "many", TornadoSettings::tasksPerGraph);
+    }
+
+    private static void bad(String key, String value, Supplier<?> read) {
+        System.setProperty(key, value);
+        try {
+            assertThatThrownBy(read::get).isInstanceOf(IllegalArgumentException.class).hasMessageContaining(key)
+                    .hasMessageContaining("'" + value + "'");
+        } finally {
+            System.clearProperty(key);
+        }
+    }
+
+    /** The TornadoVM options the backend sets: a value given on the command line wins. */
+    @Test
+    void runtimeDefaultsLeaveCommandLineValuesAlone() {
+        Map<String, String> defaults = TornadoSettings.runtimeDefaults();
+        assertThat(defaults).doesNotContainKey("tornado.vmflush")
+                .containsEntry("tornado.max.events", Integer.toString(TornadoSettings.MAX_EVENTS))
+                .containsEntry("tornado.recover.bailout", "False");
+        // The test JVM's backend was made through the provider, which applied them before TornadoVM started;
+        // each is now either the default or what the command line said.
+        TornadoSettings.applyRuntimeDefaults();
+        defaults.keySet().forEach(k -> assertThat(System.getProperty(k)).as(k).isNotNull());
+    }
+}

@@ -1,0 +1,94 @@
+package io.jdiffusion.cli;
+
+import io.jdiffusion.backend.Backend;
+import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
+import io.jdiffusion.models.sd.StableDiffusion;
+import io.jdiffusion.server.ImageServer;
+import io.jdiffusion.server.ServerSettings;
+import io.jdiffusion.server.api.RequestLimits;
+import io.jdiffusion.server.jobs.LoraFolder;
+import io.jdiffusion.server.jobs.PipelineGenerator;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** {@code jdiffusion serve}: the model loaded once behind AUTOMATIC1111's and OpenAI's HTTP APIs and a web page. */
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Serve the model over HTTP: AUTOMATIC1111's /sdapi/v1 routes, OpenAI's /v1/images/generations, "
+                + "and a web page at /. The model is loaded once; each image size is compiled once and kept.",
+                "Stop with Ctrl-C."})
+final class ServeCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--host", defaultValue = ServerSettings.DEFAULT_HOST,
+            description = "Interface to listen on (default ${DEFAULT-VALUE}: this machine only; 0.0.0.0 for all).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "" + ServerSettings.DEFAULT_PORT, description = "TCP port (default ${DEFAULT-VALUE}, A1111's).")
+    int port;
+
+    @Option(names = "--queue-size", defaultValue = "" + ServerSettings.DEFAULT_QUEUE_SIZE,
+            description = "Requests that may wait behind the running one; more get 503 with Retry-After (default ${DEFAULT-VALUE}).")
+    int queueSize;
+
+    @Option(names = "--api-key", paramLabel = "KEY",
+            description = "Require 'Authorization: Bearer KEY' on every route but the page (default: no key). "
+                    + "Also read from JDIFFUSION_API_KEY, which keeps it out of the process list.")
+    String apiKey;
+
+    @Option(names = "--lora-dir", paramLabel = "DIR",
+            description = "Folder of LoRA .safetensors files that <lora:NAME:WEIGHT> tags in prompts may name (and /sdapi/v1/loras lists).")
+    Path loraDir;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter err = spec.commandLine().getErr();
+        String key = apiKey != null ? apiKey : System.getenv("JDIFFUSION_API_KEY");
+        ServerSettings settings = new ServerSettings(host, port, queueSize, key, RequestLimits.DEFAULTS);
+        if (!isLoopback(host) && key == null) {
+            err.println("jdiffusion: warning: listening on " + host + " without --api-key: anyone who can reach it can use it");
+        }
+        if (loraDir != null && !Files.isDirectory(loraDir)) {
+            throw new NoSuchFileException(loraDir.toString(), null, "--lora-dir must be a folder");
+        }
+        ModelOptions mo = modelOptions;
+        mo.precision();
+        try (StableDiffusion model = mo.load(); Backend backend = mo.createBackend();
+             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, backend, mo.precision())) {
+            if (mo.usesBundledModel()) {
+                err.println("jdiffusion: serving the bundled tiny model: its weights are random, so images are noise. Pass --model for a real SD 1.5/2.x model.");
+            }
+            CountDownLatch stopped = new CountDownLatch(1);
+            try (ImageServer server = ImageServer.start(settings, new PipelineGenerator(pipeline, new LoraFolder(loraDir)))) {
+                Thread hook = new Thread(() -> {
+                    server.close();
+                    stopped.countDown();
+                });
+                Runtime.getRuntime().addShutdownHook(hook);
+                String shown = host.contains(":") ? "[" + host + "]" : host;
+                spec.commandLine().getOut().printf("jdiffusion: %s on %s (%s), serving http://%s:%d/ (queue %d%s)%n",
+                        model.description(), backend.name(), backend.deviceDescription(), shown, server.port(), queueSize,
+                        key != null ? ", API key required" : "");
+                spec.commandLine().getOut().flush();
+                stopped.await();
+            }
+        }
+        return 0;
+    }
+
+    private static boolean isLoopback(String host) {
+        return host.equals("127.0.0.1") || host.equals("localhost") || host.equals("::1");
+    }
+}

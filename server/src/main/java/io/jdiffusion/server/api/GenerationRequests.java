@@ -1,0 +1,34 @@
+package io.jdiffusion.server.api;
+
+import io.jdiffusion.models.scheduler.Sampler;
+import io.jdiffusion.core.Tensor;
+import io.jdiffusion.models.pipeline.GenerationRequest;
+
+/** The one place where the server's validated settings become the pipeline's {@link GenerationRequest}. */
+public final class GenerationRequests {
+    private GenerationRequests() {
+    }
+
+    static GenerationRequest of(String prompt, String negativePrompt, long seed, Sampler.Choice sampler, int steps,
+                                float cfgScale, float eta, int width, int height, Tensor initImage, float strength) {
+        // A1111's eta reaches DDIM only here: jdiffusion's ancestral samplers take no eta.
+        float ddimEta = sampler.sampler() == Sampler.DDIM ? eta : 0f;
+        return GenerationRequest.builder()
+                .prompt(prompt)
+                .negativePrompt(negativePrompt)
+                .seed(seed)
+                .sampler(sampler.sampler())
+                .schedule(sampler.schedule())
+                .steps(steps)
+                .guidanceScale(cfgScale)
+                .eta(ddimEta)
+                .size(width, height)
+                .initImage(initImage, strength)
+                .build();
+    }
+
+    /** The same request with another seed (the seeds of one job count up from the first). */
+    public static GenerationRequest withSeed(GenerationRequest request, long seed) {
+        return request.toBuilder().seed(seed).build();
+    }
+}

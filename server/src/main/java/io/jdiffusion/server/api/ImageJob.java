@@ -1,0 +1,43 @@
+package io.jdiffusion.server.api;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.jdiffusion.core.Tensor;
+import io.jdiffusion.models.pipeline.GenerationRequest;
+
+/**
+ * One accepted request, ready for the queue: the pipeline request for its first image, how many images
+ * (A1111's {@code batch_size} x {@code n_iter}, with seeds counting up from the first), and what the response
+ * echoes. It owns the init image tensor of an img2img request and frees it on {@link #close()}.
+ *
+ * @param route        which API asked, for the response shape
+ * @param request      the first image's request; with {@code randomSeed} its seed is replaced when the job runs
+ * @param batchSize    images per iteration (A1111's batch_size)
+ * @param iterations   iterations (A1111's n_iter); an interrupt skips the ones not started
+ * @param randomSeed   the client asked for a random seed (-1)
+ * @param sampler      what the request's sampler and schedule are called in A1111 ("DPM++ 2M Karras")
+ * @param scheduler    the A1111 scheduler name as asked ("automatic" when none)
+ * @param parameters   the request's fields with defaults filled in, answered as A1111's {@code parameters}
+ * @param sendImages   A1111's send_images: false answers without images
+ */
+public record ImageJob(Route route, GenerationRequest request, int batchSize, int iterations, boolean randomSeed,
+                       String sampler, String scheduler, ObjectNode parameters, boolean sendImages)
+        implements AutoCloseable {
+
+    /** The API a job came from. */
+    public enum Route { TXT2IMG, IMG2IMG, OPENAI }
+
+    public int imageCount() {
+        return batchSize * iterations;
+    }
+
+    @Override
+    public void close() {
+        if (request.image() != null) {
+            request.image().initImage().close();
+            Tensor mask = request.image().mask();
+            if (mask != null) {
+                mask.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+package io.jdiffusion.server.jobs;
+
+import io.jdiffusion.models.pipeline.GenerationRequest;
+import io.jdiffusion.models.pipeline.ProgressListener;
+import io.jdiffusion.server.api.ModelFacts;
+
+import java.awt.image.BufferedImage;
+import java.util.List;
+
+/**
+ * What the job queue runs requests on: one loaded model on one backend. Called from one thread at a time
+ * (the queue's worker), so an implementation may keep compiled networks between calls.
+ */
+public interface ImageGenerator {
+    /** One image, its A1111 infotext (the PNG's parameters) and what the pipeline warned about. */
+    record Image(BufferedImage pixels, String infotext, List<String> warnings) {
+    }
+
+    /** Device memory as the backend counts it, for /sdapi/v1/memory. */
+    record DeviceMemory(String device, long bytesInUse, long peakBytes) {
+    }
+
+    ModelFacts model();
+
+    /** The LoRAs prompts may name. */
+    LoraFolder loras();
+
+    /** How /progress previews this model's latents. */
+    LatentPreview latentPreview();
+
+    Image generate(GenerationRequest request, ProgressListener listener);
+
+    DeviceMemory memory();
+}

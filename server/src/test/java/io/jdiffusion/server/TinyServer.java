@@ -1,0 +1,119 @@
+package io.jdiffusion.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.jdiffusion.cpu.CpuBackend;
+import io.jdiffusion.backend.Precision;
+import io.jdiffusion.models.pipeline.GenerationRequest;
+import io.jdiffusion.models.pipeline.ProgressListener;
+import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
+import io.jdiffusion.models.sd.StableDiffusion;
+import io.jdiffusion.server.api.JsonFields;
+import io.jdiffusion.server.api.ModelFacts;
+import io.jdiffusion.server.api.RequestLimits;
+import io.jdiffusion.server.jobs.ImageGenerator;
+import io.jdiffusion.server.jobs.LatentPreview;
+import io.jdiffusion.server.jobs.LoraFolder;
+import io.jdiffusion.server.jobs.PipelineGenerator;
+import io.jdiffusion.testdata.TinySd;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+
+/**
+ * The server on a free loopback port in front of the bundled tiny model on the CPU backend, and an HTTP
+ * client for it. A prompt of "out of memory" makes the generator throw OutOfMemoryError, as a device out
+ * of memory would, so tests can see the server fail that job and keep serving.
+ */
+final class TinyServer implements AutoCloseable {
+    static final String OOM_PROMPT = "out of memory";
+
+    final StableDiffusion model;
+    final CpuBackend backend;
+    final StableDiffusionPipeline pipeline;
+    final ImageServer server;
+    final String apiKey;
+    final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+    TinyServer(int queueSize, String apiKey, RequestLimits limits) {
+        this.apiKey = apiKey;
+        model = StableDiffusion.load(TinySd.modelDir(), null);
+        backend = new CpuBackend();
+        pipeline = new StableDiffusionPipeline(model, backend, Precision.F32);
+        server = ImageServer.start(new ServerSettings("127.0.0.1", 0, queueSize, apiKey, limits),
+                new OutOfMemoryOnCue(new PipelineGenerator(pipeline,
+                        new LoraFolder(TinySd.root().resolve("tiny-sd-lora/lora")))));
+    }
+
+    TinyServer(int queueSize) {
+        this(queueSize, null, RequestLimits.DEFAULTS);
+    }
+
+    URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + server.port() + path);
+    }
+
+    HttpRequest.Builder request(String path) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(120));
+        if (apiKey != null) {
+            b.header("Authorization", "Bearer " + apiKey);
+        }
+        return b;
+    }
+
+    HttpResponse<String> get(String path) throws IOException, InterruptedException {
+        return client.send(request(path).GET().build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    HttpResponse<String> post(String path, String json) throws IOException, InterruptedException {
+        return client.send(request(path).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(json, StandardCharsets.UTF_8)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static JsonNode json(HttpResponse<String> response) throws IOException {
+        return JsonFields.mapper().readTree(response.body());
+    }
+
+    @Override
+    public void close() {
+        server.close();
+        pipeline.close();
+        backend.close();
+        model.close();
+    }
+
+    /** The real generator, except that a prompt of {@link #OOM_PROMPT} throws OutOfMemoryError as a device could. */
+    private record OutOfMemoryOnCue(ImageGenerator inner) implements ImageGenerator {
+        @Override
+        public ModelFacts model() {
+            return inner.model();
+        }
+
+        @Override
+        public LoraFolder loras() {
+            return inner.loras();
+        }
+
+        @Override
+        public LatentPreview latentPreview() {
+            return inner.latentPreview();
+        }
+
+        @Override
+        public Image generate(GenerationRequest request, ProgressListener listener) {
+            if (request.prompt().prompt().equals(OOM_PROMPT)) {
+                throw new OutOfMemoryError("device out of memory: 8589934592 bytes requested");
+            }
+            return inner.generate(request, listener);
+        }
+
+        @Override
+        public DeviceMemory memory() {
+            return inner.memory();
+        }
+    }
+}

@@ -1,0 +1,195 @@
+package io.jdiffusion.server.api;
+
+import io.jdiffusion.models.scheduler.Schedule;
+import io.jdiffusion.models.pipeline.GenerationRequest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The pure request mappings: JSON bytes to a job, or one error naming the field. */
+class A1111RequestsTest {
+    private static final ModelFacts SD15 = new ModelFacts("v1-5", "6ce0161689", "pndm", 512, 512, 8);
+    private static final RequestLimits LIMITS = RequestLimits.DEFAULTS;
+
+    private static ImageJob txt2img(String json) {
+        return A1111Requests.txt2img(json.getBytes(StandardCharsets.UTF_8), SD15, LIMITS);
+    }
+
+    @Test
+    void defaultsAreA1111sExceptTheSizeWhichIsTheModels() {
+        ImageJob job = txt2img("{}");
+        GenerationRequest r = job.request();
+        assertThat(r.prompt().prompt()).isEmpty();
+        assertThat(r.sampling().steps()).isEqualTo(50);
+        assertThat(r.sampling().guidanceScale()).isEqualTo(7.0f);
+        assertThat(r.sampling().sampler().cliName()).isEqualTo("euler");
+        assertThat(r.sampling().schedule()).isEqualTo(Schedule.DEFAULT);
+        assertThat(r.size().width()).isEqualTo(512);
+        assertThat(job.randomSeed()).isTrue();
+        assertThat(job.imageCount()).isEqualTo(1);
+        assertThat(job.parameters().get("sampler_index").asText()).isEqualTo("Euler");
+        assertThat(job.parameters().get("width").asInt()).isEqualTo(512);
+    }
+
+    @Test
+    void fieldsMapAndUnknownOnesAreIgnored() {
+        ImageJob job = txt2img("{\"prompt\": \"p\", \"negative_prompt\": \"n\", \"seed\": 12, \"steps\": \"30\", \"cfg_scale\": 4,"
+                + " \"width\": 768.0, \"height\": 640, \"batch_size\": 2, \"n_iter\": 3, \"sampler_name\": \"Euler a Karras\","
+                + " \"enable_hr\": \"false\", \"no_such_field\": [1, {\"a\": null}]}");
+        GenerationRequest r = job.request();
+        assertThat(r.prompt().prompt()).isEqualTo("p");
+        assertThat(r.prompt().negativePrompt()).isEqualTo("n");
+        assertThat(r.sampling().seed()).isEqualTo(12);
+        assertThat(r.sampling().steps()).isEqualTo(30);
+        assertThat(r.sampling().guidanceScale()).isEqualTo(4f);
+        assertThat(r.size().width()).isEqualTo(768);
+        assertThat(r.size().height()).isEqualTo(640);
+        assertThat(r.sampling().sampler().cliName()).isEqualTo("euler_a");
+        assertThat(r.sampling().schedule()).isEqualTo(Schedule.KARRAS);
+        assertThat(job.sampler()).isEqualTo("Euler a Karras");
+        assertThat(job.imageCount()).isEqualTo(6);
+        assertThat(job.randomSeed()).isFalse();
+        assertThat(job.parameters().has("no_such_field")).isFalse();
+    }
+
+    @Test
+    void theLoadedCheckpointIsAcceptedByTitleOrName() {
+        for (String name : new String[]{"v1-5", "v1-5 [6ce0161689]"}) {
+            assertThat(txt2img("{\"override_settings\": {\"sd_model_checkpoint\": \"" + name + "\"}}").imageCount()).isEqualTo(1);
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "DPM++ 2M|karras|dpmpp_2m|true",
+            "k_dpmpp_2m|Automatic|dpmpp_2m|false",
+            "dpmpp_2m|uniform|dpmpp_2m|false",
+            "DDIM|automatic|ddim|false",
+            "PLMS||pndm|false",
+            "LMS Karras||lms|true"})
+    void samplerNames(String name, String scheduler, String sampler, boolean karras) {
+        String sched = scheduler == null ? "" : ", \"scheduler\": \"" + scheduler + "\"";
+        GenerationRequest r = txt2img("{\"sampler_name\": \"" + name + "\"" + sched + "}").request();
+        assertThat(r.sampling().sampler().cliName()).isEqualTo(sampler);
+        assertThat(r.sampling().schedule() == Schedule.KARRAS).isEqualTo(karras);
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "{\"steps\": \"ten\"}|steps|422",
+            "{\"steps\": 2.5}|steps|422",
+            "{\"steps\": 0}|steps|422",
+            "{\"steps\": 100000}|steps|422",
+            "{\"steps\": 1e400}|steps|422",
+            "{\"steps\": \"1e999999999\"}|steps|422",
+            "{\"seed\": -2}|seed|422",
+            "{\"seed\": 18446744073709551616}|seed|422",
+            "{\"prompt\": 3}|prompt|422",
+            "{\"prompt\": [\"a\"]}|prompt|422",
+            "{\"negative_prompt\": {}}|negative_prompt|422",
+            "{\"cfg_scale\": \"high\"}|cfg_scale|422",
+            "{\"cfg_scale\": true}|cfg_scale|422",
+            "{\"width\": 500}|width|422",
+            "{\"height\": -64}|height|422",
+            "{\"width\": 8192, \"height\": 8192}|width|422",
+            "{\"batch_size\": 0}|batch_size|422",
+            "{\"batch_size\": 8, \"n_iter\": 8}|batch_size|422",
+            "{\"restore_faces\": \"maybe\"}|restore_faces|422",
+            "{\"sampler_name\": \"UniPC\"}|sampler_name|404",
+            "{\"sampler_index\": 3}|sampler_index|422",
+            "{\"scheduler\": \"exponential\"}|scheduler|422",
+            "{\"sampler_name\": \"DDIM\", \"scheduler\": \"karras\"}|scheduler|422",
+            "{\"override_settings\": {\"sd_model_checkpoint\": \"other.safetensors\"}}|override_settings.sd_model_checkpoint|404",
+            "{\"override_settings\": {\"sd_model_checkpoint\": \"v1-5 [0000000000]\"}}|override_settings.sd_model_checkpoint|404",
+            "{\"override_settings\": []}|override_settings|422",
+            "{\"prompt\": \"a\", \"prompt\": \"b\"}|body|422",
+            "{\"prompt\": |body|422",
+            "\"just a string\"|body|422",
+            "null|body|422",
+            "|body|422"})
+    void badRequestsNameTheirField(String json, String field, int status) {
+        assertThatThrownBy(() -> txt2img(json == null ? "" : json))
+                .isInstanceOfSatisfying(InvalidRequestException.class, e -> {
+                    assertThat(e.field()).isEqualTo(field);
+                    assertThat(e.status()).isEqualTo(status);
+                });
+    }
+
+    @Test
+    void img2imgDecodesAndResizesTheInitImage() throws IOException {
+        String png = Base64.getMimeEncoder().encodeToString(png(new BufferedImage(100, 60, BufferedImage.TYPE_INT_RGB)));
+        try (ImageJob job = A1111Requests.img2img(("{\"init_images\": [\"" + png.replace("\r\n", "\\n") + "\"], \"width\": 64, "
+                + "\"height\": 64, \"denoising_strength\": 0.6}").getBytes(StandardCharsets.UTF_8), SD15, LIMITS)) {
+            assertThat(job.request().image().initImage().shape().toString()).contains("1", "3", "64");
+            assertThat(job.request().image().strength()).isEqualTo(0.6f);
+            assertThat(job.parameters().get("init_images").isNull()).isTrue();
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "{\"init_images\": [\"@@@@\"]}|init_images[0]|422",
+            "{\"init_images\": [\"aGVsbG8=\"]}|init_images[0]|422",
+            "{\"init_images\": [\"data:image/png,abc\"]}|init_images[0]|422",
+            "{\"init_images\": [\"\"]}|init_images[0]|422",
+            "{\"init_images\": [3]}|init_images[0]|422",
+            "{\"init_images\": \"abc\"}|init_images|422",
+            "{}|init_images|422",
+            "{\"init_images\": [\"aGVsbG8=\"], \"denoising_strength\": 0}|denoising_strength|422",
+            "{\"init_images\": [\"aGVsbG8=\"], \"mask\": \"aGVsbG8=\"}|mask|422"})
+    void badImagesNameTheirField(String json, String field, int status) {
+        assertThatThrownBy(() -> A1111Requests.img2img(json.getBytes(StandardCharsets.UTF_8), SD15, LIMITS))
+                .isInstanceOfSatisfying(InvalidRequestException.class, e -> {
+                    assertThat(e.field()).isEqualTo(field);
+                    assertThat(e.status()).isEqualTo(status);
+                });
+    }
+
+    @Test
+    void imageSizeIsCheckedBeforeDecoding() throws IOException {
+        RequestLimits tight = new RequestLimits(1 << 20, 4096, 64 * 64, 4, 50);
+        // Over the byte limit: refused from the base64 length alone.
+        String long64 = "A".repeat(8000);
+        assertThatThrownBy(() -> Base64Images.decode("init_images[0]", long64, tight))
+                .isInstanceOfSatisfying(InvalidRequestException.class, e -> assertThat(e.status()).isEqualTo(413));
+        // A small file claiming many pixels: refused from its header.
+        byte[] bigCanvas = png(new BufferedImage(2000, 2000, BufferedImage.TYPE_BYTE_BINARY));
+        assertThat(bigCanvas.length).isLessThan(4096);
+        String encoded = Base64.getEncoder().encodeToString(bigCanvas);
+        assertThatThrownBy(() -> Base64Images.decode("init_images[0]", encoded, tight))
+                .isInstanceOfSatisfying(InvalidRequestException.class, e -> {
+                    assertThat(e.status()).isEqualTo(413);
+                    assertThat(e.getMessage()).contains("2000x2000");
+                });
+    }
+
+    @Test
+    void openAiRequests() {
+        ImageJob job = OpenAiRequests.generations("{\"prompt\": \"p\", \"n\": 3, \"size\": \"256x128\", \"quality\": \"hd\"}"
+                .getBytes(StandardCharsets.UTF_8), SD15, LIMITS);
+        assertThat(job.imageCount()).isEqualTo(3);
+        assertThat(job.request().size().width()).isEqualTo(256);
+        assertThat(job.request().size().height()).isEqualTo(128);
+        for (String bad : new String[]{"{}", "{\"prompt\": \"p\", \"n\": 0}", "{\"prompt\": \"p\", \"size\": \"1x1\"}",
+                "{\"prompt\": \"p\", \"response_format\": \"url\"}", "{\"prompt\": 1}"}) {
+            assertThatThrownBy(() -> OpenAiRequests.generations(bad.getBytes(StandardCharsets.UTF_8), SD15, LIMITS))
+                    .isInstanceOfSatisfying(InvalidRequestException.class, e -> assertThat(e.status()).isEqualTo(400));
+        }
+    }
+
+    private static byte[] png(BufferedImage image) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ImageIO.write(image, "png", out);
+        return out.toByteArray();
+    }
+}
