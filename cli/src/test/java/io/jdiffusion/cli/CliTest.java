@@ -164,7 +164,7 @@ class CliTest {
                 "generate", "-p", "x", "--init-image", init.toString(), "--mask", small.toString(), "-o", out.toString());
         Path text = dir.resolve("mask.txt");
         Files.writeString(text, "not an image");
-        expectError("--mask " + text + " is not an image format Java can read", "generate", "-p", "x", "--init-image",
+        expectError("--mask " + text + ": is not an image jdiffusion reads", "generate", "-p", "x", "--init-image",
                 init.toString(), "--mask", text.toString(), "-o", out.toString());
         expectError("--mask needs --init-image", "generate", "-p", "x", "--mask", mask.toString(), "-o", out.toString());
         expectError("--mask-blur must be 0 or more", "generate", "-p", "x", "--init-image", init.toString(), "--mask",
