@@ -5,12 +5,20 @@ import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jdiffusion.core.safetensors.SafetensorsFile;
 import io.jdiffusion.models.sd.StableDiffusion;
+import io.jdiffusion.models.testsupport.Golden;
 import io.jdiffusion.testdata.TinySd;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -208,6 +216,65 @@ class OnlyMaskedInpaintingTest {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * Against diffusers' StableDiffusionInpaintPipeline(padding_mask_crop=N), which is A1111's inpaint_full_res
+     * (tiny-sd-inpaint/golden-crop, tools/reference/make_inpaint_crop_goldens.py): the crop region, the crop's final
+     * latents, and the pasted 8-bit image. diffusers resizes 8-bit PIL images where jdiffusion resizes floats, so
+     * the case that resamples carries that rounding through the chain.
+     */
+    @ParameterizedTest
+    @CsvSource({"crop_same_size, 1e-4, 1", "crop_upscaled, 1e-2, 2"})
+    void matchesDiffusersPaddingMaskCrop(String name, double latentTolerance, int maxPixelDifference) throws IOException {
+        Path dir = TinySd.set("tiny-sd-inpaint").resolve("golden-crop");
+        JsonNode c = null;
+        for (JsonNode entry : new ObjectMapper().readTree(dir.resolve("inpaint_crop.json").toFile()).get("cases")) {
+            if (entry.get("name").asText().equals(name)) {
+                c = entry;
+            }
+        }
+        assertThat(c).as(name).isNotNull();
+        int w = c.get("image_size").get(0).asInt();
+        int h = c.get("image_size").get(1).asInt();
+        float[] pixels = new float[3 * h * w];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                pixels[y * w + x] = (x * 255 / (w - 1)) / 255f;
+                pixels[h * w + y * w + x] = (y * 255 / (h - 1)) / 255f;
+                pixels[2 * h * w + y * w + x] = ((x + y) * 37 % 256) / 255f;
+            }
+        }
+        JsonNode box = c.get("box");
+        JsonNode expectedRegion = c.get("crop_region");
+        int padding = c.get("padding").asInt();
+        try (Tensor image = Tensor.ofFloats(Shape.of(1, 3, h, w), pixels);
+             Tensor mask = boxMask(w, h, box.get(0).asInt(), box.get(1).asInt(), box.get(2).asInt(), box.get(3).asInt());
+             SafetensorsFile golden = SafetensorsFile.open(dir.resolve("inpaint_crop.safetensors"))) {
+            CropRegion region = CropRegion.around(mask, padding).expandedTo(32, 32, w, h);
+            assertThat(region).isEqualTo(new CropRegion(expectedRegion.get(0).asInt(), expectedRegion.get(1).asInt(),
+                    expectedRegion.get(2).asInt(), expectedRegion.get(3).asInt()));
+            GenerationRequest request = GenerationRequest.builder().prompt(c.get("prompt").asText()).seed(c.get("seed").asLong())
+                    .sampler("ddim").steps(c.get("steps").asInt()).guidanceScale((float) c.get("guidance").asDouble())
+                    .size(32, 32).initImage(image, 1f).mask(mask)
+                    .inpaintArea(GenerationRequest.InpaintArea.onlyMasked(padding)).build();
+            try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE);
+                 Tensor latents = Tensor.ofFloats(Shape.of(1, 4, 16, 16), result.latents())) {
+                Golden.check(name + " crop latents", latents, golden.tensor(name + ".final_latents"), latentTolerance);
+                Tensor expected = golden.tensor(name + ".image_u8");
+                int worst = 0;
+                for (int y = 0; y < h; y++) {
+                    for (int x = 0; x < w; x++) {
+                        for (int ch = 0; ch < 3; ch++) {
+                            int actual = Math.round(255 * result.image().getFloat(((long) ch * h + y) * w + x));
+                            worst = Math.max(worst, Math.abs(actual - (int) expected.getLong(((long) y * w + x) * 3 + ch)));
+                        }
+                    }
+                }
+                System.out.println("GOLDEN " + name + " image: largest 8-bit difference " + worst);
+                assertThat(worst).as(name + " largest 8-bit difference from diffusers' image").isLessThanOrEqualTo(maxPixelDifference);
             }
         }
     }
