@@ -59,19 +59,25 @@ stage() {
   du -sh "$dev"
 }
 
-# The device call carries at most 64 MiB with the repository, so the jars travel as one xz archive of uncompressed
+# The device call carries at most 64 MiB with the repository, so the jars travel as xz archives of uncompressed
 # jars (about a quarter of the zipped jars' size), without what no device run loads: the HTTP server's Vert.x and
-# Netty (the CLI's bench and the tests never start it) and ByteBuddy (AssertJ's soft assertions only).
+# Netty (the CLI's bench and the tests never start it) and ByteBuddy (AssertJ's soft assertions only). The test
+# runner and the test classes go into test-lib.tar.xz, which only the calls that run tests need to carry.
 pack_lib() {
-  local tmp j d
+  local tmp j d into
   tmp=$(mktemp -d)
-  mkdir -p "$tmp/lib"
+  mkdir -p "$tmp/main/lib" "$tmp/test/lib"
   for j in "$dev"/lib/*.jar "$dev"/cli/*.jar; do
     [ -f "$j" ] || continue
-    case $(basename "$j") in vertx-*|netty-*|byte-buddy-*) continue ;; esac
-    d=$(mktemp -d); (cd "$d" && unzip -q "$j" && zip -q -0 -r -X "$tmp/lib/$(basename "$j")" .); rm -rf "$d"
+    case $(basename "$j") in
+      vertx-*|netty-*|byte-buddy-*) continue ;;
+      junit-*|assertj-*|backend-tornado-tests.jar) into=test ;;
+      *) into=main ;;
+    esac
+    d=$(mktemp -d); (cd "$d" && unzip -q "$j" && zip -q -0 -r -X "$tmp/$into/lib/$(basename "$j")" .); rm -rf "$d"
   done
-  tar -C "$tmp" -cf - lib | xz -T2 -9 > "$dev/lib.tar.xz"
+  tar -C "$tmp/main" -cf - lib | xz -T2 -9 > "$dev/lib.tar.xz"
+  tar -C "$tmp/test" -cf - lib | xz -T2 -9 > "$dev/test-lib.tar.xz"
   rm -rf "$tmp" "$dev/lib" "$dev/cli"
 }
 
@@ -129,6 +135,7 @@ setup() {
   fi
   if [ ! -d /tmp/jd-lib/lib ]; then
     mkdir -p /tmp/jd-lib && tar -C /tmp/jd-lib -xJf "$dev/lib.tar.xz"
+    [ ! -f "$dev/test-lib.tar.xz" ] || tar -C /tmp/jd-lib -xJf "$dev/test-lib.tar.xz"
   fi
   # The argfile holds absolute paths: regenerate it for this machine.
   sed "s|\${TORNADOVM_HOME}|$TORNADOVM_HOME|g" "$TORNADOVM_HOME/tornado-argfile.template" > "$TORNADOVM_HOME/tornado-argfile"
