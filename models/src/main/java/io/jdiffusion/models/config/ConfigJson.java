@@ -132,6 +132,15 @@ public final class ConfigJson {
         return n.asInt();
     }
 
+    /** An integer that must be at least 1 (a size, a count of heads or groups): 0 would divide by zero later. */
+    public int getPositiveInt(String key, int defaultValue) {
+        int v = getInt(key, defaultValue);
+        if (v <= 0) {
+            throw wrongType(key, "a positive integer", root.get(key));
+        }
+        return v;
+    }
+
     public int requireInt(String key) {
         require(key);
         return getInt(key, 0);
@@ -202,7 +211,7 @@ public final class ConfigJson {
         if (n.isArray()) {
             return intList(key, n, count);
         }
-        return java.util.Collections.nCopies(count, getInt(key, defaultValue));
+        return java.util.Collections.nCopies(count, getPositiveInt(key, defaultValue));
     }
 
     private List<Integer> intList(String key, JsonNode n, int count) {

@@ -89,7 +89,7 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, List<I
         }
         String headsKey = c.has("num_attention_heads") ? "num_attention_heads" : "attention_head_dim";
         List<Integer> heads = c.getIntPerBlock(headsKey, n, 8);
-        int groups = c.getInt("norm_num_groups", 32);
+        int groups = c.getPositiveInt("norm_num_groups", 32);
         for (int i = 0; i < n; i++) {
             int ch = channels.get(i);
             if (ch % groups != 0) {

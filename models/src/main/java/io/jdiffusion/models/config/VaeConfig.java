@@ -29,7 +29,7 @@ public record VaeConfig(int inChannels, int outChannels, int latentChannels, Lis
         int n = channels.size();
         checkTypes(c, "down_block_types", "DownEncoderBlock2D", n);
         checkTypes(c, "up_block_types", "UpDecoderBlock2D", n);
-        int groups = c.getInt("norm_num_groups", 32);
+        int groups = c.getPositiveInt("norm_num_groups", 32);
         for (int ch : channels) {
             if (ch % groups != 0) {
                 throw c.invalid(ch + " channels are not divisible into " + groups + " groups");
