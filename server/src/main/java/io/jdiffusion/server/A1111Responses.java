@@ -86,13 +86,14 @@ final class A1111Responses {
         }
         ObjectNode extra = info.putObject("extra_generation_params");
         extra.put("Schedule type", job.scheduler().equals("karras") || job.sampler().endsWith("Karras") ? "Karras" : "Automatic");
+        job.infotext().forEach((key, value) -> extra.set(key, JsonFields.mapper().valueToTree(value)));
         info.put("index_of_first_image", 0);
         ArrayNode infotexts = info.putArray("infotexts");
         result.infotexts().forEach(infotexts::add);
         info.putArray("styles");
         info.put("job_timestamp", result.jobTimestamp());
         info.put("clip_skip", 1);
-        info.put("is_using_inpainting_conditioning", false);
+        info.put("is_using_inpainting_conditioning", r.image() != null && r.image().mask() != null && model.inpaintingUnet());
         info.put("version", version);
         info.put("interrupted", result.interrupted());
         ArrayNode warnings = info.putArray("warnings");

@@ -104,11 +104,11 @@ final class TinyServer implements AutoCloseable {
         }
 
         @Override
-        public Image generate(GenerationRequest request, ProgressListener listener) {
+        public Image generate(GenerationRequest request, java.util.Map<String, Object> infotext, ProgressListener listener) {
             if (request.prompt().prompt().equals(OOM_PROMPT)) {
                 throw new OutOfMemoryError("device out of memory: 8589934592 bytes requested");
             }
-            return inner.generate(request, listener);
+            return inner.generate(request, infotext, listener);
         }
 
         @Override

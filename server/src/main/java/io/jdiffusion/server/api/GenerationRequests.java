@@ -10,7 +10,8 @@ public final class GenerationRequests {
     }
 
     static GenerationRequest of(String prompt, String negativePrompt, long seed, Sampler.Choice sampler, int steps,
-                                float cfgScale, float eta, int width, int height, Tensor initImage, float strength) {
+                                float cfgScale, float eta, int width, int height, Tensor initImage, float strength,
+                                Tensor mask) {
         // A1111's eta reaches DDIM only here: jdiffusion's ancestral samplers take no eta.
         float ddimEta = sampler.sampler() == Sampler.DDIM ? eta : 0f;
         return GenerationRequest.builder()
@@ -24,6 +25,7 @@ public final class GenerationRequests {
                 .eta(ddimEta)
                 .size(width, height)
                 .initImage(initImage, strength)
+                .mask(mask)
                 .build();
     }
 

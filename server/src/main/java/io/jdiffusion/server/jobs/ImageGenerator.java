@@ -6,6 +6,7 @@ import io.jdiffusion.server.api.ModelFacts;
 
 import java.awt.image.BufferedImage;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What the job queue runs requests on: one loaded model on one backend. Called from one thread at a time
@@ -28,7 +29,11 @@ public interface ImageGenerator {
     /** How /progress previews this model's latents. */
     LatentPreview latentPreview();
 
-    Image generate(GenerationRequest request, ProgressListener listener);
+    /**
+     * One image; {@code infotext} holds the pairs the request adds to the image's infotext beyond those
+     * the pipeline request gives (A1111's extra_generation_params, e.g. "Mask blur"), in order.
+     */
+    Image generate(GenerationRequest request, Map<String, Object> infotext, ProgressListener listener);
 
     DeviceMemory memory();
 }

@@ -50,7 +50,7 @@ public final class JobRunner {
                 long seed = firstSeed + i;
                 progress.beginImage(i);
                 GenerationRequest request = GenerationRequests.withSeed(job.request(), seed);
-                ImageGenerator.Image image = generator.generate(request, listener(cancelled));
+                ImageGenerator.Image image = generator.generate(request, job.infotext(), listener(cancelled));
                 pngs.add(PngWriter.encode(image.pixels(), Map.of("parameters", image.infotext())));
                 seeds.add(seed);
                 infotexts.add(image.infotext());

@@ -12,6 +12,8 @@ import io.jdiffusion.models.lora.LoraException;
 import io.jdiffusion.server.api.InvalidRequestException;
 import io.jdiffusion.server.api.ModelFacts;
 
+import java.util.Map;
+
 /**
  * An {@link ImageGenerator} over one long-lived {@link StableDiffusionPipeline}: the pipeline keeps every
  * network it compiled, so each image shape is compiled once for the server's lifetime.
@@ -27,7 +29,8 @@ public final class PipelineGenerator implements ImageGenerator {
         this.loras = loras;
         StableDiffusion model = pipeline.model();
         this.facts = new ModelFacts(model.identity().name(), model.identity().autoV2Hash().orElse(null),
-                model.defaultSampler().cliName(), pipeline.defaultWidth(), pipeline.defaultHeight(), model.vae().downscaleFactor());
+                model.defaultSampler().cliName(), pipeline.defaultWidth(), pipeline.defaultHeight(), model.vae().downscaleFactor(),
+                model.unet().inChannels() != model.vae().latentChannels());
     }
 
     @Override
@@ -47,13 +50,14 @@ public final class PipelineGenerator implements ImageGenerator {
 
     /** Runs the request with the server's LoRA folder, where its prompt's {@code <lora:NAME:W>} tags are looked up. */
     @Override
-    public Image generate(GenerationRequest asked, ProgressListener listener) {
+    public Image generate(GenerationRequest asked, Map<String, Object> extraInfotext, ProgressListener listener) {
         GenerationRequest request = asked.toBuilder().loraDir(loras.dir()).build();
         try (GenerationResult result = pipeline.generate(request, listener)) {
             int width = request.size().width() == 0 ? facts.defaultWidth() : request.size().width();
             int height = request.size().height() == 0 ? facts.defaultHeight() : request.size().height();
-            String infotext = A1111Infotext.generation(request, pipeline.model(), width, height).build();
-            return new Image(Images.toBufferedImage(result.image()), infotext, result.warnings());
+            A1111Infotext.Builder infotext = A1111Infotext.generation(request, pipeline.model(), width, height);
+            extraInfotext.forEach(infotext::put);
+            return new Image(Images.toBufferedImage(result.image()), infotext.build(), result.warnings());
         } catch (LoraException e) {
             // A name that is not in the folder is "not found"; a file that does not fit the model is a bad value.
             int status = e.getMessage() != null && e.getMessage().startsWith("no LoRA named") ? 404 : 422;
