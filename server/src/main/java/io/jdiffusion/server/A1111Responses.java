@@ -21,7 +21,7 @@ final class A1111Responses {
     private A1111Responses() {
     }
 
-    static ObjectNode a1111(ImageJob job, JobResult result, ModelFacts model, String version) {
+    static ObjectNode a1111(ImageJob job, JobResult result, String version) {
         ObjectNode body = JsonFields.mapper().createObjectNode();
         ArrayNode images = body.putArray("images");
         if (job.sendImages()) {
@@ -29,7 +29,7 @@ final class A1111Responses {
         }
         body.set("parameters", job.parameters());
         try {
-            body.put("info", JsonFields.mapper().writeValueAsString(info(job, result, model, version)));
+            body.put("info", JsonFields.mapper().writeValueAsString(info(job, result, result.model(), version)));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }

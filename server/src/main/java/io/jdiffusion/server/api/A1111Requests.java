@@ -54,7 +54,8 @@ public final class A1111Requests {
                 c.cfgScale, c.eta, c.width, c.height, null, 0.8f, null);
         ObjectNode parameters = parameters(f, TXT2IMG_DEFAULTS, c);
         return new ImageJob(ImageJob.Route.TXT2IMG, request, c.batchSize, c.iterations, c.seed == -1,
-                c.sampler.a1111Label(), c.scheduler, parameters, c.sendImages, Map.of());
+                c.sampler.a1111Label(), c.scheduler, parameters, c.sendImages, Map.of(), c.overrides.checkpoint(),
+                c.overrides.restoreAfterwards());
     }
 
     public static ImageJob img2img(byte[] body, ModelFacts model, RequestLimits limits) {
@@ -100,18 +101,19 @@ public final class A1111Requests {
         parameters.putNull("init_images");
         parameters.putNull("mask");
         return new ImageJob(ImageJob.Route.IMG2IMG, request, c.batchSize, c.iterations, c.seed == -1,
-                c.sampler.a1111Label(), c.scheduler, parameters, c.sendImages, mask == null ? Map.of() : mask.infotext());
+                c.sampler.a1111Label(), c.scheduler, parameters, c.sendImages, mask == null ? Map.of() : mask.infotext(),
+                c.overrides.checkpoint(), c.overrides.restoreAfterwards());
     }
 
     /** The fields txt2img and img2img share, validated. */
     private record Common(String prompt, String negativePrompt, long seed, Sampler.Choice sampler,
                           String scheduler, int steps, float cfgScale, float eta, int width, int height,
-                          int batchSize, int iterations, boolean sendImages) {
+                          int batchSize, int iterations, boolean sendImages, OverrideSettings overrides) {
     }
 
     private static Common common(JsonFields f, ModelFacts model, RequestLimits limits) {
-        String prompt = f.string("prompt", "");
-        String negative = f.string("negative_prompt", "");
+        String prompt = GenerationRequests.checkPrompt("prompt", f.string("prompt", ""));
+        String negative = GenerationRequests.checkPrompt("negative_prompt", f.string("negative_prompt", ""));
         long seed = f.longInteger("seed", -1);
         if (seed < -1) {
             throw new InvalidRequestException("seed", "must be -1 (random) or at least 0, got " + seed);
@@ -125,7 +127,11 @@ public final class A1111Requests {
             throw new InvalidRequestException("steps", "must be in [1, " + limits.maxSteps() + "], got " + steps);
         }
         float cfg = f.number("cfg_scale", 7.0f);
-        float eta = f.number("eta", 0f);
+        OverrideSettings overrides = OverrideSettings.read(f);
+        float eta = f.number("eta", overrides.etaDdim());
+        if (eta < 0) {
+            throw new InvalidRequestException("eta", "must be 0 or more, got " + eta);
+        }
         int width = f.integer("width", model.defaultWidth());
         int height = f.integer("height", model.defaultHeight());
         checkSize("width", width, model);
@@ -145,7 +151,6 @@ public final class A1111Requests {
             throw new InvalidRequestException("batch_size", "batch_size x n_iter = " + (long) batch * iterations
                     + " exceeds the limit of " + limits.maxImages() + " images per request");
         }
-        checkOverrides(f.object("override_settings"), model);
         boolean send = f.bool("send_images", true);
         // Typed fields jdiffusion ignores are still type-checked, as pydantic checks them.
         f.bool("restore_faces", false);
@@ -154,21 +159,12 @@ public final class A1111Requests {
         f.integer("subseed", -1);
         f.number("subseed_strength", 0);
         return new Common(prompt, negative, seed, sampler, scheduler.strip().toLowerCase(java.util.Locale.ROOT), steps,
-                cfg, eta, width, height, batch, iterations, send);
+                cfg, eta, width, height, batch, iterations, send, overrides);
     }
 
     private static void checkSize(String field, int value, ModelFacts model) {
         if (value < model.sizeMultiple() || value % model.sizeMultiple() != 0) {
             throw new InvalidRequestException(field, "must be a positive multiple of " + model.sizeMultiple() + ", got " + value);
-        }
-    }
-
-    /** override_settings as far as they apply: the checkpoint must be the loaded one; the rest has no effect here. */
-    private static void checkOverrides(JsonFields overrides, ModelFacts model) {
-        String checkpoint = overrides.string("sd_model_checkpoint", null);
-        if (checkpoint != null && !model.isCheckpoint(checkpoint)) {
-            throw new InvalidRequestException(404, overrides.where("sd_model_checkpoint"), "checkpoint '" + checkpoint
-                    + "' not found; loaded: " + model.title());
         }
     }
 

@@ -22,10 +22,13 @@ import java.util.Map;
  * @param sendImages   A1111's send_images: false answers without images
  * @param infotext     pairs the request adds to each image's infotext beyond the request's own (A1111's
  *                     extra_generation_params, e.g. "Mask blur"), in order
+ * @param checkpoint   override_settings.sd_model_checkpoint as the client named it; null: the loaded one
+ * @param restoreCheckpoint A1111's override_settings_restore_afterwards: load the previous checkpoint again
+ *                     after the job
  */
 public record ImageJob(Route route, GenerationRequest request, int batchSize, int iterations, boolean randomSeed,
                        String sampler, String scheduler, ObjectNode parameters, boolean sendImages,
-                       Map<String, Object> infotext)
+                       Map<String, Object> infotext, String checkpoint, boolean restoreCheckpoint)
         implements AutoCloseable {
 
     /** The API a job came from. */

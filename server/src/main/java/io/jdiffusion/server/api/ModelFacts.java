@@ -8,14 +8,4 @@ package io.jdiffusion.server.api;
  */
 public record ModelFacts(String name, String hash, String defaultSampler, int defaultWidth, int defaultHeight,
                          int sizeMultiple, boolean inpaintingUnet) {
-    /** A1111's checkpoint title: "name [hash]", or the name alone without a hash. */
-    public String title() {
-        return hash == null ? name : name + " [" + hash + "]";
-    }
-
-    /** Whether a client's checkpoint name (a title, or a name without the hash) is this model. */
-    public boolean isCheckpoint(String asked) {
-        String wanted = asked.strip();
-        return wanted.equals(title()) || wanted.equals(name);
-    }
 }

@@ -9,8 +9,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What the job queue runs requests on: one loaded model on one backend. Called from one thread at a time
- * (the queue's worker), so an implementation may keep compiled networks between calls.
+ * What the job queue runs requests on: one loaded checkpoint on one backend, of those the server may load.
+ * Called from one thread at a time (the queue's worker), so an implementation may keep compiled networks
+ * between calls.
  */
 public interface ImageGenerator {
     /** One image, its A1111 infotext (the PNG's parameters) and what the pipeline warned about. */
@@ -21,7 +22,21 @@ public interface ImageGenerator {
     record DeviceMemory(String device, long bytesInUse, long peakBytes) {
     }
 
+    /** The loaded checkpoint's facts. */
     ModelFacts model();
+
+    /** The checkpoints the server may load. */
+    CheckpointFolder checkpoints();
+
+    /** The loaded one. */
+    CheckpointFolder.Checkpoint loaded();
+
+    /**
+     * Makes {@code checkpoint} the loaded one (nothing to do when it is); from the job thread only.
+     *
+     * @throws CheckpointLoadException when it cannot be loaded; the loaded checkpoint stays
+     */
+    void load(CheckpointFolder.Checkpoint checkpoint);
 
     /** The LoRAs prompts may name. */
     LoraFolder loras();

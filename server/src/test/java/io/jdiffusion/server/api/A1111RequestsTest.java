@@ -63,10 +63,19 @@ class A1111RequestsTest {
     }
 
     @Test
-    void theLoadedCheckpointIsAcceptedByTitleOrName() {
-        for (String name : new String[]{"v1-5", "v1-5 [6ce0161689]"}) {
-            assertThat(txt2img("{\"override_settings\": {\"sd_model_checkpoint\": \"" + name + "\"}}").imageCount()).isEqualTo(1);
-        }
+    void overrideSettingsAsFarAsTheyApply() {
+        ImageJob plain = txt2img("{}");
+        assertThat(plain.checkpoint()).isNull();
+        assertThat(plain.restoreCheckpoint()).isTrue();
+        ImageJob job = txt2img("{\"sampler_name\": \"DDIM\", \"override_settings\": {\"sd_model_checkpoint\": \"tiny-sd2\","
+                + " \"eta_ddim\": 0.25, \"eta_ancestral\": 1, \"CLIP_stop_at_last_layers\": 1, \"sd_vae\": \"Automatic\","
+                + " \"unknown_key\": [1]}, \"override_settings_restore_afterwards\": false}");
+        assertThat(job.checkpoint()).isEqualTo("tiny-sd2");
+        assertThat(job.restoreCheckpoint()).isFalse();
+        assertThat(job.request().sampling().eta()).isEqualTo(0.25f);
+        // The request's own eta wins over the setting, as in A1111.
+        assertThat(txt2img("{\"sampler_name\": \"DDIM\", \"eta\": 0.5, \"override_settings\": {\"eta_ddim\": 0.25}}")
+                .request().sampling().eta()).isEqualTo(0.5f);
     }
 
     @ParameterizedTest
@@ -109,8 +118,15 @@ class A1111RequestsTest {
             "{\"sampler_index\": 3}|sampler_index|422",
             "{\"scheduler\": \"polyexponential\"}|scheduler|422",
             "{\"sampler_name\": \"DDIM\", \"scheduler\": \"karras\"}|scheduler|422",
-            "{\"override_settings\": {\"sd_model_checkpoint\": \"other.safetensors\"}}|override_settings.sd_model_checkpoint|404",
-            "{\"override_settings\": {\"sd_model_checkpoint\": \"v1-5 [0000000000]\"}}|override_settings.sd_model_checkpoint|404",
+            "{\"override_settings\": {\"sd_model_checkpoint\": 3}}|override_settings.sd_model_checkpoint|422",
+            "{\"override_settings\": {\"eta_ddim\": \"a lot\"}}|override_settings.eta_ddim|422",
+            "{\"override_settings\": {\"eta_ddim\": -1}}|override_settings.eta_ddim|422",
+            "{\"override_settings\": {\"eta_ancestral\": 0.5}}|override_settings.eta_ancestral|422",
+            "{\"override_settings\": {\"CLIP_stop_at_last_layers\": 2}}|override_settings.CLIP_stop_at_last_layers|422",
+            "{\"override_settings\": {\"CLIP_stop_at_last_layers\": \"two\"}}|override_settings.CLIP_stop_at_last_layers|422",
+            "{\"override_settings_restore_afterwards\": \"perhaps\"}|override_settings_restore_afterwards|422",
+            "{\"eta\": -0.5}|eta|422",
+            "{\"prompt\": \"%s\"}|prompt|422",
             "{\"override_settings\": []}|override_settings|422",
             "{\"prompt\": \"a\", \"prompt\": \"b\"}|body|422",
             "{\"prompt\": |body|422",
@@ -118,7 +134,8 @@ class A1111RequestsTest {
             "null|body|422",
             "|body|422"})
     void badRequestsNameTheirField(String json, String field, int status) {
-        assertThatThrownBy(() -> txt2img(json == null ? "" : json))
+        String body = json == null ? "" : json.replace("%s", "x".repeat(io.jdiffusion.models.pipeline.RequestLimits.MAX_PROMPT_CHARS + 1));
+        assertThatThrownBy(() -> txt2img(body))
                 .isInstanceOfSatisfying(InvalidRequestException.class, e -> {
                     assertThat(e.field()).isEqualTo(field);
                     assertThat(e.status()).isEqualTo(status);
