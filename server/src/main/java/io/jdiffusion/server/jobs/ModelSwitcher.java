@@ -80,7 +80,15 @@ public final class ModelSwitcher implements ImageGenerator, AutoCloseable {
         }
         // Only one checkpoint keeps compiled networks and device memory: the old one goes before the new pipeline.
         current.close();
-        loaded = open(wanted, model);
+        try {
+            loaded = open(wanted, model);
+        } catch (RuntimeException e) {
+            model.close();
+            // The old one loaded before: load it again, so that the server keeps serving what it served.
+            loaded = open(current.checkpoint(), loader.apply(current.checkpoint()));
+            throw new CheckpointLoadException("cannot set up checkpoint '" + wanted.name() + "': "
+                    + checkpoints.hideLocation(e.getMessage()) + "; '" + current.checkpoint().name() + "' stays loaded", e);
+        }
     }
 
     private Loaded open(CheckpointFolder.Checkpoint checkpoint, StableDiffusion model) {
