@@ -14,6 +14,7 @@ import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
+import io.jdiffusion.models.prompt.PromptAttention;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.testsupport.Golden;
 import io.jdiffusion.models.tokenizer.ClipTokenizer;
@@ -129,7 +130,8 @@ class SdxlPipelineGoldenTest {
         JsonNode c = SET.goldenCase(name);
         assertThat(model.defaultSampler()).isEqualTo(Sampler.EULER);
         try (SafetensorsFile f = SET.golden("pipeline.safetensors")) {
-            GenerationRequest request = GenerationRequest.builder().prompt(c.get("prompt").asText())
+            // diffusers reads brackets as text (pipeline_euler_nonsquare has "(masterpiece:1.2)"): escape them
+            GenerationRequest request = GenerationRequest.builder().prompt(PromptAttention.literal(c.get("prompt").asText()))
                     .negativePrompt(c.get("negative_prompt").isNull() ? "" : c.get("negative_prompt").asText())
                     .sampler(c.get("sampler").asText()).steps(c.get("num_inference_steps").asInt())
                     .guidanceScale((float) c.get("guidance_scale").asDouble()).size(c.get("width").asInt(), c.get("height").asInt())
