@@ -6,6 +6,8 @@ package io.jdiffusion.server.api;
  * AUTOMATIC1111), 404 for a name that names nothing (a sampler, a checkpoint), 413 for an image too large.
  */
 public final class InvalidRequestException extends RuntimeException {
+    /** Longest message: a quoted value may be as long as the body. */
+    private static final int MAX_MESSAGE_CHARS = 1000;
     private final String field;
     private final int status;
 
@@ -14,9 +16,37 @@ public final class InvalidRequestException extends RuntimeException {
     }
 
     public InvalidRequestException(int status, String field, String message) {
-        super(field + ": " + message);
+        super(field + ": " + oneLine(message));
         this.field = field;
         this.status = status;
+    }
+
+    /**
+     * The message as one bounded line: messages quote what the client sent (a sampler name, say), and a line
+     * break or control character in it must not split the line that logs and clients read.
+     */
+    private static String oneLine(String message) {
+        StringBuilder out = new StringBuilder(Math.min(message.length(), MAX_MESSAGE_CHARS) + 8);
+        for (int i = 0; i < message.length() && out.length() < MAX_MESSAGE_CHARS; i++) {
+            char c = message.charAt(i);
+            switch (c) {
+                case '\n' -> out.append("\\n");
+                case '\r' -> out.append("\\r");
+                case '\t' -> out.append("\\t");
+                default -> {
+                    if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
+                        out.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        out.append(c);
+                    }
+                }
+            }
+        }
+        if (out.length() >= MAX_MESSAGE_CHARS) {
+            out.setLength(MAX_MESSAGE_CHARS);
+            out.append("...");
+        }
+        return out.toString();
     }
 
     /** The JSON field at fault, e.g. {@code steps} or {@code init_images[0]}; "body" for the whole body. */

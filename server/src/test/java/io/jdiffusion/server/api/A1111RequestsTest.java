@@ -63,6 +63,15 @@ class A1111RequestsTest {
     }
 
     @Test
+    void aMessageQuotingTheClientStaysOneBoundedLine() {
+        assertThatThrownBy(() -> txt2img("{\"sampler_name\": \"DPM++ 2M ka\\rras\\n\\u0007\"}"))
+                .isInstanceOfSatisfying(InvalidRequestException.class, e -> assertThat(e.getMessage())
+                        .contains("'DPM++ 2M ka\\rras\\n\\u0007'").doesNotContain("\r").doesNotContain("\n"));
+        assertThatThrownBy(() -> txt2img("{\"sampler_name\": \"" + "x".repeat(100_000) + "\"}"))
+                .isInstanceOfSatisfying(InvalidRequestException.class, e -> assertThat(e.getMessage()).hasSizeLessThan(1100));
+    }
+
+    @Test
     void overrideSettingsAsFarAsTheyApply() {
         ImageJob plain = txt2img("{}");
         assertThat(plain.checkpoint()).isNull();
