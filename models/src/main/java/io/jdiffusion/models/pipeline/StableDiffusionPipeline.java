@@ -47,7 +47,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     public StableDiffusionPipeline(StableDiffusion model, Backend backend, Precision precision) {
         this.model = model;
         this.runner = new NetworkRunner(backend, precision);
-        this.loraNetworks = new LoraNetworks(model.unet(), model.textEncoder(), key -> runner.evict(key + "/"));
+        this.loraNetworks = new LoraNetworks(model.unet(), model.textEncoders(), key -> runner.evict(key + "/"));
     }
 
     public int defaultWidth() {
@@ -112,8 +112,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         boolean guided = sampling.usesGuidance();
 
         double vaeEncodeMs = 0;
-        TextConditioner conditioner = networks.textEncoderKey().isEmpty() ? model.conditioner()
-                : model.conditioner().withTextEncoder(networks.textEncoder(), networks.textEncoderKey());
+        TextConditioner conditioner = networks.baseTextEncoders() ? model.conditioner()
+                : model.conditioner().withTextEncoders(networks.textEncoders(), networks.textEncoderKeys());
         clock.prepared(); // reading and merging a LoRA set is one-time work, like compiling
         ConditioningInput conditioningInput = new ConditioningInput(loraRequest.prompt(),
                 request.prompt().negativePrompt(), guided, width, height, request.sizeConditioning());
