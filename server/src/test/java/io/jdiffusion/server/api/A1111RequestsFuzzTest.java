@@ -17,6 +17,13 @@ class A1111RequestsFuzzTest {
     /** Small limits, so that what a hostile body may cost stays within the contract's allocation bound. */
     static final RequestLimits LIMITS = new RequestLimits(1 << 20, 1 << 16, 128 * 128, 4, 50);
 
+    static {
+        RequestSeeds.warmUp(A1111RequestsFuzzTest.class, "A1111RequestsFuzzTestInputs/txt2img",
+                body -> A1111Requests.txt2img(body, MODEL, LIMITS));
+        RequestSeeds.warmUp(A1111RequestsFuzzTest.class, "A1111RequestsFuzzTestInputs/img2img",
+                body -> A1111Requests.img2img(body, MODEL, LIMITS));
+    }
+
     @FuzzTest(maxDuration = "10s")
     void txt2img(byte[] input) {
         FuzzContract.check(InvalidRequestException.class, input.length, () -> {

@@ -12,6 +12,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * src/test/resources/io/jdiffusion/server/api/OpenAiRequestsFuzzTestInputs/generations.
  */
 class OpenAiRequestsFuzzTest {
+    static {
+        RequestSeeds.warmUp(OpenAiRequestsFuzzTest.class, "OpenAiRequestsFuzzTestInputs/generations",
+                body -> OpenAiRequests.generations(body, A1111RequestsFuzzTest.MODEL, A1111RequestsFuzzTest.LIMITS));
+    }
+
     @FuzzTest(maxDuration = "10s")
     void generations(byte[] input) {
         FuzzContract.check(InvalidRequestException.class, input.length, () -> {

@@ -15,11 +15,7 @@ final class RequestSeeds {
     }
 
     static void check(Class<?> test, String folder, Function<byte[], ImageJob> mapping) throws Exception {
-        Path seeds = Path.of(test.getResource(folder).toURI());
-        List<Path> files;
-        try (Stream<Path> list = Files.list(seeds)) {
-            files = list.sorted().toList();
-        }
+        List<Path> files = seeds(test, folder);
         assertThat(files).anyMatch(p -> p.getFileName().toString().startsWith("valid-"))
                 .anyMatch(p -> p.getFileName().toString().startsWith("bad-"));
         for (Path seed : files) {
@@ -34,6 +30,30 @@ final class RequestSeeds {
             } else if (name.startsWith("valid-")) {
                 mapping.apply(body).close();
             }
+        }
+    }
+
+    /**
+     * Maps every seed once, outside any measurement: under the fuzzer each class is instrumented on the
+     * thread that first loads it, which would count hundreds of MiB of class loading against one input.
+     */
+    static void warmUp(Class<?> test, String folder, Function<byte[], ImageJob> mapping) {
+        try {
+            for (Path seed : seeds(test, folder)) {
+                try {
+                    mapping.apply(Files.readAllBytes(seed)).close();
+                } catch (InvalidRequestException e) {
+                    // refused, as bad seeds are
+                }
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot read the seeds in " + folder, e);
+        }
+    }
+
+    private static List<Path> seeds(Class<?> test, String folder) throws Exception {
+        try (Stream<Path> list = Files.list(Path.of(test.getResource(folder).toURI()))) {
+            return list.sorted().toList();
         }
     }
 }
