@@ -86,6 +86,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         int width = request.size().width() == 0 ? defaultWidth() : request.size().width();
         int height = request.size().height() == 0 ? defaultHeight() : request.size().height();
         latentSize(width, height); // a bad size fails before any LoRA is merged
+        if (request.image() != null && request.image().area().onlyMasked()) {
+            return OnlyMaskedInpainting.run(request, width, height, crop -> generate(crop, progress));
+        }
         StageClock clock = new StageClock(runner);
         GenerationRequest.PromptInput promptInput = request.prompt();
         LoraRequest loraRequest = LoraRequest.resolve(promptInput.prompt(), promptInput.loras(), promptInput.loraDir());
