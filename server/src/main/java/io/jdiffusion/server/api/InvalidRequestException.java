@@ -1,5 +1,7 @@
 package io.jdiffusion.server.api;
 
+import io.jdiffusion.core.OneLine;
+
 /**
  * A request the server will not run, with the field at fault ("body" for the request as a whole) and the
  * HTTP status that says why: 422 for a value of the wrong type or out of range (as FastAPI answers for
@@ -26,27 +28,8 @@ public final class InvalidRequestException extends RuntimeException {
      * break or control character in it must not split the line that logs and clients read.
      */
     private static String oneLine(String message) {
-        StringBuilder out = new StringBuilder(Math.min(message.length(), MAX_MESSAGE_CHARS) + 8);
-        for (int i = 0; i < message.length() && out.length() < MAX_MESSAGE_CHARS; i++) {
-            char c = message.charAt(i);
-            switch (c) {
-                case '\n' -> out.append("\\n");
-                case '\r' -> out.append("\\r");
-                case '\t' -> out.append("\\t");
-                default -> {
-                    if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
-                        out.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        out.append(c);
-                    }
-                }
-            }
-        }
-        if (out.length() >= MAX_MESSAGE_CHARS) {
-            out.setLength(MAX_MESSAGE_CHARS);
-            out.append("...");
-        }
-        return out.toString();
+        String flat = message == null ? "" : OneLine.flatten(message);
+        return flat.length() <= MAX_MESSAGE_CHARS ? flat : flat.substring(0, MAX_MESSAGE_CHARS) + "...";
     }
 
     /** The JSON field at fault, e.g. {@code steps} or {@code init_images[0]}; "body" for the whole body. */
