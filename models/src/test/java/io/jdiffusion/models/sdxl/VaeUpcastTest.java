@@ -14,7 +14,7 @@ import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.sd.StableDiffusion;
-import io.jdiffusion.models.testsupport.ModelFiles;
+import io.jdiffusion.testdata.TestFiles;
 import io.jdiffusion.testdata.GoldenSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,7 +47,7 @@ class VaeUpcastTest {
 
     @Test
     void fp16FixVaeFollowsTheRequest(@TempDir Path tmp) throws IOException {
-        Path model = ModelFiles.copyTree(GoldenSet.TINY_SDXL.modelDir(), tmp.resolve("model"));
+        Path model = TestFiles.copyTree(GoldenSet.TINY_SDXL.modelDir(), tmp.resolve("model"));
         Path vae = model.resolve("vae/config.json");
         Files.writeString(vae, Files.readString(vae).replace("\"force_upcast\": true", "\"force_upcast\": false"));
         assertThat(compile(model)).containsEntry("vae_decoder", Precision.F16);
