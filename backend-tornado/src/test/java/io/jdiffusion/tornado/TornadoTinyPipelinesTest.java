@@ -4,6 +4,7 @@ import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.testing.TestRandom;
+import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Numerics;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
@@ -30,7 +31,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The other tiny pipelines on the TornadoVM device equal backend-cpu, F32, relative L2 at most 1e-4 on the final
  * latents and the image: SD 2.x (v-prediction, linear projections, per-block heads), SDXL (two text encoders, the
  * UNet's text_embeds and time_ids inputs, the VAE in F32 where the config says force_upcast), a LoRA merged into
- * the SD 1.5-shaped model, and image-to-image. backend-cpu matches diffusers on each (the models' golden tests),
+ * the SD 1.5-shaped model, image-to-image, and inpainting (the 9-channel inpainting UNet, and latent blending on
+ * the 4-channel model). backend-cpu matches diffusers on each (the models' golden tests),
  * so this carries that to the GPU backend. Three Euler steps at 32x32 keep the kernel builds on PoCL short.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -79,6 +81,32 @@ class TornadoTinyPipelinesTest {
         try (Tensor image = random.uniform(Shape.of(1, 3, 32, 32), 0, 1)) {
             check("tiny-sd img2img 0.6", TinySd.modelDir(), euler().initImage(image, 0.6f).build());
         }
+    }
+
+    @Test
+    void inpaintingUNetMatchesCpu() {
+        try (Tensor image = TestRandom.fresh().uniform(Shape.of(1, 3, 32, 32), 0, 1); Tensor mask = leftHalfMask()) {
+            check("tiny-sd-inpaint 9-channel, strength 0.75", TinySd.set("tiny-sd-inpaint").resolve("model"),
+                    euler().initImage(image, 0.75f).mask(mask).build());
+        }
+    }
+
+    @Test
+    void latentBlendingInpaintMatchesCpu() {
+        try (Tensor image = TestRandom.fresh().uniform(Shape.of(1, 3, 32, 32), 0, 1); Tensor mask = leftHalfMask()) {
+            check("tiny-sd inpaint by latent blending", TinySd.modelDir(), euler().initImage(image, 1f).mask(mask).build());
+        }
+    }
+
+    /** White (repaint) on the left half, black on the right: both sides of the blend are exercised. */
+    private static Tensor leftHalfMask() {
+        Tensor mask = Tensor.allocate(Shape.of(1, 1, 32, 32), DType.F32);
+        for (int y = 0; y < 32; y++) {
+            for (int x = 0; x < 32; x++) {
+                mask.setFloat((long) y * 32 + x, x < 16 ? 1f : 0f);
+            }
+        }
+        return mask;
     }
 
     private void check(String label, Path modelDir, GenerationRequest request) {
