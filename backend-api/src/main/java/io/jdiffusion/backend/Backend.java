@@ -90,8 +90,9 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Prepares {@code graph} for repeated runs: uploads or repacks its constants (weights) once, plans
-     * intermediate buffers, and builds whatever the device replays. The graph's weights must stay readable
-     * (their model open) while the executable lives.
+     * intermediate buffers, and builds whatever the device replays. What a backend leaves for later (a JIT
+     * compiler's kernels) it does in {@link Executable#prepare()}, or else in the first run. The graph's weights
+     * must stay readable (their model open) while the executable lives.
      *
      * @param graph     the recorded network, with its input and output values
      * @param precision the activation type the caller asks for; a backend that cannot compute in it uses F32

@@ -128,8 +128,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     /**
      * Runs one whole generation: LoRAs merged (and kept for the next request with the same set), the prompt
      * encoded, the image encoded for image-to-image or inpainting, the denoising loop, the VAE decode. Networks
-     * are compiled the first time a shape is needed; that time is reported as {@link StageTimings#preparationMs()},
-     * apart from the stage figures.
+     * are compiled (and, on a JIT backend, their kernels compiled, see {@link Executable#prepare()}) the first time
+     * a shape is needed; that time is reported as {@link StageTimings#preparationMs()}, apart from the stage figures.
      *
      * @param request  what to generate; sizes of 0 take {@link #defaultWidth()} and {@link #defaultHeight()}
      * @param progress told before and after each UNet call; its {@link ProgressListener#stopRequested()} may end
@@ -493,9 +493,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /**
      * Splits a generation's wall time into stages and preparation: each lap's time less the graph compilation
-     * that happened during it, which is preparation; the UNet's first call, when its network was compiled for
-     * this generation, also gives its excess over the median call to preparation (backends that JIT-compile and
-     * upload on the first run).
+     * and preparation (JIT) that happened during it, which is preparation; the UNet's first call, when its
+     * network was compiled for this generation, also gives its excess over the median call to preparation (a GPU
+     * backend uploads the weights in the first run).
      */
     private static final class StageClock {
         private final NetworkRunner runner;
