@@ -18,7 +18,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** {@code jdiffusion generate} on the tiny SDXL model: the same flags as SD 1.x, SDXL's size conditioning, bad input. */
 class CliSdxlTest {
-    private static final String PROMPT = "hello, world! (masterpiece:1.2), [best quality]; 'quoted' \"double\" it's we'll";
+    /** pipeline_euler_nonsquare's prompt, its brackets escaped: diffusers reads them as text, jdiffusion as A1111 emphasis. */
+    private static final String PROMPT = "hello, world! \\(masterpiece:1.2\\), \\[best quality\\]; 'quoted' \"double\" it's we'll";
 
     @TempDir
     Path dir;

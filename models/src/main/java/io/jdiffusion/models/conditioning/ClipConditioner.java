@@ -9,13 +9,10 @@ import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.config.ModelLoadException;
 import io.jdiffusion.models.pipeline.NetworkRunner;
-import io.jdiffusion.models.prompt.Emphasis;
 import io.jdiffusion.models.prompt.PromptChunker;
-import io.jdiffusion.models.prompt.TokenChunk;
 import io.jdiffusion.models.tokenizer.ClipTokenizer;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -69,50 +66,33 @@ public final class ClipConditioner implements TextConditioner {
     }
 
     /**
-     * Encodes the prompts as A1111 does: each is parsed for emphasis ({@link io.jdiffusion.models.prompt.PromptAttention}),
-     * split into 77-token chunks ({@link PromptChunker}); every chunk of every prompt is one row of a single
-     * text-encoder call; the shorter prompt is padded with chunks of the empty prompt; each chunk's hidden
-     * states are weighted ({@link Emphasis}) and a prompt's chunks are concatenated along the token axis, so
-     * the context is [batch, 77 * chunks, dim]. A one-chunk prompt without emphasis gives diffusers' context
-     * exactly.
+     * Encodes the prompts as A1111 does: each is parsed for emphasis and split into 77-token chunks
+     * ({@link PromptChunker}); every chunk of every prompt is one row of a single text-encoder call, the
+     * shorter prompt padded with chunks of the empty prompt ({@link ChunkedPrompts}); each chunk's hidden
+     * states are weighted ({@link io.jdiffusion.models.prompt.Emphasis}) and a prompt's chunks are concatenated
+     * along the token axis, so the context is [batch, 77 * chunks, dim]. A one-chunk prompt without emphasis
+     * gives diffusers' context exactly.
      */
     @Override
     public Conditioning encode(ConditioningInput input, NetworkRunner runner) {
-        PromptChunker chunker = chunker();
         List<String> prompts = PromptBatch.prompts(input);
-        List<List<TokenChunk>> perPrompt = prompts.stream().map(chunker::chunks).toList();
-        int chunks = perPrompt.stream().mapToInt(List::size).max().orElseThrow();
+        ChunkedPrompts chunked = ChunkedPrompts.of(List.of(chunker()), prompts).getFirst();
+        int rows = chunked.rows();
         int batch = prompts.size();
-        int rows = batch * chunks;
-        int tokens = chunker.chunkLength();
-        List<TokenChunk> rowChunks = new ArrayList<>(rows);
-        for (List<TokenChunk> prompt : perPrompt) {
-            for (int c = 0; c < chunks; c++) {
-                rowChunks.add(c < prompt.size() ? prompt.get(c) : chunker.emptyChunk());
-            }
-        }
-        long[] ids = new long[rows * tokens];
-        for (int r = 0; r < rows; r++) {
-            System.arraycopy(rowChunks.get(r).ids(), 0, ids, r * tokens, tokens);
-        }
         Executable exe = runner.executable(executableKey + "text_encoder/" + rows, () -> encoder.graph(rows));
         Backend backend = runner.backend();
-        try (Tensor hostIds = Tensor.ofLongs(Shape.of(rows, tokens), ids);
+        try (Tensor hostIds = Tensor.ofLongs(Shape.of(rows, chunked.tokens()), chunked.ids());
              DeviceTensor deviceIds = backend.upload(hostIds)) {
             DeviceTensor hidden = backend.allocate(exe.graph().outputs().get(0).shape(), DType.F32);
             exe.run(List.of(deviceIds), List.of(hidden));
-            if (chunks == 1 && rowChunks.stream().allMatch(TokenChunk::unweighted)) {
+            if (chunked.plain()) {
                 return new Conditioning(hidden, null, Map.of(), List.of());
             }
-            // rows are prompt-major, so each prompt's chunks already lie one after another: concatenating
-            // them along the token axis is a change of shape only
             try (hidden; Tensor host = backend.download(hidden)) {
                 float[] z = host.toFloatArray();
                 int dim = encoder.hiddenSize();
-                for (int r = 0; r < rows; r++) {
-                    Emphasis.apply(z, r * tokens * dim, rowChunks.get(r), dim);
-                }
-                try (Tensor context = Tensor.ofFloats(Shape.of(batch, (long) chunks * tokens, dim), z)) {
+                chunked.emphasize(z, dim);
+                try (Tensor context = Tensor.ofFloats(Shape.of(batch, chunked.contextTokens(), dim), z)) {
                     return new Conditioning(backend.upload(context), null, Map.of(), List.of());
                 }
             }

@@ -10,6 +10,7 @@ import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.config.ModelLoadException;
 import io.jdiffusion.models.config.UNetConfig;
 import io.jdiffusion.models.pipeline.NetworkRunner;
+import io.jdiffusion.models.prompt.PromptChunker;
 import io.jdiffusion.models.tokenizer.ClipTokenizer;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
 
@@ -19,12 +20,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * SDXL conditioning, as diffusers' {@code StableDiffusionXLPipeline.encode_prompt}: CLIP ViT-L and OpenCLIP
- * ViT-bigG each read the prompt with their own tokenizer (the second pads with "!"); the context is their
- * penultimate hidden states side by side ([batch, 77, 768 + 1280]); the pooled embedding is the second
- * encoder's projected EOS state. The UNet's added inputs are that pooled embedding ({@code text_embeds}) and
- * the six size-conditioning time ids ({@code time_ids}). Without a negative prompt the unconditional row is
- * all zeros where the model says {@code force_zeros_for_empty_prompt} (SDXL base does), not the encoding of "".
+ * SDXL conditioning, as diffusers' {@code StableDiffusionXLPipeline.encode_prompt} for a plain prompt and as
+ * A1111 for emphasis and long prompts: CLIP ViT-L and OpenCLIP ViT-bigG each read the prompt with their own
+ * tokenizer (the second pads with "!"); the context is their penultimate hidden states side by side
+ * ([batch, 77 * chunks, 768 + 1280]); the pooled embedding is the second encoder's projected EOS state of the
+ * first chunk. The UNet's added inputs are that pooled embedding ({@code text_embeds}) and the six
+ * size-conditioning time ids ({@code time_ids}). Without a negative prompt the unconditional row is all zeros
+ * where the model says {@code force_zeros_for_empty_prompt} (SDXL base does), not the encoding of "".
+ * A "!" typed in a prompt is read as the second tokenizer of the diffusers folder reads it (its pad token,
+ * id 0), where A1111's open_clip tokenizer would read it as the BPE token "!"; SD 2.x reads it the same way.
  */
 public final class SdxlConditioner implements TextConditioner {
     private final ClipTextEncoder encoder1;
@@ -33,9 +37,19 @@ public final class SdxlConditioner implements TextConditioner {
     private final ClipTokenizer tokenizer2;
     private final String missingTokenizers;
     private final boolean zerosForEmptyNegative;
+    private final PromptChunker chunker1;
+    private final PromptChunker chunker2;
+    private final String executableKey1;
+    private final String executableKey2;
 
     private SdxlConditioner(ClipTextEncoder encoder1, ClipTextEncoder encoder2, ClipTokenizer tokenizer1,
                             ClipTokenizer tokenizer2, String missingTokenizers, boolean zerosForEmptyNegative) {
+        this(encoder1, encoder2, tokenizer1, tokenizer2, missingTokenizers, zerosForEmptyNegative, "", "");
+    }
+
+    private SdxlConditioner(ClipTextEncoder encoder1, ClipTextEncoder encoder2, ClipTokenizer tokenizer1,
+                            ClipTokenizer tokenizer2, String missingTokenizers, boolean zerosForEmptyNegative,
+                            String executableKey1, String executableKey2) {
         if (encoder2.projectionDim() == 0) {
             throw new IllegalArgumentException("SDXL's second text encoder needs its text_projection");
         }
@@ -45,6 +59,10 @@ public final class SdxlConditioner implements TextConditioner {
         this.tokenizer2 = tokenizer2;
         this.missingTokenizers = missingTokenizers;
         this.zerosForEmptyNegative = zerosForEmptyNegative;
+        this.chunker1 = tokenizer1 == null ? null : new PromptChunker(tokenizer1);
+        this.chunker2 = tokenizer2 == null ? null : new PromptChunker(tokenizer2);
+        this.executableKey1 = executableKey1.isEmpty() ? "" : executableKey1 + "/";
+        this.executableKey2 = executableKey2.isEmpty() ? "" : executableKey2 + "/";
     }
 
     /** @param zerosForEmptyNegative model_index.json's {@code force_zeros_for_empty_prompt} (true for SDXL base) */
@@ -64,30 +82,43 @@ public final class SdxlConditioner implements TextConditioner {
         return encoder1.hiddenSize() + encoder2.hiddenSize();
     }
 
+    /**
+     * Encodes the prompts as A1111 does for SDXL ({@code modules/sd_hijack_clip.py}, {@code sd_models_xl.py}):
+     * each encoder reads the prompt through its own tokenizer, parsed for emphasis and split into the same
+     * 77-token chunks ({@link ChunkedPrompts}); each encoder's chunks are weighted on their own
+     * ({@link io.jdiffusion.models.prompt.Emphasis}, the mean restored per encoder and chunk) and
+     * concatenated along the token axis, then the two contexts are put side by side along the feature axis:
+     * [batch, 77 * chunks, 768 + 1280]. A one-chunk prompt without emphasis gives diffusers' embeddings
+     * exactly.
+     */
     @Override
     public Conditioning encode(ConditioningInput input, NetworkRunner runner) {
         if (tokenizer1 == null) {
             throw new ModelLoadException(missingTokenizers);
         }
         List<String> prompts = PromptBatch.prompts(input);
-        List<String> warnings = PromptBatch.truncationWarnings(tokenizer1, prompts);
+        List<ChunkedPrompts> chunked = ChunkedPrompts.of(List.of(chunker1, chunker2), prompts);
+        ChunkedPrompts chunks1 = chunked.get(0);
+        ChunkedPrompts chunks2 = chunked.get(1);
         int batch = prompts.size();
-        int tokens = tokenizer1.maxLength();
-        if (tokenizer2.maxLength() != tokens || encoder1.maxPositions() != tokens || encoder2.maxPositions() != tokens) {
+        int rows = chunks1.rows();
+        int tokens = chunks1.tokens();
+        if (chunks2.tokens() != tokens || encoder1.maxPositions() != tokens || encoder2.maxPositions() != tokens) {
             throw new IllegalStateException("SDXL's tokenizers and encoders must agree on the sequence length");
         }
-        long[] ids1 = PromptBatch.ids(tokenizer1, prompts);
-        long[] ids2 = PromptBatch.ids(tokenizer2, prompts);
-        long[] eos = ClipTextEncoder.poolingIndices(ids2, batch, tokens);
+        long[] ids2 = chunks2.ids();
+        long[] eos = ClipTextEncoder.poolingIndices(ids2, rows, tokens);
         Backend backend = runner.backend();
-        Executable exe1 = runner.executable("text_encoder/penultimate/" + batch, () -> encoder1.penultimateGraph(batch, false));
-        Executable exe2 = runner.executable("text_encoder_2/penultimate+pooled/" + batch, () -> encoder2.penultimateGraph(batch, true));
+        Executable exe1 = runner.executable(executableKey1 + "text_encoder/penultimate/" + rows,
+                () -> encoder1.penultimateGraph(rows, false));
+        Executable exe2 = runner.executable(executableKey2 + "text_encoder_2/penultimate+pooled/" + rows,
+                () -> encoder2.penultimateGraph(rows, true));
         float[] hidden1;
         float[] hidden2;
-        float[] pooled;
-        try (Tensor hostIds1 = Tensor.ofLongs(Shape.of(batch, tokens), ids1);
-             Tensor hostIds2 = Tensor.ofLongs(Shape.of(batch, tokens), ids2);
-             Tensor hostEos = Tensor.ofLongs(Shape.of(batch), eos);
+        float[] pooledPerChunk;
+        try (Tensor hostIds1 = Tensor.ofLongs(Shape.of(rows, tokens), chunks1.ids());
+             Tensor hostIds2 = Tensor.ofLongs(Shape.of(rows, tokens), ids2);
+             Tensor hostEos = Tensor.ofLongs(Shape.of(rows), eos);
              DeviceTensor dIds1 = backend.upload(hostIds1);
              DeviceTensor dIds2 = backend.upload(hostIds2);
              DeviceTensor dEos = backend.upload(hostEos);
@@ -98,19 +129,34 @@ public final class SdxlConditioner implements TextConditioner {
             exe2.run(List.of(dIds2, dEos), List.of(h2, p2));
             hidden1 = download(backend, h1);
             hidden2 = download(backend, h2);
-            pooled = download(backend, p2);
+            pooledPerChunk = download(backend, p2);
         }
         int d1 = encoder1.hiddenSize();
         int d2 = encoder2.hiddenSize();
         int width = d1 + d2;
-        float[] context = new float[batch * tokens * width];
-        for (int row = 0; row < batch * tokens; row++) {
+        chunks1.emphasize(hidden1, d1);
+        chunks2.emphasize(hidden2, d2);
+        // rows are prompt-major: row r, token t is position (r % chunks) * 77 + t of prompt r / chunks
+        float[] context = new float[rows * tokens * width];
+        for (int row = 0; row < rows * tokens; row++) {
             System.arraycopy(hidden1, row * d1, context, row * width, d1);
             System.arraycopy(hidden2, row * d2, context, row * width + d1, d2);
         }
+        // A1111 takes the pooled embedding of a prompt's first chunk only: FrozenCLIPEmbedderWithCustomWordsBase
+        // .forward in modules/sd_hijack_clip.py returns "torch.hstack(zs), zs[0].pooled" (the pooled output is
+        // kept from before emphasis, in process_tokens)
+        int projection = encoder2.projectionDim();
+        float[] pooled = new float[batch * projection];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(pooledPerChunk, b * chunks1.chunks() * projection, pooled, b * projection, projection);
+        }
         if (input.guided() && input.negativePrompt().isEmpty() && zerosForEmptyNegative) {
-            Arrays.fill(context, 0, tokens * width, 0f);
-            Arrays.fill(pooled, 0, encoder2.projectionDim(), 0f);
+            // diffusers' force_zeros_for_empty_prompt, A1111's force_zero_negative_prompt (sd_models_xl.py): the
+            // empty negative's own chunk and its pooled row are zeros; the chunks it is padded with to the
+            // prompt's length are the encoding of "", as A1111's pad_cond_uncond pads with
+            // cond_stage_model_empty_prompt
+            Arrays.fill(context, 0, chunks1.ownChunks(0) * tokens * width, 0f);
+            Arrays.fill(pooled, 0, projection, 0f);
         }
         float[] ids = input.sizeConditioning().timeIds(input.width(), input.height());
         float[] timeIds = new float[batch * UNetConfig.TIME_IDS];
@@ -122,14 +168,14 @@ public final class SdxlConditioner implements TextConditioner {
         DeviceTensor dTextEmbeds = null;
         DeviceTensor dTimeIds = null;
         try {
-            dContext = upload(backend, Shape.of(batch, tokens, width), context);
+            dContext = upload(backend, Shape.of(batch, chunks1.contextTokens(), width), context);
             dPooled = upload(backend, Shape.of(batch, encoder2.projectionDim()), pooled);
             dTextEmbeds = upload(backend, Shape.of(batch, encoder2.projectionDim()), pooled);
             dTimeIds = upload(backend, Shape.of(batch, UNetConfig.TIME_IDS), timeIds);
             Map<String, DeviceTensor> added = new LinkedHashMap<>();
             added.put(UNet2DConditionModel.TEXT_EMBEDS, dTextEmbeds);
             added.put(UNet2DConditionModel.TIME_IDS, dTimeIds);
-            return new Conditioning(dContext, dPooled, added, warnings);
+            return new Conditioning(dContext, dPooled, added, List.of());
         } catch (RuntimeException e) {
             for (DeviceTensor t : new DeviceTensor[]{dContext, dPooled, dTextEmbeds, dTimeIds}) {
                 if (t != null) {
