@@ -106,6 +106,16 @@ final class GenerateCommand implements Callable<Integer> {
                     + " (default ${DEFAULT-VALUE}).")
     int maskBlur;
 
+    @Option(names = "--inpaint-full-res",
+            description = "Inpaint only the masked area, at full resolution (A1111's \"Inpaint area: Only masked\"): the"
+                    + " mask's bounding box plus padding, grown to the --width:--height ratio, is cut out, repainted at"
+                    + " --width x --height and pasted back through the mask. The output keeps --init-image's size.")
+    boolean inpaintFullRes;
+
+    @Option(names = "--inpaint-full-res-padding", paramLabel = "N", defaultValue = "32",
+            description = "With --inpaint-full-res: pixels added around the mask's bounding box (default ${DEFAULT-VALUE}).")
+    int inpaintFullResPadding;
+
     @Mixin
     VaeTilingOption vaeTiling;
 
@@ -171,14 +181,20 @@ final class GenerateCommand implements Callable<Integer> {
                     backend.name(), backend.deviceDescription(), w, h, describe(samplerUsed), samplerUsed.a1111Label(),
                     steps == 1 ? "1 step" : steps + " steps", guidance);
             announceHashing(err, model);
-            Tensor init = initSource != null ? Images.fromBufferedImage(initSource, w, h) : null;
-            Tensor maskTensor = maskSource != null ? Images.gaussianBlur(Images.maskFromBufferedImage(maskSource, w, h), maskBlur) : null;
+            // Only masked: the image and mask keep their size; the crop is brought to w x h.
+            int imageW = inpaintFullRes ? initSource.getWidth() : w;
+            int imageH = inpaintFullRes ? initSource.getHeight() : h;
+            Tensor init = initSource != null ? Images.fromBufferedImage(initSource, imageW, imageH) : null;
+            Tensor maskTensor = maskSource != null
+                    ? Images.gaussianBlur(Images.maskFromBufferedImage(maskSource, imageW, imageH), maskBlur) : null;
+            GenerationRequest.InpaintArea area = inpaintFullRes
+                    ? GenerationRequest.InpaintArea.onlyMasked(inpaintFullResPadding) : GenerationRequest.InpaintArea.WHOLE_PICTURE;
             try {
                 for (int i = 0; i < batchCount; i++) {
                     long s = firstSeed + i;
                     GenerationRequest request = GenerationRequest.builder().prompt(prompt).negativePrompt(negativePrompt)
                             .seed(s).sampler(samplerUsed.sampler()).schedule(samplerUsed.schedule()).steps(steps).guidanceScale(guidance).eta(eta)
-                            .size(w, h).initImage(init, strength).mask(maskTensor).sizeConditioning(sizeConditioning)
+                            .size(w, h).initImage(init, strength).mask(maskTensor).inpaintArea(area).sizeConditioning(sizeConditioning)
                             .vaeTiling(vaeTiling.mode()).loras(loraUses).loraDir(loraDir).build();
                     Path target = batchCount == 1 ? output : withSeed(output, s);
                     try (ConsoleProgress progress = new ConsoleProgress("seed " + s, err);
@@ -306,6 +322,15 @@ final class GenerateCommand implements Callable<Integer> {
         }
         if (mask != null && initImage == null) {
             throw new IllegalArgumentException("--mask needs --init-image: the image to repaint");
+        }
+        if (inpaintFullRes && mask == null) {
+            throw new IllegalArgumentException("--inpaint-full-res needs --mask and --init-image: it repaints the masked area");
+        }
+        if (!inpaintFullRes && spec.commandLine().getParseResult().hasMatchedOption("--inpaint-full-res-padding")) {
+            throw new IllegalArgumentException("--inpaint-full-res-padding applies with --inpaint-full-res only");
+        }
+        if (inpaintFullResPadding < 0) {
+            throw new IllegalArgumentException("--inpaint-full-res-padding must be 0 or more pixels, got " + inpaintFullResPadding);
         }
         if (maskBlur < 0) {
             throw new IllegalArgumentException("--mask-blur must be 0 or more pixels, got " + maskBlur);

@@ -173,6 +173,64 @@ class CliTest {
         assertThat(out).doesNotExist();
     }
 
+    /**
+     * --inpaint-full-res: a 48x40 image repainted around its mask at 32x32; the PNG keeps 48x40, every pixel
+     * outside the crop region is the input's, and the infotext has A1111's keys. Bad combinations are one line.
+     */
+    @Test
+    void inpaintOnlyTheMaskedArea() throws IOException {
+        BufferedImage initImage = new BufferedImage(48, 40, BufferedImage.TYPE_INT_RGB);
+        BufferedImage maskImage = new BufferedImage(48, 40, BufferedImage.TYPE_BYTE_GRAY);
+        for (int y = 0; y < 40; y++) {
+            for (int x = 0; x < 48; x++) {
+                initImage.setRGB(x, y, (x * 5) << 16 | (y * 6) << 8 | ((x * y) & 0xFF));
+                maskImage.getRaster().setSample(x, y, 0, x >= 4 && x < 10 && y >= 28 && y < 34 ? 255 : 0);
+            }
+        }
+        Path init = dir.resolve("init.png");
+        Path mask = dir.resolve("mask.png");
+        ImageIO.write(initImage, "png", init.toFile());
+        ImageIO.write(maskImage, "png", mask.toFile());
+        Path png = dir.resolve("only-masked.png");
+        Run r = run("generate", "-p", "x", "--seed", "1", "--steps", "2", "-W", "32", "-H", "32", "--init-image", init.toString(),
+                "--mask", mask.toString(), "--inpaint-full-res", "--inpaint-full-res-padding", "6", "--strength", "0.9",
+                "--sampler", "euler", "-o", png.toString());
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(pngText(png, "parameters")).contains("Size: 32x32")
+                .contains("Denoising strength: 0.9, Inpaint area: Only masked, Masked area padding: 6");
+        BufferedImage out = ImageIO.read(png.toFile());
+        assertThat(out.getWidth()).isEqualTo(48);
+        assertThat(out.getHeight()).isEqualTo(40);
+        // the mask's box [4, 10) x [28, 34) plus 6, clipped, is [0, 16) x [22, 40); grown to 1:1 and shifted back
+        // inside the image it is [0, 18) x [22, 40)
+        int changed = 0;
+        for (int y = 0; y < 40; y++) {
+            for (int x = 0; x < 48; x++) {
+                boolean inRegion = x < 18 && y >= 22;
+                if (!inRegion) {
+                    assertThat(out.getRGB(x, y) & 0xFFFFFF).as("pixel %d,%d", x, y).isEqualTo(initImage.getRGB(x, y) & 0xFFFFFF);
+                } else if (out.getRGB(x, y) != initImage.getRGB(x, y)) {
+                    changed++;
+                }
+            }
+        }
+        assertThat(changed).as("repainted pixels").isGreaterThan(18);
+
+        Path never = dir.resolve("never.png");
+        BufferedImage black = new BufferedImage(48, 40, BufferedImage.TYPE_BYTE_GRAY);
+        Path blank = dir.resolve("blank.png");
+        ImageIO.write(black, "png", blank.toFile());
+        expectError("the mask has no white pixels", "generate", "-p", "x", "--steps", "1", "-W", "32", "-H", "32", "--init-image",
+                init.toString(), "--mask", blank.toString(), "--inpaint-full-res", "-o", never.toString());
+        expectError("--inpaint-full-res needs --mask", "generate", "-p", "x", "--init-image", init.toString(),
+                "--inpaint-full-res", "-o", never.toString());
+        expectError("--inpaint-full-res-padding applies with --inpaint-full-res only", "generate", "-p", "x", "--init-image",
+                init.toString(), "--mask", mask.toString(), "--inpaint-full-res-padding", "8", "-o", never.toString());
+        expectError("--inpaint-full-res-padding must be 0 or more pixels", "generate", "-p", "x", "--init-image", init.toString(),
+                "--mask", mask.toString(), "--inpaint-full-res", "--inpaint-full-res-padding", "-2", "-o", never.toString());
+        assertThat(never).doesNotExist();
+    }
+
     @Test
     void imageToImage() throws IOException {
         Path init = dir.resolve("init.png");

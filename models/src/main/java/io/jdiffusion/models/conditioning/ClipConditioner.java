@@ -110,10 +110,13 @@ public final class ClipConditioner implements TextConditioner {
 
     /**
      * This conditioner with another text encoder of the same architecture (the model's with LoRAs merged),
-     * sharing the tokenizer; {@code executableKey} keeps its compiled calls apart from the base encoder's.
+     * sharing the tokenizer; {@code executableKeys} keeps its compiled calls apart from the base encoder's.
      */
     @Override
-    public ClipConditioner withTextEncoder(ClipTextEncoder other, String executableKey) {
-        return new ClipConditioner(other, tokenizer, missingTokenizer, executableKey);
+    public ClipConditioner withTextEncoders(List<ClipTextEncoder> encoders, List<String> executableKeys) {
+        if (encoders.size() != 1 || executableKeys.size() != 1) {
+            throw new IllegalArgumentException("this model has one text encoder, got " + encoders.size());
+        }
+        return new ClipConditioner(encoders.getFirst(), tokenizer, missingTokenizer, executableKeys.getFirst());
     }
 }

@@ -186,6 +186,19 @@ public final class SdxlConditioner implements TextConditioner {
         }
     }
 
+    /**
+     * This conditioner with other text encoders of the same architectures (the model's with LoRAs merged),
+     * sharing the tokenizers; a non-empty key keeps an encoder's compiled calls apart from the base one's.
+     */
+    @Override
+    public SdxlConditioner withTextEncoders(List<ClipTextEncoder> encoders, List<String> executableKeys) {
+        if (encoders.size() != 2 || executableKeys.size() != 2) {
+            throw new IllegalArgumentException("SDXL has two text encoders, got " + encoders.size());
+        }
+        return new SdxlConditioner(encoders.get(0), encoders.get(1), tokenizer1, tokenizer2, missingTokenizers,
+                zerosForEmptyNegative, executableKeys.get(0), executableKeys.get(1));
+    }
+
     private static float[] download(Backend backend, DeviceTensor t) {
         try (Tensor host = backend.download(t)) {
             return host.toFloatArray();

@@ -1,8 +1,9 @@
 package io.jdiffusion.models.conditioning;
 
 import io.jdiffusion.models.clip.ClipTextEncoder;
-import io.jdiffusion.models.lora.LoraException;
 import io.jdiffusion.models.pipeline.NetworkRunner;
+
+import java.util.List;
 
 /**
  * Turns prompts into what the UNet is conditioned on. A conditioner owns its tokenizer(s) and text
@@ -20,13 +21,12 @@ public interface TextConditioner {
     Conditioning encode(ConditioningInput input, NetworkRunner runner);
 
     /**
-     * This conditioner with {@code encoder} (the model's own text encoder with LoRAs merged) in place of its
-     * text encoder; executables it compiles are keyed under {@code executableKey} so they stay apart from
-     * the base encoder's.
+     * This conditioner with {@code encoders} (the model's own text encoders, in order, some with LoRAs
+     * merged) in place of its text encoders; executables it compiles for encoder i are keyed under
+     * {@code executableKeys.get(i)} so they stay apart from the base encoder's (an empty key: the model's
+     * own encoder and executables).
      */
-    default TextConditioner withTextEncoder(ClipTextEncoder encoder, String executableKey) {
-        throw new LoraException("LoRA weights for the text encoder are not supported for this model yet");
-    }
+    TextConditioner withTextEncoders(List<ClipTextEncoder> encoders, List<String> executableKeys);
 
     /** Width of the context's last dimension (the UNet's cross-attention dimension). */
     int contextDim();

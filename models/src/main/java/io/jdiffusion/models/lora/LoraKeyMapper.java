@@ -128,7 +128,7 @@ public final class LoraKeyMapper {
                     || k.startsWith("text_encoder_2."));
             throw new LoraException(source + ": " + unknown.size() + " tensor" + (unknown.size() == 1 ? "" : "s")
                     + " name no module of this model (" + (sdxlText
-                    ? "SDXL text-encoder LoRA weights are not supported yet"
+                    ? "names of SDXL's two text encoders on a model with one: a LoRA for SDXL?"
                     : "a LoRA for another model family?") + "), e.g. " + listed(unknown));
         }
         if (modules.isEmpty()) {

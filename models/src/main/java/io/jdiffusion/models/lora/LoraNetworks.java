@@ -30,7 +30,7 @@ public final class LoraNetworks implements AutoCloseable {
     public static final int CACHED_SETS = 2;
 
     private final UNet2DConditionModel unet;
-    private final ClipTextEncoder textEncoder;
+    private final List<ClipTextEncoder> textEncoders;
     private final Consumer<String> evicted;
     private final Map<String, AdaptedNetworks> cache = new LinkedHashMap<>(4, 0.75f, true);
     private final Map<String, LoraFile> files = new LinkedHashMap<>();
@@ -40,12 +40,13 @@ public final class LoraNetworks implements AutoCloseable {
     private LoraTargets targets;
 
     /**
-     * @param evicted told the key of every network dropped from the cache, so that executables compiled for
+     * @param textEncoders the model's text encoders in order: one (SD 1.x/2.x) or two (SDXL)
+     * @param evicted      told the key of every network dropped from the cache, so that executables compiled for
      *                it can be freed with it
      */
-    public LoraNetworks(UNet2DConditionModel unet, ClipTextEncoder textEncoder, Consumer<String> evicted) {
+    public LoraNetworks(UNet2DConditionModel unet, List<ClipTextEncoder> textEncoders, Consumer<String> evicted) {
         this.unet = unet;
-        this.textEncoder = textEncoder;
+        this.textEncoders = List.copyOf(textEncoders);
         this.evicted = evicted;
     }
 
@@ -97,7 +98,7 @@ public final class LoraNetworks implements AutoCloseable {
     public synchronized AdaptedNetworks networks(List<LoraUse> loras) {
         String key = setKey(loras);
         if (key.isEmpty()) {
-            return new AdaptedNetworks(unet, "", textEncoder, "", List.of());
+            return new AdaptedNetworks(unet, "", textEncoders, textEncoders.stream().map(t -> "").toList(), List.of());
         }
         AdaptedNetworks cached = cache.get(key);
         if (cached != null) {
@@ -115,24 +116,31 @@ public final class LoraNetworks implements AutoCloseable {
         for (LoraUse use : loras) {
             LoraFile file = file(use.file());
             unetTerms.add(new LoraMerge.Term(file, use.unetWeight()));
+            // A1111 applies a LoRA's text-encoder weight to every text encoder (SDXL: both)
             textTerms.add(new LoraMerge.Term(file, use.textEncoderWeight()));
         }
-        Map<String, Tensor> unetWeights = LoraMerge.merge(LoraTargets.UNET, unet.parameters(), unetTerms);
-        Map<String, Tensor> textWeights;
+        List<Tensor> owned = new ArrayList<>();
         try {
-            textWeights = LoraMerge.merge(LoraTargets.TEXT_ENCODER, textEncoder.parameters(), textTerms);
+            Map<String, Tensor> unetWeights = LoraMerge.merge(LoraTargets.UNET, unet.parameters(), unetTerms);
+            owned.addAll(unetWeights.values());
+            UNet2DConditionModel mergedUnet = unetWeights.isEmpty() ? unet : UNet2DConditionModel.load(unet.config(),
+                    unet.predictionType(), new ReplacedWeights(unet.parameters(), unetWeights, "unet + " + key), "the loaded unet");
+            List<ClipTextEncoder> mergedText = new ArrayList<>();
+            List<String> textKeys = new ArrayList<>();
+            for (int i = 0; i < textEncoders.size(); i++) {
+                ClipTextEncoder base = textEncoders.get(i);
+                String network = i == 0 ? LoraTargets.TEXT_ENCODER : LoraTargets.TEXT_ENCODER_2;
+                Map<String, Tensor> weights = LoraMerge.merge(network, base.parameters(), textTerms);
+                owned.addAll(weights.values());
+                mergedText.add(weights.isEmpty() ? base : ClipTextEncoder.load(base.config(),
+                        new ReplacedWeights(base.parameters(), weights, network + " + " + key), "the loaded " + network));
+                textKeys.add(weights.isEmpty() ? "" : (i == 0 ? "te+" : "te2+") + key);
+            }
+            return new AdaptedNetworks(mergedUnet, unetWeights.isEmpty() ? "" : "unet+" + key, mergedText, textKeys, owned);
         } catch (RuntimeException e) {
-            unetWeights.values().forEach(Tensor::close);
+            owned.forEach(Tensor::close);
             throw e;
         }
-        List<Tensor> owned = new ArrayList<>(unetWeights.values());
-        owned.addAll(textWeights.values());
-        UNet2DConditionModel mergedUnet = unetWeights.isEmpty() ? unet : UNet2DConditionModel.load(unet.config(),
-                unet.predictionType(), new ReplacedWeights(unet.parameters(), unetWeights, "unet + " + key), "the loaded unet");
-        ClipTextEncoder mergedText = textWeights.isEmpty() ? textEncoder : ClipTextEncoder.load(textEncoder.config(),
-                new ReplacedWeights(textEncoder.parameters(), textWeights, "text encoder + " + key), "the loaded text encoder");
-        return new AdaptedNetworks(mergedUnet, unetWeights.isEmpty() ? "" : "unet+" + key,
-                mergedText, textWeights.isEmpty() ? "" : "te+" + key, owned);
     }
 
     private LoraFile file(Path path) {
@@ -140,7 +148,7 @@ public final class LoraNetworks implements AutoCloseable {
         LoraFile f = files.get(id);
         if (f == null) {
             if (targets == null) {
-                targets = LoraTargets.of(unet, textEncoder);
+                targets = LoraTargets.of(unet, textEncoders);
             }
             f = LoraFile.open(path, targets);
             files.put(id, f);
@@ -194,11 +202,7 @@ public final class LoraNetworks implements AutoCloseable {
     }
 
     private void dispose(AdaptedNetworks old) {
-        for (String k : List.of(old.unetKey(), old.textEncoderKey())) {
-            if (!k.isEmpty()) {
-                evicted.accept(k);
-            }
-        }
+        old.changedKeys().forEach(evicted);
         old.close();
     }
 

@@ -21,9 +21,10 @@ import java.util.Set;
  *       ({@code lora_unet_down_blocks_0_attentions_0_proj_in}); the UNet also under its original LDM path
  *       ({@code lora_unet_input_blocks_1_1_proj_in}), the SD 1/2 text encoder under {@code lora_te_text_model_}
  *       and {@code lora_te_} (both spellings are in circulation), SDXL's two under {@code lora_te1_} and
- *       {@code lora_te2_};</li>
- *   <li>diffusers / PEFT: the dotted module path after {@code unet.} or {@code text_encoder.} (with or
- *       without {@code text_model.}); a UNet path without prefix is the UNet, as diffusers reads it.</li>
+ *       {@code lora_te2_} (each with or without {@code text_model_});</li>
+ *   <li>diffusers / PEFT: the dotted module path after {@code unet.}, {@code text_encoder.} or (SDXL)
+ *       {@code text_encoder_2.} (with or without {@code text_model.}); a UNet path without prefix is the UNet,
+ *       as diffusers reads it.</li>
  * </ul>
  * Flattened names are matched against this list, never split at underscores (module names such as
  * {@code to_q} and {@code proj_in} contain them).
@@ -31,6 +32,8 @@ import java.util.Set;
 public final class LoraTargets {
     public static final String UNET = "unet";
     public static final String TEXT_ENCODER = "text_encoder";
+    /** SDXL's second text encoder (OpenCLIP ViT-bigG with projection). */
+    public static final String TEXT_ENCODER_2 = "text_encoder_2";
 
     /** One weight a LoRA can change: the network and its parameter name there, and the weight's shape. */
     public record Module(String network, String parameter, Shape shape) {
@@ -44,8 +47,17 @@ public final class LoraTargets {
         this.ambiguous = Set.copyOf(ambiguous);
     }
 
-    /** The targets of an SD 1.x/2.x model: its UNet and its one text encoder. */
-    public static LoraTargets of(UNet2DConditionModel unet, ClipTextEncoder textEncoder) {
+    /**
+     * The targets of a model with one text encoder (SD 1.x/2.x: {@code lora_te_}, {@code text_encoder.}) or two
+     * (SDXL: {@code lora_te1_}/{@code text_encoder.} for CLIP ViT-L and {@code lora_te2_}/{@code text_encoder_2.}
+     * for OpenCLIP ViT-bigG, as kohya's sd-scripts and diffusers name them). The UNet's LDM names come from the
+     * map the single-file loader reads checkpoints with ({@link LdmKeyMap#unet}), SDXL's
+     * {@code transformer_layers_per_block} and level without attention included.
+     */
+    public static LoraTargets of(UNet2DConditionModel unet, List<ClipTextEncoder> textEncoders) {
+        if (textEncoders.isEmpty() || textEncoders.size() > 2) {
+            throw new IllegalArgumentException("a model has one or two text encoders, got " + textEncoders.size());
+        }
         Builder b = new Builder();
         for (Parameter p : unet.parameters()) {
             if (!b.isModuleWeight(p)) {
@@ -59,16 +71,20 @@ public final class LoraTargets {
             String ldm = LdmKeyMap.unet(p.name(), unet.config()).substring(LdmKeyMap.UNET_PREFIX.length());
             b.add("lora_unet_" + flat(modulePath(ldm)), m);
         }
-        addTextEncoder(b, textEncoder, TEXT_ENCODER, List.of("lora_te_text_model_", "lora_te_"),
-                List.of("text_encoder.text_model.", "text_encoder."));
+        if (textEncoders.size() == 1) {
+            addTextEncoder(b, textEncoders.getFirst(), TEXT_ENCODER, List.of("lora_te_text_model_", "lora_te_"),
+                    List.of("text_encoder.text_model.", "text_encoder."));
+        } else {
+            addTextEncoder(b, textEncoders.get(0), TEXT_ENCODER, List.of("lora_te1_text_model_", "lora_te1_"),
+                    List.of("text_encoder.text_model.", "text_encoder."));
+            addTextEncoder(b, textEncoders.get(1), TEXT_ENCODER_2, List.of("lora_te2_text_model_", "lora_te2_"),
+                    List.of("text_encoder_2.text_model.", "text_encoder_2."));
+        }
         return b.build();
     }
 
-    /**
-     * Adds a CLIP text encoder (parameter names without {@code text_model.}) under the given prefixes; SDXL
-     * models call this once per encoder ({@code lora_te1_}/{@code text_encoder.}, {@code lora_te2_}/{@code text_encoder_2.}).
-     */
-    static void addTextEncoder(Builder b, ClipTextEncoder encoder, String network, List<String> kohyaPrefixes,
+    /** Adds a CLIP text encoder (parameter names without {@code text_model.}) under the given prefixes. */
+    private static void addTextEncoder(Builder b, ClipTextEncoder encoder, String network, List<String> kohyaPrefixes,
                                List<String> dottedPrefixes) {
         for (Parameter p : encoder.parameters()) {
             if (!b.isModuleWeight(p) || p.name().startsWith("embeddings.")) {

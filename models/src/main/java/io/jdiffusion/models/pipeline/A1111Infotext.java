@@ -44,7 +44,8 @@ public final class A1111Infotext {
     /**
      * The standard pairs of one generated image, in A1111's order: Steps, Sampler (with its schedule, e.g.
      * "DPM++ 2M Karras", the form every A1111 version reads), CFG scale, Seed, Size, Model hash, Model and,
-     * for image-to-image, Denoising strength, and Lora hashes when LoRAs are used (see {@link #loraHashes}).
+     * for image-to-image, Denoising strength, for "Only masked" inpainting Inpaint area and Masked area padding,
+     * and Lora hashes when LoRAs are used (see {@link #loraHashes}).
      *
      * @param width  the image's width in pixels (the request's 0 resolved to the model's default)
      * @param height the image's height in pixels
@@ -58,6 +59,7 @@ public final class A1111Infotext {
         GenerationRequest.SamplingOptions sampling = request.sampling();
         Sampler sampler = sampling.sampler() != null ? sampling.sampler() : defaultSampler;
         GenerationRequest.PromptInput prompt = request.prompt();
+        boolean onlyMasked = request.image() != null && request.image().area().onlyMasked();
         return builder(promptWithLoraTags(prompt), prompt.negativePrompt())
                 .put("Steps", sampling.steps())
                 .put("Sampler", sampler.a1111Label(sampling.schedule()))
@@ -67,6 +69,8 @@ public final class A1111Infotext {
                 .put("Model hash", identity.autoV2Hash().orElse(null))
                 .put("Model", identity.name())
                 .put("Denoising strength", request.image() != null ? request.image().strength() : null)
+                .put("Inpaint area", onlyMasked ? "Only masked" : null)
+                .put("Masked area padding", onlyMasked ? request.image().area().padding() : null)
                 .put("Lora hashes", loraHashes(prompt));
     }
 

@@ -1,5 +1,6 @@
 package io.jdiffusion.models.pipeline;
 
+import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.conditioning.SizeConditioning;
 import io.jdiffusion.models.lora.LoraUse;
@@ -148,15 +149,20 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
      * The image to start from, for image-to-image and inpainting. The tensors stay the caller's: the request
      * neither copies nor closes them ({@link ImageFiles} reads them from PNG or JPEG files).
      *
-     * @param initImage the image [1, 3, H, W] in [0, 1] at the requested size
+     * @param initImage the image [1, 3, H, W] in [0, 1]
      * @param strength  how much of the schedule to run, in (0, 1]: 1 starts from pure noise
      * @param mask      the inpainting mask [1, 1, H, W] in [0, 1] (1 = repaint), or null for image-to-image
+     * @param area      what is repainted at the request's size: the whole picture (then the image and mask have
+     *                  the request's size), or only the masked area, cut from an image and mask of any size
+     *                  (A1111's "Inpaint area: Only masked")
      */
-    public record ImageInput(Tensor initImage, float strength, Tensor mask) {
+    public record ImageInput(Tensor initImage, float strength, Tensor mask, InpaintArea area) {
         /**
          * Checks the input.
          *
-         * @throws IllegalArgumentException if {@code initImage} is null or {@code strength} is outside (0, 1]
+         * @throws IllegalArgumentException if {@code initImage} or {@code area} is null, {@code strength} is outside
+         *                                  (0, 1], or only the masked area is to be repainted and the mask is
+         *                                  missing or does not have the init image's size
          */
         public ImageInput {
             if (initImage == null) {
@@ -165,6 +171,44 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
             if (!(strength > 0 && strength <= 1)) {
                 throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
             }
+            if (area == null) {
+                throw new IllegalArgumentException("the inpaint area is required (InpaintArea.WHOLE_PICTURE by default)");
+            }
+            if (area.onlyMasked()) {
+                if (mask == null) {
+                    throw new IllegalArgumentException("\"Inpaint area: Only masked\" needs a mask");
+                }
+                Shape image = initImage.shape();
+                Shape m = mask.shape();
+                if (m.rank() != 4 || image.rank() != 4 || m.size(2) != image.size(2) || m.size(3) != image.size(3)) {
+                    throw new IllegalArgumentException("the mask " + m + " must have the init image's size " + image);
+                }
+            }
+        }
+    }
+
+    /**
+     * A1111's "Inpaint area". {@link #WHOLE_PICTURE} repaints the image at the request's size. {@link #onlyMasked}
+     * ("Only masked", the CLI's {@code --inpaint-full-res}) cuts the mask's bounding box plus {@code padding}
+     * pixels, grown to the request's aspect ratio, out of the image, repaints it at the request's size, and pastes
+     * it back into the image through the mask: small areas of large images get the model's full resolution.
+     */
+    public record InpaintArea(boolean onlyMasked, int padding) {
+        /** A1111's default "Only masked padding, pixels". */
+        public static final int DEFAULT_PADDING = 32;
+        public static final InpaintArea WHOLE_PICTURE = new InpaintArea(false, 0);
+
+        public InpaintArea {
+            if (padding < 0) {
+                throw new IllegalArgumentException("the masked area padding must be 0 or more pixels, got " + padding);
+            }
+            if (!onlyMasked && padding != 0) {
+                throw new IllegalArgumentException("a masked area padding applies to \"Only masked\" inpainting only");
+            }
+        }
+
+        public static InpaintArea onlyMasked(int padding) {
+            return new InpaintArea(true, padding);
         }
     }
 
@@ -248,6 +292,7 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
             b.initImage = image.initImage();
             b.strength = image.strength();
             b.mask = image.mask();
+            b.inpaintArea = image.area();
         }
         b.decodeImage = output.decodeImage();
         b.vaeTiling = output.vaeTiling();
@@ -276,6 +321,7 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
         private Tensor initImage;
         private float strength = DEFAULT_STRENGTH;
         private Tensor mask;
+        private InpaintArea inpaintArea = InpaintArea.WHOLE_PICTURE;
         private boolean decodeImage = true;
         private VaeTiling vaeTiling = VaeTiling.AUTO;
         private SizeConditioning sizeConditioning = SizeConditioning.DEFAULT;
@@ -467,6 +513,18 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
         }
 
         /**
+         * Whether the whole picture or only the masked area is repainted.
+         *
+         * @param area {@link InpaintArea#WHOLE_PICTURE} (the default) or only the masked area, cut out, repainted at
+         *             the request's size and pasted back
+         * @return this builder
+         */
+        public Builder inpaintArea(InpaintArea area) {
+            this.inpaintArea = area;
+            return this;
+        }
+
+        /**
          * Whether to decode the final latents into an image.
          *
          * @param decode false to skip the VAE and return the latents only (diffusers' {@code output_type="latent"})
@@ -511,10 +569,13 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
             if (mask != null && initImage == null) {
                 throw new IllegalArgumentException("a mask needs an init image to repaint");
             }
+            if (inpaintArea.onlyMasked() && initImage == null) {
+                throw new IllegalArgumentException("\"Inpaint area: Only masked\" needs an init image and a mask");
+            }
             return new GenerationRequest(new PromptInput(prompt, negativePrompt, loras, loraDir),
                     new SamplingOptions(sampler, schedule, steps, guidanceScale, eta, seed, initialNoise),
                     new ImageSize(width, height),
-                    initImage == null ? null : new ImageInput(initImage, strength, mask),
+                    initImage == null ? null : new ImageInput(initImage, strength, mask, inpaintArea),
                     new OutputOptions(decodeImage, vaeTiling), sizeConditioning);
         }
     }

@@ -59,7 +59,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     public StableDiffusionPipeline(StableDiffusion model, Backend backend, Precision precision) {
         this.model = model;
         this.runner = new NetworkRunner(backend, precision);
-        this.loraNetworks = new LoraNetworks(model.unet(), model.textEncoder(), key -> runner.evict(key + "/"));
+        this.loraNetworks = new LoraNetworks(model.unet(), model.textEncoders(), key -> runner.evict(key + "/"));
     }
 
     /**
@@ -146,6 +146,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         int width = request.size().width() == 0 ? defaultWidth() : request.size().width();
         int height = request.size().height() == 0 ? defaultHeight() : request.size().height();
         latentSize(width, height); // a bad size fails before any LoRA is merged
+        if (request.image() != null && request.image().area().onlyMasked()) {
+            return OnlyMaskedInpainting.run(request, width, height, crop -> generate(crop, progress));
+        }
         StageClock clock = new StageClock(runner);
         GenerationRequest.PromptInput promptInput = request.prompt();
         LoraRequest loraRequest = LoraRequest.resolve(promptInput.prompt(), promptInput.loras(), promptInput.loraDir());
@@ -172,8 +175,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         boolean guided = sampling.usesGuidance();
 
         double vaeEncodeMs = 0;
-        TextConditioner conditioner = networks.textEncoderKey().isEmpty() ? model.conditioner()
-                : model.conditioner().withTextEncoder(networks.textEncoder(), networks.textEncoderKey());
+        TextConditioner conditioner = networks.baseTextEncoders() ? model.conditioner()
+                : model.conditioner().withTextEncoders(networks.textEncoders(), networks.textEncoderKeys());
         clock.prepared(); // reading and merging a LoRA set is one-time work, like compiling
         ConditioningInput conditioningInput = new ConditioningInput(loraRequest.prompt(),
                 request.prompt().negativePrompt(), guided, width, height, request.sizeConditioning());

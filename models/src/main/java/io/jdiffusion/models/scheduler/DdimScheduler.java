@@ -11,37 +11,17 @@ import io.jdiffusion.models.rng.NoiseSource;
  * <p>{@code clip_sample} and {@code set_alpha_to_one} default to true in the class but come from the
  * model's config when present: SD 1.5's says false for both. Dynamic thresholding is not implemented.
  */
-final class DdimScheduler extends AbstractScheduler {
-    private final PredictionType prediction;
-    private final TimestepSpacing spacing;
-    private final int stepsOffset;
-    private final SampleClipping clipping;
+final class DdimScheduler extends PosteriorScheduler {
     private final float finalAlphaCumprod;
     private final float eta;
 
     DdimScheduler(SchedulerConfig config, float eta) {
-        super("ddim", NoiseSchedule.fromConfig(config, NoiseSchedule.ZeroSnr.RESCALE));
+        super("ddim", config);
         if (!(eta >= 0) || Float.isInfinite(eta)) {
             throw new IllegalArgumentException("ddim: eta must be a finite number >= 0, got " + eta);
         }
-        config.requireOff("thresholding", name);
-        this.prediction = PredictionType.fromConfig(config, name, PredictionType.EPSILON, PredictionType.V_PREDICTION,
-                PredictionType.SAMPLE);
-        this.spacing = TimestepSpacing.fromConfig(config, "leading");
-        this.stepsOffset = config.integer("steps_offset", 0);
-        this.clipping = SampleClipping.fromConfig(config, true);
         this.finalAlphaCumprod = config.flag("set_alpha_to_one", true) ? 1f : schedule.alphaCumprod(0);
         this.eta = eta;
-    }
-
-    @Override
-    protected float[] chooseTimesteps(int steps) {
-        long[] ts = spacing.integer(schedule.trainSteps(), steps, stepsOffset);
-        float[] out = new float[ts.length];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = ts[i];
-        }
-        return out;
     }
 
     @Override
@@ -51,17 +31,14 @@ final class DdimScheduler extends AbstractScheduler {
         int prevTimestep = timestep - schedule.trainSteps() / numInferenceSteps;
         float alphaProd = schedule.alphaCumprod(timestep);
         float alphaProdPrev = prevTimestep >= 0 ? schedule.alphaCumprod(prevTimestep) : finalAlphaCumprod;
-        float betaProd = 1f - alphaProd;
         float sqrtAlpha = (float) Math.sqrt(alphaProd);
-        float sqrtBeta = (float) Math.sqrt(betaProd);
+        float sqrtBeta = (float) Math.sqrt(1f - alphaProd);
 
         float[] x0 = prediction.denoisedVp(sample, modelOutput, sqrtAlpha, sqrtBeta);
         float[] eps = prediction.noiseVp(sample, modelOutput, x0, sqrtAlpha, sqrtBeta);
         clipping.apply(x0);
 
-        float betaProdPrev = 1f - alphaProdPrev;
-        float variance = (betaProdPrev / betaProd) * (1f - alphaProd / alphaProdPrev);
-        float stdDev = eta * (float) Math.sqrt(variance);
+        float stdDev = eta * (float) Math.sqrt(posteriorVariance(alphaProd, alphaProdPrev));
         float directionCoeff = (float) Math.sqrt(1f - alphaProdPrev - stdDev * stdDev);
         float sqrtAlphaPrev = (float) Math.sqrt(alphaProdPrev);
         float[] prev = new float[sample.length];
@@ -69,18 +46,9 @@ final class DdimScheduler extends AbstractScheduler {
             prev[i] = sqrtAlphaPrev * x0[i] + directionCoeff * eps[i];
         }
         if (eta > 0) {
-            float[] z = drawNoise(noise, sample.length);
-            for (int i = 0; i < prev.length; i++) {
-                prev[i] = prev[i] + stdDev * z[i];
-            }
+            addStepNoise(prev, stdDev, noise);
         }
         predOriginal = x0;
         return prev;
-    }
-
-    @Override
-    public float[] addNoise(float[] original, float[] noise, int callIndex) {
-        checkCall(callIndex, original, noise);
-        return DdpmNoise.add(schedule, (int) timesteps[callIndex], original, noise);
     }
 }

@@ -15,37 +15,13 @@ import java.util.List;
  * <p>clip_sample defaults to true in the class, as in diffusers (SD's config turns it off); learned
  * variances and thresholding are not implemented.
  */
-final class DdpmScheduler extends AbstractScheduler {
-    private final PredictionType prediction;
-    private final TimestepSpacing spacing;
-    private final int stepsOffset;
-    private final SampleClipping clipping;
+final class DdpmScheduler extends PosteriorScheduler {
     private final boolean fixedLarge;
 
     DdpmScheduler(SchedulerConfig config) {
-        super("ddpm", NoiseSchedule.fromConfig(config, NoiseSchedule.ZeroSnr.RESCALE));
-        this.prediction = PredictionType.fromConfig(config, name, PredictionType.EPSILON, PredictionType.V_PREDICTION,
-                PredictionType.SAMPLE);
-        this.spacing = TimestepSpacing.fromConfig(config, "leading");
-        this.stepsOffset = config.integer("steps_offset", 0);
-        this.clipping = SampleClipping.fromConfig(config, true);
+        super("ddpm", config);
         this.fixedLarge = config.choice("variance_type", "fixed_small", List.of("fixed_small", "fixed_large"))
                 .equals("fixed_large");
-        config.requireOff("thresholding", name);
-    }
-
-    @Override
-    protected float[] chooseTimesteps(int steps) {
-        long[] ts = spacing.integer(schedule.trainSteps(), steps, stepsOffset);
-        float[] out = new float[ts.length];
-        for (int i = 0; i < out.length; i++) {
-            if (ts[i] < 0 || ts[i] >= schedule.trainSteps()) {
-                throw new IllegalArgumentException(name + ": timestep " + ts[i] + " outside the training range for "
-                        + steps + " steps");
-            }
-            out[i] = ts[i];
-        }
-        return out;
     }
 
     @Override
@@ -69,20 +45,10 @@ final class DdpmScheduler extends AbstractScheduler {
             prev[i] = x0Coeff * x0[i] + sampleCoeff * sample[i];
         }
         if (t > 0) {
-            float variance = fixedLarge ? currentBeta : Math.max(betaProdPrev / betaProd * currentBeta, 1e-20f);
-            float std = (float) Math.sqrt(variance);
-            float[] z = drawNoise(noise, sample.length);
-            for (int i = 0; i < prev.length; i++) {
-                prev[i] = prev[i] + std * z[i];
-            }
+            float variance = fixedLarge ? currentBeta : Math.max(posteriorVariance(alphaProd, alphaProdPrev), 1e-20f);
+            addStepNoise(prev, (float) Math.sqrt(variance), noise);
         }
         predOriginal = x0;
         return prev;
-    }
-
-    @Override
-    public float[] addNoise(float[] original, float[] noise, int callIndex) {
-        checkCall(callIndex, original, noise);
-        return DdpmNoise.add(schedule, (int) timesteps[callIndex], original, noise);
     }
 }

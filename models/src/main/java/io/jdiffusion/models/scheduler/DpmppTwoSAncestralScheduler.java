@@ -2,8 +2,6 @@ package io.jdiffusion.models.scheduler;
 
 import io.jdiffusion.models.rng.NoiseSource;
 
-import java.util.Arrays;
-
 /**
  * A1111's "DPM++ 2S a": k-diffusion's {@code sample_dpmpp_2s_ancestral} (eta 1, s_noise 1), which diffusers
  * has no class for, on diffusers' sigma-space discretisation (the sigmas and timesteps of Euler, so that the
@@ -20,7 +18,7 @@ import java.util.Arrays;
  * sigma_down = 0, is one Euler call and draws no noise, as in k-diffusion.
  */
 final class DpmppTwoSAncestralScheduler extends TwoStageScheduler {
-    private float[] sigmasUp;
+    private AncestralSteps ancestralSteps;
     private float[] sigmasDown;
     private float[] midpoints;
 
@@ -31,20 +29,14 @@ final class DpmppTwoSAncestralScheduler extends TwoStageScheduler {
     @Override
     protected CallPlan planCalls(float[] stepTimesteps) {
         int n = stepTimesteps.length;
-        sigmasUp = new float[n];
-        sigmasDown = new float[n];
+        ancestralSteps = AncestralSteps.of(sigmas, n, true);
+        sigmasDown = ancestralSteps.down();
         midpoints = new float[n];
-        float[] midTimesteps = new float[n];
         for (int k = 0; k < n; k++) {
             float from = sigmas[k];
-            float to = sigmas[k + 1];
-            AncestralStep split = AncestralStep.capped(from, to);
-            sigmasUp[k] = split.up();
-            sigmasDown[k] = split.down();
             midpoints[k] = sigmasDown[k] > 0 ? (float) Math.exp(-(tOf(from) + (tOf(sigmasDown[k]) - tOf(from)) / 2)) : 0f;
-            midTimesteps[k] = timestepOf(midpoints[k]);
         }
-        return new CallPlan(interleave(stepTimesteps, midTimesteps), interleave(Arrays.copyOf(sigmas, n), midpoints));
+        return midpointCalls(stepTimesteps, midpoints);
     }
 
     /** k-diffusion's {@code t_fn}: {@code -log(sigma)}. */
@@ -76,11 +68,11 @@ final class DpmppTwoSAncestralScheduler extends TwoStageScheduler {
         float[] x0 = prediction.denoisedVe(sample, modelOutput, midpoints[k]);
         float sampleCoeff = sigmasDown[k] / sigma;
         float x0Coeff = (float) Math.expm1(-h);
-        float[] z = drawNoise(noise, sample.length);
         float[] prev = new float[sample.length];
         for (int i = 0; i < prev.length; i++) {
-            prev[i] = (sampleCoeff * startSample[i] - x0Coeff * x0[i]) + z[i] * sigmasUp[k];
+            prev[i] = sampleCoeff * startSample[i] - x0Coeff * x0[i];
         }
+        ancestralSteps.addNoise(prev, k, drawNoise(noise, sample.length));
         startSample = null;
         predOriginal = x0;
         return prev;

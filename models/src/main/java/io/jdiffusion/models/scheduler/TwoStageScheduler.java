@@ -1,5 +1,7 @@
 package io.jdiffusion.models.scheduler;
 
+import java.util.Arrays;
+
 /**
  * The k-diffusion samplers that evaluate the model twice per step (Heun, DPM2, DPM2 a, DPM++ 2S a): call
  * {@code 2k} evaluates step k's start, call {@code 2k + 1} an intermediate point, and the step is then taken
@@ -37,6 +39,19 @@ abstract class TwoStageScheduler extends SigmaSpaceScheduler {
         startSample = sample;
         predOriginal = x0;
         return eulerStep(sample, derivative(sample, x0, sigma), intermediate - sigma);
+    }
+
+    /**
+     * The calls of a chain whose step k is evaluated at its start and then at {@code midpoints[k]} (the
+     * midpoint's timestep is interpolated in log sigma); the last step's second call is dropped by interleave.
+     */
+    protected final CallPlan midpointCalls(float[] stepTimesteps, float[] midpoints) {
+        int n = stepTimesteps.length;
+        float[] midTimesteps = new float[n];
+        for (int k = 0; k < n; k++) {
+            midTimesteps[k] = timestepOf(midpoints[k]);
+        }
+        return new CallPlan(interleave(stepTimesteps, midTimesteps), interleave(Arrays.copyOf(sigmas, n), midpoints));
     }
 
     @Override

@@ -315,6 +315,11 @@ public final class StableDiffusion implements AutoCloseable {
         return textEncoder2;
     }
 
+    /** The text encoders in order: [text_encoder] for SD 1.x/2.x, [text_encoder, text_encoder_2] for SDXL. */
+    public List<ClipTextEncoder> textEncoders() {
+        return textEncoder2 == null ? List.of(textEncoder) : List.of(textEncoder, textEncoder2);
+    }
+
     /**
      * Whether the VAE must run in F32 even in an F16 pipeline: diffusers' SDXL pipelines upcast it when its
      * config says {@code force_upcast} (the original SDXL VAE overflows F16; the fp16-fix VAE says false). Its

@@ -32,7 +32,7 @@ class LoraFileTest {
     @BeforeAll
     static void open() {
         model = StableDiffusion.load(TinySd.modelDir(), null);
-        targets = LoraTargets.of(model.unet(), model.textEncoder());
+        targets = LoraTargets.of(model.unet(), model.textEncoders());
     }
 
     @AfterAll
@@ -75,7 +75,7 @@ class LoraFileTest {
                     expected[o * cols + j] = (float) (w.getFloat((long) o * cols + j) + 0.7 * 1.5 / rank * sum);
                 }
             }
-            try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoder(), key -> { });
+            try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoders(), key -> { });
                  Tensor reference = Tensor.ofFloats(w.shape(), expected)) {
                 AdaptedNetworks a = networks.networks(List.of(LoraUse.of(file, 0.7)));
                 Tensor merged = a.unet().parameters().stream().filter(p -> p.name().equals(CONV + ".weight"))

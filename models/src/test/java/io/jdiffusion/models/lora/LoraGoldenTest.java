@@ -83,7 +83,7 @@ class LoraGoldenTest {
 
     @Test
     void mergedAtScale1MatchesDiffusers() {
-        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoder(), k -> { })) {
+        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoders(), k -> { })) {
             AdaptedNetworks a = networks.networks(List.of(LoraUse.of(lora, 1.0)));
             unetError(a.unet(), "scale10.unet.noise_pred", "lora unet scale 1.0");
             textError(a.textEncoder(), "scale10.te.last_hidden_state", "lora text encoder scale 1.0");
@@ -99,7 +99,7 @@ class LoraGoldenTest {
 
     @Test
     void mergedAtScaleHalfMatchesDiffusersAndTheBaseStaysAsItWas() {
-        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoder(), k -> { })) {
+        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoders(), k -> { })) {
             AdaptedNetworks a = networks.networks(List.of(LoraUse.of(lora, 0.5)));
             unetError(a.unet(), "scale05.unet.noise_pred", "lora unet scale 0.5");
             textError(a.textEncoder(), "scale05.te.last_hidden_state", "lora text encoder scale 0.5");
@@ -110,7 +110,7 @@ class LoraGoldenTest {
 
     @Test
     void unchangedWeightsAreTheBaseTensorsAndChangedOnesAreNew() {
-        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoder(), k -> { })) {
+        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoders(), k -> { })) {
             AdaptedNetworks a = networks.networks(List.of(LoraUse.of(lora, 1.0)));
             List<Parameter> base = model.unet().parameters();
             List<Parameter> merged = a.unet().parameters();
@@ -140,7 +140,7 @@ class LoraGoldenTest {
     @Test
     void aRepeatedSetIsNotMergedAgainAndOldSetsAreEvicted() {
         List<String> evicted = new ArrayList<>();
-        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoder(), evicted::add)) {
+        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoders(), evicted::add)) {
             AdaptedNetworks first = networks.networks(List.of(LoraUse.of(lora, 1.0)));
             assertThat(networks.networks(List.of(LoraUse.of(lora, 1.0)))).isSameAs(first);
             networks.networks(List.of(LoraUse.of(lora, 0.5)));
@@ -153,7 +153,7 @@ class LoraGoldenTest {
     @Test
     void aLeasedSetDroppedFromTheCacheIsFreedWhenItsLeaseEnds() {
         List<String> evicted = new ArrayList<>();
-        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoder(), evicted::add)) {
+        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoders(), evicted::add)) {
             LoraNetworks.Lease lease = networks.lease(List.of(LoraUse.of(lora, 1.0)));
             networks.networks(List.of(LoraUse.of(lora, 0.5)));
             networks.networks(List.of(LoraUse.of(lora, 0.25)));
@@ -192,7 +192,7 @@ class LoraGoldenTest {
             ModelFiles.write(shortPrefix, renamed);
             ModelFiles.write(peft, diffusers);
         }
-        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoder(), k -> { })) {
+        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoders(), k -> { })) {
             for (Path file : List.of(shortPrefix, peft)) {
                 AdaptedNetworks a = networks.networks(List.of(LoraUse.of(file, 1.0)));
                 unetError(a.unet(), "scale10.unet.noise_pred", "lora unet " + file.getFileName());
@@ -218,7 +218,7 @@ class LoraGoldenTest {
         }
         String module = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q";
         String name = "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight";
-        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoder(), k -> { });
+        try (LoraNetworks networks = new LoraNetworks(model.unet(), model.textEncoders(), k -> { });
              SafetensorsFile f = SafetensorsFile.open(half)) {
             AdaptedNetworks a = networks.networks(List.of(LoraUse.of(half, 1.0)));
             Tensor down = f.tensor(module + ".lora_down.weight");

@@ -101,7 +101,7 @@ class LoraKeyMapperTest {
     void sdxlTextEncoderKeysSaySo() {
         assertThatThrownBy(() -> LoraKeyMapper.map(Set.of("lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_down.weight",
                 "lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_up.weight"), TARGETS))
-                .isInstanceOf(LoraException.class).hasMessageContaining("SDXL text-encoder LoRA weights are not supported yet");
+                .isInstanceOf(LoraException.class).hasMessageContaining("names of SDXL's two text encoders on a model with one: a LoRA for SDXL?");
     }
 
     @Test
