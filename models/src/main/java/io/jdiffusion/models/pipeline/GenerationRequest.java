@@ -192,12 +192,21 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
      * ("Only masked", the CLI's {@code --inpaint-full-res}) cuts the mask's bounding box plus {@code padding}
      * pixels, grown to the request's aspect ratio, out of the image, repaints it at the request's size, and pastes
      * it back into the image through the mask: small areas of large images get the model's full resolution.
+     *
+     * @param onlyMasked true to repaint only the masked area, false for the whole picture
+     * @param padding    pixels added around the mask's bounding box; 0 for the whole picture
      */
     public record InpaintArea(boolean onlyMasked, int padding) {
         /** A1111's default "Only masked padding, pixels". */
         public static final int DEFAULT_PADDING = 32;
+        /** Repaint the whole picture at the request's size: the default, and diffusers' only way. */
         public static final InpaintArea WHOLE_PICTURE = new InpaintArea(false, 0);
 
+        /**
+         * Checks the padding.
+         *
+         * @throws IllegalArgumentException if {@code padding} is negative, or not 0 for the whole picture
+         */
         public InpaintArea {
             if (padding < 0) {
                 throw new IllegalArgumentException("the masked area padding must be 0 or more pixels, got " + padding);
@@ -207,6 +216,13 @@ public record GenerationRequest(PromptInput prompt, SamplingOptions sampling, Im
             }
         }
 
+        /**
+         * A1111's "Only masked" with its padding.
+         *
+         * @param padding pixels around the mask's bounding box, 0 or more ({@link #DEFAULT_PADDING} is A1111's)
+         * @return the area
+         * @throws IllegalArgumentException if {@code padding} is negative
+         */
         public static InpaintArea onlyMasked(int padding) {
             return new InpaintArea(true, padding);
         }

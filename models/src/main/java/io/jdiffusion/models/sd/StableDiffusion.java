@@ -315,7 +315,11 @@ public final class StableDiffusion implements AutoCloseable {
         return textEncoder2;
     }
 
-    /** The text encoders in order: [text_encoder] for SD 1.x/2.x, [text_encoder, text_encoder_2] for SDXL. */
+    /**
+     * The text encoders in order.
+     *
+     * @return [text_encoder] for SD 1.x/2.x, [text_encoder, text_encoder_2] for SDXL; unmodifiable
+     */
     public List<ClipTextEncoder> textEncoders() {
         return textEncoder2 == null ? List.of(textEncoder) : List.of(textEncoder, textEncoder2);
     }
