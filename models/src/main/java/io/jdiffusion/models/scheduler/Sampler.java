@@ -15,6 +15,11 @@ import java.util.stream.Stream;
  * ComfyUI's and stable-diffusion.cpp's), A1111's display name (what the PNG {@code parameters} chunk
  * says), the diffusers class it follows, and the {@link Schedule}s it takes. The CLI's help and checks,
  * the PNG labels and the tests all read it.
+ *
+ * <p>Every sampler with a diffusers class follows it without deliberate departures, the noise of the stochastic
+ * ones drawn as diffusers draws it from a CPU generator: pipeline goldens made by diffusers check each one
+ * (PipelineGoldenTest, SamplerGoldenTest), with each schedule on at least one sampler. DPM++ 2S a, which
+ * diffusers lacks, is checked by its order of convergence (SamplerConvergenceTest).
  */
 public enum Sampler {
     PNDM("pndm", List.of(), "PLMS", "PNDMScheduler", false, ScheduleSets.TIMESTEP_SPACING_ONLY,

@@ -3,8 +3,6 @@ package io.jdiffusion.models.pipeline;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.Backends;
-import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
@@ -12,6 +10,7 @@ import io.jdiffusion.core.safetensors.SafetensorsFile;
 import io.jdiffusion.models.scheduler.Sampler;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.testsupport.Golden;
+import io.jdiffusion.models.testsupport.PipelineFixture;
 import io.jdiffusion.models.unet.UNetCall;
 import io.jdiffusion.testdata.TinySd;
 import org.junit.jupiter.api.AfterAll;
@@ -35,6 +34,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class InpaintGoldenTest {
     private static final Path SET = TinySd.set("tiny-sd-inpaint");
+    private static PipelineFixture fixture;
     private static StableDiffusion model;
     private static Backend cpu;
     private static StableDiffusionPipeline pipeline;
@@ -43,19 +43,18 @@ class InpaintGoldenTest {
 
     @BeforeAll
     static void load() throws IOException {
-        model = StableDiffusion.load(SET.resolve("model"), null);
-        cpu = Backends.create("cpu");
-        pipeline = new StableDiffusionPipeline(model, cpu, Precision.F32);
+        fixture = PipelineFixture.open(SET.resolve("model"));
+        model = fixture.model();
+        cpu = fixture.cpu();
+        pipeline = fixture.pipeline();
         golden = SafetensorsFile.open(SET.resolve("golden/pipeline.safetensors"));
         index = new ObjectMapper().readTree(SET.resolve("golden/index.json").toFile());
     }
 
     @AfterAll
     static void close() {
-        pipeline.close();
         golden.close();
-        cpu.close();
-        model.close();
+        fixture.close();
     }
 
     private static JsonNode goldenCase(String name) {

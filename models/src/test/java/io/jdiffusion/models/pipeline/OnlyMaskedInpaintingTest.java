@@ -1,8 +1,5 @@
 package io.jdiffusion.models.pipeline;
 
-import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.Backends;
-import io.jdiffusion.backend.Precision;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -10,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jdiffusion.core.safetensors.SafetensorsFile;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.testsupport.Golden;
+import io.jdiffusion.models.testsupport.PipelineFixture;
 import io.jdiffusion.testdata.TinySd;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -30,22 +28,20 @@ import static org.assertj.core.api.Assertions.within;
  * resizes against PIL, and whole runs on the tiny 9-channel inpainting model (test-data tiny-sd-inpaint).
  */
 class OnlyMaskedInpaintingTest {
+    private static PipelineFixture fixture;
     private static StableDiffusion model;
-    private static Backend cpu;
     private static StableDiffusionPipeline pipeline;
 
     @BeforeAll
     static void load() {
-        model = StableDiffusion.load(TinySd.set("tiny-sd-inpaint").resolve("model"), null);
-        cpu = Backends.create("cpu");
-        pipeline = new StableDiffusionPipeline(model, cpu, Precision.F32);
+        fixture = PipelineFixture.open(TinySd.set("tiny-sd-inpaint").resolve("model"));
+        model = fixture.model();
+        pipeline = fixture.pipeline();
     }
 
     @AfterAll
     static void close() {
-        pipeline.close();
-        cpu.close();
-        model.close();
+        fixture.close();
     }
 
     /** A [1, 1, h, w] mask, 1 over [x1, x2) x [y1, y2). */

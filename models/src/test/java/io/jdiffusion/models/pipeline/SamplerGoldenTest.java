@@ -2,13 +2,12 @@ package io.jdiffusion.models.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.jdiffusion.backend.Precision;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.safetensors.SafetensorsFile;
 import io.jdiffusion.models.scheduler.Sampler;
 import io.jdiffusion.models.scheduler.Schedule;
 import io.jdiffusion.models.testsupport.Golden;
-import io.jdiffusion.models.testsupport.TinyModelFixture;
+import io.jdiffusion.models.testsupport.PipelineFixture;
 import io.jdiffusion.testdata.TinySd;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -48,20 +47,17 @@ class SamplerGoldenTest {
             Map.entry("karras_dpmpp_2m_sde", 2e-5), Map.entry("karras_dpm2_a", 2e-5),
             Map.entry("exponential_heun", 2e-5), Map.entry("exponential_euler", 2e-5),
             Map.entry("sgm_uniform_unipc", 2e-5), Map.entry("sgm_uniform_ddpm", 2e-5));
-    private static TinyModelFixture fixture;
-    private static StableDiffusionPipeline pipeline;
+    private static PipelineFixture fixture;
     private static SafetensorsFile golden;
 
     @BeforeAll
     static void load() {
-        fixture = TinyModelFixture.open("pipeline.safetensors");
-        pipeline = new StableDiffusionPipeline(fixture.model, fixture.cpu, Precision.F32);
+        fixture = PipelineFixture.open(TinySd.modelDir());
         golden = SafetensorsFile.open(DIR.resolve("sampler_goldens.safetensors"));
     }
 
     @AfterAll
     static void close() {
-        pipeline.close();
         golden.close();
         fixture.close();
     }
@@ -83,7 +79,7 @@ class SamplerGoldenTest {
                 .steps(c.get("steps").asInt()).guidanceScale((float) c.get("guidance").asDouble())
                 .size(c.get("width").asInt(), c.get("height").asInt()).decodeImage(false).build();
         Tensor expected = golden.tensor(name + ".final_latents");
-        try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE);
+        try (GenerationResult result = fixture.pipeline().generate(request, ProgressListener.NONE);
              Tensor latents = Tensor.ofFloats(expected.shape(), result.latents())) {
             Golden.check("sampler " + name + " final latents", latents, expected, TOLERANCE.get(name));
         }
