@@ -17,7 +17,7 @@
 #                                  at 512x512 unless COMPARE_MODEL=sdxl, COMPARE_SIZE=1024), one after the other; writes
 #                                  $OUT/compare.json (stage, PyTorch ms, jdiffusion ms, ratio) and prints the table. Needs
 #                                  diffusers' source as .carry/diffusers-src.tar.xz (git archive of huggingface/diffusers'
-#                                  src/diffusers) and the staged CLI (.device/cli).
+#                                  src/diffusers) and the staged CLI (in .device/lib.tar.xz).
 #
 # Environment for `run`: SIZES (default "512 1024"), PRECISIONS ("f32 f16"), RUNS (10), DEVICES (the TornadoVM
 # devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (the benchmarks' TornadoVM device; default: the backend's own choice, the CUDA backend where present),
@@ -50,12 +50,35 @@ stage() {
     # The CLI's own libraries; the jars the tests' class path already has stay in .device/lib only.
     for j in cli/target/lib/*.jar; do case $j in *jdiffusion-test-data*) ;; *) [ -f "$dev/lib/$(basename "$j")" ] || cp "$j" "$dev/cli/" ;; esac; done
   fi
+  pack_lib
   if [ -n "${TORNADOVM_GPU_SDK:-}" ]; then
     pack_sdk "$TORNADOVM_GPU_SDK"
     pack_jdk
   fi
   { git rev-parse HEAD; git status --porcelain --untracked-files=no | grep -q . && echo dirty || true; } | paste -sd' ' > "$dev/commit.txt"
   du -sh "$dev"
+}
+
+# The device call carries at most 64 MiB with the repository, so the jars travel as xz archives of uncompressed
+# jars (about a quarter of the zipped jars' size), without what no device run loads: the HTTP server's Vert.x and
+# Netty (the CLI's bench and the tests never start it) and ByteBuddy (AssertJ's soft assertions only). The test
+# runner and the test classes go into test-lib.tar.xz, which only the calls that run tests need to carry.
+pack_lib() {
+  local tmp j d into
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/main/lib" "$tmp/test/lib"
+  for j in "$dev"/lib/*.jar "$dev"/cli/*.jar; do
+    [ -f "$j" ] || continue
+    case $(basename "$j") in
+      vertx-*|netty-*|byte-buddy-*) continue ;;
+      junit-*|assertj-*|backend-tornado-tests.jar) into=test ;;
+      *) into=main ;;
+    esac
+    d=$(mktemp -d); (cd "$d" && unzip -q "$j" && zip -q -0 -r -X "$tmp/$into/lib/$(basename "$j")" .); rm -rf "$d"
+  done
+  tar -C "$tmp/main" -cf - lib | xz -T2 -9 > "$dev/lib.tar.xz"
+  tar -C "$tmp/test" -cf - lib | xz -T2 -9 > "$dev/test-lib.tar.xz"
+  rm -rf "$tmp" "$dev/lib" "$dev/cli"
 }
 
 # The GPU SDK trimmed to what jdiffusion runs (PTX + CUDA drivers, cuBLAS/cuDNN bindings, Graal compiler),
@@ -86,11 +109,17 @@ pack_sdk() {
   rm -rf "$tmp"
 }
 
+# A jlink'd JDK 25 for GPU hosts without Java, trimmed to fit the 64 MiB: no CDS archives, no native symbols, no
+# legal texts, and none of java.desktop's font, colour-management, sound or X11 libraries (PNG writing needs
+# only libawt, libawt_headless and libmlib_image).
 pack_jdk() {
   local tmp; tmp=$(mktemp -d)
   "$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.management,jdk.unsupported,jdk.internal.vm.ci,java.desktop,jdk.incubator.vector,java.sql,java.naming,jdk.zipfs \
       --compress=zip-0 --strip-debug --no-header-files --no-man-pages --output "$tmp/jdk"
-  tar -C "$tmp" -cf - jdk | xz -T2 -6 > "$dev/jdk.tar.xz"
+  rm -rf "$tmp"/jdk/lib/server/*.jsa "$tmp/jdk/legal"
+  strip --strip-unneeded "$tmp/jdk/lib/server/libjvm.so"
+  (cd "$tmp/jdk/lib" && rm -f libfontmanager.so libfreetype.so liblcms.so libsplashscreen.so libjsound.so libawt_xawt.so libjawt.so)
+  tar -C "$tmp" -cf - jdk | xz -T2 -9e > "$dev/jdk.tar.xz"
   rm -rf "$tmp"
 }
 
@@ -104,6 +133,10 @@ setup() {
   if [ -z "${TORNADOVM_HOME:-}" ]; then
     mkdir -p /tmp/tornado-sdk && tar -C /tmp/tornado-sdk -xJf "$dev/tornado-sdk.tar.xz" && export TORNADOVM_HOME=/tmp/tornado-sdk
   fi
+  if [ ! -d /tmp/jd-lib/lib ]; then
+    mkdir -p /tmp/jd-lib && tar -C /tmp/jd-lib -xJf "$dev/lib.tar.xz"
+    [ ! -f "$dev/test-lib.tar.xz" ] || tar -C /tmp/jd-lib -xJf "$dev/test-lib.tar.xz"
+  fi
   # The argfile holds absolute paths: regenerate it for this machine.
   sed "s|\${TORNADOVM_HOME}|$TORNADOVM_HOME|g" "$TORNADOVM_HOME/tornado-argfile.template" > "$TORNADOVM_HOME/tornado-argfile"
   # cuBLAS, cuDNN and NVRTC of the PyTorch installation, where the system has none.
@@ -112,7 +145,7 @@ setup() {
   export LD_LIBRARY_PATH="${nv}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   java=("$JAVA_HOME/bin/java" "@$TORNADOVM_HOME/tornado-argfile" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx64g -Xss4m
         -Djdiffusion.tornado.tasksPerGraph="${TASKS_PER_GRAPH:-60}" ${EXTRA_JAVA_FLAGS:-})
-  cp="$dev/lib/*:$root/test-data/src/main/resources"
+  cp="/tmp/jd-lib/lib/*:$root/test-data/src/main/resources"
 }
 
 # Runs one main class of the test class path (a benchmark) on BENCH_DEVICE, output in $OUT/<class>.txt.
@@ -145,8 +178,8 @@ run() {
     done
   done
   # The CLI's own benchmark (what ./jdiffusion bench --backend tornado runs), where the CLI was staged.
-  if [ -d "$dev/cli" ]; then
-    local clicp="$dev/cli/*:$dev/lib/*:$root/test-data/src/main/resources"
+  if [ -f /tmp/jd-lib/lib/jdiffusion-cli.jar ]; then
+    local clicp=$cp
     for size in ${CLI_SIZES-512 1024}; do
       for p in ${CLI_PRECISIONS:-f32}; do
         timeout "${CLI_TIMEOUT:-300}" "${java[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$clicp" io.jdiffusion.cli.Main bench \
@@ -167,7 +200,7 @@ compare() {
   setup
   local model=${COMPARE_MODEL:-sd15} size=${COMPARE_SIZE:-512}
   local logs="$out/compare-logs-$model" d=/tmp/diffusers jd=()
-  local clicp="$dev/cli/*:$dev/lib/*:$root/test-data/src/main/resources"
+  local clicp=$cp
   mkdir -p "$logs" "$d"
   [ -d "$d/src" ] || tar -C "$d" -xJf .carry/diffusers-src.tar.xz
   { nvidia-smi || true; python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'; } > "$logs/env.txt" 2>&1

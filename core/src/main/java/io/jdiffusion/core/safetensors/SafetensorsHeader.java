@@ -1,5 +1,6 @@
 package io.jdiffusion.core.safetensors;
 
+import io.jdiffusion.core.OneLine;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
@@ -136,7 +137,7 @@ public record SafetensorsHeader(Map<String, SafetensorsHeader.Entry> entries, Ma
     }
 
     private static String oneLine(String s) {
-        return s == null ? "" : s.replaceAll("\\s+", " ");
+        return s == null ? "" : OneLine.flatten(s);
     }
 
     private static void readMetadata(Path path, JsonNode node, Map<String, String> metadata) {

@@ -43,7 +43,7 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int numLayers, int n
             case "quick_gelu" -> Activation.QUICK_GELU;
             case "gelu" -> Activation.GELU;
             case "gelu_new", "gelu_pytorch_tanh", "gelu_fast" -> Activation.GELU_TANH;
-            default -> throw c.invalid("hidden_act '" + act + "' is not supported (quick_gelu, gelu, gelu_new)");
+            default -> throw c.invalid("hidden_act '" + ConfigJson.oneLine(act) + "' is not supported (quick_gelu, gelu, gelu_new)");
         };
         try {
             return fromValues(c, activation);

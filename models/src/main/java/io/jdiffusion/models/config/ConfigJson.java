@@ -1,5 +1,7 @@
 package io.jdiffusion.models.config;
 
+import io.jdiffusion.core.OneLine;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -90,8 +92,7 @@ public final class ConfigJson {
 
     /** A parser message or a value shown in an error, as one line of bounded length. */
     public static String oneLine(Object value) {
-        String s = String.valueOf(value).replaceAll("\\s+", " ");
-        return s.length() <= 120 ? s : s.substring(0, 117) + "...";
+        return OneLine.of(value);
     }
 
     /** A config bundled as a class-path resource (the canonical SD configs used for single files). */

@@ -60,7 +60,7 @@ public record VaeConfig(int inChannels, int outChannels, int latentChannels, Lis
         }
         for (String t : types) {
             if (!t.equals(only)) {
-                throw c.invalid(key + " entry '" + t + "' is not supported (only " + only + ")");
+                throw c.invalid(key + " entry '" + ConfigJson.oneLine(t) + "' is not supported (only " + only + ")");
             }
         }
     }

@@ -1,5 +1,6 @@
 package io.jdiffusion.models.lora;
 
+import io.jdiffusion.core.OneLine;
 import io.jdiffusion.models.config.ModelLoadException;
 
 /**
@@ -8,11 +9,12 @@ import io.jdiffusion.models.config.ModelLoadException;
  * the offending tensor.
  */
 public class LoraException extends ModelLoadException {
+    /** @param message the reason; tensor names echoed from the file are flattened so it stays one line */
     public LoraException(String message) {
-        super(message);
+        super(OneLine.flatten(message));
     }
 
     public LoraException(String message, Throwable cause) {
-        super(message, cause);
+        super(OneLine.flatten(message), cause);
     }
 }

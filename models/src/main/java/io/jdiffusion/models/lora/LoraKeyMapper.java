@@ -1,5 +1,7 @@
 package io.jdiffusion.models.lora;
 
+import io.jdiffusion.core.OneLine;
+
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -138,7 +140,7 @@ public final class LoraKeyMapper {
     }
 
     private static String listed(Set<String> keys) {
-        List<String> first = keys.stream().limit(LISTED).toList();
+        List<String> first = keys.stream().limit(LISTED).map(OneLine::of).toList();
         return String.join(", ", first) + (keys.size() > LISTED ? ", ..." : "");
     }
 

@@ -5,6 +5,12 @@ import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.Supplier;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -26,6 +32,29 @@ class RandomWeightsTest {
             long chunkBytes = (1L << 20) * 4;
             assertThat(a1.segment().asSlice(0, 4096).mismatch(a1.segment().asSlice(chunkBytes, 4096))).isNotEqualTo(-1L);
             assertThat(a.bytes()).isEqualTo(big.elementCount() * 4 + 400);
+        }
+    }
+
+    /** Mapped like a checkpoint's weights, so the CPU backend can hand their pages back once packed. */
+    @Test
+    void weightsAreMappedFromAScratchFileThatLeavesNothingBehind() {
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        Supplier<Long> scratchFiles = () -> {
+            try (var files = Files.list(tmp)) {
+                return files.filter(f -> f.getFileName().toString().startsWith("jdiffusion-random-weights-")).count();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        };
+        long before = scratchFiles.get();
+        try (RandomWeights w = new RandomWeights(5, DType.F16)) {
+            Tensor a = w.find("a.weight", Shape.of(3, 5));
+            Tensor b = w.find("b.weight", Shape.of(1000, 7));
+            assertThat(a.segment().isMapped()).isTrue();
+            assertThat(b.segment().isMapped()).isTrue();
+            assertThat(b.segment().address() % Tensor.ALIGNMENT).isZero();
+            assertThat(w.find("empty.bias", Shape.of(0)).byteSize()).isZero();
+            assertThat(scratchFiles.get()).as("the scratch file is unlinked at once").isEqualTo(before);
         }
     }
 
