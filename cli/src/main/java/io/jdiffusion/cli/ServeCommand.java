@@ -1,13 +1,15 @@
 package io.jdiffusion.cli;
 
 import io.jdiffusion.backend.Backend;
-import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.server.ImageServer;
 import io.jdiffusion.server.ServerSettings;
 import io.jdiffusion.server.api.RequestLimits;
 import io.jdiffusion.server.jobs.LoraFolder;
-import io.jdiffusion.server.jobs.PipelineGenerator;
+import io.jdiffusion.server.jobs.CheckpointFolder;
+import io.jdiffusion.server.jobs.ModelSwitcher;
+import io.jdiffusion.core.io.FileHashes;
+import io.jdiffusion.models.sd.LoadOptions;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -49,6 +51,13 @@ final class ServeCommand implements Callable<Integer> {
             description = "Folder of LoRA .safetensors files that <lora:NAME:WEIGHT> tags in prompts may name (and /sdapi/v1/loras lists).")
     Path loraDir;
 
+    @Option(names = "--model-dir", paramLabel = "DIR",
+            description = "Folder of checkpoints (A1111's models/Stable-diffusion): every .safetensors file and diffusers "
+                    + "folder directly inside it. Clients list them (/sdapi/v1/sd-models) and switch between them "
+                    + "(/sdapi/v1/options, override_settings); one is loaded at a time. --model names the first one "
+                    + "(default: the first in the folder by name).")
+    Path modelDir;
+
     @Mixin
     ModelOptions modelOptions;
 
@@ -63,15 +72,21 @@ final class ServeCommand implements Callable<Integer> {
         if (loraDir != null && !Files.isDirectory(loraDir)) {
             throw new NoSuchFileException(loraDir.toString(), null, "--lora-dir must be a folder");
         }
+        if (modelDir != null && !Files.isDirectory(modelDir)) {
+            throw new NoSuchFileException(modelDir.toString(), null, "--model-dir must be a folder");
+        }
         ModelOptions mo = modelOptions;
         mo.precision();
-        try (StableDiffusion model = mo.load(); Backend backend = mo.createBackend();
-             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, backend, mo.precision())) {
-            if (mo.usesBundledModel()) {
+        Path first = firstModel(mo);
+        CheckpointFolder checkpoints = new CheckpointFolder(modelDir, first, FileHashes.userCache());
+        try (Backend backend = mo.createBackend();
+             ModelSwitcher models = new ModelSwitcher(checkpoints, c -> load(mo, checkpoints, c), backend, mo.precision(),
+                     new LoraFolder(loraDir))) {
+            if (modelDir == null && mo.usesBundledModel()) {
                 err.println("jdiffusion: serving the bundled tiny model: its weights are random, so images are noise. Pass --model for a real SD 1.5/2.x model.");
             }
             CountDownLatch stopped = new CountDownLatch(1);
-            try (ImageServer server = ImageServer.start(settings, new PipelineGenerator(pipeline, new LoraFolder(loraDir)))) {
+            try (ImageServer server = ImageServer.start(settings, models)) {
                 Thread hook = new Thread(() -> {
                     server.close();
                     stopped.countDown();
@@ -79,13 +94,40 @@ final class ServeCommand implements Callable<Integer> {
                 Runtime.getRuntime().addShutdownHook(hook);
                 String shown = host.contains(":") ? "[" + host + "]" : host;
                 spec.commandLine().getOut().printf("jdiffusion: %s on %s (%s), serving http://%s:%d/ (queue %d%s)%n",
-                        model.description(), backend.name(), backend.deviceDescription(), shown, server.port(), queueSize,
+                        checkpoints.first().name() + (modelDir == null ? "" : " (" + checkpoints.list().size()
+                                + " checkpoints in --model-dir)"), backend.name(), backend.deviceDescription(), shown, server.port(), queueSize,
                         key != null ? ", API key required" : "");
                 spec.commandLine().getOut().flush();
                 stopped.await();
             }
         }
         return 0;
+    }
+
+    /** --model; with --model-dir and no --model, the folder's first checkpoint; a --model not found may be a name in it. */
+    private Path firstModel(ModelOptions mo) throws NoSuchFileException {
+        if (modelDir != null && mo.model == null) {
+            return CheckpointFolder.scan(modelDir).stream().map(CheckpointFolder.Checkpoint::path).findFirst()
+                    .orElseThrow(() -> new NoSuchFileException(modelDir.toString(), null,
+                            "--model-dir holds no .safetensors file or diffusers folder"));
+        }
+        if (modelDir != null && !Files.exists(mo.model)) {
+            String name = mo.model.toString();
+            var inFolder = CheckpointFolder.scan(modelDir).stream().filter(c -> c.name().equals(name)).findFirst();
+            if (inFolder.isPresent()) {
+                return inFolder.get().path();
+            }
+        }
+        return mo.modelPath();
+    }
+
+    /** --model with --config and --prediction-type as given; the folder's other checkpoints with what lies beside them. */
+    private static StableDiffusion load(ModelOptions mo, CheckpointFolder checkpoints, CheckpointFolder.Checkpoint c) {
+        if (c.equals(checkpoints.first())) {
+            return StableDiffusion.loadWith(c.path(), LoadOptions.builder().configFolder(mo.config)
+                    .predictionType(mo.predictionType).build());
+        }
+        return StableDiffusion.loadWith(c.path(), LoadOptions.builder().build());
     }
 
     private static boolean isLoopback(String host) {

@@ -67,6 +67,13 @@ class CliTest {
         Run port = run("serve", "--port", "70000");
         assertThat(port.exitCode()).isEqualTo(1);
         assertThat(port.err()).contains("port must be in [0, 65535]");
+        assertThat(help.out()).contains("--model-dir");
+        Run noFolder = run("serve", "--model-dir", dir.resolve("no-such-folder").toString());
+        assertThat(noFolder.exitCode()).isEqualTo(1);
+        assertThat(noFolder.err()).contains("--model-dir must be a folder");
+        Run emptyFolder = run("serve", "--model-dir", dir.toString());
+        assertThat(emptyFolder.exitCode()).isEqualTo(1);
+        assertThat(emptyFolder.err()).contains("--model-dir holds no .safetensors file or diffusers folder");
     }
 
     @Test

@@ -21,7 +21,7 @@ final class A1111Responses {
     private A1111Responses() {
     }
 
-    static ObjectNode a1111(ImageJob job, JobResult result, ModelFacts model, String version) {
+    static ObjectNode a1111(ImageJob job, JobResult result, String version) {
         ObjectNode body = JsonFields.mapper().createObjectNode();
         ArrayNode images = body.putArray("images");
         if (job.sendImages()) {
@@ -29,7 +29,7 @@ final class A1111Responses {
         }
         body.set("parameters", job.parameters());
         try {
-            body.put("info", JsonFields.mapper().writeValueAsString(info(job, result, model, version)));
+            body.put("info", JsonFields.mapper().writeValueAsString(info(job, result, result.model(), version)));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
@@ -86,13 +86,14 @@ final class A1111Responses {
         }
         ObjectNode extra = info.putObject("extra_generation_params");
         extra.put("Schedule type", job.scheduler().equals("karras") || job.sampler().endsWith("Karras") ? "Karras" : "Automatic");
+        job.infotext().forEach((key, value) -> extra.set(key, JsonFields.mapper().valueToTree(value)));
         info.put("index_of_first_image", 0);
         ArrayNode infotexts = info.putArray("infotexts");
         result.infotexts().forEach(infotexts::add);
         info.putArray("styles");
         info.put("job_timestamp", result.jobTimestamp());
         info.put("clip_skip", 1);
-        info.put("is_using_inpainting_conditioning", false);
+        info.put("is_using_inpainting_conditioning", r.image() != null && r.image().mask() != null && model.inpaintingUnet());
         info.put("version", version);
         info.put("interrupted", result.interrupted());
         ArrayNode warnings = info.putArray("warnings");

@@ -7,6 +7,7 @@ import io.jdiffusion.server.api.ModelFacts;
 import io.jdiffusion.server.api.OpenAiRequests;
 import io.jdiffusion.server.api.RequestLimits;
 import io.jdiffusion.server.jobs.GenerationQueue;
+import io.jdiffusion.server.jobs.ImageGenerator;
 import io.jdiffusion.server.jobs.JobOutcome;
 import io.jdiffusion.server.jobs.QueueFullException;
 import io.vertx.core.Context;
@@ -26,13 +27,13 @@ final class GenerationRoutes {
     }
 
     private final GenerationQueue queue;
-    private final ModelFacts model;
+    private final ImageGenerator generator;
     private final RequestLimits limits;
     private final String version;
 
-    GenerationRoutes(GenerationQueue queue, ModelFacts model, RequestLimits limits, String version) {
+    GenerationRoutes(GenerationQueue queue, ImageGenerator generator, RequestLimits limits, String version) {
         this.queue = queue;
-        this.model = model;
+        this.generator = generator;
         this.limits = limits;
         this.version = version;
     }
@@ -54,7 +55,8 @@ final class GenerationRoutes {
         Context context = ctx.vertx().getOrCreateContext();
         ImageJob job;
         try {
-            job = mapping.map(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes(), model, limits);
+            job = mapping.map(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes(), generator.model(), limits);
+            checkCheckpoint(job);
         } catch (InvalidRequestException e) {
             HttpErrors.invalid(response, e, openAi);
             return;
@@ -77,10 +79,19 @@ final class GenerationRoutes {
         }
     }
 
+    /** A checkpoint named in override_settings must be one of the server's: 404 at once, before queueing. */
+    private void checkCheckpoint(ImageJob job) {
+        if (job.checkpoint() != null && generator.checkpoints().find(job.checkpoint()).isEmpty()) {
+            job.close();
+            throw new InvalidRequestException(404, "override_settings.sd_model_checkpoint", "checkpoint '" + job.checkpoint()
+                    + "' not found; GET /sdapi/v1/sd-models lists them");
+        }
+    }
+
     private void answer(HttpServerResponse response, ImageJob job, JobOutcome outcome, boolean openAi) {
         switch (outcome) {
             case JobOutcome.Done done -> Responses.json(response, openAi ? A1111Responses.openAi(job, done.result())
-                    : A1111Responses.a1111(job, done.result(), model, version));
+                    : A1111Responses.a1111(job, done.result(), version));
             case JobOutcome.Failed failed -> {
                 if (openAi) {
                     HttpErrors.openAi(response, failed.status(), failed.message(), null);

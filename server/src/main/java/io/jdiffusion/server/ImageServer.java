@@ -42,7 +42,7 @@ public final class ImageServer implements AutoCloseable {
         // from memory instead (WebAssets), so both are off.
         Vertx vertx = Vertx.vertx(new VertxOptions().setFileSystemOptions(
                 new FileSystemOptions().setFileCachingEnabled(false).setClassPathResolvingEnabled(false)));
-        ProgressState progress = new ProgressState(generator.latentPreview());
+        ProgressState progress = new ProgressState(generator::latentPreview);
         GenerationQueue queue = new GenerationQueue(settings.queueSize(), new JobRunner(generator, progress));
         try {
             Router router = router(vertx, settings, generator, queue, progress);
@@ -67,8 +67,8 @@ public final class ImageServer implements AutoCloseable {
                                  ProgressState progress) {
         String version = "jdiffusion " + java.util.Objects.requireNonNullElse(
                 ImageServer.class.getPackage().getImplementationVersion(), "dev");
-        GenerationRoutes generation = new GenerationRoutes(queue, generator.model(), settings.limits(), version);
-        InfoRoutes info = new InfoRoutes(progress, generator);
+        GenerationRoutes generation = new GenerationRoutes(queue, generator, settings.limits(), version);
+        InfoRoutes info = new InfoRoutes(progress, generator, queue);
         WebAssets assets = new WebAssets();
 
         Router router = Router.router(vertx);
@@ -97,7 +97,7 @@ public final class ImageServer implements AutoCloseable {
         router.get("/sdapi/v1/samplers").handler(info::samplers);
         router.get("/sdapi/v1/schedulers").handler(info::schedulers);
         router.get("/sdapi/v1/options").handler(info::getOptions);
-        router.post("/sdapi/v1/options").handler(info::setOptions);
+        router.post("/sdapi/v1/options").blockingHandler(info::setOptions, false);
         router.get("/sdapi/v1/memory").handler(info::memory);
         router.get("/sdapi/v1/loras").blockingHandler(info::loras, false);
         router.post("/sdapi/v1/refresh-loras").handler(info::refreshLoras);

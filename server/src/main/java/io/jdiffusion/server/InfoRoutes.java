@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.server.api.A1111Samplers;
 import io.jdiffusion.server.api.InvalidRequestException;
 import io.jdiffusion.server.api.JsonFields;
-import io.jdiffusion.server.api.ModelFacts;
+import io.jdiffusion.server.jobs.CheckpointFolder;
+import io.jdiffusion.server.jobs.CheckpointLoadException;
+import io.jdiffusion.server.jobs.GenerationQueue;
 import io.jdiffusion.server.jobs.ImageGenerator;
 import io.jdiffusion.server.jobs.LoraFolder;
 import io.jdiffusion.server.jobs.ProgressState;
@@ -21,12 +23,12 @@ import java.util.Map;
 final class InfoRoutes {
     private final ProgressState progress;
     private final ImageGenerator generator;
-    private final ModelFacts model;
+    private final GenerationQueue queue;
 
-    InfoRoutes(ProgressState progress, ImageGenerator generator) {
+    InfoRoutes(ProgressState progress, ImageGenerator generator, GenerationQueue queue) {
         this.progress = progress;
         this.generator = generator;
-        this.model = generator.model();
+        this.queue = queue;
     }
 
     void progress(RoutingContext ctx) {
@@ -51,16 +53,19 @@ final class InfoRoutes {
         Responses.json(ctx.response(), Map.of());
     }
 
+    /** A1111's list; filename is the name relative to the models folder (A1111 gives an absolute path). */
     void sdModels(RoutingContext ctx) {
+        CheckpointFolder folder = generator.checkpoints();
         ArrayNode list = JsonFields.mapper().createArrayNode();
-        ObjectNode item = list.addObject();
-        item.put("title", model.title());
-        item.put("model_name", model.name());
-        item.put("hash", model.hash());
-        item.putNull("sha256");
-        // A1111 gives the file's path; the server names the checkpoint only, and reveals no path.
-        item.put("filename", model.name());
-        item.putNull("config");
+        for (CheckpointFolder.Checkpoint c : folder.list()) {
+            ObjectNode item = list.addObject();
+            item.put("title", folder.title(c));
+            item.put("model_name", c.modelName());
+            item.put("hash", folder.shortHash(c).orElse(null));
+            item.put("sha256", folder.sha256(c).orElse(null));
+            item.put("filename", c.name());
+            item.putNull("config");
+        }
         Responses.json(ctx.response(), list);
     }
 
@@ -91,8 +96,10 @@ final class InfoRoutes {
 
     void getOptions(RoutingContext ctx) {
         ObjectNode options = JsonFields.mapper().createObjectNode();
-        options.put("sd_model_checkpoint", model.title());
-        options.put("sd_checkpoint_hash", model.hash());
+        CheckpointFolder folder = generator.checkpoints();
+        CheckpointFolder.Checkpoint loaded = generator.loaded();
+        options.put("sd_model_checkpoint", folder.title(loaded));
+        options.put("sd_checkpoint_hash", folder.sha256(loaded).orElse(null));
         options.put("sd_vae", "Automatic");
         options.put("samples_format", "png");
         options.put("CLIP_stop_at_last_layers", 1);
@@ -103,13 +110,27 @@ final class InfoRoutes {
         Responses.json(ctx.response(), options);
     }
 
-    /** Only the checkpoint can be set, and only to the one loaded; other options are accepted and have no effect. */
+    /**
+     * Only the checkpoint can be set; other options are accepted and have no effect. The switch waits for the
+     * running job and happens on the job thread before the next one; the answer comes once it is loaded, or
+     * says why it could not be (the loaded checkpoint then stays).
+     */
     void setOptions(RoutingContext ctx) {
         JsonFields f = JsonFields.parse(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes());
         String checkpoint = f.string("sd_model_checkpoint", null);
-        if (checkpoint != null && !model.isCheckpoint(checkpoint)) {
-            throw new InvalidRequestException(404, "sd_model_checkpoint", "checkpoint '" + checkpoint
-                    + "' not found; loaded: " + model.title());
+        if (checkpoint != null) {
+            CheckpointFolder.Checkpoint wanted = generator.checkpoints().find(checkpoint).orElseThrow(() ->
+                    new InvalidRequestException(404, "sd_model_checkpoint", "checkpoint '" + checkpoint
+                            + "' not found; GET /sdapi/v1/sd-models lists them"));
+            try {
+                queue.runBetweenJobs(() -> generator.load(wanted)).join();
+            } catch (java.util.concurrent.CompletionException e) {
+                Throwable cause = e.getCause();
+                HttpErrors.failure(ctx.response(), cause instanceof CheckpointLoadException ? 500 : 503,
+                        cause instanceof CheckpointLoadException ? "CheckpointLoadError" : "ServiceUnavailable",
+                        String.valueOf(cause.getMessage()));
+                return;
+            }
         }
         Responses.json(ctx.response(), null);
     }

@@ -86,6 +86,63 @@ class ServerRoutesTest {
         assertThat(info.get("denoising_strength").asDouble()).isEqualTo(0.5);
     }
 
+    /**
+     * The tiny model's UNet has 4 input channels, so the pipeline blends the kept part back after each step:
+     * an all-white mask repaints everything and, with Euler (no noise after the first draw), gives exactly the
+     * image plain img2img gives; an all-black mask inverted is the same mask; an all-black one keeps the init.
+     */
+    @Test
+    void img2imgInpaintsWithAMask() throws Exception {
+        BufferedImage initImage = new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 32; y++) {
+            for (int x = 0; x < 32; x++) {
+                initImage.setRGB(x, y, (x * 8) << 16 | (y * 8) << 8 | 0x40);
+            }
+        }
+        String init = Base64.getEncoder().encodeToString(pngBytes(initImage));
+        String white = Base64.getEncoder().encodeToString(pngBytes(filled(0xFFFFFF)));
+        String black = Base64.getEncoder().encodeToString(pngBytes(filled(0)));
+        String common = "{\"prompt\": \"p\", \"sampler_name\": \"Euler\", \"init_images\": [\"" + init
+                + "\"], \"denoising_strength\": 0.9, " + SMALL + ", \"seed\": 3";
+        JsonNode plain = TinyServer.json(tiny.post("/sdapi/v1/img2img", common + "}"));
+        HttpResponse<String> whiteResponse = tiny.post("/sdapi/v1/img2img", common + ", \"mask\": \"" + white + "\"}");
+        assertThat(whiteResponse.statusCode()).as(whiteResponse.body()).isEqualTo(200);
+        JsonNode whiteMask = TinyServer.json(whiteResponse);
+        JsonNode inverted = TinyServer.json(tiny.post("/sdapi/v1/img2img", common + ", \"mask\": \"" + black
+                + "\", \"inpainting_mask_invert\": 1}"));
+        JsonNode keep = TinyServer.json(tiny.post("/sdapi/v1/img2img", common + ", \"mask\": \"" + black + "\", \"mask_blur\": 0}"));
+        String plainPixels = pixels(plain);
+        assertThat(pixels(whiteMask)).isEqualTo(plainPixels);
+        assertThat(pixels(inverted)).isEqualTo(plainPixels);
+        assertThat(pixels(keep)).isNotEqualTo(plainPixels);
+        JsonNode info = JsonFields.mapper().readTree(whiteMask.get("info").asText());
+        assertThat(info.get("infotexts").get(0).asText()).contains("Denoising strength: 0.9, Mask blur: 4");
+        assertThat(info.get("extra_generation_params").get("Mask blur").asInt()).isEqualTo(4);
+        assertThat(JsonFields.mapper().readTree(inverted.get("info").asText()).get("infotexts").get(0).asText())
+                .contains("Mask mode: Inpaint not masked");
+        assertError(tiny.post("/sdapi/v1/img2img", common + ", \"mask\": \"" + white + "\", \"inpainting_fill\": 0}"),
+                422, "inpainting_fill");
+        assertError(tiny.post("/sdapi/v1/img2img", common + ", \"mask\": \"" + white + "\", \"inpaint_full_res\": true}"),
+                422, "inpaint_full_res");
+        assertError(tiny.post("/sdapi/v1/img2img", common + ", \"mask\": \"bm90IGFuIGltYWdl\"}"), 422, "mask");
+    }
+
+    private static BufferedImage filled(int rgb) {
+        BufferedImage image = new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 32; y++) {
+            for (int x = 0; x < 32; x++) {
+                image.setRGB(x, y, rgb);
+            }
+        }
+        return image;
+    }
+
+    /** The decoded pixels of a response's first image (PNG bytes differ by their parameters text). */
+    private static String pixels(JsonNode response) throws IOException {
+        BufferedImage image = png(response.get("images").get(0).asText());
+        return java.util.Arrays.toString(image.getRGB(0, 0, image.getWidth(), image.getHeight(), null, 0, image.getWidth()));
+    }
+
     @Test
     void badJsonWrongTypesAndBadValuesAre422NamingTheField() throws Exception {
         assertError(tiny.post("/sdapi/v1/txt2img", "{\"prompt\": "), 422, "body");

@@ -5,7 +5,6 @@ import io.jdiffusion.cpu.CpuBackend;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.ProgressListener;
-import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.server.api.JsonFields;
 import io.jdiffusion.server.api.ModelFacts;
@@ -13,7 +12,9 @@ import io.jdiffusion.server.api.RequestLimits;
 import io.jdiffusion.server.jobs.ImageGenerator;
 import io.jdiffusion.server.jobs.LatentPreview;
 import io.jdiffusion.server.jobs.LoraFolder;
-import io.jdiffusion.server.jobs.PipelineGenerator;
+import io.jdiffusion.server.jobs.CheckpointFolder;
+import io.jdiffusion.server.jobs.ModelSwitcher;
+import io.jdiffusion.core.io.FileHashes;
 import io.jdiffusion.testdata.TinySd;
 
 import java.io.IOException;
@@ -32,21 +33,23 @@ import java.time.Duration;
 final class TinyServer implements AutoCloseable {
     static final String OOM_PROMPT = "out of memory";
 
-    final StableDiffusion model;
     final CpuBackend backend;
-    final StableDiffusionPipeline pipeline;
+    final ModelSwitcher models;
     final ImageServer server;
     final String apiKey;
     final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
-    TinyServer(int queueSize, String apiKey, RequestLimits limits) {
+    /** The server over {@code checkpoints}, loading {@code checkpoints.first()}. */
+    TinyServer(int queueSize, String apiKey, RequestLimits limits, CheckpointFolder checkpoints) {
         this.apiKey = apiKey;
-        model = StableDiffusion.load(TinySd.modelDir(), null);
         backend = new CpuBackend();
-        pipeline = new StableDiffusionPipeline(model, backend, Precision.F32);
-        server = ImageServer.start(new ServerSettings("127.0.0.1", 0, queueSize, apiKey, limits),
-                new OutOfMemoryOnCue(new PipelineGenerator(pipeline,
-                        new LoraFolder(TinySd.root().resolve("tiny-sd-lora/lora")))));
+        models = new ModelSwitcher(checkpoints, c -> StableDiffusion.load(c.path(), null), backend, Precision.F32,
+                new LoraFolder(TinySd.root().resolve("tiny-sd-lora/lora")));
+        server = ImageServer.start(new ServerSettings("127.0.0.1", 0, queueSize, apiKey, limits), new OutOfMemoryOnCue(models));
+    }
+
+    TinyServer(int queueSize, String apiKey, RequestLimits limits) {
+        this(queueSize, apiKey, limits, new CheckpointFolder(null, TinySd.modelDir(), FileHashes.userCache()));
     }
 
     TinyServer(int queueSize) {
@@ -81,9 +84,8 @@ final class TinyServer implements AutoCloseable {
     @Override
     public void close() {
         server.close();
-        pipeline.close();
+        models.close();
         backend.close();
-        model.close();
     }
 
     /** The real generator, except that a prompt of {@link #OOM_PROMPT} throws OutOfMemoryError as a device could. */
@@ -91,6 +93,21 @@ final class TinyServer implements AutoCloseable {
         @Override
         public ModelFacts model() {
             return inner.model();
+        }
+
+        @Override
+        public CheckpointFolder checkpoints() {
+            return inner.checkpoints();
+        }
+
+        @Override
+        public CheckpointFolder.Checkpoint loaded() {
+            return inner.loaded();
+        }
+
+        @Override
+        public void load(CheckpointFolder.Checkpoint checkpoint) {
+            inner.load(checkpoint);
         }
 
         @Override
@@ -104,11 +121,11 @@ final class TinyServer implements AutoCloseable {
         }
 
         @Override
-        public Image generate(GenerationRequest request, ProgressListener listener) {
+        public Image generate(GenerationRequest request, java.util.Map<String, Object> infotext, ProgressListener listener) {
             if (request.prompt().prompt().equals(OOM_PROMPT)) {
                 throw new OutOfMemoryError("device out of memory: 8589934592 bytes requested");
             }
-            return inner.generate(request, listener);
+            return inner.generate(request, infotext, listener);
         }
 
         @Override

@@ -17,7 +17,7 @@ import java.util.Map;
  * of the body's bytes, the model's facts and the limits. Fields and defaults are those of A1111's
  * StableDiffusionProcessingTxt2Img/Img2Img API models; fields jdiffusion does not implement (hires fix,
  * face restoration, scripts) are accepted and ignored as A1111 ignores unknown ones, except where ignoring
- * would silently give a different image than asked (a mask before inpainting exists, another checkpoint).
+ * would silently give a different image than asked (an inpainting fill or area jdiffusion does not have).
  * Width and height left out take the model's own size (A1111's 512 fits SD 1.x only).
  */
 public final class A1111Requests {
@@ -51,10 +51,11 @@ public final class A1111Requests {
         JsonFields f = JsonFields.parse(body);
         Common c = common(f, model, limits);
         GenerationRequest request = GenerationRequests.of(c.prompt, c.negativePrompt, c.seed, c.sampler, c.steps,
-                c.cfgScale, c.eta, c.width, c.height, null, 0.8f);
+                c.cfgScale, c.eta, c.width, c.height, null, 0.8f, null);
         ObjectNode parameters = parameters(f, TXT2IMG_DEFAULTS, c);
         return new ImageJob(ImageJob.Route.TXT2IMG, request, c.batchSize, c.iterations, c.seed == -1,
-                c.sampler.a1111Label(), c.scheduler, parameters, c.sendImages);
+                c.sampler.a1111Label(), c.scheduler, parameters, c.sendImages, Map.of(), c.overrides.checkpoint(),
+                c.overrides.restoreAfterwards());
     }
 
     public static ImageJob img2img(byte[] body, ModelFacts model, RequestLimits limits) {
@@ -64,13 +65,11 @@ public final class A1111Requests {
         if (!(strength > 0 && strength <= 1)) {
             throw new InvalidRequestException("denoising_strength", "must be in (0, 1], got " + strength);
         }
-        if (f.has("mask")) {
-            throw new InvalidRequestException("mask", "inpainting is not implemented yet; send no mask");
-        }
         int resizeMode = f.integer("resize_mode", 0);
         if (resizeMode != 0) {
             throw new InvalidRequestException("resize_mode", "only 0 (just resize) is implemented, got " + resizeMode);
         }
+        InpaintingFields.Options inpainting = InpaintingFields.options(f);
         List<String> images = f.strings("init_images");
         if (images.isEmpty()) {
             throw new InvalidRequestException("init_images", "img2img needs one base64 image in init_images");
@@ -78,32 +77,43 @@ public final class A1111Requests {
         // A1111 runs the batch over its init images in turn; jdiffusion takes the first for every image.
         BufferedImage init = Base64Images.decode("init_images[0]", images.getFirst(), limits);
         Tensor initTensor = Images.fromBufferedImage(init, c.width, c.height);
+        InpaintingFields.Mask mask = null;
         GenerationRequest request;
         try {
+            mask = InpaintingFields.decode(inpainting, limits, c.width, c.height);
             request = GenerationRequests.of(c.prompt, c.negativePrompt, c.seed, c.sampler, c.steps, c.cfgScale, c.eta,
-                    c.width, c.height, initTensor, strength);
+                    c.width, c.height, initTensor, strength, mask == null ? null : mask.tensor());
         } catch (RuntimeException e) {
             initTensor.close();
+            if (mask != null) {
+                mask.tensor().close();
+            }
             throw e;
         }
         ObjectNode parameters = parameters(f, IMG2IMG_DEFAULTS, c);
         parameters.put("denoising_strength", strength);
+        if (mask != null) {
+            // What ran: the fill and area jdiffusion has, whatever was left out.
+            parameters.put("inpainting_fill", InpaintingFields.FILL_ORIGINAL);
+            parameters.put("inpaint_full_res", false);
+        }
         // As A1111 without include_init_images: the images are not sent back.
         parameters.putNull("init_images");
         parameters.putNull("mask");
         return new ImageJob(ImageJob.Route.IMG2IMG, request, c.batchSize, c.iterations, c.seed == -1,
-                c.sampler.a1111Label(), c.scheduler, parameters, c.sendImages);
+                c.sampler.a1111Label(), c.scheduler, parameters, c.sendImages, mask == null ? Map.of() : mask.infotext(),
+                c.overrides.checkpoint(), c.overrides.restoreAfterwards());
     }
 
     /** The fields txt2img and img2img share, validated. */
     private record Common(String prompt, String negativePrompt, long seed, Sampler.Choice sampler,
                           String scheduler, int steps, float cfgScale, float eta, int width, int height,
-                          int batchSize, int iterations, boolean sendImages) {
+                          int batchSize, int iterations, boolean sendImages, OverrideSettings overrides) {
     }
 
     private static Common common(JsonFields f, ModelFacts model, RequestLimits limits) {
-        String prompt = f.string("prompt", "");
-        String negative = f.string("negative_prompt", "");
+        String prompt = GenerationRequests.checkPrompt("prompt", f.string("prompt", ""));
+        String negative = GenerationRequests.checkPrompt("negative_prompt", f.string("negative_prompt", ""));
         long seed = f.longInteger("seed", -1);
         if (seed < -1) {
             throw new InvalidRequestException("seed", "must be -1 (random) or at least 0, got " + seed);
@@ -117,7 +127,11 @@ public final class A1111Requests {
             throw new InvalidRequestException("steps", "must be in [1, " + limits.maxSteps() + "], got " + steps);
         }
         float cfg = f.number("cfg_scale", 7.0f);
-        float eta = f.number("eta", 0f);
+        OverrideSettings overrides = OverrideSettings.read(f);
+        float eta = f.number("eta", overrides.etaDdim());
+        if (eta < 0) {
+            throw new InvalidRequestException("eta", "must be 0 or more, got " + eta);
+        }
         int width = f.integer("width", model.defaultWidth());
         int height = f.integer("height", model.defaultHeight());
         checkSize("width", width, model);
@@ -137,7 +151,6 @@ public final class A1111Requests {
             throw new InvalidRequestException("batch_size", "batch_size x n_iter = " + (long) batch * iterations
                     + " exceeds the limit of " + limits.maxImages() + " images per request");
         }
-        checkOverrides(f.object("override_settings"), model);
         boolean send = f.bool("send_images", true);
         // Typed fields jdiffusion ignores are still type-checked, as pydantic checks them.
         f.bool("restore_faces", false);
@@ -146,21 +159,12 @@ public final class A1111Requests {
         f.integer("subseed", -1);
         f.number("subseed_strength", 0);
         return new Common(prompt, negative, seed, sampler, scheduler.strip().toLowerCase(java.util.Locale.ROOT), steps,
-                cfg, eta, width, height, batch, iterations, send);
+                cfg, eta, width, height, batch, iterations, send, overrides);
     }
 
     private static void checkSize(String field, int value, ModelFacts model) {
         if (value < model.sizeMultiple() || value % model.sizeMultiple() != 0) {
             throw new InvalidRequestException(field, "must be a positive multiple of " + model.sizeMultiple() + ", got " + value);
-        }
-    }
-
-    /** override_settings as far as they apply: the checkpoint must be the loaded one; the rest has no effect here. */
-    private static void checkOverrides(JsonFields overrides, ModelFacts model) {
-        String checkpoint = overrides.string("sd_model_checkpoint", null);
-        if (checkpoint != null && !model.isCheckpoint(checkpoint)) {
-            throw new InvalidRequestException(404, overrides.where("sd_model_checkpoint"), "checkpoint '" + checkpoint
-                    + "' not found; loaded: " + model.title());
         }
     }
 

@@ -10,9 +10,30 @@ public final class GenerationRequests {
     }
 
     static GenerationRequest of(String prompt, String negativePrompt, long seed, Sampler.Choice sampler, int steps,
-                                float cfgScale, float eta, int width, int height, Tensor initImage, float strength) {
+                                float cfgScale, float eta, int width, int height, Tensor initImage, float strength,
+                                Tensor mask) {
         // A1111's eta reaches DDIM only here: jdiffusion's ancestral samplers take no eta.
         float ddimEta = sampler.sampler() == Sampler.DDIM ? eta : 0f;
+        try {
+            return build(prompt, negativePrompt, seed, sampler, steps, cfgScale, ddimEta, width, height, initImage, strength, mask);
+        } catch (IllegalArgumentException e) {
+            // The mapping checks each field first; this is the pipeline's own check, kept as one clear refusal.
+            throw new InvalidRequestException("body", e.getMessage());
+        }
+    }
+
+    /** A prompt within the pipeline's length limit, refused naming its field otherwise. */
+    static String checkPrompt(String field, String prompt) {
+        if (prompt.length() > io.jdiffusion.models.pipeline.RequestLimits.MAX_PROMPT_CHARS) {
+            throw new InvalidRequestException(field, "a prompt of " + prompt.length() + " characters exceeds the limit of "
+                    + io.jdiffusion.models.pipeline.RequestLimits.MAX_PROMPT_CHARS);
+        }
+        return prompt;
+    }
+
+    private static GenerationRequest build(String prompt, String negativePrompt, long seed, Sampler.Choice sampler, int steps,
+                                           float cfgScale, float ddimEta, int width, int height, Tensor initImage,
+                                           float strength, Tensor mask) {
         return GenerationRequest.builder()
                 .prompt(prompt)
                 .negativePrompt(negativePrompt)
@@ -24,6 +45,7 @@ public final class GenerationRequests {
                 .eta(ddimEta)
                 .size(width, height)
                 .initImage(initImage, strength)
+                .mask(mask)
                 .build();
     }
 

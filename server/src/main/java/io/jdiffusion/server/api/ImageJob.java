@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 
+import java.util.Map;
+
 /**
  * One accepted request, ready for the queue: the pipeline request for its first image, how many images
  * (A1111's {@code batch_size} x {@code n_iter}, with seeds counting up from the first), and what the response
@@ -18,13 +20,23 @@ import io.jdiffusion.models.pipeline.GenerationRequest;
  * @param scheduler    the A1111 scheduler name as asked ("automatic" when none)
  * @param parameters   the request's fields with defaults filled in, answered as A1111's {@code parameters}
  * @param sendImages   A1111's send_images: false answers without images
+ * @param infotext     pairs the request adds to each image's infotext beyond the request's own (A1111's
+ *                     extra_generation_params, e.g. "Mask blur"), in order
+ * @param checkpoint   override_settings.sd_model_checkpoint as the client named it; null: the loaded one
+ * @param restoreCheckpoint A1111's override_settings_restore_afterwards: load the previous checkpoint again
+ *                     after the job
  */
 public record ImageJob(Route route, GenerationRequest request, int batchSize, int iterations, boolean randomSeed,
-                       String sampler, String scheduler, ObjectNode parameters, boolean sendImages)
+                       String sampler, String scheduler, ObjectNode parameters, boolean sendImages,
+                       Map<String, Object> infotext, String checkpoint, boolean restoreCheckpoint)
         implements AutoCloseable {
 
     /** The API a job came from. */
     public enum Route { TXT2IMG, IMG2IMG, OPENAI }
+
+    public ImageJob {
+        infotext = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(infotext));
+    }
 
     public int imageCount() {
         return batchSize * iterations;

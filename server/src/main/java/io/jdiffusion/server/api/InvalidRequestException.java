@@ -1,11 +1,15 @@
 package io.jdiffusion.server.api;
 
+import io.jdiffusion.core.OneLine;
+
 /**
  * A request the server will not run, with the field at fault ("body" for the request as a whole) and the
  * HTTP status that says why: 422 for a value of the wrong type or out of range (as FastAPI answers for
  * AUTOMATIC1111), 404 for a name that names nothing (a sampler, a checkpoint), 413 for an image too large.
  */
 public final class InvalidRequestException extends RuntimeException {
+    /** Longest message: a quoted value may be as long as the body. */
+    private static final int MAX_MESSAGE_CHARS = 1000;
     private final String field;
     private final int status;
 
@@ -14,9 +18,18 @@ public final class InvalidRequestException extends RuntimeException {
     }
 
     public InvalidRequestException(int status, String field, String message) {
-        super(field + ": " + message);
+        super(field + ": " + oneLine(message));
         this.field = field;
         this.status = status;
+    }
+
+    /**
+     * The message as one bounded line: messages quote what the client sent (a sampler name, say), and a line
+     * break or control character in it must not split the line that logs and clients read.
+     */
+    private static String oneLine(String message) {
+        String flat = message == null ? "" : OneLine.flatten(message);
+        return flat.length() <= MAX_MESSAGE_CHARS ? flat : flat.substring(0, MAX_MESSAGE_CHARS) + "...";
     }
 
     /** The JSON field at fault, e.g. {@code steps} or {@code init_images[0]}; "body" for the whole body. */

@@ -34,6 +34,7 @@ public final class OpenAiRequests {
         if (prompt == null) {
             throw new InvalidRequestException("prompt", "is required");
         }
+        GenerationRequests.checkPrompt("prompt", prompt);
         int n = f.integer("n", 1);
         if (n < 1 || n > limits.maxImages()) {
             throw new InvalidRequestException("n", "must be in [1, " + limits.maxImages() + "], got " + n);
@@ -63,8 +64,8 @@ public final class OpenAiRequests {
         }
         Sampler.Choice sampler = Sampler.parse(model.defaultSampler());
         GenerationRequest request = GenerationRequests.of(prompt, "", 0, sampler, GenerationRequest.DEFAULT_STEPS,
-                GenerationRequest.DEFAULT_GUIDANCE, 0f, width, height, null, 0.8f);
+                GenerationRequest.DEFAULT_GUIDANCE, 0f, width, height, null, 0.8f, null);
         ObjectNode parameters = f.node().deepCopy();
-        return new ImageJob(ImageJob.Route.OPENAI, request, 1, n, true, sampler.a1111Label(), "automatic", parameters, true);
+        return new ImageJob(ImageJob.Route.OPENAI, request, 1, n, true, sampler.a1111Label(), "automatic", parameters, true, java.util.Map.of(), null, true);
     }
 }

@@ -5,6 +5,8 @@ import io.jdiffusion.server.api.InvalidRequestException;
 
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
@@ -37,6 +39,8 @@ public final class GenerationQueue implements AutoCloseable {
     }
 
     private final BlockingQueue<Ticket> waiting;
+    /** Work that must run on the job thread but is no job (a checkpoint switch): before the next job starts. */
+    private final BlockingQueue<Between> betweenJobs = new LinkedBlockingQueue<>();
     private final JobRunner runner;
     private final Thread worker;
     private volatile boolean closed;
@@ -66,6 +70,32 @@ public final class GenerationQueue implements AutoCloseable {
         return ticket;
     }
 
+    /**
+     * Runs {@code task} on the job thread once the running job has ended, before the next waiting job
+     * starts. The future ends with the task (exceptionally when it threw, or when the server stops first).
+     */
+    public CompletableFuture<Void> runBetweenJobs(Runnable task) {
+        Between pending = new Between(task, new CompletableFuture<>());
+        betweenJobs.add(pending);
+        // Closed meanwhile: the worker may be gone, so nobody else would end it.
+        if (closed && betweenJobs.remove(pending)) {
+            pending.done().completeExceptionally(new IllegalStateException("the server is stopping"));
+        }
+        return pending.done();
+    }
+
+    /** A task for the job thread and what its caller waits on. */
+    private record Between(Runnable task, CompletableFuture<Void> done) {
+        void run() {
+            try {
+                task.run();
+                done.complete(null);
+            } catch (RuntimeException | Error e) {
+                done.completeExceptionally(e);
+            }
+        }
+    }
+
     /** Its client is gone: a waiting job is dropped, a running one stops at its next step. */
     public void cancel(Ticket ticket) {
         ticket.cancelled = true;
@@ -89,9 +119,13 @@ public final class GenerationQueue implements AutoCloseable {
 
     private void work() {
         while (!closed) {
+            Between task;
+            while ((task = betweenJobs.poll()) != null) {
+                task.run();
+            }
             Ticket ticket;
             try {
-                ticket = waiting.poll(200, TimeUnit.MILLISECONDS);
+                ticket = waiting.poll(50, TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 return;
             }
@@ -115,6 +149,8 @@ public final class GenerationQueue implements AutoCloseable {
                     + "); try a smaller size or fewer images per request");
         } catch (InvalidRequestException e) {
             outcome = new JobOutcome.Failed(e.status(), "InvalidRequest", e.getMessage());
+        } catch (CheckpointLoadException e) {
+            outcome = new JobOutcome.Failed(500, "CheckpointLoadError", e.getMessage());
         } catch (IllegalArgumentException e) {
             outcome = new JobOutcome.Failed(422, "IllegalArgumentException", e.getMessage());
         } catch (RuntimeException | StackOverflowError e) {
@@ -136,6 +172,10 @@ public final class GenerationQueue implements AutoCloseable {
             worker.join(TimeUnit.MINUTES.toMillis(2));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        Between task;
+        while ((task = betweenJobs.poll()) != null) {
+            task.done().completeExceptionally(new IllegalStateException("the server is stopping"));
         }
         Ticket t;
         while ((t = waiting.poll()) != null) {

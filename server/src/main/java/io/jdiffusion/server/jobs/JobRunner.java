@@ -5,6 +5,7 @@ import io.jdiffusion.models.pipeline.PngWriter;
 import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.server.api.GenerationRequests;
 import io.jdiffusion.server.api.ImageJob;
+import io.jdiffusion.server.api.InvalidRequestException;
 
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -36,8 +37,32 @@ public final class JobRunner {
         return progress;
     }
 
-    /** Runs {@code job} on the calling thread; {@code cancelled} says its client is gone. */
+    /**
+     * Runs {@code job} on the calling thread, on the checkpoint it names (loaded for it, and the previous one
+     * loaded again afterwards where it asks); {@code cancelled} says its client is gone.
+     */
     JobResult run(ImageJob job, BooleanSupplier cancelled) {
+        CheckpointFolder.Checkpoint before = generator.loaded();
+        if (job.checkpoint() != null) {
+            CheckpointFolder.Checkpoint wanted = generator.checkpoints().find(job.checkpoint())
+                    .orElseThrow(() -> new InvalidRequestException(404, "override_settings.sd_model_checkpoint",
+                            "checkpoint '" + job.checkpoint() + "' not found (it left the models folder)"));
+            generator.load(wanted);
+        }
+        try {
+            return runImages(job, cancelled);
+        } finally {
+            if (job.restoreCheckpoint() && !generator.loaded().equals(before)) {
+                try {
+                    generator.load(before);
+                } catch (CheckpointLoadException e) {
+                    // It loaded before; should it fail now, the job's checkpoint stays loaded and serves on.
+                }
+            }
+        }
+    }
+
+    private JobResult runImages(ImageJob job, BooleanSupplier cancelled) {
         // A1111 draws random seeds below 2^32 - 1, which every other tool can type back in.
         long firstSeed = job.randomSeed() ? SEEDS.nextLong(4_294_967_294L) : job.request().sampling().seed();
         String timestamp = progress.beginJob(job.route().name().toLowerCase(java.util.Locale.ROOT), job.imageCount());
@@ -50,14 +75,14 @@ public final class JobRunner {
                 long seed = firstSeed + i;
                 progress.beginImage(i);
                 GenerationRequest request = GenerationRequests.withSeed(job.request(), seed);
-                ImageGenerator.Image image = generator.generate(request, listener(cancelled));
+                ImageGenerator.Image image = generator.generate(request, job.infotext(), listener(cancelled));
                 pngs.add(PngWriter.encode(image.pixels(), Map.of("parameters", image.infotext())));
                 seeds.add(seed);
                 infotexts.add(image.infotext());
                 image.warnings().stream().filter(w -> !warnings.contains(w)).forEach(warnings::add);
             }
             return new JobResult(List.copyOf(pngs), List.copyOf(seeds), List.copyOf(infotexts), timestamp,
-                    progress.interrupted(), List.copyOf(warnings));
+                    progress.interrupted(), List.copyOf(warnings), generator.model());
         } finally {
             progress.endJob();
         }

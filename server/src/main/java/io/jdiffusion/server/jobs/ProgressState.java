@@ -22,7 +22,7 @@ public final class ProgressState {
                            String textinfo) {
     }
 
-    private final LatentPreview preview;
+    private final java.util.function.Supplier<LatentPreview> preview;
     private String job = "";
     private String jobTimestamp = "0";
     private long startNanos;
@@ -40,8 +40,8 @@ public final class ProgressState {
     private long previewVersion = -1;
     private String previewPng;
 
-    /** @param preview the latent-to-RGB map of the model's VAE */
-    public ProgressState(LatentPreview preview) {
+    /** @param preview the latent-to-RGB map of the loaded model's VAE */
+    public ProgressState(java.util.function.Supplier<LatentPreview> preview) {
         this.preview = preview;
     }
 
@@ -154,7 +154,7 @@ public final class ProgressState {
             version = latentVersion;
         }
         // Encoded outside the lock, so the worker never waits for a preview.
-        BufferedImage image = preview.of(copy, c, h, w);
+        BufferedImage image = preview.get().of(copy, c, h, w);
         String encoded = image == null ? null : Base64.getEncoder().encodeToString(PngWriter.encode(image, Map.of()));
         synchronized (this) {
             if (version == latentVersion) {

@@ -42,12 +42,12 @@ function fill(select, items, value, label) {
 
 async function loadLists() {
   try {
-    const [samplers, schedulers, models] = await Promise.all([
-      api("/sdapi/v1/samplers"), api("/sdapi/v1/schedulers"), api("/sdapi/v1/sd-models")]);
+    const [samplers, schedulers, options] = await Promise.all([
+      api("/sdapi/v1/samplers"), api("/sdapi/v1/schedulers"), api("/sdapi/v1/options")]);
     fill($("sampler"), samplers, (s) => s.name, (s) => s.name);
     $("sampler").value = samplers.some((s) => s.name === "Euler a") ? "Euler a" : samplers[0].name;
     fill($("scheduler"), schedulers, (s) => s.name, (s) => s.label);
-    $("model").textContent = models.length ? models[0].title : "";
+    $("model").textContent = options.sd_model_checkpoint || "";
     $("error").textContent = "";
   } catch (e) {
     $("error").textContent = e.message;

@@ -18,7 +18,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The pure request mappings: JSON bytes to a job, or one error naming the field. */
 class A1111RequestsTest {
-    private static final ModelFacts SD15 = new ModelFacts("v1-5", "6ce0161689", "pndm", 512, 512, 8);
+    private static final ModelFacts SD15 = new ModelFacts("v1-5", "6ce0161689", "pndm", 512, 512, 8, false);
     private static final RequestLimits LIMITS = RequestLimits.DEFAULTS;
 
     private static ImageJob txt2img(String json) {
@@ -63,10 +63,28 @@ class A1111RequestsTest {
     }
 
     @Test
-    void theLoadedCheckpointIsAcceptedByTitleOrName() {
-        for (String name : new String[]{"v1-5", "v1-5 [6ce0161689]"}) {
-            assertThat(txt2img("{\"override_settings\": {\"sd_model_checkpoint\": \"" + name + "\"}}").imageCount()).isEqualTo(1);
-        }
+    void aMessageQuotingTheClientStaysOneBoundedLine() {
+        assertThatThrownBy(() -> txt2img("{\"sampler_name\": \"DPM++ 2M ka\\rras\\n\\u0007\"}"))
+                .isInstanceOfSatisfying(InvalidRequestException.class, e -> assertThat(e.getMessage())
+                        .contains("'DPM++ 2M ka ras").doesNotContain("\r").doesNotContain("\n"));
+        assertThatThrownBy(() -> txt2img("{\"sampler_name\": \"" + "x".repeat(100_000) + "\"}"))
+                .isInstanceOfSatisfying(InvalidRequestException.class, e -> assertThat(e.getMessage()).hasSizeLessThan(1100));
+    }
+
+    @Test
+    void overrideSettingsAsFarAsTheyApply() {
+        ImageJob plain = txt2img("{}");
+        assertThat(plain.checkpoint()).isNull();
+        assertThat(plain.restoreCheckpoint()).isTrue();
+        ImageJob job = txt2img("{\"sampler_name\": \"DDIM\", \"override_settings\": {\"sd_model_checkpoint\": \"tiny-sd2\","
+                + " \"eta_ddim\": 0.25, \"eta_ancestral\": 1, \"CLIP_stop_at_last_layers\": 1, \"sd_vae\": \"Automatic\","
+                + " \"unknown_key\": [1]}, \"override_settings_restore_afterwards\": false}");
+        assertThat(job.checkpoint()).isEqualTo("tiny-sd2");
+        assertThat(job.restoreCheckpoint()).isFalse();
+        assertThat(job.request().sampling().eta()).isEqualTo(0.25f);
+        // The request's own eta wins over the setting, as in A1111.
+        assertThat(txt2img("{\"sampler_name\": \"DDIM\", \"eta\": 0.5, \"override_settings\": {\"eta_ddim\": 0.25}}")
+                .request().sampling().eta()).isEqualTo(0.5f);
     }
 
     @ParameterizedTest
@@ -109,8 +127,15 @@ class A1111RequestsTest {
             "{\"sampler_index\": 3}|sampler_index|422",
             "{\"scheduler\": \"polyexponential\"}|scheduler|422",
             "{\"sampler_name\": \"DDIM\", \"scheduler\": \"karras\"}|scheduler|422",
-            "{\"override_settings\": {\"sd_model_checkpoint\": \"other.safetensors\"}}|override_settings.sd_model_checkpoint|404",
-            "{\"override_settings\": {\"sd_model_checkpoint\": \"v1-5 [0000000000]\"}}|override_settings.sd_model_checkpoint|404",
+            "{\"override_settings\": {\"sd_model_checkpoint\": 3}}|override_settings.sd_model_checkpoint|422",
+            "{\"override_settings\": {\"eta_ddim\": \"a lot\"}}|override_settings.eta_ddim|422",
+            "{\"override_settings\": {\"eta_ddim\": -1}}|override_settings.eta_ddim|422",
+            "{\"override_settings\": {\"eta_ancestral\": 0.5}}|override_settings.eta_ancestral|422",
+            "{\"override_settings\": {\"CLIP_stop_at_last_layers\": 2}}|override_settings.CLIP_stop_at_last_layers|422",
+            "{\"override_settings\": {\"CLIP_stop_at_last_layers\": \"two\"}}|override_settings.CLIP_stop_at_last_layers|422",
+            "{\"override_settings_restore_afterwards\": \"perhaps\"}|override_settings_restore_afterwards|422",
+            "{\"eta\": -0.5}|eta|422",
+            "{\"prompt\": \"%s\"}|prompt|422",
             "{\"override_settings\": []}|override_settings|422",
             "{\"prompt\": \"a\", \"prompt\": \"b\"}|body|422",
             "{\"prompt\": |body|422",
@@ -118,7 +143,8 @@ class A1111RequestsTest {
             "null|body|422",
             "|body|422"})
     void badRequestsNameTheirField(String json, String field, int status) {
-        assertThatThrownBy(() -> txt2img(json == null ? "" : json))
+        String body = json == null ? "" : json.replace("%s", "x".repeat(io.jdiffusion.models.pipeline.RequestLimits.MAX_PROMPT_CHARS + 1));
+        assertThatThrownBy(() -> txt2img(body))
                 .isInstanceOfSatisfying(InvalidRequestException.class, e -> {
                     assertThat(e.field()).isEqualTo(field);
                     assertThat(e.status()).isEqualTo(status);
@@ -146,13 +172,99 @@ class A1111RequestsTest {
             "{\"init_images\": \"abc\"}|init_images|422",
             "{}|init_images|422",
             "{\"init_images\": [\"aGVsbG8=\"], \"denoising_strength\": 0}|denoising_strength|422",
-            "{\"init_images\": [\"aGVsbG8=\"], \"mask\": \"aGVsbG8=\"}|mask|422"})
+            "{\"init_images\": [\"aGVsbG8=\"], \"mask_blur\": \"soft\"}|mask_blur|422",
+            "{\"init_images\": [\"aGVsbG8=\"], \"inpaint_full_res\": \"maybe\"}|inpaint_full_res|422",
+            "{\"init_images\": [\"aGVsbG8=\"], \"inpainting_fill\": []}|inpainting_fill|422"})
     void badImagesNameTheirField(String json, String field, int status) {
         assertThatThrownBy(() -> A1111Requests.img2img(json.getBytes(StandardCharsets.UTF_8), SD15, LIMITS))
                 .isInstanceOfSatisfying(InvalidRequestException.class, e -> {
                     assertThat(e.field()).isEqualTo(field);
                     assertThat(e.status()).isEqualTo(status);
                 });
+    }
+
+    @Test
+    void aMaskIsReadInvertedAndBlurredAsA1111ReadsIt() throws IOException {
+        BufferedImage leftWhite = new BufferedImage(64, 64, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 64; y++) {
+            for (int x = 0; x < 32; x++) {
+                leftWhite.setRGB(x, y, 0xFFFFFF);
+            }
+        }
+        try (ImageJob job = img2img(", \"mask\": \"" + base64(leftWhite) + "\", \"mask_blur\": 0")) {
+            float[] m = job.request().image().mask().toFloatArray();
+            assertThat(m[0]).isEqualTo(1f);
+            assertThat(m[63]).isEqualTo(0f);
+            assertThat(job.infotext()).isEmpty();
+            assertThat(job.parameters().get("inpainting_fill").asInt()).isEqualTo(1);
+            assertThat(job.parameters().get("mask").isNull()).isTrue();
+        }
+        try (ImageJob job = img2img(", \"mask\": \"" + base64(leftWhite) + "\", \"inpainting_mask_invert\": 1,"
+                + " \"inpainting_fill\": 1, \"inpaint_full_res\": false")) {
+            float[] m = job.request().image().mask().toFloatArray();
+            assertThat(m[0]).isEqualTo(0f);
+            assertThat(m[63]).isEqualTo(1f);
+            // A1111's default blur of 4 softens the edge between columns 31 and 32.
+            assertThat(m[31]).isStrictlyBetween(0f, 0.5f);
+            assertThat(m[32]).isStrictlyBetween(0.5f, 1f);
+            assertThat(job.infotext()).containsExactly(java.util.Map.entry("Mask mode", "Inpaint not masked"),
+                    java.util.Map.entry("Mask blur", 4));
+        }
+        // An RGBA mask with transparency is a mask by its alpha: opaque repaints, whatever the colour.
+        BufferedImage alpha = new BufferedImage(64, 64, BufferedImage.TYPE_INT_ARGB);
+        alpha.setRGB(0, 0, 0xFF000000);
+        try (ImageJob job = img2img(", \"mask\": \"" + base64(alpha) + "\", \"mask_blur\": 0")) {
+            float[] m = job.request().image().mask().toFloatArray();
+            assertThat(m[0]).isEqualTo(1f);
+            assertThat(m[1]).isEqualTo(0f);
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "\"inpainting_fill\": 0|inpainting_fill|fill",
+            "\"inpainting_fill\": 2|inpainting_fill|latent noise",
+            "\"inpainting_fill\": 7|inpainting_fill|got 7",
+            "\"inpaint_full_res\": true|inpaint_full_res|not implemented",
+            "\"inpaint_full_res_padding\": -1|inpaint_full_res_padding|0 or more",
+            "\"mask_blur\": 65|mask_blur|[0, 64]",
+            "\"mask_blur_x\": -1, \"mask_blur_y\": -1|mask_blur_x|[0, 64]",
+            "\"mask_blur_x\": 2|mask_blur_y|mask_blur",
+            "\"inpainting_mask_invert\": 2|inpainting_mask_invert|got 2"})
+    void inpaintingOptionsJdiffusionDoesNotHaveAre422NamingTheField(String fields, String field, String says) throws IOException {
+        String mask = base64(new BufferedImage(64, 64, BufferedImage.TYPE_INT_RGB));
+        assertThatThrownBy(() -> img2img(", \"mask\": \"" + mask + "\", " + fields))
+                .isInstanceOfSatisfying(InvalidRequestException.class, e -> {
+                    assertThat(e.field()).isEqualTo(field);
+                    assertThat(e.status()).isEqualTo(422);
+                    assertThat(e.getMessage()).contains(says);
+                });
+    }
+
+    @Test
+    void aBadMaskIsRefusedLikeABadInitImage() throws IOException {
+        RequestLimits tight = new RequestLimits(1 << 20, 1 << 16, 64 * 64, 4, 50);
+        String init = base64(new BufferedImage(64, 64, BufferedImage.TYPE_INT_RGB));
+        String bigCanvas = base64(new BufferedImage(2000, 2000, BufferedImage.TYPE_BYTE_BINARY));
+        for (String[] c : new String[][]{{"@@@@", "422"}, {"aGVsbG8=", "422"}, {bigCanvas, "413"}}) {
+            byte[] body = ("{\"init_images\": [\"" + init + "\"], \"width\": 64, \"height\": 64, \"mask\": \"" + c[0] + "\"}")
+                    .getBytes(StandardCharsets.UTF_8);
+            assertThatThrownBy(() -> A1111Requests.img2img(body, SD15, tight))
+                    .isInstanceOfSatisfying(InvalidRequestException.class, e -> {
+                        assertThat(e.field()).isEqualTo("mask");
+                        assertThat(e.status()).isEqualTo(Integer.parseInt(c[1]));
+                    });
+        }
+    }
+
+    private static ImageJob img2img(String moreFields) throws IOException {
+        String init = base64(new BufferedImage(64, 64, BufferedImage.TYPE_INT_RGB));
+        return A1111Requests.img2img(("{\"init_images\": [\"" + init + "\"], \"width\": 64, \"height\": 64" + moreFields + "}")
+                .getBytes(StandardCharsets.UTF_8), SD15, LIMITS);
+    }
+
+    private static String base64(BufferedImage image) throws IOException {
+        return Base64.getEncoder().encodeToString(png(image));
     }
 
     @Test
