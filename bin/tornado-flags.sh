@@ -2,7 +2,8 @@
 # TornadoVM's SDK lists the flags its runtime needs (module path, JVMCI, Graal compiler, exports) in
 # $TORNADOVM_HOME/tornado-argfile; an SDK that ships only the template (paths as ${TORNADOVM_HOME}) gets it
 # expanded into a cache file. See backend-tornado/README.md.
-cp="$cp:$(ls "$here"/backend-tornado/target/jdiffusion-backend-tornado-*.jar | head -n 1)"
+# the module's jar, not its -sources or -javadoc jar beside it (the first of the three by name is -javadoc)
+cp="$cp:$(ls "$here"/backend-tornado/target/jdiffusion-backend-tornado-*.jar | grep -v -e '-sources\.jar$' -e '-javadoc\.jar$' | head -n 1)"
 tornado_argfile="$TORNADOVM_HOME/tornado-argfile"
 if [ ! -f "$tornado_argfile" ] && [ -f "$tornado_argfile.template" ]; then
   tornado_argfile="${XDG_CACHE_HOME:-$HOME/.cache}/jdiffusion/tornado-argfile"

@@ -21,7 +21,8 @@ import java.util.List;
 /**
  * A graph compiled to one TornadoVM execution plan. A run copies the inputs into the plan's input
  * buffers, replays the plan (all kernels back to back on the device; a CUDA graph where the backend has
- * them) and copies the output buffer out. The first run also compiles the kernels and uploads the weights.
+ * them) and copies the output buffer out. {@link #prepare()} JIT-compiles the kernels of every task graph
+ * (TornadoVM's pre-compilation); without it the first run does. The first run uploads the weights.
  */
 final class TornadoExecutable implements Executable {
     /** An integer input that indexes an embedding table of {@code vocab} rows. */
@@ -57,6 +58,7 @@ final class TornadoExecutable implements Executable {
     private final boolean cudaGraphs;
     private final List<String> profileLogs = new ArrayList<>();
     private long runCount;
+    private boolean prepared;
     private boolean closed;
 
     TornadoExecutable(TornadoBackend backend, Graph graph, Precision precision, List<ImmutableTaskGraph> taskGraphs, GridScheduler grids,
@@ -108,11 +110,27 @@ final class TornadoExecutable implements Executable {
         return taskCount;
     }
 
+    /**
+     * Compiles every task graph's kernels for the device without running them ({@code withPreCompilation()}: the
+     * interpreter walks the plan's bytecode, compiling each launch and skipping allocations, copies and launches).
+     */
+    @Override
+    public void prepare() {
+        checkOpen();
+        if (!prepared) {
+            plan.withPreCompilation();
+            prepared = true;
+        }
+    }
+
+    /** Whether {@link #prepare()} ran. */
+    boolean prepared() {
+        return prepared;
+    }
+
     @Override
     public void run(List<? extends DeviceTensor> inputs, List<? extends DeviceTensor> outputTensors) {
-        if (closed) {
-            throw new IllegalStateException("executable for graph '" + graph.name() + "' used after close");
-        }
+        checkOpen();
         check(inputs, graph.inputs(), "input");
         check(outputTensors, graph.outputs(), "output");
         for (IdCheck c : idChecks) {
@@ -145,6 +163,12 @@ final class TornadoExecutable implements Executable {
         }
         for (int i = 0; i < outputTensors.size(); i++) {
             HostCopies.fromFloats(outputs, outputOffsets[i], backend.own(outputTensors.get(i)).host());
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("executable for graph '" + graph.name() + "' used after close");
         }
     }
 

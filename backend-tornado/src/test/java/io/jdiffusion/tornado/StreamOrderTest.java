@@ -81,17 +81,26 @@ class StreamOrderTest {
 
     @Test
     void outputsOfAChainOfTaskGraphsAreReadAfterItFinishedF32() {
-        check(Precision.F32, 1e-4);
+        check(Precision.F32, 1e-4, false);
+    }
+
+    /**
+     * {@link TornadoExecutable#prepare()} JIT-compiles every graph of the chain ahead of the first run
+     * (TornadoVM's pre-compilation), and the runs after it equal backend-cpu's as an unprepared chain's do.
+     */
+    @Test
+    void aChainPreparedBeforeItsFirstRunComputesTheSame() {
+        check(Precision.F32, 1e-4, true);
     }
 
     /** F16 where the device computes in F16 (cuBLAS on the CUDA backend, tensor cores on PTX); skipped on PoCL. */
     @Test
     void outputsOfAChainOfTaskGraphsAreReadAfterItFinishedF16() {
         assumeTrue(TornadoDevices.computesHalf(((TornadoBackend) tornado).device()), "no F16 on this TornadoVM device");
-        check(Precision.F16, 1e-2);
+        check(Precision.F16, 1e-2, false);
     }
 
-    private void check(Precision precision, double tolerance) {
+    private void check(Precision precision, double tolerance, boolean prepare) {
         TestRandom random = TestRandom.fresh();
         List<Tensor> constants = new ArrayList<>();
         Graph graph = deepChain(random, constants);
@@ -107,6 +116,11 @@ class StreamOrderTest {
         try (exe; DeviceTensor input = tornado.allocate(graph.inputs().getFirst().shape(), DType.F32);
              DeviceTensor output = tornado.allocate(out.shape(), out.dtype())) {
             assertThat(((TornadoExecutable) exe).graphCount()).as("chained task graphs").isGreaterThanOrEqualTo(LAYERS / 2);
+            if (prepare) {
+                exe.prepare();
+                exe.prepare(); // a second call does nothing
+            }
+            assertThat(((TornadoExecutable) exe).prepared()).isEqualTo(prepare);
             for (int run = 0; run < RUNS; run++) {
                 try (Tensor x = random.normal(Shape.of(rows, width), 1); Tensor actual = Tensor.allocate(out.shape(), out.dtype())) {
                     tornado.upload(x, input);

@@ -6,6 +6,7 @@ import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.safetensors.SafetensorsFile;
 import io.jdiffusion.core.safetensors.SafetensorsWriter;
 import io.jdiffusion.testdata.GoldenSet;
+import io.jdiffusion.testdata.TestFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -91,10 +92,8 @@ class CliSdxlTest {
         expectError("--crop-top-left must be two non-negative whole numbers as A,B, got '4x8'", "generate", "--model", model,
                 "-p", "x", "--crop-top-left", "4x8", "-o", out.toString());
         Path half = dir.resolve("half");
-        copy(GoldenSet.TINY_SDXL.modelDir(), half);
-        try (var walk = Files.walk(half.resolve("text_encoder_2"))) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
+        TestFiles.copyTree(GoldenSet.TINY_SDXL.modelDir(), half);
+        TestFiles.deleteTree(half.resolve("text_encoder_2"));
         expectError("has no text_encoder_2/ folder", "generate", "--model", half.toString(), "-p", "x", "-o", out.toString());
         assertThat(Files.exists(out)).isFalse();
     }
@@ -179,18 +178,5 @@ class CliSdxlTest {
         List<String> lines = r.err().lines().filter(l -> l.startsWith("jdiffusion: error:")).toList();
         assertThat(lines).as(r.err()).singleElement().satisfies(l -> assertThat(l).contains(message));
         assertThat(r.err()).doesNotContain("\tat ");
-    }
-
-    private static void copy(Path from, Path to) throws IOException {
-        try (var walk = Files.walk(from)) {
-            for (Path p : walk.toList()) {
-                Path t = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t);
-                }
-            }
-        }
     }
 }

@@ -7,6 +7,7 @@ import io.jdiffusion.models.pipeline.PngText;
 import io.jdiffusion.models.sd.CheckpointFamily;
 import io.jdiffusion.models.sd.LdmCheckpointWriter;
 import io.jdiffusion.models.sd.StableDiffusion;
+import io.jdiffusion.testdata.TestFiles;
 import io.jdiffusion.testdata.TinySd;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -333,18 +334,7 @@ class CliTest {
     }
 
     private Path copyTinyModelWithCorruptUnet() throws IOException {
-        Path copy = dir.resolve("corrupt-model");
-        Path src = TinySd.modelDir();
-        try (Stream<Path> walk = Files.walk(src)) {
-            for (Path p : walk.toList()) {
-                Path t = copy.resolve(src.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t);
-                }
-            }
-        }
+        Path copy = TestFiles.copyTree(TinySd.modelDir(), dir.resolve("corrupt-model"));
         Path unet = copy.resolve("unet/diffusion_pytorch_model.safetensors");
         byte[] bytes = Files.readAllBytes(unet);
         Files.write(unet, java.util.Arrays.copyOf(bytes, bytes.length / 2));

@@ -1,5 +1,6 @@
 package io.jdiffusion.cli;
 
+import io.jdiffusion.testdata.TestFiles;
 import io.jdiffusion.testdata.TinySd;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -131,18 +132,6 @@ class HostileInputTest {
     }
 
     private Path copyTinyModel() throws IOException {
-        Path copy = Files.createTempDirectory(dir, "model");
-        Path src = TinySd.modelDir();
-        try (Stream<Path> walk = Files.walk(src)) {
-            for (Path p : walk.toList()) {
-                Path t = copy.resolve(src.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t);
-                }
-            }
-        }
-        return copy;
+        return TestFiles.copyTree(TinySd.modelDir(), Files.createTempDirectory(dir, "model"));
     }
 }

@@ -145,17 +145,9 @@ public final class TinySd {
             if (!Files.isRegularFile(target.resolve("complete"))) {
                 throw e;
             }
-            deleteTree(tmp); // another process finished first
+            TestFiles.deleteTree(tmp); // another process finished first
         }
         return target;
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 
     /** Names of the golden cases, in index order. */

@@ -34,6 +34,12 @@ import java.util.List;
  * [negative, prompt], the scheduler's loop over UNet calls, VAE decode. Networks run on one backend; each
  * network is compiled once per shape and replayed (see {@link NetworkRunner}), and the conditioning stays on
  * the device for the whole loop. Only latents (a few hundred KiB) cross to the host at each step, where the scheduler runs.
+ *
+ * <p><b>Ownership:</b> the pipeline owns the executables it compiles and frees them in {@link #close()}; the
+ * model and the backend stay the caller's, and outlive the pipeline. <b>Threads:</b> one generation at a time:
+ * a compiled network runs one call at a time, so callers that serve several clients queue their requests
+ * (as the server does) or build one pipeline per thread. Reusing one pipeline for many images is what makes
+ * the second image fast: each shape is compiled once.
  */
 public final class StableDiffusionPipeline implements AutoCloseable {
     private final StableDiffusion model;
@@ -43,6 +49,12 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     /**
      * A pipeline on {@code backend}; it compiles each network shape on first use and keeps it until closed.
      * Networks with LoRAs merged are compiled once per LoRA set and context length, beside the base networks.
+     * Nothing is compiled here.
+     *
+     * @param model     the loaded model; it must stay open while the pipeline lives
+     * @param backend   where the networks run; it must stay open while the pipeline lives
+     * @param precision the activation precision to ask the backend for (F16 halves memory traffic on a GPU; a
+     *                  backend without it computes in F32, see {@link #precisionUsed()})
      */
     public StableDiffusionPipeline(StableDiffusion model, Backend backend, Precision precision) {
         this.model = model;
@@ -50,19 +62,42 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         this.loraNetworks = new LoraNetworks(model.unet(), model.textEncoders(), key -> runner.evict(key + "/"));
     }
 
+    /**
+     * The width a request of size 0 gets: the size the model was trained at.
+     *
+     * @return the UNet's sample size times the VAE's downscale factor (512 for SD 1.5, 768 for SD 2.x-v,
+     *         1024 for SDXL)
+     */
     public int defaultWidth() {
         return model.unet().sampleSize() * model.vae().downscaleFactor();
     }
 
+    /**
+     * The height a request of size 0 gets; the models are trained on squares.
+     *
+     * @return the same as {@link #defaultWidth()}
+     */
     public int defaultHeight() {
         return defaultWidth();
     }
 
-    /** Latent height and width for an image size. */
+    /**
+     * Latent height and width for an image size.
+     *
+     * @param height latent rows: the image height over the VAE's downscale factor
+     * @param width  latent columns: the image width over the VAE's downscale factor
+     */
     public record LatentSize(int height, int width) {
     }
 
-    /** The latent size of a {@code width} x {@code height} image; fails unless both divide by the VAE's factor. */
+    /**
+     * The latent size of a {@code width} x {@code height} image.
+     *
+     * @param width  image width in pixels
+     * @param height image height in pixels
+     * @return both sides divided by the VAE's downscale factor (8)
+     * @throws IllegalArgumentException if a side is not a multiple of that factor
+     */
     public LatentSize latentSize(int width, int height) {
         int factor = model.vae().downscaleFactor();
         if (width % factor != 0 || height % factor != 0) {
@@ -72,15 +107,40 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return new LatentSize(height / factor, width / factor);
     }
 
+    /**
+     * The backend the networks run on.
+     *
+     * @return the backend given at construction; it stays the caller's to close
+     */
     public Backend backend() {
         return runner.backend();
     }
 
+    /**
+     * The model whose networks this pipeline runs.
+     *
+     * @return the model given at construction; it stays the caller's to close
+     */
     public StableDiffusion model() {
         return model;
     }
 
-    /** Runs one whole generation. */
+    /**
+     * Runs one whole generation: LoRAs merged (and kept for the next request with the same set), the prompt
+     * encoded, the image encoded for image-to-image or inpainting, the denoising loop, the VAE decode. Networks
+     * are compiled (and, on a JIT backend, their kernels compiled, see {@link Executable#prepare()}) the first time
+     * a shape is needed; that time is reported as {@link StageTimings#preparationMs()}, apart from the stage figures.
+     *
+     * @param request  what to generate; sizes of 0 take {@link #defaultWidth()} and {@link #defaultHeight()}
+     * @param progress told before and after each UNet call; its {@link ProgressListener#stopRequested()} may end
+     *                 the loop early, and the partly denoised latents are then decoded
+     * @return the image (null if the request asked for latents only), the final latents, the seed, stage
+     *         timings and warnings (e.g. a prompt cut to the encoder's length); the caller closes it
+     * @throws IllegalArgumentException if the size is not a multiple of 8, the init image or mask does not have
+     *                                  the request's size, the initial noise has the wrong length, or an
+     *                                  inpainting model gets no mask
+     * @throws io.jdiffusion.models.lora.LoraException if a LoRA file is missing, corrupt or does not fit the model
+     */
     public GenerationResult generate(GenerationRequest request, ProgressListener progress) {
         long start = System.nanoTime();
         int width = request.size().width() == 0 ? defaultWidth() : request.size().width();
@@ -203,14 +263,27 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         }
     }
 
-    /** The UNet's conditioning for one request, on the device; the caller closes it. */
+    /**
+     * Encodes prompts as the UNet's conditioning, on the device, as {@link #generate} does before denoising.
+     *
+     * @param input the prompt, the negative prompt, whether guidance needs both, and (for SDXL) the size conditioning
+     * @return the conditioning: the context (and for SDXL the pooled embeddings and time ids) as device tensors
+     *         of this pipeline's backend; the caller closes it
+     */
     public Conditioning encodePrompt(ConditioningInput input) {
         return model.conditioner().encode(input, runner);
     }
 
     /**
-     * One UNet call: {@code sample} holds {@code conditioning.batch()} latents [C, h, w] back to back;
-     * returns the model's prediction for them.
+     * One UNet call on the model's own weights (no LoRA), compiled for this shape on first use.
+     *
+     * @param sample       {@code conditioning.batch()} latents [C, h, w] back to back, already scaled by the scheduler
+     * @param timestep     the timestep of every row
+     * @param conditioning from {@link #encodePrompt}
+     * @param h            latent height
+     * @param w            latent width
+     * @return the model's prediction (noise, or v for a v-prediction model) for each row, back to back
+     * @throws IllegalArgumentException if the conditioning lacks an input the UNet needs (SDXL's added inputs)
      */
     public float[] predictNoise(float[] sample, float timestep, Conditioning conditioning, int h, int w) {
         return predictNoise(model.unet(), "", sample, timestep, conditioning, h, w);
@@ -253,14 +326,26 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return model.vaeNeedsF32() ? runner.executableInF32(key, graph) : runner.executable(key, graph);
     }
 
-    /** VAE decode of final latents (before division by the scaling factor) to an image [1, 3, H, W] in [0, 1], whole. */
+    /**
+     * VAE decode of final latents to an image, whole.
+     *
+     * @param latents the latents [1, C, h, w] as the sampler leaves them (before division by the scaling factor)
+     * @param h       latent height
+     * @param w       latent width
+     * @return the image [1, 3, 8h, 8w] in [0, 1]; the caller closes it
+     */
     public Tensor decodeLatents(float[] latents, int h, int w) {
         return decodeLatents(latents, h, w, GenerationRequest.VaeTiling.OFF);
     }
 
     /**
-     * VAE decode of final latents (before division by the scaling factor) to an image [1, 3, H, W] in [0, 1],
-     * whole or in tiles as {@code tiling} says (tiles of the VAE's sample size, {@link TiledDecoding}).
+     * VAE decode of final latents to an image, whole or in tiles (of the VAE's sample size, {@link TiledDecoding}).
+     *
+     * @param latents the latents [1, C, h, w] as the sampler leaves them (before division by the scaling factor)
+     * @param h       latent height
+     * @param w       latent width
+     * @param tiling  whole, tiled, or tiled when the image is large ({@link GenerationRequest.VaeTiling#AUTO})
+     * @return the image [1, 3, 8h, 8w] in [0, 1]; the caller closes it
      */
     public Tensor decodeLatents(float[] latents, int h, int w, GenerationRequest.VaeTiling tiling) {
         AutoencoderKL vae = model.vae();
@@ -296,8 +381,15 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     }
 
     /**
-     * VAE encode for image-to-image: {@code image} [1, 3, H, W] in [0, 1] becomes latents sampled from the
-     * posterior (mean + std * randn from {@code generator}) times the scaling factor, as diffusers' img2img.
+     * VAE encode for image-to-image, as diffusers' img2img: latents sampled from the posterior
+     * (mean + std * randn) times the scaling factor.
+     *
+     * @param image     the image [1, 3, height, width] in [0, 1]; it stays the caller's
+     * @param width     the image width in pixels
+     * @param height    the image height in pixels
+     * @param generator draws the posterior sample's noise (and advances, as torch's generator does)
+     * @return the latents [1, C, height / 8, width / 8], back to back
+     * @throws IllegalArgumentException if {@code image} is not [1, 3, height, width]
      */
     public float[] encodeImage(Tensor image, int width, int height, TorchGenerator generator) {
         if (image.shape().rank() != 4 || image.shape().dim(1) != 3 || image.shape().dim(2) != height || image.shape().dim(3) != width) {
@@ -324,12 +416,20 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         }
     }
 
-    /** What the network calls compiled so far compute in (see {@link NetworkRunner#precisionUsed()}). */
+    /**
+     * What the network calls compiled so far compute in (see {@link NetworkRunner#precisionUsed()}).
+     *
+     * @return F16 if any compiled network computes in F16, else F32 (also before the first generation)
+     */
     public Precision precisionUsed() {
         return runner.precisionUsed();
     }
 
-    /** The precision asked for at construction. */
+    /**
+     * The precision asked for at construction, which the backend may not have granted (see {@link #precisionUsed()}).
+     *
+     * @return the requested activation precision
+     */
     public Precision precisionRequested() {
         return runner.precisionRequested();
     }
@@ -396,9 +496,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /**
      * Splits a generation's wall time into stages and preparation: each lap's time less the graph compilation
-     * that happened during it, which is preparation; the UNet's first call, when its network was compiled for
-     * this generation, also gives its excess over the median call to preparation (backends that JIT-compile and
-     * upload on the first run).
+     * and preparation (JIT) that happened during it, which is preparation; the UNet's first call, when its
+     * network was compiled for this generation, also gives its excess over the median call to preparation (a GPU
+     * backend uploads the weights in the first run).
      */
     private static final class StageClock {
         private final NetworkRunner runner;
@@ -458,7 +558,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return (System.nanoTime() - nanos) / 1e6;
     }
 
-    /** Frees the compiled networks (and their device buffers); the model stays open. */
+    /**
+     * Frees the compiled networks, their device buffers and the merged LoRA networks. The model and the backend
+     * stay open: they are the caller's.
+     */
     @Override
     public void close() {
         loraNetworks.close();

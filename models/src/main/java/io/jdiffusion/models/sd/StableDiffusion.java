@@ -26,6 +26,11 @@ import java.util.function.Supplier;
  * A loaded Stable Diffusion 1.x/2.x or SDXL model: its text conditioner (tokenizers and text encoders), UNet and VAE
  * with their weights (memory-mapped from safetensors files, which stay open until {@link #close()}; F16 files
  * stay F16), and the scheduler config the pipeline needs.
+ *
+ * <p>Loading reads configs and tensor headers and maps the weight files; nothing is computed until a
+ * {@link io.jdiffusion.models.pipeline.StableDiffusionPipeline} compiles the networks on a backend.
+ * <b>Ownership:</b> whoever loads a model closes it, after closing every pipeline built on it.
+ * <b>Threads:</b> a loaded model is immutable; several pipelines (on one or several backends) may share it.
  */
 public final class StableDiffusion implements AutoCloseable {
     /** SD 1.x/2.x ship PNDM (or DDIM, which jdiffusion leaves to the user's choice) as their scheduler. */
@@ -60,7 +65,10 @@ public final class StableDiffusion implements AutoCloseable {
      * Loads a diffusers-layout folder ({@code model_index.json}, {@code text_encoder/}, {@code tokenizer/},
      * {@code unet/}, {@code vae/}, {@code scheduler/}) or a single-file {@code .safetensors} checkpoint.
      *
-     * @param configFolderOrNull see {@link LoadOptions#configFolder()}
+     * @param modelFolderOrSafetensorsFile the diffusers folder, or the {@code .safetensors} file
+     * @param configFolderOrNull           see {@link LoadOptions#configFolder()}; null to use the folder's own
+     *                                     configs, or for a single file, the bundled ones and a tokenizer search
+     * @return the loaded model; the caller closes it
      * @throws ModelLoadException naming every problem found: missing files, corrupt configs, pickle files,
      *                            weights that do not fit the architecture
      */
@@ -73,6 +81,13 @@ public final class StableDiffusion implements AutoCloseable {
      * inferred from its tensor shapes and the bundled configs used, unless the config folder holds component
      * configs; its tokenizer comes from the config folder or is searched for ({@link TokenizerSearch}); its
      * prediction type is chosen as {@link PredictionTypeChoice} says. The description says what was used.
+     *
+     * @param modelFolderOrSafetensorsFile the diffusers folder, or the {@code .safetensors} file
+     * @param options                      the config folder, prediction type and Hugging Face caches to search
+     * @return the loaded model; the caller closes it
+     * @throws ModelLoadException naming the problems found: a missing path, a pickle checkpoint (refused, never
+     *                            read), a file of another format, missing or corrupt configs, weights that do
+     *                            not fit the architecture, no tokenizer found
      */
     public static StableDiffusion loadWith(Path modelFolderOrSafetensorsFile, LoadOptions options) {
         Path model = modelFolderOrSafetensorsFile;
@@ -199,7 +214,13 @@ public final class StableDiffusion implements AutoCloseable {
 
     /**
      * Full-size SD 1.5 (UNet 859M, CLIP ViT-L/14 text tower, VAE: 1.07B parameters) with seeded random weights
-     * stored as {@code storage} (F16 halves the 4.3 GB); see {@link #random}.
+     * stored as {@code storage} (F16 halves the 4.3 GB); see {@link #random}. For benchmarks: its images are noise.
+     *
+     * @param seed            seeds the weights: the same seed gives the same model
+     * @param storage         the weights' dtype, F32 or F16
+     * @param tokenizerFolder a folder with CLIP's {@code vocab.json} and {@code merges.txt}, or null for none
+     *                        (encoding a prompt then fails with a message saying so)
+     * @return the model, held in memory; the caller closes it to free the weights
      */
     public static StableDiffusion randomSd15(long seed, DType storage, Path tokenizerFolder) {
         return random(ModelConfigs.sd15(), seed, storage, tokenizerFolder);
@@ -209,6 +230,12 @@ public final class StableDiffusion implements AutoCloseable {
      * A model of the architecture {@code configs} with seeded random weights, built in memory without files
      * (see {@link RandomWeights}), using the CLIP tokenizer in {@code tokenizerFolder} (any CLIP vocabulary
      * gives valid ids for benchmarking), or none when it is null.
+     *
+     * @param configs         the architecture: every network's config and the scheduler's
+     * @param seed            seeds the weights: the same seed gives the same model
+     * @param storage         the weights' dtype, F32 or F16
+     * @param tokenizerFolder a CLIP tokenizer folder (used for both of SDXL's tokenizers), or null for none
+     * @return the model, held in memory; the caller closes it to free the weights
      */
     public static StableDiffusion random(ModelConfigs configs, long seed, DType storage, Path tokenizerFolder) {
         RandomWeights weights = new RandomWeights(seed, storage);
@@ -270,16 +297,29 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
+    /**
+     * The (first) text encoder: CLIP ViT-L/14 for SD 1.x and SDXL, OpenCLIP ViT-H/14 for SD 2.x.
+     *
+     * @return the text encoder network, whose graphs a backend compiles
+     */
     public ClipTextEncoder textEncoder() {
         return textEncoder;
     }
 
-    /** SDXL's second text encoder (OpenCLIP ViT-bigG with projection); null for SD 1.x/2.x. */
+    /**
+     * SDXL's second text encoder.
+     *
+     * @return OpenCLIP ViT-bigG with its pooled-output projection; null for SD 1.x/2.x
+     */
     public ClipTextEncoder textEncoder2() {
         return textEncoder2;
     }
 
-    /** The text encoders in order: [text_encoder] for SD 1.x/2.x, [text_encoder, text_encoder_2] for SDXL. */
+    /**
+     * The text encoders in order.
+     *
+     * @return [text_encoder] for SD 1.x/2.x, [text_encoder, text_encoder_2] for SDXL; unmodifiable
+     */
     public List<ClipTextEncoder> textEncoders() {
         return textEncoder2 == null ? List.of(textEncoder) : List.of(textEncoder, textEncoder2);
     }
@@ -288,46 +328,85 @@ public final class StableDiffusion implements AutoCloseable {
      * Whether the VAE must run in F32 even in an F16 pipeline: diffusers' SDXL pipelines upcast it when its
      * config says {@code force_upcast} (the original SDXL VAE overflows F16; the fp16-fix VAE says false). Its
      * SD 1/2 pipelines never do, whatever a re-saved config says.
+     *
+     * @return true for an SDXL model whose VAE config asks for {@code force_upcast}
      */
     public boolean vaeNeedsF32() {
         return textEncoder2 != null && vae.config().forceUpcast();
     }
 
+    /**
+     * The denoising network.
+     *
+     * @return the UNet, with its config and prediction type (epsilon or v)
+     */
     public UNet2DConditionModel unet() {
         return unet;
     }
 
+    /**
+     * The autoencoder that maps images to latents and back.
+     *
+     * @return the VAE, with its scaling factor and its encoder and decoder graphs
+     */
     public AutoencoderKL vae() {
         return vae;
     }
 
-    /** Turns prompts into the UNet's conditioning; owns the model's tokenizer(s) and text encoder(s). */
+    /**
+     * Turns prompts into the UNet's conditioning.
+     *
+     * @return the model's conditioner, which holds its tokenizer(s) and text encoder(s): CLIP's for SD 1.x/2.x,
+     *         both encoders with pooled embeddings and time ids for SDXL
+     */
     public TextConditioner conditioner() {
         return conditioner;
     }
 
-    /** The sampler used when a request names none: the one the model's scheduler config describes. */
+    /**
+     * The sampler used when a request names none: the one the model's scheduler config describes.
+     *
+     * @return Euler for a model that ships EulerDiscreteScheduler (SDXL), PNDM otherwise
+     */
     public Sampler defaultSampler() {
         // SDXL ships EulerDiscrete; diffusers runs what the scheduler config names
         return schedulerConfig.path("_class_name").asText("").equals("EulerDiscreteScheduler") ? Sampler.EULER : DEFAULT_SAMPLER;
     }
 
-    /** The scheduler's config ({@code scheduler/scheduler_config.json}, or the family's default for a bare single file). */
+    /**
+     * The scheduler's config: {@code scheduler/scheduler_config.json}, or the family's default for a bare single file.
+     *
+     * @return a copy of the JSON, which the caller may change
+     */
     public JsonNode schedulerConfig() {
         return schedulerConfig.deepCopy();
     }
 
-    /** What was loaded from where, e.g. {@code SD 1.x (diffusers folder /models/sd15)}; for logs and PNG metadata. */
+    /**
+     * What was loaded from where, for logs; it holds local paths, so it never goes into an image (see {@link #identity()}).
+     *
+     * @return e.g. {@code SD 1.x (diffusers folder /models/sd15)}, with the configs, prediction type and
+     *         tokenizer used for a single file
+     */
     public String description() {
         return description;
     }
 
-    /** The model's name (and, for a single file, hash) as a PNG's infotext gives it: never a local path. */
+    /**
+     * The model's name and, for a single file, its A1111 hash, as a PNG's infotext gives them.
+     *
+     * @return the identity; it never holds a local path
+     */
     public ModelIdentity identity() {
         return identity;
     }
 
-    /** Unmaps the weight files (or frees random weights); the networks' graphs must not be run afterwards. */
+    /**
+     * Unmaps the weight files (or frees random weights). Close the pipelines built on this model first: their
+     * networks must not be compiled or run afterwards.
+     *
+     * @throws IllegalStateException if a weight file cannot be closed
+     */
     @Override
     public void close() {
         closeAll(resources);

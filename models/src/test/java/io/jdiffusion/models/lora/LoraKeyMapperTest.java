@@ -1,36 +1,19 @@
 package io.jdiffusion.models.lora;
 
-import io.jdiffusion.core.Shape;
 import org.junit.jupiter.api.Test;
 
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
+import static io.jdiffusion.models.lora.MapperTargets.FC1;
+import static io.jdiffusion.models.lora.MapperTargets.TARGETS;
+import static io.jdiffusion.models.lora.MapperTargets.TO_OUT;
+import static io.jdiffusion.models.lora.MapperTargets.TO_Q;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** {@link LoraKeyMapper} on names alone: every supported spelling, and one clear error for each kind of bad file. */
 class LoraKeyMapperTest {
-    private static final LoraTargets.Module TO_Q = new LoraTargets.Module(LoraTargets.UNET,
-            "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight", Shape.of(32, 32));
-    private static final LoraTargets.Module TO_OUT = new LoraTargets.Module(LoraTargets.UNET,
-            "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_out.0.weight", Shape.of(32, 32));
-    private static final LoraTargets.Module FC1 = new LoraTargets.Module(LoraTargets.TEXT_ENCODER,
-            "encoder.layers.0.mlp.fc1.weight", Shape.of(37, 32));
-    private static final LoraTargets TARGETS = targets();
-
-    private static LoraTargets targets() {
-        Map<String, LoraTargets.Module> m = new LinkedHashMap<>();
-        m.put("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q", TO_Q);
-        m.put("unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q", TO_Q);
-        m.put("unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_out.0", TO_OUT);
-        m.put("lora_te_text_model_encoder_layers_0_mlp_fc1", FC1);
-        m.put("text_encoder.text_model.encoder.layers.0.mlp.fc1", FC1);
-        return LoraTargets.of(m);
-    }
-
     @Test
     void kohyaNamesWithAlpha() {
         String k = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q";

@@ -21,7 +21,7 @@ import java.util.List;
 import java.util.Map;
 
 import static io.jdiffusion.models.testsupport.ModelFiles.assertBitIdentical;
-import static io.jdiffusion.models.testsupport.ModelFiles.copyTree;
+import static io.jdiffusion.testdata.TestFiles.copyTree;
 import static io.jdiffusion.models.testsupport.ModelFiles.ramp;
 import static io.jdiffusion.models.testsupport.ModelFiles.rewrite;
 import static io.jdiffusion.models.testsupport.ModelFiles.writeLdmOpenClip;

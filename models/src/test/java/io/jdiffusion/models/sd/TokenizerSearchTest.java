@@ -11,7 +11,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-import static io.jdiffusion.models.testsupport.ModelFiles.copyTree;
+import static io.jdiffusion.testdata.TestFiles.copyTree;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -2,9 +2,7 @@ package io.jdiffusion.models.sd2;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.HostRunner;
-import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
@@ -12,13 +10,10 @@ import io.jdiffusion.core.safetensors.SafetensorsFile;
 import io.jdiffusion.models.conditioning.ClipConditioner;
 import io.jdiffusion.models.conditioning.Conditioning;
 import io.jdiffusion.models.conditioning.ConditioningInput;
-import io.jdiffusion.models.pipeline.GenerationRequest;
-import io.jdiffusion.models.pipeline.GenerationResult;
-import io.jdiffusion.models.pipeline.ProgressListener;
-import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.prompt.PromptAttention;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.testsupport.Golden;
+import io.jdiffusion.models.testsupport.GoldenModel;
 import io.jdiffusion.models.tokenizer.ClipTokenizer;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
 import io.jdiffusion.models.unet.UNetCall;
@@ -46,24 +41,22 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class Sd2GoldenTest {
     private static final GoldenSet SET = GoldenSet.TINY_SD2;
+    private static GoldenModel golden;
     private static StableDiffusion model;
     private static Backend cpu;
     private static ClipTokenizer tokenizer;
-    private static StableDiffusionPipeline pipeline;
 
     @BeforeAll
     static void load() {
-        model = StableDiffusion.load(SET.modelDir(), null);
-        cpu = Backends.create("cpu");
+        golden = GoldenModel.open(SET);
+        model = golden.model;
+        cpu = golden.cpu;
         tokenizer = ((ClipConditioner) model.conditioner()).tokenizer();
-        pipeline = new StableDiffusionPipeline(model, cpu, Precision.F32);
     }
 
     @AfterAll
     static void close() {
-        pipeline.close();
-        cpu.close();
-        model.close();
+        golden.close();
     }
 
     static Stream<String> tokenizerCases() {
@@ -131,11 +124,9 @@ class Sd2GoldenTest {
         try (SafetensorsFile f = SET.golden("unet.safetensors");
              Tensor t = Tensor.ofFloats(Shape.of(2), 981, 981)) {
             assertThat(tensor(f, c, "timestep").getLong(0)).isEqualTo(981);
-            List<Tensor> out = HostRunner.run(cpu, unet.graph(new UNetCall(2, 16, 16, 77), taps),
-                    List.of(tensor(f, c, "sample"), t, tensor(f, c, "encoder_hidden_states")));
-            Golden.check("sd2 unet_a noise_pred", out.getFirst(), tensor(f, c, "noise_pred"), 1e-5);
-            Golden.checkTaps("sd2 unet_a", out, taps, role -> tensor(f, c, role), 1e-5);
-            out.forEach(Tensor::close);
+            golden.checkNetwork("sd2 unet_a", unet.graph(new UNetCall(2, 16, 16, 77), taps),
+                    List.of(tensor(f, c, "sample"), t, tensor(f, c, "encoder_hidden_states")), "noise_pred",
+                    taps, role -> tensor(f, c, role), 1e-5);
         }
     }
 
@@ -143,10 +134,9 @@ class Sd2GoldenTest {
     void unetCaseBFractionalTimesteps() {
         JsonNode c = SET.goldenCase("unet_b");
         try (SafetensorsFile f = SET.golden("unet.safetensors")) {
-            List<Tensor> out = HostRunner.run(cpu, model.unet().graph(new UNetCall(2, 8, 8, 77)),
-                    List.of(tensor(f, c, "sample"), tensor(f, c, "timestep"), tensor(f, c, "encoder_hidden_states")));
-            Golden.check("sd2 unet_b noise_pred", out.getFirst(), tensor(f, c, "noise_pred"), 1e-5);
-            out.forEach(Tensor::close);
+            golden.checkNetwork("sd2 unet_b", model.unet().graph(new UNetCall(2, 8, 8, 77)),
+                    List.of(tensor(f, c, "sample"), tensor(f, c, "timestep"), tensor(f, c, "encoder_hidden_states")),
+                    "noise_pred", List.of(), role -> tensor(f, c, role), 1e-5);
         }
     }
 
@@ -157,10 +147,8 @@ class Sd2GoldenTest {
         assertThat(vae.scalingFactor()).isEqualTo(0.18215f);
         List<String> taps = vae.decoderTapNames();
         try (SafetensorsFile f = SET.golden("vae.safetensors")) {
-            List<Tensor> out = HostRunner.run(cpu, vae.decoderGraph(1, 16, 16, taps), List.of(tensor(f, c, "z")));
-            Golden.check("sd2 vae_decode sample", out.getFirst(), tensor(f, c, "sample"), 1e-5);
-            Golden.checkTaps("sd2 vae_decode", out, taps, role -> tensor(f, c, role), 1e-5);
-            out.forEach(Tensor::close);
+            golden.checkNetwork("sd2 vae_decode", vae.decoderGraph(1, 16, 16, taps), List.of(tensor(f, c, "z")),
+                    "sample", taps, role -> tensor(f, c, role), 1e-5);
         }
     }
 
@@ -169,9 +157,9 @@ class Sd2GoldenTest {
         JsonNode c = SET.goldenCase("pipeline_prompt_embeds");
         String prompt = c.get("prompt").asText();
         try (SafetensorsFile f = SET.golden("pipeline.safetensors");
-             Conditioning plain = pipeline.encodePrompt(new ConditioningInput(prompt, "", true, 32, 32));
+             Conditioning plain = golden.pipeline.encodePrompt(new ConditioningInput(prompt, "", true, 32, 32));
              Tensor plainHost = cpu.download(plain.context());
-             Conditioning negative = pipeline.encodePrompt(new ConditioningInput(prompt, c.get("negative_prompt").asText(), true, 32, 32));
+             Conditioning negative = golden.pipeline.encodePrompt(new ConditioningInput(prompt, c.get("negative_prompt").asText(), true, 32, 32));
              Tensor negativeHost = cpu.download(negative.context())) {
             Golden.check("sd2 pipeline_prompt_embeds", plainHost, tensor(f, c, "prompt_embeds"), 1e-5);
             Golden.check("sd2 pipeline_prompt_embeds negative", negativeHost, tensor(f, c, "prompt_embeds_negative"), 1e-5);
@@ -184,16 +172,7 @@ class Sd2GoldenTest {
         JsonNode c = SET.goldenCase(name);
         try (SafetensorsFile f = SET.golden("pipeline.safetensors")) {
             // diffusers reads brackets as text (pipeline_ddim_nonsquare has "(masterpiece:1.2)"): escape them
-            GenerationRequest request = GenerationRequest.builder().prompt(PromptAttention.literal(c.get("prompt").asText()))
-                    .negativePrompt(c.get("negative_prompt").isNull() ? "" : c.get("negative_prompt").asText())
-                    .sampler(c.get("sampler").asText()).steps(c.get("num_inference_steps").asInt())
-                    .guidanceScale((float) c.get("guidance_scale").asDouble()).size(c.get("width").asInt(), c.get("height").asInt())
-                    .initialNoise(tensor(f, c, "init_latents").toFloatArray()).build();
-            try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE);
-                 Tensor latents = Tensor.ofFloats(tensor(f, c, "final_latents").shape(), result.latents())) {
-                Golden.check("sd2 " + name + " final latents", latents, tensor(f, c, "final_latents"), 1e-4);
-                Golden.check("sd2 " + name + " image", result.image(), tensor(f, c, "image"), 1e-4);
-            }
+            golden.checkPipeline("sd2 " + name, f, c, PromptAttention.literal(c.get("prompt").asText()));
         }
     }
 }

@@ -15,8 +15,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 import static io.jdiffusion.models.testsupport.ModelFiles.assertBitIdentical;
-import static io.jdiffusion.models.testsupport.ModelFiles.copyTree;
-import static io.jdiffusion.models.testsupport.ModelFiles.deleteTree;
+import static io.jdiffusion.testdata.TestFiles.copyTree;
+import static io.jdiffusion.testdata.TestFiles.deleteTree;
 import static io.jdiffusion.models.testsupport.ModelFiles.ramp;
 import static io.jdiffusion.models.testsupport.ModelFiles.write;
 import static io.jdiffusion.models.testsupport.ModelFiles.writeLdmSdxl;

@@ -2,7 +2,6 @@ package io.jdiffusion.models.sdxl;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.HostRunner;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
@@ -10,6 +9,7 @@ import io.jdiffusion.core.safetensors.SafetensorsFile;
 import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.testsupport.Golden;
+import io.jdiffusion.models.testsupport.GoldenModel;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
 import io.jdiffusion.models.unet.UNetCall;
 import io.jdiffusion.models.vae.AutoencoderKL;
@@ -30,19 +30,20 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class SdxlNetworksGoldenTest {
     private static final GoldenSet SET = GoldenSet.TINY_SDXL;
+    private static GoldenModel golden;
     private static StableDiffusion model;
     private static Backend cpu;
 
     @BeforeAll
     static void load() {
-        model = StableDiffusion.load(SET.modelDir(), null);
-        cpu = Backends.create("cpu");
+        golden = GoldenModel.open(SET);
+        model = golden.model;
+        cpu = golden.cpu;
     }
 
     @AfterAll
     static void close() {
-        cpu.close();
-        model.close();
+        golden.close();
     }
 
     @Test
@@ -91,11 +92,9 @@ class SdxlNetworksGoldenTest {
         assertThat(taps).startsWith("time_proj", "time_embedding", "add_time_proj", "add_embedding", "conv_in");
         try (SafetensorsFile f = SET.golden("unet.safetensors");
              Tensor t = Tensor.ofFloats(Shape.of(2), 981, 981)) {
-            List<Tensor> out = HostRunner.run(cpu, unet.graph(new UNetCall(2, 16, 16, 77), taps), List.of(tensor(f, c, "sample"), t,
-                    tensor(f, c, "encoder_hidden_states"), tensor(f, c, "text_embeds"), tensor(f, c, "time_ids")));
-            Golden.check("sdxl unet_a noise_pred", out.getFirst(), tensor(f, c, "noise_pred"), 1e-5);
-            Golden.checkTaps("sdxl unet_a", out, taps, role -> tensor(f, c, role), 1e-5);
-            out.forEach(Tensor::close);
+            golden.checkNetwork("sdxl unet_a", unet.graph(new UNetCall(2, 16, 16, 77), taps), List.of(tensor(f, c, "sample"), t,
+                    tensor(f, c, "encoder_hidden_states"), tensor(f, c, "text_embeds"), tensor(f, c, "time_ids")),
+                    "noise_pred", taps, role -> tensor(f, c, role), 1e-5);
         }
     }
 
@@ -103,11 +102,9 @@ class SdxlNetworksGoldenTest {
     void unetCaseBFractionalTimesteps() {
         JsonNode c = SET.goldenCase("unet_b");
         try (SafetensorsFile f = SET.golden("unet.safetensors")) {
-            List<Tensor> out = HostRunner.run(cpu, model.unet().graph(new UNetCall(2, 8, 8, 77)), List.of(tensor(f, c, "sample"),
+            golden.checkNetwork("sdxl unet_b", model.unet().graph(new UNetCall(2, 8, 8, 77)), List.of(tensor(f, c, "sample"),
                     tensor(f, c, "timestep"), tensor(f, c, "encoder_hidden_states"), tensor(f, c, "text_embeds"),
-                    tensor(f, c, "time_ids")));
-            Golden.check("sdxl unet_b noise_pred", out.getFirst(), tensor(f, c, "noise_pred"), 1e-5);
-            out.forEach(Tensor::close);
+                    tensor(f, c, "time_ids")), "noise_pred", List.of(), role -> tensor(f, c, role), 1e-5);
         }
     }
 
@@ -119,10 +116,8 @@ class SdxlNetworksGoldenTest {
         assertThat(vae.config().forceUpcast()).isTrue();
         List<String> taps = vae.decoderTapNames();
         try (SafetensorsFile f = SET.golden("vae.safetensors")) {
-            List<Tensor> out = HostRunner.run(cpu, vae.decoderGraph(1, 16, 16, taps), List.of(tensor(f, c, "z")));
-            Golden.check("sdxl vae_decode sample", out.getFirst(), tensor(f, c, "sample"), 1e-5);
-            Golden.checkTaps("sdxl vae_decode", out, taps, role -> tensor(f, c, role), 1e-5);
-            out.forEach(Tensor::close);
+            golden.checkNetwork("sdxl vae_decode", vae.decoderGraph(1, 16, 16, taps), List.of(tensor(f, c, "z")),
+                    "sample", taps, role -> tensor(f, c, role), 1e-5);
         }
     }
 }

@@ -2,21 +2,16 @@ package io.jdiffusion.models.sdxl;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.Backends;
-import io.jdiffusion.backend.Precision;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.safetensors.SafetensorsFile;
 import io.jdiffusion.models.conditioning.Conditioning;
 import io.jdiffusion.models.conditioning.ConditioningInput;
 import io.jdiffusion.models.conditioning.SizeConditioning;
 import io.jdiffusion.models.scheduler.Sampler;
-import io.jdiffusion.models.pipeline.GenerationRequest;
-import io.jdiffusion.models.pipeline.GenerationResult;
-import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.prompt.PromptAttention;
-import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.models.testsupport.Golden;
+import io.jdiffusion.models.testsupport.GoldenModel;
 import io.jdiffusion.models.tokenizer.ClipTokenizer;
 import io.jdiffusion.models.unet.UNet2DConditionModel;
 import io.jdiffusion.testdata.GoldenSet;
@@ -40,22 +35,20 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class SdxlPipelineGoldenTest {
     private static final GoldenSet SET = GoldenSet.TINY_SDXL;
-    private static StableDiffusion model;
+    private static GoldenModel golden;
     private static Backend cpu;
     private static StableDiffusionPipeline pipeline;
 
     @BeforeAll
     static void load() {
-        model = StableDiffusion.load(SET.modelDir(), null);
-        cpu = Backends.create("cpu");
-        pipeline = new StableDiffusionPipeline(model, cpu, Precision.F32);
+        golden = GoldenModel.open(SET);
+        cpu = golden.cpu;
+        pipeline = golden.pipeline;
     }
 
     @AfterAll
     static void close() {
-        pipeline.close();
-        cpu.close();
-        model.close();
+        golden.close();
     }
 
     static Stream<String> tokenizerCases() {
@@ -128,19 +121,10 @@ class SdxlPipelineGoldenTest {
     @ValueSource(strings = {"pipeline_euler", "pipeline_dpmpp_2m", "pipeline_euler_negative", "pipeline_euler_nonsquare"})
     void pipelinesMatchDiffusers(String name) {
         JsonNode c = SET.goldenCase(name);
-        assertThat(model.defaultSampler()).isEqualTo(Sampler.EULER);
+        assertThat(golden.model.defaultSampler()).isEqualTo(Sampler.EULER);
         try (SafetensorsFile f = SET.golden("pipeline.safetensors")) {
             // diffusers reads brackets as text (pipeline_euler_nonsquare has "(masterpiece:1.2)"): escape them
-            GenerationRequest request = GenerationRequest.builder().prompt(PromptAttention.literal(c.get("prompt").asText()))
-                    .negativePrompt(c.get("negative_prompt").isNull() ? "" : c.get("negative_prompt").asText())
-                    .sampler(c.get("sampler").asText()).steps(c.get("num_inference_steps").asInt())
-                    .guidanceScale((float) c.get("guidance_scale").asDouble()).size(c.get("width").asInt(), c.get("height").asInt())
-                    .initialNoise(tensor(f, c, "init_latents").toFloatArray()).build();
-            try (GenerationResult result = pipeline.generate(request, ProgressListener.NONE);
-                 Tensor latents = Tensor.ofFloats(tensor(f, c, "final_latents").shape(), result.latents())) {
-                Golden.check("sdxl " + name + " final latents", latents, tensor(f, c, "final_latents"), 1e-4);
-                Golden.check("sdxl " + name + " image", result.image(), tensor(f, c, "image"), 1e-4);
-            }
+            golden.checkPipeline("sdxl " + name, f, c, PromptAttention.literal(c.get("prompt").asText()));
         }
     }
 }

@@ -2,20 +2,17 @@ package io.jdiffusion.models.sdxl;
 
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.Backends;
-import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Graph;
-import io.jdiffusion.core.DType;
-import io.jdiffusion.core.Shape;
-import io.jdiffusion.core.Tensor;
+import io.jdiffusion.backend.testing.ForwardingBackend;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.sd.StableDiffusion;
-import io.jdiffusion.models.testsupport.ModelFiles;
 import io.jdiffusion.testdata.GoldenSet;
+import io.jdiffusion.testdata.TestFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,7 +44,7 @@ class VaeUpcastTest {
 
     @Test
     void fp16FixVaeFollowsTheRequest(@TempDir Path tmp) throws IOException {
-        Path model = ModelFiles.copyTree(GoldenSet.TINY_SDXL.modelDir(), tmp.resolve("model"));
+        Path model = TestFiles.copyTree(GoldenSet.TINY_SDXL.modelDir(), tmp.resolve("model"));
         Path vae = model.resolve("vae/config.json");
         Files.writeString(vae, Files.readString(vae).replace("\"force_upcast\": true", "\"force_upcast\": false"));
         assertThat(compile(model)).containsEntry("vae_decoder", Precision.F16);
@@ -67,50 +64,18 @@ class VaeUpcastTest {
     }
 
     /** The CPU backend, remembering what each compiled graph was asked to compute in. */
-    private record Recording(Backend inner, Map<String, Precision> compiled) implements Backend {
-        @Override
-        public String name() {
-            return inner.name();
-        }
+    private static final class Recording extends ForwardingBackend {
+        private final Map<String, Precision> compiled;
 
-        @Override
-        public String deviceDescription() {
-            return inner.deviceDescription();
-        }
-
-        @Override
-        public DeviceTensor allocate(Shape shape, DType dtype) {
-            return inner.allocate(shape, dtype);
-        }
-
-        @Override
-        public void upload(Tensor host, DeviceTensor device) {
-            inner.upload(host, device);
-        }
-
-        @Override
-        public void download(DeviceTensor device, Tensor host) {
-            inner.download(device, host);
+        Recording(Backend inner, Map<String, Precision> compiled) {
+            super(inner);
+            this.compiled = compiled;
         }
 
         @Override
         public Executable compile(Graph graph, Precision precision) {
             compiled.put(graph.name(), precision);
             return inner.compile(graph, precision);
-        }
-
-        @Override
-        public long deviceBytesInUse() {
-            return inner.deviceBytesInUse();
-        }
-
-        @Override
-        public long peakDeviceBytes() {
-            return inner.peakDeviceBytes();
-        }
-
-        @Override
-        public void close() {
         }
     }
 }
