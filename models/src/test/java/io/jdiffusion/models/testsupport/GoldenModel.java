@@ -2,9 +2,7 @@ package io.jdiffusion.models.testsupport;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.HostRunner;
-import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.safetensors.SafetensorsFile;
@@ -21,21 +19,23 @@ import java.util.function.Function;
 import static io.jdiffusion.testdata.GoldenSet.tensor;
 
 /**
- * One bundled golden set's model, the CPU backend and an F32 pipeline on them (opened together, closed
- * together), with the two checks its golden tests repeat: a network run against its recorded outputs, and a
- * whole pipeline case against diffusers' final latents and image.
+ * One bundled golden set's model, the CPU backend and an F32 pipeline on them (a {@link PipelineFixture}), with
+ * the two checks its golden tests repeat: a network run against its recorded outputs, and a whole pipeline case
+ * against diffusers' final latents and image.
  */
 public final class GoldenModel implements AutoCloseable {
     public final GoldenSet set;
     public final StableDiffusion model;
     public final Backend cpu;
     public final StableDiffusionPipeline pipeline;
+    private final PipelineFixture fixture;
 
     private GoldenModel(GoldenSet set) {
         this.set = set;
-        this.model = StableDiffusion.load(set.modelDir(), null);
-        this.cpu = Backends.create("cpu");
-        this.pipeline = new StableDiffusionPipeline(model, cpu, Precision.F32);
+        this.fixture = PipelineFixture.open(set.modelDir());
+        this.model = fixture.model();
+        this.cpu = fixture.cpu();
+        this.pipeline = fixture.pipeline();
     }
 
     public static GoldenModel open(GoldenSet set) {
@@ -76,8 +76,6 @@ public final class GoldenModel implements AutoCloseable {
 
     @Override
     public void close() {
-        pipeline.close();
-        cpu.close();
-        model.close();
+        fixture.close();
     }
 }
