@@ -63,8 +63,15 @@ stage() {
 # jars (about a quarter of the zipped jars' size), without what no device run loads: the HTTP server's Vert.x and
 # Netty (the CLI's bench and the tests never start it) and ByteBuddy (AssertJ's soft assertions only). The test
 # runner and the test classes go into test-lib.tar.xz, which only the calls that run tests need to carry.
+# Copies jar SRC to DEST with its entries stored, not deflated, so that the xz archive around it packs them well.
+store_uncompressed() {
+  local d; d=$(mktemp -d)
+  (cd "$d" && unzip -q "$1" && rm -f "$2" && zip -q -0 -r -X "$2" .)
+  rm -rf "$d"
+}
+
 pack_lib() {
-  local tmp j d into
+  local tmp j into
   tmp=$(mktemp -d)
   mkdir -p "$tmp/main/lib" "$tmp/test/lib"
   for j in "$dev"/lib/*.jar "$dev"/cli/*.jar; do
@@ -74,7 +81,7 @@ pack_lib() {
       junit-*|assertj-*|backend-tornado-tests.jar) into=test ;;
       *) into=main ;;
     esac
-    d=$(mktemp -d); (cd "$d" && unzip -q "$j" && zip -q -0 -r -X "$tmp/$into/lib/$(basename "$j")" .); rm -rf "$d"
+    store_uncompressed "$j" "$tmp/$into/lib/$(basename "$j")"
   done
   tar -C "$tmp/main" -cf - lib | xz -T2 -9 > "$dev/lib.tar.xz"
   tar -C "$tmp/test" -cf - lib | xz -T2 -9 > "$dev/test-lib.tar.xz"
@@ -98,7 +105,7 @@ pack_sdk() {
   done
   for j in compiler collections graal-sdk nativeimage polyglot truffle-compiler word; do cp "$src"/share/java/graalJars/$j-*.jar "$tmp/share/java/graalJars/"; done
   for j in "$tmp"/share/java/*/*.jar; do
-    local d; d=$(mktemp -d); (cd "$d" && unzip -q "$j" && rm "$j" && zip -q -0 -r -X "$j" .); rm -rf "$d"
+    store_uncompressed "$j" "$j"
   done
   # TornadoVM's argfile template for the SDK's backends (bin/gen-tornado-argfile-template.py ptx,cuda), less the
   # modules left out above.

@@ -14,8 +14,13 @@ public final class OneLine {
 
     /** {@code value} as one bounded line: every run of whitespace or control characters becomes one space. */
     public static String of(Object value) {
+        return of(value, MAX_VALUE);
+    }
+
+    /** {@code value} as one line of at most {@code maxChars} characters, cut with "..." where it is longer. */
+    public static String of(Object value, int maxChars) {
         String s = flatten(String.valueOf(value));
-        return s.length() <= MAX_VALUE ? s : s.substring(0, MAX_VALUE - 3) + "...";
+        return s.length() <= maxChars ? s : s.substring(0, maxChars - 3) + "...";
     }
 
     /** A whole message on one line, not shortened: every run of whitespace or control characters becomes one space. */

@@ -18,5 +18,7 @@ class OneLineTest {
         assertThat(OneLine.of(longValue)).hasSize(OneLine.MAX_VALUE).endsWith("...");
         assertThat(OneLine.flatten(longValue)).isEqualTo(longValue);
         assertThat(OneLine.of(42)).isEqualTo("42");
+        assertThat(OneLine.of(longValue, 1000)).isEqualTo(longValue);
+        assertThat(OneLine.of(longValue, 100)).hasSize(100).endsWith("...");
     }
 }

@@ -2,6 +2,7 @@ package io.jdiffusion.models.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.backend.graph.Activation;
+import io.jdiffusion.core.OneLine;
 
 /**
  * The architecture of a CLIP text tower, from a transformers {@code text_encoder/config.json}.
@@ -43,7 +44,7 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int numLayers, int n
             case "quick_gelu" -> Activation.QUICK_GELU;
             case "gelu" -> Activation.GELU;
             case "gelu_new", "gelu_pytorch_tanh", "gelu_fast" -> Activation.GELU_TANH;
-            default -> throw c.invalid("hidden_act '" + ConfigJson.oneLine(act) + "' is not supported (quick_gelu, gelu, gelu_new)");
+            default -> throw c.invalid("hidden_act '" + OneLine.of(act) + "' is not supported (quick_gelu, gelu, gelu_new)");
         };
         try {
             return fromValues(c, activation);

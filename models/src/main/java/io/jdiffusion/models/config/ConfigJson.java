@@ -86,13 +86,8 @@ public final class ConfigJson {
         } catch (JsonProcessingException e) {
             String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column "
                     + e.getLocation().getColumnNr();
-            throw new ModelLoadException(source + ": not valid JSON (" + oneLine(e.getOriginalMessage()) + where + ")");
+            throw new ModelLoadException(source + ": not valid JSON (" + OneLine.of(e.getOriginalMessage()) + where + ")");
         }
-    }
-
-    /** A parser message or a value shown in an error, as one line of bounded length. */
-    public static String oneLine(Object value) {
-        return OneLine.of(value);
     }
 
     /** A config bundled as a class-path resource (the canonical SD configs used for single files). */
@@ -260,7 +255,7 @@ public final class ConfigJson {
     }
 
     public ModelLoadException unsupported(String key, JsonNode value, String what) {
-        return new ModelLoadException(source + ": '" + key + "' = " + oneLine(value) + " is not supported (" + what + ")");
+        return new ModelLoadException(source + ": '" + key + "' = " + OneLine.of(value) + " is not supported (" + what + ")");
     }
 
     public ModelLoadException invalid(String message) {
@@ -268,7 +263,7 @@ public final class ConfigJson {
     }
 
     private ModelLoadException wrongType(String key, String expected, JsonNode got) {
-        return new ModelLoadException(source + ": '" + key + "' must be " + expected + ", got " + oneLine(got));
+        return new ModelLoadException(source + ": '" + key + "' must be " + expected + ", got " + OneLine.of(got));
     }
 
     public JsonNode get(String key) {

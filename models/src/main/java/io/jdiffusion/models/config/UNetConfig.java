@@ -1,5 +1,7 @@
 package io.jdiffusion.models.config;
 
+import io.jdiffusion.core.OneLine;
+
 import java.util.List;
 import java.util.Set;
 
@@ -76,12 +78,12 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, List<I
         }
         for (String t : down) {
             if (!Set.of(CROSS_ATTN_DOWN, DOWN).contains(t)) {
-                throw c.invalid("down block type '" + ConfigJson.oneLine(t) + "' is not supported (" + CROSS_ATTN_DOWN + ", " + DOWN + ")");
+                throw c.invalid("down block type '" + OneLine.of(t) + "' is not supported (" + CROSS_ATTN_DOWN + ", " + DOWN + ")");
             }
         }
         for (String t : up) {
             if (!Set.of(CROSS_ATTN_UP, UP).contains(t)) {
-                throw c.invalid("up block type '" + ConfigJson.oneLine(t) + "' is not supported (" + CROSS_ATTN_UP + ", " + UP + ")");
+                throw c.invalid("up block type '" + OneLine.of(t) + "' is not supported (" + CROSS_ATTN_UP + ", " + UP + ")");
             }
         }
         if (c.get("cross_attention_dim") != null && c.get("cross_attention_dim").isArray()) {

@@ -1,5 +1,7 @@
 package io.jdiffusion.models.config;
 
+import io.jdiffusion.core.OneLine;
+
 import java.util.List;
 
 /**
@@ -60,7 +62,7 @@ public record VaeConfig(int inChannels, int outChannels, int latentChannels, Lis
         }
         for (String t : types) {
             if (!t.equals(only)) {
-                throw c.invalid(key + " entry '" + ConfigJson.oneLine(t) + "' is not supported (only " + only + ")");
+                throw c.invalid(key + " entry '" + OneLine.of(t) + "' is not supported (only " + only + ")");
             }
         }
     }

@@ -1,6 +1,7 @@
 package io.jdiffusion.models.sd;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.jdiffusion.core.OneLine;
 import io.jdiffusion.core.io.RegularFiles;
 import io.jdiffusion.models.clip.ClipTextEncoder;
 import io.jdiffusion.models.config.ConfigJson;
@@ -58,11 +59,11 @@ final class DiffusersFolder {
         String cls = root.path("_class_name").asText("");
         if (root.path("requires_aesthetics_score").asBoolean(false)
                 || (cls.contains("XL") && root.path("text_encoder").path(0).isNull())) {
-            throw new ModelLoadException(folder + " holds the SDXL refiner (" + ConfigJson.oneLine(cls) + "): SDXL refiner is not supported "
+            throw new ModelLoadException(folder + " holds the SDXL refiner (" + OneLine.of(cls) + "): SDXL refiner is not supported "
                     + "(jdiffusion runs the SDXL base model)");
         }
         if (cls.contains("StableDiffusion3") || cls.contains("Flux") || (cls.contains("XL") && !cls.startsWith("StableDiffusionXL"))) {
-            throw new ModelLoadException(folder + " holds a " + ConfigJson.oneLine(cls)
+            throw new ModelLoadException(folder + " holds a " + OneLine.of(cls)
                     + "; jdiffusion runs Stable Diffusion 1.x, 2.x and SDXL base");
         }
     }

@@ -3,6 +3,7 @@ package io.jdiffusion.models.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.jdiffusion.core.OneLine;
 import io.jdiffusion.core.io.RegularFiles;
 import io.jdiffusion.models.config.ConfigJson;
 import io.jdiffusion.models.config.ModelLoadException;
@@ -90,7 +91,7 @@ public final class ClipTokenizer {
     private int idOf(String token, String role) {
         Integer id = vocab.get(token);
         if (id == null) {
-            throw new IllegalArgumentException("tokenizer " + role + " '" + ConfigJson.oneLine(token) + "' is not in vocab.json");
+            throw new IllegalArgumentException("tokenizer " + role + " '" + OneLine.of(token) + "' is not in vocab.json");
         }
         return id;
     }
@@ -162,8 +163,8 @@ public final class ClipTokenizer {
             JsonNode id = e.getValue();
             // ids are dense in every CLIP vocabulary; a bound keeps the id -> token table proportional to the file
             if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0 || id.asInt() > 2 * root.size() + 1024) {
-                throw new ModelLoadException(source + ": token '" + ConfigJson.oneLine(e.getKey()) + "' has no valid id: "
-                        + ConfigJson.oneLine(id));
+                throw new ModelLoadException(source + ": token '" + OneLine.of(e.getKey()) + "' has no valid id: "
+                        + OneLine.of(id));
             }
             vocab.put(e.getKey(), id.asInt());
         }
@@ -188,11 +189,11 @@ public final class ClipTokenizer {
             String[] parts = line.trim().split(" ");
             if (parts.length != 2) {
                 throw new ModelLoadException(source + " line " + (i + 1) + ": expected two symbols, got '"
-                        + ConfigJson.oneLine(line) + "'");
+                        + OneLine.of(line) + "'");
             }
             String result = parts[0] + parts[1];
             if (!vocab.containsKey(result)) {
-                throw new ModelLoadException(source + " line " + (i + 1) + ": merge result '" + ConfigJson.oneLine(result)
+                throw new ModelLoadException(source + " line " + (i + 1) + ": merge result '" + OneLine.of(result)
                         + "' is not in vocab.json");
             }
             ranks.putIfAbsent(parts[0] + " " + parts[1], ranks.size());

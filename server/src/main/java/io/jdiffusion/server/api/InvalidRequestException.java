@@ -18,18 +18,11 @@ public final class InvalidRequestException extends RuntimeException {
     }
 
     public InvalidRequestException(int status, String field, String message) {
-        super(field + ": " + oneLine(message));
+        // Messages quote what the client sent (a sampler name, say): a line break or control character in it
+        // must not split the line that logs and clients read.
+        super(field + ": " + (message == null ? "" : OneLine.of(message, MAX_MESSAGE_CHARS)));
         this.field = field;
         this.status = status;
-    }
-
-    /**
-     * The message as one bounded line: messages quote what the client sent (a sampler name, say), and a line
-     * break or control character in it must not split the line that logs and clients read.
-     */
-    private static String oneLine(String message) {
-        String flat = message == null ? "" : OneLine.flatten(message);
-        return flat.length() <= MAX_MESSAGE_CHARS ? flat : flat.substring(0, MAX_MESSAGE_CHARS) + "...";
     }
 
     /** The JSON field at fault, e.g. {@code steps} or {@code init_images[0]}; "body" for the whole body. */
