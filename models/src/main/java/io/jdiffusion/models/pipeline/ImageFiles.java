@@ -1,5 +1,6 @@
 package io.jdiffusion.models.pipeline;
 
+import io.jdiffusion.core.OneLine;
 import io.jdiffusion.core.io.RegularFiles;
 
 import javax.imageio.ImageIO;
@@ -129,9 +130,7 @@ public final class ImageFiles {
 
     private static String describe(Throwable e) {
         String m = e.getMessage();
-        String text = m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
-        text = text.replaceAll("\\s+", " ");
-        return text.length() <= 120 ? text : text.substring(0, 117) + "...";
+        return OneLine.of(m == null || m.isBlank() ? e.getClass().getSimpleName() : m);
     }
 
     /** The decoded image as PIL's convert("RGB") gives it. */
