@@ -26,6 +26,8 @@ public final class CpuBackend implements Backend {
     private final KernelOptions options;
     /** Open executables, for the memory breakdown (their arenas and workspaces). */
     private final Set<CpuExecutable> executables = ConcurrentHashMap.newKeySet();
+    /** {@link #limitDerivedWeightBytes}: a cap under the options' Winograd budget for networks compiled from now on. */
+    private volatile long derivedWeightLimit = Long.MAX_VALUE;
     private volatile boolean closed;
 
     public CpuBackend(int threads) {
@@ -100,9 +102,25 @@ public final class CpuBackend implements Backend {
     @Override
     public Executable compile(Graph graph, Precision precision) {
         checkOpen();
-        CpuExecutable exe = new CpuExecutable(graph, pool, meter, weights, options, executables::remove);
+        KernelOptions o = options.winogradCacheBytes() <= derivedWeightLimit ? options
+                : new KernelOptions(options.convAlgorithm(), options.winogradChunkFloats(), derivedWeightLimit,
+                options.f32WeightsAsF16());
+        CpuExecutable exe = new CpuExecutable(graph, pool, meter, weights, o, executables::remove);
         executables.add(exe);
         return exe;
+    }
+
+    /**
+     * Bounds the Winograd-transformed filters of each network compiled from now on to {@code bytesPerNetwork}
+     * (below {@value CpuSettings#WINOGRAD_CACHE_MIB} only): the layers that no longer fit run as im2col GEMMs
+     * from the packed weights, the same values more slowly (see {@link WinogradSelection}).
+     */
+    @Override
+    public void limitDerivedWeightBytes(long bytesPerNetwork) {
+        if (bytesPerNetwork < 0) {
+            throw new IllegalArgumentException("a derived-weight limit cannot be negative, got " + bytesPerNetwork);
+        }
+        derivedWeightLimit = bytesPerNetwork;
     }
 
     /**

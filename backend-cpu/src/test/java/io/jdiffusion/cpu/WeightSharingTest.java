@@ -13,6 +13,7 @@ import io.jdiffusion.core.Tensor;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Packed weights are owned once per model: executables compiled from the same constant tensors share one
@@ -103,6 +104,25 @@ class WeightSharingTest {
             assertThat(narrowing.packedWeightBytes()).isEqualTo(linearBytes(2) + convBytes(2));
             // F16 keeps 11 significant bits: the relative rounding of normal values is at most 2^-11, about 3e-4 RMS.
             assertThat(narrowing.weightNarrowingError()).isBetween(1e-5, 4.9e-4);
+        }
+    }
+
+    @Test
+    void aDerivedWeightLimitKeepsTheWinogradFiltersOfNetworksCompiledAfterItWithinIt() {
+        TestRandom random = TestRandom.fresh();
+        // 128 x 5 output pixels: 64 Winograd tiles, enough for the layer to qualify
+        try (Tensor w = random.normal(Shape.of(N, K), 0.2); Tensor cw = random.normal(Shape.of(COUT, CIN, 3, 3), 0.2);
+             CpuBackend backend = new CpuBackend(2, ConvAlgorithm.AUTO)) {
+            try (Executable unlimited = backend.compile(graph(128, w, cw))) {
+                assertThat(backend.memoryBreakdown().get("weights_winograd")).isPositive();
+            }
+            backend.limitDerivedWeightBytes(0);
+            try (Executable limited = backend.compile(graph(128, w, cw))) {
+                assertThat(backend.memoryBreakdown().get("weights_winograd")).isZero();
+                assertThat(backend.packedWeightBytes()).as("the layer runs from im2col panels")
+                        .isEqualTo(linearBytes(4) + convBytes(4));
+            }
+            assertThatThrownBy(() -> backend.limitDerivedWeightBytes(-1)).isInstanceOf(IllegalArgumentException.class);
         }
     }
 }

@@ -10,6 +10,7 @@ import io.jdiffusion.cli.bench.OpsBenchCommand;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.pipeline.GenerationRequest;
+import io.jdiffusion.models.pipeline.Network;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
@@ -107,12 +108,14 @@ final class BenchCommand implements Callable<Integer> {
              Backend backend = mo.createBackend()) {
             Figures f = new Figures();
             f.loadMs = (System.nanoTime() - loadStart) / 1e6;
-            try (StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, backend, mo.precision())) {
+            try (StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, backend, mo.precision(),
+                    mo.memoryPolicy(model))) {
                 StableDiffusionPipeline.LatentSize latent = pipeline.latentSize(width, height);
                 int h = latent.height();
                 int w = latent.width();
                 err.printf("bench: %s on %s (%s), %dx%d, batch %d, %s%n", model.description(), backend.name(),
                         backend.deviceDescription(), width, height, batch, mo.precision());
+                err.println("bench: memory: " + pipeline.memoryPolicy().describe());
                 GenerationRequest request = GenerationRequest.builder().prompt(PROMPT).seed(seed)
                         .sampler(sampler).steps(Math.max(steps, 1)).size(width, height).vaeTiling(vaeTiling.mode()).build();
                 if (steps > 0) {
@@ -131,23 +134,27 @@ final class BenchCommand implements Callable<Integer> {
                     pipeline.encodePrompt(prompts).close();
                     return null;
                 });
+                Conditioning unetConditioning = stages.contains("unet") ? pipeline.encodePrompt(prompts) : null;
+                pipeline.finishedWith(Network.TEXT_ENCODERS);
                 float[] sample = new float[batch * model.unet().inChannels() * h * w];
                 SplittableRandom r = new SplittableRandom(seed);
                 for (int i = 0; i < sample.length; i++) {
                     sample[i] = (float) r.nextGaussian();
                 }
                 Stage unet = Stage.SKIPPED;
-                if (stages.contains("unet")) {
-                    try (Conditioning conditioning = pipeline.encodePrompt(prompts)) {
+                if (unetConditioning != null) {
+                    try (Conditioning conditioning = unetConditioning) {
                         unet = time("UNet call", err, () -> pipeline.predictNoise(sample, 500f, conditioning, h, w));
                     }
                 }
+                pipeline.finishedWith(Network.UNET);
                 float[] latents = new float[model.vae().latentChannels() * h * w];
                 System.arraycopy(sample, 0, latents, 0, latents.length);
                 Stage vae = !stages.contains("vae") ? Stage.SKIPPED : time("VAE decode", err, () -> {
                     pipeline.decodeLatents(latents, h, w, vaeTiling.mode()).close();
                     return null;
                 });
+                pipeline.finishedWith(Network.VAE_DECODER);
                 f.textMs = text.medianMs;
                 f.unetMs = unet.medianMs;
                 f.vaeMs = vae.medianMs;

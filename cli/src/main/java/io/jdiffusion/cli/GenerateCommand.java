@@ -169,7 +169,8 @@ final class GenerateCommand implements Callable<Integer> {
         ModelOptions mo = modelOptions;
         long firstSeed = seed != null ? seed : new SecureRandom().nextLong() & 0xFFFF_FFFFL;
         try (StableDiffusion model = mo.load(); Backend backend = mo.createBackend();
-             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, backend, mo.precision())) {
+             StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, backend, mo.precision(),
+                     mo.memoryPolicy(model))) {
             int w = width == 0 ? pipeline.defaultWidth() : width;
             int h = height == 0 ? pipeline.defaultHeight() : height;
             if (mo.usesBundledModel()) {
@@ -180,6 +181,7 @@ final class GenerateCommand implements Callable<Integer> {
             err.printf("jdiffusion: %s on %s (%s), %dx%d, sampler %s (%s), %s, guidance %s%n", model.description(),
                     backend.name(), backend.deviceDescription(), w, h, describe(samplerUsed), samplerUsed.a1111Label(),
                     steps == 1 ? "1 step" : steps + " steps", guidance);
+            err.println("jdiffusion: memory: " + pipeline.memoryPolicy().describe());
             announceHashing(err, model);
             // Only masked: the image and mask keep their size; the crop is brought to w x h.
             int imageW = inpaintFullRes ? initSource.getWidth() : w;

@@ -3,6 +3,7 @@ package io.jdiffusion.cli;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.Precision;
+import io.jdiffusion.models.pipeline.MemoryPolicy;
 import io.jdiffusion.models.sd.LoadOptions;
 import io.jdiffusion.models.sd.PredictionTypeChoice;
 import io.jdiffusion.models.sd.StableDiffusion;
@@ -13,9 +14,13 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
-/** Options shared by generate and bench: which model, which backend, which precision. */
+/** Options shared by generate, bench and serve: which model, which backend, which precision, how much memory. */
 final class ModelOptions {
+    private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([kmgt])(?:i?b)?", Pattern.CASE_INSENSITIVE);
+
     @Option(names = "--model", paramLabel = "PATH",
             description = "SD 1.x/2.x diffusers folder or single-file .safetensors. Default: generate uses the bundled tiny model, bench builds full-size SD 1.5 with random weights.")
     Path model;
@@ -40,6 +45,43 @@ final class ModelOptions {
             description = "f16: F16 weights and activations with F32 accumulation where the backend has them (GPU); "
                     + "the CPU computes in F32 either way; default ${DEFAULT-VALUE}.")
     String precision;
+
+    @Option(names = "--memory-budget", paramLabel = "SIZE|auto", defaultValue = "auto",
+            description = "Memory the run may use, e.g. 3g or 4500m. When the model's weights and about 1.25 GiB of "
+                    + "working memory fit, every network stays packed for the next image (warm); otherwise each network "
+                    + "is packed when its stage starts and freed when it ends (text encoders after the prompt, the UNet "
+                    + "before the decode), so only the largest is resident. Winograd filters get what is left. "
+                    + "Default ${DEFAULT-VALUE}: the memory this machine has available now.")
+    String memoryBudget;
+
+    /** The memory policy of --memory-budget for {@code model}. */
+    MemoryPolicy memoryPolicy(StableDiffusion model) {
+        return MemoryPolicy.forBudget(model, memoryBudgetBytes());
+    }
+
+    /** --memory-budget in bytes: the available memory for auto. */
+    long memoryBudgetBytes() {
+        String v = memoryBudget.strip();
+        if (v.equalsIgnoreCase("auto")) {
+            return MemoryPolicy.availableBytes();
+        }
+        Matcher m = SIZE.matcher(v);
+        if (!m.matches()) {
+            throw new IllegalArgumentException("--memory-budget must be auto or a size with its unit (e.g. 3g, 4500m), got '"
+                    + memoryBudget + "'");
+        }
+        int shift = switch (m.group(2).toLowerCase(Locale.ROOT)) {
+            case "k" -> 10;
+            case "m" -> 20;
+            case "g" -> 30;
+            default -> 40;
+        };
+        double bytes = Double.parseDouble(m.group(1)) * (1L << shift);
+        if (bytes < 1 || bytes >= Long.MAX_VALUE) {
+            throw new IllegalArgumentException("--memory-budget must be a positive size, got '" + memoryBudget + "'");
+        }
+        return (long) bytes;
+    }
 
     Precision precision() {
         return switch (precision.toLowerCase(Locale.ROOT)) {

@@ -82,6 +82,8 @@ final class RunSummary {
      */
     static Map<String, Long> memoryBreakdown(Backend backend) {
         Map<String, Long> m = new LinkedHashMap<>(backend.memoryBreakdown());
+        // the high-water mark of all the above: under a staged memory policy the networks are freed by the end
+        m.put("backend_peak", backend.peakDeviceBytes());
         m.put("heap_used", ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
         m.put("heap_peak", peakHeapBytes());
         m.put("heap_max", Runtime.getRuntime().maxMemory());

@@ -81,7 +81,7 @@ final class ServeCommand implements Callable<Integer> {
         CheckpointFolder checkpoints = new CheckpointFolder(modelDir, first, FileHashes.userCache());
         try (Backend backend = mo.createBackend();
              ModelSwitcher models = new ModelSwitcher(checkpoints, c -> load(mo, checkpoints, c), backend, mo.precision(),
-                     new LoraFolder(loraDir))) {
+                     mo::memoryPolicy, new LoraFolder(loraDir))) {
             if (modelDir == null && mo.usesBundledModel()) {
                 err.println("jdiffusion: serving the bundled tiny model: its weights are random, so images are noise. Pass --model for a real SD 1.5/2.x model.");
             }

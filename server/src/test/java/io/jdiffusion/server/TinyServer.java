@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.cpu.CpuBackend;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.models.pipeline.GenerationRequest;
+import io.jdiffusion.models.pipeline.MemoryPolicy;
 import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.server.api.JsonFields;
@@ -43,7 +44,7 @@ final class TinyServer implements AutoCloseable {
     TinyServer(int queueSize, String apiKey, RequestLimits limits, CheckpointFolder checkpoints) {
         this.apiKey = apiKey;
         backend = new CpuBackend();
-        models = new ModelSwitcher(checkpoints, c -> StableDiffusion.load(c.path(), null), backend, Precision.F32,
+        models = new ModelSwitcher(checkpoints, c -> StableDiffusion.load(c.path(), null), backend, Precision.F32, m -> MemoryPolicy.WARM,
                 new LoraFolder(TinySd.root().resolve("tiny-sd-lora/lora")));
         server = ImageServer.start(new ServerSettings("127.0.0.1", 0, queueSize, apiKey, limits), new OutOfMemoryOnCue(models));
     }

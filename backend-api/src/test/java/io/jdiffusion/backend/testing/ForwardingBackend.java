@@ -54,6 +54,11 @@ public abstract class ForwardingBackend implements Backend {
     }
 
     @Override
+    public void limitDerivedWeightBytes(long bytesPerNetwork) {
+        inner.limitDerivedWeightBytes(bytesPerNetwork);
+    }
+
+    @Override
     public long deviceBytesInUse() {
         return inner.deviceBytesInUse();
     }

@@ -88,10 +88,22 @@ public final class NetworkRunner implements AutoCloseable {
 
     /** Frees the executables whose keys start with {@code keyPrefix} (those of a dropped LoRA set). */
     public synchronized void evict(String keyPrefix) {
+        evictIf(key -> key.startsWith(keyPrefix));
+    }
+
+    /**
+     * Frees every executable of {@code network}, whatever its shape or LoRA set: its arena, and the packed weights no
+     * other executable shares. The next call of that network compiles (and packs) it again.
+     */
+    public synchronized void release(Network network) {
+        evictIf(network::owns);
+    }
+
+    private void evictIf(java.util.function.Predicate<String> key) {
         var it = executables.entrySet().iterator();
         while (it.hasNext()) {
             var e = it.next();
-            if (e.getKey().startsWith(keyPrefix)) {
+            if (key.test(e.getKey())) {
                 e.getValue().close();
                 it.remove();
             }

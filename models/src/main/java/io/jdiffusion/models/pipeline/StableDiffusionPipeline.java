@@ -45,6 +45,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     private final StableDiffusion model;
     private final NetworkRunner runner;
     private final LoraNetworks loraNetworks;
+    private final MemoryPolicy memoryPolicy;
 
     /**
      * A pipeline on {@code backend}; it compiles each network shape on first use and keeps it until closed.
@@ -57,9 +58,47 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      *                  backend without it computes in F32, see {@link #precisionUsed()})
      */
     public StableDiffusionPipeline(StableDiffusion model, Backend backend, Precision precision) {
+        this(model, backend, precision, MemoryPolicy.WARM);
+    }
+
+    /**
+     * As {@link #StableDiffusionPipeline(StableDiffusion, Backend, Precision)}, keeping networks compiled as
+     * {@code memoryPolicy} says: all of them ({@link MemoryPolicy#WARM}), or each only for its stage; the backend's
+     * derived weights (Winograd filters) are capped to the policy's share for every network compiled from now on.
+     *
+     * @param memoryPolicy e.g. {@link MemoryPolicy#forBudget}
+     */
+    public StableDiffusionPipeline(StableDiffusion model, Backend backend, Precision precision, MemoryPolicy memoryPolicy) {
         this.model = model;
         this.runner = new NetworkRunner(backend, precision);
         this.loraNetworks = new LoraNetworks(model.unet(), model.textEncoders(), key -> runner.evict(key + "/"));
+        this.memoryPolicy = memoryPolicy;
+        if (memoryPolicy.derivedWeightBytes() != Long.MAX_VALUE) {
+            backend.limitDerivedWeightBytes(memoryPolicy.derivedWeightBytes());
+        }
+    }
+
+    /**
+     * How long this pipeline keeps its networks compiled.
+     *
+     * @return the policy given at construction
+     */
+    public MemoryPolicy memoryPolicy() {
+        return memoryPolicy;
+    }
+
+    /**
+     * Ends {@code network}'s stage: under a staged {@link MemoryPolicy} its executables are freed (arena, packed
+     * weights, Winograd filters) and its next call compiles it again; under a warm one nothing happens.
+     * {@link #generate} calls this after each stage; callers that run the stages themselves (a benchmark) call it
+     * between them.
+     *
+     * @param network the network whose stage is over
+     */
+    public void finishedWith(Network network) {
+        if (memoryPolicy.staged()) {
+            runner.release(network);
+        }
     }
 
     /**
@@ -182,6 +221,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 request.prompt().negativePrompt(), guided, width, height, request.sizeConditioning());
         List<String> warnings = new ArrayList<>(loraRequest.warnings());
         try (Conditioning conditioning = conditioner.encode(conditioningInput, runner)) {
+            finishedWith(Network.TEXT_ENCODERS);
             warnings.addAll(conditioning.warnings());
             double textMs = clock.lap();
 
@@ -224,6 +264,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                 latents = scaled(noise, scheduler.initNoiseSigma());
             }
 
+            finishedWith(Network.VAE_ENCODER);
             float[] timesteps = scheduler.timesteps();
             int calls = timesteps.length - firstCall;
             int steps = distinctCount(timesteps, firstCall);
@@ -251,8 +292,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             clock.firstCallExcess(callMs, firstCallCompiled);
             double unetMs = java.util.Arrays.stream(callMs).sum() + clock.lap();
             progress.finished();
+            finishedWith(Network.UNET);
 
             Tensor decoded = request.output().decodeImage() ? decodeLatents(latents, h, w, request.output().vaeTiling()) : null;
+            finishedWith(Network.VAE_DECODER);
             double decodeMs = clock.lap();
             // An early stop (interrupt) counts the calls made, and the distinct timesteps among them.
             int stepsMade = callsMade == calls ? steps

@@ -3,6 +3,7 @@ package io.jdiffusion.server.jobs;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.models.pipeline.GenerationRequest;
+import io.jdiffusion.models.pipeline.MemoryPolicy;
 import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.sd.StableDiffusion;
@@ -22,6 +23,7 @@ public final class ModelSwitcher implements ImageGenerator, AutoCloseable {
     private final Function<CheckpointFolder.Checkpoint, StableDiffusion> loader;
     private final Backend backend;
     private final Precision precision;
+    private final Function<StableDiffusion, MemoryPolicy> memoryPolicy;
     private final LoraFolder loras;
     private volatile Loaded loaded;
 
@@ -37,14 +39,18 @@ public final class ModelSwitcher implements ImageGenerator, AutoCloseable {
     /**
      * Loads {@code checkpoints.first()} now.
      *
-     * @param loader reads a checkpoint's weights (with the options the server was started with)
+     * @param loader       reads a checkpoint's weights (with the options the server was started with)
+     * @param memoryPolicy the memory policy of each checkpoint's pipeline, chosen once it is loaded (and the one
+     *                     before it closed): warm, so that requests find their networks compiled, where memory allows
      */
     public ModelSwitcher(CheckpointFolder checkpoints, Function<CheckpointFolder.Checkpoint, StableDiffusion> loader,
-                         Backend backend, Precision precision, LoraFolder loras) {
+                         Backend backend, Precision precision, Function<StableDiffusion, MemoryPolicy> memoryPolicy,
+                         LoraFolder loras) {
         this.checkpoints = checkpoints;
         this.loader = loader;
         this.backend = backend;
         this.precision = precision;
+        this.memoryPolicy = memoryPolicy;
         this.loras = loras;
         this.loaded = open(checkpoints.first(), loader.apply(checkpoints.first()));
     }
@@ -92,7 +98,7 @@ public final class ModelSwitcher implements ImageGenerator, AutoCloseable {
     }
 
     private Loaded open(CheckpointFolder.Checkpoint checkpoint, StableDiffusion model) {
-        StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, backend, precision);
+        StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, backend, precision, memoryPolicy.apply(model));
         return new Loaded(checkpoint, model, pipeline, new PipelineGenerator(pipeline, loras));
     }
 
