@@ -25,7 +25,9 @@ import picocli.CommandLine.Option;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
@@ -115,7 +117,8 @@ final class BenchCommand implements Callable<Integer> {
                 int w = latent.width();
                 err.printf("bench: %s on %s (%s), %dx%d, batch %d, %s%n", model.description(), backend.name(),
                         backend.deviceDescription(), width, height, batch, mo.precision());
-                err.println("bench: memory: " + pipeline.memoryPolicy().describe());
+                f.memoryPolicy = pipeline.memoryPolicy().describe();
+                err.println("bench: memory: " + f.memoryPolicy);
                 GenerationRequest request = GenerationRequest.builder().prompt(PROMPT).seed(seed)
                         .sampler(sampler).steps(Math.max(steps, 1)).size(width, height).vaeTiling(vaeTiling.mode()).build();
                 if (steps > 0) {
@@ -135,7 +138,7 @@ final class BenchCommand implements Callable<Integer> {
                     return null;
                 });
                 Conditioning unetConditioning = stages.contains("unet") ? pipeline.encodePrompt(prompts) : null;
-                pipeline.finishedWith(Network.TEXT_ENCODERS);
+                stageDone(pipeline, Network.TEXT_ENCODERS, "text", f);
                 float[] sample = new float[batch * model.unet().inChannels() * h * w];
                 SplittableRandom r = new SplittableRandom(seed);
                 for (int i = 0; i < sample.length; i++) {
@@ -147,14 +150,14 @@ final class BenchCommand implements Callable<Integer> {
                         unet = time("UNet call", err, () -> pipeline.predictNoise(sample, 500f, conditioning, h, w));
                     }
                 }
-                pipeline.finishedWith(Network.UNET);
+                stageDone(pipeline, Network.UNET, "unet", f);
                 float[] latents = new float[model.vae().latentChannels() * h * w];
                 System.arraycopy(sample, 0, latents, 0, latents.length);
                 Stage vae = !stages.contains("vae") ? Stage.SKIPPED : time("VAE decode", err, () -> {
                     pipeline.decodeLatents(latents, h, w, vaeTiling.mode()).close();
                     return null;
                 });
-                pipeline.finishedWith(Network.VAE_DECODER);
+                stageDone(pipeline, Network.VAE_DECODER, "vae", f);
                 f.textMs = text.medianMs;
                 f.unetMs = unet.medianMs;
                 f.vaeMs = vae.medianMs;
@@ -194,6 +197,17 @@ final class BenchCommand implements Callable<Integer> {
         double unetMs;
         double vaeMs;
         double pipelineMs = -1;
+        String memoryPolicy;
+        /** Where memory was at the end of each stage, before a staged memory policy freed its network. */
+        final Map<String, Map<String, Long>> stageMemory = new LinkedHashMap<>();
+    }
+
+    /** Records where memory is as {@code stage} ends, then ends the network's stage (freeing it under a staged policy). */
+    private void stageDone(StableDiffusionPipeline pipeline, Network network, String stage, Figures f) {
+        if (stages.contains(stage)) {
+            f.stageMemory.put(stage, RunSummary.memoryBreakdown(pipeline.backend()));
+        }
+        pipeline.finishedWith(network);
     }
 
     private double pipelineRun(StableDiffusionPipeline pipeline, GenerationRequest request, PrintWriter err, String which) {
@@ -260,6 +274,9 @@ final class BenchCommand implements Callable<Integer> {
             }
             ObjectNode memory = o.putObject("memory_bytes");
             RunSummary.memoryBreakdown(backend).forEach(memory::put);
+            o.put("memory_policy", f.memoryPolicy);
+            ObjectNode byStage = o.putObject("memory_bytes_at_stage_end");
+            f.stageMemory.forEach((stage, m) -> m.forEach(byStage.putObject(stage)::put));
             out.println(new ObjectMapper().writeValueAsString(o));
             return;
         }
@@ -279,5 +296,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.println(RunSummary.memory(backend));
         out.println(RunSummary.describeMemory(backend));
+        out.println("memory policy: " + f.memoryPolicy);
+        f.stageMemory.forEach((stage, m) -> out.println("at the end of " + stage + ":" + RunSummary.describe(m)));
     }
 }

@@ -95,9 +95,16 @@ final class RunSummary {
 
     /** {@link #memory} as one line of MiB. */
     static String describeMemory(Backend backend) {
-        StringBuilder sb = new StringBuilder("memory:");
-        memoryBreakdown(backend).forEach((k, v) -> sb.append(' ').append(k).append(' ').append(mib(v)).append(','));
-        sb.setLength(sb.length() - 1);
+        return "memory:" + describe(memoryBreakdown(backend));
+    }
+
+    /** A breakdown as " name N MiB, ..." (as {@link #describeMemory} prints it). */
+    static String describe(Map<String, Long> breakdown) {
+        StringBuilder sb = new StringBuilder();
+        breakdown.forEach((k, v) -> sb.append(' ').append(k).append(' ').append(mib(v)).append(','));
+        if (!sb.isEmpty()) {
+            sb.setLength(sb.length() - 1);
+        }
         return sb.toString();
     }
 

@@ -74,6 +74,11 @@ public final class RandomWeights implements WeightSource, AutoCloseable {
         Tensor t = mapped(shape);
         owned.add(t);
         fill(t, name);
+        if (t.segment().isMapped()) {
+            // Written pages go to the file's page cache, not the resident set: the model costs nothing resident
+            // until a backend reads (and packs) a weight, as a checkpoint's mapped file does.
+            t.segment().unload();
+        }
         return t;
     }
 

@@ -91,7 +91,7 @@ class MemoryPolicyTest {
     @Test
     void theStagedPolicyFreesEachNetworkAfterItsStageAndPacksItAgainForTheSameImage() {
         GenerationRequest request = GenerationRequest.builder().prompt("a red cube").seed(7).sampler("euler").steps(2)
-                .size(32, 32).build();
+                .size(16, 16).build();
         float[] warmImage;
         long warmWeightsAtLoop;
         // no Winograd filters in either, so that both pipelines compile the same kernels

@@ -3,6 +3,7 @@ package io.jdiffusion.models.weights;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -55,6 +56,28 @@ class RandomWeightsTest {
             assertThat(b.segment().address() % Tensor.ALIGNMENT).isZero();
             assertThat(w.find("empty.bias", Shape.of(0)).byteSize()).isZero();
             assertThat(scratchFiles.get()).as("the scratch file is unlinked at once").isEqualTo(before);
+        }
+    }
+
+    /** A made weight's pages sit in the file's page cache, not in the resident set, until a backend reads them. */
+    @Test
+    void madeWeightsAreNotResidentUntilRead() throws IOException {
+        Path status = Path.of("/proc/self/status");
+        Assumptions.assumeTrue(Files.isReadable(status), "needs /proc");
+        Supplier<Long> rssFile = () -> {
+            try (var lines = Files.lines(status)) {
+                return lines.filter(l -> l.startsWith("RssFile:")).mapToLong(l -> Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024)
+                        .findFirst().orElseThrow();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        };
+        Shape shape = Shape.of(4096, 4096);
+        try (RandomWeights w = new RandomWeights(9, DType.F32); RandomWeights again = new RandomWeights(9, DType.F32)) {
+            long before = rssFile.get();
+            Tensor big = w.find("big.weight", shape);
+            assertThat(rssFile.get() - before).as("of 64 MiB written").isLessThan(16L << 20);
+            assertThat(big.segment().mismatch(again.find("big.weight", shape).segment())).as("the values are kept").isEqualTo(-1L);
         }
     }
 
