@@ -102,6 +102,7 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         ModelOptions mo = modelOptions;
+        mo.memoryBudgetBytes();
         long loadStart = System.nanoTime();
         boolean random = mo.model == null;
         // The random model has no tokenizer files; the bundled tiny tokenizer's ids are valid CLIP ids.

@@ -304,6 +304,7 @@ final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--batch-count must be at least 1, got " + batchCount);
         }
         choice = SamplerNames.resolve(sampler, schedule, karras);
+        modelOptions.memoryBudgetBytes();
         try {
             RequestLimits.checkSize(width, height);
         } catch (IllegalArgumentException e) {

@@ -77,6 +77,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         ModelOptions mo = modelOptions;
         mo.precision();
+        mo.memoryBudgetBytes();
         Path first = firstModel(mo);
         CheckpointFolder checkpoints = new CheckpointFolder(modelDir, first, FileHashes.userCache());
         try (Backend backend = mo.createBackend();

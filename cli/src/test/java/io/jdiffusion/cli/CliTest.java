@@ -113,6 +113,24 @@ class CliTest {
     }
 
     @Test
+    void aMemoryBudgetBelowTheModelStagesItsNetworksAndABadOneIsRefusedBeforeLoading() {
+        Path png = dir.resolve("m.png");
+        Run r = run("generate", "-p", "x", "--seed", "3", "--steps", "2", "-W", "16", "-H", "16", "-o", png.toString(),
+                "--backend", "cpu", "--memory-budget", "1m");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.err()).contains("jdiffusion: memory: staged", "budget 0.0 GiB", "derived weights <= 0 MiB per network");
+        assertThat(r.out()).containsPattern("weights 0 MiB, .*backend_peak [1-9]");
+        assertThat(files()).containsExactly("m.png");
+        Run warm = run("generate", "-p", "x", "--seed", "3", "--steps", "2", "-W", "16", "-H", "16", "-o", png.toString(),
+                "--backend", "cpu", "--memory-budget", "1.5G");
+        assertThat(warm.err()).contains("jdiffusion: memory: warm (budget 1.5 GiB");
+        Run bad = run("generate", "-p", "x", "-o", dir.resolve("n.png").toString(), "--memory-budget", "3x");
+        assertThat(bad.exitCode()).isEqualTo(1);
+        assertThat(bad.err()).contains("--memory-budget must be auto or a size with its unit (e.g. 3g, 4500m), got '3x'");
+        assertThat(files()).containsExactly("m.png");
+    }
+
+    @Test
     void batchCountWritesOneFilePerSeed() {
         Path png = dir.resolve("b.png");
         Run r = run("generate", "-p", "x", "--seed", "100", "--batch-count", "2", "--steps", "2", "-W", "16", "-H", "16",
