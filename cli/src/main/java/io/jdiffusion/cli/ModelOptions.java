@@ -47,8 +47,8 @@ final class ModelOptions {
     String precision;
 
     @Option(names = "--memory-budget", paramLabel = "SIZE|auto", defaultValue = "auto",
-            description = "Memory the run may use, e.g. 3g or 4500m. When the model's weights and about 1.25 GiB of "
-                    + "working memory fit, every network stays packed for the next image (warm); otherwise each network "
+            description = "Memory the run may use, e.g. 3g or 4500m. When it holds twice the model's weights, every "
+                    + "network stays packed for the next image (warm); otherwise each network "
                     + "is packed when its stage starts and freed when it ends (text encoders after the prompt, the UNet "
                     + "before the decode), so only the largest is resident. Winograd filters get what is left. "
                     + "Default ${DEFAULT-VALUE}: the memory this machine has available now.")

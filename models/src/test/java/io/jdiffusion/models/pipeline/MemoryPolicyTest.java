@@ -38,7 +38,7 @@ class MemoryPolicyTest {
     }
 
     @Test
-    void aBudgetThatHoldsEveryNetworkKeepsThemWarmAndSharesTheRestForDerivedWeights() {
+    void aBudgetThatHoldsTwiceTheWeightsKeepsEveryNetworkWarmAndSharesTheRestForDerivedWeights() {
         long weights = weightBytes();
         assertThat(weights).isEqualTo(model.unet().parameters().stream().mapToLong(p -> p.tensor().byteSize()).sum()
                 + model.vae().parameters().stream().mapToLong(p -> p.tensor().byteSize()).sum()
@@ -47,17 +47,21 @@ class MemoryPolicyTest {
         MemoryPolicy warm = MemoryPolicy.forBudget(model, weights + MemoryPolicy.RESERVE + spare);
         assertThat(warm.staged()).isFalse();
         assertThat(warm.derivedWeightBytes()).as("the spare bytes, split between UNet and VAE").isEqualTo(spare / 2);
+        assertThat(MemoryPolicy.forBudget(model, 2 * weights).staged()).isFalse();
+        assertThat(MemoryPolicy.forBudget(model, 2 * weights).derivedWeightBytes()).as("nothing left").isZero();
         assertThat(warm.describe()).startsWith("warm (budget");
     }
 
     @Test
     void aBudgetBelowAllWeightsStagesTheNetworksAndGivesDerivedWeightsWhatTheLargestLeaves() {
         long unet = model.unet().parameters().stream().mapToLong(p -> p.tensor().byteSize()).sum();
-        long budget = weightBytes() + MemoryPolicy.RESERVE - 1;
-        MemoryPolicy staged = MemoryPolicy.forBudget(model, budget);
+        MemoryPolicy staged = MemoryPolicy.forBudget(model, 2 * weightBytes() - 1);
         assertThat(staged.staged()).isTrue();
-        assertThat(staged.derivedWeightBytes()).isEqualTo(budget - unet - MemoryPolicy.RESERVE);
-        assertThat(MemoryPolicy.forBudget(model, 1 << 20).derivedWeightBytes()).as("nothing left").isZero();
+        assertThat(staged.derivedWeightBytes()).as("the largest network and the reserve take it all").isZero();
+        // a whole-size model: the budget left beside the UNet and the reserve goes to derived weights
+        long budget = unet + MemoryPolicy.RESERVE + (5L << 20);
+        MemoryPolicy roomy = new MemoryPolicy(true, budget, unet, Math.max(0, budget - unet - MemoryPolicy.RESERVE));
+        assertThat(roomy.describe()).contains("derived weights <= 5 MiB per network");
         assertThat(staged.describe()).startsWith("staged");
         assertThatThrownBy(() -> MemoryPolicy.forBudget(model, 0)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("memory budget must be positive");
