@@ -102,11 +102,18 @@ class CliTest {
         assertThat(files()).containsExactlyInAnyOrder("out.png", "latents.safetensors");
     }
 
+    /** The tiny model, 2 steps at 16x16 with seed 3 on the CPU backend, to {@code png}, with {@code extra} options. */
+    private static Run quickGenerate(Path png, String... extra) {
+        List<String> args = new ArrayList<>(List.of("generate", "-p", "x", "--seed", "3", "--steps", "2", "-W", "16", "-H", "16",
+                "-o", png.toString(), "--backend", "cpu"));
+        args.addAll(List.of(extra));
+        return run(args.toArray(String[]::new));
+    }
+
     @Test
     void anF16RequestTheBackendComputesInF32IsSaidOnce() {
         Path png = dir.resolve("h.png");
-        Run r = run("generate", "-p", "x", "--seed", "3", "--steps", "2", "-W", "16", "-H", "16", "-o", png.toString(),
-                "--backend", "cpu", "--precision", "f16");
+        Run r = quickGenerate(png, "--precision", "f16");
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.err()).containsOnlyOnce("jdiffusion: --precision f16: backend cpu computed in f32");
         assertThat(files()).containsExactly("h.png");
@@ -115,14 +122,12 @@ class CliTest {
     @Test
     void aMemoryBudgetBelowTheModelStagesItsNetworksAndABadOneIsRefusedBeforeLoading() {
         Path png = dir.resolve("m.png");
-        Run r = run("generate", "-p", "x", "--seed", "3", "--steps", "2", "-W", "16", "-H", "16", "-o", png.toString(),
-                "--backend", "cpu", "--memory-budget", "1m");
+        Run r = quickGenerate(png, "--memory-budget", "1m");
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.err()).contains("jdiffusion: memory: staged", "budget 0.0 GiB", "derived weights <= 0 MiB per network");
         assertThat(r.out()).containsPattern("weights 0 MiB, .*backend_peak [1-9]");
         assertThat(files()).containsExactly("m.png");
-        Run warm = run("generate", "-p", "x", "--seed", "3", "--steps", "2", "-W", "16", "-H", "16", "-o", png.toString(),
-                "--backend", "cpu", "--memory-budget", "1.5G");
+        Run warm = quickGenerate(png, "--memory-budget", "1.5G");
         assertThat(warm.err()).contains("jdiffusion: memory: warm (budget 1.5 GiB");
         Run bad = run("generate", "-p", "x", "-o", dir.resolve("n.png").toString(), "--memory-budget", "3x");
         assertThat(bad.exitCode()).isEqualTo(1);
