@@ -66,6 +66,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * {@code memoryPolicy} says: all of them ({@link MemoryPolicy#WARM}), or each only for its stage; the backend's
      * derived weights (Winograd filters) are capped to the policy's share for every network compiled from now on.
      *
+     * @param model        the loaded model; it must stay open while the pipeline lives
+     * @param backend      where the networks run; it must stay open while the pipeline lives
+     * @param precision    the activation precision to ask the backend for
      * @param memoryPolicy e.g. {@link MemoryPolicy#forBudget}
      */
     public StableDiffusionPipeline(StableDiffusion model, Backend backend, Precision precision, MemoryPolicy memoryPolicy) {
