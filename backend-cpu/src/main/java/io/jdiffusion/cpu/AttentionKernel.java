@@ -47,7 +47,6 @@ final class AttentionKernel {
     private static final int SUB_BLOCKS = 2;
     /** Packed (pre-broadcast) K and V floats per head group (4 MiB; a larger head is a group of its own). */
     private static final long PACK_BUDGET_FLOATS = 1L << 20;
-    private static final float LOG2E = 1.44269504088896341f;
     /** Lane r holds r: the query offset of each lane within its vector, for the causal mask. */
     private static final float[] LANE_INDEX = laneIndex();
 
@@ -85,8 +84,8 @@ final class AttentionKernel {
             if (s.length < tileKeys * Q) {
                 s = new float[tileKeys * Q];
             }
-            if (row.length < Math.max(d, dvRows)) {
-                row = new float[Math.max(d, dvRows)];
+            if (row.length < d + dvRows) {
+                row = new float[d + dvRows];
             }
         }
     }
@@ -114,7 +113,7 @@ final class AttentionKernel {
         int nkPad = (nk + R - 1) / R * R;
         Geometry g = new Geometry(nq, nk, nkPad, nkPad <= ONE_TILE_KEYS ? nkPad : KEY_TILE, heads, d, dv,
                 (dv + R - 1) / R * R, op.causal());
-        float qScale = op.scale() * LOG2E;
+        float qScale = op.scale() * VectorMath.LOG2E;
         int q = op.q().id(), k = op.k().id(), v = op.v().id(), out = op.out().id();
         WorkerPool pool = ctx.pool;
         Workspace ws = ctx.workspace;
@@ -153,21 +152,21 @@ final class AttentionKernel {
         int d = g.d(), dv = g.dv();
         int w = Math.min(g.tileKeys(), g.nkPad() - t0);
         int vTile = vBase + t0 * g.dvRows() * L;
-        float[] kRow = new float[d], vRow = new float[g.dvRows()];
+        Scratch s = SCRATCH.get();
+        s.ensure(d, g.dvRows(), g.tileKeys());
+        float[] row = s.row; // K's row in [0, d), V's in [d, d + dvRows)
         for (int j = t0; j < t0 + w; j++) {
+            Arrays.fill(row, 0, d + g.dvRows(), 0f);
             if (j < g.nk()) {
-                MemorySegment.copy(k, FLOAT, 4 * (((long) b * g.nk() + j) * g.heads() * d + (long) h * d), kRow, 0, d);
-                MemorySegment.copy(v, FLOAT, 4 * (((long) b * g.nk() + j) * g.heads() * dv + (long) h * dv), vRow, 0, dv);
-            } else {
-                Arrays.fill(kRow, 0f);
-                Arrays.fill(vRow, 0f);
+                MemorySegment.copy(k, FLOAT, 4 * (((long) b * g.nk() + j) * g.heads() * d + (long) h * d), row, 0, d);
+                MemorySegment.copy(v, FLOAT, 4 * (((long) b * g.nk() + j) * g.heads() * dv + (long) h * dv), row, d, dv);
             }
             int kPanel = kBase + j / R * BroadcastKernel.panelFloats(d);
             for (int c = 0; c < d; c++) {
-                BroadcastKernel.put(kp, kPanel, c, j % R, kRow[c]);
+                BroadcastKernel.put(kp, kPanel, c, j % R, row[c]);
             }
             for (int c = 0; c < g.dvRows(); c++) {
-                BroadcastKernel.put(vp, vTile + c / R * BroadcastKernel.panelFloats(w), j - t0, c % R, vRow[c]);
+                BroadcastKernel.put(vp, vTile + c / R * BroadcastKernel.panelFloats(w), j - t0, c % R, row[d + c]);
             }
         }
     }

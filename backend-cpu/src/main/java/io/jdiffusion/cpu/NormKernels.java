@@ -106,28 +106,28 @@ final class NormKernels {
 
     /**
      * out = silu(x * scale + shift) over n contiguous elements (a multiple of L): silu(v) = v / (1 + 2^(-v
-     * log2 e)), the power of two from a degree-5 polynomial on [-1/2, 1/2] (relative error below 3e-7) and
-     * the exponent bits, clamped to 2^[-127, 127]. Written out in the loop rather than called: C2 keeps
+     * log2 e)), the power of two from {@link VectorMath}'s degree-5 polynomial on [-1/2, 1/2] and the exponent
+     * bits, clamped to 2^[-127, 127]. Written out in the loop rather than called: C2 keeps
      * vectors in registers only where every Vector API call is inlined, and a call to a shared exp that
      * it declines to inline (too big, or already compiled on its own) boxes each vector (several times
      * slower than the loop itself).
      */
     private static void affineSilu(MemorySegment x, MemorySegment out, long base, long n, float scale, float shift) {
         FloatVector sc = FloatVector.broadcast(F, scale), sh = FloatVector.broadcast(F, shift);
-        FloatVector rounder = FloatVector.broadcast(F, 12582912f); // 1.5 * 2^23: adding it rounds to an integer
+        FloatVector rounder = FloatVector.broadcast(F, VectorMath.ROUNDER);
         FloatVector one = FloatVector.broadcast(F, 1f);
         IntVector bias = IntVector.broadcast(IntVector.SPECIES_PREFERRED.withShape(F.vectorShape()), 127 << 23);
         for (long i = 0; i < n; i += L) {
             long o = 4 * (base + i);
             FloatVector v = FloatVector.fromMemorySegment(F, x, o, ORDER).fma(sc, sh);
-            FloatVector z = v.mul(-1.44269504f).max(-127f).min(127f); // NaN passes through unchanged
+            FloatVector z = v.mul(-VectorMath.LOG2E).max(-127f).min(127f); // NaN passes through unchanged
             FloatVector t = z.add(rounder);
             FloatVector f = z.sub(t.sub(rounder));
-            FloatVector p = f.fma(1.32764713e-3f, 9.67554189e-3f);
-            p = p.fma(f, FloatVector.broadcast(F, 5.55071309e-2f));
-            p = p.fma(f, FloatVector.broadcast(F, 2.40221202e-1f));
-            p = p.fma(f, FloatVector.broadcast(F, 6.93146944e-1f));
-            p = p.fma(f, FloatVector.broadcast(F, 1.00000012f));
+            FloatVector p = f.fma(VectorMath.POW2_C5, VectorMath.POW2_C4);
+            p = p.fma(f, FloatVector.broadcast(F, VectorMath.POW2_C3));
+            p = p.fma(f, FloatVector.broadcast(F, VectorMath.POW2_C2));
+            p = p.fma(f, FloatVector.broadcast(F, VectorMath.POW2_C1));
+            p = p.fma(f, FloatVector.broadcast(F, VectorMath.POW2_C0));
             FloatVector pow = (FloatVector) ((IntVector) t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23).add(bias)
                     .reinterpretAsFloats();
             v.div(p.fma(pow, one)).intoMemorySegment(out, o, ORDER);
