@@ -90,7 +90,7 @@ final class NormKernels {
     private static void affine(MemorySegment x, MemorySegment out, long base, long n, float scale, float shift, boolean silu) {
         long full = n - n % L;
         if (silu) {
-            affineSilu(x, out, base, full, scale, shift);
+            affineSilu(x, out, base, Math.toIntExact(full), scale, shift);
         } else {
             FloatVector sc = FloatVector.broadcast(F, scale), sh = FloatVector.broadcast(F, shift);
             for (long i = 0; i < full; i += L) {
@@ -112,12 +112,12 @@ final class NormKernels {
      * it declines to inline (too big, or already compiled on its own) boxes each vector (several times
      * slower than the loop itself).
      */
-    private static void affineSilu(MemorySegment x, MemorySegment out, long base, long n, float scale, float shift) {
+    private static void affineSilu(MemorySegment x, MemorySegment out, long base, int n, float scale, float shift) {
         FloatVector sc = FloatVector.broadcast(F, scale), sh = FloatVector.broadcast(F, shift);
         FloatVector rounder = FloatVector.broadcast(F, VectorMath.ROUNDER);
         FloatVector one = FloatVector.broadcast(F, 1f);
         IntVector bias = IntVector.broadcast(IntVector.SPECIES_PREFERRED.withShape(F.vectorShape()), 127 << 23);
-        for (long i = 0; i < n; i += L) {
+        for (int i = 0; i < n; i += L) {
             long o = 4 * (base + i);
             FloatVector v = FloatVector.fromMemorySegment(F, x, o, ORDER).fma(sc, sh);
             FloatVector z = v.mul(-VectorMath.LOG2E).max(-127f).min(127f); // NaN passes through unchanged
