@@ -16,7 +16,7 @@ final class CopyBandwidth {
 
     /** Best GB/s (10^9 bytes read plus written per second) over a few rounds of about {@code seconds} in all. */
     static double measure(WorkerPool pool, double seconds) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) { // shared: the pool's threads copy it
             MemorySegment src = arena.allocate(BYTES, 64), dst = arena.allocate(BYTES, 64);
             src.fill((byte) 1);
             dst.fill((byte) 0);
