@@ -152,6 +152,7 @@ public interface Backend extends AutoCloseable {
      * stops recording with {@code null}. A backend that must synchronise to time an operator (a GPU) runs a
      * profiled call slower than an unprofiled one.
      *
+     * @param profile where the times go, or {@code null} to stop recording
      * @return whether this backend can profile its operators (when not, {@code profile} stays empty)
      */
     default boolean profileOperators(OperatorProfile profile) {

@@ -34,14 +34,24 @@ public final class OperatorProfile {
 
     private final Map<Op, Instance> instances = new IdentityHashMap<>();
 
-    /** Records one call of {@code op}. */
+    /**
+     * Records one call of {@code op}.
+     *
+     * @param op        the operator, one instance of a compiled graph
+     * @param wallNanos its wall time
+     * @param cpuNanos  the CPU time of the thread that ran it
+     */
     public synchronized void record(Op op, long wallNanos, long cpuNanos) {
         Instance i = instances.computeIfAbsent(op, o -> new Instance(OperatorKind.of(o)));
         i.wallNanos = Math.min(i.wallNanos, wallNanos);
         i.cpuNanos = Math.min(i.cpuNanos, cpuNanos);
     }
 
-    /** The kinds, slowest first by CPU time. */
+    /**
+     * The kinds recorded so far.
+     *
+     * @return one row per kind, slowest first by CPU time
+     */
     public synchronized List<Row> rows() {
         Map<String, long[]> sums = new LinkedHashMap<>();
         for (Instance i : instances.values()) {

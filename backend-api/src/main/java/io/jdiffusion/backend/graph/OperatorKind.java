@@ -10,6 +10,12 @@ public final class OperatorKind {
     private OperatorKind() {
     }
 
+    /**
+     * The kind of one operator.
+     *
+     * @param op an operator of a graph
+     * @return e.g. {@code conv3x3 32x32 320->320}, {@code linear M=2048 K=320 N=2560}, {@code norm}
+     */
     public static String of(Op op) {
         return switch (op) {
             case Op.Conv2d c -> {
