@@ -1,6 +1,5 @@
 package io.jdiffusion.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.OperatorProfile;
@@ -9,7 +8,6 @@ import io.jdiffusion.models.conditioning.Conditioning;
 import io.jdiffusion.models.conditioning.ConditioningInput;
 import io.jdiffusion.cli.bench.OpsBenchCommand;
 import io.jdiffusion.core.DType;
-import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.ProgressListener;
@@ -250,32 +248,20 @@ final class BenchCommand implements Callable<Integer> {
         return new Stage(first, median);
     }
 
-    private void report(PrintWriter out, StableDiffusion model, Backend backend, Precision used, Figures f) throws Exception {
+    private void report(PrintWriter out, StableDiffusion model, Backend backend, Precision used, Figures f) {
         if (json) {
-            ObjectNode o = new ObjectMapper().createObjectNode();
-            o.put("model", model.description());
-            o.put("backend", backend.name());
-            o.put("device", backend.deviceDescription());
-            o.put("precision", modelOptions.precision().name().toLowerCase(Locale.ROOT));
-            o.put("precision_used", used.name().toLowerCase(Locale.ROOT));
-            o.put("width", width).put("height", height).put("batch", batch).put("steps", steps);
-            o.put("vae_tiling", vaeTiling.mode().name().toLowerCase(Locale.ROOT));
-            o.put("load_ms", f.loadMs).put("preparation_ms", f.preparationMs);
+            ObjectNode o = RunSummary.jsonRun(model.description(), backend, modelOptions.precision(), used, width, height, steps,
+                    vaeTiling.mode());
+            o.put("batch", batch);
+            RunSummary.jsonStartup(o, f.loadMs, f.preparationMs, f.firstImageMs);
             if (f.firstImageMs >= 0) {
-                o.put("first_image_since_process_start_ms", f.firstImageMs).put("cold_pipeline_ms", f.coldPipelineMs);
+                o.put("cold_pipeline_ms", f.coldPipelineMs);
             }
             o.put("text_encoder_ms", f.textMs).put("unet_ms", f.unetMs).put("vae_decode_ms", f.vaeMs);
             if (f.pipelineMs >= 0) {
                 o.put("pipeline_ms", f.pipelineMs);
             }
-            o.put("peak_rss_bytes", RunSummary.peakRssBytes());
-            o.put("peak_heap_bytes", RunSummary.peakHeapBytes());
-            o.put("peak_offheap_bytes", Tensor.peakLiveBytes());
-            if (backend.hasDeviceMemory()) {
-                o.put("peak_device_bytes", backend.peakDeviceBytes());
-            }
-            ObjectNode memory = o.putObject("memory_bytes");
-            RunSummary.memoryBreakdown(backend).forEach(memory::put);
+            RunSummary.jsonMemory(o, backend);
             if (profile) {
                 ObjectNode p = o.putObject("profile");
                 profiles.forEach((stage, rows) -> {
@@ -284,10 +270,10 @@ final class BenchCommand implements Callable<Integer> {
                             .put("wall_ms", r.wallMs()).put("cpu_ms", r.cpuMs()));
                 });
             }
-            out.println(new ObjectMapper().writeValueAsString(o));
+            out.println(RunSummary.json(o));
             return;
         }
-        out.printf(Locale.ROOT, "%-40s %12s%n", "precision computed", used.name().toLowerCase(Locale.ROOT));
+        out.printf(Locale.ROOT, "%-40s %12s%n", "precision computed", RunSummary.lower(used));
         out.printf(Locale.ROOT, "%-40s %12s%n", "stage", "ms");
         out.printf(Locale.ROOT, "%-40s %12.1f%n", "load / build weights", f.loadMs);
         out.printf(Locale.ROOT, "%-40s %12.1f%n", "preparation (compile, pack, JIT, upload)", f.preparationMs);
