@@ -21,8 +21,9 @@ import java.util.List;
 /**
  * A graph compiled to one TornadoVM execution plan. A run copies the inputs into the plan's input
  * buffers, replays the plan (all kernels back to back on the device; a CUDA graph where the backend has
- * them) and copies the output buffer out. {@link #prepare()} JIT-compiles the kernels of every task graph
- * (TornadoVM's pre-compilation); without it the first run does. The first run uploads the weights.
+ * them) and copies the output buffer out. {@link #prepare()} does the one-time work of the first execution of the
+ * plan ahead of the first run: the JIT of every kernel, the upload of the weights and the other buffers, CUDA-graph
+ * capture; without it the first run does.
  */
 final class TornadoExecutable implements Executable {
     /** An integer input that indexes an embedding table of {@code vocab} rows. */
@@ -57,6 +58,9 @@ final class TornadoExecutable implements Executable {
     /** Whether the plan replays as CUDA graphs (then a run ends with one stream synchronisation). */
     private final boolean cudaGraphs;
     private final List<String> profileLogs = new ArrayList<>();
+    /** Bytes TornadoVM copied to the device in the last execution of the plan (profiled executables only). */
+    private long lastCopyInBytes;
+    /** Executions of the plan: runs and the execution of {@link #prepare()}. */
     private long runCount;
     private boolean prepared;
     private boolean closed;
@@ -111,14 +115,21 @@ final class TornadoExecutable implements Executable {
     }
 
     /**
-     * Compiles every task graph's kernels for the device without running them ({@code withPreCompilation()}: the
-     * interpreter walks the plan's bytecode, compiling each launch and skipping allocations, copies and launches).
+     * Does what the first execution of the plan would do once, so that the first run costs what later runs cost:
+     * compiles every task graph's kernels ({@code withPreCompilation()}: TornadoVM's interpreter walks the plan's
+     * bytecode, compiling each launch and skipping allocations, copies and launches), then executes the plan once
+     * on the input buffers as they stand (zeros before a first run). TornadoVM uploads {@code FIRST_EXECUTION} data
+     * (the weights, the arena's NaN, the descriptors) only inside an execution, and its pre-compilation skips the
+     * copies, so this execution is what moves the uploads, the device allocations and the CUDA-graph capture out
+     * of the first run; its kernels compute a result nobody reads (each run poisons the outputs again first). It
+     * costs one run's device time on top of the uploads.
      */
     @Override
     public void prepare() {
         checkOpen();
         if (!prepared) {
             plan.withPreCompilation();
+            execute();
             prepared = true;
         }
     }
@@ -144,7 +155,16 @@ final class TornadoExecutable implements Executable {
                 HostCopies.toInts(host, intInputs, inputOffsets[i], graph.inputs().get(i).toString());
             }
         }
+        execute();
+        for (int i = 0; i < outputTensors.size(); i++) {
+            HostCopies.fromFloats(outputs, outputOffsets[i], backend.own(outputTensors.get(i)).host());
+        }
+    }
+
+    /** One execution of the plan: every task graph of the chain in order, finished before it returns. */
+    private void execute() {
         profileLogs.clear();
+        lastCopyInBytes = 0;
         runCount++;
         if (graphCount == 1) {
             record(plan.execute());
@@ -161,9 +181,6 @@ final class TornadoExecutable implements Executable {
             // of an unfinished run on the PTX backend).
             backend.device().flush(plan.getId());
         }
-        for (int i = 0; i < outputTensors.size(); i++) {
-            HostCopies.fromFloats(outputs, outputOffsets[i], backend.own(outputTensors.get(i)).host());
-        }
     }
 
     private void checkOpen() {
@@ -175,10 +192,22 @@ final class TornadoExecutable implements Executable {
     private void record(TornadoExecutionResult result) {
         if (profile) {
             profileLogs.add(result.getProfilerResult().getProfileLog());
+            lastCopyInBytes += result.getProfilerResult().getTotalBytesCopyIn();
         }
     }
 
-    /** Runs so far; TornadoVM's profile logs accumulate over all of them. */
+    /**
+     * Bytes TornadoVM copied from the host to the device in the last execution of the plan (a run, or the
+     * execution of {@link #prepare()}), from its profiler: recorded only with {@value TornadoSettings#PROFILE}.
+     */
+    long lastCopyInBytes() {
+        if (!profile) {
+            throw new IllegalStateException("copies are counted only with -D" + TornadoSettings.PROFILE + "=true");
+        }
+        return lastCopyInBytes;
+    }
+
+    /** Executions of the plan so far (runs, and the one of {@link #prepare()}); TornadoVM's profile logs accumulate over all of them. */
     long runCount() {
         return runCount;
     }

@@ -1,14 +1,13 @@
 package io.jdiffusion.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.OperatorProfile;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.models.conditioning.Conditioning;
 import io.jdiffusion.models.conditioning.ConditioningInput;
 import io.jdiffusion.cli.bench.OpsBenchCommand;
 import io.jdiffusion.core.DType;
-import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.ProgressListener;
@@ -24,8 +23,10 @@ import picocli.CommandLine.Option;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
@@ -90,6 +91,14 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object instead of a table.")
     boolean json;
 
+    @Option(names = "--profile", description = "Time every operator of the timed stage calls and print the time per "
+            + "operator kind and shape (each operator's fastest call; wall time and the calling thread's CPU time, "
+            + "all of the work with -Djdiffusion.cpu.threads=1).")
+    boolean profile;
+
+    /** Per stage, the operator profile of its timed calls (with --profile). */
+    private final Map<String, List<OperatorProfile.Row>> profiles = new LinkedHashMap<>();
+
     @Override
     public Integer call() throws Exception {
         if (batch < 1 || batch > 2 || iterations < 1 || warmup < 0 || steps < 0) {
@@ -99,6 +108,7 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         ModelOptions mo = modelOptions;
+        profiles.clear();
         long loadStart = System.nanoTime();
         boolean random = mo.model == null;
         // The random model has no tokenizer files; the bundled tiny tokenizer's ids are valid CLIP ids.
@@ -127,7 +137,7 @@ final class BenchCommand implements Callable<Integer> {
                         throw new IllegalArgumentException("--stages takes text, unet and vae, got '" + s + "'");
                     }
                 }
-                Stage text = !stages.contains("text") ? Stage.SKIPPED : time("text encoder", err, () -> {
+                Stage text = !stages.contains("text") ? Stage.SKIPPED : time("text encoder", backend, err, () -> {
                     pipeline.encodePrompt(prompts).close();
                     return null;
                 });
@@ -139,12 +149,12 @@ final class BenchCommand implements Callable<Integer> {
                 Stage unet = Stage.SKIPPED;
                 if (stages.contains("unet")) {
                     try (Conditioning conditioning = pipeline.encodePrompt(prompts)) {
-                        unet = time("UNet call", err, () -> pipeline.predictNoise(sample, 500f, conditioning, h, w));
+                        unet = time("UNet call", backend, err, () -> pipeline.predictNoise(sample, 500f, conditioning, h, w));
                     }
                 }
                 float[] latents = new float[model.vae().latentChannels() * h * w];
                 System.arraycopy(sample, 0, latents, 0, latents.length);
-                Stage vae = !stages.contains("vae") ? Stage.SKIPPED : time("VAE decode", err, () -> {
+                Stage vae = !stages.contains("vae") ? Stage.SKIPPED : time("VAE decode", backend, err, () -> {
                     pipeline.decodeLatents(latents, h, w, vaeTiling.mode()).close();
                     return null;
                 });
@@ -208,18 +218,29 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private Stage time(String stage, PrintWriter err, Supplier<Object> body) {
+    private Stage time(String stage, Backend backend, PrintWriter err, Supplier<Object> body) {
         long c0 = System.nanoTime();
         body.get();
         double first = (System.nanoTime() - c0) / 1e6;
         for (int i = 1; i < warmup; i++) {
             body.get();
         }
+        OperatorProfile operators = new OperatorProfile();
+        if (profile && !backend.profileOperators(operators)) {
+            throw new IllegalArgumentException("--profile: backend '" + backend.name() + "' cannot time its operators");
+        }
         List<Double> ms = new ArrayList<>();
-        for (int i = 0; i < iterations; i++) {
-            long t0 = System.nanoTime();
-            body.get();
-            ms.add((System.nanoTime() - t0) / 1e6);
+        try {
+            for (int i = 0; i < iterations; i++) {
+                long t0 = System.nanoTime();
+                body.get();
+                ms.add((System.nanoTime() - t0) / 1e6);
+            }
+        } finally {
+            if (profile) {
+                backend.profileOperators(null);
+                profiles.put(stage, operators.rows());
+            }
         }
         Collections.sort(ms);
         double median = ms.get(ms.size() / 2);
@@ -227,36 +248,32 @@ final class BenchCommand implements Callable<Integer> {
         return new Stage(first, median);
     }
 
-    private void report(PrintWriter out, StableDiffusion model, Backend backend, Precision used, Figures f) throws Exception {
+    private void report(PrintWriter out, StableDiffusion model, Backend backend, Precision used, Figures f) {
         if (json) {
-            ObjectNode o = new ObjectMapper().createObjectNode();
-            o.put("model", model.description());
-            o.put("backend", backend.name());
-            o.put("device", backend.deviceDescription());
-            o.put("precision", modelOptions.precision().name().toLowerCase(Locale.ROOT));
-            o.put("precision_used", used.name().toLowerCase(Locale.ROOT));
-            o.put("width", width).put("height", height).put("batch", batch).put("steps", steps);
-            o.put("vae_tiling", vaeTiling.mode().name().toLowerCase(Locale.ROOT));
-            o.put("load_ms", f.loadMs).put("preparation_ms", f.preparationMs);
+            ObjectNode o = RunSummary.jsonRun(model.description(), backend, modelOptions.precision(), used, width, height, steps,
+                    vaeTiling.mode());
+            o.put("batch", batch);
+            RunSummary.jsonStartup(o, f.loadMs, f.preparationMs, f.firstImageMs);
             if (f.firstImageMs >= 0) {
-                o.put("first_image_since_process_start_ms", f.firstImageMs).put("cold_pipeline_ms", f.coldPipelineMs);
+                o.put("cold_pipeline_ms", f.coldPipelineMs);
             }
             o.put("text_encoder_ms", f.textMs).put("unet_ms", f.unetMs).put("vae_decode_ms", f.vaeMs);
             if (f.pipelineMs >= 0) {
                 o.put("pipeline_ms", f.pipelineMs);
             }
-            o.put("peak_rss_bytes", RunSummary.peakRssBytes());
-            o.put("peak_heap_bytes", RunSummary.peakHeapBytes());
-            o.put("peak_offheap_bytes", Tensor.peakLiveBytes());
-            if (backend.hasDeviceMemory()) {
-                o.put("peak_device_bytes", backend.peakDeviceBytes());
+            RunSummary.jsonMemory(o, backend);
+            if (profile) {
+                ObjectNode p = o.putObject("profile");
+                profiles.forEach((stage, rows) -> {
+                    var array = p.putArray(stage);
+                    rows.forEach(r -> array.addObject().put("kind", r.kind()).put("operators", r.operators())
+                            .put("wall_ms", r.wallMs()).put("cpu_ms", r.cpuMs()));
+                });
             }
-            ObjectNode memory = o.putObject("memory_bytes");
-            RunSummary.memoryBreakdown(backend).forEach(memory::put);
-            out.println(new ObjectMapper().writeValueAsString(o));
+            out.println(RunSummary.json(o));
             return;
         }
-        out.printf(Locale.ROOT, "%-40s %12s%n", "precision computed", used.name().toLowerCase(Locale.ROOT));
+        out.printf(Locale.ROOT, "%-40s %12s%n", "precision computed", RunSummary.lower(used));
         out.printf(Locale.ROOT, "%-40s %12s%n", "stage", "ms");
         out.printf(Locale.ROOT, "%-40s %12.1f%n", "load / build weights", f.loadMs);
         out.printf(Locale.ROOT, "%-40s %12.1f%n", "preparation (compile, pack, JIT, upload)", f.preparationMs);
@@ -272,5 +289,20 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.println(RunSummary.memory(backend));
         out.println(RunSummary.describeMemory(backend));
+        profiles.forEach((stage, rows) -> printProfile(out, stage, rows));
+    }
+
+    /** One stage's operator profile: per kind, the operators of one call and their summed fastest times. */
+    private static void printProfile(PrintWriter out, String stage, List<OperatorProfile.Row> rows) {
+        double cpu = rows.stream().mapToDouble(OperatorProfile.Row::cpuMs).sum();
+        double wall = rows.stream().mapToDouble(OperatorProfile.Row::wallMs).sum();
+        out.printf(Locale.ROOT, "%nprofile of the %s (each operator's fastest call; CPU time of the calling thread)%n", stage);
+        out.printf(Locale.ROOT, "%-44s %9s %10s %10s %7s%n", "kind", "operators", "cpu ms", "wall ms", "share");
+        for (OperatorProfile.Row r : rows) {
+            out.printf(Locale.ROOT, "%-44s %9d %10.2f %10.2f %6.1f%%%n", r.kind(), r.operators(), r.cpuMs(), r.wallMs(),
+                    100 * r.cpuMs() / cpu);
+        }
+        out.printf(Locale.ROOT, "%-44s %9d %10.2f %10.2f%n", "total", rows.stream().mapToInt(OperatorProfile.Row::operators).sum(),
+                cpu, wall);
     }
 }

@@ -1,7 +1,9 @@
 package io.jdiffusion.cli;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.Precision;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.core.io.AtomicFile;
@@ -147,6 +149,11 @@ final class GenerateCommand implements Callable<Integer> {
             description = "Where <lora:NAME:WEIGHT> tags in the prompt find NAME.safetensors (also in sub-folders).")
     Path loraDir;
 
+    @Option(names = "--json", description = "Print one JSON object on stdout at the end (the run summary: preparation,"
+            + " time to the first image from process start, each image's stages, peak memory; bench --json's field names)"
+            + " instead of a line per image; the lines go to stderr.")
+    boolean json;
+
     @Mixin
     ModelOptions modelOptions;
 
@@ -168,8 +175,10 @@ final class GenerateCommand implements Callable<Integer> {
         SizeConditioning sizeConditioning = sizeConditioning();
         ModelOptions mo = modelOptions;
         long firstSeed = seed != null ? seed : new SecureRandom().nextLong() & 0xFFFF_FFFFL;
+        long loadStart = System.nanoTime();
         try (StableDiffusion model = mo.load(); Backend backend = mo.createBackend();
              StableDiffusionPipeline pipeline = new StableDiffusionPipeline(model, backend, mo.precision())) {
+            double loadMs = (System.nanoTime() - loadStart) / 1e6;
             int w = width == 0 ? pipeline.defaultWidth() : width;
             int h = height == 0 ? pipeline.defaultHeight() : height;
             if (mo.usesBundledModel()) {
@@ -189,6 +198,11 @@ final class GenerateCommand implements Callable<Integer> {
                     ? Images.gaussianBlur(Images.maskFromBufferedImage(maskSource, imageW, imageH), maskBlur) : null;
             GenerationRequest.InpaintArea area = inpaintFullRes
                     ? GenerationRequest.InpaintArea.onlyMasked(inpaintFullResPadding) : GenerationRequest.InpaintArea.WHOLE_PICTURE;
+            // with --json the lines a person reads go to stderr, and stdout holds the one JSON object
+            PrintWriter lines = json ? err : out;
+            ArrayNode images = JsonNodeFactory.instance.arrayNode();
+            double preparationMs = 0;
+            double firstImageMs = -1;
             try {
                 for (int i = 0; i < batchCount; i++) {
                     long s = firstSeed + i;
@@ -204,14 +218,29 @@ final class GenerateCommand implements Callable<Integer> {
                         if (saveLatents != null) {
                             writeLatents(batchCount == 1 ? saveLatents : withSeed(saveLatents, s), result);
                         }
+                        if (i == 0) {
+                            firstImageMs = RunSummary.sinceProcessStartMs();
+                        }
                         String firstImage = i == 0 ? String.format(java.util.Locale.ROOT, " | first image %.2f s after process start",
-                                RunSummary.sinceProcessStartMs() / 1000) : "";
-                        out.printf("%s  seed %d  %s%s%n", target, s, RunSummary.describe(result.timings(), backend), firstImage);
+                                firstImageMs / 1000) : "";
+                        lines.printf("%s  seed %d  %s%s%n", target, s, RunSummary.describe(result.timings(), backend), firstImage);
+                        preparationMs += result.timings().preparationMs();
+                        images.add(RunSummary.jsonStages(images.objectNode().put("file", target.toString()).put("seed", s),
+                                result.timings()));
                     }
                 }
+                if (json) {
+                    ObjectNode o = RunSummary.jsonRun(model.description(), backend, pipeline.precisionRequested(),
+                            pipeline.precisionUsed(), w, h, steps, vaeTiling.mode());
+                    o.put("sampler", describe(samplerUsed)).put("batch_count", batchCount);
+                    RunSummary.jsonStartup(o, loadMs, preparationMs, firstImageMs);
+                    o.set("images", images);
+                    RunSummary.jsonMemory(o, backend);
+                    out.println(RunSummary.json(o));
+                }
                 if (pipeline.precisionUsed() != pipeline.precisionRequested()) {
-                    err.printf("jdiffusion: --precision %s: backend %s computed in %s%n", lower(pipeline.precisionRequested()),
-                            backend.name(), lower(pipeline.precisionUsed()));
+                    err.printf("jdiffusion: --precision %s: backend %s computed in %s%n", RunSummary.lower(pipeline.precisionRequested()),
+                            backend.name(), RunSummary.lower(pipeline.precisionUsed()));
                 }
             } finally {
                 if (init != null) {
@@ -379,9 +408,5 @@ final class GenerateCommand implements Callable<Integer> {
         String stem = dot > 0 ? name.substring(0, dot) : name;
         String ext = dot > 0 ? name.substring(dot) : "";
         return file.resolveSibling(stem + "-" + seed + ext);
-    }
-
-    private static String lower(Precision p) {
-        return p.name().toLowerCase(java.util.Locale.ROOT);
     }
 }

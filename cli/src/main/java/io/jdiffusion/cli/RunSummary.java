@@ -1,7 +1,12 @@
 package io.jdiffusion.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.Precision;
 import io.jdiffusion.core.Tensor;
+import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.StageTimings;
 
 import java.io.IOException;
@@ -14,9 +19,76 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 
-/** Formats stage timings and peak memory for people (and the numbers for --json). */
+/**
+ * Formats stage timings and peak memory for people, and as the JSON of {@code --json}: {@code bench} and
+ * {@code generate} build their objects from the fields here, so that a figure has one name in both.
+ */
 final class RunSummary {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     private RunSummary() {
+    }
+
+    /** What ran: model, backend, device, precision asked for and used, image size, steps, VAE tiling. */
+    static ObjectNode jsonRun(String model, Backend backend, Precision requested, Precision used, int width, int height, int steps,
+                              GenerationRequest.VaeTiling vaeTiling) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("model", model);
+        o.put("backend", backend.name());
+        o.put("device", backend.deviceDescription());
+        o.put("precision", lower(requested));
+        o.put("precision_used", lower(used));
+        o.put("width", width).put("height", height).put("steps", steps);
+        o.put("vae_tiling", vaeTiling.name().toLowerCase(Locale.ROOT));
+        return o;
+    }
+
+    /**
+     * The start-up figures: loading the model and creating the backend, the preparation (compilation, weight
+     * packing, Winograd transforms, GPU JIT and upload), and the first image's time from process start (left out
+     * when negative: not measured).
+     */
+    static void jsonStartup(ObjectNode o, double loadMs, double preparationMs, double firstImageSinceProcessStartMs) {
+        o.put("load_ms", loadMs).put("preparation_ms", preparationMs);
+        if (firstImageSinceProcessStartMs >= 0) {
+            o.put("first_image_since_process_start_ms", firstImageSinceProcessStartMs);
+        }
+    }
+
+    /** One generation's stages ({@link #describe}'s figures): {@code unet_ms} is per call, as bench's. */
+    static ObjectNode jsonStages(ObjectNode o, StageTimings t) {
+        o.put("preparation_ms", t.preparationMs()).put("text_encoder_ms", t.textEncoderMs());
+        if (t.vaeEncodeMs() > 0) {
+            o.put("vae_encode_ms", t.vaeEncodeMs());
+        }
+        o.put("unet_ms", t.unetPerCallMs()).put("unet_total_ms", t.unetTotalMs()).put("unet_steps", t.unetSteps())
+                .put("unet_calls", t.unetCalls()).put("vae_decode_ms", t.vaeDecodeMs()).put("total_ms", t.totalMs());
+        return o;
+    }
+
+    /** Peak memory ({@link #memory}'s figures) and the breakdown of {@link #memoryBreakdown}, in bytes. */
+    static void jsonMemory(ObjectNode o, Backend backend) {
+        o.put("peak_rss_bytes", peakRssBytes());
+        o.put("peak_heap_bytes", peakHeapBytes());
+        o.put("peak_offheap_bytes", Tensor.peakLiveBytes());
+        if (backend.hasDeviceMemory()) {
+            o.put("peak_device_bytes", backend.peakDeviceBytes());
+        }
+        ObjectNode memory = o.putObject("memory_bytes");
+        memoryBreakdown(backend).forEach(memory::put);
+    }
+
+    /** The object on one line. */
+    static String json(ObjectNode o) {
+        try {
+            return JSON.writeValueAsString(o);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("a tree of numbers and strings failed to serialise", e);
+        }
+    }
+
+    static String lower(Precision p) {
+        return p.name().toLowerCase(Locale.ROOT);
     }
 
     static String describe(StageTimings t, Backend backend) {

@@ -1,5 +1,7 @@
 package io.jdiffusion.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jdiffusion.core.Numerics;
 import io.jdiffusion.core.safetensors.SafetensorsFile;
 import io.jdiffusion.core.io.FileHashes;
@@ -27,6 +29,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.offset;
 
 /** The command line as a user meets it: exit codes, one-line errors, whole output files, PNG metadata. */
 class CliTest {
@@ -119,6 +122,64 @@ class CliTest {
                 "-o", png.toString(), "--sampler", "euler_a");
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(files()).containsExactlyInAnyOrder("b-100.png", "b-101.png");
+    }
+
+    /**
+     * generate --json: stdout is one JSON object (the lines for people go to stderr) with the preparation, the
+     * first image's time from process start and each image's stages, under bench --json's names where the figure
+     * is the same one.
+     */
+    @Test
+    void generateJsonReportsPreparationAndTheFirstImageUnderBenchsNames() throws IOException {
+        Path png = dir.resolve("j.png");
+        double before = RunSummary.sinceProcessStartMs();
+        Run r = run("generate", "-p", "x", "--seed", "100", "--batch-count", "2", "--steps", "2", "-W", "16", "-H", "16",
+                "-o", png.toString(), "--sampler", "euler", "--backend", "cpu", "--json");
+        double after = RunSummary.sinceProcessStartMs();
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out().strip()).doesNotContain("\n");
+        JsonNode o = new ObjectMapper().readTree(r.out());
+        assertThat(o.isObject()).as(r.out()).isTrue();
+        assertThat(r.err()).contains("seed 100", "seed 101", "preparation");
+        assertThat(o.get("backend").asText()).isEqualTo("cpu");
+        assertThat(o.get("precision").asText()).isEqualTo("f32");
+        assertThat(o.get("steps").asInt()).isEqualTo(2);
+        assertThat(o.get("sampler").asText()).isEqualTo("euler");
+        assertThat(o.get("first_image_since_process_start_ms").asDouble()).isBetween(before, after);
+        assertThat(o.get("load_ms").asDouble()).isPositive();
+        JsonNode images = o.get("images");
+        assertThat(images).hasSize(2);
+        double preparation = 0;
+        for (int i = 0; i < 2; i++) {
+            JsonNode image = images.get(i);
+            assertThat(image.get("seed").asLong()).isEqualTo(100 + i);
+            assertThat(image.get("file").asText()).endsWith("j-" + (100 + i) + ".png");
+            assertThat(image.get("unet_steps").asInt()).isEqualTo(2);
+            assertThat(image.get("unet_calls").asInt()).isEqualTo(2);
+            assertThat(image.get("unet_ms").asDouble()).isCloseTo(image.get("unet_total_ms").asDouble() / 2, offset(1e-9));
+            double stages = image.get("preparation_ms").asDouble() + image.get("text_encoder_ms").asDouble()
+                    + image.get("unet_total_ms").asDouble() + image.get("vae_decode_ms").asDouble();
+            assertThat(image.get("total_ms").asDouble()).isGreaterThanOrEqualTo(stages * 0.999);
+            preparation += image.get("preparation_ms").asDouble();
+        }
+        // the first image compiles (the CPU backend packs its weights); the second, same shapes, reuses that
+        assertThat(images.get(0).get("preparation_ms").asDouble()).isGreaterThan(images.get(1).get("preparation_ms").asDouble());
+        assertThat(o.get("preparation_ms").asDouble()).isCloseTo(preparation, offset(1e-6));
+        assertThat(o.get("peak_rss_bytes").asLong()).isPositive();
+        assertThat(o.has("peak_device_bytes")).as("the CPU backend has no device memory").isFalse();
+        assertThat(files()).containsExactlyInAnyOrder("j-100.png", "j-101.png");
+
+        Run bench = run("bench", "--model", TinySd.modelDir().toString(), "--backend", "cpu", "-W", "16", "-H", "16", "--steps", "1",
+                "--warmup", "0", "--iterations", "1", "--json");
+        assertThat(bench.exitCode()).as(bench.err()).isZero();
+        JsonNode b = new ObjectMapper().readTree(bench.out());
+        for (String field : List.of("model", "backend", "device", "precision", "precision_used", "width", "height", "steps",
+                "vae_tiling", "load_ms", "preparation_ms", "first_image_since_process_start_ms", "peak_rss_bytes",
+                "peak_heap_bytes", "peak_offheap_bytes", "memory_bytes")) {
+            assertThat(o.has(field)).as("generate --json has %s", field).isTrue();
+            assertThat(b.has(field)).as("bench --json has %s", field).isTrue();
+            assertThat(o.get(field).getNodeType()).as(field).isEqualTo(b.get(field).getNodeType());
+        }
     }
 
     /** Sampler names come from the registry: help lists them, A1111 labels work and land in the PNG. */

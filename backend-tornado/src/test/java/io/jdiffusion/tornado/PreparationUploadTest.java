@@ -1,0 +1,140 @@
+package io.jdiffusion.tornado;
+
+import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.Backends;
+import io.jdiffusion.backend.DeviceTensor;
+import io.jdiffusion.backend.HostRunner;
+import io.jdiffusion.backend.Precision;
+import io.jdiffusion.backend.graph.Activation;
+import io.jdiffusion.backend.graph.Graph;
+import io.jdiffusion.backend.graph.GraphBuilder;
+import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.backend.testing.PoisonedOutputs;
+import io.jdiffusion.backend.testing.TestRandom;
+import io.jdiffusion.core.DType;
+import io.jdiffusion.core.Numerics;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.core.Tensor;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@link TornadoExecutable#prepare()} moves the upload of the weights out of the first run, so that a stage timed
+ * after preparation costs what its later runs cost. The bytes TornadoVM copies to the device are read from its
+ * profiler for each execution of the plan: after prepare() the first run copies exactly what every later run copies
+ * (the inputs), while prepare() copied the weights; an executable that was not prepared copies the weights in its
+ * first run (the control that shows the count sees them). Each run is checked against backend-cpu.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class PreparationUploadTest {
+    private static final int LAYERS = 6;
+    private static final int ROWS = 4;
+    private static final int WIDTH = 256;
+
+    private Backend tornado;
+    private Backend cpu;
+
+    @BeforeAll
+    void start() {
+        tornado = Backends.create(TornadoBackendProvider.NAME);
+        cpu = Backends.create("cpu");
+    }
+
+    @AfterAll
+    void stop() {
+        tornado.close();
+        cpu.close();
+    }
+
+    @Test
+    void aPreparedExecutableUploadsItsWeightsInPrepareAndNotInItsFirstRun() {
+        long[] copies = copiesPerExecution(true);
+        long weightBytes = (long) LAYERS * (WIDTH * WIDTH + WIDTH) * Float.BYTES;
+        assertThat(copies[0]).as("bytes copied in prepare()").isGreaterThanOrEqualTo(weightBytes);
+        assertThat(copies[1]).as("bytes copied in the first run after prepare()").isLessThan(weightBytes / 10)
+                .isEqualTo(copies[2]);
+    }
+
+    @Test
+    void anUnpreparedExecutableUploadsItsWeightsInItsFirstRun() {
+        long[] copies = copiesPerExecution(false);
+        long weightBytes = (long) LAYERS * (WIDTH * WIDTH + WIDTH) * Float.BYTES;
+        assertThat(copies[1]).as("bytes copied in the first run").isGreaterThanOrEqualTo(weightBytes);
+        assertThat(copies[2]).as("bytes copied in the second run").isLessThan(weightBytes / 10);
+    }
+
+    /** Bytes copied to the device by prepare() (0 when not asked), the first run and the second run. */
+    private long[] copiesPerExecution(boolean prepare) {
+        TestRandom random = TestRandom.fresh();
+        List<Tensor> constants = new ArrayList<>();
+        Graph graph = chain(random, constants);
+        String tasks = System.getProperty(TornadoSettings.TASKS_PER_GRAPH);
+        String profile = System.getProperty(TornadoSettings.PROFILE);
+        System.setProperty(TornadoSettings.TASKS_PER_GRAPH, "3");
+        System.setProperty(TornadoSettings.PROFILE, "true");
+        TornadoExecutable exe;
+        try {
+            exe = (TornadoExecutable) tornado.compile(graph, Precision.F32);
+        } finally {
+            restore(TornadoSettings.TASKS_PER_GRAPH, tasks);
+            restore(TornadoSettings.PROFILE, profile);
+        }
+        Value out = graph.outputs().getFirst();
+        long[] copies = new long[3];
+        try (exe; DeviceTensor input = tornado.allocate(graph.inputs().getFirst().shape(), DType.F32);
+             DeviceTensor output = tornado.allocate(out.shape(), out.dtype())) {
+            assertThat(exe.graphCount()).as("chained task graphs").isGreaterThan(1);
+            if (prepare) {
+                exe.prepare();
+                copies[0] = exe.lastCopyInBytes();
+            }
+            for (int run = 1; run <= 2; run++) {
+                try (Tensor x = random.normal(Shape.of(ROWS, WIDTH), 1); Tensor actual = Tensor.allocate(out.shape(), out.dtype())) {
+                    tornado.upload(x, input);
+                    PoisonedOutputs.poison(tornado, output);
+                    exe.run(List.of(input), List.of(output));
+                    copies[run] = exe.lastCopyInBytes();
+                    tornado.download(output, actual);
+                    try (Tensor expected = HostRunner.run(cpu, graph, List.of(x)).getFirst()) {
+                        assertThat(Numerics.relativeL2(actual, expected)).as("run %d; %s", run, random).isLessThanOrEqualTo(1e-4);
+                    }
+                }
+            }
+        } finally {
+            constants.forEach(Tensor::close);
+        }
+        System.out.printf("bytes copied to the device (prepared %s): prepare %d, first run %d, second run %d%n", prepare,
+                copies[0], copies[1], copies[2]);
+        return copies;
+    }
+
+    /** x -> LAYERS x (linear + GELU + residual), split into chained task graphs of three tasks. */
+    private Graph chain(TestRandom random, List<Tensor> constants) {
+        GraphBuilder b = new GraphBuilder("preparation-upload");
+        Value x = b.input("x", Shape.of(ROWS, WIDTH), DType.F32);
+        for (int i = 0; i < LAYERS; i++) {
+            Tensor w = random.normal(Shape.of(WIDTH, WIDTH), 0.5 / Math.sqrt(WIDTH));
+            Tensor bias = random.normal(Shape.of(WIDTH), 0.1);
+            constants.add(w);
+            constants.add(bias);
+            x = b.linear(x, b.constant("w" + i, w), b.constant("b" + i, bias), Activation.GELU, x);
+        }
+        b.output(x);
+        return b.build();
+    }
+
+    private static void restore(String key, String before) {
+        if (before == null) {
+            System.clearProperty(key);
+        } else {
+            System.setProperty(key, before);
+        }
+    }
+}
