@@ -4,6 +4,7 @@ import io.jdiffusion.backend.MemoryMeter;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
+import io.jdiffusion.backend.OperatorProfile;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.core.DType;
@@ -29,6 +30,8 @@ public final class CpuBackend implements Backend {
     /** {@link #limitDerivedWeightBytes}: a cap under the options' Winograd budget for networks compiled from now on. */
     private volatile long derivedWeightLimit = Long.MAX_VALUE;
     private volatile boolean closed;
+    /** Where executables record each operator's time; null when not profiling. */
+    private volatile OperatorProfile profile;
 
     public CpuBackend(int threads) {
         this(threads, ConvAlgorithm.AUTO);
@@ -105,7 +108,7 @@ public final class CpuBackend implements Backend {
         KernelOptions o = options.winogradCacheBytes() <= derivedWeightLimit ? options
                 : new KernelOptions(options.convAlgorithm(), options.winogradChunkFloats(), derivedWeightLimit,
                 options.f32WeightsAsF16());
-        CpuExecutable exe = new CpuExecutable(graph, pool, meter, weights, o, executables::remove);
+        CpuExecutable exe = new CpuExecutable(graph, pool, meter, weights, o, () -> profile, executables::remove);
         executables.add(exe);
         return exe;
     }
@@ -144,6 +147,13 @@ public final class CpuBackend implements Backend {
         m.put("workspaces", workspaces);
         m.put("tensors", meter.inUse() - packed - arenas - workspaces);
         return m;
+    }
+
+    /** Times each operator with the wall clock and the calling thread's CPU clock (all of the work on one thread). */
+    @Override
+    public boolean profileOperators(OperatorProfile profile) {
+        this.profile = profile;
+        return true;
     }
 
     /** Bytes of packed weights held now, once however many executables share them. */
