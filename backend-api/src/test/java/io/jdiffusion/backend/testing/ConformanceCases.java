@@ -115,6 +115,11 @@ public final class ConformanceCases {
         c.add(direct("attention 300 keys (several key tiles)", b -> one(attention(b, 1, 45, 300, 1, 40, 40, false))));
         c.add(direct("attention causal b1 n100 2 heads of 80 (several query blocks)", b -> one(attention(b, 1, 100, 100, 2, 80, 80, true))));
         c.add(direct("attention tiny heads of 8 (CLIP-tiny) causal", b -> one(attention(b, 1, 77, 77, 4, 8, 8, true))));
+        c.add(direct("attention cross b1 200x77 8 heads of 40 (one key tile, several query blocks)",
+                b -> one(attention(b, 1, 200, 77, 8, 40, 40, false))));
+        c.add(direct("attention self b2 130x300 4 heads of 40 (key tiles, query blocks, head groups)",
+                b -> one(attention(b, 2, 130, 300, 4, 40, 40, false))));
+        c.add(direct("attention causal b1 n200 2 heads of 64 (key tiles)", b -> one(attention(b, 1, 200, 200, 2, 64, 64, true))));
     }
 
     private static Value attention(ProblemBuilder b, long batch, long nq, long nk, int heads, long d, long dv, boolean causal) {
