@@ -87,12 +87,9 @@ def pytorch(args):
     dev = torch.device("cuda")
     dtype = torch.float16
     sdxl = args.model == "sdxl"
-    configs = os.path.join(CONFIGS, args.model)
 
     def config(name):
-        with open(os.path.join(configs, name + ".json")) as f:
-            return {k: v for k, v in json.load(f).items()
-                    if not k.startswith("_") and k not in ("architectures", "model_type", "transformers_version", "torch_dtype")}
+        return load_config(args.model, name)
 
     torch.manual_seed(0)
     t0 = time.time()
@@ -210,6 +207,13 @@ def report(args):
     for r in rows:
         fmt = lambda v: f"{v:.2f}" if v is not None else "-"  # noqa: E731
         log(f"{r['stage']:<14} {fmt(r['pytorch_ms']):>11} {fmt(r['jdiffusion_ms']):>14} {fmt(r['ratio']):>7}")
+
+
+def load_config(model, name):
+    """A bundled diffusers/transformers config of the model (sd15, sd21, sdxl) as constructor arguments."""
+    with open(os.path.join(CONFIGS, model, name + ".json")) as f:
+        return {k: v for k, v in json.load(f).items()
+                if not k.startswith("_") and k not in ("architectures", "model_type", "transformers_version", "torch_dtype")}
 
 
 def ms(result, key):

@@ -110,20 +110,41 @@ class ServerRoutesTest {
         JsonNode whiteMask = TinyServer.json(whiteResponse);
         JsonNode inverted = TinyServer.json(tiny.post("/sdapi/v1/img2img", common + ", \"mask\": \"" + black
                 + "\", \"inpainting_mask_invert\": 1}"));
-        JsonNode keep = TinyServer.json(tiny.post("/sdapi/v1/img2img", common + ", \"mask\": \"" + black + "\", \"mask_blur\": 0}"));
+        JsonNode keep = TinyServer.json(tiny.post("/sdapi/v1/img2img", common + ", \"mask\": \"" + black
+                + "\", \"mask_blur\": 0, \"inpaint_full_res\": false}"));
+        // "Only masked" with a blank mask has nothing to crop around: as in A1111, it runs as plain img2img and says so.
+        JsonNode blank = TinyServer.json(tiny.post("/sdapi/v1/img2img", common + ", \"mask\": \"" + black + "\"}"));
         String plainPixels = pixels(plain);
         assertThat(pixels(whiteMask)).isEqualTo(plainPixels);
         assertThat(pixels(inverted)).isEqualTo(plainPixels);
         assertThat(pixels(keep)).isNotEqualTo(plainPixels);
+        assertThat(pixels(blank)).isEqualTo(plainPixels);
+        assertThat(JsonFields.mapper().readTree(blank.get("info").asText()).get("warnings").get(0).asText())
+                .contains("mask is blank, switch to img2img mode");
         JsonNode info = JsonFields.mapper().readTree(whiteMask.get("info").asText());
-        assertThat(info.get("infotexts").get(0).asText()).contains("Denoising strength: 0.9, Mask blur: 4");
+        assertThat(info.get("infotexts").get(0).asText()).contains("Denoising strength: 0.9, ").contains(", Mask blur: 4")
+                .contains("Inpaint area: Only masked, Masked area padding: 0");
         assertThat(info.get("extra_generation_params").get("Mask blur").asInt()).isEqualTo(4);
         assertThat(JsonFields.mapper().readTree(inverted.get("info").asText()).get("infotexts").get(0).asText())
                 .contains("Mask mode: Inpaint not masked");
         assertError(tiny.post("/sdapi/v1/img2img", common + ", \"mask\": \"" + white + "\", \"inpainting_fill\": 0}"),
                 422, "inpainting_fill");
-        assertError(tiny.post("/sdapi/v1/img2img", common + ", \"mask\": \"" + white + "\", \"inpaint_full_res\": true}"),
-                422, "inpaint_full_res");
+        // Only masked (the default), a mask of one corner quarter: outside it the init image's pixels are kept.
+        BufferedImage corner = filled(0);
+        for (int y = 0; y < 16; y++) {
+            for (int x = 0; x < 16; x++) {
+                corner.setRGB(x, y, 0xFFFFFF);
+            }
+        }
+        JsonNode onlyMasked = TinyServer.json(tiny.post("/sdapi/v1/img2img", common + ", \"mask\": \""
+                + Base64.getEncoder().encodeToString(pngBytes(corner)) + "\", \"mask_blur\": 0}"));
+        BufferedImage out = javax.imageio.ImageIO.read(new java.io.ByteArrayInputStream(
+                Base64.getDecoder().decode(onlyMasked.get("images").get(0).asText())));
+        assertThat(out.getWidth()).isEqualTo(initImage.getWidth());
+        assertThat(out.getRGB(31, 31) & 0xFFFFFF).isEqualTo(initImage.getRGB(31, 31) & 0xFFFFFF);
+        assertThat(out.getRGB(20, 5) & 0xFFFFFF).isEqualTo(initImage.getRGB(20, 5) & 0xFFFFFF);
+        assertThat(JsonFields.mapper().readTree(onlyMasked.get("info").asText()).get("infotexts").get(0).asText())
+                .contains("Masked area padding: 0");
         assertError(tiny.post("/sdapi/v1/img2img", common + ", \"mask\": \"bm90IGFuIGltYWdl\"}"), 422, "mask");
     }
 

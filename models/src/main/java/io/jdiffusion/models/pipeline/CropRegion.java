@@ -45,7 +45,7 @@ record CropRegion(int x1, int y1, int x2, int y2) {
         int bottom = -1;
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
-                if (Math.round(255f * mask.getFloat((long) y * w + x)) > 0) {
+                if (Images.marked(mask.getFloat((long) y * w + x))) {
                     left = Math.min(left, x);
                     right = Math.max(right, x);
                     top = Math.min(top, y);

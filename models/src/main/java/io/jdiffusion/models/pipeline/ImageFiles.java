@@ -25,9 +25,10 @@ import java.util.Set;
  * Reads init images and masks (PNG, JPEG, BMP, GIF) as diffusers does, with PIL's
  * {@code Image.open(f).convert("RGB")}: palette images through their palette, grey replicated to the three
  * channels, alpha dropped (not composited), 16-bit RGB(A) and grey+alpha samples cut to their high byte,
- * and 16-bit single-channel grey clipped to 255 (PIL's mode "I" to "RGB" conversion). The header's pixel
- * count is checked before any pixel is decoded, so a small file that claims 100000 x 100000 pixels costs
- * nothing.
+ * and 16-bit single-channel grey clipped to 255 (PIL's mode "I" to "RGB" conversion). The alpha of an image
+ * PIL opens as mode "RGBA" is kept beside the colours, for callers that read masks by it (A1111's API does).
+ * The header's pixel count is checked before any pixel is decoded, so a small file that claims
+ * 100000 x 100000 pixels costs nothing.
  */
 public final class ImageFiles {
     /** PIL's {@code Image.MAX_IMAGE_PIXELS}: larger images are refused before decoding. */
@@ -37,8 +38,16 @@ public final class ImageFiles {
     private ImageFiles() {
     }
 
-    /** 8-bit RGB pixels, row by row, three bytes per pixel. */
-    public record Rgb(int width, int height, byte[] pixels) {
+    /**
+     * 8-bit RGB pixels, row by row, three bytes per pixel, and the alpha of an RGBA image (one byte per pixel;
+     * null for images without it: RGB, grey, grey+alpha and palette images, as PIL's modes other than "RGBA").
+     */
+    public record Rgb(int width, int height, byte[] pixels, byte[] alpha) {
+        /** Pixels without alpha. */
+        public Rgb(int width, int height, byte[] pixels) {
+            this(width, height, pixels, null);
+        }
+
         /** The pixels as a {@link BufferedImage} of type {@code TYPE_INT_RGB}. */
         public BufferedImage toBufferedImage() {
             BufferedImage out = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
@@ -106,7 +115,7 @@ public final class ImageFiles {
                     throw new ImageFileException(source, "has no pixels (" + width + "x" + height + ")");
                 }
                 if ((long) width * height > maxPixels) {
-                    throw new ImageFileException(source, "its header claims " + width + "x" + height + " = "
+                    throw ImageFileException.tooLarge(source, "its header claims " + width + "x" + height + " = "
                             + (long) width * height + " pixels, more than the limit of " + maxPixels);
                 }
                 BufferedImage image = reader.read(0);
@@ -133,11 +142,12 @@ public final class ImageFiles {
         return OneLine.of(m == null || m.isBlank() ? e.getClass().getSimpleName() : m);
     }
 
-    /** The decoded image as PIL's convert("RGB") gives it. */
+    /** The decoded image as PIL's convert("RGB") gives it, with an RGBA image's alpha. */
     static Rgb toRgb(BufferedImage image) {
         int w = image.getWidth();
         int h = image.getHeight();
         byte[] rgb = new byte[Math.multiplyExact(Math.multiplyExact(w, h), 3)];
+        byte[] alpha = null;
         ColorModel cm = image.getColorModel();
         Raster raster = image.getRaster();
         if (cm instanceof IndexColorModel palette) {
@@ -159,6 +169,9 @@ public final class ImageFiles {
             }
             int bands = raster.getNumBands();
             boolean grey = bands <= 2;
+            if (bands == 4 || bands == 2 && cm.getComponentSize(0) == 16) { // PIL opens 16-bit grey+alpha as RGBA
+                alpha = new byte[w * h];
+            }
             int bits = cm.getComponentSize(0);
             int[] samples = new int[w * bands];
             for (int y = 0; y < h; y++) {
@@ -170,14 +183,23 @@ public final class ImageFiles {
                         rgb[p] = v;
                         rgb[p + 1] = v;
                         rgb[p + 2] = v;
+                        if (alpha != null) {
+                            alpha[y * w + x] = (byte) toByte(samples[s + 1], bits, false);
+                        }
                     } else {
                         rgb[p] = (byte) toByte(samples[s], bits, false);
                         rgb[p + 1] = (byte) toByte(samples[s + 1], bits, false);
                         rgb[p + 2] = (byte) toByte(samples[s + 2], bits, false);
+                        if (alpha != null) {
+                            alpha[y * w + x] = (byte) toByte(samples[s + 3], bits, false);
+                        }
                     }
                 }
             }
         } else {
+            if (cm.hasAlpha()) { // packed ARGB, e.g. a 32-bit BMP with an alpha mask, which PIL opens as RGBA
+                alpha = new byte[w * h];
+            }
             int[] row = new int[w];
             for (int y = 0; y < h; y++) {
                 image.getRGB(0, y, w, 1, row, 0, w);
@@ -185,10 +207,13 @@ public final class ImageFiles {
                     rgb[p] = (byte) (row[x] >> 16);
                     rgb[p + 1] = (byte) (row[x] >> 8);
                     rgb[p + 2] = (byte) row[x];
+                    if (alpha != null) {
+                        alpha[y * w + x] = (byte) (row[x] >>> 24);
+                    }
                 }
             }
         }
-        return new Rgb(w, h, rgb);
+        return new Rgb(w, h, rgb, alpha);
     }
 
     /**

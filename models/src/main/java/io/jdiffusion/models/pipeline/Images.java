@@ -110,6 +110,22 @@ public final class Images {
         return t;
     }
 
+    /** Whether no pixel of {@code mask} ([1, 1, H, W] in [0, 1]) is marked to repaint: a mask with nothing white. */
+    public static boolean isBlankMask(Tensor mask) {
+        long n = mask.shape().elementCount();
+        for (long i = 0; i < n; i++) {
+            if (marked(mask.getFloat(i))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether a mask value marks its pixel: it is not 0 in 8 bits, as A1111's crop region reads a mask image. */
+    static boolean marked(float maskValue) {
+        return Math.round(255f * maskValue) > 0;
+    }
+
     /**
      * {@code mask} blurred in place by a Gaussian of standard deviation {@code sigma} pixels (separable,
      * truncated at 3 sigma, edges clamped), and returned; sigma 0 leaves it as it is.

@@ -58,6 +58,26 @@ class ImageFilesTest {
         }
     }
 
+    /**
+     * pil-rgba-alpha.txt holds, for every valid seed, the mode Pillow opens it in and, for mode "RGBA", the alpha
+     * band's bytes ({@code Image.open(f).split()[-1].tobytes().hex()}): A1111 reads masks by that alpha.
+     */
+    @Test
+    void theAlphaOfImagesPilOpensAsRgbaIsKept() throws Exception {
+        List<String> lines = Files.readAllLines(resource("pil-rgba-alpha.txt"));
+        assertThat(lines).hasSizeGreaterThanOrEqualTo(16);
+        for (String line : lines) {
+            String[] f = line.split(" ");
+            ImageFiles.Rgb rgb = ImageFiles.read(SEEDS.resolve(f[0]), "--mask");
+            if (f[1].equals("RGBA")) {
+                assertThat(rgb.alpha()).as(f[0]).isNotNull();
+                assertThat(HexFormat.of().formatHex(rgb.alpha())).as(f[0]).isEqualTo(f[2]);
+            } else {
+                assertThat(rgb.alpha()).as(f[0] + " (PIL mode " + f[1] + ")").isNull();
+            }
+        }
+    }
+
     @Test
     void aHeaderClaimingTenGigapixelsIsRefusedBeforeAnyPixelIsAllocated() throws Exception {
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();

@@ -51,11 +51,11 @@ public final class A1111Requests {
         JsonFields f = JsonFields.parse(body);
         Common c = common(f, model, limits);
         GenerationRequest request = GenerationRequests.of(c.prompt, c.negativePrompt, c.seed, c.sampler, c.steps,
-                c.cfgScale, c.eta, c.width, c.height, null, 0.8f, null);
+                c.cfgScale, c.eta, c.width, c.height, null, 0.8f, null, GenerationRequest.InpaintArea.WHOLE_PICTURE);
         ObjectNode parameters = parameters(f, TXT2IMG_DEFAULTS, c);
         return new ImageJob(ImageJob.Route.TXT2IMG, request, c.batchSize, c.iterations, c.seed == -1,
                 c.sampler.a1111Label(), c.scheduler, parameters, c.sendImages, Map.of(), c.overrides.checkpoint(),
-                c.overrides.restoreAfterwards());
+                c.overrides.restoreAfterwards(), List.of());
     }
 
     public static ImageJob img2img(byte[] body, ModelFacts model, RequestLimits limits) {
@@ -75,16 +75,35 @@ public final class A1111Requests {
             throw new InvalidRequestException("init_images", "img2img needs one base64 image in init_images");
         }
         // A1111 runs the batch over its init images in turn; jdiffusion takes the first for every image.
-        BufferedImage init = Base64Images.decode("init_images[0]", images.getFirst(), limits);
-        Tensor initTensor = Images.fromBufferedImage(init, c.width, c.height);
+        BufferedImage init = Base64Images.decode("init_images[0]", images.getFirst(), limits).toBufferedImage();
+        // Only masked (A1111's default for a mask): the image and mask keep their size, and the crop around the
+        // mask is brought to width x height; the result is the init image with the crop pasted back.
+        GenerationRequest.InpaintArea area = inpainting.area();
+        List<String> warnings = List.of();
         InpaintingFields.Mask mask = null;
+        Tensor initTensor = null;
         GenerationRequest request;
         try {
-            mask = InpaintingFields.decode(inpainting, limits, c.width, c.height);
+            if (area.onlyMasked()) {
+                mask = InpaintingFields.decode(inpainting, limits, init.getWidth(), init.getHeight());
+                if (Images.isBlankMask(mask.tensor())) {
+                    // As A1111: a blank mask leaves nothing to crop around, so the image runs as plain img2img.
+                    mask.tensor().close();
+                    mask = null;
+                    area = GenerationRequest.InpaintArea.WHOLE_PICTURE;
+                    warnings = List.of("Unable to perform \"Inpaint Only mask\" because mask is blank, switch to img2img mode.");
+                }
+            } else {
+                mask = InpaintingFields.decode(inpainting, limits, c.width, c.height);
+            }
+            initTensor = area.onlyMasked() ? Images.fromBufferedImage(init, init.getWidth(), init.getHeight())
+                    : Images.fromBufferedImage(init, c.width, c.height);
             request = GenerationRequests.of(c.prompt, c.negativePrompt, c.seed, c.sampler, c.steps, c.cfgScale, c.eta,
-                    c.width, c.height, initTensor, strength, mask == null ? null : mask.tensor());
+                    c.width, c.height, initTensor, strength, mask == null ? null : mask.tensor(), area);
         } catch (RuntimeException e) {
-            initTensor.close();
+            if (initTensor != null) {
+                initTensor.close();
+            }
             if (mask != null) {
                 mask.tensor().close();
             }
@@ -93,16 +112,17 @@ public final class A1111Requests {
         ObjectNode parameters = parameters(f, IMG2IMG_DEFAULTS, c);
         parameters.put("denoising_strength", strength);
         if (mask != null) {
-            // What ran: the fill and area jdiffusion has, whatever was left out.
+            // What ran: the fill jdiffusion has, whatever was left out, and the area.
             parameters.put("inpainting_fill", InpaintingFields.FILL_ORIGINAL);
-            parameters.put("inpaint_full_res", false);
+            parameters.put("inpaint_full_res", area.onlyMasked());
+            parameters.put("inpaint_full_res_padding", area.padding());
         }
         // As A1111 without include_init_images: the images are not sent back.
         parameters.putNull("init_images");
         parameters.putNull("mask");
         return new ImageJob(ImageJob.Route.IMG2IMG, request, c.batchSize, c.iterations, c.seed == -1,
                 c.sampler.a1111Label(), c.scheduler, parameters, c.sendImages, mask == null ? Map.of() : mask.infotext(),
-                c.overrides.checkpoint(), c.overrides.restoreAfterwards());
+                c.overrides.checkpoint(), c.overrides.restoreAfterwards(), warnings);
     }
 
     /** The fields txt2img and img2img share, validated. */

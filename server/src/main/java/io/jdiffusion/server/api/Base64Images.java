@@ -1,24 +1,22 @@
 package io.jdiffusion.server.api;
 
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.stream.ImageInputStream;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
+import io.jdiffusion.models.pipeline.ImageFileException;
+import io.jdiffusion.models.pipeline.ImageFiles;
+
 import java.util.Base64;
-import java.util.Iterator;
 
 /**
  * Base64 images from requests, decoded with their cost checked first: the encoded length bounds the bytes
  * before any are allocated, and the image header's width and height bound the pixels before they are decoded
  * (a small PNG can claim a huge canvas). A {@code data:image/...;base64,} prefix is accepted, as A1111 does.
+ * The bytes are read as the command line reads image files ({@link ImageFiles}: PIL's conversions, an RGBA
+ * image's alpha kept for masks).
  */
 public final class Base64Images {
     private Base64Images() {
     }
 
-    public static BufferedImage decode(String field, String encoded, RequestLimits limits) {
+    public static ImageFiles.Rgb decode(String field, String encoded, RequestLimits limits) {
         String data = encoded;
         if (data.startsWith("data:")) {
             int comma = data.indexOf(',');
@@ -41,32 +39,10 @@ public final class Base64Images {
         if (bytes.length == 0) {
             throw new InvalidRequestException(field, "empty image");
         }
-        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
-            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
-            if (!readers.hasNext()) {
-                throw new InvalidRequestException(field, "not an image format the server reads (PNG, JPEG, BMP, GIF)");
-            }
-            ImageReader reader = readers.next();
-            try {
-                reader.setInput(in, true, true);
-                long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
-                if (pixels > limits.maxPixels()) {
-                    throw new InvalidRequestException(413, field, "image of " + reader.getWidth(0) + "x" + reader.getHeight(0)
-                            + " exceeds the limit of " + limits.maxPixels() + " pixels");
-                }
-                BufferedImage image = reader.read(0);
-                if (image == null) {
-                    throw new InvalidRequestException(field, "the image could not be decoded");
-                }
-                return image;
-            } finally {
-                reader.dispose();
-            }
-        } catch (IOException | RuntimeException e) {
-            if (e instanceof InvalidRequestException known) {
-                throw known;
-            }
-            throw new InvalidRequestException(field, "the image could not be decoded: " + e.getMessage());
+        try {
+            return ImageFiles.decode(field, bytes, limits.maxPixels());
+        } catch (ImageFileException e) {
+            throw e.tooLarge() ? new InvalidRequestException(413, field, e.problem()) : new InvalidRequestException(field, e.problem());
         }
     }
 

@@ -11,11 +11,12 @@ public final class GenerationRequests {
 
     static GenerationRequest of(String prompt, String negativePrompt, long seed, Sampler.Choice sampler, int steps,
                                 float cfgScale, float eta, int width, int height, Tensor initImage, float strength,
-                                Tensor mask) {
+                                Tensor mask, GenerationRequest.InpaintArea area) {
         // A1111's eta reaches DDIM only here: jdiffusion's ancestral samplers take no eta.
         float ddimEta = sampler.sampler() == Sampler.DDIM ? eta : 0f;
         try {
-            return build(prompt, negativePrompt, seed, sampler, steps, cfgScale, ddimEta, width, height, initImage, strength, mask);
+            return build(prompt, negativePrompt, seed, sampler, steps, cfgScale, ddimEta, width, height, initImage, strength, mask,
+                    area);
         } catch (IllegalArgumentException e) {
             // The mapping checks each field first; this is the pipeline's own check, kept as one clear refusal.
             throw new InvalidRequestException("body", e.getMessage());
@@ -33,7 +34,7 @@ public final class GenerationRequests {
 
     private static GenerationRequest build(String prompt, String negativePrompt, long seed, Sampler.Choice sampler, int steps,
                                            float cfgScale, float ddimEta, int width, int height, Tensor initImage,
-                                           float strength, Tensor mask) {
+                                           float strength, Tensor mask, GenerationRequest.InpaintArea area) {
         return GenerationRequest.builder()
                 .prompt(prompt)
                 .negativePrompt(negativePrompt)
@@ -46,6 +47,7 @@ public final class GenerationRequests {
                 .size(width, height)
                 .initImage(initImage, strength)
                 .mask(mask)
+                .inpaintArea(area)
                 .build();
     }
 

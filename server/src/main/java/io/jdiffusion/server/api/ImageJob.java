@@ -25,10 +25,13 @@ import java.util.Map;
  * @param checkpoint   override_settings.sd_model_checkpoint as the client named it; null: the loaded one
  * @param restoreCheckpoint A1111's override_settings_restore_afterwards: load the previous checkpoint again
  *                     after the job
+ * @param warnings     what the request mapping changed and the client should hear (e.g. a blank mask's
+ *                     "only masked" run as img2img), answered with the pipeline's warnings
  */
 public record ImageJob(Route route, GenerationRequest request, int batchSize, int iterations, boolean randomSeed,
                        String sampler, String scheduler, ObjectNode parameters, boolean sendImages,
-                       Map<String, Object> infotext, String checkpoint, boolean restoreCheckpoint)
+                       Map<String, Object> infotext, String checkpoint, boolean restoreCheckpoint,
+                       java.util.List<String> warnings)
         implements AutoCloseable {
 
     /** The API a job came from. */
@@ -36,6 +39,7 @@ public record ImageJob(Route route, GenerationRequest request, int batchSize, in
 
     public ImageJob {
         infotext = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(infotext));
+        warnings = java.util.List.copyOf(warnings);
     }
 
     public int imageCount() {

@@ -1,6 +1,8 @@
 package io.jdiffusion.server.api;
 
 import io.jdiffusion.core.Tensor;
+import io.jdiffusion.models.pipeline.GenerationRequest;
+import io.jdiffusion.models.pipeline.ImageFiles;
 import io.jdiffusion.models.pipeline.Images;
 
 import java.awt.image.BufferedImage;
@@ -32,8 +34,8 @@ final class InpaintingFields {
     private InpaintingFields() {
     }
 
-    /** The fields read and checked, the mask still encoded (null: no mask). */
-    record Options(String encodedMask, int blur, boolean invert) {
+    /** The fields read and checked, the mask still encoded (null: no mask, and the whole picture). */
+    record Options(String encodedMask, int blur, boolean invert, GenerationRequest.InpaintArea area) {
     }
 
     /** Reads and checks the fields; nothing is decoded yet, so a bad field is found before any image work. */
@@ -48,12 +50,13 @@ final class InpaintingFields {
         }
         // Left out, the fill is the one jdiffusion has (A1111's API default, 0 "fill", is not implemented).
         int fill = f.integer("inpainting_fill", FILL_ORIGINAL);
-        boolean onlyMasked = f.bool("inpaint_full_res", false);
+        // A1111's default: only the masked area, at full resolution.
+        boolean onlyMasked = f.bool("inpaint_full_res", true);
         int padding = f.integer("inpaint_full_res_padding", 0);
         int invert = f.integer("inpainting_mask_invert", 0);
         String encoded = f.string("mask", null);
         if (encoded == null) {
-            return new Options(null, blurX, false);
+            return new Options(null, blurX, false, GenerationRequest.InpaintArea.WHOLE_PICTURE);
         }
         if (blurX != blurY) {
             throw new InvalidRequestException("mask_blur_y", "a blur of " + blurX + " across and " + blurY
@@ -67,10 +70,6 @@ final class InpaintingFields {
             throw new InvalidRequestException("inpainting_fill", "only 1 (original: the masked part starts from the init"
                     + " image) is implemented, got " + fill + name);
         }
-        if (onlyMasked) {
-            throw new InvalidRequestException("inpaint_full_res", "inpainting only the masked area at full resolution is"
-                    + " not implemented yet; send false to inpaint the whole picture");
-        }
         if (padding < 0) {
             throw new InvalidRequestException("inpaint_full_res_padding", "must be 0 or more pixels, got " + padding);
         }
@@ -78,7 +77,9 @@ final class InpaintingFields {
             throw new InvalidRequestException("inpainting_mask_invert", "must be 0 (inpaint masked) or 1 (inpaint not"
                     + " masked), got " + invert);
         }
-        return new Options(encoded, blurX, invert == 1);
+        // As in A1111, the padding is ignored for the whole picture (its UI sends 32 either way).
+        return new Options(encoded, blurX, invert == 1, onlyMasked
+                ? GenerationRequest.InpaintArea.onlyMasked(padding) : GenerationRequest.InpaintArea.WHOLE_PICTURE);
     }
 
     /** The mask asked for, resized to {@code width x height}; null when the body has none. */
@@ -86,7 +87,7 @@ final class InpaintingFields {
         if (options.encodedMask() == null) {
             return null;
         }
-        BufferedImage image = Base64Images.decode("mask", options.encodedMask(), limits);
+        ImageFiles.Rgb image = Base64Images.decode("mask", options.encodedMask(), limits);
         Tensor mask = Images.maskFromBufferedImage(alphaMask(image), width, height);
         if (options.invert()) {
             float[] v = mask.toFloatArray();
@@ -105,22 +106,25 @@ final class InpaintingFields {
         return new Mask(mask, infotext);
     }
 
-    /** A1111's rule: an image with some transparency is a mask by its alpha, cut at 128; others as they are. */
-    private static BufferedImage alphaMask(BufferedImage image) {
-        if (!image.getColorModel().hasAlpha()) {
-            return image;
-        }
-        int w = image.getWidth();
-        int h = image.getHeight();
-        BufferedImage grey = new BufferedImage(w, h, BufferedImage.TYPE_BYTE_GRAY);
+    /**
+     * A1111's rule ({@code create_binary_mask}): an RGBA image whose alpha is not all opaque is a mask by its
+     * alpha, cut at 128; any other image by its luma.
+     */
+    private static BufferedImage alphaMask(ImageFiles.Rgb image) {
+        byte[] alpha = image.alpha();
         boolean transparent = false;
-        for (int y = 0; y < h; y++) {
-            for (int x = 0; x < w; x++) {
-                int alpha = image.getRGB(x, y) >>> 24;
-                transparent |= alpha != 255;
-                grey.getRaster().setSample(x, y, 0, alpha > 128 ? 255 : 0);
-            }
+        for (int i = 0; alpha != null && i < alpha.length && !transparent; i++) {
+            transparent = alpha[i] != (byte) 255;
         }
-        return transparent ? grey : image;
+        if (!transparent) {
+            return image.toBufferedImage();
+        }
+        BufferedImage grey = new BufferedImage(image.width(), image.height(), BufferedImage.TYPE_BYTE_GRAY);
+        byte[] cut = new byte[alpha.length];
+        for (int i = 0; i < alpha.length; i++) {
+            cut[i] = (alpha[i] & 0xFF) > 128 ? (byte) 255 : 0;
+        }
+        grey.getRaster().setDataElements(0, 0, image.width(), image.height(), cut);
+        return grey;
     }
 }

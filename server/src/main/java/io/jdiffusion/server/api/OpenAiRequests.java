@@ -64,8 +64,10 @@ public final class OpenAiRequests {
         }
         Sampler.Choice sampler = Sampler.parse(model.defaultSampler());
         GenerationRequest request = GenerationRequests.of(prompt, "", 0, sampler, GenerationRequest.DEFAULT_STEPS,
-                GenerationRequest.DEFAULT_GUIDANCE, 0f, width, height, null, 0.8f, null);
+                GenerationRequest.DEFAULT_GUIDANCE, 0f, width, height, null, 0.8f, null,
+                GenerationRequest.InpaintArea.WHOLE_PICTURE);
         ObjectNode parameters = f.node().deepCopy();
-        return new ImageJob(ImageJob.Route.OPENAI, request, 1, n, true, sampler.a1111Label(), "automatic", parameters, true, java.util.Map.of(), null, true);
+        return new ImageJob(ImageJob.Route.OPENAI, request, 1, n, true, sampler.a1111Label(), "automatic", parameters, true, java.util.Map.of(), null, true,
+                java.util.List.of());
     }
 }

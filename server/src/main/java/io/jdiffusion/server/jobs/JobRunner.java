@@ -69,7 +69,7 @@ public final class JobRunner {
         List<byte[]> pngs = new ArrayList<>();
         List<Long> seeds = new ArrayList<>();
         List<String> infotexts = new ArrayList<>();
-        List<String> warnings = new ArrayList<>();
+        List<String> warnings = new ArrayList<>(job.warnings());
         try {
             for (int i = 0; i < job.imageCount() && !progress.interrupted() && !cancelled.getAsBoolean(); i++) {
                 long seed = firstSeed + i;

@@ -220,12 +220,74 @@ class A1111RequestsTest {
         }
     }
 
+    @Test
+    void onlyMaskedIsA1111sDefaultAndKeepsTheInitImagesSize() throws IOException {
+        String init = base64(new BufferedImage(96, 80, BufferedImage.TYPE_INT_RGB));
+        BufferedImage spot = new BufferedImage(96, 80, BufferedImage.TYPE_INT_RGB);
+        spot.setRGB(40, 30, 0xFFFFFF);
+        String mask = base64(spot);
+        String body = "{\"init_images\": [\"" + init + "\"], \"width\": 64, \"height\": 64, \"mask\": \"" + mask + "\"";
+        try (ImageJob job = A1111Requests.img2img((body + "}").getBytes(StandardCharsets.UTF_8), SD15, LIMITS)) {
+            GenerationRequest.ImageInput image = job.request().image();
+            assertThat(image.area()).isEqualTo(GenerationRequest.InpaintArea.onlyMasked(0));
+            assertThat(image.initImage().shape().dims()).containsExactly(1, 3, 80, 96);
+            assertThat(image.mask().shape().dims()).containsExactly(1, 1, 80, 96);
+            assertThat(job.request().size().width()).isEqualTo(64);
+            assertThat(job.parameters().get("inpaint_full_res").asBoolean()).isTrue();
+        }
+        try (ImageJob job = A1111Requests.img2img((body + ", \"inpaint_full_res_padding\": 32}")
+                .getBytes(StandardCharsets.UTF_8), SD15, LIMITS)) {
+            assertThat(job.request().image().area()).isEqualTo(GenerationRequest.InpaintArea.onlyMasked(32));
+            assertThat(job.parameters().get("inpaint_full_res_padding").asInt()).isEqualTo(32);
+        }
+        // The whole picture: brought to width x height; the padding A1111's UI always sends is ignored, as there.
+        try (ImageJob job = A1111Requests.img2img((body + ", \"inpaint_full_res\": false, \"inpaint_full_res_padding\": 32}")
+                .getBytes(StandardCharsets.UTF_8), SD15, LIMITS)) {
+            GenerationRequest.ImageInput image = job.request().image();
+            assertThat(image.area()).isEqualTo(GenerationRequest.InpaintArea.WHOLE_PICTURE);
+            assertThat(image.initImage().shape().dims()).containsExactly(1, 3, 64, 64);
+            assertThat(job.parameters().get("inpaint_full_res").asBoolean()).isFalse();
+        }
+        // No mask: plain img2img at width x height, whatever the area says.
+        try (ImageJob job = A1111Requests.img2img(("{\"init_images\": [\"" + init + "\"], \"width\": 64, \"height\": 64}")
+                .getBytes(StandardCharsets.UTF_8), SD15, LIMITS)) {
+            assertThat(job.request().image().area()).isEqualTo(GenerationRequest.InpaintArea.WHOLE_PICTURE);
+            assertThat(job.request().image().initImage().shape().dims()).containsExactly(1, 3, 64, 64);
+        }
+    }
+
+    @Test
+    void onlyAnRgbaMasksAlphaMakesTheMask() throws IOException {
+        // Grey+alpha, as PIL's mode "LA": A1111 reads it by its luma (black: keep), not its alpha.
+        BufferedImage greyAlpha = new BufferedImage(
+                new java.awt.image.ComponentColorModel(java.awt.color.ColorSpace.getInstance(java.awt.color.ColorSpace.CS_GRAY),
+                        true, false, java.awt.Transparency.TRANSLUCENT, java.awt.image.DataBuffer.TYPE_BYTE),
+                java.awt.image.Raster.createInterleavedRaster(java.awt.image.DataBuffer.TYPE_BYTE, 64, 64, 2, null), false, null);
+        greyAlpha.getRaster().setPixel(0, 0, new int[]{0, 255});
+        try (ImageJob job = img2img(", \"mask\": \"" + base64(greyAlpha) + "\", \"mask_blur\": 0, \"inpaint_full_res\": false")) {
+            float[] m = job.request().image().mask().toFloatArray();
+            assertThat(m[0]).isEqualTo(0f);
+            assertThat(m[1]).isEqualTo(0f);
+        }
+        // RGBA, fully opaque: read by its luma too (white repaints).
+        BufferedImage opaque = new BufferedImage(64, 64, BufferedImage.TYPE_INT_ARGB);
+        for (int y = 0; y < 64; y++) {
+            for (int x = 0; x < 64; x++) {
+                opaque.setRGB(x, y, x < 32 ? 0xFFFFFFFF : 0xFF000000);
+            }
+        }
+        try (ImageJob job = img2img(", \"mask\": \"" + base64(opaque) + "\", \"mask_blur\": 0, \"inpaint_full_res\": false")) {
+            float[] m = job.request().image().mask().toFloatArray();
+            assertThat(m[0]).isEqualTo(1f);
+            assertThat(m[63]).isEqualTo(0f);
+        }
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
             "\"inpainting_fill\": 0|inpainting_fill|fill",
             "\"inpainting_fill\": 2|inpainting_fill|latent noise",
             "\"inpainting_fill\": 7|inpainting_fill|got 7",
-            "\"inpaint_full_res\": true|inpaint_full_res|not implemented",
             "\"inpaint_full_res_padding\": -1|inpaint_full_res_padding|0 or more",
             "\"mask_blur\": 65|mask_blur|[0, 64]",
             "\"mask_blur_x\": -1, \"mask_blur_y\": -1|mask_blur_x|[0, 64]",

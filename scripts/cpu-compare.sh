@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# jdiffusion's CPU backend beside PyTorch + diffusers and ONNX Runtime on this machine, in one sitting, on the same
+# full-size random architecture (SD 1.5 unless MODEL=sdxl): the FMA peak and copy bandwidth, then for each size
+# `jdiffusion bench` (text encoder, UNet call, VAE decode, and an N-step pipeline at the last size), then each peer's
+# parts, one process per part so that each reports its own peak RSS. Writes everything under OUT and the table
+# into OUT/compare.json (scripts/cpu_compare.py report).
+#
+#   scripts/cpu-compare.sh           run it all (run it with nothing else busy: every line of the log starts
+#                                    with the load average, so a disturbed part shows)
+#
+# Environment: SIZES ("256 512"), STEPS (20: the pipeline, at the last size; 0 skips it), MODEL (sd15|sdxl),
+# THREADS (2), REPEATS (3), PEERS ("pytorch ort"), ONNX_DIR (.peers/onnx: exported models, kept between runs),
+# OUT (docs/cpu-logs/DATE), PYTHON (python3 with torch, transformers, onnx, onnxscript, onnxruntime),
+# DIFFUSERS_SRC (diffusers' src folder; default: .carry/diffusers-src.tar.xz, the archive the GPU comparison
+# carries, unpacked into .peers/), JDIFFUSION_BENCH_ARGS (extra bench flags).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=${SIZES:-256 512}
+steps=${STEPS:-20}
+model=${MODEL:-sd15}
+threads=${THREADS:-2}
+repeats=${REPEATS:-3}
+peers=${PEERS:-pytorch ort}
+onnx=${ONNX_DIR:-.peers/onnx}
+out=${OUT:-docs/cpu-logs/$(date -u +%F)}
+python=${PYTHON:-python3}
+mkdir -p "$out" "$onnx"
+if [ -z "${DIFFUSERS_SRC:-}" ]; then
+  DIFFUSERS_SRC=$(pwd)/.peers/diffusers/src
+  [ -d "$DIFFUSERS_SRC" ] || { mkdir -p .peers/diffusers && tar -C .peers/diffusers -xJf .carry/diffusers-src.tar.xz; }
+fi
+export PYTHONPATH="$DIFFUSERS_SRC${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+log="$out/compare-$model.log"
+
+say() { echo "[$(date -u +%T) load $(cut -d' ' -f1-3 /proc/loadavg)] $*" | tee -a "$log" >&2; }
+
+./jdiffusion --version >/dev/null  # builds first, so that no build runs inside the sitting
+say "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs; commit $(git rev-parse --short HEAD)"
+say "peak and bandwidth"
+./jdiffusion bench ops --threads "$threads" --filter groupnorm --seconds 1 --json | tee "$out/ops-peak.jsonl" >>"$log"
+
+last=${sizes##* }
+jd=()
+for s in $sizes; do
+  n=0
+  [ "$s" = "$last" ] && n=$steps
+  say "jdiffusion bench $model ${s}x$s, steps $n"
+  ./jdiffusion bench --model-type "$model" --width "$s" --height "$s" --steps "$n" --iterations "$repeats" \
+      ${JDIFFUSION_BENCH_ARGS:-} --json 2>>"$log" | tee "$out/jdiffusion-$model-$s.json" >>"$log"
+  jd+=("$out/jdiffusion-$model-$s.json")
+done
+
+for engine in $peers; do
+  for s in $sizes; do
+    for part in te unet vae; do
+      [ "$part" = te ] && [ "$s" != "${sizes%% *}" ] && continue  # the text encoder does not depend on the size
+      if [ "$engine" = ort ] && [ ! -f "$onnx/$model-$part-$s/model.onnx" ]; then
+        say "export $model $part $s for ONNX Runtime"
+        "$python" scripts/cpu_compare.py export "$part" --model "$model" --size "$s" --dir "$onnx" >>"$log" 2>&1
+      fi
+      say "$engine $model $part $s"
+      "$python" scripts/cpu_compare.py run "$engine" "$part" --model "$model" --size "$s" --threads "$threads" \
+          --repeats "$repeats" --onnx "$onnx" --out "$out/peers" 2>&1 | tee -a "$log" >&2
+    done
+  done
+done
+say "done"
+"$python" scripts/cpu_compare.py report --peers "$out/peers" --jdiffusion "${jd[@]}" \
+    --out "$out/compare-$model.json" | tee -a "$log"
