@@ -148,6 +148,18 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Records the time of every operator of the networks this backend runs from now on into {@code profile}, or
+     * stops recording with {@code null}. A backend that must synchronise to time an operator (a GPU) runs a
+     * profiled call slower than an unprofiled one.
+     *
+     * @param profile where the times go, or {@code null} to stop recording
+     * @return whether this backend can profile its operators (when not, {@code profile} stays empty)
+     */
+    default boolean profileOperators(OperatorProfile profile) {
+        return false;
+    }
+
+    /**
      * Stops the backend: ends its worker threads and releases the device. Executables and device tensors of
      * this backend must not be used afterwards; close them first.
      */

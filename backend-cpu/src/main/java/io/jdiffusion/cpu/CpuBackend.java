@@ -4,6 +4,7 @@ import io.jdiffusion.backend.MemoryMeter;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
+import io.jdiffusion.backend.OperatorProfile;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.core.DType;
@@ -27,6 +28,8 @@ public final class CpuBackend implements Backend {
     /** Open executables, for the memory breakdown (their arenas and workspaces). */
     private final Set<CpuExecutable> executables = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
+    /** Where executables record each operator's time; null when not profiling. */
+    private volatile OperatorProfile profile;
 
     public CpuBackend(int threads) {
         this(threads, ConvAlgorithm.AUTO);
@@ -100,7 +103,8 @@ public final class CpuBackend implements Backend {
     @Override
     public Executable compile(Graph graph, Precision precision) {
         checkOpen();
-        CpuExecutable exe = new CpuExecutable(graph, pool, meter, weights, options, executables::remove);
+        CpuExecutable exe = new CpuExecutable(graph, pool, meter, weights, options, () -> profile,
+                executables::remove);
         executables.add(exe);
         return exe;
     }
@@ -126,6 +130,13 @@ public final class CpuBackend implements Backend {
         m.put("workspaces", workspaces);
         m.put("tensors", meter.inUse() - packed - arenas - workspaces);
         return m;
+    }
+
+    /** Times each operator with the wall clock and the calling thread's CPU clock (all of the work on one thread). */
+    @Override
+    public boolean profileOperators(OperatorProfile profile) {
+        this.profile = profile;
+        return true;
     }
 
     /** Bytes of packed weights held now, once however many executables share them. */

@@ -50,7 +50,9 @@ public final class CpuBackendProvider implements BackendProvider {
 
     static String describe(int threads) {
         int bits = CpuVectors.bits();
-        return threads + (threads == 1 ? " thread, " : " threads, ") + CpuSettings.isaName(bits) + " (" + bits + "-bit vectors)";
+        return threads + (threads == 1 ? " thread, " : " threads, ") + CpuSettings.isaName(bits) + " (" + bits + "-bit vectors)"
+                + (CpuSettings.countedLoopSafepoints() ? ""
+                : "; counted-loop safepoints off, kernels about 2x slower: add -XX:+UseCountedLoopSafepoints");
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.jdiffusion.cpu;
 import io.jdiffusion.backend.MemoryMeter;
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
+import io.jdiffusion.backend.OperatorProfile;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.BufferPlan;
 import io.jdiffusion.backend.graph.Graph;
@@ -11,11 +12,14 @@ import io.jdiffusion.backend.graph.Value;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * A graph compiled for the CPU: one arena planned by {@link BufferPlan} and allocated here, constants
@@ -36,11 +40,13 @@ final class CpuExecutable implements Executable {
     private final List<Kernel> kernels = new ArrayList<>();
     private final List<Value> boundPerRun = new ArrayList<>();
     private final Consumer<CpuExecutable> onClose;
+    private final Supplier<OperatorProfile> profile;
     private boolean closed;
 
     CpuExecutable(Graph graph, WorkerPool pool, MemoryMeter meter, WeightCache weights, KernelOptions options,
-                  Consumer<CpuExecutable> onClose) {
+                  Supplier<OperatorProfile> profile, Consumer<CpuExecutable> onClose) {
         this.graph = graph;
+        this.profile = profile;
         this.onClose = onClose;
         this.meter = meter;
         this.plan = BufferPlan.plan(graph, 64);
@@ -130,8 +136,25 @@ final class CpuExecutable implements Executable {
             DeviceTensor t = plan.binding(v) == BufferPlan.Binding.INPUT ? inputs.get(index) : outputs.get(index);
             buffers[v.id()] = CpuBackend.own(t, graph.name()).host().segment();
         }
-        for (Kernel k : kernels) {
-            k.run(buffers);
+        OperatorProfile p = profile.get();
+        if (p == null) {
+            for (Kernel k : kernels) {
+                k.run(buffers);
+            }
+        } else {
+            runProfiled(buffers, p);
+        }
+    }
+
+    private void runProfiled(MemorySegment[] buffers, OperatorProfile p) {
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        List<Op> ops = graph.ops();
+        for (int i = 0; i < kernels.size(); i++) {
+            long cpu0 = mx.getCurrentThreadCpuTime();
+            long wall0 = System.nanoTime();
+            kernels.get(i).run(buffers);
+            long wall = System.nanoTime() - wall0;
+            p.record(ops.get(i), wall, mx.getCurrentThreadCpuTime() - cpu0);
         }
     }
 

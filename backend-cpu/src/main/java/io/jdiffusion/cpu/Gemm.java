@@ -25,6 +25,8 @@ final class Gemm {
     static final int NR = 2 * L;
     /** Target bytes of one A block (L2-resident while B panels stream past). */
     private static final int A_BLOCK_BYTES = 192 * 1024;
+    /** Fewest A rows a staged weight B panel is reused across (see {@code Blocks.planForWeightsAsB}). */
+    private static final int MIN_ROWS_PER_B_STAGE = 128;
 
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
     private static final ThreadLocal<float[][]> A_BLOCK = ThreadLocal.withInitial(() -> new float[1][0]);
@@ -57,8 +59,21 @@ final class Gemm {
      */
     private record Blocks(int aPanels, int aBlock, int mBlocks, int bPanels, int bBlock, int nBlocks) {
         static Blocks plan(int m, int k, int bPanels, int threads) {
+            return plan(m, k, bPanels, threads, aBlockPanels(m, k));
+        }
+
+        /**
+         * With the weights as B each task widens every B panel it covers once per A block, a copy of K x NR
+         * values: blocks of at least {@link #MIN_ROWS_PER_B_STAGE} rows keep that copy a few percent of the
+         * block's multiply-adds even where K is so deep that an L2-sized A block holds a single panel.
+         */
+        static Blocks planForWeightsAsB(int m, int k, int bPanels, int threads) {
+            int minimum = Math.min(panelsA(m), (MIN_ROWS_PER_B_STAGE + MR - 1) / MR);
+            return plan(m, k, bPanels, threads, Math.max(aBlockPanels(m, k), minimum));
+        }
+
+        private static Blocks plan(int m, int k, int bPanels, int threads, int aBlock) {
             int aPanels = panelsA(m);
-            int aBlock = aBlockPanels(m, k);
             int mBlocks = (aPanels + aBlock - 1) / aBlock;
             int bBlock = bPanels;
             int wanted = 4 * threads;
@@ -108,7 +123,7 @@ final class Gemm {
      */
     static void multiply(PanelSource source, int m, PackedWeights b, int bPanels, int n, int k,
                          GemmOutput out, WorkerPool pool) {
-        Blocks blocks = Blocks.plan(m, k, bPanels, pool.threads());
+        Blocks blocks = Blocks.planForWeightsAsB(m, k, bPanels, pool.threads());
         if (blocks.nBlocks() > 1) {
             // Several tasks share each A block (M is small): pack A once, up front, instead of once per task.
             float[] a = grow(A_WHOLE, blocks.aPanels() * k * MR);

@@ -2,7 +2,9 @@ package io.jdiffusion.cpu;
 
 import io.jdiffusion.backend.graph.Op;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
@@ -86,25 +88,49 @@ final class NormKernels {
 
     /** out = act(x * scale + shift) over n contiguous elements. */
     private static void affine(MemorySegment x, MemorySegment out, long base, long n, float scale, float shift, boolean silu) {
-        FloatVector sc = FloatVector.broadcast(F, scale), sh = FloatVector.broadcast(F, shift);
         long full = n - n % L;
-        long i = 0;
-        for (; i < full; i += L) {
+        if (silu) {
+            affineSilu(x, out, base, Math.toIntExact(full), scale, shift);
+        } else {
+            FloatVector sc = FloatVector.broadcast(F, scale), sh = FloatVector.broadcast(F, shift);
+            for (long i = 0; i < full; i += L) {
+                long o = 4 * (base + i);
+                FloatVector.fromMemorySegment(F, x, o, ORDER).fma(sc, sh).intoMemorySegment(out, o, ORDER);
+            }
+        }
+        for (long i = base + full; i < base + n; i++) {
+            float v = Math.fma(x.getAtIndex(FLOAT, i), scale, shift);
+            out.setAtIndex(FLOAT, i, silu ? (float) (v / (1 + StrictMath.exp(-(double) v))) : v);
+        }
+    }
+
+    /**
+     * out = silu(x * scale + shift) over n contiguous elements (a multiple of L): silu(v) = v / (1 + 2^(-v
+     * log2 e)), the power of two from {@link VectorMath}'s degree-5 polynomial on [-1/2, 1/2] and the exponent
+     * bits, clamped to 2^[-127, 127]. Written out in the loop rather than called: C2 keeps
+     * vectors in registers only where every Vector API call is inlined, and a call to a shared exp that
+     * it declines to inline (too big, or already compiled on its own) boxes each vector (several times
+     * slower than the loop itself).
+     */
+    private static void affineSilu(MemorySegment x, MemorySegment out, long base, int n, float scale, float shift) {
+        FloatVector sc = FloatVector.broadcast(F, scale), sh = FloatVector.broadcast(F, shift);
+        FloatVector rounder = FloatVector.broadcast(F, VectorMath.ROUNDER);
+        FloatVector one = FloatVector.broadcast(F, 1f);
+        IntVector bias = IntVector.broadcast(IntVector.SPECIES_PREFERRED.withShape(F.vectorShape()), 127 << 23);
+        for (int i = 0; i < n; i += L) {
             long o = 4 * (base + i);
             FloatVector v = FloatVector.fromMemorySegment(F, x, o, ORDER).fma(sc, sh);
-            if (silu) {
-                v = ActivationMath.silu(v);
-            }
-            v.intoMemorySegment(out, o, ORDER);
-        }
-        if (i < n) {
-            VectorMask<Float> m = F.indexInRange(0, (int) (n - i));
-            long o = 4 * (base + i);
-            FloatVector v = FloatVector.fromMemorySegment(F, x, o, ORDER, m).fma(sc, sh);
-            if (silu) {
-                v = ActivationMath.silu(v);
-            }
-            v.intoMemorySegment(out, o, ORDER, m);
+            FloatVector z = v.mul(-VectorMath.LOG2E).max(-127f).min(127f); // NaN passes through unchanged
+            FloatVector t = z.add(rounder);
+            FloatVector f = z.sub(t.sub(rounder));
+            FloatVector p = f.fma(VectorMath.POW2_C5, VectorMath.POW2_C4);
+            p = p.fma(f, FloatVector.broadcast(F, VectorMath.POW2_C3));
+            p = p.fma(f, FloatVector.broadcast(F, VectorMath.POW2_C2));
+            p = p.fma(f, FloatVector.broadcast(F, VectorMath.POW2_C1));
+            p = p.fma(f, FloatVector.broadcast(F, VectorMath.POW2_C0));
+            FloatVector pow = (FloatVector) ((IntVector) t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23).add(bias)
+                    .reinterpretAsFloats();
+            v.div(p.fma(pow, one)).intoMemorySegment(out, o, ORDER);
         }
     }
 

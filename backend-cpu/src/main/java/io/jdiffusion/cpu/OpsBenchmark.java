@@ -124,19 +124,35 @@ public final class OpsBenchmark implements AutoCloseable {
                         g -> g.conv2d(input(g, "x", 1, ch, h, w), weight(g, ch, ch, 3, 3), weight(g, ch), null, 1, Padding.same(1))));
             }
         }
-        int tokens = 4096, heads = 8, d = 40;
-        c.add(new Case("attention", "self 4096x4096 8 heads of 40", "", 4.0 * tokens * tokens * d * heads, ConvAlgorithm.AUTO,
-                g -> g.attention(input(g, "q", 1, tokens, heads * d), input(g, "k", 1, tokens, heads * d),
-                        input(g, "v", 1, tokens, heads * d), heads, (float) (1 / Math.sqrt(d)), false)));
-        c.add(new Case("attention", "cross 4096x77 8 heads of 40", "", 4.0 * tokens * 77 * d * heads, ConvAlgorithm.AUTO,
-                g -> g.attention(input(g, "q", 1, tokens, heads * d), input(g, "k", 1, 77, heads * d),
-                        input(g, "v", 1, 77, heads * d), heads, (float) (1 / Math.sqrt(d)), false)));
-        long gnElements = 64L * 64 * 320;
-        // Nominal 9 flops per element: 3 for the statistics, 2 for scale-shift, 4 for SiLU.
-        // Memory-bound: the statistics pass reads x, the second pass reads it again and writes y (12 bytes per element).
-        c.add(new Case("groupnorm+silu", "64x64x320 32 groups", "", 9.0 * gnElements, ConvAlgorithm.AUTO, false, 12.0 * gnElements,
-                g -> g.groupNorm(input(g, "x", 1, 320, 64, 64), weight(g, 320), weight(g, 320), 32, 1e-5f, true)));
+        // SD 1.5's attention at 64x64, 32x32 and 16x16 latents (512x512 images; 256x256 images run the last
+        // two shapes' rows at a quarter of the tokens), SDXL's 4096-token level, the text encoder's causal layer.
+        attention(c, "self", 4096, 4096, 8, 40, false);
+        attention(c, "cross", 4096, 77, 8, 40, false);
+        attention(c, "self", 1024, 1024, 10, 64, false);
+        attention(c, "cross", 1024, 77, 10, 64, false);
+        attention(c, "self", 256, 256, 20, 64, false);
+        attention(c, "cross", 256, 77, 20, 64, false);
+        attention(c, "self", 4096, 4096, 10, 64, false);
+        attention(c, "causal", 77, 77, 12, 64, true);
+        // Nominal 9 flops per element: 3 for the statistics, 2 for scale-shift, 4 for SiLU. Memory-bound, so
+        // counted in bytes: 8 per element, one read of x and one write of y (the traffic the operator needs;
+        // the statistics pass reads x once more, from L2 where a group fits there).
+        for (int[] s : new int[][] {{64, 64, 320}, {32, 32, 640}, {512, 512, 128}}) {
+            int h = s[0], w = s[1], ch = s[2];
+            long elements = (long) h * w * ch;
+            c.add(new Case("groupnorm+silu", h + "x" + w + "x" + ch + " 32 groups", "", 9.0 * elements, ConvAlgorithm.AUTO,
+                    false, 8.0 * elements,
+                    g -> g.groupNorm(input(g, "x", 1, ch, h, w), weight(g, ch), weight(g, ch), 32, 1e-5f, true)));
+        }
         return c;
+    }
+
+    /** An attention row: 4 flops per query-key pair and head dimension (half the pairs with the causal mask). */
+    private void attention(List<Case> c, String kind, int nq, int nk, int heads, int d, boolean causal) {
+        double flops = 4.0 * nq * nk * d * heads * (causal ? 0.5 : 1);
+        c.add(new Case("attention", kind + " " + nq + "x" + nk + " " + heads + " heads of " + d, "", flops, ConvAlgorithm.AUTO,
+                g -> g.attention(input(g, "q", 1, nq, heads * d), input(g, "k", 1, nk, heads * d),
+                        input(g, "v", 1, nk, heads * d), heads, (float) (1 / Math.sqrt(d)), causal)));
     }
 
     /** Runs every case whose {@code op shape variant} name passes {@code filter}, handing each row to {@code sink}. */

@@ -2,6 +2,7 @@ package io.jdiffusion.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.OperatorProfile;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.models.conditioning.Conditioning;
 import io.jdiffusion.models.conditioning.ConditioningInput;
@@ -22,8 +23,10 @@ import picocli.CommandLine.Option;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
@@ -88,6 +91,14 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object instead of a table.")
     boolean json;
 
+    @Option(names = "--profile", description = "Time every operator of the timed stage calls and print the time per "
+            + "operator kind and shape (each operator's fastest call; wall time and the calling thread's CPU time, "
+            + "all of the work with -Djdiffusion.cpu.threads=1).")
+    boolean profile;
+
+    /** Per stage, the operator profile of its timed calls (with --profile). */
+    private final Map<String, List<OperatorProfile.Row>> profiles = new LinkedHashMap<>();
+
     @Override
     public Integer call() throws Exception {
         if (batch < 1 || batch > 2 || iterations < 1 || warmup < 0 || steps < 0) {
@@ -97,6 +108,7 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         ModelOptions mo = modelOptions;
+        profiles.clear();
         long loadStart = System.nanoTime();
         boolean random = mo.model == null;
         // The random model has no tokenizer files; the bundled tiny tokenizer's ids are valid CLIP ids.
@@ -125,7 +137,7 @@ final class BenchCommand implements Callable<Integer> {
                         throw new IllegalArgumentException("--stages takes text, unet and vae, got '" + s + "'");
                     }
                 }
-                Stage text = !stages.contains("text") ? Stage.SKIPPED : time("text encoder", err, () -> {
+                Stage text = !stages.contains("text") ? Stage.SKIPPED : time("text encoder", backend, err, () -> {
                     pipeline.encodePrompt(prompts).close();
                     return null;
                 });
@@ -137,12 +149,12 @@ final class BenchCommand implements Callable<Integer> {
                 Stage unet = Stage.SKIPPED;
                 if (stages.contains("unet")) {
                     try (Conditioning conditioning = pipeline.encodePrompt(prompts)) {
-                        unet = time("UNet call", err, () -> pipeline.predictNoise(sample, 500f, conditioning, h, w));
+                        unet = time("UNet call", backend, err, () -> pipeline.predictNoise(sample, 500f, conditioning, h, w));
                     }
                 }
                 float[] latents = new float[model.vae().latentChannels() * h * w];
                 System.arraycopy(sample, 0, latents, 0, latents.length);
-                Stage vae = !stages.contains("vae") ? Stage.SKIPPED : time("VAE decode", err, () -> {
+                Stage vae = !stages.contains("vae") ? Stage.SKIPPED : time("VAE decode", backend, err, () -> {
                     pipeline.decodeLatents(latents, h, w, vaeTiling.mode()).close();
                     return null;
                 });
@@ -206,18 +218,29 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private Stage time(String stage, PrintWriter err, Supplier<Object> body) {
+    private Stage time(String stage, Backend backend, PrintWriter err, Supplier<Object> body) {
         long c0 = System.nanoTime();
         body.get();
         double first = (System.nanoTime() - c0) / 1e6;
         for (int i = 1; i < warmup; i++) {
             body.get();
         }
+        OperatorProfile operators = new OperatorProfile();
+        if (profile && !backend.profileOperators(operators)) {
+            throw new IllegalArgumentException("--profile: backend '" + backend.name() + "' cannot time its operators");
+        }
         List<Double> ms = new ArrayList<>();
-        for (int i = 0; i < iterations; i++) {
-            long t0 = System.nanoTime();
-            body.get();
-            ms.add((System.nanoTime() - t0) / 1e6);
+        try {
+            for (int i = 0; i < iterations; i++) {
+                long t0 = System.nanoTime();
+                body.get();
+                ms.add((System.nanoTime() - t0) / 1e6);
+            }
+        } finally {
+            if (profile) {
+                backend.profileOperators(null);
+                profiles.put(stage, operators.rows());
+            }
         }
         Collections.sort(ms);
         double median = ms.get(ms.size() / 2);
@@ -239,6 +262,14 @@ final class BenchCommand implements Callable<Integer> {
                 o.put("pipeline_ms", f.pipelineMs);
             }
             RunSummary.jsonMemory(o, backend);
+            if (profile) {
+                ObjectNode p = o.putObject("profile");
+                profiles.forEach((stage, rows) -> {
+                    var array = p.putArray(stage);
+                    rows.forEach(r -> array.addObject().put("kind", r.kind()).put("operators", r.operators())
+                            .put("wall_ms", r.wallMs()).put("cpu_ms", r.cpuMs()));
+                });
+            }
             out.println(RunSummary.json(o));
             return;
         }
@@ -258,5 +289,20 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.println(RunSummary.memory(backend));
         out.println(RunSummary.describeMemory(backend));
+        profiles.forEach((stage, rows) -> printProfile(out, stage, rows));
+    }
+
+    /** One stage's operator profile: per kind, the operators of one call and their summed fastest times. */
+    private static void printProfile(PrintWriter out, String stage, List<OperatorProfile.Row> rows) {
+        double cpu = rows.stream().mapToDouble(OperatorProfile.Row::cpuMs).sum();
+        double wall = rows.stream().mapToDouble(OperatorProfile.Row::wallMs).sum();
+        out.printf(Locale.ROOT, "%nprofile of the %s (each operator's fastest call; CPU time of the calling thread)%n", stage);
+        out.printf(Locale.ROOT, "%-44s %9s %10s %10s %7s%n", "kind", "operators", "cpu ms", "wall ms", "share");
+        for (OperatorProfile.Row r : rows) {
+            out.printf(Locale.ROOT, "%-44s %9d %10.2f %10.2f %6.1f%%%n", r.kind(), r.operators(), r.cpuMs(), r.wallMs(),
+                    100 * r.cpuMs() / cpu);
+        }
+        out.printf(Locale.ROOT, "%-44s %9d %10.2f %10.2f%n", "total", rows.stream().mapToInt(OperatorProfile.Row::operators).sum(),
+                cpu, wall);
     }
 }

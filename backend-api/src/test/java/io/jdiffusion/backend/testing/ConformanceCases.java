@@ -47,6 +47,8 @@ public final class ConformanceCases {
         c.add(direct("linear 2x9x32 -> 37 quick_gelu", b -> one(linear(b, F32, true, Activation.QUICK_GELU, false, 37, 2, 9, 32))));
         c.add(direct("linear 2x19x24 -> geglu 37 +residual", b -> one(linear(b, F32, true, Activation.GEGLU, true, 74, 2, 19, 24))));
         c.add(direct("linear 1x40x700 -> 33 (deep K)", b -> one(linear(b, F32, true, Activation.NONE, false, 33, 1, 40, 700))));
+        c.add(direct("linear 1x300x2200 -> 40 +residual (deep K, several row blocks)",
+                b -> one(linear(b, F32, true, Activation.GELU, true, 40, 1, 300, 2200))));
         c.add(direct("linear 1x130x80 -> 520 (many panels)", b -> one(linear(b, F32, true, Activation.NONE, false, 520, 1, 130, 80))));
         c.add(direct("linear 2x5x64 -> 48 f16 weights", b -> one(linear(b, DType.F16, true, Activation.NONE, true, 48, 2, 5, 64))));
         c.add(direct("linear 2x11x48 -> geglu 40 bf16 weights", b -> one(linear(b, DType.BF16, true, Activation.GEGLU, false, 80, 2, 11, 48))));
@@ -75,6 +77,10 @@ public final class ConformanceCases {
         c.add(transformed("conv3x3 s1 2x16x8x8 -> 32 f16 weights", b -> one(conv(b, DType.F16, 2, 16, 8, 8, 32, 3, 3, 1, Padding.same(1), true, true))));
         c.add(transformed("conv3x3 s1 2x3x9x150 -> 4 (long rows)", b -> one(conv(b, F32, 2, 3, 9, 150, 4, 3, 3, 1, Padding.same(1), true, true))));
         c.add(transformed("conv3x3 s1 pad 0 1x7x9x10 -> 5", b -> one(conv(b, F32, 1, 7, 9, 10, 5, 3, 3, 1, Padding.same(0), true, false))));
+        // Small images with many output channels (deep GEMMs over few pixels, partial B panels of channels).
+        c.add(transformed("conv3x3 s1 2x24x6x6 -> 40 +bias +residual", b -> one(conv(b, F32, 2, 24, 6, 6, 40, 3, 3, 1, Padding.same(1), true, true))));
+        c.add(direct("conv3x3 s2 p1 2x20x8x8 -> 36", b -> one(conv(b, F32, 2, 20, 8, 8, 36, 3, 3, 2, Padding.same(1), true, false))));
+        c.add(direct("conv1x1 2x40x4x4 -> 72 +residual", b -> one(conv(b, F32, 2, 40, 4, 4, 72, 1, 1, 1, Padding.same(0), true, true))));
         c.add(direct("conv3x3 s2 p1 2x6x13x11 -> 5", b -> one(conv(b, F32, 2, 6, 13, 11, 5, 3, 3, 2, Padding.same(1), true, false))));
         c.add(direct("conv3x3 s2 pad(0,1,0,1) 1x4x12x10 -> 6", b -> one(conv(b, F32, 1, 4, 12, 10, 6, 3, 3, 2, new Padding(0, 1, 0, 1), true, false))));
         c.add(direct("conv1x1 2x19x7x9 -> 13 +residual", b -> one(conv(b, F32, 2, 19, 7, 9, 13, 1, 1, 1, Padding.same(0), true, true))));
@@ -109,6 +115,11 @@ public final class ConformanceCases {
         c.add(direct("attention 300 keys (several key tiles)", b -> one(attention(b, 1, 45, 300, 1, 40, 40, false))));
         c.add(direct("attention causal b1 n100 2 heads of 80 (several query blocks)", b -> one(attention(b, 1, 100, 100, 2, 80, 80, true))));
         c.add(direct("attention tiny heads of 8 (CLIP-tiny) causal", b -> one(attention(b, 1, 77, 77, 4, 8, 8, true))));
+        c.add(direct("attention cross b1 200x77 8 heads of 40 (one key tile, several query blocks)",
+                b -> one(attention(b, 1, 200, 77, 8, 40, 40, false))));
+        c.add(direct("attention self b2 130x300 4 heads of 40 (key tiles, query blocks, head groups)",
+                b -> one(attention(b, 2, 130, 300, 4, 40, 40, false))));
+        c.add(direct("attention causal b1 n200 2 heads of 64 (key tiles)", b -> one(attention(b, 1, 200, 200, 2, 64, 64, true))));
     }
 
     private static Value attention(ProblemBuilder b, long batch, long nq, long nk, int heads, long d, long dv, boolean causal) {

@@ -28,7 +28,7 @@ class UNetSharedWeightsTest {
             assertThat(one.get("weights")).isBetween(stored, stored * 5 / 4);
             assertThat(one.get("weights_winograd")).isZero();
 
-            Executable medium = cpu.compile(unet.graph(new UNetCall(2, 16, 16, 77)));
+            Executable medium = cpu.compile(unet.graph(new UNetCall(2, 12, 12, 77)));
             Map<String, Long> two = cpu.memoryBreakdown();
             assertThat(two.get("weights")).as("a second shape packs no weight again").isEqualTo(one.get("weights"));
             assertThat(two.get("arenas")).isGreaterThan(one.get("arenas"));
