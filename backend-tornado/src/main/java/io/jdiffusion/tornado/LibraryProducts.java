@@ -35,7 +35,7 @@ import java.util.Map;
  * w (n x k, stored as the transposed k x n) times x^T (k x m); a convolution's [cout, batch*pixels] product is
  * col^T (stored [k, batch*pixels]) times w^T (stored [cout, k]).
  */
-final class LibraryProducts {
+final class LibraryProducts implements OperatorPath {
     private static final int CUBLAS_OP_N = 0;
     private static final int CUBLAS_OP_T = 1;
     private static final int THREADS = 256;
@@ -43,6 +43,7 @@ final class LibraryProducts {
 
     /** F16 operands (GemmEx, cuDNN attention) or F32 (Sgemm, attention left to the Java kernels). */
     private final boolean half;
+    private final String graphName;
     /** Each product's weight, [rows, k] as PyTorch stores it: a HalfFloatArray in F16, a FloatArray in F32. */
     private final Map<Op, TornadoNativeArray> weights = new IdentityHashMap<>();
     private final Map<Op, Boolean> attention = new IdentityHashMap<>();
@@ -64,8 +65,9 @@ final class LibraryProducts {
      * Only where {@link TornadoDevices#usesLibraries} (this class links against TornadoVM's cuBLAS and cuDNN
      * modules, which SDKs without the CUDA backend do not load).
      */
-    LibraryProducts(boolean half) {
+    LibraryProducts(boolean half, String graphName) {
         this.half = half;
+        this.graphName = graphName;
     }
 
     /**
@@ -104,16 +106,31 @@ final class LibraryProducts {
         return true;
     }
 
-    boolean handles(Op op) {
+    @Override
+    public boolean handles(Op op) {
         return weights.containsKey(op) || attention.containsKey(op);
     }
 
     /**
-     * Task-graph entries of an operator this class handles, for the chain's split: stage in (two for an F16
-     * convolution), weight upload, library call, stage out; attention stages three operands.
+     * A product: stage in (two launches for an F16 convolution: im2col, then its rounding to F16), the library
+     * call, stage out; attention: three operands staged, the library call, stage out.
      */
-    static int launches() {
-        return 5;
+    @Override
+    public TaskCost cost(Op op) {
+        TaskCost gemm = half ? library(CuBlas.class, "cublasGemmExFP16FP32") : library(CuBlas.class, "cublasSgemm");
+        return switch (op) {
+            case Op.Linear l -> TaskCost.of(LibraryStaging.class, half ? "rowsHalf" : "rows", "linearEpilogue").plus(gemm);
+            case Op.Conv2d c -> (half ? TaskCost.of(LibraryStaging.class, "im2col", "rowsHalf", "convEpilogue")
+                    : TaskCost.of(LibraryStaging.class, "im2col", "convEpilogue")).plus(gemm);
+            case Op.Attention a -> TaskCost.of(LibraryStaging.class, "headsToHalf").times(3)
+                    .plus(library(CuDnn.class, "sdpaForward")).plus(TaskCost.of(LibraryStaging.class, "headsFromHalf"));
+            default -> throw new IllegalStateException(op + " is not a library operator");
+        };
+    }
+
+    /** A library task: its arguments are the library method's, without a kernel context. */
+    private static TaskCost library(Class<?> library, String method) {
+        return TaskCost.of(library, method);
     }
 
     /** Allocates the staging arrays (NaN-poisoned where F32) once every operator was offered. */
@@ -158,7 +175,8 @@ final class LibraryProducts {
         return bytes;
     }
 
-    void emit(Op op, GraphCompiler e) {
+    @Override
+    public void emit(Op op, Emission e) {
         switch (op) {
             case Op.Linear l -> linear(l, e);
             case Op.Conv2d c -> conv2d(c, e);
@@ -167,7 +185,7 @@ final class LibraryProducts {
         }
     }
 
-    private void linear(Op.Linear l, GraphCompiler e) {
+    private void linear(Op.Linear l, Emission e) {
         TaskGraph tasks = e.tasks();
         int k = l.x().shape().size(-1);
         int n = l.weight().shape().size(0);
@@ -185,7 +203,7 @@ final class LibraryProducts {
         Slot b = l.bias() == null ? null : e.slot(l.bias());
         Slot r = l.residual() == null ? null : e.slot(l.residual());
         Slot o = e.slot(l.out());
-        int act = GraphCompiler.activationCode(l.activation());
+        int act = JavaKernelPath.activationCode(l.activation());
         int outputs = act == KernelMath.ACT_GEGLU ? m * (n / 2) : m * n;
         String out = e.nextTask();
         int halves = Slot.bit(b, Storage.Z) | Slot.bit(r, Storage.RESIDUAL) | o.bit(Storage.OUT);
@@ -195,7 +213,7 @@ final class LibraryProducts {
         e.pointwiseGrid(out, outputs);
     }
 
-    private void conv2d(Op.Conv2d c, GraphCompiler e) {
+    private void conv2d(Op.Conv2d c, Emission e) {
         TaskGraph tasks = e.tasks();
         Shape xs = c.x().shape();
         Shape os = c.out().shape();
@@ -203,8 +221,8 @@ final class LibraryProducts {
         int pixels = os.size(2) * os.size(3);
         int cols = xs.size(0) * pixels;
         int k = (int) c.weight().shape().countFrom(1);
-        int geom = e.convGeometry(c, c.weight().shape());
-        int pads = e.convPadding(c);
+        int geom = JavaKernelPath.convGeometry(c, graphName);
+        int pads = JavaKernelPath.convPadding(c, graphName);
         Slot x = e.slot(c.x());
         String stage = e.nextTask();
         FloatArray im2col = half ? columns : (FloatArray) input;
@@ -234,7 +252,7 @@ final class LibraryProducts {
      * accumulation; the product's own weight array is uploaded by the task graph that uses it, on its first run.
      */
     private void gemm(Op op, int transA, int transB, int m, int n, int k, TornadoNativeArray a, int lda, TornadoNativeArray b,
-                      int ldb, int ldc, GraphCompiler e) {
+                      int ldb, int ldc, Emission e) {
         TaskGraph tasks = e.tasks();
         tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, weights.get(op));
         String id = e.nextTask();
@@ -247,7 +265,7 @@ final class LibraryProducts {
         }
     }
 
-    private void attention(Op.Attention a, GraphCompiler e) {
+    private void attention(Op.Attention a, Emission e) {
         TaskGraph tasks = e.tasks();
         Shape qs = a.q().shape();
         int batch = qs.size(0);
@@ -268,7 +286,7 @@ final class LibraryProducts {
         e.pointwiseGrid(out, n);
     }
 
-    private static void stageHeads(Value v, HalfFloatArray dst, int seq, int heads, int d, GraphCompiler e) {
+    private static void stageHeads(Value v, HalfFloatArray dst, int seq, int heads, int d, Emission e) {
         Slot s = e.slot(v);
         int n = (int) v.shape().elementCount();
         String id = e.nextTask();

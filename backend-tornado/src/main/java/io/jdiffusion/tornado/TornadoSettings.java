@@ -17,8 +17,8 @@ import java.util.Optional;
  *   <li>{@value #WINOGRAD} = false keeps F32 3x3 convolutions on the implicit GEMM;</li>
  *   <li>{@value #TENSOR_CORE_ATTENTION} = false keeps F16 attention on the F32 flash kernels (PTX);</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
- *   <li>{@value #TASKS_PER_GRAPH}: kernel launches per chained TornadoVM task graph (default
- *       {@value #DEFAULT_TASKS_PER_GRAPH}).</li>
+ *   <li>{@value #TASKS_PER_GRAPH}: at most this many kernel launches per chained TornadoVM task graph (default
+ *       {@value #DEFAULT_TASKS_PER_GRAPH}; the chain is also cut by TornadoVM's task-graph bytes).</li>
  * </ul>
  */
 public final class TornadoSettings {
@@ -31,9 +31,10 @@ public final class TornadoSettings {
     public static final String TASKS_PER_GRAPH = "jdiffusion.tornado.tasksPerGraph";
 
     /**
-     * TornadoVM records a task graph's tasks in a fixed 8 KiB buffer, 15 + 5 bytes per argument a task (about 115
-     * bytes for the 20 arguments of the widest kernels): 60 tasks always fit. Typical tasks take 8 to 13 arguments,
-     * so more often fit; too many fail when the plan is built, on the host. No task takes fewer than 25 bytes.
+     * The cap on kernel launches per chained task graph. The chain is cut by the bytes of TornadoVM's 8 KiB
+     * task-graph buffer ({@link TaskGraphChain}), which hold 70 to 130 typical tasks; the cap stays at 60 by default
+     * because a UNet chained at 100 tasks a graph did not finish its first run (JIT) on an H200's CUDA backend within
+     * the measuring call's time limit (docs/PERFORMANCE.md), where 60 took under a minute. No task takes fewer than 25 bytes.
      */
     static final int DEFAULT_TASKS_PER_GRAPH = 60;
     private static final int MAX_TASKS_PER_GRAPH = 8192 / 25;
@@ -95,7 +96,7 @@ public final class TornadoSettings {
         return flag(PROFILE, false);
     }
 
-    /** Kernel launches per chained task graph, 1 to {@value #MAX_TASKS_PER_GRAPH}. */
+    /** At most this many kernel launches per chained task graph, 1 to {@value #MAX_TASKS_PER_GRAPH}. */
     static int tasksPerGraph() {
         String s = System.getProperty(TASKS_PER_GRAPH);
         if (s == null || s.isBlank()) {

@@ -10,7 +10,6 @@ import io.jdiffusion.core.Tensor;
 import io.jdiffusion.tornado.kernels.WinogradKernels;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
-import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
 import uk.ac.manchester.tornado.api.WorkerGrid3D;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
@@ -23,9 +22,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Function;
 import java.util.function.LongUnaryOperator;
-import java.util.function.Supplier;
 import java.util.stream.IntStream;
 
 /**
@@ -42,9 +39,8 @@ import java.util.stream.IntStream;
  * alone, transformed, would fill it.) Off with {@code -Djdiffusion.tornado.winograd=false}, read when a graph
  * is compiled, so one JVM can compile both forms.
  */
-final class WinogradConvolution {
-    /** System property: "false" keeps every convolution on the implicit-GEMM kernel. */
-    /** Kernel launches of one Winograd convolution. */
+final class WinogradConvolution implements OperatorPath {
+    /** Kernel launches of one Winograd convolution: input transform, the 36 products, output transform. */
     static final int LAUNCHES = 3;
     /** Largest element index of a device array (what the graph compiler allows, less its alignment). */
     private static final long MAX_ELEMENTS = Integer.MAX_VALUE - 64;
@@ -205,39 +201,53 @@ final class WinogradConvolution {
         return d;
     }
 
-    /** Sets a task's grid and work-group size (the graph compiler's). */
-    interface GridSetter {
-        void set(String id, WorkerGrid grid, int lx, int ly, int lz);
+    @Override
+    public boolean handles(Op op) {
+        return uses(op);
     }
 
-    /**
-     * Adds the three tasks of a chosen convolution: input transform, the 36 products, output transform.
-     * {@code meta} is where its {@link #descriptor} starts in {@code shapes}.
-     */
-    void emit(Op.Conv2d c, TaskGraph tasks, KernelContext ctx, Function<Value, Slot> slots, Supplier<String> nextTask, GridSetter grids,
-              FloatArray weights, IntArray shapes, int meta) {
+    /** The {@value #LAUNCHES} launches. */
+    @Override
+    public TaskCost cost(Op op) {
+        return TaskCost.of(WinogradKernels.class, "inputTransform", "gemm", "outputTransform");
+    }
+
+    @Override
+    public int[] descriptor(Op op) {
+        return descriptor((Op.Conv2d) op);
+    }
+
+    /** Adds the three tasks of a chosen convolution: input transform, the 36 products, output transform. */
+    @Override
+    public void emit(Op op, Emission e) {
+        Op.Conv2d c = (Op.Conv2d) op;
         int cin = c.x().shape().size(1);
         int cout = c.out().shape().size(1);
         int tiles = (int) tiles(c);
         int vOff = 0;
         int mOff = (int) productsOffset(c);
-        Slot x = slots.apply(c.x());
-        Slot b = c.bias() == null ? null : slots.apply(c.bias());
-        Slot r = c.residual() == null ? null : slots.apply(c.residual());
-        Slot o = slots.apply(c.out());
+        Slot x = e.slot(c.x());
+        Slot b = c.bias() == null ? null : e.slot(c.bias());
+        Slot r = c.residual() == null ? null : e.slot(c.residual());
+        Slot o = e.slot(c.out());
+        FloatArray weights = e.layout().weights();
+        IntArray shapes = e.shapes();
+        int meta = e.descriptor(c);
+        TaskGraph tasks = e.tasks();
+        KernelContext ctx = e.ctx();
         int threadsX = (tiles + WinogradKernels.THREADS - 1) / WinogradKernels.THREADS * WinogradKernels.THREADS;
 
-        String in = nextTask.get();
+        String in = e.nextTask();
         tasks.task(in, WinogradKernels::inputTransform, ctx, x.floats(), x.offset(), scratch, vOff, shapes, meta);
-        grids.set(in, new WorkerGrid2D(threadsX, cin), WinogradKernels.THREADS, 1, 1);
+        e.grid(in, new WorkerGrid2D(threadsX, cin), WinogradKernels.THREADS, 1, 1);
 
-        String gemm = nextTask.get();
+        String gemm = e.nextTask();
         tasks.task(gemm, WinogradKernels::gemm, ctx, weights, weightOffsets.get(c), scratch, vOff, mOff, shapes, meta);
-        grids.set(gemm, new WorkerGrid3D((tiles + 63) / 64 * 16, (cout + 63) / 64 * 16, WinogradKernels.POINTS), 16, 16, 1);
+        e.grid(gemm, new WorkerGrid3D((tiles + 63) / 64 * 16, (cout + 63) / 64 * 16, WinogradKernels.POINTS), 16, 16, 1);
 
-        String outId = nextTask.get();
+        String outId = e.nextTask();
         tasks.task(outId, WinogradKernels::outputTransform, ctx, scratch, mOff, b == null ? weights : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? o.floats() : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(), shapes, meta);
-        grids.set(outId, new WorkerGrid2D(threadsX, cout), WinogradKernels.THREADS, 1, 1);
+        e.grid(outId, new WorkerGrid2D(threadsX, cout), WinogradKernels.THREADS, 1, 1);
     }
 }

@@ -115,7 +115,7 @@ class LibraryStagingTest extends SingleKernelTest {
                 expected[row * width + c] = v + (residual ? r[row * width + c] : 0);
             }
         }
-        int code = GraphCompiler.activationCode(act);
+        int code = JavaKernelPath.activationCode(act);
         int oOff = 3;
         FloatArray biasArray = FloatArray.fromArray(b);
         FloatArray resArray = FloatArray.fromArray(r);

@@ -154,7 +154,7 @@ class TornadoWinogradTest {
         assumeFalse(TornadoDevices.usesLibraries(((TornadoBackend) backend).device()),
                 "convolutions run on cuBLAS on this device's TornadoVM backend, not on the Java kernels");
         try (Problem p = c.build(TestRandom.fresh()); Executable exe = backend.compile(p.graph(), precision)) {
-            return ((TornadoExecutable) exe).taskCount() - GraphCompiler.POISON_TASKS;
+            return ((TornadoExecutable) exe).taskCount() - TaskGraphChain.POISON_TASKS;
         }
     }
 }

@@ -1,0 +1,252 @@
+package io.jdiffusion.tornado;
+
+import io.jdiffusion.backend.graph.Activation;
+import io.jdiffusion.backend.graph.Op;
+import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.core.Tensor;
+import io.jdiffusion.tornado.kernels.Storage;
+import io.jdiffusion.tornado.kernels.TensorCoreAttention;
+import io.jdiffusion.tornado.kernels.TensorCoreKernels;
+import uk.ac.manchester.tornado.api.WorkerGrid3D;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+
+import static io.jdiffusion.tornado.BufferLayout.align;
+import static io.jdiffusion.tornado.BufferLayout.toInt;
+import static io.jdiffusion.tornado.TaskGraphChain.tiles;
+
+/**
+ * The tensor-core kernels of the PTX and CUDA backends, in F16: {@code Linear} and {@code Conv2d} with a constant
+ * weight on {@link TensorCoreKernels}, whose weights go, in F16 and the kernels' padded layouts
+ * ({@link TensorCoreWeights}), into one half-precision weight array; attention with heads up to
+ * {@value TensorCoreAttention#MAX_HEAD} on {@link TensorCoreAttention}. Their work-groups share a scratch buffer
+ * for the epilogue.
+ */
+final class TensorCorePath implements OperatorPath {
+    private final String graphName;
+    /** The products taken, and where their F16 weights start in {@link #halfWeights}. */
+    private final Map<Op, Integer> halfOffsets = new IdentityHashMap<>();
+    private final Set<Op> attention = Collections.newSetFromMap(new IdentityHashMap<>());
+    private long halfCursor;
+    private long scratchFloats;
+    /** F16 weights of the products; null when there are none. */
+    private HalfFloatArray halfWeights;
+    /** Epilogue tiles, {@link TensorCoreKernels#TILE_FLOATS} per work-group (or the attention's tiles). */
+    private FloatArray scratch;
+
+    TensorCorePath(String graphName) {
+        this.graphName = graphName;
+    }
+
+    /** Takes a Linear or Conv2d with a constant weight. */
+    void takeProduct(Op op) {
+        halfOffsets.put(op, toInt(halfCursor, "F16 weights"));
+        halfCursor = align(halfCursor + halfElements(op));
+        scratchFloats = Math.max(scratchFloats, (long) workGroups(op) * TensorCoreKernels.TILE_FLOATS);
+    }
+
+    /** Takes an attention whose heads fit the kernel; false leaves it to another path. */
+    boolean takeAttention(Op.Attention a) {
+        int d = a.q().shape().size(2) / a.heads();
+        int dv = a.v().shape().size(2) / a.heads();
+        if (d > TensorCoreAttention.MAX_HEAD || dv > TensorCoreAttention.MAX_HEAD) {
+            return false;
+        }
+        attention.add(a);
+        int[] g = attentionGrid(a);
+        scratchFloats = Math.max(scratchFloats, (long) g[0] * g[1] * g[2] * TensorCoreAttention.TILE_FLOATS);
+        return true;
+    }
+
+    /** Packs the taken products' weights ({@code constant}: a weight value's stored tensor) and sizes the scratch. */
+    void allocate(Function<Value, Tensor> constant) {
+        if (halfOffsets.isEmpty() && attention.isEmpty()) {
+            return;
+        }
+        halfWeights = new HalfFloatArray(Math.max(1, toInt(halfCursor, "F16 weights")));
+        halfWeights.getSegment().fill((byte) 0);
+        scratch = new FloatArray(toInt(scratchFloats, "tensor-core scratch"));
+        scratch.init(Float.NaN);
+        for (var e : halfOffsets.entrySet()) {
+            Op op = e.getKey();
+            Tensor w = constant.apply(productWeight(op));
+            if (op instanceof Op.Linear l) {
+                linearLayout(l).pack(w, halfWeights, e.getValue());
+            } else {
+                convLayout((Op.Conv2d) op).pack(w, halfWeights, e.getValue());
+            }
+        }
+    }
+
+    /** The F16 weights and the scratch, which every task graph of a chain declares; empty when nothing was taken. */
+    List<Object> buffers() {
+        List<Object> b = new ArrayList<>();
+        if (halfWeights != null) {
+            b.add(halfWeights);
+            b.add(scratch);
+        }
+        return b;
+    }
+
+    @Override
+    public boolean handles(Op op) {
+        return halfOffsets.containsKey(op) || attention.contains(op);
+    }
+
+    @Override
+    public TaskCost cost(Op op) {
+        return attention.contains(op) ? TaskCost.of(TensorCoreAttention.class, "attention") : TaskCost.of(TensorCoreKernels.class, "gemm");
+    }
+
+    @Override
+    public int[] descriptor(Op op) {
+        return op instanceof Op.Attention a ? attentionDescriptor(a) : gemmDescriptor(op);
+    }
+
+    @Override
+    public void emit(Op op, Emission e) {
+        switch (op) {
+            case Op.Attention a -> attention(a, e);
+            case Op.Linear l -> gemm(l, l.x(), l.bias(), l.residual(), e);
+            case Op.Conv2d c -> gemm(c, c.x(), c.bias(), c.residual(), e);
+            default -> throw new IllegalStateException(op + " is not a tensor-core operator");
+        }
+    }
+
+    /** The weight of a Linear or Conv2d (the operators the tensor-core GEMM runs); null for any other. */
+    static Value productWeight(Op op) {
+        return switch (op) {
+            case Op.Linear l -> l.weight();
+            case Op.Conv2d c -> c.weight();
+            default -> null;
+        };
+    }
+
+    /** A Linear or Conv2d: {@link TensorCoreKernels#gemm}, one 256-thread work-group per 128x128 tile. */
+    private void gemm(Op op, Value xv, Value bias, Value residual, Emission e) {
+        Slot x = e.slot(xv);
+        Slot b = bias == null ? null : e.slot(bias);
+        Slot r = residual == null ? null : e.slot(residual);
+        Slot o = e.slot(op.out());
+        String id = e.nextTask();
+        int halves = x.bit(Storage.X) | Slot.bit(b, Storage.Z) | Slot.bit(r, Storage.RESIDUAL) | o.bit(Storage.OUT);
+        e.tasks().task(id, TensorCoreKernels::gemm, e.ctx(), e.halfArena(), halves, x.floats(), x.offset(), halfWeights, halfOffsets.get(op),
+                b == null ? o.floats() : b.floats(), b == null ? -1 : b.offset(),
+                r == null ? o.floats() : r.floats(), r == null ? -1 : r.offset(),
+                o.floats(), o.offset(), scratch, e.shapes(), e.descriptor(op),
+                op instanceof Op.Linear ? TensorCoreKernels.MODE_LINEAR : TensorCoreKernels.MODE_CONV);
+        int[] g = gemmGrid(op);
+        e.grid(id, new WorkerGrid3D(g[0] * TensorCoreKernels.THREADS, g[1], g[2]), TensorCoreKernels.THREADS, 1, 1);
+    }
+
+    private void attention(Op.Attention a, Emission e) {
+        Slot q = e.slot(a.q());
+        Slot k = e.slot(a.k());
+        Slot v = e.slot(a.v());
+        Slot o = e.slot(a.out());
+        String id = e.nextTask();
+        e.tasks().task(id, TensorCoreAttention::attention, e.ctx(), e.halfArena(), JavaKernelPath.attentionHalves(q, k, v, o),
+                q.floats(), q.offset(), k.floats(), k.offset(), v.floats(), v.offset(), o.floats(), o.offset(),
+                scratch, e.shapes(), e.descriptor(a), a.scale(), a.causal() ? 1 : 0);
+        int[] g = attentionGrid(a);
+        e.grid(id, new WorkerGrid3D(g[0] * TensorCoreAttention.THREADS, g[1], g[2]), TensorCoreAttention.THREADS, 1, 1);
+    }
+
+    /** Query blocks, batch * heads and value-column chunks of an attention's grid. */
+    private static int[] attentionGrid(Op.Attention a) {
+        Shape qs = a.q().shape();
+        int dv = a.v().shape().size(2) / a.heads();
+        return new int[]{tiles(qs.size(1), TensorCoreAttention.QUERIES), qs.size(0) * a.heads(),
+                tiles(dv, TensorCoreAttention.COLUMNS)};
+    }
+
+    /** The {@link TensorCoreAttention} descriptor of an attention, field by field. */
+    private static int[] attentionDescriptor(Op.Attention a) {
+        int[] g = attentionGrid(a);
+        int d = a.q().shape().size(2) / a.heads();
+        int[] f = new int[TensorCoreAttention.FIELDS];
+        f[TensorCoreAttention.NQ] = a.q().shape().size(1);
+        f[TensorCoreAttention.NK] = a.k().shape().size(1);
+        f[TensorCoreAttention.HEADS] = a.heads();
+        f[TensorCoreAttention.D] = d;
+        f[TensorCoreAttention.DV] = a.v().shape().size(2) / a.heads();
+        f[TensorCoreAttention.D_PADDED] = TensorCoreWeights.roundUp(d, 16);
+        f[TensorCoreAttention.Q_BLOCKS] = g[0];
+        f[TensorCoreAttention.BATCH_HEADS] = g[1];
+        return f;
+    }
+
+    private static TensorCoreWeights.LinearLayout linearLayout(Op.Linear l) {
+        return new TensorCoreWeights.LinearLayout(l.weight().shape().size(0), l.x().shape().size(-1),
+                l.activation() == Activation.GEGLU);
+    }
+
+    private static TensorCoreWeights.ConvLayout convLayout(Op.Conv2d c) {
+        return new TensorCoreWeights.ConvLayout(c.out().shape().size(1), toInt(c.weight().shape().countFrom(1), "conv weight row"));
+    }
+
+    private static long halfElements(Op op) {
+        return op instanceof Op.Linear l ? linearLayout(l).elements() : convLayout((Op.Conv2d) op).elements();
+    }
+
+    /** Row blocks, column blocks and batch of a product's grid. */
+    private static int[] gemmGrid(Op op) {
+        if (op instanceof Op.Linear l) {
+            var layout = linearLayout(l);
+            int m = toInt(l.x().shape().elementCount() / layout.k(), "linear rows");
+            int colBlocks = layout.geglu() ? tiles(layout.n() / 2, TensorCoreKernels.GEGLU_COLUMNS)
+                    : tiles(layout.n(), TensorCoreKernels.BLOCK_N);
+            return new int[]{tiles(m, TensorCoreKernels.BLOCK_M), colBlocks, 1};
+        }
+        Shape os = op.out().shape();
+        return new int[]{tiles(os.size(1), TensorCoreKernels.BLOCK_M), tiles(os.countFrom(2), TensorCoreKernels.BLOCK_N), os.size(0)};
+    }
+
+    private static int workGroups(Op op) {
+        int[] g = gemmGrid(op);
+        return toInt((long) g[0] * g[1] * g[2], "tensor-core work-groups");
+    }
+
+    /** The {@link TensorCoreKernels} descriptor of a product, field by field. */
+    private int[] gemmDescriptor(Op op) {
+        int[] d = new int[TensorCoreKernels.FIELDS];
+        int[] g = gemmGrid(op);
+        d[TensorCoreKernels.ROW_BLOCKS] = g[0];
+        d[TensorCoreKernels.COL_BLOCKS] = g[1];
+        if (op instanceof Op.Linear l) {
+            var layout = linearLayout(l);
+            d[TensorCoreKernels.ROWS] = toInt(l.x().shape().elementCount() / layout.k(), "linear rows");
+            d[TensorCoreKernels.COLS] = layout.n();
+            d[TensorCoreKernels.K_TOTAL] = layout.k();
+            d[TensorCoreKernels.K_PADDED] = layout.kPadded();
+            d[TensorCoreKernels.W_STRIDE] = layout.stride();
+            d[TensorCoreKernels.ACT] = JavaKernelPath.activationCode(l.activation());
+            d[TensorCoreKernels.HALF_PADDED] = layout.halfPadded();
+        } else {
+            Op.Conv2d c = (Op.Conv2d) op;
+            var layout = convLayout(c);
+            Shape xs = c.x().shape();
+            d[TensorCoreKernels.ROWS] = layout.cout();
+            d[TensorCoreKernels.COLS] = toInt(c.out().shape().countFrom(2), "conv output pixels");
+            d[TensorCoreKernels.K_TOTAL] = layout.kTotal();
+            d[TensorCoreKernels.K_PADDED] = layout.kPadded();
+            d[TensorCoreKernels.W_STRIDE] = layout.kPadded();
+            d[TensorCoreKernels.CIN] = xs.size(1);
+            d[TensorCoreKernels.IN_H] = xs.size(2);
+            d[TensorCoreKernels.IN_W] = xs.size(3);
+            d[TensorCoreKernels.OUT_W] = c.out().shape().size(3);
+            d[TensorCoreKernels.GEOM] = JavaKernelPath.convGeometry(c, graphName);
+            d[TensorCoreKernels.PADS] = JavaKernelPath.convPadding(c, graphName);
+        }
+        return d;
+    }
+}
