@@ -9,7 +9,7 @@
 #                                    with the load average, so a disturbed part shows)
 #
 # Environment: SIZES ("256 512"), STEPS (20: the pipeline, at the last size; 0 skips it), MODEL (sd15|sdxl),
-# THREADS (2), REPEATS (3), PEERS ("pytorch ort"), ONNX_DIR (.peers/onnx: exported models, kept between runs),
+# THREADS (2), REPEATS (3), PEER_WARMUP (2: untimed runs of each peer part), PEERS ("pytorch ort"), ONNX_DIR (.peers/onnx: exported models, kept between runs),
 # OUT (docs/cpu-logs/DATE), PYTHON (python3 with torch, transformers, onnx, onnxscript, onnxruntime),
 # DIFFUSERS_SRC (diffusers' src folder; default: .carry/diffusers-src.tar.xz, the archive the GPU comparison
 # carries, unpacked into .peers/), JDIFFUSION_BENCH_ARGS (extra bench flags).
@@ -60,7 +60,7 @@ for engine in $peers; do
       fi
       say "$engine $model $part $s"
       "$python" scripts/cpu_compare.py run "$engine" "$part" --model "$model" --size "$s" --threads "$threads" \
-          --repeats "$repeats" --onnx "$onnx" --out "$out/peers" 2>&1 | tee -a "$log" >&2
+          --repeats "$repeats" --warmup "${PEER_WARMUP:-2}" --onnx "$onnx" --out "$out/peers" 2>&1 | tee -a "$log" >&2
     done
   done
 done

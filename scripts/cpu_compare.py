@@ -6,7 +6,8 @@
       Exports one part of the full-size architecture (random weights, seed 0, fp32) to DIR/PART-S/model.onnx with
       static shapes, for ONNX Runtime: `te` (batch 2 x 77 tokens), `unet` (one call, batch 2, S/8 latents),
       `vae` (the decoder, batch 1, S/8 latents to S pixels).
-  cpu_compare.py run ENGINE PART --size S --out DIR [--model sd15|sdxl] [--threads 2] [--repeats N] [--onnx DIR]
+  cpu_compare.py run ENGINE PART --size S --out DIR [--model sd15|sdxl] [--threads 2] [--repeats N] [--warmup N]
+                     [--onnx DIR]
       Times one part on one engine (`pytorch` or `ort`) in this process, so that its peak RSS is the part's own,
       and writes DIR/ENGINE-PART-S.json: the median and every timed run in ms, warm-up runs, peak RSS.
   cpu_compare.py report --peers DIR --jdiffusion J.json [J2.json ...] --out compare.json
@@ -34,7 +35,7 @@ from gpu_compare import git_commit, load_config  # noqa: E402  (one reader of th
 
 PARTS = ["te", "unet", "vae"]
 ENGINES = ["pytorch", "ort"]
-# The first ONNX Runtime runs are slow (allocator and kernel warm-up), so both engines get this many untimed runs.
+# The first ONNX Runtime runs are slow (allocator and kernel warm-up), so both engines get two untimed runs by default.
 WARMUP = 2
 
 
@@ -169,7 +170,7 @@ def run(args):
             session.run(None, feed)
 
     warm = []
-    for _ in range(WARMUP):
+    for _ in range(args.warmup):
         t0 = time.perf_counter(); call(); warm.append((time.perf_counter() - t0) * 1e3)
     ms = []
     for _ in range(args.repeats):
@@ -276,6 +277,7 @@ def main():
     r.add_argument("--model", default="sd15", choices=["sd15", "sdxl"])
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--repeats", type=int, default=3)
+    r.add_argument("--warmup", type=int, default=WARMUP, help="untimed runs first (default %(default)s)")
     r.add_argument("--onnx", help="the folder `export` wrote into")
     p = sub.add_parser("report")
     p.add_argument("--peers", required=True)
