@@ -1,7 +1,5 @@
 package io.jdiffusion.tornado;
 
-import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.HostRunner;
 import io.jdiffusion.backend.Precision;
@@ -15,10 +13,7 @@ import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Numerics;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -32,26 +27,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * (the inputs), while prepare() copied the weights; an executable that was not prepared copies the weights in its
  * first run (the control that shows the count sees them). Each run is checked against backend-cpu.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class PreparationUploadTest {
+class PreparationUploadTest extends TornadoBesideCpu {
     private static final int LAYERS = 6;
     private static final int ROWS = 4;
     private static final int WIDTH = 256;
 
-    private Backend tornado;
-    private Backend cpu;
-
-    @BeforeAll
-    void start() {
-        tornado = Backends.create(TornadoBackendProvider.NAME);
-        cpu = Backends.create("cpu");
-    }
-
-    @AfterAll
-    void stop() {
-        tornado.close();
-        cpu.close();
-    }
 
     @Test
     void aPreparedExecutableUploadsItsWeightsInPrepareAndNotInItsFirstRun() {

@@ -1,7 +1,5 @@
 package io.jdiffusion.tornado;
 
-import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
 import io.jdiffusion.backend.HostRunner;
@@ -16,10 +14,8 @@ import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Numerics;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -37,13 +33,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * before each run (and by the run's own first task on the device), and every run's outputs must equal
  * backend-cpu's for that run's inputs. An unfinished read shows NaN or the previous run's values.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class StreamOrderTest {
+class StreamOrderTest extends TornadoBesideCpu {
     private static final int LAYERS = 24;
     private static final int RUNS = 4;
 
-    private Backend tornado;
-    private Backend cpu;
     /**
      * Rows and width of the layers: on a GPU each run must take long enough (about 50 GFLOP in F32) that a read
      * racing the device would see an unfinished result; PoCL (blocking reads, no CUDA graphs) builds and runs
@@ -53,18 +46,10 @@ class StreamOrderTest {
     private int width;
 
     @BeforeAll
-    void start() {
-        tornado = Backends.create(TornadoBackendProvider.NAME);
-        cpu = Backends.create("cpu");
+    void chooseSizes() {
         boolean gpu = TornadoDevices.usesCudaGraphs(((TornadoBackend) tornado).device());
         rows = gpu ? 1024 : 192;
         width = gpu ? 1024 : 256;
-    }
-
-    @AfterAll
-    void stop() {
-        tornado.close();
-        cpu.close();
     }
 
     /** TornadoVM read the options the backend set (or the command line's) before it started. */

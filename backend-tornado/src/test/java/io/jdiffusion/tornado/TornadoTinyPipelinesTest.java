@@ -1,7 +1,5 @@
 package io.jdiffusion.tornado;
 
-import io.jdiffusion.backend.Backend;
-import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.testing.TestRandom;
 import io.jdiffusion.core.DType;
@@ -16,10 +14,7 @@ import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.testdata.GoldenSet;
 import io.jdiffusion.testdata.TinySd;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -35,25 +30,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the 4-channel model). backend-cpu matches diffusers on each (the models' golden tests),
  * so this carries that to the GPU backend. Three Euler steps at 32x32 keep the kernel builds on PoCL short.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class TornadoTinyPipelinesTest {
+class TornadoTinyPipelinesTest extends TornadoBesideCpu {
     private static final double TOLERANCE = 1e-4;
     private static final String PROMPT = "a photograph of an astronaut riding a horse";
 
-    private Backend tornado;
-    private Backend cpu;
-
-    @BeforeAll
-    void start() {
-        tornado = Backends.create(TornadoBackendProvider.NAME);
-        cpu = Backends.create("cpu");
-    }
-
-    @AfterAll
-    void stop() {
-        tornado.close();
-        cpu.close();
-    }
 
     private static GenerationRequest.Builder euler() {
         return GenerationRequest.builder().prompt(PROMPT).negativePrompt("blurry").seed(7).sampler("euler").steps(3).size(32, 32);
