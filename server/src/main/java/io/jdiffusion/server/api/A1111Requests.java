@@ -79,25 +79,24 @@ public final class A1111Requests {
         // Only masked (A1111's default for a mask): the image and mask keep their size, and the crop around the
         // mask is brought to width x height; the result is the init image with the crop pasted back.
         GenerationRequest.InpaintArea area = inpainting.area();
+        int imageW = area.onlyMasked() ? init.getWidth() : c.width;
+        int imageH = area.onlyMasked() ? init.getHeight() : c.height;
         List<String> warnings = List.of();
         InpaintingFields.Mask mask = null;
         Tensor initTensor = null;
         GenerationRequest request;
         try {
-            if (area.onlyMasked()) {
-                mask = InpaintingFields.decode(inpainting, limits, init.getWidth(), init.getHeight());
-                if (Images.isBlankMask(mask.tensor())) {
-                    // As A1111: a blank mask leaves nothing to crop around, so the image runs as plain img2img.
-                    mask.tensor().close();
-                    mask = null;
-                    area = GenerationRequest.InpaintArea.WHOLE_PICTURE;
-                    warnings = List.of("Unable to perform \"Inpaint Only mask\" because mask is blank, switch to img2img mode.");
-                }
-            } else {
-                mask = InpaintingFields.decode(inpainting, limits, c.width, c.height);
+            mask = InpaintingFields.decode(inpainting, limits, imageW, imageH);
+            if (area.onlyMasked() && Images.isBlankMask(mask.tensor())) {
+                // As A1111: a blank mask leaves nothing to crop around, so the image runs as plain img2img.
+                mask.tensor().close();
+                mask = null;
+                area = GenerationRequest.InpaintArea.WHOLE_PICTURE;
+                imageW = c.width;
+                imageH = c.height;
+                warnings = List.of("Unable to perform \"Inpaint Only mask\" because mask is blank, switch to img2img mode.");
             }
-            initTensor = area.onlyMasked() ? Images.fromBufferedImage(init, init.getWidth(), init.getHeight())
-                    : Images.fromBufferedImage(init, c.width, c.height);
+            initTensor = Images.fromBufferedImage(init, imageW, imageH);
             request = GenerationRequests.of(c.prompt, c.negativePrompt, c.seed, c.sampler, c.steps, c.cfgScale, c.eta,
                     c.width, c.height, initTensor, strength, mask == null ? null : mask.tensor(), area);
         } catch (RuntimeException e) {
