@@ -105,10 +105,8 @@ public final class CpuBackend implements Backend {
     @Override
     public Executable compile(Graph graph, Precision precision) {
         checkOpen();
-        KernelOptions o = options.winogradCacheBytes() <= derivedWeightLimit ? options
-                : new KernelOptions(options.convAlgorithm(), options.winogradChunkFloats(), derivedWeightLimit,
-                options.f32WeightsAsF16());
-        CpuExecutable exe = new CpuExecutable(graph, pool, meter, weights, o, () -> profile, executables::remove);
+        CpuExecutable exe = new CpuExecutable(graph, pool, meter, weights, options.withWinogradCacheAtMost(derivedWeightLimit),
+                () -> profile, executables::remove);
         executables.add(exe);
         return exe;
     }

@@ -6,4 +6,9 @@ package io.jdiffusion.cpu;
  * F32 weights as F16 panels (F16 and BF16 weights always stay 2 bytes).
  */
 record KernelOptions(ConvAlgorithm convAlgorithm, long winogradChunkFloats, long winogradCacheBytes, boolean f32WeightsAsF16) {
+    /** These options with the Winograd budget lowered to {@code bytes} where it is above it (never raised). */
+    KernelOptions withWinogradCacheAtMost(long bytes) {
+        return winogradCacheBytes <= bytes ? this
+                : new KernelOptions(convAlgorithm, winogradChunkFloats, bytes, f32WeightsAsF16);
+    }
 }

@@ -282,8 +282,7 @@ final class BenchCommand implements Callable<Integer> {
             if (f.pipelineMs >= 0) {
                 o.put("pipeline_ms", f.pipelineMs);
             }
-            RunSummary.jsonMemory(o, backend);
-            o.put("memory_policy", f.memoryPolicy);
+            RunSummary.jsonMemory(o, backend, f.memoryPolicy);
             ObjectNode byStage = o.putObject("memory_bytes_at_stage_end");
             f.stageMemory.forEach((stage, m) -> m.forEach(byStage.putObject(stage)::put));
             if (profile) {

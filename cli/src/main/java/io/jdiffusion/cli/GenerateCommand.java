@@ -237,8 +237,7 @@ final class GenerateCommand implements Callable<Integer> {
                     o.put("sampler", describe(samplerUsed)).put("batch_count", batchCount);
                     RunSummary.jsonStartup(o, loadMs, preparationMs, firstImageMs);
                     o.set("images", images);
-                    RunSummary.jsonMemory(o, backend);
-                    o.put("memory_policy", pipeline.memoryPolicy().describe());
+                    RunSummary.jsonMemory(o, backend, pipeline.memoryPolicy().describe());
                     out.println(RunSummary.json(o));
                 }
                 if (pipeline.precisionUsed() != pipeline.precisionRequested()) {

@@ -66,8 +66,11 @@ final class RunSummary {
         return o;
     }
 
-    /** Peak memory ({@link #memory}'s figures) and the breakdown of {@link #memoryBreakdown}, in bytes. */
-    static void jsonMemory(ObjectNode o, Backend backend) {
+    /**
+     * Peak memory ({@link #memory}'s figures) and the breakdown of {@link #memoryBreakdown}, in bytes, and the memory
+     * policy that shaped them ({@code MemoryPolicy.describe()}).
+     */
+    static void jsonMemory(ObjectNode o, Backend backend, String memoryPolicy) {
         o.put("peak_rss_bytes", peakRssBytes());
         o.put("peak_heap_bytes", peakHeapBytes());
         o.put("peak_offheap_bytes", Tensor.peakLiveBytes());
@@ -76,6 +79,7 @@ final class RunSummary {
         }
         ObjectNode memory = o.putObject("memory_bytes");
         memoryBreakdown(backend).forEach(memory::put);
+        o.put("memory_policy", memoryPolicy);
     }
 
     /** The object on one line. */

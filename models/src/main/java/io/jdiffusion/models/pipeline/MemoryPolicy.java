@@ -56,8 +56,12 @@ public record MemoryPolicy(boolean staged, long budgetBytes, long weightBytes, l
     public static final MemoryPolicy WARM = new MemoryPolicy(false, Long.MAX_VALUE, 0, Long.MAX_VALUE);
 
     public MemoryPolicy {
-        if (budgetBytes <= 0 || derivedWeightBytes < 0 || weightBytes < 0) {
+        if (budgetBytes <= 0) {
             throw new IllegalArgumentException("a memory budget must be positive, got " + budgetBytes + " bytes");
+        }
+        if (derivedWeightBytes < 0 || weightBytes < 0) {
+            throw new IllegalArgumentException("weight and derived-weight bytes must be 0 or more, got " + weightBytes
+                    + " and " + derivedWeightBytes);
         }
     }
 
@@ -70,9 +74,6 @@ public record MemoryPolicy(boolean staged, long budgetBytes, long weightBytes, l
      * @return the policy
      */
     public static MemoryPolicy forBudget(StableDiffusion model, long budgetBytes) {
-        if (budgetBytes <= 0) {
-            throw new IllegalArgumentException("a memory budget must be positive, got " + budgetBytes + " bytes");
-        }
         long text = bytes(model.textEncoders().stream().flatMap(e -> e.parameters().stream()).toList());
         long unet = bytes(model.unet().parameters());
         long vae = bytes(model.vae().parameters());
