@@ -25,7 +25,9 @@ public interface Executable extends AutoCloseable {
     /**
      * Runs the graph. {@code inputs} follow {@link Graph#inputs()} and {@code outputs} follow
      * {@link Graph#outputs()}; every tensor must belong to this backend and match its value's shape and dtype.
-     * The outputs are fully written when this returns.
+     * The outputs are fully written when this returns. An input that is the same tensor as in the previous run and
+     * was not written since (see {@link DeviceTensor}) need not be copied again: a backend may keep it on its device,
+     * notably a graph's steady inputs ({@link io.jdiffusion.backend.graph.GraphBuilder#steadyInput}).
      */
     void run(List<? extends DeviceTensor> inputs, List<? extends DeviceTensor> outputs);
 

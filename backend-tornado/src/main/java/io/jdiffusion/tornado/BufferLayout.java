@@ -22,8 +22,9 @@ import java.util.function.Function;
  * offset in them. Every used F32 constant is packed into one weight array (uploaded once), integer constants into
  * another; the {@link BufferPlan} arena holds intermediates (in F16, {@link #halfArena}, where the executable
  * computes in F16; then {@link #arena} is a placeholder, and the other way round); one array each holds the float
- * inputs, integer inputs and outputs (the only per-run transfers); {@link #shapes} holds the operators'
- * descriptors (run-time sizes, broadcast strides) and, last, a 0 that the chain's touch tasks read.
+ * inputs, integer inputs and outputs (the only per-run transfers), and one the steady float inputs (copied in only
+ * when they change, {@link #steadyInputs}); {@link #shapes} holds the operators' descriptors (run-time sizes,
+ * broadcast strides) and, last, a 0 that the chain's touch tasks read.
  *
  * <p>Offsets are aligned to {@value #ALIGN} elements (64 bytes of F32). The arena and the outputs start as NaN,
  * so that an element no kernel writes shows up as NaN rather than as a plausible stale value.
@@ -43,6 +44,12 @@ final class BufferLayout {
     private final IntArray shapes;
     private final FloatArray floatInputs;
     private final IntArray intInputs;
+    /** The float inputs the graph declares steady ({@link Graph#isSteady}), or null where it has none. */
+    private final FloatArray steadyInputs;
+    /** Which inputs live in {@link #steadyInputs}. */
+    private final boolean[] steady;
+    /** Index of the 0 after the steady inputs, read by the task of the graph that uploads them. */
+    private final int steadySentinel;
     private final FloatArray outputs;
     private final FloatArray arena;
     private final HalfFloatArray halfArena;
@@ -94,13 +101,19 @@ final class BufferLayout {
         winograd.writeWeights(weights);
 
         inputOffsets = new int[graph.inputs().size()];
+        steady = new boolean[inputOffsets.length];
         long fIn = 0;
         long iIn = 0;
+        long sIn = 0;
         for (int i = 0; i < inputOffsets.length; i++) {
             Value v = graph.inputs().get(i);
             if (isInteger(v.dtype())) {
                 inputOffsets[i] = toInt(iIn, "integer inputs");
                 iIn = align(iIn + v.shape().elementCount());
+            } else if (graph.isSteady(v)) {
+                steady[i] = true;
+                inputOffsets[i] = toInt(sIn, "steady inputs");
+                sIn = align(sIn + v.shape().elementCount());
             } else {
                 inputOffsets[i] = toInt(fIn, "inputs");
                 fIn = align(fIn + v.shape().elementCount());
@@ -108,6 +121,9 @@ final class BufferLayout {
         }
         floatInputs = new FloatArray(Math.max(1, toInt(fIn, "inputs")));
         intInputs = new IntArray(Math.max(1, toInt(iIn, "integer inputs")));
+        // after the steady inputs, a 0 that the upload task reads
+        steadySentinel = toInt(sIn, "steady inputs");
+        steadyInputs = sIn == 0 ? null : new FloatArray(steadySentinel + 1);
 
         outputOffsets = new int[graph.outputs().size()];
         long out = 0;
@@ -154,8 +170,8 @@ final class BufferLayout {
             case INPUT -> {
                 int i = plan.bindingIndex(v);
                 Value in = graph.inputs().get(i);
-                yield isInteger(in.dtype()) ? new Slot(intInputs, inputOffsets[i], v.toString(), false)
-                        : new Slot(floatInputs, inputOffsets[i], v.toString(), false);
+                Object array = isInteger(in.dtype()) ? intInputs : steady[i] ? steadyInputs : floatInputs;
+                yield new Slot(array, inputOffsets[i], v.toString(), false);
             }
             case OUTPUT -> new Slot(outputs, outputOffsets[plan.bindingIndex(v)], v.toString(), false);
             case CONSTANT -> {
@@ -204,6 +220,23 @@ final class BufferLayout {
 
     IntArray intInputs() {
         return intInputs;
+    }
+
+    /**
+     * The float inputs declared steady, in a buffer of their own that one task graph uploads only when one of them
+     * changed ({@link TaskGraphChain}), then the device keeps; null where the graph declares none.
+     */
+    FloatArray steadyInputs() {
+        return steadyInputs;
+    }
+
+    /** Whether input {@code i} lives in {@link #steadyInputs()} (a steady float input). */
+    boolean isSteady(int i) {
+        return steady[i];
+    }
+
+    int steadySentinel() {
+        return steadySentinel;
     }
 
     FloatArray outputs() {

@@ -81,7 +81,8 @@ final class GraphCompiler {
 
         BufferLayout layout = new BufferLayout(graph, plan, halfActivations, f32Roots, winograd, op -> pathOf.apply(op).descriptor(op));
         // Buffers besides the layout's that only some executables have: the tensor cores' F16 weights and scratch,
-        // the library path's staging, Winograd's scratch, the F16 arena (a placeholder in F32), the wide-head sums.
+        // the library path's staging, Winograd's scratch, the F16 arena (a placeholder in F32), the wide-head sums,
+        // the steady inputs (uploaded by a graph of their own, SteadyInputs).
         List<Object> extra = new ArrayList<>();
         if (tensorCores != null) {
             extra.addAll(tensorCores.buffers());
@@ -95,6 +96,9 @@ final class GraphCompiler {
         extra.add(layout.halfArena());
         if (javaKernels.largeHeadSums() != null) {
             extra.add(javaKernels.largeHeadSums());
+        }
+        if (layout.steadyInputs() != null) {
+            extra.add(layout.steadyInputs());
         }
         ChainTouch touch = new ChainTouch(extra, h -> h != layout.halfArena() || halfActivations);
         Function<Op, TaskCost> cost = op -> pathOf.apply(op).cost(op);
@@ -112,7 +116,8 @@ final class GraphCompiler {
         // Tensor cores and the library path both imply F16 activations when F16 was asked for.
         Precision used = halfActivations ? Precision.F16 : Precision.F32;
         return new TornadoExecutable(backend, graph, used, chain.snapshots(), chain.grids(), layout.floatInputs(), layout.intInputs(),
-                layout.outputs(), layout.inputOffsets(), layout.outputOffsets(), javaKernels.idChecks(), layout.arenaBytes(), bytes,
+                layout.outputs(), layout.inputOffsets(), layout.outputOffsets(), javaKernels.idChecks(),
+                layout.steadyInputs() == null ? null : new SteadyInputs(layout, graph.inputs().size()), layout.arenaBytes(), bytes,
                 chain.taskCount());
     }
 

@@ -29,8 +29,9 @@ import java.util.function.Function;
  *
  * <p>Every graph declares every buffer: the first uploads them and each hands all of them on. (TornadoVM treats an
  * object persisted anywhere in a plan as already allocated, so a buffer first uploaded by a later graph would never
- * be allocated.) In a chain of two graphs or more, one touch task makes each graph use every buffer
- * ({@link ChainTouch}). The first task of a run fills the outputs with NaN.
+ * be allocated.) The exception is the steady inputs' buffer, which a graph of its own, before the chain, uploads
+ * and hands to the first ({@link #uploadSteadyInputs}). In a chain of two graphs or more, one touch task makes
+ * each graph use every buffer ({@link ChainTouch}). The first task of a run fills the outputs with NaN.
  */
 final class TaskGraphChain {
     /** TornadoVM's task-graph buffer: {@code highLevelCode = new byte[8192]} in its {@code TornadoTaskGraph}. */
@@ -48,6 +49,7 @@ final class TaskGraphChain {
     private int taskCount;
     /** Every buffer the graphs declare, once built. */
     private Object[] buffers = new Object[0];
+    private boolean hasSteadyGraph;
 
     TaskGraphChain(String name) {
         this.name = name;
@@ -132,13 +134,18 @@ final class TaskGraphChain {
         List<Object> buffers = new ArrayList<>(layout.buffers());
         buffers.addAll(extraBuffers);
         Object[] all = buffers.toArray();
+        FloatArray steady = layout.steadyInputs();
+        String steadyGraph = steady == null ? null : uploadSteadyInputs(layout);
         for (int i = 0; i < segments.size(); i++) {
             tasks = new TaskGraph(name + "_" + i);
             if (i == 0) {
                 tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, layout.weights(), layout.intConstants(), layout.shapes(),
                         layout.arena(), layout.outputs());
-                tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, extraBuffers.toArray());
+                tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, extraBuffers.stream().filter(b -> b != steady).toArray());
                 tasks.transferToDevice(DataTransferMode.EVERY_EXECUTION, layout.floatInputs(), layout.intInputs());
+                if (steady != null) {
+                    tasks.consumeFromDevice(steadyGraph, steady);
+                }
             } else {
                 tasks.consumeFromDevice(taskGraphs.getLast().getTaskGraphName(), all);
             }
@@ -166,6 +173,32 @@ final class TaskGraphChain {
             taskGraphs.add(tasks);
         }
         this.buffers = all;
+    }
+
+    /**
+     * The task graph, first of the plan, that copies the steady inputs in ({@link BufferLayout#steadyInputs()}) and
+     * hands them to the chain's first graph, which takes them from the device. An executable runs it only when a
+     * steady input changed since it last ran ({@link SteadyInputs}): in the runs between, the chain's first graph
+     * takes the buffer from the plan's last graph like every other buffer it persists, so the device keeps the
+     * inputs without a copy. (TornadoVM has no transfer that a run can skip on demand: a {@code FIRST_EXECUTION}
+     * copy is never made again, an {@code EVERY_EXECUTION} one always.)
+     */
+    private String uploadSteadyInputs(BufferLayout layout) {
+        FloatArray steady = layout.steadyInputs();
+        tasks = new TaskGraph(name + "_steady");
+        tasks.transferToDevice(DataTransferMode.EVERY_EXECUTION, steady);
+        String id = "upload";
+        tasks.task(id, PointwiseKernels::touchUploaded, ctx, steady, layout.steadySentinel());
+        grid(id, new WorkerGrid1D(32), 32, 1, 1);
+        tasks.persistOnDevice(steady);
+        taskGraphs.add(tasks);
+        hasSteadyGraph = true;
+        return tasks.getTaskGraphName();
+    }
+
+    /** Whether the plan's first graph uploads the steady inputs (then the chain starts at graph 1). */
+    boolean hasSteadyGraph() {
+        return hasSteadyGraph;
     }
 
     /** Every buffer the chain declares (after {@link #build}). */

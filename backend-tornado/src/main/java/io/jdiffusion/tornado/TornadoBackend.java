@@ -11,10 +11,14 @@ import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 
+import java.util.concurrent.atomic.AtomicLong;
+
 /** Stable Diffusion's operators as Java kernels that TornadoVM compiles for one device. */
 public final class TornadoBackend implements Backend {
     private final TornadoDevice device;
     private final MemoryMeter meter = new MemoryMeter();
+    /** The last stamp given to a device tensor's contents ({@link TornadoDeviceTensor#contents()}). */
+    private final AtomicLong contentStamps = new AtomicLong();
 
     TornadoBackend(TornadoDevice device) {
         this.device = device;
@@ -41,12 +45,19 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public void upload(Tensor host, DeviceTensor device) {
-        own(device).host().copyFrom(host);
+        TornadoDeviceTensor d = own(device);
+        d.host().copyFrom(host);
+        d.written();
     }
 
     @Override
     public void download(DeviceTensor device, Tensor host) {
         host.copyFrom(own(device).host());
+    }
+
+    /** A stamp no device tensor of this backend had before. */
+    long nextContents() {
+        return contentStamps.incrementAndGet();
     }
 
     TornadoDeviceTensor own(DeviceTensor t) {

@@ -24,6 +24,11 @@ import java.util.List;
  * them) and copies the output buffer out. {@link #prepare()} does the one-time work of the first execution of the
  * plan ahead of the first run: the JIT of every kernel, the upload of the weights and the other buffers, CUDA-graph
  * capture; without it the first run does.
+ *
+ * <p>The graph's steady inputs (a UNet's text conditioning) are the exception to "copies the inputs": they live in a
+ * device buffer of their own that the plan's first task graph uploads, and a run executes that graph only when one
+ * of them changed since the device got it ({@link SteadyInputs}). A denoising loop that keeps one conditioning
+ * tensor for all its UNet calls copies the latents and the timestep in, and the prediction out, per call.
  */
 final class TornadoExecutable implements Executable {
     /** An integer input that indexes an embedding table of {@code vocab} rows. */
@@ -50,6 +55,8 @@ final class TornadoExecutable implements Executable {
     private final int[] inputOffsets;
     private final int[] outputOffsets;
     private final List<IdCheck> idChecks;
+    /** The steady inputs kept on the device, uploaded by graph 0 of the plan; null where the graph has none. */
+    private final SteadyInputs steady;
     private final long arenaBytes;
     private final long deviceBytes;
     private final int taskCount;
@@ -67,7 +74,7 @@ final class TornadoExecutable implements Executable {
 
     TornadoExecutable(TornadoBackend backend, Graph graph, Precision precision, List<ImmutableTaskGraph> taskGraphs, GridScheduler grids,
                       FloatArray floatInputs, IntArray intInputs, FloatArray outputs, int[] inputOffsets, int[] outputOffsets,
-                      List<IdCheck> idChecks, long arenaBytes, long deviceBytes, int taskCount) {
+                      List<IdCheck> idChecks, SteadyInputs steady, long arenaBytes, long deviceBytes, int taskCount) {
         this.backend = backend;
         this.graph = graph;
         this.precision = precision;
@@ -77,6 +84,7 @@ final class TornadoExecutable implements Executable {
         this.inputOffsets = inputOffsets;
         this.outputOffsets = outputOffsets;
         this.idChecks = List.copyOf(idChecks);
+        this.steady = steady;
         this.arenaBytes = arenaBytes;
         this.deviceBytes = deviceBytes;
         this.taskCount = taskCount;
@@ -104,7 +112,7 @@ final class TornadoExecutable implements Executable {
         return precision;
     }
 
-    /** Task graphs launched one after another per run. */
+    /** Task graphs of the plan, launched one after another; a run leaves out the steady inputs' upload graph when they did not change. */
     int graphCount() {
         return graphCount;
     }
@@ -129,7 +137,7 @@ final class TornadoExecutable implements Executable {
         checkOpen();
         if (!prepared) {
             plan.withPreCompilation();
-            execute();
+            execute(true);
             prepared = true;
         }
     }
@@ -147,22 +155,39 @@ final class TornadoExecutable implements Executable {
         for (IdCheck c : idChecks) {
             IdCheck.check(backend.own(inputs.get(c.input())).host(), c.vocab(), c.what());
         }
+        List<TornadoDeviceTensor> given = inputs.stream().map(backend::own).toList();
+        boolean steadyChanged = steady != null && steady.copyChanged(given);
         for (int i = 0; i < inputs.size(); i++) {
-            Tensor host = backend.own(inputs.get(i)).host();
+            if (steady != null && steady.holds(i)) {
+                continue;
+            }
+            Tensor host = given.get(i).host();
             if (host.dtype().isFloatingPoint()) {
                 HostCopies.toFloats(host, floatInputs, inputOffsets[i]);
             } else {
                 HostCopies.toInts(host, intInputs, inputOffsets[i], graph.inputs().get(i).toString());
             }
         }
-        execute();
+        try {
+            execute(steadyChanged);
+        } catch (RuntimeException e) {
+            if (steady != null) {
+                steady.forget();
+            }
+            throw e;
+        }
         for (int i = 0; i < outputTensors.size(); i++) {
-            HostCopies.fromFloats(outputs, outputOffsets[i], backend.own(outputTensors.get(i)).host());
+            TornadoDeviceTensor out = backend.own(outputTensors.get(i));
+            HostCopies.fromFloats(outputs, outputOffsets[i], out.host());
+            out.written();
         }
     }
 
-    /** One execution of the plan: every task graph of the chain in order, finished before it returns. */
-    private void execute() {
+    /**
+     * One execution of the plan: every task graph in order, finished before it returns; the graph that uploads
+     * the steady inputs (graph 0, where the graph has them) only if {@code uploadSteady}.
+     */
+    private void execute(boolean uploadSteady) {
         profileLogs.clear();
         lastCopyInBytes = 0;
         runCount++;
@@ -171,7 +196,7 @@ final class TornadoExecutable implements Executable {
         } else {
             // Chained task graphs run one by one: TornadoVM hands persisted buffers from the graph it ran last
             // to the next only when each is launched on its own.
-            for (int g = 0; g < graphCount; g++) {
+            for (int g = steady != null && !uploadSteady ? 1 : 0; g < graphCount; g++) {
                 record(plan.withGraph(g).execute());
             }
         }

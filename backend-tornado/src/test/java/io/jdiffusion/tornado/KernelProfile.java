@@ -14,6 +14,38 @@ record KernelProfile(Map<String, double[]> byMethod) {
     private static final Pattern TASK = Pattern.compile(
             "\"METHOD\": \"([^\"]+)\"(?:(?!\"METHOD\")[\\s\\S])*?\"TASK_KERNEL_TIME\": \"(\\d+)\"");
 
+    /** The start of one execution's section in a task graph's profile log (each execution appends one). */
+    private static final Pattern SECTION = Pattern.compile("(?m)^ {4}\"[^\"]+\": \\{$");
+    /**
+     * A section's own copy-in bytes: TornadoVM counts there the buffers it copied to the device, and under each task
+     * the task's launch frame (the kernel arguments it writes at every launch, a few dozen bytes).
+     */
+    private static final Pattern SECTION_COPY_IN = Pattern.compile("(?m)^ {8}\"TOTAL_COPY_IN_SIZE_BYTES\": \"(\\d+)\"");
+
+    /**
+     * Bytes of the buffers TornadoVM copied to the device in the last execution of the plan, launch frames left
+     * out: the data a run moved in (inputs, and in a first execution the weights), from the last section of each
+     * task graph's profile that execution ran.
+     */
+    static long dataCopyInBytes(TornadoExecutable exe) {
+        long bytes = 0;
+        for (String log : exe.lastProfiles()) {
+            Matcher section = SECTION.matcher(log);
+            int last = -1;
+            while (section.find()) {
+                last = section.start();
+            }
+            if (last < 0) {
+                throw new IllegalStateException("no section in a TornadoVM profile: " + log.substring(0, Math.min(200, log.length())));
+            }
+            Matcher copy = SECTION_COPY_IN.matcher(log.substring(last));
+            if (copy.find()) {
+                bytes += Long.parseLong(copy.group(1));
+            }
+        }
+        return bytes;
+    }
+
     static KernelProfile of(TornadoExecutable exe) {
         Map<String, double[]> byMethod = new TreeMap<>();
         long runs = exe.runCount();

@@ -55,17 +55,7 @@ class PreparationUploadTest extends TornadoBesideCpu {
         TestRandom random = TestRandom.fresh();
         List<Tensor> constants = new ArrayList<>();
         Graph graph = chain(random, constants);
-        String tasks = System.getProperty(TornadoSettings.TASKS_PER_GRAPH);
-        String profile = System.getProperty(TornadoSettings.PROFILE);
-        System.setProperty(TornadoSettings.TASKS_PER_GRAPH, "3");
-        System.setProperty(TornadoSettings.PROFILE, "true");
-        TornadoExecutable exe;
-        try {
-            exe = (TornadoExecutable) tornado.compile(graph, Precision.F32);
-        } finally {
-            restore(TornadoSettings.TASKS_PER_GRAPH, tasks);
-            restore(TornadoSettings.PROFILE, profile);
-        }
+        TornadoExecutable exe = compileCounted(graph, Precision.F32, 3);
         Value out = graph.outputs().getFirst();
         long[] copies = new long[3];
         try (exe; DeviceTensor input = tornado.allocate(graph.inputs().getFirst().shape(), DType.F32);
@@ -108,13 +98,5 @@ class PreparationUploadTest extends TornadoBesideCpu {
         }
         b.output(x);
         return b.build();
-    }
-
-    private static void restore(String key, String before) {
-        if (before == null) {
-            System.clearProperty(key);
-        } else {
-            System.setProperty(key, before);
-        }
     }
 }

@@ -22,6 +22,7 @@ public final class GraphBuilder {
     private final List<Op> ops = new ArrayList<>();
     private final List<Value> inputs = new ArrayList<>();
     private final List<Value> outputs = new ArrayList<>();
+    private final List<Value> steadyInputs = new ArrayList<>();
     private final Map<Tensor, Value> constantsByTensor = new IdentityHashMap<>();
     private String scope = "";
 
@@ -37,6 +38,25 @@ public final class GraphBuilder {
     public Value input(String name, Shape shape, DType dtype) {
         Value v = newValue(name, shape, dtype, Value.Kind.INPUT, null);
         inputs.add(v);
+        return v;
+    }
+
+    /**
+     * An input that callers usually pass unchanged to many consecutive runs, such as the text conditioning of a
+     * denoising loop (the latents and the timestep change at every UNet call, the prompt's embeddings not).
+     *
+     * <p>It is a placement hint, never a promise: a run always reads the input it is given. A backend whose
+     * inputs cross to a device (the TornadoVM backend) keeps a steady input's copy on the device and copies it
+     * again only when the caller passes another tensor or wrote the tensor since (see {@link
+     * io.jdiffusion.backend.DeviceTensor}: its contents change only by an upload or as a run's output, so the
+     * backend sees every change). The graph has to say which inputs are steady, rather than the backend finding
+     * out from the runs, because the backend lays out its device buffers, and the transfers between them, once
+     * when it compiles the graph: the steady inputs go in a buffer of their own that the device keeps, the others
+     * in the buffer copied in at every run.
+     */
+    public Value steadyInput(String name, Shape shape, DType dtype) {
+        Value v = input(name, shape, dtype);
+        steadyInputs.add(v);
         return v;
     }
 
@@ -61,7 +81,7 @@ public final class GraphBuilder {
         if (outputs.isEmpty()) {
             throw new IllegalStateException("graph '" + name + "' has no outputs");
         }
-        return new Graph(name, values, ops, inputs, outputs);
+        return new Graph(name, values, ops, inputs, outputs, steadyInputs);
     }
 
     // ---- operators ----------------------------------------------------------------------------------

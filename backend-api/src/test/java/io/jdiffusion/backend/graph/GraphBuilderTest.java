@@ -13,6 +13,22 @@ class GraphBuilderTest {
     private final Tensor bias8 = Tensor.allocate(Shape.of(8), DType.F32);
 
     @Test
+    void steadyInputsAreInputsInRecordingOrderThatTheGraphNames() {
+        GraphBuilder g = new GraphBuilder("steady");
+        Value x = g.input("x", Shape.of(2, 4), DType.F32);
+        Value context = g.steadyInput("context", Shape.of(2, 4), DType.F32);
+        Value ids = g.input("ids", Shape.of(2), DType.I64);
+        g.output(g.add(x, context));
+        Graph graph = g.build();
+        assertThat(graph.inputs()).containsExactly(x, context, ids);
+        assertThat(graph.steadyInputs()).containsExactly(context);
+        assertThat(graph.isSteady(context)).isTrue();
+        assertThat(graph.isSteady(x)).isFalse();
+        assertThatThrownBy(() -> new Graph("bad", graph.values(), graph.ops(), java.util.List.of(x), graph.outputs(), java.util.List.of(context)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("steady input").hasMessageContaining("not an input");
+    }
+
+    @Test
     void infersShapesOfEveryOperator() {
         GraphBuilder g = new GraphBuilder("shapes");
         Value x = g.input("x", Shape.of(2, 4, 9, 7), DType.F32);

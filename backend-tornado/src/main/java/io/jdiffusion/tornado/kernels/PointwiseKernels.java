@@ -238,6 +238,18 @@ public final class PointwiseKernels {
         }
     }
 
+    /**
+     * The one task of the graph that uploads an executable's steady inputs (TornadoVM runs no task graph without a
+     * task, and hands on only buffers a task uses). {@code f[sentinel]}, the element after the inputs, is 0, so the
+     * body never runs; the read and the write make TornadoVM treat {@code f} as read and written, so that it uploads
+     * it (it does not upload an array that kernels only write).
+     */
+    public static void touchUploaded(KernelContext ctx, FloatArray f, int sentinel) {
+        if (ctx.globalIdx == 0 && f.get(sentinel) == 1f) {
+            f.set(sentinel, 0f);
+        }
+    }
+
     /** {@link #touchAll} for one more F32 buffer (staging and scratch arrays). */
     public static void touchFloats(KernelContext ctx, FloatArray f, IntArray sizes, int sentinel) {
         if (ctx.globalIdx == 0 && sizes.get(sentinel) == 1) {

@@ -171,7 +171,8 @@ public final class UNet2DConditionModel {
     /**
      * Inputs: {@code sample} F32 [B, inChannels, h, w], {@code timestep} F32 [B] (fractional timesteps are
      * fine), {@code encoder_hidden_states} F32 [B, contextTokens, crossAttentionDim], then the
-     * {@link #addedInputs()} in order. Output 0: the prediction [B, outChannels, h, w].
+     * {@link #addedInputs()} in order. Output 0: the prediction [B, outChannels, h, w]. The context and the added
+     * inputs are steady inputs ({@link GraphBuilder#steadyInput}): a caller keeps them for the whole loop.
      */
     public Graph graph(UNetCall call) {
         return graph(call, List.of());
@@ -226,10 +227,11 @@ public final class UNet2DConditionModel {
         GraphBuilder g = new GraphBuilder("unet");
         Value sample = g.input("sample", Shape.of(batch, config.inChannels(), latentH, latentW), DType.F32);
         Value timestep = g.input("timestep", Shape.of(batch), DType.F32);
-        Value context = g.input("encoder_hidden_states", Shape.of(batch, contextTokens, config.crossAttentionDim()), DType.F32);
+        // The conditioning is the same for every call of a denoising loop: a backend may keep it on its device.
+        Value context = g.steadyInput("encoder_hidden_states", Shape.of(batch, contextTokens, config.crossAttentionDim()), DType.F32);
         List<Value> added = new ArrayList<>();
         for (AddedInput in : addedInputs()) {
-            added.add(g.input(in.name(), Shape.of(batch, in.width()), DType.F32));
+            added.add(g.steadyInput(in.name(), Shape.of(batch, in.width()), DType.F32));
         }
 
         g.scope("time_embedding");

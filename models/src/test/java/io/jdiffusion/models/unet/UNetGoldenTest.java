@@ -71,6 +71,8 @@ class UNetGoldenTest {
         assertThat(unet.predictionType()).isEqualTo("epsilon");
         Graph g = unet.graph(new UNetCall(1, 8, 8, 77));
         assertThat(g.inputs()).extracting(v -> v.name()).containsExactly("sample", "timestep", "encoder_hidden_states");
+        // the conditioning stays the same through a denoising loop; the latents and the timestep change per call
+        assertThat(g.steadyInputs()).extracting(v -> v.name()).containsExactly("encoder_hidden_states");
         assertThat(Arrays.stream(g.outputs().getFirst().shape().dims()).boxed().toList()).containsExactly(1L, 4L, 8L, 8L);
         assertThat(g.constants()).hasSize(304); // every one of the 304 stored tensors once
     }
