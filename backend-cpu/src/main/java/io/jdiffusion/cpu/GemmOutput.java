@@ -47,36 +47,27 @@ final class GemmOutput {
     /**
      * The epilogue of one register tile: bias and activation are applied in the tile array itself, then
      * each row is written once (plus the residual). Vectors stay inside small loops and never cross a
-     * method boundary or sit in a variable that may be null, either of which would make the JIT box them.
+     * method boundary or sit in a variable that may be null, either of which would make the JIT box them;
+     * the activations are {@link FusedActivation}'s loops over the whole tile for the same reason.
      */
     void store(float[] tile, int row0, int rows, int col0, int cols) {
-        for (int r = 0; r < rows; r++) {
-            int t = r * Gemm.NR;
-            if (act == Activation.GEGLU) {
-                gegluInPlace(tile, t, col0);
-            } else {
-                if (bias != null) {
+        if (act == Activation.GEGLU) {
+            FusedActivation.geglu(tile, rows, Gemm.NR, bias, col0, (int) gateBiasOffset + col0);
+        } else {
+            if (bias != null) {
+                for (int r = 0; r < rows; r++) {
                     if (biasPerRow) {
-                        addScalar(tile, t, bias[row0 + r]);
+                        addScalar(tile, r * Gemm.NR, bias[row0 + r]);
                     } else {
-                        addArray(tile, t, bias, col0);
+                        addArray(tile, r * Gemm.NR, bias, col0);
                     }
                 }
-                ActivationMath.applyInPlace(act, tile, t, Gemm.NR);
             }
-            write(tile, t, base + (long) (row0 + r) * rowStride + col0, cols);
+            FusedActivation.apply(act, tile, rows * Gemm.NR);
         }
-    }
-
-    /** tile[t, t + L) = (h + bias) * gelu(gate + gate bias), from the h and gate halves of the tile row. */
-    private void gegluInPlace(float[] tile, int t, int col0) {
-        FloatVector h = FloatVector.fromArray(F, tile, t);
-        FloatVector g = FloatVector.fromArray(F, tile, t + L);
-        if (bias != null) {
-            h = h.add(FloatVector.fromArray(F, bias, col0));
-            g = g.add(FloatVector.fromArray(F, bias, (int) gateBiasOffset + col0));
+        for (int r = 0; r < rows; r++) {
+            write(tile, r * Gemm.NR, base + (long) (row0 + r) * rowStride + col0, cols);
         }
-        ActivationMath.geglu(h, g).intoArray(tile, t);
     }
 
     private static void addScalar(float[] tile, int t, float value) {
