@@ -27,9 +27,24 @@ final class GemmOutput {
     private final long gateBiasOffset;
     private final Activation act;
     private final MemorySegment residual;
+    /** With columns from several images ({@link #ofImages}): panels per image (0: one plain matrix), and so on. */
+    private final int panelsPerImage;
+    private final int columnsPerImage;
+    private final long imageStride;
+    private final int firstPanel;
 
     GemmOutput(MemorySegment out, long base, long rowStride, float[] bias, boolean biasPerRow,
                long gateBiasOffset, Activation act, MemorySegment residual) {
+        this(out, base, rowStride, bias, biasPerRow, gateBiasOffset, act, residual, 0, 0, 0, 0);
+    }
+
+    private GemmOutput(MemorySegment out, long base, long rowStride, float[] bias, boolean biasPerRow,
+                       long gateBiasOffset, Activation act, MemorySegment residual,
+                       int panelsPerImage, int columnsPerImage, long imageStride, int firstPanel) {
+        this.panelsPerImage = panelsPerImage;
+        this.columnsPerImage = columnsPerImage;
+        this.imageStride = imageStride;
+        this.firstPanel = firstPanel;
         this.out = out;
         this.base = base;
         this.rowStride = rowStride;
@@ -38,6 +53,17 @@ final class GemmOutput {
         this.gateBiasOffset = gateBiasOffset;
         this.act = act;
         this.residual = residual;
+    }
+
+    /**
+     * A convolution's output [batch, rows, pixels] whose GEMM columns are the pixels of every image, each
+     * image padded to whole panels: GEMM column 0 is B panel {@code firstPanel} of that layout (a chunk's
+     * first), image i starts at element i * imageStride. Bias per row (output channel), no activation.
+     */
+    static GemmOutput ofImages(MemorySegment out, int pixels, long imageStride, int firstPanel, float[] bias,
+                               MemorySegment residual) {
+        return new GemmOutput(out, 0, pixels, bias, true, 0, Activation.NONE, residual, Gemm.panelsB(pixels), pixels,
+                imageStride, firstPanel);
     }
 
     int columnsPerPanel() {
@@ -65,8 +91,16 @@ final class GemmOutput {
             }
             FusedActivation.apply(act, tile, rows * Gemm.NR);
         }
+        long o = base + col0;
+        int n = cols;
+        if (panelsPerImage > 0) {
+            int panel = firstPanel + col0 / Gemm.NR;
+            int within = (panel % panelsPerImage) * Gemm.NR + col0 % Gemm.NR;
+            o = base + panel / panelsPerImage * imageStride + within;
+            n = Math.min(cols, columnsPerImage - within);
+        }
         for (int r = 0; r < rows; r++) {
-            write(tile, r * Gemm.NR, base + (long) (row0 + r) * rowStride + col0, cols);
+            write(tile, r * Gemm.NR, o + (long) (row0 + r) * rowStride, n);
         }
     }
 
