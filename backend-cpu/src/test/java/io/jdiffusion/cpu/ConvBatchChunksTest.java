@@ -22,19 +22,35 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The im2col path multiplies the B panels of every image of a batch in one GEMM, in chunks of panels that
- * may start and end inside an image. Whatever the chunk, each output is the same dot product in the same
- * order, so every chunk size must give the same bits, and match the float64 reference.
+ * Both convolution paths run the whole batch as one GEMM, in chunks that may start and end inside an image:
+ * im2col in chunks of B panels, Winograd in chunks of tile rows. Whatever the chunk, each output is the same
+ * arithmetic in the same order, so every chunk size must give the same bits, and match the float64 reference.
  */
-class Im2colBatchChunksTest {
-    /** (kernel, stride, padding, cin, h, w, cout): pixels per image not a multiple of any panel width, and 1 pixel. */
-    private static final int[][] SHAPES = {{3, 1, 1, 3, 5, 7, 10}, {1, 1, 0, 4, 3, 7, 6}, {3, 2, 1, 3, 9, 11, 5}, {1, 1, 0, 5, 1, 1, 7}};
+class ConvBatchChunksTest {
+    /**
+     * (kernel, stride, padding, cin, h, w, cout): pixels and tiles per image not a multiple of any panel
+     * width, a partial last tile row and column, and 1 pixel.
+     */
+    private static final int[][] SHAPES = {{3, 1, 1, 3, 5, 7, 10}, {1, 1, 0, 4, 3, 7, 6}, {3, 2, 1, 3, 9, 11, 5},
+            {1, 1, 0, 5, 1, 1, 7}, {3, 1, 1, 4, 10, 13, 6}};
 
     @Test
-    void everyChunkOfPanelsGivesTheSameBitsAsOneChunk() {
+    void im2colGivesTheSameBitsForEveryChunkOfPanels() {
+        check(ConvAlgorithm.IM2COL);
+    }
+
+    @Test
+    void winogradGivesTheSameBitsForEveryChunkOfTileRows() {
+        check(ConvAlgorithm.WINOGRAD);
+    }
+
+    private static void check(ConvAlgorithm algorithm) {
         TestRandom random = TestRandom.fresh();
         for (int[] s : SHAPES) {
             int kh = s[0], stride = s[1], pad = s[2], cin = s[3], h = s[4], w = s[5], cout = s[6];
+            if (algorithm == ConvAlgorithm.WINOGRAD && (kh != 3 || stride != 1)) {
+                continue;
+            }
             int batch = 3;
             List<Tensor> tensors = new ArrayList<>();
             GraphBuilder g = new GraphBuilder("conv");
@@ -48,19 +64,22 @@ class Im2colBatchChunksTest {
             List<Tensor> inputs = List.of(keep(tensors, random.normal(Shape.of(batch, cin, h, w), 1)),
                     keep(tensors, random.normal(Shape.of(batch, cout, ho, wo), 1)));
             double[] expected = ReferenceOps.run(graph, inputs).getFirst();
-            long depthTimesPanel = (long) cin * kh * kh * Gemm.NR;
-            float[] whole = run(graph, inputs, 1 << 30);
-            assertThat(Numerics.relativeL2(whole, expected)).as("%s %s", Arrays.toString(s), random).isLessThan(1e-5);
-            for (int panels : new int[] {1, 2, 3, 5}) {
-                float[] chunked = run(graph, inputs, panels * depthTimesPanel);
-                assertThat(chunked).as("%s, chunks of %d panels, %s", Arrays.toString(s), panels, random).isEqualTo(whole);
+            // floats per chunk unit: an im2col B panel, or a Winograd tile row (WinogradConv sizes chunks so)
+            long unit = algorithm == ConvAlgorithm.IM2COL ? (long) cin * kh * kh * Gemm.NR
+                    : (long) WinogradConv.POSITIONS * Math.max(cin, cout) * ((wo + 3) / 4);
+            float[] whole = run(algorithm, graph, inputs, 1 << 30);
+            assertThat(Numerics.relativeL2(whole, expected)).as("%s %s %s", algorithm, Arrays.toString(s), random)
+                    .isLessThan(algorithm == ConvAlgorithm.IM2COL ? 1e-5 : 1e-4);
+            for (int units : new int[] {1, 2, 3, 5}) {
+                float[] chunked = run(algorithm, graph, inputs, units * unit);
+                assertThat(chunked).as("%s %s, chunks of %d, %s", algorithm, Arrays.toString(s), units, random).isEqualTo(whole);
             }
             tensors.forEach(Tensor::close);
         }
     }
 
-    private static float[] run(Graph graph, List<Tensor> inputs, long chunkFloats) {
-        try (CpuBackend backend = new CpuBackend(2, ConvAlgorithm.IM2COL, chunkFloats); Executable exe = backend.compile(graph)) {
+    private static float[] run(ConvAlgorithm algorithm, Graph graph, List<Tensor> inputs, long chunkFloats) {
+        try (CpuBackend backend = new CpuBackend(2, algorithm, chunkFloats); Executable exe = backend.compile(graph)) {
             List<DeviceTensor> in = inputs.stream().map(backend::upload).toList();
             DeviceTensor out = PoisonedOutputs.allocate(backend, graph.outputs()).getFirst();
             exe.run(in, List.of(out));
