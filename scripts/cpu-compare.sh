@@ -12,7 +12,8 @@
 # THREADS (2), REPEATS (3), PEER_WARMUP (2: untimed runs of each peer part), PEERS ("pytorch ort"), ONNX_DIR (.peers/onnx: exported models, kept between runs),
 # OUT (docs/cpu-logs/DATE), PYTHON (python3 with torch, transformers, onnx, onnxscript, onnxruntime),
 # DIFFUSERS_SRC (diffusers' src folder; default: .carry/diffusers-src.tar.xz, the archive the GPU comparison
-# carries, unpacked into .peers/), JDIFFUSION_BENCH_ARGS (extra bench flags).
+# carries, unpacked into .peers/), JDIFFUSION_BENCH_ARGS (extra bench flags), F16 (1: also time jdiffusion's UNet
+# call with F16 weights at each size, SD 1.5 only; 0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=${SIZES:-256 512}
@@ -41,6 +42,7 @@ say "peak and bandwidth"
 
 last=${sizes##* }
 jd=()
+jd16=()
 for s in $sizes; do
   n=0
   [ "$s" = "$last" ] && n=$steps
@@ -48,6 +50,12 @@ for s in $sizes; do
   ./jdiffusion bench --model-type "$model" --width "$s" --height "$s" --steps "$n" --iterations "$repeats" \
       ${JDIFFUSION_BENCH_ARGS:-} --json 2>>"$log" | tee "$out/jdiffusion-$model-$s.json" >>"$log"
   jd+=("$out/jdiffusion-$model-$s.json")
+  if [ "${F16:-1}" = 1 ] && [ "$model" = sd15 ]; then
+    say "jdiffusion bench $model ${s}x$s, F16 weights, UNet call"
+    ./jdiffusion bench --model-type "$model" --random-weights f16 --width "$s" --height "$s" --steps 0 --stages unet \
+        --iterations "$repeats" ${JDIFFUSION_BENCH_ARGS:-} --json 2>>"$log" | tee "$out/jdiffusion-$model-f16-$s.json" >>"$log"
+    jd16+=("$out/jdiffusion-$model-f16-$s.json")
+  fi
 done
 
 for engine in $peers; do
@@ -66,4 +74,4 @@ for engine in $peers; do
 done
 say "done"
 "$python" scripts/cpu_compare.py report --peers "$out/peers" --jdiffusion "${jd[@]}" \
-    --out "$out/compare-$model.json" | tee -a "$log"
+    ${jd16[@]:+--jdiffusion-f16 "${jd16[@]}"} --out "$out/compare-$model.json" | tee -a "$log"

@@ -10,10 +10,11 @@
                      [--onnx DIR]
       Times one part on one engine (`pytorch` or `ort`) in this process, so that its peak RSS is the part's own,
       and writes DIR/ENGINE-PART-S.json: the median and every timed run in ms, warm-up runs, peak RSS.
-  cpu_compare.py report --peers DIR --jdiffusion J.json [J2.json ...] --out compare.json
+  cpu_compare.py report --peers DIR --jdiffusion J.json [J2.json ...] [--jdiffusion-f16 F.json ...] --out compare.json
       One row per stage and size: jdiffusion's median beside PyTorch's and ONNX Runtime's, with the ratios
       (jdiffusion over the peer), and the N-step pipeline beside the sum of each peer's parts (text encoder +
-      N UNet calls + VAE decode). J.json are `jdiffusion bench --json` outputs.
+      N UNet calls + VAE decode). J.json are `jdiffusion bench --json` outputs; F.json the same with
+      `--random-weights f16`, reported as a row `unet_f16` beside the peers' (fp32) UNet call.
 
 The architecture comes from the configs jdiffusion bundles (models/src/main/resources/io/jdiffusion/models/sd),
 so every engine runs the same shapes as `jdiffusion bench`. Batches follow it: text encoder and UNet batch 2
@@ -191,11 +192,8 @@ def report(args):
             with open(os.path.join(args.peers, name)) as f:
                 r = json.load(f)
             peers[(r["engine"], r["part"], r["size"])] = r
-    jd = {}
-    for path in args.jdiffusion:
-        with open(path) as f:
-            j = json.loads([line for line in f if line.startswith("{")][-1])
-        jd.setdefault(j["width"], {}).update({k: v for k, v in j.items() if v is not None and v != -1})
+    jd = bench_results(args.jdiffusion)
+    jd16 = bench_results(args.jdiffusion_f16 or [])
     keys = {"te": "text_encoder_ms", "unet": "unet_ms", "vae": "vae_decode_ms"}
     rows = []
     for size in sorted(jd):
@@ -206,6 +204,13 @@ def report(args):
                 p = peer(peers, engine, part, size)
                 row[f"{engine}_ms"] = p["median_ms"] if p else None
                 row[f"{engine}_peak_rss_bytes"] = p["peak_rss_bytes"] if p else None
+                row[f"ratio_{engine}"] = ratio(row["jdiffusion_ms"], row[f"{engine}_ms"])
+            rows.append(row)
+        if size in jd16 and jd16[size].get("unet_ms"):
+            row = {"stage": "unet_f16", "size": size, "jdiffusion_ms": jd16[size]["unet_ms"]}
+            for engine in ENGINES:
+                p = peer(peers, engine, "unet", size)
+                row[f"{engine}_ms"] = p["median_ms"] if p else None
                 row[f"ratio_{engine}"] = ratio(row["jdiffusion_ms"], row[f"{engine}_ms"])
             rows.append(row)
         if j.get("pipeline_ms") and j.get("steps"):
@@ -234,6 +239,16 @@ def report(args):
             continue
         print(f"{r['stage']:<12} {r['size']:>5} {fmt(r['jdiffusion_ms']):>14} {fmt(r['pytorch_ms']):>11} "
               f"{fmt(r['ort_ms']):>10} {fmt(r['ratio_pytorch'], 2):>6} {fmt(r['ratio_ort'], 2):>7}")
+
+
+def bench_results(paths):
+    """`jdiffusion bench --json` outputs by image width, the figures of one size merged."""
+    jd = {}
+    for path in paths:
+        with open(path) as f:
+            j = json.loads([line for line in f if line.startswith("{")][-1])
+        jd.setdefault(j["width"], {}).update({k: v for k, v in j.items() if v is not None and v != -1})
+    return jd
 
 
 def peer(peers, engine, part, size):
@@ -282,6 +297,7 @@ def main():
     p = sub.add_parser("report")
     p.add_argument("--peers", required=True)
     p.add_argument("--jdiffusion", nargs="+", required=True)
+    p.add_argument("--jdiffusion-f16", nargs="*", help="bench outputs with --random-weights f16 (UNet call rows)")
     p.add_argument("--out", required=True)
     p.add_argument("--commit", default=os.environ.get("JDIFFUSION_COMMIT") or git_commit())
     p.add_argument("--date", default=None)

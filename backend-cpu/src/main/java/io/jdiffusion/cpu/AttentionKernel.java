@@ -15,27 +15,30 @@ import static io.jdiffusion.cpu.CpuVectors.L;
  * Flash attention: softmax(q k^T * scale) v per head, tiled over keys with an online softmax, so the
  * Nq x Nk score matrix never exists.
  *
- * <p>The query rows of a sub-block lie across the vector lanes: a sub-block is {@link Gemm#Q} queries,
- * and both products run on the 6 x 2-vector register tile with the keys as its A operand. Scores come
- * out transposed, S^T (keys x queries) = K Q^T, with K as A panels and the sub-block's Q^T as one B
- * panel; P^T = exp(S^T - max) is then itself the B panel of O^T (values x queries) = V^T P^T, with V^T of
- * each key tile as A panels. So each query's running max, sum and rescale factor is one lane of a
- * vector: the softmax needs no horizontal reductions. K and V^T are stored pre-broadcast
- * ({@link BroadcastKernel}: scalar broadcasts are what held the ordinary tile to half the FMA peak on
- * AVX2), packed once per head and reused by every query block. Q is pre-scaled by scale * log2(e), so
- * the exponentials are powers of two ({@link VectorMath#exp2NonPositive}).
+ * <p>The query rows of a sub-block lie across the vector lanes: a sub-block is {@link BroadcastKernel#COLS}
+ * queries, and both products run on {@link BroadcastKernel}'s 2 x 6-vector register tile with the keys as
+ * its A operand. Scores come out transposed, S^T (keys x queries) = K Q^T, with K as A and the
+ * sub-block's Q^T as one B panel; P^T = exp(S^T - max) is then itself the B panel of O^T (values x
+ * queries) = V^T P^T, with V as A. So each query's running max, sum and rescale factor is one lane of a
+ * vector: the softmax needs no horizontal reductions. The tile broadcasts its A values from K's and V's
+ * rows as they are (two broadcasts per twelve FMAs cost nothing measurable), so K and V are only copied,
+ * compact, once per head (until 2026-12-05 they were stored pre-broadcast, L times larger: 160 KB per
+ * head of 77 keys, which the text encoder's 77 x 77 layer spent more time writing than computing). Q^T
+ * and the output rows are transposed by vector gathers. Q is pre-scaled by scale * log2(e), so the
+ * exponentials are powers of two ({@link VectorMath#exp2NonPositive}).
  *
  * <p>Keys are walked in tiles of {@link #KEY_TILE}; a query block of up to {@link #SUB_BLOCKS} sub-blocks
- * takes each tile in turn, so the tile's packed K and V stay in L2 while the sub-blocks use them. When a
+ * takes each tile in turn, so the tile's K and V stay in L1 or L2 while the sub-blocks use them. When a
  * tile raises a query's max, its partial output and sum are rescaled by 2^(max_old - max_new). Up to
  * {@link #ONE_TILE_KEYS} keys (cross-attention over 77 text tokens) are one tile: a plain whole-row
- * softmax. Keys past the end and, with the causal mask, keys after the query get score -infinity.
+ * softmax whose P V is written straight to the output. Keys past the end and, with the causal mask,
+ * keys after the query get score -infinity, and a sub-block's products stop at its last visible key.
  * Heads are packed in groups of at most {@link #PACK_BUDGET_FLOATS} floats, so the packed copies stay
- * bounded (one head of 4096 tokens of 40 + 40 is 10 MiB at 256-bit vectors) while the tasks of a
- * group, (head, query block) pairs, are handed out dynamically.
+ * bounded (one head of 4096 tokens of 40 + 40 is 1.3 MiB) while the tasks of a group, (head, query
+ * block) pairs, are handed out dynamically.
  */
 final class AttentionKernel {
-    /** Keys per K panel and value channels per V^T panel: the tile's rows. */
+    /** Keys of a K tile and value channels of a V tile: the register tile's rows. */
     private static final int R = BroadcastKernel.ROWS;
     /** Queries per sub-block: the tile's columns. */
     private static final int Q = BroadcastKernel.COLS;
@@ -45,14 +48,25 @@ final class AttentionKernel {
     private static final int ONE_TILE_KEYS = 160;
     /** Sub-blocks of Q queries per task: each packed key tile is reused this many times from L2. */
     private static final int SUB_BLOCKS = 2;
-    /** Packed (pre-broadcast) K and V floats per head group (4 MiB; a larger head is a group of its own). */
+    /** Packed K and V floats per head group (4 MiB; a larger head is a group of its own). */
     private static final long PACK_BUDGET_FLOATS = 1L << 20;
     /** Lane r holds r: the query offset of each lane within its vector, for the causal mask. */
     private static final float[] LANE_INDEX = laneIndex();
+    /** Lane i gathers from Q * i further on: a vector of one O^T column, L value channels of one query. */
+    private static final int[] O_GATHER = strides(Q);
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private AttentionKernel() {
+    }
+
+    /** {0, step, 2 step, ...}: the offsets of a gather of L values {@code step} apart. */
+    private static int[] strides(int step) {
+        int[] a = new int[L];
+        for (int i = 0; i < L; i++) {
+            a[i] = i * step;
+        }
+        return a;
     }
 
     private static float[] laneIndex() {
@@ -73,6 +87,8 @@ final class AttentionKernel {
         final float[] max = new float[SUB_BLOCKS * Q];
         final float[] sum = new float[SUB_BLOCKS * Q];
         final float[] alpha = new float[SUB_BLOCKS * Q];
+        /** Per lane, the sum of a tile's exponentials. */
+        final float[] pSum = new float[Q];
 
         void ensure(int d, int dvRows, int tileKeys) {
             if (qT.length < SUB_BLOCKS * d * Q) {
@@ -84,22 +100,23 @@ final class AttentionKernel {
             if (s.length < tileKeys * Q) {
                 s = new float[tileKeys * Q];
             }
-            if (row.length < d + dvRows) {
-                row = new float[d + dvRows];
+            if (row.length < Q * Math.max(d, dvRows)) {
+                row = new float[Q * Math.max(d, dvRows)];
             }
         }
     }
 
     /** The problem's sizes as the tasks see them. */
-    private record Geometry(int nq, int nk, int nkPad, int tileKeys, int heads, int d, int dv, int dvRows, boolean causal) {
-        /** Pre-broadcast floats of one head's K. */
+    private record Geometry(int nq, int nk, int nkPad, int tileKeys, int heads, int d, int dv, int dvRows, boolean causal,
+                            int[] qGather) {
+        /** Floats of one head's packed K. */
         int kFloats() {
-            return nkPad * d * L;
+            return nkPad * d;
         }
 
-        /** Pre-broadcast floats of one head's V^T. */
+        /** Floats of one head's packed V. */
         int vFloats() {
-            return nkPad * dvRows * L;
+            return nkPad * dvRows;
         }
     }
 
@@ -112,7 +129,7 @@ final class AttentionKernel {
         int dv = op.v().shape().size(2) / heads;
         int nkPad = (nk + R - 1) / R * R;
         Geometry g = new Geometry(nq, nk, nkPad, nkPad <= ONE_TILE_KEYS ? nkPad : KEY_TILE, heads, d, dv,
-                (dv + R - 1) / R * R, op.causal());
+                (dv + R - 1) / R * R, op.causal(), strides(d));
         float qScale = op.scale() * VectorMath.LOG2E;
         int q = op.q().id(), k = op.k().id(), v = op.v().id(), out = op.out().id();
         WorkerPool pool = ctx.pool;
@@ -143,30 +160,22 @@ final class AttentionKernel {
     }
 
     /**
-     * Packs the key tile from key t0 of head h, pre-broadcast: K as A panels of R keys over depth d
-     * (panel p from {@code kBase + p * d * R * L}), V^T of the tile as A panels of R value channels over
-     * the tile's w keys (from {@code vBase + t0 * dvRows * L}); zero past nk and past dv.
+     * Copies keys [t0, t0 + tile) of head h, row-major and compact: K's row j at {@code kBase + j * d}, V's
+     * at {@code vBase + j * dvRows}; zero past nk and past dv, so padded keys and value channels stay finite.
      */
     private static void pack(MemorySegment k, MemorySegment v, int b, int h, int t0, Geometry g,
                              float[] kp, int kBase, float[] vp, int vBase) {
-        int d = g.d(), dv = g.dv();
-        int w = Math.min(g.tileKeys(), g.nkPad() - t0);
-        int vTile = vBase + t0 * g.dvRows() * L;
-        Scratch s = SCRATCH.get();
-        s.ensure(d, g.dvRows(), g.tileKeys());
-        float[] row = s.row; // K's row in [0, d), V's in [d, d + dvRows)
-        for (int j = t0; j < t0 + w; j++) {
-            Arrays.fill(row, 0, d + g.dvRows(), 0f);
+        int d = g.d(), dv = g.dv(), dvRows = g.dvRows();
+        int end = Math.min(t0 + g.tileKeys(), g.nkPad());
+        for (int j = t0; j < end; j++) {
             if (j < g.nk()) {
-                MemorySegment.copy(k, FLOAT, 4 * (((long) b * g.nk() + j) * g.heads() * d + (long) h * d), row, 0, d);
-                MemorySegment.copy(v, FLOAT, 4 * (((long) b * g.nk() + j) * g.heads() * dv + (long) h * dv), row, d, dv);
-            }
-            int kPanel = kBase + j / R * BroadcastKernel.panelFloats(d);
-            for (int c = 0; c < d; c++) {
-                BroadcastKernel.put(kp, kPanel, c, j % R, row[c]);
-            }
-            for (int c = 0; c < g.dvRows(); c++) {
-                BroadcastKernel.put(vp, vTile + c / R * BroadcastKernel.panelFloats(w), j - t0, c % R, row[d + c]);
+                long row = (long) b * g.nk() + j;
+                MemorySegment.copy(k, FLOAT, 4 * (row * g.heads() * d + (long) h * d), kp, kBase + j * d, d);
+                MemorySegment.copy(v, FLOAT, 4 * (row * g.heads() * dv + (long) h * dv), vp, vBase + j * dvRows, dv);
+                Arrays.fill(vp, vBase + j * dvRows + dv, vBase + (j + 1) * dvRows, 0f);
+            } else {
+                Arrays.fill(kp, kBase + j * d, kBase + (j + 1) * d, 0f);
+                Arrays.fill(vp, vBase + j * dvRows, vBase + (j + 1) * dvRows, 0f);
             }
         }
     }
@@ -182,47 +191,40 @@ final class AttentionKernel {
         int keysPaddedMax = 0;
         for (int sb = 0; sb < subBlocks; sb++) {
             int q0 = i0 + sb * Q, rows = Math.min(Q, g.nq() - q0);
-            // Q^T of the sub-block as one B panel, pre-scaled; lanes past the last query are zero.
-            Arrays.fill(qT, sb * d * Q, (sb + 1) * d * Q, 0f);
-            for (int r = 0; r < rows; r++) {
-                MemorySegment.copy(qs, FLOAT, 4 * ((((long) b * g.nq() + q0 + r) * g.heads()) * d + (long) h * d), row, 0, d);
-                for (int c = 0; c < d; c++) {
-                    qT[sb * d * Q + c * Q + r] = row[c] * qScale;
-                }
-            }
+            transposeQuery(qs, (((long) b * g.nq() + q0) * g.heads()) * d + (long) h * d, (long) g.heads() * d, rows,
+                    d, qScale, g.qGather(), row, qT, sb * d * Q);
             keysPaddedMax = Math.max(keysPaddedMax, keysPadded(g, q0));
         }
-        Arrays.fill(oT, 0, subBlocks * dvRows * Q, 0f);
         Arrays.fill(s.max, Float.NEGATIVE_INFINITY);
         Arrays.fill(s.sum, 0f);
-        int kPanel = BroadcastKernel.panelFloats(d);
         for (int t0 = 0; t0 < keysPaddedMax; t0 += g.tileKeys()) {
-            int w = Math.min(g.tileKeys(), g.nkPad() - t0); // the tile's depth as V^T was packed
-            int vTile = vBase + t0 * dvRows * L;
-            int vPanel = BroadcastKernel.panelFloats(w);
+            int w = Math.min(g.tileKeys(), g.nkPad() - t0);
+            int vTile = vBase + t0 * dvRows;
             for (int sb = 0; sb < subBlocks; sb++) {
                 int q0 = i0 + sb * Q;
-                int used = Math.min(w, keysPadded(g, q0) - t0); // keys scored; P is zero for the rest of the tile
+                int used = Math.min(w, keysPadded(g, q0) - t0); // keys scored, and the depth of P V
                 if (used <= 0) {
                     continue;
                 }
                 for (int p = 0; p < used; p += R) {
-                    BroadcastKernel.kernel(kp, kBase + (t0 + p) / R * kPanel, qT, sb * d * Q, d, scores, p * Q, Q);
+                    BroadcastKernel.kernel(kp, kBase + (t0 + p) * d, d, 1, qT, sb * d * Q, d, scores, p * Q, Q);
                 }
                 mask(scores, t0, used, q0, g.nk(), g.causal());
-                softmaxUpdate(scores, used, s.max, s.sum, s.alpha, sb * Q);
-                if (used < w) {
-                    Arrays.fill(scores, used * Q, w * Q, 0f);
-                }
+                softmaxUpdate(scores, used, s.max, s.sum, s.alpha, s.pSum, sb * Q);
                 for (int c = 0; c < dvRows; c += R) {
-                    BroadcastKernel.kernel(vp, vTile + c / R * vPanel, scores, 0, w, s.tile, 0, Q);
-                    rescaleAdd(oT, (sb * dvRows + c) * Q, s.tile, s.alpha, sb * Q);
+                    int o = (sb * dvRows + c) * Q;
+                    if (t0 == 0) { // the first tile: O^T is this P V (O^T * alpha + P V with O^T = 0)
+                        BroadcastKernel.kernel(vp, vTile + c, 1, dvRows, scores, 0, used, oT, o, Q);
+                    } else {
+                        BroadcastKernel.kernel(vp, vTile + c, 1, dvRows, scores, 0, used, s.tile, 0, Q);
+                        rescaleAdd(oT, o, s.tile, s.alpha, sb * Q);
+                    }
                 }
             }
         }
         for (int sb = 0; sb < subBlocks; sb++) {
             int q0 = i0 + sb * Q;
-            store(oT, sb * dvRows * Q, s.sum, sb * Q, Math.min(Q, g.nq() - q0), row, os,
+            store(oT, sb * dvRows * Q, s.sum, sb * Q, Math.min(Q, g.nq() - q0), O_GATHER, row, os,
                     (((long) b * g.nq() + q0) * g.heads()) * g.dv() + (long) h * g.dv(), (long) g.heads() * g.dv(), g.dv());
         }
     }
@@ -260,15 +262,17 @@ final class AttentionKernel {
      * written over the scores, running sum rescaled and extended; alpha = 2^(max_old - max_new) is what
      * each query's partial output must be scaled by (0 on the first tile, where the old max is -infinity).
      */
-    private static void softmaxUpdate(float[] scores, int used, float[] max, float[] sum, float[] alpha, int at) {
+    private static void softmaxUpdate(float[] scores, int used, float[] max, float[] sum, float[] alpha, float[] pSum, int at) {
         for (int c = 0; c < Q; c += L) {
             FloatVector old = FloatVector.fromArray(F, max, at + c);
-            FloatVector m = rowMax(scores, used, c, old);
-            m.intoArray(max, at + c);
+            rowMax(scores, used, c, old).intoArray(max, at + c);
             old.intoArray(alpha, at + c);
-            VectorMath.exp2NonPositive(alpha, at + c, 1, 0, m);
-            FloatVector p = VectorMath.exp2NonPositive(scores, c, used, Q, m);
-            FloatVector.fromArray(F, sum, at + c).fma(FloatVector.fromArray(F, alpha, at + c), p).intoArray(sum, at + c);
+        }
+        for (int c = 0; c < Q; c += L) {
+            VectorMath.exp2NonPositive(alpha, at + c, 1, 0, max, at + c, pSum, c);
+            VectorMath.exp2NonPositive(scores, c, used, Q, max, at + c, pSum, c);
+            FloatVector.fromArray(F, sum, at + c).fma(FloatVector.fromArray(F, alpha, at + c), FloatVector.fromArray(F, pSum, c))
+                    .intoArray(sum, at + c);
         }
     }
 
@@ -297,15 +301,40 @@ final class AttentionKernel {
         }
     }
 
-    /** out row of query r (r < rows), from element {@code dst + r * rowStride}: O^T's column r divided by its sum. */
-    private static void store(float[] oT, int from, float[] sum, int at, int rows, float[] row, MemorySegment out, long dst,
-                              long rowStride, int dv) {
+    /**
+     * Q^T of a sub-block as one B panel (row c at {@code at + c * Q}), scaled by {@code scale}: query r's d
+     * values are at {@code from + r * rowStride} in {@code q}; lanes past the last of {@code rows} queries are
+     * zero. The rows are copied to {@code rowsBuf} (Q x d) and each vector of Q^T gathered from it.
+     */
+    private static void transposeQuery(MemorySegment q, long from, long rowStride, int rows, int d, float scale,
+                                       int[] gather, float[] rowsBuf, float[] qT, int at) {
+        for (int r = 0; r < rows; r++) {
+            MemorySegment.copy(q, FLOAT, 4 * (from + r * rowStride), rowsBuf, r * d, d);
+        }
+        Arrays.fill(rowsBuf, rows * d, Q * d, 0f);
+        for (int c = 0; c < d; c++) {
+            for (int v = 0; v < Q; v += L) {
+                FloatVector.fromArray(F, rowsBuf, v * d + c, gather, 0).mul(scale).intoArray(qT, at + c * Q + v);
+            }
+        }
+    }
+
+    /**
+     * out row of query r (r < rows), from element {@code dst + r * rowStride}: O^T's column r divided by its
+     * sum, L value channels at a time gathered from O^T (lane i from {@code Q * i} further on, {@code gather}).
+     */
+    private static void store(float[] oT, int from, float[] sum, int at, int rows, int[] gather, float[] row, MemorySegment out,
+                              long dst, long rowStride, int dv) {
         for (int half = 0; half < Q; half += L) {
             FloatVector.broadcast(F, 1f).div(FloatVector.fromArray(F, sum, at + half)).intoArray(sum, at + half);
         }
+        int vectorEnd = dv / L * L;
         for (int r = 0; r < rows; r++) {
             float inv = sum[at + r];
-            for (int c = 0; c < dv; c++) {
+            for (int c = 0; c < vectorEnd; c += L) {
+                FloatVector.fromArray(F, oT, from + c * Q + r, gather, 0).mul(inv).intoArray(row, c);
+            }
+            for (int c = vectorEnd; c < dv; c++) {
                 row[c] = oT[from + c * Q + r] * inv;
             }
             MemorySegment.copy(row, 0, out, FLOAT, 4 * (dst + r * rowStride), dv);

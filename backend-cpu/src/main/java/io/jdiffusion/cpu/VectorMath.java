@@ -69,18 +69,20 @@ final class VectorMath {
     }
 
     /**
-     * a[i] = 2^(a[i] - shift) for the {@code count} vectors at {@code from + j * stride}, returning their
-     * sum: the exponentials of a softmax whose scores are in log2 units, {@code shift} their running max,
+     * a[i] = 2^(a[i] - shift) for the {@code count} vectors at {@code from + j * stride}, with {@code shift}
+     * the vector at {@code shiftAt} in {@code shifts}; their sum is written to {@code sums} at {@code sumAt}:
+     * the exponentials of a softmax whose scores are in log2 units, {@code shift} their running max,
      * so every argument is <= 0. A degree-5 polynomial on [-1/2, 1/2] (within 4 units in the last place),
      * no upper clamp, one power of two made by shifting the rounded exponent's bits; results below 2^-126
      * flush to 0, so -infinity (a masked score) gives exactly 0; NaN stays NaN.
      *
-     * <p>A whole loop, not a function of one vector, on purpose: C2 keeps vectors in registers only where
-     * every Vector API call is inlined, and a caller that inlines several exponentials reaches its
-     * node-count cutoff (or finds the function already compiled on its own, too big to inline), after
-     * which each call boxes its vectors: 19 ns per vector instead of 3 here.
+     * <p>A whole loop whose operands are arrays, not a function of vectors, on purpose: C2 keeps vectors
+     * in registers only where every Vector API call is inlined, and this loop is too big to inline into its
+     * caller ("too big" in {@code -XX:+PrintInlining}), so a vector passed in or returned would be boxed on
+     * every call: 19 ns per vector instead of 3 here.
      */
-    static FloatVector exp2NonPositive(float[] a, int from, int count, int stride, FloatVector shift) {
+    static void exp2NonPositive(float[] a, int from, int count, int stride, float[] shifts, int shiftAt, float[] sums, int sumAt) {
+        FloatVector shift = FloatVector.fromArray(F, shifts, shiftAt);
         FloatVector sum = FloatVector.zero(F);
         FloatVector rounder = FloatVector.broadcast(F, ROUNDER);
         FloatVector floor = FloatVector.broadcast(F, -127f);
@@ -101,7 +103,7 @@ final class VectorMath {
             p.intoArray(a, o);
             sum = sum.add(p);
         }
-        return sum;
+        sum.intoArray(sums, sumAt);
     }
 
     /** 2^k for integer lanes k in [-126, 127], from the exponent bits. */

@@ -58,6 +58,11 @@ final class BenchCommand implements Callable<Integer> {
                     + "or sdxl (base 1.0, F16 weights: 2.6B UNet parameters) (default ${DEFAULT-VALUE}).")
     String modelType;
 
+    @Option(names = "--random-weights", paramLabel = "f32|f16|bf16",
+            description = "Storage precision of the random model's weights, as a checkpoint of that precision would "
+                    + "hold them (default: f32 for sd15 and sd21, f16 for sdxl). Ignored with --model.")
+    String randomWeights;
+
     @Option(names = {"-W", "--width"}, defaultValue = "512", description = "Image width (default ${DEFAULT-VALUE}).")
     int width;
 
@@ -111,6 +116,7 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         ModelOptions mo = modelOptions;
         mo.memoryBudgetBytes();
+        randomWeightsDType(); // a bad value fails before the model is built
         profiles.clear();
         long loadStart = System.nanoTime();
         boolean random = mo.model == null;
@@ -193,8 +199,21 @@ final class BenchCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("--model-type must be sd15, sd21 or sdxl, got '" + modelType + "'");
         };
         // SDXL's 3.5B parameters in F32 (14 GB) do not fit a small machine; its weights stay F16 and are widened where used
-        DType storage = configs.isSdxl() ? DType.F16 : DType.F32;
+        DType storage = randomWeightsDType();
+        if (storage == null) {
+            storage = configs.isSdxl() ? DType.F16 : DType.F32;
+        }
         return StableDiffusion.random(configs, seed, storage, TinySd.modelDir().resolve("tokenizer"));
+    }
+
+    /** --random-weights as a storage type; null when not given (each architecture's default). */
+    private DType randomWeightsDType() {
+        return randomWeights == null ? null : switch (randomWeights.toLowerCase(Locale.ROOT)) {
+            case "f32" -> DType.F32;
+            case "f16" -> DType.F16;
+            case "bf16" -> DType.BF16;
+            default -> throw new IllegalArgumentException("--random-weights must be f32, f16 or bf16, got '" + randomWeights + "'");
+        };
     }
 
     /** The figures a bench reports, in milliseconds; -1 where not measured. */

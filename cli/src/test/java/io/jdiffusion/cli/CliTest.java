@@ -136,6 +136,9 @@ class CliTest {
         assertThat(bad.exitCode()).isEqualTo(1);
         assertThat(bad.err()).contains("--memory-budget must be auto or a size with its unit (e.g. 3g, 4500m), got '3x'");
         assertThat(files()).containsExactly("m.png");
+        Run badWeights = run("bench", "--random-weights", "f8", "--steps", "0");
+        assertThat(badWeights.exitCode()).isEqualTo(1);
+        assertThat(badWeights.err()).contains("--random-weights must be f32, f16 or bf16, got 'f8'");
     }
 
     @Test

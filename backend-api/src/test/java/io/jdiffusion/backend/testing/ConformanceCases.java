@@ -120,6 +120,11 @@ public final class ConformanceCases {
         c.add(direct("attention self b2 130x300 4 heads of 40 (key tiles, query blocks, head groups)",
                 b -> one(attention(b, 2, 130, 300, 4, 40, 40, false))));
         c.add(direct("attention causal b1 n200 2 heads of 64 (key tiles)", b -> one(attention(b, 1, 200, 200, 2, 64, 64, true))));
+        c.add(direct("attention causal b2 n77 3 heads of 64 (the text encoder's layer)", b -> one(attention(b, 2, 77, 77, 3, 64, 64, true))));
+        c.add(direct("attention cross b2 100x77 3 heads of 64", b -> one(attention(b, 2, 100, 77, 3, 64, 64, false))));
+        c.add(direct("attention causal b2 n29 odd heads (keys of 7, values of 5)", b -> one(attention(b, 2, 29, 29, 2, 7, 5, true))));
+        c.add(direct("attention cross b1 61x170 odd heads (keys of 9, values of 3; two key tiles)",
+                b -> one(attention(b, 1, 61, 170, 3, 9, 3, false))));
     }
 
     private static Value attention(ProblemBuilder b, long batch, long nq, long nk, int heads, long d, long dv, boolean causal) {
