@@ -71,9 +71,15 @@ final class ConvKernels {
         WorkerPool pool = ctx.pool;
         Workspace ws = ctx.workspace;
         int pixels = g.ho() * g.wo();
+        // B holds the panels of every image of the batch, one after the other (each image's pixels padded to
+        // whole panels), so each staged weight block is reused across all of them: a 4x4 image is a single
+        // panel, and one GEMM per image would stream the weights from memory once per image.
         int panels = Gemm.panelsB(pixels);
+        int allPanels = g.batch() * panels;
         // B is packed and multiplied in chunks of panels, so a large image never needs its whole im2col matrix.
-        int chunkPanels = (int) Math.max(1, Math.min(panels, ctx.options.winogradChunkFloats() / ((long) depth * NR)));
+        int chunkPanels = (int) Math.max(1, Math.min(allPanels, ctx.options.winogradChunkFloats() / ((long) depth * NR)));
+        long imageIn = (long) g.cin() * g.h() * g.w();
+        long imageOut = (long) g.cout() * pixels;
         return buffers -> {
             PackedWeights a = packedWeights != null ? packedWeights
                     : Packing.packAFromWeights(Tensor.view(buffers[w], op.weight().shape(), DType.F32), g.cout(), depth,
@@ -81,21 +87,22 @@ final class ConvKernels {
             float[] b = ws.get(Workspace.Slot.PACK_B, (long) chunkPanels * depth * NR);
             float[] biasArr = bias < 0 ? null : fixedBias != null ? fixedBias : Packing.toArray(buffers[bias], biasLength);
             MemorySegment resSeg = residual < 0 ? null : buffers[residual];
-            for (int n = 0; n < g.batch(); n++) {
-                long inBase = (long) n * g.cin() * g.h() * g.w();
-                for (int p0 = 0; p0 < panels; p0 += chunkPanels) {
-                    int p1 = Math.min(panels, p0 + chunkPanels);
-                    int col0 = p0 * NR;
-                    int cols = Math.min(pixels, p1 * NR) - col0;
+            for (int q0 = 0; q0 < allPanels; q0 += chunkPanels) {
+                int q1 = Math.min(allPanels, q0 + chunkPanels);
+                for (int n = q0 / panels; n < g.batch() && n * panels < q1; n++) {
+                    // this image's panels [p0, p1) within the chunk, packed from B panel q = n * panels + p
+                    int p0 = Math.max(q0, n * panels) - n * panels, p1 = Math.min(q1, (n + 1) * panels) - n * panels;
+                    int dst = (n * panels + p0 - q0) * depth * NR;
                     if (g.pointwise()) {
-                        Packing.packBRows(buffers[x], inBase + col0, g.cin(), cols, pixels, b, pool);
+                        int col0 = p0 * NR;
+                        Packing.packBRows(buffers[x], n * imageIn + col0, g.cin(), Math.min(pixels, p1 * NR) - col0, pixels,
+                                b, dst, pool);
                     } else {
-                        packIm2col(buffers[x], inBase, g, p0, p1, b, pool);
+                        packIm2col(buffers[x], n * imageIn, g, p0, p1, b, dst, pool);
                     }
-                    GemmOutput target = new GemmOutput(buffers[out], (long) n * g.cout() * pixels + col0, pixels, biasArr, true, 0,
-                            Activation.NONE, resSeg);
-                    Gemm.multiply(a, 0, g.cout(), b, 0, p1 - p0, cols, depth, target, pool);
                 }
+                GemmOutput target = GemmOutput.ofImages(buffers[out], pixels, imageOut, q0, biasArr, resSeg);
+                Gemm.multiply(a, 0, g.cout(), b, 0, q1 - q0, (q1 - q0) * NR, depth, target, pool);
             }
         };
     }
@@ -111,11 +118,12 @@ final class ConvKernels {
 
     /**
      * Packs panels [firstPanel, endPanel) of B[(ci, ky, kx)][(oy, ox)] = x[ci][oy*s + ky - top][ox*s + kx - left]
-     * (zero outside the image) into NR-column panels. A panel's pixels fall into at most a few runs along
+     * (zero outside the image) into NR-column panels, panel firstPanel at dst[dstOffset]. A panel's pixels fall into at most a few runs along
      * output rows; with stride 1 each run reads one contiguous stretch of an input row (copied in bulk, the
      * parts hanging over the padding zeroed), with larger strides it is gathered element by element.
      */
-    static void packIm2col(MemorySegment x, long base, Geometry g, int firstPanel, int endPanel, float[] dst, WorkerPool pool) {
+    static void packIm2col(MemorySegment x, long base, Geometry g, int firstPanel, int endPanel, float[] dst, int dstOffset,
+                           WorkerPool pool) {
         int pixels = g.ho() * g.wo();
         int depth = g.depth();
         int s = g.stride(), top = g.pad().top(), left = g.pad().left();
@@ -134,7 +142,7 @@ final class ConvKernels {
                     runLength[runs] = Math.min(cols - j, wo - runOx[runs]);
                     j += runLength[runs];
                 }
-                int d = p * depth * NR;
+                int d = dstOffset + p * depth * NR;
                 for (int ci = 0; ci < g.cin(); ci++) {
                     long plane = base + (long) ci * h * w;
                     for (int ky = 0; ky < g.kh(); ky++) {

@@ -27,9 +27,24 @@ final class GemmOutput {
     private final long gateBiasOffset;
     private final Activation act;
     private final MemorySegment residual;
+    /** With columns from several images ({@link #ofImages}): panels per image (0: one plain matrix), and so on. */
+    private final int panelsPerImage;
+    private final int columnsPerImage;
+    private final long imageStride;
+    private final int firstPanel;
 
     GemmOutput(MemorySegment out, long base, long rowStride, float[] bias, boolean biasPerRow,
                long gateBiasOffset, Activation act, MemorySegment residual) {
+        this(out, base, rowStride, bias, biasPerRow, gateBiasOffset, act, residual, 0, 0, 0, 0);
+    }
+
+    private GemmOutput(MemorySegment out, long base, long rowStride, float[] bias, boolean biasPerRow,
+                       long gateBiasOffset, Activation act, MemorySegment residual,
+                       int panelsPerImage, int columnsPerImage, long imageStride, int firstPanel) {
+        this.panelsPerImage = panelsPerImage;
+        this.columnsPerImage = columnsPerImage;
+        this.imageStride = imageStride;
+        this.firstPanel = firstPanel;
         this.out = out;
         this.base = base;
         this.rowStride = rowStride;
@@ -40,6 +55,17 @@ final class GemmOutput {
         this.residual = residual;
     }
 
+    /**
+     * A convolution's output [batch, rows, pixels] whose GEMM columns are the pixels of every image, each
+     * image padded to whole panels: GEMM column 0 is B panel {@code firstPanel} of that layout (a chunk's
+     * first), image i starts at element i * imageStride. Bias per row (output channel), no activation.
+     */
+    static GemmOutput ofImages(MemorySegment out, int pixels, long imageStride, int firstPanel, float[] bias,
+                               MemorySegment residual) {
+        return new GemmOutput(out, 0, pixels, bias, true, 0, Activation.NONE, residual, Gemm.panelsB(pixels), pixels,
+                imageStride, firstPanel);
+    }
+
     int columnsPerPanel() {
         return act == Activation.GEGLU ? L : Gemm.NR;
     }
@@ -47,36 +73,35 @@ final class GemmOutput {
     /**
      * The epilogue of one register tile: bias and activation are applied in the tile array itself, then
      * each row is written once (plus the residual). Vectors stay inside small loops and never cross a
-     * method boundary or sit in a variable that may be null, either of which would make the JIT box them.
+     * method boundary or sit in a variable that may be null, either of which would make the JIT box them;
+     * the activations are {@link FusedActivation}'s loops over the whole tile for the same reason.
      */
     void store(float[] tile, int row0, int rows, int col0, int cols) {
-        for (int r = 0; r < rows; r++) {
-            int t = r * Gemm.NR;
-            if (act == Activation.GEGLU) {
-                gegluInPlace(tile, t, col0);
-            } else {
-                if (bias != null) {
+        if (act == Activation.GEGLU) {
+            FusedActivation.geglu(tile, rows, Gemm.NR, bias, col0, (int) gateBiasOffset + col0);
+        } else {
+            if (bias != null) {
+                for (int r = 0; r < rows; r++) {
                     if (biasPerRow) {
-                        addScalar(tile, t, bias[row0 + r]);
+                        addScalar(tile, r * Gemm.NR, bias[row0 + r]);
                     } else {
-                        addArray(tile, t, bias, col0);
+                        addArray(tile, r * Gemm.NR, bias, col0);
                     }
                 }
-                ActivationMath.applyInPlace(act, tile, t, Gemm.NR);
             }
-            write(tile, t, base + (long) (row0 + r) * rowStride + col0, cols);
+            FusedActivation.apply(act, tile, rows * Gemm.NR);
         }
-    }
-
-    /** tile[t, t + L) = (h + bias) * gelu(gate + gate bias), from the h and gate halves of the tile row. */
-    private void gegluInPlace(float[] tile, int t, int col0) {
-        FloatVector h = FloatVector.fromArray(F, tile, t);
-        FloatVector g = FloatVector.fromArray(F, tile, t + L);
-        if (bias != null) {
-            h = h.add(FloatVector.fromArray(F, bias, col0));
-            g = g.add(FloatVector.fromArray(F, bias, (int) gateBiasOffset + col0));
+        long o = base + col0;
+        int n = cols;
+        if (panelsPerImage > 0) {
+            int panel = firstPanel + col0 / Gemm.NR;
+            int within = (panel % panelsPerImage) * Gemm.NR + col0 % Gemm.NR;
+            o = base + panel / panelsPerImage * imageStride + within;
+            n = Math.min(cols, columnsPerImage - within);
         }
-        ActivationMath.geglu(h, g).intoArray(tile, t);
+        for (int r = 0; r < rows; r++) {
+            write(tile, r * Gemm.NR, o + (long) (row0 + r) * rowStride, n);
+        }
     }
 
     private static void addScalar(float[] tile, int t, float value) {

@@ -126,15 +126,17 @@ final class Packing {
 
     /**
      * B packed at run time from {@code n} columns of a row-major activation matrix with rows {@code rowStride}
-     * apart, starting at element {@code base} (a 1x1 convolution's input image, or a column chunk of it).
+     * apart, starting at element {@code base} (a 1x1 convolution's input image, or a column chunk of it), into
+     * {@code dst} from {@code dstOffset}.
      */
-    static void packBRows(MemorySegment x, long base, int k, int n, long rowStride, float[] dst, WorkerPool pool) {
+    static void packBRows(MemorySegment x, long base, int k, int n, long rowStride, float[] dst, int dstOffset,
+                          WorkerPool pool) {
         int panels = Gemm.panelsB(n);
         pool.forRange(panels, 4, (from, to) -> {
             for (int p = (int) from; p < to; p++) {
                 int c0 = p * NR;
                 int cols = Math.min(NR, n - c0);
-                int pBase = p * k * NR;
+                int pBase = dstOffset + p * k * NR;
                 for (int kk = 0; kk < k; kk++) {
                     int d = pBase + kk * NR;
                     MemorySegment.copy(x, FLOAT, 4 * (base + kk * rowStride + c0), dst, d, cols);

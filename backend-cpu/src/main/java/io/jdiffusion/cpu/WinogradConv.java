@@ -31,7 +31,7 @@ import static io.jdiffusion.cpu.Gemm.NR;
  * {@code WinogradMatricesTest} derives them from the points and checks the constants here against that.
  *
  * <p>Weights are transformed once, at compile time, and packed as the 36 A operands (4x the weight
- * bytes). At run time the image is processed in chunks of tile rows sized to keep the transformed input
+ * bytes). At run time the tile rows of all images are processed in chunks sized to keep the transformed input
  * and the GEMM results in L3: transform the input straight into packed B panels (vectorised across the
  * tiles of a row through four phase-split copies of each input row), run the 36 GEMMs, then transform
  * the results back and write each output element once with bias and residual fused.
@@ -102,41 +102,48 @@ final class WinogradConv {
         WorkerPool pool = ctx.pool;
         Workspace ws = ctx.workspace;
         int tilesY = (g.ho() + TILE_OUT - 1) / TILE_OUT, tilesX = (g.wo() + TILE_OUT - 1) / TILE_OUT;
-        int maxRows = (int) Math.max(1, Math.min(tilesY, ctx.options.winogradChunkFloats() / ((long) POSITIONS * Math.max(cin, cout) * tilesX)));
+        // Chunks run over the tile rows of all images one after the other (a chunk may hold several small
+        // images, or end inside one), so each staged filter block serves every image in the chunk: a 16x16
+        // output is 16 tiles, one B panel at 256 bits, and one GEMM per image would stream the filters from
+        // memory once per image.
+        int allRows = g.batch() * tilesY;
+        int maxRows = (int) Math.max(1, Math.min(allRows, ctx.options.winogradChunkFloats() / ((long) POSITIONS * Math.max(cin, cout) * tilesX)));
         // Equal chunks (16 tile rows in at most 11 per chunk become 8 + 8, not 11 + 5): no short last GEMM.
-        int chunks = (tilesY + maxRows - 1) / maxRows;
-        int chunkRows = (tilesY + chunks - 1) / chunks;
+        int chunks = (allRows + maxRows - 1) / maxRows;
+        int chunkRows = (allRows + chunks - 1) / chunks;
         int sizeA = Gemm.panelsA(cout) * cin * MR;
         int aBlock = Gemm.aBlockPanels(cout, cin);
         int mBlocks = (Gemm.panelsA(cout) + aBlock - 1) / aBlock;
+        long imageIn = (long) cin * g.h() * g.w(), imageOut = (long) cout * g.ho() * g.wo();
         return buffers -> {
             PackedWeights u = weights != null ? weights
                     : transformWeights(Tensor.view(buffers[w], op.weight().shape(), DType.F32), cout, cin,
                     PackedWeights.ofArray(new float[Math.toIntExact(transformedSize(cout, cin))]));
             float[] biasArr = bias < 0 ? null : fixedBias != null ? fixedBias : Packing.toArray(buffers[bias], cout);
             MemorySegment xs = buffers[x], os = buffers[out], rs = residual < 0 ? null : buffers[residual];
-            for (int n = 0; n < g.batch(); n++) {
-                long inBase = (long) n * cin * g.h() * g.w();
-                long outBase = (long) n * cout * g.ho() * g.wo();
-                for (int ty0 = 0; ty0 < tilesY; ty0 += chunkRows) {
-                    int rows = Math.min(chunkRows, tilesY - ty0);
-                    int tiles = rows * tilesX;
-                    int bPanels = Gemm.panelsB(tiles);
-                    int sizeB = bPanels * cin * NR;
-                    float[] v = ws.get(Workspace.Slot.WINOGRAD_IN, (long) POSITIONS * sizeB);
-                    MemorySegment m = ws.segment(Workspace.Slot.WINOGRAD_OUT, 4L * (POSITIONS * cout * tiles + L));
-                    int first = ty0;
-                    pool.forEach(cin * rows, task -> inputTransform(xs, inBase, g, task / rows, first + task % rows,
-                            task % rows, tilesX, v, sizeB));
-                    pool.forEach(POSITIONS * mBlocks, task -> {
-                        int xi = task / mBlocks, mb = task % mBlocks;
-                        GemmOutput target = new GemmOutput(m, (long) xi * cout * tiles, tiles, null, false, 0, Activation.NONE, null);
-                        Gemm.multiplyBlock(u, (long) xi * sizeA, cout, mb * aBlock, Math.min(Gemm.panelsA(cout), mb * aBlock + aBlock),
-                                v, xi * sizeB, 0, bPanels, tiles, cin, target);
-                    });
-                    pool.forEach(cout * rows, task -> outputTransform(m, tiles, task / rows, first + task % rows, task % rows,
-                            tilesX, g, biasArr, os, rs, outBase));
-                }
+            for (int row0 = 0; row0 < allRows; row0 += chunkRows) {
+                int rows = Math.min(chunkRows, allRows - row0);
+                int tiles = rows * tilesX;
+                int bPanels = Gemm.panelsB(tiles);
+                int sizeB = bPanels * cin * NR;
+                float[] v = ws.get(Workspace.Slot.WINOGRAD_IN, (long) POSITIONS * sizeB);
+                MemorySegment m = ws.segment(Workspace.Slot.WINOGRAD_OUT, 4L * (POSITIONS * cout * tiles + L));
+                int first = row0;
+                pool.forEach(cin * rows, task -> {
+                    int row = first + task % rows; // tile row `row % tilesY` of image `row / tilesY`
+                    inputTransform(xs, row / tilesY * imageIn, g, task / rows, row % tilesY, task % rows, tilesX, v, sizeB);
+                });
+                pool.forEach(POSITIONS * mBlocks, task -> {
+                    int xi = task / mBlocks, mb = task % mBlocks;
+                    GemmOutput target = new GemmOutput(m, (long) xi * cout * tiles, tiles, null, false, 0, Activation.NONE, null);
+                    Gemm.multiplyBlock(u, (long) xi * sizeA, cout, mb * aBlock, Math.min(Gemm.panelsA(cout), mb * aBlock + aBlock),
+                            v, xi * sizeB, 0, bPanels, tiles, cin, target);
+                });
+                pool.forEach(cout * rows, task -> {
+                    int row = first + task % rows;
+                    outputTransform(m, tiles, task / rows, row % tilesY, task % rows, tilesX, g, biasArr, os, rs,
+                            row / tilesY * imageOut);
+                });
             }
         };
     }
