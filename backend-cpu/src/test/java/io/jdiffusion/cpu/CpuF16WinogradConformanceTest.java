@@ -3,6 +3,7 @@ package io.jdiffusion.cpu;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.testing.ConformanceCase;
 import io.jdiffusion.backend.testing.OperatorConformanceSuite;
+import io.jdiffusion.backend.testing.Oracle;
 import io.jdiffusion.backend.testing.Tolerances;
 
 import java.util.List;
@@ -10,12 +11,17 @@ import java.util.List;
 /**
  * The convolutions with Winograd forced onto every 3x3 stride-1 layer and 2-byte weight panels: F32 weights
  * packed as F16, and the F16 and BF16 checkpoints' weights, whose transformed filters are stored in F16.
- * Held to {@link CpuF16WeightsConformanceTest#F16_WEIGHTS}.
+ * Held to {@link CpuF16WeightsConformanceTest#F16_WEIGHTS} against the reference of F16-rounded weights.
  */
 class CpuF16WinogradConformanceTest extends OperatorConformanceSuite {
     @Override
     protected Backend createBackend() {
         return new CpuBackend(3, new KernelOptions(ConvAlgorithm.WINOGRAD, 4096, Long.MAX_VALUE, true));
+    }
+
+    @Override
+    protected Oracle oracle() {
+        return CpuF16WeightsConformanceTest.F16_WEIGHTS_REFERENCE;
     }
 
     @Override

@@ -9,7 +9,9 @@ import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Evaluates a {@link Graph} in double precision with the plainest loops that define each operator, so
@@ -23,6 +25,29 @@ public final class ReferenceOps {
 
     /** The graph's outputs for host {@code inputs} (in {@link Graph#inputs()} order). */
     public static List<double[]> run(Graph graph, List<Tensor> inputs) {
+        return run(graph, inputs, Set.of());
+    }
+
+    /**
+     * As {@link #run(Graph, List)}, with the constant weights of linear layers and convolutions rounded to F16
+     * (round to nearest even) first: the exact reference of a backend that stores those weights as F16 and
+     * widens them as it computes, so that what is checked is its arithmetic, not F16's rounding error (which
+     * cancellation in a short dot product can make as large as the result).
+     */
+    public static List<double[]> runWithF16Weights(Graph graph, List<Tensor> inputs) {
+        Set<Value> weights = new HashSet<>();
+        for (Op op : graph.ops()) {
+            switch (op) {
+                case Op.Linear l -> weights.add(l.weight());
+                case Op.Conv2d c -> weights.add(c.weight());
+                default -> {
+                }
+            }
+        }
+        return run(graph, inputs, weights);
+    }
+
+    private static List<double[]> run(Graph graph, List<Tensor> inputs, Set<Value> roundedToF16) {
         if (inputs.size() != graph.inputs().size()) {
             throw new IllegalArgumentException(graph.name() + " takes " + graph.inputs().size() + " inputs, got " + inputs.size());
         }
@@ -35,7 +60,13 @@ public final class ReferenceOps {
             values[v.id()] = widen(inputs.get(i));
         }
         for (Value v : graph.constants()) {
-            values[v.id()] = widen(v.constant());
+            double[] d = widen(v.constant());
+            if (roundedToF16.contains(v)) {
+                for (int i = 0; i < d.length; i++) {
+                    d[i] = Float.float16ToFloat(Float.floatToFloat16((float) d[i]));
+                }
+            }
+            values[v.id()] = d;
         }
         for (Op op : graph.ops()) {
             values[op.out().id()] = evaluate(op, values);
