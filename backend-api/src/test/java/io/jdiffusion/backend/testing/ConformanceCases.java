@@ -162,6 +162,9 @@ public final class ConformanceCases {
             c.add(direct("unary " + a + " 1037", b -> one(b.graph().unary(b.input("x", b.random().normal(Shape.of(1037), 0, 3)), a))));
         }
         c.add(direct("unary GEGLU 3x38", b -> one(b.graph().unary(b.input("x", 3, 38), Activation.GEGLU))));
+        c.add(direct("unary QUICK_GELU 2x4500 (several chunks, a partial last one)",
+                b -> one(b.graph().unary(b.input("x", b.random().normal(Shape.of(2, 4500), 0, 3)), Activation.QUICK_GELU))));
+        c.add(direct("unary GEGLU 5x2x90 (rows of several vectors and a tail)", b -> one(b.graph().unary(b.input("x", 5, 2, 90), Activation.GEGLU))));
         c.add(direct("unary SILU 2x3x1x1", b -> one(b.graph().unary(b.input("x", 2, 3, 1, 1), Activation.SILU))));
         c.add(direct("add same shape 2x3x5x7", b -> one(b.graph().add(b.input("a", 2, 3, 5, 7), b.input("b", 2, 3, 5, 7)))));
         c.add(direct("add per channel 2x5x9x7 + 5x1x1", b -> one(b.graph().add(b.input("a", 2, 5, 9, 7), b.input("b", 5, 1, 1)))));
