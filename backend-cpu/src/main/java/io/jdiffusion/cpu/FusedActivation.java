@@ -12,7 +12,7 @@ import static io.jdiffusion.cpu.CpuVectors.L;
  * The activations of the GEMM epilogue ({@link GemmOutput}), applied in place to a register tile's array,
  * one loop per activation, so that no vector crosses a call that C2 might not inline.
  *
- * <p>Why not {@link ActivationMath}: measured with {@code -XX:+PrintInlining} on this JDK (25), a method
+ * <p>Why not {@code ActivationMath}: measured with {@code -XX:+PrintInlining} on this JDK (25), a method
  * that inlines {@code ActivationMath.gelu} (even {@code erfcOfAbs} compiled on its own) passes C2's
  * node-count cutoff (the Vector API's Java bodies parse into many nodes before they are intrinsified) and
  * leaves {@code VectorMath.pow2} as a real call, which boxes its vectors: a GELU epilogue cost 8.8 ns per
@@ -88,7 +88,7 @@ final class FusedActivation {
         }
     }
 
-    /** {@link ActivationMath#gelu}'s operations: 0.5 x (1 + erf(x / sqrt 2)) through erfc(|z|). */
+    /** The tests' {@code ActivationMath.gelu}, operation for operation: 0.5 x (1 + erf(x / sqrt 2)) through erfc(|z|). */
     private static FloatVector gelu(FloatVector x) {
         FloatVector z = x.mul(SQRT_HALF);
         FloatVector a = z.abs();
@@ -107,8 +107,11 @@ final class FusedActivation {
         return x.mul(0.5f).mul(onePlusErf);
     }
 
-    /** {@link VectorMath#tanh}'s operations. */
-    private static FloatVector tanh(FloatVector x) {
+    /**
+     * tanh(x) lane by lane: Cephes' tanhf polynomial for |x| < 0.625, sign(x) (1 - 2 / (e^{2|x|} + 1))
+     * above; NaN stays NaN.
+     */
+    static FloatVector tanh(FloatVector x) {
         FloatVector a = x.abs();
         FloatVector z = x.mul(x);
         FloatVector p = z.fma(-5.70498872745e-3f, 2.06390887954e-2f);
@@ -118,7 +121,7 @@ final class FusedActivation {
         FloatVector small = p.mul(z).fma(x, x);
         FloatVector large = FloatVector.broadcast(F, 1f).sub(FloatVector.broadcast(F, 2f).div(exp(a.add(a)).add(1f)));
         large = large.blend(large.neg(), x.lt(0f));
-        return large.blend(small, a.lt(0.625f));
+        return large.blend(small, a.lt(0.625f)); // below 0.625 the subtraction would cancel
     }
 
     /**

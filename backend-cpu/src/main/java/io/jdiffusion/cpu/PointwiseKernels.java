@@ -26,7 +26,7 @@ final class PointwiseKernels {
 
     /**
      * A standalone activation, chunk by chunk through a heap array and {@link FusedActivation}'s whole-array
-     * loops (per-vector calls of {@link ActivationMath} from here were not reliably inlined by C2, and every
+     * loops (per-vector calls of {@code ActivationMath} from here were not reliably inlined by C2, and every
      * vector crossing such a call is boxed: about 21 ns per vector of SiLU instead of a few).
      */
     static Kernel unary(Op.Unary op, CompileContext ctx) {

@@ -2,14 +2,13 @@ package io.jdiffusion.cpu;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 import static io.jdiffusion.cpu.CpuVectors.F;
 import static io.jdiffusion.cpu.CpuVectors.L;
 
 /**
- * exp, tanh and the horizontal sum of a vector, written with IEEE-exact operations only (add, mul, fma,
+ * exp and the horizontal sum of a vector, written with IEEE-exact operations only (add, mul, fma,
  * compare, convert, bit moves), so they give the same bits in every JIT tier.
  *
  * <p>The Vector API's own {@code lanewise(EXP)}, {@code lanewise(TANH)} and {@code reduceLanes(ADD)} do
@@ -28,8 +27,6 @@ final class VectorMath {
     private static final float EXP_MIN = -110f;
     /** 1.5 * 2^23: adding and subtracting it rounds a float of magnitude below 2^22 to the nearest integer. */
     static final float ROUNDER = 12582912f;
-    /** Below this |x|, tanh takes its odd polynomial; above, 1 - 2 / (exp(2|x|) + 1) does not cancel. */
-    private static final float TANH_SMALL = 0.625f;
 
     /**
      * 2^f on [-1/2, 1/2] as c0 + c1 f + ... + c5 f^5, a relative-error minimax fit (Lawson iterations on
@@ -109,24 +106,6 @@ final class VectorMath {
     /** 2^k for integer lanes k in [-126, 127], from the exponent bits. */
     private static FloatVector pow2(IntVector k) {
         return (FloatVector) k.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-    }
-
-    /**
-     * tanh(x) lane by lane: Cephes' tanhf polynomial for |x| < 0.625, sign(x) (1 - 2 / (e^{2|x|} + 1))
-     * above; NaN stays NaN.
-     */
-    static FloatVector tanh(FloatVector x) {
-        FloatVector a = x.abs();
-        FloatVector z = x.mul(x);
-        FloatVector p = z.fma(-5.70498872745e-3f, 2.06390887954e-2f);
-        p = p.fma(z, FloatVector.broadcast(F, -5.37397155531e-2f));
-        p = p.fma(z, FloatVector.broadcast(F, 1.33314422036e-1f));
-        p = p.fma(z, FloatVector.broadcast(F, -3.33332819422e-1f));
-        FloatVector small = p.mul(z).fma(x, x);
-        FloatVector large = FloatVector.broadcast(F, 1f).sub(FloatVector.broadcast(F, 2f).div(exp(a.add(a)).add(1f)));
-        large = large.blend(large.neg(), x.lt(0f));
-        VectorMask<Float> isSmall = a.lt(TANH_SMALL);
-        return large.blend(small, isSmall);
     }
 
     /** The sum of the lanes, added in lane order (the same order in every tier). */

@@ -7,8 +7,9 @@ import static io.jdiffusion.cpu.CpuVectors.F;
 
 /**
  * Pointwise activations as functions of one vector: the definition whose bits {@link FusedActivation}'s loops
- * reproduce (checked by {@code FusedActivationTest}). exp and tanh are {@link VectorMath}'s, which give the
- * same bits in every JIT tier; erf is computed from exp below.
+ * must reproduce ({@code FusedActivationTest}), kept with the tests because no kernel calls it. exp is
+ * {@link VectorMath}'s, which gives the same bits in every JIT tier, tanh {@link FusedActivation}'s (the only
+ * one); erf is computed from exp below.
  *
  * <p>Kernels do not call these per vector: C2 often leaves such a call (or the exp inside it) out of line,
  * and then every vector crossing it is boxed (measured 2026-12-05, one thread: a standalone GELU over
@@ -54,7 +55,7 @@ final class ActivationMath {
 
     static FloatVector geluTanh(FloatVector x) {
         FloatVector inner = x.mul(x).mul(0.044715f).add(1f).mul(x).mul(SQRT_2_OVER_PI);
-        return x.mul(0.5f).mul(VectorMath.tanh(inner).add(1f));
+        return x.mul(0.5f).mul(FusedActivation.tanh(inner).add(1f));
     }
 
     /** GEGLU's gated product h * gelu(gate). */
