@@ -49,7 +49,6 @@ final class TaskGraphChain {
     private int taskCount;
     /** Every buffer the graphs declare, once built. */
     private Object[] buffers = new Object[0];
-    private boolean hasSteadyGraph;
 
     TaskGraphChain(String name) {
         this.name = name;
@@ -192,13 +191,7 @@ final class TaskGraphChain {
         grid(id, new WorkerGrid1D(32), 32, 1, 1);
         tasks.persistOnDevice(steady);
         taskGraphs.add(tasks);
-        hasSteadyGraph = true;
         return tasks.getTaskGraphName();
-    }
-
-    /** Whether the plan's first graph uploads the steady inputs (then the chain starts at graph 1). */
-    boolean hasSteadyGraph() {
-        return hasSteadyGraph;
     }
 
     /** Every buffer the chain declares (after {@link #build}). */
