@@ -12,10 +12,11 @@ import static io.jdiffusion.cpu.CpuVectors.L;
  * <p>Two broadcasts per twelve FMAs cost nothing measurable: on the AVX2 machine measured here (single
  * thread, L1-resident operands, depth 64) this tile ran at 83-87 GFLOP/s against an FMA peak of 84-86, the
  * same as with A stored pre-broadcast (every value as a whole vector, L times the memory), while a 4 x
- * 3-vector tile (four broadcasts per twelve FMAs) ran at half that and {@link Gemm}'s 6 x 2-vector tile
- * lower still. So A needs no copy at all when its two rows and its depth are a fixed step apart:
- * attention's K (rows are keys, depth their channels) and V (rows are value channels, depth the keys) are
- * read in their natural row-major layout.
+ * 3-vector tile (four broadcasts per twelve FMAs) ran at half that. ({@link Gemm}'s 6 x 2-vector tile, six
+ * broadcasts per two B loads, also runs at the peak under the launcher's {@code -XX:+UseCountedLoopSafepoints};
+ * without that flag it fell to about half: docs/PERFORMANCE.md, "Two traps".) So A needs no copy at all when
+ * its two rows and its depth are a fixed step apart: attention's K (rows are keys, depth their channels)
+ * and V (rows are value channels, depth the keys) are read in their natural row-major layout.
  *
  * <p>Layouts for depth k: A[r][p] at {@code ai + r * rowStep + p * depthStep}; B panel, B[p][j] at
  * {@code bi + p * COLS + j}.
