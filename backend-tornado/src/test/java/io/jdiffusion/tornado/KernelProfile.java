@@ -1,5 +1,7 @@
 package io.jdiffusion.tornado;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
@@ -44,6 +46,37 @@ record KernelProfile(Map<String, double[]> byMethod) {
             }
         }
         return bytes;
+    }
+
+    private static final Pattern COMPILE = Pattern.compile("\"TASK_COMPILE_(GRAAL|DRIVER)_TIME\": \"(\\d+)\"");
+
+    /**
+     * Milliseconds TornadoVM spent compiling the executable's tasks, {Graal, driver}: per task graph the largest
+     * per-execution sum (compilation happens in one execution; later sections may repeat a task's timer).
+     */
+    static double[] compileMs(TornadoExecutable exe) {
+        double[] total = new double[2];
+        for (String log : exe.lastProfiles()) {
+            Matcher section = SECTION.matcher(log);
+            List<Integer> starts = new ArrayList<>();
+            while (section.find()) {
+                starts.add(section.start());
+            }
+            starts.add(log.length());
+            double[] most = new double[2];
+            for (int i = 0; i + 1 < starts.size(); i++) {
+                double[] sum = new double[2];
+                Matcher m = COMPILE.matcher(log.substring(starts.get(i), starts.get(i + 1)));
+                while (m.find()) {
+                    sum[m.group(1).equals("GRAAL") ? 0 : 1] += Long.parseLong(m.group(2)) / 1e6;
+                }
+                most[0] = Math.max(most[0], sum[0]);
+                most[1] = Math.max(most[1], sum[1]);
+            }
+            total[0] += most[0];
+            total[1] += most[1];
+        }
+        return total;
     }
 
     static KernelProfile of(TornadoExecutable exe) {

@@ -130,6 +130,9 @@ public final class NetworkBenchmark {
                     method, profile.launches(method), profile.ms(method), 100 * profile.ms(method) / total);
         }
         System.out.printf(Locale.ROOT, "PROFILE network=%s size=%d kernel=ALL device_ms=%.2f%n", network, size, total);
+        double[] compile = KernelProfile.compileMs(exe);
+        System.out.printf(Locale.ROOT, "PROFILE network=%s size=%d compile graal_ms=%.0f driver_ms=%.0f methods=%d%n", network, size,
+                compile[0], compile[1], profile.byMethod().size());
     }
 
     private static Map<String, String> options(String[] args) {
