@@ -1,5 +1,6 @@
 package io.jdiffusion.tornado;
 
+import io.jdiffusion.backend.graph.BufferPlan;
 import io.jdiffusion.backend.graph.Op;
 import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.core.Shape;
@@ -7,7 +8,10 @@ import io.jdiffusion.core.Tensor;
 import io.jdiffusion.tornado.kernels.KernelMath;
 import io.jdiffusion.tornado.kernels.LibraryStaging;
 import io.jdiffusion.tornado.kernels.Storage;
+import io.jdiffusion.tornado.nvidia.ConvShape;
+import io.jdiffusion.tornado.nvidia.CudnnConvolution;
 import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
@@ -21,12 +25,15 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Linear, Conv2d and attention through NVIDIA's libraries as TornadoVM library tasks, on the CUDA backend (the
  * only one whose stream the libraries can join): cuBLAS {@code GemmEx} (F16 operands, F32 accumulation and
  * output) or {@code Sgemm} (F32, no TF32) for the products, a convolution as im2col then GEMM, and cuDNN's
- * fused flash attention (F16) for attention. A library call gets whole arrays, so each product has its own
+ * fused flash attention (F16) for attention. A convolution whose operands cuDNN can take where they lie runs instead
+ * as cuDNN's own convolution on those (buffer, offset) operands ({@link io.jdiffusion.tornado.nvidia.CudnnConvProvider},
+ * {@link ConvolutionRoute} says which): no im2col, no staging. A library call gets whole arrays, so each product has its own
  * weight array (uploaded on the first run) and the activations pass through shared staging arrays: see
  * {@link LibraryStaging} for the moves. Every launch stays in the execution plan, so a call still runs on the
  * device without host synchronisation.
@@ -44,9 +51,17 @@ final class LibraryProducts implements OperatorPath {
     /** F16 operands (GemmEx, cuDNN attention) or F32 (Sgemm, attention left to the Java kernels). */
     private final boolean half;
     private final String graphName;
+    private final BufferPlan plan;
+    private final Function<Value, Tensor> constants;
     /** Each product's weight, [rows, k] as PyTorch stores it: a HalfFloatArray in F16, a FloatArray in F32. */
     private final Map<Op, TornadoNativeArray> weights = new IdentityHashMap<>();
     private final Map<Op, Boolean> attention = new IdentityHashMap<>();
+    /** The convolutions on cuDNN, and each one's bias in the executable's precision (absent without bias). */
+    private final Map<Op, ConvolutionRoute> cudnn = new IdentityHashMap<>();
+    private final Map<Op, TornadoNativeArray> biases = new IdentityHashMap<>();
+    /** Bytes of the cuDNN convolutions' shared workspace ({@link #workspaceBytes}). */
+    private long workspaceBytes;
+    private FloatArray workspace;
     private long stagedInput;
     private long stagedProduct;
     private long stagedQueries;
@@ -65,9 +80,11 @@ final class LibraryProducts implements OperatorPath {
      * Only where {@link TornadoDevices#usesLibraries} (this class links against TornadoVM's cuBLAS and cuDNN
      * modules, which SDKs without the CUDA backend do not load).
      */
-    LibraryProducts(boolean half, String graphName) {
+    LibraryProducts(boolean half, String graphName, BufferPlan plan, Function<Value, Tensor> constants) {
         this.half = half;
         this.graphName = graphName;
+        this.plan = plan;
+        this.constants = constants;
     }
 
     /**
@@ -78,6 +95,19 @@ final class LibraryProducts implements OperatorPath {
         long k = shape.countFrom(1);
         long rows = shape.dim(0);
         long m = op instanceof Op.Linear l ? l.x().shape().elementCount() / k : op.out().shape().elementCount() / rows;
+        if (op instanceof Op.Conv2d c) {
+            ConvolutionRoute route = ConvolutionRoute.of(c, half, plan::binding);
+            if (route.onCudnn()) {
+                weights.put(op, half ? toHalf(weight) : toFloats(weight));
+                if (c.bias() != null) {
+                    Tensor bias = constants.apply(c.bias());
+                    biases.put(op, half ? toHalf(bias) : toFloats(bias));
+                }
+                cudnn.put(op, route);
+                workspaceBytes = Math.max(workspaceBytes, workspaceFor(route.shape()));
+                return true;
+            }
+        }
         if (!fitsInt(k * m) || !fitsInt(rows * m) || !fitsInt(rows * k)) {
             return false;
         }
@@ -120,12 +150,24 @@ final class LibraryProducts implements OperatorPath {
         TaskCost gemm = half ? library(CuBlas.class, "cublasGemmExFP16FP32") : library(CuBlas.class, "cublasSgemm");
         return switch (op) {
             case Op.Linear l -> TaskCost.of(LibraryStaging.class, half ? "rowsHalf" : "rows", "linearEpilogue").plus(gemm);
+            case Op.Conv2d c when cudnn.containsKey(c) -> TaskCost.launch(cudnn.get(c).arguments());
             case Op.Conv2d c -> (half ? TaskCost.of(LibraryStaging.class, "im2col", "rowsHalf", "convEpilogue")
                     : TaskCost.of(LibraryStaging.class, "im2col", "convEpilogue")).plus(gemm);
             case Op.Attention a -> TaskCost.of(LibraryStaging.class, "headsToHalf").times(3)
                     .plus(library(CuDnn.class, "sdpaForward")).plus(TaskCost.of(LibraryStaging.class, "headsFromHalf"));
             default -> throw new IllegalStateException(op + " is not a library operator");
         };
+    }
+
+    /**
+     * The cuDNN convolutions' workspace: four times the largest of their x and y, between 4 and 64 MiB. cuDNN's
+     * implicit GEMMs need at most a few MiB; the transformed-domain algorithms (Winograd, FFT tiling) need a few times
+     * a tensor; an algorithm needing more than the array holds is passed over ({@code AlgorithmChoice}), and
+     * IMPLICIT_GEMM needs none, so the size decides speed, never correctness. 64 MiB bounds the device memory.
+     */
+    static long workspaceFor(ConvShape s) {
+        long tensor = Math.max(s.xElements(), s.yElements()) * s.elementBytes();
+        return Math.clamp(4 * tensor, 4L << 20, 64L << 20);
     }
 
     /** A library task: its arguments are the library method's, without a kernel context. */
@@ -135,7 +177,10 @@ final class LibraryProducts implements OperatorPath {
 
     /** Allocates the staging arrays (NaN-poisoned where F32) once every operator was offered. */
     void allocate() {
-        if (!weights.isEmpty()) {
+        if (!cudnn.isEmpty()) {
+            workspace = new FloatArray((int) (workspaceBytes / Float.BYTES));
+        }
+        if (stagedProduct > 0) {
             input = half ? new HalfFloatArray((int) stagedInput) : new FloatArray((int) stagedInput);
             product = new FloatArray((int) stagedProduct);
             product.init(Float.NaN);
@@ -158,7 +203,7 @@ final class LibraryProducts implements OperatorPath {
     /** The staging arrays, which every task graph of a chained call must declare. */
     List<Object> sharedBuffers() {
         List<Object> all = new ArrayList<>();
-        for (Object o : new Object[]{input, columns, product, queries, keys, values, attended}) {
+        for (Object o : new Object[]{input, columns, product, queries, keys, values, attended, workspace}) {
             if (o != null) {
                 all.add(o);
             }
@@ -171,6 +216,9 @@ final class LibraryProducts implements OperatorPath {
         long bytes = 0;
         for (TornadoNativeArray w : weights.values()) {
             bytes += w.getNumBytesOfSegment();
+        }
+        for (TornadoNativeArray b : biases.values()) {
+            bytes += b.getNumBytesOfSegment();
         }
         return bytes;
     }
@@ -214,6 +262,11 @@ final class LibraryProducts implements OperatorPath {
     }
 
     private void conv2d(Op.Conv2d c, Emission e) {
+        ConvolutionRoute route = cudnn.get(c);
+        if (route != null) {
+            cudnnConv(c, route, e);
+            return;
+        }
         TaskGraph tasks = e.tasks();
         Shape xs = c.x().shape();
         Shape os = c.out().shape();
@@ -245,6 +298,47 @@ final class LibraryProducts implements OperatorPath {
                 b == null ? product : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? product : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(), n, cout, pixels);
         e.pointwiseGrid(out, n);
+    }
+
+    /**
+     * One cuDNN convolution task: x, residual and y where they lie, the filter and bias in arrays of their own
+     * (uploaded by the task graph that uses them, on its first run), the shared workspace.
+     */
+    private void cudnnConv(Op.Conv2d c, ConvolutionRoute route, Emission e) {
+        CudnnConvolution.Arguments args = new CudnnConvolution.Arguments();
+        CudnnConvolution.Operand x = operand(args, e.slot(c.x()), false, e);
+        CudnnConvolution.Operand r = c.residual() == null ? null : operand(args, e.slot(c.residual()), false, e);
+        CudnnConvolution.Operand y = operand(args, e.slot(c.out()), true, e);
+        TornadoNativeArray filter = weights.get(c);
+        TornadoNativeArray bias = biases.get(c);
+        CudnnConvolution.Operand w = new CudnnConvolution.Operand(args.of(filter, false), 0);
+        CudnnConvolution.Operand b = bias == null ? null : new CudnnConvolution.Operand(args.of(bias, false), 0);
+        int ws = args.of(workspace, true);
+        if (args.arrays().size() > route.arguments()) {
+            throw new IllegalStateException(c + " takes " + args.arrays().size() + " arguments where its task cost counted " + route.arguments());
+        }
+        CudnnConvolution tuning = new CudnnConvolution(route.shape(), x, w, b, r, y, ws, workspaceBytes, TornadoSettings.cudnnFused());
+        TaskGraph tasks = e.tasks();
+        tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, bias == null ? new Object[]{filter} : new Object[]{filter, bias});
+        libraryTask(tasks, e.nextTask(), tuning.descriptor(args));
+    }
+
+    /** An activation operand: its array (the F16 arena for an F16 value) and offset. */
+    private static CudnnConvolution.Operand operand(CudnnConvolution.Arguments args, Slot s, boolean written, Emission e) {
+        Object array = s.half() ? e.halfArena() : s.floats();
+        return new CudnnConvolution.Operand(args.of(array, written), s.offset());
+    }
+
+    /** Adds a library task of jdiffusion's own, whose arguments are its descriptor's parameters. */
+    static void libraryTask(TaskGraph tasks, String id, LibraryTaskDescriptor d) {
+        Object[] p = d.getParameters();
+        switch (p.length) {
+            case 3 -> tasks.libraryTask(id, (a, b, c) -> d, p[0], p[1], p[2]);
+            case 4 -> tasks.libraryTask(id, (a, b, c, f) -> d, p[0], p[1], p[2], p[3]);
+            case 5 -> tasks.libraryTask(id, (a, b, c, f, g) -> d, p[0], p[1], p[2], p[3], p[4]);
+            case 6 -> tasks.libraryTask(id, (a, b, c, f, g, h) -> d, p[0], p[1], p[2], p[3], p[4], p[5]);
+            default -> throw new IllegalArgumentException("a library task of " + p.length + " arguments");
+        }
     }
 
     /**
