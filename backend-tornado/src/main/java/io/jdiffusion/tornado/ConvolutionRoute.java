@@ -12,13 +12,15 @@ import java.util.Set;
 import java.util.function.Function;
 
 /**
- * Whether a convolution of the library path runs on cuDNN straight from its buffers ({@link #shape} non-null) or
- * on the staged im2col + cuBLAS path ({@link #fallback} says why). cuDNN's legacy API takes one data type for x,
- * y and the residual and symmetric padding; so in an F16 executable every activation operand must be in the F16
- * arena (a graph input or output is F32), a bias must be a constant (converted to the executable's precision when
- * compiled), and top must equal bottom and left equal right.
+ * Whether a convolution of the library path runs on cuDNN ({@link #shape} non-null) or on the staged im2col +
+ * cuBLAS path ({@link #fallback} says why), and which of its operands pass through the F16 scratch. cuDNN's legacy
+ * API takes one data type for x, y and the residual, and symmetric padding. In an F16 executable an operand
+ * outside the F16 arena (a graph input or output, or a constant, all F32) is copied to F16 into a scratch array
+ * first ({@link #stageX}, {@link #stageResidual}) or written there by cuDNN and copied out after
+ * ({@link #stageOut}). A bias must be a constant (converted to the executable's precision when compiled), and top
+ * must equal bottom and left equal right.
  */
-record ConvolutionRoute(ConvShape shape, String fallback, int arguments) {
+record ConvolutionRoute(ConvShape shape, String fallback, boolean stageX, boolean stageResidual, boolean stageOut, int arguments) {
 
     static ConvolutionRoute of(Op.Conv2d c, boolean half, Function<Value, BufferPlan.Binding> binding) {
         Padding p = c.padding();
@@ -27,13 +29,6 @@ record ConvolutionRoute(ConvShape shape, String fallback, int arguments) {
         }
         if (c.bias() != null && binding.apply(c.bias()) != BufferPlan.Binding.CONSTANT) {
             return staged("its bias is computed, not a constant");
-        }
-        if (half) {
-            for (Value v : new Value[]{c.x(), c.residual(), c.out()}) {
-                if (v != null && binding.apply(v) != BufferPlan.Binding.ARENA) {
-                    return staged(v + " is an F32 graph " + binding.apply(v).name().toLowerCase() + " in an F16 executable");
-                }
-            }
         }
         Shape xs = c.x().shape();
         Shape ws = c.weight().shape();
@@ -51,30 +46,53 @@ record ConvolutionRoute(ConvShape shape, String fallback, int arguments) {
         if (os.size(0) != shape.n() || os.size(1) != shape.k() || os.size(2) != shape.outH() || os.size(3) != shape.outW()) {
             return staged("its output " + os + " is not cuDNN's " + shape.n() + "x" + shape.k() + "x" + shape.outH() + "x" + shape.outW());
         }
-        return new ConvolutionRoute(shape, null, arguments(c, binding));
+        boolean stageX = outsideArena(c.x(), half, binding);
+        boolean stageResidual = outsideArena(c.residual(), half, binding);
+        boolean stageOut = outsideArena(c.out(), half, binding);
+        return new ConvolutionRoute(shape, null, stageX, stageResidual, stageOut,
+                arguments(c, binding, new boolean[]{stageX, stageResidual, stageOut}));
+    }
+
+    /** Whether {@code v}, present, is F32 storage in an F16 executable (anything but the F16 arena). */
+    private static boolean outsideArena(Value v, boolean half, Function<Value, BufferPlan.Binding> binding) {
+        return half && v != null && binding.apply(v) != BufferPlan.Binding.ARENA;
     }
 
     private static ConvolutionRoute staged(String why) {
-        return new ConvolutionRoute(null, why, 0);
+        return new ConvolutionRoute(null, why, false, false, false, 0);
+    }
+
+    boolean onCudnn() {
+        return shape != null;
     }
 
     /**
      * The library task's arguments, at most: the distinct arrays of x, residual and y (one per kind of storage; the
-     * graph's float inputs counted one per value, since steady inputs have an array of their own), the filter, the
-     * bias and the workspace.
+     * graph's float inputs counted one per value, since steady inputs have an array of their own; a staged operand
+     * its scratch array), the filter, the bias and the workspace.
      */
-    private static int arguments(Op.Conv2d c, Function<Value, BufferPlan.Binding> binding) {
+    private static int arguments(Op.Conv2d c, Function<Value, BufferPlan.Binding> binding, boolean[] staged) {
         Set<String> arrays = new HashSet<>();
-        for (Value v : new Value[]{c.x(), c.residual(), c.out()}) {
+        Value[] operands = {c.x(), c.residual(), c.out()};
+        for (int i = 0; i < operands.length; i++) {
+            Value v = operands[i];
             if (v != null) {
                 BufferPlan.Binding b = binding.apply(v);
-                arrays.add(b == BufferPlan.Binding.INPUT ? "input " + v.id() : b.name());
+                arrays.add(staged[i] ? "scratch " + i : b == BufferPlan.Binding.INPUT ? "input " + v.id() : b.name());
             }
         }
         return arrays.size() + 1 + (c.bias() == null ? 0 : 1) + 1;
     }
 
-    boolean onCudnn() {
-        return shape != null;
+    /** The launches: a copy into the scratch per staged input, the library task, a copy out where y is staged. */
+    TaskCost cost(TaskCost copyIn, TaskCost copyOut) {
+        TaskCost cost = TaskCost.launch(arguments);
+        if (stageX) {
+            cost = cost.plus(copyIn);
+        }
+        if (stageResidual) {
+            cost = cost.plus(copyIn);
+        }
+        return stageOut ? cost.plus(copyOut) : cost;
     }
 }

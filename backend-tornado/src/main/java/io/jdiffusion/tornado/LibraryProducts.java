@@ -62,6 +62,12 @@ final class LibraryProducts implements OperatorPath {
     /** Bytes of the cuDNN convolutions' shared workspace ({@link #workspaceBytes}). */
     private long workspaceBytes;
     private FloatArray workspace;
+    /**
+     * F16 copies of the operands of cuDNN convolutions that lie outside the F16 arena ({@link ConvolutionRoute}):
+     * x, residual, y; each array is sized for the largest such operand, absent where there is none.
+     */
+    private final long[] stagedConv = new long[3];
+    private final HalfFloatArray[] convScratch = new HalfFloatArray[3];
     private long stagedInput;
     private long stagedProduct;
     private long stagedQueries;
@@ -105,6 +111,11 @@ final class LibraryProducts implements OperatorPath {
                 }
                 cudnn.put(op, route);
                 workspaceBytes = Math.max(workspaceBytes, workspaceFor(route.shape()));
+                boolean[] staged = {route.stageX(), route.stageResidual(), route.stageOut()};
+                long[] sizes = {route.shape().xElements(), route.shape().yElements(), route.shape().yElements()};
+                for (int i = 0; i < staged.length; i++) {
+                    stagedConv[i] = staged[i] ? Math.max(stagedConv[i], sizes[i]) : stagedConv[i];
+                }
                 return true;
             }
         }
@@ -150,7 +161,8 @@ final class LibraryProducts implements OperatorPath {
         TaskCost gemm = half ? library(CuBlas.class, "cublasGemmExFP16FP32") : library(CuBlas.class, "cublasSgemm");
         return switch (op) {
             case Op.Linear l -> TaskCost.of(LibraryStaging.class, half ? "rowsHalf" : "rows", "linearEpilogue").plus(gemm);
-            case Op.Conv2d c when cudnn.containsKey(c) -> TaskCost.launch(cudnn.get(c).arguments());
+            case Op.Conv2d c when cudnn.containsKey(c) -> cudnn.get(c).cost(TaskCost.of(LibraryStaging.class, "rowsHalf"),
+                    TaskCost.of(LibraryStaging.class, "headsFromHalf"));
             case Op.Conv2d c -> (half ? TaskCost.of(LibraryStaging.class, "im2col", "rowsHalf", "convEpilogue")
                     : TaskCost.of(LibraryStaging.class, "im2col", "convEpilogue")).plus(gemm);
             case Op.Attention a -> TaskCost.of(LibraryStaging.class, "headsToHalf").times(3)
@@ -179,6 +191,9 @@ final class LibraryProducts implements OperatorPath {
     void allocate() {
         if (!cudnn.isEmpty()) {
             workspace = new FloatArray((int) (workspaceBytes / Float.BYTES));
+            for (int i = 0; i < stagedConv.length; i++) {
+                convScratch[i] = stagedConv[i] == 0 ? null : new HalfFloatArray(toIntElements(stagedConv[i]));
+            }
         }
         if (stagedProduct > 0) {
             input = half ? new HalfFloatArray((int) stagedInput) : new FloatArray((int) stagedInput);
@@ -203,7 +218,7 @@ final class LibraryProducts implements OperatorPath {
     /** The staging arrays, which every task graph of a chained call must declare. */
     List<Object> sharedBuffers() {
         List<Object> all = new ArrayList<>();
-        for (Object o : new Object[]{input, columns, product, queries, keys, values, attended, workspace}) {
+        for (Object o : new Object[]{input, columns, product, queries, keys, values, attended, workspace, convScratch[0], convScratch[1], convScratch[2]}) {
             if (o != null) {
                 all.add(o);
             }
@@ -305,10 +320,17 @@ final class LibraryProducts implements OperatorPath {
      * (uploaded by the task graph that uses them, on its first run), the shared workspace.
      */
     private void cudnnConv(Op.Conv2d c, ConvolutionRoute route, Emission e) {
+        ConvShape shape = route.shape();
         CudnnConvolution.Arguments args = new CudnnConvolution.Arguments();
-        CudnnConvolution.Operand x = operand(args, e.slot(c.x()), false, e);
-        CudnnConvolution.Operand r = c.residual() == null ? null : operand(args, e.slot(c.residual()), false, e);
-        CudnnConvolution.Operand y = operand(args, e.slot(c.out()), true, e);
+        CudnnConvolution.Operand x = route.stageX() ? toScratch(args, e.slot(c.x()), shape.xElements(), convScratch[0], e)
+                : operand(args, e.slot(c.x()), false, e);
+        CudnnConvolution.Operand r = null;
+        if (c.residual() != null) {
+            r = route.stageResidual() ? toScratch(args, e.slot(c.residual()), shape.yElements(), convScratch[1], e)
+                    : operand(args, e.slot(c.residual()), false, e);
+        }
+        CudnnConvolution.Operand y = route.stageOut() ? new CudnnConvolution.Operand(args.of(convScratch[2], true), 0)
+                : operand(args, e.slot(c.out()), true, e);
         TornadoNativeArray filter = weights.get(c);
         TornadoNativeArray bias = biases.get(c);
         CudnnConvolution.Operand w = new CudnnConvolution.Operand(args.of(filter, false), 0);
@@ -321,6 +343,27 @@ final class LibraryProducts implements OperatorPath {
         TaskGraph tasks = e.tasks();
         tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, bias == null ? new Object[]{filter} : new Object[]{filter, bias});
         libraryTask(tasks, e.nextTask(), tuning.descriptor(args));
+        if (route.stageOut()) {
+            // F16 scratch to the F32 output: headsFromHalf with one head of width 1 is a plain copy
+            Slot o = e.slot(c.out());
+            int n = toIntElements(shape.yElements());
+            String out = e.nextTask();
+            tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), e.halfArena(), o.bit(Storage.OUT), convScratch[2], o.floats(),
+                    o.offset(), n, n, 1, 1);
+            e.pointwiseGrid(out, n);
+        }
+    }
+
+    /**
+     * Copies an F32 operand of {@code n} elements to F16 into {@code scratch}, with a task before the
+     * convolution's, and returns it as the operand there.
+     */
+    private static CudnnConvolution.Operand toScratch(CudnnConvolution.Arguments args, Slot s, long n, HalfFloatArray scratch, Emission e) {
+        String id = e.nextTask();
+        int count = toIntElements(n);
+        e.tasks().task(id, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), s.bit(Storage.X), s.floats(), s.offset(), scratch, count);
+        e.pointwiseGrid(id, count);
+        return new CudnnConvolution.Operand(args.of(scratch, false), 0);
     }
 
     /** An activation operand: its array (the F16 arena for an F16 value) and offset. */
@@ -403,6 +446,13 @@ final class LibraryProducts implements OperatorPath {
         FloatArray dst = new FloatArray((int) weight.elementCount());
         HostCopies.toFloats(weight, dst, 0);
         return dst;
+    }
+
+    private static int toIntElements(long n) {
+        if (!fitsInt(n)) {
+            throw new IllegalArgumentException("the tornado backend indexes with 32-bit ints; " + n + " elements is too many");
+        }
+        return (int) n;
     }
 
     private static boolean fitsInt(long n) {

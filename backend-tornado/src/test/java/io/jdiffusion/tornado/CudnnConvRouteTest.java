@@ -58,7 +58,7 @@ class CudnnConvRouteTest {
     }
 
     @Test
-    void inF16OnlyConvolutionsWhollyInTheArenaWithSymmetricPaddingRunOnCudnn() {
+    void inF16OperandsOutsideTheArenaPassThroughScratchAndAsymmetricPaddingIsStaged() {
         Graph g = network();
         BufferPlan plan = plan(g);
         List<Op.Conv2d> c = convs(g);
@@ -66,14 +66,15 @@ class CudnnConvRouteTest {
         ConvolutionRoute mid = ConvolutionRoute.of(c.get(1), true, plan::binding);
         ConvolutionRoute down = ConvolutionRoute.of(c.get(2), true, plan::binding);
         ConvolutionRoute out = ConvolutionRoute.of(c.get(3), true, plan::binding);
-        assertThat(in.onCudnn()).as(in.fallback()).isFalse();
-        assertThat(in.fallback()).contains("F32 graph input");
+        assertThat(in.onCudnn()).as(in.fallback()).isTrue();
+        assertThat(List.of(in.stageX(), in.stageResidual(), in.stageOut())).as("x is an F32 graph input").containsExactly(true, false, false);
         assertThat(mid.onCudnn()).as("arena to arena, residual in the arena").isTrue();
+        assertThat(List.of(mid.stageX(), mid.stageResidual(), mid.stageOut())).containsExactly(false, false, false);
         assertThat(mid.shape()).isEqualTo(new ConvShape(2, 8, 16, 16, 8, 3, 3, 1, 1, 1, 1, true));
         assertThat(down.onCudnn()).isFalse();
         assertThat(down.fallback()).contains("asymmetric padding");
-        assertThat(out.onCudnn()).isFalse();
-        assertThat(out.fallback()).contains("F32 graph output");
+        assertThat(out.onCudnn()).isTrue();
+        assertThat(List.of(out.stageX(), out.stageResidual(), out.stageOut())).as("y is an F32 graph output").containsExactly(false, false, true);
     }
 
     @Test
@@ -81,7 +82,9 @@ class CudnnConvRouteTest {
         Graph g = network();
         BufferPlan plan = plan(g);
         List<Op.Conv2d> c = convs(g);
-        assertThat(ConvolutionRoute.of(c.get(0), false, plan::binding).onCudnn()).isTrue();
+        ConvolutionRoute in = ConvolutionRoute.of(c.get(0), false, plan::binding);
+        assertThat(in.onCudnn()).isTrue();
+        assertThat(List.of(in.stageX(), in.stageResidual(), in.stageOut())).as("nothing staged in F32").containsExactly(false, false, false);
         assertThat(ConvolutionRoute.of(c.get(1), false, plan::binding).onCudnn()).isTrue();
         assertThat(ConvolutionRoute.of(c.get(2), false, plan::binding).onCudnn()).isFalse();
         ConvolutionRoute out = ConvolutionRoute.of(c.get(3), false, plan::binding);
@@ -89,20 +92,27 @@ class CudnnConvRouteTest {
     }
 
     /**
-     * The task's arguments, as its cost counts them: the distinct arrays of x, residual and y, then the filter, the
-     * bias and the workspace. In F16 every activation is in the one F16 arena.
+     * The task's arguments, as its cost counts them: the distinct arrays of x, residual and y (a staged operand's
+     * being its scratch array), then the filter, the bias and the workspace; and the copies into and out of the
+     * scratch.
      */
     @Test
-    void theTaskCostCountsTheDistinctArrays() {
+    void theTaskCostCountsTheDistinctArraysAndTheCopies() {
         Graph g = network();
         BufferPlan plan = plan(g);
         List<Op.Conv2d> c = convs(g);
+        TaskCost in = TaskCost.of(io.jdiffusion.tornado.kernels.LibraryStaging.class, "rowsHalf");
+        TaskCost out = TaskCost.of(io.jdiffusion.tornado.kernels.LibraryStaging.class, "headsFromHalf");
         // F32 conv_in: x (inputs), y (arena), filter, bias, workspace
-        assertThat(ConvolutionRoute.of(c.get(0), false, plan::binding).arguments()).isEqualTo(5);
+        assertThat(ConvolutionRoute.of(c.get(0), false, plan::binding).cost(in, out)).isEqualTo(TaskCost.launch(5));
+        // F16 conv_in: x (scratch), y (arena), filter, bias, workspace, and the copy in
+        assertThat(ConvolutionRoute.of(c.get(0), true, plan::binding).cost(in, out)).isEqualTo(TaskCost.launch(5).plus(in));
         // mid: x, residual, y in the arena; filter; workspace
-        assertThat(ConvolutionRoute.of(c.get(1), true, plan::binding).arguments()).isEqualTo(3);
+        assertThat(ConvolutionRoute.of(c.get(1), true, plan::binding).cost(in, out)).isEqualTo(TaskCost.launch(3));
         // F32 conv_out: x (arena), y (outputs), filter, workspace
-        assertThat(ConvolutionRoute.of(c.get(3), false, plan::binding).arguments()).isEqualTo(4);
+        assertThat(ConvolutionRoute.of(c.get(3), false, plan::binding).cost(in, out)).isEqualTo(TaskCost.launch(4));
+        // F16 conv_out: x (arena), y (scratch), filter, workspace, and the copy out
+        assertThat(ConvolutionRoute.of(c.get(3), true, plan::binding).cost(in, out)).isEqualTo(TaskCost.launch(4).plus(out));
         assertThat(TaskCost.launch(3).bytes()).isEqualTo(15 + 5 * 3);
     }
 
@@ -134,9 +144,12 @@ class CudnnConvRouteTest {
                     continue;
                 }
                 onCudnn++;
-                for (Value v : new Value[]{c.x(), c.residual(), c.out()}) {
-                    if (v == null) {
-                        continue;
+                Value[] operands = {c.x(), c.residual(), c.out()};
+                boolean[] staged = {route.stageX(), route.stageResidual(), route.stageOut()};
+                for (int i = 0; i < operands.length; i++) {
+                    Value v = operands[i];
+                    if (v == null || staged[i]) {
+                        continue; // a scratch array starts at element 0
                     }
                     Slot s = layout.slot(v);
                     long base = 256L * 1000 + TornadoNativeArray.ARRAY_HEADER;

@@ -50,7 +50,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  *   <li>{@link #f16ConvolutionsMatchTheCpu} and {@link #f32ConvolutionsMatchTheCpu}: whole executables (staged, so x, residual and y live in the activation arena,
  *       as inside a network; each case runs twice, the second a CUDA-graph replay): 3x3 and 1x1, stride 2, padding 0
  *       and 1, odd channel counts and sides, batch 2, with and without bias and residual, and a convolution with
- *       asymmetric padding that must take the staged fallback; every other case must dispatch cuDNN;</li>
+ *       asymmetric padding that must take the im2col fallback; every other case must dispatch cuDNN; in F16 also
+ *       unstaged, where x and the residual are F32 graph inputs and y an F32 graph output, copied through F16
+ *       scratch arrays ({@link #f16ConvolutionsOnF32GraphInputsAndOutputsMatchTheCpu});</li>
  *   <li>{@link #operandsAtUnalignedOffsets}: the library task alone on operands at odd element offsets (2-byte
  *       aligned in F16), which the backend's layout never plans but the provider must still compute right.</li>
  * </ul>
@@ -73,7 +75,7 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
         c.add(conv("1x1 2x5x7x7 -> 3 +bias (odd, tiny)", 2, 5, 7, 7, 3, 1, 1, Padding.same(0), true, false));
         c.add(conv("3x3 s2 pad 0 1x16x10x12 -> 8 +bias +residual", 1, 16, 10, 12, 8, 3, 2, Padding.same(0), true, true));
         c.add(conv("3x3 2x320x16x16 -> 320 +bias +residual (UNet resnet)", 2, 320, 16, 16, 320, 3, 1, Padding.same(1), true, true));
-        c.add(conv("3x3 s2 pad (0,1,0,1) 1x8x12x12 -> 8 +bias (asymmetric: staged fallback)", 1, 8, 12, 12, 8, 3, 2,
+        c.add(conv("3x3 s2 pad (0,1,0,1) 1x8x12x12 -> 8 +bias (asymmetric: im2col fallback)", 1, 8, 12, 12, 8, 3, 2,
                 new Padding(0, 1, 0, 1), true, false));
         return c;
     }
@@ -98,23 +100,34 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
 
     @TestFactory
     Stream<DynamicTest> f16ConvolutionsMatchTheCpu() {
-        return cases().stream().map(c -> DynamicTest.dynamicTest("F16 " + c.name(), () -> check(c, Precision.F16, F16_AGAINST_CPU)));
+        return cases().stream().map(c -> DynamicTest.dynamicTest("F16 " + c.name(), () -> check(c, Precision.F16, F16_AGAINST_CPU, true)));
+    }
+
+    /**
+     * Unstaged: x and the residual are F32 graph inputs and y an F32 graph output, which an F16 executable copies
+     * through F16 scratch arrays around cuDNN.
+     */
+    @TestFactory
+    Stream<DynamicTest> f16ConvolutionsOnF32GraphInputsAndOutputsMatchTheCpu() {
+        return cases().stream().map(c -> DynamicTest.dynamicTest("F16 unstaged " + c.name(),
+                () -> check(c, Precision.F16, F16_AGAINST_CPU, false)));
     }
 
     @TestFactory
     Stream<DynamicTest> f32ConvolutionsMatchTheCpu() {
-        return cases().stream().map(c -> DynamicTest.dynamicTest("F32 " + c.name(), () -> check(c, Precision.F32, F32_AGAINST_CPU)));
+        return cases().stream().map(c -> DynamicTest.dynamicTest("F32 " + c.name(), () -> check(c, Precision.F32, F32_AGAINST_CPU, true)));
     }
 
     /**
-     * One case as an executable of the backend: staged (x, residual and y in the activation arena), outputs poisoned
-     * before each of two runs (the second replays the CUDA graph the first captured), against backend-cpu. Every
-     * case but the asymmetric padding (the staged fallback) must dispatch cuDNN convolutions.
+     * One case as an executable of the backend: {@code staged}, x, residual and y in the activation arena (else F32
+     * graph inputs and output), outputs poisoned before each of two runs (the second replays the CUDA graph the first
+     * captured), against backend-cpu. Every case but the asymmetric padding (the im2col fallback) must dispatch cuDNN
+     * convolutions.
      */
-    private void check(ConformanceCase c, Precision precision, Tolerances tolerances) {
+    private void check(ConformanceCase c, Precision precision, Tolerances tolerances, boolean staged) {
         TestRandom random = TestRandom.fresh();
         double tolerance = tolerances.of(c.accuracy());
-        try (Problem p = c.build(random, true)) {
+        try (Problem p = c.build(random, staged)) {
             List<double[]> expected = new BackendOracle(cpu).evaluate(p.graph(), p.inputs());
             List<DeviceTensor> in = new ArrayList<>();
             List<DeviceTensor> out = PoisonedOutputs.allocate(tornado, p.graph().outputs());
@@ -129,16 +142,18 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
                     }
                     long before = CudnnConvProvider.dispatches();
                     exe.run(in, out);
-                    if (run == 1 && !c.name().contains("staged fallback")) {
+                    if (run == 1 && !c.name().contains("im2col fallback")) {
                         assertThat(CudnnConvProvider.dispatches() - before).as("%s %s: cuDNN convolutions dispatched", precision, c.name())
                                 .isPositive();
                     }
                     try (Tensor actual = tornado.download(out.getFirst())) {
                         double err = Numerics.relativeL2(actual.toFloatArray(), expected.getFirst());
                         if (run == 1) {
-                            System.out.printf(Locale.ROOT, "cudnn %s %-75s relL2 %.3e (tolerance %.0e)%n", precision, c.name(), err, tolerance);
+                            System.out.printf(Locale.ROOT, "cudnn %s%s %-75s relL2 %.3e (tolerance %.0e)%n", precision, staged ? "" : " unstaged",
+                                    c.name(), err, tolerance);
                         }
-                        assertThat(err).as("%s %s, run %d: relative L2 error against backend-cpu; %s", precision, c.name(), run, random)
+                        assertThat(err).as("%s%s %s, run %d: relative L2 error against backend-cpu; %s", precision, staged ? "" : " unstaged",
+                                        c.name(), run, random)
                                 .isLessThanOrEqualTo(tolerance);
                     }
                 }
