@@ -127,6 +127,9 @@ final class AttentionKernel {
         int heads = op.heads();
         int d = op.q().shape().size(2) / heads;
         int dv = op.v().shape().size(2) / heads;
+        if (ShortKeyAttention.fits(nk, d, dv)) {
+            return ShortKeyAttention.compile(op, ctx);
+        }
         int nkPad = (nk + R - 1) / R * R;
         Geometry g = new Geometry(nq, nk, nkPad, nkPad <= ONE_TILE_KEYS ? nkPad : KEY_TILE, heads, d, dv,
                 (dv + R - 1) / R * R, op.causal(), strides(d));
@@ -269,8 +272,8 @@ final class AttentionKernel {
             old.intoArray(alpha, at + c);
         }
         for (int c = 0; c < Q; c += L) {
-            VectorMath.exp2NonPositive(alpha, at + c, 1, 0, max, at + c, pSum, c);
-            VectorMath.exp2NonPositive(scores, c, used, Q, max, at + c, pSum, c);
+            VectorMath.exp2NonPositive(alpha, at + c, 1, 0, 1, 0, max, at + c, pSum, c);
+            VectorMath.exp2NonPositive(scores, c, 1, 0, used, Q, max, at + c, pSum, c);
             FloatVector.fromArray(F, sum, at + c).fma(FloatVector.fromArray(F, alpha, at + c), FloatVector.fromArray(F, pSum, c))
                     .intoArray(sum, at + c);
         }
