@@ -29,9 +29,10 @@ import static io.jdiffusion.cpu.CpuVectors.L;
  *
  * <p>Keys are walked in tiles of {@link #KEY_TILE}; a query block of up to {@link #SUB_BLOCKS} sub-blocks
  * takes each tile in turn, so the tile's K and V stay in L1 or L2 while the sub-blocks use them. When a
- * tile raises a query's max, its partial output and sum are rescaled by 2^(max_old - max_new). Up to
- * {@link #ONE_TILE_KEYS} keys (cross-attention over 77 text tokens) are one tile: a plain whole-row
- * softmax whose P V is written straight to the output. Keys past the end and, with the causal mask,
+ * tile raises a query's max, its partial output and sum are rescaled by 2^(max_old - max_new). Few keys
+ * (cross-attention over 77 text tokens, the text encoder's causal layer) go to {@link ShortKeyAttention}
+ * where its padding allows ({@link ShortKeyAttention#fits}); otherwise up to {@link #ONE_TILE_KEYS} keys
+ * are one tile here: a plain whole-row softmax whose P V is written straight to the output. Keys past the end and, with the causal mask,
  * keys after the query get score -infinity, and a sub-block's products stop at its last visible key.
  * Heads are packed in groups of at most {@link #PACK_BUDGET_FLOATS} floats, so the packed copies stay
  * bounded (one head of 4096 tokens of 40 + 40 is 1.3 MiB) while the tasks of a group, (head, query
