@@ -122,12 +122,8 @@ final class ShortKeyAttention {
     }
 
     static Kernel compile(Op.Attention op, CompileContext ctx) {
-        int batch = op.q().shape().size(0);
-        int nq = op.q().shape().size(1);
-        int nk = op.k().shape().size(1);
-        int heads = op.heads();
-        int d = op.q().shape().size(2) / heads;
-        int dv = op.v().shape().size(2) / heads;
+        AttentionSizes z = AttentionSizes.of(op);
+        int batch = z.batch(), nq = z.nq(), nk = z.nk(), heads = z.heads(), d = z.d(), dv = z.dv();
         Geometry g = new Geometry(nq, nk, roundUp(nk, NR), heads, d, dv, (dv + NR - 1) / NR, op.causal());
         float qScale = op.scale() * VectorMath.LOG2E;
         int q = op.q().id(), k = op.k().id(), v = op.v().id(), out = op.out().id();
