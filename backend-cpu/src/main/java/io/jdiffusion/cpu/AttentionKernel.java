@@ -29,9 +29,11 @@ import static io.jdiffusion.cpu.CpuVectors.L;
  *
  * <p>Keys are walked in tiles of {@link #KEY_TILE}; a query block of up to {@link #SUB_BLOCKS} sub-blocks
  * takes each tile in turn, so the tile's K and V stay in L1 or L2 while the sub-blocks use them. When a
- * tile raises a query's max, its partial output and sum are rescaled by 2^(max_old - max_new). Few keys
- * (cross-attention over 77 text tokens, the text encoder's causal layer) go to {@link ShortKeyAttention}
- * where its padding allows ({@link ShortKeyAttention#fits}); otherwise up to {@link #ONE_TILE_KEYS} keys
+ * tile raises a query's max, its partial output and sum are rescaled by 2^(max_old - max_new). Up to
+ * 1024 keys (cross-attention over 77 text tokens, the text encoder's causal layer, self-attention over 256
+ * and 1024 tokens) go to {@link ShortKeyAttention} where its padding allows ({@link ShortKeyAttention#fits}),
+ * so this kernel runs self-attention over 4096 tokens and shapes whose padding would waste more; up to
+ * {@link #ONE_TILE_KEYS} keys
  * are one tile here: a plain whole-row softmax whose P V is written straight to the output. Keys past the end and, with the causal mask,
  * keys after the query get score -infinity, and a sub-block's products stop at its last visible key.
  * Heads are packed in groups of at most {@link #PACK_BUDGET_FLOATS} floats, so the packed copies stay
