@@ -239,8 +239,7 @@ final class ShortKeyAttention {
             Gemm.kernel(qa, 0, kp, kBase + c * d, d, p, c, width);
         }
         for (int r = 0; r < MR; r++) {
-            int seen = g.causal() ? Math.min(seenByPanel, first + r + 1) : g.nk();
-            Arrays.fill(p, r * width + Math.min(seen, width), (r + 1) * width, Float.NEGATIVE_INFINITY);
+            maskAfter(p, r * width, g.causal() ? Math.min(seenByPanel, first + r + 1) : g.nk(), width);
         }
         softmaxRows(p, width, s.shift, s.sum, s.inverseSum);
         for (int c = 0; c < dvPad; c += NR) {
@@ -271,8 +270,25 @@ final class ShortKeyAttention {
             FloatVector.broadcast(F, m0.max(m1).reduceLanes(VectorOperators.MAX)).intoArray(shift, r * L);
         }
         VectorMath.exp2NonPositive(p, 0, MR, width, width / L, L, shift, 0, sum, 0);
-        for (int r = 0; r < MR; r++) {
-            inverseSum[r] = 1f / VectorMath.sum(FloatVector.fromArray(F, sum, r * L)); // lane order: the same bits in every tier
+        for (int r = 0; r < MR; r++) { // in lane order, scalar: the same bits in every tier, and the rows' chains overlap
+            float total = sum[r * L];
+            for (int i = 1; i < L; i++) {
+                total += sum[r * L + i];
+            }
+            inverseSum[r] = 1f / total;
+        }
+    }
+
+    /** Scores of keys [seen, width) of the row at {@code at} become -infinity (whole vectors, one blended). */
+    private static void maskAfter(float[] p, int at, int seen, int width) {
+        int first = seen / L * L;
+        if (first >= width) {
+            return;
+        }
+        FloatVector minusInf = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        minusInf.blend(FloatVector.fromArray(F, p, at + first), F.indexInRange(first, seen)).intoArray(p, at + first);
+        for (int j = first + L; j < width; j += L) {
+            minusInf.intoArray(p, at + j);
         }
     }
 
