@@ -172,14 +172,15 @@ final class LibraryProducts implements OperatorPath {
     }
 
     /**
-     * The cuDNN convolutions' workspace: four times the largest of their x and y, between 4 and 64 MiB. cuDNN's
-     * implicit GEMMs need at most a few MiB; the transformed-domain algorithms (Winograd, FFT tiling) need a few times
-     * a tensor; an algorithm needing more than the array holds is passed over ({@code AlgorithmChoice}), and
-     * IMPLICIT_GEMM needs none, so the size decides speed, never correctness. 64 MiB bounds the device memory.
+     * The cuDNN convolutions' workspace: four times the largest of their x and y, between 4 and 256 MiB. cuDNN's
+     * implicit GEMMs need at most a few MiB; the transformed-domain algorithms (Winograd, FFT tiling), which cuDNN's
+     * measurement may find faster on the VAE's 512x512 layers, need a few times a tensor; an algorithm needing more
+     * than the array holds is passed over ({@code AlgorithmChoice}), and IMPLICIT_GEMM needs none, so the size decides
+     * speed, never correctness. 256 MiB bounds the device memory.
      */
     static long workspaceFor(ConvShape s) {
         long tensor = Math.max(s.xElements(), s.yElements()) * s.elementBytes();
-        return Math.clamp(4 * tensor, 4L << 20, 64L << 20);
+        return Math.clamp(4 * tensor, 4L << 20, 256L << 20);
     }
 
     /** A library task: its arguments are the library method's, without a kernel context. */

@@ -3,8 +3,8 @@ package io.jdiffusion.tornado.nvidia;
 import java.util.List;
 
 /**
- * The choice of a cuDNN forward algorithm among cudnnGetConvolutionForwardAlgorithm_v7's candidates, in cuDNN's
- * order of preference: the first that succeeded, whose math suits the precision (F16: the candidate's own math
+ * The choice of a cuDNN forward algorithm among cudnnFindConvolutionForwardAlgorithm's (fastest first) or
+ * cudnnGetConvolutionForwardAlgorithm_v7's candidates, in cuDNN's order: the first that succeeded, whose math suits the precision (F16: the candidate's own math
  * type, tensor cores where cuDNN offers them; F32: FMA only, so a tensor-core (TF32) candidate is passed over) and
  * whose workspace, as cudnnGetConvolutionForwardWorkspaceSize reports it under that math, fits the task's
  * workspace array. IMPLICIT_GEMM needs none, so a shape cuDNN supports always has a choice.
@@ -14,10 +14,18 @@ final class AlgorithmChoice {
     record Candidate(int algorithm, int status, long memory, int mathType) {
     }
 
-    /** The algorithm to run, the math type to set on the convolution descriptor and the workspace it needs. */
-    record Choice(int algorithm, int mathType, long workspaceBytes) {
+    /**
+     * The algorithm to run, the math type to set on the convolution descriptor, the workspace it needs, and whether
+     * it was chosen by measurement (cudnnFindConvolutionForwardAlgorithm) rather than by cuDNN's heuristic.
+     */
+    record Choice(int algorithm, int mathType, long workspaceBytes, boolean measured) {
+        Choice(int algorithm, int mathType, long workspaceBytes) {
+            this(algorithm, mathType, workspaceBytes, false);
+        }
+
         String describe() {
-            return algorithmName(algorithm) + " (" + mathName(mathType) + ", " + workspaceBytes + " bytes of workspace)";
+            return algorithmName(algorithm) + " (" + mathName(mathType) + ", " + workspaceBytes + " bytes of workspace, "
+                    + (measured ? "measured" : "heuristic") + ")";
         }
     }
 

@@ -4,6 +4,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -18,6 +20,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 record ConvPlan(CudnnConvolution.PlanKey key, MemorySegment x, MemorySegment w, MemorySegment y, MemorySegment bias, MemorySegment conv,
                 MemorySegment activation, int algorithm, boolean fused, String choice) {
+    /** The algorithms measured in this JVM, per shape: executables of one shape measure once. */
+    private static final Map<CudnnConvolution.PlanKey, AlgorithmChoice.Choice> MEASURED = new ConcurrentHashMap<>();
 
     static ConvPlan create(CudnnConv cudnn, MemorySegment handle, CudnnConvolution t) {
         ConvShape s = t.shape();
@@ -67,6 +71,11 @@ record ConvPlan(CudnnConvolution.PlanKey key, MemorySegment x, MemorySegment w, 
         return d;
     }
 
+    /**
+     * The algorithm: the fastest that qualifies among those cudnnFindConvolutionForwardAlgorithm timed (it runs
+     * each on buffers it allocates, on the handle's stream, so only here, before any capture; once per shape in a
+     * JVM), else the first that qualifies in cudnnGetConvolutionForwardAlgorithm_v7's heuristic ranking.
+     */
     private static AlgorithmChoice.Choice choose(CudnnConv cudnn, MemorySegment handle, MemorySegment x, MemorySegment w,
                                                  MemorySegment conv, MemorySegment y, CudnnConvolution t) {
         String what = t.shape().toString();
@@ -74,15 +83,8 @@ record ConvPlan(CudnnConvolution.PlanKey key, MemorySegment x, MemorySegment w, 
             MemorySegment count = a.allocate(JAVA_INT);
             cudnn.call("cudnnGetConvolutionForwardAlgorithmMaxCount", what, handle, count);
             int max = count.get(JAVA_INT, 0);
-            MemorySegment perf = a.allocate(CudnnConv.ALGO_PERF, Math.max(1, max));
-            MemorySegment returned = a.allocate(JAVA_INT);
-            cudnn.call("cudnnGetConvolutionForwardAlgorithm_v7", what, handle, x, w, conv, y, max, returned, perf);
-            List<AlgorithmChoice.Candidate> candidates = new ArrayList<>();
-            for (int i = 0; i < returned.get(JAVA_INT, 0); i++) {
-                candidates.add(CudnnConvProvider.candidate(perf, i));
-            }
             MemorySegment size = a.allocate(JAVA_LONG);
-            AlgorithmChoice.Choice chosen = AlgorithmChoice.choose(candidates, t.shape().half(), t.workspaceBytes(), (algorithm, math) -> {
+            AlgorithmChoice.WorkspaceSize workspace = (algorithm, math) -> {
                 cudnn.call("cudnnSetConvolutionMathType", what, conv, math);
                 try {
                     cudnn.call("cudnnGetConvolutionForwardWorkspaceSize", what, handle, x, w, conv, y, algorithm, size);
@@ -90,13 +92,49 @@ record ConvPlan(CudnnConvolution.PlanKey key, MemorySegment x, MemorySegment w, 
                     return -1;
                 }
                 return size.get(JAVA_LONG, 0);
-            });
+            };
+            AlgorithmChoice.Choice measured = MEASURED.get(t.planKey());
+            if (measured == null) {
+                try {
+                    List<AlgorithmChoice.Candidate> timed = candidates(cudnn, "cudnnFindConvolutionForwardAlgorithm", handle, x, w, conv, y,
+                            max, what, a);
+                    measured = AlgorithmChoice.choose(timed, t.shape().half(), t.workspaceBytes(), workspace);
+                } catch (CudnnException findFailed) {
+                    measured = null;
+                }
+                // Find leaves the descriptor's math type at its last candidate's: back to the precision's own
+                cudnn.call("cudnnSetConvolutionMathType", what, conv, t.shape().half() ? CudnnConv.TENSOR_OP_MATH : CudnnConv.FMA_MATH);
+                if (measured != null) {
+                    measured = new AlgorithmChoice.Choice(measured.algorithm(), measured.mathType(), measured.workspaceBytes(), true);
+                    MEASURED.put(t.planKey(), measured);
+                }
+            }
+            if (measured != null) {
+                return measured;
+            }
+            List<AlgorithmChoice.Candidate> ranked = candidates(cudnn, "cudnnGetConvolutionForwardAlgorithm_v7", handle, x, w, conv, y, max,
+                    what, a);
+            AlgorithmChoice.Choice chosen = AlgorithmChoice.choose(ranked, t.shape().half(), t.workspaceBytes(), workspace);
             if (chosen == null) {
                 throw new IllegalStateException("cuDNN offers no forward algorithm for " + what + " within " + t.workspaceBytes()
-                        + " bytes of workspace; candidates " + candidates);
+                        + " bytes of workspace; candidates " + ranked);
             }
             return chosen;
         }
+    }
+
+    /** The results of {@code query} (cudnnFindConvolutionForwardAlgorithm or _v7, which share a signature), in its order. */
+    private static List<AlgorithmChoice.Candidate> candidates(CudnnConv cudnn, String query, MemorySegment handle, MemorySegment x,
+                                                             MemorySegment w, MemorySegment conv, MemorySegment y, int max, String what,
+                                                             Arena a) {
+        MemorySegment perf = a.allocate(CudnnConv.ALGO_PERF, Math.max(1, max));
+        MemorySegment returned = a.allocate(JAVA_INT);
+        cudnn.call(query, what, handle, x, w, conv, y, max, returned, perf);
+        List<AlgorithmChoice.Candidate> candidates = new ArrayList<>();
+        for (int i = 0; i < returned.get(JAVA_INT, 0); i++) {
+            candidates.add(CudnnConvProvider.candidate(perf, i));
+        }
+        return candidates;
     }
 
     String describe() {

@@ -144,6 +144,10 @@ final class CudnnConv {
         // (handle, xDesc, wDesc, convDesc, yDesc, requestedAlgoCount, int *returnedAlgoCount, perfResults *)
         m.put("cudnnGetConvolutionForwardAlgorithm_v7", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
                 JAVA_INT, ADDRESS, ADDRESS));
+        // (handle, xDesc, wDesc, convDesc, yDesc, requestedAlgoCount, int *returnedAlgoCount, perfResults *): runs each
+        // algorithm on buffers cuDNN allocates itself
+        m.put("cudnnFindConvolutionForwardAlgorithm", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                JAVA_INT, ADDRESS, ADDRESS));
         // (handle, xDesc, wDesc, convDesc, yDesc, algo, size_t *sizeInBytes)
         m.put("cudnnGetConvolutionForwardWorkspaceSize", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
                 JAVA_INT, ADDRESS));
