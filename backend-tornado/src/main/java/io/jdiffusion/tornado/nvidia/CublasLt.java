@@ -38,7 +38,6 @@ public final class CublasLt {
     static final int MATMUL_DESC_EPILOGUE = 7;
     static final int MATMUL_DESC_BIAS_POINTER = 8;
     // cublasLt.h: cublasLtEpilogue_t
-    static final int EPILOGUE_DEFAULT = 1;
     static final int EPILOGUE_BIAS = 4;
     // cublasLt.h: cublasLtMatmulPreferenceAttributes_t
     static final int PREF_MAX_WORKSPACE_BYTES = 1;
@@ -102,11 +101,7 @@ public final class CublasLt {
     }
 
     public static void destroy(long handle) {
-        try {
-            check("cublasLtDestroy", (int) Native.DESTROY.invokeExact(handle), "");
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        release("cublasLtDestroy", Native.DESTROY, handle);
     }
 
     /** cublasLtGetStatusName, e.g. "CUBLAS_STATUS_NOT_SUPPORTED". */
@@ -132,32 +127,16 @@ public final class CublasLt {
 
     /** Sets a 4-byte (int32_t, uint32_t or enum) attribute of a matmul descriptor. */
     static void descSetInt(long desc, int attribute, int value) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(JAVA_INT);
-            buf.set(JAVA_INT, 0, value);
-            check("cublasLtMatmulDescSetAttribute", (int) Native.DESC_SET.invokeExact(desc, attribute, buf, 4L), "attribute " + attribute);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        setAttribute("cublasLtMatmulDescSetAttribute", Native.DESC_SET, desc, attribute, value, Integer.BYTES);
     }
 
     /** Sets an 8-byte (pointer or int64_t) attribute of a matmul descriptor. */
     static void descSetLong(long desc, int attribute, long value) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(JAVA_LONG);
-            buf.set(JAVA_LONG, 0, value);
-            check("cublasLtMatmulDescSetAttribute", (int) Native.DESC_SET.invokeExact(desc, attribute, buf, 8L), "attribute " + attribute);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        setAttribute("cublasLtMatmulDescSetAttribute", Native.DESC_SET, desc, attribute, value, Long.BYTES);
     }
 
     static void descDestroy(long desc) {
-        try {
-            check("cublasLtMatmulDescDestroy", (int) Native.DESC_DESTROY.invokeExact(desc), "");
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        release("cublasLtMatmulDescDestroy", Native.DESC_DESTROY, desc);
     }
 
     /** A column-major matrix layout: {@code rows x cols}, leading dimension {@code ld}, elements of {@code type}. */
@@ -173,11 +152,7 @@ public final class CublasLt {
     }
 
     static void layoutDestroy(long layout) {
-        try {
-            check("cublasLtMatrixLayoutDestroy", (int) Native.LAYOUT_DESTROY.invokeExact(layout), "");
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        release("cublasLtMatrixLayoutDestroy", Native.LAYOUT_DESTROY, layout);
     }
 
     static long preferenceCreate() {
@@ -192,34 +167,16 @@ public final class CublasLt {
 
     /** Sets a uint32_t preference (the minimum alignments). */
     static void preferenceSetInt(long pref, int attribute, int value) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(JAVA_INT);
-            buf.set(JAVA_INT, 0, value);
-            check("cublasLtMatmulPreferenceSetAttribute", (int) Native.PREF_SET.invokeExact(pref, attribute, buf, 4L),
-                    "attribute " + attribute);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        setAttribute("cublasLtMatmulPreferenceSetAttribute", Native.PREF_SET, pref, attribute, value, Integer.BYTES);
     }
 
     /** Sets a uint64_t preference (the maximum workspace bytes). */
     static void preferenceSetLong(long pref, int attribute, long value) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(JAVA_LONG);
-            buf.set(JAVA_LONG, 0, value);
-            check("cublasLtMatmulPreferenceSetAttribute", (int) Native.PREF_SET.invokeExact(pref, attribute, buf, 8L),
-                    "attribute " + attribute);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        setAttribute("cublasLtMatmulPreferenceSetAttribute", Native.PREF_SET, pref, attribute, value, Long.BYTES);
     }
 
     static void preferenceDestroy(long pref) {
-        try {
-            check("cublasLtMatmulPreferenceDestroy", (int) Native.PREF_DESTROY.invokeExact(pref), "");
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        release("cublasLtMatmulPreferenceDestroy", Native.PREF_DESTROY, pref);
     }
 
     /**
@@ -252,6 +209,33 @@ public final class CublasLt {
             scalars.setAtIndex(ValueLayout.JAVA_FLOAT, 1, beta);
             check("cublasLtMatmul", (int) Native.MATMUL.invokeExact(handle, desc, scalars, a, aDesc, b, bDesc, scalars.asSlice(4), c, cDesc, d,
                     dDesc, algo, workspace, workspaceBytes, stream), what);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code call(target, attribute, &value, bytes)}: a descriptor's or preference's attribute, {@code bytes} 4
+     * (int32_t, uint32_t, an enum) or 8 (a pointer, int64_t, uint64_t).
+     */
+    private static void setAttribute(String call, MethodHandle setter, long target, int attribute, long value, long bytes) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(Long.BYTES, Long.BYTES);
+            if (bytes == Integer.BYTES) {
+                buf.set(JAVA_INT, 0, (int) value);
+            } else {
+                buf.set(JAVA_LONG, 0, value);
+            }
+            check(call, (int) setter.invokeExact(target, attribute, buf, bytes), "attribute " + attribute);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code call(object)}: a cublasLt...Destroy. */
+    private static void release(String call, MethodHandle destroy, long object) {
+        try {
+            check(call, (int) destroy.invokeExact(object), "");
         } catch (Throwable t) {
             throw rethrow(t);
         }
