@@ -203,8 +203,13 @@ final class LibraryProducts implements OperatorPath {
         };
     }
 
+    /** How a Linear this path took runs (null for one it did not take). */
+    LinearRoute route(Op.Linear l) {
+        return routes.get(l);
+    }
+
     /** Staging of x where it is needed, the cuBLASLt task (one parameter per distinct array), the epilogue kernel if any. */
-    private TaskCost linearCost(Op.Linear l) {
+    TaskCost linearCost(Op.Linear l) {
         LinearRoute route = routes.get(l);
         TaskCost cost = route.stageInput() ? TaskCost.of(LibraryStaging.class, "rowsHalf") : TaskCost.NONE;
         List<Object> arrays = new ArrayList<>();

@@ -10,8 +10,11 @@ import io.jdiffusion.backend.testing.TestRandom;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.tornado.LinearRoute.Operand;
+import io.jdiffusion.tornado.kernels.LibraryStaging;
 import io.jdiffusion.tornado.nvidia.LtMatmul;
 import org.junit.jupiter.api.Test;
+
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -97,5 +100,56 @@ class LinearRouteTest {
             }
         }
         assertThat(checked).as("arena operands checked").isGreaterThanOrEqualTo(10);
+    }
+
+    /**
+     * The routes and task costs {@link LibraryProducts} plans for the Linears of one graph: on the graph input, in the
+     * arena with bias and residual, GEGLU, and into the graph output; in F16 (where F32 storage takes detours) and F32
+     * (where nothing does). The cuBLASLt task costs 15 bytes plus 5 per distinct array (TornadoVM's task record).
+     */
+    @Test
+    void libraryProductsRouteEachLinearByItsOperandsStorage() {
+        TestRandom random = TestRandom.fresh();
+        GraphBuilder b = new GraphBuilder("routes");
+        Value in = b.input("x", Shape.of(2, 5, 33), DType.F32);
+        Value onInput = b.linear(in, b.constant("w0", random.normal(Shape.of(33, 33), 0.1)), b.constant("b0", random.normal(Shape.of(33), 0.1)),
+                Activation.NONE, null);
+        Value h = b.unary(onInput, Activation.SILU);
+        Value plain = b.linear(h, b.constant("w1", random.normal(Shape.of(33, 33), 0.1)), b.constant("b1", random.normal(Shape.of(33), 0.1)),
+                Activation.NONE, h);
+        Value geglu = b.linear(b.unary(plain, Activation.SILU), b.constant("w2", random.normal(Shape.of(48, 33), 0.1)), null,
+                Activation.GEGLU, null);
+        Value last = b.linear(b.unary(geglu, Activation.SILU), b.constant("w3", random.normal(Shape.of(7, 24), 0.1)), null, Activation.NONE, null);
+        b.output(last);
+        Graph graph = b.build();
+        List<Op.Linear> linears = graph.ops().stream().filter(op -> op instanceof Op.Linear).map(op -> (Op.Linear) op).toList();
+        TaskCost stage = TaskCost.of(LibraryStaging.class, "rowsHalf");
+
+        LibraryProducts f16 = products(graph, true, linears);
+        assertThat(f16.route(linears.get(0))).as("F16: an F32 graph input is staged").isEqualTo(new LinearRoute(true, true, false));
+        // workspace, weight (+bias), staged x, the arena as D
+        assertThat(f16.linearCost(linears.get(0))).isEqualTo(stage.plus(TaskCost.launch(4)));
+        assertThat(f16.route(linears.get(1))).as("F16: arena in, arena out, residual as C").isEqualTo(new LinearRoute(false, true, false));
+        assertThat(f16.linearCost(linears.get(1))).as("x, output and residual share the arena").isEqualTo(TaskCost.launch(3));
+        assertThat(f16.route(linears.get(2))).as("F16: GEGLU").isEqualTo(new LinearRoute(false, false, true));
+        assertThat(f16.linearCost(linears.get(2))).isEqualTo(TaskCost.launch(4).plus(TaskCost.of(LibraryStaging.class, "linearEpilogueHalf")));
+        assertThat(f16.route(linears.get(3))).as("F16: an F32 graph output").isEqualTo(new LinearRoute(false, false, true));
+
+        LibraryProducts f32 = products(graph, false, linears);
+        assertThat(f32.route(linears.get(0))).as("F32: the graph input in place").isEqualTo(new LinearRoute(false, true, false));
+        assertThat(f32.linearCost(linears.get(0))).as("workspace, weight, inputs, arena").isEqualTo(TaskCost.launch(4));
+        assertThat(f32.route(linears.get(3))).as("F32: the graph output in place").isEqualTo(new LinearRoute(false, false, false));
+        assertThat(f32.route(linears.get(2))).as("F32: GEGLU").isEqualTo(new LinearRoute(false, false, true));
+        assertThat(f32.linearCost(linears.get(2))).isEqualTo(TaskCost.launch(4).plus(TaskCost.of(LibraryStaging.class, "linearEpilogue")));
+    }
+
+    private static LibraryProducts products(Graph graph, boolean half, List<Op.Linear> linears) {
+        BufferPlan plan = BufferPlan.plan(graph, BufferLayout.ALIGN * Float.BYTES);
+        LibraryProducts products = new LibraryProducts(half, graph, plan);
+        for (Op.Linear l : linears) {
+            assertThat(products.takeProduct(l, l.weight().shape(), graph.values().get(plan.storageRoot(l.weight())).constant())).isTrue();
+        }
+        products.allocate();
+        return products;
     }
 }
