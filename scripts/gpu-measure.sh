@@ -112,20 +112,19 @@ pack_sdk() {
   [ -f "$src/tornado-argfile.template" ] || (cd "$src/bin" && TORNADOVM_HOME="$src" python3 gen-tornado-argfile-template.py ptx,cuda)
   sed -e 's/,tornado.drivers.opencl//; s/,tornado.cufft//; s/,tornado.cusparse//; s/,tornado.cutlass//' \
       "$src/tornado-argfile.template" > "$tmp/tornado-argfile.template"
-  tar -C "$tmp" -cf - . | xz -T2 -6 > "$dev/tornado-sdk.tar.xz"
+  tar -C "$tmp" -cf - . | xz -T2 -9e > "$dev/tornado-sdk.tar.xz"
   rm -rf "$tmp"
 }
 
 # A jlink'd JDK 25 for GPU hosts without Java, trimmed to fit the 64 MiB: no CDS archives, no native symbols, no
-# legal texts, and none of java.desktop's font, colour-management, sound or X11 libraries (PNG writing needs
-# only libawt, libawt_headless and libmlib_image).
+# legal texts, and no java.desktop (a third of the image): the device runs the tests and the CLI's bench, which
+# write no PNG, and the pipeline loads no AWT class (BufferedImages holds the conversions).
 pack_jdk() {
   local tmp; tmp=$(mktemp -d)
-  "$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.management,jdk.unsupported,jdk.internal.vm.ci,java.desktop,jdk.incubator.vector,java.sql,java.naming,jdk.zipfs \
+  "$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.management,jdk.unsupported,jdk.internal.vm.ci,jdk.incubator.vector,java.sql,java.naming,jdk.zipfs \
       --compress=zip-0 --strip-debug --no-header-files --no-man-pages --output "$tmp/jdk"
   rm -rf "$tmp"/jdk/lib/server/*.jsa "$tmp/jdk/legal"
   strip --strip-unneeded "$tmp/jdk/lib/server/libjvm.so"
-  (cd "$tmp/jdk/lib" && rm -f libfontmanager.so libfreetype.so liblcms.so libsplashscreen.so libjsound.so libawt_xawt.so libjawt.so)
   tar -C "$tmp" -cf - jdk | xz -T2 -9e > "$dev/jdk.tar.xz"
   rm -rf "$tmp"
 }

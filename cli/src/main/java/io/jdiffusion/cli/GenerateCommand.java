@@ -16,6 +16,7 @@ import io.jdiffusion.models.pipeline.A1111Infotext;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.ImageFiles;
+import io.jdiffusion.models.pipeline.BufferedImages;
 import io.jdiffusion.models.pipeline.Images;
 import io.jdiffusion.models.pipeline.PngWriter;
 import io.jdiffusion.models.pipeline.RequestLimits;
@@ -31,7 +32,6 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Files;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -157,9 +157,13 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
-    /** The init image and mask as read by the checks before loading (null when not given). */
-    private BufferedImage initSource;
-    private BufferedImage maskSource;
+    /**
+     * The init image and mask as read by the checks before loading (null when not given). Decoded pixels, not
+     * AWT images: picocli reflects on this class's fields and methods, and no AWT type in their signatures lets
+     * a runtime without java.desktop (a jlink'd JDK on a GPU host) run every other command.
+     */
+    private ImageFiles.Rgb initSource;
+    private ImageFiles.Rgb maskSource;
 
     /** The sampler (null: the model's default) and schedule the options name, set by the checks before loading. */
     private SamplerNames.Resolved choice;
@@ -193,11 +197,11 @@ final class GenerateCommand implements Callable<Integer> {
             err.println("jdiffusion: memory: " + pipeline.memoryPolicy().describe());
             announceHashing(err, model);
             // Only masked: the image and mask keep their size; the crop is brought to w x h.
-            int imageW = inpaintFullRes ? initSource.getWidth() : w;
-            int imageH = inpaintFullRes ? initSource.getHeight() : h;
-            Tensor init = initSource != null ? Images.fromBufferedImage(initSource, imageW, imageH) : null;
+            int imageW = inpaintFullRes ? initSource.width() : w;
+            int imageH = inpaintFullRes ? initSource.height() : h;
+            Tensor init = initSource != null ? BufferedImages.fromBufferedImage(initSource.toBufferedImage(), imageW, imageH) : null;
             Tensor maskTensor = maskSource != null
-                    ? Images.gaussianBlur(Images.maskFromBufferedImage(maskSource, imageW, imageH), maskBlur) : null;
+                    ? Images.gaussianBlur(BufferedImages.maskFromBufferedImage(maskSource.toBufferedImage(), imageW, imageH), maskBlur) : null;
             GenerationRequest.InpaintArea area = inpaintFullRes
                     ? GenerationRequest.InpaintArea.onlyMasked(inpaintFullResPadding) : GenerationRequest.InpaintArea.WHOLE_PICTURE;
             // with --json the lines a person reads go to stderr, and stdout holds the one JSON object
@@ -372,9 +376,9 @@ final class GenerateCommand implements Callable<Integer> {
         }
         initSource = initImage != null ? readImage("--init-image", initImage) : null;
         maskSource = mask != null ? readImage("--mask", mask) : null;
-        if (maskSource != null && (maskSource.getWidth() != initSource.getWidth() || maskSource.getHeight() != initSource.getHeight())) {
-            throw new IllegalArgumentException("--mask " + mask + " is " + maskSource.getWidth() + "x" + maskSource.getHeight()
-                    + " but --init-image " + initImage + " is " + initSource.getWidth() + "x" + initSource.getHeight()
+        if (maskSource != null && (maskSource.width() != initSource.width() || maskSource.height() != initSource.height())) {
+            throw new IllegalArgumentException("--mask " + mask + " is " + maskSource.width() + "x" + maskSource.height()
+                    + " but --init-image " + initImage + " is " + initSource.width() + "x" + initSource.height()
                     + ": they must be the same size");
         }
         modelOptions.precision();
@@ -388,14 +392,14 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     /** An init image or mask, decoded with the size checks and PIL's RGB conversion of {@link ImageFiles}. */
-    private static BufferedImage readImage(String option, Path file) {
-        return ImageFiles.read(file, option).toBufferedImage();
+    private static ImageFiles.Rgb readImage(String option, Path file) {
+        return ImageFiles.read(file, option);
     }
 
     private static void writeImage(Path target, GenerationRequest request, GenerationResult result, StableDiffusion model,
                                    int w, int h, Integer maskBlur) throws IOException {
         String parameters = A1111Infotext.generation(request, model, w, h).put("Mask blur", maskBlur).build();
-        PngWriter.write(target, Images.toBufferedImage(result.image()), Map.of("parameters", parameters));
+        PngWriter.write(target, BufferedImages.toBufferedImage(result.image()), Map.of("parameters", parameters));
     }
 
     private static void writeLatents(Path target, GenerationResult result) throws IOException {

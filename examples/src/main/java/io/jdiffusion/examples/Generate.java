@@ -3,9 +3,9 @@ package io.jdiffusion.examples;
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.Precision;
+import io.jdiffusion.models.pipeline.BufferedImages;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
-import io.jdiffusion.models.pipeline.Images;
 import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.sd.StableDiffusion;
@@ -23,7 +23,7 @@ public class Generate {
              GenerationResult result = pipeline.generate(
                      GenerationRequest.builder().prompt("a lighthouse at dusk").seed(42).steps(20).build(),
                      ProgressListener.NONE)) {
-            ImageIO.write(Images.toBufferedImage(result.image()), "png", output.toFile());
+            ImageIO.write(BufferedImages.toBufferedImage(result.image()), "png", output.toFile());
         }
     }
 }

@@ -72,7 +72,7 @@ class InpaintGoldenTest {
 
     private static Tensor png(String file, boolean mask) throws IOException {
         var image = ImageIO.read(SET.resolve("golden").resolve(file).toFile());
-        return mask ? Images.maskFromBufferedImage(image, 32, 32) : Images.fromBufferedImage(image, 32, 32);
+        return mask ? BufferedImages.maskFromBufferedImage(image, 32, 32) : BufferedImages.fromBufferedImage(image, 32, 32);
     }
 
     @Test

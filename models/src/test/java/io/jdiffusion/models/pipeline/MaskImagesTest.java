@@ -18,7 +18,7 @@ class MaskImagesTest {
         BufferedImage rgb = new BufferedImage(2, 1, BufferedImage.TYPE_INT_RGB);
         rgb.setRGB(0, 0, 0xFF0000);
         rgb.setRGB(1, 0, 0x20C040);
-        try (Tensor t = Images.maskFromBufferedImage(rgb, 2, 1)) {
+        try (Tensor t = BufferedImages.maskFromBufferedImage(rgb, 2, 1)) {
             // PIL: (19595 R + 38470 G + 7471 B + 32768) >> 16
             assertThat(t.getFloat(0)).isEqualTo(((19595 * 255 + 32768) >> 16) / 255f);
             assertThat(t.getFloat(1)).isEqualTo(((19595 * 0x20 + 38470 * 0xC0 + 7471 * 0x40 + 32768) >> 16) / 255f);
@@ -26,10 +26,10 @@ class MaskImagesTest {
         BufferedImage grey = new BufferedImage(2, 1, BufferedImage.TYPE_BYTE_GRAY);
         grey.getRaster().setSample(0, 0, 0, 127);
         grey.getRaster().setSample(1, 0, 0, 128);
-        try (Tensor t = Images.maskFromBufferedImage(grey, 2, 1)) {
+        try (Tensor t = BufferedImages.maskFromBufferedImage(grey, 2, 1)) {
             assertThat(t.toFloatArray()).containsExactly(127 / 255f, 128 / 255f);
         }
-        try (Tensor t = Images.maskFromBufferedImage(grey, 4, 2)) {
+        try (Tensor t = BufferedImages.maskFromBufferedImage(grey, 4, 2)) {
             assertThat(t.shape()).isEqualTo(Shape.of(1, 1, 2, 4));
             assertThat(t.getFloat(0)).isEqualTo(127 / 255f);
             assertThat(t.getFloat(3)).isEqualTo(128 / 255f);

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.pipeline.GenerationRequest;
+import io.jdiffusion.models.pipeline.BufferedImages;
 import io.jdiffusion.models.pipeline.Images;
 
 import java.awt.image.BufferedImage;
@@ -96,7 +97,7 @@ public final class A1111Requests {
                 imageH = c.height;
                 warnings = List.of("Unable to perform \"Inpaint Only mask\" because mask is blank, switch to img2img mode.");
             }
-            initTensor = Images.fromBufferedImage(init, imageW, imageH);
+            initTensor = BufferedImages.fromBufferedImage(init, imageW, imageH);
             request = GenerationRequests.of(c.prompt, c.negativePrompt, c.seed, c.sampler, c.steps, c.cfgScale, c.eta,
                     c.width, c.height, initTensor, strength, mask == null ? null : mask.tensor(), area);
         } catch (RuntimeException e) {

@@ -3,6 +3,7 @@ package io.jdiffusion.server.api;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.ImageFiles;
+import io.jdiffusion.models.pipeline.BufferedImages;
 import io.jdiffusion.models.pipeline.Images;
 
 import java.awt.image.BufferedImage;
@@ -88,7 +89,7 @@ final class InpaintingFields {
             return null;
         }
         ImageFiles.Rgb image = Base64Images.decode("mask", options.encodedMask(), limits);
-        Tensor mask = Images.maskFromBufferedImage(alphaMask(image), width, height);
+        Tensor mask = BufferedImages.maskFromBufferedImage(alphaMask(image), width, height);
         if (options.invert()) {
             float[] v = mask.toFloatArray();
             for (int i = 0; i < v.length; i++) {

@@ -4,7 +4,7 @@ import io.jdiffusion.backend.Backend;
 import io.jdiffusion.models.pipeline.A1111Infotext;
 import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
-import io.jdiffusion.models.pipeline.Images;
+import io.jdiffusion.models.pipeline.BufferedImages;
 import io.jdiffusion.models.pipeline.ProgressListener;
 import io.jdiffusion.models.pipeline.StableDiffusionPipeline;
 import io.jdiffusion.models.sd.StableDiffusion;
@@ -49,7 +49,7 @@ final class PipelineGenerator {
             int height = request.size().height() == 0 ? facts.defaultHeight() : request.size().height();
             A1111Infotext.Builder infotext = A1111Infotext.generation(request, pipeline.model(), width, height);
             extraInfotext.forEach(infotext::put);
-            return new ImageGenerator.Image(Images.toBufferedImage(result.image()), infotext.build(), result.warnings());
+            return new ImageGenerator.Image(BufferedImages.toBufferedImage(result.image()), infotext.build(), result.warnings());
         } catch (LoraException e) {
             // A name that is not in the folder is "not found"; a file that does not fit the model is a bad value.
             int status = e.getMessage() != null && e.getMessage().startsWith("no LoRA named") ? 404 : 422;
