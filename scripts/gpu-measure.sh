@@ -39,7 +39,7 @@ stage() {
   cp backend-tornado/target/classpath.txt "$dev/cp.txt"
   # TornadoVM comes from the SDK's module path; the test data's resources travel with the repository itself.
   # The JUnit console launcher below bundles the JUnit platform and engine: leave out the separate copies.
-  tr ':' '\n' < "$dev/cp.txt" | grep -v -e tornado-api -e tornado-cublas -e tornado-cudnn -e jdiffusion-test-data -e /junit- -e opentest4j -e apiguardian \
+  tr ':' '\n' < "$dev/cp.txt" | grep -v -e tornado-api -e tornado-runtime -e tornado-cublas -e tornado-cudnn -e jdiffusion-test-data -e /junit- -e opentest4j -e apiguardian \
     | while read -r jar; do cp "$jar" "$dev/lib/"; done
   "$JAVA_HOME/bin/jar" cf "$dev/lib/backend-tornado.jar" -C backend-tornado/target/classes .
   "$JAVA_HOME/bin/jar" cf "$dev/lib/backend-tornado-tests.jar" -C backend-tornado/target/test-classes .
