@@ -30,8 +30,11 @@ import static io.jdiffusion.cpu.CpuVectors.L;
  * <p>Keys are walked in tiles of {@link #KEY_TILE}; a query block of up to {@link #SUB_BLOCKS} sub-blocks
  * takes each tile in turn, so the tile's K and V stay in L1 or L2 while the sub-blocks use them. When a
  * tile raises a query's max, its partial output and sum are rescaled by 2^(max_old - max_new). Up to
- * {@link #ONE_TILE_KEYS} keys (cross-attention over 77 text tokens) are one tile: a plain whole-row
- * softmax whose P V is written straight to the output. Keys past the end and, with the causal mask,
+ * 1024 keys (cross-attention over 77 text tokens, the text encoder's causal layer, self-attention over 256
+ * and 1024 tokens) go to {@link ShortKeyAttention} where its padding allows ({@link ShortKeyAttention#fits}),
+ * so this kernel runs self-attention over 4096 tokens and shapes whose padding would waste more; up to
+ * {@link #ONE_TILE_KEYS} keys
+ * are one tile here: a plain whole-row softmax whose P V is written straight to the output. Keys past the end and, with the causal mask,
  * keys after the query get score -infinity, and a sub-block's products stop at its last visible key.
  * Heads are packed in groups of at most {@link #PACK_BUDGET_FLOATS} floats, so the packed copies stay
  * bounded (one head of 4096 tokens of 40 + 40 is 1.3 MiB) while the tasks of a group, (head, query
@@ -121,12 +124,11 @@ final class AttentionKernel {
     }
 
     static Kernel compile(Op.Attention op, CompileContext ctx) {
-        int batch = op.q().shape().size(0);
-        int nq = op.q().shape().size(1);
-        int nk = op.k().shape().size(1);
-        int heads = op.heads();
-        int d = op.q().shape().size(2) / heads;
-        int dv = op.v().shape().size(2) / heads;
+        AttentionSizes z = AttentionSizes.of(op);
+        int batch = z.batch(), nq = z.nq(), nk = z.nk(), heads = z.heads(), d = z.d(), dv = z.dv();
+        if (ShortKeyAttention.fits(nk, d, dv)) {
+            return ShortKeyAttention.compile(op, ctx);
+        }
         int nkPad = (nk + R - 1) / R * R;
         Geometry g = new Geometry(nq, nk, nkPad, nkPad <= ONE_TILE_KEYS ? nkPad : KEY_TILE, heads, d, dv,
                 (dv + R - 1) / R * R, op.causal(), strides(d));
@@ -269,8 +271,8 @@ final class AttentionKernel {
             old.intoArray(alpha, at + c);
         }
         for (int c = 0; c < Q; c += L) {
-            VectorMath.exp2NonPositive(alpha, at + c, 1, 0, max, at + c, pSum, c);
-            VectorMath.exp2NonPositive(scores, c, used, Q, max, at + c, pSum, c);
+            VectorMath.exp2NonPositive(alpha, at + c, 1, 0, 1, 0, max, at + c, pSum, c);
+            VectorMath.exp2NonPositive(scores, c, 1, 0, used, Q, max, at + c, pSum, c);
             FloatVector.fromArray(F, sum, at + c).fma(FloatVector.fromArray(F, alpha, at + c), FloatVector.fromArray(F, pSum, c))
                     .intoArray(sum, at + c);
         }

@@ -67,7 +67,10 @@ final class VectorMath {
 
     /**
      * a[i] = 2^(a[i] - shift) for the {@code count} vectors at {@code from + j * stride}, with {@code shift}
-     * the vector at {@code shiftAt} in {@code shifts}; their sum is written to {@code sums} at {@code sumAt}:
+     * the vector at {@code shiftAt} in {@code shifts}; their sum is written to {@code sums} at {@code sumAt};
+     * and likewise for each of {@code rows} such runs, run r from {@code from + r * rowStep} with its shift at
+     * {@code shiftAt + r * L} and its sum to {@code sumAt + r * L} (one call for several softmax rows, whose
+     * per-call setup would otherwise cost as much as a short row's exponentials):
      * the exponentials of a softmax whose scores are in log2 units, {@code shift} their running max,
      * so every argument is <= 0. A degree-5 polynomial on [-1/2, 1/2] (within 4 units in the last place),
      * no upper clamp, one power of two made by shifting the rounded exponent's bits; results below 2^-126
@@ -78,29 +81,32 @@ final class VectorMath {
      * caller ("too big" in {@code -XX:+PrintInlining}), so a vector passed in or returned would be boxed on
      * every call: 19 ns per vector instead of 3 here.
      */
-    static void exp2NonPositive(float[] a, int from, int count, int stride, float[] shifts, int shiftAt, float[] sums, int sumAt) {
-        FloatVector shift = FloatVector.fromArray(F, shifts, shiftAt);
-        FloatVector sum = FloatVector.zero(F);
+    static void exp2NonPositive(float[] a, int from, int rows, int rowStep, int count, int stride, float[] shifts, int shiftAt,
+                                float[] sums, int sumAt) {
         FloatVector rounder = FloatVector.broadcast(F, ROUNDER);
         FloatVector floor = FloatVector.broadcast(F, -127f);
         IntVector one = IntVector.broadcast(IntVector.SPECIES_PREFERRED.withShape(F.vectorShape()), 127 << 23);
-        for (int j = 0, o = from; j < count; j++, o += stride) {
-            FloatVector c = FloatVector.fromArray(F, a, o).sub(shift).max(floor); // NaN passes through max unchanged
-            FloatVector t = c.add(rounder); // the nearest integer n in t's low mantissa bits
-            FloatVector f = c.sub(t.sub(rounder)); // in [-1/2, 1/2]
-            FloatVector p = f.fma(POW2_C5, POW2_C4);
-            p = p.fma(f, FloatVector.broadcast(F, POW2_C3));
-            p = p.fma(f, FloatVector.broadcast(F, POW2_C2));
-            p = p.fma(f, FloatVector.broadcast(F, POW2_C1));
-            p = p.fma(f, FloatVector.broadcast(F, POW2_C0));
-            // (bits(t) << 23) is n << 23; adding 127 << 23 gives 2^n, and n = -127 gives the bits of +0
-            IntVector bits = (IntVector) t.reinterpretAsInts();
-            FloatVector scale = (FloatVector) bits.lanewise(VectorOperators.LSHL, 23).add(one).reinterpretAsFloats();
-            p = p.mul(scale);
-            p.intoArray(a, o);
-            sum = sum.add(p);
+        for (int r = 0; r < rows; r++) {
+            FloatVector shift = FloatVector.fromArray(F, shifts, shiftAt + r * L);
+            FloatVector sum = FloatVector.zero(F);
+            for (int j = 0, o = from + r * rowStep; j < count; j++, o += stride) {
+                FloatVector c = FloatVector.fromArray(F, a, o).sub(shift).max(floor); // NaN passes through max unchanged
+                FloatVector t = c.add(rounder); // the nearest integer n in t's low mantissa bits
+                FloatVector f = c.sub(t.sub(rounder)); // in [-1/2, 1/2]
+                FloatVector p = f.fma(POW2_C5, POW2_C4);
+                p = p.fma(f, FloatVector.broadcast(F, POW2_C3));
+                p = p.fma(f, FloatVector.broadcast(F, POW2_C2));
+                p = p.fma(f, FloatVector.broadcast(F, POW2_C1));
+                p = p.fma(f, FloatVector.broadcast(F, POW2_C0));
+                // (bits(t) << 23) is n << 23; adding 127 << 23 gives 2^n, and n = -127 gives the bits of +0
+                IntVector bits = (IntVector) t.reinterpretAsInts();
+                FloatVector scale = (FloatVector) bits.lanewise(VectorOperators.LSHL, 23).add(one).reinterpretAsFloats();
+                p = p.mul(scale);
+                p.intoArray(a, o);
+                sum = sum.add(p);
+            }
+            sum.intoArray(sums, sumAt + r * L);
         }
-        sum.intoArray(sums, sumAt);
     }
 
     /** 2^k for integer lanes k in [-126, 127], from the exponent bits. */

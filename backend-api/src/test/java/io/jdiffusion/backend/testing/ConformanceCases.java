@@ -123,6 +123,17 @@ public final class ConformanceCases {
         c.add(direct("attention causal b2 n77 3 heads of 64 (the text encoder's layer)", b -> one(attention(b, 2, 77, 77, 3, 64, 64, true))));
         c.add(direct("attention cross b2 100x77 3 heads of 64", b -> one(attention(b, 2, 100, 77, 3, 64, 64, false))));
         c.add(direct("attention causal b2 n29 odd heads (keys of 7, values of 5)", b -> one(attention(b, 2, 29, 29, 2, 7, 5, true))));
+        // Up to 1024 keys and just past them (the CPU backend's keys-across-lanes path and its limit), causal
+        // panels of queries cut short at the end, heads not a multiple of the vector, several packed groups.
+        c.add(direct("attention cross b1 13x160 2 heads of 64", b -> one(attention(b, 1, 13, 160, 2, 64, 64, false))));
+        c.add(direct("attention cross b1 9x1024 2 heads of 16 (1024 keys)", b -> one(attention(b, 1, 9, 1024, 2, 16, 16, false))));
+        c.add(direct("attention cross b1 20x1100 2 heads of 16 (1100 keys)", b -> one(attention(b, 1, 20, 1100, 2, 16, 16, false))));
+        c.add(direct("attention causal b1 n1030 1 head of 16", b -> one(attention(b, 1, 1030, 1030, 1, 16, 16, true))));
+        c.add(direct("attention causal b2 n53 5 heads of 16", b -> one(attention(b, 2, 53, 53, 5, 16, 16, true))));
+        c.add(direct("attention cross b2 31x77 3 heads (keys of 24, values of 20)",
+                b -> one(attention(b, 2, 31, 77, 3, 24, 20, false))));
+        c.add(direct("attention cross b3 5x160 16 heads of 256 (one batch item per packed group)",
+                b -> one(attention(b, 3, 5, 160, 16, 256, 256, false))));
         c.add(direct("attention cross b1 61x170 odd heads (keys of 9, values of 3; two key tiles)",
                 b -> one(attention(b, 1, 61, 170, 3, 9, 3, false))));
     }

@@ -1,0 +1,31 @@
+package io.jdiffusion.cpu;
+
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Which attention shapes take the keys-across-lanes path. Its results are checked against the float64
+ * reference by the conformance suite (the "short-key" cases), at every vector width the build runs.
+ */
+class ShortKeyAttentionTest {
+    @Test
+    void takesUpTo1024KeysWhenPaddingWastesLittle() {
+        assertThat(ShortKeyAttention.fits(160, 64, 64)).isTrue();
+        assertThat(ShortKeyAttention.fits(1024, 64, 64)).isTrue();
+        assertThat(ShortKeyAttention.fits(1025, 64, 64)).as("more keys than a panel's scores keep in L1").isFalse();
+        assertThat(ShortKeyAttention.fits(4096, 40, 40)).isFalse();
+        assertThat(ShortKeyAttention.fits(1, 64, 64)).as("one key: padded to a whole panel of keys").isFalse();
+        assertThat(ShortKeyAttention.fits(29, 7, 5)).as("heads of 7 and 5: mostly padding").isFalse();
+    }
+
+    @Test
+    void takesTheTextEncodersAndSdsShapesUpTo1024TokensAt256Bits() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(CpuVectors.L == 8, "256-bit vectors");
+        assertThat(ShortKeyAttention.fits(77, 64, 64)).isTrue();
+        assertThat(ShortKeyAttention.fits(77, 40, 40)).isTrue();
+        assertThat(ShortKeyAttention.fits(77, 80, 80)).isTrue();
+        assertThat(ShortKeyAttention.fits(256, 160, 160)).isTrue();
+        assertThat(ShortKeyAttention.fits(1024, 80, 80)).isTrue();
+    }
+}
