@@ -10,9 +10,12 @@ import io.jdiffusion.core.Tensor;
 import io.jdiffusion.tornado.kernels.KernelMath;
 import io.jdiffusion.tornado.kernels.LibraryStaging;
 import io.jdiffusion.tornado.kernels.Storage;
+import io.jdiffusion.tornado.nvidia.ConvShape;
 import io.jdiffusion.tornado.nvidia.CublasLtProvider;
+import io.jdiffusion.tornado.nvidia.CudnnConvolution;
 import io.jdiffusion.tornado.nvidia.LtMatmul;
 import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
@@ -35,8 +38,9 @@ import java.util.function.ToLongFunction;
  * only one whose stream the libraries can join). A Linear is one cuBLASLt product through jdiffusion's own provider
  * ({@link CublasLtProvider}), which reads x and writes the output at their offsets in the activation arena, with
  * the bias as cuBLASLt's bias epilogue and a residual as C (F16 operands and F32 accumulation in F16, F32 without
- * TF32 in F32); {@link LinearRoute} says what takes a detour. A convolution is im2col then cuBLAS {@code GemmEx}
- * or {@code Sgemm} through TornadoVM's binding, and attention cuDNN's fused flash attention (F16): those calls get
+ * TF32 in F32); {@link LinearRoute} says what takes a detour. A convolution is cuDNN's own convolution on its
+ * (buffer, offset) operands ({@link io.jdiffusion.tornado.nvidia.CudnnConvProvider}; {@link ConvolutionRoute} says
+ * which), else im2col then cuBLAS {@code GemmEx} or {@code Sgemm} through TornadoVM's binding, and attention cuDNN's fused flash attention (F16): those calls get
  * whole arrays, so the activations pass through shared staging arrays ({@link LibraryStaging}). Each product has
  * its own weight array (uploaded on the first run). Every launch stays in the execution plan, so a call still runs
  * on the device without host synchronisation.
@@ -60,6 +64,7 @@ final class LibraryProducts implements OperatorPath {
     private final BufferPlan plan;
     /** How each Linear runs on cuBLASLt. */
     private final Map<Op, LinearRoute> routes = new IdentityHashMap<>();
+    private final Function<Value, Tensor> constants;
     /** Each product's weight, [rows, k] as PyTorch stores it: a HalfFloatArray in F16, a FloatArray in F32. */
     private final Map<Op, TornadoNativeArray> weights = new IdentityHashMap<>();
     private final Map<Op, Boolean> attention = new IdentityHashMap<>();
@@ -79,18 +84,33 @@ final class LibraryProducts implements OperatorPath {
     /** Products whose output an epilogue kernel writes: a HalfFloatArray in F16, a FloatArray in F32. */
     private TornadoNativeArray scratch;
     private long scratchElements;
-    /** cuBLASLt's workspace, a task parameter so that TornadoVM allocates it before any CUDA-graph capture. */
+    /**
+     * The workspace of cuBLASLt and cuDNN (one stream runs their calls one after another), a task parameter so that
+     * TornadoVM allocates it before any CUDA-graph capture.
+     */
     private FloatArray workspace;
+    /** The convolutions on cuDNN, and each one's bias in the executable's precision (absent without bias). */
+    private final Map<Op, ConvolutionRoute> cudnn = new IdentityHashMap<>();
+    private final Map<Op, TornadoNativeArray> biases = new IdentityHashMap<>();
+    /** Bytes of the cuDNN convolutions' workspace ({@link #workspaceFor}); the array is shared with cuBLASLt. */
+    private long workspaceBytes;
+    /**
+     * F16 copies of the operands of cuDNN convolutions that lie outside the F16 arena ({@link ConvolutionRoute}):
+     * x, residual, y; each array is sized for the largest such operand, absent where there is none.
+     */
+    private final long[] stagedConv = new long[3];
+    private final HalfFloatArray[] convScratch = new HalfFloatArray[3];
 
     /**
      * Only where {@link TornadoDevices#usesLibraries} (this class links against TornadoVM's cuBLAS and cuDNN
      * modules, which SDKs without the CUDA backend do not load).
      */
-    LibraryProducts(boolean half, Graph graph, BufferPlan plan) {
+    LibraryProducts(boolean half, Graph graph, BufferPlan plan, Function<Value, Tensor> constants) {
         this.half = half;
         this.graphName = graph.name();
         this.graph = graph;
         this.plan = plan;
+        this.constants = constants;
     }
 
     /**
@@ -100,6 +120,24 @@ final class LibraryProducts implements OperatorPath {
     boolean takeProduct(Op op, Shape shape, Tensor weight) {
         if (op instanceof Op.Linear l) {
             return takeLinear(l, shape, weight);
+        }
+        if (op instanceof Op.Conv2d c) {
+            ConvolutionRoute route = ConvolutionRoute.of(c, half, plan::binding);
+            if (route.onCudnn()) {
+                weights.put(op, half ? toHalf(weight) : toFloats(weight));
+                if (c.bias() != null) {
+                    Tensor bias = constants.apply(c.bias());
+                    biases.put(op, half ? toHalf(bias) : toFloats(bias));
+                }
+                cudnn.put(op, route);
+                workspaceBytes = Math.max(workspaceBytes, workspaceFor(route.shape()));
+                boolean[] staged = {route.stageX(), route.stageResidual(), route.stageOut()};
+                long[] sizes = {route.shape().xElements(), route.shape().yElements(), route.shape().yElements()};
+                for (int i = 0; i < staged.length; i++) {
+                    stagedConv[i] = staged[i] ? Math.max(stagedConv[i], sizes[i]) : stagedConv[i];
+                }
+                return true;
+            }
         }
         long k = shape.countFrom(1);
         long rows = shape.dim(0);
@@ -127,7 +165,7 @@ final class LibraryProducts implements OperatorPath {
         LinearRoute route = LinearRoute.choose(matches(l.x()), matches(l.out()), l.activation() != Activation.NONE,
                 operand(l.bias()), operand(l.residual()));
         routes.put(l, route);
-        Tensor bias = l.bias() != null && plan.binding(l.bias()) == BufferPlan.Binding.CONSTANT ? constantOf(l.bias()) : null;
+        Tensor bias = l.bias() != null && plan.binding(l.bias()) == BufferPlan.Binding.CONSTANT ? constants.apply(l.bias()) : null;
         weights.put(l, linearWeight(weight, bias, (int) (n * k), (int) stored));
         if (route.stageInput()) {
             stagedInput = Math.max(stagedInput, k * m);
@@ -151,10 +189,6 @@ final class LibraryProducts implements OperatorPath {
             return LinearRoute.Operand.CONSTANT;
         }
         return matches(v) ? LinearRoute.Operand.MATCHING : LinearRoute.Operand.OTHER;
-    }
-
-    private Tensor constantOf(Value v) {
-        return graph.values().get(plan.storageRoot(v)).constant();
     }
 
     /**
@@ -195,6 +229,8 @@ final class LibraryProducts implements OperatorPath {
         TaskCost gemm = half ? library(CuBlas.class, "cublasGemmExFP16FP32") : library(CuBlas.class, "cublasSgemm");
         return switch (op) {
             case Op.Linear l -> linearCost(l);
+            case Op.Conv2d c when cudnn.containsKey(c) -> cudnn.get(c).cost(TaskCost.of(LibraryStaging.class, "rowsHalf"),
+                    TaskCost.of(LibraryStaging.class, "headsFromHalf"));
             case Op.Conv2d c -> (half ? TaskCost.of(LibraryStaging.class, "im2col", "rowsHalf", "convEpilogue")
                     : TaskCost.of(LibraryStaging.class, "im2col", "convEpilogue")).plus(gemm);
             case Op.Attention a -> TaskCost.of(LibraryStaging.class, "headsToHalf").times(3)
@@ -276,6 +312,17 @@ final class LibraryProducts implements OperatorPath {
         return arrays.size() - 1;
     }
 
+    /**
+     * The cuDNN convolutions' workspace: four times the largest of their x and y, between 4 and 64 MiB. cuDNN's
+     * implicit GEMMs need at most a few MiB; the transformed-domain algorithms (Winograd, FFT tiling) need a few times
+     * a tensor; an algorithm needing more than the array holds is passed over ({@code AlgorithmChoice}), and
+     * IMPLICIT_GEMM needs none, so the size decides speed, never correctness. 64 MiB bounds the device memory.
+     */
+    static long workspaceFor(ConvShape s) {
+        long tensor = Math.max(s.xElements(), s.yElements()) * s.elementBytes();
+        return Math.clamp(4 * tensor, 4L << 20, 64L << 20);
+    }
+
     /** A library task: its arguments are the library method's, without a kernel context. */
     private static TaskCost library(Class<?> library, String method) {
         return TaskCost.of(library, method);
@@ -293,8 +340,12 @@ final class LibraryProducts implements OperatorPath {
             product = new FloatArray((int) stagedProduct);
             product.init(Float.NaN);
         }
-        if (!routes.isEmpty()) {
-            workspace = new FloatArray(WORKSPACE_BYTES / Float.BYTES);
+        long workspaceSize = Math.max(routes.isEmpty() ? 0 : WORKSPACE_BYTES, cudnn.isEmpty() ? 0 : workspaceBytes);
+        if (workspaceSize > 0) {
+            workspace = new FloatArray(toIntElements(workspaceSize / Float.BYTES));
+        }
+        for (int i = 0; i < stagedConv.length; i++) {
+            convScratch[i] = stagedConv[i] == 0 ? null : new HalfFloatArray(toIntElements(stagedConv[i]));
         }
         if (scratchElements > 0) {
             scratch = half ? new HalfFloatArray((int) scratchElements) : new FloatArray((int) scratchElements);
@@ -321,7 +372,8 @@ final class LibraryProducts implements OperatorPath {
     /** The staging arrays, which every task graph of a chained call must declare. */
     List<Object> sharedBuffers() {
         List<Object> all = new ArrayList<>();
-        for (Object o : new Object[]{input, columns, product, queries, keys, values, attended, scratch, workspace}) {
+        for (Object o : new Object[]{input, columns, product, queries, keys, values, attended, scratch, workspace, convScratch[0],
+                convScratch[1], convScratch[2]}) {
             if (o != null) {
                 all.add(o);
             }
@@ -334,6 +386,9 @@ final class LibraryProducts implements OperatorPath {
         long bytes = 0;
         for (TornadoNativeArray w : weights.values()) {
             bytes += w.getNumBytesOfSegment();
+        }
+        for (TornadoNativeArray b : biases.values()) {
+            bytes += b.getNumBytesOfSegment();
         }
         return bytes;
     }
@@ -398,6 +453,11 @@ final class LibraryProducts implements OperatorPath {
     }
 
     private void conv2d(Op.Conv2d c, Emission e) {
+        ConvolutionRoute route = cudnn.get(c);
+        if (route != null) {
+            cudnnConv(c, route, e);
+            return;
+        }
         TaskGraph tasks = e.tasks();
         Shape xs = c.x().shape();
         Shape os = c.out().shape();
@@ -429,6 +489,75 @@ final class LibraryProducts implements OperatorPath {
                 b == null ? product : b.floats(), b == null ? -1 : b.offset(),
                 r == null ? product : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(), n, cout, pixels);
         e.pointwiseGrid(out, n);
+    }
+
+    /**
+     * One cuDNN convolution task: x, residual and y where they lie, the filter and bias in arrays of their own
+     * (uploaded by the task graph that uses them, on its first run), the shared workspace.
+     */
+    private void cudnnConv(Op.Conv2d c, ConvolutionRoute route, Emission e) {
+        ConvShape shape = route.shape();
+        CudnnConvolution.Arguments args = new CudnnConvolution.Arguments();
+        CudnnConvolution.Operand x = route.stageX() ? toScratch(args, e.slot(c.x()), shape.xElements(), convScratch[0], e)
+                : operand(args, e.slot(c.x()), false, e);
+        CudnnConvolution.Operand r = null;
+        if (c.residual() != null) {
+            r = route.stageResidual() ? toScratch(args, e.slot(c.residual()), shape.yElements(), convScratch[1], e)
+                    : operand(args, e.slot(c.residual()), false, e);
+        }
+        CudnnConvolution.Operand y = route.stageOut() ? new CudnnConvolution.Operand(args.of(convScratch[2], true), 0)
+                : operand(args, e.slot(c.out()), true, e);
+        TornadoNativeArray filter = weights.get(c);
+        TornadoNativeArray bias = biases.get(c);
+        CudnnConvolution.Operand w = new CudnnConvolution.Operand(args.of(filter, false), 0);
+        CudnnConvolution.Operand b = bias == null ? null : new CudnnConvolution.Operand(args.of(bias, false), 0);
+        int ws = args.of(workspace, true);
+        if (args.arrays().size() > route.arguments()) {
+            throw new IllegalStateException(c + " takes " + args.arrays().size() + " arguments where its task cost counted " + route.arguments());
+        }
+        CudnnConvolution tuning = new CudnnConvolution(route.shape(), x, w, b, r, y, ws, workspaceBytes, TornadoSettings.cudnnFused());
+        TaskGraph tasks = e.tasks();
+        tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, bias == null ? new Object[]{filter} : new Object[]{filter, bias});
+        libraryTask(tasks, e.nextTask(), tuning.descriptor(args));
+        if (route.stageOut()) {
+            // F16 scratch to the F32 output: headsFromHalf with one head of width 1 is a plain copy
+            Slot o = e.slot(c.out());
+            int n = toIntElements(shape.yElements());
+            String out = e.nextTask();
+            tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), e.halfArena(), o.bit(Storage.OUT), convScratch[2], o.floats(),
+                    o.offset(), n, n, 1, 1);
+            e.pointwiseGrid(out, n);
+        }
+    }
+
+    /**
+     * Copies an F32 operand of {@code n} elements to F16 into {@code scratch}, with a task before the
+     * convolution's, and returns it as the operand there.
+     */
+    private static CudnnConvolution.Operand toScratch(CudnnConvolution.Arguments args, Slot s, long n, HalfFloatArray scratch, Emission e) {
+        String id = e.nextTask();
+        int count = toIntElements(n);
+        e.tasks().task(id, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), s.bit(Storage.X), s.floats(), s.offset(), scratch, count);
+        e.pointwiseGrid(id, count);
+        return new CudnnConvolution.Operand(args.of(scratch, false), 0);
+    }
+
+    /** An activation operand: its array (the F16 arena for an F16 value) and offset. */
+    private static CudnnConvolution.Operand operand(CudnnConvolution.Arguments args, Slot s, boolean written, Emission e) {
+        Object array = s.half() ? e.halfArena() : s.floats();
+        return new CudnnConvolution.Operand(args.of(array, written), s.offset());
+    }
+
+    /** Adds a library task of jdiffusion's own, whose arguments are its descriptor's parameters. */
+    static void libraryTask(TaskGraph tasks, String id, LibraryTaskDescriptor d) {
+        Object[] p = d.getParameters();
+        switch (p.length) {
+            case 3 -> tasks.libraryTask(id, (a, b, c) -> d, p[0], p[1], p[2]);
+            case 4 -> tasks.libraryTask(id, (a, b, c, f) -> d, p[0], p[1], p[2], p[3]);
+            case 5 -> tasks.libraryTask(id, (a, b, c, f, g) -> d, p[0], p[1], p[2], p[3], p[4]);
+            case 6 -> tasks.libraryTask(id, (a, b, c, f, g, h) -> d, p[0], p[1], p[2], p[3], p[4], p[5]);
+            default -> throw new IllegalArgumentException("a library task of " + p.length + " arguments");
+        }
     }
 
     /**
@@ -526,5 +655,12 @@ final class LibraryProducts implements OperatorPath {
 
     private static boolean fitsInt(long n) {
         return n > 0 && n < Integer.MAX_VALUE - 64;
+    }
+
+    private static int toIntElements(long n) {
+        if (!fitsInt(n)) {
+            throw new IllegalArgumentException("the tornado backend indexes with 32-bit ints; " + n + " elements is too many");
+        }
+        return (int) n;
     }
 }

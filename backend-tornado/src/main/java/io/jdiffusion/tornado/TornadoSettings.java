@@ -16,6 +16,8 @@ import java.util.Optional;
  *   <li>{@value #CUDA_GRAPH} = false turns CUDA-graph replay off on the PTX and CUDA backends;</li>
  *   <li>{@value #WINOGRAD} = false keeps F32 3x3 convolutions on the implicit GEMM;</li>
  *   <li>{@value #TENSOR_CORE_ATTENTION} = false keeps F16 attention on the F32 flash kernels (PTX);</li>
+ *   <li>{@value #CUDNN_FUSED} = false keeps a cuDNN convolution's bias and residual out of
+ *       cudnnConvolutionBiasActivationForward (a convolution, then cudnnAddTensor for each);</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
  *   <li>{@value #TASKS_PER_GRAPH}: at most this many kernel launches per chained TornadoVM task graph (default
  *       {@value #DEFAULT_TASKS_PER_GRAPH}; the chain is also cut by TornadoVM's task-graph bytes).</li>
@@ -28,6 +30,7 @@ public final class TornadoSettings {
     public static final String WINOGRAD = "jdiffusion.tornado.winograd";
     public static final String TENSOR_CORE_ATTENTION = "jdiffusion.tornado.tensorCoreAttention";
     public static final String PROFILE = "jdiffusion.tornado.profile";
+    public static final String CUDNN_FUSED = "jdiffusion.tornado.cudnnFused";
     public static final String TASKS_PER_GRAPH = "jdiffusion.tornado.tasksPerGraph";
 
     /**
@@ -74,6 +77,14 @@ public final class TornadoSettings {
     /** Whether products and attention may go through cuBLAS/cuDNN on TornadoVM's CUDA backend (default true). */
     static boolean libraries() {
         return flag(LIBRARIES, true);
+    }
+
+    /**
+     * Whether a cuDNN convolution with bias and residual may run as one cudnnConvolutionBiasActivationForward where
+     * its algorithm allows (default true).
+     */
+    static boolean cudnnFused() {
+        return flag(CUDNN_FUSED, true);
     }
 
     /** Whether execution plans replay as CUDA graphs on the PTX and CUDA backends (default true). */

@@ -1,0 +1,115 @@
+package io.jdiffusion.tornado.nvidia;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * cuDNN's state for one convolution shape on one handle: the descriptors of x, the filter, y (a residual has y's
+ * layout and uses y's descriptor), the bias [1, k, 1, 1], the convolution and an identity activation, the
+ * algorithm chosen for them, and whether bias and residual fuse into cudnnConvolutionBiasActivationForward (which
+ * runs an identity activation only with IMPLICIT_PRECOMP_GEMM, so only where that is the algorithm chosen).
+ * Created in the provider's prepare, before any CUDA-graph capture: creating descriptors allocates host memory only,
+ * and the algorithm query runs no kernel.
+ */
+record ConvPlan(CudnnConvolution.PlanKey key, MemorySegment x, MemorySegment w, MemorySegment y, MemorySegment bias, MemorySegment conv,
+                MemorySegment activation, int algorithm, boolean fused, String choice) {
+
+    static ConvPlan create(CudnnConv cudnn, MemorySegment handle, CudnnConvolution t) {
+        ConvShape s = t.shape();
+        String what = s.toString();
+        int type = s.half() ? CudnnConv.DATA_HALF : CudnnConv.DATA_FLOAT;
+        List<Runnable> undo = new ArrayList<>();
+        try {
+            MemorySegment x = tensor(cudnn, type, s.n(), s.c(), s.h(), s.w(), s.xStrides(), "x of " + what, undo);
+            MemorySegment y = tensor(cudnn, type, s.n(), s.k(), s.outH(), s.outW(), s.yStrides(), "y of " + what, undo);
+            MemorySegment bias = tensor(cudnn, type, 1, s.k(), 1, 1, new int[]{s.k(), 1, 1, 1}, "bias of " + what, undo);
+            MemorySegment w = cudnn.create("cudnnCreateFilterDescriptor", what);
+            undo.add(() -> cudnn.call("cudnnDestroyFilterDescriptor", what, w));
+            cudnn.call("cudnnSetFilter4dDescriptor", "filter of " + what, w, type, CudnnConv.TENSOR_NCHW, s.k(), s.c(), s.r(), s.s());
+            MemorySegment conv = cudnn.create("cudnnCreateConvolutionDescriptor", what);
+            undo.add(() -> cudnn.call("cudnnDestroyConvolutionDescriptor", what, conv));
+            // F32 compute for both: F16 data accumulates in F32 (PSEUDO_HALF_CONFIG)
+            cudnn.call("cudnnSetConvolution2dDescriptor", what, conv, s.padH(), s.padW(), s.stride(), s.stride(), s.dilation(), s.dilation(),
+                    CudnnConv.CROSS_CORRELATION, CudnnConv.DATA_FLOAT);
+            cudnn.call("cudnnSetConvolutionMathType", what, conv, s.half() ? CudnnConv.TENSOR_OP_MATH : CudnnConv.FMA_MATH);
+            MemorySegment activation = cudnn.create("cudnnCreateActivationDescriptor", what);
+            undo.add(() -> cudnn.call("cudnnDestroyActivationDescriptor", what, activation));
+            cudnn.call("cudnnSetActivationDescriptor", what, activation, CudnnConv.ACTIVATION_IDENTITY, CudnnConv.NOT_PROPAGATE_NAN, 0.0);
+
+            AlgorithmChoice.Choice chosen = choose(cudnn, handle, x, w, conv, y, t);
+            cudnn.call("cudnnSetConvolutionMathType", what, conv, chosen.mathType());
+            boolean fused = t.fuse() && t.bias() != null && t.residual() != null
+                    && chosen.algorithm() == CudnnConv.FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+            String choice = what + ", " + chosen.describe() + (fused ? ", bias and residual fused" : "");
+            return new ConvPlan(t.planKey(), x, w, y, bias, conv, activation, chosen.algorithm(), fused, choice);
+        } catch (RuntimeException e) {
+            for (Runnable u : undo.reversed()) {
+                try {
+                    u.run();
+                } catch (RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+    }
+
+    private static MemorySegment tensor(CudnnConv cudnn, int type, int n, int c, int h, int w, int[] strides, String what,
+                                        List<Runnable> undo) {
+        MemorySegment d = cudnn.create("cudnnCreateTensorDescriptor", what);
+        undo.add(() -> cudnn.call("cudnnDestroyTensorDescriptor", what, d));
+        cudnn.call("cudnnSetTensor4dDescriptorEx", what, d, type, n, c, h, w, strides[0], strides[1], strides[2], strides[3]);
+        return d;
+    }
+
+    private static AlgorithmChoice.Choice choose(CudnnConv cudnn, MemorySegment handle, MemorySegment x, MemorySegment w,
+                                                 MemorySegment conv, MemorySegment y, CudnnConvolution t) {
+        String what = t.shape().toString();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment count = a.allocate(JAVA_INT);
+            cudnn.call("cudnnGetConvolutionForwardAlgorithmMaxCount", what, handle, count);
+            int max = count.get(JAVA_INT, 0);
+            MemorySegment perf = a.allocate(CudnnConv.ALGO_PERF, Math.max(1, max));
+            MemorySegment returned = a.allocate(JAVA_INT);
+            cudnn.call("cudnnGetConvolutionForwardAlgorithm_v7", what, handle, x, w, conv, y, max, returned, perf);
+            List<AlgorithmChoice.Candidate> candidates = new ArrayList<>();
+            for (int i = 0; i < returned.get(JAVA_INT, 0); i++) {
+                candidates.add(CudnnConvProvider.candidate(perf, i));
+            }
+            MemorySegment size = a.allocate(JAVA_LONG);
+            AlgorithmChoice.Choice chosen = AlgorithmChoice.choose(candidates, t.shape().half(), t.workspaceBytes(), (algorithm, math) -> {
+                cudnn.call("cudnnSetConvolutionMathType", what, conv, math);
+                try {
+                    cudnn.call("cudnnGetConvolutionForwardWorkspaceSize", what, handle, x, w, conv, y, algorithm, size);
+                } catch (CudnnException refused) {
+                    return -1;
+                }
+                return size.get(JAVA_LONG, 0);
+            });
+            if (chosen == null) {
+                throw new IllegalStateException("cuDNN offers no forward algorithm for " + what + " within " + t.workspaceBytes()
+                        + " bytes of workspace; candidates " + candidates);
+            }
+            return chosen;
+        }
+    }
+
+    String describe() {
+        return choice;
+    }
+
+    void destroy(CudnnConv cudnn) {
+        String what = key().shape().toString();
+        cudnn.call("cudnnDestroyTensorDescriptor", what, x);
+        cudnn.call("cudnnDestroyTensorDescriptor", what, y);
+        cudnn.call("cudnnDestroyTensorDescriptor", what, bias);
+        cudnn.call("cudnnDestroyFilterDescriptor", what, w);
+        cudnn.call("cudnnDestroyConvolutionDescriptor", what, conv);
+        cudnn.call("cudnnDestroyActivationDescriptor", what, activation);
+    }
+}

@@ -1,0 +1,175 @@
+package io.jdiffusion.tornado.nvidia;
+
+import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
+import uk.ac.manchester.tornado.runtime.common.TornadoXPUDevice;
+import uk.ac.manchester.tornado.runtime.library.spi.LibraryContext;
+import uk.ac.manchester.tornado.runtime.library.spi.LibraryInvocation;
+import uk.ac.manchester.tornado.runtime.library.spi.TornadoLibraryProvider;
+import uk.ac.manchester.tornado.runtime.library.spi.TornadoNativeStreamSupport;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * jdiffusion's convolution library task on TornadoVM's CUDA backend: cuDNN's legacy convolution on operands at
+ * element offsets of TornadoVM arrays ({@link CudnnConvolution}), on the execution plan's own stream. The
+ * descriptors and the algorithm are chosen once per shape in {@link #prepare}, which TornadoVM calls before it
+ * captures the plan's first run into a CUDA graph; {@link #dispatch} then only computes the operand addresses
+ * and enqueues, with no allocation and no synchronisation (it runs inside the capture; later runs replay it).
+ * Found by TornadoVM through {@code META-INF/services}.
+ */
+public final class CudnnConvProvider implements TornadoLibraryProvider {
+    public static final String NAME = "jdiffusion/cudnnconv";
+
+    /** Host-side scaling factors cuDNN reads at each call (float: the compute type of both F16 and F32 here). */
+    private static final MemorySegment ONE = Arena.global().allocateFrom(JAVA_FLOAT, 1f);
+    private static final MemorySegment ZERO = Arena.global().allocateFrom(JAVA_FLOAT, 0f);
+    /** Convolutions enqueued in this JVM (a replayed CUDA graph enqueues none): how tests see that cuDNN ran. */
+    private static final AtomicLong DISPATCHES = new AtomicLong();
+    /** What each plan made in this JVM chose (shape, algorithm, math, workspace, fusion), for logs and tests. */
+    private static final List<String> PLANS = new CopyOnWriteArrayList<>();
+
+    /** A cuDNN handle on one plan's stream, and the plans of the shapes it has seen. */
+    private static final class Context implements LibraryContext {
+        final MemorySegment handle;
+        final Map<CudnnConvolution.PlanKey, ConvPlan> plans = new HashMap<>();
+
+        Context(MemorySegment handle) {
+            this.handle = handle;
+        }
+    }
+
+    @Override
+    public String libraryName() {
+        return NAME;
+    }
+
+    @Override
+    public boolean canHandle(TornadoXPUDevice device) {
+        return device instanceof TornadoNativeStreamSupport;
+    }
+
+    @Override
+    public LibraryContext createContext(TornadoXPUDevice device, long executionPlanId) {
+        CudnnConv cudnn = CudnnConv.get();
+        long stream = ((TornadoNativeStreamSupport) device).getNativeStream(executionPlanId);
+        MemorySegment handle = cudnn.create("cudnnCreate", "a handle for execution plan " + executionPlanId);
+        try {
+            cudnn.call("cudnnSetStream", "the stream of execution plan " + executionPlanId, handle, MemorySegment.ofAddress(stream));
+        } catch (RuntimeException e) {
+            cudnn.call("cudnnDestroy", "after a failed cudnnSetStream", handle);
+            throw e;
+        }
+        return new Context(handle);
+    }
+
+    @Override
+    public void prepare(LibraryTaskDescriptor descriptor, LibraryContext context) {
+        plan((Context) context, tuning(descriptor.getTuning()));
+    }
+
+    private static ConvPlan plan(Context context, CudnnConvolution t) {
+        ConvPlan plan = context.plans.get(t.planKey());
+        if (plan == null) {
+            plan = ConvPlan.create(CudnnConv.get(), context.handle, t);
+            context.plans.put(t.planKey(), plan);
+            PLANS.add(plan.describe());
+        }
+        return plan;
+    }
+
+    @Override
+    public void dispatch(String functionName, LibraryInvocation invocation) {
+        if (!CudnnConvolution.FUNCTION.equals(functionName)) {
+            throw new IllegalArgumentException(NAME + " has no function " + functionName);
+        }
+        Context context = (Context) invocation.getContext();
+        CudnnConvolution t = tuning(invocation.getTuning());
+        // prepared before the capture: a lookup here (created now only where TornadoVM skipped prepare)
+        ConvPlan plan = plan(context, t);
+        int bytes = t.shape().elementBytes();
+        long x = t.x().address(invocation.getDevicePointer(t.x().argument()), bytes);
+        long w = t.w().address(invocation.getDevicePointer(t.w().argument()), bytes);
+        long y = t.y().address(invocation.getDevicePointer(t.y().argument()), bytes);
+        long bias = t.bias() == null ? 0 : t.bias().address(invocation.getDevicePointer(t.bias().argument()), bytes);
+        long residual = t.residual() == null ? 0 : t.residual().address(invocation.getDevicePointer(t.residual().argument()), bytes);
+        long workspace = invocation.getDevicePointer(t.workspace());
+        CudnnConv cudnn = CudnnConv.get();
+        String what = plan.describe() + ", operand alignments x " + CudnnConvolution.alignment(x) + " w " + CudnnConvolution.alignment(w)
+                + " y " + CudnnConvolution.alignment(y) + (t.residual() == null ? "" : " residual " + CudnnConvolution.alignment(residual))
+                + (t.bias() == null ? "" : " bias " + CudnnConvolution.alignment(bias)) + " bytes";
+        DISPATCHES.incrementAndGet();
+        MemorySegment h = context.handle;
+        MemorySegment ws = MemorySegment.ofAddress(workspace);
+        if (plan.fused()) {
+            cudnn.call("cudnnConvolutionBiasActivationForward", what, h, ONE, plan.x(), MemorySegment.ofAddress(x), plan.w(),
+                    MemorySegment.ofAddress(w), plan.conv(), plan.algorithm(), ws, t.workspaceBytes(), ONE, plan.y(),
+                    MemorySegment.ofAddress(residual), plan.bias(), MemorySegment.ofAddress(bias), plan.activation(), plan.y(),
+                    MemorySegment.ofAddress(y));
+            return;
+        }
+        boolean inPlace = t.residual() != null && residual == y;
+        if (t.residual() != null && !inPlace && overlaps(residual, y, t.shape().yElements() * bytes)) {
+            throw new IllegalStateException("the residual of " + plan.describe() + " overlaps its output without being it");
+        }
+        // y = conv(x) (+ y where the residual is y itself)
+        cudnn.call("cudnnConvolutionForward", what, h, ONE, plan.x(), MemorySegment.ofAddress(x), plan.w(), MemorySegment.ofAddress(w),
+                plan.conv(), plan.algorithm(), ws, t.workspaceBytes(), inPlace ? ONE : ZERO, plan.y(), MemorySegment.ofAddress(y));
+        if (t.residual() != null && !inPlace) {
+            cudnn.call("cudnnAddTensor", "residual, " + what, h, ONE, plan.y(), MemorySegment.ofAddress(residual), ONE, plan.y(),
+                    MemorySegment.ofAddress(y));
+        }
+        if (t.bias() != null) {
+            cudnn.call("cudnnAddTensor", "bias, " + what, h, ONE, plan.bias(), MemorySegment.ofAddress(bias), ONE, plan.y(),
+                    MemorySegment.ofAddress(y));
+        }
+    }
+
+    /** Convolutions dispatched in this JVM so far. */
+    public static long dispatches() {
+        return DISPATCHES.get();
+    }
+
+    /** The choices of the plans made in this JVM so far, one line each. */
+    public static List<String> plansMade() {
+        return List.copyOf(PLANS);
+    }
+
+    private static boolean overlaps(long a, long b, long bytes) {
+        return a < b + bytes && b < a + bytes;
+    }
+
+    private static CudnnConvolution tuning(Object tuning) {
+        if (tuning instanceof CudnnConvolution c) {
+            return c;
+        }
+        throw new IllegalArgumentException(NAME + " task without its CudnnConvolution tuning: " + tuning);
+    }
+
+    @Override
+    public void destroyContext(LibraryContext context) {
+        Context c = (Context) context;
+        CudnnConv cudnn = CudnnConv.get();
+        for (ConvPlan p : c.plans.values()) {
+            p.destroy(cudnn);
+        }
+        c.plans.clear();
+        cudnn.call("cudnnDestroy", "the handle of a finished execution plan", c.handle);
+    }
+
+    /** Reads entry {@code i} of cudnnGetConvolutionForwardAlgorithm_v7's results. */
+    static AlgorithmChoice.Candidate candidate(MemorySegment perf, int i) {
+        long base = i * CudnnConv.ALGO_PERF.byteSize();
+        return new AlgorithmChoice.Candidate(perf.get(JAVA_INT, base + CudnnConv.PERF_ALGO), perf.get(JAVA_INT, base + CudnnConv.PERF_STATUS),
+                perf.get(JAVA_LONG, base + CudnnConv.PERF_MEMORY), perf.get(JAVA_INT, base + CudnnConv.PERF_MATH));
+    }
+}
