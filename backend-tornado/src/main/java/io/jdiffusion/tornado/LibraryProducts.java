@@ -40,14 +40,14 @@ import java.util.function.ToLongFunction;
  * the bias as cuBLASLt's bias epilogue and a residual as C (F16 operands and F32 accumulation in F16, F32 without
  * TF32 in F32); {@link LinearRoute} says what takes a detour. A convolution is cuDNN's own convolution on its
  * (buffer, offset) operands ({@link io.jdiffusion.tornado.nvidia.CudnnConvProvider}; {@link ConvolutionRoute} says
- * which), else im2col then cuBLAS {@code GemmEx} or {@code Sgemm} through TornadoVM's binding, and attention cuDNN's fused flash attention (F16): those calls get
- * whole arrays, so the activations pass through shared staging arrays ({@link LibraryStaging}). Each product has
- * its own weight array (uploaded on the first run). Every launch stays in the execution plan, so a call still runs
- * on the device without host synchronisation.
+ * which), else im2col then cuBLAS {@code GemmEx} or {@code Sgemm} through TornadoVM's binding; attention is cuDNN's
+ * fused flash attention (F16). TornadoVM's bindings get whole arrays, so their operands pass through shared staging
+ * arrays ({@link LibraryStaging}). Each product has its own weight array (uploaded on the first run). Every launch
+ * stays in the execution plan, so a call still runs on the device without host synchronisation.
  *
  * <p>Layouts, in cuBLAS's column-major terms: a linear's out [m, n] = x [m, k] w^T is the column-major product
- * w (n x k, stored as the transposed k x n) times x^T (k x m); a convolution's [cout, batch*pixels] product is
- * col^T (stored [k, batch*pixels]) times w^T (stored [cout, k]).
+ * w (n x k, stored as the transposed k x n) times x^T (k x m); an im2col convolution's [cout, batch*pixels] product
+ * is col^T (stored [k, batch*pixels]) times w^T (stored [cout, k]).
  */
 final class LibraryProducts implements OperatorPath {
     private static final int CUBLAS_OP_N = 0;
