@@ -55,7 +55,7 @@ final class GraphCompiler {
         this.plan = BufferPlan.plan(graph, BufferLayout.ALIGN * Float.BYTES);
         boolean tensorCoreDevice = requested == Precision.F16 && TornadoDevices.supportsTensorCores(backend.device());
         this.tensorCores = tensorCoreDevice ? new TensorCorePath(graph.name()) : null;
-        this.libraries = TornadoDevices.usesLibraries(backend.device()) ? new LibraryProducts(requested == Precision.F16, graph.name(), plan,
+        this.libraries = TornadoDevices.usesLibraries(backend.device()) ? new LibraryProducts(requested == Precision.F16, graph, plan,
                 this::constantOf) : null;
         // Tensor cores and the libraries take every convolution with a constant weight, so Winograd only in the
         // F32 Java kernels.

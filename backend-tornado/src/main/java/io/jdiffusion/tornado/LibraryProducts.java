@@ -1,6 +1,8 @@
 package io.jdiffusion.tornado;
 
+import io.jdiffusion.backend.graph.Activation;
 import io.jdiffusion.backend.graph.BufferPlan;
+import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.backend.graph.Op;
 import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.core.Shape;
@@ -9,10 +11,13 @@ import io.jdiffusion.tornado.kernels.KernelMath;
 import io.jdiffusion.tornado.kernels.LibraryStaging;
 import io.jdiffusion.tornado.kernels.Storage;
 import io.jdiffusion.tornado.nvidia.ConvShape;
+import io.jdiffusion.tornado.nvidia.CublasLtProvider;
 import io.jdiffusion.tornado.nvidia.CudnnConvolution;
+import io.jdiffusion.tornado.nvidia.LtMatmul;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
@@ -26,48 +31,43 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import java.util.function.ToLongFunction;
 
 /**
  * Linear, Conv2d and attention through NVIDIA's libraries as TornadoVM library tasks, on the CUDA backend (the
- * only one whose stream the libraries can join): cuBLAS {@code GemmEx} (F16 operands, F32 accumulation and
- * output) or {@code Sgemm} (F32, no TF32) for the products, a convolution as im2col then GEMM, and cuDNN's
- * fused flash attention (F16) for attention. A convolution whose operands cuDNN can take where they lie runs instead
- * as cuDNN's own convolution on those (buffer, offset) operands ({@link io.jdiffusion.tornado.nvidia.CudnnConvProvider},
- * {@link ConvolutionRoute} says which): no im2col, no staging. A library call gets whole arrays, so each product has its own
- * weight array (uploaded on the first run) and the activations pass through shared staging arrays: see
- * {@link LibraryStaging} for the moves. Every launch stays in the execution plan, so a call still runs on the
- * device without host synchronisation.
+ * only one whose stream the libraries can join). A Linear is one cuBLASLt product through jdiffusion's own provider
+ * ({@link CublasLtProvider}), which reads x and writes the output at their offsets in the activation arena, with
+ * the bias as cuBLASLt's bias epilogue and a residual as C (F16 operands and F32 accumulation in F16, F32 without
+ * TF32 in F32); {@link LinearRoute} says what takes a detour. A convolution is cuDNN's own convolution on its
+ * (buffer, offset) operands ({@link io.jdiffusion.tornado.nvidia.CudnnConvProvider}; {@link ConvolutionRoute} says
+ * which), else im2col then cuBLAS {@code GemmEx} or {@code Sgemm} through TornadoVM's binding; attention is cuDNN's
+ * fused flash attention (F16). TornadoVM's bindings get whole arrays, so their operands pass through shared staging
+ * arrays ({@link LibraryStaging}). Each product has its own weight array (uploaded on the first run). Every launch
+ * stays in the execution plan, so a call still runs on the device without host synchronisation.
  *
  * <p>Layouts, in cuBLAS's column-major terms: a linear's out [m, n] = x [m, k] w^T is the column-major product
- * w (n x k, stored as the transposed k x n) times x^T (k x m); a convolution's [cout, batch*pixels] product is
- * col^T (stored [k, batch*pixels]) times w^T (stored [cout, k]).
+ * w (n x k, stored as the transposed k x n) times x^T (k x m); an im2col convolution's [cout, batch*pixels] product
+ * is col^T (stored [k, batch*pixels]) times w^T (stored [cout, k]).
  */
 final class LibraryProducts implements OperatorPath {
     private static final int CUBLAS_OP_N = 0;
     private static final int CUBLAS_OP_T = 1;
     private static final int THREADS = 256;
     private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+    /** cuBLASLt's workspace: 32 MiB, what NVIDIA recommends for Hopper, plus room to start it on a 256-byte boundary. */
+    static final int WORKSPACE_BYTES = (32 << 20) + LtMatmul.MAX_ALIGNMENT;
 
     /** F16 operands (GemmEx, cuDNN attention) or F32 (Sgemm, attention left to the Java kernels). */
     private final boolean half;
     private final String graphName;
+    private final Graph graph;
     private final BufferPlan plan;
+    /** How each Linear runs on cuBLASLt. */
+    private final Map<Op, LinearRoute> routes = new IdentityHashMap<>();
     private final Function<Value, Tensor> constants;
     /** Each product's weight, [rows, k] as PyTorch stores it: a HalfFloatArray in F16, a FloatArray in F32. */
     private final Map<Op, TornadoNativeArray> weights = new IdentityHashMap<>();
     private final Map<Op, Boolean> attention = new IdentityHashMap<>();
-    /** The convolutions on cuDNN, and each one's bias in the executable's precision (absent without bias). */
-    private final Map<Op, ConvolutionRoute> cudnn = new IdentityHashMap<>();
-    private final Map<Op, TornadoNativeArray> biases = new IdentityHashMap<>();
-    /** Bytes of the cuDNN convolutions' shared workspace ({@link #workspaceBytes}). */
-    private long workspaceBytes;
-    private FloatArray workspace;
-    /**
-     * F16 copies of the operands of cuDNN convolutions that lie outside the F16 arena ({@link ConvolutionRoute}):
-     * x, residual, y; each array is sized for the largest such operand, absent where there is none.
-     */
-    private final long[] stagedConv = new long[3];
-    private final HalfFloatArray[] convScratch = new HalfFloatArray[3];
     private long stagedInput;
     private long stagedProduct;
     private long stagedQueries;
@@ -81,14 +81,34 @@ final class LibraryProducts implements OperatorPath {
     private HalfFloatArray keys;
     private HalfFloatArray values;
     private HalfFloatArray attended;
+    /** Products whose output an epilogue kernel writes: a HalfFloatArray in F16, a FloatArray in F32. */
+    private TornadoNativeArray scratch;
+    private long scratchElements;
+    /**
+     * The workspace of cuBLASLt and cuDNN (one stream runs their calls one after another), a task parameter so that
+     * TornadoVM allocates it before any CUDA-graph capture.
+     */
+    private FloatArray workspace;
+    /** The convolutions on cuDNN, and each one's bias in the executable's precision (absent without bias). */
+    private final Map<Op, ConvolutionRoute> cudnn = new IdentityHashMap<>();
+    private final Map<Op, TornadoNativeArray> biases = new IdentityHashMap<>();
+    /** Bytes of the cuDNN convolutions' workspace ({@link #workspaceFor}); the array is shared with cuBLASLt. */
+    private long workspaceBytes;
+    /**
+     * F16 copies of the operands of cuDNN convolutions that lie outside the F16 arena ({@link ConvolutionRoute}):
+     * x, residual, y; each array is sized for the largest such operand, absent where there is none.
+     */
+    private final long[] stagedConv = new long[3];
+    private final HalfFloatArray[] convScratch = new HalfFloatArray[3];
 
     /**
      * Only where {@link TornadoDevices#usesLibraries} (this class links against TornadoVM's cuBLAS and cuDNN
      * modules, which SDKs without the CUDA backend do not load).
      */
-    LibraryProducts(boolean half, String graphName, BufferPlan plan, Function<Value, Tensor> constants) {
+    LibraryProducts(boolean half, Graph graph, BufferPlan plan, Function<Value, Tensor> constants) {
         this.half = half;
-        this.graphName = graphName;
+        this.graphName = graph.name();
+        this.graph = graph;
         this.plan = plan;
         this.constants = constants;
     }
@@ -98,9 +118,9 @@ final class LibraryProducts implements OperatorPath {
      * same elements); false leaves it to the Java kernels.
      */
     boolean takeProduct(Op op, Shape shape, Tensor weight) {
-        long k = shape.countFrom(1);
-        long rows = shape.dim(0);
-        long m = op instanceof Op.Linear l ? l.x().shape().elementCount() / k : op.out().shape().elementCount() / rows;
+        if (op instanceof Op.Linear l) {
+            return takeLinear(l, shape, weight);
+        }
         if (op instanceof Op.Conv2d c) {
             ConvolutionRoute route = ConvolutionRoute.of(c, half, plan::binding);
             if (route.onCudnn()) {
@@ -119,6 +139,9 @@ final class LibraryProducts implements OperatorPath {
                 return true;
             }
         }
+        long k = shape.countFrom(1);
+        long rows = shape.dim(0);
+        long m = op instanceof Op.Linear l ? l.x().shape().elementCount() / k : op.out().shape().elementCount() / rows;
         if (!fitsInt(k * m) || !fitsInt(rows * m) || !fitsInt(rows * k)) {
             return false;
         }
@@ -129,6 +152,51 @@ final class LibraryProducts implements OperatorPath {
         }
         stagedProduct = Math.max(stagedProduct, rows * m);
         return true;
+    }
+
+    private boolean takeLinear(Op.Linear l, Shape shape, Tensor weight) {
+        long k = shape.countFrom(1);
+        long n = shape.dim(0);
+        long m = l.x().shape().elementCount() / k;
+        long stored = biasOffset(n * k) + n;
+        if (!fitsInt(k * m) || !fitsInt(n * m) || !fitsInt(stored)) {
+            return false;
+        }
+        LinearRoute route = LinearRoute.choose(matches(l.x()), matches(l.out()), l.activation() != Activation.NONE,
+                operand(l.bias()), operand(l.residual()));
+        routes.put(l, route);
+        Tensor bias = l.bias() != null && plan.binding(l.bias()) == BufferPlan.Binding.CONSTANT ? constants.apply(l.bias()) : null;
+        weights.put(l, linearWeight(weight, bias, (int) (n * k), (int) stored));
+        if (route.stageInput()) {
+            stagedInput = Math.max(stagedInput, k * m);
+        }
+        if (route.throughScratch()) {
+            scratchElements = Math.max(scratchElements, n * m);
+        }
+        return true;
+    }
+
+    /** Whether {@code v} is stored in the element type of this executable's products (see {@link LinearRoute}). */
+    private boolean matches(Value v) {
+        return !half || plan.binding(v) == BufferPlan.Binding.ARENA;
+    }
+
+    private LinearRoute.Operand operand(Value v) {
+        if (v == null) {
+            return LinearRoute.Operand.NONE;
+        }
+        if (plan.binding(v) == BufferPlan.Binding.CONSTANT) {
+            return LinearRoute.Operand.CONSTANT;
+        }
+        return matches(v) ? LinearRoute.Operand.MATCHING : LinearRoute.Operand.OTHER;
+    }
+
+    /**
+     * Where a Linear's constant bias starts in its weight array: after the {@code weightElements} of the weight,
+     * on the next 256-byte boundary (16-byte aligned on the device, past TornadoVM's 16-byte array header).
+     */
+    static long biasOffset(long weightElements) {
+        return (weightElements + 127) / 128 * 128;
     }
 
     /**
@@ -160,7 +228,7 @@ final class LibraryProducts implements OperatorPath {
     public TaskCost cost(Op op) {
         TaskCost gemm = half ? library(CuBlas.class, "cublasGemmExFP16FP32") : library(CuBlas.class, "cublasSgemm");
         return switch (op) {
-            case Op.Linear l -> TaskCost.of(LibraryStaging.class, half ? "rowsHalf" : "rows", "linearEpilogue").plus(gemm);
+            case Op.Linear l -> linearCost(l);
             case Op.Conv2d c when cudnn.containsKey(c) -> cudnn.get(c).cost(TaskCost.of(LibraryStaging.class, "rowsHalf"),
                     TaskCost.of(LibraryStaging.class, "headsFromHalf"));
             case Op.Conv2d c -> (half ? TaskCost.of(LibraryStaging.class, "im2col", "rowsHalf", "convEpilogue")
@@ -169,6 +237,79 @@ final class LibraryProducts implements OperatorPath {
                     .plus(library(CuDnn.class, "sdpaForward")).plus(TaskCost.of(LibraryStaging.class, "headsFromHalf"));
             default -> throw new IllegalStateException(op + " is not a library operator");
         };
+    }
+
+    /** How a Linear this path took runs (null for one it did not take). */
+    LinearRoute route(Op.Linear l) {
+        return routes.get(l);
+    }
+
+    /** Staging of x where it is needed, the cuBLASLt task (one parameter per distinct array), the epilogue kernel if any. */
+    TaskCost linearCost(Op.Linear l) {
+        LinearRoute route = routes.get(l);
+        TaskCost cost = route.stageInput() ? TaskCost.of(LibraryStaging.class, "rowsHalf") : TaskCost.NONE;
+        List<Object> arrays = new ArrayList<>();
+        linearOperands(l, route, this::storageKey, v -> 0, "staged input", "scratch", arrays);
+        cost = cost.plus(TaskCost.launch(arrays.size()));
+        if (route.throughScratch()) {
+            cost = cost.plus(TaskCost.of(LibraryStaging.class, half ? "linearEpilogueHalf" : "linearEpilogue"));
+        }
+        return cost;
+    }
+
+    /**
+     * Which of the executable's buffers holds {@code v}, as a key that is equal exactly where two values share an
+     * array (the buffer layout's rule: one arena, one array each for inputs, steady inputs, outputs, constants).
+     */
+    private Object storageKey(Value v) {
+        BufferPlan.Binding b = plan.binding(v);
+        if (b == BufferPlan.Binding.INPUT) {
+            return graph.isSteady(graph.inputs().get(plan.bindingIndex(v))) ? "steady inputs" : "inputs";
+        }
+        return b;
+    }
+
+    /**
+     * The cuBLASLt task of a Linear: its product record and, in {@code arrays}, its array parameters, each once:
+     * the workspace, the weight (with the constant bias after it), x (or {@code stagedX}), the output (or
+     * {@code scratch}), the residual and a non-constant bias where cuBLASLt adds them. {@code array} maps a value
+     * to its array (a key of it when counting costs), {@code offset} to its element offset there.
+     */
+    private LtMatmul linearOperands(Op.Linear l, LinearRoute route, Function<Value, Object> array, ToLongFunction<Value> offset,
+                                    Object stagedX, Object scratchArray, List<Object> arrays) {
+        int k = l.x().shape().size(-1);
+        int n = l.weight().shape().size(0);
+        int m = (int) (l.x().shape().elementCount() / k);
+        int ws = parameter(arrays, workspace == null ? "workspace" : workspace);
+        int w = parameter(arrays, weights.get(l));
+        int x = parameter(arrays, route.stageInput() ? stagedX : array.apply(l.x()));
+        int d = parameter(arrays, route.throughScratch() ? scratchArray : array.apply(l.out()));
+        boolean constantBias = l.bias() != null && plan.binding(l.bias()) == BufferPlan.Binding.CONSTANT;
+        int c = route.residualInGemm(l.residual() != null) ? parameter(arrays, array.apply(l.residual())) : -1;
+        int bias = route.biasInGemm() && !constantBias ? parameter(arrays, array.apply(l.bias())) : -1;
+        LtMatmul.Operand biasOperand = null;
+        if (route.biasInGemm()) {
+            biasOperand = constantBias ? new LtMatmul.Operand(w, biasOffset((long) n * k)) : new LtMatmul.Operand(bias, offset.applyAsLong(l.bias()));
+        }
+        // out [m, n] = x [m, k] w^T is, column-major, the n x m product of w (stored k x n, transposed) and x^T (k x m).
+        return new LtMatmul(half ? LtMatmul.ElementType.F16 : LtMatmul.ElementType.F32, n, m, k, true, false, k, k, n,
+                new LtMatmul.Operand(w, 0), new LtMatmul.Operand(x, route.stageInput() ? 0 : offset.applyAsLong(l.x())),
+                c < 0 ? null : new LtMatmul.Operand(c, offset.applyAsLong(l.residual())),
+                new LtMatmul.Operand(d, route.throughScratch() ? 0 : offset.applyAsLong(l.out())), biasOperand, ws);
+    }
+
+    /**
+     * The index of {@code array} among the task's parameters, added where it is not there yet (by identity: the
+     * cost's keys are enum constants and string literals).
+     */
+    private static int parameter(List<Object> arrays, Object array) {
+        for (int i = 0; i < arrays.size(); i++) {
+            if (arrays.get(i) == array) {
+                return i;
+            }
+        }
+        arrays.add(array);
+        return arrays.size() - 1;
     }
 
     /**
@@ -190,19 +331,32 @@ final class LibraryProducts implements OperatorPath {
 
     /** Allocates the staging arrays (NaN-poisoned where F32) once every operator was offered. */
     void allocate() {
-        if (!cudnn.isEmpty()) {
-            workspace = new FloatArray((int) (workspaceBytes / Float.BYTES));
-            for (int i = 0; i < stagedConv.length; i++) {
-                convScratch[i] = stagedConv[i] == 0 ? null : new HalfFloatArray(toIntElements(stagedConv[i]));
-            }
-        }
-        if (stagedProduct > 0) {
+        if (stagedInput > 0) {
             input = half ? new HalfFloatArray((int) stagedInput) : new FloatArray((int) stagedInput);
-            product = new FloatArray((int) stagedProduct);
-            product.init(Float.NaN);
             if (input instanceof FloatArray f) {
                 f.init(Float.NaN);
             }
+        }
+        if (stagedProduct > 0) {
+            product = new FloatArray((int) stagedProduct);
+            product.init(Float.NaN);
+        }
+        long workspaceSize = Math.max(routes.isEmpty() ? 0 : WORKSPACE_BYTES, cudnn.isEmpty() ? 0 : workspaceBytes);
+        if (workspaceSize > 0) {
+            workspace = new FloatArray(toIntElements(workspaceSize / Float.BYTES));
+        }
+        for (int i = 0; i < stagedConv.length; i++) {
+            convScratch[i] = stagedConv[i] == 0 ? null : new HalfFloatArray(toIntElements(stagedConv[i]));
+        }
+        if (scratchElements > 0) {
+            scratch = half ? new HalfFloatArray((int) scratchElements) : new FloatArray((int) scratchElements);
+            if (scratch instanceof FloatArray f) {
+                f.init(Float.NaN);
+            } else {
+                ((HalfFloatArray) scratch).init(new HalfFloat(Float.NaN));
+            }
+        }
+        if (!weights.isEmpty()) {
             if (stagedColumns > 0) {
                 columns = new FloatArray((int) stagedColumns);
                 columns.init(Float.NaN);
@@ -219,7 +373,8 @@ final class LibraryProducts implements OperatorPath {
     /** The staging arrays, which every task graph of a chained call must declare. */
     List<Object> sharedBuffers() {
         List<Object> all = new ArrayList<>();
-        for (Object o : new Object[]{input, columns, product, queries, keys, values, attended, workspace, convScratch[0], convScratch[1], convScratch[2]}) {
+        for (Object o : new Object[]{input, columns, product, queries, keys, values, attended, scratch, workspace, convScratch[0],
+                convScratch[1], convScratch[2]}) {
             if (o != null) {
                 all.add(o);
             }
@@ -249,32 +404,53 @@ final class LibraryProducts implements OperatorPath {
         }
     }
 
+    /**
+     * A Linear as one cuBLASLt product on the operands' own storage ({@link LinearRoute}): x rounded into the F16
+     * staging array first where it is stored in F32 in an F16 executable, and an epilogue kernel after it where the
+     * product goes to the scratch array.
+     */
     private void linear(Op.Linear l, Emission e) {
         TaskGraph tasks = e.tasks();
+        LinearRoute route = routes.get(l);
         int k = l.x().shape().size(-1);
         int n = l.weight().shape().size(0);
         int m = (int) (l.x().shape().elementCount() / k);
-        Slot x = e.slot(l.x());
-        String stage = e.nextTask();
-        if (half) {
+        if (route.stageInput()) {
+            Slot x = e.slot(l.x());
+            String stage = e.nextTask();
             tasks.task(stage, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), x.bit(Storage.X), x.floats(), x.offset(),
                     (HalfFloatArray) input, m * k);
-        } else {
-            tasks.task(stage, LibraryStaging::rows, e.ctx(), x.floats(), x.offset(), (FloatArray) input, m * k);
+            e.pointwiseGrid(stage, m * k);
         }
-        e.pointwiseGrid(stage, m * k);
-        gemm(l, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, weights.get(l), k, input, k, n, e);
-        Slot b = l.bias() == null ? null : e.slot(l.bias());
-        Slot r = l.residual() == null ? null : e.slot(l.residual());
-        Slot o = e.slot(l.out());
-        int act = JavaKernelPath.activationCode(l.activation());
-        int outputs = act == KernelMath.ACT_GEGLU ? m * (n / 2) : m * n;
-        String out = e.nextTask();
-        int halves = Slot.bit(b, Storage.Z) | Slot.bit(r, Storage.RESIDUAL) | o.bit(Storage.OUT);
-        tasks.task(out, LibraryStaging::linearEpilogue, e.ctx(), e.halfArena(), halves, product,
-                b == null ? product : b.floats(), b == null ? -1 : b.offset(),
-                r == null ? product : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(), m, n, act);
-        e.pointwiseGrid(out, outputs);
+        tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, weights.get(l));
+        List<Object> arrays = new ArrayList<>();
+        LtMatmul product = linearOperands(l, route, v -> storage(e.slot(v), e), v -> e.slot(v).offset(), input, scratch, arrays);
+        tasks.libraryTask(e.nextTask(), CublasLtProvider::matmul, product, arrays.toArray());
+        if (route.throughScratch()) {
+            Slot b = l.bias() == null || route.biasInGemm() ? null : e.slot(l.bias());
+            Slot r = l.residual() == null ? null : e.slot(l.residual());
+            Slot o = e.slot(l.out());
+            int act = JavaKernelPath.activationCode(l.activation());
+            int outputs = act == KernelMath.ACT_GEGLU ? m * (n / 2) : m * n;
+            String out = e.nextTask();
+            int halves = Slot.bit(b, Storage.Z) | Slot.bit(r, Storage.RESIDUAL) | o.bit(Storage.OUT);
+            FloatArray placeholder = o.floats();
+            FloatArray bias = b == null ? placeholder : b.floats();
+            FloatArray res = r == null ? placeholder : r.floats();
+            if (half) {
+                tasks.task(out, LibraryStaging::linearEpilogueHalf, e.ctx(), e.halfArena(), halves, (HalfFloatArray) scratch, bias,
+                        b == null ? -1 : b.offset(), res, r == null ? -1 : r.offset(), o.floats(), o.offset(), m, n, act);
+            } else {
+                tasks.task(out, LibraryStaging::linearEpilogue, e.ctx(), e.halfArena(), halves, (FloatArray) scratch, bias,
+                        b == null ? -1 : b.offset(), res, r == null ? -1 : r.offset(), o.floats(), o.offset(), m, n, act);
+            }
+            e.pointwiseGrid(out, outputs);
+        }
+    }
+
+    /** The array that really holds a value: the F16 arena for a value kept in F16, else its slot's array. */
+    private static Object storage(Slot s, Emission e) {
+        return s.half() ? e.halfArena() : s.array();
     }
 
     private void conv2d(Op.Conv2d c, Emission e) {
@@ -443,10 +619,43 @@ final class LibraryProducts implements OperatorPath {
         return dst;
     }
 
+    /**
+     * A Linear's weight [n, k] in the product's element type, then its constant bias (if any) at
+     * {@link #biasOffset}: one array, uploaded on the first run.
+     */
+    private TornadoNativeArray linearWeight(Tensor weight, Tensor bias, int weightElements, int elements) {
+        float[] w = weight.toFloatArray();
+        float[] b = bias == null ? new float[0] : bias.toFloatArray();
+        int at = (int) biasOffset(weightElements);
+        if (half) {
+            HalfFloatArray dst = new HalfFloatArray(bias == null ? weightElements : elements);
+            MemorySegment d = dst.getSegment();
+            for (int i = 0; i < w.length; i++) {
+                d.setAtIndex(SHORT, i, Float.floatToFloat16(w[i]));
+            }
+            for (int i = 0; i < b.length; i++) {
+                d.setAtIndex(SHORT, at + i, Float.floatToFloat16(b[i]));
+            }
+            return dst;
+        }
+        FloatArray dst = new FloatArray(bias == null ? weightElements : elements);
+        for (int i = 0; i < w.length; i++) {
+            dst.set(i, w[i]);
+        }
+        for (int i = 0; i < b.length; i++) {
+            dst.set(at + i, b[i]);
+        }
+        return dst;
+    }
+
     private static FloatArray toFloats(Tensor weight) {
         FloatArray dst = new FloatArray((int) weight.elementCount());
         HostCopies.toFloats(weight, dst, 0);
         return dst;
+    }
+
+    private static boolean fitsInt(long n) {
+        return n > 0 && n < Integer.MAX_VALUE - 64;
     }
 
     private static int toIntElements(long n) {
@@ -454,9 +663,5 @@ final class LibraryProducts implements OperatorPath {
             throw new IllegalArgumentException("the tornado backend indexes with 32-bit ints; " + n + " elements is too many");
         }
         return (int) n;
-    }
-
-    private static boolean fitsInt(long n) {
-        return n > 0 && n < Integer.MAX_VALUE - 64;
     }
 }

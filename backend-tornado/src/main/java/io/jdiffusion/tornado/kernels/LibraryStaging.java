@@ -6,23 +6,17 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 
 /**
- * The moves around a library call (cuBLAS, cuDNN) on TornadoVM's CUDA backend. A library task receives whole
- * TornadoVM arrays (a device pointer to element 0), while activations live at offsets in the executable's
- * arena; so operands are first copied (and rounded to F16 where the library computes in F16) into dedicated
- * staging arrays, and results are read back from a staging array by an epilogue that applies what the Java
- * kernels fuse into their store (bias, activation or GEGLU, residual). One thread per element. Activations in
- * F16 ({@link Storage}) are copied as they are; the F16 im2col still goes through F32 (see {@link #rowsHalf}).
+ * The moves around a library call (cuBLAS, cuBLASLt, cuDNN) on TornadoVM's CUDA backend. TornadoVM's own library
+ * tasks receive whole TornadoVM arrays (a device pointer to element 0), while activations live at offsets in the
+ * executable's arena; so their operands are first copied (and rounded to F16 where the library computes in F16)
+ * into dedicated staging arrays, and results are read back from a staging array by an epilogue that applies what
+ * the Java kernels fuse into their store (bias, activation or GEGLU, residual). jdiffusion's cuBLASLt products read
+ * the arena in place and need only the rounding of an F32 input and, for activations, the epilogue. One thread per
+ * element. Activations in F16 ({@link Storage}) are copied as they are; the F16 im2col still goes through F32 (see
+ * {@link #rowsHalf}).
  */
 public final class LibraryStaging {
     private LibraryStaging() {
-    }
-
-    /** dst[i] = x[xOff + i]: a linear's input rows, F32. */
-    public static void rows(KernelContext ctx, FloatArray x, int xOff, FloatArray dst, int n) {
-        int i = ctx.globalIdx;
-        if (i < n) {
-            dst.set(i, x.get(xOff + i));
-        }
     }
 
     /**
@@ -97,6 +91,31 @@ public final class LibraryStaging {
             int col = i - r * n;
             if (r < m) {
                 GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, r, col, c.get(i), act);
+            }
+        }
+    }
+
+    /**
+     * {@link #linearEpilogue} reading an F16 product: the output of a Linear whose cuBLASLt product (bias included
+     * where cuBLASLt added it) went to the F16 scratch array {@code c}, for an activation, GEGLU or an operand stored
+     * in F32.
+     */
+    public static void linearEpilogueHalf(KernelContext ctx, HalfFloatArray f16, int halves, HalfFloatArray c, FloatArray bias, int bOff,
+                                          FloatArray res, int rOff, FloatArray out, int oOff, int m, int n, int act) {
+        int i = ctx.globalIdx;
+        if (act == KernelMath.ACT_GEGLU) {
+            int half = n / 2;
+            int r = i / half;
+            int col = i - r * half;
+            if (r < m) {
+                GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, r, col, c.get(r * n + col).getFloat32(),
+                        c.get(r * n + half + col).getFloat32());
+            }
+        } else {
+            int r = i / n;
+            int col = i - r * n;
+            if (r < m) {
+                GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, r, col, c.get(i).getFloat32(), act);
             }
         }
     }

@@ -1,0 +1,126 @@
+package io.jdiffusion.tornado.nvidia;
+
+/**
+ * One cuBLASLt product, in cuBLAS's column-major terms: D (m x n, leading dimension {@code ldd}) = op(A) op(B)
+ * [+ C] [+ bias], with F32 accumulation (no TF32). A is stored {@code k x m} when {@code transA}, else {@code m x k}
+ * (leading dimension {@code lda}); likewise B, {@code n x k} when {@code transB}, else {@code k x n}. C, when present,
+ * has D's layout and is added with beta = 1 (a residual); the bias, when present, is a vector of m elements of D's
+ * type broadcast over D's columns (cuBLASLt's bias epilogue). Each operand is an element offset into one of the
+ * library task's array parameters; parameter {@code workspace} is the workspace array. This record is the task's
+ * tuning object: it rides beside the task instead of as scalar parameters of TornadoVM's task-graph buffer.
+ */
+public record LtMatmul(ElementType type, int m, int n, int k, boolean transA, boolean transB, int lda, int ldb, int ldd,
+                       Operand a, Operand b, Operand c, Operand d, Operand bias, int workspace) {
+    /** Largest alignment worth telling cuBLASLt about (its preferences' default and its largest requirement). */
+    public static final int MAX_ALIGNMENT = 256;
+
+    /** The element types of A, B, C, D and the bias: all F16 or all F32. */
+    public enum ElementType {
+        F16(2, CublasLt.CUDA_R_16F),
+        F32(4, CublasLt.CUDA_R_32F);
+
+        private final int bytes;
+        private final int cudaType;
+
+        ElementType(int bytes, int cudaType) {
+            this.bytes = bytes;
+            this.cudaType = cudaType;
+        }
+
+        public int bytes() {
+            return bytes;
+        }
+
+        int cudaType() {
+            return cudaType;
+        }
+    }
+
+    /** An operand: element {@code offset} of the task's array parameter {@code parameter}. */
+    public record Operand(int parameter, long offset) {
+        public Operand {
+            if (parameter < 0 || offset < 0) {
+                throw new IllegalArgumentException("an operand needs a parameter index and an offset of at least 0, not " + parameter + " and "
+                        + offset);
+            }
+        }
+    }
+
+    public LtMatmul {
+        if (type == null || a == null || b == null || d == null) {
+            throw new IllegalArgumentException("a product needs an element type and operands A, B and D");
+        }
+        if (m < 1 || n < 1 || k < 1) {
+            throw new IllegalArgumentException("product sizes must be positive: m " + m + ", n " + n + ", k " + k);
+        }
+        if (lda < (transA ? k : m) || ldb < (transB ? n : k) || ldd < m) {
+            throw new IllegalArgumentException("leading dimensions " + lda + ", " + ldb + ", " + ldd + " are shorter than the columns of "
+                    + describeShape(type, m, n, k, transA, transB));
+        }
+        if (workspace < 0) {
+            throw new IllegalArgumentException("the workspace needs a parameter index, not " + workspace);
+        }
+    }
+
+    /** beta: 1 where C is added, else 0. */
+    public float beta() {
+        return c == null ? 0f : 1f;
+    }
+
+    /** Rows and columns of A as stored (before its transpose). */
+    long aRows() {
+        return transA ? k : m;
+    }
+
+    long aCols() {
+        return transA ? m : k;
+    }
+
+    long bRows() {
+        return transB ? n : k;
+    }
+
+    long bCols() {
+        return transB ? k : n;
+    }
+
+    /** Device address of {@code o}, given the device address of its parameter's element 0. */
+    public long pointer(Operand o, long base) {
+        return base + o.offset() * type.bytes();
+    }
+
+    /** The largest power of two dividing {@code pointer}, at most {@value #MAX_ALIGNMENT}: what cuBLASLt may assume. */
+    public static int alignment(long pointer) {
+        if (pointer == 0) {
+            return MAX_ALIGNMENT;
+        }
+        return (int) Math.min(MAX_ALIGNMENT, Long.lowestOneBit(pointer));
+    }
+
+    /** The task's array parameters this product writes: D's and the workspace's. */
+    public boolean writes(int parameter) {
+        return parameter == d.parameter() || parameter == workspace;
+    }
+
+    /** The largest parameter index any operand uses, plus one: the library task's parameter count. */
+    public int parameterCount() {
+        int max = Math.max(workspace, Math.max(a.parameter(), Math.max(b.parameter(), d.parameter())));
+        if (c != null) {
+            max = Math.max(max, c.parameter());
+        }
+        if (bias != null) {
+            max = Math.max(max, bias.parameter());
+        }
+        return max + 1;
+    }
+
+    @Override
+    public String toString() {
+        return describeShape(type, m, n, k, transA, transB) + " ld " + lda + "/" + ldb + "/" + ldd + ", A " + a + ", B " + b + ", C " + c
+                + ", D " + d + ", bias " + bias;
+    }
+
+    private static String describeShape(ElementType t, int m, int n, int k, boolean ta, boolean tb) {
+        return t + " " + m + "x" + n + "x" + k + (ta ? " A^T" : "") + (tb ? " B^T" : "");
+    }
+}
