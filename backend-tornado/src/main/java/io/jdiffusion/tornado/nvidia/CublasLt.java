@@ -91,13 +91,7 @@ public final class CublasLt {
 
     /** A cuBLASLt handle. */
     public static long create() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(JAVA_LONG);
-            check("cublasLtCreate", (int) Native.CREATE.invokeExact(out), "");
-            return out.get(JAVA_LONG, 0);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return created("cublasLtCreate", "", out -> (int) Native.CREATE.invokeExact(out));
     }
 
     public static void destroy(long handle) {
@@ -116,13 +110,7 @@ public final class CublasLt {
 
     /** A matmul descriptor with F32 scale type. */
     static long descCreate(int computeType, int scaleType) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(JAVA_LONG);
-            check("cublasLtMatmulDescCreate", (int) Native.DESC_CREATE.invokeExact(out, computeType, scaleType), "");
-            return out.get(JAVA_LONG, 0);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return created("cublasLtMatmulDescCreate", "", out -> (int) Native.DESC_CREATE.invokeExact(out, computeType, scaleType));
     }
 
     /** Sets a 4-byte (int32_t, uint32_t or enum) attribute of a matmul descriptor. */
@@ -141,14 +129,8 @@ public final class CublasLt {
 
     /** A column-major matrix layout: {@code rows x cols}, leading dimension {@code ld}, elements of {@code type}. */
     static long layoutCreate(int type, long rows, long cols, long ld) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(JAVA_LONG);
-            check("cublasLtMatrixLayoutCreate", (int) Native.LAYOUT_CREATE.invokeExact(out, type, rows, cols, ld),
-                    rows + "x" + cols + " ld " + ld + " type " + type);
-            return out.get(JAVA_LONG, 0);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return created("cublasLtMatrixLayoutCreate", rows + "x" + cols + " ld " + ld + " type " + type,
+                out -> (int) Native.LAYOUT_CREATE.invokeExact(out, type, rows, cols, ld));
     }
 
     static void layoutDestroy(long layout) {
@@ -156,13 +138,7 @@ public final class CublasLt {
     }
 
     static long preferenceCreate() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(JAVA_LONG);
-            check("cublasLtMatmulPreferenceCreate", (int) Native.PREF_CREATE.invokeExact(out), "");
-            return out.get(JAVA_LONG, 0);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return created("cublasLtMatmulPreferenceCreate", "", out -> (int) Native.PREF_CREATE.invokeExact(out));
     }
 
     /** Sets a uint32_t preference (the minimum alignments). */
@@ -227,6 +203,23 @@ public final class CublasLt {
                 buf.set(JAVA_LONG, 0, value);
             }
             check(call, (int) setter.invokeExact(target, attribute, buf, bytes), "attribute " + attribute);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** A cublasLt...Create call: it writes the new object's pointer into {@code out} and returns a status. */
+    @FunctionalInterface
+    private interface CreateCall {
+        int into(MemorySegment out) throws Throwable;
+    }
+
+    /** The object {@code create} makes, its status checked ({@code call} and {@code context} name it in the error). */
+    private static long created(String call, String context, CreateCall create) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(JAVA_LONG);
+            check(call, create.into(out), context);
+            return out.get(JAVA_LONG, 0);
         } catch (Throwable t) {
             throw rethrow(t);
         }
