@@ -32,20 +32,31 @@ record KernelProfile(Map<String, double[]> byMethod) {
     static long dataCopyInBytes(TornadoExecutable exe) {
         long bytes = 0;
         for (String log : exe.lastProfiles()) {
-            Matcher section = SECTION.matcher(log);
-            int last = -1;
-            while (section.find()) {
-                last = section.start();
-            }
-            if (last < 0) {
+            List<String> sections = sections(log);
+            if (sections.isEmpty()) {
                 throw new IllegalStateException("no section in a TornadoVM profile: " + log.substring(0, Math.min(200, log.length())));
             }
-            Matcher copy = SECTION_COPY_IN.matcher(log.substring(last));
+            Matcher copy = SECTION_COPY_IN.matcher(sections.getLast());
             if (copy.find()) {
                 bytes += Long.parseLong(copy.group(1));
             }
         }
         return bytes;
+    }
+
+    /** A task graph's profile log cut into its executions' sections, in order (each runs to the next one's start). */
+    private static List<String> sections(String log) {
+        Matcher section = SECTION.matcher(log);
+        List<Integer> starts = new ArrayList<>();
+        while (section.find()) {
+            starts.add(section.start());
+        }
+        starts.add(log.length());
+        List<String> sections = new ArrayList<>();
+        for (int i = 0; i + 1 < starts.size(); i++) {
+            sections.add(log.substring(starts.get(i), starts.get(i + 1)));
+        }
+        return sections;
     }
 
     private static final Pattern COMPILE = Pattern.compile("\"TASK_COMPILE_(GRAAL|DRIVER)_TIME\": \"(\\d+)\"");
@@ -57,16 +68,10 @@ record KernelProfile(Map<String, double[]> byMethod) {
     static double[] compileMs(TornadoExecutable exe) {
         double[] total = new double[2];
         for (String log : exe.lastProfiles()) {
-            Matcher section = SECTION.matcher(log);
-            List<Integer> starts = new ArrayList<>();
-            while (section.find()) {
-                starts.add(section.start());
-            }
-            starts.add(log.length());
             double[] most = new double[2];
-            for (int i = 0; i + 1 < starts.size(); i++) {
+            for (String section : sections(log)) {
                 double[] sum = new double[2];
-                Matcher m = COMPILE.matcher(log.substring(starts.get(i), starts.get(i + 1)));
+                Matcher m = COMPILE.matcher(section);
                 while (m.find()) {
                     sum[m.group(1).equals("GRAAL") ? 0 : 1] += Long.parseLong(m.group(2)) / 1e6;
                 }
