@@ -6,6 +6,7 @@ import jdk.incubator.vector.VectorMask;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static io.jdiffusion.cpu.CpuVectors.F;
 import static io.jdiffusion.cpu.CpuVectors.FLOAT;
@@ -58,6 +59,9 @@ final class AttentionKernel {
     /** Lane i gathers from Q * i further on: a vector of one O^T column, L value channels of one query. */
     private static final int[] O_GATHER = strides(Q);
 
+    /** Counts kernel runs, so each thread's scratch finds its aligned starts once per run ({@link Scratch#ensure}). */
+    private static final AtomicLong RUNS = new AtomicLong();
+
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private AttentionKernel() {
@@ -80,31 +84,55 @@ final class AttentionKernel {
         return a;
     }
 
-    /** One thread's state for a query block: per sub-block Q^T, O^T, running max and sum, rescale factors. */
+    /**
+     * One thread's state for a query block: per sub-block Q^T, O^T, running max and sum, rescale factors.
+     * The arrays the products read and write by whole vectors (Q^T, O^T, the scores, the tile) are used from
+     * their first vector-aligned element ({@link VectorAlignment}), L - 1 spare elements each.
+     */
     private static final class Scratch {
         float[] qT = new float[0];
         float[] oT = new float[0];
         float[] s = new float[0];
         float[] row = new float[0];
-        final float[] tile = new float[R * Q];
+        final float[] tile = new float[R * Q + L - 1];
+        /** The first vector-aligned element of qT, oT, s and tile. */
+        int qT0;
+        int oT0;
+        int s0;
+        int tile0;
         final float[] max = new float[SUB_BLOCKS * Q];
         final float[] sum = new float[SUB_BLOCKS * Q];
         final float[] alpha = new float[SUB_BLOCKS * Q];
         /** Per lane, the sum of a tile's exponentials. */
         final float[] pSum = new float[Q];
 
-        void ensure(int d, int dvRows, int tileKeys) {
-            if (qT.length < SUB_BLOCKS * d * Q) {
-                qT = new float[SUB_BLOCKS * d * Q];
+        /** The run whose placement of the arrays qT0 ... tile0 reflect. */
+        long alignedFor = -1;
+
+        /** Grows the arrays as needed; once per run (a GC may have moved them since) finds their aligned starts. */
+        void ensure(int d, int dvRows, int tileKeys, long run) {
+            boolean grown = false;
+            if (qT.length < SUB_BLOCKS * d * Q + L - 1) {
+                qT = new float[SUB_BLOCKS * d * Q + L - 1];
+                grown = true;
             }
-            if (oT.length < SUB_BLOCKS * dvRows * Q) {
-                oT = new float[SUB_BLOCKS * dvRows * Q];
+            if (oT.length < SUB_BLOCKS * dvRows * Q + L - 1) {
+                oT = new float[SUB_BLOCKS * dvRows * Q + L - 1];
+                grown = true;
             }
-            if (s.length < tileKeys * Q) {
-                s = new float[tileKeys * Q];
+            if (s.length < tileKeys * Q + L - 1) {
+                s = new float[tileKeys * Q + L - 1];
+                grown = true;
             }
             if (row.length < Q * Math.max(d, dvRows)) {
                 row = new float[Q * Math.max(d, dvRows)];
+            }
+            if (grown || alignedFor != run) {
+                alignedFor = run;
+                qT0 = VectorAlignment.firstAligned(qT);
+                oT0 = VectorAlignment.firstAligned(oT);
+                s0 = VectorAlignment.firstAligned(s);
+                tile0 = VectorAlignment.firstAligned(tile);
             }
         }
     }
@@ -143,6 +171,7 @@ final class AttentionKernel {
         int tiles = (nkPad + g.tileKeys() - 1) / g.tileKeys();
         return buffers -> {
             MemorySegment qs = buffers[q], ks = buffers[k], vs = buffers[v], os = buffers[out];
+            long run = RUNS.incrementAndGet();
             float[] kp = ws.get(Workspace.Slot.PACK_B, (long) group * g.kFloats());
             float[] vp = ws.get(Workspace.Slot.PACK_A, (long) group * g.vFloats());
             for (int first = 0; first < batch * heads; first += group) {
@@ -154,7 +183,7 @@ final class AttentionKernel {
                 });
                 pool.forEach(count * blocks, task -> {
                     int bh = bh0 + task / blocks, slot = task / blocks;
-                    queryBlock(qs, os, bh / heads, bh % heads, task % blocks * blockRows, g, qScale,
+                    queryBlock(run, qs, os, bh / heads, bh % heads, task % blocks * blockRows, g, qScale,
                             kp, slot * g.kFloats(), vp, slot * g.vFloats());
                 });
             }
@@ -183,18 +212,18 @@ final class AttentionKernel {
     }
 
     /** Queries [i0, i0 + SUB_BLOCKS * Q) of head h (fewer at the end), sub-block by sub-block within each key tile. */
-    private static void queryBlock(MemorySegment qs, MemorySegment os, int b, int h, int i0, Geometry g, float qScale,
+    private static void queryBlock(long run, MemorySegment qs, MemorySegment os, int b, int h, int i0, Geometry g, float qScale,
                                    float[] kp, int kBase, float[] vp, int vBase) {
         int d = g.d(), dvRows = g.dvRows();
         int subBlocks = Math.min(SUB_BLOCKS, (g.nq() - i0 + Q - 1) / Q);
         Scratch s = SCRATCH.get();
-        s.ensure(d, dvRows, g.tileKeys());
+        s.ensure(d, dvRows, g.tileKeys(), run);
         float[] qT = s.qT, oT = s.oT, scores = s.s, row = s.row;
         int keysPaddedMax = 0;
         for (int sb = 0; sb < subBlocks; sb++) {
             int q0 = i0 + sb * Q, rows = Math.min(Q, g.nq() - q0);
             transposeQuery(qs, (((long) b * g.nq() + q0) * g.heads()) * d + (long) h * d, (long) g.heads() * d, rows,
-                    d, qScale, g.qGather(), row, qT, sb * d * Q);
+                    d, qScale, g.qGather(), row, qT, s.qT0 + sb * d * Q);
             keysPaddedMax = Math.max(keysPaddedMax, keysPadded(g, q0));
         }
         Arrays.fill(s.max, Float.NEGATIVE_INFINITY);
@@ -209,24 +238,24 @@ final class AttentionKernel {
                     continue;
                 }
                 for (int p = 0; p < used; p += R) {
-                    BroadcastKernel.kernel(kp, kBase + (t0 + p) * d, d, 1, qT, sb * d * Q, d, scores, p * Q, Q);
+                    BroadcastKernel.kernel(kp, kBase + (t0 + p) * d, d, 1, qT, s.qT0 + sb * d * Q, d, scores, s.s0 + p * Q, Q);
                 }
-                mask(scores, t0, used, q0, g.nk(), g.causal());
-                softmaxUpdate(scores, used, s.max, s.sum, s.alpha, s.pSum, sb * Q);
+                mask(scores, s.s0, t0, used, q0, g.nk(), g.causal());
+                softmaxUpdate(scores, s.s0, used, s.max, s.sum, s.alpha, s.pSum, sb * Q);
                 for (int c = 0; c < dvRows; c += R) {
-                    int o = (sb * dvRows + c) * Q;
+                    int o = s.oT0 + (sb * dvRows + c) * Q;
                     if (t0 == 0) { // the first tile: O^T is this P V (O^T * alpha + P V with O^T = 0)
-                        BroadcastKernel.kernel(vp, vTile + c, 1, dvRows, scores, 0, used, oT, o, Q);
+                        BroadcastKernel.kernel(vp, vTile + c, 1, dvRows, scores, s.s0, used, oT, o, Q);
                     } else {
-                        BroadcastKernel.kernel(vp, vTile + c, 1, dvRows, scores, 0, used, s.tile, 0, Q);
-                        rescaleAdd(oT, o, s.tile, s.alpha, sb * Q);
+                        BroadcastKernel.kernel(vp, vTile + c, 1, dvRows, scores, s.s0, used, s.tile, s.tile0, Q);
+                        rescaleAdd(oT, o, s.tile, s.tile0, s.alpha, sb * Q);
                     }
                 }
             }
         }
         for (int sb = 0; sb < subBlocks; sb++) {
             int q0 = i0 + sb * Q;
-            store(oT, sb * dvRows * Q, s.sum, sb * Q, Math.min(Q, g.nq() - q0), O_GATHER, row, os,
+            store(oT, s.oT0 + sb * dvRows * Q, s.sum, sb * Q, Math.min(Q, g.nq() - q0), O_GATHER, row, os,
                     (((long) b * g.nq() + q0) * g.heads()) * g.dv() + (long) h * g.dv(), (long) g.heads() * g.dv(), g.dv());
         }
     }
@@ -239,15 +268,15 @@ final class AttentionKernel {
 
     /**
      * Scores of keys past nk, and with the causal mask of keys after the query, become -infinity: rows
-     * [0, used) of a tile from key t0, lane r of a row being query i0 + r.
+     * [0, used) of a tile from key t0 (row j at {@code base + j * Q}), lane r of a row being query i0 + r.
      */
-    private static void mask(float[] scores, int t0, int used, int i0, int nk, boolean causal) {
+    private static void mask(float[] scores, int base, int t0, int used, int i0, int nk, boolean causal) {
         FloatVector minusInf = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
         int first = Math.max(0, Math.min(used, (causal ? Math.min(nk, i0 + 1) : nk) - t0));
         for (int j = first; j < used; j++) {
             int key = t0 + j;
             for (int half = 0; half < Q; half += L) {
-                int o = j * Q + half;
+                int o = base + j * Q + half;
                 if (key >= nk) {
                     minusInf.intoArray(scores, o);
                 } else {
@@ -264,15 +293,15 @@ final class AttentionKernel {
      * written over the scores, running sum rescaled and extended; alpha = 2^(max_old - max_new) is what
      * each query's partial output must be scaled by (0 on the first tile, where the old max is -infinity).
      */
-    private static void softmaxUpdate(float[] scores, int used, float[] max, float[] sum, float[] alpha, float[] pSum, int at) {
+    private static void softmaxUpdate(float[] scores, int base, int used, float[] max, float[] sum, float[] alpha, float[] pSum, int at) {
         for (int c = 0; c < Q; c += L) {
             FloatVector old = FloatVector.fromArray(F, max, at + c);
-            rowMax(scores, used, c, old).intoArray(max, at + c);
+            rowMax(scores, used, base + c, old).intoArray(max, at + c);
             old.intoArray(alpha, at + c);
         }
         for (int c = 0; c < Q; c += L) {
             VectorMath.exp2NonPositive(alpha, at + c, 1, 0, 1, 0, max, at + c, pSum, c);
-            VectorMath.exp2NonPositive(scores, c, 1, 0, used, Q, max, at + c, pSum, c);
+            VectorMath.exp2NonPositive(scores, base + c, 1, 0, used, Q, max, at + c, pSum, c);
             FloatVector.fromArray(F, sum, at + c).fma(FloatVector.fromArray(F, alpha, at + c), FloatVector.fromArray(F, pSum, c))
                     .intoArray(sum, at + c);
         }
@@ -292,13 +321,13 @@ final class AttentionKernel {
         return m0.max(m1);
     }
 
-    /** o[from + r*Q + lanes] = o * alpha + tile for the R rows of one V^T panel: the partial output rescaled and extended. */
-    private static void rescaleAdd(float[] o, int from, float[] tile, float[] alpha, int at) {
+    /** o[from + r*Q + lanes] = o * alpha + tile[tile0 + r*Q + lanes] for the R rows of one V^T panel: the partial output rescaled and extended. */
+    private static void rescaleAdd(float[] o, int from, float[] tile, int tile0, float[] alpha, int at) {
         for (int c = 0; c < Q; c += L) {
             FloatVector a = FloatVector.fromArray(F, alpha, at + c);
             for (int r = 0; r < R; r++) {
                 int oi = from + r * Q + c;
-                FloatVector.fromArray(F, o, oi).fma(a, FloatVector.fromArray(F, tile, r * Q + c)).intoArray(o, oi);
+                FloatVector.fromArray(F, o, oi).fma(a, FloatVector.fromArray(F, tile, tile0 + r * Q + c)).intoArray(o, oi);
             }
         }
     }
