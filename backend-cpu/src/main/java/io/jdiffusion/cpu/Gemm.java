@@ -32,8 +32,8 @@ final class Gemm {
     private static final int A_BLOCK_BYTES = 192 * 1024;
     /**
      * Depth of a chunk where the depth is split ({@link #chunkDepth}): a B slice of 256 x NR is 16 KiB at 256-bit
-     * vectors, half of a 32 KiB L1, and the A block's slice of 32 panels 192 KiB of L2. Chunks of 256 beat
-     * 384 and 512 at every deep convolution measured (AVX2, two threads' worth of L3 traffic).
+     * vectors, half of a 32 KiB L1, and the A block's slice of 32 panels 192 KiB of L2. Chunks of 256 were as
+     * fast as or faster than 384 and 512 at every deep convolution measured (AVX2, docs/PERFORMANCE.md).
      */
     static final int DEPTH_CHUNK = 256;
     /**
