@@ -3,7 +3,7 @@
 
 Usage: ort_unet_profile.py MODEL_DIR LATENT_HW [--threads 1] [--runs 4] [--json]
 MODEL_DIR holds model.onnx (batch 2, LATENT_HW x LATENT_HW latents, as ../shared/bench/onnxruntime_cpu_anchor.py
-exports it). The session runs with ORT_ENABLE_ALL and `--threads` intra-op threads; every run is profiled
+or `scripts/cpu_compare.py export` exports it). The session runs with ORT_ENABLE_ALL and `--threads` intra-op threads; every run is profiled
 (SessionOptions.enable_profiling) and each node's time is the minimum over the runs after the first (the warm-up),
 so a neighbour's burst on a shared machine inflates no row. Each row is a kind of operator:
   conv KxK HxW cin->cout (stride 2 marked), linear M=.. K=.. N=.. (a MatMul/Gemm with a constant operand),
@@ -88,8 +88,11 @@ def main():
     feed = {"sample": rng.standard_normal((2, 4, hw, hw), dtype=np.float32),
             "timestep": np.array([999, 999], dtype=np.int64),
             "encoder_hidden_states": rng.standard_normal((2, 77, 768), dtype=np.float32)}
-    names = [i.name for i in s.get_inputs()]
-    feed = {k: v for k, v in feed.items() if k in names}
+    # scripts/cpu_compare.py exports the inputs positionally (in0 sample, in1 timestep, in2 context)
+    positional = dict(zip(["in0", "in1", "in2"], feed.values()))
+    types = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(float16)": np.float16}
+    feed = {i.name: (feed.get(i.name) if i.name in feed else positional[i.name]).astype(types[i.type])
+            for i in s.get_inputs()}
     wall, cpu = [], []
     for _ in range(args.runs):
         t0, c0 = time.perf_counter(), time.process_time()
