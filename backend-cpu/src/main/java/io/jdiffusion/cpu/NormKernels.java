@@ -153,11 +153,13 @@ final class NormKernels {
      * </ul>
      * The division stays: a reciprocal from a bit trick and three Newton steps was slower.
      *
-     * <p>The loop addresses slices made here, of exactly its elements, from byte offset 0 up to their
-     * size: C2 then sees each access in bounds and drops the checks. Indexing the whole buffer at
-     * {@code 4 * (base + i)}, or a slice made by the caller, kept the checks in the loop: single-threaded
-     * over 64x64x320 this pass took 1.13 ms against 1.28 ms, a bare load-fma-store loop 0.23 against 0.48
-     * ms (docs/PERFORMANCE.md, 2026-12-05).
+     * <p>The loop addresses slices made here, of exactly its elements, with int offsets from 0 up to their
+     * size: C2 then can hoist the accesses' checks (bounds, the segment's session, read-only, its class) out
+     * of the loop and unroll it. Indexing the whole buffer at {@code 4 * (base + i)}, or a slice made by the
+     * caller, kept the checks in the loop (1.28 against 1.13 ms over 64x64x320 with the previous arithmetic).
+     * The hoisting is not certain: the segment classes come from a JDK-wide type profile, the hoisted check
+     * on them sometimes fails once (a "profile_predicate" deoptimization), and the recompiled loop keeps
+     * every check inside and is not unrolled, about 1.5x slower (docs/PERFORMANCE.md, 2026-12-05).
      */
     static void affineSilu(MemorySegment x, MemorySegment out, long base, int n, double scale, double shift) {
         FloatVector sc = FloatVector.broadcast(F, (float) scale), sh = FloatVector.broadcast(F, (float) shift);
