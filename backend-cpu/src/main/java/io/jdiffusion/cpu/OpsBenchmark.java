@@ -103,7 +103,10 @@ public final class OpsBenchmark implements AutoCloseable {
 
     private List<Case> cases() {
         List<Case> c = new ArrayList<>();
-        int[][] gemm = {{4096, 320, 320}, {4096, 320, 2560}, {1024, 640, 640}, {256, 1280, 1280}, {77, 768, 768}};
+        // The five SD shapes, then the UNet's deep products at batch 2 (feed-forward out at 16x16 and 32x32, and
+        // the 16x16 feed-forward in, GEGLU's 10240 columns as a plain product), whose depth Gemm splits into chunks.
+        int[][] gemm = {{4096, 320, 320}, {4096, 320, 2560}, {1024, 640, 640}, {256, 1280, 1280}, {77, 768, 768},
+                {512, 5120, 1280}, {2048, 2560, 640}, {512, 1280, 10240}};
         for (int[] s : gemm) {
             int m = s[0], k = s[1], n = s[2];
             for (boolean half : new boolean[] {false, true}) {
@@ -123,6 +126,15 @@ public final class OpsBenchmark implements AutoCloseable {
                 c.add(new Case("conv3x3", h + "x" + w + "x" + ch, "winograd f16 panels", flops, ConvAlgorithm.AUTO, true,
                         g -> g.conv2d(input(g, "x", 1, ch, h, w), weight(g, ch, ch, 3, 3), weight(g, ch), null, 1, Padding.same(1))));
             }
+        }
+        // The UNet's deep im2col layers at batch 2 (512x512 images: 16x16 gets no Winograd filters within the
+        // budget; 8x8 never does): depths of 11520 and 23040, split into chunks by Gemm.
+        for (int[] s : new int[][] {{16, 1280, 1280}, {8, 2560, 1280}, {8, 1280, 1280}}) {
+            int hw = s[0], cin = s[1], cout = s[2];
+            c.add(new Case("conv3x3", hw + "x" + hw + " " + cin + "->" + cout + " batch 2", "im2col",
+                    2.0 * 2 * cout * cin * 9 * hw * hw, ConvAlgorithm.IM2COL,
+                    g -> g.conv2d(input(g, "x", 2, cin, hw, hw), weight(g, cout, cin, 3, 3), weight(g, cout), null, 1,
+                            Padding.same(1))));
         }
         // SD 1.5's attention at 64x64, 32x32 and 16x16 latents (512x512 images; 256x256 images run the last
         // two shapes' rows at a quarter of the tokens), SDXL's 4096-token level, the text encoder's causal layer.

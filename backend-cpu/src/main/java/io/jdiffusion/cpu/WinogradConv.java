@@ -76,7 +76,6 @@ final class WinogradConv {
         float[][] rows = new float[POSITIONS][cin];
         for (int co = 0; co < cout; co++) {
             Packing.readRow(w, co, cin * 9, row);
-            int p = co / MR, r = co % MR;
             for (int ci = 0; ci < cin; ci++) {
                 WinogradF43.transformKernel(row, ci * 9, u);
                 for (int xi = 0; xi < POSITIONS; xi++) {
@@ -84,7 +83,7 @@ final class WinogradConv {
                 }
             }
             for (int xi = 0; xi < POSITIONS; xi++) {
-                packed.write(xi * sizeA + (long) p * cin * MR + (long) r * cin, rows[xi], 0, cin);
+                Gemm.writeRowOfA(packed, xi * sizeA, cout, cin, co, rows[xi], 0);
             }
         }
         return packed;

@@ -1,10 +1,13 @@
 package io.jdiffusion.cpu;
 
 import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.testing.ConformanceCase;
 import io.jdiffusion.backend.testing.OperatorConformanceSuite;
 import io.jdiffusion.backend.testing.Oracle;
 import io.jdiffusion.backend.testing.ReferenceOps;
 import io.jdiffusion.backend.testing.Tolerances;
+
+import java.util.List;
 
 /**
  * Every operator with F32 weights packed as F16 panels ({@link CpuSettings#F32_WEIGHTS_AS_F16}) against the
@@ -12,6 +15,7 @@ import io.jdiffusion.backend.testing.Tolerances;
  * and accumulation stay F32, so direct operators are held to F32's 1e-5. Winograd's transformed filters are
  * rounded to F16 again, after the transform, so those cases get 3e-3. (Against the unrounded weights, a 5-term
  * dot product that nearly cancels drew 1.6e-3 from the rounding alone, which says nothing of the kernel.)
+ * The shared cases and {@link GemmDepthCases}.
  */
 class CpuF16WeightsConformanceTest extends OperatorConformanceSuite {
     static final Tolerances F16_WEIGHTS = new Tolerances(1e-5, 3e-3);
@@ -32,5 +36,10 @@ class CpuF16WeightsConformanceTest extends OperatorConformanceSuite {
     @Override
     protected Tolerances tolerances() {
         return F16_WEIGHTS;
+    }
+
+    @Override
+    protected List<ConformanceCase> cases() {
+        return GemmDepthCases.withShared();
     }
 }

@@ -2,7 +2,6 @@ package io.jdiffusion.cpu;
 
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.testing.ConformanceCase;
-import io.jdiffusion.backend.testing.ConformanceCases;
 import io.jdiffusion.backend.testing.OperatorConformanceSuite;
 
 import java.util.List;
@@ -25,8 +24,8 @@ class CpuWinogradConformanceTest extends OperatorConformanceSuite {
         return convolutionCases().stream().filter(c -> !c.name().contains("f16")).toList();
     }
 
-    /** The convolution cases and the multi-operator graphs. */
+    /** The convolution cases (the shared ones and {@link GemmDepthCases}') and the multi-operator graphs. */
     static List<ConformanceCase> convolutionCases() {
-        return ConformanceCases.all().stream().filter(c -> c.name().startsWith("conv") || c.name().startsWith("graph")).toList();
+        return GemmDepthCases.withShared().stream().filter(c -> c.name().startsWith("conv") || c.name().startsWith("graph")).toList();
     }
 }
