@@ -18,8 +18,13 @@ import static io.jdiffusion.cpu.CpuVectors.ORDER;
  * scales, shifts, activates and writes each output element once.
  */
 final class NormKernels {
-    /** Vectors summed in float before the partial sums move to double. */
-    private static final int CHUNK_VECTORS = 32;
+    /** Vectors summed in float (32 by each of the four accumulators) before the partial sums move to double. */
+    private static final int CHUNK_VECTORS = 128;
+    /** Elements per slice of the statistics pass, so its offsets are ints (a multiple of every chunk). */
+    private static final long BLOCK = 1L << 28;
+    private static final double LOG2E = 1.4426950408889634;
+    /** The bits of {@link VectorMath#ROUNDER}: the bits of z + ROUNDER are these plus round(z), for |z| <= 2^22. */
+    private static final int ROUNDER_BITS = Float.floatToRawIntBits(VectorMath.ROUNDER);
 
     private NormKernels() {
     }
@@ -31,26 +36,41 @@ final class NormKernels {
     /**
      * Statistics of x[base, base + n) with the data shifted by its first element (so E[x^2] - E[x]^2 does
      * not cancel when the mean is large) and float partial sums over short chunks folded into doubles.
+     * Four pairs of accumulators take the vectors in turn: with one pair, each vector waited for the
+     * previous FMA (4 cycles), which held the pass to about 8 bytes a cycle even where the group comes
+     * from cache (docs/PERFORMANCE.md, "GroupNorm+SiLU: the clamp and the statistics", 2026-12-05).
      */
     static Stats stats(MemorySegment x, long base, long n, float eps) {
         float shift = x.getAtIndex(FLOAT, base);
         FloatVector sv = FloatVector.broadcast(F, shift);
-        MemorySegment xs = x.asSlice(4 * base, 4 * n); // offsets from 0 within one slice: see affineSilu
         double s1 = 0, s2 = 0;
-        long i = 0;
-        long full = n - n % L;
-        while (i < full) {
-            long end = Math.min(full, i + (long) CHUNK_VECTORS * L);
-            FloatVector a1 = FloatVector.zero(F), a2 = FloatVector.zero(F);
-            for (; i < end; i += L) {
-                FloatVector v = FloatVector.fromMemorySegment(F, xs, 4 * i, ORDER).sub(sv);
-                a1 = a1.add(v);
-                a2 = v.fma(v, a2);
+        long full = n - n % (4L * L);
+        for (long block = 0; block < full; block += BLOCK) {
+            // a slice of exactly the block, int offsets from 0: see affineSilu
+            int bytes = (int) (4 * Math.min(BLOCK, full - block));
+            MemorySegment xs = x.asSlice(4 * (base + block), bytes);
+            for (int chunk = 0; chunk < bytes; chunk += 4 * CHUNK_VECTORS * L) {
+                int end = Math.min(bytes, chunk + 4 * CHUNK_VECTORS * L);
+                FloatVector a1 = FloatVector.zero(F), a2 = a1, b1 = a1, b2 = a1, c1 = a1, c2 = a1, d1 = a1, d2 = a1;
+                for (int o = chunk; o < end; o += 16 * L) {
+                    FloatVector v = FloatVector.fromMemorySegment(F, xs, o, ORDER).sub(sv);
+                    FloatVector w = FloatVector.fromMemorySegment(F, xs, o + 4 * L, ORDER).sub(sv);
+                    FloatVector y = FloatVector.fromMemorySegment(F, xs, o + 8 * L, ORDER).sub(sv);
+                    FloatVector z = FloatVector.fromMemorySegment(F, xs, o + 12 * L, ORDER).sub(sv);
+                    a1 = a1.add(v);
+                    a2 = v.fma(v, a2);
+                    b1 = b1.add(w);
+                    b2 = w.fma(w, b2);
+                    c1 = c1.add(y);
+                    c2 = y.fma(y, c2);
+                    d1 = d1.add(z);
+                    d2 = z.fma(z, d2);
+                }
+                s1 += VectorMath.sum(a1.add(b1).add(c1.add(d1)));
+                s2 += VectorMath.sum(a2.add(b2).add(c2.add(d2)));
             }
-            s1 += VectorMath.sum(a1);
-            s2 += VectorMath.sum(a2);
         }
-        for (; i < n; i++) {
+        for (long i = full; i < n; i++) {
             double v = x.getAtIndex(FLOAT, base + i) - (double) shift;
             s1 += v;
             s2 += v * v;
@@ -81,21 +101,23 @@ final class NormKernels {
                     int ch = g * perGroup + c;
                     double scale = gs.getAtIndex(FLOAT, ch) * st.rstd();
                     double shift = bs.getAtIndex(FLOAT, ch) - st.mean() * scale;
-                    affine(xs, os, base + c * spatial, spatial, (float) scale, (float) shift, silu);
+                    affine(xs, os, base + c * spatial, spatial, scale, shift, silu);
                 }
             });
         };
     }
 
     /** out = act(x * scale + shift) over n contiguous elements. */
-    private static void affine(MemorySegment x, MemorySegment out, long base, long n, float scale, float shift, boolean silu) {
+    private static void affine(MemorySegment x, MemorySegment out, long base, long n, double scaleD, double shiftD, boolean silu) {
         long full = n - n % L;
+        float scale = (float) scaleD, shift = (float) shiftD;
         if (silu) {
-            affineSilu(x, out, base, Math.toIntExact(full), scale, shift);
+            affineSilu(x, out, base, Math.toIntExact(full), scaleD, shiftD);
         } else {
             FloatVector sc = FloatVector.broadcast(F, scale), sh = FloatVector.broadcast(F, shift);
-            MemorySegment xs = x.asSlice(4 * base, 4 * full), os = out.asSlice(4 * base, 4 * full);
-            for (long o = 0; o < 4 * full; o += 4L * L) {
+            int bytes = Math.toIntExact(4 * full);
+            MemorySegment xs = x.asSlice(4 * base, bytes), os = out.asSlice(4 * base, bytes);
+            for (int o = 0; o < bytes; o += 4 * L) {
                 FloatVector.fromMemorySegment(F, xs, o, ORDER).fma(sc, sh).intoMemorySegment(os, o, ORDER);
             }
         }
@@ -106,36 +128,60 @@ final class NormKernels {
     }
 
     /**
-     * out = silu(x * scale + shift) over x[base, base + n), n a multiple of L: silu(v) = v / (1 + 2^(-v
-     * log2 e)), the power of two from {@link VectorMath}'s degree-5 polynomial on [-1/2, 1/2] and the exponent
-     * bits, clamped to 2^[-127, 127]. Written out in the loop rather than called: C2 keeps
-     * vectors in registers only where every Vector API call is inlined, and a call to a shared exp that
-     * it declines to inline (too big, or already compiled on its own) boxes each vector (several times
-     * slower than the loop itself).
+     * out = silu(x * scale + shift) over x[base, base + n), n a multiple of L: silu(v) = v / (1 + 2^z),
+     * z = -v log2 e, the power of two from {@link VectorMath}'s degree-5 polynomial on [-1/2, 1/2] and the
+     * exponent bits. Within 1.7e-7 of the float64 SiLU (relative) for v >= 0 and 1.1e-6 for -20 <= v < 0
+     * (the rounding of z, |z| up to 29, limits the tail; {@code GroupNormSiluTest}); NaN stays NaN, and so
+     * does an infinite v (GroupNorm's output is NaN anyway where its input holds an infinity, through the
+     * statistics). Written out in the loop rather
+     * than called: C2 keeps vectors in registers only where every Vector API call is inlined, and a call to
+     * a shared exp that it declines to inline (too big, or already compiled on its own) boxes each vector
+     * (several times slower than the loop itself).
      *
-     * <p>The loop addresses slices made here, of exactly its elements, from byte offset 0 up to their
-     * size: C2 then sees each access in bounds and drops the checks. Indexing the whole buffer at
-     * {@code 4 * (base + i)}, or a slice made by the caller, kept the checks in the loop: single-threaded
-     * over 64x64x320 this pass took 1.13 ms against 1.28 ms, a bare load-fma-store loop 0.23 against 0.48
-     * ms (docs/PERFORMANCE.md, 2026-12-05).
+     * <p>The loop is arithmetic-bound (a bare load-FMA-store pass over the same data takes a quarter of its
+     * time), so it keeps its dependency chain short, measured single-threaded over 64x64x320
+     * (docs/PERFORMANCE.md, "GroupNorm+SiLU: the clamp and the statistics", 2026-12-05):
+     * <ul>
+     *   <li>z comes from x by its own FMA (x (-scale log2 e) + (-shift log2 e)), beside v rather than after it;</li>
+     *   <li>the exponent n is clamped to [-127, 128] on the integer bits of z + 1.5 * 2^23, whose low bits hold
+     *       round(z) in order (for |z| beyond 2^22 they clamp to the right end, negative sums included), with
+     *       integer max/min: one instruction each, where {@code FloatVector.max/min} (Java's NaN and signed-zero
+     *       rules) take five AVX2 instructions each. At the ends 2^n is 0 or +infinity, so silu(v) is v above
+     *       about 88 and -0 below about -88 (the previous clamp to 2^127 gave v / 2^127 there, -0.5 at
+     *       v = -8.5e37);</li>
+     *   <li>the polynomial by Estrin's scheme (three short chains) instead of Horner's five dependent FMAs.</li>
+     * </ul>
+     * The division stays: a reciprocal from a bit trick and three Newton steps was slower.
+     *
+     * <p>The loop addresses slices made here, of exactly its elements, with int offsets from 0 up to their
+     * size: C2 then can hoist the accesses' checks (bounds, the segment's session, read-only, its class) out
+     * of the loop and unroll it. Indexing the whole buffer at {@code 4 * (base + i)}, or a slice made by the
+     * caller, kept the checks in the loop (1.28 against 1.13 ms over 64x64x320 with the previous arithmetic).
+     * The hoisting is not certain: the segment classes come from a JDK-wide type profile, the hoisted check
+     * on them sometimes fails once (a "profile_predicate" deoptimization), and the recompiled loop keeps
+     * every check inside and is not unrolled, about 1.5x slower (docs/PERFORMANCE.md, 2026-12-05).
      */
-    private static void affineSilu(MemorySegment x, MemorySegment out, long base, int n, float scale, float shift) {
-        FloatVector sc = FloatVector.broadcast(F, scale), sh = FloatVector.broadcast(F, shift);
+    static void affineSilu(MemorySegment x, MemorySegment out, long base, int n, double scale, double shift) {
+        FloatVector sc = FloatVector.broadcast(F, (float) scale), sh = FloatVector.broadcast(F, (float) shift);
+        FloatVector za = FloatVector.broadcast(F, (float) (-scale * LOG2E)), zb = FloatVector.broadcast(F, (float) (-shift * LOG2E));
         FloatVector rounder = FloatVector.broadcast(F, VectorMath.ROUNDER);
         FloatVector one = FloatVector.broadcast(F, 1f);
-        MemorySegment xs = x.asSlice(4 * base, 4L * n), os = out.asSlice(4 * base, 4L * n);
-        for (long o = 0; o < 4L * n; o += 4L * L) {
-            FloatVector v = FloatVector.fromMemorySegment(F, xs, o, ORDER).fma(sc, sh);
-            FloatVector z = v.mul(-VectorMath.LOG2E).max(-127f).min(127f); // NaN passes through unchanged
-            FloatVector t = z.add(rounder);
-            FloatVector f = z.sub(t.sub(rounder));
-            FloatVector p = f.fma(VectorMath.POW2_C5, VectorMath.POW2_C4);
-            p = p.fma(f, FloatVector.broadcast(F, VectorMath.POW2_C3));
-            p = p.fma(f, FloatVector.broadcast(F, VectorMath.POW2_C2));
-            p = p.fma(f, FloatVector.broadcast(F, VectorMath.POW2_C1));
-            p = p.fma(f, FloatVector.broadcast(F, VectorMath.POW2_C0));
-            FloatVector pow = (FloatVector) ((IntVector) t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23).add(127 << 23)
-                    .reinterpretAsFloats();
+        FloatVector c0 = FloatVector.broadcast(F, VectorMath.POW2_C0), c1 = FloatVector.broadcast(F, VectorMath.POW2_C1);
+        FloatVector c2 = FloatVector.broadcast(F, VectorMath.POW2_C2), c3 = FloatVector.broadcast(F, VectorMath.POW2_C3);
+        FloatVector c4 = FloatVector.broadcast(F, VectorMath.POW2_C4), c5 = FloatVector.broadcast(F, VectorMath.POW2_C5);
+        int bytes = Math.multiplyExact(4, n);
+        MemorySegment xs = x.asSlice(4 * base, bytes), os = out.asSlice(4 * base, bytes);
+        for (int o = 0; o < bytes; o += 4 * L) {
+            FloatVector xv = FloatVector.fromMemorySegment(F, xs, o, ORDER);
+            FloatVector v = xv.fma(sc, sh);
+            FloatVector z = xv.fma(za, zb);
+            FloatVector t = z.add(rounder); // round(z) in the low mantissa bits
+            FloatVector f = z.sub(t.sub(rounder)); // in [-1/2, 1/2]
+            FloatVector f2 = f.mul(f);
+            FloatVector p = f.fma(c5, c4).fma(f2, f.fma(c3, c2)).fma(f2, f.fma(c1, c0));
+            IntVector bits = ((IntVector) t.reinterpretAsInts()).max(ROUNDER_BITS - 127).min(ROUNDER_BITS + 128);
+            // (bits << 23) is n << 23; adding 127 << 23 gives 2^n, n = -127 the bits of +0 and n = 128 those of +infinity
+            FloatVector pow = (FloatVector) bits.lanewise(VectorOperators.LSHL, 23).add(127 << 23).reinterpretAsFloats();
             v.div(p.fma(pow, one)).intoMemorySegment(os, o, ORDER);
         }
     }

@@ -151,8 +151,10 @@ public final class ConformanceCases {
         c.add(direct("group norm 8 + silu 1x1 spatial", b -> one(groupNorm(b, 8, 1e-5f, true, 0, 2, 32, 1, 1))));
         c.add(direct("group norm rank 3 2x6x11", b -> one(groupNorm(b, 2, 1e-5f, false, 0, 2, 6, 11))));
         c.add(direct("group norm mean 40 (cancellation)", b -> one(groupNorm(b, 4, 1e-5f, true, 40, 1, 8, 13, 17))));
-        c.add(direct("group norm 4 + silu 3x8x16x20 (whole vectors, several chunks per group)",
-                b -> one(groupNorm(b, 4, 1e-5f, true, 0, 3, 8, 16, 20))));
+        c.add(direct("group norm 4 + silu 3x8x32x40 (whole vectors, several chunks per group)",
+                b -> one(groupNorm(b, 4, 1e-5f, true, 0, 3, 8, 32, 40))));
+        c.add(direct("group norm 2 + silu 1x4x37x29 (several chunks, ragged ends)",
+                b -> one(groupNorm(b, 2, 1e-5f, true, 0, 1, 4, 37, 29))));
         c.add(direct("layer norm 2x7x77", b -> one(layerNorm(b, 0, 2, 7, 77))));
         c.add(direct("layer norm 1x1x33 mean 25", b -> one(layerNorm(b, 25, 1, 1, 33))));
         c.add(direct("layer norm 3x320", b -> one(layerNorm(b, 0, 3, 320))));
