@@ -58,7 +58,7 @@ final class Packing {
         float[] row = new float[k];
         for (int i = 0; i < m; i++) {
             readRow(w, i, k, row);
-            Gemm.writeRowOfA(dst, 0, m, k, i, row, 0);
+            dst.write((long) (i / MR) * k * MR + (long) (i % MR) * k, row, 0, k);
         }
         return dst;
     }

@@ -236,14 +236,14 @@ final class ShortKeyAttention {
         int seenByPanel = g.causal() ? Math.min(g.nk(), first + rows) : g.nk();
         int width = roundUp(seenByPanel, NR);
         for (int c = 0; c < width; c += NR) {
-            Gemm.kernel(qa, 0, d, kp, kBase + c * d, d, p, c, width, false);
+            Gemm.kernel(qa, 0, kp, kBase + c * d, d, p, c, width);
         }
         for (int r = 0; r < MR; r++) {
             maskAfter(p, r * width, g.causal() ? Math.min(seenByPanel, first + r + 1) : g.nk(), width);
         }
         softmaxRows(p, width, s.shift, s.sum, s.inverseSum);
         for (int c = 0; c < dvPad; c += NR) {
-            Gemm.kernel(p, 0, width, vp, vBase + c * nkPad, width, o, c, dvPad, false);
+            Gemm.kernel(p, 0, vp, vBase + c * nkPad, width, o, c, dvPad);
         }
         for (int r = 0; r < rows; r++) {
             scaled(o, r * dvPad, dv, s.inverseSum[r], s.oBlock, (local + r) * oRow + h * dv);

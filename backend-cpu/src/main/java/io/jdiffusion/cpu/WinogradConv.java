@@ -76,6 +76,7 @@ final class WinogradConv {
         float[][] rows = new float[POSITIONS][cin];
         for (int co = 0; co < cout; co++) {
             Packing.readRow(w, co, cin * 9, row);
+            int p = co / MR, r = co % MR;
             for (int ci = 0; ci < cin; ci++) {
                 WinogradF43.transformKernel(row, ci * 9, u);
                 for (int xi = 0; xi < POSITIONS; xi++) {
@@ -83,7 +84,7 @@ final class WinogradConv {
                 }
             }
             for (int xi = 0; xi < POSITIONS; xi++) {
-                Gemm.writeRowOfA(packed, xi * sizeA, cout, cin, co, rows[xi], 0);
+                packed.write(xi * sizeA + (long) p * cin * MR + (long) r * cin, rows[xi], 0, cin);
             }
         }
         return packed;

@@ -13,33 +13,30 @@ import java.util.function.Function;
 import java.util.stream.Stream;
 
 /**
- * Conformance cases for convolutions deep enough that {@link Gemm} splits their depth into chunks (partial sums
- * gathered per block of C, the epilogue after the last chunk), placed around this backend's own limits: im2col
- * depths just past {@link Gemm#MAX_UNCHUNKED_DEPTH} and just within it, depths that are no multiple of
- * {@link Gemm#DEPTH_CHUNK}, a depth of many chunks on both the im2col and the Winograd path, output channels
- * spanning two A blocks and a partial panel, F32 and F16 weights, bias and residual, batch 2. The CPU
- * conformance suites (F32 and F16 panels, im2col and Winograd) run them beside the shared cases.
+ * Conformance cases for deep convolutions, the products whose A panels or im2col B panels outgrow L2 (SD's
+ * im2col layers have depths of 5760-23040): im2col depths around 4096 (456 and 455 input channels of 3x3), a
+ * depth of 38169 on both the im2col and the Winograd path, output channels spanning two A blocks and a partial
+ * panel, F32 and F16 weights, bias and residual, batch 2. The CPU conformance suites (F32 and F16 panels, im2col
+ * and Winograd) run them beside the shared cases.
  */
 final class GemmDepthCases {
     private GemmDepthCases() {
     }
 
     static List<ConformanceCase> all() {
-        int limit = Gemm.MAX_UNCHUNKED_DEPTH, chunk = Gemm.DEPTH_CHUNK;
-        int justPast = limit / 9 + 1, within = limit / 9, many = limit + chunk / 2 + 17;
         return List.of(
-                transformed("conv3x3 s1 2x" + justPast + "x6x7 -> 20 +bias +residual (depth just past the one-pass limit)",
-                        b -> conv(b, DType.F32, justPast, 6, 7, 20, 3)),
-                transformed("conv3x3 s1 2x" + within + "x5x5 -> 13 +bias +residual (depth within the one-pass limit)",
-                        b -> conv(b, DType.F32, within, 5, 5, 13, 3)),
-                transformed("conv3x3 s1 2x" + justPast + "x4x4 -> 200 +bias +residual (two A blocks, chunked)",
-                        b -> conv(b, DType.F32, justPast, 4, 4, 200, 3)),
-                transformed("conv3x3 s1 2x" + many + "x8x8 -> 12 +bias +residual (chunked on both paths)",
-                        b -> conv(b, DType.F32, many, 8, 8, 12, 3)),
-                transformed("conv3x3 s1 2x" + (justPast + 7) + "x4x4 -> 24 +bias +residual f16 weights (chunked)",
-                        b -> conv(b, DType.F16, justPast + 7, 4, 4, 24, 3)),
-                direct("conv1x1 2x" + (limit + chunk + 5) + "x3x5 -> 30 +bias +residual (chunked)",
-                        b -> conv(b, DType.F32, limit + chunk + 5, 3, 5, 30, 1)));
+                transformed("conv3x3 s1 2x456x6x7 -> 20 +bias +residual (depth 4104)",
+                        b -> conv(b, DType.F32, 456, 6, 7, 20, 3)),
+                transformed("conv3x3 s1 2x455x5x5 -> 13 +bias +residual (depth 4095)",
+                        b -> conv(b, DType.F32, 455, 5, 5, 13, 3)),
+                transformed("conv3x3 s1 2x456x4x4 -> 200 +bias +residual (two A blocks)",
+                        b -> conv(b, DType.F32, 456, 4, 4, 200, 3)),
+                transformed("conv3x3 s1 2x4241x8x8 -> 12 +bias +residual (depth 38169)",
+                        b -> conv(b, DType.F32, 4241, 8, 8, 12, 3)),
+                transformed("conv3x3 s1 2x463x4x4 -> 24 +bias +residual f16 weights (depth 4167)",
+                        b -> conv(b, DType.F16, 463, 4, 4, 24, 3)),
+                direct("conv1x1 2x4357x3x5 -> 30 +bias +residual (depth 4357)",
+                        b -> conv(b, DType.F32, 4357, 3, 5, 30, 1)));
     }
 
     /** The shared cases and these. */
