@@ -21,7 +21,8 @@ import static io.jdiffusion.cpu.CpuVectors.L;
  * call through the FFM linker with heap access gives the element's address at that moment. A later GC
  * may move the array, so callers ask again per run (a few tens of nanoseconds a call); a stale answer costs
  * speed, never correctness. Where the call is not available (no {@code memmove} in the default lookup,
- * native access denied) every array counts as aligned at element 0.
+ * native access not enabled: {@code --enable-native-access=ALL-UNNAMED}, which the launcher passes) every array
+ * counts as aligned at element 0.
  */
 final class VectorAlignment {
     private static final MethodHandle ADDRESS_OF = lookup();
@@ -30,6 +31,12 @@ final class VectorAlignment {
     }
 
     private static MethodHandle lookup() {
+        // Asked first, because linking a downcall where native access was not granted prints a JVM warning
+        // (JDK 25: --illegal-native-access=warn); an application embedding the library without the flag gets
+        // unaligned tiles instead of a warning.
+        if (!VectorAlignment.class.getModule().isNativeAccessEnabled()) {
+            return null;
+        }
         try {
             Linker linker = Linker.nativeLinker();
             return linker.defaultLookup().find("memmove")
