@@ -3,7 +3,7 @@
 
 Usage: ort_unet_profile.py MODEL_DIR LATENT_HW [--threads 1] [--runs 4] [--json]
 MODEL_DIR holds model.onnx (batch 2, LATENT_HW x LATENT_HW latents, as ../shared/bench/onnxruntime_cpu_anchor.py
-or `scripts/cpu_compare.py export` exports it). The session runs with ORT_ENABLE_ALL and `--threads` intra-op threads; every run is profiled
+or `scripts/cpu_compare.py export` exports it). The InferenceSession runs with ORT_ENABLE_ALL and `--threads` intra-op threads; every run is profiled
 (SessionOptions.enable_profiling) and each node's time is the minimum over the runs after the first (the warm-up),
 so a neighbour's burst on a shared machine inflates no row. Each row is a kind of operator:
   conv KxK HxW cin->cout (stride 2 marked), linear M=.. K=.. N=.. (a MatMul/Gemm with a constant operand),

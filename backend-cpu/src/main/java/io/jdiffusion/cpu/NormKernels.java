@@ -154,7 +154,7 @@ final class NormKernels {
      * The division stays: a reciprocal from a bit trick and three Newton steps was slower.
      *
      * <p>The loop addresses slices made here, of exactly its elements, with int offsets from 0 up to their
-     * size: C2 then can hoist the accesses' checks (bounds, the segment's session, read-only, its class) out
+     * size: C2 then can hoist the accesses' checks (bounds, the segment's scope being alive, read-only, its class) out
      * of the loop and unroll it. Indexing the whole buffer at {@code 4 * (base + i)}, or a slice made by the
      * caller, kept the checks in the loop (1.28 against 1.13 ms over 64x64x320 with the previous arithmetic).
      * The hoisting is not certain: the segment classes come from a JDK-wide type profile, the hoisted check
