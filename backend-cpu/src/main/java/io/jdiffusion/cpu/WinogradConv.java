@@ -128,7 +128,7 @@ final class WinogradConv {
         int streamBlock = WinogradFilterStream.panelsPerTask(cout, cin);
         int streamTasks = (Gemm.panelsA(cout) + streamBlock - 1) / streamBlock;
         return buffers -> {
-            PackedWeights taps = kept != null || fixedTaps != null ? fixedTaps
+            PackedWeights taps = kept != null ? null : fixedTaps != null ? fixedTaps
                     : WinogradFilterStream.packTapMajor(Tensor.view(buffers[w], op.weight().shape(), DType.F32), cout, cin,
                     PackedWeights.ofArray(new float[Math.toIntExact(WinogradFilterStream.tapMajorSize(cout, cin))]));
             float[] biasArr = bias < 0 ? null : fixedBias != null ? fixedBias : Packing.toArray(buffers[bias], cout);
@@ -140,6 +140,10 @@ final class WinogradConv {
                 int sizeB = bPanels * cin * NR;
                 float[] v = ws.get(Workspace.Slot.WINOGRAD_IN, (long) POSITIONS * sizeB);
                 MemorySegment m = ws.segment(Workspace.Slot.WINOGRAD_OUT, 4L * (POSITIONS * cout * tiles + L));
+                GemmOutput[] targets = new GemmOutput[POSITIONS]; // M_xi[cout][tile] from value xi * cout * tiles
+                for (int xi = 0; xi < POSITIONS; xi++) {
+                    targets[xi] = new GemmOutput(m, (long) xi * cout * tiles, tiles, null, false, 0, Activation.NONE, null);
+                }
                 int first = row0;
                 pool.forEach(cin * rows, task -> {
                     int row = first + task % rows; // tile row `row % tilesY` of image `row / tilesY`
@@ -148,13 +152,12 @@ final class WinogradConv {
                 if (kept != null) {
                     pool.forEach(POSITIONS * mBlocks, task -> {
                         int xi = task / mBlocks, mb = task % mBlocks;
-                        GemmOutput target = new GemmOutput(m, (long) xi * cout * tiles, tiles, null, false, 0, Activation.NONE, null);
                         Gemm.multiplyBlock(kept, (long) xi * sizeA, cout, mb * aBlock, Math.min(Gemm.panelsA(cout), mb * aBlock + aBlock),
-                                v, xi * sizeB, 0, bPanels, tiles, cin, target);
+                                v, xi * sizeB, 0, bPanels, tiles, cin, targets[xi]);
                     });
                 } else {
                     pool.forEach(streamTasks, task -> WinogradFilterStream.multiply(taps, cout, cin, task * streamBlock,
-                            Math.min(Gemm.panelsA(cout), task * streamBlock + streamBlock), v, sizeB, bPanels, tiles, m));
+                            Math.min(Gemm.panelsA(cout), task * streamBlock + streamBlock), v, sizeB, bPanels, tiles, targets));
                 }
                 pool.forEach(cout * rows, task -> {
                     int row = first + task % rows;

@@ -1,11 +1,9 @@
 package io.jdiffusion.cpu;
 
 import io.jdiffusion.backend.WinogradF43;
-import io.jdiffusion.backend.graph.Activation;
 import io.jdiffusion.core.Tensor;
 import jdk.incubator.vector.FloatVector;
 
-import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 import static io.jdiffusion.cpu.CpuVectors.F;
@@ -13,17 +11,18 @@ import static io.jdiffusion.cpu.CpuVectors.L;
 import static io.jdiffusion.cpu.Gemm.MR;
 
 /**
- * Winograd filters made while the convolution runs instead of kept: each task takes a few output channels'
- * A panels and one row i of the 6x6 transform positions, transforms U_ij = (G g G^T)[i][j] for those channels
- * into six A blocks of a thread's scratch (sized to stay in L2), and runs the six GEMMs of those rows against
- * the chunk's transformed input straight away.
+ * Winograd filters made while the convolution runs instead of kept. Each task takes a few output channels'
+ * A panels, widens their weights once, and then, for each row i of the 6x6 transform positions, transforms
+ * U_ij = (G g G^T)[i][j] for those channels into six A blocks of the thread's scratch (taps and blocks sized to
+ * stay in L2) and runs the six GEMMs M_xi = U_xi V_xi (xi = 6 i + j) against the chunk's transformed input.
  *
  * <p>The kept form holds 4x the 3x3 weights' values (36 per 9); this one holds the weights themselves, once,
  * tap-major ([cout][9][cin], at the weights' storage precision) so that a vector runs over input channels.
- * Every transformed value is written once and read by the GEMM's {@code tiles} multiply-adds: its cost is
- * that write (the stores bound it), a few percent of the layer from 128 tiles up and about a tenth at the 32
- * tiles of a 16x16 output at batch 2. Where the 36 blocks of one panel do not fit in L2 (deep layers), writing
- * them all before the GEMMs ran 2.5x slower than these six at a time (measured on one core at 2560 channels).
+ * Every transformed value is written once and read by the GEMM's {@code tiles} multiply-adds, so the transform
+ * matters most at few tiles: at the 32 tiles of a 16x16 output at batch 2 (1280 channels) a layer took as long
+ * as with kept filters, 2.5x less than as im2col, on one core ({@code bench ops --filter "batch 2"}).
+ * Transforming all 36 positions of a panel before its GEMMs was 1.4x slower at 2560 input channels: 2.2 MB of
+ * blocks per panel leave L2.
  */
 final class WinogradFilterStream {
     private static final int TAPS = 9;
@@ -85,10 +84,10 @@ final class WinogradFilterStream {
      * M_xi = U_xi V_xi for the output channels of A panels [pa0, pa1) and all 36 positions, six at a time (a row
      * i of the 6x6 positions, xi = 6 i + j): the filters of those rows are transformed from {@code taps} first.
      * {@code v} holds the 36 packed B operands of {@code sizeB} values ({@code bPanels} panels of the chunk's
-     * {@code tiles} tiles); results go to {@code m} as in the kept form, M_xi[cout][tile] from value xi * cout * tiles.
+     * {@code tiles} tiles); M_xi goes to {@code targets[xi]}.
      */
     static void multiply(PackedWeights taps, int cout, int cin, int pa0, int pa1, float[] v, int sizeB, int bPanels,
-                         int tiles, MemorySegment m) {
+                         int tiles, GemmOutput[] targets) {
         Scratch s = SCRATCH.get();
         int rows = (pa1 - pa0) * MR;
         int channels = Math.min(rows, cout - pa0 * MR);
@@ -119,8 +118,7 @@ final class WinogradFilterStream {
             }
             for (int j = 0; j < SIDE; j++) {
                 int xi = SIDE * i + j;
-                GemmOutput target = new GemmOutput(m, (long) xi * cout * tiles, tiles, null, false, 0, Activation.NONE, null);
-                Gemm.multiplyBlock(u, j * block + aOff, cout, pa0, pa1, v, xi * sizeB, 0, bPanels, tiles, cin, target);
+                Gemm.multiplyBlock(u, j * block + aOff, cout, pa0, pa1, v, xi * sizeB, 0, bPanels, tiles, cin, targets[xi]);
             }
         }
     }
