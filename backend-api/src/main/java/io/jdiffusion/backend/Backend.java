@@ -116,8 +116,8 @@ public interface Backend extends AutoCloseable {
      * Caps the memory the backend may spend, per compiled network, on copies of the weights that only make the
      * network faster (the CPU backend's Winograd-transformed filters), for networks compiled from now on: the share
      * of a memory budget left for speed once the weights themselves fit. The cap only lowers the backend's own
-     * limit; a network compiled under it computes the same values, more slowly. Backends without such copies
-     * ignore it.
+     * limit; a network compiled under it computes the same function (to rounding), perhaps more slowly. Backends
+     * without such copies ignore it.
      *
      * @param bytesPerNetwork the most bytes of such copies one compiled network may keep (0: none)
      */

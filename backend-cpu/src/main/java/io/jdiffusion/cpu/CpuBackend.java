@@ -113,8 +113,8 @@ public final class CpuBackend implements Backend {
 
     /**
      * Bounds the Winograd-transformed filters of each network compiled from now on to {@code bytesPerNetwork}
-     * (below {@value CpuSettings#WINOGRAD_CACHE_MIB} only): the layers that no longer fit run as im2col GEMMs
-     * from the packed weights, the same values more slowly (see {@link WinogradSelection}).
+     * (below {@value CpuSettings#WINOGRAD_CACHE_MIB} only): the layers that no longer fit transform their filters
+     * as they run, from their weights stored once (see {@link WinogradSelection}).
      */
     @Override
     public void limitDerivedWeightBytes(long bytesPerNetwork) {

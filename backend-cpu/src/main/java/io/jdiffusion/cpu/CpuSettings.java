@@ -42,7 +42,8 @@ public final class CpuSettings {
     /**
      * Bytes of Winograd-transformed filters one compiled network may keep ({@value #WINOGRAD_CACHE_MIB},
      * default {@value #DEFAULT_WINOGRAD_CACHE_MIB} MiB). Transformed filters take 4x the memory of the 3x3
-     * weights (36 values per 9), so caching all of SD 1.5's UNet would cost 8 GiB.
+     * weights (36 values per 9), so caching all of SD 1.5's UNet would cost 8 GiB; the layers left out transform
+     * their filters as they run ({@link WinogradFilterStream}).
      */
     public static long winogradCacheBytes() {
         String s = System.getProperty(WINOGRAD_CACHE_MIB);

@@ -42,19 +42,24 @@ public final class OpsBenchmark implements AutoCloseable {
         }
     }
 
-    /**
-     * A benchmark case: a one-operator graph and its direct flop count, on the backend of {@code conv} with
-     * F32 weights packed as F32 or, with {@code f16Panels}, as F16 (widened as the GEMM stages each panel).
-     */
-    private record Case(String op, String shape, String variant, double flops, ConvAlgorithm conv, boolean f16Panels,
-                        double bytes, Function<GraphBuilder, Value> recipe) {
-        Case(String op, String shape, String variant, double flops, ConvAlgorithm conv, Function<GraphBuilder, Value> recipe) {
-            this(op, shape, variant, flops, conv, false, 0, recipe);
-        }
+    /** Which of the benchmark's backends a case runs on. */
+    private enum Kernels {
+        /** The default choices (Winograd for large 3x3 layers, filters kept within the budget). */
+        AUTO,
+        /** Winograd on every 3x3 stride-1 layer, its filters kept. */
+        WINOGRAD,
+        /** Winograd on every 3x3 stride-1 layer, its filters transformed as it runs ({@link WinogradFilterStream}). */
+        WINOGRAD_STREAMED,
+        IM2COL,
+        /** The default choices with F32 weights packed as F16 (widened as the GEMM stages each panel). */
+        F16_PANELS
+    }
 
-        Case(String op, String shape, String variant, double flops, ConvAlgorithm conv, boolean f16Panels,
-             Function<GraphBuilder, Value> recipe) {
-            this(op, shape, variant, flops, conv, f16Panels, 0, recipe);
+    /** A benchmark case: a one-operator graph and its direct flop count, on the backend of {@code kernels}. */
+    private record Case(String op, String shape, String variant, double flops, Kernels kernels, double bytes,
+                        Function<GraphBuilder, Value> recipe) {
+        Case(String op, String shape, String variant, double flops, Kernels kernels, Function<GraphBuilder, Value> recipe) {
+            this(op, shape, variant, flops, kernels, 0, recipe);
         }
 
         String name() {
@@ -68,6 +73,7 @@ public final class OpsBenchmark implements AutoCloseable {
     private final CpuBackend winograd;
     private final CpuBackend im2col;
     private final CpuBackend f16Panels;
+    private final CpuBackend streamed;
     private final List<Tensor> owned = new ArrayList<>();
     private final SplittableRandom random = new SplittableRandom(20261121);
 
@@ -80,6 +86,7 @@ public final class OpsBenchmark implements AutoCloseable {
         this.im2col = new CpuBackend(threads, ConvAlgorithm.IM2COL);
         this.f16Panels = new CpuBackend(threads, new KernelOptions(ConvAlgorithm.AUTO, WinogradConv.CHUNK_FLOATS,
                 CpuSettings.winogradCacheBytes(), true));
+        this.streamed = new CpuBackend(threads, new KernelOptions(ConvAlgorithm.WINOGRAD, WinogradConv.CHUNK_FLOATS, 0, false));
     }
 
     public String deviceDescription() {
@@ -111,30 +118,39 @@ public final class OpsBenchmark implements AutoCloseable {
             int m = s[0], k = s[1], n = s[2];
             for (boolean half : new boolean[] {false, true}) {
                 c.add(new Case("gemm", "M=" + m + " K=" + k + " N=" + n, half ? "f16 panels" : "", 2.0 * m * k * n,
-                        ConvAlgorithm.AUTO, half, g -> g.linear(input(g, "x", 1, m, k), weight(g, n, k), weight(g, n))));
+                        half ? Kernels.F16_PANELS : Kernels.AUTO, g -> g.linear(input(g, "x", 1, m, k), weight(g, n, k), weight(g, n))));
             }
         }
         int[][] conv = {{64, 64, 320}, {32, 32, 640}, {16, 16, 1280}, {512, 512, 128}};
         for (int[] s : conv) {
             int h = s[0], w = s[1], ch = s[2];
             double flops = 2.0 * ch * ch * 9 * h * w;
-            for (ConvAlgorithm a : List.of(ConvAlgorithm.WINOGRAD, ConvAlgorithm.IM2COL)) {
+            for (Kernels a : List.of(Kernels.WINOGRAD, Kernels.IM2COL)) {
                 c.add(new Case("conv3x3", h + "x" + w + "x" + ch, a.name().toLowerCase(), flops, a,
                         g -> g.conv2d(input(g, "x", 1, ch, h, w), weight(g, ch, ch, 3, 3), weight(g, ch), null, 1, Padding.same(1))));
             }
             if (h == 64) { // Winograd filters in F16 (the AUTO policy picks Winograd at 64x64)
-                c.add(new Case("conv3x3", h + "x" + w + "x" + ch, "winograd f16 panels", flops, ConvAlgorithm.AUTO, true,
+                c.add(new Case("conv3x3", h + "x" + w + "x" + ch, "winograd f16 panels", flops, Kernels.F16_PANELS,
                         g -> g.conv2d(input(g, "x", 1, ch, h, w), weight(g, ch, ch, 3, 3), weight(g, ch), null, 1, Padding.same(1))));
             }
         }
-        // The UNet's deep im2col layers at batch 2 (512x512 images: 16x16 gets no Winograd filters within the
-        // budget; 8x8 never does): depths of 11520 and 23040, split into chunks by Gemm.
-        for (int[] s : new int[][] {{16, 1280, 1280}, {8, 2560, 1280}, {8, 1280, 1280}}) {
-            int hw = s[0], cin = s[1], cout = s[2];
-            c.add(new Case("conv3x3", hw + "x" + hw + " " + cin + "->" + cout + " batch 2", "im2col",
-                    2.0 * 2 * cout * cin * 9 * hw * hw, ConvAlgorithm.IM2COL,
-                    g -> g.conv2d(input(g, "x", 2, cin, hw, hw), weight(g, cout, cin, 3, 3), weight(g, cout), null, 1,
-                            Padding.same(1))));
+        // The UNet's 3x3 layers at batch 2 (512x512 images), Winograd with its filters kept or transformed as the
+        // layer runs (which the default takes where the filters do not fit the budget: the 16x16 level's 236-472
+        // MB each), and the 8x8 level's im2col, whose depths of 11520 and 23040 Gemm splits into chunks.
+        List<Kernels> both = List.of(Kernels.WINOGRAD, Kernels.WINOGRAD_STREAMED);
+        List<Kernels> all = List.of(Kernels.WINOGRAD, Kernels.WINOGRAD_STREAMED, Kernels.IM2COL);
+        record Layer(int hw, int cin, int cout, List<Kernels> kernels) {
+        }
+        for (Layer s : List.of(new Layer(64, 320, 320, both), new Layer(32, 640, 640, both), new Layer(16, 1280, 1280, all),
+                new Layer(16, 2560, 1280, all), new Layer(8, 2560, 1280, List.of(Kernels.IM2COL)),
+                new Layer(8, 1280, 1280, List.of(Kernels.IM2COL)))) {
+            int hw = s.hw(), cin = s.cin(), cout = s.cout();
+            for (Kernels k : s.kernels()) {
+                c.add(new Case("conv3x3", hw + "x" + hw + " " + cin + "->" + cout + " batch 2", k.name().toLowerCase().replace('_', ' '),
+                        2.0 * 2 * cout * cin * 9 * hw * hw, k,
+                        g -> g.conv2d(input(g, "x", 2, cin, hw, hw), weight(g, cout, cin, 3, 3), weight(g, cout), null, 1,
+                                Padding.same(1))));
+            }
         }
         // SD 1.5's attention at 64x64, 32x32 and 16x16 latents (512x512 images; 256x256 images run the last
         // two shapes' rows at a quarter of the tokens), SDXL's 4096-token level, the text encoder's causal layer.
@@ -152,8 +168,8 @@ public final class OpsBenchmark implements AutoCloseable {
         for (int[] s : new int[][] {{64, 64, 320}, {32, 32, 640}, {512, 512, 128}}) {
             int h = s[0], w = s[1], ch = s[2];
             long elements = (long) h * w * ch;
-            c.add(new Case("groupnorm+silu", h + "x" + w + "x" + ch + " 32 groups", "", 9.0 * elements, ConvAlgorithm.AUTO,
-                    false, 8.0 * elements,
+            c.add(new Case("groupnorm+silu", h + "x" + w + "x" + ch + " 32 groups", "", 9.0 * elements, Kernels.AUTO,
+                    8.0 * elements,
                     g -> g.groupNorm(input(g, "x", 1, ch, h, w), weight(g, ch), weight(g, ch), 32, 1e-5f, true)));
         }
         return c;
@@ -162,7 +178,7 @@ public final class OpsBenchmark implements AutoCloseable {
     /** An attention row: 4 flops per query-key pair and head dimension (half the pairs with the causal mask). */
     private void attention(List<Case> c, String kind, int nq, int nk, int heads, int d, boolean causal) {
         double flops = 4.0 * nq * nk * d * heads * (causal ? 0.5 : 1);
-        c.add(new Case("attention", kind + " " + nq + "x" + nk + " " + heads + " heads of " + d, "", flops, ConvAlgorithm.AUTO,
+        c.add(new Case("attention", kind + " " + nq + "x" + nk + " " + heads + " heads of " + d, "", flops, Kernels.AUTO,
                 g -> g.attention(input(g, "q", 1, nq, heads * d), input(g, "k", 1, nk, heads * d),
                         input(g, "v", 1, nk, heads * d), heads, (float) (1 / Math.sqrt(d)), causal)));
     }
@@ -184,10 +200,12 @@ public final class OpsBenchmark implements AutoCloseable {
     }
 
     private Result run(Case c, double peak, double bandwidth) {
-        CpuBackend backend = c.f16Panels() ? f16Panels : switch (c.conv()) {
+        CpuBackend backend = switch (c.kernels()) {
             case AUTO -> auto;
             case WINOGRAD -> winograd;
+            case WINOGRAD_STREAMED -> streamed;
             case IM2COL -> im2col;
+            case F16_PANELS -> f16Panels;
         };
         GraphBuilder g = new GraphBuilder(c.name());
         g.output(c.recipe().apply(g));
@@ -282,6 +300,7 @@ public final class OpsBenchmark implements AutoCloseable {
         winograd.close();
         im2col.close();
         f16Panels.close();
+        streamed.close();
     }
 
     /** A quick run from the command line: {@code OpsBenchmark [threads] [seconds] [filter]}. */

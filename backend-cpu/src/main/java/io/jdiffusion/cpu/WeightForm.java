@@ -19,6 +19,8 @@ record WeightForm(Kind kind, int rows, int cols, boolean geglu, DType storage) {
         /** A panels of a convolution's weights [cout, cin*kh*kw]. */
         CONV_A,
         /** Winograd F(4x4,3x3) filters G g G^T as 36 A operands. */
-        WINOGRAD_A
+        WINOGRAD_A,
+        /** 3x3 weights as [cout][9][cin], from which {@link WinogradFilterStream} transforms filters as it runs. */
+        WINOGRAD_TAPS
     }
 }

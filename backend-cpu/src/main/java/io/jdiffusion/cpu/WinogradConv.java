@@ -30,8 +30,9 @@ import static io.jdiffusion.cpu.Gemm.NR;
  * the coefficients of prod_{l != j} (x - p_l); the point at infinity contributes the last row/column.
  * {@code WinogradMatricesTest} derives them from the points and checks the constants here against that.
  *
- * <p>Weights are transformed once, at compile time, and packed as the 36 A operands (4x the weight
- * bytes). At run time the tile rows of all images are processed in chunks sized to keep the transformed input
+ * <p>The layers {@link WinogradSelection} keeps filters for have their weights transformed once, at compile
+ * time, and packed as the 36 A operands (4x the weight bytes); the others transform them while they run
+ * ({@link WinogradFilterStream}). At run time the tile rows of all images are processed in chunks sized to keep the transformed input
  * and the GEMM results in L3: transform the input straight into packed B panels (vectorised across the
  * tiles of a row through four phase-split copies of each input row), run the 36 GEMMs, then transform
  * the results back and write each output element once with bias and residual fused.
@@ -92,9 +93,18 @@ final class WinogradConv {
 
     static Kernel compile(Op.Conv2d op, ConvKernels.Geometry g, CompileContext ctx) {
         int cin = g.cin(), cout = g.cout();
-        PackedWeights weights = op.weight().kind() != Value.Kind.CONSTANT ? null
-                : ctx.weights(op.weight(), WeightForm.Kind.WINOGRAD_A, cout, cin, false, transformedSize(cout, cin),
-                        dst -> transformWeights(op.weight().constant(), cout, cin, dst));
+        boolean constant = op.weight().kind() == Value.Kind.CONSTANT;
+        // Kept filters where the selection's budget holds them; every other layer transforms its filters as it
+        // runs, from its weights stored once (tap-major), or from the weights bound to this run.
+        PackedWeights kept = constant && ctx.winograd.keepsFilters(op)
+                ? ctx.weights(op.weight(), WeightForm.Kind.WINOGRAD_A, cout, cin, false, transformedSize(cout, cin),
+                        dst -> transformWeights(op.weight().constant(), cout, cin, dst))
+                : null;
+        PackedWeights fixedTaps = constant && kept == null
+                ? ctx.weights(op.weight(), WeightForm.Kind.WINOGRAD_TAPS, cout, cin, false,
+                        WinogradFilterStream.tapMajorSize(cout, cin),
+                        dst -> WinogradFilterStream.packTapMajor(op.weight().constant(), cout, cin, dst))
+                : null;
         float[] fixedBias = ctx.constantFloats(op.bias());
         int x = op.x().id(), w = op.weight().id(), out = op.out().id();
         int bias = op.bias() == null ? -1 : op.bias().id();
@@ -115,10 +125,12 @@ final class WinogradConv {
         int aBlock = Gemm.aBlockPanels(cout, cin);
         int mBlocks = (Gemm.panelsA(cout) + aBlock - 1) / aBlock;
         long imageIn = (long) cin * g.h() * g.w(), imageOut = (long) cout * g.ho() * g.wo();
+        int streamBlock = WinogradFilterStream.panelsPerTask(cout, cin);
+        int streamTasks = (Gemm.panelsA(cout) + streamBlock - 1) / streamBlock;
         return buffers -> {
-            PackedWeights u = weights != null ? weights
-                    : transformWeights(Tensor.view(buffers[w], op.weight().shape(), DType.F32), cout, cin,
-                    PackedWeights.ofArray(new float[Math.toIntExact(transformedSize(cout, cin))]));
+            PackedWeights taps = kept != null ? null : fixedTaps != null ? fixedTaps
+                    : WinogradFilterStream.packTapMajor(Tensor.view(buffers[w], op.weight().shape(), DType.F32), cout, cin,
+                    PackedWeights.ofArray(new float[Math.toIntExact(WinogradFilterStream.tapMajorSize(cout, cin))]));
             float[] biasArr = bias < 0 ? null : fixedBias != null ? fixedBias : Packing.toArray(buffers[bias], cout);
             MemorySegment xs = buffers[x], os = buffers[out], rs = residual < 0 ? null : buffers[residual];
             for (int row0 = 0; row0 < allRows; row0 += chunkRows) {
@@ -128,17 +140,25 @@ final class WinogradConv {
                 int sizeB = bPanels * cin * NR;
                 float[] v = ws.get(Workspace.Slot.WINOGRAD_IN, (long) POSITIONS * sizeB);
                 MemorySegment m = ws.segment(Workspace.Slot.WINOGRAD_OUT, 4L * (POSITIONS * cout * tiles + L));
+                GemmOutput[] targets = new GemmOutput[POSITIONS]; // M_xi[cout][tile] from value xi * cout * tiles
+                for (int xi = 0; xi < POSITIONS; xi++) {
+                    targets[xi] = new GemmOutput(m, (long) xi * cout * tiles, tiles, null, false, 0, Activation.NONE, null);
+                }
                 int first = row0;
                 pool.forEach(cin * rows, task -> {
                     int row = first + task % rows; // tile row `row % tilesY` of image `row / tilesY`
                     inputTransform(xs, row / tilesY * imageIn, g, task / rows, row % tilesY, task % rows, tilesX, v, sizeB);
                 });
-                pool.forEach(POSITIONS * mBlocks, task -> {
-                    int xi = task / mBlocks, mb = task % mBlocks;
-                    GemmOutput target = new GemmOutput(m, (long) xi * cout * tiles, tiles, null, false, 0, Activation.NONE, null);
-                    Gemm.multiplyBlock(u, (long) xi * sizeA, cout, mb * aBlock, Math.min(Gemm.panelsA(cout), mb * aBlock + aBlock),
-                            v, xi * sizeB, 0, bPanels, tiles, cin, target);
-                });
+                if (kept != null) {
+                    pool.forEach(POSITIONS * mBlocks, task -> {
+                        int xi = task / mBlocks, mb = task % mBlocks;
+                        Gemm.multiplyBlock(kept, (long) xi * sizeA, cout, mb * aBlock, Math.min(Gemm.panelsA(cout), mb * aBlock + aBlock),
+                                v, xi * sizeB, 0, bPanels, tiles, cin, targets[xi]);
+                    });
+                } else {
+                    pool.forEach(streamTasks, task -> WinogradFilterStream.multiply(taps, cout, cin, task * streamBlock,
+                            Math.min(Gemm.panelsA(cout), task * streamBlock + streamBlock), v, sizeB, bPanels, tiles, targets));
+                }
                 pool.forEach(cout * rows, task -> {
                     int row = first + task % rows;
                     outputTransform(m, tiles, task / rows, row % tilesY, task % rows, tilesX, g, biasArr, os, rs,

@@ -13,13 +13,15 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Which convolutions of a graph run as Winograd F(4x4,3x3) under {@link ConvAlgorithm#AUTO}.
+ * Which convolutions of a graph run as Winograd F(4x4,3x3) under {@link ConvAlgorithm#AUTO}, and which of them
+ * keep their transformed filters.
  *
  * <p>A layer qualifies when it is 3x3 stride 1 with enough 4x4 tiles for Winograd's GEMMs to run full
- * ({@link #MIN_TILES} or more) and at least 8 input channels. Winograd keeps its transformed filters, 4x the bytes of
- * the 3x3 weights (at the weights' storage precision), so the qualifying layers share a budget: those with the most output tiles (where
- * Winograd saves the most time per cached byte) are taken first, and the rest run as im2col GEMMs, whose
- * packed weights take 1x. Layers with non-constant weights transform them per run and cost no cache.
+ * ({@link #MIN_TILES} or more) and at least 8 input channels. Kept filters take 4x the bytes of the 3x3 weights
+ * (at the weights' storage precision), so the qualifying layers share a budget: those with the most output tiles
+ * are taken first (there the filters are reused across the most tiles, and transforming them as the layer runs
+ * would cost the least anyway), and the rest transform their filters while they run
+ * ({@link WinogradFilterStream}), from their weights stored once. Layers with non-constant weights always do.
  */
 final class WinogradSelection {
     /**
@@ -29,27 +31,27 @@ final class WinogradSelection {
      */
     static final int MIN_TILES = 16;
 
-    private final Set<Op.Conv2d> selected = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Set<Op.Conv2d> qualifying = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Set<Op.Conv2d> kept = Collections.newSetFromMap(new IdentityHashMap<>());
 
     WinogradSelection(Graph graph, long budgetBytes, boolean f32WeightsAsF16) {
         List<Op.Conv2d> candidates = new ArrayList<>();
         for (Op op : graph.ops()) {
             if (op instanceof Op.Conv2d c && qualifies(ConvKernels.Geometry.of(c))) {
-                candidates.add(c);
+                qualifying.add(c);
+                if (c.weight().kind() == Value.Kind.CONSTANT) {
+                    candidates.add(c);
+                }
             }
         }
         candidates.sort(Comparator.comparingLong((Op.Conv2d c) -> tiles(ConvKernels.Geometry.of(c))).reversed());
         long used = 0;
         for (Op.Conv2d c : candidates) {
-            if (c.weight().kind() != Value.Kind.CONSTANT) {
-                selected.add(c);
-                continue;
-            }
             int bytesPerValue = c.weight().dtype() == DType.F32 && !f32WeightsAsF16 ? 4 : 2;
             long bytes = cachedBytes(ConvKernels.Geometry.of(c), bytesPerValue);
             if (used + bytes <= budgetBytes) {
                 used += bytes;
-                selected.add(c);
+                kept.add(c);
             }
         }
     }
@@ -67,7 +69,13 @@ final class WinogradSelection {
         return (long) ((g.ho() + 3) / 4) * ((g.wo() + 3) / 4);
     }
 
+    /** Whether {@code op} runs as Winograd under {@link ConvAlgorithm#AUTO}. */
     boolean usesWinograd(Op.Conv2d op) {
-        return selected.contains(op);
+        return qualifying.contains(op);
+    }
+
+    /** Whether {@code op}, when it runs as Winograd, keeps its transformed filters (only qualifying constant-weight layers within the budget do). */
+    boolean keepsFilters(Op.Conv2d op) {
+        return kept.contains(op);
     }
 }

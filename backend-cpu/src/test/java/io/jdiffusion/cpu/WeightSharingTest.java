@@ -119,8 +119,8 @@ class WeightSharingTest {
             backend.limitDerivedWeightBytes(0);
             try (Executable limited = backend.compile(graph(128, w, cw))) {
                 assertThat(backend.memoryBreakdown().get("weights_winograd")).isZero();
-                assertThat(backend.packedWeightBytes()).as("the layer runs from im2col panels")
-                        .isEqualTo(linearBytes(4) + convBytes(4));
+                assertThat(backend.packedWeightBytes()).as("the layer transforms its filters as it runs, from its weights stored once")
+                        .isEqualTo(linearBytes(4) + 4L * WinogradFilterStream.tapMajorSize(COUT, CIN));
             }
             assertThatThrownBy(() -> backend.limitDerivedWeightBytes(-1)).isInstanceOf(IllegalArgumentException.class);
         }

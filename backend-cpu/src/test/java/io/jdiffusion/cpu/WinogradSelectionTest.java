@@ -32,7 +32,7 @@ class WinogradSelectionTest {
     }
 
     @Test
-    void layersWithTheMostTilesGetTheCacheFirst() {
+    void layersWithTheMostTilesKeepTheirFiltersFirstAndTheRestTransformThemAsTheyRun() {
         Graph graph = graph();
         List<Op.Conv2d> c = convs(graph);
         long bigBytes = WinogradSelection.cachedBytes(ConvKernels.Geometry.of(c.get(1)), 4);
@@ -42,13 +42,31 @@ class WinogradSelectionTest {
         assertThat(all.usesWinograd(c.get(0))).isTrue();
         assertThat(all.usesWinograd(c.get(1))).isTrue();
         assertThat(all.usesWinograd(c.get(2))).as("8x8 has only 4 tiles").isFalse();
+        assertThat(all.keepsFilters(c.get(0))).isTrue();
+        assertThat(all.keepsFilters(c.get(1))).isTrue();
+        assertThat(all.keepsFilters(c.get(2))).isFalse();
 
         WinogradSelection onlyBig = new WinogradSelection(graph, bigBytes + midBytes - 1, false);
-        assertThat(onlyBig.usesWinograd(c.get(1))).isTrue();
-        assertThat(onlyBig.usesWinograd(c.get(0))).isFalse();
+        assertThat(onlyBig.keepsFilters(c.get(1))).isTrue();
+        assertThat(onlyBig.keepsFilters(c.get(0))).isFalse();
+        assertThat(onlyBig.usesWinograd(c.get(0))).as("streamed, not im2col").isTrue();
 
         WinogradSelection none = new WinogradSelection(graph, 0, false);
-        assertThat(c).noneMatch(none::usesWinograd);
+        assertThat(c).noneMatch(none::keepsFilters);
+        assertThat(c.subList(0, 2)).allMatch(none::usesWinograd);
+    }
+
+    @Test
+    void twoByteWeightsKeepFiltersAtHalfTheBytes() {
+        Graph graph = graph();
+        List<Op.Conv2d> c = convs(graph);
+        long bigF16 = WinogradSelection.cachedBytes(ConvKernels.Geometry.of(c.get(1)), 2);
+        long midF16 = WinogradSelection.cachedBytes(ConvKernels.Geometry.of(c.get(0)), 2);
+        WinogradSelection asF16 = new WinogradSelection(graph, bigF16 + midF16, true);
+        assertThat(asF16.keepsFilters(c.get(0))).isTrue();
+        assertThat(asF16.keepsFilters(c.get(1))).isTrue();
+        WinogradSelection asF32 = new WinogradSelection(graph, bigF16 + midF16, false);
+        assertThat(asF32.keepsFilters(c.get(0))).isFalse();
     }
 
     @Test
