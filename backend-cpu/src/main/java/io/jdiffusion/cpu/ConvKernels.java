@@ -24,6 +24,9 @@ import static io.jdiffusion.cpu.Gemm.NR;
  * the output write.
  */
 final class ConvKernels {
+    /** packIm2col's runs of a panel along output rows, per thread: run r is (start, row, column, length) from 4 r. */
+    private static final ThreadScratch RUNS = new ThreadScratch();
+
     private ConvKernels() {
     }
 
@@ -129,18 +132,18 @@ final class ConvKernels {
         int s = g.stride(), top = g.pad().top(), left = g.pad().left();
         int h = g.h(), w = g.w(), wo = g.wo();
         pool.forRange(endPanel - firstPanel, 4, (from, to) -> {
-            int[] runStart = new int[NR], runOy = new int[NR], runOx = new int[NR], runLength = new int[NR];
+            int[] run = RUNS.ints(4 * NR);
             for (int p = (int) from; p < to; p++) {
                 int c0 = (firstPanel + p) * NR;
                 int cols = Math.min(NR, pixels - c0);
                 int runs = 0;
                 for (int j = 0; j < cols; runs++) {
-                    int pix = c0 + j;
-                    runStart[runs] = j;
-                    runOy[runs] = pix / wo;
-                    runOx[runs] = pix % wo;
-                    runLength[runs] = Math.min(cols - j, wo - runOx[runs]);
-                    j += runLength[runs];
+                    int pix = c0 + j, ox = pix % wo, length = Math.min(cols - j, wo - ox);
+                    run[4 * runs] = j;
+                    run[4 * runs + 1] = pix / wo;
+                    run[4 * runs + 2] = ox;
+                    run[4 * runs + 3] = length;
+                    j += length;
                 }
                 int d = dstOffset + p * depth * NR;
                 for (int ci = 0; ci < g.cin(); ci++) {
@@ -148,14 +151,14 @@ final class ConvKernels {
                     for (int ky = 0; ky < g.kh(); ky++) {
                         for (int kx = 0; kx < g.kw(); kx++, d += NR) {
                             for (int r = 0; r < runs; r++) {
-                                int o = d + runStart[r], len = runLength[r];
-                                int iy = runOy[r] * s + ky - top;
+                                int o = d + run[4 * r], len = run[4 * r + 3];
+                                int iy = run[4 * r + 1] * s + ky - top;
                                 if (iy < 0 || iy >= h) {
                                     Arrays.fill(dst, o, o + len, 0f);
                                     continue;
                                 }
                                 long row = plane + (long) iy * w;
-                                int ix0 = runOx[r] * s + kx - left;
+                                int ix0 = run[4 * r + 2] * s + kx - left;
                                 if (s == 1 && len == NR && ix0 >= 0 && ix0 + NR <= w) {
                                     copyPanelRow(x, row + ix0, dst, o); // a whole panel inside the image
                                 } else if (s == 1) {

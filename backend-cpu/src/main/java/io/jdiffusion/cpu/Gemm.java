@@ -29,12 +29,12 @@ final class Gemm {
     private static final int MIN_ROWS_PER_B_STAGE = 128;
 
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
-    private static final ThreadLocal<float[][]> A_BLOCK = ThreadLocal.withInitial(() -> new float[1][0]);
+    private static final ThreadScratch A_BLOCK = new ThreadScratch();
     /** The calling thread's whole packed A, for GEMMs with few rows (kept small by that condition). */
-    private static final ThreadLocal<float[][]> A_WHOLE = ThreadLocal.withInitial(() -> new float[1][0]);
+    private static final ThreadScratch A_WHOLE = new ThreadScratch();
     /** The calling thread's weight panels widened to F32 (an A block, or one B panel). */
-    private static final ThreadLocal<float[][]> A_STAGED = ThreadLocal.withInitial(() -> new float[1][0]);
-    private static final ThreadLocal<float[][]> B_STAGED = ThreadLocal.withInitial(() -> new float[1][0]);
+    private static final ThreadScratch A_STAGED = new ThreadScratch();
+    private static final ThreadScratch B_STAGED = new ThreadScratch();
 
     /** Packs A panels [first, end) to {@code dst} from offset 0 (an activation operand, packed by each task as needed). */
     @FunctionalInterface
@@ -126,10 +126,10 @@ final class Gemm {
         Blocks blocks = Blocks.planForWeightsAsB(m, k, bPanels, pool.threads());
         if (blocks.nBlocks() > 1) {
             // Several tasks share each A block (M is small): pack A once, up front, instead of once per task.
-            float[] a = grow(A_WHOLE, blocks.aPanels() * k * MR);
+            float[] a = A_WHOLE.floats(blocks.aPanels() * k * MR);
             pool.forRange(blocks.aPanels(), 2, (from, to) -> {
                 int n0 = (int) (to - from) * k * MR;
-                float[] block = grow(A_BLOCK, n0);
+                float[] block = A_BLOCK.floats(n0);
                 source.pack((int) from, (int) to, block);
                 System.arraycopy(block, 0, a, (int) from * k * MR, n0);
             });
@@ -139,26 +139,17 @@ final class Gemm {
         }
         pool.forEach(blocks.tasks(), task -> {
             int first = blocks.aFirst(task), end = blocks.aEnd(task);
-            float[] a = grow(A_BLOCK, (end - first) * k * MR);
+            float[] a = A_BLOCK.floats((end - first) * k * MR);
             source.pack(first, end, a);
             multiplyBlock(a, -first * k * MR, m, first, end, b, blocks.bFirst(task), blocks.bEnd(task), n, k, out);
         });
-    }
-
-    /** The calling thread's array in {@code holder}, grown to at least {@code size} floats. */
-    private static float[] grow(ThreadLocal<float[][]> holder, int size) {
-        float[][] h = holder.get();
-        if (h[0].length < size) {
-            h[0] = new float[size];
-        }
-        return h[0];
     }
 
     /** {@link #multiplyBlock(float[], int, int, int, int, float[], int, int, int, int, int, GemmOutput)} with the A block widened from packed weights. */
     static void multiplyBlock(PackedWeights a, long aBase, int m, int pa0, int pa1, float[] b, int bOff, int pb0, int pb1,
                               int n, int k, GemmOutput out) {
         int size = (pa1 - pa0) * k * MR;
-        float[] staged = grow(A_STAGED, size);
+        float[] staged = A_STAGED.floats(size);
         a.stage(aBase + (long) pa0 * k * MR, size, staged, 0);
         multiplyBlock(staged, -pa0 * k * MR, m, pa0, pa1, b, bOff, pb0, pb1, n, k, out);
     }
@@ -166,7 +157,7 @@ final class Gemm {
     /** The same with the weights as B: each B panel is widened once and reused across the block's A panels. */
     private static void multiplyBlock(float[] a, int aOff, int m, int pa0, int pa1, PackedWeights b, int pb0, int pb1,
                                       int n, int k, GemmOutput out) {
-        float[] staged = grow(B_STAGED, k * NR);
+        float[] staged = B_STAGED.floats(k * NR);
         for (int pb = pb0; pb < pb1; pb++) {
             b.stage((long) pb * k * NR, k * NR, staged, 0);
             multiplyBlock(a, aOff, m, pa0, pa1, staged, -pb * k * NR, pb, pb + 1, n, k, out);

@@ -15,6 +15,12 @@ final class LayoutKernels {
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(CpuVectors.ORDER);
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(CpuVectors.ORDER);
 
+    /** upsample2x's input row and its doubled copy, per thread. */
+    private static final ThreadScratch UPSAMPLE_ROW = new ThreadScratch();
+    private static final ThreadScratch UPSAMPLE_WIDE = new ThreadScratch();
+    /** transpose's block, per thread. */
+    private static final ThreadScratch TRANSPOSE_TILE = new ThreadScratch();
+
     private LayoutKernels() {
     }
 
@@ -27,8 +33,8 @@ final class LayoutKernels {
         WorkerPool pool = ctx.pool;
         return buffers -> pool.forRange(planes * h, 4, (from, to) -> {
             MemorySegment xs = buffers[x], os = buffers[out];
-            float[] row = new float[w];
-            float[] wide = new float[2 * w];
+            float[] row = UPSAMPLE_ROW.floats(w);
+            float[] wide = UPSAMPLE_WIDE.floats(2 * w);
             for (long r = from; r < to; r++) {
                 long plane = r / h;
                 int y = (int) (r % h);
@@ -91,7 +97,7 @@ final class LayoutKernels {
             int b = task / mBlocks, i0 = (task % mBlocks) * block;
             int i1 = Math.min(m, i0 + block);
             long base = (long) b * m * n;
-            float[] tile = new float[block * block];
+            float[] tile = TRANSPOSE_TILE.floats(block * block);
             for (int jb = 0; jb < nBlocks; jb++) {
                 int j0 = jb * block, j1 = Math.min(n, j0 + block);
                 for (int i = i0; i < i1; i++) {

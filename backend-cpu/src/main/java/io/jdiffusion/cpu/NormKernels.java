@@ -26,21 +26,25 @@ final class NormKernels {
     /** The bits of {@link VectorMath#ROUNDER}: the bits of z + ROUNDER are these plus round(z), for |z| <= 2^22. */
     private static final int ROUNDER_BITS = Float.floatToRawIntBits(VectorMath.ROUNDER);
 
+    /** Each thread's {@link #stats} result: {mean, 1/sqrt(var + eps)}. */
+    private static final ThreadLocal<double[]> STATS = ThreadLocal.withInitial(() -> new double[2]);
+
     private NormKernels() {
     }
 
-    /** Mean and 1/sqrt(var + eps) of {@code n} contiguous floats. */
-    record Stats(double mean, double rstd) {
-    }
-
     /**
-     * Statistics of x[base, base + n) with the data shifted by its first element (so E[x^2] - E[x]^2 does
+     * Mean and 1/sqrt(var + eps) of x[base, base + n), written to {@code meanRstd[0]} and {@code meanRstd[1]}
+     * (the calling thread's {@link #STATS}): a returned record would be allocated per row, as C2 compiles this
+     * method on its own rather than inline it into the kernels' tasks, so escape analysis cannot remove it
+     * (1.8 MB per SD 1.5 UNet call at 256x256).
+     *
+     * <p>The data are shifted by their first element (so E[x^2] - E[x]^2 does
      * not cancel when the mean is large) and float partial sums over short chunks folded into doubles.
      * Four pairs of accumulators take the vectors in turn: with one pair, each vector waited for the
      * previous FMA (4 cycles), which held the pass to about 8 bytes a cycle even where the group comes
      * from cache (docs/PERFORMANCE.md, "GroupNorm+SiLU: the clamp and the statistics", 2026-12-05).
      */
-    static Stats stats(MemorySegment x, long base, long n, float eps) {
+    static void stats(MemorySegment x, long base, long n, float eps, double[] meanRstd) {
         float shift = x.getAtIndex(FLOAT, base);
         FloatVector sv = FloatVector.broadcast(F, shift);
         double s1 = 0, s2 = 0;
@@ -77,7 +81,8 @@ final class NormKernels {
         }
         double m1 = s1 / n;
         double var = Math.max(0, s2 / n - m1 * m1);
-        return new Stats(shift + m1, 1.0 / Math.sqrt(var + eps));
+        meanRstd[0] = shift + m1;
+        meanRstd[1] = 1.0 / Math.sqrt(var + eps);
     }
 
     static Kernel groupNorm(Op.GroupNorm op, CompileContext ctx) {
@@ -96,11 +101,12 @@ final class NormKernels {
             pool.forEach(batch * groups, task -> {
                 int n = task / groups, g = task % groups;
                 long base = ((long) n * channels + (long) g * perGroup) * spatial;
-                Stats st = stats(xs, base, perGroup * spatial, eps);
+                double[] st = STATS.get();
+                stats(xs, base, perGroup * spatial, eps, st);
                 for (int c = 0; c < perGroup; c++) {
                     int ch = g * perGroup + c;
-                    double scale = gs.getAtIndex(FLOAT, ch) * st.rstd();
-                    double shift = bs.getAtIndex(FLOAT, ch) - st.mean() * scale;
+                    double scale = gs.getAtIndex(FLOAT, ch) * st[1];
+                    double shift = bs.getAtIndex(FLOAT, ch) - st[0] * scale;
                     affine(xs, os, base + c * spatial, spatial, scale, shift, silu);
                 }
             });
@@ -195,11 +201,12 @@ final class NormKernels {
         return buffers -> {
             MemorySegment xs = buffers[x], gs = buffers[gamma], bs = buffers[beta], os = buffers[out];
             pool.forRange(rows, 4, (from, to) -> {
+                double[] st = STATS.get();
                 for (long r = from; r < to; r++) {
                     long base = r * width;
-                    Stats st = stats(xs, base, width, eps);
-                    FloatVector mean = FloatVector.broadcast(F, (float) st.mean());
-                    FloatVector rstd = FloatVector.broadcast(F, (float) st.rstd());
+                    stats(xs, base, width, eps, st);
+                    FloatVector mean = FloatVector.broadcast(F, (float) st[0]);
+                    FloatVector rstd = FloatVector.broadcast(F, (float) st[1]);
                     for (int c = 0; c < width; c += L) {
                         VectorMask<Float> m = F.indexInRange(c, width);
                         long o = 4 * (base + c);

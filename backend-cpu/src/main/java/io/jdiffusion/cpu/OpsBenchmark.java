@@ -2,6 +2,7 @@ package io.jdiffusion.cpu;
 
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
+import io.jdiffusion.backend.HeapAllocation;
 import io.jdiffusion.backend.graph.Activation;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.backend.graph.GraphBuilder;
@@ -14,7 +15,6 @@ import io.jdiffusion.core.Tensor;
 import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
@@ -249,19 +249,18 @@ public final class OpsBenchmark implements AutoCloseable {
                 }
             }
             List<Double> times = new ArrayList<>();
-            long[] threadIds = ManagementFactory.getThreadMXBean().getAllThreadIds();
-            long allocBefore = allocatedBytes(threadIds);
+            HeapAllocation allocation = HeapAllocation.sinceForAllThreads();
             long start = System.nanoTime();
             while (times.size() < 3 || (System.nanoTime() - start < seconds * 1e9 && times.size() < 1000)) {
                 long t0 = System.nanoTime();
                 exe.run(in, out);
                 times.add((System.nanoTime() - t0) / 1e6);
             }
-            long allocAfter = allocatedBytes(threadIds);
+            long allocatedBytes = allocation.bytes();
             double[] sorted = times.stream().mapToDouble(Double::doubleValue).sorted().toArray();
             double ms = sorted[sorted.length / 2];
             double gflops = c.flops() / (ms / 1e3) / 1e9;
-            long allocated = allocBefore < 0 ? -1 : (allocAfter - allocBefore) / times.size();
+            long allocated = allocatedBytes < 0 ? -1 : allocatedBytes / times.size();
             long workspace = backend.deviceBytesInUse() - before - outBytes;
             double gbps = c.bytes() / (ms / 1e3) / 1e9;
             return new Result(c.op(), c.shape(), c.variant(), ms, gflops, peak > 0 ? gflops / peak : Double.NaN,
@@ -289,20 +288,6 @@ public final class OpsBenchmark implements AutoCloseable {
             t.setFloat(i, (float) ((random.nextDouble() * 2 - 1) * scale));
         }
         return t;
-    }
-
-    /**
-     * Heap bytes allocated so far by the threads {@code ids} (the same set before and after, so a thread
-     * that starts or ends in between cannot add or remove its whole history), or -1 where the JVM does
-     * not count them.
-     */
-    private static long allocatedBytes(long[] ids) {
-        if (!(ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean mx)
-                || !mx.isThreadAllocatedMemorySupported()) {
-            return -1;
-        }
-        mx.setThreadAllocatedMemoryEnabled(true);
-        return Arrays.stream(mx.getThreadAllocatedBytes(ids)).filter(b -> b > 0).sum();
     }
 
     public int threads() {

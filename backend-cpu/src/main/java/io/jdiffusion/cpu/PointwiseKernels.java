@@ -21,6 +21,13 @@ import static io.jdiffusion.cpu.CpuVectors.ORDER;
 
 /** Standalone activations, broadcasting binary operators and softmax. */
 final class PointwiseKernels {
+    /** A standalone activation's chunk, per thread. */
+    private static final ThreadScratch CHUNK_SCRATCH = new ThreadScratch();
+    /** A standalone GEGLU's h and gate rows and the tile pairing them, per thread. */
+    private static final ThreadScratch GEGLU_H = new ThreadScratch();
+    private static final ThreadScratch GEGLU_GATE = new ThreadScratch();
+    private static final ThreadScratch GEGLU_TILE = new ThreadScratch();
+
     private PointwiseKernels() {
     }
 
@@ -39,7 +46,8 @@ final class PointwiseKernels {
             long rows = op.out().shape().elementCount() / width;
             return buffers -> pool.forRange(rows, 4, (from, to) -> {
                 MemorySegment xs = buffers[x], os = buffers[out];
-                float[] h = new float[vectors * L], gate = new float[vectors * L], tile = new float[2 * vectors * L];
+                float[] h = GEGLU_H.floats(vectors * L), gate = GEGLU_GATE.floats(vectors * L);
+                float[] tile = GEGLU_TILE.floats(2 * vectors * L);
                 for (long r = from; r < to; r++) {
                     MemorySegment.copy(xs, FLOAT, 4 * (r * 2 * width), h, 0, width);
                     MemorySegment.copy(xs, FLOAT, 4 * (r * 2 * width + width), gate, 0, width);
@@ -58,7 +66,7 @@ final class PointwiseKernels {
         long n = op.x().shape().elementCount();
         return buffers -> pool.forRange(chunks(n), 4, (from, to) -> {
             MemorySegment xs = buffers[x], os = buffers[out];
-            float[] a = new float[(int) CHUNK];
+            float[] a = CHUNK_SCRATCH.floats((int) CHUNK);
             for (long chunk = from; chunk < to; chunk++) {
                 long start = chunk * CHUNK;
                 int count = (int) Math.min(CHUNK, n - start);

@@ -75,6 +75,11 @@ final class WorkerPool implements AutoCloseable {
         return threads;
     }
 
+    /** The ids of the worker threads (the caller of {@link #forEach} is the pool's other thread). */
+    long[] workerIds() {
+        return java.util.Arrays.stream(workers).mapToLong(Thread::threadId).toArray();
+    }
+
     private void workerLoop() {
         IN_POOL.set(Boolean.TRUE);
         Job seen = null;

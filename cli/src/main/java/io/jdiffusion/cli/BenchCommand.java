@@ -2,6 +2,7 @@ package io.jdiffusion.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.backend.Backend;
+import io.jdiffusion.backend.HeapAllocation;
 import io.jdiffusion.backend.OperatorProfile;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.models.conditioning.Conditioning;
@@ -177,6 +178,9 @@ final class BenchCommand implements Callable<Integer> {
                 f.textMs = text.medianMs;
                 f.unetMs = unet.medianMs;
                 f.vaeMs = vae.medianMs;
+                f.heapPerCall.put("text", text.allocatedBytes());
+                f.heapPerCall.put("unet", unet.allocatedBytes());
+                f.heapPerCall.put("vae", vae.allocatedBytes());
                 if (steps > 0) {
                     f.pipelineMs = pipelineRun(pipeline, request, err, "warm");
                     f.preparationMs = Math.max(0, f.coldPipelineMs - f.pipelineMs);
@@ -225,6 +229,8 @@ final class BenchCommand implements Callable<Integer> {
         double textMs;
         double unetMs;
         double vaeMs;
+        /** Per stage, the median Java heap bytes one timed call allocated over all threads; -1 where not measured. */
+        final Map<String, Long> heapPerCall = new LinkedHashMap<>();
         double pipelineMs = -1;
         String memoryPolicy;
         /** Where memory was at the end of each stage, before a staged memory policy freed its network. */
@@ -248,10 +254,13 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    /** One stage's first (cold) call and the median of its timed calls. */
-    private record Stage(double firstMs, double medianMs) {
+    /**
+     * One stage's first (cold) call, the median of its timed calls, and the median Java heap bytes a timed
+     * call allocated over all threads (-1 where not counted).
+     */
+    private record Stage(double firstMs, double medianMs, long allocatedBytes) {
         /** A stage left out by --stages: -1 ms, no preparation. */
-        static final Stage SKIPPED = new Stage(-1, -1);
+        static final Stage SKIPPED = new Stage(-1, -1, -1);
 
         double preparationMs() {
             return Math.max(0, firstMs - medianMs);
@@ -270,11 +279,14 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--profile: backend '" + backend.name() + "' cannot time its operators");
         }
         List<Double> ms = new ArrayList<>();
+        List<Long> allocated = new ArrayList<>();
         try {
             for (int i = 0; i < iterations; i++) {
+                HeapAllocation allocation = HeapAllocation.sinceForAllThreads(); // the backend's workers exist since the first call
                 long t0 = System.nanoTime();
                 body.get();
                 ms.add((System.nanoTime() - t0) / 1e6);
+                allocated.add(allocation.bytes());
             }
         } finally {
             if (profile) {
@@ -282,10 +294,15 @@ final class BenchCommand implements Callable<Integer> {
                 profiles.put(stage, operators.rows());
             }
         }
+        List<Long> inOrder = List.copyOf(allocated);
         Collections.sort(ms);
+        Collections.sort(allocated);
         double median = ms.get(ms.size() / 2);
+        long medianAllocated = allocated.get(allocated.size() / 2);
         err.printf(Locale.ROOT, "bench: %-12s first %.1f ms, median %.1f ms of %s%n", stage, first, median, ms);
-        return new Stage(first, median);
+        err.printf(Locale.ROOT, "bench: %-12s heap allocated per call, median %.2f MB, in call order %s%n", stage,
+                medianAllocated / 1e6, inOrder.stream().map(b -> String.format(Locale.ROOT, "%.2f", b / 1e6)).toList());
+        return new Stage(first, median, medianAllocated);
     }
 
     private void report(PrintWriter out, StableDiffusion model, Backend backend, Precision used, Figures f) {
@@ -298,6 +315,7 @@ final class BenchCommand implements Callable<Integer> {
                 o.put("cold_pipeline_ms", f.coldPipelineMs);
             }
             o.put("text_encoder_ms", f.textMs).put("unet_ms", f.unetMs).put("vae_decode_ms", f.vaeMs);
+            f.heapPerCall.forEach(o.putObject("heap_allocated_bytes_per_call")::put);
             if (f.pipelineMs >= 0) {
                 o.put("pipeline_ms", f.pipelineMs);
             }
