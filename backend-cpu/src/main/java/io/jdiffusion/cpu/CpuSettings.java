@@ -17,8 +17,12 @@ public final class CpuSettings {
     public static final String VECTOR_BITS = "jdiffusion.cpu.vectorBits";
     public static final String WINOGRAD_CACHE_MIB = "jdiffusion.cpu.winogradCacheMiB";
     public static final String F32_WEIGHTS_AS_F16 = "jdiffusion.cpu.f32WeightsAsF16";
-    /** Default Winograd filter cache per compiled network: holds SD 1.5's high-resolution layers. */
-    static final long DEFAULT_WINOGRAD_CACHE_MIB = 1024;
+    /**
+     * Default Winograd filter cache per compiled network: none. Layers transform their filters as they run
+     * ({@link WinogradFilterStream}); keeping SD 1.5's high-resolution layers' filters (1 GiB) made a 512x512
+     * UNet call about 1% faster and its process 0.75 GiB larger (2026-12-05, docs/PERFORMANCE.md).
+     */
+    static final long DEFAULT_WINOGRAD_CACHE_MIB = 0;
 
     private CpuSettings() {
     }
@@ -43,7 +47,7 @@ public final class CpuSettings {
      * Bytes of Winograd-transformed filters one compiled network may keep ({@value #WINOGRAD_CACHE_MIB},
      * default {@value #DEFAULT_WINOGRAD_CACHE_MIB} MiB). Transformed filters take 4x the memory of the 3x3
      * weights (36 values per 9), so caching all of SD 1.5's UNet would cost 8 GiB; the layers left out transform
-     * their filters as they run ({@link WinogradFilterStream}).
+     * their filters as they run ({@link WinogradFilterStream}), a few percent slower on those layers.
      */
     public static long winogradCacheBytes() {
         String s = System.getProperty(WINOGRAD_CACHE_MIB);

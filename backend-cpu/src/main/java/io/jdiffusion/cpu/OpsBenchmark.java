@@ -82,7 +82,8 @@ public final class OpsBenchmark implements AutoCloseable {
         this.threads = threads;
         this.seconds = seconds;
         this.auto = new CpuBackend(threads, ConvAlgorithm.AUTO);
-        this.winograd = new CpuBackend(threads, ConvAlgorithm.WINOGRAD);
+        this.winograd = new CpuBackend(threads, new KernelOptions(ConvAlgorithm.WINOGRAD, WinogradConv.CHUNK_FLOATS,
+                Long.MAX_VALUE, false));
         this.im2col = new CpuBackend(threads, ConvAlgorithm.IM2COL);
         this.f16Panels = new CpuBackend(threads, new KernelOptions(ConvAlgorithm.AUTO, WinogradConv.CHUNK_FLOATS,
                 CpuSettings.winogradCacheBytes(), true));
@@ -129,7 +130,7 @@ public final class OpsBenchmark implements AutoCloseable {
                 c.add(new Case("conv3x3", h + "x" + w + "x" + ch, a.name().toLowerCase(), flops, a,
                         g -> g.conv2d(input(g, "x", 1, ch, h, w), weight(g, ch, ch, 3, 3), weight(g, ch), null, 1, Padding.same(1))));
             }
-            if (h == 64) { // Winograd filters in F16 (the AUTO policy picks Winograd at 64x64)
+            if (h == 64) { // 2-byte weights (the AUTO policy picks Winograd at 64x64 and transforms filters from F16 taps)
                 c.add(new Case("conv3x3", h + "x" + w + "x" + ch, "winograd f16 panels", flops, Kernels.F16_PANELS,
                         g -> g.conv2d(input(g, "x", 1, ch, h, w), weight(g, ch, ch, 3, 3), weight(g, ch), null, 1, Padding.same(1))));
             }

@@ -112,7 +112,7 @@ class WeightSharingTest {
         TestRandom random = TestRandom.fresh();
         // 128 x 5 output pixels: 64 Winograd tiles, enough for the layer to qualify
         try (Tensor w = random.normal(Shape.of(N, K), 0.2); Tensor cw = random.normal(Shape.of(COUT, CIN, 3, 3), 0.2);
-             CpuBackend backend = new CpuBackend(2, ConvAlgorithm.AUTO)) {
+             CpuBackend backend = new CpuBackend(2, new KernelOptions(ConvAlgorithm.AUTO, WinogradConv.CHUNK_FLOATS, 1L << 30, false))) {
             try (Executable unlimited = backend.compile(graph(128, w, cw))) {
                 assertThat(backend.memoryBreakdown().get("weights_winograd")).isPositive();
             }
