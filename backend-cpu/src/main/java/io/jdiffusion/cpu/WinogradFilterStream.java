@@ -37,18 +37,13 @@ final class WinogradFilterStream {
     /** G's rows as floats. */
     private static final float[][] G = toFloats(WinogradF43.g());
 
-    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+    /** Each thread's widened taps of its task's channels, and the six A blocks. */
+    private static final ThreadScratch TAPS_SCRATCH = new ThreadScratch();
+    private static final ThreadScratch BLOCKS = new ThreadScratch();
+    /** Row i of G applied down the kernel's columns (three vectors), then six vectors for a row's partial last one. */
+    private static final ThreadScratch COLUMN = new ThreadScratch();
 
     private WinogradFilterStream() {
-    }
-
-    /** The calling thread's arrays: the task's widened taps, G's row applied down the columns, the six A blocks. */
-    private static final class Scratch {
-        float[] taps = new float[0];
-        /** Three vectors: row i of G applied down the kernel's columns; then six for a row's partial last vector. */
-        final float[] column = new float[3 * L];
-        final float[] tail = new float[SIDE * L];
-        float[] blocks = new float[0];
     }
 
     /** Values of the tap-major weights. */
@@ -88,21 +83,16 @@ final class WinogradFilterStream {
      */
     static void multiply(PackedWeights taps, int cout, int cin, int pa0, int pa1, float[] v, int sizeB, int bPanels,
                          int tiles, GemmOutput[] targets) {
-        Scratch s = SCRATCH.get();
         int rows = (pa1 - pa0) * MR;
         int channels = Math.min(rows, cout - pa0 * MR);
         int block = rows * cin + CACHE_LINE_FLOATS;
         int tapRow = TAPS * cin + CACHE_LINE_FLOATS;
-        if (s.blocks.length < SIDE * block) {
-            s.blocks = new float[SIDE * block];
-        }
+        float[] u = BLOCKS.floats(SIDE * block);
         // One vector of padding past the last row's taps: a row's last vector may read beyond cin.
-        if (s.taps.length < rows * tapRow + L) {
-            s.taps = new float[rows * tapRow + L];
-        }
-        float[] u = s.blocks;
+        float[] widened = TAPS_SCRATCH.floats(rows * tapRow + L);
+        float[] column = COLUMN.floats((3 + SIDE) * L);
         for (int r = 0; r < channels; r++) {
-            taps.stage((long) (pa0 * MR + r) * TAPS * cin, TAPS * cin, s.taps, r * tapRow);
+            taps.stage((long) (pa0 * MR + r) * TAPS * cin, TAPS * cin, widened, r * tapRow);
         }
         // The last panel's padding rows multiply into tile rows the epilogue drops; zero them once.
         for (int j = 0; j < SIDE; j++) {
@@ -113,7 +103,7 @@ final class WinogradFilterStream {
             float[] g = G[i];
             for (int r = 0; r < channels; r++) {
                 for (int ci = 0; ci < cin; ci += L) {
-                    transform(s, g[0], g[1], g[2], r * tapRow + ci, cin, u, r * cin + ci, block, Math.min(L, cin - ci));
+                    transform(widened, column, g[0], g[1], g[2], r * tapRow + ci, cin, u, r * cin + ci, block, Math.min(L, cin - ci));
                 }
             }
             for (int j = 0; j < SIDE; j++) {
@@ -125,25 +115,24 @@ final class WinogradFilterStream {
 
     /**
      * Row i of U = G g G^T for L consecutive input channels of one output channel, whose taps start at
-     * s.taps[t] (lanes are channels): row i of G (g0, g1, g2) down the kernel's columns, then G along the row; the six results are
-     * stored {@code block} apart from u[o], {@code count} lanes of each.
+     * taps[t] (lanes are channels): row i of G (g0, g1, g2) down the kernel's columns into {@code column}, then G
+     * along the row; the six results are stored {@code block} apart from u[o], {@code count} lanes of each.
      */
-    private static void transform(Scratch s, float g0, float g1, float g2, int t, int cin, float[] u, int o, int block,
-                                  int count) {
-        float[] taps = s.taps;
+    private static void transform(float[] taps, float[] column, float g0, float g1, float g2, int t, int cin, float[] u,
+                                  int o, int block, int count) {
         for (int kx = 0; kx < 3; kx++) {
             FloatVector top = FloatVector.fromArray(F, taps, t + kx * cin);
             FloatVector middle = FloatVector.fromArray(F, taps, t + (3 + kx) * cin);
             FloatVector bottom = FloatVector.fromArray(F, taps, t + (6 + kx) * cin);
-            top.mul(g0).add(middle.mul(g1)).add(bottom.mul(g2)).intoArray(s.column, kx * L);
+            top.mul(g0).add(middle.mul(g1)).add(bottom.mul(g2)).intoArray(column, kx * L);
         }
         if (count == L) {
-            combine(s.column, 0, L, 2 * L, u, o, block);
+            combine(column, 0, L, 2 * L, u, o, block);
             return;
         }
-        combine(s.column, 0, L, 2 * L, s.tail, 0, L);
+        combine(column, 0, L, 2 * L, column, 3 * L, L);
         for (int j = 0; j < SIDE; j++) {
-            System.arraycopy(s.tail, j * L, u, o + j * block, count);
+            System.arraycopy(column, (3 + j) * L, u, o + j * block, count);
         }
     }
 
