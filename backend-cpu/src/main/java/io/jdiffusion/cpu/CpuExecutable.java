@@ -51,7 +51,7 @@ final class CpuExecutable implements Executable {
         this.meter = meter;
         this.plan = BufferPlan.plan(graph, 64);
         this.arenaBytes = plan.arenaBytes();
-        MemorySegment arena = arenaMemory.allocate(Math.max(arenaBytes, 1), 64);
+        MemorySegment arena = HugePages.allocate(arenaMemory, arenaBytes);
         meter.add(arenaBytes);
         this.fixed = new MemorySegment[graph.values().size()];
         this.workspace = new Workspace(meter);

@@ -40,7 +40,7 @@ final class PackedWeights {
     static PackedWeights allocate(long values, DType storage) {
         Arena arena = Arena.ofShared();
         long bytes = values * storage.byteSize();
-        MemorySegment data = arena.allocate(Math.max(bytes, 1), 64).asSlice(0, bytes);
+        MemorySegment data = HugePages.allocate(arena, bytes).asSlice(0, bytes);
         return new PackedWeights(data, storage, values, arena);
     }
 

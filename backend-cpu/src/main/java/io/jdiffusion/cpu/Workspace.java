@@ -57,7 +57,7 @@ final class Workspace {
                 meter.release(s.byteSize());
             }
             segmentArenas[i] = Arena.ofShared();
-            s = segmentArenas[i].allocate(Math.max(bytes, 64), 64);
+            s = HugePages.allocate(segmentArenas[i], Math.max(bytes, 64));
             segments[i] = s;
             this.bytes += s.byteSize();
             meter.add(s.byteSize());
