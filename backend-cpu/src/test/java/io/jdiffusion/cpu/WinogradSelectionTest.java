@@ -31,12 +31,16 @@ class WinogradSelectionTest {
         return graph.ops().stream().filter(Op.Conv2d.class::isInstance).map(Op.Conv2d.class::cast).toList();
     }
 
+    /** The kept filters of the big (64x64) and mid (32x32) layers together, at {@code bytesPerValue}. */
+    private static long bigAndMidBytes(List<Op.Conv2d> c, int bytesPerValue) {
+        return WinogradSelection.cachedBytes(ConvKernels.Geometry.of(c.get(1)), bytesPerValue)
+                + WinogradSelection.cachedBytes(ConvKernels.Geometry.of(c.get(0)), bytesPerValue);
+    }
+
     @Test
     void layersWithTheMostTilesKeepTheirFiltersFirstAndTheRestTransformThemAsTheyRun() {
         Graph graph = graph();
         List<Op.Conv2d> c = convs(graph);
-        long bigBytes = WinogradSelection.cachedBytes(ConvKernels.Geometry.of(c.get(1)), 4);
-        long midBytes = WinogradSelection.cachedBytes(ConvKernels.Geometry.of(c.get(0)), 4);
 
         WinogradSelection all = new WinogradSelection(graph, Long.MAX_VALUE, false);
         assertThat(all.usesWinograd(c.get(0))).isTrue();
@@ -46,7 +50,7 @@ class WinogradSelectionTest {
         assertThat(all.keepsFilters(c.get(1))).isTrue();
         assertThat(all.keepsFilters(c.get(2))).isFalse();
 
-        WinogradSelection onlyBig = new WinogradSelection(graph, bigBytes + midBytes - 1, false);
+        WinogradSelection onlyBig = new WinogradSelection(graph, bigAndMidBytes(c, 4) - 1, false);
         assertThat(onlyBig.keepsFilters(c.get(1))).isTrue();
         assertThat(onlyBig.keepsFilters(c.get(0))).isFalse();
         assertThat(onlyBig.usesWinograd(c.get(0))).as("streamed, not im2col").isTrue();
@@ -60,12 +64,10 @@ class WinogradSelectionTest {
     void twoByteWeightsKeepFiltersAtHalfTheBytes() {
         Graph graph = graph();
         List<Op.Conv2d> c = convs(graph);
-        long bigF16 = WinogradSelection.cachedBytes(ConvKernels.Geometry.of(c.get(1)), 2);
-        long midF16 = WinogradSelection.cachedBytes(ConvKernels.Geometry.of(c.get(0)), 2);
-        WinogradSelection asF16 = new WinogradSelection(graph, bigF16 + midF16, true);
+        WinogradSelection asF16 = new WinogradSelection(graph, bigAndMidBytes(c, 2), true);
         assertThat(asF16.keepsFilters(c.get(0))).isTrue();
         assertThat(asF16.keepsFilters(c.get(1))).isTrue();
-        WinogradSelection asF32 = new WinogradSelection(graph, bigF16 + midF16, false);
+        WinogradSelection asF32 = new WinogradSelection(graph, bigAndMidBytes(c, 2), false);
         assertThat(asF32.keepsFilters(c.get(0))).isFalse();
     }
 
