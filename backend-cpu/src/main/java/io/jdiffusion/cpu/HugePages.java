@@ -2,7 +2,6 @@ package io.jdiffusion.cpu;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
@@ -30,48 +29,21 @@ final class HugePages {
     private static final int PROT_READ_WRITE = 0x3;
     private static final int MAP_PRIVATE_ANONYMOUS = 0x22;
     private static final int MADV_HUGEPAGE = 14;
-    private static final MethodHandle MMAP;
-    private static final MethodHandle MUNMAP;
-    private static final MethodHandle MADVISE;
-
-    static {
-        MethodHandle[] h = lookup();
-        MMAP = h == null ? null : h[0];
-        MUNMAP = h == null ? null : h[1];
-        MADVISE = h == null ? null : h[2];
-    }
+    /** mmap's flag values are Linux's. */
+    private static final boolean LINUX = System.getProperty("os.name", "").startsWith("Linux");
+    private static final MethodHandle MMAP = !LINUX ? null : NativeFunctions.find("mmap", FunctionDescriptor.of(ValueLayout.ADDRESS,
+            ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+    private static final MethodHandle MUNMAP = NativeFunctions.find("munmap",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle MADVISE = NativeFunctions.find("madvise",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
 
     private HugePages() {
     }
 
-    private static MethodHandle[] lookup() {
-        // Asked first: linking a downcall where native access was not granted prints a JVM warning (as in VectorAlignment).
-        if (!System.getProperty("os.name", "").startsWith("Linux") || !HugePages.class.getModule().isNativeAccessEnabled()) {
-            return null;
-        }
-        try {
-            Linker linker = Linker.nativeLinker();
-            var lookup = linker.defaultLookup();
-            var mmap = lookup.find("mmap");
-            var munmap = lookup.find("munmap");
-            var madvise = lookup.find("madvise");
-            if (mmap.isEmpty() || munmap.isEmpty() || madvise.isEmpty()) {
-                return null;
-            }
-            return new MethodHandle[] {
-                    linker.downcallHandle(mmap.get(), FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS,
-                            ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG)),
-                    linker.downcallHandle(munmap.get(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG)),
-                    linker.downcallHandle(madvise.get(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
-                            ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT))};
-        } catch (RuntimeException e) { // IllegalCallerException where native access is denied, UnsupportedOperationException
-            return null;
-        }
-    }
-
     /** Whether large blocks get mappings of their own here. */
     static boolean available() {
-        return MMAP != null;
+        return MMAP != null && MUNMAP != null && MADVISE != null;
     }
 
     /**
@@ -79,7 +51,7 @@ final class HugePages {
      * where huge pages are available, a 2 MiB aligned mapping advised to use them.
      */
     static MemorySegment allocate(Arena arena, long bytes) {
-        if (MMAP == null || bytes < MIN_BYTES) {
+        if (!available() || bytes < MIN_BYTES) {
             return arena.allocate(Math.max(bytes, 1), 64);
         }
         long length = bytes + HUGE_PAGE; // room to start on a 2 MiB boundary

@@ -25,28 +25,11 @@ import static io.jdiffusion.cpu.CpuVectors.L;
  * counts as aligned at element 0.
  */
 final class VectorAlignment {
-    private static final MethodHandle ADDRESS_OF = lookup();
+    private static final MethodHandle ADDRESS_OF = NativeFunctions.find("memmove",
+            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG),
+            Linker.Option.critical(true));
 
     private VectorAlignment() {
-    }
-
-    private static MethodHandle lookup() {
-        // Asked first, because linking a downcall where native access was not granted prints a JVM warning
-        // (JDK 25: --illegal-native-access=warn); an application embedding the library without the flag gets
-        // unaligned tiles instead of a warning.
-        if (!VectorAlignment.class.getModule().isNativeAccessEnabled()) {
-            return null;
-        }
-        try {
-            Linker linker = Linker.nativeLinker();
-            return linker.defaultLookup().find("memmove")
-                    .map(f -> linker.downcallHandle(f,
-                            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG),
-                            Linker.Option.critical(true)))
-                    .orElse(null);
-        } catch (RuntimeException e) { // IllegalCallerException where native access is denied, UnsupportedOperationException
-            return null;
-        }
     }
 
     /** Whether array addresses can be read here; without it {@link #firstAligned} is always 0. */
