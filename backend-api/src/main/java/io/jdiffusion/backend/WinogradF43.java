@@ -57,21 +57,10 @@ public final class WinogradF43 {
      * {@code u[6 i + j]}.
      */
     public static void transformKernel(float[] g, int offset, double[] u) {
-        for (int i = 0; i < TILE_IN; i++) {
-            double r0 = G[i][0] * g[offset] + G[i][1] * g[offset + 3] + G[i][2] * g[offset + 6];
-            double r1 = G[i][0] * g[offset + 1] + G[i][1] * g[offset + 4] + G[i][2] * g[offset + 7];
-            double r2 = G[i][0] * g[offset + 2] + G[i][1] * g[offset + 5] + G[i][2] * g[offset + 8];
-            for (int j = 0; j < TILE_IN; j++) {
-                u[i * TILE_IN + j] = r0 * G[j][0] + r1 * G[j][1] + r2 * G[j][2];
-            }
-        }
+        WinogradFilterTransform.apply(G, g, offset, u);
     }
 
     private static double[][] copy(double[][] m) {
-        double[][] c = new double[m.length][];
-        for (int i = 0; i < m.length; i++) {
-            c[i] = m[i].clone();
-        }
-        return c;
+        return WinogradFilterTransform.copy(m);
     }
 }

@@ -1,144 +1,28 @@
 package io.jdiffusion.backend;
 
-import org.junit.jupiter.api.Test;
-
-import java.util.SplittableRandom;
-
-import static io.jdiffusion.backend.testing.SmallMatrices.multiply;
-import static io.jdiffusion.backend.testing.SmallMatrices.transpose;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.within;
-
-/**
- * Derives the F(4, 3) Winograd matrices by Toom-Cook from the points 0, 1, -1, 2, -2 and infinity and
- * checks {@link WinogradF43}'s constants against them, then checks that the 1-D and 2-D algorithms compute a
- * correlation exactly (in double precision) on random data.
- *
- * <p>Derivation. Linear convolution of a filter g (degree r-1) and data h (degree m-1) is the product
- * polynomial s = g h of degree n-1, n = m + r - 1 = 6: evaluate both at the n-1 finite points p_j, multiply,
- * and interpolate, with the point at infinity supplying the leading coefficient s_{n-1} = g_{r-1} h_{m-1}.
- * Writing s(x) = s_{n-1} M(x) + sum_j s(p_j) M_j(x) / N_j with M(x) = prod_l (x - p_l),
- * M_j(x) = prod_{l != j} (x - p_l), N_j = M_j(p_j): s = C [(G g) . (H h)] with H[j][i] = p_j^i,
- * G[j][k] = p_j^k / N_j (the 1/N_j moved out of C), C's column j = coefficients of M_j and the last column
- * those of M. The correlation y_i = sum_k g_k d_{i+k} is the transpose of that algorithm:
- * y = H^T [(G g) . (C^T d)], so A^T = H^T and B^T = C^T; the point at infinity adds the row/column that
- * picks the leading coefficient.
- */
-class WinogradF43Test {
-    private static final double[] POINTS = {0, 1, -1, 2, -2};
-    private static final int M = 4, R = 3, N = M + R - 1;
-
-    @Test
-    void theMatricesAreTheToomCookMatricesOfTheChosenPoints() {
-        double[][] at = new double[M][N];
-        double[][] g = new double[N][R];
-        double[][] bt = new double[N][N];
-        for (int j = 0; j < N - 1; j++) {
-            double p = POINTS[j];
-            double nj = 1;
-            double[] mj = {1}; // coefficients of M_j, lowest power first
-            for (int l = 0; l < N - 1; l++) {
-                if (l != j) {
-                    nj *= p - POINTS[l];
-                    mj = timesLinear(mj, POINTS[l]);
-                }
-            }
-            for (int i = 0; i < M; i++) {
-                at[i][j] = Math.pow(p, i);
-            }
-            for (int k = 0; k < R; k++) {
-                g[j][k] = Math.pow(p, k) / nj;
-            }
-            bt[j] = mj.clone();
-        }
-        at[M - 1][N - 1] = 1;
-        g[N - 1][R - 1] = 1;
-        double[] full = {1};
-        for (double p : POINTS) {
-            full = timesLinear(full, p);
-        }
-        bt[N - 1] = full;
-        assertSame(at, WinogradF43.at());
-        assertSame(g, WinogradF43.g());
-        assertSame(bt, WinogradF43.bt());
+/** {@link WinogradF43}: F(4, 3) from the points 0, 1, -1, 2, -2 and infinity. */
+class WinogradF43Test extends ToomCookWinogradTest {
+    WinogradF43Test() {
+        super(new double[] {0, 1, -1, 2, -2}, WinogradF43.TILE_OUT);
     }
 
-    @Test
-    void oneAndTwoDimensionalTransformsComputeCorrelationExactly() {
-        SplittableRandom r = new SplittableRandom();
-        double[][] d = new double[N][N];
-        double[][] w = new double[R][R];
-        for (double[] row : d) {
-            for (int i = 0; i < N; i++) {
-                row[i] = r.nextDouble(-1, 1);
-            }
-        }
-        for (double[] row : w) {
-            for (int i = 0; i < R; i++) {
-                row[i] = r.nextDouble(-1, 1);
-            }
-        }
-        double[][] gm = WinogradF43.g();
-        double[][] u = multiply(multiply(gm, w), transpose(gm));
-        double[][] bt = WinogradF43.bt();
-        double[][] v = multiply(multiply(bt, d), transpose(bt));
-        double[][] prod = new double[N][N];
-        for (int i = 0; i < N; i++) {
-            for (int j = 0; j < N; j++) {
-                prod[i][j] = u[i][j] * v[i][j];
-            }
-        }
-        double[][] at = WinogradF43.at();
-        double[][] y = multiply(multiply(at, prod), transpose(at));
-        for (int i = 0; i < M; i++) {
-            for (int j = 0; j < M; j++) {
-                double direct = 0;
-                for (int ky = 0; ky < R; ky++) {
-                    for (int kx = 0; kx < R; kx++) {
-                        direct += w[ky][kx] * d[i + ky][j + kx];
-                    }
-                }
-                assertThat(y[i][j]).isCloseTo(direct, within(1e-12));
-            }
-        }
+    @Override
+    double[][] at() {
+        return WinogradF43.at();
     }
 
-    @Test
-    void transformKernelIsGgGTransposed() {
-        SplittableRandom r = new SplittableRandom();
-        float[] g = new float[11];
-        double[][] w = new double[R][R];
-        for (int k = 0; k < 9; k++) {
-            g[2 + k] = (float) r.nextDouble(-1, 1);
-            w[k / 3][k % 3] = g[2 + k];
-        }
-        double[] u = new double[WinogradF43.POINTS];
-        WinogradF43.transformKernel(g, 2, u);
-        double[][] gm = WinogradF43.g();
-        double[][] expected = multiply(multiply(gm, w), transpose(gm));
-        for (int i = 0; i < N; i++) {
-            for (int j = 0; j < N; j++) {
-                assertThat(u[i * N + j]).as("[%d][%d]", i, j).isCloseTo(expected[i][j], within(1e-15));
-            }
-        }
+    @Override
+    double[][] g() {
+        return WinogradF43.g();
     }
 
-    /** (coefficients of q) * (x - p). */
-    private static double[] timesLinear(double[] q, double p) {
-        double[] out = new double[q.length + 1];
-        for (int i = 0; i < q.length; i++) {
-            out[i + 1] += q[i];
-            out[i] -= p * q[i];
-        }
-        return out;
+    @Override
+    double[][] bt() {
+        return WinogradF43.bt();
     }
 
-    private static void assertSame(double[][] derived, double[][] constant) {
-        assertThat(constant.length).isEqualTo(derived.length);
-        for (int i = 0; i < derived.length; i++) {
-            for (int j = 0; j < derived[i].length; j++) {
-                assertThat(constant[i][j]).as("[%d][%d]", i, j).isCloseTo(derived[i][j], within(1e-15));
-            }
-        }
+    @Override
+    void transformKernel(float[] g, int offset, double[] u) {
+        WinogradF43.transformKernel(g, offset, u);
     }
 }

@@ -118,7 +118,7 @@ final class CompileContext {
     /** A weight's packing in {@code kind}, at {@link #weightStorage} precision, made by {@code pack} into zeroed storage of {@code values}. */
     PackedWeights weights(Value w, WeightForm.Kind kind, int rows, int cols, boolean geglu, long values,
                           Function<PackedWeights, PackedWeights> pack) {
-        DType storage = kind == WeightForm.Kind.WINOGRAD_A ? winogradStorage(w.constant()) : weightStorage(w.constant());
+        DType storage = kind.winogradFilters() ? winogradStorage(w.constant()) : weightStorage(w.constant());
         return packed(w, new WeightForm(kind, rows, cols, geglu, storage),
                 () -> pack.apply(PackedWeights.allocate(values, storage)));
     }

@@ -51,13 +51,8 @@ final class ConvKernels {
 
     static Kernel compile(Op.Conv2d op, CompileContext ctx) {
         Geometry g = Geometry.of(op);
-        boolean winogradShape = g.kh() == 3 && g.kw() == 3 && g.stride() == 1;
-        boolean winograd = switch (ctx.options.convAlgorithm()) {
-            case WINOGRAD -> winogradShape;
-            case IM2COL -> false;
-            case AUTO -> ctx.winograd.usesWinograd(op);
-        };
-        return winograd ? WinogradConv.compile(op, g, ctx) : im2col(op, g, ctx);
+        WinogradTile tile = ctx.winograd.tile(op);
+        return tile != null ? WinogradConv.compile(op, g, tile, ctx) : im2col(op, g, ctx);
     }
 
     /** The im2col (or direct 1x1) GEMM path; works for every kernel size, stride and padding. */

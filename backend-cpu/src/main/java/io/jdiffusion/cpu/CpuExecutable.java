@@ -56,7 +56,7 @@ final class CpuExecutable implements Executable {
         this.fixed = new MemorySegment[graph.values().size()];
         this.workspace = new Workspace(meter);
         this.context = new CompileContext(pool, workspace, weights, fixed, options,
-                new WinogradSelection(graph, options.winogradCacheBytes(), options.f32WeightsAsF16()));
+                new WinogradSelection(graph, options));
         try {
             for (Value v : graph.values()) {
                 BufferPlan.Binding b = plan.binding(v);

@@ -14,6 +14,7 @@ import io.jdiffusion.core.Tensor;
 
 import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -32,10 +33,12 @@ public final class OpsBenchmark implements AutoCloseable {
      * plain algorithm, also for Winograd, whose fewer multiplies show up as a higher rate);
      * {@code allocatedBytes} is the Java heap the timed runs allocated per run, over all threads (-1 when
      * the JVM cannot tell); {@code workspaceBytes} is the backend memory the executable holds (arena,
-     * repacked weights, scratch).
+     * repacked weights, scratch). {@code cpuMs} is the least CPU time one timed run took over the benchmark's
+     * threads (the caller and the pool's workers; NaN where the JVM cannot tell): on a machine others load,
+     * the figure to compare kernels by, single-threaded, where wall-clock times are noise.
      */
     public record Result(String op, String shape, String variant, double ms, double gflops, double fractionOfPeak,
-                         long allocatedBytes, long workspaceBytes, double gbps, double fractionOfBandwidth) {
+                         long allocatedBytes, long workspaceBytes, double gbps, double fractionOfBandwidth, double cpuMs) {
         /** Whether the row is memory-bound and so measured in GB/s against the copy bandwidth. */
         public boolean memoryBound() {
             return gbps > 0;
@@ -50,6 +53,10 @@ public final class OpsBenchmark implements AutoCloseable {
         WINOGRAD,
         /** Winograd on every 3x3 stride-1 layer, its filters transformed as it runs ({@link WinogradFilterStream}). */
         WINOGRAD_STREAMED,
+        /** Winograd F(2x2) on every 3x3 stride-1 layer, its filters kept. */
+        WINOGRAD_F2,
+        /** Winograd F(2x2) on every 3x3 stride-1 layer, its filters transformed as it runs (the default's way). */
+        WINOGRAD_F2_STREAMED,
         IM2COL,
         /** The default choices with F32 weights packed as F16 (widened as the GEMM stages each panel). */
         F16_PANELS
@@ -74,6 +81,8 @@ public final class OpsBenchmark implements AutoCloseable {
     private final CpuBackend im2col;
     private final CpuBackend f16Panels;
     private final CpuBackend streamed;
+    private final CpuBackend f2;
+    private final CpuBackend f2Streamed;
     private final List<Tensor> owned = new ArrayList<>();
     private final SplittableRandom random = new SplittableRandom(20261121);
 
@@ -82,12 +91,15 @@ public final class OpsBenchmark implements AutoCloseable {
         this.threads = threads;
         this.seconds = seconds;
         this.auto = new CpuBackend(threads, ConvAlgorithm.AUTO);
-        this.winograd = new CpuBackend(threads, new KernelOptions(ConvAlgorithm.WINOGRAD, WinogradConv.CHUNK_FLOATS,
+        this.winograd = new CpuBackend(threads, new KernelOptions(ConvAlgorithm.WINOGRAD_F4, WinogradConv.CHUNK_FLOATS,
                 Long.MAX_VALUE, false));
         this.im2col = new CpuBackend(threads, ConvAlgorithm.IM2COL);
         this.f16Panels = new CpuBackend(threads, new KernelOptions(ConvAlgorithm.AUTO, WinogradConv.CHUNK_FLOATS,
                 CpuSettings.winogradCacheBytes(), true));
-        this.streamed = new CpuBackend(threads, new KernelOptions(ConvAlgorithm.WINOGRAD, WinogradConv.CHUNK_FLOATS, 0, false));
+        this.streamed = new CpuBackend(threads, new KernelOptions(ConvAlgorithm.WINOGRAD_F4, WinogradConv.CHUNK_FLOATS, 0, false));
+        this.f2 = new CpuBackend(threads, new KernelOptions(ConvAlgorithm.WINOGRAD_F2, WinogradConv.CHUNK_FLOATS,
+                Long.MAX_VALUE, false));
+        this.f2Streamed = new CpuBackend(threads, new KernelOptions(ConvAlgorithm.WINOGRAD_F2, WinogradConv.CHUNK_FLOATS, 0, false));
     }
 
     public String deviceDescription() {
@@ -137,14 +149,16 @@ public final class OpsBenchmark implements AutoCloseable {
         }
         // The UNet's 3x3 layers at batch 2 (512x512 images), Winograd with its filters kept or transformed as the
         // layer runs (which the default takes where the filters do not fit the budget: the 16x16 level's 236-472
-        // MB each), and the 8x8 level's im2col, whose depths of 11520 and 23040 Gemm splits into chunks.
+        // MB each). The 8x8 level (and 256x256 images' 4x4 level) as im2col, whose depths of 11520 and 23040 Gemm
+        // splits into chunks, beside F(2x2) (the default's choice at 8x8) and F(4x4).
         List<Kernels> both = List.of(Kernels.WINOGRAD, Kernels.WINOGRAD_STREAMED);
         List<Kernels> all = List.of(Kernels.WINOGRAD, Kernels.WINOGRAD_STREAMED, Kernels.IM2COL);
+        List<Kernels> small = List.of(Kernels.IM2COL, Kernels.WINOGRAD_F2_STREAMED, Kernels.WINOGRAD_F2, Kernels.WINOGRAD_STREAMED);
         record Layer(int hw, int cin, int cout, List<Kernels> kernels) {
         }
         for (Layer s : List.of(new Layer(64, 320, 320, both), new Layer(32, 640, 640, both), new Layer(16, 1280, 1280, all),
-                new Layer(16, 2560, 1280, all), new Layer(8, 2560, 1280, List.of(Kernels.IM2COL)),
-                new Layer(8, 1280, 1280, List.of(Kernels.IM2COL)))) {
+                new Layer(16, 2560, 1280, all), new Layer(8, 2560, 1280, small), new Layer(8, 1280, 1280, small),
+                new Layer(4, 2560, 1280, small), new Layer(4, 1280, 1280, small))) {
             int hw = s.hw(), cin = s.cin(), cout = s.cout();
             for (Kernels k : s.kernels()) {
                 c.add(new Case("conv3x3", hw + "x" + hw + " " + cin + "->" + cout + " batch 2", k.name().toLowerCase().replace('_', ' '),
@@ -207,6 +221,8 @@ public final class OpsBenchmark implements AutoCloseable {
             case WINOGRAD_STREAMED -> streamed;
             case IM2COL -> im2col;
             case F16_PANELS -> f16Panels;
+            case WINOGRAD_F2 -> f2;
+            case WINOGRAD_F2_STREAMED -> f2Streamed;
         };
         GraphBuilder g = new GraphBuilder(c.name());
         g.output(c.recipe().apply(g));
@@ -249,12 +265,16 @@ public final class OpsBenchmark implements AutoCloseable {
                 }
             }
             List<Double> times = new ArrayList<>();
+            BenchmarkThreads cpu = new BenchmarkThreads(backend.pool());
+            long leastCpu = Long.MAX_VALUE;
             HeapAllocation allocation = HeapAllocation.sinceForAllThreads();
             long start = System.nanoTime();
             while (times.size() < 3 || (System.nanoTime() - start < seconds * 1e9 && times.size() < 1000)) {
+                long c0 = cpu.cpuNanos();
                 long t0 = System.nanoTime();
                 exe.run(in, out);
                 times.add((System.nanoTime() - t0) / 1e6);
+                leastCpu = Math.min(leastCpu, cpu.cpuNanos() - c0);
             }
             long allocatedBytes = allocation.bytes();
             double[] sorted = times.stream().mapToDouble(Double::doubleValue).sorted().toArray();
@@ -264,7 +284,8 @@ public final class OpsBenchmark implements AutoCloseable {
             long workspace = backend.deviceBytesInUse() - before - outBytes;
             double gbps = c.bytes() / (ms / 1e3) / 1e9;
             return new Result(c.op(), c.shape(), c.variant(), ms, gflops, peak > 0 ? gflops / peak : Double.NaN,
-                    allocated, workspace, gbps, bandwidth > 0 ? gbps / bandwidth : Double.NaN);
+                    allocated, workspace, gbps, bandwidth > 0 ? gbps / bandwidth : Double.NaN,
+                    cpu.supported() ? leastCpu / 1e6 : Double.NaN);
         } finally {
             in.forEach(DeviceTensor::close);
             out.forEach(DeviceTensor::close);
@@ -302,6 +323,32 @@ public final class OpsBenchmark implements AutoCloseable {
         im2col.close();
         f16Panels.close();
         streamed.close();
+        f2.close();
+        f2Streamed.close();
+    }
+
+    /** The CPU time of the benchmark's threads: the caller's and the pool's workers'. */
+    private static final class BenchmarkThreads {
+        private final ThreadMXBean bean = ManagementFactory.getThreadMXBean();
+        private final long[] ids;
+
+        BenchmarkThreads(WorkerPool pool) {
+            long[] workers = pool.workerIds();
+            ids = java.util.Arrays.copyOf(workers, workers.length + 1);
+            ids[workers.length] = Thread.currentThread().threadId();
+        }
+
+        boolean supported() {
+            return bean.isThreadCpuTimeSupported() && bean.isThreadCpuTimeEnabled();
+        }
+
+        long cpuNanos() {
+            long sum = 0;
+            for (long id : ids) {
+                sum += Math.max(0, bean.getThreadCpuTime(id));
+            }
+            return sum;
+        }
     }
 
     /** A quick run from the command line: {@code OpsBenchmark [threads] [seconds] [filter]}. */

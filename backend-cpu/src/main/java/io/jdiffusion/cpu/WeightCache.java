@@ -43,7 +43,7 @@ final class WeightCache {
             forms.put(form, e);
             byPacking.put(w, e);
             bytes += w.byteSize();
-            if (form.kind() == WeightForm.Kind.WINOGRAD_A) {
+            if (form.kind().winogradFilters()) {
                 winogradBytes += w.byteSize();
             }
             meter.add(w.byteSize());
@@ -65,7 +65,7 @@ final class WeightCache {
             byTensor.remove(e.tensor());
         }
         bytes -= w.byteSize();
-        if (e.form().kind() == WeightForm.Kind.WINOGRAD_A) {
+        if (e.form().kind().winogradFilters()) {
             winogradBytes -= w.byteSize();
         }
         meter.release(w.byteSize());

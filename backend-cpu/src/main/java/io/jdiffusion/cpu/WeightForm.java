@@ -18,9 +18,16 @@ record WeightForm(Kind kind, int rows, int cols, boolean geglu, DType storage) {
         LINEAR_B,
         /** A panels of a convolution's weights [cout, cin*kh*kw]. */
         CONV_A,
+        /** Winograd F(2x2,3x3) filters G g G^T as 16 A operands. */
+        WINOGRAD_F2_A,
         /** Winograd F(4x4,3x3) filters G g G^T as 36 A operands. */
-        WINOGRAD_A,
-        /** 3x3 weights as [cout][9][cin], from which {@link WinogradFilterStream} transforms filters as it runs. */
-        WINOGRAD_TAPS
+        WINOGRAD_F4_A,
+        /** 3x3 weights as [cout][9][cin], from which {@link WinogradFilterStream} transforms filters (of any tile size) as it runs. */
+        WINOGRAD_TAPS;
+
+        /** Whether this form holds Winograd-transformed filters (counted against their budget, stored as {@link CompileContext#winogradStorage}). */
+        boolean winogradFilters() {
+            return this == WINOGRAD_F2_A || this == WINOGRAD_F4_A;
+        }
     }
 }

@@ -1,6 +1,5 @@
 package io.jdiffusion.cpu;
 
-import io.jdiffusion.backend.WinogradF43;
 import io.jdiffusion.core.Tensor;
 import jdk.incubator.vector.FloatVector;
 
@@ -12,11 +11,13 @@ import static io.jdiffusion.cpu.Gemm.MR;
 
 /**
  * Winograd filters made while the convolution runs instead of kept. Each task takes a few output channels'
- * A panels, widens their weights once, and then, for each row i of the 6x6 transform positions, transforms
- * U_ij = (G g G^T)[i][j] for those channels into six A blocks of the thread's scratch (taps and blocks sized to
- * stay in L2) and runs the six GEMMs M_xi = U_xi V_xi (xi = 6 i + j) against the chunk's transformed input.
+ * A panels, widens their weights once, and then, for each row i of the n x n transform positions ({@link
+ * WinogradTile}: n = 6 for F(4x4), 4 for F(2x2)), transforms U_ij = (G g G^T)[i][j] for those channels into n A
+ * blocks of the thread's scratch (taps and blocks sized to stay in L2) and runs the n GEMMs M_xi = U_xi V_xi
+ * (xi = n i + j) against the chunk's transformed input.
  *
- * <p>The kept form holds 4x the 3x3 weights' values (36 per 9); this one holds the weights themselves, once,
+ * <p>The kept form holds 4x (F(4x4), 36 per 9) or 1.8x (F(2x2), 16 per 9) the 3x3 weights' values; this one
+ * holds the weights themselves, once,
  * tap-major ([cout][9][cin], at the weights' storage precision) so that a vector runs over input channels.
  * Every transformed value is written once and read by the GEMM's {@code tiles} multiply-adds, so the transform
  * matters most at few tiles: at the 32 tiles of a 16x16 output at batch 2 (1280 channels) a layer took as long
@@ -26,21 +27,17 @@ import static io.jdiffusion.cpu.Gemm.MR;
  */
 final class WinogradFilterStream {
     private static final int TAPS = 9;
-    private static final int SIDE = WinogradConv.TILE_IN;
-    /** Floats of one task's widened taps and six A blocks: 768 KB, in L2 with the B panel the GEMM streams past them. */
+    /** Floats of one task's widened taps and n A blocks: 768 KB, in L2 with the B panel the GEMM streams past them. */
     private static final int SCRATCH_FLOATS = 3 << 16;
     /**
      * The blocks lie a cache line more apart than their size: blocks of 6 x 2560 values are 15 pages, and the
      * stores into them would otherwise all fall into the same L1 set (2.5x slower, measured).
      */
     private static final int CACHE_LINE_FLOATS = 16;
-    /** G's rows as floats. */
-    private static final float[][] G = toFloats(WinogradF43.g());
-
-    /** Each thread's widened taps of its task's channels, and the six A blocks. */
+    /** Each thread's widened taps of its task's channels, and the n A blocks. */
     private static final ThreadScratch TAPS_SCRATCH = new ThreadScratch();
     private static final ThreadScratch BLOCKS = new ThreadScratch();
-    /** Row i of G applied down the kernel's columns (three vectors), then six vectors for a row's partial last one. */
+    /** Row i of G applied down the kernel's columns (three vectors), then n vectors for a row's partial last one. */
     private static final ThreadScratch COLUMN = new ThreadScratch();
 
     private WinogradFilterStream() {
@@ -69,45 +66,48 @@ final class WinogradFilterStream {
 
     /**
      * A panels of output channels per task: as many as keep their widened taps (9 rows of cin per channel) and
-     * six A blocks (6 of cin) within {@link #SCRATCH_FLOATS}, at least one.
+     * n A blocks (n of cin) within {@link #SCRATCH_FLOATS}, at least one.
      */
-    static int panelsPerTask(int cout, int cin) {
-        return Math.max(1, Math.min(Gemm.panelsA(cout), SCRATCH_FLOATS / ((TAPS + SIDE) * MR * cin)));
+    static int panelsPerTask(WinogradTile tile, int cout, int cin) {
+        return Math.max(1, Math.min(Gemm.panelsA(cout), SCRATCH_FLOATS / ((TAPS + tile.in) * MR * cin)));
     }
 
     /**
-     * M_xi = U_xi V_xi for the output channels of A panels [pa0, pa1) and all 36 positions, six at a time (a row
-     * i of the 6x6 positions, xi = 6 i + j): the filters of those rows are transformed from {@code taps} first.
-     * {@code v} holds the 36 packed B operands of {@code sizeB} values ({@code bPanels} panels of the chunk's
+     * M_xi = U_xi V_xi for the output channels of A panels [pa0, pa1) and all n^2 positions, n at a time (a row
+     * i of the n x n positions, xi = n i + j): the filters of those rows are transformed from {@code taps} first.
+     * {@code v} holds the n^2 packed B operands of {@code sizeB} values ({@code bPanels} panels of the chunk's
      * {@code tiles} tiles); M_xi goes to {@code targets[xi]}.
      */
-    static void multiply(PackedWeights taps, int cout, int cin, int pa0, int pa1, float[] v, int sizeB, int bPanels,
+    static void multiply(WinogradTile tile, PackedWeights taps, int cout, int cin, int pa0, int pa1, float[] v, int sizeB, int bPanels,
                          int tiles, GemmOutput[] targets) {
+        int side = tile.in;
+        WinogradTransforms transforms = tile.transforms;
         int rows = (pa1 - pa0) * MR;
         int channels = Math.min(rows, cout - pa0 * MR);
         int block = rows * cin + CACHE_LINE_FLOATS;
         int tapRow = TAPS * cin + CACHE_LINE_FLOATS;
-        float[] u = BLOCKS.floats(SIDE * block);
+        float[] u = BLOCKS.floats(side * block);
         // One vector of padding past the last row's taps: a row's last vector may read beyond cin.
         float[] widened = TAPS_SCRATCH.floats(rows * tapRow + L);
-        float[] column = COLUMN.floats((3 + SIDE) * L);
+        float[] column = COLUMN.floats((3 + side) * L);
         for (int r = 0; r < channels; r++) {
             taps.stage((long) (pa0 * MR + r) * TAPS * cin, TAPS * cin, widened, r * tapRow);
         }
         // The last panel's padding rows multiply into tile rows the epilogue drops; zero them once.
-        for (int j = 0; j < SIDE; j++) {
+        for (int j = 0; j < side; j++) {
             Arrays.fill(u, j * block + channels * cin, j * block + rows * cin, 0f);
         }
         int aOff = -pa0 * cin * MR;
-        for (int i = 0; i < SIDE; i++) {
-            float[] g = G[i];
+        for (int i = 0; i < side; i++) {
+            float[] g = tile.g[i];
             for (int r = 0; r < channels; r++) {
                 for (int ci = 0; ci < cin; ci += L) {
-                    transform(widened, column, g[0], g[1], g[2], r * tapRow + ci, cin, u, r * cin + ci, block, Math.min(L, cin - ci));
+                    transform(transforms, side, widened, column, g[0], g[1], g[2], r * tapRow + ci, cin, u, r * cin + ci, block,
+                            Math.min(L, cin - ci));
                 }
             }
-            for (int j = 0; j < SIDE; j++) {
-                int xi = SIDE * i + j;
+            for (int j = 0; j < side; j++) {
+                int xi = side * i + j;
                 Gemm.multiplyBlock(u, j * block + aOff, cout, pa0, pa1, v, xi * sizeB, 0, bPanels, tiles, cin, targets[xi]);
             }
         }
@@ -116,10 +116,10 @@ final class WinogradFilterStream {
     /**
      * Row i of U = G g G^T for L consecutive input channels of one output channel, whose taps start at
      * taps[t] (lanes are channels): row i of G (g0, g1, g2) down the kernel's columns into {@code column}, then G
-     * along the row; the six results are stored {@code block} apart from u[o], {@code count} lanes of each.
+     * along the row; the n results are stored {@code block} apart from u[o], {@code count} lanes of each.
      */
-    private static void transform(float[] taps, float[] column, float g0, float g1, float g2, int t, int cin, float[] u,
-                                  int o, int block, int count) {
+    private static void transform(WinogradTransforms transforms, int side, float[] taps, float[] column, float g0, float g1,
+                                  float g2, int t, int cin, float[] u, int o, int block, int count) {
         for (int kx = 0; kx < 3; kx++) {
             FloatVector top = FloatVector.fromArray(F, taps, t + kx * cin);
             FloatVector middle = FloatVector.fromArray(F, taps, t + (3 + kx) * cin);
@@ -127,44 +127,12 @@ final class WinogradFilterStream {
             top.mul(g0).add(middle.mul(g1)).add(bottom.mul(g2)).intoArray(column, kx * L);
         }
         if (count == L) {
-            combine(column, 0, L, 2 * L, u, o, block);
+            transforms.combine(column, 0, L, 2 * L, u, o, block);
             return;
         }
-        combine(column, 0, L, 2 * L, column, 3 * L, L);
-        for (int j = 0; j < SIDE; j++) {
+        transforms.combine(column, 0, L, 2 * L, column, 3 * L, L);
+        for (int j = 0; j < side; j++) {
             System.arraycopy(column, (3 + j) * L, u, o + j * block, count);
         }
-    }
-
-    /**
-     * The rows of G applied to three vectors g0, g1, g2 (at in[i0], in[i1], in[i2]): out[o + i * step] =
-     * G[i][0] g0 + G[i][1] g1 + G[i][2] g2 for the six rows of {@link io.jdiffusion.backend.WinogradF43}'s G,
-     * 1/4, -1/6 (1, 1, 1), -1/6 (1, -1, 1), (1/24, 1/12, 1/6), (1/24, -1/12, 1/6), (0, 0, 1).
-     */
-    private static void combine(float[] in, int i0, int i1, int i2, float[] out, int o, int step) {
-        FloatVector g0 = FloatVector.fromArray(F, in, i0);
-        FloatVector g1 = FloatVector.fromArray(F, in, i1);
-        FloatVector g2 = FloatVector.fromArray(F, in, i2);
-        FloatVector outer = g0.add(g2);
-        FloatVector ends = g0.mul(1f / 24).add(g2.mul(1f / 6));
-        FloatVector middle = g1.mul(1f / 12);
-        g0.mul(0.25f).intoArray(out, o);
-        outer.add(g1).mul(-1f / 6).intoArray(out, o + step);
-        outer.sub(g1).mul(-1f / 6).intoArray(out, o + 2 * step);
-        ends.add(middle).intoArray(out, o + 3 * step);
-        ends.sub(middle).intoArray(out, o + 4 * step);
-        g2.intoArray(out, o + 5 * step);
-    }
-
-
-    private static float[][] toFloats(double[][] m) {
-        float[][] f = new float[m.length][];
-        for (int r = 0; r < m.length; r++) {
-            f[r] = new float[m[r].length];
-            for (int c = 0; c < m[r].length; c++) {
-                f[r][c] = (float) m[r][c];
-            }
-        }
-        return f;
     }
 }

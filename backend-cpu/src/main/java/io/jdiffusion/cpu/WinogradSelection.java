@@ -10,71 +10,94 @@ import java.util.Collections;
 import java.util.Comparator;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
- * Which convolutions of a graph run as Winograd F(4x4,3x3) under {@link ConvAlgorithm#AUTO}, and which of them
- * keep their transformed filters.
+ * The one place that decides how each convolution of a graph runs: as Winograd with which tile
+ * ({@link WinogradTile}), or as im2col GEMM, and which Winograd layers keep their transformed filters.
  *
- * <p>A layer qualifies when it is 3x3 stride 1 with enough 4x4 tiles for Winograd's GEMMs to run full
- * ({@link #MIN_TILES} or more) and at least 8 input channels. Kept filters take 4x the bytes of the 3x3 weights
- * (at the weights' storage precision), so the qualifying layers share a budget: those with the most output tiles
- * are taken first (there the filters are reused across the most tiles, and transforming them as the layer runs
- * would cost the least anyway), and the rest transform their filters while they run
- * ({@link WinogradFilterStream}), from their weights stored once. Layers with non-constant weights always do.
+ * <p>Under {@link ConvAlgorithm#AUTO} a 3x3 stride-1 layer with at least 8 input channels takes the largest tile
+ * of which one image's output has {@link #MIN_TILES} or more: F(4x4) from 16x16 outputs up, F(2x2) for 8x8 to
+ * 15x15, im2col below. The forced algorithms put every 3x3 stride-1 layer on one tile (benchmarks, tests).
+ *
+ * <p>Kept filters take 4x (F(4x4)) or 1.8x (F(2x2)) the bytes of the 3x3 weights (at the weights' storage
+ * precision), so the Winograd layers share a budget: those with the most output tiles are taken first (there
+ * the filters are reused across the most tiles, and transforming them as the layer runs would cost the least
+ * anyway), and the rest transform their filters while they run ({@link WinogradFilterStream}), from their
+ * weights stored once. Layers with non-constant weights always do.
  */
 final class WinogradSelection {
     /**
-     * Fewest 4x4 output tiles per image: 16x16 outputs (16 tiles) and up. Measured on one AVX2 core (8 lanes,
-     * B panels of 16 tiles) with batch 2: Winograd took half the time of im2col at 16x16 (640 to 1920 input
-     * channels) and 1.7x more at 8x8 (4 tiles, a quarter of a B panel).
+     * Fewest output tiles per image for a tile size to be chosen. Measured on one AVX2 core (8 lanes, B panels
+     * of 16 tiles) with batch 2, filters transformed as the layer runs ({@code bench ops --threads 1 --rounds 3
+     * --filter "conv3x3 8x8"}, and "4x4"; least CPU time): F(4x4) took half the time of im2col at 16x16 (16
+     * tiles; 640 to 1920 input channels); at 8x8 (4 F(4x4) tiles, a quarter of a B panel; 16 F(2x2) tiles)
+     * F(2x2) took 1.32x (1280 input channels) and 1.58x (2560) less time than im2col, F(4x4) 1.09-1.22x less;
+     * at 4x4 (4 F(2x2) tiles) F(2x2) took 1.45-1.56x more than im2col.
      */
     static final int MIN_TILES = 16;
 
-    private final Set<Op.Conv2d> qualifying = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Map<Op.Conv2d, WinogradTile> tiles = new IdentityHashMap<>();
     private final Set<Op.Conv2d> kept = Collections.newSetFromMap(new IdentityHashMap<>());
 
-    WinogradSelection(Graph graph, long budgetBytes, boolean f32WeightsAsF16) {
+    WinogradSelection(Graph graph, KernelOptions options) {
         List<Op.Conv2d> candidates = new ArrayList<>();
         for (Op op : graph.ops()) {
-            if (op instanceof Op.Conv2d c && qualifies(ConvKernels.Geometry.of(c))) {
-                qualifying.add(c);
-                if (c.weight().kind() == Value.Kind.CONSTANT) {
-                    candidates.add(c);
+            if (op instanceof Op.Conv2d c) {
+                WinogradTile tile = choose(options.convAlgorithm(), ConvKernels.Geometry.of(c));
+                if (tile != null) {
+                    tiles.put(c, tile);
+                    if (c.weight().kind() == Value.Kind.CONSTANT) {
+                        candidates.add(c);
+                    }
                 }
             }
         }
-        candidates.sort(Comparator.comparingLong((Op.Conv2d c) -> tiles(ConvKernels.Geometry.of(c))).reversed());
+        candidates.sort(Comparator.comparingLong((Op.Conv2d c) -> tileCount(c)).reversed());
         long used = 0;
         for (Op.Conv2d c : candidates) {
-            int bytesPerValue = c.weight().dtype() == DType.F32 && !f32WeightsAsF16 ? 4 : 2;
-            long bytes = cachedBytes(ConvKernels.Geometry.of(c), bytesPerValue);
-            if (used + bytes <= budgetBytes) {
+            int bytesPerValue = c.weight().dtype() == DType.F32 && !options.f32WeightsAsF16() ? 4 : 2;
+            long bytes = cachedBytes(tiles.get(c), ConvKernels.Geometry.of(c), bytesPerValue);
+            if (used + bytes <= options.winogradCacheBytes()) {
                 used += bytes;
                 kept.add(c);
             }
         }
     }
 
-    static boolean qualifies(ConvKernels.Geometry g) {
-        return g.kh() == 3 && g.kw() == 3 && g.stride() == 1 && tiles(g) >= MIN_TILES && g.cin() >= 8;
+    /** The tile a layer of geometry {@code g} runs with under {@code algorithm}; {@code null}: im2col. */
+    static WinogradTile choose(ConvAlgorithm algorithm, ConvKernels.Geometry g) {
+        if (g.kh() != 3 || g.kw() != 3 || g.stride() != 1) {
+            return null;
+        }
+        return switch (algorithm) {
+            case IM2COL -> null;
+            case WINOGRAD_F4 -> WinogradTile.F4;
+            case WINOGRAD_F2 -> WinogradTile.F2;
+            case AUTO -> g.cin() < 8 ? null
+                    : WinogradTile.F4.tiles(g.ho(), g.wo()) >= MIN_TILES ? WinogradTile.F4
+                    : WinogradTile.F2.tiles(g.ho(), g.wo()) >= MIN_TILES ? WinogradTile.F2
+                    : null;
+        };
     }
 
-    /** Bytes of one layer's transformed filters: 36 positions of [cout rounded to panels, cin] values, stored as the weights are. */
-    static long cachedBytes(ConvKernels.Geometry g, int bytesPerValue) {
-        return bytesPerValue * WinogradConv.transformedSize(g.cout(), g.cin());
+    /** Bytes of one layer's transformed filters: n^2 positions of [cout rounded to panels, cin] values, stored as the weights are. */
+    static long cachedBytes(WinogradTile tile, ConvKernels.Geometry g, int bytesPerValue) {
+        return bytesPerValue * WinogradConv.transformedSize(tile, g.cout(), g.cin());
     }
 
-    private static long tiles(ConvKernels.Geometry g) {
-        return (long) ((g.ho() + 3) / 4) * ((g.wo() + 3) / 4);
+    private long tileCount(Op.Conv2d c) {
+        ConvKernels.Geometry g = ConvKernels.Geometry.of(c);
+        return tiles.get(c).tiles(g.ho(), g.wo());
     }
 
-    /** Whether {@code op} runs as Winograd under {@link ConvAlgorithm#AUTO}. */
-    boolean usesWinograd(Op.Conv2d op) {
-        return qualifying.contains(op);
+    /** The Winograd tile {@code op} runs with, or {@code null} where it runs as im2col GEMM. */
+    WinogradTile tile(Op.Conv2d op) {
+        return tiles.get(op);
     }
 
-    /** Whether {@code op}, when it runs as Winograd, keeps its transformed filters (only qualifying constant-weight layers within the budget do). */
+    /** Whether {@code op}, a Winograd layer, keeps its transformed filters (only constant-weight layers within the budget do). */
     boolean keepsFilters(Op.Conv2d op) {
         return kept.contains(op);
     }

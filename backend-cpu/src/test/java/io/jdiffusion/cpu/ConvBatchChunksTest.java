@@ -41,14 +41,21 @@ class ConvBatchChunksTest {
 
     @Test
     void winogradGivesTheSameBitsForEveryChunkOfTileRows() {
-        check(ConvAlgorithm.WINOGRAD);
+        check(ConvAlgorithm.WINOGRAD_F4);
+    }
+
+    @Test
+    void winogradF2GivesTheSameBitsForEveryChunkOfTileRows() {
+        check(ConvAlgorithm.WINOGRAD_F2);
     }
 
     private static void check(ConvAlgorithm algorithm) {
         TestRandom random = TestRandom.fresh();
         for (int[] s : SHAPES) {
             int kh = s[0], stride = s[1], pad = s[2], cin = s[3], h = s[4], w = s[5], cout = s[6];
-            if (algorithm == ConvAlgorithm.WINOGRAD && (kh != 3 || stride != 1)) {
+            WinogradTile tile = WinogradSelection.choose(algorithm, new ConvKernels.Geometry(1, cin, h, w, cout, kh, kh, stride,
+                    Padding.same(pad), 0, 0));
+            if (algorithm != ConvAlgorithm.IM2COL && tile == null) {
                 continue;
             }
             int batch = 3;
@@ -65,8 +72,8 @@ class ConvBatchChunksTest {
                     keep(tensors, random.normal(Shape.of(batch, cout, ho, wo), 1)));
             double[] expected = ReferenceOps.run(graph, inputs).getFirst();
             // floats per chunk unit: an im2col B panel, or a Winograd tile row (WinogradConv sizes chunks so)
-            long unit = algorithm == ConvAlgorithm.IM2COL ? (long) cin * kh * kh * Gemm.NR
-                    : (long) WinogradConv.POSITIONS * Math.max(cin, cout) * ((wo + 3) / 4);
+            long unit = tile == null ? (long) cin * kh * kh * Gemm.NR
+                    : (long) tile.positions * Math.max(cin, cout) * ((wo + tile.out - 1) / tile.out);
             float[] whole = run(algorithm, graph, inputs, 1 << 30);
             assertThat(Numerics.relativeL2(whole, expected)).as("%s %s %s", algorithm, Arrays.toString(s), random)
                     .isLessThan(algorithm == ConvAlgorithm.IM2COL ? 1e-5 : 1e-4);

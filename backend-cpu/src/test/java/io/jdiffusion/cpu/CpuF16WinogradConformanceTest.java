@@ -16,7 +16,7 @@ import java.util.List;
 class CpuF16WinogradConformanceTest extends OperatorConformanceSuite {
     @Override
     protected Backend createBackend() {
-        return new CpuBackend(3, new KernelOptions(ConvAlgorithm.WINOGRAD, 4096, Long.MAX_VALUE, true));
+        return new CpuBackend(3, new KernelOptions(ConvAlgorithm.WINOGRAD_F4, 4096, Long.MAX_VALUE, true));
     }
 
     @Override

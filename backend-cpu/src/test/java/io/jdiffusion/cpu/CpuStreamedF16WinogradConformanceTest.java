@@ -9,6 +9,6 @@ import io.jdiffusion.backend.Backend;
 class CpuStreamedF16WinogradConformanceTest extends CpuF16WinogradConformanceTest {
     @Override
     protected Backend createBackend() {
-        return new CpuBackend(3, new KernelOptions(ConvAlgorithm.WINOGRAD, 4096, 0, true));
+        return new CpuBackend(3, new KernelOptions(ConvAlgorithm.WINOGRAD_F4, 4096, 0, true));
     }
 }

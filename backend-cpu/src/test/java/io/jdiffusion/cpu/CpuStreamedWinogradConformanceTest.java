@@ -10,6 +10,6 @@ import io.jdiffusion.backend.Backend;
 class CpuStreamedWinogradConformanceTest extends CpuWinogradConformanceTest {
     @Override
     protected Backend createBackend() {
-        return new CpuBackend(3, new KernelOptions(ConvAlgorithm.WINOGRAD, 4096, 0, false));
+        return new CpuBackend(3, new KernelOptions(ConvAlgorithm.WINOGRAD_F4, 4096, 0, false));
     }
 }

@@ -7,7 +7,7 @@ import io.jdiffusion.backend.testing.OperatorConformanceSuite;
 import java.util.List;
 
 /**
- * The convolution cases (and the multi-operator graph) with Winograd forced onto every 3x3 stride-1
+ * The convolution cases (and the multi-operator graph) with Winograd F(4x4) forced onto every 3x3 stride-1
  * convolution, however small: the default policy sends small images to im2col, so without this the
  * Winograd kernel would only meet large layers. Cases with 2-byte weights are left to
  * {@link CpuF16WinogradConformanceTest}: their transformed filters are stored in F16 (the weights'
@@ -16,7 +16,7 @@ import java.util.List;
 class CpuWinogradConformanceTest extends OperatorConformanceSuite {
     @Override
     protected Backend createBackend() {
-        return new CpuBackend(3, ConvAlgorithm.WINOGRAD, 4096); // tiny chunks: several per image
+        return new CpuBackend(3, ConvAlgorithm.WINOGRAD_F4, 4096); // tiny chunks: several per image
     }
 
     @Override

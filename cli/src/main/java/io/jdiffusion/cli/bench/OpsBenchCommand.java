@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 
 /**
  * {@code jdiffusion bench ops}: Stable Diffusion 1.5's hot operators on the CPU backend at their real
@@ -40,6 +41,11 @@ public final class OpsBenchCommand implements Callable<Integer> {
             description = "Seconds each row is timed for, after a warm-up (default: ${DEFAULT-VALUE}).")
     double seconds;
 
+    @Option(names = "--rounds", paramLabel = "N", defaultValue = "1",
+            description = "Times the selected rows run, one after the other in each round, so that the variants of a layer "
+                    + "interleave; the summary compares each row's least CPU time over the rounds (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
     @Option(names = "--filter", paramLabel = "TEXT", defaultValue = "",
             description = "Only rows whose 'op shape variant' contains TEXT, e.g. gemm, conv3x3, attention, 64x64x320.")
     String filter;
@@ -53,6 +59,9 @@ public final class OpsBenchCommand implements Callable<Integer> {
         int n = threads != null ? threads : CpuSettings.threads();
         if (n < 1) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be at least 1, got " + n);
+        }
+        if (rounds < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--rounds must be at least 1, got " + rounds);
         }
         if (!(seconds > 0)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--seconds must be positive, got " + seconds);
@@ -73,8 +82,8 @@ public final class OpsBenchCommand implements Callable<Integer> {
             } else {
                 out.printf(Locale.ROOT, "CPU backend: %s%n", bench.deviceDescription());
                 out.printf(Locale.ROOT, "F32 FMA peak (Vector API, %d thread%s): %.1f GFLOP/s%n%n", n, n == 1 ? "" : "s", peak);
-                out.printf(Locale.ROOT, "%-15s %-30s %-9s %10s %10s %7s %12s %12s%n", "op", "shape", "variant", "ms",
-                        "GFLOP/s", "% peak", "heap B/run", "backend MB");
+                out.printf(Locale.ROOT, "%-15s %-30s %-9s %10s %10s %7s %12s %12s %10s%n", "op", "shape", "variant", "ms",
+                        "GFLOP/s", "% peak", "heap B/run", "backend MB", "cpu ms");
             }
             double bandwidth = bench.selectsMemoryBound(name -> name.contains(filter)) ? bench.measureBandwidth() : 0;
             if (bandwidth > 0) {
@@ -92,7 +101,7 @@ public final class OpsBenchCommand implements Callable<Integer> {
             }
             out.flush();
             List<OpsBenchmark.Result> results = new ArrayList<>();
-            bench.run(name -> name.contains(filter), peak, bandwidth, r -> {
+            Consumer<OpsBenchmark.Result> sink = r -> {
                 results.add(r);
                 if (json) {
                     out.println(toJson(row(r)));
@@ -100,12 +109,15 @@ public final class OpsBenchCommand implements Callable<Integer> {
                     out.printf(Locale.ROOT, "%-15s %-30s %-9s %10.2f %8.1f GB/s %5.1f%% of copy bandwidth%n", r.op(), r.shape(), r.variant(),
                             r.ms(), r.gbps(), 100 * r.fractionOfBandwidth());
                 } else {
-                    out.printf(Locale.ROOT, "%-15s %-30s %-9s %10.2f %10.1f %6.1f%% %12s %12.1f%n", r.op(), r.shape(), r.variant(),
+                    out.printf(Locale.ROOT, "%-15s %-30s %-9s %10.2f %10.1f %6.1f%% %12s %12.1f %10.2f%n", r.op(), r.shape(), r.variant(),
                             r.ms(), r.gflops(), 100 * r.fractionOfPeak(), r.allocatedBytes() < 0 ? "n/a" : Long.toString(r.allocatedBytes()),
-                            r.workspaceBytes() / 1e6);
+                            r.workspaceBytes() / 1e6, r.cpuMs());
                 }
                 out.flush();
-            });
+            };
+            for (int round = 0; round < rounds; round++) {
+                bench.run(name -> name.contains(filter), peak, bandwidth, sink);
+            }
             if (!json) {
                 printWinogradSpeedups(out, results);
                 out.println();
@@ -118,16 +130,29 @@ public final class OpsBenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * Each Winograd convolution row beside the im2col row of the same layer: by median wall-clock time, and by the
+     * least CPU time over all rounds (the comparison that holds on a loaded machine).
+     */
     private static void printWinogradSpeedups(PrintWriter out, List<OpsBenchmark.Result> results) {
-        for (OpsBenchmark.Result w : results) {
-            if (!w.variant().equals("winograd")) {
+        Map<String, Double> leastCpu = new LinkedHashMap<>();
+        Map<String, Double> leastMs = new LinkedHashMap<>();
+        for (OpsBenchmark.Result r : results) {
+            String key = r.op() + " " + r.shape() + " | " + r.variant();
+            leastCpu.merge(key, r.cpuMs(), Math::min);
+            leastMs.merge(key, r.ms(), Math::min);
+        }
+        for (String key : leastCpu.keySet()) {
+            String layer = key.substring(0, key.indexOf(" | "));
+            String variant = key.substring(key.indexOf(" | ") + 3);
+            Double im2colCpu = leastCpu.get(layer + " | im2col");
+            if (!layer.startsWith("conv3x3") || !variant.startsWith("winograd") || im2colCpu == null) {
                 continue;
             }
-            for (OpsBenchmark.Result d : results) {
-                if (d.op().equals(w.op()) && d.shape().equals(w.shape()) && d.variant().equals("im2col")) {
-                    out.printf(Locale.ROOT, "%nconv3x3 %s: Winograd %.2f ms vs im2col %.2f ms = %.2fx", w.shape(), w.ms(), d.ms(), d.ms() / w.ms());
-                }
-            }
+            double im2colMs = leastMs.get(layer + " | im2col");
+            out.printf(Locale.ROOT, "%n%s: %s %.2f ms vs im2col %.2f ms = %.2fx; least CPU time %.2f ms vs %.2f ms = %.2fx",
+                    layer, variant, leastMs.get(key), im2colMs, im2colMs / leastMs.get(key), leastCpu.get(key), im2colCpu,
+                    im2colCpu / leastCpu.get(key));
         }
         out.println();
     }
@@ -142,6 +167,7 @@ public final class OpsBenchCommand implements Callable<Integer> {
         row.put("fraction_of_peak", Math.round(r.fractionOfPeak() * 1000) / 1000.0);
         row.put("heap_bytes_per_run", r.allocatedBytes());
         row.put("backend_bytes", r.workspaceBytes());
+        row.put("cpu_ms", round(r.cpuMs()));
         if (r.memoryBound()) {
             row.put("gbps", round(r.gbps()));
             row.put("fraction_of_bandwidth", Math.round(r.fractionOfBandwidth() * 1000) / 1000.0);
