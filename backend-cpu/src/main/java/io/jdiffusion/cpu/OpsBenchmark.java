@@ -154,16 +154,18 @@ public final class OpsBenchmark implements AutoCloseable {
         List<Kernels> both = List.of(Kernels.WINOGRAD, Kernels.WINOGRAD_STREAMED);
         List<Kernels> all = List.of(Kernels.WINOGRAD, Kernels.WINOGRAD_STREAMED, Kernels.IM2COL);
         List<Kernels> small = List.of(Kernels.IM2COL, Kernels.WINOGRAD_F2_STREAMED, Kernels.WINOGRAD_F2, Kernels.WINOGRAD_STREAMED);
-        record Layer(int hw, int cin, int cout, List<Kernels> kernels) {
+        // Batch 1 (no classifier-free guidance) halves the tiles: the 8x8 level at one image.
+        record Layer(int hw, int cin, int cout, int batch, List<Kernels> kernels) {
         }
-        for (Layer s : List.of(new Layer(64, 320, 320, both), new Layer(32, 640, 640, both), new Layer(16, 1280, 1280, all),
-                new Layer(16, 2560, 1280, all), new Layer(8, 2560, 1280, small), new Layer(8, 1280, 1280, small),
-                new Layer(4, 2560, 1280, small), new Layer(4, 1280, 1280, small))) {
-            int hw = s.hw(), cin = s.cin(), cout = s.cout();
+        for (Layer s : List.of(new Layer(64, 320, 320, 2, both), new Layer(32, 640, 640, 2, both),
+                new Layer(16, 1280, 1280, 2, all), new Layer(16, 2560, 1280, 2, all), new Layer(8, 2560, 1280, 2, small),
+                new Layer(8, 1280, 1280, 2, small), new Layer(4, 2560, 1280, 2, small), new Layer(4, 1280, 1280, 2, small),
+                new Layer(8, 1280, 1280, 1, small))) {
+            int hw = s.hw(), cin = s.cin(), cout = s.cout(), batch = s.batch();
             for (Kernels k : s.kernels()) {
-                c.add(new Case("conv3x3", hw + "x" + hw + " " + cin + "->" + cout + " batch 2", k.name().toLowerCase().replace('_', ' '),
-                        2.0 * 2 * cout * cin * 9 * hw * hw, k,
-                        g -> g.conv2d(input(g, "x", 2, cin, hw, hw), weight(g, cout, cin, 3, 3), weight(g, cout), null, 1,
+                c.add(new Case("conv3x3", hw + "x" + hw + " " + cin + "->" + cout + " batch " + batch,
+                        k.name().toLowerCase().replace('_', ' '), 2.0 * batch * cout * cin * 9 * hw * hw, k,
+                        g -> g.conv2d(input(g, "x", batch, cin, hw, hw), weight(g, cout, cin, 3, 3), weight(g, cout), null, 1,
                                 Padding.same(1))));
             }
         }
