@@ -5,8 +5,9 @@ package io.jdiffusion.backend;
  * tile of a 3x3 correlation is Y = A^T [ (G g G^T) . (B^T d B) ] A for the 4x4 input patch d and the kernel g.
  * 16 multiplications per tile instead of 36 direct ones (2.25x fewer; F(4x4)'s 36 per 4x4 tile make 4x fewer),
  * with small exact coefficients: for layers too small to fill F(4x4)'s GEMMs with tiles. The derivation is
- * {@code WinogradF43}'s with fewer points ({@code WinogradF23Test} checks these constants against it); row 0 of
- * B^T and G keeps the derivation's sign (1/N_0 = -1), which the two transforms cancel.
+ * {@code WinogradF43}'s with fewer points ({@code WinogradF23Test} checks these constants against it), except that
+ * row 0 of both B^T and G is negated (the derivation's 1/N_0 is -1; the two signs cancel in the product), so that
+ * G's first row is (1, 0, 0): a filter transformed as the layer runs reads that row's taps as they are.
  */
 public final class WinogradF23 {
     /** Outputs per tile side. */
@@ -17,12 +18,12 @@ public final class WinogradF23 {
     public static final int POINTS = TILE_IN * TILE_IN;
 
     private static final double[][] BT = {
-            {-1, 0, 1, 0},
+            {1, 0, -1, 0},
             {0, 1, 1, 0},
             {0, -1, 1, 0},
             {0, -1, 0, 1}};
     private static final double[][] G = {
-            {-1, 0, 0},
+            {1, 0, 0},
             {1 / 2.0, 1 / 2.0, 1 / 2.0},
             {1 / 2.0, -1 / 2.0, 1 / 2.0},
             {0, 0, 1}};

@@ -76,7 +76,15 @@ abstract class ToomCookWinogradTest {
         }
         bt[n - 1] = full;
         assertSame(at, at());
-        assertSame(g, g());
+        // A row j of G and the same row of B^T may both be negated: the element-wise product is unchanged.
+        double[][] constantG = g();
+        for (int j = 0; j < n; j++) {
+            if (Math.signum(dot(constantG[j], g[j])) < 0) {
+                g[j] = negate(g[j]);
+                bt[j] = negate(bt[j]);
+            }
+        }
+        assertSame(g, constantG);
         assertSame(bt, bt());
     }
 
@@ -138,6 +146,22 @@ abstract class ToomCookWinogradTest {
                 assertThat(u[i * n + j]).as("[%d][%d]", i, j).isCloseTo(expected[i][j], within(1e-15));
             }
         }
+    }
+
+    private static double dot(double[] a, double[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) {
+            s += a[i] * b[i];
+        }
+        return s;
+    }
+
+    private static double[] negate(double[] a) {
+        double[] r = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            r[i] = -a[i];
+        }
+        return r;
     }
 
     /** (coefficients of q) * (x - p). */

@@ -22,14 +22,14 @@ final class WinogradF23Transforms extends WinogradTransforms {
         v0.rearrange(ODD, v1).intoArray(phase, to + stride);
     }
 
-    /** B^T's rows: (-1, 0, 1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, -1, 0, 1). */
+    /** B^T's rows: (1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, -1, 0, 1). */
     @Override
     void transformInput(float[] in, int[] at, float[] out, int o, int step) {
         FloatVector d0 = FloatVector.fromArray(F, in, at[0]);
         FloatVector d1 = FloatVector.fromArray(F, in, at[1]);
         FloatVector d2 = FloatVector.fromArray(F, in, at[2]);
         FloatVector d3 = FloatVector.fromArray(F, in, at[3]);
-        d2.sub(d0).intoArray(out, o);
+        d0.sub(d2).intoArray(out, o);
         d1.add(d2).intoArray(out, o + step);
         d2.sub(d1).intoArray(out, o + 2 * step);
         d3.sub(d1).intoArray(out, o + 3 * step);
@@ -59,7 +59,7 @@ final class WinogradF23Transforms extends WinogradTransforms {
         y0.rearrange(ZIP_HIGH, y1).intoArray(out, outO + L);
     }
 
-    /** G's rows: (-1, 0, 0), 1/2 (1, 1, 1), 1/2 (1, -1, 1), (0, 0, 1). */
+    /** G's rows: (1, 0, 0), 1/2 (1, 1, 1), 1/2 (1, -1, 1), (0, 0, 1). */
     @Override
     void combine(float[] in, int i0, int i1, int i2, float[] out, int o, int step) {
         FloatVector g0 = FloatVector.fromArray(F, in, i0);
@@ -67,7 +67,7 @@ final class WinogradF23Transforms extends WinogradTransforms {
         FloatVector g2 = FloatVector.fromArray(F, in, i2);
         FloatVector outer = g0.add(g2).mul(0.5f);
         FloatVector middle = g1.mul(0.5f);
-        g0.neg().intoArray(out, o);
+        g0.intoArray(out, o);
         outer.add(middle).intoArray(out, o + step);
         outer.sub(middle).intoArray(out, o + 2 * step);
         g2.intoArray(out, o + 3 * step);

@@ -100,10 +100,15 @@ final class WinogradFilterStream {
         int aOff = -pa0 * cin * MR;
         for (int i = 0; i < side; i++) {
             float[] g = tile.g[i];
+            int unit = unitRow(g);
             for (int r = 0; r < channels; r++) {
                 for (int ci = 0; ci < cin; ci += L) {
-                    transform(transforms, side, widened, column, g[0], g[1], g[2], r * tapRow + ci, cin, u, r * cin + ci, block,
-                            Math.min(L, cin - ci));
+                    int t = r * tapRow + ci, o = r * cin + ci, count = Math.min(L, cin - ci);
+                    if (unit >= 0) {
+                        combineTaps(transforms, side, widened, t + 3 * unit * cin, cin, column, u, o, block, count);
+                    } else {
+                        transform(transforms, side, widened, column, g[0], g[1], g[2], t, cin, u, o, block, count);
+                    }
                 }
             }
             for (int j = 0; j < side; j++) {
@@ -120,11 +125,12 @@ final class WinogradFilterStream {
      */
     private static void transform(WinogradTransforms transforms, int side, float[] taps, float[] column, float g0, float g1,
                                   float g2, int t, int cin, float[] u, int o, int block, int count) {
+        FloatVector c1 = FloatVector.broadcast(F, g1), c2 = FloatVector.broadcast(F, g2);
         for (int kx = 0; kx < 3; kx++) {
             FloatVector top = FloatVector.fromArray(F, taps, t + kx * cin);
             FloatVector middle = FloatVector.fromArray(F, taps, t + (3 + kx) * cin);
             FloatVector bottom = FloatVector.fromArray(F, taps, t + (6 + kx) * cin);
-            top.mul(g0).add(middle.mul(g1)).add(bottom.mul(g2)).intoArray(column, kx * L);
+            bottom.fma(c2, middle.fma(c1, top.mul(g0))).intoArray(column, kx * L);
         }
         if (count == L) {
             transforms.combine(column, 0, L, 2 * L, u, o, block);
@@ -134,5 +140,31 @@ final class WinogradFilterStream {
         for (int j = 0; j < side; j++) {
             System.arraycopy(column, (3 + j) * L, u, o + j * block, count);
         }
+    }
+
+    /**
+     * The same for a row of G that is a unit vector (F(2x2)'s first and last, F(4x4)'s last): the column pass
+     * would copy one kernel row, so G is applied along that row of taps (from taps[t], {@code cin} apart) as it is.
+     */
+    private static void combineTaps(WinogradTransforms transforms, int side, float[] taps, int t, int cin, float[] column,
+                                    float[] u, int o, int block, int count) {
+        if (count == L) {
+            transforms.combine(taps, t, t + cin, t + 2 * cin, u, o, block);
+            return;
+        }
+        transforms.combine(taps, t, t + cin, t + 2 * cin, column, 3 * L, L);
+        for (int j = 0; j < side; j++) {
+            System.arraycopy(column, (3 + j) * L, u, o + j * block, count);
+        }
+    }
+
+    /** k where row {@code g} of G is the unit vector e_k, else -1. */
+    private static int unitRow(float[] g) {
+        for (int k = 0; k < 3; k++) {
+            if (g[k] == 1f && g[(k + 1) % 3] == 0f && g[(k + 2) % 3] == 0f) {
+                return k;
+            }
+        }
+        return -1;
     }
 }
