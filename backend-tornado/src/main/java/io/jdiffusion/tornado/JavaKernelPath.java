@@ -38,23 +38,46 @@ final class JavaKernelPath implements OperatorPath {
      * that writes one array through two arguments); null where no attention needs it.
      */
     private final FloatArray largeHeadSums;
+    /**
+     * Per-slice statistics of the GroupNorms that run split ({@link NormKernels#groupNormStats}): two floats a
+     * slice, sized for the largest; null where no GroupNorm splits.
+     */
+    private final FloatArray groupPartials;
 
     /** The path for {@code ops}, the operators of graph {@code graphName} that no other path takes. */
     JavaKernelPath(String graphName, BufferPlan plan, List<Op> ops) {
         this.graphName = graphName;
         this.plan = plan;
         long sums = 0;
+        long partials = 0;
         for (Op op : ops) {
             if (op instanceof Op.Attention a && largeHead(a)) {
                 sums = Math.max(sums, a.out().shape().elementCount());
             }
+            if (op instanceof Op.GroupNorm g && NormKernels.splits(groupCount(g))) {
+                partials = Math.max(partials, 2L * blocks(g) * NormKernels.slices(groupCount(g)));
+            }
         }
-        if (sums > 0) {
-            largeHeadSums = new FloatArray(toInt(sums, "attention accumulator"));
-            largeHeadSums.init(Float.NaN);
-        } else {
-            largeHeadSums = null;
-        }
+        groupPartials = partials > 0 ? poisoned(toInt(partials, "group norm partials")) : null;
+        largeHeadSums = sums > 0 ? poisoned(toInt(sums, "attention accumulator")) : null;
+    }
+
+    /** A scratch array filled with NaN, so that a read of anything no kernel wrote shows. */
+    private static FloatArray poisoned(int n) {
+        FloatArray a = new FloatArray(n);
+        a.init(Float.NaN);
+        return a;
+    }
+
+    /** Elements of one group of a GroupNorm: its channels per group times the spatial size. */
+    private static long groupCount(Op.GroupNorm g) {
+        Shape s = g.x().shape();
+        return s.size(1) / g.groups() * s.countFrom(2);
+    }
+
+    /** Groups of a GroupNorm over the whole batch. */
+    private static int blocks(Op.GroupNorm g) {
+        return g.x().shape().size(0) * g.groups();
     }
 
     /** Every operator: this path is asked last. */
@@ -66,6 +89,11 @@ final class JavaKernelPath implements OperatorPath {
     /** The accumulator of wide-head attention, or null. */
     FloatArray largeHeadSums() {
         return largeHeadSums;
+    }
+
+    /** The per-slice statistics of split GroupNorms, or null. */
+    FloatArray groupPartials() {
+        return groupPartials;
     }
 
     /** Integer inputs whose ids the executable checks before each run, found while emitting. */
@@ -81,6 +109,7 @@ final class JavaKernelPath implements OperatorPath {
             case Op.Conv2d c -> TaskCost.of(GemmKernels.class, "conv2d");
             case Op.Linear l -> TaskCost.of(GemmKernels.class, "linear");
             case Op.Attention a -> TaskCost.of(AttentionKernels.class, largeHead(a) ? "attentionLargeHead" : "attention");
+            case Op.GroupNorm g when NormKernels.splits(groupCount(g)) -> TaskCost.of(NormKernels.class, "groupNormStats", "groupNormApply");
             case Op.GroupNorm g -> TaskCost.of(NormKernels.class, "groupNorm");
             case Op.LayerNorm l -> TaskCost.of(NormKernels.class, "layerNorm");
             case Op.Softmax s -> TaskCost.of(NormKernels.class, "softmax");
@@ -250,11 +279,27 @@ final class JavaKernelPath implements OperatorPath {
         Slot gamma = e.slot(g.gamma());
         Slot beta = e.slot(g.beta());
         Slot o = e.slot(g.out());
+        int halves = normHalves(x, gamma, beta, o);
+        long count = groupCount(g);
+        if (NormKernels.splits(count)) {
+            int slices = NormKernels.slices(count);
+            int workGroups = blocks(g) * slices;
+            String stats = e.nextTask();
+            e.tasks().task(stats, NormKernels::groupNormStats, e.ctx(), e.halfArena(), halves, x.floats(), x.offset(), groupPartials,
+                    toInt(count, "group norm group size"), slices);
+            e.grid(stats, new WorkerGrid1D(workGroups * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
+            String apply = e.nextTask();
+            e.tasks().task(apply, NormKernels::groupNormApply, e.ctx(), e.halfArena(), halves, x.floats(), x.offset(), groupPartials,
+                    gamma.floats(), gamma.offset(), beta.floats(), beta.offset(), o.floats(), o.offset(), channels, spatial, g.groups(),
+                    slices, g.eps(), g.silu() ? 1 : 0);
+            e.grid(apply, new WorkerGrid1D(workGroups * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
+            return;
+        }
         String id = e.nextTask();
-        e.tasks().task(id, NormKernels::groupNorm, e.ctx(), e.halfArena(), normHalves(x, gamma, beta, o), x.floats(), x.offset(),
+        e.tasks().task(id, NormKernels::groupNorm, e.ctx(), e.halfArena(), halves, x.floats(), x.offset(),
                 gamma.floats(), gamma.offset(), beta.floats(), beta.offset(), o.floats(), o.offset(), channels, spatial, g.groups(),
                 g.eps(), g.silu() ? 1 : 0);
-        e.grid(id, new WorkerGrid1D(s.size(0) * g.groups() * NormKernels.GROUP_THREADS), NormKernels.GROUP_THREADS, 1, 1);
+        e.grid(id, new WorkerGrid1D(blocks(g) * NormKernels.GROUP_THREADS), NormKernels.GROUP_THREADS, 1, 1);
     }
 
     private void layerNorm(Op.LayerNorm l, Emission e) {
@@ -277,7 +322,7 @@ final class JavaKernelPath implements OperatorPath {
         Slot o = e.slot(s.out());
         String id = e.nextTask();
         e.tasks().task(id, NormKernels::softmax, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(),
-                o.floats(), o.offset(), d);
+                o.floats(), o.offset(), d, 1.0f);
         e.grid(id, new WorkerGrid1D(rows * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
     }
 
