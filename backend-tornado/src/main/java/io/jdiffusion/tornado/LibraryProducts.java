@@ -41,7 +41,8 @@ import java.util.function.ToLongFunction;
  * TF32 in F32); {@link LinearRoute} says what takes a detour. A convolution is cuDNN's own convolution on its
  * (buffer, offset) operands ({@link io.jdiffusion.tornado.nvidia.CudnnConvProvider}; {@link ConvolutionRoute} says
  * which), else im2col then cuBLAS {@code GemmEx} or {@code Sgemm} through TornadoVM's binding; attention is cuDNN's
- * fused flash attention (F16). TornadoVM's bindings get whole arrays, so their operands pass through shared staging
+ * fused flash attention (F16), or, for heads wider than it takes, two cuBLASLt products around a softmax
+ * ({@link WideHeadAttention}). TornadoVM's bindings get whole arrays, so their operands pass through shared staging
  * arrays ({@link LibraryStaging}). Each product has its own weight array (uploaded on the first run). Every launch
  * stays in the execution plan, so a call still runs on the device without host synchronisation.
  *
@@ -68,6 +69,8 @@ final class LibraryProducts implements OperatorPath {
     /** Each product's weight, [rows, k] as PyTorch stores it: a HalfFloatArray in F16, a FloatArray in F32. */
     private final Map<Op, TornadoNativeArray> weights = new IdentityHashMap<>();
     private final Map<Op, Boolean> attention = new IdentityHashMap<>();
+    /** Attention with heads too wide for cuDNN, on cuBLASLt. */
+    private final WideHeadAttention wideHeads = new WideHeadAttention();
     private long stagedInput;
     private long stagedProduct;
     private long stagedQueries;
@@ -200,13 +203,17 @@ final class LibraryProducts implements OperatorPath {
     }
 
     /**
-     * Takes an attention for cuDNN's fused kernel when computing in F16 and its heads suit it (query and value
-     * heads of one size, a multiple of 8, at most 256).
+     * Takes an attention when computing in F16: for cuDNN's fused kernel where its heads suit it (query and value
+     * heads of one size, a multiple of 8, at most 256), else for {@link WideHeadAttention} where it suits that.
      */
     boolean takeAttention(Op.Attention a) {
         int d = a.q().shape().size(2) / a.heads();
         int dv = a.v().shape().size(2) / a.heads();
-        if (!half || d != dv || d % 8 != 0 || d > 256) {
+        if (half && WideHeadAttention.suits(a, matches(a.q()) && matches(a.k()) && matches(a.v()) && matches(a.out()))) {
+            wideHeads.take(a);
+            return true;
+        }
+        if (!half || d != dv || d % 8 != 0 || d > WideHeadAttention.CUDNN_MAX_HEAD) {
             return false;
         }
         attention.put(a, Boolean.TRUE);
@@ -217,7 +224,7 @@ final class LibraryProducts implements OperatorPath {
 
     @Override
     public boolean handles(Op op) {
-        return weights.containsKey(op) || attention.containsKey(op);
+        return weights.containsKey(op) || attention.containsKey(op) || wideHeads.has(op);
     }
 
     /**
@@ -233,6 +240,7 @@ final class LibraryProducts implements OperatorPath {
                     TaskCost.of(LibraryStaging.class, "headsFromHalf"));
             case Op.Conv2d c -> (half ? TaskCost.of(LibraryStaging.class, "im2col", "rowsHalf", "convEpilogue")
                     : TaskCost.of(LibraryStaging.class, "im2col", "convEpilogue")).plus(gemm);
+            case Op.Attention a when wideHeads.has(a) -> WideHeadAttention.cost(a);
             case Op.Attention a -> TaskCost.of(LibraryStaging.class, "headsToHalf").times(3)
                     .plus(library(CuDnn.class, "sdpaForward")).plus(TaskCost.of(LibraryStaging.class, "headsFromHalf"));
             default -> throw new IllegalStateException(op + " is not a library operator");
@@ -341,7 +349,7 @@ final class LibraryProducts implements OperatorPath {
             product = new FloatArray((int) stagedProduct);
             product.init(Float.NaN);
         }
-        long workspaceSize = Math.max(routes.isEmpty() ? 0 : WORKSPACE_BYTES, cudnn.isEmpty() ? 0 : workspaceBytes);
+        long workspaceSize = Math.max(routes.isEmpty() && wideHeads.isEmpty() ? 0 : WORKSPACE_BYTES, cudnn.isEmpty() ? 0 : workspaceBytes);
         if (workspaceSize > 0) {
             workspace = new FloatArray(toIntElements(workspaceSize / Float.BYTES));
         }
@@ -362,6 +370,7 @@ final class LibraryProducts implements OperatorPath {
                 columns.init(Float.NaN);
             }
         }
+        wideHeads.allocate();
         if (!attention.isEmpty()) {
             queries = new HalfFloatArray((int) stagedQueries);
             attended = new HalfFloatArray((int) stagedQueries);
@@ -379,6 +388,7 @@ final class LibraryProducts implements OperatorPath {
                 all.add(o);
             }
         }
+        all.addAll(wideHeads.buffers());
         return all;
     }
 
@@ -399,6 +409,7 @@ final class LibraryProducts implements OperatorPath {
         switch (op) {
             case Op.Linear l -> linear(l, e);
             case Op.Conv2d c -> conv2d(c, e);
+            case Op.Attention a when wideHeads.has(a) -> wideHeads.emit(a, e, workspace);
             case Op.Attention a -> attention(a, e);
             default -> throw new IllegalStateException(op + " is not a library operator");
         }
