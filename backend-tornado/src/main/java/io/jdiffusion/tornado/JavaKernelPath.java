@@ -285,20 +285,20 @@ final class JavaKernelPath implements OperatorPath {
             int slices = NormKernels.slices(count);
             int workGroups = blocks(g) * slices;
             String stats = e.nextTask();
-            e.tasks().task(stats, NormKernels::groupNormStats, e.ctx(), e.halfArena(), halves, x.floats(), x.offset(), groupPartials,
-                    toInt(count, "group norm group size"), slices);
+            e.tasks().task(stats, NormKernels::groupNormStats, e.ctx(), e.halfArena(), halves,
+                    e.args(x.offset(), toInt(count, "group norm group size"), slices), x.floats(), groupPartials);
             e.grid(stats, new WorkerGrid1D(workGroups * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
             String apply = e.nextTask();
-            e.tasks().task(apply, NormKernels::groupNormApply, e.ctx(), e.halfArena(), halves, x.floats(), x.offset(), groupPartials,
-                    gamma.floats(), gamma.offset(), beta.floats(), beta.offset(), o.floats(), o.offset(), channels, spatial, g.groups(),
-                    slices, g.eps(), g.silu() ? 1 : 0);
+            e.tasks().task(apply, NormKernels::groupNormApply, e.ctx(), e.halfArena(), halves,
+                    e.args(x.offset(), gamma.offset(), beta.offset(), o.offset(), channels, spatial, g.groups(), slices), x.floats(),
+                    groupPartials, gamma.floats(), beta.floats(), o.floats(), g.eps(), g.silu() ? 1 : 0);
             e.grid(apply, new WorkerGrid1D(workGroups * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
             return;
         }
         String id = e.nextTask();
-        e.tasks().task(id, NormKernels::groupNorm, e.ctx(), e.halfArena(), halves, x.floats(), x.offset(),
-                gamma.floats(), gamma.offset(), beta.floats(), beta.offset(), o.floats(), o.offset(), channels, spatial, g.groups(),
-                g.eps(), g.silu() ? 1 : 0);
+        e.tasks().task(id, NormKernels::groupNorm, e.ctx(), e.halfArena(), halves,
+                e.args(x.offset(), gamma.offset(), beta.offset(), o.offset(), channels, spatial, g.groups()), x.floats(), gamma.floats(),
+                beta.floats(), o.floats(), g.eps(), g.silu() ? 1 : 0);
         e.grid(id, new WorkerGrid1D(blocks(g) * NormKernels.GROUP_THREADS), NormKernels.GROUP_THREADS, 1, 1);
     }
 
@@ -310,8 +310,9 @@ final class JavaKernelPath implements OperatorPath {
         Slot beta = e.slot(l.beta());
         Slot o = e.slot(l.out());
         String id = e.nextTask();
-        e.tasks().task(id, NormKernels::layerNorm, e.ctx(), e.halfArena(), normHalves(x, gamma, beta, o), x.floats(), x.offset(),
-                gamma.floats(), gamma.offset(), beta.floats(), beta.offset(), o.floats(), o.offset(), d, l.eps());
+        e.tasks().task(id, NormKernels::layerNorm, e.ctx(), e.halfArena(), normHalves(x, gamma, beta, o),
+                e.args(x.offset(), gamma.offset(), beta.offset(), o.offset(), d), x.floats(), gamma.floats(), beta.floats(), o.floats(),
+                l.eps());
         e.grid(id, new WorkerGrid1D(rows * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
     }
 
@@ -321,8 +322,8 @@ final class JavaKernelPath implements OperatorPath {
         Slot x = e.slot(s.x());
         Slot o = e.slot(s.out());
         String id = e.nextTask();
-        e.tasks().task(id, NormKernels::softmax, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(),
-                o.floats(), o.offset(), d, 1.0f);
+        e.tasks().task(id, NormKernels::softmax, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT),
+                e.args(x.offset(), o.offset(), d), x.floats(), o.floats(), 1.0f);
         e.grid(id, new WorkerGrid1D(rows * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
     }
 
@@ -332,11 +333,11 @@ final class JavaKernelPath implements OperatorPath {
         int n = toInt(u.out().shape().elementCount(), "elements");
         String id = e.nextTask();
         if (u.activation() == Activation.GEGLU) {
-            e.tasks().task(id, PointwiseKernels::geglu, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(),
-                    x.offset(), o.floats(), o.offset(), n, u.out().shape().size(-1));
+            e.tasks().task(id, PointwiseKernels::geglu, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT),
+                    e.args(x.offset(), o.offset(), n, u.out().shape().size(-1)), x.floats(), o.floats());
         } else {
-            e.tasks().task(id, PointwiseKernels::unary, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(),
-                    x.offset(), o.floats(), o.offset(), n, activationCode(u.activation()));
+            e.tasks().task(id, PointwiseKernels::unary, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT),
+                    e.args(x.offset(), o.offset(), n), x.floats(), o.floats(), activationCode(u.activation()));
         }
         e.pointwiseGrid(id, n);
     }
@@ -353,7 +354,7 @@ final class JavaKernelPath implements OperatorPath {
         };
         String id = e.nextTask();
         e.tasks().task(id, PointwiseKernels::binary, e.ctx(), e.halfArena(), a.bit(Storage.X) | c.bit(Storage.Y) | o.bit(Storage.OUT),
-                a.floats(), a.offset(), c.floats(), c.offset(), o.floats(), o.offset(), n, op, e.shapes(), e.descriptor(b));
+                e.args(a.offset(), c.offset(), o.offset(), n, e.descriptor(b)), a.floats(), c.floats(), o.floats(), op, e.shapes());
         e.pointwiseGrid(id, n);
     }
 
@@ -363,8 +364,8 @@ final class JavaKernelPath implements OperatorPath {
         Slot o = e.slot(u.out());
         int n = toInt(u.out().shape().elementCount(), "elements");
         String id = e.nextTask();
-        e.tasks().task(id, PointwiseKernels::upsample2x, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(),
-                x.offset(), o.floats(), o.offset(), n, s.size(2), s.size(3));
+        e.tasks().task(id, PointwiseKernels::upsample2x, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT),
+                e.args(x.offset(), o.offset(), n, s.size(2), s.size(3)), x.floats(), o.floats());
         e.pointwiseGrid(id, n);
     }
 
@@ -384,8 +385,8 @@ final class JavaKernelPath implements OperatorPath {
             int n = toInt(outer * dp * inner, "elements");
             Slot p = e.slot(part);
             String id = e.nextTask();
-            e.tasks().task(id, PointwiseKernels::concatPart, e.ctx(), e.halfArena(), p.bit(Storage.X) | o.bit(Storage.OUT), p.floats(),
-                    p.offset(), o.floats(), o.offset(), n, dp, inner, total, at);
+            e.tasks().task(id, PointwiseKernels::concatPart, e.ctx(), e.halfArena(), p.bit(Storage.X) | o.bit(Storage.OUT),
+                    e.args(p.offset(), o.offset(), n, dp, inner, total, at), p.floats(), o.floats());
             e.pointwiseGrid(id, n);
             at += dp;
         }
@@ -404,8 +405,8 @@ final class JavaKernelPath implements OperatorPath {
             idChecks.add(new TornadoExecutable.IdCheck(plan.bindingIndex(em.ids()), vocab, em.ids().toString()));
         }
         String id = e.nextTask();
-        e.tasks().task(id, PointwiseKernels::embedding, e.ctx(), e.halfArena(), table.bit(Storage.Y) | o.bit(Storage.OUT), ids.ints(),
-                ids.offset(), table.floats(), table.offset(), o.floats(), o.offset(), n, d);
+        e.tasks().task(id, PointwiseKernels::embedding, e.ctx(), e.halfArena(), table.bit(Storage.Y) | o.bit(Storage.OUT),
+                e.args(ids.offset(), table.offset(), o.offset(), n, d), ids.ints(), table.floats(), o.floats());
         e.pointwiseGrid(id, n);
     }
 
@@ -415,8 +416,7 @@ final class JavaKernelPath implements OperatorPath {
         int n = toInt(t.out().shape().elementCount(), "elements");
         String id = e.nextTask();
         e.tasks().task(id, PointwiseKernels::timestepEmbedding, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT),
-                x.floats(), x.offset(), o.floats(), o.offset(), n, t.dim(),
-                t.flipSinToCos() ? 1 : 0, t.downscaleFreqShift(), t.scale(), (float) Math.log(t.maxPeriod()));
+                e.args(x.offset(), o.offset(), n, t.dim()), x.floats(), o.floats(), t.flipSinToCos() ? 1 : 0, t.downscaleFreqShift(), t.scale(), (float) Math.log(t.maxPeriod()));
         e.pointwiseGrid(id, n);
     }
 
@@ -427,8 +427,8 @@ final class JavaKernelPath implements OperatorPath {
         Slot x = e.slot(t.x());
         Slot o = e.slot(t.out());
         String id = e.nextTask();
-        e.tasks().task(id, PointwiseKernels::transpose, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(),
-                x.offset(), o.floats(), o.offset(), m, n);
+        e.tasks().task(id, PointwiseKernels::transpose, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT),
+                e.args(x.offset(), o.offset(), m, n), x.floats(), o.floats());
         e.grid(id, new WorkerGrid3D(tiles(n, 32) * 32, tiles(m, 32) * 8, s.size(0)), 32, 8, 1);
     }
 

@@ -20,6 +20,7 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 import uk.ac.manchester.tornado.cublas.CuBlas;
 import uk.ac.manchester.tornado.cudnn.CuDnn;
@@ -429,8 +430,8 @@ final class LibraryProducts implements OperatorPath {
         if (route.stageInput()) {
             Slot x = e.slot(l.x());
             String stage = e.nextTask();
-            tasks.task(stage, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), x.bit(Storage.X), x.floats(), x.offset(),
-                    (HalfFloatArray) input, m * k);
+            tasks.task(stage, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), x.bit(Storage.X), e.args(x.offset(), m * k), x.floats(),
+                    (HalfFloatArray) input);
             e.pointwiseGrid(stage, m * k);
         }
         tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, weights.get(l));
@@ -448,12 +449,13 @@ final class LibraryProducts implements OperatorPath {
             FloatArray placeholder = o.floats();
             FloatArray bias = b == null ? placeholder : b.floats();
             FloatArray res = r == null ? placeholder : r.floats();
+            IntArray args = e.args(b == null ? -1 : b.offset(), r == null ? -1 : r.offset(), o.offset(), m, n);
             if (half) {
-                tasks.task(out, LibraryStaging::linearEpilogueHalf, e.ctx(), e.halfArena(), halves, (HalfFloatArray) scratch, bias,
-                        b == null ? -1 : b.offset(), res, r == null ? -1 : r.offset(), o.floats(), o.offset(), m, n, act);
+                tasks.task(out, LibraryStaging::linearEpilogueHalf, e.ctx(), e.halfArena(), halves, args, (HalfFloatArray) scratch, bias,
+                        res, o.floats(), act);
             } else {
-                tasks.task(out, LibraryStaging::linearEpilogue, e.ctx(), e.halfArena(), halves, (FloatArray) scratch, bias,
-                        b == null ? -1 : b.offset(), res, r == null ? -1 : r.offset(), o.floats(), o.offset(), m, n, act);
+                tasks.task(out, LibraryStaging::linearEpilogue, e.ctx(), e.halfArena(), halves, args, (FloatArray) scratch, bias, res,
+                        o.floats(), act);
             }
             e.pointwiseGrid(out, outputs);
         }
@@ -482,12 +484,12 @@ final class LibraryProducts implements OperatorPath {
         Slot x = e.slot(c.x());
         String stage = e.nextTask();
         FloatArray im2col = half ? columns : (FloatArray) input;
-        tasks.task(stage, LibraryStaging::im2col, e.ctx(), e.halfArena(), x.bit(Storage.X), x.floats(), x.offset(), im2col, k * cols,
-                cols, xs.size(1), xs.size(2), xs.size(3), os.size(3), pixels, geom, pads);
+        tasks.task(stage, LibraryStaging::im2col, e.ctx(), e.halfArena(), x.bit(Storage.X),
+                e.args(x.offset(), k * cols, cols, xs.size(1), xs.size(2), xs.size(3), os.size(3), pixels, geom, pads), x.floats(), im2col);
         e.pointwiseGrid(stage, k * cols);
         if (half) {
             String round = e.nextTask();
-            tasks.task(round, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), 0, columns, 0, (HalfFloatArray) input, k * cols);
+            tasks.task(round, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), 0, e.args(0, k * cols), columns, (HalfFloatArray) input);
             e.pointwiseGrid(round, k * cols);
         }
         gemm(c, CUBLAS_OP_N, CUBLAS_OP_N, cols, cout, k, input, cols, weights.get(c), k, cols, e);
@@ -497,9 +499,9 @@ final class LibraryProducts implements OperatorPath {
         int n = cout * cols;
         String out = e.nextTask();
         int halves = Slot.bit(b, Storage.Z) | Slot.bit(r, Storage.RESIDUAL) | o.bit(Storage.OUT);
-        tasks.task(out, LibraryStaging::convEpilogue, e.ctx(), e.halfArena(), halves, product,
-                b == null ? product : b.floats(), b == null ? -1 : b.offset(),
-                r == null ? product : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(), n, cout, pixels);
+        tasks.task(out, LibraryStaging::convEpilogue, e.ctx(), e.halfArena(), halves,
+                e.args(b == null ? -1 : b.offset(), r == null ? -1 : r.offset(), o.offset(), n, cout, pixels), product,
+                b == null ? product : b.floats(), r == null ? product : r.floats(), o.floats());
         e.pointwiseGrid(out, n);
     }
 
@@ -536,8 +538,8 @@ final class LibraryProducts implements OperatorPath {
             Slot o = e.slot(c.out());
             int n = toIntElements(shape.yElements());
             String out = e.nextTask();
-            tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), e.halfArena(), o.bit(Storage.OUT), convScratch[2], o.floats(),
-                    o.offset(), n, n, 1, 1);
+            tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), e.halfArena(), o.bit(Storage.OUT), e.args(o.offset(), n, n, 1, 1),
+                    convScratch[2], o.floats());
             e.pointwiseGrid(out, n);
         }
     }
@@ -549,7 +551,8 @@ final class LibraryProducts implements OperatorPath {
     private static CudnnConvolution.Operand toScratch(CudnnConvolution.Arguments args, Slot s, long n, HalfFloatArray scratch, Emission e) {
         String id = e.nextTask();
         int count = toIntElements(n);
-        e.tasks().task(id, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), s.bit(Storage.X), s.floats(), s.offset(), scratch, count);
+        e.tasks().task(id, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), s.bit(Storage.X), e.args(s.offset(), count), s.floats(),
+                scratch);
         e.pointwiseGrid(id, count);
         return new CudnnConvolution.Operand(args.of(scratch, false), 0);
     }
@@ -606,8 +609,8 @@ final class LibraryProducts implements OperatorPath {
         Slot o = e.slot(a.out());
         int n = batch * nq * heads * d;
         String out = e.nextTask();
-        tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), e.halfArena(), o.bit(Storage.OUT), attended, o.floats(), o.offset(),
-                n, nq, heads, d);
+        tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), e.halfArena(), o.bit(Storage.OUT), e.args(o.offset(), n, nq, heads, d),
+                attended, o.floats());
         e.pointwiseGrid(out, n);
     }
 
@@ -615,8 +618,8 @@ final class LibraryProducts implements OperatorPath {
         Slot s = e.slot(v);
         int n = (int) v.shape().elementCount();
         String id = e.nextTask();
-        e.tasks().task(id, LibraryStaging::headsToHalf, e.ctx(), e.halfArena(), s.bit(Storage.X), s.floats(), s.offset(), dst, n, seq,
-                heads, d);
+        e.tasks().task(id, LibraryStaging::headsToHalf, e.ctx(), e.halfArena(), s.bit(Storage.X), e.args(s.offset(), n, seq, heads, d),
+                s.floats(), dst);
         e.pointwiseGrid(id, n);
     }
 

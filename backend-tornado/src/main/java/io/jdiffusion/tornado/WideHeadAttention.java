@@ -136,7 +136,8 @@ final class WideHeadAttention {
                     e.tasks().libraryTask(e.nextTask(), CublasLtProvider::matmul, s, scoreArrays.clone());
                     String softmax = e.nextTask();
                     // The probabilities are the kernel's F16 array (its "arena" argument); the scores its F32 input.
-                    e.tasks().task(softmax, NormKernels::softmax, e.ctx(), probabilities, Storage.OUT, scores, 0, scores, 0, nk, a.scale());
+                    e.tasks().task(softmax, NormKernels::softmax, e.ctx(), probabilities, Storage.OUT, e.args(0, 0, nk), scores, scores,
+                            a.scale());
                     e.grid(softmax, new WorkerGrid1D(rows * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
                     LtMatmul pv = new LtMatmul(LtMatmul.ElementType.F16, dv, rows, nk, false, false, hv, nk, hv,
                             new LtMatmul.Operand(1, v + (long) b * nk * hv + (long) h * dv), new LtMatmul.Operand(2, 0), null,

@@ -4,12 +4,14 @@ import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 /**
  * Row-wise reductions, one work-group of {@link #THREADS} threads per normalised block: GroupNorm
  * (+SiLU), LayerNorm and softmax. Statistics use two passes (mean, then the mean of squared deviations)
  * so that large offsets do not cancel; partial sums meet in a local-memory tree. The tree is written out in
  * each kernel: TornadoVM's PTX backend loses the shared address space of a local array passed to a helper.
+ * Offsets and sizes come in the task's argument array ({@code args}, see {@link Storage}).
  */
 public final class NormKernels {
     public static final int THREADS = 256;
@@ -28,11 +30,18 @@ public final class NormKernels {
      * channels are one contiguous block of (C / groups) * spatial elements. A group holds up to a million
      * elements (the VAE at 512x512) and there are only N * groups work-groups, so each is {@link #GROUP_THREADS}
      * wide and keeps eight loads in flight per thread: one load at a time left the passes waiting on memory.
+     * args: x, gamma, beta and out offsets, channels, spatial, groups.
      */
-    public static void groupNorm(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray gamma,
-                                 int gOff, FloatArray beta, int bOff,
-                                 FloatArray out, int outOff, int channels, int spatial, int groups, float eps, int silu) {
+    public static void groupNorm(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray gamma,
+                                 FloatArray beta, FloatArray out, float eps, int silu) {
         float[] scratch = ctx.allocateFloatLocalArray(GROUP_THREADS);
+        int xOff = args.get(0);
+        int gOff = args.get(1);
+        int bOff = args.get(2);
+        int outOff = args.get(3);
+        int channels = args.get(4);
+        int spatial = args.get(5);
+        int groups = args.get(6);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean gammaHalf = Storage.half(halves, Storage.Y);
         boolean betaHalf = Storage.half(halves, Storage.Z);
@@ -155,10 +164,13 @@ public final class NormKernels {
      * w / slices (batch * groups + group, whose {@code count} elements are contiguous) and writes the slice's mean
      * and its sum of squared deviations from that mean to partials[2w] and [2w + 1]. Two passes over the slice
      * (the second from cache) so that a large offset does not cancel; {@link #groupNormApply} merges the slices.
+     * args: x offset, count, slices.
      */
-    public static void groupNormStats(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray partials,
-                                      int count, int slices) {
+    public static void groupNormStats(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray partials) {
         float[] scratch = ctx.allocateFloatLocalArray(THREADS);
+        int xOff = args.get(0);
+        int count = args.get(1);
+        int slices = args.get(2);
         boolean xHalf = Storage.half(halves, Storage.X);
         int lid = ctx.localIdx;
         int w = ctx.groupIdx;
@@ -224,12 +236,20 @@ public final class NormKernels {
     /**
      * GroupNorm (+SiLU) of one slice of a group from the partials of {@link #groupNormStats}: the first thread
      * merges the group's slices (Chan et al.'s pairwise update of mean and squared deviations, exact for any
-     * offset), then every thread normalises its elements of the slice.
+     * offset), then every thread normalises its elements of the slice. args: x, gamma, beta and out offsets, channels,
+     * spatial, groups, slices.
      */
-    public static void groupNormApply(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray partials,
-                                      FloatArray gamma, int gOff, FloatArray beta, int bOff, FloatArray out, int outOff,
-                                      int channels, int spatial, int groups, int slices, float eps, int silu) {
+    public static void groupNormApply(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray partials,
+                                      FloatArray gamma, FloatArray beta, FloatArray out, float eps, int silu) {
         float[] stats = ctx.allocateFloatLocalArray(2);
+        int xOff = args.get(0);
+        int gOff = args.get(1);
+        int bOff = args.get(2);
+        int outOff = args.get(3);
+        int channels = args.get(4);
+        int spatial = args.get(5);
+        int groups = args.get(6);
+        int slices = args.get(7);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean gammaHalf = Storage.half(halves, Storage.Y);
         boolean betaHalf = Storage.half(halves, Storage.Z);
@@ -274,11 +294,15 @@ public final class NormKernels {
         }
     }
 
-    /** LayerNorm of each row of x [rows, d]; work-group r handles row r. */
-    public static void layerNorm(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray gamma,
-                                 int gOff, FloatArray beta, int bOff,
-                                 FloatArray out, int outOff, int d, float eps) {
+    /** LayerNorm of each row of x [rows, d]; work-group r handles row r. args: x, gamma, beta and out offsets, d. */
+    public static void layerNorm(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray gamma,
+                                 FloatArray beta, FloatArray out, float eps) {
         float[] scratch = ctx.allocateFloatLocalArray(THREADS);
+        int xOff = args.get(0);
+        int gOff = args.get(1);
+        int bOff = args.get(2);
+        int outOff = args.get(3);
+        int d = args.get(4);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean gammaHalf = Storage.half(halves, Storage.Y);
         boolean betaHalf = Storage.half(halves, Storage.Z);
@@ -323,11 +347,13 @@ public final class NormKernels {
 
     /**
      * Softmax of {@code scale} times each row of x [rows, d] ({@code scale} > 0; 1 for the operator, the attention's
-     * scale for {@code WideHeadAttention}'s scores); work-group r handles row r.
+     * scale for {@code WideHeadAttention}'s scores); work-group r handles row r. args: x offset, out offset, d.
      */
-    public static void softmax(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff,
-                               int d, float scale) {
+    public static void softmax(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray out, float scale) {
         float[] scratch = ctx.allocateFloatLocalArray(THREADS);
+        int xOff = args.get(0);
+        int outOff = args.get(1);
+        int d = args.get(2);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int lid = ctx.localIdx;
