@@ -23,7 +23,7 @@
 # devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (the benchmarks' TornadoVM device; default: the backend's own choice, the CUDA backend where present),
 # TEST_CLASSES (default "TornadoConformanceTest TornadoTinyModelTest"), SKIP_TESTS=1 to go straight to the
 # benchmarks, SIZES="" to skip them, EXTRA_JAVA_FLAGS, BENCH_TAG (suffix of the benchmark logs), CLI_SIZES ("512 1024";
-# "" skips the CLI bench), CLI_PRECISIONS (f32), CLI_STEPS (20).
+# "" skips the CLI bench), CLI_PRECISIONS (f32), CLI_STEPS (20), LAUNCH_PREFIX (a command the JVM runs under).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -157,7 +157,10 @@ setup() {
   local nv
   nv=$(for p in $(python3 -c 'import nvidia; print(" ".join(nvidia.__path__))' 2>/dev/null); do find "$p" -name 'lib*.so*' -printf '%h\n'; done | sort -u | paste -sd: -)
   export LD_LIBRARY_PATH="${nv}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  java=("$JAVA_HOME/bin/java" "@$TORNADOVM_HOME/tornado-argfile" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx64g -Xss4m
+  # LAUNCH_PREFIX wraps the JVM in a profiler, e.g. "ncu --profile-from-start off ..." with NetworkBenchmark's
+  # --profiler-range true.
+  # shellcheck disable=SC2206
+  java=(${LAUNCH_PREFIX:-} "$JAVA_HOME/bin/java" "@$TORNADOVM_HOME/tornado-argfile" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx64g -Xss4m
         -Djdiffusion.tornado.tasksPerGraph="${TASKS_PER_GRAPH:-60}" ${EXTRA_JAVA_FLAGS:-})
   cp="/tmp/jd-lib/lib/*:$root/test-data/src/main/resources"
 }

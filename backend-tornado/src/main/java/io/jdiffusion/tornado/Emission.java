@@ -5,6 +5,7 @@ import io.jdiffusion.backend.graph.Value;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.WorkerGrid;
+import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
@@ -32,6 +33,16 @@ record Emission(BufferLayout layout, TaskGraphChain chain) {
 
     void pointwiseGrid(String id, int n) {
         chain.pointwiseGrid(id, n);
+    }
+
+    /**
+     * The integer arguments of the task added next, as an array of its own that the task graph uploads on its
+     * first run ({@link io.jdiffusion.tornado.kernels.Storage} says why they are not scalars).
+     */
+    IntArray args(int... values) {
+        IntArray a = IntArray.fromArray(values);
+        chain.tasks().transferToDevice(DataTransferMode.FIRST_EXECUTION, a);
+        return a;
     }
 
     /** The F16 activation arena (a placeholder where activations are F32), every kernel's {@code f16} argument. */

@@ -83,6 +83,7 @@ final class GraphCompiler {
         BufferLayout layout = new BufferLayout(graph, plan, halfActivations, f32Roots, winograd, op -> pathOf.apply(op).descriptor(op));
         // Buffers besides the layout's that only some executables have: the tensor cores' F16 weights and scratch,
         // the library path's staging, Winograd's scratch, the F16 arena (a placeholder in F32), the wide-head sums,
+        // the split GroupNorms' partials,
         // the steady inputs (uploaded by a graph of their own, SteadyInputs).
         List<Object> extra = new ArrayList<>();
         if (tensorCores != null) {
@@ -97,6 +98,9 @@ final class GraphCompiler {
         extra.add(layout.halfArena());
         if (javaKernels.largeHeadSums() != null) {
             extra.add(javaKernels.largeHeadSums());
+        }
+        if (javaKernels.groupPartials() != null) {
+            extra.add(javaKernels.groupPartials());
         }
         if (layout.steadyInputs() != null) {
             extra.add(layout.steadyInputs());

@@ -38,23 +38,46 @@ final class JavaKernelPath implements OperatorPath {
      * that writes one array through two arguments); null where no attention needs it.
      */
     private final FloatArray largeHeadSums;
+    /**
+     * Per-slice statistics of the GroupNorms that run split ({@link NormKernels#groupNormStats}): two floats a
+     * slice, sized for the largest; null where no GroupNorm splits.
+     */
+    private final FloatArray groupPartials;
 
     /** The path for {@code ops}, the operators of graph {@code graphName} that no other path takes. */
     JavaKernelPath(String graphName, BufferPlan plan, List<Op> ops) {
         this.graphName = graphName;
         this.plan = plan;
         long sums = 0;
+        long partials = 0;
         for (Op op : ops) {
             if (op instanceof Op.Attention a && largeHead(a)) {
                 sums = Math.max(sums, a.out().shape().elementCount());
             }
+            if (op instanceof Op.GroupNorm g && NormKernels.splits(groupCount(g))) {
+                partials = Math.max(partials, 2L * blocks(g) * NormKernels.slices(groupCount(g)));
+            }
         }
-        if (sums > 0) {
-            largeHeadSums = new FloatArray(toInt(sums, "attention accumulator"));
-            largeHeadSums.init(Float.NaN);
-        } else {
-            largeHeadSums = null;
-        }
+        groupPartials = partials > 0 ? poisoned(toInt(partials, "group norm partials")) : null;
+        largeHeadSums = sums > 0 ? poisoned(toInt(sums, "attention accumulator")) : null;
+    }
+
+    /** A scratch array filled with NaN, so that a read of anything no kernel wrote shows. */
+    private static FloatArray poisoned(int n) {
+        FloatArray a = new FloatArray(n);
+        a.init(Float.NaN);
+        return a;
+    }
+
+    /** Elements of one group of a GroupNorm: its channels per group times the spatial size. */
+    private static long groupCount(Op.GroupNorm g) {
+        Shape s = g.x().shape();
+        return s.size(1) / g.groups() * s.countFrom(2);
+    }
+
+    /** Groups of a GroupNorm over the whole batch. */
+    private static int blocks(Op.GroupNorm g) {
+        return g.x().shape().size(0) * g.groups();
     }
 
     /** Every operator: this path is asked last. */
@@ -66,6 +89,11 @@ final class JavaKernelPath implements OperatorPath {
     /** The accumulator of wide-head attention, or null. */
     FloatArray largeHeadSums() {
         return largeHeadSums;
+    }
+
+    /** The per-slice statistics of split GroupNorms, or null. */
+    FloatArray groupPartials() {
+        return groupPartials;
     }
 
     /** Integer inputs whose ids the executable checks before each run, found while emitting. */
@@ -81,6 +109,7 @@ final class JavaKernelPath implements OperatorPath {
             case Op.Conv2d c -> TaskCost.of(GemmKernels.class, "conv2d");
             case Op.Linear l -> TaskCost.of(GemmKernels.class, "linear");
             case Op.Attention a -> TaskCost.of(AttentionKernels.class, largeHead(a) ? "attentionLargeHead" : "attention");
+            case Op.GroupNorm g when NormKernels.splits(groupCount(g)) -> TaskCost.of(NormKernels.class, "groupNormStats", "groupNormApply");
             case Op.GroupNorm g -> TaskCost.of(NormKernels.class, "groupNorm");
             case Op.LayerNorm l -> TaskCost.of(NormKernels.class, "layerNorm");
             case Op.Softmax s -> TaskCost.of(NormKernels.class, "softmax");
@@ -250,11 +279,27 @@ final class JavaKernelPath implements OperatorPath {
         Slot gamma = e.slot(g.gamma());
         Slot beta = e.slot(g.beta());
         Slot o = e.slot(g.out());
+        int halves = normHalves(x, gamma, beta, o);
+        long count = groupCount(g);
+        if (NormKernels.splits(count)) {
+            int slices = NormKernels.slices(count);
+            int workGroups = blocks(g) * slices;
+            String stats = e.nextTask();
+            e.tasks().task(stats, NormKernels::groupNormStats, e.ctx(), e.halfArena(), halves,
+                    e.args(x.offset(), toInt(count, "group norm group size"), slices), x.floats(), groupPartials);
+            e.grid(stats, new WorkerGrid1D(workGroups * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
+            String apply = e.nextTask();
+            e.tasks().task(apply, NormKernels::groupNormApply, e.ctx(), e.halfArena(), halves,
+                    e.args(x.offset(), gamma.offset(), beta.offset(), o.offset(), channels, spatial, g.groups(), slices), x.floats(),
+                    groupPartials, gamma.floats(), beta.floats(), o.floats(), g.eps(), g.silu() ? 1 : 0);
+            e.grid(apply, new WorkerGrid1D(workGroups * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
+            return;
+        }
         String id = e.nextTask();
-        e.tasks().task(id, NormKernels::groupNorm, e.ctx(), e.halfArena(), normHalves(x, gamma, beta, o), x.floats(), x.offset(),
-                gamma.floats(), gamma.offset(), beta.floats(), beta.offset(), o.floats(), o.offset(), channels, spatial, g.groups(),
-                g.eps(), g.silu() ? 1 : 0);
-        e.grid(id, new WorkerGrid1D(s.size(0) * g.groups() * NormKernels.GROUP_THREADS), NormKernels.GROUP_THREADS, 1, 1);
+        e.tasks().task(id, NormKernels::groupNorm, e.ctx(), e.halfArena(), halves,
+                e.args(x.offset(), gamma.offset(), beta.offset(), o.offset(), channels, spatial, g.groups()), x.floats(), gamma.floats(),
+                beta.floats(), o.floats(), g.eps(), g.silu() ? 1 : 0);
+        e.grid(id, new WorkerGrid1D(blocks(g) * NormKernels.GROUP_THREADS), NormKernels.GROUP_THREADS, 1, 1);
     }
 
     private void layerNorm(Op.LayerNorm l, Emission e) {
@@ -265,8 +310,9 @@ final class JavaKernelPath implements OperatorPath {
         Slot beta = e.slot(l.beta());
         Slot o = e.slot(l.out());
         String id = e.nextTask();
-        e.tasks().task(id, NormKernels::layerNorm, e.ctx(), e.halfArena(), normHalves(x, gamma, beta, o), x.floats(), x.offset(),
-                gamma.floats(), gamma.offset(), beta.floats(), beta.offset(), o.floats(), o.offset(), d, l.eps());
+        e.tasks().task(id, NormKernels::layerNorm, e.ctx(), e.halfArena(), normHalves(x, gamma, beta, o),
+                e.args(x.offset(), gamma.offset(), beta.offset(), o.offset(), d), x.floats(), gamma.floats(), beta.floats(), o.floats(),
+                l.eps());
         e.grid(id, new WorkerGrid1D(rows * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
     }
 
@@ -276,8 +322,8 @@ final class JavaKernelPath implements OperatorPath {
         Slot x = e.slot(s.x());
         Slot o = e.slot(s.out());
         String id = e.nextTask();
-        e.tasks().task(id, NormKernels::softmax, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(), x.offset(),
-                o.floats(), o.offset(), d);
+        e.tasks().task(id, NormKernels::softmax, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT),
+                e.args(x.offset(), o.offset(), d), x.floats(), o.floats(), 1.0f);
         e.grid(id, new WorkerGrid1D(rows * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
     }
 
@@ -287,11 +333,11 @@ final class JavaKernelPath implements OperatorPath {
         int n = toInt(u.out().shape().elementCount(), "elements");
         String id = e.nextTask();
         if (u.activation() == Activation.GEGLU) {
-            e.tasks().task(id, PointwiseKernels::geglu, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(),
-                    x.offset(), o.floats(), o.offset(), n, u.out().shape().size(-1));
+            e.tasks().task(id, PointwiseKernels::geglu, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT),
+                    e.args(x.offset(), o.offset(), n, u.out().shape().size(-1)), x.floats(), o.floats());
         } else {
-            e.tasks().task(id, PointwiseKernels::unary, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(),
-                    x.offset(), o.floats(), o.offset(), n, activationCode(u.activation()));
+            e.tasks().task(id, PointwiseKernels::unary, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT),
+                    e.args(x.offset(), o.offset(), n), x.floats(), o.floats(), activationCode(u.activation()));
         }
         e.pointwiseGrid(id, n);
     }
@@ -308,7 +354,7 @@ final class JavaKernelPath implements OperatorPath {
         };
         String id = e.nextTask();
         e.tasks().task(id, PointwiseKernels::binary, e.ctx(), e.halfArena(), a.bit(Storage.X) | c.bit(Storage.Y) | o.bit(Storage.OUT),
-                a.floats(), a.offset(), c.floats(), c.offset(), o.floats(), o.offset(), n, op, e.shapes(), e.descriptor(b));
+                e.args(a.offset(), c.offset(), o.offset(), n, e.descriptor(b)), a.floats(), c.floats(), o.floats(), op, e.shapes());
         e.pointwiseGrid(id, n);
     }
 
@@ -318,8 +364,8 @@ final class JavaKernelPath implements OperatorPath {
         Slot o = e.slot(u.out());
         int n = toInt(u.out().shape().elementCount(), "elements");
         String id = e.nextTask();
-        e.tasks().task(id, PointwiseKernels::upsample2x, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(),
-                x.offset(), o.floats(), o.offset(), n, s.size(2), s.size(3));
+        e.tasks().task(id, PointwiseKernels::upsample2x, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT),
+                e.args(x.offset(), o.offset(), n, s.size(2), s.size(3)), x.floats(), o.floats());
         e.pointwiseGrid(id, n);
     }
 
@@ -339,8 +385,8 @@ final class JavaKernelPath implements OperatorPath {
             int n = toInt(outer * dp * inner, "elements");
             Slot p = e.slot(part);
             String id = e.nextTask();
-            e.tasks().task(id, PointwiseKernels::concatPart, e.ctx(), e.halfArena(), p.bit(Storage.X) | o.bit(Storage.OUT), p.floats(),
-                    p.offset(), o.floats(), o.offset(), n, dp, inner, total, at);
+            e.tasks().task(id, PointwiseKernels::concatPart, e.ctx(), e.halfArena(), p.bit(Storage.X) | o.bit(Storage.OUT),
+                    e.args(p.offset(), o.offset(), n, dp, inner, total, at), p.floats(), o.floats());
             e.pointwiseGrid(id, n);
             at += dp;
         }
@@ -359,8 +405,8 @@ final class JavaKernelPath implements OperatorPath {
             idChecks.add(new TornadoExecutable.IdCheck(plan.bindingIndex(em.ids()), vocab, em.ids().toString()));
         }
         String id = e.nextTask();
-        e.tasks().task(id, PointwiseKernels::embedding, e.ctx(), e.halfArena(), table.bit(Storage.Y) | o.bit(Storage.OUT), ids.ints(),
-                ids.offset(), table.floats(), table.offset(), o.floats(), o.offset(), n, d);
+        e.tasks().task(id, PointwiseKernels::embedding, e.ctx(), e.halfArena(), table.bit(Storage.Y) | o.bit(Storage.OUT),
+                e.args(ids.offset(), table.offset(), o.offset(), n, d), ids.ints(), table.floats(), o.floats());
         e.pointwiseGrid(id, n);
     }
 
@@ -370,8 +416,7 @@ final class JavaKernelPath implements OperatorPath {
         int n = toInt(t.out().shape().elementCount(), "elements");
         String id = e.nextTask();
         e.tasks().task(id, PointwiseKernels::timestepEmbedding, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT),
-                x.floats(), x.offset(), o.floats(), o.offset(), n, t.dim(),
-                t.flipSinToCos() ? 1 : 0, t.downscaleFreqShift(), t.scale(), (float) Math.log(t.maxPeriod()));
+                e.args(x.offset(), o.offset(), n, t.dim()), x.floats(), o.floats(), t.flipSinToCos() ? 1 : 0, t.downscaleFreqShift(), t.scale(), (float) Math.log(t.maxPeriod()));
         e.pointwiseGrid(id, n);
     }
 
@@ -382,8 +427,8 @@ final class JavaKernelPath implements OperatorPath {
         Slot x = e.slot(t.x());
         Slot o = e.slot(t.out());
         String id = e.nextTask();
-        e.tasks().task(id, PointwiseKernels::transpose, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT), x.floats(),
-                x.offset(), o.floats(), o.offset(), m, n);
+        e.tasks().task(id, PointwiseKernels::transpose, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT),
+                e.args(x.offset(), o.offset(), m, n), x.floats(), o.floats());
         e.grid(id, new WorkerGrid3D(tiles(n, 32) * 32, tiles(m, 32) * 8, s.size(0)), 32, 8, 1);
     }
 

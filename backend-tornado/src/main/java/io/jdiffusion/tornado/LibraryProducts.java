@@ -20,6 +20,7 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 import uk.ac.manchester.tornado.cublas.CuBlas;
 import uk.ac.manchester.tornado.cudnn.CuDnn;
@@ -41,7 +42,8 @@ import java.util.function.ToLongFunction;
  * TF32 in F32); {@link LinearRoute} says what takes a detour. A convolution is cuDNN's own convolution on its
  * (buffer, offset) operands ({@link io.jdiffusion.tornado.nvidia.CudnnConvProvider}; {@link ConvolutionRoute} says
  * which), else im2col then cuBLAS {@code GemmEx} or {@code Sgemm} through TornadoVM's binding; attention is cuDNN's
- * fused flash attention (F16). TornadoVM's bindings get whole arrays, so their operands pass through shared staging
+ * fused flash attention (F16), or, for heads wider than it takes, two cuBLASLt products around a softmax
+ * ({@link WideHeadAttention}). TornadoVM's bindings get whole arrays, so their operands pass through shared staging
  * arrays ({@link LibraryStaging}). Each product has its own weight array (uploaded on the first run). Every launch
  * stays in the execution plan, so a call still runs on the device without host synchronisation.
  *
@@ -68,6 +70,8 @@ final class LibraryProducts implements OperatorPath {
     /** Each product's weight, [rows, k] as PyTorch stores it: a HalfFloatArray in F16, a FloatArray in F32. */
     private final Map<Op, TornadoNativeArray> weights = new IdentityHashMap<>();
     private final Map<Op, Boolean> attention = new IdentityHashMap<>();
+    /** Attention with heads too wide for cuDNN, on cuBLASLt. */
+    private final WideHeadAttention wideHeads = new WideHeadAttention();
     private long stagedInput;
     private long stagedProduct;
     private long stagedQueries;
@@ -200,13 +204,17 @@ final class LibraryProducts implements OperatorPath {
     }
 
     /**
-     * Takes an attention for cuDNN's fused kernel when computing in F16 and its heads suit it (query and value
-     * heads of one size, a multiple of 8, at most 256).
+     * Takes an attention when computing in F16: for cuDNN's fused kernel where its heads suit it (query and value
+     * heads of one size, a multiple of 8, at most 256), else for {@link WideHeadAttention} where it suits that.
      */
     boolean takeAttention(Op.Attention a) {
         int d = a.q().shape().size(2) / a.heads();
         int dv = a.v().shape().size(2) / a.heads();
-        if (!half || d != dv || d % 8 != 0 || d > 256) {
+        if (half && WideHeadAttention.suits(a, matches(a.q()) && matches(a.k()) && matches(a.v()) && matches(a.out()))) {
+            wideHeads.take(a);
+            return true;
+        }
+        if (!half || d != dv || d % 8 != 0 || d > WideHeadAttention.CUDNN_MAX_HEAD) {
             return false;
         }
         attention.put(a, Boolean.TRUE);
@@ -217,7 +225,7 @@ final class LibraryProducts implements OperatorPath {
 
     @Override
     public boolean handles(Op op) {
-        return weights.containsKey(op) || attention.containsKey(op);
+        return weights.containsKey(op) || attention.containsKey(op) || wideHeads.has(op);
     }
 
     /**
@@ -233,6 +241,7 @@ final class LibraryProducts implements OperatorPath {
                     TaskCost.of(LibraryStaging.class, "headsFromHalf"));
             case Op.Conv2d c -> (half ? TaskCost.of(LibraryStaging.class, "im2col", "rowsHalf", "convEpilogue")
                     : TaskCost.of(LibraryStaging.class, "im2col", "convEpilogue")).plus(gemm);
+            case Op.Attention a when wideHeads.has(a) -> WideHeadAttention.cost(a);
             case Op.Attention a -> TaskCost.of(LibraryStaging.class, "headsToHalf").times(3)
                     .plus(library(CuDnn.class, "sdpaForward")).plus(TaskCost.of(LibraryStaging.class, "headsFromHalf"));
             default -> throw new IllegalStateException(op + " is not a library operator");
@@ -341,7 +350,7 @@ final class LibraryProducts implements OperatorPath {
             product = new FloatArray((int) stagedProduct);
             product.init(Float.NaN);
         }
-        long workspaceSize = Math.max(routes.isEmpty() ? 0 : WORKSPACE_BYTES, cudnn.isEmpty() ? 0 : workspaceBytes);
+        long workspaceSize = Math.max(routes.isEmpty() && wideHeads.isEmpty() ? 0 : WORKSPACE_BYTES, cudnn.isEmpty() ? 0 : workspaceBytes);
         if (workspaceSize > 0) {
             workspace = new FloatArray(toIntElements(workspaceSize / Float.BYTES));
         }
@@ -362,6 +371,7 @@ final class LibraryProducts implements OperatorPath {
                 columns.init(Float.NaN);
             }
         }
+        wideHeads.allocate();
         if (!attention.isEmpty()) {
             queries = new HalfFloatArray((int) stagedQueries);
             attended = new HalfFloatArray((int) stagedQueries);
@@ -379,6 +389,7 @@ final class LibraryProducts implements OperatorPath {
                 all.add(o);
             }
         }
+        all.addAll(wideHeads.buffers());
         return all;
     }
 
@@ -399,6 +410,7 @@ final class LibraryProducts implements OperatorPath {
         switch (op) {
             case Op.Linear l -> linear(l, e);
             case Op.Conv2d c -> conv2d(c, e);
+            case Op.Attention a when wideHeads.has(a) -> wideHeads.emit(a, e, workspace);
             case Op.Attention a -> attention(a, e);
             default -> throw new IllegalStateException(op + " is not a library operator");
         }
@@ -418,8 +430,8 @@ final class LibraryProducts implements OperatorPath {
         if (route.stageInput()) {
             Slot x = e.slot(l.x());
             String stage = e.nextTask();
-            tasks.task(stage, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), x.bit(Storage.X), x.floats(), x.offset(),
-                    (HalfFloatArray) input, m * k);
+            tasks.task(stage, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), x.bit(Storage.X), e.args(x.offset(), m * k), x.floats(),
+                    (HalfFloatArray) input);
             e.pointwiseGrid(stage, m * k);
         }
         tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, weights.get(l));
@@ -437,12 +449,13 @@ final class LibraryProducts implements OperatorPath {
             FloatArray placeholder = o.floats();
             FloatArray bias = b == null ? placeholder : b.floats();
             FloatArray res = r == null ? placeholder : r.floats();
+            IntArray args = e.args(b == null ? -1 : b.offset(), r == null ? -1 : r.offset(), o.offset(), m, n);
             if (half) {
-                tasks.task(out, LibraryStaging::linearEpilogueHalf, e.ctx(), e.halfArena(), halves, (HalfFloatArray) scratch, bias,
-                        b == null ? -1 : b.offset(), res, r == null ? -1 : r.offset(), o.floats(), o.offset(), m, n, act);
+                tasks.task(out, LibraryStaging::linearEpilogueHalf, e.ctx(), e.halfArena(), halves, args, (HalfFloatArray) scratch, bias,
+                        res, o.floats(), act);
             } else {
-                tasks.task(out, LibraryStaging::linearEpilogue, e.ctx(), e.halfArena(), halves, (FloatArray) scratch, bias,
-                        b == null ? -1 : b.offset(), res, r == null ? -1 : r.offset(), o.floats(), o.offset(), m, n, act);
+                tasks.task(out, LibraryStaging::linearEpilogue, e.ctx(), e.halfArena(), halves, args, (FloatArray) scratch, bias, res,
+                        o.floats(), act);
             }
             e.pointwiseGrid(out, outputs);
         }
@@ -471,12 +484,12 @@ final class LibraryProducts implements OperatorPath {
         Slot x = e.slot(c.x());
         String stage = e.nextTask();
         FloatArray im2col = half ? columns : (FloatArray) input;
-        tasks.task(stage, LibraryStaging::im2col, e.ctx(), e.halfArena(), x.bit(Storage.X), x.floats(), x.offset(), im2col, k * cols,
-                cols, xs.size(1), xs.size(2), xs.size(3), os.size(3), pixels, geom, pads);
+        tasks.task(stage, LibraryStaging::im2col, e.ctx(), e.halfArena(), x.bit(Storage.X),
+                e.args(x.offset(), k * cols, cols, xs.size(1), xs.size(2), xs.size(3), os.size(3), pixels, geom, pads), x.floats(), im2col);
         e.pointwiseGrid(stage, k * cols);
         if (half) {
             String round = e.nextTask();
-            tasks.task(round, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), 0, columns, 0, (HalfFloatArray) input, k * cols);
+            tasks.task(round, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), 0, e.args(0, k * cols), columns, (HalfFloatArray) input);
             e.pointwiseGrid(round, k * cols);
         }
         gemm(c, CUBLAS_OP_N, CUBLAS_OP_N, cols, cout, k, input, cols, weights.get(c), k, cols, e);
@@ -486,9 +499,9 @@ final class LibraryProducts implements OperatorPath {
         int n = cout * cols;
         String out = e.nextTask();
         int halves = Slot.bit(b, Storage.Z) | Slot.bit(r, Storage.RESIDUAL) | o.bit(Storage.OUT);
-        tasks.task(out, LibraryStaging::convEpilogue, e.ctx(), e.halfArena(), halves, product,
-                b == null ? product : b.floats(), b == null ? -1 : b.offset(),
-                r == null ? product : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(), n, cout, pixels);
+        tasks.task(out, LibraryStaging::convEpilogue, e.ctx(), e.halfArena(), halves,
+                e.args(b == null ? -1 : b.offset(), r == null ? -1 : r.offset(), o.offset(), n, cout, pixels), product,
+                b == null ? product : b.floats(), r == null ? product : r.floats(), o.floats());
         e.pointwiseGrid(out, n);
     }
 
@@ -525,8 +538,8 @@ final class LibraryProducts implements OperatorPath {
             Slot o = e.slot(c.out());
             int n = toIntElements(shape.yElements());
             String out = e.nextTask();
-            tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), e.halfArena(), o.bit(Storage.OUT), convScratch[2], o.floats(),
-                    o.offset(), n, n, 1, 1);
+            tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), e.halfArena(), o.bit(Storage.OUT), e.args(o.offset(), n, n, 1, 1),
+                    convScratch[2], o.floats());
             e.pointwiseGrid(out, n);
         }
     }
@@ -538,7 +551,8 @@ final class LibraryProducts implements OperatorPath {
     private static CudnnConvolution.Operand toScratch(CudnnConvolution.Arguments args, Slot s, long n, HalfFloatArray scratch, Emission e) {
         String id = e.nextTask();
         int count = toIntElements(n);
-        e.tasks().task(id, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), s.bit(Storage.X), s.floats(), s.offset(), scratch, count);
+        e.tasks().task(id, LibraryStaging::rowsHalf, e.ctx(), e.halfArena(), s.bit(Storage.X), e.args(s.offset(), count), s.floats(),
+                scratch);
         e.pointwiseGrid(id, count);
         return new CudnnConvolution.Operand(args.of(scratch, false), 0);
     }
@@ -595,8 +609,8 @@ final class LibraryProducts implements OperatorPath {
         Slot o = e.slot(a.out());
         int n = batch * nq * heads * d;
         String out = e.nextTask();
-        tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), e.halfArena(), o.bit(Storage.OUT), attended, o.floats(), o.offset(),
-                n, nq, heads, d);
+        tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), e.halfArena(), o.bit(Storage.OUT), e.args(o.offset(), n, nq, heads, d),
+                attended, o.floats());
         e.pointwiseGrid(out, n);
     }
 
@@ -604,8 +618,8 @@ final class LibraryProducts implements OperatorPath {
         Slot s = e.slot(v);
         int n = (int) v.shape().elementCount();
         String id = e.nextTask();
-        e.tasks().task(id, LibraryStaging::headsToHalf, e.ctx(), e.halfArena(), s.bit(Storage.X), s.floats(), s.offset(), dst, n, seq,
-                heads, d);
+        e.tasks().task(id, LibraryStaging::headsToHalf, e.ctx(), e.halfArena(), s.bit(Storage.X), e.args(s.offset(), n, seq, heads, d),
+                s.floats(), dst);
         e.pointwiseGrid(id, n);
     }
 

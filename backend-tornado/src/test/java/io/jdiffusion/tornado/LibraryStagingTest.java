@@ -11,6 +11,7 @@ import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 
 import java.util.Arrays;
@@ -88,8 +89,10 @@ class LibraryStagingTest extends SingleKernelTest {
         int geom = kh | kw << 8 | stride << 16;
         int pads = padTop | padLeft << 16;
         int n = k * cols;
-        float[] actual = run("im2col", n, FloatArray.fromArray(x), new FloatArray(n), (in, out) -> g -> g.task("t",
-                LibraryStaging::im2col, new KernelContext(), NO_HALVES, 0, in, xOff, out, n, cols, cin, h, w, outW, pixels, geom, pads));
+        IntArray args = IntArray.fromElements(xOff, n, cols, cin, h, w, outW, pixels, geom, pads);
+        float[] actual = run("im2col", n, FloatArray.fromArray(x), new FloatArray(n), (in, out) -> g -> g
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, args)
+                .task("t", LibraryStaging::im2col, new KernelContext(), NO_HALVES, 0, args, in, out));
         for (int i = 0; i < n; i++) {
             assertThat((double) actual[i]).as("im2col element %d of %dx%d (%s)", i, k, cols, random).isEqualTo(expected[i]);
         }
@@ -117,12 +120,12 @@ class LibraryStagingTest extends SingleKernelTest {
         }
         int code = JavaKernelPath.activationCode(act);
         int oOff = 3;
+        IntArray args = IntArray.fromElements(bias ? 0 : -1, residual ? 0 : -1, oOff, m, n);
         FloatArray biasArray = FloatArray.fromArray(b);
         FloatArray resArray = FloatArray.fromArray(r);
         float[] out = run("linear_epilogue", m * width, FloatArray.fromArray(product), new FloatArray(oOff + m * width),
-                (c, o) -> g -> g.transferToDevice(DataTransferMode.EVERY_EXECUTION, biasArray, resArray).task("t",
-                        LibraryStaging::linearEpilogue, new KernelContext(), NO_HALVES, 0, c, biasArray, bias ? 0 : -1, resArray,
-                        residual ? 0 : -1, o, oOff, m, n, code));
+                (c, o) -> g -> g.transferToDevice(DataTransferMode.EVERY_EXECUTION, biasArray, resArray, args).task("t",
+                        LibraryStaging::linearEpilogue, new KernelContext(), NO_HALVES, 0, args, c, biasArray, resArray, o, code));
         // Not 1e-6: the devices' exp and tanh are not correctly rounded (PTX's GELU_TANH measured 1.3e-6).
         assertThat(Numerics.relativeL2(Arrays.copyOfRange(out, oOff, oOff + m * width), expected))
                 .as("%s epilogue %dx%d bias %s residual %s (%s)", act, m, n, bias, residual, random).isLessThanOrEqualTo(1e-5);
@@ -146,10 +149,10 @@ class LibraryStagingTest extends SingleKernelTest {
         }
         FloatArray biasArray = FloatArray.fromArray(b);
         FloatArray resArray = FloatArray.fromArray(r);
+        IntArray args = IntArray.fromElements(bias ? 0 : -1, residual ? 0 : -1, 0, n, cout, pixels);
         float[] out = run("conv_epilogue", n, FloatArray.fromArray(product), new FloatArray(n),
-                (c, o) -> g -> g.transferToDevice(DataTransferMode.EVERY_EXECUTION, biasArray, resArray).task("t",
-                        LibraryStaging::convEpilogue, new KernelContext(), NO_HALVES, 0, c, biasArray, bias ? 0 : -1, resArray,
-                        residual ? 0 : -1, o, 0, n, cout, pixels));
+                (c, o) -> g -> g.transferToDevice(DataTransferMode.EVERY_EXECUTION, biasArray, resArray, args).task("t",
+                        LibraryStaging::convEpilogue, new KernelContext(), NO_HALVES, 0, args, c, biasArray, resArray, o));
         assertThat(Numerics.relativeL2(out, expected)).as("conv epilogue %dx%dx%d (%s)", batch, cout, pixels, random)
                 .isLessThanOrEqualTo(1e-6);
     }

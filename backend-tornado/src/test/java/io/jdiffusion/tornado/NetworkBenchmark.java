@@ -29,7 +29,10 @@ import java.util.Map;
  * <pre>
  * java @$TORNADOVM_HOME/tornado-argfile -cp ... io.jdiffusion.tornado.NetworkBenchmark \
  *     [--model sd15|tiny] [--size 512] [--runs 10] [--backend tornado] [--precision f32|f16] [--networks text,unet,vae]
+ *     [--profiler-range true]
  * </pre>
+ * With {@code --profiler-range true} the last timed call of each network runs between {@code cuProfilerStart} and
+ * {@code cuProfilerStop} ({@link CudaProfilerRange}), for {@code ncu --profile-from-start off}.
  */
 public final class NetworkBenchmark {
     private NetworkBenchmark() {
@@ -43,6 +46,7 @@ public final class NetworkBenchmark {
         String backendName = o.getOrDefault("backend", TornadoBackendProvider.NAME);
         Precision precision = Precision.valueOf(o.getOrDefault("precision", "f32").toUpperCase(Locale.ROOT));
         List<String> networks = Arrays.asList(o.getOrDefault("networks", "text,unet,vae").split(","));
+        boolean profilerRange = Boolean.parseBoolean(o.getOrDefault("profiler-range", "false"));
 
         long t0 = System.nanoTime();
         try (StableDiffusion model = modelName.equals("tiny") ? StableDiffusion.load(TinySd.modelDir(), null)
@@ -59,7 +63,7 @@ public final class NetworkBenchmark {
                     case "vae" -> model.vae().decoderGraph(1, latent, latent);
                     default -> throw new IllegalArgumentException("unknown network " + network);
                 };
-                results.put(network, time(backend, graph, precision, runs, model.textEncoder().config().vocabSize(), network, size));
+                results.put(network, time(backend, graph, precision, runs, model.textEncoder().config().vocabSize(), network, size, profilerRange));
             }
             if (results.containsKey("text") && results.containsKey("unet") && results.containsKey("vae")) {
                 for (int steps : new int[]{50, 20}) {
@@ -72,7 +76,8 @@ public final class NetworkBenchmark {
     }
 
     /** Returns {median ms, min ms}. */
-    private static double[] time(Backend backend, Graph graph, Precision precision, int runs, int vocab, String network, int size) {
+    private static double[] time(Backend backend, Graph graph, Precision precision, int runs, int vocab, String network, int size,
+                                 boolean profilerRange) {
         List<Tensor> hostInputs = NetworkInputs.random(graph, vocab, 7);
         List<DeviceTensor> in = new ArrayList<>();
         List<DeviceTensor> out = new ArrayList<>();
@@ -90,9 +95,16 @@ public final class NetworkBenchmark {
             double firstMs = (System.nanoTime() - f0) / 1e6;
             double[] ms = new double[runs];
             for (int r = 0; r < runs; r++) {
+                boolean bracketed = profilerRange && r == runs - 1;
+                if (bracketed) {
+                    CudaProfilerRange.start();
+                }
                 long r0 = System.nanoTime();
                 exe.run(in, out);
                 ms[r] = (System.nanoTime() - r0) / 1e6;
+                if (bracketed) {
+                    CudaProfilerRange.stop();
+                }
             }
             Arrays.sort(ms);
             double median = ms[runs / 2];

@@ -77,6 +77,13 @@ class TornadoF16ConformanceTest extends AgainstCpuSuite {
     protected List<ConformanceCase> cases() {
         List<ConformanceCase> all = new ArrayList<>(ConformanceCases.all());
         all.removeIf(c -> INPUT_CONDITIONED.contains(c.name()));
+        all.addAll(TornadoConformanceTest.splitGroupNorms());
+        // Heads wider than cuDNN's fused attention takes: two cuBLASLt products around a softmax on the CUDA backend
+        // (WideHeadAttention), the Java kernel elsewhere. The last has two chunks of queries (4096 x 4096 F32
+        // scores fill the chunk's 64 MiB), the second several heads and batch entries at their offsets.
+        all.add(TornadoConformanceTest.attention("attention VAE-style 1x264, 1 head of 512", 1, 264, 264, 1, 512, false));
+        all.add(TornadoConformanceTest.attention("attention cross 2x96 x 136, 2 heads of 320", 2, 96, 136, 2, 320, false));
+        all.add(TornadoConformanceTest.attention("attention 1x4104 x 4096, 1 head of 512 (two query chunks)", 1, 4104, 4096, 1, 512, false));
         all.add(linear("linear 2x77x768 -> 768 +bias (text encoder)", false, Activation.NONE, 768, 2, 77, 768));
         all.add(linear("linear 2x300x320 -> 1280 gelu +residual", true, Activation.GELU, 1280, 2, 300, 320));
         all.add(linear("linear 2x256x320 -> geglu 1280 +residual (UNet feed-forward)", true, Activation.GEGLU, 2560, 2, 256, 320));

@@ -4,6 +4,7 @@ import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 /**
  * The moves around a library call (cuBLAS, cuBLASLt, cuDNN) on TornadoVM's CUDA backend. TornadoVM's own library
@@ -13,7 +14,7 @@ import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
  * the Java kernels fuse into their store (bias, activation or GEGLU, residual). jdiffusion's cuBLASLt products read
  * the arena in place and need only the rounding of an F32 input and, for activations, the epilogue. One thread per
  * element. Activations in F16 ({@link Storage}) are copied as they are; the F16 im2col still goes through F32 (see
- * {@link #rowsHalf}).
+ * {@link #rowsHalf}). Offsets and sizes come in the task's argument array ({@code args}, see {@link Storage}).
  */
 public final class LibraryStaging {
     private LibraryStaging() {
@@ -22,9 +23,11 @@ public final class LibraryStaging {
     /**
      * dst[i] = half(x[xOff + i]): a linear's input rows, or a convolution's im2col matrix, in F16. (The CUDA
      * backend's compiler fails on a computed value rounded to F16 (Graal's scheduler, on the im2col select), so
-     * the F16 im2col is this conversion of the F32 one; a loaded value converts fine.)
+     * the F16 im2col is this conversion of the F32 one; a loaded value converts fine.) args: x offset, n.
      */
-    public static void rowsHalf(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, HalfFloatArray dst, int n) {
+    public static void rowsHalf(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, HalfFloatArray dst) {
+        int xOff = args.get(0);
+        int n = args.get(1);
         boolean xHalf = Storage.half(halves, Storage.X);
         int i = ctx.globalIdx;
         if (i < n) {
@@ -39,10 +42,20 @@ public final class LibraryStaging {
     /**
      * The im2col matrix of a convolution, row-major [cin*kh*kw][batch*pixels] (so that neighbouring threads
      * read neighbouring input pixels), zero where a window leaves the image. {@code geom} packs kh | kw << 8 |
-     * stride << 16 and {@code pads} top | left << 16, as for the Java convolution kernels.
+     * stride << 16 and {@code pads} top | left << 16, as for the Java convolution kernels. args: x offset, n, cols,
+     * cin, inH, inW, outW, pixels, geom, pads.
      */
-    public static void im2col(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray col, int n,
-                              int cols, int cin, int inH, int inW, int outW, int pixels, int geom, int pads) {
+    public static void im2col(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray col) {
+        int xOff = args.get(0);
+        int n = args.get(1);
+        int cols = args.get(2);
+        int cin = args.get(3);
+        int inH = args.get(4);
+        int inW = args.get(5);
+        int outW = args.get(6);
+        int pixels = args.get(7);
+        int geom = args.get(8);
+        int pads = args.get(9);
         boolean xHalf = Storage.half(halves, Storage.X);
         int i = ctx.globalIdx;
         if (i < n) {
@@ -72,11 +85,16 @@ public final class LibraryStaging {
 
     /**
      * A linear's output from the library's [m, n] product in {@code c}: bias, activation and residual, or for
-     * GEGLU value columns [0, n/2) times gelu of gate columns [n/2, n). {@code n} is the product's width.
+     * GEGLU value columns [0, n/2) times gelu of gate columns [n/2, n). {@code n} is the product's width. args: bias
+     * offset (-1: none), residual offset (-1: none), out offset, m, n.
      */
-    public static void linearEpilogue(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray c, FloatArray bias, int bOff,
-                                      FloatArray res, int rOff,
-                                      FloatArray out, int oOff, int m, int n, int act) {
+    public static void linearEpilogue(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray c, FloatArray bias,
+                                      FloatArray res, FloatArray out, int act) {
+        int bOff = args.get(0);
+        int rOff = args.get(1);
+        int oOff = args.get(2);
+        int m = args.get(3);
+        int n = args.get(4);
         int i = ctx.globalIdx;
         if (act == KernelMath.ACT_GEGLU) {
             int half = n / 2;
@@ -98,10 +116,15 @@ public final class LibraryStaging {
     /**
      * {@link #linearEpilogue} reading an F16 product: the output of a Linear whose cuBLASLt product (bias included
      * where cuBLASLt added it) went to the F16 scratch array {@code c}, for an activation, GEGLU or an operand stored
-     * in F32.
+     * in F32. args as {@link #linearEpilogue}'s.
      */
-    public static void linearEpilogueHalf(KernelContext ctx, HalfFloatArray f16, int halves, HalfFloatArray c, FloatArray bias, int bOff,
-                                          FloatArray res, int rOff, FloatArray out, int oOff, int m, int n, int act) {
+    public static void linearEpilogueHalf(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, HalfFloatArray c,
+                                          FloatArray bias, FloatArray res, FloatArray out, int act) {
+        int bOff = args.get(0);
+        int rOff = args.get(1);
+        int oOff = args.get(2);
+        int m = args.get(3);
+        int n = args.get(4);
         int i = ctx.globalIdx;
         if (act == KernelMath.ACT_GEGLU) {
             int half = n / 2;
@@ -120,10 +143,18 @@ public final class LibraryStaging {
         }
     }
 
-    /** A convolution's NCHW output from the library's [cout, batch*pixels] product in {@code c}, plus bias and residual. */
-    public static void convEpilogue(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray c, FloatArray bias, int bOff,
-                                    FloatArray res, int rOff,
-                                    FloatArray out, int oOff, int n, int cout, int pixels) {
+    /**
+     * A convolution's NCHW output from the library's [cout, batch*pixels] product in {@code c}, plus bias and residual.
+     * args: bias offset (-1: none), residual offset (-1: none), out offset, n, cout, pixels.
+     */
+    public static void convEpilogue(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray c, FloatArray bias,
+                                    FloatArray res, FloatArray out) {
+        int bOff = args.get(0);
+        int rOff = args.get(1);
+        int oOff = args.get(2);
+        int n = args.get(3);
+        int cout = args.get(4);
+        int pixels = args.get(5);
         int i = ctx.globalIdx;
         if (i < n) {
             int image = cout * pixels;
@@ -139,10 +170,14 @@ public final class LibraryStaging {
 
     /**
      * Packed heads [batch, seq, heads*d] at xOff to cuDNN's [batch, heads, seq, d] in F16; {@code n} =
-     * batch*heads*seq*d.
+     * batch*heads*seq*d. args: x offset, n, seq, heads, d.
      */
-    public static void headsToHalf(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, HalfFloatArray dst,
-                                   int n, int seq, int heads, int d) {
+    public static void headsToHalf(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, HalfFloatArray dst) {
+        int xOff = args.get(0);
+        int n = args.get(1);
+        int seq = args.get(2);
+        int heads = args.get(3);
+        int d = args.get(4);
         boolean xHalf = Storage.half(halves, Storage.X);
         int i = ctx.globalIdx;
         if (i < n) {
@@ -155,9 +190,16 @@ public final class LibraryStaging {
         }
     }
 
-    /** The inverse of {@link #headsToHalf}: cuDNN's [batch, heads, seq, d] F16 output back to packed heads in F32. */
-    public static void headsFromHalf(KernelContext ctx, HalfFloatArray f16, int halves, HalfFloatArray src, FloatArray out, int oOff,
-                                     int n, int seq, int heads, int d) {
+    /**
+     * The inverse of {@link #headsToHalf}: cuDNN's [batch, heads, seq, d] F16 output back to packed heads in F32.
+     * args: out offset, n, seq, heads, d.
+     */
+    public static void headsFromHalf(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, HalfFloatArray src, FloatArray out) {
+        int oOff = args.get(0);
+        int n = args.get(1);
+        int seq = args.get(2);
+        int heads = args.get(3);
+        int d = args.get(4);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
         if (i < n) {

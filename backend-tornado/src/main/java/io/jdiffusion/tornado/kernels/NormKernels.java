@@ -4,12 +4,14 @@ import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 /**
  * Row-wise reductions, one work-group of {@link #THREADS} threads per normalised block: GroupNorm
  * (+SiLU), LayerNorm and softmax. Statistics use two passes (mean, then the mean of squared deviations)
  * so that large offsets do not cancel; partial sums meet in a local-memory tree. The tree is written out in
  * each kernel: TornadoVM's PTX backend loses the shared address space of a local array passed to a helper.
+ * Offsets and sizes come in the task's argument array ({@code args}, see {@link Storage}).
  */
 public final class NormKernels {
     public static final int THREADS = 256;
@@ -28,11 +30,18 @@ public final class NormKernels {
      * channels are one contiguous block of (C / groups) * spatial elements. A group holds up to a million
      * elements (the VAE at 512x512) and there are only N * groups work-groups, so each is {@link #GROUP_THREADS}
      * wide and keeps eight loads in flight per thread: one load at a time left the passes waiting on memory.
+     * args: x, gamma, beta and out offsets, channels, spatial, groups.
      */
-    public static void groupNorm(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray gamma,
-                                 int gOff, FloatArray beta, int bOff,
-                                 FloatArray out, int outOff, int channels, int spatial, int groups, float eps, int silu) {
+    public static void groupNorm(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray gamma,
+                                 FloatArray beta, FloatArray out, float eps, int silu) {
         float[] scratch = ctx.allocateFloatLocalArray(GROUP_THREADS);
+        int xOff = args.get(0);
+        int gOff = args.get(1);
+        int bOff = args.get(2);
+        int outOff = args.get(3);
+        int channels = args.get(4);
+        int spatial = args.get(5);
+        int groups = args.get(6);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean gammaHalf = Storage.half(halves, Storage.Y);
         boolean betaHalf = Storage.half(halves, Storage.Z);
@@ -131,11 +140,169 @@ public final class NormKernels {
         }
     }
 
-    /** LayerNorm of each row of x [rows, d]; work-group r handles row r. */
-    public static void layerNorm(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray gamma,
-                                 int gOff, FloatArray beta, int bOff,
-                                 FloatArray out, int outOff, int d, float eps) {
+    /**
+     * Elements of one slice of a group that {@link #groupNormStats} and {@link #groupNormApply} split: a group
+     * of {@link #splits} slices or more runs as two launches of N * groups * slices work-groups, instead of
+     * {@link #groupNorm}'s N * groups. The VAE's groups at 512x512 hold up to a million elements and there are 32
+     * of them: one work-group each kept 32 of the H200's 132 multiprocessors busy (0.46 ms a launch, 14 ms of
+     * the decode on 2026-12-05).
+     */
+    public static final int SLICE = 16384;
+
+    /** Whether a group of {@code count} elements runs split into slices: two slices or more. */
+    public static boolean splits(long count) {
+        return count >= 2L * SLICE;
+    }
+
+    /** Slices of a group of {@code count} elements: whole slices of {@link #SLICE} and a shorter last one. */
+    public static int slices(long count) {
+        return (int) ((count + SLICE - 1) / SLICE);
+    }
+
+    /**
+     * The statistics of one slice of a group (see {@link #SLICE}): work-group w handles slice w % slices of block
+     * w / slices (batch * groups + group, whose {@code count} elements are contiguous) and writes the slice's mean
+     * and its sum of squared deviations from that mean to partials[2w] and [2w + 1]. Two passes over the slice
+     * (the second from cache) so that a large offset does not cancel; {@link #groupNormApply} merges the slices.
+     * args: x offset, count, slices.
+     */
+    public static void groupNormStats(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray partials) {
         float[] scratch = ctx.allocateFloatLocalArray(THREADS);
+        int xOff = args.get(0);
+        int count = args.get(1);
+        int slices = args.get(2);
+        boolean xHalf = Storage.half(halves, Storage.X);
+        int lid = ctx.localIdx;
+        int w = ctx.groupIdx;
+        int slice = w % slices;
+        int start = xOff + (w / slices) * count + slice * SLICE;
+        int n = Math.min(SLICE, count - slice * SLICE);
+        float s0 = 0.0f;
+        float s1 = 0.0f;
+        float s2 = 0.0f;
+        float s3 = 0.0f;
+        int whole = n - n % (4 * THREADS);
+        for (int i = lid; i < whole; i += 4 * THREADS) {
+            s0 += Storage.load(x, f16, start + i, xHalf);
+            s1 += Storage.load(x, f16, start + i + THREADS, xHalf);
+            s2 += Storage.load(x, f16, start + i + 2 * THREADS, xHalf);
+            s3 += Storage.load(x, f16, start + i + 3 * THREADS, xHalf);
+        }
+        for (int i = whole + lid; i < n; i += THREADS) {
+            s0 += Storage.load(x, f16, start + i, xHalf);
+        }
+        scratch[lid] = (s0 + s1) + (s2 + s3);
+        ctx.localBarrier();
+        for (int stride = THREADS / 2; stride > 0; stride /= 2) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float mean = scratch[0] / n;
+        ctx.localBarrier();
+        float v0 = 0.0f;
+        float v1 = 0.0f;
+        float v2 = 0.0f;
+        float v3 = 0.0f;
+        for (int i = lid; i < whole; i += 4 * THREADS) {
+            float d0 = Storage.load(x, f16, start + i, xHalf) - mean;
+            float d1 = Storage.load(x, f16, start + i + THREADS, xHalf) - mean;
+            float d2 = Storage.load(x, f16, start + i + 2 * THREADS, xHalf) - mean;
+            float d3 = Storage.load(x, f16, start + i + 3 * THREADS, xHalf) - mean;
+            v0 += d0 * d0;
+            v1 += d1 * d1;
+            v2 += d2 * d2;
+            v3 += d3 * d3;
+        }
+        for (int i = whole + lid; i < n; i += THREADS) {
+            float d = Storage.load(x, f16, start + i, xHalf) - mean;
+            v0 += d * d;
+        }
+        scratch[lid] = (v0 + v1) + (v2 + v3);
+        ctx.localBarrier();
+        for (int stride = THREADS / 2; stride > 0; stride /= 2) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        if (lid == 0) {
+            partials.set(2 * w, mean);
+            partials.set(2 * w + 1, scratch[0]);
+        }
+    }
+
+    /**
+     * GroupNorm (+SiLU) of one slice of a group from the partials of {@link #groupNormStats}: the first thread
+     * merges the group's slices (Chan et al.'s pairwise update of mean and squared deviations, exact for any
+     * offset), then every thread normalises its elements of the slice. args: x, gamma, beta and out offsets, channels,
+     * spatial, groups, slices.
+     */
+    public static void groupNormApply(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray partials,
+                                      FloatArray gamma, FloatArray beta, FloatArray out, float eps, int silu) {
+        float[] stats = ctx.allocateFloatLocalArray(2);
+        int xOff = args.get(0);
+        int gOff = args.get(1);
+        int bOff = args.get(2);
+        int outOff = args.get(3);
+        int channels = args.get(4);
+        int spatial = args.get(5);
+        int groups = args.get(6);
+        int slices = args.get(7);
+        boolean xHalf = Storage.half(halves, Storage.X);
+        boolean gammaHalf = Storage.half(halves, Storage.Y);
+        boolean betaHalf = Storage.half(halves, Storage.Z);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
+        int lid = ctx.localIdx;
+        int w = ctx.groupIdx;
+        int block = w / slices;
+        int slice = w % slices;
+        int cpg = channels / groups;
+        int count = cpg * spatial;
+        if (lid == 0) {
+            float total = 0.0f;
+            float mean = 0.0f;
+            float m2 = 0.0f;
+            for (int s = 0; s < slices; s++) {
+                float ns = Math.min(SLICE, count - s * SLICE);
+                float ms = partials.get(2 * (block * slices + s));
+                float delta = ms - mean;
+                float merged = total + ns;
+                mean += delta * (ns / merged);
+                m2 += partials.get(2 * (block * slices + s) + 1) + delta * delta * (total * ns / merged);
+                total = merged;
+            }
+            stats[0] = mean;
+            stats[1] = 1.0f / TornadoMath.sqrt(m2 / count + eps);
+        }
+        ctx.localBarrier();
+        float mean = stats[0];
+        float inv = stats[1];
+        int g = block % groups;
+        int first = slice * SLICE;
+        int n = Math.min(SLICE, count - first);
+        int start = block * count + first;
+        for (int i = lid; i < n; i += THREADS) {
+            int c = g * cpg + (first + i) / spatial;
+            float scale = inv * Storage.load(gamma, f16, gOff + c, gammaHalf);
+            float y = (Storage.load(x, f16, xOff + start + i, xHalf) - mean) * scale + Storage.load(beta, f16, bOff + c, betaHalf);
+            if (silu == 1) {
+                y = KernelMath.silu(y);
+            }
+            Storage.store(out, f16, outOff + start + i, y, outHalf);
+        }
+    }
+
+    /** LayerNorm of each row of x [rows, d]; work-group r handles row r. args: x, gamma, beta and out offsets, d. */
+    public static void layerNorm(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray gamma,
+                                 FloatArray beta, FloatArray out, float eps) {
+        float[] scratch = ctx.allocateFloatLocalArray(THREADS);
+        int xOff = args.get(0);
+        int gOff = args.get(1);
+        int bOff = args.get(2);
+        int outOff = args.get(3);
+        int d = args.get(4);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean gammaHalf = Storage.half(halves, Storage.Y);
         boolean betaHalf = Storage.half(halves, Storage.Z);
@@ -178,10 +345,15 @@ public final class NormKernels {
         }
     }
 
-    /** Softmax of each row of x [rows, d]; work-group r handles row r. */
-    public static void softmax(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff,
-                               int d) {
+    /**
+     * Softmax of {@code scale} times each row of x [rows, d] ({@code scale} > 0; 1 for the operator, the attention's
+     * scale for {@code WideHeadAttention}'s scores); work-group r handles row r. args: x offset, out offset, d.
+     */
+    public static void softmax(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray out, float scale) {
         float[] scratch = ctx.allocateFloatLocalArray(THREADS);
+        int xOff = args.get(0);
+        int outOff = args.get(1);
+        int d = args.get(2);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int lid = ctx.localIdx;
@@ -202,7 +374,7 @@ public final class NormKernels {
         ctx.localBarrier();
         float s = 0.0f;
         for (int i = lid; i < d; i += THREADS) {
-            s += TornadoMath.exp(Storage.load(x, f16, xOff + start + i, xHalf) - max);
+            s += TornadoMath.exp((Storage.load(x, f16, xOff + start + i, xHalf) - max) * scale);
         }
         scratch[lid] = s;
         ctx.localBarrier();
@@ -214,7 +386,7 @@ public final class NormKernels {
         }
         float inv = 1.0f / scratch[0];
         for (int i = lid; i < d; i += THREADS) {
-            float p = TornadoMath.exp(Storage.load(x, f16, xOff + start + i, xHalf) - max) * inv;
+            float p = TornadoMath.exp((Storage.load(x, f16, xOff + start + i, xHalf) - max) * scale) * inv;
             Storage.store(out, f16, outOff + start + i, p, outHalf);
         }
     }

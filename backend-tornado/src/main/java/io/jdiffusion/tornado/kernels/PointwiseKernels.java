@@ -9,7 +9,8 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 /**
  * One thread per output element: activations, broadcast arithmetic, data movement (upsampling, concat,
  * transposes, embeddings). Every operand is an (array, element offset) pair into the executable's
- * device buffers; sizes and codes are scalars that TornadoVM folds into each task's kernel.
+ * device buffers. Offsets and sizes come in the task's own argument array ({@code args}, see {@link Storage});
+ * operation codes and the {@code halves} mask are scalars, which TornadoVM folds into the kernel.
  */
 public final class PointwiseKernels {
     public static final int OP_ADD = 0;
@@ -19,8 +20,11 @@ public final class PointwiseKernels {
     private PointwiseKernels() {
     }
 
-    public static void unary(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff,
-                             int n, int act) {
+    /** args: x offset, out offset, n. */
+    public static void unary(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray out, int act) {
+        int xOff = args.get(0);
+        int outOff = args.get(1);
+        int n = args.get(2);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
@@ -40,9 +44,12 @@ public final class PointwiseKernels {
         }
     }
 
-    /** x [rows, 2d] to out [rows, d]: h * gelu(gate) with h, gate = x.chunk(2, -1). */
-    public static void geglu(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out, int outOff,
-                             int n, int d) {
+    /** x [rows, 2d] to out [rows, d]: h * gelu(gate) with h, gate = x.chunk(2, -1). args: x offset, out offset, n, d. */
+    public static void geglu(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray out) {
+        int xOff = args.get(0);
+        int outOff = args.get(1);
+        int n = args.get(2);
+        int d = args.get(3);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
@@ -59,9 +66,15 @@ public final class PointwiseKernels {
     /**
      * out = a (op) b. With {@code meta < 0} both operands have the output's shape; otherwise
      * {@code shapes[meta]} holds the rank r, the r output dimensions, then a's and b's r broadcast strides.
+     * args: a offset, b offset, out offset, n, meta.
      */
-    public static void binary(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray a, int aOff, FloatArray b, int bOff,
-                              FloatArray out, int outOff, int n, int op, IntArray shapes, int meta) {
+    public static void binary(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray a, FloatArray b,
+                              FloatArray out, int op, IntArray shapes) {
+        int aOff = args.get(0);
+        int bOff = args.get(1);
+        int outOff = args.get(2);
+        int n = args.get(3);
+        int meta = args.get(4);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean yHalf = Storage.half(halves, Storage.Y);
         boolean outHalf = Storage.half(halves, Storage.OUT);
@@ -94,9 +107,13 @@ public final class PointwiseKernels {
         }
     }
 
-    /** Nearest-neighbour 2x: x [planes, h, w] to out [planes, 2h, 2w]. */
-    public static void upsample2x(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out,
-                                  int outOff, int n, int h, int w) {
+    /** Nearest-neighbour 2x: x [planes, h, w] to out [planes, 2h, 2w]. args: x offset, out offset, n, h, w. */
+    public static void upsample2x(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray out) {
+        int xOff = args.get(0);
+        int outOff = args.get(1);
+        int n = args.get(2);
+        int h = args.get(3);
+        int w = args.get(4);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
@@ -110,9 +127,18 @@ public final class PointwiseKernels {
         }
     }
 
-    /** Copies part [outer, dp, inner] into out [outer, dTotal, inner] at position axisOffset of the middle axis. */
-    public static void concatPart(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray part, int pOff, FloatArray out,
-                                  int outOff, int n, int dp, int inner, int dTotal, int axisOffset) {
+    /**
+     * Copies part [outer, dp, inner] into out [outer, dTotal, inner] at position axisOffset of the middle axis.
+     * args: part offset, out offset, n, dp, inner, dTotal, axisOffset.
+     */
+    public static void concatPart(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray part, FloatArray out) {
+        int pOff = args.get(0);
+        int outOff = args.get(1);
+        int n = args.get(2);
+        int dp = args.get(3);
+        int inner = args.get(4);
+        int dTotal = args.get(5);
+        int axisOffset = args.get(6);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
@@ -124,10 +150,17 @@ public final class PointwiseKernels {
         }
     }
 
-    /** Row lookup: ids [rows] into table [vocab, d] gives out [rows, d]. Ids were range-checked on the host. */
-    public static void embedding(KernelContext ctx, HalfFloatArray f16, int halves, IntArray ids, int idOff, FloatArray table,
-                                 int tOff, FloatArray out, int outOff,
-                                 int n, int d) {
+    /**
+     * Row lookup: ids [rows] into table [vocab, d] gives out [rows, d]. Ids were range-checked on the host.
+     * args: ids offset, table offset, out offset, n, d.
+     */
+    public static void embedding(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, IntArray ids, FloatArray table,
+                                 FloatArray out) {
+        int idOff = args.get(0);
+        int tOff = args.get(1);
+        int outOff = args.get(2);
+        int n = args.get(3);
+        int d = args.get(4);
         boolean yHalf = Storage.half(halves, Storage.Y);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
@@ -138,10 +171,13 @@ public final class PointwiseKernels {
         }
     }
 
-    /** diffusers' get_timestep_embedding, computed in float32 like diffusers does. */
-    public static void timestepEmbedding(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray t, int tOff, FloatArray out,
-                                         int outOff, int n, int dim,
+    /** diffusers' get_timestep_embedding, computed in float32 like diffusers does. args: t offset, out offset, n, dim. */
+    public static void timestepEmbedding(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray t, FloatArray out,
                                          int flip, float shift, float scale, float logMaxPeriod) {
+        int tOff = args.get(0);
+        int outOff = args.get(1);
+        int n = args.get(2);
+        int dim = args.get(3);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
@@ -170,10 +206,13 @@ public final class PointwiseKernels {
         }
     }
 
-    /** Swaps the last two dimensions of x [batch, m, n] through a 32x33 tile (local size 32x8). */
-    public static void transpose(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray out,
-                                 int outOff, int m, int n) {
+    /** Swaps the last two dimensions of x [batch, m, n] through a 32x33 tile (local size 32x8). args: x offset, out offset, m, n. */
+    public static void transpose(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray out) {
         float[] tile = ctx.allocateFloatLocalArray(32 * 33);
+        int xOff = args.get(0);
+        int outOff = args.get(1);
+        int m = args.get(2);
+        int n = args.get(3);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int lx = ctx.localIdx;

@@ -69,11 +69,11 @@ public final class CublasLtProvider implements TornadoLibraryProvider {
         }
         LtMatmul p = (LtMatmul) invocation.getTuning();
         Context context = (Context) invocation.getContext();
-        long a = p.pointer(p.a(), invocation.getDevicePointer(p.a().parameter()));
-        long b = p.pointer(p.b(), invocation.getDevicePointer(p.b().parameter()));
-        long d = p.pointer(p.d(), invocation.getDevicePointer(p.d().parameter()));
-        long c = p.c() == null ? d : p.pointer(p.c(), invocation.getDevicePointer(p.c().parameter()));
-        long bias = p.bias() == null ? 0 : p.pointer(p.bias(), invocation.getDevicePointer(p.bias().parameter()));
+        long a = p.inputPointer(p.a(), invocation.getDevicePointer(p.a().parameter()));
+        long b = p.inputPointer(p.b(), invocation.getDevicePointer(p.b().parameter()));
+        long d = p.outputPointer(p.d(), invocation.getDevicePointer(p.d().parameter()));
+        long c = p.c() == null ? d : p.outputPointer(p.c(), invocation.getDevicePointer(p.c().parameter()));
+        long bias = p.bias() == null ? 0 : p.outputPointer(p.bias(), invocation.getDevicePointer(p.bias().parameter()));
         Workspace ws = Workspace.of(invocation.getDevicePointer(p.workspace()),
                 ((TornadoNativeArray) invocation.getArg(p.workspace())).getNumBytesOfSegment());
         PlanKey key = PlanKey.of(p, a, b, c, d, bias, ws.bytes());
@@ -110,10 +110,10 @@ public final class CublasLtProvider implements TornadoLibraryProvider {
     }
 
     /** What the descriptors and the algorithm depend on: the product without its offsets, and each pointer's alignment. */
-    record PlanKey(LtMatmul.ElementType type, int m, int n, int k, boolean transA, boolean transB, int lda, int ldb, int ldd, boolean hasC,
+    record PlanKey(LtMatmul.ElementType type, LtMatmul.ElementType outType, int m, int n, int k, boolean transA, boolean transB, int lda, int ldb, int ldd, boolean hasC,
                    boolean hasBias, int alignA, int alignB, int alignC, int alignD, int alignBias, long workspaceBytes) {
         static PlanKey of(LtMatmul p, long a, long b, long c, long d, long bias, long workspaceBytes) {
-            return new PlanKey(p.type(), p.m(), p.n(), p.k(), p.transA(), p.transB(), p.lda(), p.ldb(), p.ldd(), p.c() != null, bias != 0,
+            return new PlanKey(p.type(), p.outType(), p.m(), p.n(), p.k(), p.transA(), p.transB(), p.lda(), p.ldb(), p.ldd(), p.c() != null, bias != 0,
                     LtMatmul.alignment(a), LtMatmul.alignment(b), LtMatmul.alignment(c), LtMatmul.alignment(d),
                     bias == 0 ? 0 : LtMatmul.alignment(bias), workspaceBytes);
         }
@@ -135,6 +135,7 @@ public final class CublasLtProvider implements TornadoLibraryProvider {
     private record Plan(long desc, long aLayout, long bLayout, long cdLayout, MemorySegment algo) {
         static Plan create(Context context, PlanKey key, long biasPointer, String what) {
             int type = key.type().cudaType();
+            int outType = key.outType().cudaType();
             long desc = CublasLt.descCreate(CublasLt.CUBLAS_COMPUTE_32F, CublasLt.CUDA_R_32F);
             long aLayout = 0;
             long bLayout = 0;
@@ -150,7 +151,7 @@ public final class CublasLtProvider implements TornadoLibraryProvider {
                 }
                 aLayout = CublasLt.layoutCreate(type, key.transA() ? key.k() : key.m(), key.transA() ? key.m() : key.k(), key.lda());
                 bLayout = CublasLt.layoutCreate(type, key.transB() ? key.n() : key.k(), key.transB() ? key.k() : key.n(), key.ldb());
-                cdLayout = CublasLt.layoutCreate(type, key.m(), key.n(), key.ldd());
+                cdLayout = CublasLt.layoutCreate(outType, key.m(), key.n(), key.ldd());
                 pref = CublasLt.preferenceCreate();
                 CublasLt.preferenceSetLong(pref, CublasLt.PREF_MAX_WORKSPACE_BYTES, key.workspaceBytes());
                 CublasLt.preferenceSetInt(pref, CublasLt.PREF_MIN_ALIGNMENT_A_BYTES, key.alignA());

@@ -2,15 +2,17 @@ package io.jdiffusion.tornado.nvidia;
 
 /**
  * One cuBLASLt product, in cuBLAS's column-major terms: D (m x n, leading dimension {@code ldd}) = op(A) op(B)
- * [+ C] [+ bias], with F32 accumulation (no TF32). A is stored {@code k x m} when {@code transA}, else {@code m x k}
+ * [+ C] [+ bias], with F32 accumulation (no TF32). A and B are of element type {@code type}; C, D and the bias of
+ * {@code outType}, the same type or F32 (F16 operands with an F32 result: attention's scores, which a softmax
+ * reads next and F16 would round to three digits). A is stored {@code k x m} when {@code transA}, else {@code m x k}
  * (leading dimension {@code lda}); likewise B, {@code n x k} when {@code transB}, else {@code k x n}. C, when present,
  * has D's layout and is added with beta = 1 (a residual); the bias, when present, is a vector of m elements of D's
  * type broadcast over D's columns (cuBLASLt's bias epilogue). Each operand is an element offset into one of the
  * library task's array parameters; parameter {@code workspace} is the workspace array. This record is the task's
  * tuning object: it rides beside the task instead of as scalar parameters of TornadoVM's task-graph buffer.
  */
-public record LtMatmul(ElementType type, int m, int n, int k, boolean transA, boolean transB, int lda, int ldb, int ldd,
-                       Operand a, Operand b, Operand c, Operand d, Operand bias, int workspace) {
+public record LtMatmul(ElementType type, ElementType outType, int m, int n, int k, boolean transA, boolean transB, int lda, int ldb,
+                       int ldd, Operand a, Operand b, Operand c, Operand d, Operand bias, int workspace) {
     /** Largest alignment worth telling cuBLASLt about (its preferences' default and its largest requirement). */
     public static final int MAX_ALIGNMENT = 256;
 
@@ -47,8 +49,12 @@ public record LtMatmul(ElementType type, int m, int n, int k, boolean transA, bo
     }
 
     public LtMatmul {
-        if (type == null || a == null || b == null || d == null) {
-            throw new IllegalArgumentException("a product needs an element type and operands A, B and D");
+        if (type == null || outType == null || a == null || b == null || d == null) {
+            throw new IllegalArgumentException("a product needs element types and operands A, B and D");
+        }
+        if (outType != type && outType != ElementType.F32) {
+            throw new IllegalArgumentException("a product of " + type + " operands writes " + type + (type == ElementType.F32 ? "" : " or F32")
+                    + ", not " + outType);
         }
         if (m < 1 || n < 1 || k < 1) {
             throw new IllegalArgumentException("product sizes must be positive: m " + m + ", n " + n + ", k " + k);
@@ -60,6 +66,12 @@ public record LtMatmul(ElementType type, int m, int n, int k, boolean transA, bo
         if (workspace < 0) {
             throw new IllegalArgumentException("the workspace needs a parameter index, not " + workspace);
         }
+    }
+
+    /** A product whose every operand is of {@code type}. */
+    public LtMatmul(ElementType type, int m, int n, int k, boolean transA, boolean transB, int lda, int ldb, int ldd, Operand a, Operand b,
+                    Operand c, Operand d, Operand bias, int workspace) {
+        this(type, type, m, n, k, transA, transB, lda, ldb, ldd, a, b, c, d, bias, workspace);
     }
 
     /** beta: 1 where C is added, else 0. */
@@ -84,9 +96,14 @@ public record LtMatmul(ElementType type, int m, int n, int k, boolean transA, bo
         return transB ? k : n;
     }
 
-    /** Device address of {@code o}, given the device address of its parameter's element 0. */
-    public long pointer(Operand o, long base) {
+    /** Device address of operand A or B, given the device address of its parameter's element 0. */
+    public long inputPointer(Operand o, long base) {
         return base + o.offset() * type.bytes();
+    }
+
+    /** Device address of operand C, D or the bias, given the device address of its parameter's element 0. */
+    public long outputPointer(Operand o, long base) {
+        return base + o.offset() * outType.bytes();
     }
 
     /** The largest power of two dividing {@code pointer}, at most {@value #MAX_ALIGNMENT}: what cuBLASLt may assume. */
@@ -116,7 +133,7 @@ public record LtMatmul(ElementType type, int m, int n, int k, boolean transA, bo
 
     @Override
     public String toString() {
-        return describeShape(type, m, n, k, transA, transB) + " ld " + lda + "/" + ldb + "/" + ldd + ", A " + a + ", B " + b + ", C " + c
+        return describeShape(type, m, n, k, transA, transB) + (outType == type ? "" : " -> " + outType) + " ld " + lda + "/" + ldb + "/" + ldd + ", A " + a + ", B " + b + ", C " + c
                 + ", D " + d + ", bias " + bias;
     }
 

@@ -20,8 +20,24 @@ class LtMatmulTest {
     void pointersAdvanceByTheElementSize() {
         LtMatmul half = product(LtMatmul.ElementType.F16, 5, 0, false, false);
         LtMatmul single = product(LtMatmul.ElementType.F32, 5, 0, false, false);
-        assertThat(half.pointer(half.a(), BASE)).isEqualTo(BASE + 10);
-        assertThat(single.pointer(single.a(), BASE)).isEqualTo(BASE + 20);
+        assertThat(half.inputPointer(half.a(), BASE)).isEqualTo(BASE + 10);
+        assertThat(single.inputPointer(single.a(), BASE)).isEqualTo(BASE + 20);
+    }
+
+    /** F16 operands with an F32 result (attention's scores): A and B advance by 2 bytes, C, D and the bias by 4. */
+    @Test
+    void aMixedProductAddressesItsResultInF32() {
+        LtMatmul.Operand a = new LtMatmul.Operand(1, 5);
+        LtMatmul.Operand d = new LtMatmul.Operand(2, 5);
+        LtMatmul p = new LtMatmul(LtMatmul.ElementType.F16, LtMatmul.ElementType.F32, 19, 37, 45, true, false, 45, 45, 19, a, a, null, d,
+                null, 0);
+        assertThat(p.inputPointer(p.a(), BASE)).isEqualTo(BASE + 10);
+        assertThat(p.outputPointer(p.d(), BASE)).isEqualTo(BASE + 20);
+        assertThat(p).hasToString("F16 19x37x45 A^T -> F32 ld 45/45/19, A Operand[parameter=1, offset=5], B Operand[parameter=1, offset=5], "
+                + "C null, D Operand[parameter=2, offset=5], bias null");
+        assertThat(key(p)).isNotEqualTo(key(new LtMatmul(LtMatmul.ElementType.F16, 19, 37, 45, true, false, 45, 45, 19, a, a, null, d, null, 0)));
+        assertThatThrownBy(() -> new LtMatmul(LtMatmul.ElementType.F32, LtMatmul.ElementType.F16, 19, 37, 45, true, false, 45, 45, 19, a, a,
+                null, d, null, 0)).hasMessageContaining("a product of F32 operands writes F32, not F16");
     }
 
     @Test
@@ -33,7 +49,7 @@ class LtMatmulTest {
         assertThat(LtMatmul.alignment(0x1180)).isEqualTo(128);
         // an F16 operand at an odd element offset of a buffer whose data starts 16-byte aligned
         LtMatmul p = product(LtMatmul.ElementType.F16, 3, 0, false, false);
-        assertThat(LtMatmul.alignment(p.pointer(p.a(), BASE))).isEqualTo(2);
+        assertThat(LtMatmul.alignment(p.inputPointer(p.a(), BASE))).isEqualTo(2);
     }
 
     @Test
@@ -81,11 +97,11 @@ class LtMatmulTest {
     }
 
     private static CublasLtProvider.PlanKey key(LtMatmul p) {
-        long a = p.pointer(p.a(), BASE);
-        long b = p.pointer(p.b(), BASE + 4096);
-        long d = p.pointer(p.d(), BASE + 4096);
-        long c = p.c() == null ? d : p.pointer(p.c(), BASE + 8192);
-        long bias = p.bias() == null ? 0 : p.pointer(p.bias(), BASE);
+        long a = p.inputPointer(p.a(), BASE);
+        long b = p.inputPointer(p.b(), BASE + 4096);
+        long d = p.outputPointer(p.d(), BASE + 4096);
+        long c = p.c() == null ? d : p.outputPointer(p.c(), BASE + 8192);
+        long bias = p.bias() == null ? 0 : p.outputPointer(p.bias(), BASE);
         return CublasLtProvider.PlanKey.of(p, a, b, c, d, bias, 1 << 25);
     }
 
