@@ -17,11 +17,12 @@ import static io.jdiffusion.cpu.Gemm.MR;
  * (xi = n i + j) against the chunk's transformed input.
  *
  * <p>The kept form holds 4x (F(4x4), 36 per 9) or 1.8x (F(2x2), 16 per 9) the 3x3 weights' values; this one
- * holds the weights themselves, once,
- * tap-major ([cout][9][cin], at the weights' storage precision) so that a vector runs over input channels.
- * Every transformed value is written once and read by the GEMM's {@code tiles} multiply-adds, so the transform
- * matters most at few tiles: at the 32 tiles of a 16x16 output at batch 2 (1280 channels) a layer took as long
- * as with kept filters, 2.5x less than as im2col, on one core ({@code bench ops --filter "batch 2"}).
+ * holds the weights themselves, once, tap-major ([cout][9][cin], at the weights' storage precision) so that a
+ * vector runs over input channels. Every transformed value is written once and read by the GEMM's {@code tiles}
+ * multiply-adds, so the transform matters most at few tiles: at the 32 tiles of F(4x4) of a 16x16 output at batch
+ * 2 (1280 channels) a layer took as long as with kept filters, 2.5x less than as im2col, on one core
+ * ({@code bench ops --filter "batch 2"}); at the 32 tiles of F(2x2) of an 8x8 output 10-15% more than with kept
+ * filters, and at the 16 of batch 1 about 25% more (still 1.15x less than im2col).
  * Transforming all 36 positions of a panel before its GEMMs was 1.4x slower at 2560 input channels: 2.2 MB of
  * blocks per panel leave L2.
  */
