@@ -150,9 +150,10 @@ public final class OpsBenchmark implements AutoCloseable {
         // The UNet's 3x3 layers at batch 2 (512x512 images), Winograd with its filters kept or transformed as the
         // layer runs (which the default takes where the filters do not fit the budget: the 16x16 level's 236-472
         // MB each). The 8x8 level (and 256x256 images' 4x4 level) as im2col, whose depths of 11520 and 23040 Gemm
-        // splits into chunks, beside F(2x2) (the default's choice at 8x8) and F(4x4).
+        // splits into chunks, beside F(2x2) (the default's choice at 8x8) and F(4x4); and F(2x2) at 16x16, where the
+        // default takes F(4x4).
         List<Kernels> both = List.of(Kernels.WINOGRAD, Kernels.WINOGRAD_STREAMED);
-        List<Kernels> all = List.of(Kernels.WINOGRAD, Kernels.WINOGRAD_STREAMED, Kernels.IM2COL);
+        List<Kernels> all = List.of(Kernels.WINOGRAD, Kernels.WINOGRAD_STREAMED, Kernels.IM2COL, Kernels.WINOGRAD_F2_STREAMED);
         List<Kernels> small = List.of(Kernels.IM2COL, Kernels.WINOGRAD_F2_STREAMED, Kernels.WINOGRAD_F2, Kernels.WINOGRAD_STREAMED);
         // Batch 1 (no classifier-free guidance) halves the tiles: the 8x8 level at one image.
         record Layer(int hw, int cin, int cout, int batch, List<Kernels> kernels) {
