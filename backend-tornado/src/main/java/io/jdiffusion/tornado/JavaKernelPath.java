@@ -215,10 +215,10 @@ final class JavaKernelPath implements OperatorPath {
         int cout = os.size(1);
         int pixels = os.size(2) * os.size(3);
         String id = e.nextTask();
-        e.tasks().task(id, GemmKernels::conv2d, e.ctx(), e.halfArena(), productHalves(x, w, b, r, o), x.floats(), x.offset(),
-                w.floats(), w.offset(), b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
-                r == null ? w.floats() : r.floats(), r == null ? -1 : r.offset(),
-                o.floats(), o.offset(), e.shapes(), e.descriptor(c), packHW(c, xs), cout, packHW(c, os), geom, pads);
+        e.tasks().task(id, GemmKernels::conv2d, e.ctx(), e.halfArena(), productHalves(x, w, b, r, o),
+                e.args(x.offset(), w.offset(), b == null ? -1 : b.offset(), r == null ? -1 : r.offset(), o.offset(), e.descriptor(c),
+                        packHW(c, xs), cout, packHW(c, os), geom, pads),
+                x.floats(), w.floats(), b == null ? w.floats() : b.floats(), r == null ? w.floats() : r.floats(), o.floats(), e.shapes());
         e.grid(id, new WorkerGrid3D(tiles(pixels, GemmKernels.TILE_N) * 16, tiles(cout, GemmKernels.TILE_M) * 16, xs.size(0)),
                 16, 16, 1);
     }
@@ -234,10 +234,9 @@ final class JavaKernelPath implements OperatorPath {
         Slot o = e.slot(l.out());
         int act = activationCode(l.activation());
         String id = e.nextTask();
-        e.tasks().task(id, GemmKernels::linear, e.ctx(), e.halfArena(), productHalves(x, w, b, r, o), x.floats(), x.offset(),
-                w.floats(), w.offset(), b == null ? w.floats() : b.floats(), b == null ? -1 : b.offset(),
-                r == null ? w.floats() : r.floats(), r == null ? -1 : r.offset(),
-                o.floats(), o.offset(), m, n, k, act);
+        e.tasks().task(id, GemmKernels::linear, e.ctx(), e.halfArena(), productHalves(x, w, b, r, o),
+                e.args(x.offset(), w.offset(), b == null ? -1 : b.offset(), r == null ? -1 : r.offset(), o.offset(), m, n, k),
+                x.floats(), w.floats(), b == null ? w.floats() : b.floats(), r == null ? w.floats() : r.floats(), o.floats(), act);
         int colGroups = act == KernelMath.ACT_GEGLU ? tiles(n / 2, GemmKernels.TILE_N / 2) : tiles(n, GemmKernels.TILE_N);
         e.grid(id, new WorkerGrid2D(colGroups * 16, tiles(m, GemmKernels.TILE_M) * 16), 16, 16, 1);
     }
@@ -260,12 +259,12 @@ final class JavaKernelPath implements OperatorPath {
         int halves = attentionHalves(q, k, v, o);
         if (large) {
             e.tasks().task(id, AttentionKernels::attentionLargeHead, e.ctx(), e.halfArena(), halves,
-                    q.floats(), q.offset(), k.floats(), k.offset(), v.floats(), v.offset(), o.floats(), o.offset(),
-                    largeHeadSums, 0, nq, e.shapes(), e.descriptor(a), a.heads(), d | dv << 16, a.scale(), a.causal() ? 1 : 0);
+                    e.args(q.offset(), k.offset(), v.offset(), o.offset(), 0, nq, e.descriptor(a), a.heads(), d | dv << 16),
+                    q.floats(), k.floats(), v.floats(), o.floats(), largeHeadSums, e.shapes(), a.scale(), a.causal() ? 1 : 0);
         } else {
             e.tasks().task(id, AttentionKernels::attention, e.ctx(), e.halfArena(), halves,
-                    q.floats(), q.offset(), k.floats(), k.offset(), v.floats(), v.offset(), o.floats(), o.offset(),
-                    nq, e.shapes(), e.descriptor(a), a.heads(), d, dv, a.scale(), a.causal() ? 1 : 0);
+                    e.args(q.offset(), k.offset(), v.offset(), o.offset(), nq, e.descriptor(a), a.heads(), d, dv),
+                    q.floats(), k.floats(), v.floats(), o.floats(), e.shapes(), a.scale(), a.causal() ? 1 : 0);
         }
         e.grid(id, new WorkerGrid2D(tiles(nq, AttentionKernels.QUERIES) * AttentionKernels.THREADS, batch * a.heads()),
                 AttentionKernels.THREADS, 1, 1);

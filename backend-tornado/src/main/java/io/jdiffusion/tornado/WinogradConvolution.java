@@ -238,16 +238,16 @@ final class WinogradConvolution implements OperatorPath {
         int threadsX = (tiles + WinogradKernels.THREADS - 1) / WinogradKernels.THREADS * WinogradKernels.THREADS;
 
         String in = e.nextTask();
-        tasks.task(in, WinogradKernels::inputTransform, ctx, x.floats(), x.offset(), scratch, vOff, shapes, meta);
+        tasks.task(in, WinogradKernels::inputTransform, ctx, e.args(x.offset(), vOff, meta), x.floats(), scratch, shapes);
         e.grid(in, new WorkerGrid2D(threadsX, cin), WinogradKernels.THREADS, 1, 1);
 
         String gemm = e.nextTask();
-        tasks.task(gemm, WinogradKernels::gemm, ctx, weights, weightOffsets.get(c), scratch, vOff, mOff, shapes, meta);
+        tasks.task(gemm, WinogradKernels::gemm, ctx, e.args(weightOffsets.get(c), vOff, mOff, meta), weights, scratch, shapes);
         e.grid(gemm, new WorkerGrid3D((tiles + 63) / 64 * 16, (cout + 63) / 64 * 16, WinogradKernels.POINTS), 16, 16, 1);
 
         String outId = e.nextTask();
-        tasks.task(outId, WinogradKernels::outputTransform, ctx, scratch, mOff, b == null ? weights : b.floats(), b == null ? -1 : b.offset(),
-                r == null ? o.floats() : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(), shapes, meta);
+        tasks.task(outId, WinogradKernels::outputTransform, ctx, e.args(mOff, b == null ? -1 : b.offset(), r == null ? -1 : r.offset(), o.offset(),
+                meta), scratch, b == null ? weights : b.floats(), r == null ? o.floats() : r.floats(), o.floats(), shapes);
         e.grid(outId, new WorkerGrid2D(threadsX, cout), WinogradKernels.THREADS, 1, 1);
     }
 }

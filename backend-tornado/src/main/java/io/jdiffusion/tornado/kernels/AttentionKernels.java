@@ -27,10 +27,17 @@ public final class AttentionKernels {
      * k [B, nk, heads*d], v [B, nk, heads*dv], out [B, nq, heads*dv]; {@code sizes[meta]} is nk. Operands in F16
      * activations: q {@link Storage#X}, k {@link Storage#Y}, v {@link Storage#Z}, out {@link Storage#OUT}.
      */
-    public static void attention(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray q, int qOff, FloatArray k, int kOff,
-                                 FloatArray v, int vOff,
-                                 FloatArray out, int oOff, int nq, IntArray sizes, int meta, int heads, int d, int dv, float scale,
-                                 int causal) {
+    public static void attention(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray q, FloatArray k, FloatArray v,
+                                 FloatArray out, IntArray sizes, float scale, int causal) {
+        int qOff = args.get(0);
+        int kOff = args.get(1);
+        int vOff = args.get(2);
+        int oOff = args.get(3);
+        int nq = args.get(4);
+        int meta = args.get(5);
+        int heads = args.get(6);
+        int d = args.get(7);
+        int dv = args.get(8);
         boolean qHalf = Storage.half(halves, Storage.X);
         boolean kHalf = Storage.half(halves, Storage.Y);
         boolean vHalf = Storage.half(halves, Storage.Z);
@@ -168,15 +175,22 @@ public final class AttentionKernels {
      * so local memory holds only a K or V tile of {@link #KEYS_LARGE} keys. Same grid as {@link #attention};
      * {@code dims} packs d (bits 0-15) and dv (16-31), since TornadoVM's tasks take at most 20 arguments.
      */
-    public static void attentionLargeHead(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray q, int qOff, FloatArray k,
-                                          int kOff, FloatArray v, int vOff, FloatArray out, int oOff, FloatArray acc, int accOff,
-                                                  int nq, IntArray sizes, int meta, int heads, int dims,
-                                          float scale, int causal) {
+    public static void attentionLargeHead(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray q, FloatArray k,
+                                          FloatArray v, FloatArray out, FloatArray acc, IntArray sizes, float scale, int causal) {
         float[] kv = ctx.allocateFloatLocalArray(KEYS_LARGE * MAX_HEAD_LARGE);
         float[] p = ctx.allocateFloatLocalArray(QUERIES * KEYS_LARGE);
         float[] rowMax = ctx.allocateFloatLocalArray(QUERIES);
         float[] rowSum = ctx.allocateFloatLocalArray(QUERIES);
         float[] rowScale = ctx.allocateFloatLocalArray(QUERIES);
+        int qOff = args.get(0);
+        int kOff = args.get(1);
+        int vOff = args.get(2);
+        int oOff = args.get(3);
+        int accOff = args.get(4);
+        int nq = args.get(5);
+        int meta = args.get(6);
+        int heads = args.get(7);
+        int dims = args.get(8);
         boolean qHalf = Storage.half(halves, Storage.X);
         boolean kHalf = Storage.half(halves, Storage.Y);
         boolean vHalf = Storage.half(halves, Storage.Z);

@@ -31,11 +31,18 @@ public final class GemmKernels {
      * [64 gx, 64 gx + 64); for GEGLU output columns [32 gx, 32 gx + 32) from weight rows of h and gate.
      * {@code bOff} or {@code rOff} below 0 means no bias or no residual.
      */
-    public static void linear(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray w, int wOff,
-                              FloatArray bias, int bOff,
-                              FloatArray res, int rOff, FloatArray out, int oOff, int m, int n, int k, int act) {
+    public static void linear(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray w, FloatArray bias,
+                              FloatArray res, FloatArray out, int act) {
         float[] as = ctx.allocateFloatLocalArray(16 * 64);
         float[] bs = ctx.allocateFloatLocalArray(16 * 64);
+        int xOff = args.get(0);
+        int wOff = args.get(1);
+        int bOff = args.get(2);
+        int rOff = args.get(3);
+        int oOff = args.get(4);
+        int m = args.get(5);
+        int n = args.get(6);
+        int k = args.get(7);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean wHalf = Storage.half(halves, Storage.Y);
         int tx = ctx.localIdx;
@@ -153,12 +160,21 @@ public final class GemmKernels {
      * pack the input's and the output's height (bits 0-15) and width (16-31), {@code geom} the kernel height
      * (bits 0-7), width (8-15) and stride (16-23); {@code pads} the top (bits 0-15) and left (16-31) zero padding.
      */
-    public static void conv2d(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, int xOff, FloatArray w, int wOff,
-                              FloatArray bias, int bOff,
-                              FloatArray res, int rOff, FloatArray out, int oOff, IntArray sizes, int meta, int inHW, int cout,
-                              int outHW, int geom, int pads) {
+    public static void conv2d(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray w, FloatArray bias,
+                              FloatArray res, FloatArray out, IntArray sizes) {
         float[] as = ctx.allocateFloatLocalArray(16 * 64);
         float[] bs = ctx.allocateFloatLocalArray(16 * 64);
+        int xOff = args.get(0);
+        int wOff = args.get(1);
+        int bOff = args.get(2);
+        int rOff = args.get(3);
+        int oOff = args.get(4);
+        int meta = args.get(5);
+        int inHW = args.get(6);
+        int cout = args.get(7);
+        int outHW = args.get(8);
+        int geom = args.get(9);
+        int pads = args.get(10);
         boolean xHalf = Storage.half(halves, Storage.X);
         boolean wHalf = Storage.half(halves, Storage.Y);
         // cin comes from device memory, not a specialised scalar: a K loop of constant trip count gets unrolled

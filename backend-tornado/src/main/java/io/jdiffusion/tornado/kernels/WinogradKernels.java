@@ -56,8 +56,11 @@ public final class WinogradKernels {
      * Thread (t, ci) of a 2-D grid (tiles rounded up to {@link #THREADS}, cin) transforms the 6x6 patch of
      * input channel ci under tile t: V[(xi * cin + ci) * T + t] at {@code vOff}.
      */
-    public static void inputTransform(KernelContext ctx, FloatArray x, int xOff, FloatArray s, int vOff, IntArray sizes, int meta) {
+    public static void inputTransform(KernelContext ctx, IntArray args, FloatArray x, FloatArray s, IntArray sizes) {
         float[] half = ctx.allocateFloatLocalArray(POINTS * THREADS);
+        int xOff = args.get(0);
+        int vOff = args.get(1);
+        int meta = args.get(2);
         int cin = sizes.get(meta + CIN);
         int h = sizes.get(meta + H);
         int w = sizes.get(meta + W);
@@ -132,9 +135,13 @@ public final class WinogradKernels {
      * {@link GemmKernels}: 16x16 threads, each a 4x4 register tile strided by 16, K in steps of 16 through
      * two k-major local tiles.
      */
-    public static void gemm(KernelContext ctx, FloatArray u, int uOff, FloatArray s, int vOff, int mOff, IntArray sizes, int meta) {
+    public static void gemm(KernelContext ctx, IntArray args, FloatArray u, FloatArray s, IntArray sizes) {
         float[] as = ctx.allocateFloatLocalArray(16 * 64);
         float[] bs = ctx.allocateFloatLocalArray(16 * 64);
+        int uOff = args.get(0);
+        int vOff = args.get(1);
+        int mOff = args.get(2);
+        int meta = args.get(3);
         int cin = sizes.get(meta + CIN);
         int cout = sizes.get(meta + COUT);
         int tiles = sizes.get(meta + TILES);
@@ -239,9 +246,14 @@ public final class WinogradKernels {
      * 4x4 output tile t of channel co: A^T M A + bias, plus the residual, each element inside the image
      * written once. {@code bOff} or {@code rOff} below 0 means no bias or no residual.
      */
-    public static void outputTransform(KernelContext ctx, FloatArray s, int mOff, FloatArray bias, int bOff, FloatArray res, int rOff,
-                                       FloatArray out, int oOff, IntArray sizes, int meta) {
+    public static void outputTransform(KernelContext ctx, IntArray args, FloatArray s, FloatArray bias, FloatArray res, FloatArray out,
+                                       IntArray sizes) {
         float[] half = ctx.allocateFloatLocalArray(24 * THREADS);
+        int mOff = args.get(0);
+        int bOff = args.get(1);
+        int rOff = args.get(2);
+        int oOff = args.get(3);
+        int meta = args.get(4);
         int cout = sizes.get(meta + COUT);
         int ho = sizes.get(meta + HO);
         int wo = sizes.get(meta + WO);
