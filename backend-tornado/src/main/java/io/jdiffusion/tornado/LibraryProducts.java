@@ -210,7 +210,8 @@ final class LibraryProducts implements OperatorPath {
     boolean takeAttention(Op.Attention a) {
         int d = a.q().shape().size(2) / a.heads();
         int dv = a.v().shape().size(2) / a.heads();
-        if (half && WideHeadAttention.suits(a, matches(a.q()) && matches(a.k()) && matches(a.v()) && matches(a.out()))) {
+        if (half && TornadoSettings.wideHeadAttention()
+                && WideHeadAttention.suits(a, matches(a.q()) && matches(a.k()) && matches(a.v()) && matches(a.out()))) {
             wideHeads.take(a);
             return true;
         }

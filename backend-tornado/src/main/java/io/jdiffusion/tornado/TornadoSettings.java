@@ -19,6 +19,8 @@ import java.util.Optional;
  *   <li>{@value #CUDNN_FUSED} = false keeps a cuDNN convolution's bias and residual out of
  *       cudnnConvolutionBiasActivationForward (a convolution, then cudnnAddTensor for each);</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
+ *   <li>{@value #WIDE_HEAD_ATTENTION} = false keeps F16 attention with heads wider than cuDNN takes (the VAE's) on
+ *       the Java kernel instead of two cuBLASLt products around a softmax ({@link WideHeadAttention});</li>
  *   <li>{@value #TASKS_PER_GRAPH}: at most this many kernel launches per chained TornadoVM task graph (default
  *       {@value #DEFAULT_TASKS_PER_GRAPH}; the chain is also cut by TornadoVM's task-graph bytes).</li>
  * </ul>
@@ -32,6 +34,7 @@ public final class TornadoSettings {
     public static final String PROFILE = "jdiffusion.tornado.profile";
     public static final String CUDNN_FUSED = "jdiffusion.tornado.cudnnFused";
     public static final String TASKS_PER_GRAPH = "jdiffusion.tornado.tasksPerGraph";
+    public static final String WIDE_HEAD_ATTENTION = "jdiffusion.tornado.wideHeadAttention";
 
     /**
      * The cap on kernel launches per chained task graph. The chain is cut by the bytes of TornadoVM's 8 KiB
@@ -100,6 +103,11 @@ public final class TornadoSettings {
     /** Whether F16 attention may run on the tensor-core flash kernel of the PTX backend (default true). */
     static boolean tensorCoreAttention() {
         return flag(TENSOR_CORE_ATTENTION, true);
+    }
+
+    /** Whether F16 attention with heads wider than cuDNN takes may run on cuBLASLt (default true). */
+    static boolean wideHeadAttention() {
+        return flag(WIDE_HEAD_ATTENTION, true);
     }
 
     /** Whether runs record TornadoVM's per-task profile (default false). */

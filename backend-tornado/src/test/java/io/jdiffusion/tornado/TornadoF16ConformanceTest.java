@@ -41,7 +41,7 @@ class TornadoF16ConformanceTest extends AgainstCpuSuite {
      */
     private static final Set<String> INPUT_CONDITIONED = Set.of("group norm mean 40 (cancellation)", "layer norm 1x1x33 mean 25",
             "softmax 5x1037 large logits", "timestep embedding 32 flip", "timestep embedding 33 (odd) shift 1",
-            "timestep embedding 320 flip");
+            "timestep embedding 320 flip", "group norm 2 + silu 1x8x96x96 mean 40 (split: 3 slices, the last shorter)");
 
     @Override
     protected Backend createBackend() {
@@ -76,8 +76,10 @@ class TornadoF16ConformanceTest extends AgainstCpuSuite {
     @Override
     protected List<ConformanceCase> cases() {
         List<ConformanceCase> all = new ArrayList<>(ConformanceCases.all());
-        all.removeIf(c -> INPUT_CONDITIONED.contains(c.name()));
         all.addAll(TornadoConformanceTest.splitGroupNorms());
+        // The split GroupNorm at mean 40 measured 3.8e-3 on an H100 (2026-12-05), the one at mean -3 4.0e-4: the input's
+        // rounding to F16, as for the shared cases of INPUT_CONDITIONED.
+        all.removeIf(c -> INPUT_CONDITIONED.contains(c.name()));
         // Heads wider than cuDNN's fused attention takes: two cuBLASLt products around a softmax on the CUDA backend
         // (WideHeadAttention), the Java kernel elsewhere. The last has two chunks of queries (4096 x 4096 F32
         // scores fill the chunk's 64 MiB), the second several heads and batch entries at their offsets.

@@ -14,7 +14,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** The backend's -Djdiffusion.tornado.* options: defaults, accepted values, one clear error for a bad one. */
 class TornadoSettingsTest {
     private static final List<String> KEYS = List.of(TornadoSettings.DEVICE, TornadoSettings.LIBRARIES, TornadoSettings.CUDA_GRAPH,
-            TornadoSettings.WINOGRAD, TornadoSettings.TENSOR_CORE_ATTENTION, TornadoSettings.PROFILE, TornadoSettings.TASKS_PER_GRAPH);
+            TornadoSettings.WINOGRAD, TornadoSettings.TENSOR_CORE_ATTENTION, TornadoSettings.PROFILE, TornadoSettings.TASKS_PER_GRAPH,
+            TornadoSettings.WIDE_HEAD_ATTENTION);
     private final Map<String, String> saved = new HashMap<>();
 
     TornadoSettingsTest() {
@@ -42,6 +43,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.cudaGraph()).isTrue();
         assertThat(TornadoSettings.winograd()).isTrue();
         assertThat(TornadoSettings.tensorCoreAttention()).isTrue();
+        assertThat(TornadoSettings.wideHeadAttention()).isTrue();
         assertThat(TornadoSettings.profile()).isFalse();
         assertThat(TornadoSettings.tasksPerGraph()).isEqualTo(TornadoSettings.DEFAULT_TASKS_PER_GRAPH);
     }
@@ -55,6 +57,7 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.TENSOR_CORE_ATTENTION, "false");
         System.setProperty(TornadoSettings.PROFILE, "true");
         System.setProperty(TornadoSettings.TASKS_PER_GRAPH, "12");
+        System.setProperty(TornadoSettings.WIDE_HEAD_ATTENTION, "false");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -62,6 +65,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.tensorCoreAttention()).isFalse();
         assertThat(TornadoSettings.profile()).isTrue();
         assertThat(TornadoSettings.tasksPerGraph()).isEqualTo(12);
+        assertThat(TornadoSettings.wideHeadAttention()).isFalse();
         System.setProperty(TornadoSettings.DEVICE, "2");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(2, 0));
     }
