@@ -128,7 +128,7 @@ final class JavaKernelPath implements OperatorPath {
         return switch (op) {
             case Op.Binary b when !(b.a().shape().equals(b.out().shape()) && b.b().shape().equals(b.out().shape())) -> broadcast(b);
             case Op.Conv2d c -> new int[]{c.x().shape().size(1)};
-            case Op.Attention a -> new int[]{a.k().shape().size(1)};
+            case Op.Attention a -> new int[]{a.keys()};
             default -> NO_DESCRIPTOR;
         };
     }
@@ -242,11 +242,10 @@ final class JavaKernelPath implements OperatorPath {
     }
 
     private void attention(Op.Attention a, Emission e) {
-        Shape qs = a.q().shape();
-        int batch = qs.size(0);
-        int nq = qs.size(1);
-        int d = qs.size(2) / a.heads();
-        int dv = a.v().shape().size(2) / a.heads();
+        int batch = a.batch();
+        int nq = a.queries();
+        int d = a.headSize();
+        int dv = a.valueHeadSize();
         boolean large = largeHead(a);
         if (d > AttentionKernels.MAX_HEAD_LARGE || dv > AttentionKernels.MAX_HEAD_LARGE) {
             throw unsupported(a, graphName, "head size " + Math.max(d, dv) + " above " + AttentionKernels.MAX_HEAD_LARGE);
@@ -447,8 +446,8 @@ final class JavaKernelPath implements OperatorPath {
 
     /** Whether an attention's heads are too wide for {@link AttentionKernels#attention}'s local memory. */
     static boolean largeHead(Op.Attention a) {
-        int d = a.q().shape().size(2) / a.heads();
-        int dv = a.v().shape().size(2) / a.heads();
+        int d = a.headSize();
+        int dv = a.valueHeadSize();
         return d > AttentionKernels.MAX_HEAD || dv > AttentionKernels.MAX_HEAD;
     }
 

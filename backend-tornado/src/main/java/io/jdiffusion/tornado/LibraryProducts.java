@@ -208,8 +208,8 @@ final class LibraryProducts implements OperatorPath {
      * heads of one size, a multiple of 8, at most 256), else for {@link WideHeadAttention} where it suits that.
      */
     boolean takeAttention(Op.Attention a) {
-        int d = a.q().shape().size(2) / a.heads();
-        int dv = a.v().shape().size(2) / a.heads();
+        int d = a.headSize();
+        int dv = a.valueHeadSize();
         if (half && TornadoSettings.wideHeadAttention()
                 && WideHeadAttention.suits(a, matches(a.q()) && matches(a.k()) && matches(a.v()) && matches(a.out()))) {
             wideHeads.take(a);
@@ -596,12 +596,11 @@ final class LibraryProducts implements OperatorPath {
 
     private void attention(Op.Attention a, Emission e) {
         TaskGraph tasks = e.tasks();
-        Shape qs = a.q().shape();
-        int batch = qs.size(0);
-        int nq = qs.size(1);
-        int nk = a.k().shape().size(1);
+        int batch = a.batch();
+        int nq = a.queries();
+        int nk = a.keys();
         int heads = a.heads();
-        int d = qs.size(2) / heads;
+        int d = a.headSize();
         stageHeads(a.q(), queries, nq, heads, d, e);
         stageHeads(a.k(), keys, nk, heads, d, e);
         stageHeads(a.v(), values, nk, heads, d, e);

@@ -56,8 +56,8 @@ final class TensorCorePath implements OperatorPath {
 
     /** Takes an attention whose heads fit the kernel; false leaves it to another path. */
     boolean takeAttention(Op.Attention a) {
-        int d = a.q().shape().size(2) / a.heads();
-        int dv = a.v().shape().size(2) / a.heads();
+        int d = a.headSize();
+        int dv = a.valueHeadSize();
         if (d > TensorCoreAttention.MAX_HEAD || dv > TensorCoreAttention.MAX_HEAD) {
             return false;
         }

@@ -1,7 +1,6 @@
 package io.jdiffusion.tornado;
 
 import io.jdiffusion.backend.graph.Op;
-import io.jdiffusion.core.Shape;
 import io.jdiffusion.tornado.kernels.NormKernels;
 import io.jdiffusion.tornado.kernels.Storage;
 import io.jdiffusion.tornado.nvidia.CublasLtProvider;
@@ -49,17 +48,16 @@ final class WideHeadAttention {
 
     /** Whether {@code a}, whose operands are in the F16 arena ({@code inHalfArena}), runs here. */
     static boolean suits(Op.Attention a, boolean inHalfArena) {
-        int d = a.q().shape().size(2) / a.heads();
-        int dv = a.v().shape().size(2) / a.heads();
-        int nk = a.k().shape().size(1);
+        int d = a.headSize();
+        int dv = a.valueHeadSize();
+        int nk = a.keys();
         return inHalfArena && !a.causal() && Math.max(d, dv) > CUDNN_MAX_HEAD && d % 8 == 0 && dv % 8 == 0 && nk % 8 == 0;
     }
 
     /** Takes {@code a} (which {@link #suits}). */
     void take(Op.Attention a) {
         taken.add(a);
-        int nk = a.k().shape().size(1);
-        scoreElements = Math.max(scoreElements, (long) chunkRows(a) * nk);
+        scoreElements = Math.max(scoreElements, (long) chunkRows(a) * a.keys());
     }
 
     boolean has(Op op) {
@@ -72,9 +70,7 @@ final class WideHeadAttention {
 
     /** Queries per chunk: as many as {@link #SCORE_BYTES} of F32 scores hold, at least one, at most all. */
     static int chunkRows(Op.Attention a) {
-        int nq = a.q().shape().size(1);
-        long nk = a.k().shape().size(1);
-        return (int) Math.max(1, Math.min(nq, SCORE_BYTES / (Float.BYTES * nk)));
+        return (int) Math.max(1, Math.min(a.queries(), SCORE_BYTES / ((long) Float.BYTES * a.keys())));
     }
 
     /** The score and probability arrays, poisoned (NaN) so that a read of anything unwritten shows. */
@@ -95,10 +91,9 @@ final class WideHeadAttention {
 
     /** Per batch entry, head and chunk: two cuBLASLt tasks of three array parameters, and the softmax. */
     static TaskCost cost(Op.Attention a) {
-        int nq = a.q().shape().size(1);
-        int chunks = (nq + chunkRows(a) - 1) / chunkRows(a);
+        int chunks = (a.queries() + chunkRows(a) - 1) / chunkRows(a);
         TaskCost chunk = TaskCost.launch(3).times(2).plus(TaskCost.of(NormKernels.class, "softmax"));
-        return chunk.times(a.q().shape().size(0) * a.heads() * chunks);
+        return chunk.times(a.batch() * a.heads() * chunks);
     }
 
     /**
@@ -108,13 +103,12 @@ final class WideHeadAttention {
      * times P^T (nk x rows, ld nk).
      */
     void emit(Op.Attention a, Emission e, FloatArray workspace) {
-        Shape qs = a.q().shape();
-        int batch = qs.size(0);
-        int nq = qs.size(1);
-        int nk = a.k().shape().size(1);
+        int batch = a.batch();
+        int nq = a.queries();
+        int nk = a.keys();
         int heads = a.heads();
-        int d = qs.size(2) / heads;
-        int dv = a.v().shape().size(2) / heads;
+        int d = a.headSize();
+        int dv = a.valueHeadSize();
         int hd = heads * d;
         int hv = heads * dv;
         long q = e.slot(a.q()).offset();

@@ -61,6 +61,31 @@ public sealed interface Op {
         public List<Value> inputs() {
             return List.of(q, k, v);
         }
+
+        /** Batch entries. */
+        public int batch() {
+            return q.shape().size(0);
+        }
+
+        /** Queries per batch entry. */
+        public int queries() {
+            return q.shape().size(1);
+        }
+
+        /** Keys (and values) per batch entry. */
+        public int keys() {
+            return k.shape().size(1);
+        }
+
+        /** Width of one query and key head. */
+        public int headSize() {
+            return q.shape().size(2) / heads;
+        }
+
+        /** Width of one value head. */
+        public int valueHeadSize() {
+            return v.shape().size(2) / heads;
+        }
     }
 
     /** GroupNorm over x [N, C, *] with per-channel affine gamma/beta [C], optionally followed by SiLU. */
