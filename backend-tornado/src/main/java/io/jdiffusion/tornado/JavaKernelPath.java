@@ -58,15 +58,8 @@ final class JavaKernelPath implements OperatorPath {
                 partials = Math.max(partials, 2L * blocks(g) * NormKernels.slices(groupCount(g)));
             }
         }
-        groupPartials = partials > 0 ? poisoned(toInt(partials, "group norm partials")) : null;
-        largeHeadSums = sums > 0 ? poisoned(toInt(sums, "attention accumulator")) : null;
-    }
-
-    /** A scratch array filled with NaN, so that a read of anything no kernel wrote shows. */
-    private static FloatArray poisoned(int n) {
-        FloatArray a = new FloatArray(n);
-        a.init(Float.NaN);
-        return a;
+        groupPartials = partials > 0 ? PoisonedArrays.floats(toInt(partials, "group norm partials")) : null;
+        largeHeadSums = sums > 0 ? PoisonedArrays.floats(toInt(sums, "attention accumulator")) : null;
     }
 
     /** Elements of one group of a GroupNorm: its channels per group times the spatial size. */
@@ -414,7 +407,8 @@ final class JavaKernelPath implements OperatorPath {
         int n = toInt(t.out().shape().elementCount(), "elements");
         String id = e.nextTask();
         e.tasks().task(id, PointwiseKernels::timestepEmbedding, e.ctx(), e.halfArena(), x.bit(Storage.X) | o.bit(Storage.OUT),
-                e.args(x.offset(), o.offset(), n, t.dim()), x.floats(), o.floats(), t.flipSinToCos() ? 1 : 0, t.downscaleFreqShift(), t.scale(), (float) Math.log(t.maxPeriod()));
+                e.args(x.offset(), o.offset(), n, t.dim()), x.floats(), o.floats(), t.flipSinToCos() ? 1 : 0, t.downscaleFreqShift(),
+                t.scale(), (float) Math.log(t.maxPeriod()));
         e.pointwiseGrid(id, n);
     }
 

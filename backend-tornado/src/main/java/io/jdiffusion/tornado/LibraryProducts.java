@@ -17,7 +17,6 @@ import io.jdiffusion.tornado.nvidia.LtMatmul;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
-import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
@@ -342,14 +341,10 @@ final class LibraryProducts implements OperatorPath {
     /** Allocates the staging arrays (NaN-poisoned where F32) once every operator was offered. */
     void allocate() {
         if (stagedInput > 0) {
-            input = half ? new HalfFloatArray((int) stagedInput) : new FloatArray((int) stagedInput);
-            if (input instanceof FloatArray f) {
-                f.init(Float.NaN);
-            }
+            input = half ? new HalfFloatArray((int) stagedInput) : PoisonedArrays.floats((int) stagedInput);
         }
         if (stagedProduct > 0) {
-            product = new FloatArray((int) stagedProduct);
-            product.init(Float.NaN);
+            product = PoisonedArrays.floats((int) stagedProduct);
         }
         long workspaceSize = Math.max(routes.isEmpty() && wideHeads.isEmpty() ? 0 : WORKSPACE_BYTES, cudnn.isEmpty() ? 0 : workspaceBytes);
         if (workspaceSize > 0) {
@@ -359,17 +354,11 @@ final class LibraryProducts implements OperatorPath {
             convScratch[i] = stagedConv[i] == 0 ? null : new HalfFloatArray(toIntElements(stagedConv[i]));
         }
         if (scratchElements > 0) {
-            scratch = half ? new HalfFloatArray((int) scratchElements) : new FloatArray((int) scratchElements);
-            if (scratch instanceof FloatArray f) {
-                f.init(Float.NaN);
-            } else {
-                ((HalfFloatArray) scratch).init(new HalfFloat(Float.NaN));
-            }
+            scratch = half ? PoisonedArrays.halves((int) scratchElements) : PoisonedArrays.floats((int) scratchElements);
         }
         if (!weights.isEmpty()) {
             if (stagedColumns > 0) {
-                columns = new FloatArray((int) stagedColumns);
-                columns.init(Float.NaN);
+                columns = PoisonedArrays.floats((int) stagedColumns);
             }
         }
         wideHeads.allocate();

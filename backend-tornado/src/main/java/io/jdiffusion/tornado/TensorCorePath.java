@@ -74,8 +74,7 @@ final class TensorCorePath implements OperatorPath {
         }
         halfWeights = new HalfFloatArray(Math.max(1, toInt(halfCursor, "F16 weights")));
         halfWeights.getSegment().fill((byte) 0);
-        scratch = new FloatArray(toInt(scratchFloats, "tensor-core scratch"));
-        scratch.init(Float.NaN);
+        scratch = PoisonedArrays.floats(toInt(scratchFloats, "tensor-core scratch"));
         for (var e : halfOffsets.entrySet()) {
             Op op = e.getKey();
             Tensor w = constant.apply(productWeight(op));

@@ -6,7 +6,6 @@ import io.jdiffusion.tornado.kernels.Storage;
 import io.jdiffusion.tornado.nvidia.CublasLtProvider;
 import io.jdiffusion.tornado.nvidia.LtMatmul;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
-import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 
@@ -78,10 +77,8 @@ final class WideHeadAttention {
         if (taken.isEmpty()) {
             return;
         }
-        scores = new FloatArray(toInt(scoreElements, "attention scores"));
-        scores.init(Float.NaN);
-        probabilities = new HalfFloatArray(toInt(scoreElements, "attention probabilities"));
-        probabilities.init(new HalfFloat(Float.NaN));
+        scores = PoisonedArrays.floats(toInt(scoreElements, "attention scores"));
+        probabilities = PoisonedArrays.halves(toInt(scoreElements, "attention probabilities"));
     }
 
     /** The arrays every task graph of a chained call declares (none before {@link #allocate} or when nothing was taken). */

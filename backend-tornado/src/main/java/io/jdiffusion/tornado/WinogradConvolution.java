@@ -86,8 +86,7 @@ final class WinogradConvolution implements OperatorPath {
         if (chosen.isEmpty()) {
             scratch = null;
         } else {
-            scratch = new FloatArray((int) scratchFloats);
-            scratch.init(Float.NaN);
+            scratch = PoisonedArrays.floats((int) scratchFloats);
         }
     }
 

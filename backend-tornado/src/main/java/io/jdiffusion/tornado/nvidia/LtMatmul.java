@@ -133,8 +133,8 @@ public record LtMatmul(ElementType type, ElementType outType, int m, int n, int 
 
     @Override
     public String toString() {
-        return describeShape(type, m, n, k, transA, transB) + (outType == type ? "" : " -> " + outType) + " ld " + lda + "/" + ldb + "/" + ldd + ", A " + a + ", B " + b + ", C " + c
-                + ", D " + d + ", bias " + bias;
+        return describeShape(type, m, n, k, transA, transB) + (outType == type ? "" : " -> " + outType) + " ld " + lda + "/" + ldb + "/"
+                + ldd + ", A " + a + ", B " + b + ", C " + c + ", D " + d + ", bias " + bias;
     }
 
     private static String describeShape(ElementType t, int m, int n, int k, boolean ta, boolean tb) {
