@@ -68,7 +68,7 @@ final class AttentionKernel {
     }
 
     /** {0, step, 2 step, ...}: the offsets of a gather of L values {@code step} apart. */
-    private static int[] strides(int step) {
+    static int[] strides(int step) {
         int[] a = new int[L];
         for (int i = 0; i < L; i++) {
             a[i] = i * step;

@@ -196,13 +196,21 @@ final class Gemm {
 
     /** The MR x NR register tile over depth k, written to {@code out} from {@code o} with row stride {@code stride}. */
     static void kernel(float[] a, int ai, float[] b, int bi, int k, float[] out, int o, int stride) {
+        kernel(a, ai, k, b, bi, k, out, o, stride);
+    }
+
+    /**
+     * The same with A's MR rows {@code aStride} floats apart (k for a packed A panel; attention reads its query
+     * rows where they lie, a head's slice of each).
+     */
+    static void kernel(float[] a, int ai, int aStride, float[] b, int bi, int k, float[] out, int o, int stride) {
         FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
         FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
         FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
         FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
         FloatVector c40 = FloatVector.zero(F), c41 = FloatVector.zero(F);
         FloatVector c50 = FloatVector.zero(F), c51 = FloatVector.zero(F);
-        int a1 = ai + k, a2 = ai + 2 * k, a3 = ai + 3 * k, a4 = ai + 4 * k, a5 = ai + 5 * k;
+        int a1 = ai + aStride, a2 = ai + 2 * aStride, a3 = ai + 3 * aStride, a4 = ai + 4 * aStride, a5 = ai + 5 * aStride;
         for (int p = 0; p < k; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(F, b, bi);
             FloatVector b1 = FloatVector.fromArray(F, b, bi + L);

@@ -52,11 +52,9 @@ final class ShortKeyAttention {
     private ShortKeyAttention() {
     }
 
-    /** One thread's buffers for a query panel: its Q rows, its scores (then P), its output tile. */
+    /** One thread's buffers: a query block's Q rows and output rows, a panel's scores (then P). */
     private static final class Scratch {
-        float[] q = new float[0];
         float[] p = new float[0];
-        float[] o = new float[0];
         float[] qBlock = new float[0];
         float[] oBlock = new float[0];
         final float[] inverseSum = new float[MR];
@@ -72,56 +70,81 @@ final class ShortKeyAttention {
             return row;
         }
 
-        void ensure(int d, int nkPad, int dvPad, int qBlockFloats, int oBlockFloats) {
+        void ensure(int nkPad, int qBlockFloats, int oBlockFloats) {
             if (qBlock.length < qBlockFloats) {
                 qBlock = new float[qBlockFloats];
             }
             if (oBlock.length < oBlockFloats) {
                 oBlock = new float[oBlockFloats];
             }
-            if (q.length < MR * d) {
-                q = new float[MR * d];
-            }
             if (p.length < MR * nkPad) {
                 p = new float[MR * nkPad];
-            }
-            if (o.length < MR * dvPad) {
-                o = new float[MR * dvPad];
             }
         }
     }
 
-    /** The problem's sizes as the tasks see them. */
-    private record Geometry(int nq, int nk, int nkPad, int heads, int d, int dv, int vPanels, boolean causal) {
+    /**
+     * The problem's sizes as the tasks see them. {@code fiveVectorValues}: value heads of exactly 5 vectors
+     * (SD 1.5's heads of 40 at 256 bits) are multiplied two query rows by all five vectors at a time, with V
+     * packed as it lies, instead of padding 40 channels to 48 (a sixth of P V wasted).
+     */
+    private record Geometry(int nq, int nk, int nkPad, int heads, int d, int dv, boolean fiveVectorValues, boolean causal) {
+        static Geometry of(AttentionSizes z, boolean causal) {
+            return new Geometry(z.nq(), z.nk(), roundUp(z.nk(), NR), z.heads(), z.d(), z.dv(), fiveVectors(z.dv()), causal);
+        }
+
         /** Floats of one head's packed K^T: nkPad / NR panels of d x NR. */
         int kFloats() {
             return nkPad * d;
         }
 
-        /** Floats of one head's packed V: vPanels panels of nkPad x NR. */
-        int vFloats() {
-            return vPanels * nkPad * NR;
+        /** Value channels per head the P V kernels write: dv, or dv rounded up to whole NR panels. */
+        int dvWritten() {
+            return fiveVectorValues ? dv : roundUp(dv, NR);
         }
 
-        int dvPad() {
-            return vPanels * NR;
+        /** Floats of one head's packed V: nkPad keys by dvWritten channels. */
+        int vFloats() {
+            return nkPad * dvWritten();
+        }
+
+        int qRow() {
+            return heads * d;
+        }
+
+        int oRow() {
+            return heads * dv;
+        }
+
+        /**
+         * Floats per output row in a block: the heads' channels, and room for the last head's padded channels
+         * (each head's padding lands on the next head's channels, which that head then writes).
+         */
+        int oStride() {
+            return oRow() + dvWritten() - dv;
         }
     }
 
     /**
      * Whether this path takes attention over {@code nk} keys with heads of {@code d} and {@code dv}: at most
-     * {@link #MAX_KEYS} keys, and padding keys and value channels to NR wastes at most a quarter of the two
-     * products (at 256-bit vectors all of SD's and CLIP's shapes pass; at 512 bits heads of 40 over 77 keys,
-     * 62% useful, stay with {@link AttentionKernel}).
+     * {@link #MAX_KEYS} keys, and padding keys (to NR) and value channels (to NR, except five-vector heads)
+     * wastes at most a quarter of the two products (at 256-bit vectors all of SD's and CLIP's shapes pass; at
+     * 512 bits heads of 40 over 77 keys, 62% useful, stay with {@link AttentionKernel}).
      */
     static boolean fits(int nk, int d, int dv) {
         if (nk > MAX_KEYS) {
             return false;
         }
         int nkPad = roundUp(nk, NR);
+        int dvWritten = fiveVectors(dv) ? dv : roundUp(dv, NR);
         double useful = (double) nk * (d + dv);
-        double done = (double) nkPad * d + (double) roundUp(dv, NR) * nkPad;
+        double done = (double) nkPad * d + (double) dvWritten * nkPad;
         return useful >= MIN_USEFUL_FRACTION * done;
+    }
+
+    /** Value heads of exactly five vectors, multiplied two query rows at a time without padding. */
+    private static boolean fiveVectors(int dv) {
+        return dv == 5 * L;
     }
 
     private static int roundUp(int n, int step) {
@@ -130,8 +153,8 @@ final class ShortKeyAttention {
 
     static Kernel compile(Op.Attention op, CompileContext ctx) {
         AttentionSizes z = AttentionSizes.of(op);
-        int batch = z.batch(), nq = z.nq(), nk = z.nk(), heads = z.heads(), d = z.d(), dv = z.dv();
-        Geometry g = new Geometry(nq, nk, roundUp(nk, NR), heads, d, dv, (dv + NR - 1) / NR, op.causal());
+        int batch = z.batch(), nq = z.nq(), heads = z.heads();
+        Geometry g = Geometry.of(z, op.causal());
         float qScale = op.scale() * VectorMath.LOG2E;
         int q = op.q().id(), k = op.k().id(), v = op.v().id(), out = op.out().id();
         WorkerPool pool = ctx.pool;
@@ -140,18 +163,19 @@ final class ShortKeyAttention {
         int group = (int) Math.max(1, Math.min(batch, PACK_BUDGET_FLOATS / perItem));
         int panels = Gemm.panelsA(nq);
         int blocks = (panels + PANELS_PER_TASK - 1) / PANELS_PER_TASK;
+        int[] gather = AttentionKernel.strides(g.d());
         return buffers -> {
             MemorySegment qs = buffers[q], ks = buffers[k], vs = buffers[v], os = buffers[out];
             float[] kp = ws.get(Workspace.Slot.PACK_B, (long) group * heads * g.kFloats());
             float[] vp = ws.get(Workspace.Slot.PACK_A, (long) group * heads * g.vFloats());
             for (int first = 0; first < batch; first += group) {
                 int b0 = first, count = Math.min(group, batch - first);
-                pool.forEach(count * heads, slot -> pack(ks, vs, b0 + slot / heads, slot % heads, g,
+                pool.forEach(count * heads, slot -> pack(ks, vs, b0 + slot / heads, slot % heads, g, qScale, gather,
                         kp, slot * g.kFloats(), vp, slot * g.vFloats()));
                 pool.forEach(count * blocks, task -> {
                     int slot = task / blocks;
                     int p0 = task % blocks * PANELS_PER_TASK;
-                    queryBlock(qs, os, b0 + slot, p0 * MR, Math.min(panels, p0 + PANELS_PER_TASK) * MR, g, qScale,
+                    queryBlock(qs, os, b0 + slot, p0 * MR, Math.min(panels, p0 + PANELS_PER_TASK) * MR, g,
                             kp, slot * heads * g.kFloats(), vp, slot * heads * g.vFloats());
                 });
             }
@@ -159,24 +183,45 @@ final class ShortKeyAttention {
     }
 
     /**
-     * Packs head h of batch item b: K^T as Gemm B panels (panel p, channel c, key p * NR + j at
-     * {@code kBase + p * d * NR + c * NR + j}) and V as Gemm B panels of NR value channels (panel p, key j,
-     * channel p * NR + c at {@code vBase + p * nkPad * NR + j * NR + c}); zero past nk and past dv.
+     * Packs head h of batch item b: K^T times {@code qScale} (the softmax scale in log2 units, so the query rows
+     * are multiplied as they lie) as Gemm B panels (panel p, channel c, key p * NR + j at
+     * {@code kBase + p * d * NR + c * NR + j}), and V as Gemm B panels of NR value channels (panel p, key j,
+     * channel p * NR + c at {@code vBase + p * nkPad * NR + j * NR + c}), or for five-vector heads as it lies
+     * (key j, channel c at {@code vBase + j * dv + c}); zero past nk and past dv. K^T is transposed a panel of
+     * NR keys at a time: their rows copied, then each channel's L keys gathered ({@code gather}: L offsets d
+     * apart), a vector store instead of L scalar ones. Only the padding is zeroed, not the whole head.
      */
-    private static void pack(MemorySegment k, MemorySegment v, int b, int h, Geometry g,
+    private static void pack(MemorySegment k, MemorySegment v, int b, int h, Geometry g, float qScale, int[] gather,
                              float[] kp, int kBase, float[] vp, int vBase) {
-        int d = g.d(), dv = g.dv(), nkPad = g.nkPad();
-        float[] row = SCRATCH.get().row(d);
-        Arrays.fill(kp, kBase, kBase + g.kFloats(), 0f);
-        Arrays.fill(vp, vBase, vBase + g.vFloats(), 0f);
-        for (int j = 0; j < g.nk(); j++) {
-            long keyRow = (long) b * g.nk() + j;
-            load(k, keyRow * g.heads() * d + (long) h * d, d, row);
-            int kPanel = kBase + j / NR * d * NR + j % NR;
-            for (int c = 0; c < d; c++) {
-                kp[kPanel + c * NR] = row[c];
+        int d = g.d(), dv = g.dv(), nk = g.nk(), nkPad = g.nkPad();
+        float[] keys = SCRATCH.get().row(NR * d);
+        for (int j0 = 0; j0 < nkPad; j0 += NR) {
+            for (int j = 0; j < NR; j++) {
+                if (j0 + j < nk) {
+                    load(k, ((long) b * nk + j0 + j) * g.qRow() + (long) h * d, d, qScale, keys, j * d);
+                } else {
+                    Arrays.fill(keys, j * d, (j + 1) * d, 0f);
+                }
             }
-            long vRow = 4 * (keyRow * g.heads() * dv + (long) h * dv);
+            int panel = kBase + j0 * d;
+            for (int c = 0; c < d; c++) {
+                for (int lane = 0; lane < NR; lane += L) {
+                    FloatVector.fromArray(F, keys, lane * d + c, gather, 0).intoArray(kp, panel + c * NR + lane);
+                }
+            }
+        }
+        if (g.fiveVectorValues()) {
+            for (int j = 0; j < nk; j++) {
+                load(v, ((long) b * nk + j) * g.oRow() + (long) h * dv, dv, 1f, vp, vBase + j * dv);
+            }
+            Arrays.fill(vp, vBase + nk * dv, vBase + nkPad * dv, 0f);
+            return;
+        }
+        for (int p0 = 0; p0 < g.dvWritten(); p0 += NR) { // panel p0 / NR: keys past nk zero
+            Arrays.fill(vp, vBase + p0 * nkPad + nk * NR, vBase + (p0 + NR) * nkPad, 0f);
+        }
+        for (int j = 0; j < nk; j++) {
+            long vRow = 4 * (((long) b * nk + j) * g.oRow() + (long) h * dv);
             int c = 0;
             for (; c <= dv - L; c += L) { // channel c of key j: panel c / NR, lane c % NR
                 FloatVector.fromMemorySegment(F, v, vRow + 4L * c, ORDER).intoArray(vp, vBase + c / NR * nkPad * NR + j * NR + c % NR);
@@ -184,17 +229,23 @@ final class ShortKeyAttention {
             for (; c < dv; c++) {
                 vp[vBase + c / NR * nkPad * NR + j * NR + c % NR] = v.get(FLOAT, vRow + 4L * c);
             }
+            for (; c < g.dvWritten(); c++) {
+                vp[vBase + c / NR * nkPad * NR + j * NR + c % NR] = 0f;
+            }
         }
     }
 
-    /** {@code n} floats of {@code src} from element {@code from} to {@code dst} from 0, by vectors (a row copy call costs more at these sizes). */
-    private static void load(MemorySegment src, long from, int n, float[] dst) {
+    /**
+     * {@code n} floats of {@code src} from element {@code from}, times {@code scale}, to {@code dst} from
+     * {@code at}, by vectors (a row copy call costs more at these sizes).
+     */
+    private static void load(MemorySegment src, long from, int n, float scale, float[] dst, int at) {
         int c = 0;
         for (; c <= n - L; c += L) {
-            FloatVector.fromMemorySegment(F, src, 4 * (from + c), ORDER).intoArray(dst, c);
+            FloatVector.fromMemorySegment(F, src, 4 * (from + c), ORDER).mul(scale).intoArray(dst, at + c);
         }
         for (; c < n; c++) {
-            dst[c] = src.get(FLOAT, 4 * (from + c));
+            dst[at + c] = src.get(FLOAT, 4 * (from + c)) * scale;
         }
     }
 
@@ -203,50 +254,168 @@ final class ShortKeyAttention {
      * output rows one of the output, so each is moved by one bulk copy (streamed, instead of a cache miss per
      * head's slice of a row), and the heads read and write them in L1/L2.
      */
-    private static void queryBlock(MemorySegment qs, MemorySegment os, int b, int i0, int i1, Geometry g, float qScale,
+    private static void queryBlock(MemorySegment qs, MemorySegment os, int b, int i0, int i1, Geometry g,
                                    float[] kp, int kBase, float[] vp, int vBase) {
         int rows = Math.min(i1, g.nq()) - i0;
-        int qRow = g.heads() * g.d(), oRow = g.heads() * g.dv();
+        int qRow = g.qRow(), oRow = g.oRow(), oStride = g.oStride();
         Scratch s = SCRATCH.get();
-        s.ensure(g.d(), g.nkPad(), g.dvPad(), (i1 - i0) * qRow, (i1 - i0) * oRow);
+        s.ensure(g.nkPad(), (i1 - i0) * qRow, (i1 - i0) * oStride);
         MemorySegment.copy(qs, FLOAT, 4 * ((long) b * g.nq() + i0) * qRow, s.qBlock, 0, rows * qRow);
+        // a last panel cut short multiplies zero rows (finite scores), whose outputs are not copied out
+        Arrays.fill(s.qBlock, rows * qRow, roundUp(rows, MR) * qRow, 0f);
         for (int h = 0; h < g.heads(); h++) {
             for (int q0 = 0; q0 < rows; q0 += MR) {
-                queryPanel(s, i0 + q0, q0, Math.min(MR, rows - q0), h, g, qScale,
+                queryPanel(s, i0 + q0, q0, Math.min(MR, rows - q0), h, g,
                         kp, kBase + h * g.kFloats(), vp, vBase + h * g.vFloats());
             }
         }
-        MemorySegment.copy(s.oBlock, 0, os, FLOAT, 4 * ((long) b * g.nq() + i0) * oRow, rows * oRow);
+        long out = 4 * ((long) b * g.nq() + i0) * oRow;
+        if (oStride == oRow) {
+            MemorySegment.copy(s.oBlock, 0, os, FLOAT, out, rows * oRow);
+        } else {
+            for (int r = 0; r < rows; r++) {
+                MemorySegment.copy(s.oBlock, r * oStride, os, FLOAT, out + 4L * r * oRow, oRow);
+            }
+        }
     }
 
     /**
      * Queries [first, first + rows) (rows <= MR) of head h, row {@code local} of the block on: scores,
-     * softmax, P V, each output row written once into the block.
+     * softmax, P V, each output row written once into the block, already divided by its sum.
      */
-    private static void queryPanel(Scratch s, int first, int local, int rows, int h, Geometry g, float qScale,
+    private static void queryPanel(Scratch s, int first, int local, int rows, int h, Geometry g,
                                    float[] kp, int kBase, float[] vp, int vBase) {
-        int d = g.d(), dv = g.dv(), dvPad = g.dvPad(), nkPad = g.nkPad();
-        float[] qa = s.q, p = s.p, o = s.o;
-        int qRow = g.heads() * d, oRow = g.heads() * dv;
-        for (int r = 0; r < rows; r++) {
-            scaled(s.qBlock, (local + r) * qRow + h * d, d, qScale, qa, r * d);
-        }
-        Arrays.fill(qa, rows * d, MR * d, 0f);
+        int d = g.d(), nkPad = g.nkPad(), qRow = g.qRow(), oStride = g.oStride();
+        float[] p = s.p;
         // The keys the panel's last query can see, whole B panels: the width of S and the depth of P V.
         int seenByPanel = g.causal() ? Math.min(g.nk(), first + rows) : g.nk();
         int width = roundUp(seenByPanel, NR);
+        int qAt = local * qRow + h * d;
         for (int c = 0; c < width; c += NR) {
-            Gemm.kernel(qa, 0, kp, kBase + c * d, d, p, c, width);
+            Gemm.kernel(s.qBlock, qAt, qRow, kp, kBase + c * d, d, p, c, width);
         }
         for (int r = 0; r < MR; r++) {
             maskAfter(p, r * width, g.causal() ? Math.min(seenByPanel, first + r + 1) : g.nk(), width);
         }
         softmaxRows(p, width, s.shift, s.sum, s.inverseSum);
-        for (int c = 0; c < dvPad; c += NR) {
-            Gemm.kernel(p, 0, vp, vBase + c * nkPad, width, o, c, dvPad);
+        int oAt = local * oStride + h * g.dv();
+        float[] scale = s.inverseSum;
+        if (g.fiveVectorValues()) {
+            for (int r = 0; r < MR; r += 2) {
+                fiveVectorValues(p, r * width, width, vp, vBase, scale[r], scale[r + 1], s.oBlock, oAt + r * oStride, oStride);
+            }
+        } else {
+            for (int c = 0; c < g.dvWritten(); c += NR) {
+                values(p, width, vp, vBase + c * nkPad, scale, s.oBlock, oAt + c, oStride);
+            }
         }
-        for (int r = 0; r < rows; r++) {
-            scaled(o, r * dvPad, dv, s.inverseSum[r], s.oBlock, (local + r) * oRow + h * dv);
+    }
+
+    /**
+     * O = P V for the panel's MR rows of P (row r at {@code r * width}) and NR value channels (a packed B panel,
+     * key j at {@code vi + j * NR}), row r scaled by {@code scale[r]} and written to {@code out} from {@code o}
+     * with row stride {@code stride}: {@link Gemm#kernel}'s tile with the softmax's division in its stores.
+     */
+    private static void values(float[] p, int width, float[] v, int vi, float[] scale, float[] out, int o, int stride) {
+        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
+        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
+        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
+        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
+        FloatVector c40 = FloatVector.zero(F), c41 = FloatVector.zero(F);
+        FloatVector c50 = FloatVector.zero(F), c51 = FloatVector.zero(F);
+        int p1 = width, p2 = 2 * width, p3 = 3 * width, p4 = 4 * width, p5 = 5 * width;
+        for (int j = 0; j < width; j++, vi += NR) {
+            FloatVector b0 = FloatVector.fromArray(F, v, vi);
+            FloatVector b1 = FloatVector.fromArray(F, v, vi + L);
+            FloatVector x = FloatVector.broadcast(F, p[j]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(F, p[p1 + j]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(F, p[p2 + j]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(F, p[p3 + j]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(F, p[p4 + j]);
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(F, p[p5 + j]);
+            c50 = x.fma(b0, c50);
+            c51 = x.fma(b1, c51);
+        }
+        c00.intoArray(out, o);
+        c01.intoArray(out, o + L);
+        c10.intoArray(out, o + stride);
+        c11.intoArray(out, o + stride + L);
+        c20.intoArray(out, o + 2 * stride);
+        c21.intoArray(out, o + 2 * stride + L);
+        c30.intoArray(out, o + 3 * stride);
+        c31.intoArray(out, o + 3 * stride + L);
+        c40.intoArray(out, o + 4 * stride);
+        c41.intoArray(out, o + 4 * stride + L);
+        c50.intoArray(out, o + 5 * stride);
+        c51.intoArray(out, o + 5 * stride + L);
+        // Scaled in place after the stores, not on the way out: C2 would otherwise hoist the six scales'
+        // loads and broadcasts above the loop, where with the twelve accumulators they spill (2x slower).
+        for (int r = 0; r < MR; r++) {
+            scaleRow(out, o + r * stride, NR, scale[r]);
+        }
+    }
+
+    /**
+     * O = P V for two rows of P (from {@code pi}, the second {@code width} further) and a head of five value
+     * vectors (key j at {@code vi + j * 5 * L}): ten accumulators, seven loads per ten FMAs. Rows scaled by
+     * {@code scale0} and {@code scale1}, written to {@code out} from {@code o} with row stride {@code stride}.
+     */
+    private static void fiveVectorValues(float[] p, int pi, int width, float[] v, int vi, float scale0, float scale1,
+                                         float[] out, int o, int stride) {
+        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F), c02 = FloatVector.zero(F);
+        FloatVector c03 = FloatVector.zero(F), c04 = FloatVector.zero(F);
+        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F), c12 = FloatVector.zero(F);
+        FloatVector c13 = FloatVector.zero(F), c14 = FloatVector.zero(F);
+        int p1 = pi + width;
+        for (int j = 0; j < width; j++, vi += 5 * L) {
+            FloatVector x0 = FloatVector.broadcast(F, p[pi + j]);
+            FloatVector x1 = FloatVector.broadcast(F, p[p1 + j]);
+            FloatVector b = FloatVector.fromArray(F, v, vi);
+            c00 = x0.fma(b, c00);
+            c10 = x1.fma(b, c10);
+            b = FloatVector.fromArray(F, v, vi + L);
+            c01 = x0.fma(b, c01);
+            c11 = x1.fma(b, c11);
+            b = FloatVector.fromArray(F, v, vi + 2 * L);
+            c02 = x0.fma(b, c02);
+            c12 = x1.fma(b, c12);
+            b = FloatVector.fromArray(F, v, vi + 3 * L);
+            c03 = x0.fma(b, c03);
+            c13 = x1.fma(b, c13);
+            b = FloatVector.fromArray(F, v, vi + 4 * L);
+            c04 = x0.fma(b, c04);
+            c14 = x1.fma(b, c14);
+        }
+        // two scales as arguments, not array loads: their broadcasts, if hoisted above the loop, still fit
+        // beside the ten accumulators (six would not: see values)
+        FloatVector s0 = FloatVector.broadcast(F, scale0), s1 = FloatVector.broadcast(F, scale1);
+        c00.mul(s0).intoArray(out, o);
+        c01.mul(s0).intoArray(out, o + L);
+        c02.mul(s0).intoArray(out, o + 2 * L);
+        c03.mul(s0).intoArray(out, o + 3 * L);
+        c04.mul(s0).intoArray(out, o + 4 * L);
+        c10.mul(s1).intoArray(out, o + stride);
+        c11.mul(s1).intoArray(out, o + stride + L);
+        c12.mul(s1).intoArray(out, o + stride + 2 * L);
+        c13.mul(s1).intoArray(out, o + stride + 3 * L);
+        c14.mul(s1).intoArray(out, o + stride + 4 * L);
+    }
+
+    /** out[at + i] *= scale for i in [0, n), n a multiple of L. */
+    private static void scaleRow(float[] out, int at, int n, float scale) {
+        FloatVector s = FloatVector.broadcast(F, scale);
+        for (int i = at; i < at + n; i += L) {
+            FloatVector.fromArray(F, out, i).mul(s).intoArray(out, i);
         }
     }
 
@@ -257,18 +426,7 @@ final class ShortKeyAttention {
      * the exponentials' loop is set up once.
      */
     private static void softmaxRows(float[] p, int width, float[] shift, float[] sum, float[] inverseSum) {
-        for (int r = 0, at = 0; r < MR; r++, at += width) {
-            FloatVector m0 = FloatVector.fromArray(F, p, at), m1 = m0;
-            int j = L;
-            for (; j + L < width; j += 2 * L) {
-                m0 = m0.max(FloatVector.fromArray(F, p, at + j));
-                m1 = m1.max(FloatVector.fromArray(F, p, at + j + L));
-            }
-            if (j < width) {
-                m0 = m0.max(FloatVector.fromArray(F, p, at + j));
-            }
-            FloatVector.broadcast(F, m0.max(m1).reduceLanes(VectorOperators.MAX)).intoArray(shift, r * L);
-        }
+        rowMaxima(p, width, shift);
         VectorMath.exp2NonPositive(p, 0, MR, width, width / L, L, shift, 0, sum, 0);
         for (int r = 0; r < MR; r++) { // in lane order, scalar: the same bits in every tier, and the rows' chains overlap
             float total = sum[r * L];
@@ -277,6 +435,39 @@ final class ShortKeyAttention {
             }
             inverseSum[r] = 1f / total;
         }
+    }
+
+    /**
+     * shift[r * L ...] = the max of row r (at {@code r * width}), broadcast: the six rows in one loop, six
+     * independent chains (one row at a time waits on each compare's latency). Compare and blend, not Java's
+     * max (which orders NaN and signed zeros, five instructions on AVX2); a NaN score still makes its row NaN
+     * through the exponentials.
+     */
+    private static void rowMaxima(float[] p, int width, float[] shift) {
+        int w1 = width, w2 = 2 * width, w3 = 3 * width, w4 = 4 * width, w5 = 5 * width;
+        FloatVector m0 = FloatVector.fromArray(F, p, 0), m1 = FloatVector.fromArray(F, p, w1);
+        FloatVector m2 = FloatVector.fromArray(F, p, w2), m3 = FloatVector.fromArray(F, p, w3);
+        FloatVector m4 = FloatVector.fromArray(F, p, w4), m5 = FloatVector.fromArray(F, p, w5);
+        for (int j = L; j < width; j += L) {
+            FloatVector x0 = FloatVector.fromArray(F, p, j);
+            m0 = m0.blend(x0, m0.compare(VectorOperators.LT, x0));
+            FloatVector x1 = FloatVector.fromArray(F, p, w1 + j);
+            m1 = m1.blend(x1, m1.compare(VectorOperators.LT, x1));
+            FloatVector x2 = FloatVector.fromArray(F, p, w2 + j);
+            m2 = m2.blend(x2, m2.compare(VectorOperators.LT, x2));
+            FloatVector x3 = FloatVector.fromArray(F, p, w3 + j);
+            m3 = m3.blend(x3, m3.compare(VectorOperators.LT, x3));
+            FloatVector x4 = FloatVector.fromArray(F, p, w4 + j);
+            m4 = m4.blend(x4, m4.compare(VectorOperators.LT, x4));
+            FloatVector x5 = FloatVector.fromArray(F, p, w5 + j);
+            m5 = m5.blend(x5, m5.compare(VectorOperators.LT, x5));
+        }
+        FloatVector.broadcast(F, m0.reduceLanes(VectorOperators.MAX)).intoArray(shift, 0);
+        FloatVector.broadcast(F, m1.reduceLanes(VectorOperators.MAX)).intoArray(shift, L);
+        FloatVector.broadcast(F, m2.reduceLanes(VectorOperators.MAX)).intoArray(shift, 2 * L);
+        FloatVector.broadcast(F, m3.reduceLanes(VectorOperators.MAX)).intoArray(shift, 3 * L);
+        FloatVector.broadcast(F, m4.reduceLanes(VectorOperators.MAX)).intoArray(shift, 4 * L);
+        FloatVector.broadcast(F, m5.reduceLanes(VectorOperators.MAX)).intoArray(shift, 5 * L);
     }
 
     /** Scores of keys [seen, width) of the row at {@code at} become -infinity (whole vectors, one blended). */
@@ -289,17 +480,6 @@ final class ShortKeyAttention {
         minusInf.blend(FloatVector.fromArray(F, p, at + first), F.indexInRange(first, seen)).intoArray(p, at + first);
         for (int j = first + L; j < width; j += L) {
             minusInf.intoArray(p, at + j);
-        }
-    }
-
-    /** dst[to + i] = src[from + i] * scale for i in [0, n). */
-    private static void scaled(float[] src, int from, int n, float scale, float[] dst, int to) {
-        int c = 0;
-        for (; c <= n - L; c += L) {
-            FloatVector.fromArray(F, src, from + c).mul(scale).intoArray(dst, to + c);
-        }
-        for (; c < n; c++) {
-            dst[to + c] = src[from + c] * scale;
         }
     }
 }

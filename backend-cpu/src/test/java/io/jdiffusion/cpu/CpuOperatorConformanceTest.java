@@ -5,11 +5,12 @@ import io.jdiffusion.backend.testing.ConformanceCase;
 import io.jdiffusion.backend.testing.OperatorConformanceSuite;
 
 import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * The CPU backend against the float64 reference. Three threads on purpose: uneven work splits must
  * still cover every element. The build runs this class once per vector width (128, 256, 512 bits).
- * The shared cases and {@link GemmDepthCases}.
+ * The shared cases, {@link GemmDepthCases} and {@link ShortKeyAttentionCases}.
  */
 class CpuOperatorConformanceTest extends OperatorConformanceSuite {
     @Override
@@ -20,6 +21,6 @@ class CpuOperatorConformanceTest extends OperatorConformanceSuite {
 
     @Override
     protected List<ConformanceCase> cases() {
-        return GemmDepthCases.withShared();
+        return Stream.concat(GemmDepthCases.withShared().stream(), ShortKeyAttentionCases.all().stream()).toList();
     }
 }

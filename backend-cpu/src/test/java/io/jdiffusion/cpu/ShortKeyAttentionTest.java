@@ -27,5 +27,8 @@ class ShortKeyAttentionTest {
         assertThat(ShortKeyAttention.fits(77, 80, 80)).isTrue();
         assertThat(ShortKeyAttention.fits(256, 160, 160)).isTrue();
         assertThat(ShortKeyAttention.fits(1024, 80, 80)).isTrue();
+        assertThat(ShortKeyAttention.fits(80, 40, 40)).isTrue();
+        assertThat(ShortKeyAttention.fits(81, 40, 40)).as("heads of 40 are five vectors: only the keys are padded").isTrue();
+        assertThat(ShortKeyAttention.fits(7, 40, 40)).as("7 keys padded to 16").isFalse();
     }
 }
