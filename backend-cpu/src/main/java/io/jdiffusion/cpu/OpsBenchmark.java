@@ -180,6 +180,13 @@ public final class OpsBenchmark implements AutoCloseable {
         attention(c, "cross", 256, 77, 20, 64, false);
         attention(c, "self", 4096, 4096, 10, 64, false);
         attention(c, "causal", 77, 77, 12, 64, true);
+        // SD 1.5's cross-attention as the UNet runs it (batch 2: the guided and unguided halves; 8 heads at every
+        // level), the 8x8 level's 64 queries included
+        attention(c, "cross", 2, 4096, 77, 8, 40, false);
+        attention(c, "cross", 2, 1024, 77, 8, 80, false);
+        attention(c, "cross", 2, 256, 77, 8, 160, false);
+        attention(c, "cross", 2, 64, 77, 8, 160, false);
+        attention(c, "causal", 2, 77, 77, 12, 64, true);
         // Nominal 9 flops per element: 3 for the statistics, 2 for scale-shift, 4 for SiLU. Memory-bound, so
         // counted in bytes: 8 per element, one read of x and one write of y (the traffic the operator needs;
         // the statistics pass reads x once more, from L2 where a group fits there).
@@ -195,10 +202,15 @@ public final class OpsBenchmark implements AutoCloseable {
 
     /** An attention row: 4 flops per query-key pair and head dimension (half the pairs with the causal mask). */
     private void attention(List<Case> c, String kind, int nq, int nk, int heads, int d, boolean causal) {
-        double flops = 4.0 * nq * nk * d * heads * (causal ? 0.5 : 1);
-        c.add(new Case("attention", kind + " " + nq + "x" + nk + " " + heads + " heads of " + d, "", flops, Kernels.AUTO,
-                g -> g.attention(input(g, "q", 1, nq, heads * d), input(g, "k", 1, nk, heads * d),
-                        input(g, "v", 1, nk, heads * d), heads, (float) (1 / Math.sqrt(d)), causal)));
+        attention(c, kind, 1, nq, nk, heads, d, causal);
+    }
+
+    private void attention(List<Case> c, String kind, int batch, int nq, int nk, int heads, int d, boolean causal) {
+        double flops = 4.0 * batch * nq * nk * d * heads * (causal ? 0.5 : 1);
+        String shape = kind + " " + (batch > 1 ? "b" + batch + " " : "") + nq + "x" + nk + " " + heads + " heads of " + d;
+        c.add(new Case("attention", shape, "", flops, Kernels.AUTO,
+                g -> g.attention(input(g, "q", batch, nq, heads * d), input(g, "k", batch, nk, heads * d),
+                        input(g, "v", batch, nk, heads * d), heads, (float) (1 / Math.sqrt(d)), causal)));
     }
 
     /** Runs every case whose {@code op shape variant} name passes {@code filter}, handing each row to {@code sink}. */

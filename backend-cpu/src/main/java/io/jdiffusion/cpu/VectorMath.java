@@ -31,7 +31,7 @@ final class VectorMath {
     /**
      * 2^f on [-1/2, 1/2] as c0 + c1 f + ... + c5 f^5, a relative-error minimax fit (Lawson iterations on
      * Chebyshev nodes): within 1.6e-7 in exact arithmetic, 2.2e-7 (under 4 units in the last place)
-     * evaluated by Horner's rule in float FMAs. Loops that need 2^x write it out with these constants
+     * evaluated by Horner's rule in float FMAs, 3.0 by Estrin's scheme (measured at 2e7 points). Loops that need 2^x write it out with these constants
      * ({@link #exp2NonPositive}, GroupNorm's fused SiLU) so that no vector crosses a call.
      */
     static final float POW2_C0 = 1.00000012f;
@@ -72,7 +72,9 @@ final class VectorMath {
      * {@code shiftAt + r * L} and its sum to {@code sumAt + r * L} (one call for several softmax rows, whose
      * per-call setup would otherwise cost as much as a short row's exponentials):
      * the exponentials of a softmax whose scores are in log2 units, {@code shift} their running max,
-     * so every argument is <= 0. A degree-5 polynomial on [-1/2, 1/2] (within 4 units in the last place),
+     * so every argument is <= 0. A degree-5 polynomial on [-1/2, 1/2] (within 4 units in the last place)
+     * by Estrin's scheme, three FMAs deep instead of Horner's five: the loop is bound by each vector's chain of
+     * dependent operations, not by throughput (0.92x the time of few-keys attention at heads of 40),
      * no upper clamp, one power of two made by shifting the rounded exponent's bits; results below 2^-126
      * flush to 0, so -infinity (a masked score) gives exactly 0; NaN stays NaN.
      *
