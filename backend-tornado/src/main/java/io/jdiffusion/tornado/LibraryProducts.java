@@ -322,15 +322,18 @@ final class LibraryProducts implements OperatorPath {
     }
 
     /**
-     * The cuDNN convolutions' workspace: four times the largest of their x and y, between 4 and 256 MiB. cuDNN's
-     * implicit GEMMs need at most a few MiB; the transformed-domain algorithms (Winograd, FFT tiling), which cuDNN's
-     * measurement may find faster on the VAE's 512x512 layers, need a few times a tensor; an algorithm needing more
-     * than the array holds is passed over ({@code AlgorithmChoice}), and IMPLICIT_GEMM needs none, so the size decides
-     * speed, never correctness. 256 MiB bounds the device memory.
+     * The cuDNN convolutions' workspace: four times the largest of their x and y, between 4 and 256 MiB, plus the
+     * filter. cuDNN's tensor-core implicit GEMMs run NHWC: on NCHW operands they transpose x, the filter and y through
+     * the workspace at every call, so the filter (59 MiB for SD 1.5's 2560-to-1280 3x3 layers in F16) must fit beside
+     * the tensors, else cuDNN's measurement can only pass to the SIMT IMPLICIT_GEMM, which needs none and ran those
+     * layers 15x slower on an H100 (docs/PERFORMANCE.md). The transformed-domain algorithms (Winograd, FFT tiling) need a
+     * few times a tensor. An algorithm needing more than the array holds is passed over ({@code AlgorithmChoice}), and
+     * IMPLICIT_GEMM needs none, so the size decides speed, never correctness. 256 MiB plus the largest filter bounds
+     * the device memory.
      */
     static long workspaceFor(ConvShape s) {
         long tensor = Math.max(s.xElements(), s.yElements()) * s.elementBytes();
-        return Math.clamp(4 * tensor, 4L << 20, 256L << 20);
+        return Math.clamp(4 * tensor, 4L << 20, 256L << 20) + s.filterElements() * s.elementBytes();
     }
 
     /** A library task: its arguments are the library method's, without a kernel context. */
