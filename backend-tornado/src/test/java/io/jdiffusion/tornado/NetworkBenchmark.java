@@ -69,6 +69,9 @@ public final class NetworkBenchmark {
             }
             // what cuDNN chose per convolution shape (CUDA backend only; empty elsewhere)
             CudnnConvProvider.plansMade().forEach(p -> System.out.println("CONVPLAN " + p));
+            // where host memory stays once every network ran (the model's weights are still open here)
+            ResidentMappings.byPath().stream().limit(15).forEach(m -> System.out.printf(Locale.ROOT, "RSS %8.1f MiB %s%n",
+                    m.getValue() / 1024.0, m.getKey()));
             if (results.containsKey("text") && results.containsKey("unet") && results.containsKey("vae")) {
                 for (int steps : new int[]{50, 20}) {
                     double ms = results.get("text")[0] + steps * results.get("unet")[0] + results.get("vae")[0];
