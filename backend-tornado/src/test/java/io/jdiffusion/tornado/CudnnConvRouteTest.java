@@ -145,7 +145,7 @@ class CudnnConvRouteTest {
         BufferPlan plan = plan(g);
         for (boolean half : new boolean[]{true, false}) {
             BufferLayout layout = new BufferLayout(g, plan, half, Set.of(), new WinogradConvolution(g, plan, false, BufferLayout::align),
-                    op -> OperatorPath.NO_DESCRIPTOR);
+                    op -> OperatorPath.NO_DESCRIPTOR, new UploadOnceArrays());
             int onCudnn = 0;
             for (Op.Conv2d c : convs(g)) {
                 ConvolutionRoute route = ConvolutionRoute.of(c, half, plan::binding);
