@@ -14,7 +14,8 @@
 #                                  ProductBenchmark), output in $OUT/CLASS.txt.
 #   scripts/gpu-measure.sh compare On the GPU machine: PyTorch + diffusers (fp16, SDPA; the UNet also as a CUDA graph) and
 #                                  `jdiffusion bench --backend tornado --precision f16` on the same random model (SD 1.5
-#                                  at 512x512 unless COMPARE_MODEL=sdxl, COMPARE_SIZE=1024), one after the other; writes
+#                                  at 512x512 unless COMPARE_MODEL=sdxl, COMPARE_SIZE=1024; F16 weights on the host, as an
+#                                  F16 checkpoint holds them, unless COMPARE_WEIGHTS=f32), one after the other; writes
 #                                  $OUT/compare.json (stage, PyTorch ms, jdiffusion ms, ratio) and prints the table. Needs
 #                                  diffusers' source as .carry/diffusers-src.tar.xz (git archive of huggingface/diffusers'
 #                                  src/diffusers) and the staged CLI (in .device/lib.tar.xz).
@@ -225,7 +226,7 @@ compare() {
       --model "$model" --size "$size" --steps "${PYTORCH_STEPS:-20,50}" > "$logs/pytorch.txt" 2>&1 || echo "pytorch failed (rc $?)" >> "$logs/pytorch.txt"
   for steps in ${COMPARE_STEPS:-20 50}; do
     timeout "${CLI_TIMEOUT:-300}" "${java[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$clicp" io.jdiffusion.cli.Main bench \
-        --model-type "$model" --backend tornado --precision f16 -W "$size" -H "$size" --steps "$steps" --iterations "${RUNS:-10}" --json \
+        --model-type "$model" --random-weights "${COMPARE_WEIGHTS:-f16}" --backend tornado --precision f16 -W "$size" -H "$size" --steps "$steps" --iterations "${RUNS:-10}" --json \
         > "$logs/jdiffusion-$steps.json" 2> "$logs/jdiffusion-$steps.txt" || echo "jdiffusion bench failed (rc $?)" >> "$logs/jdiffusion-$steps.txt"
     jd+=("$logs/jdiffusion-$steps.json")
   done

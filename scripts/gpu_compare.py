@@ -22,6 +22,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -161,6 +162,8 @@ def pytorch(args):
             res[f"pipeline_{steps}"] = {"median_ms": statistics.median(ms), "min_ms": min(ms), "max_ms": max(ms), "n": 3}
             log(f"pytorch: pipeline {steps} steps {res[f'pipeline_{steps}']['median_ms']:.1f} ms")
         res["peak_device_GiB"] = torch.cuda.max_memory_allocated() / 2**30
+    # the process's peak RSS (Linux reports KiB): CUDA libraries' pages count here as in jdiffusion's rss_peak
+    res["peak_rss_GiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "pytorch.json"), "w") as f:
         json.dump(res, f, indent=1)
@@ -196,7 +199,7 @@ def report(args):
         ratio = j / p if p and j else None
         rows.append({"stage": stage, "pytorch_ms": p, "jdiffusion_ms": j, "ratio": ratio})
     out = {"device": pt.get("device") or first.get("device"), "commit": args.commit, "date": args.date or datetime.date.today().isoformat(),
-           "rows": rows}
+           "rows": rows, "memory_GiB": memory(pt, first)}
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)
     log(f"{pt.get('model', '?')} {pt.get('size', '?')}px, batch 2, fp16 on {out['device']} (commit {out['commit']}, "
@@ -207,6 +210,15 @@ def report(args):
     for r in rows:
         fmt = lambda v: f"{v:.2f}" if v is not None else "-"  # noqa: E731
         log(f"{r['stage']:<14} {fmt(r['pytorch_ms']):>11} {fmt(r['jdiffusion_ms']):>14} {fmt(r['ratio']):>7}")
+    log(f"memory GiB: {out['memory_GiB']}")
+
+
+def memory(pt, jd):
+    """Peak device memory and peak host RSS of both, in GiB (None where not reported)."""
+    gib = lambda v: v / 2**30 if v is not None else None  # noqa: E731
+    return {"pytorch_device": pt.get("peak_device_GiB"), "pytorch_rss": pt.get("peak_rss_GiB"),
+            "jdiffusion_device": gib(jd.get("peak_device_bytes")), "jdiffusion_rss": gib(jd.get("peak_rss_bytes")),
+            "jdiffusion_rss_file": gib((jd.get("memory_bytes") or {}).get("rss_file"))}
 
 
 def load_config(model, name):

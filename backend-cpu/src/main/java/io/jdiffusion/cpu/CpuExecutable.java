@@ -90,14 +90,12 @@ final class CpuExecutable implements Executable {
 
     /**
      * Once an operator is compiled, its constants have been packed or copied into this executable, so the
-     * pages of a memory-mapped weight file are handed back to the file cache. Without this a real model
-     * stays resident twice (mapped file plus packed copy). unload() drops pages only: the mapping stays
-     * valid and reads fault the data back in.
+     * pages of a memory-mapped weight file are handed back to the file cache ({@link Value#releaseMappedPages}).
      */
     private static void releaseMappedConstants(Op op) {
         for (Value v : op.inputs()) {
-            if (v.kind() == Value.Kind.CONSTANT && v.constant().segment().isMapped()) {
-                v.constant().segment().unload();
+            if (v != null) {
+                v.releaseMappedPages();
             }
         }
     }

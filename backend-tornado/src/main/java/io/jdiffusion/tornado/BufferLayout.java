@@ -62,9 +62,10 @@ final class BufferLayout {
      * @param f32Roots    storage roots of the constants the weight array must hold (those no path took elsewhere)
      * @param winograd    places its transformed weights after the constants
      * @param descriptor  each operator's descriptor (an empty array for none), from the path that runs it
+     * @param hostWeights makes the weight and integer-constant arrays (uploaded once; host pages handed back after)
      */
     BufferLayout(Graph graph, BufferPlan plan, boolean halfActivations, Set<Integer> f32Roots, WinogradConvolution winograd,
-                 Function<Op, int[]> descriptor) {
+                 Function<Op, int[]> descriptor, UploadOnceArrays hostWeights) {
         this.graph = graph;
         this.plan = plan;
         this.halfActivations = halfActivations;
@@ -88,9 +89,9 @@ final class BufferLayout {
         floatCursor = winograd.placeWeights(floatCursor);
         nanIndex = toInt(floatCursor, "weights");
         floatCursor = align(floatCursor + 1);
-        weights = new FloatArray(toInt(floatCursor, "weights"));
+        weights = hostWeights.floats(toInt(floatCursor, "weights"));
         weights.set(nanIndex, Float.NaN);
-        intConstants = new IntArray(Math.max(1, toInt(intCursor, "integer constants")));
+        intConstants = hostWeights.ints(Math.max(1, toInt(intCursor, "integer constants")));
         for (Value v : packed) {
             if (v.dtype().isFloatingPoint()) {
                 HostCopies.toFloats(v.constant(), weights, constantOffsets[v.id()]);

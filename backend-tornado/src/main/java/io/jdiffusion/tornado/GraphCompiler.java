@@ -47,6 +47,8 @@ final class GraphCompiler {
     private final WinogradConvolution winograd;
     /** Whether activations are kept in F16. */
     private final boolean halfActivations;
+    /** The host side of every weight array, handed back once the first execution uploaded it. */
+    private final UploadOnceArrays hostWeights = new UploadOnceArrays();
 
     GraphCompiler(TornadoBackend backend, Graph graph, Precision requested) {
         this.backend = backend;
@@ -56,7 +58,7 @@ final class GraphCompiler {
         boolean tensorCoreDevice = requested == Precision.F16 && TornadoDevices.supportsTensorCores(backend.device());
         this.tensorCores = tensorCoreDevice ? new TensorCorePath(graph.name()) : null;
         this.libraries = TornadoDevices.usesLibraries(backend.device()) ? new LibraryProducts(requested == Precision.F16, graph, plan,
-                this::constantOf) : null;
+                this::constantOf, hostWeights) : null;
         // Tensor cores and the libraries take every convolution with a constant weight, so Winograd only in the
         // F32 Java kernels.
         this.winograd = new WinogradConvolution(graph, plan, !tensorCoreDevice && libraries == null && TornadoSettings.winograd(),
@@ -80,7 +82,8 @@ final class GraphCompiler {
         paths.add(javaKernels);
         Function<Op, OperatorPath> pathOf = op -> paths.stream().filter(p -> p.handles(op)).findFirst().orElseThrow();
 
-        BufferLayout layout = new BufferLayout(graph, plan, halfActivations, f32Roots, winograd, op -> pathOf.apply(op).descriptor(op));
+        BufferLayout layout = new BufferLayout(graph, plan, halfActivations, f32Roots, winograd, op -> pathOf.apply(op).descriptor(op),
+                hostWeights);
         // Buffers besides the layout's that only some executables have: the tensor cores' F16 weights and scratch,
         // the library path's staging, Winograd's scratch, the F16 arena (a placeholder in F32), the wide-head sums,
         // the split GroupNorms' partials,
@@ -118,12 +121,14 @@ final class GraphCompiler {
         for (Object buffer : chain.declaredBuffers()) {
             bytes += ((TornadoNativeArray) buffer).getNumBytesOfSegment();
         }
+        // Every constant is now in one of this executable's arrays: a mapped checkpoint's pages go back to the file.
+        graph.constants().forEach(Value::releaseMappedPages);
         // Tensor cores and the library path both imply F16 activations when F16 was asked for.
         Precision used = halfActivations ? Precision.F16 : Precision.F32;
         return new TornadoExecutable(backend, graph, used, chain.snapshots(), chain.grids(), layout.floatInputs(), layout.intInputs(),
                 layout.outputs(), layout.inputOffsets(), layout.outputOffsets(), javaKernels.idChecks(),
                 layout.steadyInputs() == null ? null : new SteadyInputs(layout, graph.inputs().size()), layout.arenaBytes(), bytes,
-                chain.taskCount());
+                chain.taskCount(), hostWeights);
     }
 
     /**
@@ -163,7 +168,7 @@ final class GraphCompiler {
             libraries.allocate();
         }
         if (tensorCores != null) {
-            tensorCores.allocate(this::constantOf);
+            tensorCores.allocate(this::constantOf, hostWeights);
         }
         return f32Roots;
     }

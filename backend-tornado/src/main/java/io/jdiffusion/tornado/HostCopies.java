@@ -40,6 +40,30 @@ final class HostCopies {
         }
     }
 
+    /**
+     * Writes {@code src} (F32, F16 or BF16) as F16 at element {@code offset} of {@code dst}: one pass, without a heap
+     * copy (an F16 tensor is copied as it is).
+     */
+    static void toHalves(Tensor src, MemorySegment dst, long offset) {
+        MemorySegment s = src.segment();
+        long n = src.elementCount();
+        long base = offset * Short.BYTES;
+        switch (src.dtype()) {
+            case F16 -> MemorySegment.copy(s, 0, dst, base, n * Short.BYTES);
+            case F32 -> {
+                for (long i = 0; i < n; i++) {
+                    dst.set(SHORT, base + i * Short.BYTES, Float.floatToFloat16(s.getAtIndex(FLOAT, i)));
+                }
+            }
+            case BF16 -> {
+                for (long i = 0; i < n; i++) {
+                    dst.set(SHORT, base + i * Short.BYTES, Float.floatToFloat16(Float.intBitsToFloat((s.getAtIndex(SHORT, i) & 0xFFFF) << 16)));
+                }
+            }
+            default -> throw new IllegalArgumentException("expected a floating-point tensor, got " + src.dtype());
+        }
+    }
+
     /** Writes the floats at element {@code offset} of {@code src} into {@code dst} (F32, F16 or BF16). */
     static void fromFloats(FloatArray src, int offset, Tensor dst) {
         MemorySegment s = src.getSegment();

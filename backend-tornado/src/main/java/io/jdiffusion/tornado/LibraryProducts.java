@@ -103,13 +103,16 @@ final class LibraryProducts implements OperatorPath {
      */
     private final long[] stagedConv = new long[3];
     private final HalfFloatArray[] convScratch = new HalfFloatArray[3];
+    /** Where the weight and bias arrays are made: uploaded once, then their host pages are handed back. */
+    private final UploadOnceArrays hostWeights;
 
     /**
      * Only where {@link TornadoDevices#usesLibraries} (this class links against TornadoVM's cuBLAS and cuDNN
      * modules, which SDKs without the CUDA backend do not load).
      */
-    LibraryProducts(boolean half, Graph graph, BufferPlan plan, Function<Value, Tensor> constants) {
+    LibraryProducts(boolean half, Graph graph, BufferPlan plan, Function<Value, Tensor> constants, UploadOnceArrays hostWeights) {
         this.half = half;
+        this.hostWeights = hostWeights;
         this.graphName = graph.name();
         this.graph = graph;
         this.plan = plan;
@@ -322,15 +325,18 @@ final class LibraryProducts implements OperatorPath {
     }
 
     /**
-     * The cuDNN convolutions' workspace: four times the largest of their x and y, between 4 and 256 MiB. cuDNN's
-     * implicit GEMMs need at most a few MiB; the transformed-domain algorithms (Winograd, FFT tiling), which cuDNN's
-     * measurement may find faster on the VAE's 512x512 layers, need a few times a tensor; an algorithm needing more
-     * than the array holds is passed over ({@code AlgorithmChoice}), and IMPLICIT_GEMM needs none, so the size decides
-     * speed, never correctness. 256 MiB bounds the device memory.
+     * The cuDNN convolutions' workspace: four times the largest of their x and y, between 4 and 256 MiB, plus the
+     * filter. cuDNN's tensor-core implicit GEMMs run NHWC: on NCHW operands they transpose x, the filter and y through
+     * the workspace at every call, so the filter (59 MiB for SD 1.5's 2560-to-1280 3x3 layers in F16) must fit beside
+     * the tensors, else cuDNN's measurement can only pass to the SIMT IMPLICIT_GEMM, which needs none and ran those
+     * layers 15x slower on an H100 (docs/PERFORMANCE.md). The transformed-domain algorithms (Winograd, FFT tiling) need a
+     * few times a tensor. An algorithm needing more than the array holds is passed over ({@code AlgorithmChoice}), and
+     * IMPLICIT_GEMM needs none, so the size decides speed, never correctness. 256 MiB plus the largest filter bounds
+     * the device memory.
      */
     static long workspaceFor(ConvShape s) {
         long tensor = Math.max(s.xElements(), s.yElements()) * s.elementBytes();
-        return Math.clamp(4 * tensor, 4L << 20, 256L << 20);
+        return Math.clamp(4 * tensor, 4L << 20, 256L << 20) + s.filterElements() * s.elementBytes();
     }
 
     /** A library task: its arguments are the library method's, without a kernel context. */
@@ -612,13 +618,9 @@ final class LibraryProducts implements OperatorPath {
         e.pointwiseGrid(id, n);
     }
 
-    private static HalfFloatArray toHalf(Tensor weight) {
-        float[] w = weight.toFloatArray();
-        HalfFloatArray dst = new HalfFloatArray(w.length);
-        MemorySegment d = dst.getSegment();
-        for (int i = 0; i < w.length; i++) {
-            d.setAtIndex(SHORT, i, Float.floatToFloat16(w[i]));
-        }
+    private HalfFloatArray toHalf(Tensor weight) {
+        HalfFloatArray dst = hostWeights.halves(toIntElements(weight.elementCount()));
+        HostCopies.toHalves(weight, dst.getSegment(), 0);
         return dst;
     }
 
@@ -627,32 +629,26 @@ final class LibraryProducts implements OperatorPath {
      * {@link #biasOffset}: one array, uploaded on the first run.
      */
     private TornadoNativeArray linearWeight(Tensor weight, Tensor bias, int weightElements, int elements) {
-        float[] w = weight.toFloatArray();
-        float[] b = bias == null ? new float[0] : bias.toFloatArray();
         int at = (int) biasOffset(weightElements);
+        int size = bias == null ? weightElements : elements;
         if (half) {
-            HalfFloatArray dst = new HalfFloatArray(bias == null ? weightElements : elements);
-            MemorySegment d = dst.getSegment();
-            for (int i = 0; i < w.length; i++) {
-                d.setAtIndex(SHORT, i, Float.floatToFloat16(w[i]));
-            }
-            for (int i = 0; i < b.length; i++) {
-                d.setAtIndex(SHORT, at + i, Float.floatToFloat16(b[i]));
+            HalfFloatArray dst = hostWeights.halves(size);
+            HostCopies.toHalves(weight, dst.getSegment(), 0);
+            if (bias != null) {
+                HostCopies.toHalves(bias, dst.getSegment(), at);
             }
             return dst;
         }
-        FloatArray dst = new FloatArray(bias == null ? weightElements : elements);
-        for (int i = 0; i < w.length; i++) {
-            dst.set(i, w[i]);
-        }
-        for (int i = 0; i < b.length; i++) {
-            dst.set(at + i, b[i]);
+        FloatArray dst = hostWeights.floats(size);
+        HostCopies.toFloats(weight, dst, 0);
+        if (bias != null) {
+            HostCopies.toFloats(bias, dst, at);
         }
         return dst;
     }
 
-    private static FloatArray toFloats(Tensor weight) {
-        FloatArray dst = new FloatArray((int) weight.elementCount());
+    private FloatArray toFloats(Tensor weight) {
+        FloatArray dst = hostWeights.floats(toIntElements(weight.elementCount()));
         HostCopies.toFloats(weight, dst, 0);
         return dst;
     }

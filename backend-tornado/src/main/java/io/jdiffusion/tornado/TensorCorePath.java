@@ -68,12 +68,12 @@ final class TensorCorePath implements OperatorPath {
     }
 
     /** Packs the taken products' weights ({@code constant}: a weight value's stored tensor) and sizes the scratch. */
-    void allocate(Function<Value, Tensor> constant) {
+    void allocate(Function<Value, Tensor> constant, UploadOnceArrays hostWeights) {
         if (halfOffsets.isEmpty() && attention.isEmpty()) {
             return;
         }
-        halfWeights = new HalfFloatArray(Math.max(1, toInt(halfCursor, "F16 weights")));
-        halfWeights.getSegment().fill((byte) 0);
+        // a fresh region of the scratch file reads as zeros: the padding between packed weights needs no fill
+        halfWeights = hostWeights.halves(Math.max(1, toInt(halfCursor, "F16 weights")));
         scratch = PoisonedArrays.floats(toInt(scratchFloats, "tensor-core scratch"));
         for (var e : halfOffsets.entrySet()) {
             Op op = e.getKey();

@@ -65,6 +65,8 @@ final class TornadoExecutable implements Executable {
     /** Whether the plan replays as CUDA graphs (then a run ends with one stream synchronisation). */
     private final boolean cudaGraphs;
     private final List<String> profileLogs = new ArrayList<>();
+    /** The weights' host arrays, handed back once the first execution has uploaded them. */
+    private final UploadOnceArrays hostWeights;
     /** Bytes TornadoVM copied to the device in the last execution of the plan (profiled executables only). */
     private long lastCopyInBytes;
     /** Executions of the plan: runs and the execution of {@link #prepare()}. */
@@ -74,7 +76,8 @@ final class TornadoExecutable implements Executable {
 
     TornadoExecutable(TornadoBackend backend, Graph graph, Precision precision, List<ImmutableTaskGraph> taskGraphs, GridScheduler grids,
                       FloatArray floatInputs, IntArray intInputs, FloatArray outputs, int[] inputOffsets, int[] outputOffsets,
-                      List<IdCheck> idChecks, SteadyInputs steady, long arenaBytes, long deviceBytes, int taskCount) {
+                      List<IdCheck> idChecks, SteadyInputs steady, long arenaBytes, long deviceBytes, int taskCount,
+                      UploadOnceArrays hostWeights) {
         this.backend = backend;
         this.graph = graph;
         this.precision = precision;
@@ -88,6 +91,7 @@ final class TornadoExecutable implements Executable {
         this.arenaBytes = arenaBytes;
         this.deviceBytes = deviceBytes;
         this.taskCount = taskCount;
+        this.hostWeights = hostWeights;
         this.graphCount = taskGraphs.size();
         TornadoExecutionPlan p = new TornadoExecutionPlan(taskGraphs.toArray(new ImmutableTaskGraph[0])).withGridScheduler(grids).withDevice(backend.device());
         // A profiled run times each kernel, which a replayed CUDA graph does not report.
@@ -200,6 +204,8 @@ final class TornadoExecutable implements Executable {
                 record(plan.withGraph(g).execute());
             }
         }
+        // Every task graph has run once, so every FIRST_EXECUTION copy is done: the device holds the weights.
+        hostWeights.release();
         if (cudaGraphs) {
             // Replayed as CUDA graphs, the copy of the outputs to the host is a step of the last graph, launched
             // asynchronously; with -Dtornado.vmflush=false nothing else waits for it (StreamOrderTest caught reads
@@ -230,6 +236,11 @@ final class TornadoExecutable implements Executable {
             throw new IllegalStateException("copies are counted only with -D" + TornadoSettings.PROFILE + "=true");
         }
         return lastCopyInBytes;
+    }
+
+    /** The host side of the weight arrays (whether released, how much is resident), for tests. */
+    UploadOnceArrays hostWeights() {
+        return hostWeights;
     }
 
     /** Executions of the plan so far (runs, and the one of {@link #prepare()}); TornadoVM's profile logs accumulate over all of them. */
@@ -279,6 +290,7 @@ final class TornadoExecutable implements Executable {
             throw new IllegalStateException("releasing the device memory of graph '" + graph.name() + "' failed", e);
         } finally {
             backend.meter().release(deviceBytes);
+            hostWeights.close();
         }
     }
 }

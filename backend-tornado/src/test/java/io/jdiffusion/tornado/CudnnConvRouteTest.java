@@ -117,14 +117,21 @@ class CudnnConvRouteTest {
     }
 
     @Test
-    void theWorkspaceIsFourTimesTheLargestTensorBetween4And256MiB() {
-        assertThat(LibraryProducts.workspaceFor(new ConvShape(1, 4, 8, 8, 4, 3, 3, 1, 1, 1, 1, true))).isEqualTo(4L << 20);
-        // x 2x320x64x64 F16 = 5 MiB: 20 MiB
-        assertThat(LibraryProducts.workspaceFor(new ConvShape(2, 320, 64, 64, 320, 3, 3, 1, 1, 1, 1, true))).isEqualTo(20L << 20);
+    void theWorkspaceIsFourTimesTheLargestTensorBetween4And256MiBPlusTheFilter() {
+        // filter 4x4x3x3 F16 = 288 bytes
+        assertThat(LibraryProducts.workspaceFor(new ConvShape(1, 4, 8, 8, 4, 3, 3, 1, 1, 1, 1, true))).isEqualTo((4L << 20) + 288);
+        // x 2x320x64x64 F16 = 5 MiB: 20 MiB, and the filter 320x320x3x3 F16
+        assertThat(LibraryProducts.workspaceFor(new ConvShape(2, 320, 64, 64, 320, 3, 3, 1, 1, 1, 1, true)))
+                .isEqualTo((20L << 20) + 320 * 320 * 9 * 2);
         // y 1x128x512x512 F16 = 64 MiB: 256 MiB
-        assertThat(LibraryProducts.workspaceFor(new ConvShape(1, 128, 512, 512, 128, 3, 3, 1, 1, 1, 1, true))).isEqualTo(256L << 20);
+        assertThat(LibraryProducts.workspaceFor(new ConvShape(1, 128, 512, 512, 128, 3, 3, 1, 1, 1, 1, true)))
+                .isEqualTo((256L << 20) + 128 * 128 * 9 * 2);
         // y 2x128x512x512 F16 = 128 MiB: capped
-        assertThat(LibraryProducts.workspaceFor(new ConvShape(2, 128, 512, 512, 128, 3, 3, 1, 1, 1, 1, true))).isEqualTo(256L << 20);
+        assertThat(LibraryProducts.workspaceFor(new ConvShape(2, 128, 512, 512, 128, 3, 3, 1, 1, 1, 1, true)))
+                .isEqualTo((256L << 20) + 128 * 128 * 9 * 2);
+        // SD 1.5's up-block 3x3 from 2560 to 1280 channels at 8x8: 4 MiB for the tensors, 56.25 MiB for the filter
+        assertThat(LibraryProducts.workspaceFor(new ConvShape(2, 2560, 8, 8, 1280, 3, 3, 1, 1, 1, 1, true)))
+                .isEqualTo((4L << 20) + 1280L * 2560 * 9 * 2);
     }
 
     /**
@@ -138,7 +145,7 @@ class CudnnConvRouteTest {
         BufferPlan plan = plan(g);
         for (boolean half : new boolean[]{true, false}) {
             BufferLayout layout = new BufferLayout(g, plan, half, Set.of(), new WinogradConvolution(g, plan, false, BufferLayout::align),
-                    op -> OperatorPath.NO_DESCRIPTOR);
+                    op -> OperatorPath.NO_DESCRIPTOR, new UploadOnceArrays());
             int onCudnn = 0;
             for (Op.Conv2d c : convs(g)) {
                 ConvolutionRoute route = ConvolutionRoute.of(c, half, plan::binding);

@@ -13,7 +13,9 @@ import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.testdata.TinySd;
 
+import io.jdiffusion.tornado.nvidia.CudnnConvProvider;
 import java.util.ArrayList;
+
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -65,6 +67,11 @@ public final class NetworkBenchmark {
                 };
                 results.put(network, time(backend, graph, precision, runs, model.textEncoder().config().vocabSize(), network, size, profilerRange));
             }
+            // what cuDNN chose per convolution shape (CUDA backend only; empty elsewhere)
+            CudnnConvProvider.plansMade().forEach(p -> System.out.println("CONVPLAN " + p));
+            // where host memory stays once every network ran (the model's weights are still open here)
+            ResidentMappings.byPath().stream().limit(15).forEach(m -> System.out.printf(Locale.ROOT, "RSS %8.1f MiB %s%n",
+                    m.getValue() / 1024.0, m.getKey()));
             if (results.containsKey("text") && results.containsKey("unet") && results.containsKey("vae")) {
                 for (int steps : new int[]{50, 20}) {
                     double ms = results.get("text")[0] + steps * results.get("unet")[0] + results.get("vae")[0];

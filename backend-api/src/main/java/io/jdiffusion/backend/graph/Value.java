@@ -58,6 +58,18 @@ public final class Value {
         return constant;
     }
 
+    /**
+     * Hands the pages of a constant backed by a memory-mapped file (a checkpoint) back to the file cache, once a
+     * backend has copied or packed it: without this a model stays resident twice, the mapped file beside the
+     * backend's copy. Only pages are dropped: the mapping stays valid and a later read faults the data back in.
+     * Does nothing for any other value.
+     */
+    public void releaseMappedPages() {
+        if (kind == Kind.CONSTANT && constant.segment().isMapped()) {
+            constant.segment().unload();
+        }
+    }
+
     public long byteSize() {
         return shape.elementCount() * dtype.byteSize();
     }

@@ -1,0 +1,137 @@
+package io.jdiffusion.tornado;
+
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The host side of one executable's weight arrays, which TornadoVM copies to the device once (first execution) and
+ * never reads again. They live in a memory-mapped scratch file, unlinked as soon as it is made, instead of in
+ * TornadoVM's anonymous memory, so that once the first execution has uploaded them {@link #release()} hands their
+ * pages back: the host keeps no resident copy of weights the device holds (SD 1.5's are 2 GiB in F16, 4 GiB in
+ * F32), and should TornadoVM ever copy an array again it reads the same data back from the file. (Anonymous memory
+ * could only be discarded, to zeros.) Released pages leave the process's resident set for the kernel's file cache,
+ * which writes them back to the unlinked file and reclaims them under memory pressure; where {@code java.io.tmpdir}
+ * is a tmpfs they stay in memory.
+ *
+ * <p>The mappings belong to an automatic arena: they are unmapped once no TornadoVM array refers to them, never
+ * while an execution plan might still copy from them.
+ */
+final class UploadOnceArrays implements AutoCloseable {
+    /** Each array starts on a page of its own, so that releasing one never touches another's data. */
+    private static final long PAGE = 4096;
+
+    private final Arena mappings = Arena.ofAuto();
+    private final List<MemorySegment> segments = new ArrayList<>();
+    private FileChannel scratch;
+    private String path;
+    private long fileBytes;
+    private boolean released;
+
+    HalfFloatArray halves(int elements) {
+        return HalfFloatArray.fromSegmentShallow(map(elements, Short.BYTES));
+    }
+
+    FloatArray floats(int elements) {
+        return FloatArray.fromSegmentShallow(map(elements, Float.BYTES));
+    }
+
+    IntArray ints(int elements) {
+        return IntArray.fromSegmentShallow(map(elements, Integer.BYTES));
+    }
+
+    /** A new region of the scratch file with room for TornadoVM's array header and {@code elements} elements. */
+    private synchronized MemorySegment map(int elements, int elementBytes) {
+        if (elements < 1) {
+            throw new IllegalArgumentException("an array needs at least one element, got " + elements);
+        }
+        if (released) {
+            throw new IllegalStateException("the weights were released after their upload; no new array can be made");
+        }
+        long bytes = TornadoNativeArray.ARRAY_HEADER + (long) elements * elementBytes;
+        try {
+            if (scratch == null) {
+                Path file = Files.createTempFile("jdiffusion-device-weights-", ".bin");
+                scratch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                path = file.toAbsolutePath().toString();
+                // Unlinked at once: the mappings keep the space alive, and nothing is left behind by a crash.
+                Files.delete(file);
+            }
+            MemorySegment segment = scratch.map(FileChannel.MapMode.READ_WRITE, fileBytes, bytes, mappings);
+            fileBytes += (bytes + PAGE - 1) / PAGE * PAGE;
+            segments.add(segment);
+            return segment;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot map " + bytes + " bytes of device weights' host copy in "
+                    + System.getProperty("java.io.tmpdir") + " (is it full?): " + e.getMessage(), e);
+        }
+    }
+
+    /** Bytes of the scratch file: every array made so far, each rounded up to whole pages. */
+    synchronized long bytes() {
+        return fileBytes;
+    }
+
+    /** Whether every array's pages have been handed back ({@link #release()}). */
+    synchronized boolean released() {
+        return released;
+    }
+
+    /** Arrays made so far. */
+    synchronized int arrays() {
+        return segments.size();
+    }
+
+    /**
+     * The scratch file's path as the process's memory map names it (unlinked: followed by " (deleted)"), or null
+     * before the first array; for tests and reports of where resident memory lies.
+     */
+    synchronized String path() {
+        return path;
+    }
+
+    /**
+     * Hands the arrays' pages back to the file (unload: the mappings stay valid, a later read faults the data back
+     * in). Called once the first execution of the plan has copied every array to the device.
+     */
+    synchronized void release() {
+        if (released) {
+            return;
+        }
+        released = true;
+        for (MemorySegment s : segments) {
+            s.unload();
+        }
+        closeFile();
+    }
+
+    @Override
+    public synchronized void close() {
+        closeFile();
+    }
+
+    private void closeFile() {
+        if (scratch != null) {
+            try {
+                // The mappings outlive the channel.
+                scratch.close();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot close the device weights' scratch file", e);
+            } finally {
+                scratch = null;
+            }
+        }
+    }
+}

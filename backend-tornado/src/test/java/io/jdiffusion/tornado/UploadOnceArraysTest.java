@@ -1,0 +1,66 @@
+package io.jdiffusion.tornado;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class UploadOnceArraysTest {
+    /** Resident kiB of the mappings of {@code arrays}' scratch file, from the process's memory map. */
+    static long residentKib(UploadOnceArrays arrays) {
+        return ResidentMappings.byPath().stream().filter(m -> m.getKey().startsWith(arrays.path())).mapToLong(java.util.Map.Entry::getValue)
+                .sum();
+    }
+
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void releasedArraysLeaveTheResidentSetAndReadBackTheirData() {
+        try (UploadOnceArrays arrays = new UploadOnceArrays()) {
+            FloatArray floats = arrays.floats(300_000);
+            HalfFloatArray halves = arrays.halves(70_001);
+            IntArray ints = arrays.ints(3);
+            for (int i = 0; i < floats.getSize(); i++) {
+                floats.set(i, i * 0.5f);
+            }
+            for (int i = 0; i < halves.getSize(); i++) {
+                halves.getSegment().setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT, i, Float.floatToFloat16(i % 1000));
+            }
+            ints.set(2, -7);
+            assertThat(floats.getSize()).isEqualTo(300_000);
+            assertThat(halves.getSize()).isEqualTo(70_001);
+            assertThat(arrays.arrays()).isEqualTo(3);
+            // each array on pages of its own: header + data rounded up to 4 KiB
+            assertThat(arrays.bytes()).isEqualTo(4096L * (
+                    ceilPages(FloatArray.ARRAY_HEADER + 1_200_000L) + ceilPages(FloatArray.ARRAY_HEADER + 140_002L) + 1));
+            long written = residentKib(arrays);
+            assertThat(written).as("resident kiB once written").isGreaterThanOrEqualTo((1_200_000 + 140_002) / 1024);
+
+            arrays.release();
+            assertThat(arrays.released()).isTrue();
+            assertThat(residentKib(arrays)).as("resident kiB once released").isZero();
+            for (int i = 0; i < floats.getSize(); i += 997) {
+                assertThat(floats.get(i)).isEqualTo(i * 0.5f);
+            }
+            assertThat(Float.float16ToFloat(halves.getSegment().getAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT, 70_000))).isEqualTo(0f);
+            assertThat(Float.float16ToFloat(halves.getSegment().getAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT, 999))).isEqualTo(999f);
+            assertThat(ints.get(2)).isEqualTo(-7);
+            assertThatThrownBy(() -> arrays.floats(4)).isInstanceOf(IllegalStateException.class).hasMessageContaining("released");
+        }
+    }
+
+    @Test
+    void anEmptyArrayIsRefused() {
+        try (UploadOnceArrays arrays = new UploadOnceArrays()) {
+            assertThatThrownBy(() -> arrays.halves(0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("got 0");
+        }
+    }
+
+    private static long ceilPages(long bytes) {
+        return (bytes + 4095) / 4096;
+    }
+}
