@@ -410,62 +410,14 @@ final class ShortKeyAttention {
             }
         } else {
             for (int c = 0; c < g.dvWritten(); c += NR) {
-                values(p, width, vp, vBase + c * nkPad, scale, s.oBlock, oAt + c, oStride);
+                Gemm.kernel(p, 0, vp, vBase + c * nkPad, width, s.oBlock, oAt + c, oStride);
             }
-        }
-    }
-
-    /**
-     * O = P V for the panel's MR rows of P (row r at {@code r * width}) and NR value channels (a packed B panel,
-     * key j at {@code vi + j * NR}), row r scaled by {@code scale[r]} and written to {@code out} from {@code o}
-     * with row stride {@code stride}: {@link Gemm#kernel}'s tile with the softmax's division in its stores.
-     */
-    private static void values(float[] p, int width, float[] v, int vi, float[] scale, float[] out, int o, int stride) {
-        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
-        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
-        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
-        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
-        FloatVector c40 = FloatVector.zero(F), c41 = FloatVector.zero(F);
-        FloatVector c50 = FloatVector.zero(F), c51 = FloatVector.zero(F);
-        int p1 = width, p2 = 2 * width, p3 = 3 * width, p4 = 4 * width, p5 = 5 * width;
-        for (int j = 0; j < width; j++, vi += NR) {
-            FloatVector b0 = FloatVector.fromArray(F, v, vi);
-            FloatVector b1 = FloatVector.fromArray(F, v, vi + L);
-            FloatVector x = FloatVector.broadcast(F, p[j]);
-            c00 = x.fma(b0, c00);
-            c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(F, p[p1 + j]);
-            c10 = x.fma(b0, c10);
-            c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(F, p[p2 + j]);
-            c20 = x.fma(b0, c20);
-            c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(F, p[p3 + j]);
-            c30 = x.fma(b0, c30);
-            c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(F, p[p4 + j]);
-            c40 = x.fma(b0, c40);
-            c41 = x.fma(b1, c41);
-            x = FloatVector.broadcast(F, p[p5 + j]);
-            c50 = x.fma(b0, c50);
-            c51 = x.fma(b1, c51);
-        }
-        c00.intoArray(out, o);
-        c01.intoArray(out, o + L);
-        c10.intoArray(out, o + stride);
-        c11.intoArray(out, o + stride + L);
-        c20.intoArray(out, o + 2 * stride);
-        c21.intoArray(out, o + 2 * stride + L);
-        c30.intoArray(out, o + 3 * stride);
-        c31.intoArray(out, o + 3 * stride + L);
-        c40.intoArray(out, o + 4 * stride);
-        c41.intoArray(out, o + 4 * stride + L);
-        c50.intoArray(out, o + 5 * stride);
-        c51.intoArray(out, o + 5 * stride + L);
-        // Scaled in place after the stores, not on the way out: C2 would otherwise hoist the six scales'
-        // loads and broadcasts above the loop, where with the twelve accumulators they spill (2x slower).
-        for (int r = 0; r < MR; r++) {
-            scaleRow(out, o + r * stride, NR, scale[r]);
+            // Divided after the products, in place: scaling the accumulators on their way out, C2 hoisted the
+            // six factors' loads and broadcasts above the key loop, where beside the twelve accumulators they
+            // spilled (1.3-2.7x the operator's time)
+            for (int r = 0; r < MR; r++) {
+                scaleRow(s.oBlock, oAt + r * oStride, g.dvWritten(), scale[r]);
+            }
         }
     }
 
@@ -501,7 +453,7 @@ final class ShortKeyAttention {
             c14 = x1.fma(b, c14);
         }
         // two scales as arguments, not array loads: their broadcasts, if hoisted above the loop, still fit
-        // beside the ten accumulators (six would not: see values)
+        // beside the ten accumulators (six beside twelve would not: see queryPanel)
         FloatVector s0 = FloatVector.broadcast(F, scale0), s1 = FloatVector.broadcast(F, scale1);
         c00.mul(s0).intoArray(out, o);
         c01.mul(s0).intoArray(out, o + L);
