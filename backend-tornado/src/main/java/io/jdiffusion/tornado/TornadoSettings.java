@@ -84,10 +84,11 @@ public final class TornadoSettings {
 
     /**
      * Whether a cuDNN convolution with bias and residual may run as one cudnnConvolutionBiasActivationForward where
-     * its algorithm allows (default true).
+     * its algorithm allows (default false: with cuDNN 9 on an H100 that call ran the SIMT implicit GEMM even where cuDNN's
+     * measurement chose a tensor-core algorithm for the unfused convolution, whose two cudnnAddTensor cost far less).
      */
     static boolean cudnnFused() {
-        return flag(CUDNN_FUSED, true);
+        return flag(CUDNN_FUSED, false);
     }
 
     /** Whether execution plans replay as CUDA graphs on the PTX and CUDA backends (default true). */
