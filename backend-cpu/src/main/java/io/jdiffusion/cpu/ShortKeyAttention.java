@@ -18,9 +18,11 @@ import static io.jdiffusion.cpu.Gemm.NR;
 
 /**
  * Attention over at most {@link #MAX_KEYS} keys (cross-attention over 77 text tokens, the text encoder's
- * causal 77 x 77 layer, self-attention over 256 and 1024 tokens) with the keys across the vector lanes: S = Q K^T and O = P V are two plain {@link Gemm} micro-kernel
- * products per {@link Gemm#MR} queries, with the query rows as the A operand read as they lie in Q, K^T
- * and V packed once per head as B panels, and every row's whole softmax in one pass.
+ * causal 77 x 77 layer, self-attention over 256 and 1024 tokens) with the keys across the vector lanes:
+ * S = Q K^T and O = P V are two plain {@link Gemm} micro-kernel products per {@link Gemm#MR} queries, with the
+ * query rows as the A operand read as they lie in a block of Q, K^T (times the softmax scale) and V packed
+ * once per head as B panels, and every row's whole softmax in one pass: the maxima, the exponentials, the
+ * sums, and the division on the output rows.
  *
  * <p>Why not {@link AttentionKernel}'s layout (queries across the lanes) here: its scores come out
  * transposed, so each query block's Q^T and O^T are transposed by vector gathers, and over 77 keys those
@@ -29,8 +31,9 @@ import static io.jdiffusion.cpu.Gemm.NR;
  * read row by row, O is written row by row, and the one horizontal step is a max and a sum per query row.
  * With the causal mask a panel of MR queries multiplies only the keys its last query sees (rounded up to
  * NR), so the 77 x 77 layer does little more than its 3003 visible query-key pairs per head instead of
- * twice that. The price is padding: keys rounded up to NR and value channels to NR; {@link #fits} keeps
- * this path to shapes where the padding wastes at most a quarter of the products.
+ * twice that. The price is padding: keys rounded up to NR and value channels to NR (value heads of exactly
+ * five vectors, SD 1.5's heads of 40 at 256 bits, are multiplied without it); {@link #fits} keeps this path
+ * to shapes where the padding wastes at most a quarter of the products.
  */
 final class ShortKeyAttention {
     /**
@@ -49,6 +52,7 @@ final class ShortKeyAttention {
      */
     private static final long PACK_BUDGET_FLOATS = 1L << 20;
 
+    /** The lane moves and blend masks of {@link #transpose8}'s three rounds. */
     private static final VectorShuffle<Float> UP1 = shift(1, true), DOWN1 = shift(1, false);
     private static final VectorShuffle<Float> UP2 = shift(2, true), DOWN2 = shift(2, false);
     private static final VectorShuffle<Float> UP4 = shift(4, true), DOWN4 = shift(4, false);
