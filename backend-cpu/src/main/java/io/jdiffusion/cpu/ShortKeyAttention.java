@@ -8,6 +8,7 @@ import jdk.incubator.vector.VectorShuffle;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static io.jdiffusion.cpu.CpuVectors.F;
 import static io.jdiffusion.cpu.CpuVectors.FLOAT;
@@ -59,15 +60,26 @@ final class ShortKeyAttention {
     private static final VectorMask<Float> ODD1 = oddGroups(1), ODD2 = oddGroups(2), ODD4 = oddGroups(4);
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+    /** Counts kernel runs, so each thread's scratch finds its aligned starts once per run ({@link Scratch#ensure}). */
+    private static final AtomicLong RUNS = new AtomicLong();
 
     private ShortKeyAttention() {
     }
 
-    /** One thread's buffers: a query block's Q rows and output rows, a panel's scores (then P). */
+    /**
+     * One thread's buffers: a query block's Q rows and output rows, a panel's scores (then P). The scores and
+     * the output rows, which the kernels walk by whole vectors, are used from their first vector-aligned
+     * element ({@link VectorAlignment}; L - 1 spare elements each).
+     */
     private static final class Scratch {
         float[] p = new float[0];
         float[] qBlock = new float[0];
         float[] oBlock = new float[0];
+        /** The first vector-aligned element of p and oBlock. */
+        int p0;
+        int o0;
+        /** The run whose placement of the arrays p0 and o0 reflect. */
+        long alignedFor = -1;
         final float[] inverseSum = new float[MR];
         final float[] shift = new float[MR * L];
         final float[] sum = new float[MR * L];
@@ -81,15 +93,24 @@ final class ShortKeyAttention {
             return row;
         }
 
-        void ensure(int nkPad, int qBlockFloats, int oBlockFloats) {
+        /** Grows the arrays as needed; once per run (a GC may have moved them since) finds their aligned starts. */
+        void ensure(int nkPad, int qBlockFloats, int oBlockFloats, long run) {
+            boolean grown = false;
             if (qBlock.length < qBlockFloats) {
                 qBlock = new float[qBlockFloats];
             }
-            if (oBlock.length < oBlockFloats) {
-                oBlock = new float[oBlockFloats];
+            if (oBlock.length < oBlockFloats + L - 1) {
+                oBlock = new float[oBlockFloats + L - 1];
+                grown = true;
             }
-            if (p.length < MR * nkPad) {
-                p = new float[MR * nkPad];
+            if (p.length < MR * nkPad + L - 1) {
+                p = new float[MR * nkPad + L - 1];
+                grown = true;
+            }
+            if (grown || alignedFor != run) {
+                alignedFor = run;
+                p0 = VectorAlignment.firstAligned(p);
+                o0 = VectorAlignment.firstAligned(oBlock);
             }
         }
     }
@@ -177,17 +198,20 @@ final class ShortKeyAttention {
         int[] gather = AttentionKernel.strides(g.d());
         return buffers -> {
             MemorySegment qs = buffers[q], ks = buffers[k], vs = buffers[v], os = buffers[out];
-            float[] kp = ws.get(Workspace.Slot.PACK_B, (long) group * heads * g.kFloats());
-            float[] vp = ws.get(Workspace.Slot.PACK_A, (long) group * heads * g.vFloats());
+            long run = RUNS.incrementAndGet();
+            // the packed panels from their first vector-aligned element, as the scratch arrays
+            float[] kp = ws.get(Workspace.Slot.PACK_B, (long) group * heads * g.kFloats() + L - 1);
+            float[] vp = ws.get(Workspace.Slot.PACK_A, (long) group * heads * g.vFloats() + L - 1);
+            int k0 = VectorAlignment.firstAligned(kp), v0 = VectorAlignment.firstAligned(vp);
             for (int first = 0; first < batch; first += group) {
                 int b0 = first, count = Math.min(group, batch - first);
                 pool.forEach(count * heads, slot -> pack(ks, vs, b0 + slot / heads, slot % heads, g, qScale, gather,
-                        kp, slot * g.kFloats(), vp, slot * g.vFloats()));
+                        kp, k0 + slot * g.kFloats(), vp, v0 + slot * g.vFloats()));
                 pool.forEach(count * blocks, task -> {
                     int slot = task / blocks;
                     int p0 = task % blocks * PANELS_PER_TASK;
-                    queryBlock(qs, os, b0 + slot, p0 * MR, Math.min(panels, p0 + PANELS_PER_TASK) * MR, g,
-                            kp, slot * heads * g.kFloats(), vp, slot * heads * g.vFloats());
+                    queryBlock(qs, os, b0 + slot, p0 * MR, Math.min(panels, p0 + PANELS_PER_TASK) * MR, g, run,
+                            kp, k0 + slot * heads * g.kFloats(), vp, v0 + slot * heads * g.vFloats());
                 });
             }
         };
@@ -362,12 +386,12 @@ final class ShortKeyAttention {
      * output rows one of the output, so each is moved by one bulk copy (streamed, instead of a cache miss per
      * head's slice of a row), and the heads read and write them in L1/L2.
      */
-    private static void queryBlock(MemorySegment qs, MemorySegment os, int b, int i0, int i1, Geometry g,
+    private static void queryBlock(MemorySegment qs, MemorySegment os, int b, int i0, int i1, Geometry g, long run,
                                    float[] kp, int kBase, float[] vp, int vBase) {
         int rows = Math.min(i1, g.nq()) - i0;
         int qRow = g.qRow(), oRow = g.oRow(), oStride = g.oStride();
         Scratch s = SCRATCH.get();
-        s.ensure(g.nkPad(), (i1 - i0) * qRow, (i1 - i0) * oStride);
+        s.ensure(g.nkPad(), (i1 - i0) * qRow, (i1 - i0) * oStride, run);
         MemorySegment.copy(qs, FLOAT, 4 * ((long) b * g.nq() + i0) * qRow, s.qBlock, 0, rows * qRow);
         // a last panel cut short multiplies zero rows (finite scores), whose outputs are not copied out
         Arrays.fill(s.qBlock, rows * qRow, roundUp(rows, MR) * qRow, 0f);
@@ -379,10 +403,10 @@ final class ShortKeyAttention {
         }
         long out = 4 * ((long) b * g.nq() + i0) * oRow;
         if (oStride == oRow) {
-            MemorySegment.copy(s.oBlock, 0, os, FLOAT, out, rows * oRow);
+            MemorySegment.copy(s.oBlock, s.o0, os, FLOAT, out, rows * oRow);
         } else {
             for (int r = 0; r < rows; r++) {
-                MemorySegment.copy(s.oBlock, r * oStride, os, FLOAT, out + 4L * r * oRow, oRow);
+                MemorySegment.copy(s.oBlock, s.o0 + r * oStride, os, FLOAT, out + 4L * r * oRow, oRow);
             }
         }
     }
@@ -395,26 +419,27 @@ final class ShortKeyAttention {
                                    float[] kp, int kBase, float[] vp, int vBase) {
         int d = g.d(), nkPad = g.nkPad(), qRow = g.qRow(), oStride = g.oStride();
         float[] p = s.p;
+        int p0 = s.p0;
         // The keys the panel's last query can see, whole B panels: the width of S and the depth of P V.
         int seenByPanel = g.causal() ? Math.min(g.nk(), first + rows) : g.nk();
         int width = roundUp(seenByPanel, NR);
         int qAt = local * qRow + h * d;
         for (int c = 0; c < width; c += NR) {
-            Gemm.kernel(s.qBlock, qAt, qRow, kp, kBase + c * d, d, p, c, width);
+            Gemm.kernel(s.qBlock, qAt, qRow, kp, kBase + c * d, d, p, p0 + c, width);
         }
         for (int r = 0; r < MR; r++) {
-            maskAfter(p, r * width, g.causal() ? Math.min(seenByPanel, first + r + 1) : g.nk(), width);
+            maskAfter(p, p0 + r * width, g.causal() ? Math.min(seenByPanel, first + r + 1) : g.nk(), width);
         }
-        softmaxRows(p, width, s.shift, s.sum, s.inverseSum);
-        int oAt = local * oStride + h * g.dv();
+        softmaxRows(p, p0, width, s.shift, s.sum, s.inverseSum);
+        int oAt = s.o0 + local * oStride + h * g.dv();
         float[] scale = s.inverseSum;
         if (g.fiveVectorValues()) {
             for (int r = 0; r < MR; r += 2) {
-                fiveVectorValues(p, r * width, width, vp, vBase, scale[r], scale[r + 1], s.oBlock, oAt + r * oStride, oStride);
+                fiveVectorValues(p, p0 + r * width, width, vp, vBase, scale[r], scale[r + 1], s.oBlock, oAt + r * oStride, oStride);
             }
         } else {
             for (int c = 0; c < g.dvWritten(); c += NR) {
-                Gemm.kernel(p, 0, vp, vBase + c * nkPad, width, s.oBlock, oAt + c, oStride);
+                Gemm.kernel(p, p0, vp, vBase + c * nkPad, width, s.oBlock, oAt + c, oStride);
             }
             // Divided after the products, in place: scaling the accumulators on their way out, C2 hoisted the
             // six factors' loads and broadcasts above the key loop, where beside the twelve accumulators they
@@ -480,14 +505,14 @@ final class ShortKeyAttention {
     }
 
     /**
-     * Replaces each of the MR rows of scores (row r at {@code r * width}, width a multiple of L, masked keys
+     * Replaces each of the MR rows of scores (row r at {@code at + r * width}, width a multiple of L, masked keys
      * -infinity) by 2^(s - the row's max), and {@code inverseSum[r]} by 1 / the row's sum. The rows go
      * through each pass (maxima, exponentials, sums) together: short rows' dependency chains overlap, and
      * the exponentials' loop is set up once.
      */
-    private static void softmaxRows(float[] p, int width, float[] shift, float[] sum, float[] inverseSum) {
-        rowMaxima(p, width, shift);
-        VectorMath.exp2NonPositive(p, 0, MR, width, width / L, L, shift, 0, sum, 0);
+    private static void softmaxRows(float[] p, int at, int width, float[] shift, float[] sum, float[] inverseSum) {
+        rowMaxima(p, at, width, shift);
+        VectorMath.exp2NonPositive(p, at, MR, width, width / L, L, shift, 0, sum, 0);
         for (int r = 0; r < MR; r++) { // in lane order, scalar: the same bits in every tier, and the rows' chains overlap
             float total = sum[r * L];
             for (int i = 1; i < L; i++) {
@@ -498,18 +523,18 @@ final class ShortKeyAttention {
     }
 
     /**
-     * shift[r * L ...] = the max of row r (at {@code r * width}), broadcast: the six rows in one loop, six
+     * shift[r * L ...] = the max of row r (at {@code at + r * width}), broadcast: the six rows in one loop, six
      * independent chains (one row at a time waits on each compare's latency). Compare and blend, not Java's
      * max (which orders NaN and signed zeros, five instructions on AVX2); a NaN score still makes its row NaN
      * through the exponentials.
      */
-    private static void rowMaxima(float[] p, int width, float[] shift) {
-        int w1 = width, w2 = 2 * width, w3 = 3 * width, w4 = 4 * width, w5 = 5 * width;
-        FloatVector m0 = FloatVector.fromArray(F, p, 0), m1 = FloatVector.fromArray(F, p, w1);
+    private static void rowMaxima(float[] p, int at, int width, float[] shift) {
+        int w0 = at, w1 = at + width, w2 = at + 2 * width, w3 = at + 3 * width, w4 = at + 4 * width, w5 = at + 5 * width;
+        FloatVector m0 = FloatVector.fromArray(F, p, w0), m1 = FloatVector.fromArray(F, p, w1);
         FloatVector m2 = FloatVector.fromArray(F, p, w2), m3 = FloatVector.fromArray(F, p, w3);
         FloatVector m4 = FloatVector.fromArray(F, p, w4), m5 = FloatVector.fromArray(F, p, w5);
         for (int j = L; j < width; j += L) {
-            FloatVector x0 = FloatVector.fromArray(F, p, j);
+            FloatVector x0 = FloatVector.fromArray(F, p, w0 + j);
             m0 = m0.blend(x0, m0.compare(VectorOperators.LT, x0));
             FloatVector x1 = FloatVector.fromArray(F, p, w1 + j);
             m1 = m1.blend(x1, m1.compare(VectorOperators.LT, x1));
