@@ -145,6 +145,9 @@ final class GraphCompiler {
             boolean constantWeight = weight != null && plan.binding(weight) == BufferPlan.Binding.CONSTANT;
             if (libraries != null && constantWeight && libraries.takeProduct(op, weight.shape(), constantOf(weight))) {
                 movedWeight = weight;
+                // converted into the product's own array: a mapped checkpoint's pages go back now, not after the
+                // whole network, so the host never holds the network's weights twice
+                graph.values().get(plan.storageRoot(weight)).releaseMappedPages();
             } else if (tensorCores != null && constantWeight) {
                 tensorCores.takeProduct(op);
                 movedWeight = weight;

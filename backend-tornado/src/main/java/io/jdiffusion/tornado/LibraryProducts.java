@@ -325,18 +325,21 @@ final class LibraryProducts implements OperatorPath {
     }
 
     /**
-     * The cuDNN convolutions' workspace: four times the largest of their x and y, between 4 and 256 MiB, plus the
-     * filter. cuDNN's tensor-core implicit GEMMs run NHWC: on NCHW operands they transpose x, the filter and y through
-     * the workspace at every call, so the filter (59 MiB for SD 1.5's 2560-to-1280 3x3 layers in F16) must fit beside
-     * the tensors, else cuDNN's measurement can only pass to the SIMT IMPLICIT_GEMM, which needs none and ran those
-     * layers 15x slower on an H100 (docs/PERFORMANCE.md). The transformed-domain algorithms (Winograd, FFT tiling) need a
-     * few times a tensor. An algorithm needing more than the array holds is passed over ({@code AlgorithmChoice}), and
-     * IMPLICIT_GEMM needs none, so the size decides speed, never correctness. 256 MiB plus the largest filter bounds
-     * the device memory.
+     * The cuDNN convolutions' workspace: four times the largest of their x and y, between 4 and 256 MiB, or x and y
+     * together where that is more (at most 1 GiB), plus the filter. cuDNN's tensor-core implicit GEMMs run NHWC: on
+     * NCHW operands they transpose x, the filter and y through the workspace at every call, so all three must fit,
+     * else cuDNN's measurement can only pass to a slower algorithm. On an H100 the SIMT IMPLICIT_GEMM, which needs no
+     * workspace, ran SD 1.5's 2560-to-1280 3x3 layers (a 59 MiB filter in F16) 15x slower, and the VAE's 512x512
+     * layers at 1024x1024 (x and y 256 MiB each) made its decode 2.9x PyTorch's (docs/PERFORMANCE.md). The
+     * transformed-domain algorithms (Winograd, FFT tiling) need a few times a tensor. An algorithm needing more than
+     * the array holds is passed over ({@code AlgorithmChoice}), and IMPLICIT_GEMM needs none, so the size decides
+     * speed, never correctness.
      */
     static long workspaceFor(ConvShape s) {
-        long tensor = Math.max(s.xElements(), s.yElements()) * s.elementBytes();
-        return Math.clamp(4 * tensor, 4L << 20, 256L << 20) + s.filterElements() * s.elementBytes();
+        long x = s.xElements() * s.elementBytes();
+        long y = s.yElements() * s.elementBytes();
+        long transposes = Math.min(x + y, 1L << 30);
+        return Math.max(Math.clamp(4 * Math.max(x, y), 4L << 20, 256L << 20), transposes) + s.filterElements() * s.elementBytes();
     }
 
     /** A library task: its arguments are the library method's, without a kernel context. */

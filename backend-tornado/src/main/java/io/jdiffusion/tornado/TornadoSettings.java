@@ -16,8 +16,9 @@ import java.util.Optional;
  *   <li>{@value #CUDA_GRAPH} = false turns CUDA-graph replay off on the PTX and CUDA backends;</li>
  *   <li>{@value #WINOGRAD} = false keeps F32 3x3 convolutions on the implicit GEMM;</li>
  *   <li>{@value #TENSOR_CORE_ATTENTION} = false keeps F16 attention on the F32 flash kernels (PTX);</li>
- *   <li>{@value #CUDNN_FUSED} = false keeps a cuDNN convolution's bias and residual out of
- *       cudnnConvolutionBiasActivationForward (a convolution, then cudnnAddTensor for each);</li>
+ *   <li>{@value #CUDNN_FUSED} = true lets a cuDNN convolution's bias and residual go into
+ *       cudnnConvolutionBiasActivationForward (default: a convolution, then cudnnAddTensor for each);</li>
+ *   <li>{@value #CUDNN_POINTWISE} = false takes 1x1 convolutions from cuDNN to im2col and cuBLAS;</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
  *   <li>{@value #WIDE_HEAD_ATTENTION} = false keeps F16 attention with heads wider than cuDNN takes (the VAE's) on
  *       the Java kernel instead of two cuBLASLt products around a softmax ({@link WideHeadAttention});</li>
@@ -33,6 +34,7 @@ public final class TornadoSettings {
     public static final String TENSOR_CORE_ATTENTION = "jdiffusion.tornado.tensorCoreAttention";
     public static final String PROFILE = "jdiffusion.tornado.profile";
     public static final String CUDNN_FUSED = "jdiffusion.tornado.cudnnFused";
+    public static final String CUDNN_POINTWISE = "jdiffusion.tornado.cudnnPointwise";
     public static final String TASKS_PER_GRAPH = "jdiffusion.tornado.tasksPerGraph";
     public static final String WIDE_HEAD_ATTENTION = "jdiffusion.tornado.wideHeadAttention";
 
@@ -89,6 +91,11 @@ public final class TornadoSettings {
      */
     static boolean cudnnFused() {
         return flag(CUDNN_FUSED, false);
+    }
+
+    /** Whether 1x1 stride-1 convolutions go to cuDNN like the others (default true), or to im2col and cuBLAS. */
+    static boolean cudnnPointwise() {
+        return flag(CUDNN_POINTWISE, true);
     }
 
     /** Whether execution plans replay as CUDA graphs on the PTX and CUDA backends (default true). */

@@ -117,7 +117,7 @@ class CudnnConvRouteTest {
     }
 
     @Test
-    void theWorkspaceIsFourTimesTheLargestTensorBetween4And256MiBPlusTheFilter() {
+    void theWorkspaceHoldsTheTransposedOperandsAndTheFilter() {
         // filter 4x4x3x3 F16 = 288 bytes
         assertThat(LibraryProducts.workspaceFor(new ConvShape(1, 4, 8, 8, 4, 3, 3, 1, 1, 1, 1, true))).isEqualTo((4L << 20) + 288);
         // x 2x320x64x64 F16 = 5 MiB: 20 MiB, and the filter 320x320x3x3 F16
@@ -126,9 +126,15 @@ class CudnnConvRouteTest {
         // y 1x128x512x512 F16 = 64 MiB: 256 MiB
         assertThat(LibraryProducts.workspaceFor(new ConvShape(1, 128, 512, 512, 128, 3, 3, 1, 1, 1, 1, true)))
                 .isEqualTo((256L << 20) + 128 * 128 * 9 * 2);
-        // y 2x128x512x512 F16 = 128 MiB: capped
+        // x and y 2x128x512x512 F16 = 128 MiB each: both together
         assertThat(LibraryProducts.workspaceFor(new ConvShape(2, 128, 512, 512, 128, 3, 3, 1, 1, 1, 1, true)))
                 .isEqualTo((256L << 20) + 128 * 128 * 9 * 2);
+        // the VAE's 512-channel layers at 1024x1024: x and y 256 MiB each, 512 MiB for both
+        assertThat(LibraryProducts.workspaceFor(new ConvShape(1, 128, 1024, 1024, 128, 3, 3, 1, 1, 1, 1, true)))
+                .isEqualTo((512L << 20) + 128 * 128 * 9 * 2);
+        // at 2048x2048 x and y would take 2 GiB: capped at 1 GiB
+        assertThat(LibraryProducts.workspaceFor(new ConvShape(1, 128, 2048, 2048, 128, 3, 3, 1, 1, 1, 1, true)))
+                .isEqualTo((1L << 30) + 128 * 128 * 9 * 2);
         // SD 1.5's up-block 3x3 from 2560 to 1280 channels at 8x8: 4 MiB for the tensors, 56.25 MiB for the filter
         assertThat(LibraryProducts.workspaceFor(new ConvShape(2, 2560, 8, 8, 1280, 3, 3, 1, 1, 1, 1, true)))
                 .isEqualTo((4L << 20) + 1280L * 2560 * 9 * 2);
