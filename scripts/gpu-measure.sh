@@ -225,8 +225,8 @@ compare() {
   PYTHONUNBUFFERED=1 PYTHONPATH="$d/src" timeout "${PYTORCH_TIMEOUT:-240}" python3 scripts/gpu_compare.py pytorch --out "$logs" \
       --model "$model" --size "$size" --steps "${PYTORCH_STEPS:-20,50}" > "$logs/pytorch.txt" 2>&1 || echo "pytorch failed (rc $?)" >> "$logs/pytorch.txt"
   for steps in ${COMPARE_STEPS:-20 50}; do
-    # -Xmx1g: the launcher's heap (./jdiffusion), so that the peak RSS is what a user's run shows
-    timeout "${CLI_TIMEOUT:-300}" "${java[@]}" -Xmx1g ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$clicp" io.jdiffusion.cli.Main bench \
+    # the launcher's heap and direct-memory cap (./jdiffusion), so that the peak RSS is what a user's run shows
+    timeout "${CLI_TIMEOUT:-300}" "${java[@]}" -Xmx1g -XX:MaxDirectMemorySize=64g ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$clicp" io.jdiffusion.cli.Main bench \
         --model-type "$model" --random-weights "${COMPARE_WEIGHTS:-f16}" --backend tornado --precision f16 -W "$size" -H "$size" --steps "$steps" --iterations "${RUNS:-10}" --json \
         > "$logs/jdiffusion-$steps.json" 2> "$logs/jdiffusion-$steps.txt" || echo "jdiffusion bench failed (rc $?)" >> "$logs/jdiffusion-$steps.txt"
     jd+=("$logs/jdiffusion-$steps.json")
