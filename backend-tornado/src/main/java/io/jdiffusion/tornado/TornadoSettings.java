@@ -161,7 +161,15 @@ public final class TornadoSettings {
      *   <li>{@code tornado.tvm.maxbytecodesize}: a network call is a chain of task graphs with thousands of
      *       bytecodes in all, past the 4 KiB default;</li>
      *   <li>{@code tornado.device.memory=64GB}: SD's weights exceed the default 4 GB device budget;</li>
-     *   <li>{@code tornado.max.events}: see {@link #MAX_EVENTS}.</li>
+     *   <li>{@code tornado.max.events}: see {@link #MAX_EVENTS};</li>
+     *   <li>{@code tornado.cuda.host.pinning=false}: TornadoVM's CUDA backend page-locks ({@code cuMemHostRegister})
+     *       the host side of every array it allocates on the device, so every weight, arena and workspace stayed
+     *       resident and locked on the host, and the weights' host arrays, which live in a mapped file so that they
+     *       can leave the resident set ({@link UploadOnceArrays}), cannot be locked (the driver refuses file-backed
+     *       pages and TornadoVM logs an error for each). Without it, on an H100 (docs/PERFORMANCE.md), the CLI's
+     *       20-step bench peaked at 3.38 GiB of host RSS at 512x512 and 3.84 GiB at 1024x1024, and the CUDA
+     *       backend's StreamOrderTest and SteadyInputTest passed under CUDA-graph replay; a call's inputs and
+     *       outputs (a few hundred KiB) are copied from pageable memory.</li>
      * </ul>
      * {@code tornado.vmflush} stays TornadoVM's (true: every task graph's execute ends with a stream
      * synchronisation). With false, on an H200 on 2026-12-04, the PTX backend handed the host unfinished outputs
@@ -176,6 +184,7 @@ public final class TornadoSettings {
         m.put("tornado.tvm.maxbytecodesize", Integer.toString(1 << 20));
         m.put("tornado.device.memory", "64GB");
         m.put("tornado.max.events", Integer.toString(MAX_EVENTS));
+        m.put("tornado.cuda.host.pinning", "false");
         return m;
     }
 

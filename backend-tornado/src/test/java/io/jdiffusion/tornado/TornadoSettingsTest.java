@@ -101,7 +101,8 @@ class TornadoSettingsTest {
         Map<String, String> defaults = TornadoSettings.runtimeDefaults();
         assertThat(defaults).doesNotContainKey("tornado.vmflush")
                 .containsEntry("tornado.max.events", Integer.toString(TornadoSettings.MAX_EVENTS))
-                .containsEntry("tornado.recover.bailout", "False");
+                .containsEntry("tornado.recover.bailout", "False")
+                .containsEntry("tornado.cuda.host.pinning", "false");
         // The test JVM's backend was made through the provider, which applied them before TornadoVM started;
         // each is now either the default or what the command line said.
         TornadoSettings.applyRuntimeDefaults();
