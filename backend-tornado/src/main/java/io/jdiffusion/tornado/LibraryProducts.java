@@ -24,8 +24,6 @@ import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 import uk.ac.manchester.tornado.cublas.CuBlas;
 import uk.ac.manchester.tornado.cudnn.CuDnn;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -54,7 +52,6 @@ final class LibraryProducts implements OperatorPath {
     private static final int CUBLAS_OP_N = 0;
     private static final int CUBLAS_OP_T = 1;
     private static final int THREADS = 256;
-    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
     /** cuBLASLt's workspace: 32 MiB, what NVIDIA recommends for Hopper, plus room to start it on a 256-byte boundary. */
     static final int WORKSPACE_BYTES = (32 << 20) + LtMatmul.MAX_ALIGNMENT;
 
@@ -329,8 +326,9 @@ final class LibraryProducts implements OperatorPath {
      * together where that is more (at most 1 GiB), plus the filter. cuDNN's tensor-core implicit GEMMs run NHWC: on
      * NCHW operands they transpose x, the filter and y through the workspace at every call, so all three must fit,
      * else cuDNN's measurement can only pass to a slower algorithm. On an H100 the SIMT IMPLICIT_GEMM, which needs no
-     * workspace, ran SD 1.5's 2560-to-1280 3x3 layers (a 59 MiB filter in F16) 15x slower, and the VAE's 512x512
-     * layers at 1024x1024 (x and y 256 MiB each) made its decode 2.9x PyTorch's (docs/PERFORMANCE.md). The
+     * workspace, ran SD 1.5's 2560-to-1280 3x3 layers (a 59 MiB filter in F16) 15x slower, and at 1024x1024, where
+     * the VAE's last layers have x and y of 256 MiB each, its decode took 264 ms against 220 ms with room for both
+     * (docs/PERFORMANCE.md). The
      * transformed-domain algorithms (Winograd, FFT tiling) need a few times a tensor. An algorithm needing more than
      * the array holds is passed over ({@code AlgorithmChoice}), and IMPLICIT_GEMM needs none, so the size decides
      * speed, never correctness.
