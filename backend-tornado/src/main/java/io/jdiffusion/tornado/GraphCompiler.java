@@ -48,13 +48,14 @@ final class GraphCompiler {
     /** Whether activations are kept in F16. */
     private final boolean halfActivations;
     /** The host side of every weight array, handed back once the first execution uploaded it. */
-    private final UploadOnceArrays hostWeights = new UploadOnceArrays();
+    private final UploadOnceArrays hostWeights;
 
     GraphCompiler(TornadoBackend backend, Graph graph, Precision requested) {
         this.backend = backend;
         this.graph = graph;
         this.name = "jd" + GRAPH_IDS.incrementAndGet();
         this.plan = BufferPlan.plan(graph, BufferLayout.ALIGN * Float.BYTES);
+        this.hostWeights = new UploadOnceArrays(UploadOnceArrays.mappable(backend.device()));
         boolean tensorCoreDevice = requested == Precision.F16 && TornadoDevices.supportsTensorCores(backend.device());
         this.tensorCores = tensorCoreDevice ? new TensorCorePath(graph.name()) : null;
         this.libraries = TornadoDevices.usesLibraries(backend.device()) ? new LibraryProducts(requested == Precision.F16, graph, plan,

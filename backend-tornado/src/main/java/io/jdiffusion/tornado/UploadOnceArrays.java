@@ -1,5 +1,6 @@
 package io.jdiffusion.tornado;
 
+import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
@@ -28,11 +29,17 @@ import java.util.List;
  *
  * <p>The mappings belong to an automatic arena: they are unmapped once no TornadoVM array refers to them, never
  * while an execution plan might still copy from them.
+ *
+ * <p>Where the device's backend page-locks every host array ({@code cuMemHostRegister}: TornadoVM's PTX backend
+ * always, its CUDA backend unless {@code tornado.cuda.host.pinning=false}, which the backend sets by default), the
+ * driver refuses file-backed pages and TornadoVM logs an error for each, so there the arrays are TornadoVM's own
+ * ({@link #UploadOnceArrays(boolean) mapped} false): they stay resident, and {@link #release()} hands nothing back.
  */
 final class UploadOnceArrays implements AutoCloseable {
     /** Each array starts on a page of its own, so that releasing one never touches another's data. */
     private static final long PAGE = 4096;
 
+    private final boolean mapped;
     private final Arena mappings = Arena.ofAuto();
     private final List<MemorySegment> segments = new ArrayList<>();
     private FileChannel scratch;
@@ -40,23 +47,55 @@ final class UploadOnceArrays implements AutoCloseable {
     private long fileBytes;
     private boolean released;
 
+    /** @param mapped whether the arrays live in the mapped scratch file (else TornadoVM allocates them) */
+    UploadOnceArrays(boolean mapped) {
+        this.mapped = mapped;
+    }
+
+    /** Arrays in the mapped scratch file. */
+    UploadOnceArrays() {
+        this(true);
+    }
+
+    /**
+     * Whether the device's TornadoVM backend leaves host arrays pageable (OpenCL; CUDA with
+     * {@code tornado.cuda.host.pinning=false}), so that the arrays may live in a mapped file.
+     */
+    static boolean mappable(TornadoDevice device) {
+        return switch (device.getTornadoVMBackend()) {
+            case PTX -> false;
+            case CUDA -> !Boolean.parseBoolean(System.getProperty("tornado.cuda.host.pinning", "true"));
+            default -> true;
+        };
+    }
+
+    /** Whether the arrays live in the mapped scratch file, so that {@link #release()} hands their pages back. */
+    boolean mapped() {
+        return mapped;
+    }
+
     HalfFloatArray halves(int elements) {
-        return HalfFloatArray.fromSegmentShallow(map(elements, Short.BYTES));
+        return mapped ? HalfFloatArray.fromSegmentShallow(map(elements, Short.BYTES)) : new HalfFloatArray(checked(elements));
     }
 
     FloatArray floats(int elements) {
-        return FloatArray.fromSegmentShallow(map(elements, Float.BYTES));
+        return mapped ? FloatArray.fromSegmentShallow(map(elements, Float.BYTES)) : new FloatArray(checked(elements));
     }
 
     IntArray ints(int elements) {
-        return IntArray.fromSegmentShallow(map(elements, Integer.BYTES));
+        return mapped ? IntArray.fromSegmentShallow(map(elements, Integer.BYTES)) : new IntArray(checked(elements));
+    }
+
+    private static int checked(int elements) {
+        if (elements < 1) {
+            throw new IllegalArgumentException("an array needs at least one element, got " + elements);
+        }
+        return elements;
     }
 
     /** A new region of the scratch file with room for TornadoVM's array header and {@code elements} elements. */
     private synchronized MemorySegment map(int elements, int elementBytes) {
-        if (elements < 1) {
-            throw new IllegalArgumentException("an array needs at least one element, got " + elements);
-        }
+        checked(elements);
         if (released) {
             throw new IllegalStateException("the weights were released after their upload; no new array can be made");
         }
@@ -84,7 +123,7 @@ final class UploadOnceArrays implements AutoCloseable {
         return fileBytes;
     }
 
-    /** Whether every array's pages have been handed back ({@link #release()}). */
+    /** Whether {@link #release()} ran: the mapped arrays' pages handed back (unmapped arrays keep theirs). */
     synchronized boolean released() {
         return released;
     }

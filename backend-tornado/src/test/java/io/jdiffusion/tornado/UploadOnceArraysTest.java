@@ -55,8 +55,28 @@ class UploadOnceArraysTest {
 
     @Test
     void anEmptyArrayIsRefused() {
-        try (UploadOnceArrays arrays = new UploadOnceArrays()) {
-            assertThatThrownBy(() -> arrays.halves(0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("got 0");
+        for (boolean mapped : new boolean[]{true, false}) {
+            try (UploadOnceArrays arrays = new UploadOnceArrays(mapped)) {
+                assertThatThrownBy(() -> arrays.halves(0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("got 0");
+            }
+        }
+    }
+
+    /** Where the backend page-locks host arrays, they are TornadoVM's own: usable, and still readable after release. */
+    @Test
+    void unmappedArraysAreTornadoVmsOwnAndKeepTheirData() {
+        try (UploadOnceArrays arrays = new UploadOnceArrays(false)) {
+            FloatArray floats = arrays.floats(1000);
+            floats.set(999, 3.5f);
+            IntArray ints = arrays.ints(2);
+            ints.set(1, 9);
+            assertThat(arrays.mapped()).isFalse();
+            assertThat(arrays.path()).isNull();
+            assertThat(arrays.bytes()).isZero();
+            arrays.release();
+            assertThat(floats.get(999)).isEqualTo(3.5f);
+            assertThat(ints.get(1)).isEqualTo(9);
+            assertThat(arrays.halves(4).getSize()).isEqualTo(4);
         }
     }
 
