@@ -1,6 +1,7 @@
 package io.jdiffusion.tornado;
 
 import io.jdiffusion.core.DType;
+import io.jdiffusion.core.HalfFloats;
 import io.jdiffusion.core.Tensor;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
@@ -20,23 +21,15 @@ final class HostCopies {
 
     /** Writes {@code src} (F32, F16 or BF16) as floats at element {@code offset} of {@code dst}. */
     static void toFloats(Tensor src, FloatArray dst, int offset) {
-        MemorySegment s = src.segment();
         MemorySegment d = dst.getSegment();
-        long n = src.elementCount();
+        long n = floatingElements(src);
         long base = (long) offset * Float.BYTES;
-        switch (src.dtype()) {
-            case F32 -> MemorySegment.copy(s, 0, d, base, n * Float.BYTES);
-            case F16 -> {
-                for (long i = 0; i < n; i++) {
-                    d.set(FLOAT, base + i * Float.BYTES, Float.float16ToFloat(s.getAtIndex(SHORT, i)));
-                }
-            }
-            case BF16 -> {
-                for (long i = 0; i < n; i++) {
-                    d.set(FLOAT, base + i * Float.BYTES, Float.intBitsToFloat((s.getAtIndex(SHORT, i) & 0xFFFF) << 16));
-                }
-            }
-            default -> throw new IllegalArgumentException("expected a floating-point tensor, got " + src.dtype());
+        if (src.dtype() == DType.F32) {
+            MemorySegment.copy(src.segment(), 0, d, base, n * Float.BYTES);
+            return;
+        }
+        for (long i = 0; i < n; i++) {
+            d.set(FLOAT, base + i * Float.BYTES, src.getFloat(i));
         }
     }
 
@@ -45,23 +38,23 @@ final class HostCopies {
      * copy (an F16 tensor is copied as it is).
      */
     static void toHalves(Tensor src, MemorySegment dst, long offset) {
-        MemorySegment s = src.segment();
-        long n = src.elementCount();
+        long n = floatingElements(src);
         long base = offset * Short.BYTES;
-        switch (src.dtype()) {
-            case F16 -> MemorySegment.copy(s, 0, dst, base, n * Short.BYTES);
-            case F32 -> {
-                for (long i = 0; i < n; i++) {
-                    dst.set(SHORT, base + i * Short.BYTES, Float.floatToFloat16(s.getAtIndex(FLOAT, i)));
-                }
-            }
-            case BF16 -> {
-                for (long i = 0; i < n; i++) {
-                    dst.set(SHORT, base + i * Short.BYTES, Float.floatToFloat16(Float.intBitsToFloat((s.getAtIndex(SHORT, i) & 0xFFFF) << 16)));
-                }
-            }
-            default -> throw new IllegalArgumentException("expected a floating-point tensor, got " + src.dtype());
+        if (src.dtype() == DType.F16) {
+            MemorySegment.copy(src.segment(), 0, dst, base, n * Short.BYTES);
+            return;
         }
+        for (long i = 0; i < n; i++) {
+            dst.set(SHORT, base + i * Short.BYTES, HalfFloats.floatToF16(src.getFloat(i)));
+        }
+    }
+
+    /** The element count of {@code src}, which must be a floating-point tensor. */
+    private static long floatingElements(Tensor src) {
+        if (!src.dtype().isFloatingPoint()) {
+            throw new IllegalArgumentException("expected a floating-point tensor, got " + src.dtype());
+        }
+        return src.elementCount();
     }
 
     /** Writes the floats at element {@code offset} of {@code src} into {@code dst} (F32, F16 or BF16). */

@@ -1,0 +1,46 @@
+package io.jdiffusion.tornado;
+
+import io.jdiffusion.core.DType;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.core.Tensor;
+import org.junit.jupiter.api.Test;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+
+import java.lang.foreign.ValueLayout;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Weights and inputs into TornadoVM's arrays: every floating-point storage type, at an element offset. */
+class HostCopiesTest {
+    private static final float[] VALUES = {0f, -1.5f, 3.140625f, 65504f, 1e-3f, -2.75e-5f, 1.0009765625f};
+
+    @Test
+    void everyFloatingPointTypeWidensToFloatsAndRoundsToHalves() {
+        for (DType type : new DType[]{DType.F32, DType.F16, DType.BF16}) {
+            try (Tensor src = Tensor.ofFloats(Shape.of(VALUES.length), VALUES).to(type)) {
+                FloatArray floats = new FloatArray(VALUES.length + 3);
+                HostCopies.toFloats(src, floats, 3);
+                HalfFloatArray halves = new HalfFloatArray(VALUES.length + 2);
+                HostCopies.toHalves(src, halves.getSegment(), 2);
+                for (int i = 0; i < VALUES.length; i++) {
+                    assertThat(floats.get(3 + i)).as("%s element %d as float", type, i).isEqualTo(src.getFloat(i));
+                    short bits = halves.getSegment().getAtIndex(ValueLayout.JAVA_SHORT, 2 + i);
+                    assertThat(bits).as("%s element %d as F16", type, i).isEqualTo(Float.floatToFloat16(src.getFloat(i)));
+                }
+                assertThat(floats.get(2)).as("before the offset").isZero();
+            }
+        }
+    }
+
+    @Test
+    void integerTensorsAreRefused() {
+        try (Tensor ids = Tensor.ofLongs(Shape.of(2), 1, 2)) {
+            assertThatThrownBy(() -> HostCopies.toFloats(ids, new FloatArray(2), 0)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("i64");
+            assertThatThrownBy(() -> HostCopies.toHalves(ids, new HalfFloatArray(2).getSegment(), 0))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("i64");
+        }
+    }
+}
