@@ -55,7 +55,7 @@ final class GraphCompiler {
         this.graph = graph;
         this.name = "jd" + GRAPH_IDS.incrementAndGet();
         this.plan = BufferPlan.plan(graph, BufferLayout.ALIGN * Float.BYTES);
-        this.hostWeights = new UploadOnceArrays(UploadOnceArrays.mappable(backend.device()));
+        this.hostWeights = new UploadOnceArrays(!TornadoDevices.pinsHostArrays(backend.device()));
         boolean tensorCoreDevice = requested == Precision.F16 && TornadoDevices.supportsTensorCores(backend.device());
         this.tensorCores = tensorCoreDevice ? new TensorCorePath(graph.name()) : null;
         this.libraries = TornadoDevices.usesLibraries(backend.device()) ? new LibraryProducts(requested == Precision.F16, graph, plan,

@@ -94,6 +94,19 @@ final class TornadoDevices {
                 && TornadoSettings.cudaGraph();
     }
 
+    /**
+     * Whether TornadoVM page-locks ({@code cuMemHostRegister}) the host side of every array it puts on the device: its
+     * PTX backend always, its CUDA backend unless {@value TornadoSettings#CUDA_HOST_PINNING} is false (the backend's
+     * default), OpenCL never.
+     */
+    static boolean pinsHostArrays(TornadoDevice device) {
+        return switch (device.getTornadoVMBackend()) {
+            case PTX -> true;
+            case CUDA -> TornadoSettings.cudaHostPinning();
+            default -> false;
+        };
+    }
+
     private static String listing(TornadoRuntime runtime) {
         StringBuilder sb = new StringBuilder();
         for (int b = 0; b < runtime.getNumBackends(); b++) {

@@ -35,6 +35,8 @@ public final class TornadoSettings {
     public static final String PROFILE = "jdiffusion.tornado.profile";
     public static final String CUDNN_FUSED = "jdiffusion.tornado.cudnnFused";
     public static final String CUDNN_POINTWISE = "jdiffusion.tornado.cudnnPointwise";
+    /** TornadoVM's option: whether its CUDA backend page-locks host arrays (TornadoVM's default true; see {@link #runtimeDefaults}). */
+    static final String CUDA_HOST_PINNING = "tornado.cuda.host.pinning";
     public static final String TASKS_PER_GRAPH = "jdiffusion.tornado.tasksPerGraph";
     public static final String WIDE_HEAD_ATTENTION = "jdiffusion.tornado.wideHeadAttention";
 
@@ -91,6 +93,11 @@ public final class TornadoSettings {
      */
     static boolean cudnnFused() {
         return flag(CUDNN_FUSED, false);
+    }
+
+    /** Whether TornadoVM's CUDA backend page-locks host arrays: false unless the command line turned it back on. */
+    static boolean cudaHostPinning() {
+        return Boolean.parseBoolean(System.getProperty(CUDA_HOST_PINNING, "true"));
     }
 
     /** Whether 1x1 stride-1 convolutions go to cuDNN like the others (default true), or to im2col and cuBLAS. */
@@ -184,7 +191,7 @@ public final class TornadoSettings {
         m.put("tornado.tvm.maxbytecodesize", Integer.toString(1 << 20));
         m.put("tornado.device.memory", "64GB");
         m.put("tornado.max.events", Integer.toString(MAX_EVENTS));
-        m.put("tornado.cuda.host.pinning", "false");
+        m.put(CUDA_HOST_PINNING, "false");
         return m;
     }
 

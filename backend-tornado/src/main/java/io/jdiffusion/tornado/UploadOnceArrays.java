@@ -1,6 +1,5 @@
 package io.jdiffusion.tornado;
 
-import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
@@ -33,7 +32,7 @@ import java.util.List;
  * <p>Where the device's backend page-locks every host array ({@code cuMemHostRegister}: TornadoVM's PTX backend
  * always, its CUDA backend unless {@code tornado.cuda.host.pinning=false}, which the backend sets by default), the
  * driver refuses file-backed pages and TornadoVM logs an error for each, so there the arrays are TornadoVM's own
- * ({@link #UploadOnceArrays(boolean) mapped} false): they stay resident, and {@link #release()} hands nothing back.
+ * ({@link #UploadOnceArrays(boolean) mapped} false, where {@link TornadoDevices#pinsHostArrays} says so): they stay resident, and {@link #release()} hands nothing back.
  */
 final class UploadOnceArrays implements AutoCloseable {
     /** Each array starts on a page of its own, so that releasing one never touches another's data. */
@@ -55,18 +54,6 @@ final class UploadOnceArrays implements AutoCloseable {
     /** Arrays in the mapped scratch file. */
     UploadOnceArrays() {
         this(true);
-    }
-
-    /**
-     * Whether the device's TornadoVM backend leaves host arrays pageable (OpenCL; CUDA with
-     * {@code tornado.cuda.host.pinning=false}), so that the arrays may live in a mapped file.
-     */
-    static boolean mappable(TornadoDevice device) {
-        return switch (device.getTornadoVMBackend()) {
-            case PTX -> false;
-            case CUDA -> !Boolean.parseBoolean(System.getProperty("tornado.cuda.host.pinning", "true"));
-            default -> true;
-        };
     }
 
     /** Whether the arrays live in the mapped scratch file, so that {@link #release()} hands their pages back. */
