@@ -33,10 +33,6 @@ record ConvolutionRoute(ConvShape shape, String fallback, boolean stageX, boolea
         Shape xs = c.x().shape();
         Shape ws = c.weight().shape();
         Shape os = c.out().shape();
-        if (ws.rank() == 4 && ws.size(2) == 1 && ws.size(3) == 1 && c.stride() == 1 && p.top() == 0 && p.left() == 0
-                && !TornadoSettings.cudnnPointwise()) {
-            return staged("a 1x1 convolution, which " + TornadoSettings.CUDNN_POINTWISE + "=false leaves to cuBLAS");
-        }
         if (xs.rank() != 4 || ws.rank() != 4 || os.rank() != 4 || ws.size(1) != xs.size(1)) {
             return staged("not a dense NCHW convolution (x " + xs + ", weight " + ws + ")");
         }

@@ -25,9 +25,11 @@ import uk.ac.manchester.tornado.cublas.CuBlas;
 import uk.ac.manchester.tornado.cudnn.CuDnn;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 import java.util.function.ToLongFunction;
 
@@ -36,7 +38,8 @@ import java.util.function.ToLongFunction;
  * only one whose stream the libraries can join). A Linear is one cuBLASLt product through jdiffusion's own provider
  * ({@link CublasLtProvider}), which reads x and writes the output at their offsets in the activation arena, with
  * the bias as cuBLASLt's bias epilogue and a residual as C (F16 operands and F32 accumulation in F16, F32 without
- * TF32 in F32); {@link LinearRoute} says what takes a detour. A convolution is cuDNN's own convolution on its
+ * TF32 in F32); {@link LinearRoute} says what takes a detour. A 1x1 convolution is likewise one batched row-major
+ * cuBLASLt product in place ({@link PointwiseConvolution}) where its operands allow. Another convolution is cuDNN's own convolution on its
  * (buffer, offset) operands ({@link io.jdiffusion.tornado.nvidia.CudnnConvProvider}; {@link ConvolutionRoute} says
  * which), else im2col then cuBLAS {@code GemmEx} or {@code Sgemm} through TornadoVM's binding; attention is cuDNN's
  * fused flash attention (F16), or, for heads wider than it takes, two cuBLASLt products around a softmax
@@ -89,6 +92,8 @@ final class LibraryProducts implements OperatorPath {
      * TornadoVM allocates it before any CUDA-graph capture.
      */
     private FloatArray workspace;
+    /** The 1x1 convolutions on one cuBLASLt product each ({@link PointwiseConvolution}), their bias after the weight. */
+    private final Set<Op> pointwise = Collections.newSetFromMap(new IdentityHashMap<>());
     /** The convolutions on cuDNN, and each one's bias in the executable's precision (absent without bias). */
     private final Map<Op, ConvolutionRoute> cudnn = new IdentityHashMap<>();
     private final Map<Op, TornadoNativeArray> biases = new IdentityHashMap<>();
@@ -124,6 +129,9 @@ final class LibraryProducts implements OperatorPath {
         if (op instanceof Op.Linear l) {
             return takeLinear(l, shape, weight);
         }
+        if (op instanceof Op.Conv2d c && takePointwise(c, weight)) {
+            return true;
+        }
         if (op instanceof Op.Conv2d c) {
             ConvolutionRoute route = ConvolutionRoute.of(c, half, plan::binding);
             if (route.onCudnn()) {
@@ -154,6 +162,28 @@ final class LibraryProducts implements OperatorPath {
             stagedColumns = Math.max(stagedColumns, k * m);
         }
         stagedProduct = Math.max(stagedProduct, rows * m);
+        return true;
+    }
+
+    /**
+     * Takes a 1x1 convolution for one cuBLASLt product ({@link PointwiseConvolution}) where every operand is stored
+     * in the product's element type and the bias, if any, is a constant, unless {@link TornadoSettings#cudnnPointwise}.
+     */
+    private boolean takePointwise(Op.Conv2d c, Tensor weight) {
+        if (TornadoSettings.cudnnPointwise() || !PointwiseConvolution.isPointwise(c) || !matches(c.x()) || !matches(c.out())
+                || (c.residual() != null && !matches(c.residual()))
+                || (c.bias() != null && plan.binding(c.bias()) != BufferPlan.Binding.CONSTANT)) {
+            return false;
+        }
+        long cout = c.out().shape().size(1);
+        long weightElements = cout * c.x().shape().size(1);
+        long stored = biasOffset(weightElements) + cout;
+        if (!fitsInt(c.x().shape().elementCount()) || !fitsInt(c.out().shape().elementCount()) || !fitsInt(stored)) {
+            return false;
+        }
+        Tensor bias = c.bias() == null ? null : constants.apply(c.bias());
+        weights.put(c, linearWeight(weight, bias, (int) weightElements, (int) stored));
+        pointwise.add(c);
         return true;
     }
 
@@ -237,6 +267,11 @@ final class LibraryProducts implements OperatorPath {
         TaskCost gemm = half ? library(CuBlas.class, "cublasGemmExFP16FP32") : library(CuBlas.class, "cublasSgemm");
         return switch (op) {
             case Op.Linear l -> linearCost(l);
+            case Op.Conv2d c when pointwise.contains(c) -> {
+                List<Object> arrays = new ArrayList<>();
+                pointwiseOperands(c, this::storageKey, v -> 0, arrays);
+                yield TaskCost.launch(arrays.size());
+            }
             case Op.Conv2d c when cudnn.containsKey(c) -> cudnn.get(c).cost(TaskCost.of(LibraryStaging.class, "rowsHalf"),
                     TaskCost.of(LibraryStaging.class, "headsFromHalf"));
             case Op.Conv2d c -> (half ? TaskCost.of(LibraryStaging.class, "im2col", "rowsHalf", "convEpilogue")
@@ -308,6 +343,23 @@ final class LibraryProducts implements OperatorPath {
     }
 
     /**
+     * The cuBLASLt task of a 1x1 convolution: its product record and, in {@code arrays}, its array parameters, each
+     * once: the workspace, the weight (with the constant bias after it), x, the output and the residual; {@code array}
+     * and {@code offset} as for {@link #linearOperands}.
+     */
+    private LtMatmul pointwiseOperands(Op.Conv2d c, Function<Value, Object> array, ToLongFunction<Value> offset, List<Object> arrays) {
+        int ws = parameter(arrays, workspace == null ? "workspace" : workspace);
+        int w = parameter(arrays, weights.get(c));
+        int x = parameter(arrays, array.apply(c.x()));
+        int out = parameter(arrays, array.apply(c.out()));
+        int residual = c.residual() == null ? -1 : parameter(arrays, array.apply(c.residual()));
+        long weightElements = (long) c.out().shape().size(1) * c.x().shape().size(1);
+        return PointwiseConvolution.product(c, half ? LtMatmul.ElementType.F16 : LtMatmul.ElementType.F32, ws, w, biasOffset(weightElements),
+                x, offset.applyAsLong(c.x()), out, offset.applyAsLong(c.out()), residual,
+                residual < 0 ? 0 : offset.applyAsLong(c.residual()));
+    }
+
+    /**
      * The index of {@code array} among the task's parameters, added where it is not there yet (by identity: the
      * cost's keys are enum constants and string literals).
      */
@@ -353,7 +405,7 @@ final class LibraryProducts implements OperatorPath {
         if (stagedProduct > 0) {
             product = PoisonedArrays.floats((int) stagedProduct);
         }
-        long workspaceSize = Math.max(routes.isEmpty() && wideHeads.isEmpty() ? 0 : WORKSPACE_BYTES, cudnn.isEmpty() ? 0 : workspaceBytes);
+        long workspaceSize = Math.max(routes.isEmpty() && pointwise.isEmpty() && wideHeads.isEmpty() ? 0 : WORKSPACE_BYTES, cudnn.isEmpty() ? 0 : workspaceBytes);
         if (workspaceSize > 0) {
             workspace = new FloatArray(toIntElements(workspaceSize / Float.BYTES));
         }
@@ -464,6 +516,13 @@ final class LibraryProducts implements OperatorPath {
     }
 
     private void conv2d(Op.Conv2d c, Emission e) {
+        if (pointwise.contains(c)) {
+            e.tasks().transferToDevice(DataTransferMode.FIRST_EXECUTION, weights.get(c));
+            List<Object> arrays = new ArrayList<>();
+            LtMatmul product = pointwiseOperands(c, v -> storage(e.slot(v), e), v -> e.slot(v).offset(), arrays);
+            e.tasks().libraryTask(e.nextTask(), CublasLtProvider::matmul, product, arrays.toArray());
+            return;
+        }
         ConvolutionRoute route = cudnn.get(c);
         if (route != null) {
             cudnnConv(c, route, e);

@@ -100,9 +100,12 @@ public final class TornadoSettings {
         return Boolean.parseBoolean(System.getProperty(CUDA_HOST_PINNING, "true"));
     }
 
-    /** Whether 1x1 stride-1 convolutions go to cuDNN like the others (default true), or to im2col and cuBLAS. */
+    /**
+     * Whether 1x1 stride-1 convolutions go to cuDNN like the others, or (default) to one cuBLASLt product on the
+     * arena where their operands allow it ({@link PointwiseConvolution}).
+     */
     static boolean cudnnPointwise() {
-        return flag(CUDNN_POINTWISE, true);
+        return flag(CUDNN_POINTWISE, false);
     }
 
     /** Whether execution plans replay as CUDA graphs on the PTX and CUDA backends (default true). */

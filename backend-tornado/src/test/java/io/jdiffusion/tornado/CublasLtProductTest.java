@@ -15,7 +15,9 @@ import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Numerics;
 import io.jdiffusion.core.Tensor;
+import io.jdiffusion.backend.graph.Padding;
 import io.jdiffusion.tornado.nvidia.CublasLtProvider;
+import io.jdiffusion.tornado.nvidia.CudnnConvProvider;
 import io.jdiffusion.tornado.nvidia.LtMatmul;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
@@ -87,14 +89,51 @@ class CublasLtProductTest extends TornadoBesideCpu {
             for (boolean staged : List.of(true, false)) {
                 for (ConformanceCase c : linearCases()) {
                     String name = c.name() + ", " + precision + (staged ? ", operands in the arena" : ", graph inputs and outputs");
-                    tests.add(DynamicTest.dynamicTest(name, () -> checkGraph(c, precision, staged, name)));
+                    tests.add(DynamicTest.dynamicTest(name, () -> checkGraph(c, precision, staged, name, false)));
                 }
             }
         }
         return tests.stream();
     }
 
-    private void checkGraph(ConformanceCase c, Precision precision, boolean staged, String name) {
+    private static List<ConformanceCase> pointwiseCases() {
+        return List.of(
+                pointwise("conv1x1 2x13x5x7 -> 11 +bias +residual (odd sizes, batch 2)", 2, 13, 5, 7, 11, true, true),
+                pointwise("conv1x1 1x40x8x8 -> 24, no bias", 1, 40, 8, 8, 24, false, false),
+                pointwise("conv1x1 2x64x16x16 -> 32 +bias (shortcut)", 2, 64, 16, 16, 32, true, false),
+                pointwise("conv1x1 2x320x16x16 -> 320 +bias +residual (proj_out)", 2, 320, 16, 16, 320, true, true));
+    }
+
+    private static ConformanceCase pointwise(String name, long n, long cin, long h, long w, long cout, boolean bias, boolean residual) {
+        return new ConformanceCase(name, Tolerances.Accuracy.DIRECT,
+                b -> new Value[]{ConformanceCases.conv(b, DType.F32, n, cin, h, w, cout, 1, 1, 1, Padding.same(0), bias, residual)});
+    }
+
+    /**
+     * 1x1 convolutions ({@link PointwiseConvolution}): one cuBLASLt product and no cuDNN call where every operand is
+     * in the product's element type (the arena; in F32 also graph inputs and outputs); cuDNN, staging them, where an
+     * F16 executable has them in F32 graph inputs and outputs.
+     */
+    @TestFactory
+    Stream<DynamicTest> pointwiseConvolutionGraphsMatchBackendCpu() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (Precision precision : List.of(Precision.F16, Precision.F32)) {
+            for (boolean staged : List.of(true, false)) {
+                for (ConformanceCase c : pointwiseCases()) {
+                    String name = c.name() + ", " + precision + (staged ? ", operands in the arena" : ", graph inputs and outputs");
+                    boolean onCudnn = precision == Precision.F16 && !staged;
+                    tests.add(DynamicTest.dynamicTest(name, () -> checkGraph(c, precision, staged, name, onCudnn)));
+                }
+            }
+        }
+        return tests.stream();
+    }
+
+    /**
+     * One case as an executable against backend-cpu, run twice (outputs NaN-poisoned); its first run must dispatch
+     * cuDNN and no cuBLASLt product where {@code onCudnn}, else cuBLASLt and no cuDNN convolution.
+     */
+    private void checkGraph(ConformanceCase c, Precision precision, boolean staged, String name, boolean onCudnn) {
         TestRandom random = TestRandom.fresh();
         double tolerance = precision == Precision.F16 ? F16_TOLERANCE : F32_TOLERANCE;
         try (Problem p = c.build(random, staged)) {
@@ -110,7 +149,17 @@ class CublasLtProductTest extends TornadoBesideCpu {
                     if (run == 2) {
                         out.forEach(d -> PoisonedOutputs.poison(tornado, d));
                     }
+                    long lt = CublasLtProvider.dispatches();
+                    long cudnn = CudnnConvProvider.dispatches();
                     exe.run(in, out);
+                    if (run == 1) {
+                        long ltRan = CublasLtProvider.dispatches() - lt;
+                        long cudnnRan = CudnnConvProvider.dispatches() - cudnn;
+                        assertThat(onCudnn ? cudnnRan : ltRan).as("%s: %s dispatched", name, onCudnn ? "cuDNN convolutions" : "cuBLASLt products")
+                                .isPositive();
+                        assertThat(onCudnn ? ltRan : cudnnRan).as("%s: %s dispatched", name, onCudnn ? "cuBLASLt products" : "cuDNN convolutions")
+                                .isZero();
+                    }
                     try (Tensor actual = tornado.download(out.getFirst())) {
                         double err = Numerics.relativeL2(actual.toFloatArray(), expected.getFirst());
                         System.out.printf(Locale.ROOT, "cublaslt %-90s run %d relL2 %.3e (tolerance %.0e)%n", name, run, err, tolerance);
@@ -189,7 +238,17 @@ class CublasLtProductTest extends TornadoBesideCpu {
         LtMatmul product = new LtMatmul(type, m, n, k, true, false, k, k, m, new LtMatmul.Operand(1, aOff), new LtMatmul.Operand(2, bOff),
                 c == null ? null : new LtMatmul.Operand(4, cOff), new LtMatmul.Operand(3, dOff),
                 bias == null ? null : new LtMatmul.Operand(biasParameter, biasOff), 0);
-        String name = type + " " + what + ": " + product;
+        runDirect(product, arrays, d, poison, dOff, expected, half, type + " " + what + ": " + product, random);
+    }
+
+    /**
+     * One library task on {@code arrays} (the workspace first, D among them), run once plainly and twice as a CUDA
+     * graph with D reset to {@code poison} before each run: D's {@code expected.length} elements from {@code dOff}
+     * match the reference, and the elements around them stay NaN.
+     */
+    private void runDirect(LtMatmul product, List<Object> arrays, TornadoNativeArray d, float[] poison, int dOff, double[] expected,
+                           boolean half, String name, TestRandom random) {
+        int size = expected.length;
         for (boolean cudaGraph : List.of(false, true)) {
             TaskGraph g = new TaskGraph(SingleKernelTest.graphName("lt"))
                     .transferToDevice(DataTransferMode.FIRST_EXECUTION, arrays.getFirst())
@@ -205,20 +264,81 @@ class CublasLtProductTest extends TornadoBesideCpu {
                     fill(d, poison);
                     p.execute();
                     float[] out = values(d);
-                    double err = Numerics.relativeL2(java.util.Arrays.copyOfRange(out, dOff, dOff + m * n), expected);
+                    double err = Numerics.relativeL2(java.util.Arrays.copyOfRange(out, dOff, dOff + size), expected);
                     String as = String.format(Locale.ROOT, "%s, %s run %d (%s)", name, cudaGraph ? "CUDA graph" : "plain", run, random);
                     System.out.printf(Locale.ROOT, "cublaslt direct %s relL2 %.3e%n", as, err);
                     assertThat(err).as(as).isLessThanOrEqualTo(half ? F16_TOLERANCE : F32_TOLERANCE);
                     if (dOff > 0) {
                         assertThat(java.util.Arrays.copyOf(out, dOff)).as("%s: nothing written before D", as).containsOnly(Float.NaN);
                     }
-                    assertThat(java.util.Arrays.copyOfRange(out, dOff + m * n, out.length)).as("%s: nothing written after D", as)
+                    assertThat(java.util.Arrays.copyOfRange(out, dOff + size, out.length)).as("%s: nothing written after D", as)
                             .containsOnly(Float.NaN);
                 }
             } catch (TornadoExecutionPlanException e) {
                 throw new IllegalStateException(name, e);
             }
         }
+    }
+
+    @TestFactory
+    Stream<DynamicTest> pointwiseConvolutionProductsOnUnalignedOffsetsMatchTheReference() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (LtMatmul.ElementType type : LtMatmul.ElementType.values()) {
+            // offsets of the weight, its bias (same array), x, y, residual: none a multiple of 8
+            tests.add(DynamicTest.dynamicTest(type + " 2 images 5x7 pixels, 13 -> 11 channels, bias and residual",
+                    () -> directPointwise(type, 2, 11, 13, 35, 3, 200, 5, 7, 9, true, true)));
+            tests.add(DynamicTest.dynamicTest(type + " 3 images 64 pixels, 40 -> 24 channels, no bias, no residual",
+                    () -> directPointwise(type, 3, 24, 40, 64, 1, -1, 3, 1, -1, false, false)));
+            tests.add(DynamicTest.dynamicTest(type + " 2 images 256 pixels, 64 -> 32 channels at offset 0, bias and residual",
+                    () -> directPointwise(type, 2, 32, 64, 256, 0, 2048, 0, 0, 0, true, true)));
+        }
+        return tests.stream();
+    }
+
+    /**
+     * y[b] [cout, pixels] = w [cout, cin] x[b] [cin, pixels] [+ bias per row] [+ residual[b]], all row-major, as
+     * {@link PointwiseConvolution} asks of cuBLASLt: the images a strided batch sharing the weight, the bias in the
+     * weight's array at {@code biasOff}.
+     */
+    private void directPointwise(LtMatmul.ElementType type, int images, int cout, int cin, int pixels, int wOff, int biasOff, int xOff,
+                                 int yOff, int rOff, boolean bias, boolean residual) {
+        TestRandom random = TestRandom.fresh();
+        boolean half = type == LtMatmul.ElementType.F16;
+        int weightEnd = wOff + cout * cin;
+        float[] w = rounded(random, bias ? Math.max(weightEnd, biasOff + cout) : weightEnd, half);
+        float[] x = rounded(random, xOff + images * cin * pixels, half);
+        float[] r = residual ? rounded(random, rOff + images * cout * pixels, half) : null;
+        double[] expected = new double[images * cout * pixels];
+        for (int b = 0; b < images; b++) {
+            for (int o = 0; o < cout; o++) {
+                for (int p = 0; p < pixels; p++) {
+                    double s = 0;
+                    for (int c = 0; c < cin; c++) {
+                        s += (double) w[wOff + o * cin + c] * x[xOff + (b * cin + c) * pixels + p];
+                    }
+                    int at = (b * cout + o) * pixels + p;
+                    s += bias ? w[biasOff + o] : 0;
+                    s += residual ? r[rOff + at] : 0;
+                    expected[at] = s;
+                }
+            }
+        }
+        List<Object> arrays = new ArrayList<>();
+        arrays.add(new FloatArray(LibraryProducts.WORKSPACE_BYTES / Float.BYTES));
+        arrays.add(array(w, half));
+        arrays.add(array(x, half));
+        float[] poison = new float[yOff + expected.length + 5];
+        java.util.Arrays.fill(poison, Float.NaN);
+        TornadoNativeArray y = array(poison, half);
+        arrays.add(y);
+        if (residual) {
+            arrays.add(array(r, half));
+        }
+        LtMatmul product = new LtMatmul(type, type, LtMatmul.Order.ROW, cout, pixels, cin, false, false, cin, pixels, pixels,
+                new LtMatmul.Batch(images, 0, (long) cin * pixels, (long) cout * pixels), new LtMatmul.Operand(1, wOff),
+                new LtMatmul.Operand(2, xOff), residual ? new LtMatmul.Operand(4, rOff) : null, new LtMatmul.Operand(3, yOff),
+                bias ? new LtMatmul.Operand(1, biasOff) : null, 0);
+        runDirect(product, arrays, y, poison, yOff, expected, half, type + " pointwise: " + product, random);
     }
 
     /** Random values, rounded to F16 where the product is in F16 (so the reference sees what the device reads). */

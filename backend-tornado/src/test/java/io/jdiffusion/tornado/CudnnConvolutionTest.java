@@ -22,6 +22,7 @@ import io.jdiffusion.tornado.nvidia.CudnnConvProvider;
 import io.jdiffusion.tornado.nvidia.CudnnConvolution;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestFactory;
 import uk.ac.manchester.tornado.api.TaskGraph;
@@ -90,6 +91,13 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
     void onlyWhereConvolutionsRunOnCudnn() {
         assumeTrue(TornadoDevices.usesLibraries(((TornadoBackend) tornado).device()),
                 "cuDNN convolutions run on TornadoVM's CUDA backend with the NVIDIA libraries loaded; the device is not one");
+        // the 1x1 cases are cuDNN's here; CublasLtProductTest checks them on their default route, cuBLASLt
+        System.setProperty(TornadoSettings.CUDNN_POINTWISE, "true");
+    }
+
+    @AfterAll
+    void pointwiseBackToItsDefault() {
+        System.clearProperty(TornadoSettings.CUDNN_POINTWISE);
     }
 
     /** What cuDNN chose for each shape (algorithm, math, workspace, fusion), for the log of a GPU run. */

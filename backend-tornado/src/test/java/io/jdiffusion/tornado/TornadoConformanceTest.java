@@ -61,13 +61,15 @@ class TornadoConformanceTest extends AgainstCpuSuite {
     /**
      * GroupNorms whose groups run split into slices ({@code NormKernels.groupNormStats} and {@code groupNormApply}):
      * three slices with a shorter last one, a mean of 40 that a one-pass variance would cancel, a batch of 2 with
-     * several groups, and a slice count that is not a power of two. Each channel is shifted by its own offset (drawn
+     * several groups, a slice count that is not a power of two, and more slices than a work-group's threads. Each channel is shifted by its own offset (drawn
      * with twice the data's spread), so the slices' means differ and the merge of their statistics matters.
      */
     static List<ConformanceCase> splitGroupNorms() {
         return List.of(
                 groupNorm("group norm 2 + silu 1x8x96x96 mean 40 (split: 3 slices, the last shorter)", 2, true, 40, 1, 8, 96, 96),
-                groupNorm("group norm 4 2x20x120x120 (split: 5 slices, 8 groups)", 4, false, -3, 2, 20, 120, 120));
+                groupNorm("group norm 4 2x20x120x120 (split: 5 slices, 8 groups)", 4, false, -3, 2, 20, 120, 120),
+                // more slices than a work-group has threads: their statistics reach local memory in two rounds
+                groupNorm("group norm 1 + silu 1x2x1457x1457 mean 5 (split: 260 slices)", 1, true, 5, 1, 2, 1457, 1457));
     }
 
     private static ConformanceCase groupNorm(String name, int groups, boolean silu, double mean, long... dims) {

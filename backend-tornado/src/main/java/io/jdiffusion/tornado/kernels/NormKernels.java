@@ -43,9 +43,6 @@ public final class NormKernels {
         int spatial = args.get(5);
         int groups = args.get(6);
         boolean xHalf = Storage.half(halves, Storage.X);
-        boolean gammaHalf = Storage.half(halves, Storage.Y);
-        boolean betaHalf = Storage.half(halves, Storage.Z);
-        boolean outHalf = Storage.half(halves, Storage.OUT);
         int lid = ctx.localIdx;
         int block = ctx.groupIdx;
         int cpg = channels / groups;
@@ -130,14 +127,20 @@ public final class NormKernels {
         float inv = 1.0f / TornadoMath.sqrt(var + eps);
         int o = outOff + block * count;
         for (int i = lid; i < count; i += t) {
-            int c = g * cpg + i / spatial;
-            float scale = inv * Storage.load(gamma, f16, gOff + c, gammaHalf);
-            float y = (Storage.load(x, f16, start + i, xHalf) - mean) * scale + Storage.load(beta, f16, bOff + c, betaHalf);
-            if (silu == 1) {
-                y = KernelMath.silu(y);
-            }
-            Storage.store(out, f16, o + i, y, outHalf);
+            normaliseOne(f16, halves, gamma, beta, out, o + i, Storage.load(x, f16, start + i, xHalf), g * cpg + i / spatial, gOff, bOff, mean,
+                    inv, silu);
         }
+    }
+
+    /** out[at] = (v - mean) * inv * gamma[c] + beta[c], then SiLU where {@code silu} is 1. */
+    private static void normaliseOne(HalfFloatArray f16, int halves, FloatArray gamma, FloatArray beta, FloatArray out, int at, float v, int c,
+                                     int gOff, int bOff, float mean, float inv, int silu) {
+        float scale = inv * Storage.load(gamma, f16, gOff + c, Storage.half(halves, Storage.Y));
+        float y = (v - mean) * scale + Storage.load(beta, f16, bOff + c, Storage.half(halves, Storage.Z));
+        if (silu == 1) {
+            y = KernelMath.silu(y);
+        }
+        Storage.store(out, f16, at, y, Storage.half(halves, Storage.OUT));
     }
 
     /**
@@ -242,6 +245,7 @@ public final class NormKernels {
     public static void groupNormApply(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray partials,
                                       FloatArray gamma, FloatArray beta, FloatArray out, float eps, int silu) {
         float[] stats = ctx.allocateFloatLocalArray(2);
+        float[] part = ctx.allocateFloatLocalArray(2 * THREADS);
         int xOff = args.get(0);
         int gOff = args.get(1);
         int bOff = args.get(2);
@@ -250,30 +254,38 @@ public final class NormKernels {
         int spatial = args.get(5);
         int groups = args.get(6);
         int slices = args.get(7);
-        boolean xHalf = Storage.half(halves, Storage.X);
-        boolean gammaHalf = Storage.half(halves, Storage.Y);
-        boolean betaHalf = Storage.half(halves, Storage.Z);
-        boolean outHalf = Storage.half(halves, Storage.OUT);
         int lid = ctx.localIdx;
         int w = ctx.groupIdx;
         int block = w / slices;
         int slice = w % slices;
         int cpg = channels / groups;
         int count = cpg * spatial;
-        if (lid == 0) {
-            float total = 0.0f;
-            float mean = 0.0f;
-            float m2 = 0.0f;
-            for (int s = 0; s < slices; s++) {
-                float ns = Math.min(SLICE, count - s * SLICE);
-                float ms = partials.get(2 * (block * slices + s));
-                float delta = ms - mean;
-                float merged = total + ns;
-                mean += delta * (ns / merged);
-                m2 += partials.get(2 * (block * slices + s) + 1) + delta * delta * (total * ns / merged);
-                total = merged;
+        // The slices' partials come into local memory THREADS at a time, one load per thread, and the first thread
+        // merges them from there: one thread reading them from global memory waited on each in turn (up to 256).
+        float total = 0.0f;
+        float groupMean = 0.0f;
+        float m2 = 0.0f;
+        for (int s0 = 0; s0 < slices; s0 += THREADS) {
+            if (s0 + lid < slices) {
+                part[2 * lid] = partials.get(2 * (block * slices + s0 + lid));
+                part[2 * lid + 1] = partials.get(2 * (block * slices + s0 + lid) + 1);
             }
-            stats[0] = mean;
+            ctx.localBarrier();
+            if (lid == 0) {
+                int loaded = Math.min(THREADS, slices - s0);
+                for (int j = 0; j < loaded; j++) {
+                    float ns = Math.min(SLICE, count - (s0 + j) * SLICE);
+                    float delta = part[2 * j] - groupMean;
+                    float merged = total + ns;
+                    groupMean += delta * (ns / merged);
+                    m2 += part[2 * j + 1] + delta * delta * (total * ns / merged);
+                    total = merged;
+                }
+            }
+            ctx.localBarrier();
+        }
+        if (lid == 0) {
+            stats[0] = groupMean;
             stats[1] = 1.0f / TornadoMath.sqrt(m2 / count + eps);
         }
         ctx.localBarrier();
@@ -282,15 +294,31 @@ public final class NormKernels {
         int g = block % groups;
         int first = slice * SLICE;
         int n = Math.min(SLICE, count - first);
-        int start = block * count + first;
-        for (int i = lid; i < n; i += THREADS) {
-            int c = g * cpg + (first + i) / spatial;
-            float scale = inv * Storage.load(gamma, f16, gOff + c, gammaHalf);
-            float y = (Storage.load(x, f16, xOff + start + i, xHalf) - mean) * scale + Storage.load(beta, f16, bOff + c, betaHalf);
-            if (silu == 1) {
-                y = KernelMath.silu(y);
-            }
-            Storage.store(out, f16, outOff + start + i, y, outHalf);
+        int xStart = xOff + block * count + first;
+        int outStart = outOff + block * count + first;
+        int c0 = g * cpg;
+        // Four elements a thread at a time, their loads ahead of the stores: x and out may be the same F16 arena, so
+        // the compiler cannot move a load above the store before it, and one load at a time left this pass waiting
+        // on memory. (Written out here: TornadoVM does not inline a helper holding this loop, over 600 nodes.)
+        boolean xHalf = Storage.half(halves, Storage.X);
+        int step = 4 * THREADS;
+        int whole = n - n % step;
+        for (int i = lid; i < whole; i += step) {
+            float x0 = Storage.load(x, f16, xStart + i, xHalf);
+            float x1 = Storage.load(x, f16, xStart + i + THREADS, xHalf);
+            float x2 = Storage.load(x, f16, xStart + i + 2 * THREADS, xHalf);
+            float x3 = Storage.load(x, f16, xStart + i + 3 * THREADS, xHalf);
+            normaliseOne(f16, halves, gamma, beta, out, outStart + i, x0, c0 + (first + i) / spatial, gOff, bOff, mean, inv, silu);
+            normaliseOne(f16, halves, gamma, beta, out, outStart + i + THREADS, x1, c0 + (first + i + THREADS) / spatial, gOff, bOff, mean,
+                    inv, silu);
+            normaliseOne(f16, halves, gamma, beta, out, outStart + i + 2 * THREADS, x2, c0 + (first + i + 2 * THREADS) / spatial, gOff, bOff,
+                    mean, inv, silu);
+            normaliseOne(f16, halves, gamma, beta, out, outStart + i + 3 * THREADS, x3, c0 + (first + i + 3 * THREADS) / spatial, gOff, bOff,
+                    mean, inv, silu);
+        }
+        for (int i = whole + lid; i < n; i += THREADS) {
+            normaliseOne(f16, halves, gamma, beta, out, outStart + i, Storage.load(x, f16, xStart + i, xHalf), c0 + (first + i) / spatial,
+                    gOff, bOff, mean, inv, silu);
         }
     }
 

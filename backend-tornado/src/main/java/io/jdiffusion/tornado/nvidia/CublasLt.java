@@ -39,6 +39,11 @@ public final class CublasLt {
     static final int MATMUL_DESC_BIAS_POINTER = 8;
     // cublasLt.h: cublasLtEpilogue_t
     static final int EPILOGUE_BIAS = 4;
+    // cublasLt.h: cublasLtMatrixLayoutAttribute_t and cublasLtOrder_t
+    static final int LAYOUT_ORDER = 1;
+    static final int LAYOUT_BATCH_COUNT = 5;
+    static final int LAYOUT_STRIDED_BATCH_OFFSET = 6;
+    static final int ORDER_ROW = 1;
     // cublasLt.h: cublasLtMatmulPreferenceAttributes_t
     static final int PREF_MAX_WORKSPACE_BYTES = 1;
     static final int PREF_MIN_ALIGNMENT_A_BYTES = 5;
@@ -72,6 +77,7 @@ public final class CublasLt {
         static final MethodHandle DESC_DESTROY = bind("cublasLtMatmulDescDestroy", JAVA_INT, JAVA_LONG);
         static final MethodHandle LAYOUT_CREATE = bind("cublasLtMatrixLayoutCreate", JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG,
                 JAVA_LONG);
+        static final MethodHandle LAYOUT_SET = bind("cublasLtMatrixLayoutSetAttribute", JAVA_INT, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
         static final MethodHandle LAYOUT_DESTROY = bind("cublasLtMatrixLayoutDestroy", JAVA_INT, JAVA_LONG);
         static final MethodHandle PREF_CREATE = bind("cublasLtMatmulPreferenceCreate", JAVA_INT, ADDRESS);
         static final MethodHandle PREF_SET = bind("cublasLtMatmulPreferenceSetAttribute", JAVA_INT, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
@@ -127,10 +133,20 @@ public final class CublasLt {
         release("cublasLtMatmulDescDestroy", Native.DESC_DESTROY, desc);
     }
 
-    /** A column-major matrix layout: {@code rows x cols}, leading dimension {@code ld}, elements of {@code type}. */
+    /** A column-major matrix layout: {@code rows x cols}, leading dimension {@code ld}, elements of {@code type} ({@link #layoutSetInt} changes the order). */
     static long layoutCreate(int type, long rows, long cols, long ld) {
         return created("cublasLtMatrixLayoutCreate", rows + "x" + cols + " ld " + ld + " type " + type,
                 out -> (int) Native.LAYOUT_CREATE.invokeExact(out, type, rows, cols, ld));
+    }
+
+    /** Sets a 4-byte (int32_t or enum: the order, the batch count) attribute of a matrix layout. */
+    static void layoutSetInt(long layout, int attribute, int value) {
+        setAttribute("cublasLtMatrixLayoutSetAttribute", Native.LAYOUT_SET, layout, attribute, value, Integer.BYTES);
+    }
+
+    /** Sets an 8-byte (int64_t: the strided batch offset) attribute of a matrix layout. */
+    static void layoutSetLong(long layout, int attribute, long value) {
+        setAttribute("cublasLtMatrixLayoutSetAttribute", Native.LAYOUT_SET, layout, attribute, value, Long.BYTES);
     }
 
     static void layoutDestroy(long layout) {

@@ -13,6 +13,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * TornadoVM library tasks {@value #LIBRARY}/{@value #MATMUL}: one cuBLASLt product ({@link LtMatmul}) on operands at
@@ -29,6 +30,8 @@ import java.util.Map;
 public final class CublasLtProvider implements TornadoLibraryProvider {
     public static final String LIBRARY = "jdiffusion/cublaslt";
     public static final String MATMUL = "matmul";
+    /** Products enqueued in this JVM (a replayed CUDA graph enqueues none): how tests see which library ran. */
+    private static final AtomicLong DISPATCHES = new AtomicLong();
 
     /**
      * The library task of {@code product} over {@code arrays} (the task's parameters, each array once: TornadoVM's
@@ -85,8 +88,14 @@ public final class CublasLtProvider implements TornadoLibraryProvider {
         if (bias != 0) {
             CublasLt.descSetLong(plan.desc, CublasLt.MATMUL_DESC_BIAS_POINTER, bias);
         }
+        DISPATCHES.incrementAndGet();
         CublasLt.matmul(context.handle, plan.desc, 1f, a, plan.aLayout, b, plan.bLayout, p.beta(), c, plan.cdLayout, d, plan.cdLayout,
                 plan.algo, ws.pointer(), ws.bytes(), context.stream, p.toString());
+    }
+
+    /** Products dispatched in this JVM so far. */
+    public static long dispatches() {
+        return DISPATCHES.get();
     }
 
     @Override
@@ -110,10 +119,12 @@ public final class CublasLtProvider implements TornadoLibraryProvider {
     }
 
     /** What the descriptors and the algorithm depend on: the product without its offsets, and each pointer's alignment. */
-    record PlanKey(LtMatmul.ElementType type, LtMatmul.ElementType outType, int m, int n, int k, boolean transA, boolean transB, int lda, int ldb, int ldd, boolean hasC,
-                   boolean hasBias, int alignA, int alignB, int alignC, int alignD, int alignBias, long workspaceBytes) {
+    record PlanKey(LtMatmul.ElementType type, LtMatmul.ElementType outType, LtMatmul.Order order, int m, int n, int k, boolean transA,
+                   boolean transB, int lda, int ldb, int ldd, LtMatmul.Batch batch, boolean hasC, boolean hasBias, int alignA, int alignB,
+                   int alignC, int alignD, int alignBias, long workspaceBytes) {
         static PlanKey of(LtMatmul p, long a, long b, long c, long d, long bias, long workspaceBytes) {
-            return new PlanKey(p.type(), p.outType(), p.m(), p.n(), p.k(), p.transA(), p.transB(), p.lda(), p.ldb(), p.ldd(), p.c() != null, bias != 0,
+            return new PlanKey(p.type(), p.outType(), p.order(), p.m(), p.n(), p.k(), p.transA(), p.transB(), p.lda(), p.ldb(), p.ldd(),
+                    p.batch(), p.c() != null, bias != 0,
                     LtMatmul.alignment(a), LtMatmul.alignment(b), LtMatmul.alignment(c), LtMatmul.alignment(d),
                     bias == 0 ? 0 : LtMatmul.alignment(bias), workspaceBytes);
         }
@@ -149,9 +160,12 @@ public final class CublasLtProvider implements TornadoLibraryProvider {
                     CublasLt.descSetInt(desc, CublasLt.MATMUL_DESC_EPILOGUE, CublasLt.EPILOGUE_BIAS);
                     CublasLt.descSetLong(desc, CublasLt.MATMUL_DESC_BIAS_POINTER, biasPointer);
                 }
-                aLayout = CublasLt.layoutCreate(type, key.transA() ? key.k() : key.m(), key.transA() ? key.m() : key.k(), key.lda());
-                bLayout = CublasLt.layoutCreate(type, key.transB() ? key.n() : key.k(), key.transB() ? key.k() : key.n(), key.ldb());
-                cdLayout = CublasLt.layoutCreate(outType, key.m(), key.n(), key.ldd());
+                LtMatmul.Batch batch = key.batch();
+                aLayout = layout(type, key.transA() ? key.k() : key.m(), key.transA() ? key.m() : key.k(), key.lda(), key.order(), batch,
+                        batch.strideA());
+                bLayout = layout(type, key.transB() ? key.n() : key.k(), key.transB() ? key.k() : key.n(), key.ldb(), key.order(), batch,
+                        batch.strideB());
+                cdLayout = layout(outType, key.m(), key.n(), key.ldd(), key.order(), batch, batch.strideD());
                 pref = CublasLt.preferenceCreate();
                 CublasLt.preferenceSetLong(pref, CublasLt.PREF_MAX_WORKSPACE_BYTES, key.workspaceBytes());
                 CublasLt.preferenceSetInt(pref, CublasLt.PREF_MIN_ALIGNMENT_A_BYTES, key.alignA());
@@ -169,6 +183,24 @@ public final class CublasLtProvider implements TornadoLibraryProvider {
                 if (!made) {
                     new Plan(desc, aLayout, bLayout, cdLayout, null).destroy();
                 }
+            }
+        }
+
+        /** A matrix layout of the product: in its order, with the batch's count and this matrix's stride where batched. */
+        private static long layout(int type, long rows, long cols, long ld, LtMatmul.Order order, LtMatmul.Batch batch, long stride) {
+            long layout = CublasLt.layoutCreate(type, rows, cols, ld);
+            try {
+                if (order == LtMatmul.Order.ROW) {
+                    CublasLt.layoutSetInt(layout, CublasLt.LAYOUT_ORDER, CublasLt.ORDER_ROW);
+                }
+                if (batch.count() > 1) {
+                    CublasLt.layoutSetInt(layout, CublasLt.LAYOUT_BATCH_COUNT, batch.count());
+                    CublasLt.layoutSetLong(layout, CublasLt.LAYOUT_STRIDED_BATCH_OFFSET, stride);
+                }
+                return layout;
+            } catch (RuntimeException e) {
+                CublasLt.layoutDestroy(layout);
+                throw e;
             }
         }
 

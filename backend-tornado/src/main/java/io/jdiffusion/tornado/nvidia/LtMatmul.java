@@ -1,8 +1,9 @@
 package io.jdiffusion.tornado.nvidia;
 
 /**
- * One cuBLASLt product, in cuBLAS's column-major terms: D (m x n, leading dimension {@code ldd}) = op(A) op(B)
- * [+ C] [+ bias], with F32 accumulation (no TF32). A and B are of element type {@code type}; C, D and the bias of
+ * One cuBLASLt product, in cuBLAS's column-major terms unless {@code order} is {@link Order#ROW}: D (m x n, leading
+ * dimension {@code ldd}) = op(A) op(B) [+ C] [+ bias], with F32 accumulation (no TF32), once or for each entry of a
+ * strided {@link Batch}. A and B are of element type {@code type}; C, D and the bias of
  * {@code outType}, the same type or F32 (F16 operands with an F32 result: attention's scores, which a softmax
  * reads next and F16 would round to three digits). A is stored {@code k x m} when {@code transA}, else {@code m x k}
  * (leading dimension {@code lda}); likewise B, {@code n x k} when {@code transB}, else {@code k x n}. C, when present,
@@ -11,8 +12,8 @@ package io.jdiffusion.tornado.nvidia;
  * library task's array parameters; parameter {@code workspace} is the workspace array. This record is the task's
  * tuning object: it rides beside the task instead of as scalar parameters of TornadoVM's task-graph buffer.
  */
-public record LtMatmul(ElementType type, ElementType outType, int m, int n, int k, boolean transA, boolean transB, int lda, int ldb,
-                       int ldd, Operand a, Operand b, Operand c, Operand d, Operand bias, int workspace) {
+public record LtMatmul(ElementType type, ElementType outType, Order order, int m, int n, int k, boolean transA, boolean transB, int lda,
+                       int ldb, int ldd, Batch batch, Operand a, Operand b, Operand c, Operand d, Operand bias, int workspace) {
     /** Largest alignment worth telling cuBLASLt about (its preferences' default and its largest requirement). */
     public static final int MAX_ALIGNMENT = 256;
 
@@ -38,6 +39,35 @@ public record LtMatmul(ElementType type, ElementType outType, int m, int n, int 
         }
     }
 
+    /**
+     * How every matrix of the product is stored: column-major (cuBLAS's own order; a leading dimension is the
+     * distance between columns) or row-major (cuBLASLt's {@code CUBLASLT_ORDER_ROW}; the distance between rows). In
+     * row order the bias still runs along D's m rows, which is what lets an NCHW 1x1 convolution, D [cout, pixels]
+     * row-major, take its per-channel bias in cuBLASLt's epilogue.
+     */
+    public enum Order {
+        COLUMN,
+        ROW
+    }
+
+    /**
+     * {@code count} products of one shape, entry i's operands {@code i x stride} elements past entry 0's: A's, B's,
+     * and D's (C shares D's). A stride of 0 shares the operand among all entries (a convolution's weight).
+     */
+    public record Batch(int count, long strideA, long strideB, long strideD) {
+        public static final Batch NONE = new Batch(1, 0, 0, 0);
+
+        public Batch {
+            if (count < 1 || strideA < 0 || strideB < 0 || strideD < 0) {
+                throw new IllegalArgumentException("a batch needs a count of at least 1 and strides of at least 0, not " + count + " x ("
+                        + strideA + ", " + strideB + ", " + strideD + ")");
+            }
+            if (count > 1 && strideD == 0) {
+                throw new IllegalArgumentException("the entries of a batch of " + count + " would all write one D: its stride is 0");
+            }
+        }
+    }
+
     /** An operand: element {@code offset} of the task's array parameter {@code parameter}. */
     public record Operand(int parameter, long offset) {
         public Operand {
@@ -49,8 +79,8 @@ public record LtMatmul(ElementType type, ElementType outType, int m, int n, int 
     }
 
     public LtMatmul {
-        if (type == null || outType == null || a == null || b == null || d == null) {
-            throw new IllegalArgumentException("a product needs element types and operands A, B and D");
+        if (type == null || outType == null || order == null || batch == null || a == null || b == null || d == null) {
+            throw new IllegalArgumentException("a product needs element types, an order, a batch and operands A, B and D");
         }
         if (outType != type && outType != ElementType.F32) {
             throw new IllegalArgumentException("a product of " + type + " operands writes " + type + (type == ElementType.F32 ? "" : " or F32")
@@ -59,16 +89,27 @@ public record LtMatmul(ElementType type, ElementType outType, int m, int n, int 
         if (m < 1 || n < 1 || k < 1) {
             throw new IllegalArgumentException("product sizes must be positive: m " + m + ", n " + n + ", k " + k);
         }
-        if (lda < (transA ? k : m) || ldb < (transB ? n : k) || ldd < m) {
-            throw new IllegalArgumentException("leading dimensions " + lda + ", " + ldb + ", " + ldd + " are shorter than the columns of "
-                    + describeShape(type, m, n, k, transA, transB));
+        // a leading dimension spans a stored column (column order) or a stored row (row order)
+        boolean rows = order == Order.ROW;
+        long aLine = rows ? (transA ? m : k) : (transA ? k : m);
+        long bLine = rows ? (transB ? k : n) : (transB ? n : k);
+        long dLine = rows ? n : m;
+        if (lda < aLine || ldb < bLine || ldd < dLine) {
+            throw new IllegalArgumentException("leading dimensions " + lda + ", " + ldb + ", " + ldd + " are shorter than the "
+                    + (rows ? "rows" : "columns") + " of " + describeShape(type, m, n, k, transA, transB));
         }
         if (workspace < 0) {
             throw new IllegalArgumentException("the workspace needs a parameter index, not " + workspace);
         }
     }
 
-    /** A product whose every operand is of {@code type}. */
+    /** One column-major product. */
+    public LtMatmul(ElementType type, ElementType outType, int m, int n, int k, boolean transA, boolean transB, int lda, int ldb, int ldd,
+                    Operand a, Operand b, Operand c, Operand d, Operand bias, int workspace) {
+        this(type, outType, Order.COLUMN, m, n, k, transA, transB, lda, ldb, ldd, Batch.NONE, a, b, c, d, bias, workspace);
+    }
+
+    /** One column-major product whose every operand is of {@code type}. */
     public LtMatmul(ElementType type, int m, int n, int k, boolean transA, boolean transB, int lda, int ldb, int ldd, Operand a, Operand b,
                     Operand c, Operand d, Operand bias, int workspace) {
         this(type, type, m, n, k, transA, transB, lda, ldb, ldd, a, b, c, d, bias, workspace);
@@ -77,23 +118,6 @@ public record LtMatmul(ElementType type, ElementType outType, int m, int n, int 
     /** beta: 1 where C is added, else 0. */
     public float beta() {
         return c == null ? 0f : 1f;
-    }
-
-    /** Rows and columns of A as stored (before its transpose). */
-    long aRows() {
-        return transA ? k : m;
-    }
-
-    long aCols() {
-        return transA ? m : k;
-    }
-
-    long bRows() {
-        return transB ? n : k;
-    }
-
-    long bCols() {
-        return transB ? k : n;
     }
 
     /** Device address of operand A or B, given the device address of its parameter's element 0. */
@@ -133,8 +157,9 @@ public record LtMatmul(ElementType type, ElementType outType, int m, int n, int 
 
     @Override
     public String toString() {
-        return describeShape(type, m, n, k, transA, transB) + (outType == type ? "" : " -> " + outType) + " ld " + lda + "/" + ldb + "/"
-                + ldd + ", A " + a + ", B " + b + ", C " + c + ", D " + d + ", bias " + bias;
+        return describeShape(type, m, n, k, transA, transB) + (outType == type ? "" : " -> " + outType) + (order == Order.ROW ? " row-major" : "")
+                + " ld " + lda + "/" + ldb + "/" + ldd + (batch.count() == 1 ? "" : " batch " + batch.count() + " strides " + batch.strideA()
+                + "/" + batch.strideB() + "/" + batch.strideD()) + ", A " + a + ", B " + b + ", C " + c + ", D " + d + ", bias " + bias;
     }
 
     private static String describeShape(ElementType t, int m, int n, int k, boolean ta, boolean tb) {

@@ -96,6 +96,37 @@ class LtMatmulTest {
         assertThat(key(product(LtMatmul.ElementType.F16, 8, 0, true, true))).as("with C").isNotEqualTo(key(at8));
     }
 
+    /** A 1x1 convolution's product: y[b] [11, 35] = w [11, 13] x[b] [13, 35], row-major, two images sharing w. */
+    private static LtMatmul pointwise(LtMatmul.Order order, LtMatmul.Batch batch) {
+        LtMatmul.Operand o = new LtMatmul.Operand(1, 0);
+        return new LtMatmul(LtMatmul.ElementType.F16, LtMatmul.ElementType.F16, order, 11, 35, 13, false, false, 13, 35, 35, batch, o, o,
+                null, new LtMatmul.Operand(2, 0), null, 0);
+    }
+
+    @Test
+    void rowOrderMeasuresLeadingDimensionsAlongRowsAndBatchesSayTheirStrides() {
+        LtMatmul.Batch images = new LtMatmul.Batch(2, 0, 13 * 35, 11 * 35);
+        LtMatmul p = pointwise(LtMatmul.Order.ROW, images);
+        assertThat(p).hasToString("F16 11x35x13 row-major ld 13/35/35 batch 2 strides 0/455/385, A Operand[parameter=1, offset=0], "
+                + "B Operand[parameter=1, offset=0], C null, D Operand[parameter=2, offset=0], bias null");
+        // A is 11 x 13: a leading dimension of 12 spans its columns of 11 rows, but not its rows of 13 columns
+        LtMatmul.Operand o = new LtMatmul.Operand(0, 0);
+        assertThat(new LtMatmul(LtMatmul.ElementType.F16, LtMatmul.ElementType.F16, LtMatmul.Order.COLUMN, 11, 35, 13, false, false, 12, 35,
+                35, LtMatmul.Batch.NONE, o, o, null, o, null, 0).lda()).isEqualTo(12);
+        assertThatThrownBy(() -> new LtMatmul(LtMatmul.ElementType.F16, LtMatmul.ElementType.F16, LtMatmul.Order.ROW, 11, 35, 13, false, false,
+                12, 35, 35, LtMatmul.Batch.NONE, o, o, null, o, null, 0)).hasMessageContaining("shorter than the rows");
+        assertThat(key(p)).as("order and batch are part of the plan").isNotEqualTo(key(pointwise(LtMatmul.Order.ROW, LtMatmul.Batch.NONE)));
+        assertThat(key(p)).isNotEqualTo(key(pointwise(LtMatmul.Order.ROW, new LtMatmul.Batch(3, 0, 13 * 35, 11 * 35))));
+    }
+
+    @Test
+    void batchesNeedACountAndDistinctOutputs() {
+        assertThatThrownBy(() -> new LtMatmul.Batch(0, 0, 1, 1)).hasMessageContaining("count of at least 1");
+        assertThatThrownBy(() -> new LtMatmul.Batch(2, 0, -1, 1)).hasMessageContaining("strides of at least 0");
+        assertThatThrownBy(() -> new LtMatmul.Batch(2, 5, 5, 0)).hasMessageContaining("would all write one D");
+        assertThat(new LtMatmul.Batch(1, 0, 0, 0)).isEqualTo(LtMatmul.Batch.NONE);
+    }
+
     private static CublasLtProvider.PlanKey key(LtMatmul p) {
         long a = p.inputPointer(p.a(), BASE);
         long b = p.inputPointer(p.b(), BASE + 4096);
