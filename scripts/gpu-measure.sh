@@ -98,9 +98,10 @@ pack_sdk() {
   cp -r "$src/etc/exportLists" "$src/etc/tornado.properties" "$tmp/etc/"
   echo "tornado.backends=ptx-backend,cuda-backend" > "$tmp/etc/tornado.backend"
   cp "$src"/lib/libtornado-{ptx,cuda,cublas,cudnn}.so "$tmp/lib/"
+  # The JNI drivers' *-libs.jar hold copies of lib/'s native libraries, which TornadoVM loads from java.library.path.
   for j in "$src"/share/java/tornado/*.jar; do
     case $(basename "$j") in
-      tornado-drivers-opencl*|tornado-benchmarks*|tornado-examples*|tornado-fuzz*|tornado-unittests*|tornado-cufft*|tornado-cusparse*|tornado-cutlass*|tornado-drivers-cufft*|tornado-drivers-cusparse*|tornado-drivers-cutlass*|junit*|hamcrest*|jmh*|jopt*|lucene*|ejml*) ;;
+      *-jni-*-libs.jar|tornado-drivers-opencl*|tornado-benchmarks*|tornado-examples*|tornado-fuzz*|tornado-unittests*|tornado-cufft*|tornado-cusparse*|tornado-cutlass*|tornado-drivers-cufft*|tornado-drivers-cusparse*|tornado-drivers-cutlass*|junit*|hamcrest*|jmh*|jopt*|lucene*|ejml*) ;;
       *) cp "$j" "$tmp/share/java/tornado/" ;;
     esac
   done

@@ -92,7 +92,7 @@ final class LibraryProducts implements OperatorPath {
      * TornadoVM allocates it before any CUDA-graph capture.
      */
     private FloatArray workspace;
-    /** The 1x1 convolutions on one cuBLASLt product each ({@link PointwiseConvolution}), their bias after the weight. */
+    /** The 1x1 convolutions on one cuBLASLt product each ({@link PointwiseConvolution}). */
     private final Set<Op> pointwise = Collections.newSetFromMap(new IdentityHashMap<>());
     /** The convolutions on cuDNN, and each one's bias in the executable's precision (absent without bias). */
     private final Map<Op, ConvolutionRoute> cudnn = new IdentityHashMap<>();
@@ -175,14 +175,11 @@ final class LibraryProducts implements OperatorPath {
                 || (c.bias() != null && plan.binding(c.bias()) != BufferPlan.Binding.CONSTANT)) {
             return false;
         }
-        long cout = c.out().shape().size(1);
-        long weightElements = cout * c.x().shape().size(1);
-        long stored = biasOffset(weightElements) + cout;
-        if (!fitsInt(c.x().shape().elementCount()) || !fitsInt(c.out().shape().elementCount()) || !fitsInt(stored)) {
+        long weightElements = (long) c.out().shape().size(1) * c.x().shape().size(1);
+        if (!fitsInt(c.x().shape().elementCount()) || !fitsInt(c.out().shape().elementCount()) || !fitsInt(weightElements)) {
             return false;
         }
-        Tensor bias = c.bias() == null ? null : constants.apply(c.bias());
-        weights.put(c, linearWeight(weight, bias, (int) weightElements, (int) stored));
+        weights.put(c, half ? toHalf(weight) : toFloats(weight));
         pointwise.add(c);
         return true;
     }
@@ -270,7 +267,8 @@ final class LibraryProducts implements OperatorPath {
             case Op.Conv2d c when pointwise.contains(c) -> {
                 List<Object> arrays = new ArrayList<>();
                 pointwiseOperands(c, this::storageKey, v -> 0, arrays);
-                yield TaskCost.launch(arrays.size());
+                TaskCost product = TaskCost.launch(arrays.size());
+                yield c.bias() == null ? product : product.plus(TaskCost.of(LibraryStaging.class, "channelBias"));
             }
             case Op.Conv2d c when cudnn.containsKey(c) -> cudnn.get(c).cost(TaskCost.of(LibraryStaging.class, "rowsHalf"),
                     TaskCost.of(LibraryStaging.class, "headsFromHalf"));
@@ -344,8 +342,8 @@ final class LibraryProducts implements OperatorPath {
 
     /**
      * The cuBLASLt task of a 1x1 convolution: its product record and, in {@code arrays}, its array parameters, each
-     * once: the workspace, the weight (with the constant bias after it), x, the output and the residual; {@code array}
-     * and {@code offset} as for {@link #linearOperands}.
+     * once: the workspace, the weight, x, the output and the residual; {@code array} and {@code offset} as for
+     * {@link #linearOperands}.
      */
     private LtMatmul pointwiseOperands(Op.Conv2d c, Function<Value, Object> array, ToLongFunction<Value> offset, List<Object> arrays) {
         int ws = parameter(arrays, workspace == null ? "workspace" : workspace);
@@ -353,10 +351,8 @@ final class LibraryProducts implements OperatorPath {
         int x = parameter(arrays, array.apply(c.x()));
         int out = parameter(arrays, array.apply(c.out()));
         int residual = c.residual() == null ? -1 : parameter(arrays, array.apply(c.residual()));
-        long weightElements = (long) c.out().shape().size(1) * c.x().shape().size(1);
-        return PointwiseConvolution.product(c, half ? LtMatmul.ElementType.F16 : LtMatmul.ElementType.F32, ws, w, biasOffset(weightElements),
-                x, offset.applyAsLong(c.x()), out, offset.applyAsLong(c.out()), residual,
-                residual < 0 ? 0 : offset.applyAsLong(c.residual()));
+        return PointwiseConvolution.product(c, half ? LtMatmul.ElementType.F16 : LtMatmul.ElementType.F32, ws, w, x, offset.applyAsLong(c.x()),
+                out, offset.applyAsLong(c.out()), residual, residual < 0 ? 0 : offset.applyAsLong(c.residual()));
     }
 
     /**
@@ -521,6 +517,16 @@ final class LibraryProducts implements OperatorPath {
             List<Object> arrays = new ArrayList<>();
             LtMatmul product = pointwiseOperands(c, v -> storage(e.slot(v), e), v -> e.slot(v).offset(), arrays);
             e.tasks().libraryTask(e.nextTask(), CublasLtProvider::matmul, product, arrays.toArray());
+            if (c.bias() != null) {
+                Slot b = e.slot(c.bias());
+                Slot o = e.slot(c.out());
+                int n = toIntElements(c.out().shape().elementCount());
+                Shape os = c.out().shape();
+                String id = e.nextTask();
+                e.tasks().task(id, LibraryStaging::channelBias, e.ctx(), e.halfArena(), Slot.bit(b, Storage.Z) | o.bit(Storage.OUT),
+                        e.args(b.offset(), o.offset(), n, os.size(1), os.size(2) * os.size(3)), b.floats(), o.floats());
+                e.pointwiseGrid(id, n);
+            }
             return;
         }
         ConvolutionRoute route = cudnn.get(c);

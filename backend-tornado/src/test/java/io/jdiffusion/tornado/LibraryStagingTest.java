@@ -21,7 +21,8 @@ import java.util.function.Function;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The F32 moves around a cuBLAS call ({@link LibraryStaging}: im2col, the linear and convolution epilogues) as
+ * The F32 moves around a cuBLAS call ({@link LibraryStaging}: im2col, the linear and convolution epilogues, the
+ * in-place channel bias) as
  * plain kernels on the tests' TornadoVM device, against host references in double. On the H100 the whole
  * library path is checked against backend-cpu by the conformance suites on TornadoVM's CUDA backend; this keeps
  * the kernels around it covered where no NVIDIA library runs (PoCL). Outputs start as NaN, so an element no
@@ -57,6 +58,34 @@ class LibraryStagingTest extends SingleKernelTest {
     void convEpilogueMovesTheProductToNchwWithBiasAndResidual() {
         checkConvEpilogue(2, 6, 35, true, true);
         checkConvEpilogue(1, 3, 1, false, false);
+    }
+
+    /**
+     * The bias of a 1x1 convolution's row-major product, added in place: every element moves by its channel's bias
+     * (random, so an element the kernel skips keeps its old value and fails), over two images with a bias offset.
+     */
+    @Test
+    void channelBiasAddsEachChannelsBiasInPlace() {
+        int batch = 2;
+        int channels = 5;
+        int pixels = 37;
+        int n = batch * channels * pixels;
+        int biasOffset = 3;
+        float[] y = values(n);
+        float[] b = values(biasOffset + channels);
+        double[] expected = new double[n];
+        for (int i = 0; i < n; i++) {
+            expected[i] = y[i] + b[biasOffset + (i / pixels) % channels];
+        }
+        FloatArray out = FloatArray.fromArray(y);
+        FloatArray bias = FloatArray.fromArray(b);
+        IntArray args = IntArray.fromElements(biasOffset, 0, n, channels, pixels);
+        TaskGraph g = new TaskGraph(graphName("channel_bias"))
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, out, bias, args, NO_HALVES)
+                .task("t", LibraryStaging::channelBias, new KernelContext(), NO_HALVES, 0, args, bias, out)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, out);
+        execute(g, n, n);
+        assertThat(Numerics.relativeL2(out.toHeapArray(), expected)).as("channel bias (%s)", random).isLessThanOrEqualTo(1e-7);
     }
 
     private void checkIm2col(int batch, int cin, int h, int w, int kh, int kw, int stride, int padTop, int padLeft) {

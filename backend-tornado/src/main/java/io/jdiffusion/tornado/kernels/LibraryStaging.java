@@ -169,6 +169,25 @@ public final class LibraryStaging {
     }
 
     /**
+     * Adds a per-channel bias to an NCHW tensor in place: out[i] += bias[(i / pixels) % channels], for the products
+     * that cannot take their bias in cuBLASLt's epilogue (a 1x1 convolution's row-major product, whose bias runs
+     * along its columns). args: bias offset, out offset, n, channels, pixels.
+     */
+    public static void channelBias(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray bias, FloatArray out) {
+        int bOff = args.get(0);
+        int oOff = args.get(1);
+        int n = args.get(2);
+        int channels = args.get(3);
+        int pixels = args.get(4);
+        boolean outHalf = Storage.half(halves, Storage.OUT);
+        int i = ctx.globalIdx;
+        if (i < n) {
+            float b = Storage.load(bias, f16, bOff + (i / pixels) % channels, Storage.half(halves, Storage.Z));
+            Storage.store(out, f16, oOff + i, Storage.load(out, f16, oOff + i, outHalf) + b, outHalf);
+        }
+    }
+
+    /**
      * Packed heads [batch, seq, heads*d] at xOff to cuDNN's [batch, heads, seq, d] in F16; {@code n} =
      * batch*heads*seq*d. args: x offset, n, seq, heads, d.
      */

@@ -41,9 +41,8 @@ public record LtMatmul(ElementType type, ElementType outType, Order order, int m
 
     /**
      * How every matrix of the product is stored: column-major (cuBLAS's own order; a leading dimension is the
-     * distance between columns) or row-major (cuBLASLt's {@code CUBLASLT_ORDER_ROW}; the distance between rows). In
-     * row order the bias still runs along D's m rows, which is what lets an NCHW 1x1 convolution, D [cout, pixels]
-     * row-major, take its per-channel bias in cuBLASLt's epilogue.
+     * distance between columns) or row-major (cuBLASLt's {@code CUBLASLT_ORDER_ROW}; the distance between rows), which
+     * is how an NCHW 1x1 convolution's y [cout, pixels] lies. cuBLASLt's bias epilogue is refused in row order.
      */
     public enum Order {
         COLUMN,
@@ -97,6 +96,10 @@ public record LtMatmul(ElementType type, ElementType outType, Order order, int m
         if (lda < aLine || ldb < bLine || ldd < dLine) {
             throw new IllegalArgumentException("leading dimensions " + lda + ", " + ldb + ", " + ldd + " are shorter than the "
                     + (rows ? "rows" : "columns") + " of " + describeShape(type, m, n, k, transA, transB));
+        }
+        if (order == Order.ROW && bias != null) {
+            throw new IllegalArgumentException("cuBLASLt offers no algorithm for a bias epilogue on row-major matrices (its heuristic "
+                    + "answered NOT_SUPPORTED on an H100 with CUDA 13): add the bias after the product");
         }
         if (workspace < 0) {
             throw new IllegalArgumentException("the workspace needs a parameter index, not " + workspace);

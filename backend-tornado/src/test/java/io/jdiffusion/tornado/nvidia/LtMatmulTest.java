@@ -120,6 +120,14 @@ class LtMatmulTest {
     }
 
     @Test
+    void rowOrderRefusesABiasEpilogue() {
+        LtMatmul.Operand o = new LtMatmul.Operand(1, 0);
+        assertThatThrownBy(() -> new LtMatmul(LtMatmul.ElementType.F16, LtMatmul.ElementType.F16, LtMatmul.Order.ROW, 11, 35, 13, false, false,
+                13, 35, 35, LtMatmul.Batch.NONE, o, o, null, new LtMatmul.Operand(2, 0), new LtMatmul.Operand(1, 200), 0))
+                .hasMessageContaining("no algorithm for a bias epilogue on row-major matrices");
+    }
+
+    @Test
     void batchesNeedACountAndDistinctOutputs() {
         assertThatThrownBy(() -> new LtMatmul.Batch(0, 0, 1, 1)).hasMessageContaining("count of at least 1");
         assertThatThrownBy(() -> new LtMatmul.Batch(2, 0, -1, 1)).hasMessageContaining("strides of at least 0");
