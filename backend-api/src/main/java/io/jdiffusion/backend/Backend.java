@@ -160,6 +160,15 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * The memory of the device this backend computes on, for choices such as decoding an image whole or in tiles.
+     *
+     * @return bytes of device memory, or 0 where the backend computes in host memory or cannot tell
+     */
+    default long deviceMemoryCapacity() {
+        return 0;
+    }
+
+    /**
      * Records the time of every operator of the networks this backend runs from now on into {@code profile}, or
      * stops recording with {@code null}. A backend that must synchronise to time an operator (a GPU) runs a
      * profiled call slower than an unprofiled one.

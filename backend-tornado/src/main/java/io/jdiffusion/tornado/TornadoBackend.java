@@ -87,4 +87,10 @@ public final class TornadoBackend implements Backend {
     public long peakDeviceBytes() {
         return meter.peak();
     }
+
+    /** The device's global memory as TornadoVM reports it (on PoCL, what the OpenCL driver grants of host memory). */
+    @Override
+    public long deviceMemoryCapacity() {
+        return Math.max(0, device.getMaxGlobalMemory());
+    }
 }

@@ -4,6 +4,7 @@ import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
 import io.jdiffusion.backend.Precision;
+import io.jdiffusion.backend.graph.BufferPlan;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
@@ -404,7 +405,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         boolean tiled = switch (tiling) {
             case ON -> true;
             case OFF -> false;
-            case AUTO -> tiles.worthTiling(h, w);
+            // the planned arena of the whole decoder in F32, an upper bound in F16
+            case AUTO -> tiles.autoTiles(h, w, runner.backend().deviceMemoryCapacity(),
+                    () -> BufferPlan.plan(vae.decoderGraph(1, h, w), 64).arenaBytes());
         };
         float[] pixels = tiled ? tiles.decode(z, vae.latentChannels(), h, w, this::decodeWhole) : decodeWhole(z, h, w);
         Tensor image = Tensor.ofFloats(Shape.of(1, 3, (long) h * vae.downscaleFactor(), (long) w * vae.downscaleFactor()), pixels);

@@ -2,6 +2,7 @@ package io.jdiffusion.models.vae;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongSupplier;
 
 /**
  * Decoding large latents tile by tile, as diffusers' {@code AutoencoderKL.enable_tiling()}: square latent
@@ -40,8 +41,22 @@ public final class TiledDecoding {
      * Whether {@code auto} tiling takes a latent of h x w: when the image holds more than twice a tile's
      * pixels (for SD 1.5, above about 724x724, so 768x768 and up; 512x512 decodes whole).
      */
-    public boolean worthTiling(int latentH, int latentW) {
+    boolean worthTiling(int latentH, int latentW) {
         return (long) latentH * latentW > 2L * tile * tile;
+    }
+
+    /**
+     * Whether {@code auto} tiling decodes a latent of h x w in tiles: where {@link #worthTiling} says so, unless the
+     * backend has device memory of its own ({@code deviceMemory} bytes, 0 for host memory) and the whole image's
+     * decoder activations ({@code wholeDecoderBytes}, asked only then) take at most a quarter of it. Tiling exists
+     * to bound memory and costs time (the overlaps are decoded twice or four times: 9 tiles of 64 latents for a
+     * 128 x 128 latent, 2.25 times the pixels); a GPU with room decodes whole, as diffusers does by default.
+     */
+    public boolean autoTiles(int latentH, int latentW, long deviceMemory, LongSupplier wholeDecoderBytes) {
+        if (!worthTiling(latentH, latentW)) {
+            return false;
+        }
+        return deviceMemory <= 0 || wholeDecoderBytes.getAsLong() > deviceMemory / 4;
     }
 
     /** The tile size along an axis of {@code length} latents: the tile, or the whole axis when it is shorter. */

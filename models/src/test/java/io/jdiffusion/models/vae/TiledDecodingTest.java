@@ -25,6 +25,25 @@ class TiledDecodingTest {
         assertThat(t.worthTiling(96, 96)).isTrue(); // 768x768 tiles
     }
 
+    /**
+     * Automatic tiling: by pixels on host memory (the CPU); on a device with memory of its own, whole wherever the
+     * whole decoder's activations take at most a quarter of it, the activations counted only when the pixels ask.
+     */
+    @Test
+    void autoTilesByPixelsOnTheHostAndByDeviceMemoryOnAGpu() {
+        TiledDecoding t = new TiledDecoding(64, 8);
+        long gib = 1L << 30;
+        java.util.function.LongSupplier unasked = () -> {
+            throw new AssertionError("the decoder's activations were asked for");
+        };
+        assertThat(t.autoTiles(64, 64, 80 * gib, unasked)).as("512x512 on a GPU").isFalse();
+        assertThat(t.autoTiles(128, 128, 0, unasked)).as("1024x1024 in host memory").isTrue();
+        // the SD 1.5 decoder's arena at 1024x1024 in F32: 2.5 GiB
+        assertThat(t.autoTiles(128, 128, 80 * gib, () -> 5 * gib / 2)).as("1024x1024 on an 80 GiB GPU").isFalse();
+        assertThat(t.autoTiles(128, 128, 8 * gib, () -> 5 * gib / 2)).as("1024x1024 on an 8 GiB GPU").isTrue();
+        assertThat(t.autoTiles(128, 128, 10 * gib, () -> 5 * gib / 2)).as("exactly a quarter").isFalse();
+    }
+
     @Test
     void aDecoderThatIsLocalGivesTheSameImageTiledAsWhole() {
         // Each pixel depends only on the latent under it: blending equal values must give them back exactly.
