@@ -13,12 +13,15 @@ public final class Images {
     private Images() {
     }
 
-    /** In place: raw VAE output x becomes clamp(x / 2 + 0.5, 0, 1), as the pipeline's postprocessing. */
-    public static void toUnitRange(Tensor image) {
-        long n = image.elementCount();
-        for (long i = 0; i < n; i++) {
-            float v = image.getFloat(i) / 2 + 0.5f;
-            image.setFloat(i, Math.min(1f, Math.max(0f, v)));
+    /**
+     * In place: raw VAE output x becomes clamp(x / 2 + 0.5, 0, 1), as the pipeline's postprocessing. On a plain
+     * array, which the JIT vectorises: done through a tensor's per-element accessors, with a copy from and back to
+     * a tensor around it, the host work after the decoder took 5 ms of a 512x512 decode and 20 ms at 1024x1024
+     * (H100, 2026-12-05), against 16 and 103 ms for the decoder itself.
+     */
+    public static void toUnitRange(float[] pixels) {
+        for (int i = 0; i < pixels.length; i++) {
+            pixels[i] = Math.min(1f, Math.max(0f, pixels[i] / 2 + 0.5f));
         }
     }
 

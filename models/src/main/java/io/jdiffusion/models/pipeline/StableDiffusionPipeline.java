@@ -410,9 +410,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                     () -> BufferPlan.plan(vae.decoderGraph(1, h, w), 64).arenaBytes());
         };
         float[] pixels = tiled ? tiles.decode(z, vae.latentChannels(), h, w, this::decodeWhole) : decodeWhole(z, h, w);
-        Tensor image = Tensor.ofFloats(Shape.of(1, 3, (long) h * vae.downscaleFactor(), (long) w * vae.downscaleFactor()), pixels);
-        Images.toUnitRange(image);
-        return image;
+        Images.toUnitRange(pixels);
+        return Tensor.ofFloats(Shape.of(1, 3, (long) h * vae.downscaleFactor(), (long) w * vae.downscaleFactor()), pixels);
     }
 
     /** The VAE decoder on latents z [channels, h, w] (already divided by the scaling factor): the image [3, h * f, w * f] in [-1, 1]. */
