@@ -136,7 +136,7 @@ final class LibraryProducts implements OperatorPath {
             ConvolutionRoute route = ConvolutionRoute.of(c, half, plan::binding);
             if (route.onCudnn()) {
                 weights.put(op, half ? toHalf(weight) : toFloats(weight));
-                if (c.bias() != null) {
+                if (c.bias() != null && !addsAfterCudnn(c, route)) {
                     Tensor bias = constants.apply(c.bias());
                     biases.put(op, half ? toHalf(bias) : toFloats(bias));
                 }
@@ -268,10 +268,11 @@ final class LibraryProducts implements OperatorPath {
                 List<Object> arrays = new ArrayList<>();
                 pointwiseOperands(c, this::storageKey, v -> 0, arrays);
                 TaskCost product = TaskCost.launch(arrays.size());
-                yield c.bias() == null ? product : product.plus(TaskCost.of(LibraryStaging.class, "channelBias"));
+                yield c.bias() == null ? product : product.plus(TaskCost.of(LibraryStaging.class, "biasResidual"));
             }
             case Op.Conv2d c when cudnn.containsKey(c) -> cudnn.get(c).cost(TaskCost.of(LibraryStaging.class, "rowsHalf"),
-                    TaskCost.of(LibraryStaging.class, "headsFromHalf"));
+                    TaskCost.of(LibraryStaging.class, "headsFromHalf")).plus(addsAfterCudnn(c, cudnn.get(c))
+                    ? TaskCost.of(LibraryStaging.class, "biasResidual") : TaskCost.NONE);
             case Op.Conv2d c -> (half ? TaskCost.of(LibraryStaging.class, "im2col", "rowsHalf", "convEpilogue")
                     : TaskCost.of(LibraryStaging.class, "im2col", "convEpilogue")).plus(gemm);
             case Op.Attention a when wideHeads.has(a) -> WideHeadAttention.cost(a);
@@ -518,14 +519,7 @@ final class LibraryProducts implements OperatorPath {
             LtMatmul product = pointwiseOperands(c, v -> storage(e.slot(v), e), v -> e.slot(v).offset(), arrays);
             e.tasks().libraryTask(e.nextTask(), CublasLtProvider::matmul, product, arrays.toArray());
             if (c.bias() != null) {
-                Slot b = e.slot(c.bias());
-                Slot o = e.slot(c.out());
-                int n = toIntElements(c.out().shape().elementCount());
-                Shape os = c.out().shape();
-                String id = e.nextTask();
-                e.tasks().task(id, LibraryStaging::channelBias, e.ctx(), e.halfArena(), Slot.bit(b, Storage.Z) | o.bit(Storage.OUT),
-                        e.args(b.offset(), o.offset(), n, os.size(1), os.size(2) * os.size(3)), b.floats(), o.floats());
-                e.pointwiseGrid(id, n);
+                addBiasResidual(c.bias(), null, c.out(), e);
             }
             return;
         }
@@ -568,16 +562,50 @@ final class LibraryProducts implements OperatorPath {
     }
 
     /**
+     * out += bias (per channel) + residual in one in-place pass after a library call ({@code bias} or
+     * {@code residual} null: not added).
+     */
+    private static void addBiasResidual(Value bias, Value residual, Value out, Emission e) {
+        Slot b = bias == null ? null : e.slot(bias);
+        Slot r = residual == null ? null : e.slot(residual);
+        Slot o = e.slot(out);
+        Shape os = out.shape();
+        int n = toIntElements(os.elementCount());
+        FloatArray placeholder = o.floats();
+        String id = e.nextTask();
+        e.tasks().task(id, LibraryStaging::biasResidual, e.ctx(), e.halfArena(),
+                Slot.bit(b, Storage.Z) | Slot.bit(r, Storage.RESIDUAL) | o.bit(Storage.OUT),
+                e.args(b == null ? -1 : b.offset(), r == null ? -1 : r.offset(), o.offset(), n, os.size(1), os.size(2) * os.size(3)),
+                b == null ? placeholder : b.floats(), r == null ? placeholder : r.floats(), o.floats());
+        e.pointwiseGrid(id, n);
+    }
+
+    /**
+     * Whether a cuDNN convolution's bias and residual are added by one {@code biasResidual} pass after it, instead of
+     * two cudnnAddTensor passes: both present, no operand staged, and the residual not y itself (which cuDNN adds
+     * for free, accumulating with beta = 1).
+     */
+    private boolean addsAfterCudnn(Op.Conv2d c, ConvolutionRoute route) {
+        if (c.bias() == null || c.residual() == null || route.stageX() || route.stageResidual() || route.stageOut()) {
+            return false;
+        }
+        boolean arena = plan.binding(c.residual()) == BufferPlan.Binding.ARENA && plan.binding(c.out()) == BufferPlan.Binding.ARENA;
+        return !(arena && plan.arenaOffset(c.residual()) == plan.arenaOffset(c.out()));
+    }
+
+    /**
      * One cuDNN convolution task: x, residual and y where they lie, the filter and bias in arrays of their own
-     * (uploaded by the task graph that uses them, on its first run), the shared workspace.
+     * (uploaded by the task graph that uses them, on its first run), the shared workspace; where
+     * {@link #addsAfterCudnn}, the convolution alone, then one pass adding bias and residual.
      */
     private void cudnnConv(Op.Conv2d c, ConvolutionRoute route, Emission e) {
+        boolean after = addsAfterCudnn(c, route);
         ConvShape shape = route.shape();
         CudnnConvolution.Arguments args = new CudnnConvolution.Arguments();
         CudnnConvolution.Operand x = route.stageX() ? toScratch(args, e.slot(c.x()), shape.xElements(), convScratch[0], e)
                 : operand(args, e.slot(c.x()), false, e);
         CudnnConvolution.Operand r = null;
-        if (c.residual() != null) {
+        if (c.residual() != null && !after) {
             r = route.stageResidual() ? toScratch(args, e.slot(c.residual()), shape.yElements(), convScratch[1], e)
                     : operand(args, e.slot(c.residual()), false, e);
         }
@@ -595,6 +623,9 @@ final class LibraryProducts implements OperatorPath {
         TaskGraph tasks = e.tasks();
         tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, bias == null ? new Object[]{filter} : new Object[]{filter, bias});
         libraryTask(tasks, e.nextTask(), tuning.descriptor(args));
+        if (after) {
+            addBiasResidual(c.bias(), c.residual(), c.out(), e);
+        }
         if (route.stageOut()) {
             // F16 scratch to the F32 output: headsFromHalf with one head of width 1 is a plain copy
             Slot o = e.slot(c.out());

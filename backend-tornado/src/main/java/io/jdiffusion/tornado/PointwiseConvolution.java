@@ -9,7 +9,7 @@ import io.jdiffusion.tornado.nvidia.LtMatmul;
  * A 1x1, stride-1, unpadded NCHW convolution as one cuBLASLt product on the operands' own storage: for each image b,
  * y[b] [cout, pixels] = w [cout, cin] x[b] [cin, pixels], every matrix row-major ({@link LtMatmul.Order#ROW}), the
  * images a strided batch sharing the weight, and the residual as C with beta = 1. The bias follows as one in-place
- * pass ({@code LibraryStaging.channelBias}): cuBLASLt's heuristic offers no algorithm for its bias epilogue on
+ * pass ({@code LibraryStaging.biasResidual}): cuBLASLt's heuristic offers no algorithm for its bias epilogue on
  * row-major matrices (CUDA 13 on an H100, 2026-12-05), and in column order the bias would run along the columns,
  * which the epilogue cannot do either. No staging and no transposes: cuDNN runs these layers as NHWC implicit GEMMs,
  * which on NCHW operands transpose x, the filter and y through its workspace at every call, or on its SIMT kernel

@@ -61,31 +61,42 @@ class LibraryStagingTest extends SingleKernelTest {
     }
 
     /**
-     * The bias of a 1x1 convolution's row-major product, added in place: every element moves by its channel's bias
-     * (random, so an element the kernel skips keeps its old value and fails), over two images with a bias offset.
+     * Bias and residual added in place after a library call: every element moves by its channel's bias and its
+     * residual (random, so an element the kernel skips keeps its old value and fails), over two images, with the
+     * bias, the residual or both, at offsets.
      */
     @Test
-    void channelBiasAddsEachChannelsBiasInPlace() {
+    void biasResidualAddsEachChannelsBiasAndTheResidualInPlace() {
+        checkBiasResidual(true, false);
+        checkBiasResidual(false, true);
+        checkBiasResidual(true, true);
+    }
+
+    private void checkBiasResidual(boolean withBias, boolean withResidual) {
         int batch = 2;
         int channels = 5;
         int pixels = 37;
         int n = batch * channels * pixels;
         int biasOffset = 3;
+        int residualOffset = 7;
         float[] y = values(n);
         float[] b = values(biasOffset + channels);
+        float[] r = values(residualOffset + n);
         double[] expected = new double[n];
         for (int i = 0; i < n; i++) {
-            expected[i] = y[i] + b[biasOffset + (i / pixels) % channels];
+            expected[i] = y[i] + (withBias ? b[biasOffset + (i / pixels) % channels] : 0) + (withResidual ? r[residualOffset + i] : 0);
         }
         FloatArray out = FloatArray.fromArray(y);
         FloatArray bias = FloatArray.fromArray(b);
-        IntArray args = IntArray.fromElements(biasOffset, 0, n, channels, pixels);
-        TaskGraph g = new TaskGraph(graphName("channel_bias"))
-                .transferToDevice(DataTransferMode.EVERY_EXECUTION, out, bias, args, NO_HALVES)
-                .task("t", LibraryStaging::channelBias, new KernelContext(), NO_HALVES, 0, args, bias, out)
+        FloatArray res = FloatArray.fromArray(r);
+        IntArray args = IntArray.fromElements(withBias ? biasOffset : -1, withResidual ? residualOffset : -1, 0, n, channels, pixels);
+        TaskGraph g = new TaskGraph(graphName("bias_residual"))
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, out, bias, res, args, NO_HALVES)
+                .task("t", LibraryStaging::biasResidual, new KernelContext(), NO_HALVES, 0, args, bias, res, out)
                 .transferToHost(DataTransferMode.EVERY_EXECUTION, out);
         execute(g, n, n);
-        assertThat(Numerics.relativeL2(out.toHeapArray(), expected)).as("channel bias (%s)", random).isLessThanOrEqualTo(1e-7);
+        assertThat(Numerics.relativeL2(out.toHeapArray(), expected)).as("bias %s, residual %s (%s)", withBias, withResidual, random)
+                .isLessThanOrEqualTo(1e-7);
     }
 
     private void checkIm2col(int batch, int cin, int h, int w, int kh, int kw, int stride, int padTop, int padLeft) {

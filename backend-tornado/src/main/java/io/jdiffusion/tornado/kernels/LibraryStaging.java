@@ -169,21 +169,31 @@ public final class LibraryStaging {
     }
 
     /**
-     * Adds a per-channel bias to an NCHW tensor in place: out[i] += bias[(i / pixels) % channels], for the products
-     * that cannot take their bias in cuBLASLt's epilogue (a 1x1 convolution's row-major product, whose bias runs
-     * along its columns). args: bias offset, out offset, n, channels, pixels.
+     * Adds a per-channel bias and a residual to an NCHW tensor in place, in one pass: out[i] += bias[(i / pixels) %
+     * channels] + res[i], for the products that cannot take them in the library call: a 1x1 convolution's
+     * row-major cuBLASLt product, whose bias runs along its columns, and a cuDNN convolution with both, which
+     * cudnnAddTensor would add in two passes. args: bias offset (-1: none), residual offset (-1: none), out offset,
+     * n, channels, pixels.
      */
-    public static void channelBias(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray bias, FloatArray out) {
+    public static void biasResidual(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray bias, FloatArray res,
+                                    FloatArray out) {
         int bOff = args.get(0);
-        int oOff = args.get(1);
-        int n = args.get(2);
-        int channels = args.get(3);
-        int pixels = args.get(4);
+        int rOff = args.get(1);
+        int oOff = args.get(2);
+        int n = args.get(3);
+        int channels = args.get(4);
+        int pixels = args.get(5);
         boolean outHalf = Storage.half(halves, Storage.OUT);
         int i = ctx.globalIdx;
         if (i < n) {
-            float b = Storage.load(bias, f16, bOff + (i / pixels) % channels, Storage.half(halves, Storage.Z));
-            Storage.store(out, f16, oOff + i, Storage.load(out, f16, oOff + i, outHalf) + b, outHalf);
+            float v = Storage.load(out, f16, oOff + i, outHalf);
+            if (bOff >= 0) {
+                v += Storage.load(bias, f16, bOff + (i / pixels) % channels, Storage.half(halves, Storage.Z));
+            }
+            if (rOff >= 0) {
+                v += Storage.load(res, f16, rOff + i, Storage.half(halves, Storage.RESIDUAL));
+            }
+            Storage.store(out, f16, oOff + i, v, outHalf);
         }
     }
 
