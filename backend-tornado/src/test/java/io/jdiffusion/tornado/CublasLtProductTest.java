@@ -35,6 +35,7 @@ import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.BiPredicate;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -84,12 +85,21 @@ class CublasLtProductTest extends TornadoBesideCpu {
 
     @TestFactory
     Stream<DynamicTest> linearGraphsMatchBackendCpu() {
+        return graphTests(linearCases(), (precision, staged) -> false);
+    }
+
+    /**
+     * Every case in F16 and F32, with its operands in the arena (staged) and as graph inputs and outputs; whether a
+     * case's convolution must run on cuDNN rather than cuBLASLt is {@code onCudnn}'s answer for the precision and staging.
+     */
+    private Stream<DynamicTest> graphTests(List<ConformanceCase> cases, BiPredicate<Precision, Boolean> onCudnn) {
         List<DynamicTest> tests = new ArrayList<>();
         for (Precision precision : List.of(Precision.F16, Precision.F32)) {
             for (boolean staged : List.of(true, false)) {
-                for (ConformanceCase c : linearCases()) {
+                for (ConformanceCase c : cases) {
                     String name = c.name() + ", " + precision + (staged ? ", operands in the arena" : ", graph inputs and outputs");
-                    tests.add(DynamicTest.dynamicTest(name, () -> checkGraph(c, precision, staged, name, false)));
+                    boolean cudnn = onCudnn.test(precision, staged);
+                    tests.add(DynamicTest.dynamicTest(name, () -> checkGraph(c, precision, staged, name, cudnn)));
                 }
             }
         }
@@ -116,17 +126,7 @@ class CublasLtProductTest extends TornadoBesideCpu {
      */
     @TestFactory
     Stream<DynamicTest> pointwiseConvolutionGraphsMatchBackendCpu() {
-        List<DynamicTest> tests = new ArrayList<>();
-        for (Precision precision : List.of(Precision.F16, Precision.F32)) {
-            for (boolean staged : List.of(true, false)) {
-                for (ConformanceCase c : pointwiseCases()) {
-                    String name = c.name() + ", " + precision + (staged ? ", operands in the arena" : ", graph inputs and outputs");
-                    boolean onCudnn = precision == Precision.F16 && !staged;
-                    tests.add(DynamicTest.dynamicTest(name, () -> checkGraph(c, precision, staged, name, onCudnn)));
-                }
-            }
-        }
-        return tests.stream();
+        return graphTests(pointwiseCases(), (precision, staged) -> precision == Precision.F16 && !staged);
     }
 
     /**
