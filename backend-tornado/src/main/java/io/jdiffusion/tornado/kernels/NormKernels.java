@@ -299,7 +299,7 @@ public final class NormKernels {
         int c0 = g * cpg;
         // Four elements a thread at a time, their loads ahead of the stores: x and out may be the same F16 arena, so
         // the compiler cannot move a load above the store before it, and one load at a time left this pass waiting
-        // on memory. (Written out here: TornadoVM does not inline a helper holding this loop, over 600 nodes.)
+        // on memory. (Written out here: TornadoVM does not inline a method holding this loop, over 600 nodes.)
         boolean xHalf = Storage.half(halves, Storage.X);
         int step = 4 * THREADS;
         int whole = n - n % step;
