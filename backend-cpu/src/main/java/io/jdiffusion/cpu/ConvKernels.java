@@ -26,6 +26,8 @@ import static io.jdiffusion.cpu.Gemm.NR;
 final class ConvKernels {
     /** packIm2col's runs of a panel along output rows, per thread: run r is (start, row, column, length) from 4 r. */
     private static final ThreadScratch RUNS = new ThreadScratch();
+    /** One small image's panel, before its columns move beside the others' ({@link #packSmallImages}). */
+    private static final ThreadScratch SMALL_IMAGE = new ThreadScratch();
 
     private ConvKernels() {
     }
@@ -73,7 +75,11 @@ final class ConvKernels {
         // whole panels), so each staged weight block is reused across all of them: a 4x4 image is a single
         // panel, and one GEMM per image would stream the weights from memory once per image.
         int panels = Gemm.panelsB(pixels);
-        int allPanels = g.batch() * panels;
+        // Images smaller than a panel share panels, side by side: with AVX-512's 32-column panels a 4x4 image
+        // padded to a panel of its own left half of every multiply-add on padding (the UNet's 4x4 level at
+        // 256x256 took 2x ONNX Runtime's time, docs/PERFORMANCE.md).
+        int perPanel = pixels < NR && NR % pixels == 0 && g.batch() > 1 ? NR / pixels : 1;
+        int allPanels = perPanel > 1 ? (g.batch() + perPanel - 1) / perPanel : g.batch() * panels;
         // B is packed and multiplied in chunks of panels, so a large image never needs its whole im2col matrix.
         int chunkPanels = (int) Math.max(1, Math.min(allPanels, ctx.options.winogradChunkFloats() / ((long) depth * NR)));
         long imageIn = (long) g.cin() * g.h() * g.w();
@@ -87,6 +93,15 @@ final class ConvKernels {
             MemorySegment resSeg = residual < 0 ? null : buffers[residual];
             for (int q0 = 0; q0 < allPanels; q0 += chunkPanels) {
                 int q1 = Math.min(allPanels, q0 + chunkPanels);
+                if (perPanel > 1) {
+                    for (int q = q0; q < q1; q++) {
+                        packSmallImages(buffers[x], imageIn, g, q * perPanel, Math.min(g.batch(), (q + 1) * perPanel), b,
+                                (q - q0) * depth * NR, pool);
+                    }
+                    GemmOutput target = GemmOutput.ofSmallImages(buffers[out], pixels, imageOut, q0, perPanel, g.batch(), biasArr, resSeg);
+                    Gemm.multiply(a, 0, g.cout(), b, 0, q1 - q0, (q1 - q0) * NR, depth, target, pool);
+                    continue;
+                }
                 for (int n = q0 / panels; n < g.batch() && n * panels < q1; n++) {
                     // this image's panels [p0, p1) within the chunk, packed from B panel q = n * panels + p
                     int p0 = Math.max(q0, n * panels) - n * panels, p1 = Math.min(q1, (n + 1) * panels) - n * panels;
@@ -103,6 +118,38 @@ final class ConvKernels {
                 Gemm.multiply(a, 0, g.cout(), b, 0, q1 - q0, (q1 - q0) * NR, depth, target, pool);
             }
         };
+    }
+
+    /**
+     * One panel holding images [first, end), each smaller than a panel, side by side: image first + s in columns
+     * [s * pixels, (s + 1) * pixels) of every row, the columns past the last image zero. Each image is packed as a
+     * panel of its own (its pixels, then zeros) and its columns moved into place.
+     */
+    private static void packSmallImages(MemorySegment x, long imageIn, Geometry g, int first, int end, float[] dst, int dstOffset,
+                                        WorkerPool pool) {
+        int pixels = g.ho() * g.wo();
+        int depth = g.depth();
+        packImagePanel(x, first * imageIn, g, dst, dstOffset, pool);
+        if (end - first < 2) {
+            return;
+        }
+        float[] one = SMALL_IMAGE.floats(depth * NR);
+        for (int n = first + 1; n < end; n++) {
+            packImagePanel(x, n * imageIn, g, one, 0, pool);
+            int column = (n - first) * pixels;
+            for (int row = 0; row < depth; row++) {
+                System.arraycopy(one, row * NR, dst, dstOffset + row * NR + column, pixels);
+            }
+        }
+    }
+
+    /** An image's one panel (its pixels, then zeros up to NR): the image rows of a 1x1 convolution, else its im2col. */
+    private static void packImagePanel(MemorySegment x, long imageBase, Geometry g, float[] dst, int dstOffset, WorkerPool pool) {
+        if (g.pointwise()) {
+            Packing.packBRows(x, imageBase, g.cin(), g.ho() * g.wo(), g.ho() * g.wo(), dst, dstOffset, pool);
+        } else {
+            packIm2col(x, imageBase, g, 0, 1, dst, dstOffset, pool);
+        }
     }
 
     /**

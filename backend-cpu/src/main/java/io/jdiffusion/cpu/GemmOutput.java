@@ -32,15 +32,21 @@ final class GemmOutput {
     private final int columnsPerImage;
     private final long imageStride;
     private final int firstPanel;
+    /** Images sharing one panel ({@link #ofSmallImages}), their columns side by side; 0 otherwise. */
+    private final int imagesPerPanel;
+    /** The batch's images, where {@link #imagesPerPanel} is set: the last panel's slots past it are padding. */
+    private final int images;
 
     GemmOutput(MemorySegment out, long base, long rowStride, float[] bias, boolean biasPerRow,
                long gateBiasOffset, Activation act, MemorySegment residual) {
-        this(out, base, rowStride, bias, biasPerRow, gateBiasOffset, act, residual, 0, 0, 0, 0);
+        this(out, base, rowStride, bias, biasPerRow, gateBiasOffset, act, residual, 0, 0, 0, 0, 0, 0);
     }
 
     private GemmOutput(MemorySegment out, long base, long rowStride, float[] bias, boolean biasPerRow,
                        long gateBiasOffset, Activation act, MemorySegment residual,
-                       int panelsPerImage, int columnsPerImage, long imageStride, int firstPanel) {
+                       int panelsPerImage, int columnsPerImage, long imageStride, int firstPanel, int imagesPerPanel, int images) {
+        this.imagesPerPanel = imagesPerPanel;
+        this.images = images;
         this.panelsPerImage = panelsPerImage;
         this.columnsPerImage = columnsPerImage;
         this.imageStride = imageStride;
@@ -63,7 +69,20 @@ final class GemmOutput {
     static GemmOutput ofImages(MemorySegment out, int pixels, long imageStride, int firstPanel, float[] bias,
                                MemorySegment residual) {
         return new GemmOutput(out, 0, pixels, bias, true, 0, Activation.NONE, residual, Gemm.panelsB(pixels), pixels,
-                imageStride, firstPanel);
+                imageStride, firstPanel, 0, 0);
+    }
+
+    /**
+     * A convolution's output [images, rows, pixels] whose images are smaller than a panel: each panel holds
+     * {@code imagesPerPanel} = NR / pixels whole images side by side, GEMM column 0 being panel {@code firstPanel}.
+     */
+    static GemmOutput ofSmallImages(MemorySegment out, int pixels, long imageStride, int firstPanel, int imagesPerPanel, int images,
+                                    float[] bias, MemorySegment residual) {
+        if (imagesPerPanel < 2 || imagesPerPanel * pixels != Gemm.NR) {
+            throw new IllegalArgumentException(imagesPerPanel + " images of " + pixels + " pixels do not fill a panel of " + Gemm.NR);
+        }
+        return new GemmOutput(out, 0, pixels, bias, true, 0, Activation.NONE, residual, 0, pixels, imageStride, firstPanel,
+                imagesPerPanel, images);
     }
 
     int columnsPerPanel() {
@@ -90,6 +109,17 @@ final class GemmOutput {
                 }
             }
             FusedActivation.apply(act, tile, rows * Gemm.NR);
+        }
+        if (imagesPerPanel > 0) {
+            // a tile is one whole panel here: its images' columns go each to their own image
+            int first = (firstPanel + col0 / Gemm.NR) * imagesPerPanel;
+            for (int s = 0; s < imagesPerPanel && first + s < images; s++) {
+                long o = (first + s) * imageStride;
+                for (int r = 0; r < rows; r++) {
+                    write(tile, r * Gemm.NR + s * columnsPerImage, o + (long) (row0 + r) * rowStride, columnsPerImage);
+                }
+            }
+            return;
         }
         long o = base + col0;
         int n = cols;

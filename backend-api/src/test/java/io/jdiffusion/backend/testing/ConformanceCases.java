@@ -79,6 +79,8 @@ public final class ConformanceCases {
         c.add(transformed("conv3x3 s1 pad 0 1x7x9x10 -> 5", b -> one(conv(b, F32, 1, 7, 9, 10, 5, 3, 3, 1, Padding.same(0), true, false))));
         // Small images with many output channels (deep GEMMs over few pixels, partial B panels of channels).
         c.add(transformed("conv3x3 s1 2x24x6x6 -> 40 +bias +residual", b -> one(conv(b, F32, 2, 24, 6, 6, 40, 3, 3, 1, Padding.same(1), true, true))));
+        // Images smaller than a GEMM panel share panels (three, so the last panel is part padding).
+        c.add(transformed("conv3x3 s1 3x8x4x4 -> 12 +bias +residual", b -> one(conv(b, F32, 3, 8, 4, 4, 12, 3, 3, 1, Padding.same(1), true, true))));
         c.add(direct("conv3x3 s2 p1 2x20x8x8 -> 36", b -> one(conv(b, F32, 2, 20, 8, 8, 36, 3, 3, 2, Padding.same(1), true, false))));
         c.add(direct("conv1x1 2x40x4x4 -> 72 +residual", b -> one(conv(b, F32, 2, 40, 4, 4, 72, 1, 1, 1, Padding.same(0), true, true))));
         c.add(direct("conv3x3 s2 p1 2x6x13x11 -> 5", b -> one(conv(b, F32, 2, 6, 13, 11, 5, 3, 3, 2, Padding.same(1), true, false))));
