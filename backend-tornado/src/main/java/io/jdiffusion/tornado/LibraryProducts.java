@@ -135,10 +135,10 @@ final class LibraryProducts implements OperatorPath {
         if (op instanceof Op.Conv2d c) {
             ConvolutionRoute route = ConvolutionRoute.of(c, half, plan::binding);
             if (route.onCudnn()) {
-                weights.put(op, half ? toHalf(weight) : toFloats(weight));
+                weights.put(op, inProductType(weight));
                 if (c.bias() != null && !addsAfterCudnn(c, route)) {
                     Tensor bias = constants.apply(c.bias());
-                    biases.put(op, half ? toHalf(bias) : toFloats(bias));
+                    biases.put(op, inProductType(bias));
                 }
                 cudnn.put(op, route);
                 workspaceBytes = Math.max(workspaceBytes, workspaceFor(route.shape()));
@@ -156,7 +156,7 @@ final class LibraryProducts implements OperatorPath {
         if (!fitsInt(k * m) || !fitsInt(rows * m) || !fitsInt(rows * k)) {
             return false;
         }
-        weights.put(op, half ? toHalf(weight) : toFloats(weight));
+        weights.put(op, inProductType(weight));
         stagedInput = Math.max(stagedInput, k * m);
         if (half && op instanceof Op.Conv2d) {
             stagedColumns = Math.max(stagedColumns, k * m);
@@ -179,7 +179,7 @@ final class LibraryProducts implements OperatorPath {
         if (!fitsInt(c.x().shape().elementCount()) || !fitsInt(c.out().shape().elementCount()) || !fitsInt(weightElements)) {
             return false;
         }
-        weights.put(c, half ? toHalf(weight) : toFloats(weight));
+        weights.put(c, inProductType(weight));
         pointwise.add(c);
         return true;
     }
@@ -715,9 +715,15 @@ final class LibraryProducts implements OperatorPath {
         e.pointwiseGrid(id, n);
     }
 
-    private HalfFloatArray toHalf(Tensor weight) {
-        HalfFloatArray dst = hostWeights.halves(toIntElements(weight.elementCount()));
-        HostCopies.toHalves(weight, dst.getSegment(), 0);
+    /** A constant's copy in the products' element type (F16 or F32), in an upload-once host array. */
+    private TornadoNativeArray inProductType(Tensor constant) {
+        if (half) {
+            HalfFloatArray dst = hostWeights.halves(toIntElements(constant.elementCount()));
+            HostCopies.toHalves(constant, dst.getSegment(), 0);
+            return dst;
+        }
+        FloatArray dst = hostWeights.floats(toIntElements(constant.elementCount()));
+        HostCopies.toFloats(constant, dst, 0);
         return dst;
     }
 
@@ -741,12 +747,6 @@ final class LibraryProducts implements OperatorPath {
         if (bias != null) {
             HostCopies.toFloats(bias, dst, at);
         }
-        return dst;
-    }
-
-    private FloatArray toFloats(Tensor weight) {
-        FloatArray dst = hostWeights.floats(toIntElements(weight.elementCount()));
-        HostCopies.toFloats(weight, dst, 0);
         return dst;
     }
 
