@@ -5,7 +5,6 @@ import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.backend.graph.Op;
 import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.core.DType;
-import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
@@ -26,8 +25,8 @@ import java.util.function.Function;
  * when they change, {@link #steadyInputs}); {@link #shapes} holds the operators' descriptors (run-time sizes,
  * broadcast strides) and, last, a 0 that the chain's touch tasks read.
  *
- * <p>Offsets are aligned to {@value #ALIGN} elements (64 bytes of F32). The arena and the outputs start as NaN,
- * so that an element no kernel writes shows up as NaN rather than as a plausible stale value.
+ * <p>Offsets are aligned to {@value #ALIGN} elements (64 bytes of F32). The arena and the outputs start every run as
+ * NaN, so that an element no kernel writes shows up as NaN rather than as a plausible stale value.
  */
 final class BufferLayout {
     static final int ALIGN = 16;
@@ -62,10 +61,11 @@ final class BufferLayout {
      * @param f32Roots    storage roots of the constants the weight array must hold (those no path took elsewhere)
      * @param winograd    places its transformed weights after the constants
      * @param descriptor  each operator's descriptor (an empty array for none), from the path that runs it
-     * @param hostWeights makes the weight and integer-constant arrays (uploaded once; host pages handed back after)
+     * @param deviceArrays makes the weight and integer-constant arrays (uploaded once; host pages handed back after)
+     *                     and the device-only arenas
      */
     BufferLayout(Graph graph, BufferPlan plan, boolean halfActivations, Set<Integer> f32Roots, WinogradConvolution winograd,
-                 Function<Op, int[]> descriptor, UploadOnceArrays hostWeights) {
+                 Function<Op, int[]> descriptor, DeviceArrays deviceArrays) {
         this.graph = graph;
         this.plan = plan;
         this.halfActivations = halfActivations;
@@ -89,9 +89,9 @@ final class BufferLayout {
         floatCursor = winograd.placeWeights(floatCursor);
         nanIndex = toInt(floatCursor, "weights");
         floatCursor = align(floatCursor + 1);
-        weights = hostWeights.floats(toInt(floatCursor, "weights"));
+        weights = deviceArrays.floats(toInt(floatCursor, "weights"));
         weights.set(nanIndex, Float.NaN);
-        intConstants = hostWeights.ints(Math.max(1, toInt(intCursor, "integer constants")));
+        intConstants = deviceArrays.ints(Math.max(1, toInt(intCursor, "integer constants")));
         for (Value v : packed) {
             if (v.dtype().isFloatingPoint()) {
                 HostCopies.toFloats(v.constant(), weights, constantOffsets[v.id()]);
@@ -134,14 +134,13 @@ final class BufferLayout {
         }
         outputs = new FloatArray(Math.max(1, toInt(out, "outputs")));
         int arenaElements = Math.max(1, toInt(plan.arenaBytes() / Float.BYTES, "arena"));
-        arena = new FloatArray(halfActivations ? ALIGN : arenaElements);
-        halfArena = new HalfFloatArray(halfActivations ? arenaElements : ALIGN);
-        // NaN in device memory before the first run: a read of an arena element no kernel wrote yet surfaces as
-        // a non-finite output instead of a plausible stale value. (The outputs are poisoned by a task at the
-        // start of every run instead: TornadoVM does not upload an array that kernels only write.)
+        // The arena in use is poisoned: NaN in device memory at the start of every run, so that a read of an
+        // element no kernel of the run wrote yet surfaces as a non-finite output, not as a plausible stale value.
+        // Device-only: the host never holds a copy (at 1024x1024 the VAE's is 1.25 GiB). The outputs are poisoned
+        // by a task at the start of every run too; TornadoVM does not upload an array that kernels only write.
+        arena = deviceArrays.deviceOnlyFloats(halfActivations ? ALIGN : arenaElements, !halfActivations);
+        halfArena = deviceArrays.deviceOnlyHalves(halfActivations ? arenaElements : ALIGN, halfActivations);
         outputs.init(Float.NaN);
-        arena.init(Float.NaN);
-        halfArena.init(new HalfFloat(Float.NaN));
 
         List<Integer> meta = new ArrayList<>();
         for (Op op : graph.ops()) {

@@ -48,22 +48,22 @@ final class GraphCompiler {
     /** Whether activations are kept in F16. */
     private final boolean halfActivations;
     /** The host side of every weight array, handed back once the first execution uploaded it. */
-    private final UploadOnceArrays hostWeights;
+    private final DeviceArrays deviceArrays;
 
     GraphCompiler(TornadoBackend backend, Graph graph, Precision requested) {
         this.backend = backend;
         this.graph = graph;
         this.name = "jd" + GRAPH_IDS.incrementAndGet();
         this.plan = BufferPlan.plan(graph, BufferLayout.ALIGN * Float.BYTES);
-        this.hostWeights = new UploadOnceArrays(!TornadoDevices.pinsHostArrays(backend.device()));
+        this.deviceArrays = new DeviceArrays(!TornadoDevices.pinsHostArrays(backend.device()));
         boolean tensorCoreDevice = requested == Precision.F16 && TornadoDevices.supportsTensorCores(backend.device());
         this.tensorCores = tensorCoreDevice ? new TensorCorePath(graph.name()) : null;
         this.libraries = TornadoDevices.usesLibraries(backend.device()) ? new LibraryProducts(requested == Precision.F16, graph, plan,
-                this::constantOf, hostWeights) : null;
+                this::constantOf, deviceArrays) : null;
         // Tensor cores and the libraries take every convolution with a constant weight, so Winograd only in the
         // F32 Java kernels.
         this.winograd = new WinogradConvolution(graph, plan, !tensorCoreDevice && libraries == null && TornadoSettings.winograd(),
-                BufferLayout::align);
+                BufferLayout::align, deviceArrays);
         this.halfActivations = requested == Precision.F16 && (tensorCoreDevice || libraries != null);
     }
 
@@ -78,13 +78,13 @@ final class GraphCompiler {
         }
         taking.add(winograd);
         List<Op> javaOps = graph.ops().stream().filter(op -> taking.stream().noneMatch(p -> p.handles(op))).toList();
-        JavaKernelPath javaKernels = new JavaKernelPath(graph.name(), plan, javaOps);
+        JavaKernelPath javaKernels = new JavaKernelPath(graph.name(), plan, javaOps, deviceArrays);
         List<OperatorPath> paths = new ArrayList<>(taking);
         paths.add(javaKernels);
         Function<Op, OperatorPath> pathOf = op -> paths.stream().filter(p -> p.handles(op)).findFirst().orElseThrow();
 
         BufferLayout layout = new BufferLayout(graph, plan, halfActivations, f32Roots, winograd, op -> pathOf.apply(op).descriptor(op),
-                hostWeights);
+                deviceArrays);
         // Buffers besides the layout's that only some executables have: the tensor cores' F16 weights and scratch,
         // the library path's staging, Winograd's scratch, the F16 arena (a placeholder in F32), the wide-head sums,
         // the split GroupNorms' partials,
@@ -111,9 +111,10 @@ final class GraphCompiler {
         }
         ChainTouch touch = new ChainTouch(extra, h -> h != layout.halfArena() || halfActivations);
         Function<Op, TaskCost> cost = op -> pathOf.apply(op).cost(op);
-        List<List<Op>> segments = TaskGraphChain.cut(graph.ops(), cost, TaskGraphChain.touchBytes(touch), TornadoSettings.tasksPerGraph());
+        List<List<Op>> segments = TaskGraphChain.cut(graph.ops(), cost, TaskGraphChain.touchBytes(touch),
+                TaskGraphChain.poisonCost(deviceArrays.poisoned().size()), TornadoSettings.tasksPerGraph());
 
-        TaskGraphChain chain = new TaskGraphChain(name);
+        TaskGraphChain chain = new TaskGraphChain(name, deviceArrays);
         Emission emission = new Emission(layout, chain);
         chain.build(layout, extra, touch, segments, cost, op -> pathOf.apply(op).emit(op, emission));
 
@@ -129,7 +130,7 @@ final class GraphCompiler {
         return new TornadoExecutable(backend, graph, used, chain.snapshots(), chain.grids(), layout.floatInputs(), layout.intInputs(),
                 layout.outputs(), layout.inputOffsets(), layout.outputOffsets(), javaKernels.idChecks(),
                 layout.steadyInputs() == null ? null : new SteadyInputs(layout, graph.inputs().size()), layout.arenaBytes(), bytes,
-                chain.taskCount(), hostWeights);
+                chain.taskCount(), deviceArrays);
     }
 
     /**
@@ -172,7 +173,7 @@ final class GraphCompiler {
             libraries.allocate();
         }
         if (tensorCores != null) {
-            tensorCores.allocate(this::constantOf, hostWeights);
+            tensorCores.allocate(this::constantOf, deviceArrays);
         }
         return f32Roots;
     }

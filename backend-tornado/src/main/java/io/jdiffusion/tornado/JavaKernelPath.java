@@ -43,23 +43,26 @@ final class JavaKernelPath implements OperatorPath {
      * slice, sized for the largest; null where no GroupNorm splits.
      */
     private final FloatArray groupPartials;
+    /** Elements of a slice of a split GroupNorm ({@link TornadoSettings#groupNormSlice()}). */
+    private final int groupNormSlice;
 
     /** The path for {@code ops}, the operators of graph {@code graphName} that no other path takes. */
-    JavaKernelPath(String graphName, BufferPlan plan, List<Op> ops) {
+    JavaKernelPath(String graphName, BufferPlan plan, List<Op> ops, DeviceArrays arrays) {
         this.graphName = graphName;
         this.plan = plan;
+        this.groupNormSlice = TornadoSettings.groupNormSlice();
         long sums = 0;
         long partials = 0;
         for (Op op : ops) {
             if (op instanceof Op.Attention a && largeHead(a)) {
                 sums = Math.max(sums, a.out().shape().elementCount());
             }
-            if (op instanceof Op.GroupNorm g && NormKernels.splits(groupCount(g))) {
-                partials = Math.max(partials, 2L * blocks(g) * NormKernels.slices(groupCount(g)));
+            if (op instanceof Op.GroupNorm g && NormKernels.splits(groupCount(g), groupNormSlice)) {
+                partials = Math.max(partials, 2L * blocks(g) * NormKernels.slices(groupCount(g), groupNormSlice));
             }
         }
-        groupPartials = partials > 0 ? PoisonedArrays.floats(toInt(partials, "group norm partials")) : null;
-        largeHeadSums = sums > 0 ? PoisonedArrays.floats(toInt(sums, "attention accumulator")) : null;
+        groupPartials = partials > 0 ? arrays.deviceOnlyFloats(toInt(partials, "group norm partials"), true) : null;
+        largeHeadSums = sums > 0 ? arrays.deviceOnlyFloats(toInt(sums, "attention accumulator"), true) : null;
     }
 
     /** Elements of one group of a GroupNorm: its channels per group times the spatial size. */
@@ -102,7 +105,7 @@ final class JavaKernelPath implements OperatorPath {
             case Op.Conv2d c -> TaskCost.of(GemmKernels.class, "conv2d");
             case Op.Linear l -> TaskCost.of(GemmKernels.class, "linear");
             case Op.Attention a -> TaskCost.of(AttentionKernels.class, largeHead(a) ? "attentionLargeHead" : "attention");
-            case Op.GroupNorm g when NormKernels.splits(groupCount(g)) -> TaskCost.of(NormKernels.class, "groupNormStats", "groupNormApply");
+            case Op.GroupNorm g when NormKernels.splits(groupCount(g), groupNormSlice) -> TaskCost.of(NormKernels.class, "groupNormStats", "groupNormApply");
             case Op.GroupNorm g -> TaskCost.of(NormKernels.class, "groupNorm");
             case Op.LayerNorm l -> TaskCost.of(NormKernels.class, "layerNorm");
             case Op.Softmax s -> TaskCost.of(NormKernels.class, "softmax");
@@ -272,16 +275,16 @@ final class JavaKernelPath implements OperatorPath {
         Slot o = e.slot(g.out());
         int halves = normHalves(x, gamma, beta, o);
         long count = groupCount(g);
-        if (NormKernels.splits(count)) {
-            int slices = NormKernels.slices(count);
+        if (NormKernels.splits(count, groupNormSlice)) {
+            int slices = NormKernels.slices(count, groupNormSlice);
             int workGroups = blocks(g) * slices;
             String stats = e.nextTask();
             e.tasks().task(stats, NormKernels::groupNormStats, e.ctx(), e.halfArena(), halves,
-                    e.args(x.offset(), toInt(count, "group norm group size"), slices), x.floats(), groupPartials);
+                    e.args(x.offset(), toInt(count, "group norm group size"), slices, groupNormSlice), x.floats(), groupPartials);
             e.grid(stats, new WorkerGrid1D(workGroups * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
             String apply = e.nextTask();
             e.tasks().task(apply, NormKernels::groupNormApply, e.ctx(), e.halfArena(), halves,
-                    e.args(x.offset(), gamma.offset(), beta.offset(), o.offset(), channels, spatial, g.groups(), slices), x.floats(),
+                    e.args(x.offset(), gamma.offset(), beta.offset(), o.offset(), channels, spatial, g.groups(), slices, groupNormSlice), x.floats(),
                     groupPartials, gamma.floats(), beta.floats(), o.floats(), g.eps(), g.silu() ? 1 : 0);
             e.grid(apply, new WorkerGrid1D(workGroups * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
             return;

@@ -106,15 +106,15 @@ final class LibraryProducts implements OperatorPath {
     private final long[] stagedConv = new long[3];
     private final HalfFloatArray[] convScratch = new HalfFloatArray[3];
     /** Where the weight and bias arrays are made: uploaded once, then their host pages are handed back. */
-    private final UploadOnceArrays hostWeights;
+    private final DeviceArrays deviceArrays;
 
     /**
      * Only where {@link TornadoDevices#usesLibraries} (this class links against TornadoVM's cuBLAS and cuDNN
      * modules, which SDKs without the CUDA backend do not load).
      */
-    LibraryProducts(boolean half, Graph graph, BufferPlan plan, Function<Value, Tensor> constants, UploadOnceArrays hostWeights) {
+    LibraryProducts(boolean half, Graph graph, BufferPlan plan, Function<Value, Tensor> constants, DeviceArrays deviceArrays) {
         this.half = half;
-        this.hostWeights = hostWeights;
+        this.deviceArrays = deviceArrays;
         this.graphName = graph.name();
         this.graph = graph;
         this.plan = plan;
@@ -394,35 +394,39 @@ final class LibraryProducts implements OperatorPath {
         return TaskCost.of(library, method);
     }
 
-    /** Allocates the staging arrays (NaN-poisoned where F32) once every operator was offered. */
+    /**
+     * Allocates the staging arrays, device-only, once every operator was offered: the F32 ones and the scratch
+     * poisoned at every run; the F16 staging, the convolutions' scratch and the libraries' workspace not (each is
+     * written whole before it is read).
+     */
     void allocate() {
         if (stagedInput > 0) {
-            input = half ? new HalfFloatArray((int) stagedInput) : PoisonedArrays.floats((int) stagedInput);
+            input = half ? deviceArrays.deviceOnlyHalves((int) stagedInput, false) : deviceArrays.deviceOnlyFloats((int) stagedInput, true);
         }
         if (stagedProduct > 0) {
-            product = PoisonedArrays.floats((int) stagedProduct);
+            product = deviceArrays.deviceOnlyFloats((int) stagedProduct, true);
         }
         long workspaceSize = Math.max(routes.isEmpty() && pointwise.isEmpty() && wideHeads.isEmpty() ? 0 : WORKSPACE_BYTES, cudnn.isEmpty() ? 0 : workspaceBytes);
         if (workspaceSize > 0) {
-            workspace = new FloatArray(toIntElements(workspaceSize / Float.BYTES));
+            workspace = deviceArrays.deviceOnlyFloats(toIntElements(workspaceSize / Float.BYTES), false);
         }
         for (int i = 0; i < stagedConv.length; i++) {
-            convScratch[i] = stagedConv[i] == 0 ? null : new HalfFloatArray(toIntElements(stagedConv[i]));
+            convScratch[i] = stagedConv[i] == 0 ? null : deviceArrays.deviceOnlyHalves(toIntElements(stagedConv[i]), false);
         }
         if (scratchElements > 0) {
-            scratch = half ? PoisonedArrays.halves((int) scratchElements) : PoisonedArrays.floats((int) scratchElements);
+            scratch = half ? deviceArrays.deviceOnlyHalves((int) scratchElements, true) : deviceArrays.deviceOnlyFloats((int) scratchElements, true);
         }
         if (!weights.isEmpty()) {
             if (stagedColumns > 0) {
-                columns = PoisonedArrays.floats((int) stagedColumns);
+                columns = deviceArrays.deviceOnlyFloats((int) stagedColumns, true);
             }
         }
-        wideHeads.allocate();
+        wideHeads.allocate(deviceArrays);
         if (!attention.isEmpty()) {
-            queries = new HalfFloatArray((int) stagedQueries);
-            attended = new HalfFloatArray((int) stagedQueries);
-            keys = new HalfFloatArray((int) stagedKeys);
-            values = new HalfFloatArray((int) stagedKeys);
+            queries = deviceArrays.deviceOnlyHalves((int) stagedQueries, false);
+            attended = deviceArrays.deviceOnlyHalves((int) stagedQueries, false);
+            keys = deviceArrays.deviceOnlyHalves((int) stagedKeys, false);
+            values = deviceArrays.deviceOnlyHalves((int) stagedKeys, false);
         }
     }
 
@@ -718,11 +722,11 @@ final class LibraryProducts implements OperatorPath {
     /** A constant's copy in the products' element type (F16 or F32), in an upload-once host array. */
     private TornadoNativeArray inProductType(Tensor constant) {
         if (half) {
-            HalfFloatArray dst = hostWeights.halves(toIntElements(constant.elementCount()));
+            HalfFloatArray dst = deviceArrays.halves(toIntElements(constant.elementCount()));
             HostCopies.toHalves(constant, dst.getSegment(), 0);
             return dst;
         }
-        FloatArray dst = hostWeights.floats(toIntElements(constant.elementCount()));
+        FloatArray dst = deviceArrays.floats(toIntElements(constant.elementCount()));
         HostCopies.toFloats(constant, dst, 0);
         return dst;
     }
@@ -735,14 +739,14 @@ final class LibraryProducts implements OperatorPath {
         int at = (int) biasOffset(weightElements);
         int size = bias == null ? weightElements : elements;
         if (half) {
-            HalfFloatArray dst = hostWeights.halves(size);
+            HalfFloatArray dst = deviceArrays.halves(size);
             HostCopies.toHalves(weight, dst.getSegment(), 0);
             if (bias != null) {
                 HostCopies.toHalves(bias, dst.getSegment(), at);
             }
             return dst;
         }
-        FloatArray dst = hostWeights.floats(size);
+        FloatArray dst = deviceArrays.floats(size);
         HostCopies.toFloats(weight, dst, 0);
         if (bias != null) {
             HostCopies.toFloats(bias, dst, at);

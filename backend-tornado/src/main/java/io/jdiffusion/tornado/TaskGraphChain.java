@@ -11,6 +11,7 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -31,16 +32,17 @@ import java.util.function.Function;
  * object persisted anywhere in a plan as already allocated, so a buffer first uploaded by a later graph would never
  * be allocated.) The exception is the steady inputs' buffer, which a graph of its own, before the chain, uploads
  * and hands to the first ({@link #uploadSteadyInputs}). In a chain of two graphs or more, one touch task makes
- * each graph use every buffer ({@link ChainTouch}). The first task of a run fills the outputs with NaN.
+ * each graph use every buffer ({@link ChainTouch}). Device-only buffers ({@link DeviceArrays#deviceOnly}) are
+ * declared {@code UNDER_DEMAND}: allocated, never copied. The first tasks of a run fill the outputs and the
+ * {@linkplain DeviceArrays#poisoned poisoned} device-only buffers with NaN.
  */
 final class TaskGraphChain {
     /** TornadoVM's task-graph buffer: {@code highLevelCode = new byte[8192]} in its {@code TornadoTaskGraph}. */
     static final int TASK_GRAPH_BYTES = 8192;
-    /** Tasks every executable launches besides its operators': the poisoning of the outputs. */
-    static final int POISON_TASKS = 1;
     private static final int POINTWISE_THREADS = 256;
 
     private final String name;
+    private final DeviceArrays arrays;
     private final GridScheduler grids = new GridScheduler();
     private final KernelContext ctx = new KernelContext();
     private final List<TaskGraph> taskGraphs = new ArrayList<>();
@@ -50,17 +52,18 @@ final class TaskGraphChain {
     /** Every buffer the graphs declare, once built. */
     private Object[] buffers = new Object[0];
 
-    TaskGraphChain(String name) {
+    TaskGraphChain(String name, DeviceArrays arrays) {
         this.name = name;
+        this.arrays = arrays;
     }
 
     /**
      * Consecutive runs of {@code ops}, one per task graph: each within {@link #TASK_GRAPH_BYTES} (less what the
-     * graph's own tasks take: {@code headerBytes}, and the poisoning's in the first) and at most {@code maxTasks}
-     * operator launches (the poisoning counts in the first); an operator too large for any graph gets one alone.
+     * graph's own tasks take: {@code headerBytes}, and the {@code poison} tasks' in the first) and at most
+     * {@code maxTasks} operator launches (the poisoning counts in the first); an operator too large for any graph
+     * gets one alone.
      */
-    static List<List<Op>> cut(List<Op> ops, Function<Op, TaskCost> cost, int headerBytes, int maxTasks) {
-        TaskCost poison = poisonCost();
+    static List<List<Op>> cut(List<Op> ops, Function<Op, TaskCost> cost, int headerBytes, TaskCost poison, int maxTasks) {
         List<List<Op>> segments = new ArrayList<>();
         List<Op> current = new ArrayList<>();
         int budget = TASK_GRAPH_BYTES - headerBytes;
@@ -102,8 +105,9 @@ final class TaskGraphChain {
         return op.out().name();
     }
 
-    private static TaskCost poisonCost() {
-        return TaskCost.of(PointwiseKernels.class, "fill");
+    /** The first graph's poisoning: a fill of the outputs and of each of {@code poisonedArrays} arrays. */
+    static TaskCost poisonCost(int poisonedArrays) {
+        return TaskCost.of(PointwiseKernels.class, "fill").times(1 + poisonedArrays);
     }
 
     /** Task-graph bytes of the touch tasks of a chained graph. */
@@ -117,7 +121,8 @@ final class TaskGraphChain {
 
     /**
      * Builds the task graphs: segment i's operators, each added by {@code emit}, after the graph's transfers, the
-     * touch task where the chain has several graphs and, in the first graph, the poisoning of the outputs.
+     * touch task where the chain has several graphs and, in the first graph, the poisoning of the outputs and of
+     * the poisoned device-only buffers.
      *
      * @param extra the buffers only some executables have (besides {@link BufferLayout#buffers()}), in the order
      *              {@link ChainTouch} was built from
@@ -138,9 +143,14 @@ final class TaskGraphChain {
         for (int i = 0; i < segments.size(); i++) {
             tasks = new TaskGraph(name + "_" + i);
             if (i == 0) {
-                tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, layout.weights(), layout.intConstants(), layout.shapes(),
-                        layout.arena(), layout.outputs());
-                tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, extraBuffers.stream().filter(b -> b != steady).toArray());
+                List<Object> declared = new ArrayList<>(List.of(layout.weights(), layout.intConstants(), layout.shapes(), layout.arena(),
+                        layout.outputs()));
+                declared.addAll(extraBuffers.stream().filter(b -> b != steady).toList());
+                tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, declared.stream().filter(b -> !arrays.deviceOnly(b)).toArray());
+                Object[] allocatedOnly = declared.stream().filter(arrays::deviceOnly).toArray();
+                if (allocatedOnly.length > 0) {
+                    tasks.transferToDevice(DataTransferMode.UNDER_DEMAND, allocatedOnly);
+                }
                 tasks.transferToDevice(DataTransferMode.EVERY_EXECUTION, layout.floatInputs(), layout.intInputs());
                 if (steady != null) {
                     tasks.consumeFromDevice(steadyGraph, steady);
@@ -152,7 +162,7 @@ final class TaskGraphChain {
                 touchEveryBuffer(layout, touch);
             }
             if (i == 0) {
-                poisonOutputs(layout);
+                poison(layout);
             }
             for (Op op : segments.get(i)) {
                 int before = taskCount;
@@ -220,14 +230,23 @@ final class TaskGraphChain {
     }
 
     /**
-     * NaN over every output element at the start of each run, so an element no kernel writes cannot pass for a
-     * result (a stale value of the previous run would).
+     * NaN over every output element and every poisoned device-only buffer at the start of each run (read from the
+     * weights' NaN element), so that an element no kernel of the run writes cannot pass for a result (a stale value
+     * of the previous run would).
      */
-    private void poisonOutputs(BufferLayout layout) {
-        int n = layout.outputs().getSize();
-        String id = nextTask();
-        tasks.task(id, PointwiseKernels::fill, ctx, layout.weights(), layout.nanIndex(), layout.outputs(), n);
-        pointwiseGrid(id, n);
+    private void poison(BufferLayout layout) {
+        List<TornadoNativeArray> targets = new ArrayList<>(List.of(layout.outputs()));
+        targets.addAll(arrays.poisoned());
+        for (TornadoNativeArray target : targets) {
+            int n = target.getSize();
+            String id = nextTask();
+            if (target instanceof HalfFloatArray h) {
+                tasks.task(id, PointwiseKernels::fillHalves, ctx, layout.weights(), layout.nanIndex(), h, n);
+            } else {
+                tasks.task(id, PointwiseKernels::fill, ctx, layout.weights(), layout.nanIndex(), (FloatArray) target, n);
+            }
+            pointwiseGrid(id, n);
+        }
     }
 
     /** The task graph being filled. */

@@ -68,13 +68,13 @@ final class TensorCorePath implements OperatorPath {
     }
 
     /** Packs the taken products' weights ({@code constant}: a weight value's stored tensor) and sizes the scratch. */
-    void allocate(Function<Value, Tensor> constant, UploadOnceArrays hostWeights) {
+    void allocate(Function<Value, Tensor> constant, DeviceArrays deviceArrays) {
         if (halfOffsets.isEmpty() && attention.isEmpty()) {
             return;
         }
         // a fresh region of the scratch file reads as zeros: the padding between packed weights needs no fill
-        halfWeights = hostWeights.halves(Math.max(1, toInt(halfCursor, "F16 weights")));
-        scratch = PoisonedArrays.floats(toInt(scratchFloats, "tensor-core scratch"));
+        halfWeights = deviceArrays.halves(Math.max(1, toInt(halfCursor, "F16 weights")));
+        scratch = deviceArrays.deviceOnlyFloats(toInt(scratchFloats, "tensor-core scratch"), true);
         for (var e : halfOffsets.entrySet()) {
             Op op = e.getKey();
             Tensor w = constant.apply(productWeight(op));

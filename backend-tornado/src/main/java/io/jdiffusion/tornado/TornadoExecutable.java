@@ -66,7 +66,7 @@ final class TornadoExecutable implements Executable {
     private final boolean cudaGraphs;
     private final List<String> profileLogs = new ArrayList<>();
     /** The weights' host arrays, handed back once the first execution has uploaded them. */
-    private final UploadOnceArrays hostWeights;
+    private final DeviceArrays deviceArrays;
     /** Bytes TornadoVM copied to the device in the last execution of the plan (profiled executables only). */
     private long lastCopyInBytes;
     /** Executions of the plan: runs and the execution of {@link #prepare()}. */
@@ -77,7 +77,7 @@ final class TornadoExecutable implements Executable {
     TornadoExecutable(TornadoBackend backend, Graph graph, Precision precision, List<ImmutableTaskGraph> taskGraphs, GridScheduler grids,
                       FloatArray floatInputs, IntArray intInputs, FloatArray outputs, int[] inputOffsets, int[] outputOffsets,
                       List<IdCheck> idChecks, SteadyInputs steady, long arenaBytes, long deviceBytes, int taskCount,
-                      UploadOnceArrays hostWeights) {
+                      DeviceArrays deviceArrays) {
         this.backend = backend;
         this.graph = graph;
         this.precision = precision;
@@ -91,7 +91,7 @@ final class TornadoExecutable implements Executable {
         this.arenaBytes = arenaBytes;
         this.deviceBytes = deviceBytes;
         this.taskCount = taskCount;
-        this.hostWeights = hostWeights;
+        this.deviceArrays = deviceArrays;
         this.graphCount = taskGraphs.size();
         TornadoExecutionPlan p = new TornadoExecutionPlan(taskGraphs.toArray(new ImmutableTaskGraph[0])).withGridScheduler(grids).withDevice(backend.device());
         // A profiled run times each kernel, which a replayed CUDA graph does not report.
@@ -124,6 +124,11 @@ final class TornadoExecutable implements Executable {
     /** Kernel launches per run. */
     int taskCount() {
         return taskCount;
+    }
+
+    /** Of {@link #taskCount()}, the poisoning at the start of a run: the outputs' fill and each poisoned device-only array's. */
+    int poisonTasks() {
+        return 1 + deviceArrays.poisoned().size();
     }
 
     /**
@@ -205,7 +210,7 @@ final class TornadoExecutable implements Executable {
             }
         }
         // Every task graph has run once, so every FIRST_EXECUTION copy is done: the device holds the weights.
-        hostWeights.release();
+        deviceArrays.release();
         if (cudaGraphs) {
             // Replayed as CUDA graphs, the copy of the outputs to the host is a step of the last graph, launched
             // asynchronously; with -Dtornado.vmflush=false nothing else waits for it (StreamOrderTest caught reads
@@ -239,8 +244,8 @@ final class TornadoExecutable implements Executable {
     }
 
     /** The host side of the weight arrays (whether released, how much is resident), for tests. */
-    UploadOnceArrays hostWeights() {
-        return hostWeights;
+    DeviceArrays deviceArrays() {
+        return deviceArrays;
     }
 
     /** Executions of the plan so far (runs, and the one of {@link #prepare()}); TornadoVM's profile logs accumulate over all of them. */
@@ -290,7 +295,7 @@ final class TornadoExecutable implements Executable {
             throw new IllegalStateException("releasing the device memory of graph '" + graph.name() + "' failed", e);
         } finally {
             backend.meter().release(deviceBytes);
-            hostWeights.close();
+            deviceArrays.close();
         }
     }
 }

@@ -1,5 +1,7 @@
 package io.jdiffusion.tornado;
 
+import io.jdiffusion.tornado.kernels.NormKernels;
+
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -22,6 +24,8 @@ import java.util.Optional;
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
  *   <li>{@value #WIDE_HEAD_ATTENTION} = false keeps F16 attention with heads wider than cuDNN takes (the VAE's) on
  *       the Java kernel instead of two cuBLASLt products around a softmax ({@link WideHeadAttention});</li>
+ *   <li>{@value #GROUP_NORM_SLICE}: elements per work-group of a GroupNorm split over its groups' slices (default
+ *       {@link NormKernels#DEFAULT_SLICE}; a group of two slices or more splits);</li>
  *   <li>{@value #TASKS_PER_GRAPH}: at most this many kernel launches per chained TornadoVM task graph (default
  *       {@value #DEFAULT_TASKS_PER_GRAPH}; the chain is also cut by TornadoVM's task-graph bytes).</li>
  * </ul>
@@ -39,6 +43,7 @@ public final class TornadoSettings {
     static final String CUDA_HOST_PINNING = "tornado.cuda.host.pinning";
     public static final String TASKS_PER_GRAPH = "jdiffusion.tornado.tasksPerGraph";
     public static final String WIDE_HEAD_ATTENTION = "jdiffusion.tornado.wideHeadAttention";
+    public static final String GROUP_NORM_SLICE = "jdiffusion.tornado.groupNormSlice";
 
     /**
      * The cap on kernel launches per chained task graph. The chain is cut by the bytes of TornadoVM's 8 KiB
@@ -151,6 +156,24 @@ public final class TornadoSettings {
                 + " (TornadoVM's 8 KiB task-graph buffer holds at most that many), got '" + s + "'");
     }
 
+    /** Elements of a slice of a split GroupNorm: {@value #GROUP_NORM_SLICE}, from 256 (one a thread) to 2^24. */
+    static int groupNormSlice() {
+        String s = System.getProperty(GROUP_NORM_SLICE);
+        if (s == null || s.isBlank()) {
+            return NormKernels.DEFAULT_SLICE;
+        }
+        try {
+            int n = Integer.parseInt(s.strip());
+            if (n >= NormKernels.THREADS && n <= 1 << 24) {
+                return n;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException(GROUP_NORM_SLICE + " must be an element count from " + NormKernels.THREADS + " to "
+                + (1 << 24) + ", got '" + s + "'");
+    }
+
     private static boolean flag(String key, boolean otherwise) {
         String s = System.getProperty(key);
         if (s == null || s.isBlank()) {
@@ -175,7 +198,7 @@ public final class TornadoSettings {
      *   <li>{@code tornado.cuda.host.pinning=false}: TornadoVM's CUDA backend page-locks ({@code cuMemHostRegister})
      *       the host side of every array it allocates on the device, so every weight, arena and workspace stayed
      *       resident and locked on the host, and the weights' host arrays, which live in a mapped file so that they
-     *       can leave the resident set ({@link UploadOnceArrays}), cannot be locked (the driver refuses file-backed
+     *       can leave the resident set ({@link DeviceArrays}), cannot be locked (the driver refuses file-backed
      *       pages and TornadoVM logs an error for each). Without it, on an H100 (docs/PERFORMANCE.md), the CLI's
      *       20-step bench peaked at 3.38 GiB of host RSS at 512x512 and 3.84 GiB at 1024x1024, and the CUDA
      *       backend's StreamOrderTest and SteadyInputTest passed under CUDA-graph replay; a call's inputs and

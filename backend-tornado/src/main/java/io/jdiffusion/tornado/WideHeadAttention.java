@@ -72,13 +72,13 @@ final class WideHeadAttention {
         return (int) Math.max(1, Math.min(a.queries(), SCORE_BYTES / ((long) Float.BYTES * a.keys())));
     }
 
-    /** The score and probability arrays, poisoned (NaN) so that a read of anything unwritten shows. */
-    void allocate() {
+    /** The score and probability arrays, device-only and poisoned (NaN) so that a read of anything unwritten shows. */
+    void allocate(DeviceArrays arrays) {
         if (taken.isEmpty()) {
             return;
         }
-        scores = PoisonedArrays.floats(toInt(scoreElements, "attention scores"));
-        probabilities = PoisonedArrays.halves(toInt(scoreElements, "attention probabilities"));
+        scores = arrays.deviceOnlyFloats(toInt(scoreElements, "attention scores"), true);
+        probabilities = arrays.deviceOnlyHalves(toInt(scoreElements, "attention probabilities"), true);
     }
 
     /** The arrays every task graph of a chained call declares (none before {@link #allocate} or when nothing was taken). */

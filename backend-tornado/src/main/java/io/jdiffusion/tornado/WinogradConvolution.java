@@ -57,7 +57,7 @@ final class WinogradConvolution implements OperatorPath {
     private final FloatArray scratch;
 
     /** Chooses the Winograd convolutions of {@code graph}; none when {@code enabled} is false. */
-    WinogradConvolution(Graph graph, BufferPlan plan, boolean enabled, LongUnaryOperator align) {
+    WinogradConvolution(Graph graph, BufferPlan plan, boolean enabled, LongUnaryOperator align, DeviceArrays arrays) {
         this.graph = graph;
         this.plan = plan;
         this.align = align;
@@ -86,7 +86,7 @@ final class WinogradConvolution implements OperatorPath {
         if (chosen.isEmpty()) {
             scratch = null;
         } else {
-            scratch = PoisonedArrays.floats((int) scratchFloats);
+            scratch = arrays.deviceOnlyFloats((int) scratchFloats, true);
         }
     }
 

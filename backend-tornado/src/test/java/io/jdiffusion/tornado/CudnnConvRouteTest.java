@@ -150,8 +150,9 @@ class CudnnConvRouteTest {
         Graph g = network();
         BufferPlan plan = plan(g);
         for (boolean half : new boolean[]{true, false}) {
-            BufferLayout layout = new BufferLayout(g, plan, half, Set.of(), new WinogradConvolution(g, plan, false, BufferLayout::align),
-                    op -> OperatorPath.NO_DESCRIPTOR, new UploadOnceArrays());
+            DeviceArrays arrays = new DeviceArrays();
+            BufferLayout layout = new BufferLayout(g, plan, half, Set.of(), new WinogradConvolution(g, plan, false, BufferLayout::align, arrays),
+                    op -> OperatorPath.NO_DESCRIPTOR, arrays);
             int onCudnn = 0;
             for (Op.Conv2d c : convs(g)) {
                 ConvolutionRoute route = ConvolutionRoute.of(c, half, plan::binding);

@@ -146,7 +146,7 @@ class LinearRouteTest {
     private static LibraryProducts products(Graph graph, boolean half, List<Op.Linear> linears) {
         BufferPlan plan = BufferPlan.plan(graph, BufferLayout.ALIGN * Float.BYTES);
         LibraryProducts products = new LibraryProducts(half, graph, plan, v -> graph.values().get(plan.storageRoot(v)).constant(),
-                new UploadOnceArrays());
+                new DeviceArrays());
         for (Op.Linear l : linears) {
             assertThat(products.takeProduct(l, l.weight().shape(), graph.values().get(plan.storageRoot(l.weight())).constant())).isTrue();
         }

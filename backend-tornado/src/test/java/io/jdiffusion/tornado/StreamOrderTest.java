@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * graph split into many chained task graphs runs again and again on fresh inputs, its outputs poisoned with NaN
  * before each run (and by the run's own first task on the device), and every run's outputs must equal
  * backend-cpu's for that run's inputs. An unfinished read shows NaN or the previous run's values. The weights' host
- * arrays leave the resident set once the first execution has uploaded them ({@link UploadOnceArrays}), and the runs
+ * arrays leave the resident set once the first execution has uploaded them ({@link DeviceArrays}), and the runs
  * after it compute the same.
  */
 class StreamOrderTest extends TornadoBesideCpu {
@@ -108,17 +108,17 @@ class StreamOrderTest extends TornadoBesideCpu {
                 exe.prepare(); // a second call does nothing
             }
             assertThat(((TornadoExecutable) exe).prepared()).isEqualTo(prepare);
-            UploadOnceArrays hostWeights = ((TornadoExecutable) exe).hostWeights();
-            assertThat(hostWeights.released()).as("weights' host pages handed back by the first execution").isEqualTo(prepare);
+            DeviceArrays deviceArrays = ((TornadoExecutable) exe).deviceArrays();
+            assertThat(deviceArrays.released()).as("weights' host pages handed back by the first execution").isEqualTo(prepare);
             for (int run = 0; run < RUNS; run++) {
                 try (Tensor x = random.normal(Shape.of(rows, width), 1); Tensor actual = Tensor.allocate(out.shape(), out.dtype())) {
                     tornado.upload(x, input);
                     PoisonedOutputs.poison(tornado, output);
                     exe.run(List.of(input), List.of(output));
-                    assertThat(hostWeights.released()).isTrue();
-                    if (run == 0 && hostWeights.mapped()) {
+                    assertThat(deviceArrays.released()).isTrue();
+                    if (run == 0 && deviceArrays.mapped()) {
                         // every weight is on the device; later runs (checked below) must not need the host copy
-                        assertThat(UploadOnceArraysTest.residentKib(hostWeights)).as("resident kiB of the weights' host copy").isZero();
+                        assertThat(DeviceArraysTest.residentKib(deviceArrays)).as("resident kiB of the weights' host copy").isZero();
                     }
                     tornado.download(output, actual);
                     List<Tensor> expected = HostRunner.run(cpu, graph, List.of(x));

@@ -61,12 +61,12 @@ class TaskGraphChainTest {
         try {
             int maxTasks = 13;
             int header = 115;
-            List<List<Op>> segments = TaskGraphChain.cut(graph.ops(), JAVA_KERNELS, header, maxTasks);
+            List<List<Op>> segments = TaskGraphChain.cut(graph.ops(), JAVA_KERNELS, header, TaskGraphChain.poisonCost(2), maxTasks);
             assertThat(segments.stream().flatMap(List::stream).toList()).as("every operator once, in order").isEqualTo(graph.ops());
             int boundaries = 0;
             for (int i = 0; i < segments.size(); i++) {
                 List<Op> s = segments.get(i);
-                TaskCost used = i == 0 ? TaskCost.of(PointwiseKernels.class, "fill") : TaskCost.NONE;
+                TaskCost used = i == 0 ? TaskGraphChain.poisonCost(2) : TaskCost.NONE;
                 for (Op op : s) {
                     used = used.plus(JAVA_KERNELS.apply(op));
                 }
@@ -89,7 +89,7 @@ class TaskGraphChainTest {
         List<Tensor> constants = new ArrayList<>();
         Graph graph = blocks(1, 30, 8, constants);
         try {
-            List<List<Op>> segments = TaskGraphChain.cut(graph.ops(), JAVA_KERNELS, 115, 10);
+            List<List<Op>> segments = TaskGraphChain.cut(graph.ops(), JAVA_KERNELS, 115, TaskGraphChain.poisonCost(0), 10);
             assertThat(segments.stream().map(List::size).toList()).isEqualTo(List.of(9, 10, 10, 2));
         } finally {
             constants.forEach(Tensor::close);

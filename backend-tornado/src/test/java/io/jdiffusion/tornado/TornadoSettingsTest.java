@@ -1,5 +1,6 @@
 package io.jdiffusion.tornado;
 
+import io.jdiffusion.tornado.kernels.NormKernels;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -15,7 +16,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class TornadoSettingsTest {
     private static final List<String> KEYS = List.of(TornadoSettings.DEVICE, TornadoSettings.LIBRARIES, TornadoSettings.CUDA_GRAPH,
             TornadoSettings.WINOGRAD, TornadoSettings.TENSOR_CORE_ATTENTION, TornadoSettings.PROFILE, TornadoSettings.TASKS_PER_GRAPH,
-            TornadoSettings.WIDE_HEAD_ATTENTION);
+            TornadoSettings.WIDE_HEAD_ATTENTION, TornadoSettings.GROUP_NORM_SLICE);
     private final Map<String, String> saved = new HashMap<>();
 
     TornadoSettingsTest() {
@@ -46,6 +47,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.wideHeadAttention()).isTrue();
         assertThat(TornadoSettings.profile()).isFalse();
         assertThat(TornadoSettings.tasksPerGraph()).isEqualTo(TornadoSettings.DEFAULT_TASKS_PER_GRAPH);
+        assertThat(TornadoSettings.groupNormSlice()).isEqualTo(NormKernels.DEFAULT_SLICE);
     }
 
     @Test
@@ -58,6 +60,7 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.PROFILE, "true");
         System.setProperty(TornadoSettings.TASKS_PER_GRAPH, "12");
         System.setProperty(TornadoSettings.WIDE_HEAD_ATTENTION, "false");
+        System.setProperty(TornadoSettings.GROUP_NORM_SLICE, "4096");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -66,6 +69,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.profile()).isTrue();
         assertThat(TornadoSettings.tasksPerGraph()).isEqualTo(12);
         assertThat(TornadoSettings.wideHeadAttention()).isFalse();
+        assertThat(TornadoSettings.groupNormSlice()).isEqualTo(4096);
         System.setProperty(TornadoSettings.DEVICE, "2");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(2, 0));
     }
@@ -83,6 +87,8 @@ class TornadoSettingsTest {
         bad(TornadoSettings.TASKS_PER_GRAPH, "0", TornadoSettings::tasksPerGraph);
         bad(TornadoSettings.TASKS_PER_GRAPH, "328", TornadoSettings::tasksPerGraph);
         bad(TornadoSettings.TASKS_PER_GRAPH, "many", TornadoSettings::tasksPerGraph);
+        bad(TornadoSettings.GROUP_NORM_SLICE, "255", TornadoSettings::groupNormSlice);
+        bad(TornadoSettings.GROUP_NORM_SLICE, "16k", TornadoSettings::groupNormSlice);
     }
 
     private static void bad(String key, String value, Supplier<?> read) {

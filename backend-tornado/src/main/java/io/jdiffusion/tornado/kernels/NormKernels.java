@@ -144,26 +144,27 @@ public final class NormKernels {
     }
 
     /**
-     * Elements of one slice of a group that {@link #groupNormStats} and {@link #groupNormApply} split: a group
-     * of {@link #splits} slices or more runs as two launches of N * groups * slices work-groups, instead of
-     * {@link #groupNorm}'s N * groups. The VAE's groups at 512x512 hold up to a million elements and there are 32
-     * of them: one work-group each kept 32 of the H200's 132 multiprocessors busy (0.46 ms a launch, 14 ms of
-     * the decode on 2026-12-05).
+     * Elements of one slice of a group that {@link #groupNormStats} and {@link #groupNormApply} split, by default:
+     * a group of two slices or more ({@link #splits}) runs as two launches of N * groups * slices work-groups,
+     * instead of {@link #groupNorm}'s N * groups. The VAE's groups at 512x512 hold up to a million elements and
+     * there are 32 of them: one work-group each kept 32 of the H200's 132 multiprocessors busy (0.46 ms a launch,
+     * 14 ms of the decode on 2026-12-05). The slice length is an argument of both kernels, so that it can be
+     * measured ({@code TornadoSettings#groupNormSlice}).
      */
-    public static final int SLICE = 16384;
+    public static final int DEFAULT_SLICE = 16384;
 
-    /** Whether a group of {@code count} elements runs split into slices: two slices or more. */
-    public static boolean splits(long count) {
-        return count >= 2L * SLICE;
+    /** Whether a group of {@code count} elements runs split into slices of {@code slice}: two slices or more. */
+    public static boolean splits(long count, int slice) {
+        return count >= 2L * slice;
     }
 
-    /** Slices of a group of {@code count} elements: whole slices of {@link #SLICE} and a shorter last one. */
-    public static int slices(long count) {
-        return (int) ((count + SLICE - 1) / SLICE);
+    /** Slices of a group of {@code count} elements: whole slices of {@code slice} elements and a shorter last one. */
+    public static int slices(long count, int slice) {
+        return (int) ((count + slice - 1) / slice);
     }
 
     /**
-     * The statistics of one slice of a group (see {@link #SLICE}): work-group w handles slice w % slices of block
+     * The statistics of one slice of a group (see {@link #DEFAULT_SLICE}): work-group w handles slice w % slices of block
      * w / slices (batch * groups + group, whose {@code count} elements are contiguous) and writes the slice's mean
      * and its sum of squared deviations from that mean to partials[2w] and [2w + 1]. Two passes over the slice
      * (the second from cache) so that a large offset does not cancel; {@link #groupNormApply} merges the slices.
@@ -174,12 +175,13 @@ public final class NormKernels {
         int xOff = args.get(0);
         int count = args.get(1);
         int slices = args.get(2);
+        int sliceLength = args.get(3);
         boolean xHalf = Storage.half(halves, Storage.X);
         int lid = ctx.localIdx;
         int w = ctx.groupIdx;
         int slice = w % slices;
-        int start = xOff + (w / slices) * count + slice * SLICE;
-        int n = Math.min(SLICE, count - slice * SLICE);
+        int start = xOff + (w / slices) * count + slice * sliceLength;
+        int n = Math.min(sliceLength, count - slice * sliceLength);
         float s0 = 0.0f;
         float s1 = 0.0f;
         float s2 = 0.0f;
@@ -254,6 +256,7 @@ public final class NormKernels {
         int spatial = args.get(5);
         int groups = args.get(6);
         int slices = args.get(7);
+        int sliceLength = args.get(8);
         int lid = ctx.localIdx;
         int w = ctx.groupIdx;
         int block = w / slices;
@@ -274,7 +277,7 @@ public final class NormKernels {
             if (lid == 0) {
                 int loaded = Math.min(THREADS, slices - s0);
                 for (int j = 0; j < loaded; j++) {
-                    float ns = Math.min(SLICE, count - (s0 + j) * SLICE);
+                    float ns = Math.min(sliceLength, count - (s0 + j) * sliceLength);
                     float delta = part[2 * j] - groupMean;
                     float merged = total + ns;
                     groupMean += delta * (ns / merged);
@@ -292,8 +295,8 @@ public final class NormKernels {
         float mean = stats[0];
         float inv = stats[1];
         int g = block % groups;
-        int first = slice * SLICE;
-        int n = Math.min(SLICE, count - first);
+        int first = slice * sliceLength;
+        int n = Math.min(sliceLength, count - first);
         int xStart = xOff + block * count + first;
         int outStart = outOff + block * count + first;
         int c0 = g * cpg;

@@ -2,6 +2,7 @@ package io.jdiffusion.tornado.kernels;
 
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
+import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
@@ -41,6 +42,14 @@ public final class PointwiseKernels {
         int i = ctx.globalIdx;
         if (i < n) {
             out.set(i, src.get(srcIndex));
+        }
+    }
+
+    /** {@link #fill} of an F16 array: out[i] = src[srcIndex] in F16 (a NaN stays NaN). */
+    public static void fillHalves(KernelContext ctx, FloatArray src, int srcIndex, HalfFloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            out.set(i, new HalfFloat(src.get(srcIndex)));
         }
     }
 

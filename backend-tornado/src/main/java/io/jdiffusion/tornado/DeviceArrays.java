@@ -14,17 +14,30 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 
 /**
- * The host side of one executable's weight arrays, which TornadoVM copies to the device once (first execution) and
- * never reads again. They live in a memory-mapped scratch file, unlinked as soon as it is made, instead of in
- * TornadoVM's anonymous memory, so that once the first execution has uploaded them {@link #release()} hands their
- * pages back: the host keeps no resident copy of weights the device holds (SD 1.5's are 2 GiB in F16, 4 GiB in
- * F32), and should TornadoVM ever copy an array again it reads the same data back from the file. (Anonymous memory
- * could only be discarded, to zeros.) Released pages leave the process's resident set for the kernel's file cache,
- * which writes them back to the unlinked file and reclaims them under memory pressure; where {@code java.io.tmpdir}
- * is a tmpfs they stay in memory.
+ * The host sides of one executable's device arrays, of two kinds, which TornadoVM copies to the device at most once
+ * and never reads back:
+ * <ul>
+ *   <li><b>Upload-once arrays</b> (the weights): the host writes them, the first execution copies them
+ *   ({@code FIRST_EXECUTION}), and {@link #release()} hands their pages back afterwards.</li>
+ *   <li><b>Device-only arrays</b> (the activation arena, library staging and workspaces, kernels' scratch): the host
+ *   never writes or reads them; TornadoVM only allocates their device buffers ({@code UNDER_DEMAND}, see
+ *   {@link #deviceOnly}), so no page of their host side is ever touched and they cost no resident memory (a whole
+ *   1024x1024 VAE decode's F16 arena is 1.25 GiB, a cuDNN workspace up to 1.25 GiB more). Those a kernel might read
+ *   before writing are {@link #poisoned}: a task fills them with NaN at the start of every run
+ *   ({@link TaskGraphChain}).</li>
+ * </ul>
+ * Both live in a memory-mapped scratch file, unlinked as soon as it is made, instead of in TornadoVM's anonymous
+ * memory (which it zeroes, touching every page): released pages of the weights leave the process's resident set
+ * for the kernel's file cache, which writes them back to the unlinked file and reclaims them under memory pressure
+ * (where {@code java.io.tmpdir} is a tmpfs they stay in memory), and should TornadoVM ever copy an array again it
+ * reads the same data back from the file; the device-only regions stay holes. SD 1.5's weights are 2 GiB in F16,
+ * 4 GiB in F32.
  *
  * <p>The mappings belong to an automatic arena: they are unmapped once no TornadoVM array refers to them, never
  * while an execution plan might still copy from them.
@@ -32,27 +45,32 @@ import java.util.List;
  * <p>Where the device's backend page-locks every host array ({@code cuMemHostRegister}: TornadoVM's PTX backend
  * always, its CUDA backend unless {@code tornado.cuda.host.pinning=false}, which the backend sets by default), the
  * driver refuses file-backed pages and TornadoVM logs an error for each, so there the arrays are TornadoVM's own
- * ({@link #UploadOnceArrays(boolean) mapped} false, where {@link TornadoDevices#pinsHostArrays} says so): they stay resident, and {@link #release()} hands nothing back.
+ * ({@link #DeviceArrays(boolean) mapped} false, where {@link TornadoDevices#pinsHostArrays} says so): they are
+ * resident, and {@link #release()} hands nothing back.
  */
-final class UploadOnceArrays implements AutoCloseable {
+final class DeviceArrays implements AutoCloseable {
     /** Each array starts on a page of its own, so that releasing one never touches another's data. */
     private static final long PAGE = 4096;
 
     private final boolean mapped;
     private final Arena mappings = Arena.ofAuto();
     private final List<MemorySegment> segments = new ArrayList<>();
+    /** The device-only arrays, by identity: TornadoVM allocates their device buffers and copies nothing. */
+    private final Set<Object> deviceOnly = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** The device-only arrays filled with NaN at the start of every run, in the order they were made. */
+    private final List<TornadoNativeArray> poisoned = new ArrayList<>();
     private FileChannel scratch;
     private String path;
     private long fileBytes;
     private boolean released;
 
     /** @param mapped whether the arrays live in the mapped scratch file (else TornadoVM allocates them) */
-    UploadOnceArrays(boolean mapped) {
+    DeviceArrays(boolean mapped) {
         this.mapped = mapped;
     }
 
     /** Arrays in the mapped scratch file. */
-    UploadOnceArrays() {
+    DeviceArrays() {
         this(true);
     }
 
@@ -71,6 +89,42 @@ final class UploadOnceArrays implements AutoCloseable {
 
     IntArray ints(int elements) {
         return mapped ? IntArray.fromSegmentShallow(map(elements, Integer.BYTES)) : new IntArray(checked(elements));
+    }
+
+    /**
+     * A device-only F16 array: TornadoVM allocates its device buffer and never copies it either way; its host side
+     * is never touched. {@code poisoned}: filled with NaN at the start of every run, for an array a kernel could
+     * read before any kernel of the run wrote it (a planning error would then show as NaN, not as stale data).
+     */
+    HalfFloatArray deviceOnlyHalves(int elements, boolean poisoned) {
+        return deviceOnly(mapped ? HalfFloatArray.fromSegmentShallow(map(elements, Short.BYTES)) : new HalfFloatArray(checked(elements)),
+                poisoned);
+    }
+
+    /** A device-only F32 array (see {@link #deviceOnlyHalves}). */
+    FloatArray deviceOnlyFloats(int elements, boolean poisoned) {
+        return deviceOnly(mapped ? FloatArray.fromSegmentShallow(map(elements, Float.BYTES)) : new FloatArray(checked(elements)), poisoned);
+    }
+
+    private synchronized <T extends TornadoNativeArray> T deviceOnly(T array, boolean poison) {
+        deviceOnly.add(array);
+        if (poison) {
+            poisoned.add(array);
+        }
+        return array;
+    }
+
+    /**
+     * Whether {@code array} is device-only: a task graph declares it {@code UNDER_DEMAND}, which allocates its
+     * device buffer without a copy, instead of {@code FIRST_EXECUTION}.
+     */
+    synchronized boolean deviceOnly(Object array) {
+        return deviceOnly.contains(array);
+    }
+
+    /** The device-only arrays to fill with NaN at the start of every run. */
+    synchronized List<TornadoNativeArray> poisoned() {
+        return List.copyOf(poisoned);
     }
 
     private static int checked(int elements) {
@@ -105,7 +159,7 @@ final class UploadOnceArrays implements AutoCloseable {
         }
     }
 
-    /** Bytes of the scratch file: every array made so far, each rounded up to whole pages. */
+    /** Bytes of the scratch file: every mapped array made so far, each rounded up to whole pages (device-only ones are holes). */
     synchronized long bytes() {
         return fileBytes;
     }

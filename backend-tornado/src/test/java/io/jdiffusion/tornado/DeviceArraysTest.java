@@ -10,9 +10,9 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-class UploadOnceArraysTest {
+class DeviceArraysTest {
     /** Resident kiB of the mappings of {@code arrays}' scratch file, from the process's memory map. */
-    static long residentKib(UploadOnceArrays arrays) {
+    static long residentKib(DeviceArrays arrays) {
         return ResidentMappings.byPath().stream().filter(m -> m.getKey().startsWith(arrays.path())).mapToLong(java.util.Map.Entry::getValue)
                 .sum();
     }
@@ -20,7 +20,7 @@ class UploadOnceArraysTest {
     @Test
     @EnabledOnOs(OS.LINUX)
     void releasedArraysLeaveTheResidentSetAndReadBackTheirData() {
-        try (UploadOnceArrays arrays = new UploadOnceArrays()) {
+        try (DeviceArrays arrays = new DeviceArrays()) {
             FloatArray floats = arrays.floats(300_000);
             HalfFloatArray halves = arrays.halves(70_001);
             IntArray ints = arrays.ints(3);
@@ -53,10 +53,34 @@ class UploadOnceArraysTest {
         }
     }
 
+    /**
+     * Device-only arrays are holes in the scratch file: of 64 MiB of them only their headers' pages become resident;
+     * they are told apart from the upload-once arrays, and only the poisoned ones are listed for the fill at every
+     * run.
+     */
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void deviceOnlyArraysTouchNoPageAndOnlyThePoisonedAreListed() {
+        try (DeviceArrays arrays = new DeviceArrays()) {
+            FloatArray weights = arrays.floats(1024);
+            weights.set(0, 1f);
+            HalfFloatArray arena = arrays.deviceOnlyHalves(16 << 20, true);
+            FloatArray workspace = arrays.deviceOnlyFloats(8 << 20, false);
+            assertThat(arrays.bytes()).as("scratch file bytes").isGreaterThan(64L << 20);
+            // TornadoVM writes each array's header (its first page); of the device-only arrays' 64 MiB, nothing else
+            assertThat(residentKib(arrays)).as("resident kiB: the weights' two pages and one header page per device-only array")
+                    .isLessThanOrEqualTo(16);
+            assertThat(arrays.deviceOnly(arena)).isTrue();
+            assertThat(arrays.deviceOnly(workspace)).isTrue();
+            assertThat(arrays.deviceOnly(weights)).isFalse();
+            assertThat(arrays.poisoned()).containsExactly(arena);
+        }
+    }
+
     @Test
     void anEmptyArrayIsRefused() {
         for (boolean mapped : new boolean[]{true, false}) {
-            try (UploadOnceArrays arrays = new UploadOnceArrays(mapped)) {
+            try (DeviceArrays arrays = new DeviceArrays(mapped)) {
                 assertThatThrownBy(() -> arrays.halves(0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("got 0");
             }
         }
@@ -65,7 +89,7 @@ class UploadOnceArraysTest {
     /** Where the backend page-locks host arrays, they are TornadoVM's own: usable, and still readable after release. */
     @Test
     void unmappedArraysAreTornadoVmsOwnAndKeepTheirData() {
-        try (UploadOnceArrays arrays = new UploadOnceArrays(false)) {
+        try (DeviceArrays arrays = new DeviceArrays(false)) {
             FloatArray floats = arrays.floats(1000);
             floats.set(999, 3.5f);
             IntArray ints = arrays.ints(2);
