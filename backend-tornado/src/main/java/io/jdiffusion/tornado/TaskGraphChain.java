@@ -245,7 +245,7 @@ final class TaskGraphChain {
             } else {
                 tasks.task(id, PointwiseKernels::fill, ctx, layout.weights(), layout.nanIndex(), (FloatArray) target, n);
             }
-            pointwiseGrid(id, n);
+            pointwiseGrid(id, tiles(n, PointwiseKernels.FILL_PER_THREAD));
         }
     }
 

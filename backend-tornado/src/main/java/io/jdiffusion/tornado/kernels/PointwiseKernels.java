@@ -34,22 +34,33 @@ public final class PointwiseKernels {
         }
     }
 
+    /** Elements each thread of {@link #fill} and {@link #fillHalves} writes: a launch of n / FILL_PER_THREAD threads. */
+    public static final int FILL_PER_THREAD = 4;
+
     /**
      * out[i] = src[srcIndex] for i below n: a value read from device memory (a NaN constant in the kernel would
-     * depend on how each backend prints one).
+     * depend on how each backend prints one). Thread t of the first ceil(n / {@value #FILL_PER_THREAD}) writes
+     * t, t + that count, and so on, each store coalesced across threads: one thread an element took 0.46 ms over
+     * the VAE's 320 MiB arena on an H100, a fifth of its bandwidth.
      */
     public static void fill(KernelContext ctx, FloatArray src, int srcIndex, FloatArray out, int n) {
-        int i = ctx.globalIdx;
-        if (i < n) {
-            out.set(i, src.get(srcIndex));
+        int threads = (n + FILL_PER_THREAD - 1) / FILL_PER_THREAD;
+        float v = src.get(srcIndex);
+        if (ctx.globalIdx < threads) {
+            for (int i = ctx.globalIdx; i < n; i += threads) {
+                out.set(i, v);
+            }
         }
     }
 
     /** {@link #fill} of an F16 array: out[i] = src[srcIndex] in F16 (a NaN stays NaN). */
     public static void fillHalves(KernelContext ctx, FloatArray src, int srcIndex, HalfFloatArray out, int n) {
-        int i = ctx.globalIdx;
-        if (i < n) {
-            out.set(i, new HalfFloat(src.get(srcIndex)));
+        int threads = (n + FILL_PER_THREAD - 1) / FILL_PER_THREAD;
+        HalfFloat v = new HalfFloat(src.get(srcIndex));
+        if (ctx.globalIdx < threads) {
+            for (int i = ctx.globalIdx; i < n; i += threads) {
+                out.set(i, v);
+            }
         }
     }
 
