@@ -19,6 +19,11 @@
 #                                  $OUT/compare.json (stage, PyTorch ms, jdiffusion ms, ratio) and prints the table. Needs
 #                                  diffusers' source as .carry/diffusers-src.tar.xz (git archive of huggingface/diffusers'
 #                                  src/diffusers) and the staged CLI (in .device/lib.tar.xz).
+#   scripts/gpu-measure.sh first-image   On the GPU machine: writes an SD 1.5-shaped single-file F16 checkpoint of
+#                                  random weights (scripts/random_sd15_checkpoint.py; the tokenizer is the tiny test
+#                                  model's) and times `jdiffusion generate --backend tornado --precision f16` at
+#                                  FIRST_IMAGE_SIZE (512), 20 steps, from launch to the written PNG, FIRST_IMAGE_RUNS (2)
+#                                  times in fresh JVMs; logs in $OUT/first-image-N.txt.
 #
 # Environment for `run`: SIZES (default "512 1024"), PRECISIONS ("f32 f16"), RUNS (10), DEVICES (the TornadoVM
 # devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (the benchmarks' TornadoVM device; default: the backend's own choice, the CUDA backend where present),
@@ -238,10 +243,36 @@ compare() {
       --pytorch "$logs/pytorch.json" --jdiffusion "${jd[@]}" --out "$out/$name" | tee "$logs/compare.txt"
 }
 
+# A user's first image: one fresh JVM per run, from launch until the PNG is written, with the checkpoint a mapped
+# file as a user's would be (the first run also hashes it for the PNG's metadata, once per file).
+first_image() {
+  setup
+  local size=${FIRST_IMAGE_SIZE:-512} ckpt=/tmp/jd-first-image/sd15-f16.safetensors cfg=/tmp/jd-first-image/config
+  mkdir -p "$cfg"
+  cp -r test-data/src/main/resources/io/jdiffusion/testdata/tiny-sd/model/tokenizer "$cfg/"
+  [ -f "$ckpt" ] || python3 scripts/random_sd15_checkpoint.py \
+      test-data/src/main/resources/io/jdiffusion/testdata/sd15-keys/sd15_keys_ldm.json "$ckpt" > "$out/first-image-checkpoint.txt" 2>&1
+  for i in $(seq 1 "${FIRST_IMAGE_RUNS:-2}"); do
+    local t0 t1 rc=0
+    t0=$(date +%s%N)
+    timeout "${CLI_TIMEOUT:-300}" "${java[@]}" -Xmx1g -XX:MaxDirectMemorySize=64g ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$cp" \
+        io.jdiffusion.cli.Main generate --model "$ckpt" --config "$cfg" --backend tornado --precision f16 -W "$size" -H "$size" \
+        --steps 20 --seed 1 -p "a lighthouse at dusk" -o "$out/first-image-$i.png" > "$out/first-image-$i.txt" 2>&1 || rc=$?
+    t1=$(date +%s%N)
+    if [ "$rc" = 0 ]; then
+      echo "first image, run $i: $(( (t1 - t0) / 1000000 )) ms from launch to the PNG" | tee -a "$out/first-image-$i.txt"
+    else
+      echo "first image, run $i: generate failed (rc $rc) after $(( (t1 - t0) / 1000000 )) ms" | tee -a "$out/first-image-$i.txt"
+    fi
+    grep -E "first image|preparation" "$out/first-image-$i.txt" | tail -2
+  done
+}
+
 case "${1:-}" in
   stage) stage ;;
   run) run ;;
   main) shift; main_class "$@" ;;
   compare) compare ;;
-  *) echo "usage: $0 stage|run|compare|main CLASS [ARGS]" >&2; exit 2 ;;
+  first-image) first_image ;;
+  *) echo "usage: $0 stage|run|compare|first-image|main CLASS [ARGS]" >&2; exit 2 ;;
 esac
