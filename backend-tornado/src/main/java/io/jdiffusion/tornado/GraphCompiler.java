@@ -78,7 +78,8 @@ final class GraphCompiler {
         }
         taking.add(winograd);
         List<Op> javaOps = graph.ops().stream().filter(op -> taking.stream().noneMatch(p -> p.handles(op))).toList();
-        JavaKernelPath javaKernels = new JavaKernelPath(graph.name(), plan, javaOps, deviceArrays);
+        JavaKernelPath javaKernels = new JavaKernelPath(graph.name(), plan, javaOps, deviceArrays,
+                TornadoDevices.usesWarpShuffles(backend.device()));
         List<OperatorPath> paths = new ArrayList<>(taking);
         paths.add(javaKernels);
         Function<Op, OperatorPath> pathOf = op -> paths.stream().filter(p -> p.handles(op)).findFirst().orElseThrow();
