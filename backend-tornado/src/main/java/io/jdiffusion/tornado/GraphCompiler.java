@@ -78,8 +78,7 @@ final class GraphCompiler {
         }
         taking.add(winograd);
         List<Op> javaOps = graph.ops().stream().filter(op -> taking.stream().noneMatch(p -> p.handles(op))).toList();
-        JavaKernelPath javaKernels = new JavaKernelPath(graph.name(), plan, javaOps, deviceArrays,
-                TornadoDevices.usesWarpShuffles(backend.device()));
+        JavaKernelPath javaKernels = new JavaKernelPath(graph.name(), plan, javaOps, deviceArrays);
         List<OperatorPath> paths = new ArrayList<>(taking);
         paths.add(javaKernels);
         Function<Op, OperatorPath> pathOf = op -> paths.stream().filter(p -> p.handles(op)).findFirst().orElseThrow();

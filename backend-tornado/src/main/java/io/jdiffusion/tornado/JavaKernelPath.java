@@ -45,15 +45,12 @@ final class JavaKernelPath implements OperatorPath {
     private final FloatArray groupPartials;
     /** Elements of a slice of a split GroupNorm ({@link TornadoSettings#groupNormSlice()}). */
     private final int groupNormSlice;
-    /** Whether LayerNorm runs a warp a row ({@link NormKernels#layerNormWarps}; {@link TornadoDevices#usesWarpShuffles}). */
-    private final boolean warpNorms;
 
     /** The path for {@code ops}, the operators of graph {@code graphName} that no other path takes. */
-    JavaKernelPath(String graphName, BufferPlan plan, List<Op> ops, DeviceArrays arrays, boolean warpNorms) {
+    JavaKernelPath(String graphName, BufferPlan plan, List<Op> ops, DeviceArrays arrays) {
         this.graphName = graphName;
         this.plan = plan;
         this.groupNormSlice = TornadoSettings.groupNormSlice();
-        this.warpNorms = warpNorms;
         long sums = 0;
         long partials = 0;
         for (Op op : ops) {
@@ -110,7 +107,7 @@ final class JavaKernelPath implements OperatorPath {
             case Op.Attention a -> TaskCost.of(AttentionKernels.class, largeHead(a) ? "attentionLargeHead" : "attention");
             case Op.GroupNorm g when NormKernels.splits(groupCount(g), groupNormSlice) -> TaskCost.of(NormKernels.class, "groupNormStats", "groupNormApply");
             case Op.GroupNorm g -> TaskCost.of(NormKernels.class, "groupNorm");
-            case Op.LayerNorm l -> TaskCost.of(NormKernels.class, warpNorms ? "layerNormWarps" : "layerNorm");
+            case Op.LayerNorm l -> TaskCost.of(NormKernels.class, "layerNorm");
             case Op.Softmax s -> TaskCost.of(NormKernels.class, "softmax");
             case Op.Unary u -> TaskCost.of(PointwiseKernels.class, u.activation() == Activation.GEGLU ? "geglu" : "unary");
             case Op.Binary b -> TaskCost.of(PointwiseKernels.class, "binary");
@@ -307,14 +304,6 @@ final class JavaKernelPath implements OperatorPath {
         Slot beta = e.slot(l.beta());
         Slot o = e.slot(l.out());
         String id = e.nextTask();
-        if (warpNorms) {
-            e.tasks().task(id, NormKernels::layerNormWarps, e.ctx(), e.halfArena(), normHalves(x, gamma, beta, o),
-                    e.args(x.offset(), gamma.offset(), beta.offset(), o.offset(), d, rows), x.floats(), gamma.floats(), beta.floats(),
-                    o.floats(), l.eps());
-            int rowsPerGroup = NormKernels.THREADS / NormKernels.WARP;
-            e.grid(id, new WorkerGrid1D((rows + rowsPerGroup - 1) / rowsPerGroup * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
-            return;
-        }
         e.tasks().task(id, NormKernels::layerNorm, e.ctx(), e.halfArena(), normHalves(x, gamma, beta, o),
                 e.args(x.offset(), gamma.offset(), beta.offset(), o.offset(), d), x.floats(), gamma.floats(), beta.floats(), o.floats(),
                 l.eps());

@@ -79,16 +79,6 @@ final class TornadoDevices {
                 && NvidiaLibraries.missing().isEmpty();
     }
 
-    /**
-     * Whether Java kernels may use warp shuffles ({@code KernelContext.simdSum}): TornadoVM lowers them on its PTX
-     * and CUDA backends (not on OpenCL, where the call would return the lane's own value), unless
-     * -D{@value TornadoSettings#WARP_NORMS}=false.
-     */
-    static boolean usesWarpShuffles(TornadoDevice device) {
-        TornadoVMBackendType t = device.getTornadoVMBackend();
-        return (t == TornadoVMBackendType.PTX || t == TornadoVMBackendType.CUDA) && TornadoSettings.warpNorms();
-    }
-
     /** Whether an F16 request computes in F16 here: on tensor cores (PTX) or through the libraries (CUDA). */
     static boolean computesHalf(TornadoDevice device) {
         return supportsTensorCores(device) || usesLibraries(device);

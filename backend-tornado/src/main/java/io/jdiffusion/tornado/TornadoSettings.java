@@ -24,7 +24,6 @@ import java.util.Optional;
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
  *   <li>{@value #WIDE_HEAD_ATTENTION} = false keeps F16 attention with heads wider than cuDNN takes (the VAE's) on
  *       the Java kernel instead of two cuBLASLt products around a softmax ({@link WideHeadAttention});</li>
- *   <li>{@value #WARP_NORMS} = false keeps LayerNorm on a work-group a row, not a warp (PTX and CUDA backends);</li>
  *   <li>{@value #GROUP_NORM_SLICE}: elements per work-group of a GroupNorm split over its groups' slices (default
  *       {@link NormKernels#DEFAULT_SLICE}; a group of two slices or more splits);</li>
  *   <li>{@value #TASKS_PER_GRAPH}: at most this many kernel launches per chained TornadoVM task graph (default
@@ -45,7 +44,6 @@ public final class TornadoSettings {
     public static final String TASKS_PER_GRAPH = "jdiffusion.tornado.tasksPerGraph";
     public static final String WIDE_HEAD_ATTENTION = "jdiffusion.tornado.wideHeadAttention";
     public static final String GROUP_NORM_SLICE = "jdiffusion.tornado.groupNormSlice";
-    public static final String WARP_NORMS = "jdiffusion.tornado.warpNorms";
 
     /**
      * The cap on kernel launches per chained task graph. The chain is cut by the bytes of TornadoVM's 8 KiB
@@ -128,11 +126,6 @@ public final class TornadoSettings {
     /** Whether F16 attention may run on the tensor-core flash kernel of the PTX backend (default true). */
     static boolean tensorCoreAttention() {
         return flag(TENSOR_CORE_ATTENTION, true);
-    }
-
-    /** Whether LayerNorm may run a warp a row with warp shuffles where the backend has them (default true). */
-    static boolean warpNorms() {
-        return flag(WARP_NORMS, true);
     }
 
     /** Whether F16 attention with heads wider than cuDNN takes may run on cuBLASLt (default true). */

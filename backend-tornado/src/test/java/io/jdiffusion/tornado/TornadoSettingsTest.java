@@ -16,7 +16,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class TornadoSettingsTest {
     private static final List<String> KEYS = List.of(TornadoSettings.DEVICE, TornadoSettings.LIBRARIES, TornadoSettings.CUDA_GRAPH,
             TornadoSettings.WINOGRAD, TornadoSettings.TENSOR_CORE_ATTENTION, TornadoSettings.PROFILE, TornadoSettings.TASKS_PER_GRAPH,
-            TornadoSettings.WIDE_HEAD_ATTENTION, TornadoSettings.GROUP_NORM_SLICE, TornadoSettings.WARP_NORMS);
+            TornadoSettings.WIDE_HEAD_ATTENTION, TornadoSettings.GROUP_NORM_SLICE);
     private final Map<String, String> saved = new HashMap<>();
 
     TornadoSettingsTest() {
@@ -48,7 +48,6 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.profile()).isFalse();
         assertThat(TornadoSettings.tasksPerGraph()).isEqualTo(TornadoSettings.DEFAULT_TASKS_PER_GRAPH);
         assertThat(TornadoSettings.groupNormSlice()).isEqualTo(NormKernels.DEFAULT_SLICE);
-        assertThat(TornadoSettings.warpNorms()).isTrue();
     }
 
     @Test
@@ -62,7 +61,6 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.TASKS_PER_GRAPH, "12");
         System.setProperty(TornadoSettings.WIDE_HEAD_ATTENTION, "false");
         System.setProperty(TornadoSettings.GROUP_NORM_SLICE, "4096");
-        System.setProperty(TornadoSettings.WARP_NORMS, "false");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -72,7 +70,6 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.tasksPerGraph()).isEqualTo(12);
         assertThat(TornadoSettings.wideHeadAttention()).isFalse();
         assertThat(TornadoSettings.groupNormSlice()).isEqualTo(4096);
-        assertThat(TornadoSettings.warpNorms()).isFalse();
         System.setProperty(TornadoSettings.DEVICE, "2");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(2, 0));
     }
@@ -92,7 +89,6 @@ class TornadoSettingsTest {
         bad(TornadoSettings.TASKS_PER_GRAPH, "many", TornadoSettings::tasksPerGraph);
         bad(TornadoSettings.GROUP_NORM_SLICE, "255", TornadoSettings::groupNormSlice);
         bad(TornadoSettings.GROUP_NORM_SLICE, "16k", TornadoSettings::groupNormSlice);
-        bad(TornadoSettings.WARP_NORMS, "warp", TornadoSettings::warpNorms);
     }
 
     private static void bad(String key, String value, Supplier<?> read) {

@@ -325,53 +325,6 @@ public final class NormKernels {
         }
     }
 
-    /** Threads of a warp: {@link #layerNormWarps} gives each row one. */
-    public static final int WARP = 32;
-
-    /**
-     * LayerNorm of each row of x [rows, d] with one warp a row, {@link #THREADS} / {@value #WARP} rows a work-group:
-     * each sum is one warp-shuffle reduction ({@code KernelContext.simdSum}, which TornadoVM lowers to
-     * {@code shfl.xor} on its PTX and CUDA backends only), with no barrier. {@link #layerNorm} gave each row a
-     * work-group of 256 threads, about one element a thread at SD 1.5's 320 channels, and two eight-step
-     * reductions through local memory with a barrier after each step: 24 us a launch for 8192 rows of 320 on an
-     * H100 (per-task profile), several times what the bytes take. args: x, gamma, beta and out offsets, d, rows.
-     */
-    public static void layerNormWarps(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray gamma,
-                                      FloatArray beta, FloatArray out, float eps) {
-        int xOff = args.get(0);
-        int gOff = args.get(1);
-        int bOff = args.get(2);
-        int outOff = args.get(3);
-        int d = args.get(4);
-        int rows = args.get(5);
-        boolean xHalf = Storage.half(halves, Storage.X);
-        boolean gammaHalf = Storage.half(halves, Storage.Y);
-        boolean betaHalf = Storage.half(halves, Storage.Z);
-        boolean outHalf = Storage.half(halves, Storage.OUT);
-        int lane = ctx.localIdx % WARP;
-        int row = ctx.groupIdx * (THREADS / WARP) + ctx.localIdx / WARP;
-        // a whole warp is in or out: the shuffles need every lane of it
-        if (row < rows) {
-            int start = row * d;
-            float s = 0.0f;
-            for (int i = lane; i < d; i += WARP) {
-                s += Storage.load(x, f16, xOff + start + i, xHalf);
-            }
-            float mean = ctx.simdSum(s) / d;
-            float v = 0.0f;
-            for (int i = lane; i < d; i += WARP) {
-                float dev = Storage.load(x, f16, xOff + start + i, xHalf) - mean;
-                v += dev * dev;
-            }
-            float inv = 1.0f / TornadoMath.sqrt(ctx.simdSum(v) / d + eps);
-            for (int i = lane; i < d; i += WARP) {
-                float scale = inv * Storage.load(gamma, f16, gOff + i, gammaHalf);
-                float y = (Storage.load(x, f16, xOff + start + i, xHalf) - mean) * scale + Storage.load(beta, f16, bOff + i, betaHalf);
-                Storage.store(out, f16, outOff + start + i, y, outHalf);
-            }
-        }
-    }
-
     /** LayerNorm of each row of x [rows, d]; work-group r handles row r. args: x, gamma, beta and out offsets, d. */
     public static void layerNorm(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray gamma,
                                  FloatArray beta, FloatArray out, float eps) {
