@@ -97,13 +97,12 @@ final class DeviceArrays implements AutoCloseable {
      * read before any kernel of the run wrote it (a planning error would then show as NaN, not as stale data).
      */
     HalfFloatArray deviceOnlyHalves(int elements, boolean poisoned) {
-        return deviceOnly(mapped ? HalfFloatArray.fromSegmentShallow(map(elements, Short.BYTES)) : new HalfFloatArray(checked(elements)),
-                poisoned);
+        return deviceOnly(halves(elements), poisoned);
     }
 
     /** A device-only F32 array (see {@link #deviceOnlyHalves}). */
     FloatArray deviceOnlyFloats(int elements, boolean poisoned) {
-        return deviceOnly(mapped ? FloatArray.fromSegmentShallow(map(elements, Float.BYTES)) : new FloatArray(checked(elements)), poisoned);
+        return deviceOnly(floats(elements), poisoned);
     }
 
     private synchronized <T extends TornadoNativeArray> T deviceOnly(T array, boolean poison) {

@@ -47,7 +47,7 @@ final class GraphCompiler {
     private final WinogradConvolution winograd;
     /** Whether activations are kept in F16. */
     private final boolean halfActivations;
-    /** The host side of every weight array, handed back once the first execution uploaded it. */
+    /** The host side of every weight array (handed back once the first execution uploaded it) and of the device-only ones. */
     private final DeviceArrays deviceArrays;
 
     GraphCompiler(TornadoBackend backend, Graph graph, Precision requested) {

@@ -105,7 +105,10 @@ final class LibraryProducts implements OperatorPath {
      */
     private final long[] stagedConv = new long[3];
     private final HalfFloatArray[] convScratch = new HalfFloatArray[3];
-    /** Where the weight and bias arrays are made: uploaded once, then their host pages are handed back. */
+    /**
+     * Where the weight and bias arrays are made (uploaded once, then their host pages are handed back) and the
+     * staging arrays and workspace (device-only).
+     */
     private final DeviceArrays deviceArrays;
 
     /**

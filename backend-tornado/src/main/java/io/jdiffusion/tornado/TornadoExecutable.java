@@ -65,7 +65,7 @@ final class TornadoExecutable implements Executable {
     /** Whether the plan replays as CUDA graphs (then a run ends with one stream synchronisation). */
     private final boolean cudaGraphs;
     private final List<String> profileLogs = new ArrayList<>();
-    /** The weights' host arrays, handed back once the first execution has uploaded them. */
+    /** The host sides of the device arrays: the weights', handed back once the first execution has uploaded them. */
     private final DeviceArrays deviceArrays;
     /** Bytes TornadoVM copied to the device in the last execution of the plan (profiled executables only). */
     private long lastCopyInBytes;
@@ -128,7 +128,7 @@ final class TornadoExecutable implements Executable {
 
     /** Of {@link #taskCount()}, the poisoning at the start of a run: the outputs' fill and each poisoned device-only array's. */
     int poisonTasks() {
-        return 1 + deviceArrays.poisoned().size();
+        return TaskGraphChain.poisonCost(deviceArrays.poisoned().size()).launches();
     }
 
     /**
