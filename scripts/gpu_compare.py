@@ -7,6 +7,9 @@
       the text encoder(s) (batch 2), one UNet call (batch 2) eager and replayed as a CUDA graph, the VAE decode,
       and the whole pipeline with the Euler sampler (the sampler `jdiffusion bench` uses) and guidance, for each
       step count. Writes DIR/pytorch.json.
+  gpu_compare.py profile-unet [--model sd15|sdxl] [--size 512] [--channels-last]
+      One eager UNet call (batch 2, fp16, SDPA, the same random model) after warm-up, between cudaProfilerStart and
+      cudaProfilerStop: run it under `ncu --profile-from-start off` to list the kernels PyTorch runs for it.
   gpu_compare.py report --pytorch P.json --jdiffusion J.json [J2.json ...] --out compare.json
       Puts the two side by side: one row per stage with jdiffusion's time over PyTorch's, printed and written
       as {device, commit, date, rows: [{stage, pytorch_ms, jdiffusion_ms, ratio}]}. J.json are
@@ -169,6 +172,32 @@ def pytorch(args):
         json.dump(res, f, indent=1)
 
 
+def profile_unet(args):
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    dev = torch.device("cuda")
+    torch.manual_seed(0)
+    with torch.device(dev):
+        unet = UNet2DConditionModel.from_config(load_config(args.model, "unet")).to(torch.float16).eval().requires_grad_(False)
+    g = torch.Generator("cpu").manual_seed(0)
+    lat = torch.randn((2, 4, args.size // 8, args.size // 8), generator=g).to(dev, torch.float16)
+    ctx = torch.randn((2, 77, unet.config.cross_attention_dim), generator=g).to(dev, torch.float16)
+    if args.channels_last:
+        unet = unet.to(memory_format=torch.channels_last)
+        lat = lat.to(memory_format=torch.channels_last)
+    t = torch.tensor(500, device=dev)
+    with torch.inference_mode():
+        for _ in range(5):
+            unet(lat, t, encoder_hidden_states=ctx)
+        torch.cuda.synchronize()
+        torch.cuda.profiler.start()
+        unet(lat, t, encoder_hidden_states=ctx)
+        torch.cuda.synchronize()
+        torch.cuda.profiler.stop()
+    log(f"profile-unet: one call of {args.model} at {args.size}, channels_last={args.channels_last}")
+
+
 def report(args):
     try:
         with open(args.pytorch) as f:
@@ -241,6 +270,10 @@ def main():
     p.add_argument("--steps", default="20,50")
     p.add_argument("--model", default="sd15", choices=["sd15", "sdxl"])
     p.add_argument("--size", type=int, default=512)
+    u = sub.add_parser("profile-unet")
+    u.add_argument("--model", default="sd15", choices=["sd15"])
+    u.add_argument("--size", type=int, default=512)
+    u.add_argument("--channels-last", action="store_true")
     r = sub.add_parser("report")
     r.add_argument("--pytorch", required=True)
     r.add_argument("--jdiffusion", nargs="+", required=True)
@@ -248,7 +281,7 @@ def main():
     r.add_argument("--commit", default=os.environ.get("JDIFFUSION_COMMIT") or git_commit())
     r.add_argument("--date", default=None)
     args = ap.parse_args()
-    {"pytorch": pytorch, "report": report}[args.cmd](args)
+    {"pytorch": pytorch, "profile-unet": profile_unet, "report": report}[args.cmd](args)
 
 
 def git_commit():

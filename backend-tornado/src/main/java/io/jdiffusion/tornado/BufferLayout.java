@@ -8,6 +8,7 @@ import io.jdiffusion.core.DType;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -25,7 +26,10 @@ import java.util.function.Function;
  * when they change, {@link #steadyInputs}); {@link #shapes} holds the operators' descriptors (run-time sizes,
  * broadcast strides) and, last, a 0 that the chain's touch tasks read.
  *
- * <p>Offsets are aligned to {@value #ALIGN} elements (64 bytes of F32). The arena and the outputs start every run as
+ * <p>Offsets are aligned to {@value #ALIGN} elements (64 bytes of F32). Where the NVIDIA libraries read the arena, its
+ * values are aligned on the device to an operand alignment of more bytes ({@link #planAlignment}): the plan's offsets
+ * to a multiple of it, and the arena shifted by {@link #arenaShift} elements so that its first element, which
+ * follows TornadoVM's array header, starts on such a boundary too. The arena and the outputs start every run as
  * NaN, so that an element no kernel writes shows up as NaN rather than as a plausible stale value.
  */
 final class BufferLayout {
@@ -52,6 +56,8 @@ final class BufferLayout {
     private final FloatArray outputs;
     private final FloatArray arena;
     private final HalfFloatArray halfArena;
+    /** Elements before the arena's first value (see {@link #arenaShift}). */
+    private final int arenaShift;
     /** Index of a NaN in {@link #weights}, which the first task of a run copies over every output element. */
     private final int nanIndex;
     /** Index of a 0 in {@link #shapes}, read by the touch task of each chained task graph. */
@@ -64,9 +70,10 @@ final class BufferLayout {
      * @param deviceArrays makes the weight and integer-constant arrays (uploaded once; host pages handed back after)
      *                     and the device-only arenas
      */
-    BufferLayout(Graph graph, BufferPlan plan, boolean halfActivations, Set<Integer> f32Roots, WinogradConvolution winograd,
-                 Function<Op, int[]> descriptor, DeviceArrays deviceArrays) {
+    BufferLayout(Graph graph, BufferPlan plan, boolean halfActivations, int operandAlignment, Set<Integer> f32Roots,
+                 WinogradConvolution winograd, Function<Op, int[]> descriptor, DeviceArrays deviceArrays) {
         this.graph = graph;
+        this.arenaShift = arenaShift(operandAlignment, halfActivations ? Short.BYTES : Float.BYTES, TornadoNativeArray.ARRAY_HEADER);
         this.plan = plan;
         this.halfActivations = halfActivations;
         constantOffsets = new int[graph.values().size()];
@@ -133,7 +140,7 @@ final class BufferLayout {
             out = align(out + graph.outputs().get(i).shape().elementCount());
         }
         outputs = new FloatArray(Math.max(1, toInt(out, "outputs")));
-        int arenaElements = Math.max(1, toInt(plan.arenaBytes() / Float.BYTES, "arena"));
+        int arenaElements = Math.max(1, toInt(arenaShift + plan.arenaBytes() / Float.BYTES, "arena"));
         // The arena in use is poisoned: NaN in device memory at the start of every run, so that a read of an
         // element no kernel of the run wrote yet surfaces as a non-finite output, not as a plausible stale value.
         // Device-only: the host never holds a copy (at 1024x1024 the VAE's is 1.25 GiB). The outputs are poisoned
@@ -179,7 +186,8 @@ final class BufferLayout {
                 yield isInteger(c.dtype()) ? new Slot(intConstants, constantOffsets[c.id()], v.toString(), false)
                         : new Slot(weights, constantOffsets[c.id()], v.toString(), false);
             }
-            case ARENA -> new Slot(arena, toInt(plan.arenaOffset(v) / Float.BYTES, "arena offset"), v.toString(), halfActivations);
+            case ARENA -> new Slot(arena, toInt(arenaShift + plan.arenaOffset(v) / Float.BYTES, "arena offset"), v.toString(),
+                    halfActivations);
         };
     }
 
@@ -269,6 +277,27 @@ final class BufferLayout {
 
     static boolean isInteger(DType t) {
         return t == DType.I32 || t == DType.I64;
+    }
+
+    /**
+     * The byte alignment of the buffer plan for an operand alignment of {@code operandBytes} (0: none beyond
+     * {@link #ALIGN}). A value's element offset is its plan offset over 4 (the plan counts F32 bytes) and F16 values
+     * take 2 bytes an element, so a plan aligned to twice the operand alignment aligns both forms.
+     */
+    static int planAlignment(int operandBytes) {
+        return Math.max(ALIGN * Float.BYTES, 2 * operandBytes);
+    }
+
+    /**
+     * Elements before the arena's first value so that it lies on an {@code operandBytes} boundary on the device,
+     * given that a TornadoVM array's data starts {@code headerBytes} past an allocation aligned at least that much
+     * (0 where no operand alignment is asked for or the header is not whole elements).
+     */
+    static int arenaShift(int operandBytes, int elementBytes, long headerBytes) {
+        if (operandBytes == 0 || headerBytes % elementBytes != 0) {
+            return 0;
+        }
+        return (int) ((operandBytes - headerBytes % operandBytes) % operandBytes / elementBytes);
     }
 
     static long align(long n) {

@@ -47,6 +47,8 @@ final class GraphCompiler {
     private final WinogradConvolution winograd;
     /** Whether activations are kept in F16. */
     private final boolean halfActivations;
+    /** Bytes to which arena values are aligned on the device (0: {@link BufferLayout#ALIGN} elements only). */
+    private final int operandAlignment;
     /** The host side of every weight array (handed back once the first execution uploaded it) and of the device-only ones. */
     private final DeviceArrays deviceArrays;
 
@@ -54,7 +56,9 @@ final class GraphCompiler {
         this.backend = backend;
         this.graph = graph;
         this.name = "jd" + GRAPH_IDS.incrementAndGet();
-        this.plan = BufferPlan.plan(graph, BufferLayout.ALIGN * Float.BYTES);
+        // operands the NVIDIA libraries read aligned as cudaMalloc aligns them (BufferLayout)
+        this.operandAlignment = TornadoDevices.usesLibraries(backend.device()) ? TornadoSettings.operandAlignment() : 0;
+        this.plan = BufferPlan.plan(graph, BufferLayout.planAlignment(operandAlignment));
         this.deviceArrays = new DeviceArrays(!TornadoDevices.pinsHostArrays(backend.device()));
         boolean tensorCoreDevice = requested == Precision.F16 && TornadoDevices.supportsTensorCores(backend.device());
         this.tensorCores = tensorCoreDevice ? new TensorCorePath(graph.name()) : null;
@@ -83,7 +87,7 @@ final class GraphCompiler {
         paths.add(javaKernels);
         Function<Op, OperatorPath> pathOf = op -> paths.stream().filter(p -> p.handles(op)).findFirst().orElseThrow();
 
-        BufferLayout layout = new BufferLayout(graph, plan, halfActivations, f32Roots, winograd, op -> pathOf.apply(op).descriptor(op),
+        BufferLayout layout = new BufferLayout(graph, plan, halfActivations, operandAlignment, f32Roots, winograd, op -> pathOf.apply(op).descriptor(op),
                 deviceArrays);
         // Buffers besides the layout's that only some executables have: the tensor cores' F16 weights and scratch,
         // the library path's staging, Winograd's scratch, the F16 arena (a placeholder in F32), the wide-head sums,

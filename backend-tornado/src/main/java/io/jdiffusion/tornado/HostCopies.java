@@ -4,6 +4,7 @@ import io.jdiffusion.core.DType;
 import io.jdiffusion.core.HalfFloats;
 import io.jdiffusion.core.Tensor;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 import java.lang.foreign.MemorySegment;
@@ -47,6 +48,32 @@ final class HostCopies {
         for (long i = 0; i < n; i++) {
             dst.set(SHORT, base + i * Short.BYTES, HalfFloats.floatToF16(src.getFloat(i)));
         }
+    }
+
+    /**
+     * A convolution filter [k, c, r, s] (F32, F16 or BF16) as F16 in a new array of {@code arrays}, laid out KRSC:
+     * element (k, c, r, s) at ((k R + r) S + s) C + c, cuDNN's NHWC filter format.
+     */
+    static HalfFloatArray krscHalves(Tensor filter, DeviceArrays arrays) {
+        floatingElements(filter);
+        if (filter.shape().rank() != 4) {
+            throw new IllegalArgumentException("a convolution filter is [k, c, r, s], got " + filter.shape());
+        }
+        int k = filter.shape().size(0), c = filter.shape().size(1), r = filter.shape().size(2), s = filter.shape().size(3);
+        HalfFloatArray dst = arrays.halves(Math.toIntExact(filter.elementCount()));
+        MemorySegment d = dst.getSegment();
+        long i = 0;
+        for (int ko = 0; ko < k; ko++) {
+            for (int ci = 0; ci < c; ci++) {
+                for (int ri = 0; ri < r; ri++) {
+                    for (int si = 0; si < s; si++, i++) {
+                        long at = (((long) ko * r + ri) * s + si) * c + ci;
+                        d.set(SHORT, at * Short.BYTES, HalfFloats.floatToF16(filter.getFloat(i)));
+                    }
+                }
+            }
+        }
+        return dst;
     }
 
     /** The element count of {@code src}, which must be a floating-point tensor. */

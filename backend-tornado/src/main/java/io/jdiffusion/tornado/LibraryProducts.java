@@ -12,6 +12,7 @@ import io.jdiffusion.tornado.kernels.LibraryStaging;
 import io.jdiffusion.tornado.kernels.Storage;
 import io.jdiffusion.tornado.nvidia.ConvShape;
 import io.jdiffusion.tornado.nvidia.CublasLtProvider;
+import io.jdiffusion.tornado.nvidia.CudnnConvProvider;
 import io.jdiffusion.tornado.nvidia.CudnnConvolution;
 import io.jdiffusion.tornado.nvidia.LtMatmul;
 import uk.ac.manchester.tornado.api.TaskGraph;
@@ -60,6 +61,8 @@ final class LibraryProducts implements OperatorPath {
 
     /** F16 operands (GemmEx, cuDNN attention) or F32 (Sgemm, attention left to the Java kernels). */
     private final boolean half;
+    /** Whether cuDNN's filters are stored KRSC ({@link TornadoSettings#cudnnFilterNhwc}; F16 only). */
+    private final boolean filterNhwc;
     private final String graphName;
     private final Graph graph;
     private final BufferPlan plan;
@@ -117,6 +120,7 @@ final class LibraryProducts implements OperatorPath {
      */
     LibraryProducts(boolean half, Graph graph, BufferPlan plan, Function<Value, Tensor> constants, DeviceArrays deviceArrays) {
         this.half = half;
+        this.filterNhwc = half && TornadoSettings.cudnnFilterNhwc();
         this.deviceArrays = deviceArrays;
         this.graphName = graph.name();
         this.graph = graph;
@@ -138,7 +142,7 @@ final class LibraryProducts implements OperatorPath {
         if (op instanceof Op.Conv2d c) {
             ConvolutionRoute route = ConvolutionRoute.of(c, half, plan::binding);
             if (route.onCudnn()) {
-                weights.put(op, inProductType(weight));
+                weights.put(op, filterNhwc ? HostCopies.krscHalves(weight, deviceArrays) : inProductType(weight));
                 if (c.bias() != null && !addsAfterCudnn(c, route)) {
                     Tensor bias = constants.apply(c.bias());
                     biases.put(op, inProductType(bias));
@@ -409,7 +413,8 @@ final class LibraryProducts implements OperatorPath {
         if (stagedProduct > 0) {
             product = deviceArrays.deviceOnlyFloats((int) stagedProduct, true);
         }
-        long workspaceSize = Math.max(routes.isEmpty() && pointwise.isEmpty() && wideHeads.isEmpty() ? 0 : WORKSPACE_BYTES, cudnn.isEmpty() ? 0 : workspaceBytes);
+        long workspaceSize = Math.max(routes.isEmpty() && pointwise.isEmpty() && wideHeads.isEmpty() ? 0 : WORKSPACE_BYTES,
+                cudnn.isEmpty() ? 0 : workspaceBytes + CudnnConvProvider.WORKSPACE_ALIGNMENT);
         if (workspaceSize > 0) {
             workspace = deviceArrays.deviceOnlyFloats(toIntElements(workspaceSize / Float.BYTES), false);
         }
@@ -626,7 +631,8 @@ final class LibraryProducts implements OperatorPath {
         if (args.arrays().size() > route.arguments()) {
             throw new IllegalStateException(c + " takes " + args.arrays().size() + " arguments where its task cost counted " + route.arguments());
         }
-        CudnnConvolution tuning = new CudnnConvolution(route.shape(), x, w, b, r, y, ws, workspaceBytes, TornadoSettings.cudnnFused());
+        CudnnConvolution tuning = new CudnnConvolution(route.shape(), x, w, b, r, y, ws, workspaceBytes, TornadoSettings.cudnnFused(),
+                filterNhwc);
         TaskGraph tasks = e.tasks();
         tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, bias == null ? new Object[]{filter} : new Object[]{filter, bias});
         libraryTask(tasks, e.nextTask(), tuning.descriptor(args));

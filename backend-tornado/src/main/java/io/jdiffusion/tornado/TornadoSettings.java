@@ -20,12 +20,17 @@ import java.util.Optional;
  *   <li>{@value #TENSOR_CORE_ATTENTION} = false keeps F16 attention on the F32 flash kernels (PTX);</li>
  *   <li>{@value #CUDNN_FUSED} = true lets a cuDNN convolution's bias and residual go into
  *       cudnnConvolutionBiasActivationForward (default: a convolution, then cudnnAddTensor for each);</li>
+ *   <li>{@value #CUDNN_FILTER_NHWC} = true hands cuDNN its F16 filters KRSC, the layout its tensor-core kernels
+ *       read, transposed once when the weights are prepared (default false: PyTorch's KCRS);</li>
  *   <li>{@value #CUDNN_POINTWISE} = false takes 1x1 convolutions from cuDNN to im2col and cuBLAS;</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
  *   <li>{@value #WIDE_HEAD_ATTENTION} = false keeps F16 attention with heads wider than cuDNN takes (the VAE's) on
  *       the Java kernel instead of two cuBLASLt products around a softmax ({@link WideHeadAttention});</li>
  *   <li>{@value #GROUP_NORM_SLICE}: elements per work-group of a GroupNorm split over its groups' slices (default
  *       {@link NormKernels#DEFAULT_SLICE}; a group of two slices or more splits);</li>
+ *   <li>{@value #OPERAND_ALIGNMENT}: bytes to which the activation arena aligns every value's first element on the
+ *       device where the NVIDIA libraries run (default {@value #DEFAULT_OPERAND_ALIGNMENT}, the arena's own; a power
+ *       of two from 16; see {@link BufferLayout});</li>
  *   <li>{@value #TASKS_PER_GRAPH}: at most this many kernel launches per chained TornadoVM task graph (default
  *       {@value #DEFAULT_TASKS_PER_GRAPH}; the chain is also cut by TornadoVM's task-graph bytes).</li>
  * </ul>
@@ -44,6 +49,17 @@ public final class TornadoSettings {
     public static final String TASKS_PER_GRAPH = "jdiffusion.tornado.tasksPerGraph";
     public static final String WIDE_HEAD_ATTENTION = "jdiffusion.tornado.wideHeadAttention";
     public static final String GROUP_NORM_SLICE = "jdiffusion.tornado.groupNormSlice";
+    public static final String OPERAND_ALIGNMENT = "jdiffusion.tornado.operandAlignment";
+    public static final String CUDNN_FILTER_NHWC = "jdiffusion.tornado.cudnnFilterNhwc";
+    /**
+     * The arena's own alignment (16 bytes: {@link BufferLayout#ALIGN} elements past TornadoVM's 16-byte header), so
+     * no shift. cuDNN measures its algorithms on buffers it allocates itself (cudaMalloc's, 256-byte aligned); on
+     * these operands it ran some of the UNet's 3x3 convolutions that it had measured on tensor cores on its SIMT kernel
+     * instead (Nsight Compute, docs/PERFORMANCE.md). 256 is the candidate, not yet measured on a GPU:
+     * scripts/cudnn_alignment_probe.py tells whether alignment is the cause.
+     */
+    static final int DEFAULT_OPERAND_ALIGNMENT = 16;
+    private static final int MAX_OPERAND_ALIGNMENT = 4096;
 
     /**
      * The cap on kernel launches per chained task graph. The chain is cut by the bytes of TornadoVM's 8 KiB
@@ -113,6 +129,17 @@ public final class TornadoSettings {
         return flag(CUDNN_POINTWISE, false);
     }
 
+    /**
+     * Whether cuDNN's F16 filters are stored KRSC (NHWC) on the device, transposed once as the weights are prepared.
+     * With KCRS filters cuDNN's tensor-core implicit GEMMs transpose every filter through the workspace at every
+     * call: 2.7 ms of a 512x512 UNet call on an H200 (Nsight Compute, docs/PERFORMANCE.md). Default false until a
+     * GPU run shows cuDNN taking KRSC filters beside NCHW activations on its tensor-core kernels
+     * (scripts/cudnn_alignment_probe.py) and the CUDA backend's tests pass with it.
+     */
+    static boolean cudnnFilterNhwc() {
+        return flag(CUDNN_FILTER_NHWC, false);
+    }
+
     /** Whether execution plans replay as CUDA graphs on the PTX and CUDA backends (default true). */
     static boolean cudaGraph() {
         return flag(CUDA_GRAPH, true);
@@ -172,6 +199,24 @@ public final class TornadoSettings {
         }
         throw new IllegalArgumentException(GROUP_NORM_SLICE + " must be an element count from " + NormKernels.THREADS + " to "
                 + (1 << 24) + ", got '" + s + "'");
+    }
+
+    /** {@value #OPERAND_ALIGNMENT} in bytes: a power of two from 16 to {@value #MAX_OPERAND_ALIGNMENT}. */
+    static int operandAlignment() {
+        String s = System.getProperty(OPERAND_ALIGNMENT);
+        if (s == null || s.isBlank()) {
+            return DEFAULT_OPERAND_ALIGNMENT;
+        }
+        try {
+            int n = Integer.parseInt(s.strip());
+            if (n >= 16 && n <= MAX_OPERAND_ALIGNMENT && Integer.bitCount(n) == 1) {
+                return n;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException(OPERAND_ALIGNMENT + " must be a power of two from 16 to " + MAX_OPERAND_ALIGNMENT
+                + " bytes, got '" + s + "'");
     }
 
     private static boolean flag(String key, boolean otherwise) {

@@ -141,40 +141,64 @@ class CudnnConvRouteTest {
     }
 
     /**
-     * Every operand of every convolution that goes to cuDNN, at the element offset the buffer layout plans for it,
-     * is at least 16-byte aligned (F16 and F32) when TornadoVM's device buffer is 256-byte aligned: the buffer
-     * holds TornadoVM's array header, then the elements.
+     * Every operand of every convolution that goes to cuDNN, at the element offset the buffer layout plans for it, on
+     * a 256-byte aligned TornadoVM buffer (its array header, then the elements): where the arena holds them, aligned to the operand alignment
+     * asked for (256 bytes, cudaMalloc's, as cuDNN's own measurements had them), and at least 16-byte aligned with
+     * none asked for (0), in F16 and F32.
      */
     @Test
-    void plannedOperandAddressesAre16ByteAlignedOnA256ByteAlignedBuffer() {
+    void plannedOperandAddressesHaveTheOperandAlignment() {
         Graph g = network();
-        BufferPlan plan = plan(g);
-        for (boolean half : new boolean[]{true, false}) {
-            DeviceArrays arrays = new DeviceArrays();
-            BufferLayout layout = new BufferLayout(g, plan, half, Set.of(), new WinogradConvolution(g, plan, false, BufferLayout::align, arrays),
-                    op -> OperatorPath.NO_DESCRIPTOR, arrays);
-            int onCudnn = 0;
-            for (Op.Conv2d c : convs(g)) {
-                ConvolutionRoute route = ConvolutionRoute.of(c, half, plan::binding);
-                if (!route.onCudnn()) {
-                    continue;
-                }
-                onCudnn++;
-                Value[] operands = {c.x(), c.residual(), c.out()};
-                boolean[] staged = {route.stageX(), route.stageResidual(), route.stageOut()};
-                for (int i = 0; i < operands.length; i++) {
-                    Value v = operands[i];
-                    if (v == null || staged[i]) {
-                        continue; // a scratch array starts at element 0
+        for (int operandAlignment : new int[]{0, 256}) {
+            BufferPlan plan = BufferPlan.plan(g, BufferLayout.planAlignment(operandAlignment));
+            for (boolean half : new boolean[]{true, false}) {
+                DeviceArrays arrays = new DeviceArrays();
+                BufferLayout layout = new BufferLayout(g, plan, half, operandAlignment, Set.of(),
+                        new WinogradConvolution(g, plan, false, BufferLayout::align, arrays), op -> OperatorPath.NO_DESCRIPTOR, arrays);
+                int onCudnn = 0;
+                int arenaOperands = 0;
+                for (Op.Conv2d c : convs(g)) {
+                    ConvolutionRoute route = ConvolutionRoute.of(c, half, plan::binding);
+                    if (!route.onCudnn()) {
+                        continue;
                     }
-                    Slot s = layout.slot(v);
-                    long base = 256L * 1000 + TornadoNativeArray.ARRAY_HEADER;
-                    long address = new CudnnConvolution.Operand(0, s.offset()).address(base, route.shape().elementBytes());
-                    assertThat(CudnnConvolution.alignment(address)).as("%s of %s (%s), element offset %d", v, c.out(), half ? "F16" : "F32",
-                            s.offset()).isGreaterThanOrEqualTo(16);
+                    onCudnn++;
+                    Value[] operands = {c.x(), c.residual(), c.out()};
+                    boolean[] staged = {route.stageX(), route.stageResidual(), route.stageOut()};
+                    for (int i = 0; i < operands.length; i++) {
+                        Value v = operands[i];
+                        if (v == null || staged[i]) {
+                            continue; // a scratch array starts at element 0
+                        }
+                        Slot s = layout.slot(v);
+                        long base = 256L * 1000 + TornadoNativeArray.ARRAY_HEADER;
+                        long address = new CudnnConvolution.Operand(0, s.offset()).address(base, route.shape().elementBytes());
+                        // the arena's values have the operand alignment; the inputs' and outputs' arrays 16 bytes
+                        int expected = plan.binding(v) == BufferPlan.Binding.ARENA ? Math.max(16, operandAlignment) : 16;
+                        assertThat(CudnnConvolution.alignment(address)).as("%s of %s (%s), element offset %d, operand alignment %d", v,
+                                c.out(), half ? "F16" : "F32", s.offset(), operandAlignment).isGreaterThanOrEqualTo(expected);
+                        arenaOperands += plan.binding(v) == BufferPlan.Binding.ARENA ? 1 : 0;
+                    }
+                }
+                assertThat(onCudnn).isPositive();
+                assertThat(arenaOperands).isPositive();
+            }
+        }
+    }
+
+    @Test
+    void theArenaShiftPutsTheFirstElementOnTheBoundary() {
+        for (int bytes : new int[]{16, 32, 256, 4096}) {
+            for (int element : new int[]{2, 4}) {
+                for (long header : new long[]{16, 24}) {
+                    int shift = BufferLayout.arenaShift(bytes, element, header);
+                    assertThat((header + (long) shift * element) % bytes).as("%d-byte alignment, %d-byte elements, %d-byte header", bytes,
+                            element, header).isZero();
+                    assertThat((long) shift * element).isLessThan(bytes);
                 }
             }
-            assertThat(onCudnn).isPositive();
         }
+        assertThat(BufferLayout.arenaShift(0, 2, 16)).as("no operand alignment asked for").isZero();
+        assertThat(BufferLayout.arenaShift(256, 4, 18)).as("a header of no whole elements").isZero();
     }
 }

@@ -174,10 +174,15 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
 
     /**
      * One direct case: shape, whether bias and residual, the gaps (elements) before x, the residual and y in one
-     * activation array, the filter's element offset in its array, and whether bias and residual may fuse.
+     * activation array, the filter's element offset in its array, whether bias and residual may fuse, and whether the
+     * filter lies KRSC (cuDNN's NHWC filter format, as the backend stores F16 filters) rather than KCRS.
      */
     private record Direct(String name, ConvShape shape, boolean bias, boolean residual, int xOffset, int residualOffset, int yOffset,
-                          int filterOffset, boolean fuse) {
+                          int filterOffset, boolean fuse, boolean filterNhwc) {
+        Direct(String name, ConvShape shape, boolean bias, boolean residual, int xOffset, int residualOffset, int yOffset, int filterOffset,
+               boolean fuse) {
+            this(name, shape, bias, residual, xOffset, residualOffset, yOffset, filterOffset, fuse, false);
+        }
     }
 
     private static List<Direct> directCases() {
@@ -197,6 +202,15 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
             d.add(new Direct(p + "3x3 1x8x6x6 -> 16 no bias no residual, gaps 0/-/1, filter at 3", new ConvShape(1, 8, 6, 6, 16, 3, 3, 1, 1, 1, 1,
                     half), false, false, 0, 0, 1, 3, true));
         }
+        // F16 filters KRSC, as the backend hands them to cuDNN by default: odd channel counts, a stride, 1x1
+        d.add(new Direct("F16 3x3 2x13x9x11 -> 7 +bias +residual, gaps 3/5/7, filter KRSC at 1", new ConvShape(2, 13, 9, 11, 7, 3, 3, 1, 1, 1, 1,
+                true), true, true, 3, 5, 7, 1, false, true));
+        d.add(new Direct("F16 3x3 1x64x12x12 -> 32 +bias, aligned, filter KRSC", new ConvShape(1, 64, 12, 12, 32, 3, 3, 1, 1, 1, 1, true), true,
+                false, 0, 0, 32, 0, false, true));
+        d.add(new Direct("F16 3x3 s2 1x32x17x15 -> 24 +bias, filter KRSC at 5", new ConvShape(1, 32, 17, 15, 24, 3, 3, 1, 1, 2, 1, true), true,
+                false, 1, 0, 9, 5, false, true));
+        d.add(new Direct("F16 1x1 2x64x8x8 -> 40 +residual, filter KRSC", new ConvShape(2, 64, 8, 8, 40, 1, 1, 0, 0, 1, 1, true), false, true,
+                8, 4, 2, 0, false, true));
         return d;
     }
 
@@ -223,13 +237,13 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
             fill(act, rAt, r);
         }
         TornadoNativeArray filter = array(s.half(), d.filterOffset() + w.length, Float.NaN);
-        fill(filter, d.filterOffset(), w);
+        fill(filter, d.filterOffset(), d.filterNhwc() ? krsc(w, s) : w);
         TornadoNativeArray bias = b == null ? null : array(s.half(), b.length, Float.NaN);
         if (b != null) {
             fill(bias, 0, b);
         }
         long workspaceBytes = LibraryProducts.workspaceFor(s);
-        FloatArray workspace = new FloatArray((int) (workspaceBytes / Float.BYTES));
+        FloatArray workspace = new FloatArray((int) ((workspaceBytes + CudnnConvProvider.WORKSPACE_ALIGNMENT) / Float.BYTES));
 
         CudnnConvolution.Arguments args = new CudnnConvolution.Arguments();
         CudnnConvolution.Operand xo = new CudnnConvolution.Operand(args.of(act, false), xAt);
@@ -238,7 +252,7 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
         CudnnConvolution.Operand wo = new CudnnConvolution.Operand(args.of(filter, false), d.filterOffset());
         CudnnConvolution.Operand bo = bias == null ? null : new CudnnConvolution.Operand(args.of(bias, false), 0);
         int ws = args.of(workspace, true);
-        CudnnConvolution tuning = new CudnnConvolution(s, xo, wo, bo, ro, yo, ws, workspaceBytes, d.fuse());
+        CudnnConvolution tuning = new CudnnConvolution(s, xo, wo, bo, ro, yo, ws, workspaceBytes, d.fuse(), d.filterNhwc());
 
         TaskGraph g = new TaskGraph("cudnnconv" + GRAPHS.incrementAndGet());
         g.transferToDevice(DataTransferMode.EVERY_EXECUTION, args.arrays().toArray());
@@ -255,6 +269,22 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
         double tolerance = (s.half() ? F16_AGAINST_CPU : F32_AGAINST_CPU).direct();
         System.out.printf(Locale.ROOT, "cudnn direct %-80s relL2 %.3e (tolerance %.0e)%n", d.name(), err, tolerance);
         assertThat(err).as("%s: relative L2 error against backend-cpu; %s", d.name(), random).isLessThanOrEqualTo(tolerance);
+    }
+
+    /** A KCRS filter's elements laid out KRSC. */
+    private static float[] krsc(float[] w, ConvShape s) {
+        float[] out = new float[w.length];
+        int i = 0;
+        for (int k = 0; k < s.k(); k++) {
+            for (int c = 0; c < s.c(); c++) {
+                for (int r = 0; r < s.r(); r++) {
+                    for (int q = 0; q < s.s(); q++) {
+                        out[((k * s.r() + r) * s.s() + q) * s.c() + c] = w[i++];
+                    }
+                }
+            }
+        }
+        return out;
     }
 
     /** The same convolution on backend-cpu, in F32, from the same (already rounded) numbers. */

@@ -34,6 +34,36 @@ class HostCopiesTest {
         }
     }
 
+    /** A [k, c, r, s] filter of distinct values, each found KRSC where cuDNN's NHWC filter format reads it, as F16. */
+    @Test
+    void aFilterIsLaidOutKrsc() {
+        int k = 3, c = 5, r = 3, s = 2;
+        float[] values = new float[k * c * r * s];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = i * 0.5f - 7;
+        }
+        for (DType type : new DType[]{DType.F32, DType.F16}) {
+            try (Tensor filter = Tensor.ofFloats(Shape.of(k, c, r, s), values).to(type)) {
+                HalfFloatArray krsc = HostCopies.krscHalves(filter, new DeviceArrays());
+                assertThat(krsc.getSize()).isEqualTo(values.length);
+                for (int ko = 0; ko < k; ko++) {
+                    for (int ci = 0; ci < c; ci++) {
+                        for (int ri = 0; ri < r; ri++) {
+                            for (int si = 0; si < s; si++) {
+                                float expected = values[((ko * c + ci) * r + ri) * s + si];
+                                short bits = krsc.getSegment().getAtIndex(ValueLayout.JAVA_SHORT, ((ko * r + ri) * s + si) * c + ci);
+                                assertThat(Float.float16ToFloat(bits)).as("%s (%d, %d, %d, %d)", type, ko, ci, ri, si).isEqualTo(expected);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        try (Tensor notAFilter = Tensor.ofFloats(Shape.of(2, 3), new float[6])) {
+            assertThatThrownBy(() -> HostCopies.krscHalves(notAFilter, new DeviceArrays())).hasMessageContaining("[k, c, r, s]");
+        }
+    }
+
     @Test
     void integerTensorsAreRefused() {
         try (Tensor ids = Tensor.ofLongs(Shape.of(2), 1, 2)) {

@@ -69,6 +69,7 @@ public final class NetworkBenchmark {
             }
             // what cuDNN chose per convolution shape (CUDA backend only; empty elsewhere)
             CudnnConvProvider.plansMade().forEach(p -> System.out.println("CONVPLAN " + p));
+            CudnnConvProvider.dispatched().forEach(p -> System.out.println("CONVDISPATCH " + p));
             // where host memory stays once every network ran (the model's weights are still open here)
             ResidentMappings.byPath().stream().limit(15).forEach(m -> System.out.printf(Locale.ROOT, "RSS %8.1f MiB %s%n",
                     m.getValue() / 1024.0, m.getKey()));

@@ -16,7 +16,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class TornadoSettingsTest {
     private static final List<String> KEYS = List.of(TornadoSettings.DEVICE, TornadoSettings.LIBRARIES, TornadoSettings.CUDA_GRAPH,
             TornadoSettings.WINOGRAD, TornadoSettings.TENSOR_CORE_ATTENTION, TornadoSettings.PROFILE, TornadoSettings.TASKS_PER_GRAPH,
-            TornadoSettings.WIDE_HEAD_ATTENTION, TornadoSettings.GROUP_NORM_SLICE);
+            TornadoSettings.WIDE_HEAD_ATTENTION, TornadoSettings.GROUP_NORM_SLICE, TornadoSettings.OPERAND_ALIGNMENT,
+            TornadoSettings.CUDNN_FILTER_NHWC);
     private final Map<String, String> saved = new HashMap<>();
 
     TornadoSettingsTest() {
@@ -48,6 +49,8 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.profile()).isFalse();
         assertThat(TornadoSettings.tasksPerGraph()).isEqualTo(TornadoSettings.DEFAULT_TASKS_PER_GRAPH);
         assertThat(TornadoSettings.groupNormSlice()).isEqualTo(NormKernels.DEFAULT_SLICE);
+        assertThat(TornadoSettings.operandAlignment()).isEqualTo(16);
+        assertThat(TornadoSettings.cudnnFilterNhwc()).isFalse();
     }
 
     @Test
@@ -61,6 +64,8 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.TASKS_PER_GRAPH, "12");
         System.setProperty(TornadoSettings.WIDE_HEAD_ATTENTION, "false");
         System.setProperty(TornadoSettings.GROUP_NORM_SLICE, "4096");
+        System.setProperty(TornadoSettings.OPERAND_ALIGNMENT, "256");
+        System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "true");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -70,6 +75,8 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.tasksPerGraph()).isEqualTo(12);
         assertThat(TornadoSettings.wideHeadAttention()).isFalse();
         assertThat(TornadoSettings.groupNormSlice()).isEqualTo(4096);
+        assertThat(TornadoSettings.operandAlignment()).isEqualTo(256);
+        assertThat(TornadoSettings.cudnnFilterNhwc()).isTrue();
         System.setProperty(TornadoSettings.DEVICE, "2");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(2, 0));
     }
@@ -85,6 +92,10 @@ class TornadoSettingsTest {
         bad(TornadoSettings.TENSOR_CORE_ATTENTION, "yes", TornadoSettings::tensorCoreAttention);
         bad(TornadoSettings.PROFILE, "1", TornadoSettings::profile);
         bad(TornadoSettings.TASKS_PER_GRAPH, "0", TornadoSettings::tasksPerGraph);
+        bad(TornadoSettings.OPERAND_ALIGNMENT, "8", TornadoSettings::operandAlignment);
+        bad(TornadoSettings.CUDNN_FILTER_NHWC, "nhwc", TornadoSettings::cudnnFilterNhwc);
+        bad(TornadoSettings.OPERAND_ALIGNMENT, "384", TornadoSettings::operandAlignment);
+        bad(TornadoSettings.OPERAND_ALIGNMENT, "8192", TornadoSettings::operandAlignment);
         bad(TornadoSettings.TASKS_PER_GRAPH, "328", TornadoSettings::tasksPerGraph);
         bad(TornadoSettings.TASKS_PER_GRAPH, "many", TornadoSettings::tasksPerGraph);
         bad(TornadoSettings.GROUP_NORM_SLICE, "255", TornadoSettings::groupNormSlice);

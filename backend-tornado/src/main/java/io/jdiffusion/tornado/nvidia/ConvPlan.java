@@ -34,7 +34,9 @@ record ConvPlan(CudnnConvolution.PlanKey key, MemorySegment x, MemorySegment w, 
             MemorySegment bias = tensor(cudnn, type, 1, s.k(), 1, 1, new int[]{s.k(), 1, 1, 1}, "bias of " + what, undo);
             MemorySegment w = cudnn.create("cudnnCreateFilterDescriptor", what);
             undo.add(() -> cudnn.call("cudnnDestroyFilterDescriptor", what, w));
-            cudnn.call("cudnnSetFilter4dDescriptor", "filter of " + what, w, type, CudnnConv.TENSOR_NCHW, s.k(), s.c(), s.r(), s.s());
+            // the dimensions are k, c, r, s in either format; the format says how they lie in memory
+            cudnn.call("cudnnSetFilter4dDescriptor", "filter of " + what, w, type, t.filterNhwc() ? CudnnConv.TENSOR_NHWC : CudnnConv.TENSOR_NCHW,
+                    s.k(), s.c(), s.r(), s.s());
             MemorySegment conv = cudnn.create("cudnnCreateConvolutionDescriptor", what);
             undo.add(() -> cudnn.call("cudnnDestroyConvolutionDescriptor", what, conv));
             // F32 compute for both: F16 data accumulates in F32 (PSEUDO_HALF_CONFIG)
@@ -49,7 +51,7 @@ record ConvPlan(CudnnConvolution.PlanKey key, MemorySegment x, MemorySegment w, 
             cudnn.call("cudnnSetConvolutionMathType", what, conv, chosen.mathType());
             boolean fused = t.fuse() && t.bias() != null && t.residual() != null
                     && chosen.algorithm() == CudnnConv.FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
-            String choice = what + ", " + chosen.describe() + (fused ? ", bias and residual fused" : "");
+            String choice = what + (t.filterNhwc() ? ", filter KRSC" : "") + ", " + chosen.describe() + (fused ? ", bias and residual fused" : "");
             return new ConvPlan(t.planKey(), x, w, y, bias, conv, activation, chosen.algorithm(), fused, choice);
         } catch (RuntimeException e) {
             for (Runnable u : undo.reversed()) {

@@ -42,6 +42,7 @@ final class CudnnConv {
     static final int FMA_MATH = 3;
     static final int NOT_PROPAGATE_NAN = 0;
     static final int TENSOR_NCHW = 0;
+    static final int TENSOR_NHWC = 1;
     static final int ACTIVATION_IDENTITY = 5;
     static final int CROSS_CORRELATION = 1;
     // cudnn_ops.h: cudnnConvolutionFwdAlgo_t

@@ -37,6 +37,14 @@ public final class CudnnConvProvider implements TornadoLibraryProvider {
     private static final AtomicLong DISPATCHES = new AtomicLong();
     /** What each plan made in this JVM chose (shape, algorithm, math, workspace, fusion), for logs and tests. */
     private static final List<String> PLANS = new CopyOnWriteArrayList<>();
+    /** Each dispatch's plan and operand alignments in this JVM, for logs: cuDNN picks kernels by alignment too. */
+    private static final List<String> DISPATCHED = new CopyOnWriteArrayList<>();
+    /**
+     * Bytes a workspace array holds beyond {@link CudnnConvolution#workspaceBytes()}: the workspace pointer is
+     * rounded up to a multiple of this, as cudaMalloc would return it (a TornadoVM array's data starts past its
+     * header), so cuDNN never sees a workspace less aligned than its own allocations.
+     */
+    public static final int WORKSPACE_ALIGNMENT = 256;
 
     /** A cuDNN handle on one plan's stream, and the plans of the shapes it has seen. */
     private static final class Context implements LibraryContext {
@@ -102,12 +110,14 @@ public final class CudnnConvProvider implements TornadoLibraryProvider {
         long y = t.y().address(invocation.getDevicePointer(t.y().argument()), bytes);
         long bias = t.bias() == null ? 0 : t.bias().address(invocation.getDevicePointer(t.bias().argument()), bytes);
         long residual = t.residual() == null ? 0 : t.residual().address(invocation.getDevicePointer(t.residual().argument()), bytes);
-        long workspace = invocation.getDevicePointer(t.workspace());
+        long workspace = alignedWorkspace(invocation.getDevicePointer(t.workspace()));
         CudnnConv cudnn = CudnnConv.get();
         String what = plan.describe() + ", operand alignments x " + CudnnConvolution.alignment(x) + " w " + CudnnConvolution.alignment(w)
                 + " y " + CudnnConvolution.alignment(y) + (t.residual() == null ? "" : " residual " + CudnnConvolution.alignment(residual))
-                + (t.bias() == null ? "" : " bias " + CudnnConvolution.alignment(bias)) + " bytes";
+                + (t.bias() == null ? "" : " bias " + CudnnConvolution.alignment(bias)) + " workspace "
+                + CudnnConvolution.alignment(workspace) + " bytes";
         DISPATCHES.incrementAndGet();
+        DISPATCHED.add(what);
         MemorySegment h = context.handle;
         MemorySegment ws = MemorySegment.ofAddress(workspace);
         if (plan.fused()) {
@@ -132,6 +142,16 @@ public final class CudnnConvProvider implements TornadoLibraryProvider {
             cudnn.call("cudnnAddTensor", "bias, " + what, h, ONE, plan.bias(), MemorySegment.ofAddress(bias), ONE, plan.y(),
                     MemorySegment.ofAddress(y));
         }
+    }
+
+    /** The first {@link #WORKSPACE_ALIGNMENT}-byte boundary at or after {@code pointer}. */
+    static long alignedWorkspace(long pointer) {
+        return (pointer + WORKSPACE_ALIGNMENT - 1) & -WORKSPACE_ALIGNMENT;
+    }
+
+    /** Each convolution dispatched in this JVM so far: its plan and its operands' alignments, one line each. */
+    public static List<String> dispatched() {
+        return List.copyOf(DISPATCHED);
     }
 
     /** Convolutions dispatched in this JVM so far. */

@@ -14,13 +14,15 @@ import java.util.Map;
  * operand lives, as (task argument, element offset): the task's arguments are the distinct arrays the operands
  * live in, so x, a residual and y in one activation arena cost one argument, and the offsets, shapes and options
  * cost nothing in TornadoVM's task-graph buffer. y = conv(x, w) + bias + residual; bias and residual may be
- * absent (null). The workspace is a whole array of {@code workspaceBytes}.
+ * absent (null). The workspace is a whole array of at least {@code workspaceBytes} plus
+ * {@link CudnnConvProvider#WORKSPACE_ALIGNMENT} bytes (the provider starts it on that boundary).
  *
- * @param fuse whether the provider may fuse bias and residual into cudnnConvolutionBiasActivationForward where
- *             its algorithm allows (else ConvolutionForward and AddTensor, which every algorithm allows)
+ * @param fuse       whether the provider may fuse bias and residual into cudnnConvolutionBiasActivationForward where
+ *                   its algorithm allows (else ConvolutionForward and AddTensor, which every algorithm allows)
+ * @param filterNhwc whether the filter lies KRSC (cuDNN's NHWC filter format) rather than KCRS
  */
 public record CudnnConvolution(ConvShape shape, Operand x, Operand w, Operand bias, Operand residual, Operand y, int workspace,
-                               long workspaceBytes, boolean fuse) {
+                               long workspaceBytes, boolean fuse, boolean filterNhwc) {
     public static final String FUNCTION = "conv2d";
 
     /** An operand: the task argument (array) it lives in and its element offset there. */
@@ -44,11 +46,11 @@ public record CudnnConvolution(ConvShape shape, Operand x, Operand w, Operand bi
     }
 
     /** What the provider plans once: the shape and which operands there are. */
-    record PlanKey(ConvShape shape, boolean bias, boolean residual, long workspaceBytes, boolean fuse) {
+    record PlanKey(ConvShape shape, boolean bias, boolean residual, long workspaceBytes, boolean fuse, boolean filterNhwc) {
     }
 
     PlanKey planKey() {
-        return new PlanKey(shape, bias != null, residual != null, workspaceBytes, fuse);
+        return new PlanKey(shape, bias != null, residual != null, workspaceBytes, fuse, filterNhwc);
     }
 
     /**

@@ -82,7 +82,7 @@ class CudnnConvTuningTest {
 
         ConvShape s = new ConvShape(1, 8, 6, 6, 16, 3, 3, 1, 1, 1, 1, true);
         CudnnConvolution t = new CudnnConvolution(s, new CudnnConvolution.Operand(0, 0), new CudnnConvolution.Operand(1, 0), null,
-                new CudnnConvolution.Operand(0, 400), new CudnnConvolution.Operand(0, 1024), 2, 4 << 20, true);
+                new CudnnConvolution.Operand(0, 400), new CudnnConvolution.Operand(0, 1024), 2, 4 << 20, true, false);
         LibraryTaskDescriptor d = t.descriptor(args);
         assertThat(d.getLibraryName()).isEqualTo(CudnnConvProvider.NAME);
         assertThat(d.getFunctionName()).isEqualTo(CudnnConvolution.FUNCTION);
@@ -90,8 +90,12 @@ class CudnnConvTuningTest {
         assertThat(d.getTuning()).isSameAs(t);
         // a plan per shape: operand offsets do not make a new one
         CudnnConvolution moved = new CudnnConvolution(s, new CudnnConvolution.Operand(0, 64), new CudnnConvolution.Operand(1, 0), null,
-                new CudnnConvolution.Operand(0, 800), new CudnnConvolution.Operand(0, 2048), 2, 4 << 20, true);
+                new CudnnConvolution.Operand(0, 800), new CudnnConvolution.Operand(0, 2048), 2, 4 << 20, true, false);
         assertThat(moved.planKey()).isEqualTo(t.planKey());
+        // the filter's layout is part of the plan (its descriptor's format)
+        CudnnConvolution krsc = new CudnnConvolution(s, new CudnnConvolution.Operand(0, 0), new CudnnConvolution.Operand(1, 0), null,
+                new CudnnConvolution.Operand(0, 400), new CudnnConvolution.Operand(0, 1024), 2, 4 << 20, true, true);
+        assertThat(krsc.planKey()).isNotEqualTo(t.planKey());
     }
 
     /** cudnn_cnn.h's cudnnConvolutionFwdAlgoPerf_t: 48 bytes, memory (size_t) at 16, mathType at 28. */
