@@ -1,9 +1,13 @@
 package io.jdiffusion.cpu;
 
+import io.jdiffusion.core.DType;
 import jdk.incubator.vector.FloatVector;
+
+import java.lang.foreign.MemorySegment;
 
 import static io.jdiffusion.cpu.CpuVectors.F;
 import static io.jdiffusion.cpu.CpuVectors.L;
+import static io.jdiffusion.cpu.CpuVectors.ORDER;
 
 /**
  * C = A B in F32 with packed operands and a register-blocked FMA micro-kernel.
@@ -148,15 +152,38 @@ final class Gemm {
     /** {@link #multiplyBlock(float[], int, int, int, int, float[], int, int, int, int, int, GemmOutput)} with the A block widened from packed weights. */
     static void multiplyBlock(PackedWeights a, long aBase, int m, int pa0, int pa1, float[] b, int bOff, int pb0, int pb1,
                               int n, int k, GemmOutput out) {
+        if (a.storage() == DType.F32) {
+            // F32 panels are read where they lie, as F32 B panels are
+            float[] tile = TILE.get();
+            int colsPerPanel = out.columnsPerPanel();
+            for (int pb = pb0; pb < pb1; pb++) {
+                int col0 = pb * colsPerPanel;
+                int cols = Math.min(colsPerPanel, n - col0);
+                int bi = bOff + pb * k * NR;
+                for (int pa = pa0; pa < pa1; pa++) {
+                    int row0 = pa * MR;
+                    kernel(a.segment(), (long) Float.BYTES * (aBase + (long) pa * k * MR), k, b, bi, k, tile);
+                    out.store(tile, row0, Math.min(MR, m - row0), col0, cols);
+                }
+            }
+            return;
+        }
         int size = (pa1 - pa0) * k * MR;
         float[] staged = A_STAGED.floats(size);
         a.stage(aBase + (long) pa0 * k * MR, size, staged, 0);
         multiplyBlock(staged, -pa0 * k * MR, m, pa0, pa1, b, bOff, pb0, pb1, n, k, out);
     }
 
-    /** The same with the weights as B: each B panel is widened once and reused across the block's A panels. */
+    /**
+     * The same with the weights as B: F32 panels are read where they lie, off the heap; 2-byte panels are widened
+     * one B panel at a time into a heap array, and each is reused across the block's A panels.
+     */
     private static void multiplyBlock(float[] a, int aOff, int m, int pa0, int pa1, PackedWeights b, int pb0, int pb1,
                                       int n, int k, GemmOutput out) {
+        if (b.storage() == DType.F32) {
+            multiplyBlock(a, aOff, m, pa0, pa1, b.segment(), pb0, pb1, n, k, out);
+            return;
+        }
         float[] staged = B_STAGED.floats(k * NR);
         for (int pb = pb0; pb < pb1; pb++) {
             b.stage((long) pb * k * NR, k * NR, staged, 0);
@@ -184,6 +211,27 @@ final class Gemm {
             for (int pa = pa0; pa < pa1; pa++) {
                 int row0 = pa * MR;
                 kernel(a, aOff + pa * k * MR, b, bi, k, tile);
+                out.store(tile, row0, Math.min(MR, m - row0), col0, cols);
+            }
+        }
+    }
+
+    /**
+     * The part of C = A B covered by A panels [pa0, pa1) and B panels [pb0, pb1) of F32 panels in the off-heap
+     * segment {@code b} (from byte 0), in the calling thread. Copying each panel to the heap first, as 2-byte panels
+     * must be widened, cost 5-10% of the linear layers' time on a Zen 5 (docs/PERFORMANCE.md).
+     */
+    private static void multiplyBlock(float[] a, int aOff, int m, int pa0, int pa1, MemorySegment b, int pb0, int pb1,
+                                      int n, int k, GemmOutput out) {
+        float[] tile = TILE.get();
+        int colsPerPanel = out.columnsPerPanel();
+        for (int pb = pb0; pb < pb1; pb++) {
+            int col0 = pb * colsPerPanel;
+            int cols = Math.min(colsPerPanel, n - col0);
+            long bi = (long) Float.BYTES * pb * k * NR;
+            for (int pa = pa0; pa < pa1; pa++) {
+                int row0 = pa * MR;
+                kernel(a, aOff + pa * k * MR, k, b, bi, k, tile);
                 out.store(tile, row0, Math.min(MR, m - row0), col0, cols);
             }
         }
@@ -245,5 +293,107 @@ final class Gemm {
         c41.intoArray(out, o + 4 * stride + L);
         c50.intoArray(out, o + 5 * stride);
         c51.intoArray(out, o + 5 * stride + L);
+    }
+
+    /**
+     * {@link #kernel(float[], int, int, float[], int, int, float[], int, int)} with B's panel in an off-heap segment
+     * from byte {@code bi}, written to {@code tile} (row stride NR). The same loop: the Vector API loads from a heap
+     * array and from a segment through different calls, and a heap segment wrapped around each array would be an
+     * allocation per call wherever C2 does not inline the kernel.
+     */
+    static void kernel(float[] a, int ai, int aStride, MemorySegment b, long bi, int k, float[] tile) {
+        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
+        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
+        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
+        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
+        FloatVector c40 = FloatVector.zero(F), c41 = FloatVector.zero(F);
+        FloatVector c50 = FloatVector.zero(F), c51 = FloatVector.zero(F);
+        int a1 = ai + aStride, a2 = ai + 2 * aStride, a3 = ai + 3 * aStride, a4 = ai + 4 * aStride, a5 = ai + 5 * aStride;
+        for (int p = 0; p < k; p++, bi += (long) Float.BYTES * NR) {
+            FloatVector b0 = FloatVector.fromMemorySegment(F, b, bi, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(F, b, bi + (long) Float.BYTES * L, ORDER);
+            FloatVector x = FloatVector.broadcast(F, a[ai + p]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(F, a[a1 + p]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(F, a[a2 + p]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(F, a[a3 + p]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(F, a[a4 + p]);
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(F, a[a5 + p]);
+            c50 = x.fma(b0, c50);
+            c51 = x.fma(b1, c51);
+        }
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, L);
+        c10.intoArray(tile, NR);
+        c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR);
+        c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR);
+        c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR);
+        c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR);
+        c51.intoArray(tile, 5 * NR + L);
+    }
+
+    /**
+     * The register tile with A's MR rows in an off-heap segment ({@code aStride} floats apart from byte {@code ai}: a
+     * packed F32 A panel of depth k read where it lies) and B's panel in a heap array, written to {@code tile} (row
+     * stride NR). Staging F32 weight panels on the heap first cost 5-20% of the small images' im2col convolutions on a
+     * Zen 5 (docs/PERFORMANCE.md).
+     */
+    static void kernel(MemorySegment a, long ai, int aStride, float[] b, int bi, int k, float[] tile) {
+        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
+        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
+        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
+        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
+        FloatVector c40 = FloatVector.zero(F), c41 = FloatVector.zero(F);
+        FloatVector c50 = FloatVector.zero(F), c51 = FloatVector.zero(F);
+        long row = (long) Float.BYTES * aStride;
+        long a1 = ai + row, a2 = ai + 2 * row, a3 = ai + 3 * row, a4 = ai + 4 * row, a5 = ai + 5 * row;
+        for (int p = 0; p < k; p++, bi += NR) {
+            long at = (long) Float.BYTES * p;
+            FloatVector b0 = FloatVector.fromArray(F, b, bi);
+            FloatVector b1 = FloatVector.fromArray(F, b, bi + L);
+            FloatVector x = FloatVector.broadcast(F, a.get(CpuVectors.FLOAT, ai + at));
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(F, a.get(CpuVectors.FLOAT, a1 + at));
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(F, a.get(CpuVectors.FLOAT, a2 + at));
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(F, a.get(CpuVectors.FLOAT, a3 + at));
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(F, a.get(CpuVectors.FLOAT, a4 + at));
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(F, a.get(CpuVectors.FLOAT, a5 + at));
+            c50 = x.fma(b0, c50);
+            c51 = x.fma(b1, c51);
+        }
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, L);
+        c10.intoArray(tile, NR);
+        c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR);
+        c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR);
+        c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR);
+        c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR);
+        c51.intoArray(tile, 5 * NR + L);
     }
 }

@@ -13,7 +13,8 @@ import static io.jdiffusion.cpu.CpuVectors.FLOAT;
  * off the Java heap and at its storage precision: F32, or 2 bytes per value as F16 or BF16. Kernels never
  * read 2-byte panels directly: {@link #stage} widens a run of them into an F32 scratch array that stays in
  * cache while the GEMM reuses it (a B panel across an A block, an A block across B panels), so the
- * conversion costs one pass per reuse instead of one per multiply-add.
+ * conversion costs one pass per reuse instead of one per multiply-add. The GEMM reads F32 B panels where they lie
+ * ({@link #segment}).
  *
  * <p>Instances made by {@link #allocate} are shared through the backend's {@link WeightCache} and freed
  * by it; {@link #ofArray} wraps per-run packings of non-constant weights (heap, F32).
