@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.IntPredicate;
 
 /**
  * The TornadoVM backend's knobs, read from system properties and validated here, so that a bad value fails with
@@ -167,56 +168,37 @@ public final class TornadoSettings {
 
     /** At most this many kernel launches per chained task graph, 1 to {@value #MAX_TASKS_PER_GRAPH}. */
     static int tasksPerGraph() {
-        String s = System.getProperty(TASKS_PER_GRAPH);
-        if (s == null || s.isBlank()) {
-            return DEFAULT_TASKS_PER_GRAPH;
-        }
-        try {
-            int n = Integer.parseInt(s.strip());
-            if (n >= 1 && n <= MAX_TASKS_PER_GRAPH) {
-                return n;
-            }
-        } catch (NumberFormatException ignored) {
-            // reported below
-        }
-        throw new IllegalArgumentException(TASKS_PER_GRAPH + " must be a task count from 1 to " + MAX_TASKS_PER_GRAPH
-                + " (TornadoVM's 8 KiB task-graph buffer holds at most that many), got '" + s + "'");
+        return integer(TASKS_PER_GRAPH, DEFAULT_TASKS_PER_GRAPH, n -> n >= 1 && n <= MAX_TASKS_PER_GRAPH, "a task count from 1 to "
+                + MAX_TASKS_PER_GRAPH + " (TornadoVM's 8 KiB task-graph buffer holds at most that many)");
     }
 
     /** Elements of a slice of a split GroupNorm: {@value #GROUP_NORM_SLICE}, from 256 (one a thread) to 2^24. */
     static int groupNormSlice() {
-        String s = System.getProperty(GROUP_NORM_SLICE);
-        if (s == null || s.isBlank()) {
-            return NormKernels.DEFAULT_SLICE;
-        }
-        try {
-            int n = Integer.parseInt(s.strip());
-            if (n >= NormKernels.THREADS && n <= 1 << 24) {
-                return n;
-            }
-        } catch (NumberFormatException ignored) {
-            // reported below
-        }
-        throw new IllegalArgumentException(GROUP_NORM_SLICE + " must be an element count from " + NormKernels.THREADS + " to "
-                + (1 << 24) + ", got '" + s + "'");
+        return integer(GROUP_NORM_SLICE, NormKernels.DEFAULT_SLICE, n -> n >= NormKernels.THREADS && n <= 1 << 24,
+                "an element count from " + NormKernels.THREADS + " to " + (1 << 24));
     }
 
     /** {@value #OPERAND_ALIGNMENT} in bytes: a power of two from 16 to {@value #MAX_OPERAND_ALIGNMENT}. */
     static int operandAlignment() {
-        String s = System.getProperty(OPERAND_ALIGNMENT);
+        return integer(OPERAND_ALIGNMENT, DEFAULT_OPERAND_ALIGNMENT, n -> n >= 16 && n <= MAX_OPERAND_ALIGNMENT && Integer.bitCount(n) == 1,
+                "a power of two from 16 to " + MAX_OPERAND_ALIGNMENT + " bytes");
+    }
+
+    /** An integer setting: {@code otherwise} where unset, else its value where {@code valid}, else one error naming it. */
+    private static int integer(String key, int otherwise, IntPredicate valid, String expected) {
+        String s = System.getProperty(key);
         if (s == null || s.isBlank()) {
-            return DEFAULT_OPERAND_ALIGNMENT;
+            return otherwise;
         }
         try {
             int n = Integer.parseInt(s.strip());
-            if (n >= 16 && n <= MAX_OPERAND_ALIGNMENT && Integer.bitCount(n) == 1) {
+            if (valid.test(n)) {
                 return n;
             }
         } catch (NumberFormatException ignored) {
             // reported below
         }
-        throw new IllegalArgumentException(OPERAND_ALIGNMENT + " must be a power of two from 16 to " + MAX_OPERAND_ALIGNMENT
-                + " bytes, got '" + s + "'");
+        throw new IllegalArgumentException(key + " must be " + expected + ", got '" + s + "'");
     }
 
     private static boolean flag(String key, boolean otherwise) {
