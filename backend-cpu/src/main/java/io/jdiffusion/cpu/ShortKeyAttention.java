@@ -32,9 +32,10 @@ import static io.jdiffusion.cpu.Gemm.NR;
  * read row by row, O is written row by row, and the one horizontal step is a max and a sum per query row.
  * With the causal mask a panel of MR queries multiplies only the keys its last query sees (rounded up to
  * NR), so the 77 x 77 layer does little more than its 3003 visible query-key pairs per head instead of
- * twice that. The price is padding: keys rounded up to NR and value channels to NR (value heads of exactly
- * five vectors, SD 1.5's heads of 40 at 256 bits, are multiplied without it); {@link #fits} keeps this path
- * to shapes where the padding wastes at most a quarter of the products.
+ * twice that. The price is padding: keys rounded up to NR and value channels to NR, except value heads of exactly
+ * five vectors (SD 1.5's heads of 40 at 256 bits, of 80 at 512 bits), multiplied without it, and of more than two
+ * and at most three vectors (heads of 40 at 512 bits), padded to three vectors instead of four; {@link #fits}
+ * keeps this path to shapes where the padding wastes at most a quarter of the products.
  */
 final class ShortKeyAttention {
     /**
@@ -116,13 +117,15 @@ final class ShortKeyAttention {
     }
 
     /**
-     * The problem's sizes as the tasks see them. {@code fiveVectorValues}: value heads of exactly 5 vectors
-     * (SD 1.5's heads of 40 at 256 bits) are multiplied two query rows by all five vectors at a time, with V
-     * packed as it lies, instead of padding 40 channels to 48 (a sixth of P V wasted).
+     * The problem's sizes as the tasks see them. {@code valueVectors}: value heads of exactly 5 vectors (SD 1.5's
+     * heads of 40 at 256 bits) are multiplied two query rows by all five vectors at a time, with V packed a key a
+     * row, instead of padding 40 channels to 48 (a sixth of P V wasted); heads of more than 2 and at most 3 vectors
+     * (heads of 40 at 512 bits) three query rows by three vectors, padded to 3 vectors (48 channels) instead of
+     * whole panels (64: three eighths of P V wasted); 0 for the others, multiplied as Gemm B panels.
      */
-    private record Geometry(int nq, int nk, int nkPad, int heads, int d, int dv, boolean fiveVectorValues, boolean causal) {
+    private record Geometry(int nq, int nk, int nkPad, int heads, int d, int dv, int valueVectors, boolean causal) {
         static Geometry of(AttentionSizes z, boolean causal) {
-            return new Geometry(z.nq(), z.nk(), roundUp(z.nk(), NR), z.heads(), z.d(), z.dv(), fiveVectors(z.dv()), causal);
+            return new Geometry(z.nq(), z.nk(), roundUp(z.nk(), NR), z.heads(), z.d(), z.dv(), ShortKeyAttention.valueVectors(z.dv()), causal);
         }
 
         /** Floats of one head's packed K^T: nkPad / NR panels of d x NR. */
@@ -130,9 +133,9 @@ final class ShortKeyAttention {
             return nkPad * d;
         }
 
-        /** Value channels per head the P V kernels write: dv, or dv rounded up to whole NR panels. */
+        /** Value channels per head the P V kernels write: whole vectors ({@code valueVectors}), or whole NR panels. */
         int dvWritten() {
-            return fiveVectorValues ? dv : roundUp(dv, NR);
+            return ShortKeyAttention.dvWritten(dv);
         }
 
         /** Floats of one head's packed V: nkPad keys by dvWritten channels. */
@@ -161,22 +164,35 @@ final class ShortKeyAttention {
      * Whether this path takes attention over {@code nk} keys with heads of {@code d} and {@code dv}: at most
      * {@link #MAX_KEYS} keys, and padding keys (to NR) and value channels (to NR, except five-vector heads)
      * wastes at most a quarter of the two products (at 256-bit vectors all of SD's and CLIP's shapes pass; at
-     * 512 bits heads of 40 over 77 keys, 62% useful, stay with {@link AttentionKernel}).
+     * 512 bits heads of 40 over 77 keys, 73% useful, stay with {@link AttentionKernel}).
      */
     static boolean fits(int nk, int d, int dv) {
         if (nk > MAX_KEYS) {
             return false;
         }
         int nkPad = roundUp(nk, NR);
-        int dvWritten = fiveVectors(dv) ? dv : roundUp(dv, NR);
+        int dvWritten = dvWritten(dv);
         double useful = (double) nk * (d + dv);
         double done = (double) nkPad * d + (double) dvWritten * nkPad;
         return useful >= MIN_USEFUL_FRACTION * done;
     }
 
-    /** Value heads of exactly five vectors, multiplied two query rows at a time without padding. */
-    private static boolean fiveVectors(int dv) {
-        return dv == 5 * L;
+    /**
+     * Vectors per value row where a head's values are multiplied by whole vectors rather than as Gemm B panels: 5
+     * for exactly five vectors (two query rows at a time, no padding), 3 for more than two and at most three (three
+     * query rows at a time, padded to three), else 0.
+     */
+    private static int valueVectors(int dv) {
+        if (dv == 5 * L) {
+            return 5;
+        }
+        return dv > 2 * L && dv <= 3 * L ? 3 : 0;
+    }
+
+    /** Value channels per head the P V kernels write for heads of {@code dv}. */
+    private static int dvWritten(int dv) {
+        int vectors = valueVectors(dv);
+        return vectors > 0 ? vectors * L : roundUp(dv, NR);
     }
 
     private static int roundUp(int n, int step) {
@@ -221,8 +237,8 @@ final class ShortKeyAttention {
      * Packs head h of batch item b: K^T times {@code qScale} (the softmax scale in log2 units, so the query rows
      * are multiplied as they lie) as Gemm B panels (panel p, channel c, key p * NR + j at
      * {@code kBase + p * d * NR + c * NR + j}), and V as Gemm B panels of NR value channels (panel p, key j,
-     * channel p * NR + c at {@code vBase + p * nkPad * NR + j * NR + c}), or for five-vector heads as it lies
-     * (key j, channel c at {@code vBase + j * dv + c}); zero past nk and past dv. K^T is transposed a panel of
+     * channel p * NR + c at {@code vBase + p * nkPad * NR + j * NR + c}), or for heads multiplied by whole vectors
+     * a key a row (key j, channel c at {@code vBase + j * dvWritten + c}); zero past nk and past dv. K^T is transposed a panel of
      * NR keys at a time: their rows copied, then each channel's L keys gathered ({@code gather}: L offsets d
      * apart), a vector store instead of L scalar ones. Only the padding is zeroed, not the whole head.
      */
@@ -342,11 +358,13 @@ final class ShortKeyAttention {
     /** V as {@link #pack} lays it out. */
     private static void packValues(MemorySegment v, int b, int h, Geometry g, float[] vp, int vBase) {
         int dv = g.dv(), nk = g.nk(), nkPad = g.nkPad();
-        if (g.fiveVectorValues()) {
+        if (g.valueVectors() > 0) {
+            int row = g.dvWritten();
             for (int j = 0; j < nk; j++) {
-                load(v, ((long) b * nk + j) * g.oRow() + (long) h * dv, dv, 1f, vp, vBase + j * dv);
+                load(v, ((long) b * nk + j) * g.oRow() + (long) h * dv, dv, 1f, vp, vBase + j * row);
+                Arrays.fill(vp, vBase + j * row + dv, vBase + (j + 1) * row, 0f);
             }
-            Arrays.fill(vp, vBase + nk * dv, vBase + nkPad * dv, 0f);
+            Arrays.fill(vp, vBase + nk * row, vBase + nkPad * row, 0f);
             return;
         }
         for (int p0 = 0; p0 < g.dvWritten(); p0 += NR) { // panel p0 / NR: keys past nk zero
@@ -433,9 +451,14 @@ final class ShortKeyAttention {
         softmaxRows(p, p0, width, s.shift, s.sum, s.inverseSum);
         int oAt = s.o0 + local * oStride + h * g.dv();
         float[] scale = s.inverseSum;
-        if (g.fiveVectorValues()) {
+        if (g.valueVectors() == 5) {
             for (int r = 0; r < MR; r += 2) {
                 fiveVectorValues(p, p0 + r * width, width, vp, vBase, scale[r], scale[r + 1], s.oBlock, oAt + r * oStride, oStride);
+            }
+        } else if (g.valueVectors() == 3) {
+            for (int r = 0; r < MR; r += 3) {
+                threeVectorValues(p, p0 + r * width, width, vp, vBase, scale[r], scale[r + 1], scale[r + 2], s.oBlock,
+                        oAt + r * oStride, oStride);
             }
         } else {
             for (int c = 0; c < g.dvWritten(); c += NR) {
@@ -494,6 +517,47 @@ final class ShortKeyAttention {
         c12.mul(s1).intoArray(out, o + stride + 2 * L);
         c13.mul(s1).intoArray(out, o + stride + 3 * L);
         c14.mul(s1).intoArray(out, o + stride + 4 * L);
+    }
+
+    /**
+     * O = P V for three rows of P (from {@code pi}, each {@code width} after the last) and a head padded to three
+     * value vectors (key j at {@code vi + j * 3 * L}): nine accumulators, six loads per nine FMAs. Rows scaled by
+     * {@code scale0} to {@code scale2}, written to {@code out} from {@code o} with row stride {@code stride}.
+     */
+    private static void threeVectorValues(float[] p, int pi, int width, float[] v, int vi, float scale0, float scale1, float scale2,
+                                          float[] out, int o, int stride) {
+        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F), c02 = FloatVector.zero(F);
+        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F), c12 = FloatVector.zero(F);
+        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F), c22 = FloatVector.zero(F);
+        int p1 = pi + width, p2 = pi + 2 * width;
+        for (int j = 0; j < width; j++, vi += 3 * L) {
+            FloatVector x0 = FloatVector.broadcast(F, p[pi + j]);
+            FloatVector x1 = FloatVector.broadcast(F, p[p1 + j]);
+            FloatVector x2 = FloatVector.broadcast(F, p[p2 + j]);
+            FloatVector b = FloatVector.fromArray(F, v, vi);
+            c00 = x0.fma(b, c00);
+            c10 = x1.fma(b, c10);
+            c20 = x2.fma(b, c20);
+            b = FloatVector.fromArray(F, v, vi + L);
+            c01 = x0.fma(b, c01);
+            c11 = x1.fma(b, c11);
+            c21 = x2.fma(b, c21);
+            b = FloatVector.fromArray(F, v, vi + 2 * L);
+            c02 = x0.fma(b, c02);
+            c12 = x1.fma(b, c12);
+            c22 = x2.fma(b, c22);
+        }
+        // three scales as arguments, as in fiveVectorValues: their broadcasts fit beside the nine accumulators
+        FloatVector s0 = FloatVector.broadcast(F, scale0), s1 = FloatVector.broadcast(F, scale1), s2 = FloatVector.broadcast(F, scale2);
+        c00.mul(s0).intoArray(out, o);
+        c01.mul(s0).intoArray(out, o + L);
+        c02.mul(s0).intoArray(out, o + 2 * L);
+        c10.mul(s1).intoArray(out, o + stride);
+        c11.mul(s1).intoArray(out, o + stride + L);
+        c12.mul(s1).intoArray(out, o + stride + 2 * L);
+        c20.mul(s2).intoArray(out, o + 2 * stride);
+        c21.mul(s2).intoArray(out, o + 2 * stride + L);
+        c22.mul(s2).intoArray(out, o + 2 * stride + 2 * L);
     }
 
     /** out[at + i] *= scale for i in [0, n), n a multiple of L. */

@@ -13,7 +13,8 @@ import java.util.List;
  * 80 and 81 (a whole panel, and one key into the next), with and without the causal mask; query counts that
  * leave a last panel of queries short and several query blocks; value heads of five vectors at 256 bits (SD
  * 1.5's heads of 40, multiplied without padding; at 128 bits heads of 20, at 512 bits heads of 80) beside
- * key heads of another size, and value heads padded to whole panels; key heads of 36 (not whole vectors at
+ * key heads of another size, value heads of more than two and at most three vectors, padded to three (heads of 40,
+ * 44 and 48 at 512 bits, 24 at 256 bits), and value heads padded to whole panels; key heads of 36 (not whole vectors at
  * 256 bits: K^T gathered rather than transposed in registers).
  */
 final class ShortKeyAttentionCases {
@@ -33,6 +34,9 @@ final class ShortKeyAttentionCases {
                 attention("cross b1 29x77 keys of 40, values of 20", 1, 29, 77, 3, 40, 20, false),
                 attention("cross b1 23x77 keys of 40, values of 80", 1, 23, 77, 2, 40, 80, false),
                 attention("cross b1 23x77 keys of 36, values of 40", 1, 23, 77, 2, 36, 40, false),
+                attention("self b1 37x37 keys of 40, values of 24 (three vectors at 256 bits)", 1, 37, 37, 3, 40, 24, false),
+                attention("self b2 40x96 3 heads of 44 (three vectors padded at 512 bits)", 2, 40, 96, 3, 44, 44, false),
+                attention("self b1 29x64 2 heads of 48 (three whole vectors at 512 bits)", 1, 29, 64, 2, 48, 48, false),
                 attention("causal b2 n77 2 heads of 40", 2, 77, 77, 2, 40, 40, true),
                 attention("causal b1 n80 2 heads of 64", 1, 80, 80, 2, 64, 64, true),
                 attention("causal b1 n81 2 heads of 40", 1, 81, 81, 2, 40, 40, true),
