@@ -183,6 +183,7 @@ public final class OpsBenchmark implements AutoCloseable {
         // SD 1.5's cross-attention as the UNet runs it (batch 2: the guided and unguided halves; 8 heads at every
         // level), the 8x8 level's 64 queries included
         attention(c, "self", 2, 1024, 1024, 8, 40, false); // 256x256 images' 32x32 level
+        attention(c, "cross", 2, 1024, 77, 8, 40, false); // the same level's cross-attention
         attention(c, "cross", 2, 4096, 77, 8, 40, false);
         attention(c, "cross", 2, 1024, 77, 8, 80, false);
         attention(c, "cross", 2, 256, 77, 8, 160, false);
