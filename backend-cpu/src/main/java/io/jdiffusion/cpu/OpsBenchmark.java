@@ -170,6 +170,12 @@ public final class OpsBenchmark implements AutoCloseable {
                                 Padding.same(1))));
             }
         }
+        // The UNet's 1x1 convolutions at batch 2 (512x512 images: the transformers' projections in and out)
+        for (int[] s : new int[][] {{64, 320}, {32, 640}, {16, 1280}}) {
+            int hw = s[0], ch = s[1];
+            c.add(new Case("conv1x1", hw + "x" + hw + " " + ch + "->" + ch + " batch 2", "", 2.0 * 2 * ch * ch * hw * hw, Kernels.AUTO,
+                    g -> g.conv2d(input(g, "x", 2, ch, hw, hw), weight(g, ch, ch, 1, 1), weight(g, ch), null, 1, Padding.same(0))));
+        }
         // SD 1.5's attention at 64x64, 32x32 and 16x16 latents (512x512 images; 256x256 images run the last
         // two shapes' rows at a quarter of the tokens), SDXL's 4096-token level, the text encoder's causal layer.
         attention(c, "self", 4096, 4096, 8, 40, false);
