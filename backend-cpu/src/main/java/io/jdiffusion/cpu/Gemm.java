@@ -149,23 +149,15 @@ final class Gemm {
         });
     }
 
-    /** {@link #multiplyBlock(float[], int, int, int, int, float[], int, int, int, int, int, GemmOutput)} with the A block widened from packed weights. */
+    /**
+     * {@link #multiplyBlock(float[], int, int, int, int, float[], int, int, int, int, int, GemmOutput)} with the weights
+     * as A from value {@code aBase} of {@code a}: F32 panels read where they lie, off the heap; 2-byte panels widened
+     * into a heap array, the whole A block once.
+     */
     static void multiplyBlock(PackedWeights a, long aBase, int m, int pa0, int pa1, float[] b, int bOff, int pb0, int pb1,
                               int n, int k, GemmOutput out) {
         if (a.storage() == DType.F32) {
-            // F32 panels are read where they lie, as F32 B panels are
-            float[] tile = TILE.get();
-            int colsPerPanel = out.columnsPerPanel();
-            for (int pb = pb0; pb < pb1; pb++) {
-                int col0 = pb * colsPerPanel;
-                int cols = Math.min(colsPerPanel, n - col0);
-                int bi = bOff + pb * k * NR;
-                for (int pa = pa0; pa < pa1; pa++) {
-                    int row0 = pa * MR;
-                    kernel(a.segment(), (long) Float.BYTES * (aBase + (long) pa * k * MR), k, b, bi, k, tile);
-                    out.store(tile, row0, Math.min(MR, m - row0), col0, cols);
-                }
-            }
+            multiplyBlock(a.segment(), (long) Float.BYTES * aBase, m, pa0, pa1, b, bOff, pb0, pb1, n, k, out);
             return;
         }
         int size = (pa1 - pa0) * k * MR;
@@ -232,6 +224,27 @@ final class Gemm {
             for (int pa = pa0; pa < pa1; pa++) {
                 int row0 = pa * MR;
                 kernel(a, aOff + pa * k * MR, k, b, bi, k, tile);
+                out.store(tile, row0, Math.min(MR, m - row0), col0, cols);
+            }
+        }
+    }
+
+    /**
+     * The part of C = A B covered by A panels [pa0, pa1) of F32 panels in the off-heap segment {@code a} (panel 0 at
+     * byte {@code aByte}) and B panels [pb0, pb1) in the heap array {@code b}, in the calling thread. Copying the A
+     * block to the heap first cost 5-20% of the small images' im2col convolutions on a Zen 5 (docs/PERFORMANCE.md).
+     */
+    private static void multiplyBlock(MemorySegment a, long aByte, int m, int pa0, int pa1, float[] b, int bOff, int pb0, int pb1,
+                                      int n, int k, GemmOutput out) {
+        float[] tile = TILE.get();
+        int colsPerPanel = out.columnsPerPanel();
+        for (int pb = pb0; pb < pb1; pb++) {
+            int col0 = pb * colsPerPanel;
+            int cols = Math.min(colsPerPanel, n - col0);
+            int bi = bOff + pb * k * NR;
+            for (int pa = pa0; pa < pa1; pa++) {
+                int row0 = pa * MR;
+                kernel(a, aByte + (long) Float.BYTES * pa * k * MR, k, b, bi, k, tile);
                 out.store(tile, row0, Math.min(MR, m - row0), col0, cols);
             }
         }
@@ -348,8 +361,7 @@ final class Gemm {
     /**
      * The register tile with A's MR rows in an off-heap segment ({@code aStride} floats apart from byte {@code ai}: a
      * packed F32 A panel of depth k read where it lies) and B's panel in a heap array, written to {@code tile} (row
-     * stride NR). Staging F32 weight panels on the heap first cost 5-20% of the small images' im2col convolutions on a
-     * Zen 5 (docs/PERFORMANCE.md).
+     * stride NR); the same loop again, for the reason given at the segment-B kernel.
      */
     static void kernel(MemorySegment a, long ai, int aStride, float[] b, int bi, int k, float[] tile) {
         FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
