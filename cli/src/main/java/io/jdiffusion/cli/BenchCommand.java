@@ -80,8 +80,15 @@ final class BenchCommand implements Callable<Integer> {
             description = "Sampler of the whole-pipeline run: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}).")
     String sampler;
 
-    @Option(names = "--warmup", defaultValue = "1", description = "Untimed runs of each stage first (default ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", defaultValue = "1", description = "Untimed runs of each stage first, the cold first call included "
+            + "(default ${DEFAULT-VALUE}; 0: the cold call only, whatever --warmup-seconds says).")
     int warmup;
+
+    @Option(names = "--warmup-seconds", defaultValue = "5", description = "With --warmup 1 or more, keep warming each stage until its "
+            + "untimed calls after the cold one took this long: the JIT compiles a stage's kernels over its first calls, and a "
+            + "fast stage needs many (the CPU text encoder: 245-270 ms a call after one, 141-157 ms after 2 s, 96-102 ms after 5 s "
+            + "on two threads; default ${DEFAULT-VALUE}).")
+    double warmupSeconds;
 
     @Option(names = "--iterations", defaultValue = "3", description = "Timed runs of each stage; the median is reported (default ${DEFAULT-VALUE}).")
     int iterations;
@@ -109,9 +116,9 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (batch < 1 || batch > 2 || iterations < 1 || warmup < 0 || steps < 0) {
+        if (batch < 1 || batch > 2 || iterations < 1 || warmup < 0 || steps < 0 || !(warmupSeconds >= 0 && warmupSeconds <= 3600)) {
             throw new IllegalArgumentException("--batch must be 1 (no guidance) or 2 (guidance), --iterations >= 1, "
-                    + "--warmup and --steps >= 0");
+                    + "--warmup and --steps >= 0, --warmup-seconds from 0 to 3600");
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
@@ -181,6 +188,9 @@ final class BenchCommand implements Callable<Integer> {
                 f.heapPerCall.put("text", text.allocatedBytes());
                 f.heapPerCall.put("unet", unet.allocatedBytes());
                 f.heapPerCall.put("vae", vae.allocatedBytes());
+                f.warmupCalls.put("text", text.warmupCalls());
+                f.warmupCalls.put("unet", unet.warmupCalls());
+                f.warmupCalls.put("vae", vae.warmupCalls());
                 if (steps > 0) {
                     f.pipelineMs = pipelineRun(pipeline, request, err, "warm");
                     f.preparationMs = Math.max(0, f.coldPipelineMs - f.pipelineMs);
@@ -231,6 +241,8 @@ final class BenchCommand implements Callable<Integer> {
         double vaeMs;
         /** Per stage, the median Java heap bytes one timed call allocated over all threads; -1 where not measured. */
         final Map<String, Long> heapPerCall = new LinkedHashMap<>();
+        /** Per stage, its untimed calls, the cold first one included. */
+        final Map<String, Integer> warmupCalls = new LinkedHashMap<>();
         double pipelineMs = -1;
         String memoryPolicy;
         /** Where memory was at the end of each stage, before a staged memory policy freed its network. */
@@ -255,12 +267,12 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /**
-     * One stage's first (cold) call, the median of its timed calls, and the median Java heap bytes a timed
-     * call allocated over all threads (-1 where not counted).
+     * One stage's first (cold) call, the median of its timed calls, the median Java heap bytes a timed call
+     * allocated over all threads (-1 where not counted), and its untimed calls, the first included.
      */
-    private record Stage(double firstMs, double medianMs, long allocatedBytes) {
+    private record Stage(double firstMs, double medianMs, long allocatedBytes, int warmupCalls) {
         /** A stage left out by --stages: -1 ms, no preparation. */
-        static final Stage SKIPPED = new Stage(-1, -1, -1);
+        static final Stage SKIPPED = new Stage(-1, -1, -1, 0);
 
         double preparationMs() {
             return Math.max(0, firstMs - medianMs);
@@ -271,8 +283,11 @@ final class BenchCommand implements Callable<Integer> {
         long c0 = System.nanoTime();
         body.get();
         double first = (System.nanoTime() - c0) / 1e6;
-        for (int i = 1; i < warmup; i++) {
+        int calls = 1;
+        long warm0 = System.nanoTime();
+        while (calls < warmup || (warmup > 0 && System.nanoTime() - warm0 < warmupSeconds * 1e9)) {
             body.get();
+            calls++;
         }
         OperatorProfile operators = new OperatorProfile();
         if (profile && !backend.profileOperators(operators)) {
@@ -299,10 +314,10 @@ final class BenchCommand implements Callable<Integer> {
         Collections.sort(allocated);
         double median = ms.get(ms.size() / 2);
         long medianAllocated = allocated.get(allocated.size() / 2);
-        err.printf(Locale.ROOT, "bench: %-12s first %.1f ms, median %.1f ms of %s%n", stage, first, median, ms);
+        err.printf(Locale.ROOT, "bench: %-12s first %.1f ms, %d untimed calls, median %.1f ms of %s%n", stage, first, calls, median, ms);
         err.printf(Locale.ROOT, "bench: %-12s heap allocated per call, median %.2f MB, in call order %s%n", stage,
                 medianAllocated / 1e6, inOrder.stream().map(b -> String.format(Locale.ROOT, "%.2f", b / 1e6)).toList());
-        return new Stage(first, median, medianAllocated);
+        return new Stage(first, median, medianAllocated, calls);
     }
 
     private void report(PrintWriter out, StableDiffusion model, Backend backend, Precision used, Figures f) {
@@ -316,6 +331,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             o.put("text_encoder_ms", f.textMs).put("unet_ms", f.unetMs).put("vae_decode_ms", f.vaeMs);
             f.heapPerCall.forEach(o.putObject("heap_allocated_bytes_per_call")::put);
+            f.warmupCalls.forEach(o.putObject("warmup_calls")::put);
             if (f.pipelineMs >= 0) {
                 o.put("pipeline_ms", f.pipelineMs);
             }

@@ -208,6 +208,29 @@ class CliTest {
         }
     }
 
+    /**
+     * The bench warms each stage beyond its cold call for --warmup-seconds (at least one more call), and not at all with
+     * --warmup 0; the JSON says how many untimed calls each stage had. A bad value is one error.
+     */
+    @Test
+    void benchWarmsEachStageForTheWarmupSeconds() throws IOException {
+        String model = TinySd.modelDir().toString();
+        Run warm = run("bench", "--model", model, "--backend", "cpu", "-W", "16", "-H", "16", "--steps", "0", "--warmup", "1",
+                "--warmup-seconds", "0.2", "--iterations", "1", "--json");
+        assertThat(warm.exitCode()).as(warm.err()).isZero();
+        JsonNode warmCalls = new ObjectMapper().readTree(warm.out()).get("warmup_calls");
+        Run cold = run("bench", "--model", model, "--backend", "cpu", "-W", "16", "-H", "16", "--steps", "0", "--warmup", "0",
+                "--warmup-seconds", "30", "--iterations", "1", "--json");
+        assertThat(cold.exitCode()).as(cold.err()).isZero();
+        JsonNode coldCalls = new ObjectMapper().readTree(cold.out()).get("warmup_calls");
+        for (String stage : List.of("text", "unet", "vae")) {
+            assertThat(warmCalls.get(stage).asInt()).as("%s, --warmup 1 --warmup-seconds 0.2", stage).isGreaterThan(1);
+            assertThat(coldCalls.get(stage).asInt()).as("%s, --warmup 0", stage).isEqualTo(1);
+        }
+        expectError("--warmup-seconds from 0 to 3600", "bench", "--warmup-seconds", "-1");
+        expectError("--warmup-seconds from 0 to 3600", "bench", "--warmup-seconds", "NaN");
+    }
+
     /** Sampler names come from the registry: help lists them, A1111 labels work and land in the PNG. */
     @Test
     void samplersByAnyNameWithTheirSchedule() throws IOException {
