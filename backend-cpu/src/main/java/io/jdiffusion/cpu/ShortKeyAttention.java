@@ -162,8 +162,8 @@ final class ShortKeyAttention {
 
     /**
      * Whether this path takes attention over {@code nk} keys with heads of {@code d} and {@code dv}: at most
-     * {@link #MAX_KEYS} keys, and padding keys (to NR) and value channels (to NR, except five-vector heads)
-     * wastes at most a quarter of the two products (at 256-bit vectors all of SD's and CLIP's shapes pass; at
+     * {@link #MAX_KEYS} keys, and padding keys (to NR) and value channels (to NR, or to whole vectors for the heads
+     * {@link #valueVectors} takes) wastes at most a quarter of the two products (at 256-bit vectors all of SD's and CLIP's shapes pass; at
      * 512 bits heads of 40 over 77 keys, 73% useful, stay with {@link AttentionKernel}).
      */
     static boolean fits(int nk, int d, int dv) {

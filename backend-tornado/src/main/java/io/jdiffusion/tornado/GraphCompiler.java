@@ -56,13 +56,14 @@ final class GraphCompiler {
         this.backend = backend;
         this.graph = graph;
         this.name = "jd" + GRAPH_IDS.incrementAndGet();
+        boolean usesLibraries = TornadoDevices.usesLibraries(backend.device());
         // operands the NVIDIA libraries read aligned as cudaMalloc aligns them (BufferLayout)
-        this.operandAlignment = TornadoDevices.usesLibraries(backend.device()) ? TornadoSettings.operandAlignment() : 0;
+        this.operandAlignment = usesLibraries ? TornadoSettings.operandAlignment() : 0;
         this.plan = BufferPlan.plan(graph, BufferLayout.planAlignment(operandAlignment));
         this.deviceArrays = new DeviceArrays(!TornadoDevices.pinsHostArrays(backend.device()));
         boolean tensorCoreDevice = requested == Precision.F16 && TornadoDevices.supportsTensorCores(backend.device());
         this.tensorCores = tensorCoreDevice ? new TensorCorePath(graph.name()) : null;
-        this.libraries = TornadoDevices.usesLibraries(backend.device()) ? new LibraryProducts(requested == Precision.F16, graph, plan,
+        this.libraries = usesLibraries ? new LibraryProducts(requested == Precision.F16, graph, plan,
                 this::constantOf, deviceArrays) : null;
         // Tensor cores and the libraries take every convolution with a constant weight, so Winograd only in the
         // F32 Java kernels.

@@ -185,12 +185,9 @@ final class BenchCommand implements Callable<Integer> {
                 f.textMs = text.medianMs;
                 f.unetMs = unet.medianMs;
                 f.vaeMs = vae.medianMs;
-                f.heapPerCall.put("text", text.allocatedBytes());
-                f.heapPerCall.put("unet", unet.allocatedBytes());
-                f.heapPerCall.put("vae", vae.allocatedBytes());
-                f.warmupCalls.put("text", text.warmupCalls());
-                f.warmupCalls.put("unet", unet.warmupCalls());
-                f.warmupCalls.put("vae", vae.warmupCalls());
+                f.stages.put("text", text);
+                f.stages.put("unet", unet);
+                f.stages.put("vae", vae);
                 if (steps > 0) {
                     f.pipelineMs = pipelineRun(pipeline, request, err, "warm");
                     f.preparationMs = Math.max(0, f.coldPipelineMs - f.pipelineMs);
@@ -239,10 +236,8 @@ final class BenchCommand implements Callable<Integer> {
         double textMs;
         double unetMs;
         double vaeMs;
-        /** Per stage, the median Java heap bytes one timed call allocated over all threads; -1 where not measured. */
-        final Map<String, Long> heapPerCall = new LinkedHashMap<>();
-        /** Per stage, its untimed calls, the cold first one included. */
-        final Map<String, Integer> warmupCalls = new LinkedHashMap<>();
+        /** Each stage's calls: heap bytes per timed call, untimed calls (the JSON's per-stage maps). */
+        final Map<String, Stage> stages = new LinkedHashMap<>();
         double pipelineMs = -1;
         String memoryPolicy;
         /** Where memory was at the end of each stage, before a staged memory policy freed its network. */
@@ -330,8 +325,12 @@ final class BenchCommand implements Callable<Integer> {
                 o.put("cold_pipeline_ms", f.coldPipelineMs);
             }
             o.put("text_encoder_ms", f.textMs).put("unet_ms", f.unetMs).put("vae_decode_ms", f.vaeMs);
-            f.heapPerCall.forEach(o.putObject("heap_allocated_bytes_per_call")::put);
-            f.warmupCalls.forEach(o.putObject("warmup_calls")::put);
+            ObjectNode heap = o.putObject("heap_allocated_bytes_per_call");
+            ObjectNode warm = o.putObject("warmup_calls");
+            f.stages.forEach((stage, s) -> {
+                heap.put(stage, s.allocatedBytes());
+                warm.put(stage, s.warmupCalls());
+            });
             if (f.pipelineMs >= 0) {
                 o.put("pipeline_ms", f.pipelineMs);
             }

@@ -9,9 +9,12 @@ import uk.ac.manchester.tornado.runtime.library.spi.TornadoNativeStreamSupport;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -37,8 +40,11 @@ public final class CudnnConvProvider implements TornadoLibraryProvider {
     private static final AtomicLong DISPATCHES = new AtomicLong();
     /** What each plan made in this JVM chose (shape, algorithm, math, workspace, fusion), for logs and tests. */
     private static final List<String> PLANS = new CopyOnWriteArrayList<>();
-    /** Each dispatch's plan and operand alignments in this JVM, for logs: cuDNN picks kernels by alignment too. */
-    private static final List<String> DISPATCHED = new CopyOnWriteArrayList<>();
+    /**
+     * Each distinct plan and operand alignments dispatched in this JVM, in the order first seen, for logs: cuDNN picks
+     * kernels by alignment too. A set, so that runs without CUDA-graph replay, which dispatch at every run, add nothing.
+     */
+    private static final Set<String> DISPATCHED = Collections.synchronizedSet(new LinkedHashSet<>());
     /**
      * Bytes a workspace array holds beyond {@link CudnnConvolution#workspaceBytes()}: the workspace pointer is
      * rounded up to a multiple of this, as cudaMalloc would return it (a TornadoVM array's data starts past its
@@ -149,9 +155,11 @@ public final class CudnnConvProvider implements TornadoLibraryProvider {
         return (pointer + WORKSPACE_ALIGNMENT - 1) & -WORKSPACE_ALIGNMENT;
     }
 
-    /** Each convolution dispatched in this JVM so far: its plan and its operands' alignments, one line each. */
+    /** Each distinct convolution dispatched in this JVM so far: its plan and its operands' alignments, one line each. */
     public static List<String> dispatched() {
-        return List.copyOf(DISPATCHED);
+        synchronized (DISPATCHED) {
+            return List.copyOf(DISPATCHED);
+        }
     }
 
     /** Convolutions dispatched in this JVM so far. */
