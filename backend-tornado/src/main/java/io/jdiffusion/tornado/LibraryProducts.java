@@ -61,7 +61,9 @@ final class LibraryProducts implements OperatorPath {
 
     /** F16 operands (GemmEx, cuDNN attention) or F32 (Sgemm, attention left to the Java kernels). */
     private final boolean half;
-    /** Whether cuDNN's filters are stored KRSC ({@link TornadoSettings#cudnnFilterNhwc}; F16 only). */
+    /** Whether F16 convolutions run as cuDNN graph-API plans ({@link TornadoSettings#cudnnGraph}). */
+    private final boolean cudnnGraph;
+    /** Whether cuDNN's filters are stored KRSC ({@link TornadoSettings#cudnnFilterNhwc}; F16 and the graph API only). */
     private final boolean filterNhwc;
     private final String graphName;
     private final Graph graph;
@@ -120,6 +122,7 @@ final class LibraryProducts implements OperatorPath {
      */
     LibraryProducts(boolean half, Graph graph, BufferPlan plan, Function<Value, Tensor> constants, DeviceArrays deviceArrays) {
         this.half = half;
+        this.cudnnGraph = half && TornadoSettings.cudnnGraph();
         this.filterNhwc = half && TornadoSettings.cudnnFilterNhwc();
         this.deviceArrays = deviceArrays;
         this.graphName = graph.name();
@@ -632,7 +635,7 @@ final class LibraryProducts implements OperatorPath {
             throw new IllegalStateException(c + " takes " + args.arrays().size() + " arguments where its task cost counted " + route.arguments());
         }
         CudnnConvolution tuning = new CudnnConvolution(route.shape(), x, w, b, r, y, ws, workspaceBytes, TornadoSettings.cudnnFused(),
-                filterNhwc);
+                cudnnGraph, filterNhwc);
         TaskGraph tasks = e.tasks();
         tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, bias == null ? new Object[]{filter} : new Object[]{filter, bias});
         libraryTask(tasks, e.nextTask(), tuning.descriptor(args));

@@ -21,8 +21,11 @@ import java.util.function.IntPredicate;
  *   <li>{@value #TENSOR_CORE_ATTENTION} = false keeps F16 attention on the F32 flash kernels (PTX);</li>
  *   <li>{@value #CUDNN_FUSED} = true lets a cuDNN convolution's bias and residual go into
  *       cudnnConvolutionBiasActivationForward (default: a convolution, then cudnnAddTensor for each);</li>
+ *   <li>{@value #CUDNN_GRAPH} = true runs F16 cuDNN convolutions as execution plans of cuDNN's graph API, engines
+ *       chosen by its heuristics (default false: the legacy cudnnConvolutionForward, algorithm measured by cuDNN);</li>
  *   <li>{@value #CUDNN_FILTER_NHWC} = true hands cuDNN its F16 filters KRSC, the layout its tensor-core kernels
- *       read, transposed once when the weights are prepared (default false: PyTorch's KCRS);</li>
+ *       read, transposed once when the weights are prepared (default false: PyTorch's KCRS); needs
+ *       {@value #CUDNN_GRAPH}, as the legacy API refuses a KRSC filter beside NCHW activations;</li>
  *   <li>{@value #CUDNN_POINTWISE} = false takes 1x1 convolutions from cuDNN to im2col and cuBLAS;</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
  *   <li>{@value #WIDE_HEAD_ATTENTION} = false keeps F16 attention with heads wider than cuDNN takes (the VAE's) on
@@ -52,6 +55,7 @@ public final class TornadoSettings {
     public static final String GROUP_NORM_SLICE = "jdiffusion.tornado.groupNormSlice";
     public static final String OPERAND_ALIGNMENT = "jdiffusion.tornado.operandAlignment";
     public static final String CUDNN_FILTER_NHWC = "jdiffusion.tornado.cudnnFilterNhwc";
+    public static final String CUDNN_GRAPH = "jdiffusion.tornado.cudnnGraph";
     /**
      * The arena's own alignment (16 bytes: {@link BufferLayout#ALIGN} elements past TornadoVM's 16-byte header), so
      * no shift. cuDNN measures its algorithms on buffers it allocates itself (cudaMalloc's, 256-byte aligned); on
@@ -131,14 +135,28 @@ public final class TornadoSettings {
     }
 
     /**
+     * Whether F16 cuDNN convolutions run as execution plans of cuDNN's graph API ({@code ConvGraphPlan}), the way
+     * PyTorch calls cuDNN. The legacy cudnnConvolutionForward ran five of the UNet's layers on cuDNN's SIMT kernel on
+     * an H200 (2.6 ms of an 18.4 ms call) whatever the operands' alignment (scripts/cudnn_alignment_probe.py,
+     * docs/PERFORMANCE.md).
+     */
+    static boolean cudnnGraph() {
+        return flag(CUDNN_GRAPH, false);
+    }
+
+    /**
      * Whether cuDNN's F16 filters are stored KRSC (NHWC) on the device, transposed once as the weights are prepared.
-     * With KCRS filters cuDNN's tensor-core implicit GEMMs transpose every filter through the workspace at every
-     * call: 2.7 ms of a 512x512 UNet call on an H200 (Nsight Compute, docs/PERFORMANCE.md). Default false until a
-     * GPU run shows cuDNN taking KRSC filters beside NCHW activations on its tensor-core kernels
-     * (scripts/cudnn_alignment_probe.py) and the CUDA backend's tests pass with it.
+     * With KCRS filters cuDNN's tensor-core implicit GEMMs transpose every filter at every call: 2.7 ms of a 512x512
+     * UNet call on an H200 (Nsight Compute, docs/PERFORMANCE.md). cuDNN 9.19's legacy API refuses a KRSC filter beside
+     * NCHW activations (CUDNN_STATUS_NOT_SUPPORTED, every shape, H200), so this needs {@link #cudnnGraph}.
      */
     static boolean cudnnFilterNhwc() {
-        return flag(CUDNN_FILTER_NHWC, false);
+        boolean krsc = flag(CUDNN_FILTER_NHWC, false);
+        if (krsc && !cudnnGraph()) {
+            throw new IllegalArgumentException(CUDNN_FILTER_NHWC + "=true needs " + CUDNN_GRAPH
+                    + "=true: cuDNN's legacy API refuses a KRSC filter beside NCHW activations");
+        }
+        return krsc;
     }
 
     /** Whether execution plans replay as CUDA graphs on the PTX and CUDA backends (default true). */

@@ -22,7 +22,6 @@ import io.jdiffusion.tornado.nvidia.CudnnConvProvider;
 import io.jdiffusion.tornado.nvidia.CudnnConvolution;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestFactory;
 import uk.ac.manchester.tornado.api.TaskGraph;
@@ -174,14 +173,27 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
 
     /**
      * One direct case: shape, whether bias and residual, the gaps (elements) before x, the residual and y in one
-     * activation array, the filter's element offset in its array, whether bias and residual may fuse, and whether the
-     * filter lies KRSC (cuDNN's NHWC filter format, as the backend stores F16 filters) rather than KCRS.
+     * activation array (y on the residual itself where {@code inPlace}), the filter's element offset in its array,
+     * whether bias and residual may fuse, whether the convolution runs as a graph-API plan, and whether the filter
+     * lies KRSC (cuDNN's NHWC filter format, which only the graph API takes) rather than KCRS.
      */
     private record Direct(String name, ConvShape shape, boolean bias, boolean residual, int xOffset, int residualOffset, int yOffset,
-                          int filterOffset, boolean fuse, boolean filterNhwc) {
+                          int filterOffset, boolean fuse, boolean graph, boolean filterNhwc, boolean inPlace) {
         Direct(String name, ConvShape shape, boolean bias, boolean residual, int xOffset, int residualOffset, int yOffset, int filterOffset,
                boolean fuse) {
-            this(name, shape, bias, residual, xOffset, residualOffset, yOffset, filterOffset, fuse, false);
+            this(name, shape, bias, residual, xOffset, residualOffset, yOffset, filterOffset, fuse, false, false, false);
+        }
+
+        /** This case as a graph-API plan, its filter KRSC or not. */
+        Direct onGraph(boolean krsc) {
+            return new Direct(name + ", graph API" + (krsc ? ", filter KRSC" : ""), shape, bias, residual, xOffset, residualOffset, yOffset,
+                    filterOffset, false, true, krsc, inPlace);
+        }
+
+        /** This case with y written onto its residual, as the UNet's second convolution of a block adds its skip. */
+        Direct residualInPlace() {
+            return new Direct(name + ", residual in place", shape, bias, true, xOffset, residualOffset, yOffset, filterOffset, fuse, graph,
+                    filterNhwc, true);
         }
     }
 
@@ -202,15 +214,20 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
             d.add(new Direct(p + "3x3 1x8x6x6 -> 16 no bias no residual, gaps 0/-/1, filter at 3", new ConvShape(1, 8, 6, 6, 16, 3, 3, 1, 1, 1, 1,
                     half), false, false, 0, 0, 1, 3, true));
         }
-        // F16 filters KRSC, as the backend hands them to cuDNN by default: odd channel counts, a stride, 1x1
-        d.add(new Direct("F16 3x3 2x13x9x11 -> 7 +bias +residual, gaps 3/5/7, filter KRSC at 1", new ConvShape(2, 13, 9, 11, 7, 3, 3, 1, 1, 1, 1,
-                true), true, true, 3, 5, 7, 1, false, true));
-        d.add(new Direct("F16 3x3 1x64x12x12 -> 32 +bias, aligned, filter KRSC", new ConvShape(1, 64, 12, 12, 32, 3, 3, 1, 1, 1, 1, true), true,
-                false, 0, 0, 32, 0, false, true));
-        d.add(new Direct("F16 3x3 s2 1x32x17x15 -> 24 +bias, filter KRSC at 5", new ConvShape(1, 32, 17, 15, 24, 3, 3, 1, 1, 2, 1, true), true,
-                false, 1, 0, 9, 5, false, true));
-        d.add(new Direct("F16 1x1 2x64x8x8 -> 40 +residual, filter KRSC", new ConvShape(2, 64, 8, 8, 40, 1, 1, 0, 0, 1, 1, true), false, true,
-                8, 4, 2, 0, false, true));
+        // F16 on the graph API: each F16 case with the filter KCRS and KRSC, and the residual in place (beta 1)
+        List<Direct> graph = new ArrayList<>();
+        for (Direct c : d) {
+            if (c.shape().half()) {
+                graph.add(c.onGraph(false));
+                graph.add(c.onGraph(true));
+                if (c.residual()) {
+                    graph.add(c.onGraph(false).residualInPlace());
+                    graph.add(c.onGraph(true).residualInPlace());
+                }
+            }
+        }
+        d.add(d.get(0).residualInPlace());
+        d.addAll(graph);
         return d;
     }
 
@@ -229,8 +246,8 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
         // one activation array: x at its offset, then the residual, then y (NaN), each after a gap of the offset
         long xAt = d.xOffset();
         long rAt = xAt + x.length + d.residualOffset();
-        long yAt = rAt + (r == null ? 0 : r.length) + d.yOffset();
-        int activations = (int) (yAt + s.yElements() + 16);
+        long yAt = d.inPlace() ? rAt : rAt + (r == null ? 0 : r.length) + d.yOffset();
+        int activations = (int) (Math.max(yAt + s.yElements(), rAt + (r == null ? 0 : r.length)) + 16);
         TornadoNativeArray act = array(s.half(), activations, Float.NaN);
         fill(act, xAt, x);
         if (r != null) {
@@ -252,7 +269,7 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
         CudnnConvolution.Operand wo = new CudnnConvolution.Operand(args.of(filter, false), d.filterOffset());
         CudnnConvolution.Operand bo = bias == null ? null : new CudnnConvolution.Operand(args.of(bias, false), 0);
         int ws = args.of(workspace, true);
-        CudnnConvolution tuning = new CudnnConvolution(s, xo, wo, bo, ro, yo, ws, workspaceBytes, d.fuse(), d.filterNhwc());
+        CudnnConvolution tuning = new CudnnConvolution(s, xo, wo, bo, ro, yo, ws, workspaceBytes, d.fuse(), d.graph(), d.filterNhwc());
 
         TaskGraph g = new TaskGraph("cudnnconv" + GRAPHS.incrementAndGet());
         g.transferToDevice(DataTransferMode.EVERY_EXECUTION, args.arrays().toArray());

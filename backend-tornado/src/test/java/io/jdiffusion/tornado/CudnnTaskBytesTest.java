@@ -31,7 +31,7 @@ class CudnnTaskBytesTest {
             CudnnConvolution.Operand w = new CudnnConvolution.Operand(args.of(filter, false), 0);
             CudnnConvolution.Operand b = bias ? new CudnnConvolution.Operand(args.of(biases, false), 0) : null;
             int ws = args.of(workspace, true);
-            CudnnConvolution t = new CudnnConvolution(new ConvShape(1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, true), x, w, b, null, y, ws, 64, true, false);
+            CudnnConvolution t = new CudnnConvolution(new ConvShape(1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, true), x, w, b, null, y, ws, 64, true, false, false);
             int fit = TaskGraphChain.TASK_GRAPH_BYTES / TaskCost.launch(args.arrays().size()).bytes();
             TaskGraph full = new TaskGraph("cudnnbytes" + bias);
             for (int i = 0; i < fit; i++) {

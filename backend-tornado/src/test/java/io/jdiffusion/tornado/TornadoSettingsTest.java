@@ -17,7 +17,7 @@ class TornadoSettingsTest {
     private static final List<String> KEYS = List.of(TornadoSettings.DEVICE, TornadoSettings.LIBRARIES, TornadoSettings.CUDA_GRAPH,
             TornadoSettings.WINOGRAD, TornadoSettings.TENSOR_CORE_ATTENTION, TornadoSettings.PROFILE, TornadoSettings.TASKS_PER_GRAPH,
             TornadoSettings.WIDE_HEAD_ATTENTION, TornadoSettings.GROUP_NORM_SLICE, TornadoSettings.OPERAND_ALIGNMENT,
-            TornadoSettings.CUDNN_FILTER_NHWC);
+            TornadoSettings.CUDNN_FILTER_NHWC, TornadoSettings.CUDNN_GRAPH);
     private final Map<String, String> saved = new HashMap<>();
 
     TornadoSettingsTest() {
@@ -51,6 +51,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.groupNormSlice()).isEqualTo(NormKernels.DEFAULT_SLICE);
         assertThat(TornadoSettings.operandAlignment()).isEqualTo(16);
         assertThat(TornadoSettings.cudnnFilterNhwc()).isFalse();
+        assertThat(TornadoSettings.cudnnGraph()).isFalse();
     }
 
     @Test
@@ -66,6 +67,7 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.GROUP_NORM_SLICE, "4096");
         System.setProperty(TornadoSettings.OPERAND_ALIGNMENT, "256");
         System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "true");
+        System.setProperty(TornadoSettings.CUDNN_GRAPH, "true");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -77,6 +79,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.groupNormSlice()).isEqualTo(4096);
         assertThat(TornadoSettings.operandAlignment()).isEqualTo(256);
         assertThat(TornadoSettings.cudnnFilterNhwc()).isTrue();
+        assertThat(TornadoSettings.cudnnGraph()).isTrue();
         System.setProperty(TornadoSettings.DEVICE, "2");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(2, 0));
     }
@@ -94,6 +97,7 @@ class TornadoSettingsTest {
         bad(TornadoSettings.TASKS_PER_GRAPH, "0", TornadoSettings::tasksPerGraph);
         bad(TornadoSettings.OPERAND_ALIGNMENT, "8", TornadoSettings::operandAlignment);
         bad(TornadoSettings.CUDNN_FILTER_NHWC, "nhwc", TornadoSettings::cudnnFilterNhwc);
+        bad(TornadoSettings.CUDNN_GRAPH, "v9", TornadoSettings::cudnnGraph);
         bad(TornadoSettings.OPERAND_ALIGNMENT, "384", TornadoSettings::operandAlignment);
         bad(TornadoSettings.OPERAND_ALIGNMENT, "8192", TornadoSettings::operandAlignment);
         bad(TornadoSettings.TASKS_PER_GRAPH, "328", TornadoSettings::tasksPerGraph);

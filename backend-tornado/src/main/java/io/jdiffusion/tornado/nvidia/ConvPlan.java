@@ -14,12 +14,16 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * cuDNN's state for one convolution shape on one handle: the descriptors of x, the filter, y (a residual has y's
  * layout and uses y's descriptor), the bias [1, k, 1, 1], the convolution and an identity activation, the
  * algorithm chosen for them, and whether bias and residual fuse into cudnnConvolutionBiasActivationForward (which
- * runs an identity activation only with IMPLICIT_PRECOMP_GEMM, so only where that is the algorithm chosen).
+ * runs an identity activation only with IMPLICIT_PRECOMP_GEMM, so only where that is the algorithm chosen); or,
+ * where the task asks for the graph API ({@link CudnnConvolution#graph}), its plans ({@link ConvGraphPlan}): one
+ * writing y, and one adding into y for a residual that is y itself. The legacy descriptors stay for the bias and
+ * residual additions (cudnnAddTensor). A graph plan cuDNN refuses falls back to the legacy algorithm, saying why,
+ * except with a KRSC filter, which only the graph API takes.
  * Created in the provider's prepare, before any CUDA-graph capture: creating descriptors allocates host memory only,
  * and the algorithm query runs no kernel.
  */
 record ConvPlan(CudnnConvolution.PlanKey key, MemorySegment x, MemorySegment w, MemorySegment y, MemorySegment bias, MemorySegment conv,
-                MemorySegment activation, int algorithm, boolean fused, String choice) {
+                MemorySegment activation, int algorithm, boolean fused, ConvGraphPlan graph, ConvGraphPlan graphAccumulate, String choice) {
     /** The algorithms measured in this JVM, per shape: executables of one shape measure once. */
     private static final Map<CudnnConvolution.PlanKey, AlgorithmChoice.Choice> MEASURED = new ConcurrentHashMap<>();
 
@@ -35,8 +39,7 @@ record ConvPlan(CudnnConvolution.PlanKey key, MemorySegment x, MemorySegment w, 
             MemorySegment w = cudnn.create("cudnnCreateFilterDescriptor", what);
             undo.add(() -> cudnn.call("cudnnDestroyFilterDescriptor", what, w));
             // the dimensions are k, c, r, s in either format; the format says how they lie in memory
-            cudnn.call("cudnnSetFilter4dDescriptor", "filter of " + what, w, type, t.filterNhwc() ? CudnnConv.TENSOR_NHWC : CudnnConv.TENSOR_NCHW,
-                    s.k(), s.c(), s.r(), s.s());
+            cudnn.call("cudnnSetFilter4dDescriptor", "filter of " + what, w, type, CudnnConv.TENSOR_NCHW, s.k(), s.c(), s.r(), s.s());
             MemorySegment conv = cudnn.create("cudnnCreateConvolutionDescriptor", what);
             undo.add(() -> cudnn.call("cudnnDestroyConvolutionDescriptor", what, conv));
             // F32 compute for both: F16 data accumulates in F32 (PSEUDO_HALF_CONFIG)
@@ -47,12 +50,32 @@ record ConvPlan(CudnnConvolution.PlanKey key, MemorySegment x, MemorySegment w, 
             undo.add(() -> cudnn.call("cudnnDestroyActivationDescriptor", what, activation));
             cudnn.call("cudnnSetActivationDescriptor", what, activation, CudnnConv.ACTIVATION_IDENTITY, CudnnConv.NOT_PROPAGATE_NAN, 0.0);
 
+            String refused = "";
+            if (t.graph()) {
+                try {
+                    ConvGraphPlan plain = ConvGraphPlan.create(cudnn, handle, s, false, t.filterNhwc(), t.workspaceBytes());
+                    undo.add(() -> plain.destroy(cudnn));
+                    ConvGraphPlan accumulate = t.residual() == null ? null
+                            : ConvGraphPlan.create(cudnn, handle, s, true, t.filterNhwc(), t.workspaceBytes());
+                    if (accumulate != null) {
+                        undo.add(() -> accumulate.destroy(cudnn));
+                    }
+                    String choice = what + (t.filterNhwc() ? ", filter KRSC" : "") + ", graph API " + plain.engine()
+                            + (accumulate == null ? "" : "; accumulating into y: " + accumulate.engine());
+                    return new ConvPlan(t.planKey(), x, w, y, bias, conv, activation, -1, false, plain, accumulate, choice);
+                } catch (RuntimeException e) {
+                    if (t.filterNhwc()) {
+                        throw e; // the legacy filter descriptor refuses KRSC beside NCHW activations
+                    }
+                    refused = ", graph API refused (" + e.getMessage() + ")";
+                }
+            }
             AlgorithmChoice.Choice chosen = choose(cudnn, handle, x, w, conv, y, t);
             cudnn.call("cudnnSetConvolutionMathType", what, conv, chosen.mathType());
             boolean fused = t.fuse() && t.bias() != null && t.residual() != null
                     && chosen.algorithm() == CudnnConv.FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
-            String choice = what + (t.filterNhwc() ? ", filter KRSC" : "") + ", " + chosen.describe() + (fused ? ", bias and residual fused" : "");
-            return new ConvPlan(t.planKey(), x, w, y, bias, conv, activation, chosen.algorithm(), fused, choice);
+            String choice = what + ", " + chosen.describe() + (fused ? ", bias and residual fused" : "") + refused;
+            return new ConvPlan(t.planKey(), x, w, y, bias, conv, activation, chosen.algorithm(), fused, null, null, choice);
         } catch (RuntimeException e) {
             for (Runnable u : undo.reversed()) {
                 try {
@@ -151,5 +174,11 @@ record ConvPlan(CudnnConvolution.PlanKey key, MemorySegment x, MemorySegment w, 
         cudnn.call("cudnnDestroyFilterDescriptor", what, w);
         cudnn.call("cudnnDestroyConvolutionDescriptor", what, conv);
         cudnn.call("cudnnDestroyActivationDescriptor", what, activation);
+        if (graph != null) {
+            graph.destroy(cudnn);
+        }
+        if (graphAccumulate != null) {
+            graphAccumulate.destroy(cudnn);
+        }
     }
 }

@@ -20,7 +20,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * cuDNN 9's legacy convolution API through Java's FFM: the few calls {@link CudnnConvProvider} makes, each status
+ * cuDNN 9's legacy convolution API and the graph API's descriptor calls through Java's FFM: the few calls
+ * {@link CudnnConvProvider} and {@link ConvGraphPlan} make, each status
  * checked into one exception naming the call and cuDNN's own error string. The C signatures are those of
  * cudnn_graph.h, cudnn_ops.h and cudnn_cnn.h (cuDNN 9.6): enums are C ints, {@code size_t} is 8 bytes, handles and
  * descriptors are pointers. cuDNN 9 splits its symbols over a shim ({@code libcudnn.so.9}) and sub-libraries
@@ -161,6 +162,14 @@ final class CudnnConv {
                 ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
         // (handle, alpha*, aDesc, A, beta*, cDesc, C): C = alpha A + beta C
         m.put("cudnnAddTensor", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+        // the graph API (ConvGraphPlan): (type, descriptor*), (descriptor), (descriptor, name, type, count, values*),
+        // (descriptor, name, type, requested, int64_t *count, values*), (descriptor), (handle, plan, variantPack)
+        m.put("cudnnBackendCreateDescriptor", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+        m.put("cudnnBackendDestroyDescriptor", PTR_IN);
+        m.put("cudnnBackendSetAttribute", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
+        m.put("cudnnBackendGetAttribute", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
+        m.put("cudnnBackendFinalize", PTR_IN);
+        m.put("cudnnBackendExecute", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
         return m;
     }
 

@@ -138,8 +138,12 @@ public final class CudnnConvProvider implements TornadoLibraryProvider {
             throw new IllegalStateException("the residual of " + plan.describe() + " overlaps its output without being it");
         }
         // y = conv(x) (+ y where the residual is y itself)
-        cudnn.call("cudnnConvolutionForward", what, h, ONE, plan.x(), MemorySegment.ofAddress(x), plan.w(), MemorySegment.ofAddress(w),
-                plan.conv(), plan.algorithm(), ws, t.workspaceBytes(), inPlace ? ONE : ZERO, plan.y(), MemorySegment.ofAddress(y));
+        if (plan.graph() != null) {
+            (inPlace ? plan.graphAccumulate() : plan.graph()).execute(cudnn, h, x, w, y, workspace, what);
+        } else {
+            cudnn.call("cudnnConvolutionForward", what, h, ONE, plan.x(), MemorySegment.ofAddress(x), plan.w(), MemorySegment.ofAddress(w),
+                    plan.conv(), plan.algorithm(), ws, t.workspaceBytes(), inPlace ? ONE : ZERO, plan.y(), MemorySegment.ofAddress(y));
+        }
         if (t.residual() != null && !inPlace) {
             cudnn.call("cudnnAddTensor", "residual, " + what, h, ONE, plan.y(), MemorySegment.ofAddress(residual), ONE, plan.y(),
                     MemorySegment.ofAddress(y));

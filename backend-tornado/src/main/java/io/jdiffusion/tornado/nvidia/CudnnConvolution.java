@@ -19,10 +19,12 @@ import java.util.Map;
  *
  * @param fuse       whether the provider may fuse bias and residual into cudnnConvolutionBiasActivationForward where
  *                   its algorithm allows (else ConvolutionForward and AddTensor, which every algorithm allows)
- * @param filterNhwc whether the filter lies KRSC (cuDNN's NHWC filter format) rather than KCRS
+ * @param graph      whether the convolution runs as an execution plan of cuDNN's graph API (F16; {@link ConvGraphPlan})
+ *                   rather than the legacy cudnnConvolutionForward
+ * @param filterNhwc whether the filter lies KRSC (cuDNN's NHWC filter format) rather than KCRS; graph API only
  */
 public record CudnnConvolution(ConvShape shape, Operand x, Operand w, Operand bias, Operand residual, Operand y, int workspace,
-                               long workspaceBytes, boolean fuse, boolean filterNhwc) {
+                               long workspaceBytes, boolean fuse, boolean graph, boolean filterNhwc) {
     public static final String FUNCTION = "conv2d";
 
     /** An operand: the task argument (array) it lives in and its element offset there. */
@@ -43,14 +45,17 @@ public record CudnnConvolution(ConvShape shape, Operand x, Operand w, Operand bi
         if (x == null || w == null || y == null || workspaceBytes < 0) {
             throw new IllegalArgumentException("a convolution needs x, w, y and a workspace");
         }
+        if (filterNhwc && !(graph && shape.half())) {
+            throw new IllegalArgumentException("a KRSC filter needs the graph API and F16 (cuDNN's legacy API refuses it): " + shape);
+        }
     }
 
     /** What the provider plans once: the shape and which operands there are. */
-    record PlanKey(ConvShape shape, boolean bias, boolean residual, long workspaceBytes, boolean fuse, boolean filterNhwc) {
+    record PlanKey(ConvShape shape, boolean bias, boolean residual, long workspaceBytes, boolean fuse, boolean graph, boolean filterNhwc) {
     }
 
     PlanKey planKey() {
-        return new PlanKey(shape, bias != null, residual != null, workspaceBytes, fuse, filterNhwc);
+        return new PlanKey(shape, bias != null, residual != null, workspaceBytes, fuse, graph, filterNhwc);
     }
 
     /**

@@ -82,7 +82,7 @@ class CudnnConvTuningTest {
 
         ConvShape s = new ConvShape(1, 8, 6, 6, 16, 3, 3, 1, 1, 1, 1, true);
         CudnnConvolution t = new CudnnConvolution(s, new CudnnConvolution.Operand(0, 0), new CudnnConvolution.Operand(1, 0), null,
-                new CudnnConvolution.Operand(0, 400), new CudnnConvolution.Operand(0, 1024), 2, 4 << 20, true, false);
+                new CudnnConvolution.Operand(0, 400), new CudnnConvolution.Operand(0, 1024), 2, 4 << 20, true, false, false);
         LibraryTaskDescriptor d = t.descriptor(args);
         assertThat(d.getLibraryName()).isEqualTo(CudnnConvProvider.NAME);
         assertThat(d.getFunctionName()).isEqualTo(CudnnConvolution.FUNCTION);
@@ -90,12 +90,33 @@ class CudnnConvTuningTest {
         assertThat(d.getTuning()).isSameAs(t);
         // a plan per shape: operand offsets do not make a new one
         CudnnConvolution moved = new CudnnConvolution(s, new CudnnConvolution.Operand(0, 64), new CudnnConvolution.Operand(1, 0), null,
-                new CudnnConvolution.Operand(0, 800), new CudnnConvolution.Operand(0, 2048), 2, 4 << 20, true, false);
+                new CudnnConvolution.Operand(0, 800), new CudnnConvolution.Operand(0, 2048), 2, 4 << 20, true, false, false);
         assertThat(moved.planKey()).isEqualTo(t.planKey());
-        // the filter's layout is part of the plan (its descriptor's format)
+        // the API and the filter's layout are part of the plan (its descriptors)
+        CudnnConvolution graph = new CudnnConvolution(s, new CudnnConvolution.Operand(0, 0), new CudnnConvolution.Operand(1, 0), null,
+                new CudnnConvolution.Operand(0, 400), new CudnnConvolution.Operand(0, 1024), 2, 4 << 20, true, true, false);
         CudnnConvolution krsc = new CudnnConvolution(s, new CudnnConvolution.Operand(0, 0), new CudnnConvolution.Operand(1, 0), null,
-                new CudnnConvolution.Operand(0, 400), new CudnnConvolution.Operand(0, 1024), 2, 4 << 20, true, true);
-        assertThat(krsc.planKey()).isNotEqualTo(t.planKey());
+                new CudnnConvolution.Operand(0, 400), new CudnnConvolution.Operand(0, 1024), 2, 4 << 20, true, true, true);
+        assertThat(graph.planKey()).isNotEqualTo(t.planKey());
+        assertThat(krsc.planKey()).isNotEqualTo(graph.planKey());
+        // only the graph API takes a KRSC filter, and only in F16
+        assertThatThrownBy(() -> new CudnnConvolution(s, new CudnnConvolution.Operand(0, 0), new CudnnConvolution.Operand(1, 0), null,
+                new CudnnConvolution.Operand(0, 400), new CudnnConvolution.Operand(0, 1024), 2, 4 << 20, true, false, true))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("graph API");
+    }
+
+    /**
+     * Graph-API engines are taken only where they compute as the legacy path does: tensor cores (note 0) and
+     * Winograd or FFT notes pass; narrowed inputs (1), reduced-precision sums (2) and nondeterminism (4) do not.
+     */
+    @Test
+    void graphEnginesWithNarrowedOrNondeterministicMathAreExcluded() {
+        assertThat(ConvGraphPlan.excluded(new int[0])).isFalse();
+        assertThat(ConvGraphPlan.excluded(new int[]{0})).isFalse();
+        assertThat(ConvGraphPlan.excluded(new int[]{0, 5})).isFalse();
+        assertThat(ConvGraphPlan.excluded(new int[]{0, 1})).isTrue();
+        assertThat(ConvGraphPlan.excluded(new int[]{2})).isTrue();
+        assertThat(ConvGraphPlan.excluded(new int[]{0, 4})).isTrue();
     }
 
     /** cudnn_cnn.h's cudnnConvolutionFwdAlgoPerf_t: 48 bytes, memory (size_t) at 16, mathType at 28. */
