@@ -54,7 +54,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  *       unstaged, where x and the residual are F32 graph inputs and y an F32 graph output, copied through F16
  *       scratch arrays ({@link #f16ConvolutionsOnF32GraphInputsAndOutputsMatchTheCpu});</li>
  *   <li>{@link #operandsAtUnalignedOffsets}: the library task alone on operands at odd element offsets (2-byte
- *       aligned in F16), which the backend's layout never plans but the provider must still compute right.</li>
+ *       aligned in F16), which the backend's layout never plans but the provider must still compute right; and each
+ *       F16 case again on cuDNN's graph API, with KCRS and KRSC filters and with the residual in place, its operands
+ *       on the 16-byte boundaries that graph plans declare.</li>
  * </ul>
  * A cuDNN failure surfaces as the provider's exception: the call, cuDNN's status name, the shape, the algorithm and
  * the operands' alignments.
@@ -244,17 +246,21 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
         float[] b = d.bias() ? rounded(random.normal(Shape.of(s.k()), 0.3), s.half()) : null;
         float[] r = d.residual() ? rounded(random.normal(Shape.of(s.n(), s.k(), s.outH(), s.outW()), 1), s.half()) : null;
         // one activation array: x at its offset, then the residual, then y (NaN), each after a gap of the offset
-        long xAt = d.xOffset();
-        long rAt = xAt + x.length + d.residualOffset();
-        long yAt = d.inPlace() ? rAt : rAt + (r == null ? 0 : r.length) + d.yOffset();
+        // a graph plan declares its operands 16-byte aligned (ConvGraphPlan.OPERAND_ALIGNMENT), as the backend's arena
+        // places them: its cases keep the gaps but start each operand on that boundary
+        int align = d.graph() ? (int) (CudnnConvolution.GRAPH_OPERAND_ALIGNMENT / s.elementBytes()) : 1;
+        long xAt = up(d.xOffset(), align);
+        long rAt = up(xAt + x.length + d.residualOffset(), align);
+        long yAt = d.inPlace() ? rAt : up(rAt + (r == null ? 0 : r.length) + d.yOffset(), align);
+        int filterAt = (int) up(d.filterOffset(), align);
         int activations = (int) (Math.max(yAt + s.yElements(), rAt + (r == null ? 0 : r.length)) + 16);
         TornadoNativeArray act = array(s.half(), activations, Float.NaN);
         fill(act, xAt, x);
         if (r != null) {
             fill(act, rAt, r);
         }
-        TornadoNativeArray filter = array(s.half(), d.filterOffset() + w.length, Float.NaN);
-        fill(filter, d.filterOffset(), d.filterNhwc() ? krsc(w, s) : w);
+        TornadoNativeArray filter = array(s.half(), filterAt + w.length, Float.NaN);
+        fill(filter, filterAt, d.filterNhwc() ? krsc(w, s) : w);
         TornadoNativeArray bias = b == null ? null : array(s.half(), b.length, Float.NaN);
         if (b != null) {
             fill(bias, 0, b);
@@ -266,7 +272,7 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
         CudnnConvolution.Operand xo = new CudnnConvolution.Operand(args.of(act, false), xAt);
         CudnnConvolution.Operand ro = r == null ? null : new CudnnConvolution.Operand(args.of(act, false), rAt);
         CudnnConvolution.Operand yo = new CudnnConvolution.Operand(args.of(act, true), yAt);
-        CudnnConvolution.Operand wo = new CudnnConvolution.Operand(args.of(filter, false), d.filterOffset());
+        CudnnConvolution.Operand wo = new CudnnConvolution.Operand(args.of(filter, false), filterAt);
         CudnnConvolution.Operand bo = bias == null ? null : new CudnnConvolution.Operand(args.of(bias, false), 0);
         int ws = args.of(workspace, true);
         CudnnConvolution tuning = new CudnnConvolution(s, xo, wo, bo, ro, yo, ws, workspaceBytes, d.fuse(), d.graph(), d.filterNhwc());
@@ -286,6 +292,11 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
         double tolerance = (s.half() ? F16_AGAINST_CPU : F32_AGAINST_CPU).direct();
         System.out.printf(Locale.ROOT, "cudnn direct %-80s relL2 %.3e (tolerance %.0e)%n", d.name(), err, tolerance);
         assertThat(err).as("%s: relative L2 error against backend-cpu; %s", d.name(), random).isLessThanOrEqualTo(tolerance);
+    }
+
+    /** {@code offset} rounded up to a multiple of {@code elements}. */
+    private static long up(long offset, int elements) {
+        return (offset + elements - 1) / elements * elements;
     }
 
     /** A KCRS filter's elements laid out KRSC. */

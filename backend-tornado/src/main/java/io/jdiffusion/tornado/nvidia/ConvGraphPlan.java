@@ -91,11 +91,6 @@ final class ConvGraphPlan {
     private static final int NOTE_NONDETERMINISTIC = 4;
     /** The operands' unique ids in the graph and in every variant pack, in this order. */
     private static final long[] UIDS = {'x', 'w', 'y'};
-    /**
-     * The alignment every operand is known to have: arena values and weights start on 16-byte boundaries past
-     * TornadoVM's header (BufferLayout); cuDNN picks only engines whose vector loads that allows.
-     */
-    static final long OPERAND_ALIGNMENT = 16;
 
     private final MemorySegment plan;
     private final long workspaceBytes;
@@ -300,7 +295,7 @@ final class ConvGraphPlan {
             setLongs(t, TENSOR_DIMENSIONS, dims);
             setLongs(t, TENSOR_STRIDES, strides);
             setLongs(t, TENSOR_UNIQUE_ID, uid);
-            setLongs(t, TENSOR_BYTE_ALIGNMENT, OPERAND_ALIGNMENT);
+            setLongs(t, TENSOR_BYTE_ALIGNMENT, CudnnConvolution.GRAPH_OPERAND_ALIGNMENT);
             finalize(t);
             return t;
         }

@@ -26,6 +26,12 @@ import java.util.Map;
 public record CudnnConvolution(ConvShape shape, Operand x, Operand w, Operand bias, Operand residual, Operand y, int workspace,
                                long workspaceBytes, boolean fuse, boolean graph, boolean filterNhwc) {
     public static final String FUNCTION = "conv2d";
+    /**
+     * The alignment in bytes a graph-API plan declares for x, w and y ({@link ConvGraphPlan}): where the backend's
+     * arena and weights put them (16-byte multiples past TornadoVM's 16-byte array header), so cuDNN may pick engines
+     * with 16-byte vector loads. The provider refuses a less aligned operand rather than let such an engine fault.
+     */
+    public static final int GRAPH_OPERAND_ALIGNMENT = 16;
 
     /** An operand: the task argument (array) it lives in and its element offset there. */
     public record Operand(int argument, long offset) {
