@@ -9,7 +9,7 @@
 #                                    with the load average, so a disturbed part shows)
 #
 # Environment: SIZES ("256 512"), STEPS (20: the pipeline, at the last size; 0 skips it), MODEL (sd15|sdxl),
-# THREADS (2), REPEATS (3), PEER_WARMUP (2: untimed runs of each peer part), PEERS ("pytorch ort"), ONNX_DIR (.peers/onnx: exported models, kept between runs),
+# THREADS (2), REPEATS (3), JVMS (3: fresh JVMs per jdiffusion bench and processes per peer part; the report takes their median), PEER_WARMUP (2: untimed runs of each peer part), PEERS ("pytorch ort"), ONNX_DIR (.peers/onnx: exported models, kept between runs),
 # OUT (docs/cpu-logs/DATE), PYTHON (python3 with torch, transformers, onnx, onnxscript, onnxruntime),
 # DIFFUSERS_SRC (diffusers' src folder; default: .carry/diffusers-src.tar.xz, the archive the GPU comparison
 # carries, unpacked into .peers/), JDIFFUSION_BENCH_ARGS (extra bench flags), F16 (1: also time jdiffusion's UNet
@@ -21,6 +21,7 @@ steps=${STEPS:-20}
 model=${MODEL:-sd15}
 threads=${THREADS:-2}
 repeats=${REPEATS:-3}
+jvms=${JVMS:-3}
 peers=${PEERS:-pytorch ort}
 onnx=${ONNX_DIR:-.peers/onnx}
 out=${OUT:-docs/cpu-logs/$(date -u +%F)}
@@ -43,19 +44,24 @@ say "peak and bandwidth"
 last=${sizes##* }
 jd=()
 jd16=()
+# The same build's UNet call moves by 20-40% from one JVM to the next (docs/PERFORMANCE.md), so each size runs in
+# JVMS fresh JVMs and the report takes the median over them; the N-step pipeline runs in the first one only. Each
+# peer part likewise runs in JVMS processes.
 for s in $sizes; do
-  n=0
-  [ "$s" = "$last" ] && n=$steps
-  say "jdiffusion bench $model ${s}x$s, steps $n"
-  ./jdiffusion bench --model-type "$model" --width "$s" --height "$s" --steps "$n" --iterations "$repeats" \
-      ${JDIFFUSION_BENCH_ARGS:-} --json 2>>"$log" | tee "$out/jdiffusion-$model-$s.json" >>"$log"
-  jd+=("$out/jdiffusion-$model-$s.json")
-  if [ "${F16:-1}" = 1 ] && [ "$model" = sd15 ]; then
-    say "jdiffusion bench $model ${s}x$s, F16 weights, UNet call"
-    ./jdiffusion bench --model-type "$model" --random-weights f16 --width "$s" --height "$s" --steps 0 --stages unet \
-        --iterations "$repeats" ${JDIFFUSION_BENCH_ARGS:-} --json 2>>"$log" | tee "$out/jdiffusion-$model-f16-$s.json" >>"$log"
-    jd16+=("$out/jdiffusion-$model-f16-$s.json")
-  fi
+  for v in $(seq 1 "$jvms"); do
+    n=0
+    [ "$s" = "$last" ] && [ "$v" = 1 ] && n=$steps
+    say "jdiffusion bench $model ${s}x$s, steps $n, JVM $v of $jvms"
+    ./jdiffusion bench --model-type "$model" --width "$s" --height "$s" --steps "$n" --iterations "$repeats" \
+        ${JDIFFUSION_BENCH_ARGS:-} --json 2>>"$log" | tee "$out/jdiffusion-$model-$s-jvm$v.json" >>"$log"
+    jd+=("$out/jdiffusion-$model-$s-jvm$v.json")
+    if [ "${F16:-1}" = 1 ] && [ "$model" = sd15 ]; then
+      say "jdiffusion bench $model ${s}x$s, F16 weights, UNet call, JVM $v of $jvms"
+      ./jdiffusion bench --model-type "$model" --random-weights f16 --width "$s" --height "$s" --steps 0 --stages unet \
+          --iterations "$repeats" ${JDIFFUSION_BENCH_ARGS:-} --json 2>>"$log" | tee "$out/jdiffusion-$model-f16-$s-jvm$v.json" >>"$log"
+      jd16+=("$out/jdiffusion-$model-f16-$s-jvm$v.json")
+    fi
+  done
 done
 
 for engine in $peers; do
@@ -66,9 +72,13 @@ for engine in $peers; do
         say "export $model $part $s for ONNX Runtime"
         "$python" scripts/cpu_compare.py export "$part" --model "$model" --size "$s" --dir "$onnx" >>"$log" 2>&1
       fi
-      say "$engine $model $part $s"
-      "$python" scripts/cpu_compare.py run "$engine" "$part" --model "$model" --size "$s" --threads "$threads" \
-          --repeats "$repeats" --warmup "${PEER_WARMUP:-2}" --onnx "$onnx" --out "$out/peers" 2>&1 | tee -a "$log" >&2
+      # ONNX Runtime's UNet call at 256 moved by half from one process to the next too (1.24 s against 1.86 s), so
+      # each peer part also runs in JVMS processes, and the report takes their median
+      for v in $(seq 1 "$jvms"); do
+        say "$engine $model $part $s, process $v of $jvms"
+        "$python" scripts/cpu_compare.py run "$engine" "$part" --model "$model" --size "$s" --threads "$threads" \
+            --repeats "$repeats" --warmup "${PEER_WARMUP:-2}" --onnx "$onnx" --process "$v" --out "$out/peers" 2>&1 | tee -a "$log" >&2
+      done
     done
   done
 done

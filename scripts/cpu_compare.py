@@ -7,11 +7,12 @@
       static shapes, for ONNX Runtime: `te` (batch 2 x 77 tokens), `unet` (one call, batch 2, S/8 latents),
       `vae` (the decoder, batch 1, S/8 latents to S pixels).
   cpu_compare.py run ENGINE PART --size S --out DIR [--model sd15|sdxl] [--threads 2] [--repeats N] [--warmup N]
-                     [--onnx DIR]
+                     [--onnx DIR] [--process P]
       Times one part on one engine (`pytorch` or `ort`) in this process, so that its peak RSS is the part's own,
-      and writes DIR/ENGINE-PART-S.json: the median and every timed run in ms, warm-up runs, peak RSS.
+      and writes DIR/ENGINE-MODEL-PART-S-pP.json: the median and every timed run in ms, warm-up runs, peak RSS.
   cpu_compare.py report --peers DIR --jdiffusion J.json [J2.json ...] [--jdiffusion-f16 F.json ...] --out compare.json
-      One row per stage and size: jdiffusion's median beside PyTorch's and ONNX Runtime's, with the ratios
+      One row per stage and size: jdiffusion's median beside PyTorch's and ONNX Runtime's (each the median over
+      its processes: jdiffusion's bench outputs of one size, one per JVM, and the peers' files of one part), with the ratios
       (jdiffusion over the peer), and the N-step pipeline beside the sum of each peer's parts (text encoder +
       N UNet calls + VAE decode). J.json are `jdiffusion bench --json` outputs; F.json the same with
       `--random-weights f16`, reported as a row `unet_f16` beside the peers' (fp32) UNet call.
@@ -179,19 +180,23 @@ def run(args):
     res.update(warmup_ms=warm, runs_ms=ms, median_ms=statistics.median(ms),
                peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, f"{args.engine}-{args.model}-{args.part}-{args.size}.json"), "w") as f:
+    res["process"] = args.process
+    with open(os.path.join(args.out, f"{args.engine}-{args.model}-{args.part}-{args.size}-p{args.process}.json"), "w") as f:
         json.dump(res, f, indent=1)
     log(f"{args.engine} {args.model} {args.part} {args.size}: median {res['median_ms']:.1f} ms of {len(ms)}, "
         f"peak RSS {res['peak_rss_bytes'] / 2**30:.2f} GiB")
 
 
 def report(args):
-    peers = {}
+    runs = {}
     for name in sorted(os.listdir(args.peers)):
         if name.endswith(".json") and name.split("-")[0] in ENGINES:
             with open(os.path.join(args.peers, name)) as f:
                 r = json.load(f)
-            peers[(r["engine"], r["part"], r["size"])] = r
+            runs.setdefault((r["engine"], r["part"], r["size"]), []).append(r)
+    # one part's processes: the median of their medians, each process's median kept, the largest peak RSS
+    peers = {k: {"median_ms": statistics.median(r["median_ms"] for r in rs), "process_ms": [r["median_ms"] for r in rs],
+                 "peak_rss_bytes": max(r["peak_rss_bytes"] for r in rs)} for k, rs in runs.items()}
     jd = bench_results(args.jdiffusion)
     jd16 = bench_results(args.jdiffusion_f16 or [])
     keys = {"te": "text_encoder_ms", "unet": "unet_ms", "vae": "vae_decode_ms"}
@@ -199,15 +204,17 @@ def report(args):
     for size in sorted(jd):
         j = jd[size]
         for part in PARTS:
-            row = {"stage": part, "size": size, "jdiffusion_ms": j.get(keys[part])}
+            row = {"stage": part, "size": size, "jdiffusion_ms": j.get(keys[part]), "jdiffusion_jvms_ms": j.get(keys[part] + "_jvms")}
             for engine in ENGINES:
                 p = peer(peers, engine, part, size)
                 row[f"{engine}_ms"] = p["median_ms"] if p else None
+                row[f"{engine}_processes_ms"] = p["process_ms"] if p else None
                 row[f"{engine}_peak_rss_bytes"] = p["peak_rss_bytes"] if p else None
                 row[f"ratio_{engine}"] = ratio(row["jdiffusion_ms"], row[f"{engine}_ms"])
             rows.append(row)
         if size in jd16 and jd16[size].get("unet_ms"):
-            row = {"stage": "unet_f16", "size": size, "jdiffusion_ms": jd16[size]["unet_ms"]}
+            row = {"stage": "unet_f16", "size": size, "jdiffusion_ms": jd16[size]["unet_ms"],
+                   "jdiffusion_jvms_ms": jd16[size].get("unet_ms_jvms")}
             for engine in ENGINES:
                 p = peer(peers, engine, "unet", size)
                 row[f"{engine}_ms"] = p["median_ms"] if p else None
@@ -231,23 +238,47 @@ def report(args):
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)
     print(f"{out['machine']}; jdiffusion {out['device']} (commit {out['commit']}, {out['date']})")
-    print(f"{'stage':<12} {'size':>5} {'jdiffusion ms':>14} {'PyTorch ms':>11} {'ORT ms':>10} {'jd/PT':>6} {'jd/ORT':>7}")
+    print(f"{'stage':<12} {'size':>5} {'jdiffusion ms':>14} {'PyTorch ms':>11} {'ORT ms':>10} {'jd/PT':>6} {'jd/ORT':>7}  spread: jd JVMs / ORT processes")
     fmt = lambda v, p=1: f"{v:.{p}f}" if v is not None else "-"  # noqa: E731
     for r in rows:
         if r["stage"] == "peak_rss":
             print(f"{'peak RSS':<12} {r['size']:>5} {fmt((r['jdiffusion_bytes'] or 0) / 2**30, 2):>13}G")
             continue
+        def spread(values):
+            return f"{min(values):.0f}-{max(values):.0f}" if values and len(values) > 1 else "-"
+        jvms = f"{spread(r.get('jdiffusion_jvms_ms'))} / {spread(r.get('ort_processes_ms'))}"
         print(f"{r['stage']:<12} {r['size']:>5} {fmt(r['jdiffusion_ms']):>14} {fmt(r['pytorch_ms']):>11} "
-              f"{fmt(r['ort_ms']):>10} {fmt(r['ratio_pytorch'], 2):>6} {fmt(r['ratio_ort'], 2):>7}")
+              f"{fmt(r['ort_ms']):>10} {fmt(r['ratio_pytorch'], 2):>6} {fmt(r['ratio_ort'], 2):>7}  {jvms}")
+
+
+TIMES = ("text_encoder_ms", "unet_ms", "vae_decode_ms", "pipeline_ms")
 
 
 def bench_results(paths):
-    """`jdiffusion bench --json` outputs by image width, the figures of one size merged."""
-    jd = {}
+    """`jdiffusion bench --json` outputs by image width, those of one size (one per JVM) merged: each time the median
+    over the JVMs that measured it, their own values in <time>_jvms; the peak RSS the largest; the rest the first's."""
+    runs = {}
     for path in paths:
         with open(path) as f:
             j = json.loads([line for line in f if line.startswith("{")][-1])
-        jd.setdefault(j["width"], {}).update({k: v for k, v in j.items() if v is not None and v != -1})
+        runs.setdefault(j["width"], []).append(j)
+    jd = {}
+    for width, results in runs.items():
+        merged = {}
+        for j in results:
+            for k, v in j.items():
+                if v is None or v == -1:
+                    continue
+                if k in TIMES:
+                    merged.setdefault(k + "_jvms", []).append(v)
+                elif k == "peak_rss_bytes":
+                    merged[k] = max(merged.get(k, 0), v)
+                else:
+                    merged.setdefault(k, v)
+        for k in TIMES:
+            if k + "_jvms" in merged:
+                merged[k] = statistics.median(merged[k + "_jvms"])
+        jd[width] = merged
     return jd
 
 
@@ -294,6 +325,7 @@ def main():
     r.add_argument("--repeats", type=int, default=3)
     r.add_argument("--warmup", type=int, default=WARMUP, help="untimed runs first (default %(default)s)")
     r.add_argument("--onnx", help="the folder `export` wrote into")
+    r.add_argument("--process", type=int, default=1, help="which of the sitting's processes for this part (file name)")
     p = sub.add_parser("report")
     p.add_argument("--peers", required=True)
     p.add_argument("--jdiffusion", nargs="+", required=True)
