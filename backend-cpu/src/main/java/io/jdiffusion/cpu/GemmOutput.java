@@ -94,8 +94,8 @@ final class GemmOutput {
      * the bias is added on the way out, in the same pass as the write; an activation is applied in the tile array
      * first (after the bias), by {@link FusedActivation}'s loops over the whole tile. Vectors stay inside small
      * loops and never cross a method boundary or sit in a variable that may be null, either of which would make the
-     * JIT box them. Whole-width tiles are written by one loop over all their rows: a bias pass and then a call per
-     * row took 7-9% of a single thread's block time (A 144 x 320, B 320 x 2560, Zen 5), the one loop 3-5%.
+     * JIT box them. A tile's rows are written by one loop ({@link #write}): a bias pass and then a call per row took
+     * 7-9% of a single thread's block time (A 144 x 320, B 320 x 2560, Zen 5), the one loop 3-5%.
      */
     void store(float[] tile, int row0, int rows, int col0, int cols) {
         float[] columnBias = biasPerRow ? null : bias;
@@ -117,11 +117,8 @@ final class GemmOutput {
             // a tile is one whole panel here: its images' columns go each to their own image
             int first = (firstPanel + col0 / Gemm.NR) * imagesPerPanel;
             for (int s = 0; s < imagesPerPanel && first + s < images; s++) {
-                long o = (first + s) * imageStride;
-                for (int r = 0; r < rows; r++) {
-                    write(tile, r * Gemm.NR + s * columnsPerImage, o + (long) (row0 + r) * rowStride, columnsPerImage,
-                            rowBias == null ? 0f : rowBias[row0 + r], null, 0);
-                }
+                write(tile, s * columnsPerImage, rows, (first + s) * imageStride + (long) row0 * rowStride, columnsPerImage,
+                        rowBias, row0, null, 0);
             }
             return;
         }
@@ -133,32 +130,7 @@ final class GemmOutput {
             o = base + panel / panelsPerImage * imageStride + within;
             n = Math.min(cols, columnsPerImage - within);
         }
-        if (n == Gemm.NR) {
-            writeWhole(tile, rows, o + (long) row0 * rowStride, rowBias, row0, columnBias, col0);
-            return;
-        }
-        for (int r = 0; r < rows; r++) {
-            write(tile, r * Gemm.NR, o + (long) (row0 + r) * rowStride, n, rowBias == null ? 0f : rowBias[row0 + r],
-                    columnBias, col0);
-        }
-    }
-
-    /** {@link #write} of {@code rows} whole tile rows, the first at out[o], in one loop instead of a call per row. */
-    private void writeWhole(float[] tile, int rows, long o, float[] rowBias, int row0, float[] columnBias, int col0) {
-        for (int r = 0; r < rows; r++, o += rowStride) {
-            float b = rowBias == null ? 0f : rowBias[row0 + r];
-            for (int v = 0; v < Gemm.NR; v += L) {
-                long bytes = 4L * (o + v);
-                FloatVector x = FloatVector.fromArray(F, tile, r * Gemm.NR + v).add(b);
-                if (columnBias != null) {
-                    x = x.add(FloatVector.fromArray(F, columnBias, col0 + v));
-                }
-                if (residual != null) {
-                    x = x.add(FloatVector.fromMemorySegment(F, residual, bytes, ORDER));
-                }
-                x.intoMemorySegment(out, bytes, ORDER);
-            }
-        }
+        write(tile, 0, rows, o + (long) row0 * rowStride, n, rowBias, row0, columnBias, col0);
     }
 
     /** tile[t, t + NR) += rowBias + columnBias[col0, col0 + NR) (no column bias where it is null). */
@@ -173,33 +145,38 @@ final class GemmOutput {
     }
 
     /**
-     * out[o, o + cols) = tile[t, t + cols) + rowBias + columnBias[col0, ...) (+ residual). Per-column bias arrays are
-     * padded by NR ({@link #padColumnBias}), so whole vectors of them can be read past cols.
+     * For each of {@code rows} tile rows r (tile stride NR, output stride rowStride, the first at tile[t] and out[o]):
+     * out[o + r rowStride, + cols) = tile[t + r NR, + cols) + rowBias[row0 + r] + columnBias[col0, ...) (+ residual), no
+     * row bias where rowBias is null, no column bias where columnBias is. One loop over the rows, not a call per row.
+     * Per-column bias arrays are padded by NR ({@link #padColumnBias}), so whole vectors of them can be read past cols.
      */
-    private void write(float[] tile, int t, long o, int cols, float rowBias, float[] columnBias, int col0) {
-        int v = 0;
-        for (; v + L <= cols; v += L) {
-            long bytes = 4L * (o + v);
-            FloatVector x = FloatVector.fromArray(F, tile, t + v).add(rowBias);
-            if (columnBias != null) {
-                x = x.add(FloatVector.fromArray(F, columnBias, col0 + v));
+    private void write(float[] tile, int t, int rows, long o, int cols, float[] rowBias, int row0, float[] columnBias, int col0) {
+        for (int r = 0; r < rows; r++, t += Gemm.NR, o += rowStride) {
+            float b = rowBias == null ? 0f : rowBias[row0 + r];
+            int v = 0;
+            for (; v + L <= cols; v += L) {
+                long bytes = 4L * (o + v);
+                FloatVector x = FloatVector.fromArray(F, tile, t + v).add(b);
+                if (columnBias != null) {
+                    x = x.add(FloatVector.fromArray(F, columnBias, col0 + v));
+                }
+                if (residual != null) {
+                    x = x.add(FloatVector.fromMemorySegment(F, residual, bytes, ORDER));
+                }
+                x.intoMemorySegment(out, bytes, ORDER);
             }
-            if (residual != null) {
-                x = x.add(FloatVector.fromMemorySegment(F, residual, bytes, ORDER));
+            if (v < cols) {
+                long bytes = 4L * (o + v);
+                VectorMask<Float> m = F.indexInRange(v, cols);
+                FloatVector x = FloatVector.fromArray(F, tile, t + v).add(b);
+                if (columnBias != null) {
+                    x = x.add(FloatVector.fromArray(F, columnBias, col0 + v));
+                }
+                if (residual != null) {
+                    x = x.add(FloatVector.fromMemorySegment(F, residual, bytes, ORDER, m));
+                }
+                x.intoMemorySegment(out, bytes, ORDER, m);
             }
-            x.intoMemorySegment(out, bytes, ORDER);
-        }
-        if (v < cols) {
-            long bytes = 4L * (o + v);
-            VectorMask<Float> m = F.indexInRange(v, cols);
-            FloatVector x = FloatVector.fromArray(F, tile, t + v).add(rowBias);
-            if (columnBias != null) {
-                x = x.add(FloatVector.fromArray(F, columnBias, col0 + v));
-            }
-            if (residual != null) {
-                x = x.add(FloatVector.fromMemorySegment(F, residual, bytes, ORDER, m));
-            }
-            x.intoMemorySegment(out, bytes, ORDER, m);
         }
     }
 
