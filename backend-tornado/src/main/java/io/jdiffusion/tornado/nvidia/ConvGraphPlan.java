@@ -3,6 +3,7 @@ package io.jdiffusion.tornado.nvidia;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -122,9 +123,9 @@ final class ConvGraphPlan {
             int sw = s.s();
             int c = s.c();
             long[] wStrides = filterNhwc ? new long[]{(long) r * sw * c, 1, (long) sw * c, c} : new long[]{(long) c * r * sw, (long) r * sw, sw, 1};
-            MemorySegment x = d.tensor(UIDS[0], new long[]{s.n(), c, s.h(), s.w()}, longs(s.xStrides()));
+            MemorySegment x = d.tensor(UIDS[0], new long[]{s.n(), c, s.h(), s.w()}, Arrays.stream(s.xStrides()).asLongStream().toArray());
             MemorySegment w = d.tensor(UIDS[1], new long[]{s.k(), c, r, sw}, wStrides);
-            MemorySegment y = d.tensor(UIDS[2], new long[]{s.n(), s.k(), s.outH(), s.outW()}, longs(s.yStrides()));
+            MemorySegment y = d.tensor(UIDS[2], new long[]{s.n(), s.k(), s.outH(), s.outW()}, Arrays.stream(s.yStrides()).asLongStream().toArray());
 
             MemorySegment conv = d.create(CONVOLUTION_DESCRIPTOR);
             d.setInts(conv, CONVOLUTION_COMP_TYPE, TYPE_DATA_TYPE, CudnnConv.DATA_FLOAT);
@@ -190,7 +191,7 @@ final class ConvGraphPlan {
             int[] notes = d.getInts(engine, ENGINE_NUMERICAL_NOTE, TYPE_NUMERICAL_NOTE, 16);
             String name = "engine " + index + " (mode " + (mode == HEUR_MODE_A ? "A" : "fallback") + ", rank " + i + ")";
             if (excluded(notes)) {
-                refused.add(name + ": numerical notes " + java.util.Arrays.toString(notes));
+                refused.add(name + ": numerical notes " + Arrays.toString(notes));
                 continue;
             }
             MemorySegment plan = d.create(EXECUTION_PLAN_DESCRIPTOR);
@@ -267,14 +268,6 @@ final class ConvGraphPlan {
             }
             owned.clear();
         }
-    }
-
-    private static long[] longs(int[] v) {
-        long[] l = new long[v.length];
-        for (int i = 0; i < v.length; i++) {
-            l[i] = v[i];
-        }
-        return l;
     }
 
     /** Creating descriptors (each kept in {@code owned} to be destroyed), setting and reading their attributes. */
