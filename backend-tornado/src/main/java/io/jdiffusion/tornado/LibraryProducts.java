@@ -12,9 +12,12 @@ import io.jdiffusion.tornado.kernels.LibraryStaging;
 import io.jdiffusion.tornado.kernels.Storage;
 import io.jdiffusion.tornado.nvidia.ConvShape;
 import io.jdiffusion.tornado.nvidia.CublasLtProvider;
+import io.jdiffusion.tornado.nvidia.CudnnAttention;
+import io.jdiffusion.tornado.nvidia.CudnnAttentionProvider;
 import io.jdiffusion.tornado.nvidia.CudnnConvProvider;
 import io.jdiffusion.tornado.nvidia.CudnnConvolution;
 import io.jdiffusion.tornado.nvidia.LtMatmul;
+import io.jdiffusion.tornado.nvidia.SdpaShape;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
@@ -74,6 +77,8 @@ final class LibraryProducts implements OperatorPath {
     /** Each product's weight, [rows, k] as PyTorch stores it: a HalfFloatArray in F16, a FloatArray in F32. */
     private final Map<Op, TornadoNativeArray> weights = new IdentityHashMap<>();
     private final Map<Op, Boolean> attention = new IdentityHashMap<>();
+    /** Attention on cuDNN's graph API with its operands in place in the F16 arena ({@link TornadoSettings#cudnnAttentionGraph}). */
+    private final Set<Op> inPlaceAttention = Collections.newSetFromMap(new IdentityHashMap<>());
     /** Attention with heads too wide for cuDNN, on cuBLASLt. */
     private final WideHeadAttention wideHeads = new WideHeadAttention();
     private long stagedInput;
@@ -254,6 +259,10 @@ final class LibraryProducts implements OperatorPath {
         if (!half || d != dv || d % 8 != 0 || d > WideHeadAttention.CUDNN_MAX_HEAD) {
             return false;
         }
+        if (TornadoSettings.cudnnAttentionGraph() && !a.causal() && matches(a.q()) && matches(a.k()) && matches(a.v()) && matches(a.out())) {
+            inPlaceAttention.add(a);
+            return true;
+        }
         attention.put(a, Boolean.TRUE);
         stagedQueries = Math.max(stagedQueries, a.q().shape().elementCount());
         stagedKeys = Math.max(stagedKeys, a.k().shape().elementCount());
@@ -262,7 +271,7 @@ final class LibraryProducts implements OperatorPath {
 
     @Override
     public boolean handles(Op op) {
-        return weights.containsKey(op) || attention.containsKey(op) || wideHeads.has(op);
+        return weights.containsKey(op) || attention.containsKey(op) || inPlaceAttention.contains(op) || wideHeads.has(op);
     }
 
     /**
@@ -286,6 +295,7 @@ final class LibraryProducts implements OperatorPath {
             case Op.Conv2d c -> (half ? TaskCost.of(LibraryStaging.class, "im2col", "rowsHalf", "convEpilogue")
                     : TaskCost.of(LibraryStaging.class, "im2col", "convEpilogue")).plus(gemm);
             case Op.Attention a when wideHeads.has(a) -> WideHeadAttention.cost(a);
+            case Op.Attention a when inPlaceAttention.contains(a) -> TaskCost.launch(2); // the F16 arena and the workspace
             case Op.Attention a -> TaskCost.of(LibraryStaging.class, "headsToHalf").times(3)
                     .plus(library(CuDnn.class, "sdpaForward")).plus(TaskCost.of(LibraryStaging.class, "headsFromHalf"));
             default -> throw new IllegalStateException(op + " is not a library operator");
@@ -416,7 +426,8 @@ final class LibraryProducts implements OperatorPath {
         if (stagedProduct > 0) {
             product = deviceArrays.deviceOnlyFloats((int) stagedProduct, true);
         }
-        long workspaceSize = Math.max(routes.isEmpty() && pointwise.isEmpty() && wideHeads.isEmpty() ? 0 : WORKSPACE_BYTES,
+        boolean lt = !(routes.isEmpty() && pointwise.isEmpty() && wideHeads.isEmpty() && inPlaceAttention.isEmpty());
+        long workspaceSize = Math.max(lt ? WORKSPACE_BYTES : 0,
                 cudnn.isEmpty() ? 0 : workspaceBytes + CudnnConvProvider.WORKSPACE_ALIGNMENT);
         if (workspaceSize > 0) {
             workspace = deviceArrays.deviceOnlyFloats(toIntElements(workspaceSize / Float.BYTES), false);
@@ -472,6 +483,7 @@ final class LibraryProducts implements OperatorPath {
             case Op.Linear l -> linear(l, e);
             case Op.Conv2d c -> conv2d(c, e);
             case Op.Attention a when wideHeads.has(a) -> wideHeads.emit(a, e, workspace);
+            case Op.Attention a when inPlaceAttention.contains(a) -> inPlaceAttention(a, e);
             case Op.Attention a -> attention(a, e);
             default -> throw new IllegalStateException(op + " is not a library operator");
         }
@@ -720,6 +732,19 @@ final class LibraryProducts implements OperatorPath {
         tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), e.halfArena(), o.bit(Storage.OUT), e.args(o.offset(), n, nq, heads, d),
                 attended, o.floats());
         e.pointwiseGrid(out, n);
+    }
+
+    /** One cuDNN attention on Q, K, V and O where they lie in the F16 arena ({@link CudnnAttentionProvider}). */
+    private void inPlaceAttention(Op.Attention a, Emission e) {
+        CudnnConvolution.Arguments args = new CudnnConvolution.Arguments();
+        CudnnConvolution.Operand q = operand(args, e.slot(a.q()), false, e);
+        CudnnConvolution.Operand k = operand(args, e.slot(a.k()), false, e);
+        CudnnConvolution.Operand v = operand(args, e.slot(a.v()), false, e);
+        CudnnConvolution.Operand o = operand(args, e.slot(a.out()), true, e);
+        int ws = args.of(workspace, true);
+        SdpaShape shape = new SdpaShape(a.batch(), a.heads(), a.queries(), a.keys(), a.headSize(), a.scale());
+        CudnnAttention tuning = new CudnnAttention(shape, q, k, v, o, ws, WORKSPACE_BYTES - CudnnConvProvider.WORKSPACE_ALIGNMENT);
+        libraryTask(e.tasks(), e.nextTask(), tuning.descriptor(args));
     }
 
     private static void stageHeads(Value v, HalfFloatArray dst, int seq, int heads, int d, Emission e) {

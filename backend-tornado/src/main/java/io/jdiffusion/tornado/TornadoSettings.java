@@ -26,6 +26,8 @@ import java.util.function.IntPredicate;
  *   <li>{@value #CUDNN_FILTER_NHWC} = true hands cuDNN its F16 filters KRSC, the layout its tensor-core kernels
  *       read, transposed once when the weights are prepared (default false: PyTorch's KCRS); needs
  *       {@value #CUDNN_GRAPH}, as the legacy API refuses a KRSC filter beside NCHW activations;</li>
+ *   <li>{@value #CUDNN_ATTENTION_GRAPH} = true runs F16 attention on cuDNN's graph API on its operands in place,
+ *       not staged for TornadoVM's binding (off until measured on a GPU);</li>
  *   <li>{@value #CUDNN_POINTWISE} = false takes 1x1 convolutions from cuDNN to im2col and cuBLAS;</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
  *   <li>{@value #WIDE_HEAD_ATTENTION} = false keeps F16 attention with heads wider than cuDNN takes (the VAE's) on
@@ -56,6 +58,7 @@ public final class TornadoSettings {
     public static final String OPERAND_ALIGNMENT = "jdiffusion.tornado.operandAlignment";
     public static final String CUDNN_FILTER_NHWC = "jdiffusion.tornado.cudnnFilterNhwc";
     public static final String CUDNN_GRAPH = "jdiffusion.tornado.cudnnGraph";
+    public static final String CUDNN_ATTENTION_GRAPH = "jdiffusion.tornado.cudnnAttentionGraph";
     /**
      * The arena's own alignment (16 bytes: {@link BufferLayout#ALIGN} elements past TornadoVM's 16-byte header), so
      * no shift. cuDNN measures its algorithms on buffers it allocates itself (cudaMalloc's, 256-byte aligned); on
@@ -157,6 +160,17 @@ public final class TornadoSettings {
                     + "=true: cuDNN's legacy API refuses a KRSC filter beside NCHW activations");
         }
         return krsc;
+    }
+
+    /**
+     * Whether F16 attention whose operands all lie in the F16 arena runs as cuDNN's fused attention on those operands
+     * in place, through its graph API ({@code SdpaGraphPlan}), instead of through TornadoVM's binding, whose whole-array
+     * operands cost four staging copies per attention (about 1 ms of a 512x512 UNet call on an H200,
+     * docs/PERFORMANCE.md). Causal attention (the text encoder's) stays on the binding: cuDNN's single SDPA operation
+     * takes masks only from cuDNN 9.21.
+     */
+    static boolean cudnnAttentionGraph() {
+        return flag(CUDNN_ATTENTION_GRAPH, false);
     }
 
     /** Whether execution plans replay as CUDA graphs on the PTX and CUDA backends (default true). */

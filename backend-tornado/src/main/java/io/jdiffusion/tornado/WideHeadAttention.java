@@ -5,6 +5,7 @@ import io.jdiffusion.tornado.kernels.NormKernels;
 import io.jdiffusion.tornado.kernels.Storage;
 import io.jdiffusion.tornado.nvidia.CublasLtProvider;
 import io.jdiffusion.tornado.nvidia.LtMatmul;
+import io.jdiffusion.tornado.nvidia.SdpaShape;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
@@ -36,7 +37,7 @@ import static io.jdiffusion.tornado.BufferLayout.toInt;
  */
 final class WideHeadAttention {
     /** The widest head cuDNN's fused attention takes; wider ones come here. */
-    static final int CUDNN_MAX_HEAD = 256;
+    static final int CUDNN_MAX_HEAD = SdpaShape.MAX_HEAD;
     /** Bytes of F32 scores one chunk of queries may take (and half that again for its F16 probabilities). */
     static final long SCORE_BYTES = 64L << 20;
 

@@ -134,43 +134,7 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
      * convolutions.
      */
     private void check(ConformanceCase c, Precision precision, Tolerances tolerances, boolean staged) {
-        TestRandom random = TestRandom.fresh();
-        double tolerance = tolerances.of(c.accuracy());
-        try (Problem p = c.build(random, staged)) {
-            List<double[]> expected = new BackendOracle(cpu).evaluate(p.graph(), p.inputs());
-            List<DeviceTensor> in = new ArrayList<>();
-            List<DeviceTensor> out = PoisonedOutputs.allocate(tornado, p.graph().outputs());
-            try (Executable exe = tornado.compile(p.graph(), precision)) {
-                assertThat(exe.precision()).as(c.name()).isEqualTo(precision);
-                for (Tensor t : p.inputs()) {
-                    in.add(tornado.upload(t));
-                }
-                for (int run = 1; run <= 2; run++) {
-                    if (run == 2) {
-                        out.forEach(d -> PoisonedOutputs.poison(tornado, d));
-                    }
-                    long before = CudnnConvProvider.dispatches();
-                    exe.run(in, out);
-                    if (run == 1 && !c.name().contains("im2col fallback")) {
-                        assertThat(CudnnConvProvider.dispatches() - before).as("%s %s: cuDNN convolutions dispatched", precision, c.name())
-                                .isPositive();
-                    }
-                    try (Tensor actual = tornado.download(out.getFirst())) {
-                        double err = Numerics.relativeL2(actual.toFloatArray(), expected.getFirst());
-                        if (run == 1) {
-                            System.out.printf(Locale.ROOT, "cudnn %s%s %-75s relL2 %.3e (tolerance %.0e)%n", precision, staged ? "" : " unstaged",
-                                    c.name(), err, tolerance);
-                        }
-                        assertThat(err).as("%s%s %s, run %d: relative L2 error against backend-cpu; %s", precision, staged ? "" : " unstaged",
-                                        c.name(), run, random)
-                                .isLessThanOrEqualTo(tolerance);
-                    }
-                }
-            } finally {
-                in.forEach(DeviceTensor::close);
-                out.forEach(DeviceTensor::close);
-            }
-        }
+        checkTwoRuns(c, precision, tolerances, staged, "cudnn", CudnnConvProvider::dispatches, !c.name().contains("im2col fallback"));
     }
 
     /**

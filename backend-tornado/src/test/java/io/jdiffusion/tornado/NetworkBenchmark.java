@@ -13,6 +13,7 @@ import io.jdiffusion.core.Tensor;
 import io.jdiffusion.models.sd.StableDiffusion;
 import io.jdiffusion.testdata.TinySd;
 
+import io.jdiffusion.tornado.nvidia.CudnnAttentionProvider;
 import io.jdiffusion.tornado.nvidia.CudnnConvProvider;
 import java.util.ArrayList;
 
@@ -70,6 +71,7 @@ public final class NetworkBenchmark {
             // what cuDNN chose per convolution shape (CUDA backend only; empty elsewhere)
             CudnnConvProvider.plansMade().forEach(p -> System.out.println("CONVPLAN " + p));
             CudnnConvProvider.dispatched().forEach(p -> System.out.println("CONVDISPATCH " + p));
+            CudnnAttentionProvider.plansMade().forEach(p -> System.out.println("SDPAPLAN " + p));
             // where host memory stays once every network ran (the model's weights are still open here)
             ResidentMappings.byPath().stream().limit(15).forEach(m -> System.out.printf(Locale.ROOT, "RSS %8.1f MiB %s%n",
                     m.getValue() / 1024.0, m.getKey()));

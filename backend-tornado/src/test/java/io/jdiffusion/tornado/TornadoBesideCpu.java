@@ -2,11 +2,28 @@ package io.jdiffusion.tornado;
 
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.Backends;
+import io.jdiffusion.backend.DeviceTensor;
+import io.jdiffusion.backend.Executable;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Graph;
+import io.jdiffusion.backend.testing.BackendOracle;
+import io.jdiffusion.backend.testing.ConformanceCase;
+import io.jdiffusion.backend.testing.PoisonedOutputs;
+import io.jdiffusion.backend.testing.Problem;
+import io.jdiffusion.backend.testing.TestRandom;
+import io.jdiffusion.backend.testing.Tolerances;
+import io.jdiffusion.core.Numerics;
+import io.jdiffusion.core.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.LongSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The TornadoVM backend and backend-cpu, opened once for a test class and closed after it: tests that run the same
@@ -55,6 +72,52 @@ abstract class TornadoBesideCpu {
             System.clearProperty(key);
         } else {
             System.setProperty(key, before);
+        }
+    }
+
+    /**
+     * One case as an executable of the TornadoVM backend against backend-cpu: {@code staged}, its values in the
+     * activation arena (else graph inputs and outputs), outputs poisoned before each of two runs (the second replays
+     * the CUDA graph the first captured). Where {@code mustDispatch}, the first run must raise {@code dispatches}
+     * (a library provider's count): the case took the library route it is there to test. Prints each case's error,
+     * under {@code label}, for the log of a GPU run.
+     */
+    protected void checkTwoRuns(ConformanceCase c, Precision precision, Tolerances tolerances, boolean staged, String label,
+                                LongSupplier dispatches, boolean mustDispatch) {
+        TestRandom random = TestRandom.fresh();
+        double tolerance = tolerances.of(c.accuracy());
+        String how = precision + (staged ? "" : " unstaged");
+        try (Problem p = c.build(random, staged)) {
+            List<double[]> expected = new BackendOracle(cpu).evaluate(p.graph(), p.inputs());
+            List<DeviceTensor> in = new ArrayList<>();
+            List<DeviceTensor> out = PoisonedOutputs.allocate(tornado, p.graph().outputs());
+            try (Executable exe = tornado.compile(p.graph(), precision)) {
+                assertThat(exe.precision()).as(c.name()).isEqualTo(precision);
+                for (Tensor t : p.inputs()) {
+                    in.add(tornado.upload(t));
+                }
+                for (int run = 1; run <= 2; run++) {
+                    if (run == 2) {
+                        out.forEach(d -> PoisonedOutputs.poison(tornado, d));
+                    }
+                    long before = dispatches.getAsLong();
+                    exe.run(in, out);
+                    if (run == 1 && mustDispatch) {
+                        assertThat(dispatches.getAsLong() - before).as("%s %s: %s dispatched", how, c.name(), label).isPositive();
+                    }
+                    try (Tensor actual = tornado.download(out.getFirst())) {
+                        double err = Numerics.relativeL2(actual.toFloatArray(), expected.getFirst());
+                        if (run == 1) {
+                            System.out.printf(Locale.ROOT, "%s %s %-75s relL2 %.3e (tolerance %.0e)%n", label, how, c.name(), err, tolerance);
+                        }
+                        assertThat(err).as("%s %s, run %d: relative L2 error against backend-cpu; %s", how, c.name(), run, random)
+                                .isLessThanOrEqualTo(tolerance);
+                    }
+                }
+            } finally {
+                in.forEach(DeviceTensor::close);
+                out.forEach(DeviceTensor::close);
+            }
         }
     }
 }

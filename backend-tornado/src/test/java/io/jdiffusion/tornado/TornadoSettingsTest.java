@@ -17,7 +17,7 @@ class TornadoSettingsTest {
     private static final List<String> KEYS = List.of(TornadoSettings.DEVICE, TornadoSettings.LIBRARIES, TornadoSettings.CUDA_GRAPH,
             TornadoSettings.WINOGRAD, TornadoSettings.TENSOR_CORE_ATTENTION, TornadoSettings.PROFILE, TornadoSettings.TASKS_PER_GRAPH,
             TornadoSettings.WIDE_HEAD_ATTENTION, TornadoSettings.GROUP_NORM_SLICE, TornadoSettings.OPERAND_ALIGNMENT,
-            TornadoSettings.CUDNN_FILTER_NHWC, TornadoSettings.CUDNN_GRAPH);
+            TornadoSettings.CUDNN_FILTER_NHWC, TornadoSettings.CUDNN_GRAPH, TornadoSettings.CUDNN_ATTENTION_GRAPH);
     private final Map<String, String> saved = new HashMap<>();
 
     TornadoSettingsTest() {
@@ -52,6 +52,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.operandAlignment()).isEqualTo(16);
         assertThat(TornadoSettings.cudnnFilterNhwc()).isFalse();
         assertThat(TornadoSettings.cudnnGraph()).isFalse();
+        assertThat(TornadoSettings.cudnnAttentionGraph()).isFalse();
     }
 
     @Test
@@ -68,6 +69,7 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.OPERAND_ALIGNMENT, "256");
         System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "true");
         System.setProperty(TornadoSettings.CUDNN_GRAPH, "true");
+        System.setProperty(TornadoSettings.CUDNN_ATTENTION_GRAPH, "TRUE");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -80,6 +82,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.operandAlignment()).isEqualTo(256);
         assertThat(TornadoSettings.cudnnFilterNhwc()).isTrue();
         assertThat(TornadoSettings.cudnnGraph()).isTrue();
+        assertThat(TornadoSettings.cudnnAttentionGraph()).isTrue();
         System.setProperty(TornadoSettings.DEVICE, "2");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(2, 0));
     }

@@ -21,7 +21,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * cuDNN 9's legacy convolution API and the graph API's descriptor calls through Java's FFM: the few calls
- * {@link CudnnConvProvider} and {@link ConvGraphPlan} make, each status
+ * {@link CudnnConvProvider}, {@link CudnnAttentionProvider} and their graph-API plans make, each status
  * checked into one exception naming the call and cuDNN's own error string. The C signatures are those of
  * cudnn_graph.h, cudnn_ops.h and cudnn_cnn.h (cuDNN 9.6): enums are C ints, {@code size_t} is 8 bytes, handles and
  * descriptors are pointers. cuDNN 9 splits its symbols over a shim ({@code libcudnn.so.9}) and sub-libraries
@@ -202,6 +202,18 @@ final class CudnnConv {
         } catch (Throwable t) {
             return "status " + status;
         }
+    }
+
+    /** A cuDNN handle whose calls enqueue on {@code stream} (a CUstream), for {@code what}. */
+    MemorySegment handleOnStream(long stream, String what) {
+        MemorySegment handle = create("cudnnCreate", "a handle for " + what);
+        try {
+            call("cudnnSetStream", "the stream of " + what, handle, MemorySegment.ofAddress(stream));
+        } catch (RuntimeException e) {
+            call("cudnnDestroy", "after a failed cudnnSetStream", handle);
+            throw e;
+        }
+        return handle;
     }
 
     /** A new object from {@code create} (one of the cudnnCreate* calls, which write it through a pointer). */

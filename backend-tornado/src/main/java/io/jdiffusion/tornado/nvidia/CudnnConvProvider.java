@@ -74,16 +74,8 @@ public final class CudnnConvProvider implements TornadoLibraryProvider {
 
     @Override
     public LibraryContext createContext(TornadoXPUDevice device, long executionPlanId) {
-        CudnnConv cudnn = CudnnConv.get();
         long stream = ((TornadoNativeStreamSupport) device).getNativeStream(executionPlanId);
-        MemorySegment handle = cudnn.create("cudnnCreate", "a handle for execution plan " + executionPlanId);
-        try {
-            cudnn.call("cudnnSetStream", "the stream of execution plan " + executionPlanId, handle, MemorySegment.ofAddress(stream));
-        } catch (RuntimeException e) {
-            cudnn.call("cudnnDestroy", "after a failed cudnnSetStream", handle);
-            throw e;
-        }
-        return new Context(handle);
+        return new Context(CudnnConv.get().handleOnStream(stream, "execution plan " + executionPlanId));
     }
 
     @Override

@@ -111,12 +111,12 @@ class CudnnConvTuningTest {
      */
     @Test
     void graphEnginesWithNarrowedOrNondeterministicMathAreExcluded() {
-        assertThat(ConvGraphPlan.excluded(new int[0])).isFalse();
-        assertThat(ConvGraphPlan.excluded(new int[]{0})).isFalse();
-        assertThat(ConvGraphPlan.excluded(new int[]{0, 5})).isFalse();
-        assertThat(ConvGraphPlan.excluded(new int[]{0, 1})).isTrue();
-        assertThat(ConvGraphPlan.excluded(new int[]{2})).isTrue();
-        assertThat(ConvGraphPlan.excluded(new int[]{0, 4})).isTrue();
+        assertThat(GraphExecutionPlan.excluded(new int[0])).isFalse();
+        assertThat(GraphExecutionPlan.excluded(new int[]{0})).isFalse();
+        assertThat(GraphExecutionPlan.excluded(new int[]{0, 5})).isFalse();
+        assertThat(GraphExecutionPlan.excluded(new int[]{0, 1})).isTrue();
+        assertThat(GraphExecutionPlan.excluded(new int[]{2})).isTrue();
+        assertThat(GraphExecutionPlan.excluded(new int[]{0, 4})).isTrue();
     }
 
     /** cudnn_cnn.h's cudnnConvolutionFwdAlgoPerf_t: 48 bytes, memory (size_t) at 16, mathType at 28. */

@@ -1,0 +1,125 @@
+package io.jdiffusion.tornado.nvidia;
+
+import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
+import uk.ac.manchester.tornado.runtime.common.TornadoXPUDevice;
+import uk.ac.manchester.tornado.runtime.library.spi.LibraryContext;
+import uk.ac.manchester.tornado.runtime.library.spi.LibraryInvocation;
+import uk.ac.manchester.tornado.runtime.library.spi.TornadoLibraryProvider;
+import uk.ac.manchester.tornado.runtime.library.spi.TornadoNativeStreamSupport;
+
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * jdiffusion's attention library task on TornadoVM's CUDA backend: cuDNN's fused F16 attention as a graph-API
+ * execution plan ({@link SdpaGraphPlan}) on Q, K, V and O at element offsets of TornadoVM arrays, on the execution
+ * plan's own stream. Each shape's plan is made in {@link #prepare}, before TornadoVM captures the plan's first run
+ * into a CUDA graph; {@link #dispatch} computes the operand addresses and enqueues, with no allocation after a
+ * shape's first call and no synchronisation. Found by TornadoVM through {@code META-INF/services}.
+ */
+public final class CudnnAttentionProvider implements TornadoLibraryProvider {
+    public static final String NAME = "jdiffusion/cudnnsdpa";
+
+    /** Attentions enqueued in this JVM (a replayed CUDA graph enqueues none): how tests see that cuDNN ran. */
+    private static final AtomicLong DISPATCHES = new AtomicLong();
+    /** Each plan made in this JVM: its shape and engine, for logs and tests. */
+    private static final List<String> PLANS = new CopyOnWriteArrayList<>();
+
+    /** A cuDNN handle on one plan's stream, and the plans of the shapes it has seen. */
+    private static final class Context implements LibraryContext {
+        final MemorySegment handle;
+        final Map<CudnnAttention.PlanKey, SdpaGraphPlan> plans = new HashMap<>();
+
+        Context(MemorySegment handle) {
+            this.handle = handle;
+        }
+    }
+
+    @Override
+    public String libraryName() {
+        return NAME;
+    }
+
+    @Override
+    public boolean canHandle(TornadoXPUDevice device) {
+        return device instanceof TornadoNativeStreamSupport;
+    }
+
+    @Override
+    public LibraryContext createContext(TornadoXPUDevice device, long executionPlanId) {
+        long stream = ((TornadoNativeStreamSupport) device).getNativeStream(executionPlanId);
+        return new Context(CudnnConv.get().handleOnStream(stream, "execution plan " + executionPlanId));
+    }
+
+    @Override
+    public void prepare(LibraryTaskDescriptor descriptor, LibraryContext context) {
+        plan((Context) context, tuning(descriptor.getTuning()));
+    }
+
+    private static SdpaGraphPlan plan(Context context, CudnnAttention t) {
+        SdpaGraphPlan plan = context.plans.get(t.planKey());
+        if (plan == null) {
+            plan = SdpaGraphPlan.create(CudnnConv.get(), context.handle, t.shape(), t.workspaceBytes());
+            context.plans.put(t.planKey(), plan);
+            PLANS.add(t.shape() + ": " + plan.engine());
+        }
+        return plan;
+    }
+
+    @Override
+    public void dispatch(String functionName, LibraryInvocation invocation) {
+        if (!CudnnAttention.FUNCTION.equals(functionName)) {
+            throw new IllegalArgumentException(NAME + " has no function " + functionName);
+        }
+        Context context = (Context) invocation.getContext();
+        CudnnAttention t = tuning(invocation.getTuning());
+        SdpaGraphPlan plan = plan(context, t);
+        int bytes = Short.BYTES;
+        long q = t.q().address(invocation.getDevicePointer(t.q().argument()), bytes);
+        long k = t.k().address(invocation.getDevicePointer(t.k().argument()), bytes);
+        long v = t.v().address(invocation.getDevicePointer(t.v().argument()), bytes);
+        long o = t.o().address(invocation.getDevicePointer(t.o().argument()), bytes);
+        long workspace = CudnnConvProvider.alignedWorkspace(invocation.getDevicePointer(t.workspace()));
+        String what = t.shape() + ", " + plan.engine();
+        for (long operand : new long[]{q, k, v, o}) {
+            if (CudnnConvolution.alignment(operand) < CudnnConvolution.GRAPH_OPERAND_ALIGNMENT) {
+                throw new IllegalStateException("an operand of " + what + " is less aligned than the "
+                        + CudnnConvolution.GRAPH_OPERAND_ALIGNMENT + " bytes its graph-API plan declares");
+            }
+        }
+        DISPATCHES.incrementAndGet();
+        plan.execute(CudnnConv.get(), context.handle, q, k, v, o, workspace, what);
+    }
+
+    /** Attentions dispatched in this JVM so far. */
+    public static long dispatches() {
+        return DISPATCHES.get();
+    }
+
+    /** The plans made in this JVM so far, one line each. */
+    public static List<String> plansMade() {
+        return List.copyOf(PLANS);
+    }
+
+    private static CudnnAttention tuning(Object tuning) {
+        if (tuning instanceof CudnnAttention a) {
+            return a;
+        }
+        throw new IllegalArgumentException(NAME + " task without its CudnnAttention tuning: " + tuning);
+    }
+
+    @Override
+    public void destroyContext(LibraryContext context) {
+        Context c = (Context) context;
+        CudnnConv cudnn = CudnnConv.get();
+        for (SdpaGraphPlan p : c.plans.values()) {
+            p.destroy(cudnn);
+        }
+        c.plans.clear();
+        cudnn.call("cudnnDestroy", "the handle of a finished execution plan", c.handle);
+    }
+}
