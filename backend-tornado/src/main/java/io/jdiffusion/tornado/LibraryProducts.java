@@ -12,12 +12,9 @@ import io.jdiffusion.tornado.kernels.LibraryStaging;
 import io.jdiffusion.tornado.kernels.Storage;
 import io.jdiffusion.tornado.nvidia.ConvShape;
 import io.jdiffusion.tornado.nvidia.CublasLtProvider;
-import io.jdiffusion.tornado.nvidia.CudnnAttention;
-import io.jdiffusion.tornado.nvidia.CudnnAttentionProvider;
 import io.jdiffusion.tornado.nvidia.CudnnConvProvider;
 import io.jdiffusion.tornado.nvidia.CudnnConvolution;
 import io.jdiffusion.tornado.nvidia.LtMatmul;
-import io.jdiffusion.tornado.nvidia.SdpaShape;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
@@ -26,7 +23,6 @@ import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 import uk.ac.manchester.tornado.cublas.CuBlas;
-import uk.ac.manchester.tornado.cudnn.CuDnn;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -76,24 +72,17 @@ final class LibraryProducts implements OperatorPath {
     private final Function<Value, Tensor> constants;
     /** Each product's weight, [rows, k] as PyTorch stores it: a HalfFloatArray in F16, a FloatArray in F32. */
     private final Map<Op, TornadoNativeArray> weights = new IdentityHashMap<>();
-    private final Map<Op, Boolean> attention = new IdentityHashMap<>();
-    /** Attention on cuDNN's graph API with its operands in place in the F16 arena ({@link TornadoSettings#cudnnAttentionGraph}). */
-    private final Set<Op> inPlaceAttention = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** Attention on cuDNN's fused kernel, in place or staged. */
+    private final CudnnAttentions attention = new CudnnAttentions();
     /** Attention with heads too wide for cuDNN, on cuBLASLt. */
     private final WideHeadAttention wideHeads = new WideHeadAttention();
     private long stagedInput;
     private long stagedProduct;
-    private long stagedQueries;
-    private long stagedKeys;
     private TornadoNativeArray input;
     /** The F32 im2col of a convolution computed in F16, before its rounding into {@link #input}. */
     private FloatArray columns;
     private long stagedColumns;
     private FloatArray product;
-    private HalfFloatArray queries;
-    private HalfFloatArray keys;
-    private HalfFloatArray values;
-    private HalfFloatArray attended;
     /** Products whose output an epilogue kernel writes: a HalfFloatArray in F16, a FloatArray in F32. */
     private TornadoNativeArray scratch;
     private long scratchElements;
@@ -249,29 +238,21 @@ final class LibraryProducts implements OperatorPath {
      * heads of one size, a multiple of 8, at most 256), else for {@link WideHeadAttention} where it suits that.
      */
     boolean takeAttention(Op.Attention a) {
-        int d = a.headSize();
-        int dv = a.valueHeadSize();
-        if (half && TornadoSettings.wideHeadAttention()
-                && WideHeadAttention.suits(a, matches(a.q()) && matches(a.k()) && matches(a.v()) && matches(a.out()))) {
+        boolean inHalfArena = matches(a.q()) && matches(a.k()) && matches(a.v()) && matches(a.out());
+        if (half && TornadoSettings.wideHeadAttention() && WideHeadAttention.suits(a, inHalfArena)) {
             wideHeads.take(a);
             return true;
         }
-        if (!half || d != dv || d % 8 != 0 || d > WideHeadAttention.CUDNN_MAX_HEAD) {
+        if (!half || !CudnnAttentions.suits(a)) {
             return false;
         }
-        if (TornadoSettings.cudnnAttentionGraph() && !a.causal() && matches(a.q()) && matches(a.k()) && matches(a.v()) && matches(a.out())) {
-            inPlaceAttention.add(a);
-            return true;
-        }
-        attention.put(a, Boolean.TRUE);
-        stagedQueries = Math.max(stagedQueries, a.q().shape().elementCount());
-        stagedKeys = Math.max(stagedKeys, a.k().shape().elementCount());
+        attention.take(a, inHalfArena);
         return true;
     }
 
     @Override
     public boolean handles(Op op) {
-        return weights.containsKey(op) || attention.containsKey(op) || inPlaceAttention.contains(op) || wideHeads.has(op);
+        return weights.containsKey(op) || attention.has(op) || wideHeads.has(op);
     }
 
     /**
@@ -295,9 +276,7 @@ final class LibraryProducts implements OperatorPath {
             case Op.Conv2d c -> (half ? TaskCost.of(LibraryStaging.class, "im2col", "rowsHalf", "convEpilogue")
                     : TaskCost.of(LibraryStaging.class, "im2col", "convEpilogue")).plus(gemm);
             case Op.Attention a when wideHeads.has(a) -> WideHeadAttention.cost(a);
-            case Op.Attention a when inPlaceAttention.contains(a) -> TaskCost.launch(2); // the F16 arena and the workspace
-            case Op.Attention a -> TaskCost.of(LibraryStaging.class, "headsToHalf").times(3)
-                    .plus(library(CuDnn.class, "sdpaForward")).plus(TaskCost.of(LibraryStaging.class, "headsFromHalf"));
+            case Op.Attention a -> attention.cost(a);
             default -> throw new IllegalStateException(op + " is not a library operator");
         };
     }
@@ -426,7 +405,7 @@ final class LibraryProducts implements OperatorPath {
         if (stagedProduct > 0) {
             product = deviceArrays.deviceOnlyFloats((int) stagedProduct, true);
         }
-        boolean lt = !(routes.isEmpty() && pointwise.isEmpty() && wideHeads.isEmpty() && inPlaceAttention.isEmpty());
+        boolean lt = !(routes.isEmpty() && pointwise.isEmpty() && wideHeads.isEmpty()) || attention.usesWorkspace();
         long workspaceSize = Math.max(lt ? WORKSPACE_BYTES : 0,
                 cudnn.isEmpty() ? 0 : workspaceBytes + CudnnConvProvider.WORKSPACE_ALIGNMENT);
         if (workspaceSize > 0) {
@@ -444,23 +423,19 @@ final class LibraryProducts implements OperatorPath {
             }
         }
         wideHeads.allocate(deviceArrays);
-        if (!attention.isEmpty()) {
-            queries = deviceArrays.deviceOnlyHalves((int) stagedQueries, false);
-            attended = deviceArrays.deviceOnlyHalves((int) stagedQueries, false);
-            keys = deviceArrays.deviceOnlyHalves((int) stagedKeys, false);
-            values = deviceArrays.deviceOnlyHalves((int) stagedKeys, false);
-        }
+        attention.allocate(deviceArrays);
     }
 
     /** The staging arrays, which every task graph of a chained call must declare. */
     List<Object> sharedBuffers() {
         List<Object> all = new ArrayList<>();
-        for (Object o : new Object[]{input, columns, product, queries, keys, values, attended, scratch, workspace, convScratch[0],
+        for (Object o : new Object[]{input, columns, product, scratch, workspace, convScratch[0],
                 convScratch[1], convScratch[2]}) {
             if (o != null) {
                 all.add(o);
             }
         }
+        all.addAll(attention.buffers());
         all.addAll(wideHeads.buffers());
         return all;
     }
@@ -483,8 +458,7 @@ final class LibraryProducts implements OperatorPath {
             case Op.Linear l -> linear(l, e);
             case Op.Conv2d c -> conv2d(c, e);
             case Op.Attention a when wideHeads.has(a) -> wideHeads.emit(a, e, workspace);
-            case Op.Attention a when inPlaceAttention.contains(a) -> inPlaceAttention(a, e);
-            case Op.Attention a -> attention(a, e);
+            case Op.Attention a -> attention.emit(a, e, workspace, WORKSPACE_BYTES);
             default -> throw new IllegalStateException(op + " is not a library operator");
         }
     }
@@ -679,7 +653,7 @@ final class LibraryProducts implements OperatorPath {
     }
 
     /** An activation operand: its array (the F16 arena for an F16 value) and offset. */
-    private static CudnnConvolution.Operand operand(CudnnConvolution.Arguments args, Slot s, boolean written, Emission e) {
+    static CudnnConvolution.Operand operand(CudnnConvolution.Arguments args, Slot s, boolean written, Emission e) {
         Object array = s.half() ? e.halfArena() : s.floats();
         return new CudnnConvolution.Operand(args.of(array, written), s.offset());
     }
@@ -712,48 +686,6 @@ final class LibraryProducts implements OperatorPath {
             tasks.libraryTask(id, CuBlas::cublasSgemm, transA, transB, m, n, k, 1.0f, (FloatArray) a, lda, (FloatArray) b, ldb,
                     0.0f, product, ldc);
         }
-    }
-
-    private void attention(Op.Attention a, Emission e) {
-        TaskGraph tasks = e.tasks();
-        int batch = a.batch();
-        int nq = a.queries();
-        int nk = a.keys();
-        int heads = a.heads();
-        int d = a.headSize();
-        stageHeads(a.q(), queries, nq, heads, d, e);
-        stageHeads(a.k(), keys, nk, heads, d, e);
-        stageHeads(a.v(), values, nk, heads, d, e);
-        String id = e.nextTask();
-        tasks.libraryTask(id, CuDnn::sdpaForward, queries, keys, values, attended, batch, heads, nq, nk, d, a.scale(), a.causal());
-        Slot o = e.slot(a.out());
-        int n = batch * nq * heads * d;
-        String out = e.nextTask();
-        tasks.task(out, LibraryStaging::headsFromHalf, e.ctx(), e.halfArena(), o.bit(Storage.OUT), e.args(o.offset(), n, nq, heads, d),
-                attended, o.floats());
-        e.pointwiseGrid(out, n);
-    }
-
-    /** One cuDNN attention on Q, K, V and O where they lie in the F16 arena ({@link CudnnAttentionProvider}). */
-    private void inPlaceAttention(Op.Attention a, Emission e) {
-        CudnnConvolution.Arguments args = new CudnnConvolution.Arguments();
-        CudnnConvolution.Operand q = operand(args, e.slot(a.q()), false, e);
-        CudnnConvolution.Operand k = operand(args, e.slot(a.k()), false, e);
-        CudnnConvolution.Operand v = operand(args, e.slot(a.v()), false, e);
-        CudnnConvolution.Operand o = operand(args, e.slot(a.out()), true, e);
-        int ws = args.of(workspace, true);
-        SdpaShape shape = new SdpaShape(a.batch(), a.heads(), a.queries(), a.keys(), a.headSize(), a.scale());
-        CudnnAttention tuning = new CudnnAttention(shape, q, k, v, o, ws, WORKSPACE_BYTES - CudnnConvProvider.WORKSPACE_ALIGNMENT);
-        libraryTask(e.tasks(), e.nextTask(), tuning.descriptor(args));
-    }
-
-    private static void stageHeads(Value v, HalfFloatArray dst, int seq, int heads, int d, Emission e) {
-        Slot s = e.slot(v);
-        int n = (int) v.shape().elementCount();
-        String id = e.nextTask();
-        e.tasks().task(id, LibraryStaging::headsToHalf, e.ctx(), e.halfArena(), s.bit(Storage.X), e.args(s.offset(), n, seq, heads, d),
-                s.floats(), dst);
-        e.pointwiseGrid(id, n);
     }
 
     /** A constant's copy in the products' element type (F16 or F32), in an upload-once host array. */

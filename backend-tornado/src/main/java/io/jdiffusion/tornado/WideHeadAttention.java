@@ -18,7 +18,7 @@ import java.util.Set;
 import static io.jdiffusion.tornado.BufferLayout.toInt;
 
 /**
- * F16 attention whose heads are wider than cuDNN's fused kernel takes (more than {@value #CUDNN_MAX_HEAD}: the VAE's
+ * F16 attention whose heads are wider than cuDNN's fused kernel takes (more than {@value SdpaShape#MAX_HEAD}: the VAE's
  * one head of 512) on cuBLASLt, one chunk of queries at a time, for each batch entry and head:
  * <ol>
  *   <li>S = Q_chunk K^T into an F32 score array (cuBLASLt, F16 operands read in place in the activation arena, F32
@@ -36,8 +36,6 @@ import static io.jdiffusion.tornado.BufferLayout.toInt;
  * on the Java kernel.
  */
 final class WideHeadAttention {
-    /** The widest head cuDNN's fused attention takes; wider ones come here. */
-    static final int CUDNN_MAX_HEAD = SdpaShape.MAX_HEAD;
     /** Bytes of F32 scores one chunk of queries may take (and half that again for its F16 probabilities). */
     static final long SCORE_BYTES = 64L << 20;
 
@@ -51,7 +49,7 @@ final class WideHeadAttention {
         int d = a.headSize();
         int dv = a.valueHeadSize();
         int nk = a.keys();
-        return inHalfArena && !a.causal() && Math.max(d, dv) > CUDNN_MAX_HEAD && d % 8 == 0 && dv % 8 == 0 && nk % 8 == 0;
+        return inHalfArena && !a.causal() && Math.max(d, dv) > SdpaShape.MAX_HEAD && d % 8 == 0 && dv % 8 == 0 && nk % 8 == 0;
     }
 
     /** Takes {@code a} (which {@link #suits}). */
