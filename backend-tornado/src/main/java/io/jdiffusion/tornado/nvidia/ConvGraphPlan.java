@@ -6,8 +6,8 @@ import java.util.Arrays;
 import static io.jdiffusion.tornado.nvidia.GraphDescriptors.TYPE_DATA_TYPE;
 
 /**
- * One F16 convolution y = conv(x, w) (+ y, where {@code accumulate}) as an execution plan of cuDNN's graph API
- * ({@link GraphExecutionPlan}): tensors x, w, y and one convolution operation.
+ * The execution plan of cuDNN's graph API ({@link GraphExecutionPlan}) for one F16 convolution y = conv(x, w) (+ y,
+ * where {@code accumulate}): tensors x, w, y and one convolution operation.
  *
  * <p>Why: the legacy cudnnConvolutionForward ran five of SD 1.5's UNet layers on cuDNN's SIMT implicit GEMM on an
  * H200, 2.6 ms of an 18.4 ms call, where PyTorch's graph-API call of the same shapes runs the sm90 tensor-core
@@ -36,23 +36,21 @@ final class ConvGraphPlan {
     /** The operands' unique ids in the graph and in every variant pack, in this order. */
     private static final long[] UIDS = {'x', 'w', 'y'};
 
-    private final GraphExecutionPlan plan;
-
-    private ConvGraphPlan(GraphExecutionPlan plan) {
-        this.plan = plan;
+    private ConvGraphPlan() {
     }
 
     /**
      * The plan for {@code s} (F16) on {@code handle}, {@code accumulate} adding the convolution into y (beta 1), the
-     * filter KCRS or ({@code filterNhwc}) KRSC; fails, naming what cuDNN refused, where no engine qualifies.
+     * filter KCRS or ({@code filterNhwc}) KRSC, executed on x, w, y in this order; fails, naming what cuDNN refused,
+     * where no engine qualifies.
      */
-    static ConvGraphPlan create(CudnnConv cudnn, MemorySegment handle, ConvShape s, boolean accumulate, boolean filterNhwc,
+    static GraphExecutionPlan create(CudnnConv cudnn, MemorySegment handle, ConvShape s, boolean accumulate, boolean filterNhwc,
                                 long workspaceLimit) {
         if (!s.half()) {
             throw new IllegalArgumentException("the graph-API path is F16 only (F32 stays on FMA math without TF32): " + s);
         }
         String what = s + (filterNhwc ? ", filter KRSC" : "") + (accumulate ? ", accumulating" : "") + " (graph API)";
-        return new ConvGraphPlan(GraphExecutionPlan.create(cudnn, handle, what, UIDS, workspaceLimit, d -> {
+        return GraphExecutionPlan.create(cudnn, handle, what, UIDS, workspaceLimit, d -> {
             int r = s.r();
             int sw = s.s();
             int c = s.c();
@@ -80,23 +78,6 @@ final class ConvGraphPlan {
             d.setFloat(op, CONV_FWD_BETA, accumulate ? 1f : 0f);
             d.finalize(op);
             return op;
-        }));
-    }
-
-    /** Enqueues the convolution on x, w, y (device addresses) with {@code workspace} (at least {@link #workspaceBytes}). */
-    void execute(CudnnConv cudnn, MemorySegment handle, long x, long w, long y, long workspace, String what) {
-        plan.execute(cudnn, handle, workspace, what, x, w, y);
-    }
-
-    long workspaceBytes() {
-        return plan.workspaceBytes();
-    }
-
-    String engine() {
-        return plan.engine();
-    }
-
-    void destroy(CudnnConv cudnn) {
-        plan.destroy(cudnn);
+        });
     }
 }

@@ -23,7 +23,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * and the algorithm query runs no kernel.
  */
 record ConvPlan(CudnnConvolution.PlanKey key, MemorySegment x, MemorySegment w, MemorySegment y, MemorySegment bias, MemorySegment conv,
-                MemorySegment activation, int algorithm, boolean fused, ConvGraphPlan graph, ConvGraphPlan graphAccumulate, String choice) {
+                MemorySegment activation, int algorithm, boolean fused, GraphExecutionPlan graph, GraphExecutionPlan graphAccumulate, String choice) {
     /** The algorithms measured in this JVM, per shape: executables of one shape measure once. */
     private static final Map<CudnnConvolution.PlanKey, AlgorithmChoice.Choice> MEASURED = new ConcurrentHashMap<>();
 
@@ -53,9 +53,9 @@ record ConvPlan(CudnnConvolution.PlanKey key, MemorySegment x, MemorySegment w, 
             String refused = "";
             if (t.graph()) {
                 try {
-                    ConvGraphPlan plain = ConvGraphPlan.create(cudnn, handle, s, false, t.filterNhwc(), t.workspaceBytes());
+                    GraphExecutionPlan plain = ConvGraphPlan.create(cudnn, handle, s, false, t.filterNhwc(), t.workspaceBytes());
                     undo.add(() -> plain.destroy(cudnn));
-                    ConvGraphPlan accumulate = t.residual() == null ? null
+                    GraphExecutionPlan accumulate = t.residual() == null ? null
                             : ConvGraphPlan.create(cudnn, handle, s, true, t.filterNhwc(), t.workspaceBytes());
                     if (accumulate != null) {
                         undo.add(() -> accumulate.destroy(cudnn));

@@ -3,11 +3,8 @@ package io.jdiffusion.tornado.nvidia;
 import uk.ac.manchester.tornado.api.common.Access;
 import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
 import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
-import uk.ac.manchester.tornado.runtime.common.TornadoXPUDevice;
 import uk.ac.manchester.tornado.runtime.library.spi.LibraryContext;
 import uk.ac.manchester.tornado.runtime.library.spi.LibraryInvocation;
-import uk.ac.manchester.tornado.runtime.library.spi.TornadoLibraryProvider;
-import uk.ac.manchester.tornado.runtime.library.spi.TornadoNativeStreamSupport;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -27,7 +24,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * operand alignment (host-only calls) and kept in the plan's context; the workspace is an array parameter of the
  * task, which TornadoVM allocates before the capture.
  */
-public final class CublasLtProvider implements TornadoLibraryProvider {
+public final class CublasLtProvider extends StreamLibraryProvider {
     public static final String LIBRARY = "jdiffusion/cublaslt";
     public static final String MATMUL = "matmul";
     /** Products enqueued in this JVM (a replayed CUDA graph enqueues none): how tests see which library ran. */
@@ -49,27 +46,17 @@ public final class CublasLtProvider implements TornadoLibraryProvider {
                 .withTuning(product);
     }
 
-    @Override
-    public String libraryName() {
-        return LIBRARY;
+    public CublasLtProvider() {
+        super(LIBRARY, MATMUL);
     }
 
     @Override
-    public boolean canHandle(TornadoXPUDevice device) {
-        return device instanceof TornadoNativeStreamSupport;
-    }
-
-    @Override
-    public LibraryContext createContext(TornadoXPUDevice device, long executionPlanId) {
-        long stream = ((TornadoNativeStreamSupport) device).getNativeStream(executionPlanId);
+    LibraryContext createContext(long stream, long executionPlanId) {
         return new Context(CublasLt.create(), stream);
     }
 
     @Override
-    public void dispatch(String functionName, LibraryInvocation invocation) {
-        if (!MATMUL.equals(functionName)) {
-            throw new IllegalArgumentException(LIBRARY + " has no function " + functionName);
-        }
+    void dispatch(LibraryInvocation invocation) {
         LtMatmul p = (LtMatmul) invocation.getTuning();
         Context context = (Context) invocation.getContext();
         long a = p.inputPointer(p.a(), invocation.getDevicePointer(p.a().parameter()));

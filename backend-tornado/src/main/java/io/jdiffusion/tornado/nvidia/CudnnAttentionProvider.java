@@ -1,16 +1,10 @@
 package io.jdiffusion.tornado.nvidia;
 
 import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
-import uk.ac.manchester.tornado.runtime.common.TornadoXPUDevice;
 import uk.ac.manchester.tornado.runtime.library.spi.LibraryContext;
 import uk.ac.manchester.tornado.runtime.library.spi.LibraryInvocation;
-import uk.ac.manchester.tornado.runtime.library.spi.TornadoLibraryProvider;
-import uk.ac.manchester.tornado.runtime.library.spi.TornadoNativeStreamSupport;
 
-import java.lang.foreign.MemorySegment;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -21,7 +15,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * into a CUDA graph; {@link #dispatch} computes the operand addresses and enqueues, with no allocation after a
  * shape's first call and no synchronisation. Found by TornadoVM through {@code META-INF/services}.
  */
-public final class CudnnAttentionProvider implements TornadoLibraryProvider {
+public final class CudnnAttentionProvider extends StreamLibraryProvider {
     public static final String NAME = "jdiffusion/cudnnsdpa";
 
     /** Attentions enqueued in this JVM (a replayed CUDA graph enqueues none): how tests see that cuDNN ran. */
@@ -29,53 +23,31 @@ public final class CudnnAttentionProvider implements TornadoLibraryProvider {
     /** Each plan made in this JVM: its shape and engine, for logs and tests. */
     private static final List<String> PLANS = new CopyOnWriteArrayList<>();
 
-    /** A cuDNN handle on one plan's stream, and the plans of the shapes it has seen. */
-    private static final class Context implements LibraryContext {
-        final MemorySegment handle;
-        final Map<CudnnAttention.PlanKey, SdpaGraphPlan> plans = new HashMap<>();
-
-        Context(MemorySegment handle) {
-            this.handle = handle;
-        }
+    public CudnnAttentionProvider() {
+        super(NAME, CudnnAttention.FUNCTION);
     }
 
     @Override
-    public String libraryName() {
-        return NAME;
-    }
-
-    @Override
-    public boolean canHandle(TornadoXPUDevice device) {
-        return device instanceof TornadoNativeStreamSupport;
-    }
-
-    @Override
-    public LibraryContext createContext(TornadoXPUDevice device, long executionPlanId) {
-        long stream = ((TornadoNativeStreamSupport) device).getNativeStream(executionPlanId);
-        return new Context(CudnnConv.get().handleOnStream(stream, "execution plan " + executionPlanId));
+    LibraryContext createContext(long stream, long executionPlanId) {
+        return new CudnnContext<CudnnAttention.PlanKey, SdpaGraphPlan>(stream, executionPlanId);
     }
 
     @Override
     public void prepare(LibraryTaskDescriptor descriptor, LibraryContext context) {
-        plan((Context) context, tuning(descriptor.getTuning()));
+        plan(context(context), tuning(descriptor.getTuning()));
     }
 
-    private static SdpaGraphPlan plan(Context context, CudnnAttention t) {
-        SdpaGraphPlan plan = context.plans.get(t.planKey());
-        if (plan == null) {
-            plan = SdpaGraphPlan.create(CudnnConv.get(), context.handle, t.shape(), t.workspaceBytes());
-            context.plans.put(t.planKey(), plan);
-            PLANS.add(t.shape() + ": " + plan.engine());
-        }
-        return plan;
+    private static SdpaGraphPlan plan(CudnnContext<CudnnAttention.PlanKey, SdpaGraphPlan> context, CudnnAttention t) {
+        return context.plan(t.planKey(), handle -> {
+            SdpaGraphPlan plan = SdpaGraphPlan.create(CudnnConv.get(), handle, t.shape(), t.workspaceBytes());
+            PLANS.add(t.shape() + ": " + plan.plan().engine());
+            return plan;
+        });
     }
 
     @Override
-    public void dispatch(String functionName, LibraryInvocation invocation) {
-        if (!CudnnAttention.FUNCTION.equals(functionName)) {
-            throw new IllegalArgumentException(NAME + " has no function " + functionName);
-        }
-        Context context = (Context) invocation.getContext();
+    void dispatch(LibraryInvocation invocation) {
+        CudnnContext<CudnnAttention.PlanKey, SdpaGraphPlan> context = context(invocation.getContext());
         CudnnAttention t = tuning(invocation.getTuning());
         SdpaGraphPlan plan = plan(context, t);
         int bytes = Short.BYTES;
@@ -84,7 +56,7 @@ public final class CudnnAttentionProvider implements TornadoLibraryProvider {
         long v = t.v().address(invocation.getDevicePointer(t.v().argument()), bytes);
         long o = t.o().address(invocation.getDevicePointer(t.o().argument()), bytes);
         long workspace = CudnnConvProvider.alignedWorkspace(invocation.getDevicePointer(t.workspace()));
-        String what = t.shape() + ", " + plan.engine();
+        String what = t.shape() + ", " + plan.plan().engine();
         for (long operand : new long[]{q, k, v, o}) {
             if (CudnnConvolution.alignment(operand) < CudnnConvolution.GRAPH_OPERAND_ALIGNMENT) {
                 throw new IllegalStateException("an operand of " + what + " is less aligned than the "
@@ -92,7 +64,7 @@ public final class CudnnAttentionProvider implements TornadoLibraryProvider {
             }
         }
         DISPATCHES.incrementAndGet();
-        plan.execute(CudnnConv.get(), context.handle, q, k, v, o, workspace, what);
+        plan.execute(CudnnConv.get(), context.handle(), q, k, v, o, workspace, what);
     }
 
     /** Attentions dispatched in this JVM so far. */
@@ -105,6 +77,11 @@ public final class CudnnAttentionProvider implements TornadoLibraryProvider {
         return List.copyOf(PLANS);
     }
 
+    @SuppressWarnings("unchecked")
+    private static CudnnContext<CudnnAttention.PlanKey, SdpaGraphPlan> context(LibraryContext context) {
+        return (CudnnContext<CudnnAttention.PlanKey, SdpaGraphPlan>) context;
+    }
+
     private static CudnnAttention tuning(Object tuning) {
         if (tuning instanceof CudnnAttention a) {
             return a;
@@ -114,12 +91,6 @@ public final class CudnnAttentionProvider implements TornadoLibraryProvider {
 
     @Override
     public void destroyContext(LibraryContext context) {
-        Context c = (Context) context;
-        CudnnConv cudnn = CudnnConv.get();
-        for (SdpaGraphPlan p : c.plans.values()) {
-            p.destroy(cudnn);
-        }
-        c.plans.clear();
-        cudnn.call("cudnnDestroy", "the handle of a finished execution plan", c.handle);
+        context(context).destroy((cudnn, p) -> p.plan().destroy(cudnn));
     }
 }

@@ -1,19 +1,14 @@
 package io.jdiffusion.tornado.nvidia;
 
 import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
-import uk.ac.manchester.tornado.runtime.common.TornadoXPUDevice;
 import uk.ac.manchester.tornado.runtime.library.spi.LibraryContext;
 import uk.ac.manchester.tornado.runtime.library.spi.LibraryInvocation;
-import uk.ac.manchester.tornado.runtime.library.spi.TornadoLibraryProvider;
-import uk.ac.manchester.tornado.runtime.library.spi.TornadoNativeStreamSupport;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
@@ -30,7 +25,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * and enqueues, with no allocation and no synchronisation (it runs inside the capture; later runs replay it).
  * Found by TornadoVM through {@code META-INF/services}.
  */
-public final class CudnnConvProvider implements TornadoLibraryProvider {
+public final class CudnnConvProvider extends StreamLibraryProvider {
     public static final String NAME = "jdiffusion/cudnnconv";
 
     /** Host-side scaling factors cuDNN reads at each call (float: the compute type of both F16 and F32 here). */
@@ -52,53 +47,31 @@ public final class CudnnConvProvider implements TornadoLibraryProvider {
      */
     public static final int WORKSPACE_ALIGNMENT = 256;
 
-    /** A cuDNN handle on one plan's stream, and the plans of the shapes it has seen. */
-    private static final class Context implements LibraryContext {
-        final MemorySegment handle;
-        final Map<CudnnConvolution.PlanKey, ConvPlan> plans = new HashMap<>();
-
-        Context(MemorySegment handle) {
-            this.handle = handle;
-        }
+    public CudnnConvProvider() {
+        super(NAME, CudnnConvolution.FUNCTION);
     }
 
     @Override
-    public String libraryName() {
-        return NAME;
-    }
-
-    @Override
-    public boolean canHandle(TornadoXPUDevice device) {
-        return device instanceof TornadoNativeStreamSupport;
-    }
-
-    @Override
-    public LibraryContext createContext(TornadoXPUDevice device, long executionPlanId) {
-        long stream = ((TornadoNativeStreamSupport) device).getNativeStream(executionPlanId);
-        return new Context(CudnnConv.get().handleOnStream(stream, "execution plan " + executionPlanId));
+    LibraryContext createContext(long stream, long executionPlanId) {
+        return new CudnnContext<CudnnConvolution.PlanKey, ConvPlan>(stream, executionPlanId);
     }
 
     @Override
     public void prepare(LibraryTaskDescriptor descriptor, LibraryContext context) {
-        plan((Context) context, tuning(descriptor.getTuning()));
+        plan(context(context), tuning(descriptor.getTuning()));
     }
 
-    private static ConvPlan plan(Context context, CudnnConvolution t) {
-        ConvPlan plan = context.plans.get(t.planKey());
-        if (plan == null) {
-            plan = ConvPlan.create(CudnnConv.get(), context.handle, t);
-            context.plans.put(t.planKey(), plan);
+    private static ConvPlan plan(CudnnContext<CudnnConvolution.PlanKey, ConvPlan> context, CudnnConvolution t) {
+        return context.plan(t.planKey(), handle -> {
+            ConvPlan plan = ConvPlan.create(CudnnConv.get(), handle, t);
             PLANS.add(plan.describe());
-        }
-        return plan;
+            return plan;
+        });
     }
 
     @Override
-    public void dispatch(String functionName, LibraryInvocation invocation) {
-        if (!CudnnConvolution.FUNCTION.equals(functionName)) {
-            throw new IllegalArgumentException(NAME + " has no function " + functionName);
-        }
-        Context context = (Context) invocation.getContext();
+    void dispatch(LibraryInvocation invocation) {
+        CudnnContext<CudnnConvolution.PlanKey, ConvPlan> context = context(invocation.getContext());
         CudnnConvolution t = tuning(invocation.getTuning());
         // prepared before the capture: a lookup here (created now only where TornadoVM skipped prepare)
         ConvPlan plan = plan(context, t);
@@ -116,7 +89,7 @@ public final class CudnnConvProvider implements TornadoLibraryProvider {
                 + CudnnConvolution.alignment(workspace) + " bytes";
         DISPATCHES.incrementAndGet();
         DISPATCHED.add(what);
-        MemorySegment h = context.handle;
+        MemorySegment h = context.handle();
         MemorySegment ws = MemorySegment.ofAddress(workspace);
         if (plan.fused()) {
             cudnn.call("cudnnConvolutionBiasActivationForward", what, h, ONE, plan.x(), MemorySegment.ofAddress(x), plan.w(),
@@ -137,7 +110,7 @@ public final class CudnnConvProvider implements TornadoLibraryProvider {
                             + CudnnConvolution.GRAPH_OPERAND_ALIGNMENT + " bytes its graph-API plan declares");
                 }
             }
-            (inPlace ? plan.graphAccumulate() : plan.graph()).execute(cudnn, h, x, w, y, workspace, what);
+            (inPlace ? plan.graphAccumulate() : plan.graph()).execute(cudnn, h, workspace, what, x, w, y);
         } else {
             cudnn.call("cudnnConvolutionForward", what, h, ONE, plan.x(), MemorySegment.ofAddress(x), plan.w(), MemorySegment.ofAddress(w),
                     plan.conv(), plan.algorithm(), ws, t.workspaceBytes(), inPlace ? ONE : ZERO, plan.y(), MemorySegment.ofAddress(y));
@@ -178,6 +151,11 @@ public final class CudnnConvProvider implements TornadoLibraryProvider {
         return a < b + bytes && b < a + bytes;
     }
 
+    @SuppressWarnings("unchecked")
+    private static CudnnContext<CudnnConvolution.PlanKey, ConvPlan> context(LibraryContext context) {
+        return (CudnnContext<CudnnConvolution.PlanKey, ConvPlan>) context;
+    }
+
     private static CudnnConvolution tuning(Object tuning) {
         if (tuning instanceof CudnnConvolution c) {
             return c;
@@ -187,13 +165,7 @@ public final class CudnnConvProvider implements TornadoLibraryProvider {
 
     @Override
     public void destroyContext(LibraryContext context) {
-        Context c = (Context) context;
-        CudnnConv cudnn = CudnnConv.get();
-        for (ConvPlan p : c.plans.values()) {
-            p.destroy(cudnn);
-        }
-        c.plans.clear();
-        cudnn.call("cudnnDestroy", "the handle of a finished execution plan", c.handle);
+        context(context).destroy((cudnn, p) -> p.destroy(cudnn));
     }
 
     /** Reads entry {@code i} of cudnnGetConvolutionForwardAlgorithm_v7's results. */

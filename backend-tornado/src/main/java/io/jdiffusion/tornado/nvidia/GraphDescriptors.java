@@ -70,30 +70,29 @@ record GraphDescriptors(CudnnConv cudnn, Arena a, String what, List<MemorySegmen
 
     /** An F16 device tensor with unique id {@code uid}, declared {@link CudnnConvolution#GRAPH_OPERAND_ALIGNMENT}-byte aligned. */
     MemorySegment halfTensor(long uid, long[] dims, long[] strides) {
-        MemorySegment t = create(TENSOR_DESCRIPTOR);
-        setInts(t, TENSOR_DATA_TYPE, TYPE_DATA_TYPE, CudnnConv.DATA_HALF);
-        setLongs(t, TENSOR_DIMENSIONS, dims);
-        setLongs(t, TENSOR_STRIDES, strides);
-        setLongs(t, TENSOR_UNIQUE_ID, uid);
-        setLongs(t, TENSOR_BYTE_ALIGNMENT, CudnnConvolution.GRAPH_OPERAND_ALIGNMENT);
-        finalize(t);
-        return t;
+        return tensor(uid, CudnnConv.DATA_HALF, dims, strides, CudnnConvolution.GRAPH_OPERAND_ALIGNMENT, false);
     }
 
     /**
-     * A scalar F32 passed by value: its variant-pack pointer is a host address holding the value, read when the plan
-     * is executed.
+     * A scalar F32 of {@code rank} dimensions of 1, passed by value: its variant-pack pointer is a host address holding
+     * the value, read when the plan is executed.
      */
     MemorySegment floatScalarByValue(long uid, int rank) {
         long[] ones = new long[rank];
         Arrays.fill(ones, 1);
+        return tensor(uid, CudnnConv.DATA_FLOAT, ones, ones, Float.BYTES, true);
+    }
+
+    private MemorySegment tensor(long uid, int dataType, long[] dims, long[] strides, long alignment, boolean byValue) {
         MemorySegment t = create(TENSOR_DESCRIPTOR);
-        setInts(t, TENSOR_DATA_TYPE, TYPE_DATA_TYPE, CudnnConv.DATA_FLOAT);
-        setLongs(t, TENSOR_DIMENSIONS, ones);
-        setLongs(t, TENSOR_STRIDES, ones);
+        setInts(t, TENSOR_DATA_TYPE, TYPE_DATA_TYPE, dataType);
+        setLongs(t, TENSOR_DIMENSIONS, dims);
+        setLongs(t, TENSOR_STRIDES, strides);
         setLongs(t, TENSOR_UNIQUE_ID, uid);
-        setLongs(t, TENSOR_BYTE_ALIGNMENT, Float.BYTES);
-        setBoolean(t, TENSOR_IS_BY_VALUE, true);
+        setLongs(t, TENSOR_BYTE_ALIGNMENT, alignment);
+        if (byValue) {
+            setBoolean(t, TENSOR_IS_BY_VALUE, true);
+        }
         finalize(t);
         return t;
     }

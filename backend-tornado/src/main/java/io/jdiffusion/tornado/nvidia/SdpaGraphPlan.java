@@ -14,8 +14,10 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * <p>Why: TornadoVM's cuDNN binding takes whole arrays in [batch, heads, sequence, d] order, so each attention
  * copied Q, K and V into that layout and O back: about 1 ms of a 512x512 UNet call's 18.4 ms on an H200 (Nsight
  * Compute, docs/PERFORMANCE.md), and four more launches.
+ *
+ * @param scale the scale in host memory, for as long as the plan lives: cuDNN reads a by-value scalar from its pointer
  */
-final class SdpaGraphPlan {
+record SdpaGraphPlan(GraphExecutionPlan plan, MemorySegment scale) {
     // cudnn_graph.h (cuDNN 9.13): cudnnBackendDescriptorType_t, cudnnBackendAttributeName_t
     private static final int OPERATION_SDPA_FWD_DESCRIPTOR = 41;
     private static final int SDPA_FWD_QDESC = 2800;
@@ -25,15 +27,6 @@ final class SdpaGraphPlan {
     private static final int SDPA_FWD_SCALEDESC = 2805;
     /** The operands' unique ids in the graph and in every variant pack, in this order; the scale is passed by value. */
     private static final long[] UIDS = {'q', 'k', 'v', 'o', 's'};
-
-    private final GraphExecutionPlan plan;
-    /** The scale, in host memory for as long as the plan lives: cuDNN reads a by-value scalar from its pointer. */
-    private final MemorySegment scale;
-
-    private SdpaGraphPlan(GraphExecutionPlan plan, MemorySegment scale) {
-        this.plan = plan;
-        this.scale = scale;
-    }
 
     /** The plan for {@code s} on {@code handle}; fails, naming what cuDNN refused, where no engine qualifies. */
     static SdpaGraphPlan create(CudnnConv cudnn, MemorySegment handle, SdpaShape s, long workspaceLimit) {
@@ -56,20 +49,8 @@ final class SdpaGraphPlan {
         return new SdpaGraphPlan(plan, Arena.ofAuto().allocateFrom(JAVA_FLOAT, s.scale()));
     }
 
-    /** Enqueues the attention on q, k, v, o (device addresses) with {@code workspace} (at least {@link #workspaceBytes}). */
+    /** Enqueues the attention on q, k, v, o (device addresses) with {@code workspace} (at least the plan's {@link GraphExecutionPlan#workspaceBytes}). */
     void execute(CudnnConv cudnn, MemorySegment handle, long q, long k, long v, long o, long workspace, String what) {
         plan.execute(cudnn, handle, workspace, what, q, k, v, o, scale.address());
-    }
-
-    long workspaceBytes() {
-        return plan.workspaceBytes();
-    }
-
-    String engine() {
-        return plan.engine();
-    }
-
-    void destroy(CudnnConv cudnn) {
-        plan.destroy(cudnn);
     }
 }

@@ -3,18 +3,13 @@ package io.jdiffusion.tornado.nvidia;
 import org.junit.jupiter.api.Test;
 import uk.ac.manchester.tornado.api.common.Access;
 import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
-import uk.ac.manchester.tornado.runtime.library.spi.TornadoLibraryProvider;
-
-import java.util.ArrayList;
-import java.util.List;
-import java.util.ServiceLoader;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Host-side (no GPU, no cuDNN): how an attention's [batch, sequence, heads x d] operands are described to cuDNN's
- * SDPA operation, the shapes it refuses, the library task's arguments and tuning, and the provider's registration.
+ * SDPA operation, the shapes it refuses, and the library task's arguments and tuning (the provider's registration: {@link CudnnConvTuningTest}).
  */
 class CudnnAttentionTuningTest {
     @Test
@@ -53,14 +48,5 @@ class CudnnAttentionTuningTest {
         assertThat(d.getTuning()).isSameAs(t);
         assertThat(t.planKey()).isEqualTo(new CudnnAttention(shape, t.q(), t.k(), t.v(), new CudnnConvolution.Operand(0, 8), 1, 1 << 20).planKey());
         assertThatThrownBy(() -> new CudnnAttention(shape, t.q(), t.k(), null, t.o(), 1, 0)).hasMessageContaining("q, k, v, o");
-    }
-
-    @Test
-    void theProviderIsFoundByTornadoVM() {
-        List<String> names = new ArrayList<>();
-        for (TornadoLibraryProvider p : ServiceLoader.load(TornadoLibraryProvider.class, TornadoLibraryProvider.class.getClassLoader())) {
-            names.add(p.libraryName());
-        }
-        assertThat(names).contains(CudnnAttentionProvider.NAME);
     }
 }
