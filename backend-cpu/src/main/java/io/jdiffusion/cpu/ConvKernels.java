@@ -57,17 +57,40 @@ final class ConvKernels {
         return tile != null ? WinogradConv.compile(op, g, tile, ctx) : im2col(op, g, ctx);
     }
 
+    /**
+     * A convolution's weights as the packed GEMM A operand [Cout, Cin*kh*kw] (packed once where they are a constant,
+     * else at every run), its bias and its residual, for a run's buffers.
+     */
+    record Weights(Op.Conv2d op, Geometry g, PackedWeights fixed, float[] fixedBias) {
+        static Weights of(Op.Conv2d op, Geometry g, CompileContext ctx) {
+            int depth = g.depth();
+            PackedWeights fixed = op.weight().kind() != Value.Kind.CONSTANT ? null
+                    : ctx.weights(op.weight(), WeightForm.Kind.CONV_A, g.cout(), depth, false, Packing.sizeA(g.cout(), depth),
+                            dst -> Packing.packAFromWeights(op.weight().constant(), g.cout(), depth, dst));
+            return new Weights(op, g, fixed, ctx.constantFloats(op.bias()));
+        }
+
+        PackedWeights a(MemorySegment[] buffers) {
+            return fixed != null ? fixed
+                    : Packing.packAFromWeights(Tensor.view(buffers[op.weight().id()], op.weight().shape(), DType.F32), g.cout(),
+                    g.depth(), PackedWeights.ofArray(new float[Math.toIntExact(Packing.sizeA(g.cout(), g.depth()))]));
+        }
+
+        float[] bias(MemorySegment[] buffers) {
+            return op.bias() == null ? null : fixedBias != null ? fixedBias
+                    : Packing.toArray(buffers[op.bias().id()], op.bias().shape().size(0));
+        }
+
+        MemorySegment residual(MemorySegment[] buffers) {
+            return op.residual() == null ? null : buffers[op.residual().id()];
+        }
+    }
+
     /** The im2col (or direct 1x1) GEMM path; works for every kernel size, stride and padding. */
     static Kernel im2col(Op.Conv2d op, Geometry g, CompileContext ctx) {
         int depth = g.depth();
-        PackedWeights packedWeights = op.weight().kind() != Value.Kind.CONSTANT ? null
-                : ctx.weights(op.weight(), WeightForm.Kind.CONV_A, g.cout(), depth, false, Packing.sizeA(g.cout(), depth),
-                        dst -> Packing.packAFromWeights(op.weight().constant(), g.cout(), depth, dst));
-        int x = op.x().id(), w = op.weight().id(), out = op.out().id();
-        int bias = op.bias() == null ? -1 : op.bias().id();
-        int biasLength = op.bias() == null ? 0 : op.bias().shape().size(0);
-        float[] fixedBias = ctx.constantFloats(op.bias());
-        int residual = op.residual() == null ? -1 : op.residual().id();
+        Weights weights = Weights.of(op, g, ctx);
+        int x = op.x().id(), out = op.out().id();
         WorkerPool pool = ctx.pool;
         Workspace ws = ctx.workspace;
         int pixels = g.ho() * g.wo();
@@ -84,13 +107,18 @@ final class ConvKernels {
         int chunkPanels = (int) Math.max(1, Math.min(allPanels, ctx.options.winogradChunkFloats() / ((long) depth * NR)));
         long imageIn = (long) g.cin() * g.h() * g.w();
         long imageOut = (long) g.cout() * pixels;
+        boolean packInTasks = perPanel == 1 && packsBInTasks(depth, allPanels, pool.threads());
         return buffers -> {
-            PackedWeights a = packedWeights != null ? packedWeights
-                    : Packing.packAFromWeights(Tensor.view(buffers[w], op.weight().shape(), DType.F32), g.cout(), depth,
-                    PackedWeights.ofArray(new float[Math.toIntExact(Packing.sizeA(g.cout(), depth))]));
+            PackedWeights a = weights.a(buffers);
+            float[] biasArr = weights.bias(buffers);
+            MemorySegment resSeg = weights.residual(buffers);
+            if (packInTasks) {
+                MemorySegment xs = buffers[x];
+                Gemm.multiply(a, g.cout(), (first, end, dst) -> packImages(xs, imageIn, g, first, end, dst, null),
+                        allPanels, allPanels * NR, depth, GemmOutput.ofImages(buffers[out], pixels, imageOut, 0, biasArr, resSeg), pool);
+                return;
+            }
             float[] b = ws.get(Workspace.Slot.PACK_B, (long) chunkPanels * depth * NR);
-            float[] biasArr = bias < 0 ? null : fixedBias != null ? fixedBias : Packing.toArray(buffers[bias], biasLength);
-            MemorySegment resSeg = residual < 0 ? null : buffers[residual];
             for (int q0 = 0; q0 < allPanels; q0 += chunkPanels) {
                 int q1 = Math.min(allPanels, q0 + chunkPanels);
                 if (perPanel > 1) {
@@ -102,22 +130,52 @@ final class ConvKernels {
                     Gemm.multiply(a, 0, g.cout(), b, 0, q1 - q0, (q1 - q0) * NR, depth, target, pool);
                     continue;
                 }
-                for (int n = q0 / panels; n < g.batch() && n * panels < q1; n++) {
-                    // this image's panels [p0, p1) within the chunk, packed from B panel q = n * panels + p
-                    int p0 = Math.max(q0, n * panels) - n * panels, p1 = Math.min(q1, (n + 1) * panels) - n * panels;
-                    int dst = (n * panels + p0 - q0) * depth * NR;
-                    if (g.pointwise()) {
-                        int col0 = p0 * NR;
-                        Packing.packBRows(buffers[x], n * imageIn + col0, g.cin(), Math.min(pixels, p1 * NR) - col0, pixels,
-                                b, dst, pool);
-                    } else {
-                        packIm2col(buffers[x], n * imageIn, g, p0, p1, b, dst, pool);
-                    }
-                }
+                packImages(buffers[x], imageIn, g, q0, q1, b, pool);
                 GemmOutput target = GemmOutput.ofImages(buffers[out], pixels, imageOut, q0, biasArr, resSeg);
                 Gemm.multiply(a, 0, g.cout(), b, 0, q1 - q0, (q1 - q0) * NR, depth, target, pool);
             }
         };
+    }
+
+    /**
+     * Whether a GEMM's tasks pack their own blocks of B ({@link Gemm#multiply(PackedWeights, int, Gemm.PanelSource, int,
+     * int, int, GemmOutput, WorkerPool)}) rather than all threads packing a chunk of B before the multiply. Those tasks
+     * split only B, and each reads all of A once per block it packs: every thread needs a full block, and a block must
+     * span two panels or more, so each weight read serves 64 columns or more (at one panel the deepest layers, 8x8 at
+     * 2560 channels, would read their weights from memory for every 32 columns). The deep layers of one panel's block
+     * and small batches of small images keep the chunked path, where the threads share one packed B and split A.
+     */
+    static boolean packsBInTasks(int k, int bPanels, int threads) {
+        int block = Gemm.bBlockPanels(k);
+        return block >= 2 && bPanels >= threads * block;
+    }
+
+    /**
+     * B panels [q0, q1) of the batch's images (each image padded to whole panels, panel q of the batch being panel
+     * q % panels of image q / panels) into dst from offset 0: the image rows of a 1x1 convolution, else its im2col.
+     * Spread over the pool's threads, or in the calling thread where {@code pool} is null (a GEMM task's own block).
+     */
+    private static void packImages(MemorySegment x, long imageIn, Geometry g, int q0, int q1, float[] dst, WorkerPool pool) {
+        int pixels = g.ho() * g.wo();
+        int panels = Gemm.panelsB(pixels);
+        for (int n = q0 / panels; n < g.batch() && n * panels < q1; n++) {
+            // this image's panels [p0, p1) within [q0, q1)
+            int p0 = Math.max(q0, n * panels) - n * panels, p1 = Math.min(q1, (n + 1) * panels) - n * panels;
+            int at = (n * panels + p0 - q0) * g.depth() * NR;
+            long base = n * imageIn;
+            if (g.pointwise()) {
+                int col0 = p0 * NR, cols = Math.min(pixels, p1 * NR) - col0;
+                if (pool == null) {
+                    Packing.packBRows(x, base + col0, g.cin(), cols, pixels, 0, p1 - p0, dst, at);
+                } else {
+                    Packing.packBRows(x, base + col0, g.cin(), cols, pixels, dst, at, pool);
+                }
+            } else if (pool == null) {
+                packIm2col(x, base, g, p0, p1, dst, at);
+            } else {
+                packIm2col(x, base, g, p0, p1, dst, at, pool);
+            }
+        }
     }
 
     /**
@@ -169,62 +227,67 @@ final class ConvKernels {
      */
     static void packIm2col(MemorySegment x, long base, Geometry g, int firstPanel, int endPanel, float[] dst, int dstOffset,
                            WorkerPool pool) {
+        int panelSize = g.depth() * NR;
+        pool.forRange(endPanel - firstPanel, 4, (from, to) -> packIm2col(x, base, g, firstPanel + (int) from, firstPanel + (int) to,
+                dst, dstOffset + (int) from * panelSize));
+    }
+
+    /** The same in the calling thread (a GEMM task packing its own block of B). */
+    static void packIm2col(MemorySegment x, long base, Geometry g, int firstPanel, int endPanel, float[] dst, int dstOffset) {
         int pixels = g.ho() * g.wo();
         int depth = g.depth();
         int s = g.stride(), top = g.pad().top(), left = g.pad().left();
         int h = g.h(), w = g.w(), wo = g.wo();
-        pool.forRange(endPanel - firstPanel, 4, (from, to) -> {
-            int[] run = RUNS.ints(4 * NR);
-            for (int p = (int) from; p < to; p++) {
-                int c0 = (firstPanel + p) * NR;
-                int cols = Math.min(NR, pixels - c0);
-                int runs = 0;
-                for (int j = 0; j < cols; runs++) {
-                    int pix = c0 + j, ox = pix % wo, length = Math.min(cols - j, wo - ox);
-                    run[4 * runs] = j;
-                    run[4 * runs + 1] = pix / wo;
-                    run[4 * runs + 2] = ox;
-                    run[4 * runs + 3] = length;
-                    j += length;
-                }
-                int d = dstOffset + p * depth * NR;
-                for (int ci = 0; ci < g.cin(); ci++) {
-                    long plane = base + (long) ci * h * w;
-                    for (int ky = 0; ky < g.kh(); ky++) {
-                        for (int kx = 0; kx < g.kw(); kx++, d += NR) {
-                            for (int r = 0; r < runs; r++) {
-                                int o = d + run[4 * r], len = run[4 * r + 3];
-                                int iy = run[4 * r + 1] * s + ky - top;
-                                if (iy < 0 || iy >= h) {
+        int[] run = RUNS.ints(4 * NR);
+        for (int p = 0; p < endPanel - firstPanel; p++) {
+            int c0 = (firstPanel + p) * NR;
+            int cols = Math.min(NR, pixels - c0);
+            int runs = 0;
+            for (int j = 0; j < cols; runs++) {
+                int pix = c0 + j, ox = pix % wo, length = Math.min(cols - j, wo - ox);
+                run[4 * runs] = j;
+                run[4 * runs + 1] = pix / wo;
+                run[4 * runs + 2] = ox;
+                run[4 * runs + 3] = length;
+                j += length;
+            }
+            int d = dstOffset + p * depth * NR;
+            for (int ci = 0; ci < g.cin(); ci++) {
+                long plane = base + (long) ci * h * w;
+                for (int ky = 0; ky < g.kh(); ky++) {
+                    for (int kx = 0; kx < g.kw(); kx++, d += NR) {
+                        for (int r = 0; r < runs; r++) {
+                            int o = d + run[4 * r], len = run[4 * r + 3];
+                            int iy = run[4 * r + 1] * s + ky - top;
+                            if (iy < 0 || iy >= h) {
+                                Arrays.fill(dst, o, o + len, 0f);
+                                continue;
+                            }
+                            long row = plane + (long) iy * w;
+                            int ix0 = run[4 * r + 2] * s + kx - left;
+                            if (s == 1 && len == NR && ix0 >= 0 && ix0 + NR <= w) {
+                                copyPanelRow(x, row + ix0, dst, o); // a whole panel inside the image
+                            } else if (s == 1) {
+                                int lo = Math.max(0, -ix0), hi = Math.min(len, w - ix0);
+                                if (hi <= lo) {
                                     Arrays.fill(dst, o, o + len, 0f);
                                     continue;
                                 }
-                                long row = plane + (long) iy * w;
-                                int ix0 = run[4 * r + 2] * s + kx - left;
-                                if (s == 1 && len == NR && ix0 >= 0 && ix0 + NR <= w) {
-                                    copyPanelRow(x, row + ix0, dst, o); // a whole panel inside the image
-                                } else if (s == 1) {
-                                    int lo = Math.max(0, -ix0), hi = Math.min(len, w - ix0);
-                                    if (hi <= lo) {
-                                        Arrays.fill(dst, o, o + len, 0f);
-                                        continue;
-                                    }
-                                    Arrays.fill(dst, o, o + lo, 0f);
-                                    MemorySegment.copy(x, FLOAT, 4 * (row + ix0 + lo), dst, o + lo, hi - lo);
-                                    Arrays.fill(dst, o + hi, o + len, 0f);
-                                } else {
-                                    for (int e = 0, ix = ix0; e < len; e++, ix += s) {
-                                        dst[o + e] = ix >= 0 && ix < w ? x.getAtIndex(FLOAT, row + ix) : 0f;
-                                    }
+                                Arrays.fill(dst, o, o + lo, 0f);
+                                MemorySegment.copy(x, FLOAT, 4 * (row + ix0 + lo), dst, o + lo, hi - lo);
+                                Arrays.fill(dst, o + hi, o + len, 0f);
+                            } else {
+                                for (int e = 0, ix = ix0; e < len; e++, ix += s) {
+                                    dst[o + e] = ix >= 0 && ix < w ? x.getAtIndex(FLOAT, row + ix) : 0f;
                                 }
                             }
-                            if (cols < NR) {
-                                Arrays.fill(dst, d + cols, d + NR, 0f);
-                            }
+                        }
+                        if (cols < NR) {
+                            Arrays.fill(dst, d + cols, d + NR, 0f);
                         }
                     }
                 }
             }
-        });
+        }
     }
 }

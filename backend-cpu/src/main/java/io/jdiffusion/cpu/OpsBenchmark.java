@@ -170,11 +170,20 @@ public final class OpsBenchmark implements AutoCloseable {
                                 Padding.same(1))));
             }
         }
-        // The UNet's 1x1 convolutions at batch 2 (512x512 images: the transformers' projections in and out)
-        for (int[] s : new int[][] {{64, 320}, {32, 640}, {16, 1280}}) {
-            int hw = s[0], ch = s[1];
-            c.add(new Case("conv1x1", hw + "x" + hw + " " + ch + "->" + ch + " batch 2", "", 2.0 * 2 * ch * ch * hw * hw, Kernels.AUTO,
-                    g -> g.conv2d(input(g, "x", 2, ch, hw, hw), weight(g, ch, ch, 1, 1), weight(g, ch), null, 1, Padding.same(0))));
+        // The UNet's first and last layers at batch 2 (512x512 images): conv_in's 4 input channels and conv_out's 4
+        // output channels, fewer than a register tile's rows
+        for (int[] s : new int[][] {{4, 320}, {320, 4}}) {
+            int cin = s[0], cout = s[1];
+            c.add(new Case("conv3x3", "64x64 " + cin + "->" + cout + " batch 2", "", 2.0 * 2 * cout * cin * 9 * 64 * 64, Kernels.AUTO,
+                    g -> g.conv2d(input(g, "x", 2, cin, 64, 64), weight(g, cout, cin, 3, 3), weight(g, cout), null, 1, Padding.same(1))));
+        }
+        // The UNet's 1x1 convolutions at batch 2 (512x512 images: the transformers' projections in and out; the
+        // resnets' 320->640 and 640->1280 shortcuts)
+        for (int[] s : new int[][] {{64, 320, 320}, {32, 640, 640}, {16, 1280, 1280}, {8, 1280, 1280}, {32, 320, 640}, {16, 640, 1280}}) {
+            int hw = s[0], cin = s[1], cout = s[2];
+            c.add(new Case("conv1x1", hw + "x" + hw + " " + cin + "->" + cout + " batch 2", "", 2.0 * 2 * cout * cin * hw * hw,
+                    Kernels.AUTO, g -> g.conv2d(input(g, "x", 2, cin, hw, hw), weight(g, cout, cin, 1, 1), weight(g, cout), null, 1,
+                    Padding.same(0))));
         }
         // SD 1.5's attention at 64x64, 32x32 and 16x16 latents (512x512 images; 256x256 images run the last
         // two shapes' rows at a quarter of the tokens), SDXL's 4096-token level, the text encoder's causal layer.

@@ -135,30 +135,37 @@ final class Packing {
      */
     static void packBRows(MemorySegment x, long base, int k, int n, long rowStride, float[] dst, int dstOffset,
                           WorkerPool pool) {
-        int panels = Gemm.panelsB(n);
-        pool.forRange(panels, 4, (from, to) -> {
-            for (int p = (int) from; p < to; p++) {
-                int c0 = p * NR;
-                int cols = Math.min(NR, n - c0);
-                int pBase = dstOffset + p * k * NR;
-                if (cols == NR) {
-                    // a whole panel row is two vectors (at 512 bits): two loads and stores instead of a bulk copy call
-                    // per row, whose setup is most of the cost at 128 bytes (the 1x1 convolutions took 5-10% less)
-                    for (int kk = 0; kk < k; kk++) {
-                        long row = 4 * (base + kk * rowStride + c0);
-                        int d = pBase + kk * NR;
-                        for (int v = 0; v < NR; v += L) {
-                            FloatVector.fromMemorySegment(F, x, row + 4L * v, ORDER).intoArray(dst, d + v);
-                        }
-                    }
-                    continue;
-                }
+        pool.forRange(Gemm.panelsB(n), 4, (from, to) -> packBRows(x, base, k, n, rowStride, (int) from, (int) to, dst,
+                dstOffset + (int) from * k * NR));
+    }
+
+    /**
+     * Panels [first, end) of that B, in the calling thread, panel first at dst[dstOffset] (a GEMM task packing
+     * its own block of B).
+     */
+    static void packBRows(MemorySegment x, long base, int k, int n, long rowStride, int first, int end, float[] dst,
+                          int dstOffset) {
+        for (int p = first; p < end; p++) {
+            int c0 = p * NR;
+            int cols = Math.min(NR, n - c0);
+            int pBase = dstOffset + (p - first) * k * NR;
+            if (cols == NR) {
+                // a whole panel row is two vectors (at 512 bits): two loads and stores instead of a bulk copy call
+                // per row, whose setup is most of the cost at 128 bytes (the 1x1 convolutions took 5-10% less)
                 for (int kk = 0; kk < k; kk++) {
+                    long row = 4 * (base + kk * rowStride + c0);
                     int d = pBase + kk * NR;
-                    MemorySegment.copy(x, FLOAT, 4 * (base + kk * rowStride + c0), dst, d, cols);
-                    Arrays.fill(dst, d + cols, d + NR, 0f);
+                    for (int v = 0; v < NR; v += L) {
+                        FloatVector.fromMemorySegment(F, x, row + 4L * v, ORDER).intoArray(dst, d + v);
+                    }
                 }
+                continue;
             }
-        });
+            for (int kk = 0; kk < k; kk++) {
+                int d = pBase + kk * NR;
+                MemorySegment.copy(x, FLOAT, 4 * (base + kk * rowStride + c0), dst, d, cols);
+                Arrays.fill(dst, d + cols, d + NR, 0f);
+            }
+        }
     }
 }

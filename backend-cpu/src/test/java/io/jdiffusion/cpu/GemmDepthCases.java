@@ -36,7 +36,16 @@ final class GemmDepthCases {
                 transformed("conv3x3 s1 2x463x4x4 -> 24 +bias +residual f16 weights (depth 4167)",
                         b -> conv(b, DType.F16, 463, 4, 4, 24, 3)),
                 direct("conv1x1 2x4357x3x5 -> 30 +bias +residual (depth 4357)",
-                        b -> conv(b, DType.F32, 4357, 3, 5, 30, 1)));
+                        b -> conv(b, DType.F32, 4357, 3, 5, 30, 1)),
+                // B packed inside the GEMM's tasks (ConvKernels.packsBInTasks at 3 threads, every vector width; at 512
+                // bits blocks of 2 panels, one across the two images, and 5 A blocks with a partial panel): the 1x1
+                // and the im2col packer
+                direct("conv1x1 2x1000x12x13 -> 200 +bias +residual (B packed in tasks)",
+                        b -> conv(b, DType.F32, 1000, 12, 13, 200, 1)),
+                direct("conv1x1 2x1000x12x13 -> 200 +bias +residual f16 weights (B packed in tasks)",
+                        b -> conv(b, DType.F16, 1000, 12, 13, 200, 1)),
+                transformed("conv3x3 s1 2x7x50x50 -> 5 +bias +residual (im2col B packed in tasks)",
+                        b -> conv(b, DType.F32, 7, 50, 50, 5, 3)));
     }
 
     /** The shared cases and these. */
