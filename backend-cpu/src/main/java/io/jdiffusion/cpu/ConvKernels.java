@@ -54,7 +54,9 @@ final class ConvKernels {
     static Kernel compile(Op.Conv2d op, CompileContext ctx) {
         Geometry g = Geometry.of(op);
         WinogradTile tile = ctx.winograd.tile(op);
-        return tile != null ? WinogradConv.compile(op, g, tile, ctx) : im2col(op, g, ctx);
+        return tile != null ? WinogradConv.compile(op, g, tile, ctx)
+                : FewOutputsConv.applies(g) ? FewOutputsConv.compile(op, g, ctx)
+                : im2col(op, g, ctx);
     }
 
     /**

@@ -66,7 +66,11 @@ final class WinogradSelection {
         }
     }
 
-    /** The tile a layer of geometry {@code g} runs with under {@code algorithm}; {@code null}: im2col. */
+    /**
+     * The tile a layer of geometry {@code g} runs with under {@code algorithm}; {@code null}: im2col (or, under AUTO, the
+     * direct path of a layer with few output channels, {@link FewOutputsConv}, which Winograd would transform a whole
+     * input for).
+     */
     static WinogradTile choose(ConvAlgorithm algorithm, ConvKernels.Geometry g) {
         if (g.kh() != 3 || g.kw() != 3 || g.stride() != 1) {
             return null;
@@ -75,7 +79,7 @@ final class WinogradSelection {
             case IM2COL -> null;
             case WINOGRAD_F4 -> WinogradTile.F4;
             case WINOGRAD_F2 -> WinogradTile.F2;
-            case AUTO -> g.cin() < 8 ? null
+            case AUTO -> g.cin() < 8 || FewOutputsConv.applies(g) ? null
                     : WinogradTile.F4.tiles(g.ho(), g.wo()) >= MIN_TILES ? WinogradTile.F4
                     : WinogradTile.F2.tiles(g.ho(), g.wo()) >= MIN_TILES ? WinogradTile.F2
                     : null;

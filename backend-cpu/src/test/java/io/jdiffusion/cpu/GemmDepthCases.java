@@ -45,7 +45,15 @@ final class GemmDepthCases {
                 direct("conv1x1 2x1000x12x13 -> 200 +bias +residual f16 weights (B packed in tasks)",
                         b -> conv(b, DType.F16, 1000, 12, 13, 200, 1)),
                 transformed("conv3x3 s1 2x7x50x50 -> 5 +bias +residual (im2col B packed in tasks)",
-                        b -> conv(b, DType.F32, 7, 50, 50, 5, 3)));
+                        b -> conv(b, DType.F32, 7, 50, 50, 5, 3)),
+                // at most 4 output channels, stride 1: FewOutputsConv (rows of 37 pixels end in a partial tile at
+                // every vector width; 3 channels leave a tile row of padding)
+                transformed("conv3x3 s1 2x320x9x37 -> 4 +bias +residual (few outputs)",
+                        b -> conv(b, DType.F32, 320, 9, 37, 4, 3)),
+                transformed("conv3x3 s1 2x320x9x37 -> 3 +bias +residual f16 weights (few outputs)",
+                        b -> conv(b, DType.F16, 320, 9, 37, 3, 3)),
+                direct("conv1x1 2x40x5x7 -> 4 +bias +residual (few outputs)",
+                        b -> conv(b, DType.F32, 40, 5, 7, 4, 1)));
     }
 
     /** The shared cases and these. */
