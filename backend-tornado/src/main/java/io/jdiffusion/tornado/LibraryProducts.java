@@ -662,6 +662,7 @@ final class LibraryProducts implements OperatorPath {
     static void libraryTask(TaskGraph tasks, String id, LibraryTaskDescriptor d) {
         Object[] p = d.getParameters();
         switch (p.length) {
+            case 2 -> tasks.libraryTask(id, (a, b) -> d, p[0], p[1]);
             case 3 -> tasks.libraryTask(id, (a, b, c) -> d, p[0], p[1], p[2]);
             case 4 -> tasks.libraryTask(id, (a, b, c, f) -> d, p[0], p[1], p[2], p[3]);
             case 5 -> tasks.libraryTask(id, (a, b, c, f, g) -> d, p[0], p[1], p[2], p[3], p[4]);
