@@ -7,8 +7,12 @@ import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Shape;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.common.Access;
+import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 
 /**
  * Host-side: which F16 attentions cuDNN's fused kernel takes, and which of them run in place on the F16 arena
@@ -64,5 +68,22 @@ class CudnnAttentionsTest {
         assertThat(a.cost(causal).launches()).as("a mask: the binding").isEqualTo(5);
         assertThat(a.cost(outside).launches()).as("operands outside the F16 arena: the binding").isEqualTo(5);
         assertThat(a.has(self) && a.has(causal) && a.has(outside)).isTrue();
+    }
+
+    /** An in-place attention's task has two arrays (the F16 arena, the workspace); a convolution's up to six. */
+    @Test
+    void libraryTasksOfTwoToSixArraysAreAdded() {
+        for (int n = 2; n <= 6; n++) {
+            Object[] arrays = new Object[n];
+            Access[] access = new Access[n];
+            for (int i = 0; i < n; i++) {
+                arrays[i] = new float[1];
+                access[i] = Access.READ_WRITE;
+            }
+            LibraryTaskDescriptor d = new LibraryTaskDescriptor().withLibrary("test").withFunction("f").withParameters(arrays)
+                    .withAccess(access);
+            TaskGraph tasks = new TaskGraph("g" + n);
+            assertThatCode(() -> LibraryProducts.libraryTask(tasks, "t", d)).as("%d arrays", n).doesNotThrowAnyException();
+        }
     }
 }
