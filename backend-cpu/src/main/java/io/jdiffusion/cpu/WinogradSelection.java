@@ -67,9 +67,9 @@ final class WinogradSelection {
     }
 
     /**
-     * The tile a layer of geometry {@code g} runs with under {@code algorithm}; {@code null}: im2col (or, under AUTO, the
-     * direct path of a layer with few output channels, {@link FewOutputsConv}, which Winograd would transform a whole
-     * input for).
+     * The tile a layer of geometry {@code g} runs with under {@code algorithm}; {@code null}: not Winograd, so im2col,
+     * or {@link FewOutputsConv}'s direct path for a layer with few output channels whatever the algorithm
+     * ({@link ConvKernels#compile}). AUTO leaves those layers to it, as Winograd would transform a whole input for them.
      */
     static WinogradTile choose(ConvAlgorithm algorithm, ConvKernels.Geometry g) {
         if (g.kh() != 3 || g.kw() != 3 || g.stride() != 1) {

@@ -1,20 +1,14 @@
 package io.jdiffusion.tornado;
 
-import io.jdiffusion.backend.DeviceTensor;
-import io.jdiffusion.backend.Executable;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Activation;
-import io.jdiffusion.backend.testing.BackendOracle;
 import io.jdiffusion.backend.testing.ConformanceCase;
 import io.jdiffusion.backend.testing.ConformanceCases;
-import io.jdiffusion.backend.testing.PoisonedOutputs;
-import io.jdiffusion.backend.testing.Problem;
 import io.jdiffusion.backend.testing.TestRandom;
 import io.jdiffusion.backend.testing.Tolerances;
 import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Numerics;
-import io.jdiffusion.core.Tensor;
 import io.jdiffusion.backend.graph.Padding;
 import io.jdiffusion.tornado.nvidia.CublasLtProvider;
 import io.jdiffusion.tornado.nvidia.CudnnConvProvider;
@@ -134,44 +128,19 @@ class CublasLtProductTest extends TornadoBesideCpu {
      * cuDNN and no cuBLASLt product where {@code onCudnn}, else cuBLASLt and no cuDNN convolution.
      */
     private void checkGraph(ConformanceCase c, Precision precision, boolean staged, String name, boolean onCudnn) {
-        TestRandom random = TestRandom.fresh();
         double tolerance = precision == Precision.F16 ? F16_TOLERANCE : F32_TOLERANCE;
-        try (Problem p = c.build(random, staged)) {
-            List<double[]> expected = new BackendOracle(cpu).evaluate(p.graph(), p.inputs());
-            List<DeviceTensor> in = new ArrayList<>();
-            List<DeviceTensor> out = PoisonedOutputs.allocate(tornado, p.graph().outputs());
-            try (Executable exe = tornado.compile(p.graph(), precision)) {
-                assertThat(exe.precision()).as(name).isEqualTo(precision);
-                for (Tensor t : p.inputs()) {
-                    in.add(tornado.upload(t));
-                }
-                for (int run = 1; run <= 2; run++) {
-                    if (run == 2) {
-                        out.forEach(d -> PoisonedOutputs.poison(tornado, d));
-                    }
-                    long lt = CublasLtProvider.dispatches();
-                    long cudnn = CudnnConvProvider.dispatches();
-                    exe.run(in, out);
-                    if (run == 1) {
-                        long ltRan = CublasLtProvider.dispatches() - lt;
-                        long cudnnRan = CudnnConvProvider.dispatches() - cudnn;
-                        assertThat(onCudnn ? cudnnRan : ltRan).as("%s: %s dispatched", name, onCudnn ? "cuDNN convolutions" : "cuBLASLt products")
-                                .isPositive();
-                        assertThat(onCudnn ? ltRan : cudnnRan).as("%s: %s dispatched", name, onCudnn ? "cuBLASLt products" : "cuDNN convolutions")
-                                .isZero();
-                    }
-                    try (Tensor actual = tornado.download(out.getFirst())) {
-                        double err = Numerics.relativeL2(actual.toFloatArray(), expected.getFirst());
-                        System.out.printf(Locale.ROOT, "cublaslt %-90s run %d relL2 %.3e (tolerance %.0e)%n", name, run, err, tolerance);
-                        assertThat(err).as("%s, run %d: relative L2 error against backend-cpu; %s", name, run, random)
-                                .isLessThanOrEqualTo(tolerance);
-                    }
-                }
-            } finally {
-                in.forEach(DeviceTensor::close);
-                out.forEach(DeviceTensor::close);
-            }
-        }
+        checkTwoRuns(c, precision, tolerance, staged, "cublaslt", () -> {
+            long lt = CublasLtProvider.dispatches();
+            long cudnn = CudnnConvProvider.dispatches();
+            return () -> {
+                long ltRan = CublasLtProvider.dispatches() - lt;
+                long cudnnRan = CudnnConvProvider.dispatches() - cudnn;
+                assertThat(onCudnn ? cudnnRan : ltRan).as("%s: %s dispatched", name, onCudnn ? "cuDNN convolutions" : "cuBLASLt products")
+                        .isPositive();
+                assertThat(onCudnn ? ltRan : cudnnRan).as("%s: %s dispatched", name, onCudnn ? "cuBLASLt products" : "cuDNN convolutions")
+                        .isZero();
+            };
+        });
     }
 
     @TestFactory

@@ -57,12 +57,7 @@ public final class CudnnAttentionProvider extends StreamLibraryProvider {
         long o = t.o().address(invocation.getDevicePointer(t.o().argument()), bytes);
         long workspace = CudnnConvProvider.alignedWorkspace(invocation.getDevicePointer(t.workspace()));
         String what = t.shape() + ", " + plan.plan().engine();
-        for (long operand : new long[]{q, k, v, o}) {
-            if (CudnnConvolution.alignment(operand) < CudnnConvolution.GRAPH_OPERAND_ALIGNMENT) {
-                throw new IllegalStateException("an operand of " + what + " is less aligned than the "
-                        + CudnnConvolution.GRAPH_OPERAND_ALIGNMENT + " bytes its graph-API plan declares");
-            }
-        }
+        GraphExecutionPlan.requireDeclaredAlignment(what, q, k, v, o);
         DISPATCHES.incrementAndGet();
         plan.execute(CudnnConv.get(), context.handle(), q, k, v, o, workspace, what);
     }

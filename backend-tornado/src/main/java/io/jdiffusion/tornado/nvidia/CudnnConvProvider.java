@@ -104,12 +104,7 @@ public final class CudnnConvProvider extends StreamLibraryProvider {
         }
         // y = conv(x) (+ y where the residual is y itself)
         if (plan.graph() != null) {
-            for (long operand : new long[]{x, w, y}) {
-                if (CudnnConvolution.alignment(operand) < CudnnConvolution.GRAPH_OPERAND_ALIGNMENT) {
-                    throw new IllegalStateException("an operand of " + what + " is less aligned than the "
-                            + CudnnConvolution.GRAPH_OPERAND_ALIGNMENT + " bytes its graph-API plan declares");
-                }
-            }
+            GraphExecutionPlan.requireDeclaredAlignment(what, x, w, y);
             (inPlace ? plan.graphAccumulate() : plan.graph()).execute(cudnn, h, workspace, what, x, w, y);
         } else {
             cudnn.call("cudnnConvolutionForward", what, h, ONE, plan.x(), MemorySegment.ofAddress(x), plan.w(), MemorySegment.ofAddress(w),

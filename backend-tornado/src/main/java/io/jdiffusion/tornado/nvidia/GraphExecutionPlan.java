@@ -150,6 +150,20 @@ final class GraphExecutionPlan {
         return null;
     }
 
+    /**
+     * Fails, naming {@code what}, where a device operand is less aligned than the
+     * {@link CudnnConvolution#GRAPH_OPERAND_ALIGNMENT} bytes its tensor declares ({@link GraphDescriptors#halfTensor}):
+     * an engine chosen for that alignment could fault on it.
+     */
+    static void requireDeclaredAlignment(String what, long... deviceOperands) {
+        for (long operand : deviceOperands) {
+            if (CudnnConvolution.alignment(operand) < CudnnConvolution.GRAPH_OPERAND_ALIGNMENT) {
+                throw new IllegalStateException("an operand of " + what + " is less aligned than the "
+                        + CudnnConvolution.GRAPH_OPERAND_ALIGNMENT + " bytes its graph-API plan declares");
+            }
+        }
+    }
+
     /** Whether an engine's numerical notes rule it out: F16 inputs must not be narrowed further, nor sums kept in F16. */
     static boolean excluded(int[] notes) {
         for (int n : notes) {
