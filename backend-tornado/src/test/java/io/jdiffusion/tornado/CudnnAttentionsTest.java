@@ -44,7 +44,8 @@ class CudnnAttentionsTest {
     }
 
     @Test
-    void byDefaultEveryAttentionIsStagedForTheBinding() {
+    void withTheSettingOffEveryAttentionIsStagedForTheBinding() {
+        System.setProperty(TornadoSettings.CUDNN_ATTENTION_GRAPH, "false");
         CudnnAttentions a = new CudnnAttentions();
         Op.Attention self = attention(1024, 1024, 8, 40, false);
         a.take(self, true);
@@ -54,8 +55,7 @@ class CudnnAttentionsTest {
     }
 
     @Test
-    void withTheSettingUnmaskedAttentionOnTheHalfArenaIsOneTaskInPlace() {
-        System.setProperty(TornadoSettings.CUDNN_ATTENTION_GRAPH, "true");
+    void byDefaultUnmaskedAttentionOnTheHalfArenaIsOneTaskInPlace() {
         CudnnAttentions a = new CudnnAttentions();
         Op.Attention self = attention(1024, 1024, 8, 40, false);
         Op.Attention causal = attention(77, 77, 12, 64, true);

@@ -51,8 +51,8 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.groupNormSlice()).isEqualTo(NormKernels.DEFAULT_SLICE);
         assertThat(TornadoSettings.operandAlignment()).isEqualTo(16);
         assertThat(TornadoSettings.cudnnFilterNhwc()).isFalse();
-        assertThat(TornadoSettings.cudnnGraph()).isFalse();
-        assertThat(TornadoSettings.cudnnAttentionGraph()).isFalse();
+        assertThat(TornadoSettings.cudnnGraph()).isTrue();
+        assertThat(TornadoSettings.cudnnAttentionGraph()).isTrue();
     }
 
     @Test
@@ -69,7 +69,7 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.OPERAND_ALIGNMENT, "256");
         System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "true");
         System.setProperty(TornadoSettings.CUDNN_GRAPH, "true");
-        System.setProperty(TornadoSettings.CUDNN_ATTENTION_GRAPH, "TRUE");
+        System.setProperty(TornadoSettings.CUDNN_ATTENTION_GRAPH, "FALSE");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -82,7 +82,13 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.operandAlignment()).isEqualTo(256);
         assertThat(TornadoSettings.cudnnFilterNhwc()).isTrue();
         assertThat(TornadoSettings.cudnnGraph()).isTrue();
-        assertThat(TornadoSettings.cudnnAttentionGraph()).isTrue();
+        assertThat(TornadoSettings.cudnnAttentionGraph()).isFalse();
+        System.setProperty(TornadoSettings.CUDNN_GRAPH, "false");
+        System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "false");
+        assertThat(TornadoSettings.cudnnGraph()).isFalse();
+        System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "true");
+        assertThatThrownBy(TornadoSettings::cudnnFilterNhwc).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(TornadoSettings.CUDNN_GRAPH + "=true");
         System.setProperty(TornadoSettings.DEVICE, "2");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(2, 0));
     }
