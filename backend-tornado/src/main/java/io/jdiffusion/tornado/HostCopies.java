@@ -60,20 +60,35 @@ final class HostCopies {
             throw new IllegalArgumentException("a convolution filter is [k, c, r, s], got " + filter.shape());
         }
         int k = filter.shape().size(0), c = filter.shape().size(1), r = filter.shape().size(2), s = filter.shape().size(3);
+        int taps = r * s;
         HalfFloatArray dst = arrays.halves(Math.toIntExact(filter.elementCount()));
         MemorySegment d = dst.getSegment();
-        long i = 0;
+        // One output channel at a time through two short arrays, its F16 values copied as they are: an element-wise
+        // walk (a dtype dispatch, a conversion and a strided store per element) took about 4.6 s of the SD 1.5
+        // UNet's preparation on an H100's host.
+        short[] crs = new short[c * taps];
+        short[] rsc = new short[c * taps];
         for (int ko = 0; ko < k; ko++) {
+            halves(filter, (long) ko * crs.length, crs);
             for (int ci = 0; ci < c; ci++) {
-                for (int ri = 0; ri < r; ri++) {
-                    for (int si = 0; si < s; si++, i++) {
-                        long at = (((long) ko * r + ri) * s + si) * c + ci;
-                        d.set(SHORT, at * Short.BYTES, HalfFloats.floatToF16(filter.getFloat(i)));
-                    }
+                for (int t = 0; t < taps; t++) {
+                    rsc[t * c + ci] = crs[ci * taps + t];
                 }
             }
+            MemorySegment.copy(rsc, 0, d, SHORT, (long) ko * rsc.length * Short.BYTES, rsc.length);
         }
         return dst;
+    }
+
+    /** {@code dst.length} elements of {@code src} from element {@code first}, as F16 (an F16 tensor's copied as they are). */
+    private static void halves(Tensor src, long first, short[] dst) {
+        if (src.dtype() == DType.F16) {
+            MemorySegment.copy(src.segment(), SHORT, first * Short.BYTES, dst, 0, dst.length);
+            return;
+        }
+        for (int i = 0; i < dst.length; i++) {
+            dst[i] = HalfFloats.floatToF16(src.getFloat(first + i));
+        }
     }
 
     /** The element count of {@code src}, which must be a floating-point tensor. */

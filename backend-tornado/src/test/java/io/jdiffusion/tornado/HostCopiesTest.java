@@ -42,7 +42,7 @@ class HostCopiesTest {
         for (int i = 0; i < values.length; i++) {
             values[i] = i * 0.5f - 7;
         }
-        for (DType type : new DType[]{DType.F32, DType.F16}) {
+        for (DType type : new DType[]{DType.F32, DType.F16, DType.BF16}) {
             try (Tensor filter = Tensor.ofFloats(Shape.of(k, c, r, s), values).to(type)) {
                 HalfFloatArray krsc = HostCopies.krscHalves(filter, new DeviceArrays());
                 assertThat(krsc.getSize()).isEqualTo(values.length);
