@@ -18,6 +18,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 
 /**
  * F16 attention on cuDNN's fused flash attention, on the CUDA backend with the NVIDIA libraries, one of two ways:
@@ -30,6 +31,9 @@ import java.util.Set;
  * Heads of one size for queries and values, a multiple of 8, at most {@link SdpaShape#MAX_HEAD}.
  */
 final class CudnnAttentions {
+    /** Whether this process's cuDNN has the operation the in-place attention runs (asked once, where one is wanted). */
+    private final BooleanSupplier sdpaOperationAvailable;
+    private Boolean inPlaceAvailable;
     private final Set<Op> inPlace = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Set<Op> staged = Collections.newSetFromMap(new IdentityHashMap<>());
     private long stagedQueries;
@@ -39,6 +43,16 @@ final class CudnnAttentions {
     private HalfFloatArray values;
     private HalfFloatArray attended;
 
+    /** On the CUDA backend: the in-place attention where the loaded cuDNN has its operation. */
+    CudnnAttentions() {
+        this(CudnnAttentionProvider::sdpaOperationAvailable);
+    }
+
+    /** {@code sdpaOperationAvailable}: whether cuDNN has the single SDPA operation (a test's stand-in for cuDNN). */
+    CudnnAttentions(BooleanSupplier sdpaOperationAvailable) {
+        this.sdpaOperationAvailable = sdpaOperationAvailable;
+    }
+
     /** Whether cuDNN's fused attention takes {@code a}'s heads. */
     static boolean suits(Op.Attention a) {
         int d = a.headSize();
@@ -47,13 +61,20 @@ final class CudnnAttentions {
 
     /** Takes {@code a} (which {@link #suits}); {@code inHalfArena}: whether its four operands lie in the F16 arena. */
     void take(Op.Attention a, boolean inHalfArena) {
-        if (TornadoSettings.cudnnAttentionGraph() && !a.causal() && inHalfArena) {
+        if (TornadoSettings.cudnnAttentionGraph() && !a.causal() && inHalfArena && inPlaceAvailable()) {
             inPlace.add(a);
             return;
         }
         staged.add(a);
         stagedQueries = Math.max(stagedQueries, a.q().shape().elementCount());
         stagedKeys = Math.max(stagedKeys, a.k().shape().elementCount());
+    }
+
+    private boolean inPlaceAvailable() {
+        if (inPlaceAvailable == null) {
+            inPlaceAvailable = sdpaOperationAvailable.getAsBoolean();
+        }
+        return inPlaceAvailable;
     }
 
     boolean has(Op op) {

@@ -46,7 +46,7 @@ class CudnnAttentionsTest {
     @Test
     void withTheSettingOffEveryAttentionIsStagedForTheBinding() {
         System.setProperty(TornadoSettings.CUDNN_ATTENTION_GRAPH, "false");
-        CudnnAttentions a = new CudnnAttentions();
+        CudnnAttentions a = new CudnnAttentions(() -> true);
         Op.Attention self = attention(1024, 1024, 8, 40, false);
         a.take(self, true);
         assertThat(a.has(self)).isTrue();
@@ -56,7 +56,7 @@ class CudnnAttentionsTest {
 
     @Test
     void byDefaultUnmaskedAttentionOnTheHalfArenaIsOneTaskInPlace() {
-        CudnnAttentions a = new CudnnAttentions();
+        CudnnAttentions a = new CudnnAttentions(() -> true);
         Op.Attention self = attention(1024, 1024, 8, 40, false);
         Op.Attention causal = attention(77, 77, 12, 64, true);
         Op.Attention outside = attention(256, 77, 8, 80, false);
@@ -68,6 +68,15 @@ class CudnnAttentionsTest {
         assertThat(a.cost(causal).launches()).as("a mask: the binding").isEqualTo(5);
         assertThat(a.cost(outside).launches()).as("operands outside the F16 arena: the binding").isEqualTo(5);
         assertThat(a.has(self) && a.has(causal) && a.has(outside)).isTrue();
+    }
+
+    @Test
+    void withACudnnOlderThanTheSdpaOperationEveryAttentionIsStaged() {
+        CudnnAttentions a = new CudnnAttentions(() -> false);
+        Op.Attention self = attention(1024, 1024, 8, 40, false);
+        a.take(self, true);
+        assertThat(a.usesWorkspace()).isFalse();
+        assertThat(a.cost(self).launches()).as("the binding").isEqualTo(5);
     }
 
     /** An in-place attention's task has two arrays (the F16 arena, the workspace); a convolution's up to six. */

@@ -23,6 +23,22 @@ public final class CudnnAttentionProvider extends StreamLibraryProvider {
     /** Each plan made in this JVM: its shape and engine, for logs and tests. */
     private static final List<String> PLANS = new CopyOnWriteArrayList<>();
 
+    /** The first cuDNN with the single SDPA forward operation that {@link SdpaGraphPlan} builds: 9.13.0. */
+    static final long FIRST_SDPA_OPERATION_VERSION = 91300;
+
+    /**
+     * Whether the cuDNN this process loads has the single SDPA operation. Asked while a graph is compiled, before
+     * any attention is planned: with an older cuDNN the attention goes through TornadoVM's binding instead of
+     * failing at the first run. False where cuDNN does not load.
+     */
+    public static boolean sdpaOperationAvailable() {
+        try {
+            return CudnnConv.get().version() >= FIRST_SDPA_OPERATION_VERSION;
+        } catch (IllegalStateException noCudnn) {
+            return false;
+        }
+    }
+
     public CudnnAttentionProvider() {
         super(NAME, CudnnAttention.FUNCTION);
     }

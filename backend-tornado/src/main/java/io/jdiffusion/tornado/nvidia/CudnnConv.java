@@ -72,6 +72,7 @@ final class CudnnConv {
 
     private final Map<String, MethodHandle> calls = new HashMap<>();
     private final MethodHandle errorString;
+    private final MethodHandle getVersion;
 
     private CudnnConv(List<SymbolLookup> lookups) {
         Linker linker = Linker.nativeLinker();
@@ -79,6 +80,16 @@ final class CudnnConv {
             calls.put(e.getKey(), linker.downcallHandle(find(lookups, e.getKey()), e.getValue()));
         }
         errorString = linker.downcallHandle(find(lookups, "cudnnGetErrorString"), FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        getVersion = linker.downcallHandle(find(lookups, "cudnnGetVersion"), FunctionDescriptor.of(JAVA_LONG));
+    }
+
+    /** The loaded cuDNN's version as cudnnGetVersion gives it (major x 10000 + minor x 100 + patch: 9.13.0 is 91300). */
+    long version() {
+        try {
+            return (long) getVersion.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException("cudnnGetVersion could not be called", t);
+        }
     }
 
     /** The binding, loading cuDNN on first use; fails naming the library or symbol that is missing. */
