@@ -152,14 +152,14 @@ public final class TornadoSettings {
      * Whether cuDNN's F16 filters are stored KRSC (NHWC) on the device, transposed once as the weights are prepared.
      * With KCRS filters cuDNN's tensor-core implicit GEMMs transpose every filter at every call: 2.7 ms of a 512x512
      * UNet call on an H200 (Nsight Compute, docs/PERFORMANCE.md). cuDNN 9.19's legacy API refuses a KRSC filter beside
-     * NCHW activations (CUDNN_STATUS_NOT_SUPPORTED, every shape, H200), so this needs {@link #cudnnGraph}, and follows
-     * it by default: on with the graph API (512x512 UNet call on an H100, the same call: see docs/PERFORMANCE.md),
-     * off with the legacy API.
+     * NCHW activations (CUDNN_STATUS_NOT_SUPPORTED, every shape, H200), so this needs {@link #cudnnGraph}. Off by
+     * default until measured side by side with KCRS filters and run through the network tests on a GPU: its one
+     * measurement so far (512x512 UNet call on an H100, 16.05 ms median against 17.24 ms without it in another call)
+     * was not.
      */
     static boolean cudnnFilterNhwc() {
-        boolean graph = cudnnGraph();
-        boolean krsc = flag(CUDNN_FILTER_NHWC, graph);
-        if (krsc && !graph) {
+        boolean krsc = flag(CUDNN_FILTER_NHWC, false);
+        if (krsc && !cudnnGraph()) {
             throw new IllegalArgumentException(CUDNN_FILTER_NHWC + "=true needs " + CUDNN_GRAPH
                     + "=true: cuDNN's legacy API refuses a KRSC filter beside NCHW activations");
         }

@@ -50,18 +50,9 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.tasksPerGraph()).isEqualTo(TornadoSettings.DEFAULT_TASKS_PER_GRAPH);
         assertThat(TornadoSettings.groupNormSlice()).isEqualTo(NormKernels.DEFAULT_SLICE);
         assertThat(TornadoSettings.operandAlignment()).isEqualTo(16);
-        assertThat(TornadoSettings.cudnnFilterNhwc()).isTrue();
+        assertThat(TornadoSettings.cudnnFilterNhwc()).isFalse();
         assertThat(TornadoSettings.cudnnGraph()).isTrue();
         assertThat(TornadoSettings.cudnnAttentionGraph()).isTrue();
-    }
-
-    @Test
-    void krscFiltersFollowTheGraphApiUnlessSet() {
-        System.setProperty(TornadoSettings.CUDNN_GRAPH, "false");
-        assertThat(TornadoSettings.cudnnFilterNhwc()).as("the legacy API takes KCRS filters only").isFalse();
-        System.setProperty(TornadoSettings.CUDNN_GRAPH, "true");
-        System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "false");
-        assertThat(TornadoSettings.cudnnFilterNhwc()).isFalse();
     }
 
     @Test
