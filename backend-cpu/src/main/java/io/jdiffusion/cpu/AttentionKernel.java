@@ -295,9 +295,8 @@ final class AttentionKernel {
      */
     private static void softmaxUpdate(float[] scores, int base, int used, float[] max, float[] sum, float[] alpha, float[] pSum, int at) {
         for (int c = 0; c < Q; c += L) {
-            FloatVector old = FloatVector.fromArray(F, max, at + c);
-            rowMax(scores, used, base + c, old).intoArray(max, at + c);
-            old.intoArray(alpha, at + c);
+            FloatVector.fromArray(F, max, at + c).intoArray(alpha, at + c);
+            rowMax(scores, used, base + c, max, at + c);
         }
         for (int c = 0; c < Q; c += L) {
             VectorMath.exp2NonPositive(alpha, at + c, 1, 0, 1, 0, max, at + c, pSum, c);
@@ -307,9 +306,14 @@ final class AttentionKernel {
         }
     }
 
-    /** The running max of the queries in lanes [c, c + L) over {@code used} keys. */
-    private static FloatVector rowMax(float[] scores, int used, int c, FloatVector old) {
-        FloatVector m0 = old, m1 = FloatVector.fromArray(F, scores, c);
+    /**
+     * max[at + lanes] = the running max of the queries in lanes [c, c + L) over {@code used} keys, starting from
+     * max's own lanes. Arrays in and out, no vector across the call: where C2 left this method out of its caller
+     * (it did in some JVMs), a vector argument and result were boxed, and the loop's vectors with them, 21 MB per
+     * 256x256 UNet call (JFR allocation samples, 2026-12-06).
+     */
+    private static void rowMax(float[] scores, int used, int c, float[] max, int at) {
+        FloatVector m0 = FloatVector.fromArray(F, max, at), m1 = FloatVector.fromArray(F, scores, c);
         int j = 0;
         for (; j + 1 < used; j += 2) {
             m0 = m0.max(FloatVector.fromArray(F, scores, j * Q + c));
@@ -318,7 +322,7 @@ final class AttentionKernel {
         for (; j < used; j++) {
             m0 = m0.max(FloatVector.fromArray(F, scores, j * Q + c));
         }
-        return m0.max(m1);
+        m0.max(m1).intoArray(max, at);
     }
 
     /** o[from + r*Q + lanes] = o * alpha + tile[tile0 + r*Q + lanes] for the R rows of one V^T panel: the partial output rescaled and extended. */
