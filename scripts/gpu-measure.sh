@@ -23,7 +23,9 @@
 #                                  random weights (scripts/random_sd15_checkpoint.py; the tokenizer is the tiny test
 #                                  model's) and times `jdiffusion generate --backend tornado --precision f16` at
 #                                  FIRST_IMAGE_SIZE (512), 20 steps, from launch to the written PNG, FIRST_IMAGE_RUNS (2)
-#                                  times in fresh JVMs; logs in $OUT/first-image-N.txt.
+#                                  times in fresh JVMs; logs in $OUT/first-image-N.txt. Writing the PNG needs java.desktop,
+#                                  which the packed JDK leaves out to fit the upload: without it generate stops at once,
+#                                  saying so (set JAVA_HOME to a full JDK 25 there, or pack one with java.desktop).
 #
 # Environment for `run`: SIZES (default "512 1024"), PRECISIONS ("f32 f16"), RUNS (10), DEVICES (the TornadoVM
 # devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (the benchmarks' TornadoVM device; default: the backend's own choice, the CUDA backend where present),

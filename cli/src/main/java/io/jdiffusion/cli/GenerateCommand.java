@@ -17,6 +17,7 @@ import io.jdiffusion.models.pipeline.GenerationRequest;
 import io.jdiffusion.models.pipeline.GenerationResult;
 import io.jdiffusion.models.pipeline.ImageFiles;
 import io.jdiffusion.models.pipeline.BufferedImages;
+import io.jdiffusion.models.pipeline.ImageRuntime;
 import io.jdiffusion.models.pipeline.Images;
 import io.jdiffusion.models.pipeline.PngWriter;
 import io.jdiffusion.models.pipeline.RequestLimits;
@@ -172,6 +173,8 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        // before minutes of loading and generating: the image is written (and an init image read) through javax.imageio
+        ImageRuntime.require();
         validateBeforeLoading();
         List<LoraUse> loraUses = loraUses();
         // tags name files that exist before minutes go into loading the model

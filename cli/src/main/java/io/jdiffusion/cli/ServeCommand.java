@@ -2,6 +2,7 @@ package io.jdiffusion.cli;
 
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.models.sd.StableDiffusion;
+import io.jdiffusion.models.pipeline.ImageRuntime;
 import io.jdiffusion.server.ImageServer;
 import io.jdiffusion.server.ServerSettings;
 import io.jdiffusion.server.api.RequestLimits;
@@ -64,6 +65,8 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
+        // the server reads init images and writes PNGs through javax.imageio: fail at start, not at the first request
+        ImageRuntime.require();
         String key = apiKey != null ? apiKey : System.getenv("JDIFFUSION_API_KEY");
         ServerSettings settings = new ServerSettings(host, port, queueSize, key, RequestLimits.DEFAULTS);
         if (!isLoopback(host) && key == null) {
