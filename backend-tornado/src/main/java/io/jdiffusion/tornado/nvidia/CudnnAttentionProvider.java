@@ -1,9 +1,8 @@
 package io.jdiffusion.tornado.nvidia;
 
-import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
-import uk.ac.manchester.tornado.runtime.library.spi.LibraryContext;
 import uk.ac.manchester.tornado.runtime.library.spi.LibraryInvocation;
 
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
@@ -15,7 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * into a CUDA graph; {@link #dispatch} computes the operand addresses and enqueues, with no allocation after a
  * shape's first call and no synchronisation. Found by TornadoVM through {@code META-INF/services}.
  */
-public final class CudnnAttentionProvider extends StreamLibraryProvider {
+public final class CudnnAttentionProvider extends CudnnPlanProvider<CudnnAttention, CudnnAttention.PlanKey, SdpaGraphPlan> {
     public static final String NAME = "jdiffusion/cudnnsdpa";
 
     /** Attentions enqueued in this JVM (a replayed CUDA graph enqueues none): how tests see that cuDNN ran. */
@@ -40,32 +39,31 @@ public final class CudnnAttentionProvider extends StreamLibraryProvider {
     }
 
     public CudnnAttentionProvider() {
-        super(NAME, CudnnAttention.FUNCTION);
+        super(NAME, CudnnAttention.FUNCTION, CudnnAttention.class);
     }
 
     @Override
-    LibraryContext createContext(long stream, long executionPlanId) {
-        return new CudnnContext<CudnnAttention.PlanKey, SdpaGraphPlan>(stream, executionPlanId);
+    CudnnAttention.PlanKey key(CudnnAttention t) {
+        return t.planKey();
     }
 
     @Override
-    public void prepare(LibraryTaskDescriptor descriptor, LibraryContext context) {
-        plan(context(context), tuning(descriptor.getTuning()));
+    SdpaGraphPlan create(CudnnConv cudnn, MemorySegment handle, CudnnAttention t) {
+        SdpaGraphPlan plan = SdpaGraphPlan.create(cudnn, handle, t.shape(), t.workspaceBytes());
+        PLANS.add(t.shape() + ": " + plan.plan().engine());
+        return plan;
     }
 
-    private static SdpaGraphPlan plan(CudnnContext<CudnnAttention.PlanKey, SdpaGraphPlan> context, CudnnAttention t) {
-        return context.plan(t.planKey(), handle -> {
-            SdpaGraphPlan plan = SdpaGraphPlan.create(CudnnConv.get(), handle, t.shape(), t.workspaceBytes());
-            PLANS.add(t.shape() + ": " + plan.plan().engine());
-            return plan;
-        });
+    @Override
+    void destroy(CudnnConv cudnn, SdpaGraphPlan plan) {
+        plan.plan().destroy(cudnn);
     }
 
     @Override
     void dispatch(LibraryInvocation invocation) {
         CudnnContext<CudnnAttention.PlanKey, SdpaGraphPlan> context = context(invocation.getContext());
         CudnnAttention t = tuning(invocation.getTuning());
-        SdpaGraphPlan plan = plan(context, t);
+        SdpaGraphPlan plan = plan(context, t); // made in prepare, before the capture: a lookup here
         int bytes = Short.BYTES;
         long q = t.q().address(invocation.getDevicePointer(t.q().argument()), bytes);
         long k = t.k().address(invocation.getDevicePointer(t.k().argument()), bytes);
@@ -86,22 +84,5 @@ public final class CudnnAttentionProvider extends StreamLibraryProvider {
     /** The plans made in this JVM so far, one line each. */
     public static List<String> plansMade() {
         return List.copyOf(PLANS);
-    }
-
-    @SuppressWarnings("unchecked")
-    private static CudnnContext<CudnnAttention.PlanKey, SdpaGraphPlan> context(LibraryContext context) {
-        return (CudnnContext<CudnnAttention.PlanKey, SdpaGraphPlan>) context;
-    }
-
-    private static CudnnAttention tuning(Object tuning) {
-        if (tuning instanceof CudnnAttention a) {
-            return a;
-        }
-        throw new IllegalArgumentException(NAME + " task without its CudnnAttention tuning: " + tuning);
-    }
-
-    @Override
-    public void destroyContext(LibraryContext context) {
-        context(context).destroy((cudnn, p) -> p.plan().destroy(cudnn));
     }
 }

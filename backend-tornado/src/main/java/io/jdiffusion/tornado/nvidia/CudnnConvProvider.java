@@ -1,7 +1,5 @@
 package io.jdiffusion.tornado.nvidia;
 
-import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
-import uk.ac.manchester.tornado.runtime.library.spi.LibraryContext;
 import uk.ac.manchester.tornado.runtime.library.spi.LibraryInvocation;
 
 import java.lang.foreign.Arena;
@@ -25,7 +23,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * and enqueues, with no allocation and no synchronisation (it runs inside the capture; later runs replay it).
  * Found by TornadoVM through {@code META-INF/services}.
  */
-public final class CudnnConvProvider extends StreamLibraryProvider {
+public final class CudnnConvProvider extends CudnnPlanProvider<CudnnConvolution, CudnnConvolution.PlanKey, ConvPlan> {
     public static final String NAME = "jdiffusion/cudnnconv";
 
     /** Host-side scaling factors cuDNN reads at each call (float: the compute type of both F16 and F32 here). */
@@ -48,25 +46,24 @@ public final class CudnnConvProvider extends StreamLibraryProvider {
     public static final int WORKSPACE_ALIGNMENT = 256;
 
     public CudnnConvProvider() {
-        super(NAME, CudnnConvolution.FUNCTION);
+        super(NAME, CudnnConvolution.FUNCTION, CudnnConvolution.class);
     }
 
     @Override
-    LibraryContext createContext(long stream, long executionPlanId) {
-        return new CudnnContext<CudnnConvolution.PlanKey, ConvPlan>(stream, executionPlanId);
+    CudnnConvolution.PlanKey key(CudnnConvolution t) {
+        return t.planKey();
     }
 
     @Override
-    public void prepare(LibraryTaskDescriptor descriptor, LibraryContext context) {
-        plan(context(context), tuning(descriptor.getTuning()));
+    ConvPlan create(CudnnConv cudnn, MemorySegment handle, CudnnConvolution t) {
+        ConvPlan plan = ConvPlan.create(cudnn, handle, t);
+        PLANS.add(plan.describe());
+        return plan;
     }
 
-    private static ConvPlan plan(CudnnContext<CudnnConvolution.PlanKey, ConvPlan> context, CudnnConvolution t) {
-        return context.plan(t.planKey(), handle -> {
-            ConvPlan plan = ConvPlan.create(CudnnConv.get(), handle, t);
-            PLANS.add(plan.describe());
-            return plan;
-        });
+    @Override
+    void destroy(CudnnConv cudnn, ConvPlan plan) {
+        plan.destroy(cudnn);
     }
 
     @Override
@@ -144,23 +141,6 @@ public final class CudnnConvProvider extends StreamLibraryProvider {
 
     private static boolean overlaps(long a, long b, long bytes) {
         return a < b + bytes && b < a + bytes;
-    }
-
-    @SuppressWarnings("unchecked")
-    private static CudnnContext<CudnnConvolution.PlanKey, ConvPlan> context(LibraryContext context) {
-        return (CudnnContext<CudnnConvolution.PlanKey, ConvPlan>) context;
-    }
-
-    private static CudnnConvolution tuning(Object tuning) {
-        if (tuning instanceof CudnnConvolution c) {
-            return c;
-        }
-        throw new IllegalArgumentException(NAME + " task without its CudnnConvolution tuning: " + tuning);
-    }
-
-    @Override
-    public void destroyContext(LibraryContext context) {
-        context(context).destroy((cudnn, p) -> p.destroy(cudnn));
     }
 
     /** Reads entry {@code i} of cudnnGetConvolutionForwardAlgorithm_v7's results. */

@@ -49,4 +49,14 @@ class CudnnAttentionTuningTest {
         assertThat(t.planKey()).isEqualTo(new CudnnAttention(shape, t.q(), t.k(), t.v(), new CudnnConvolution.Operand(0, 8), 1, 1 << 20).planKey());
         assertThatThrownBy(() -> new CudnnAttention(shape, t.q(), t.k(), null, t.o(), 1, 0)).hasMessageContaining("q, k, v, o");
     }
+
+    /** A task whose tuning record is not the provider's fails naming the library and the record, before any cuDNN call. */
+    @Test
+    void aTaskWithoutItsTuningIsRefusedByName() {
+        LibraryTaskDescriptor foreign = new LibraryTaskDescriptor().withLibrary("test").withFunction("f").withTuning("not a tuning");
+        assertThatThrownBy(() -> new CudnnAttentionProvider().prepare(foreign, null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(CudnnAttentionProvider.NAME + " task without its CudnnAttention tuning");
+        assertThatThrownBy(() -> new CudnnConvProvider().prepare(foreign, null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(CudnnConvProvider.NAME + " task without its CudnnConvolution tuning");
+    }
 }
