@@ -116,6 +116,13 @@ pack_sdk() {
   for j in "$tmp"/share/java/*/*.jar; do
     store_uncompressed "$j" "$j"
   done
+  # The PTX driver's descriptor requires java.desktop, which the packed JDK leaves out, though the driver loads none
+  # of its classes (jdeps lists none): drop the requirement so the PTX backend resolves there.
+  local mi; mi=$(mktemp -d)
+  (cd "$mi" && unzip -q "$tmp"/share/java/tornado/tornado-drivers-ptx-*.jar module-info.class \
+      && "$JAVA_HOME/bin/java" "$root/scripts/DropModuleRequire.java" module-info.class java.desktop \
+      && zip -q -0 -X "$tmp"/share/java/tornado/tornado-drivers-ptx-*.jar module-info.class)
+  rm -rf "$mi"
   # TornadoVM's argfile template for the SDK's backends (bin/gen-tornado-argfile-template.py ptx,cuda), less the
   # modules left out above.
   [ -f "$src/tornado-argfile.template" ] || (cd "$src/bin" && TORNADOVM_HOME="$src" python3 gen-tornado-argfile-template.py ptx,cuda)
@@ -154,14 +161,6 @@ setup() {
   fi
   # The argfile holds absolute paths: regenerate it for this machine.
   sed "s|\${TORNADOVM_HOME}|$TORNADOVM_HOME|g" "$TORNADOVM_HOME/tornado-argfile.template" > "$TORNADOVM_HOME/tornado-argfile"
-  # TornadoVM's PTX driver module requires java.desktop, which the packed JDK leaves out to fit the device's 64 MiB:
-  # without it, TornadoVM runs its CUDA backend alone (device 0:0 then).
-  if ! "$JAVA_HOME/bin/java" --list-modules | grep -q '^java.desktop@'; then
-    sed -i -e 's/,tornado.drivers.ptx//' -e '/tornado.drivers.ptx$/d' "$TORNADOVM_HOME/tornado-argfile"
-    echo "tornado.backends=cuda-backend" > "$TORNADOVM_HOME/etc/tornado.backend"
-    # On the module path it would still be resolved, as a provider of a service TornadoVM's runtime uses.
-    rm -f "$TORNADOVM_HOME"/share/java/tornado/tornado-drivers-ptx-*.jar
-  fi
   # cuBLAS, cuDNN and NVRTC of the PyTorch installation, where the system has none.
   local nv
   nv=$(for p in $(python3 -c 'import nvidia; print(" ".join(nvidia.__path__))' 2>/dev/null); do find "$p" -name 'lib*.so*' -printf '%h\n'; done | sort -u | paste -sd: -)
