@@ -50,7 +50,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.tasksPerGraph()).isEqualTo(TornadoSettings.DEFAULT_TASKS_PER_GRAPH);
         assertThat(TornadoSettings.groupNormSlice()).isEqualTo(NormKernels.DEFAULT_SLICE);
         assertThat(TornadoSettings.operandAlignment()).isEqualTo(16);
-        assertThat(TornadoSettings.cudnnFilterNhwc()).isFalse();
+        assertThat(TornadoSettings.cudnnFilterNhwc()).isTrue();
         assertThat(TornadoSettings.cudnnGraph()).isTrue();
         assertThat(TornadoSettings.cudnnAttentionGraph()).isTrue();
     }
@@ -86,6 +86,8 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.CUDNN_GRAPH, "false");
         System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "false");
         assertThat(TornadoSettings.cudnnGraph()).isFalse();
+        System.clearProperty(TornadoSettings.CUDNN_FILTER_NHWC);
+        assertThat(TornadoSettings.cudnnFilterNhwc()).as("the legacy API's default").isFalse();
         System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "true");
         assertThatThrownBy(TornadoSettings::cudnnFilterNhwc).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining(TornadoSettings.CUDNN_GRAPH + "=true");
