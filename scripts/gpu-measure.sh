@@ -29,7 +29,8 @@
 #
 # Environment for `run`: SIZES (default "512 1024"), PRECISIONS ("f32 f16"), RUNS (10), DEVICES (the TornadoVM
 # devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (the benchmarks' TornadoVM device; default: the backend's own choice, the CUDA backend where present),
-# TEST_CLASSES (default "TornadoConformanceTest TornadoTinyModelTest"), SKIP_TESTS=1 to go straight to the
+# TEST_CLASSES (default "TornadoConformanceTest TornadoTinyModelTest"), TEST_DETAILS (the JUnit console's --details:
+# tree, or verbose to name each test as it starts), SKIP_TESTS=1 to go straight to the
 # benchmarks, SIZES="" to skip them, EXTRA_JAVA_FLAGS, BENCH_TAG (suffix of the benchmark logs), CLI_SIZES ("512 1024";
 # "" skips the CLI bench), CLI_PRECISIONS (f32), CLI_STEPS (20), LAUNCH_PREFIX (a command the JVM runs under).
 set -euo pipefail
@@ -192,8 +193,10 @@ run() {
       local select=()
       for c in ${TEST_CLASSES:-TornadoConformanceTest TornadoTinyModelTest}; do select+=(--select-class "io.jdiffusion.tornado.$c"); done
       timeout "${TEST_TIMEOUT:-300}" "${java[@]}" -Djdiffusion.tornado.device="$d" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
-          --disable-banner --details=tree "${select[@]}" > "$out/tests-$tag.txt" 2>&1 || echo "tests on $d failed (rc $?)" >> "$out/tests-$tag.txt"
+          --disable-banner --details="${TEST_DETAILS:-tree}" "${select[@]}" > "$out/tests-$tag.txt" 2>&1 || echo "tests on $d failed (rc $?)" >> "$out/tests-$tag.txt"
     done
+    # a JVM that died in native code leaves its report in the working directory
+    for f in hs_err_pid*.log; do [ ! -f "$f" ] || mv "$f" "$out/"; done
   fi
   for size in ${SIZES-512 1024}; do
     for p in ${PRECISIONS:-f32 f16}; do
