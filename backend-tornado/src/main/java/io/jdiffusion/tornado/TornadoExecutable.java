@@ -282,6 +282,28 @@ final class TornadoExecutable implements Executable {
         return arenaBytes;
     }
 
+    /**
+     * Hands every device buffer of the plan back to TornadoVM. A plan's freeDeviceMemory reaches only the graphs
+     * selected last, one graph after a chained run's {@code withGraph}, so it used to leave every buffer allocated
+     * (on TornadoVM's PTX backend, which page-locks the host side of each array until its buffer is freed, with the
+     * host memory still registered with the driver after the garbage collector had freed it). Each graph frees the
+     * buffers it declares, and TornadoVM refuses to free one twice, while the graphs of a chain share theirs (a
+     * persisted buffer is handed on by reference). So a chain is freed through its first graph, which declares every
+     * buffer, the steady inputs among them; without a chain each graph declares buffers of its own (the steady
+     * inputs' upload graph its input, the executable's graph the rest).
+     */
+    private void freeEveryGraph() {
+        int firstOfChain = steady != null ? 1 : 0;
+        boolean chained = graphCount - firstOfChain > 1;
+        if (chained) {
+            plan.withGraph(firstOfChain).freeDeviceMemory();
+        } else if (graphCount > 1) {
+            plan.withAllGraphs().freeDeviceMemory();
+        } else {
+            plan.freeDeviceMemory();
+        }
+    }
+
     @Override
     public void close() {
         if (closed) {
@@ -289,8 +311,8 @@ final class TornadoExecutable implements Executable {
         }
         closed = true;
         try {
-            plan.freeDeviceMemory();
-            plan.close();
+            freeEveryGraph();
+            plan.close(); // frees the graphs selected last again, finding nothing left: kept for the plan's own release
         } catch (TornadoExecutionPlanException e) {
             throw new IllegalStateException("releasing the device memory of graph '" + graph.name() + "' failed", e);
         } finally {

@@ -3,9 +3,7 @@ package io.jdiffusion.tornado;
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.HostRunner;
 import io.jdiffusion.backend.Precision;
-import io.jdiffusion.backend.graph.Activation;
 import io.jdiffusion.backend.graph.Graph;
-import io.jdiffusion.backend.graph.GraphBuilder;
 import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.backend.testing.PoisonedOutputs;
 import io.jdiffusion.backend.testing.TestRandom;
@@ -54,7 +52,7 @@ class PreparationUploadTest extends TornadoBesideCpu {
     private long[] copiesPerExecution(boolean prepare) {
         TestRandom random = TestRandom.fresh();
         List<Tensor> constants = new ArrayList<>();
-        Graph graph = chain(random, constants);
+        Graph graph = LinearChain.geluResidual("preparation-upload", random, constants, LAYERS, ROWS, WIDTH);
         TornadoExecutable exe = compileCounted(graph, Precision.F32, 3);
         Value out = graph.outputs().getFirst();
         long[] copies = new long[3];
@@ -83,20 +81,5 @@ class PreparationUploadTest extends TornadoBesideCpu {
         System.out.printf("bytes copied to the device (prepared %s): prepare %d, first run %d, second run %d%n", prepare,
                 copies[0], copies[1], copies[2]);
         return copies;
-    }
-
-    /** x -> LAYERS x (linear + GELU + residual), split into chained task graphs of three tasks. */
-    private Graph chain(TestRandom random, List<Tensor> constants) {
-        GraphBuilder b = new GraphBuilder("preparation-upload");
-        Value x = b.input("x", Shape.of(ROWS, WIDTH), DType.F32);
-        for (int i = 0; i < LAYERS; i++) {
-            Tensor w = random.normal(Shape.of(WIDTH, WIDTH), 0.5 / Math.sqrt(WIDTH));
-            Tensor bias = random.normal(Shape.of(WIDTH), 0.1);
-            constants.add(w);
-            constants.add(bias);
-            x = b.linear(x, b.constant("w" + i, w), b.constant("b" + i, bias), Activation.GELU, x);
-        }
-        b.output(x);
-        return b.build();
     }
 }

@@ -1,0 +1,67 @@
+package io.jdiffusion.tornado;
+
+import io.jdiffusion.backend.DeviceTensor;
+import io.jdiffusion.backend.HostRunner;
+import io.jdiffusion.backend.Precision;
+import io.jdiffusion.backend.graph.Graph;
+import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.backend.testing.PoisonedOutputs;
+import io.jdiffusion.backend.testing.TestRandom;
+import io.jdiffusion.core.DType;
+import io.jdiffusion.core.Numerics;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.core.Tensor;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Closing an executable hands all of its device buffers back to TornadoVM, those of every chained task graph. A
+ * server compiles and closes executables for as long as it runs (one per image size and model), so a buffer kept
+ * per closed executable would exhaust the device. Runs in a JVM of its own (backend-tornado's pom) with TornadoVM's
+ * device budget ({@code tornado.device.memory}) at {@value #BUDGET_MIB} MiB: the chain below holds about 4 MiB of
+ * weights, so compiling, running and closing it {@value #ROUNDS} times fits only if each closed executable's
+ * buffers are reused; kept, TornadoVM runs out of its budget by the sixth round. (Until the fix every graph's buffers
+ * but those of the graph selected last stayed allocated: a plan frees only its selected graphs.)
+ */
+class ClosedExecutablesReleaseDeviceMemoryTest extends TornadoBesideCpu {
+    static final int BUDGET_MIB = 24;
+    private static final int ROUNDS = 12;
+    private static final int LAYERS = 4;
+    private static final int ROWS = 4;
+    private static final int WIDTH = 512;
+
+    @Test
+    void closedChainedExecutablesLeaveTheirBuffersForTheNext() {
+        assumeTrue((BUDGET_MIB + "MB").equals(System.getProperty("tornado.device.memory")),
+                "runs in the JVM of its own that backend-tornado's pom starts with TornadoVM's device budget at " + BUDGET_MIB + " MiB");
+        TestRandom random = TestRandom.fresh();
+        List<Tensor> constants = new ArrayList<>();
+        try {
+            Graph graph = LinearChain.geluResidual("released-device-memory", random, constants, LAYERS, ROWS, WIDTH);
+            Value out = graph.outputs().getFirst();
+            for (int round = 1; round <= ROUNDS; round++) {
+                TornadoExecutable exe = compileCounted(graph, Precision.F32, 2);
+                try (exe; DeviceTensor input = tornado.allocate(graph.inputs().getFirst().shape(), DType.F32);
+                     DeviceTensor output = tornado.allocate(out.shape(), out.dtype());
+                     Tensor x = random.normal(Shape.of(ROWS, WIDTH), 1);
+                     Tensor actual = Tensor.allocate(out.shape(), out.dtype())) {
+                    assertThat(exe.graphCount()).as("chained task graphs").isGreaterThan(2);
+                    tornado.upload(x, input);
+                    PoisonedOutputs.poison(tornado, output);
+                    exe.run(List.of(input), List.of(output));
+                    tornado.download(output, actual);
+                    try (Tensor expected = HostRunner.run(cpu, graph, List.of(x)).getFirst()) {
+                        assertThat(Numerics.relativeL2(actual, expected)).as("round %d; %s", round, random).isLessThanOrEqualTo(1e-4);
+                    }
+                }
+            }
+        } finally {
+            constants.forEach(Tensor::close);
+        }
+    }
+}
