@@ -1,16 +1,13 @@
 package io.jdiffusion.tornado;
 
 import io.jdiffusion.backend.DeviceTensor;
-import io.jdiffusion.backend.HostRunner;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Activation;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.backend.graph.GraphBuilder;
 import io.jdiffusion.backend.graph.Value;
-import io.jdiffusion.backend.testing.PoisonedOutputs;
 import io.jdiffusion.backend.testing.TestRandom;
 import io.jdiffusion.core.DType;
-import io.jdiffusion.core.Numerics;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import org.junit.jupiter.api.Test;
@@ -19,7 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The arena is device-only: TornadoVM allocates it without a copy from the host, its host side (a hole in the
@@ -58,15 +54,7 @@ class DeviceOnlyArenaTest extends TornadoBesideCpu {
             assertThat(exe.lastCopyInBytes()).as("bytes copied to the device by prepare()")
                     .isGreaterThanOrEqualTo(weightBytes).isLessThanOrEqualTo(weightBytes + inputBytes + (1 << 20));
             for (int run = 1; run <= 2; run++) {
-                try (Tensor x = random.normal(Shape.of(ROWS, NARROW), 1); Tensor actual = Tensor.allocate(out.shape(), out.dtype())) {
-                    tornado.upload(x, input);
-                    PoisonedOutputs.poison(tornado, output);
-                    exe.run(List.of(input), List.of(output));
-                    tornado.download(output, actual);
-                    try (Tensor expected = HostRunner.run(cpu, graph, List.of(x)).getFirst()) {
-                        assertThat(Numerics.relativeL2(actual, expected)).as("run %d; %s", run, random).isLessThanOrEqualTo(1e-4);
-                    }
-                }
+                runBesideCpu(exe, graph, input, output, random, 1e-4, "run " + run);
             }
         } finally {
             constants.forEach(Tensor::close);

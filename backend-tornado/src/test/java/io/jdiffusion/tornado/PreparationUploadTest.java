@@ -1,15 +1,11 @@
 package io.jdiffusion.tornado;
 
 import io.jdiffusion.backend.DeviceTensor;
-import io.jdiffusion.backend.HostRunner;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.backend.graph.Value;
-import io.jdiffusion.backend.testing.PoisonedOutputs;
 import io.jdiffusion.backend.testing.TestRandom;
 import io.jdiffusion.core.DType;
-import io.jdiffusion.core.Numerics;
-import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import org.junit.jupiter.api.Test;
 
@@ -64,16 +60,8 @@ class PreparationUploadTest extends TornadoBesideCpu {
                 copies[0] = exe.lastCopyInBytes();
             }
             for (int run = 1; run <= 2; run++) {
-                try (Tensor x = random.normal(Shape.of(ROWS, WIDTH), 1); Tensor actual = Tensor.allocate(out.shape(), out.dtype())) {
-                    tornado.upload(x, input);
-                    PoisonedOutputs.poison(tornado, output);
-                    exe.run(List.of(input), List.of(output));
-                    copies[run] = exe.lastCopyInBytes();
-                    tornado.download(output, actual);
-                    try (Tensor expected = HostRunner.run(cpu, graph, List.of(x)).getFirst()) {
-                        assertThat(Numerics.relativeL2(actual, expected)).as("run %d; %s", run, random).isLessThanOrEqualTo(1e-4);
-                    }
-                }
+                runBesideCpu(exe, graph, input, output, random, 1e-4, "run " + run);
+                copies[run] = exe.lastCopyInBytes();
             }
         } finally {
             constants.forEach(Tensor::close);

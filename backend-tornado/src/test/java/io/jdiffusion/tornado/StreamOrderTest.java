@@ -4,9 +4,7 @@ import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
 import io.jdiffusion.backend.HostRunner;
 import io.jdiffusion.backend.Precision;
-import io.jdiffusion.backend.graph.Activation;
 import io.jdiffusion.backend.graph.Graph;
-import io.jdiffusion.backend.graph.GraphBuilder;
 import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.backend.testing.PoisonedOutputs;
 import io.jdiffusion.backend.testing.TestRandom;
@@ -90,7 +88,7 @@ class StreamOrderTest extends TornadoBesideCpu {
     private void check(Precision precision, double tolerance, boolean prepare) {
         TestRandom random = TestRandom.fresh();
         List<Tensor> constants = new ArrayList<>();
-        Graph graph = deepChain(random, constants);
+        Graph graph = LinearChain.geluResidual("stream-order", random, constants, LAYERS, rows, width);
         String before = System.getProperty(TornadoSettings.TASKS_PER_GRAPH);
         System.setProperty(TornadoSettings.TASKS_PER_GRAPH, "2");
         Executable exe;
@@ -133,21 +131,6 @@ class StreamOrderTest extends TornadoBesideCpu {
         } finally {
             constants.forEach(Tensor::close);
         }
-    }
-
-    /** x -> LAYERS x (linear + GELU + residual): one launch per layer, so 2 tasks a graph make a long chain. */
-    private Graph deepChain(TestRandom random, List<Tensor> constants) {
-        GraphBuilder b = new GraphBuilder("stream-order");
-        Value x = b.input("x", Shape.of(rows, width), DType.F32);
-        for (int i = 0; i < LAYERS; i++) {
-            Tensor w = random.normal(Shape.of(width, width), 0.5 / Math.sqrt(width));
-            Tensor bias = random.normal(Shape.of(width), 0.1);
-            constants.add(w);
-            constants.add(bias);
-            x = b.linear(x, b.constant("w" + i, w), b.constant("b" + i, bias), Activation.GELU, x);
-        }
-        b.output(x);
-        return b.build();
     }
 
     private static void restore(String before) {

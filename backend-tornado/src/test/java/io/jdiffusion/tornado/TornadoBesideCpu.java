@@ -4,8 +4,10 @@ import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.Backends;
 import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
+import io.jdiffusion.backend.HostRunner;
 import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Graph;
+import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.backend.testing.BackendOracle;
 import io.jdiffusion.backend.testing.ConformanceCase;
 import io.jdiffusion.backend.testing.PoisonedOutputs;
@@ -64,6 +66,25 @@ abstract class TornadoBesideCpu {
         } finally {
             restore(TornadoSettings.TASKS_PER_GRAPH, tasks);
             restore(TornadoSettings.PROFILE, profile);
+        }
+    }
+
+    /**
+     * One run of {@code exe} against backend-cpu's run of {@code graph}: a fresh random input (standard normal, the
+     * shape of the graph's only input) uploaded into {@code input}, {@code output} poisoned before the run, the
+     * relative L2 error at most {@code tolerance}. The executable's counters of the run can be read afterwards.
+     */
+    protected void runBesideCpu(Executable exe, Graph graph, DeviceTensor input, DeviceTensor output, TestRandom random,
+                                double tolerance, String label) {
+        Value out = graph.outputs().getFirst();
+        try (Tensor x = random.normal(graph.inputs().getFirst().shape(), 1); Tensor actual = Tensor.allocate(out.shape(), out.dtype())) {
+            tornado.upload(x, input);
+            PoisonedOutputs.poison(tornado, output);
+            exe.run(List.of(input), List.of(output));
+            tornado.download(output, actual);
+            try (Tensor expected = HostRunner.run(cpu, graph, List.of(x)).getFirst()) {
+                assertThat(Numerics.relativeL2(actual, expected)).as("%s; %s", label, random).isLessThanOrEqualTo(tolerance);
+            }
         }
     }
 
