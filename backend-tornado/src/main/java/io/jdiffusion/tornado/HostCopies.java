@@ -39,14 +39,18 @@ final class HostCopies {
      * copy (an F16 tensor is copied as it is).
      */
     static void toHalves(Tensor src, MemorySegment dst, long offset) {
-        long n = floatingElements(src);
+        toHalves(src, 0, floatingElements(src), dst, offset);
+    }
+
+    /** Writes {@code count} elements of {@code src} from element {@code first} as F16 at element {@code offset} of {@code dst}. */
+    private static void toHalves(Tensor src, long first, long count, MemorySegment dst, long offset) {
         long base = offset * Short.BYTES;
         if (src.dtype() == DType.F16) {
-            MemorySegment.copy(src.segment(), 0, dst, base, n * Short.BYTES);
+            MemorySegment.copy(src.segment(), first * Short.BYTES, dst, base, count * Short.BYTES);
             return;
         }
-        for (long i = 0; i < n; i++) {
-            dst.set(SHORT, base + i * Short.BYTES, HalfFloats.floatToF16(src.getFloat(i)));
+        for (long i = 0; i < count; i++) {
+            dst.set(SHORT, base + i * Short.BYTES, HalfFloats.floatToF16(src.getFloat(first + i)));
         }
     }
 
@@ -69,8 +73,9 @@ final class HostCopies {
         // this 130 ms, most of it the first touch of the new array's pages, which a KCRS copy pays as well.
         short[] crs = new short[c * taps];
         short[] rsc = new short[c * taps];
+        MemorySegment crsSegment = MemorySegment.ofArray(crs);
         for (int ko = 0; ko < k; ko++) {
-            halves(filter, (long) ko * crs.length, crs);
+            toHalves(filter, (long) ko * crs.length, crs.length, crsSegment, 0);
             for (int t = 0; t < taps; t++) {
                 for (int ci = 0, from = t, to = t * c; ci < c; ci++, from += taps) {
                     rsc[to + ci] = crs[from];
@@ -79,17 +84,6 @@ final class HostCopies {
             MemorySegment.copy(rsc, 0, d, SHORT, (long) ko * rsc.length * Short.BYTES, rsc.length);
         }
         return dst;
-    }
-
-    /** {@code dst.length} elements of {@code src} from element {@code first}, as F16 (an F16 tensor's copied as they are). */
-    private static void halves(Tensor src, long first, short[] dst) {
-        if (src.dtype() == DType.F16) {
-            MemorySegment.copy(src.segment(), SHORT, first * Short.BYTES, dst, 0, dst.length);
-            return;
-        }
-        for (int i = 0; i < dst.length; i++) {
-            dst[i] = HalfFloats.floatToF16(src.getFloat(first + i));
-        }
     }
 
     /** The element count of {@code src}, which must be a floating-point tensor. */
