@@ -297,10 +297,8 @@ final class TornadoExecutable implements Executable {
         boolean chained = graphCount - firstOfChain > 1;
         if (chained) {
             plan.withGraph(firstOfChain).freeDeviceMemory();
-        } else if (graphCount > 1) {
-            plan.withAllGraphs().freeDeviceMemory();
         } else {
-            plan.freeDeviceMemory();
+            plan.withAllGraphs().freeDeviceMemory();
         }
     }
 
