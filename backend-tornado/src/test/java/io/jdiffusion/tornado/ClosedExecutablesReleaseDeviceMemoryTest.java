@@ -19,17 +19,19 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Closing an executable hands all of its device buffers back to TornadoVM, those of every chained task graph. A
  * server compiles and closes executables for as long as it runs (one per image size and model), so a buffer kept
  * per closed executable would exhaust the device. Runs in a JVM of its own (backend-tornado's pom) with TornadoVM's
- * device budget ({@code tornado.device.memory}) at {@value #BUDGET_MIB} MiB: the chain below holds about 4 MiB of
- * weights, so compiling, running and closing it {@value #ROUNDS} times fits only if each closed executable's
- * buffers are reused; kept, TornadoVM runs out of its budget by the sixth round. (Until the fix every graph's buffers
+ * device budget ({@code tornado.device.memory}) at {@value #BUDGET_MIB} MiB: the chain below holds 16 MiB of weights,
+ * so compiling, running and closing it {@value #ROUNDS} times fits only if each closed executable's buffers are
+ * reused; kept, TornadoVM runs out of its budget in the fifth round. The products stay on the Java kernels on every
+ * backend: on TornadoVM's CUDA backend cuBLASLt would add its workspace and staging buffers to each executable
+ * (buffers of the same plan, freed by the same call), more than a budget sized for the Java kernels holds. (Until the fix every graph's buffers
  * but those of the graph selected last stayed allocated: a plan frees only its selected graphs.)
  */
 class ClosedExecutablesReleaseDeviceMemoryTest extends TornadoBesideCpu {
-    static final int BUDGET_MIB = 24;
+    static final int BUDGET_MIB = 80;
     private static final int ROUNDS = 12;
     private static final int LAYERS = 4;
     private static final int ROWS = 4;
-    private static final int WIDTH = 512;
+    private static final int WIDTH = 1024;
 
     @Test
     void closedChainedExecutablesLeaveTheirBuffersForTheNext() {
@@ -41,7 +43,10 @@ class ClosedExecutablesReleaseDeviceMemoryTest extends TornadoBesideCpu {
             Graph graph = LinearChain.geluResidual("released-device-memory", random, constants, LAYERS, ROWS, WIDTH);
             Value out = graph.outputs().getFirst();
             for (int round = 1; round <= ROUNDS; round++) {
-                TornadoExecutable exe = compileCounted(graph, Precision.F32, 2);
+                TornadoExecutable exe;
+                try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.LIBRARIES, "false")) {
+                    exe = compileCounted(graph, Precision.F32, 2);
+                }
                 try (exe; DeviceTensor input = tornado.allocate(graph.inputs().getFirst().shape(), DType.F32);
                      DeviceTensor output = tornado.allocate(out.shape(), out.dtype())) {
                     assertThat(exe.graphCount()).as("chained task graphs").isGreaterThan(2);

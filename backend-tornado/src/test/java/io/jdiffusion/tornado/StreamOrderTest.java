@@ -89,13 +89,9 @@ class StreamOrderTest extends TornadoBesideCpu {
         TestRandom random = TestRandom.fresh();
         List<Tensor> constants = new ArrayList<>();
         Graph graph = LinearChain.geluResidual("stream-order", random, constants, LAYERS, rows, width);
-        String before = System.getProperty(TornadoSettings.TASKS_PER_GRAPH);
-        System.setProperty(TornadoSettings.TASKS_PER_GRAPH, "2");
         Executable exe;
-        try {
+        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.TASKS_PER_GRAPH, "2")) {
             exe = tornado.compile(graph, precision);
-        } finally {
-            restore(before);
         }
         Value out = graph.outputs().getFirst();
         try (exe; DeviceTensor input = tornado.allocate(graph.inputs().getFirst().shape(), DType.F32);
@@ -130,14 +126,6 @@ class StreamOrderTest extends TornadoBesideCpu {
             }
         } finally {
             constants.forEach(Tensor::close);
-        }
-    }
-
-    private static void restore(String before) {
-        if (before == null) {
-            System.clearProperty(TornadoSettings.TASKS_PER_GRAPH);
-        } else {
-            System.setProperty(TornadoSettings.TASKS_PER_GRAPH, before);
         }
     }
 }

@@ -55,17 +55,11 @@ abstract class TornadoBesideCpu {
      * is compiled, so they are set around the compilation only.
      */
     protected TornadoExecutable compileCounted(Graph graph, Precision precision, int tasksPerGraph) {
-        String tasks = System.getProperty(TornadoSettings.TASKS_PER_GRAPH);
-        String profile = System.getProperty(TornadoSettings.PROFILE);
-        if (tasksPerGraph > 0) {
-            System.setProperty(TornadoSettings.TASKS_PER_GRAPH, Integer.toString(tasksPerGraph));
-        }
-        System.setProperty(TornadoSettings.PROFILE, "true");
-        try {
+        String[] settings = tasksPerGraph > 0
+                ? new String[]{TornadoSettings.PROFILE, "true", TornadoSettings.TASKS_PER_GRAPH, Integer.toString(tasksPerGraph)}
+                : new String[]{TornadoSettings.PROFILE, "true"};
+        try (TemporaryProperties ignored = TemporaryProperties.set(settings)) {
             return (TornadoExecutable) tornado.compile(graph, precision);
-        } finally {
-            restore(TornadoSettings.TASKS_PER_GRAPH, tasks);
-            restore(TornadoSettings.PROFILE, profile);
         }
     }
 
@@ -85,14 +79,6 @@ abstract class TornadoBesideCpu {
             try (Tensor expected = HostRunner.run(cpu, graph, List.of(x)).getFirst()) {
                 assertThat(Numerics.relativeL2(actual, expected)).as("%s; %s", label, random).isLessThanOrEqualTo(tolerance);
             }
-        }
-    }
-
-    private static void restore(String key, String before) {
-        if (before == null) {
-            System.clearProperty(key);
-        } else {
-            System.setProperty(key, before);
         }
     }
 

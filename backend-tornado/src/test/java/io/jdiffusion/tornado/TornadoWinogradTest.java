@@ -126,16 +126,8 @@ class TornadoWinogradTest {
     void otherConvolutionsAndTheSwitchedOffPropertyKeepTheImplicitGemm() {
         ConformanceCase s1 = conv(1, new Padding(1, 1, 1, 1));
         assertThat(tasks(conv(2, new Padding(1, 1, 1, 1)), Precision.F32)).as("stride 2").isEqualTo(1);
-        String before = System.getProperty(TornadoSettings.WINOGRAD);
-        System.setProperty(TornadoSettings.WINOGRAD, "false");
-        try {
+        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.WINOGRAD, "false")) {
             assertThat(tasks(s1, Precision.F32)).as("-D%s=false", TornadoSettings.WINOGRAD).isEqualTo(1);
-        } finally {
-            if (before == null) {
-                System.clearProperty(TornadoSettings.WINOGRAD);
-            } else {
-                System.setProperty(TornadoSettings.WINOGRAD, before);
-            }
         }
         assertThat(tasks(s1, Precision.F32)).as("property back").isEqualTo(WinogradConvolution.LAUNCHES);
     }
