@@ -9,6 +9,7 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.stream.LongStream;
 
 /** Copies between host tensors and TornadoVM arrays, converting element types where they differ. */
 final class HostCopies {
@@ -20,18 +21,44 @@ final class HostCopies {
     private HostCopies() {
     }
 
+    /**
+     * Elements a task of a parallel host copy takes. The weight copies of a compile write pages the process has not
+     * touched yet (new TornadoVM arrays), so page faults more than the copying set their time: one thread took 1.8 s
+     * for the SD 1.5 UNet's F16 filters on an H100 host, a third of the preparation outside TornadoVM's JIT. Tasks of
+     * 1 Mi elements (2-4 MiB) spread that over the common pool at a fork cost too small to see.
+     */
+    private static final long PARALLEL_CHUNK = 1 << 20;
+
+    /** A part of a copy: {@code count} elements (or rows) from {@code first}. */
+    @FunctionalInterface
+    private interface Part {
+        void copy(long first, long count);
+    }
+
+    /** Runs {@code part} over [0, count) in pieces of {@code chunk}, in parallel where there are several. */
+    private static void inParallel(long count, long chunk, Part part) {
+        long pieces = (count + chunk - 1) / chunk;
+        if (pieces <= 1) {
+            part.copy(0, count);
+            return;
+        }
+        LongStream.range(0, pieces).parallel().forEach(i -> part.copy(i * chunk, Math.min(chunk, count - i * chunk)));
+    }
+
     /** Writes {@code src} (F32, F16 or BF16) as floats at element {@code offset} of {@code dst}. */
     static void toFloats(Tensor src, FloatArray dst, int offset) {
         MemorySegment d = dst.getSegment();
-        long n = floatingElements(src);
         long base = (long) offset * Float.BYTES;
-        if (src.dtype() == DType.F32) {
-            MemorySegment.copy(src.segment(), 0, d, base, n * Float.BYTES);
-            return;
-        }
-        for (long i = 0; i < n; i++) {
-            d.set(FLOAT, base + i * Float.BYTES, src.getFloat(i));
-        }
+        boolean f32 = src.dtype() == DType.F32;
+        inParallel(floatingElements(src), PARALLEL_CHUNK, (first, count) -> {
+            if (f32) {
+                MemorySegment.copy(src.segment(), first * Float.BYTES, d, base + first * Float.BYTES, count * Float.BYTES);
+                return;
+            }
+            for (long i = first; i < first + count; i++) {
+                d.set(FLOAT, base + i * Float.BYTES, src.getFloat(i));
+            }
+        });
     }
 
     /**
@@ -39,7 +66,7 @@ final class HostCopies {
      * copy (an F16 tensor is copied as it is).
      */
     static void toHalves(Tensor src, MemorySegment dst, long offset) {
-        toHalves(src, 0, floatingElements(src), dst, offset);
+        inParallel(floatingElements(src), PARALLEL_CHUNK, (first, count) -> toHalves(src, first, count, dst, offset + first));
     }
 
     /** Writes {@code count} elements of {@code src} from element {@code first} as F16 at element {@code offset} of {@code dst}. */
@@ -67,22 +94,25 @@ final class HostCopies {
         int taps = r * s;
         HalfFloatArray dst = arrays.halves(Math.toIntExact(filter.elementCount()));
         MemorySegment d = dst.getSegment();
-        // One output channel at a time through two short arrays, its F16 values copied as they are. The element-wise
-        // walk before (a dtype dispatch, a conversion and a strided store per element) made the SD 1.5 UNet's compile
-        // 6.7 s instead of 2.1 s on an H100's host; for a 1280x2560x3x3 F16 filter on a Zen 5 core it took 260 ms,
-        // this 130 ms, most of it the first touch of the new array's pages, which a KCRS copy pays as well.
-        short[] crs = new short[c * taps];
-        short[] rsc = new short[c * taps];
-        MemorySegment crsSegment = MemorySegment.ofArray(crs);
-        for (int ko = 0; ko < k; ko++) {
-            toHalves(filter, (long) ko * crs.length, crs.length, crsSegment, 0);
-            for (int t = 0; t < taps; t++) {
-                for (int ci = 0, from = t, to = t * c; ci < c; ci++, from += taps) {
-                    rsc[to + ci] = crs[from];
+        // One output channel at a time through two short arrays per task, its F16 values copied as they are. The
+        // element-wise walk before (a dtype dispatch, a conversion and a strided store per element) made the SD 1.5
+        // UNet's compile 6.7 s instead of 2.1 s on an H100's host; for a 1280x2560x3x3 F16 filter on a Zen 5 core it
+        // took 260 ms, this 130 ms on one thread, most of it the first touch of the new array's pages.
+        int perChannel = c * taps;
+        inParallel(k, Math.max(1, PARALLEL_CHUNK / perChannel), (firstChannel, channels) -> {
+            short[] crs = new short[perChannel];
+            short[] rsc = new short[perChannel];
+            MemorySegment crsSegment = MemorySegment.ofArray(crs);
+            for (long ko = firstChannel; ko < firstChannel + channels; ko++) {
+                toHalves(filter, ko * perChannel, perChannel, crsSegment, 0);
+                for (int t = 0; t < taps; t++) {
+                    for (int ci = 0, from = t, to = t * c; ci < c; ci++, from += taps) {
+                        rsc[to + ci] = crs[from];
+                    }
                 }
+                MemorySegment.copy(rsc, 0, d, SHORT, ko * perChannel * Short.BYTES, perChannel);
             }
-            MemorySegment.copy(rsc, 0, d, SHORT, (long) ko * rsc.length * Short.BYTES, rsc.length);
-        }
+        });
         return dst;
     }
 
