@@ -90,6 +90,24 @@ public final class ModelIdentity {
         return Optional.of(sha256.substring(0, AUTO_V2_DIGITS));
     }
 
+    /**
+     * Starts computing {@link #autoV2Hash} on a daemon thread, so that reading a multi-gigabyte file overlaps the
+     * model's preparation instead of preceding it; a later {@link #autoV2Hash} waits for it (both hold this object's
+     * lock). A failure here is left for that call to report, where it reads the file again.
+     */
+    public void hashInBackground() {
+        if (hashedFile == null) {
+            return;
+        }
+        Thread.ofPlatform().daemon().name("model-hash").start(() -> {
+            try {
+                autoV2Hash();
+            } catch (UncheckedIOException e) {
+                // reported by the caller's own autoV2Hash
+            }
+        });
+    }
+
     @Override
     public String toString() {
         return name;
