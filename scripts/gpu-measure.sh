@@ -25,7 +25,7 @@
 #                                  FIRST_IMAGE_SIZE (512), 20 steps, from launch to the written PNG, FIRST_IMAGE_RUNS (2)
 #                                  times in fresh JVMs; logs in $OUT/first-image-N.txt. Writing the PNG needs java.desktop,
 #                                  which the packed JDK leaves out to fit the upload: without it generate stops at once,
-#                                  saying so (set JAVA_HOME to a full JDK 25 there, or pack one with java.desktop).
+#                                  saying so (set JAVA_HOME to a full JDK 25 there, or stage with JDK_EXTRA_MODULES=java.desktop).
 #
 # Environment for `run`: SIZES (default "512 1024"), PRECISIONS ("f32 f16"), RUNS (10), DEVICES (the TornadoVM
 # devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (the benchmarks' TornadoVM device; default: the backend's own choice, the CUDA backend where present),
@@ -135,12 +135,17 @@ pack_sdk() {
 
 # A jlink'd JDK 25 for GPU hosts without Java, trimmed to fit the 64 MiB: no CDS archives, no native symbols, no
 # legal texts, and no java.desktop (a third of the image): the device runs the tests and the CLI's bench, which
-# write no PNG, and the pipeline loads no AWT class (BufferedImages holds the conversions).
+# write no PNG, and the pipeline loads no AWT class (BufferedImages holds the conversions). JDK_EXTRA_MODULES adds
+# modules: java.desktop for `first-image` (ImageIO writes the PNG; 4.8 MB more, less the native libraries headless
+# image I/O never loads: fonts, X11, sound, splash screen, JPEG), so that call carries little of the test data;
+# jdk.jfr for a flight recording (EXTRA_JAVA_FLAGS=-XX:StartFlightRecording=...).
 pack_jdk() {
-  local tmp; tmp=$(mktemp -d)
-  "$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.management,jdk.unsupported,jdk.internal.vm.ci,jdk.incubator.vector,java.sql,java.naming,jdk.zipfs \
+  local tmp modules=java.base,java.logging,java.management,jdk.management,jdk.unsupported,jdk.internal.vm.ci,jdk.incubator.vector,java.sql,java.naming,jdk.zipfs
+  tmp=$(mktemp -d)
+  "$JAVA_HOME/bin/jlink" --add-modules "$modules${JDK_EXTRA_MODULES:+,$JDK_EXTRA_MODULES}" \
       --compress=zip-0 --strip-debug --no-header-files --no-man-pages --output "$tmp/jdk"
   rm -rf "$tmp"/jdk/lib/server/*.jsa "$tmp/jdk/legal"
+  rm -f "$tmp"/jdk/lib/lib{fontmanager,freetype,splashscreen,awt_xawt,jsound,jawt,javajpeg}.so
   strip --strip-unneeded "$tmp/jdk/lib/server/libjvm.so"
   tar -C "$tmp" -cf - jdk | xz -T2 -9e > "$dev/jdk.tar.xz"
   rm -rf "$tmp"
