@@ -304,12 +304,15 @@ final class BenchCommand implements Callable<Integer> {
                 profiles.put(stage, operators.rows());
             }
         }
+        // In call order, not sorted: a drift over the calls (a recompiled kernel, a heap that grows) shows there.
+        List<String> msInOrder = ms.stream().map(t -> String.format(Locale.ROOT, "%.1f", t)).toList();
         List<Long> inOrder = List.copyOf(allocated);
         Collections.sort(ms);
         Collections.sort(allocated);
         double median = ms.get(ms.size() / 2);
         long medianAllocated = allocated.get(allocated.size() / 2);
-        err.printf(Locale.ROOT, "bench: %-12s first %.1f ms, %d untimed calls, median %.1f ms of %s%n", stage, first, calls, median, ms);
+        err.printf(Locale.ROOT, "bench: %-12s first %.1f ms, %d untimed calls, median %.1f ms, in call order %s%n", stage, first, calls,
+                median, msInOrder);
         err.printf(Locale.ROOT, "bench: %-12s heap allocated per call, median %.2f MB, in call order %s%n", stage,
                 medianAllocated / 1e6, inOrder.stream().map(b -> String.format(Locale.ROOT, "%.2f", b / 1e6)).toList());
         return new Stage(first, median, medianAllocated, calls);

@@ -210,14 +210,16 @@ class CliTest {
 
     /**
      * The bench warms each stage beyond its cold call for --warmup-seconds (at least one more call), and not at all with
-     * --warmup 0; the JSON says how many untimed calls each stage had. A bad value is one error.
+     * --warmup 0; the JSON says how many untimed calls each stage had, the log each timed call in call order (a drift
+     * over the calls shows there). A bad value is one error.
      */
     @Test
     void benchWarmsEachStageForTheWarmupSeconds() throws IOException {
         String model = TinySd.modelDir().toString();
         Run warm = run("bench", "--model", model, "--backend", "cpu", "-W", "16", "-H", "16", "--steps", "0", "--warmup", "1",
-                "--warmup-seconds", "0.2", "--iterations", "1", "--json");
+                "--warmup-seconds", "0.2", "--iterations", "3", "--json");
         assertThat(warm.exitCode()).as(warm.err()).isZero();
+        assertThat(warm.err()).containsPattern("UNet call +first [0-9.]+ ms, [0-9]+ untimed calls, median [0-9.]+ ms, in call order \\[[0-9.]+, [0-9.]+, [0-9.]+\\]");
         JsonNode warmCalls = new ObjectMapper().readTree(warm.out()).get("warmup_calls");
         Run cold = run("bench", "--model", model, "--backend", "cpu", "-W", "16", "-H", "16", "--steps", "0", "--warmup", "0",
                 "--warmup-seconds", "30", "--iterations", "1", "--json");
