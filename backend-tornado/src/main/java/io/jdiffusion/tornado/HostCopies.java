@@ -23,9 +23,9 @@ final class HostCopies {
 
     /**
      * Elements a task of a parallel host copy takes. The weight copies of a compile write pages the process has not
-     * touched yet (new TornadoVM arrays), so page faults more than the copying set their time: one thread took 1.8 s
-     * for the SD 1.5 UNet's F16 filters on an H100 host, a third of the preparation outside TornadoVM's JIT. Tasks of
-     * 1 Mi elements (2-4 MiB) spread that over the common pool at a fork cost too small to see.
+     * touched yet (new TornadoVM arrays), so page faults more than the copying set their time: on one thread they
+     * took 1.8-1.9 s of an SD 1.5 first image's preparation on an H100 host (JFR, the three networks' weights in
+     * F16). Tasks of 1 Mi elements (2-4 MiB) spread that over the common pool at a fork cost too small to see.
      */
     private static final long PARALLEL_CHUNK = 1 << 20;
 
