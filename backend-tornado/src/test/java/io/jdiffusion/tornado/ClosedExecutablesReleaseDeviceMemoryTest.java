@@ -23,8 +23,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * so compiling, running and closing it {@value #ROUNDS} times fits only if each closed executable's buffers are
  * reused; kept, TornadoVM runs out of its budget in the fifth round. The products stay on the Java kernels on every
  * backend: on TornadoVM's CUDA backend cuBLASLt would add its workspace and staging buffers to each executable
- * (buffers of the same plan, freed by the same call), more than a budget sized for the Java kernels holds. (Until the fix every graph's buffers
- * but those of the graph selected last stayed allocated: a plan frees only its selected graphs.)
+ * (buffers of the same plan, freed by the same call), more than a budget sized for the Java kernels holds. (Until
+ * the fix every graph's buffers but those of the graph selected last stayed allocated: a plan frees only its
+ * selected graphs.)
  */
 class ClosedExecutablesReleaseDeviceMemoryTest extends TornadoBesideCpu {
     static final int BUDGET_MIB = 80;

@@ -76,18 +76,11 @@ public final class ProductBenchmark {
             report(backend, graph, p, runs, flops, what);
             return;
         }
-        String before = System.getProperty(TornadoSettings.WINOGRAD);
-        try {
-            System.setProperty(TornadoSettings.WINOGRAD, "false");
+        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.WINOGRAD, "false")) {
             report(backend, graph, p, runs, flops, what + " direct");
-            System.setProperty(TornadoSettings.WINOGRAD, "true");
+        }
+        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.WINOGRAD, "true")) {
             report(backend, graph, p, runs, flops, what + " winograd");
-        } finally {
-            if (before == null) {
-                System.clearProperty(TornadoSettings.WINOGRAD);
-            } else {
-                System.setProperty(TornadoSettings.WINOGRAD, before);
-            }
         }
     }
 

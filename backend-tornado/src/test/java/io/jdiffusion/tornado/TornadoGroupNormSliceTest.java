@@ -17,21 +17,16 @@ import java.util.List;
  */
 class TornadoGroupNormSliceTest extends AgainstCpuSuite {
     static final int SLICE = 3000;
-    private String before;
+    private TemporaryProperties slice;
 
     @BeforeAll
     void setSlice() {
-        before = System.getProperty(TornadoSettings.GROUP_NORM_SLICE);
-        System.setProperty(TornadoSettings.GROUP_NORM_SLICE, Integer.toString(SLICE));
+        slice = TemporaryProperties.set(TornadoSettings.GROUP_NORM_SLICE, Integer.toString(SLICE));
     }
 
     @AfterAll
     void restoreSlice() {
-        if (before == null) {
-            System.clearProperty(TornadoSettings.GROUP_NORM_SLICE);
-        } else {
-            System.setProperty(TornadoSettings.GROUP_NORM_SLICE, before);
-        }
+        slice.close();
     }
 
     @Override
