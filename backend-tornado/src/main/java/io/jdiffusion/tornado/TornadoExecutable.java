@@ -6,6 +6,7 @@ import io.jdiffusion.backend.Precision;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.core.Tensor;
+import io.jdiffusion.tornado.nvidia.BackgroundPlans;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
@@ -134,7 +135,8 @@ final class TornadoExecutable implements Executable {
     /**
      * Does what the first execution of the plan would do once, so that the first run costs what later runs cost:
      * compiles every task graph's kernels ({@code withPreCompilation()}: TornadoVM's interpreter walks the plan's
-     * bytecode, compiling each launch and skipping allocations, copies and launches), then executes the plan once
+     * bytecode, compiling each launch and skipping allocations, copies and launches; the cuDNN plans its library
+     * tasks ask for are built meanwhile, see {@link BackgroundPlans}), then executes the plan once
      * on the input buffers as they stand (zeros before a first run). TornadoVM uploads {@code FIRST_EXECUTION} data
      * (the weights, the arena's NaN, the descriptors) only inside an execution, and its pre-compilation skips the
      * copies, so this execution is what moves the uploads, the device allocations and the CUDA-graph capture out
@@ -145,7 +147,12 @@ final class TornadoExecutable implements Executable {
     public void prepare() {
         checkOpen();
         if (!prepared) {
-            plan.withPreCompilation();
+            if (TornadoSettings.cudnnPlansInBackground()) {
+                // cuDNN's plans are built on threads of their own meanwhile, all finished before the first run's capture
+                BackgroundPlans.overlapping(plan::withPreCompilation);
+            } else {
+                plan.withPreCompilation();
+            }
             execute(true);
             prepared = true;
         }

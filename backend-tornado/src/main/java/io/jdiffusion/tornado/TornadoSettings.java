@@ -29,6 +29,9 @@ import java.util.function.IntPredicate;
  *       activations;</li>
  *   <li>{@value #CUDNN_ATTENTION_GRAPH} = true runs F16 attention on cuDNN's graph API on its operands in place,
  *       not staged for TornadoVM's binding (off until measured on a GPU);</li>
+ *   <li>{@value #CUDNN_PLANS_IN_BACKGROUND} = false builds cuDNN's plans on the preparing thread, one after
+ *       another between TornadoVM's kernel compilations, instead of on a thread of each cuDNN handle's own while
+ *       TornadoVM compiles ({@link io.jdiffusion.tornado.nvidia.BackgroundPlans});</li>
  *   <li>{@value #CUDNN_POINTWISE} = false takes 1x1 convolutions from cuDNN to im2col and cuBLAS;</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
  *   <li>{@value #WIDE_HEAD_ATTENTION} = false keeps F16 attention with heads wider than cuDNN takes (the VAE's) on
@@ -60,6 +63,7 @@ public final class TornadoSettings {
     public static final String CUDNN_FILTER_NHWC = "jdiffusion.tornado.cudnnFilterNhwc";
     public static final String CUDNN_GRAPH = "jdiffusion.tornado.cudnnGraph";
     public static final String CUDNN_ATTENTION_GRAPH = "jdiffusion.tornado.cudnnAttentionGraph";
+    public static final String CUDNN_PLANS_IN_BACKGROUND = "jdiffusion.tornado.cudnnPlansInBackground";
     /**
      * The arena's own alignment (16 bytes: {@link BufferLayout#ALIGN} elements past TornadoVM's 16-byte header), so
      * no shift. cuDNN measures its algorithms on buffers it allocates itself (cudaMalloc's, 256-byte aligned); on
@@ -123,6 +127,11 @@ public final class TornadoSettings {
      */
     static boolean cudnnFused() {
         return flag(CUDNN_FUSED, false);
+    }
+
+    /** Whether cuDNN's plans are built in the background while TornadoVM compiles a plan's kernels (default true). */
+    static boolean cudnnPlansInBackground() {
+        return flag(CUDNN_PLANS_IN_BACKGROUND, true);
     }
 
     /** Whether TornadoVM's CUDA backend page-locks host arrays: false unless the command line turned it back on. */

@@ -14,6 +14,7 @@ import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Numerics;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
+import io.jdiffusion.tornado.nvidia.BackgroundPlans;
 import io.jdiffusion.tornado.nvidia.ConvShape;
 import io.jdiffusion.tornado.nvidia.CudnnConvProvider;
 import io.jdiffusion.tornado.nvidia.CudnnConvolution;
@@ -107,6 +108,17 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
     @TestFactory
     Stream<DynamicTest> f16ConvolutionsMatchTheCpu() {
         return cases().stream().map(c -> DynamicTest.dynamicTest("F16 " + c.name(), () -> check(c, Precision.F16, F16_AGAINST_CPU, true)));
+    }
+
+    /**
+     * Prepared first, as the pipeline prepares a network: the plans are built on the cuDNN context's own thread while
+     * TornadoVM compiles ({@code BackgroundPlans}), all before the first run's capture, and that run uses them.
+     */
+    @TestFactory
+    Stream<DynamicTest> f16ConvolutionsWithPlansBuiltInTheBackgroundMatchTheCpu() {
+        return cases().stream().filter(c -> !c.name().contains("im2col fallback")).map(c -> DynamicTest.dynamicTest("F16 prepared " + c.name(),
+                () -> checkTwoRuns(c, Precision.F16, F16_AGAINST_CPU.of(c.accuracy()), true, "cudnn prepared",
+                        raises(BackgroundPlans::builtInBackground, "F16 " + c.name() + ": plans built in the background"), true)));
     }
 
     /**

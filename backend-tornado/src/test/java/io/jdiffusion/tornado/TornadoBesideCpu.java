@@ -91,6 +91,16 @@ abstract class TornadoBesideCpu {
      */
     protected void checkTwoRuns(ConformanceCase c, Precision precision, double tolerance, boolean staged, String label,
                                 Supplier<Runnable> firstRun) {
+        checkTwoRuns(c, precision, tolerance, staged, label, firstRun, false);
+    }
+
+    /**
+     * As {@link #checkTwoRuns(ConformanceCase, Precision, double, boolean, String, Supplier)}, the executable
+     * {@link Executable#prepare() prepared} first where {@code prepareFirst}, as the pipeline prepares a network
+     * ({@code firstRun}'s check then covers the preparation as well as the first run).
+     */
+    protected void checkTwoRuns(ConformanceCase c, Precision precision, double tolerance, boolean staged, String label,
+                                Supplier<Runnable> firstRun, boolean prepareFirst) {
         TestRandom random = TestRandom.fresh();
         String how = precision + (staged ? "" : " unstaged");
         try (Problem p = c.build(random, staged)) {
@@ -102,13 +112,18 @@ abstract class TornadoBesideCpu {
                 for (Tensor t : p.inputs()) {
                     in.add(tornado.upload(t));
                 }
+                Runnable firstCheck = firstRun.get();
+                if (prepareFirst) {
+                    exe.prepare();
+                }
                 for (int run = 1; run <= 2; run++) {
                     if (run == 2) {
                         out.forEach(d -> PoisonedOutputs.poison(tornado, d));
                     }
-                    Runnable check = run == 1 ? firstRun.get() : () -> { };
                     exe.run(in, out);
-                    check.run();
+                    if (run == 1) {
+                        firstCheck.run();
+                    }
                     try (Tensor actual = tornado.download(out.getFirst())) {
                         double err = Numerics.relativeL2(actual.toFloatArray(), expected.getFirst());
                         if (run == 1) {

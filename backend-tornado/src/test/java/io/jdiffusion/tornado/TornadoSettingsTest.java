@@ -17,7 +17,8 @@ class TornadoSettingsTest {
     private static final List<String> KEYS = List.of(TornadoSettings.DEVICE, TornadoSettings.LIBRARIES, TornadoSettings.CUDA_GRAPH,
             TornadoSettings.WINOGRAD, TornadoSettings.TENSOR_CORE_ATTENTION, TornadoSettings.PROFILE, TornadoSettings.TASKS_PER_GRAPH,
             TornadoSettings.WIDE_HEAD_ATTENTION, TornadoSettings.GROUP_NORM_SLICE, TornadoSettings.OPERAND_ALIGNMENT,
-            TornadoSettings.CUDNN_FILTER_NHWC, TornadoSettings.CUDNN_GRAPH, TornadoSettings.CUDNN_ATTENTION_GRAPH);
+            TornadoSettings.CUDNN_FILTER_NHWC, TornadoSettings.CUDNN_GRAPH, TornadoSettings.CUDNN_ATTENTION_GRAPH,
+            TornadoSettings.CUDNN_PLANS_IN_BACKGROUND);
     private final Map<String, String> saved = new HashMap<>();
 
     TornadoSettingsTest() {
@@ -53,6 +54,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.cudnnFilterNhwc()).isTrue();
         assertThat(TornadoSettings.cudnnGraph()).isTrue();
         assertThat(TornadoSettings.cudnnAttentionGraph()).isTrue();
+        assertThat(TornadoSettings.cudnnPlansInBackground()).isTrue();
     }
 
     @Test
@@ -70,6 +72,7 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "true");
         System.setProperty(TornadoSettings.CUDNN_GRAPH, "true");
         System.setProperty(TornadoSettings.CUDNN_ATTENTION_GRAPH, "FALSE");
+        System.setProperty(TornadoSettings.CUDNN_PLANS_IN_BACKGROUND, "false");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -83,6 +86,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.cudnnFilterNhwc()).isTrue();
         assertThat(TornadoSettings.cudnnGraph()).isTrue();
         assertThat(TornadoSettings.cudnnAttentionGraph()).isFalse();
+        assertThat(TornadoSettings.cudnnPlansInBackground()).isFalse();
         System.setProperty(TornadoSettings.CUDNN_GRAPH, "false");
         System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "false");
         assertThat(TornadoSettings.cudnnGraph()).isFalse();

@@ -8,7 +8,8 @@ import java.lang.foreign.MemorySegment;
 /**
  * A cuDNN library provider whose tasks each carry a tuning record {@code T} and run a plan {@code P} made once per
  * key {@code K} and execution plan: the plan is made in {@link #prepare}, before TornadoVM captures the plan's
- * first run into a CUDA graph, looked up again at dispatch, and destroyed with the context's cuDNN handle
+ * first run into a CUDA graph (on a thread of its own while TornadoVM compiles on, inside
+ * {@link BackgroundPlans#overlapping}), looked up again at dispatch, and destroyed with the context's cuDNN handle
  * ({@link CudnnContext}).
  */
 abstract class CudnnPlanProvider<T, K, P> extends StreamLibraryProvider {
@@ -35,10 +36,11 @@ abstract class CudnnPlanProvider<T, K, P> extends StreamLibraryProvider {
 
     @Override
     public final void prepare(LibraryTaskDescriptor descriptor, LibraryContext context) {
-        plan(context(context), tuning(descriptor.getTuning()));
+        T t = tuning(descriptor.getTuning());
+        context(context).prepare(key(t), handle -> create(CudnnConv.get(), handle, t));
     }
 
-    /** {@code t}'s plan in {@code context}: made the first time (in prepare), looked up after. */
+    /** {@code t}'s plan in {@code context}: made in prepare (waited for if still under way), looked up after. */
     final P plan(CudnnContext<K, P> context, T t) {
         return context.plan(key(t), handle -> create(CudnnConv.get(), handle, t));
     }
