@@ -62,7 +62,8 @@ final class GraphCompiler {
         this.plan = BufferPlan.plan(graph, BufferLayout.planAlignment(operandAlignment));
         this.deviceArrays = new DeviceArrays(!TornadoDevices.pinsHostArrays(backend.device()));
         boolean tensorCoreDevice = requested == Precision.F16 && TornadoDevices.supportsTensorCores(backend.device());
-        this.tensorCores = tensorCoreDevice ? new TensorCorePath(graph.name()) : null;
+        this.tensorCores = tensorCoreDevice
+                ? new TensorCorePath(graph.name(), backend.device().getPhysicalDevice().getDeviceMaxComputeUnits()) : null;
         this.libraries = usesLibraries ? new LibraryProducts(requested == Precision.F16, graph, plan,
                 this::constantOf, deviceArrays) : null;
         // Tensor cores and the libraries take every convolution with a constant weight, so Winograd only in the

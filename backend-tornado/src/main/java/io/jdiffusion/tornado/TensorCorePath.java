@@ -18,6 +18,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 import static io.jdiffusion.tornado.BufferLayout.align;
@@ -32,7 +33,14 @@ import static io.jdiffusion.tornado.TaskGraphChain.tiles;
  * for the epilogue.
  */
 final class TensorCorePath implements OperatorPath {
+    /** Products compiled split along K in this JVM: how tests see that a split ran. */
+    private static final AtomicLong SPLIT_PRODUCTS = new AtomicLong();
+
     private final String graphName;
+    /** The device's multiprocessors, which decide the products split along K ({@link SplitK}). */
+    private final int multiprocessors;
+    /** The split of each product taken (none for most). */
+    private final Map<Op, SplitK> splits = new IdentityHashMap<>();
     /** The products taken, and where their F16 weights start in {@link #halfWeights}. */
     private final Map<Op, Integer> halfOffsets = new IdentityHashMap<>();
     private final Set<Op> attention = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -43,12 +51,16 @@ final class TensorCorePath implements OperatorPath {
     /** Epilogue tiles, {@link TensorCoreKernels#TILE_FLOATS} per work-group (or the attention's tiles). */
     private FloatArray scratch;
 
-    TensorCorePath(String graphName) {
+    TensorCorePath(String graphName, int multiprocessors) {
         this.graphName = graphName;
+        this.multiprocessors = multiprocessors;
     }
 
     /** Takes a Linear or Conv2d with a constant weight. */
     void takeProduct(Op op) {
+        int[] tiles = tileGrid(op);
+        int kPadded = op instanceof Op.Linear l ? linearLayout(l).kPadded() : convLayout((Op.Conv2d) op).kPadded();
+        splits.put(op, SplitK.choose(tiles[0] * tiles[1] * tiles[2], kPadded, multiprocessors, TornadoSettings.splitK()));
         halfOffsets.put(op, toInt(halfCursor, "F16 weights"));
         halfCursor = align(halfCursor + halfElements(op));
         scratchFloats = Math.max(scratchFloats, (long) workGroups(op) * TensorCoreKernels.TILE_FLOATS);
@@ -103,7 +115,10 @@ final class TensorCorePath implements OperatorPath {
 
     @Override
     public TaskCost cost(Op op) {
-        return attention.contains(op) ? TaskCost.of(TensorCoreAttention.class, "attention") : TaskCost.of(TensorCoreKernels.class, "gemm");
+        if (attention.contains(op)) {
+            return TaskCost.of(TensorCoreAttention.class, "attention");
+        }
+        return splits.get(op).split() ? TaskCost.of(TensorCoreKernels.class, "gemm", "splitEpilogue") : TaskCost.of(TensorCoreKernels.class, "gemm");
     }
 
     @Override
@@ -121,6 +136,11 @@ final class TensorCorePath implements OperatorPath {
         }
     }
 
+    /** Products emitted split along K in this JVM so far. */
+    static long splitProducts() {
+        return SPLIT_PRODUCTS.get();
+    }
+
     /** The weight of a Linear or Conv2d (the operators the tensor-core GEMM runs); null for any other. */
     static Value productWeight(Op op) {
         return switch (op) {
@@ -130,7 +150,10 @@ final class TensorCorePath implements OperatorPath {
         };
     }
 
-    /** A Linear or Conv2d: {@link TensorCoreKernels#gemm}, one 256-thread work-group per 128x128 tile. */
+    /**
+     * A Linear or Conv2d: {@link TensorCoreKernels#gemm}, one 256-thread work-group per 128x128 tile (per tile and part
+     * of K where the product is split, then {@link TensorCoreKernels#splitEpilogue}, one work-group per tile).
+     */
     private void gemm(Op op, Value xv, Value bias, Value residual, Emission e) {
         Slot x = e.slot(xv);
         Slot b = bias == null ? null : e.slot(bias);
@@ -145,6 +168,15 @@ final class TensorCorePath implements OperatorPath {
                 op instanceof Op.Linear ? TensorCoreKernels.MODE_LINEAR : TensorCoreKernels.MODE_CONV);
         int[] g = gemmGrid(op);
         e.grid(id, new WorkerGrid3D(g[0] * TensorCoreKernels.THREADS, g[1], g[2]), TensorCoreKernels.THREADS, 1, 1);
+        if (splits.get(op).split()) {
+            String sum = e.nextTask();
+            e.tasks().task(sum, TensorCoreKernels::splitEpilogue, e.ctx(), e.halfArena(), halves, b == null ? o.floats() : b.floats(),
+                    b == null ? -1 : b.offset(), r == null ? o.floats() : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(),
+                    scratch, e.shapes(), e.descriptor(op), op instanceof Op.Linear ? TensorCoreKernels.MODE_LINEAR : TensorCoreKernels.MODE_CONV);
+            int[] t = tileGrid(op);
+            e.grid(sum, new WorkerGrid3D(t[0] * t[1] * t[2] * TensorCoreKernels.THREADS, 1, 1), TensorCoreKernels.THREADS, 1, 1);
+            SPLIT_PRODUCTS.incrementAndGet();
+        }
     }
 
     private void attention(Op.Attention a, Emission e) {
@@ -197,8 +229,14 @@ final class TensorCorePath implements OperatorPath {
         return op instanceof Op.Linear l ? linearLayout(l).elements() : convLayout((Op.Conv2d) op).elements();
     }
 
-    /** Row blocks, column blocks and batch of a product's grid. */
-    private static int[] gemmGrid(Op op) {
+    /** Row blocks, column blocks and batch x parts of K of a product's grid. */
+    private int[] gemmGrid(Op op) {
+        int[] t = tileGrid(op);
+        return new int[]{t[0], t[1], t[2] * splits.get(op).splits()};
+    }
+
+    /** Row blocks, column blocks and batch: the product's output tiles. */
+    private static int[] tileGrid(Op op) {
         if (op instanceof Op.Linear l) {
             var layout = linearLayout(l);
             int m = toInt(l.x().shape().elementCount() / layout.k(), "linear rows");
@@ -210,7 +248,7 @@ final class TensorCorePath implements OperatorPath {
         return new int[]{tiles(os.size(1), TensorCoreKernels.BLOCK_M), tiles(os.countFrom(2), TensorCoreKernels.BLOCK_N), os.size(0)};
     }
 
-    private static int workGroups(Op op) {
+    private int workGroups(Op op) {
         int[] g = gemmGrid(op);
         return toInt((long) g[0] * g[1] * g[2], "tensor-core work-groups");
     }
@@ -218,9 +256,13 @@ final class TensorCorePath implements OperatorPath {
     /** The {@link TensorCoreKernels} descriptor of a product, field by field. */
     private int[] gemmDescriptor(Op op) {
         int[] d = new int[TensorCoreKernels.FIELDS];
-        int[] g = gemmGrid(op);
-        d[TensorCoreKernels.ROW_BLOCKS] = g[0];
-        d[TensorCoreKernels.COL_BLOCKS] = g[1];
+        int[] t = tileGrid(op);
+        SplitK split = splits.get(op);
+        d[TensorCoreKernels.ROW_BLOCKS] = t[0];
+        d[TensorCoreKernels.COL_BLOCKS] = t[1];
+        d[TensorCoreKernels.BATCH] = t[2];
+        d[TensorCoreKernels.SPLITS] = split.splits();
+        d[TensorCoreKernels.K_CHUNK] = split.chunk();
         if (op instanceof Op.Linear l) {
             var layout = linearLayout(l);
             d[TensorCoreKernels.ROWS] = toInt(l.x().shape().elementCount() / layout.k(), "linear rows");

@@ -41,6 +41,9 @@ import java.util.function.IntPredicate;
  *   <li>{@value #OPERAND_ALIGNMENT}: bytes to which the activation arena aligns every value's first element on the
  *       device where the NVIDIA libraries run (default {@value #DEFAULT_OPERAND_ALIGNMENT}, the arena's own; a power
  *       of two from 16; see {@link BufferLayout});</li>
+ *   <li>{@value #SPLIT_K}: how the tensor-core GEMM splits a product of few output tiles along K ({@link SplitK}): 0
+ *       (default) chooses by the device's multiprocessors, 1 never splits, N from 2 to {@value #MAX_SPLIT_K} splits
+ *       every product into N parts where its K allows (for tests);</li>
  *   <li>{@value #TASKS_PER_GRAPH}: at most this many kernel launches per chained TornadoVM task graph (default
  *       {@value #DEFAULT_TASKS_PER_GRAPH}; the chain is also cut by TornadoVM's task-graph bytes).</li>
  * </ul>
@@ -64,6 +67,9 @@ public final class TornadoSettings {
     public static final String CUDNN_GRAPH = "jdiffusion.tornado.cudnnGraph";
     public static final String CUDNN_ATTENTION_GRAPH = "jdiffusion.tornado.cudnnAttentionGraph";
     public static final String CUDNN_PLANS_IN_BACKGROUND = "jdiffusion.tornado.cudnnPlansInBackground";
+    public static final String SPLIT_K = "jdiffusion.tornado.splitK";
+    /** The most K splits {@value #SPLIT_K} may ask for. */
+    static final int MAX_SPLIT_K = 64;
     /**
      * The arena's own alignment (16 bytes: {@link BufferLayout#ALIGN} elements past TornadoVM's 16-byte header), so
      * no shift. cuDNN measures its algorithms on buffers it allocates itself (cudaMalloc's, 256-byte aligned); on
@@ -223,6 +229,12 @@ public final class TornadoSettings {
     static int groupNormSlice() {
         return integer(GROUP_NORM_SLICE, NormKernels.DEFAULT_SLICE, n -> n >= NormKernels.THREADS && n <= 1 << 24,
                 "an element count from " + NormKernels.THREADS + " to " + (1 << 24));
+    }
+
+    /** {@value #SPLIT_K}: 0 (choose), 1 (never split) or a forced split count up to {@value #MAX_SPLIT_K}. */
+    static int splitK() {
+        return integer(SPLIT_K, 0, n -> n >= 0 && n <= MAX_SPLIT_K, "0 (chosen per product), 1 (no split) or a split count up to "
+                + MAX_SPLIT_K);
     }
 
     /** {@value #OPERAND_ALIGNMENT} in bytes: a power of two from 16 to {@value #MAX_OPERAND_ALIGNMENT}. */

@@ -18,7 +18,7 @@ class TornadoSettingsTest {
             TornadoSettings.WINOGRAD, TornadoSettings.TENSOR_CORE_ATTENTION, TornadoSettings.PROFILE, TornadoSettings.TASKS_PER_GRAPH,
             TornadoSettings.WIDE_HEAD_ATTENTION, TornadoSettings.GROUP_NORM_SLICE, TornadoSettings.OPERAND_ALIGNMENT,
             TornadoSettings.CUDNN_FILTER_NHWC, TornadoSettings.CUDNN_GRAPH, TornadoSettings.CUDNN_ATTENTION_GRAPH,
-            TornadoSettings.CUDNN_PLANS_IN_BACKGROUND);
+            TornadoSettings.CUDNN_PLANS_IN_BACKGROUND, TornadoSettings.SPLIT_K);
     private final Map<String, String> saved = new HashMap<>();
 
     TornadoSettingsTest() {
@@ -55,6 +55,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.cudnnGraph()).isTrue();
         assertThat(TornadoSettings.cudnnAttentionGraph()).isTrue();
         assertThat(TornadoSettings.cudnnPlansInBackground()).isTrue();
+        assertThat(TornadoSettings.splitK()).as("chosen per product").isZero();
     }
 
     @Test
@@ -73,6 +74,7 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.CUDNN_GRAPH, "true");
         System.setProperty(TornadoSettings.CUDNN_ATTENTION_GRAPH, "FALSE");
         System.setProperty(TornadoSettings.CUDNN_PLANS_IN_BACKGROUND, "false");
+        System.setProperty(TornadoSettings.SPLIT_K, " 5");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -87,6 +89,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.cudnnGraph()).isTrue();
         assertThat(TornadoSettings.cudnnAttentionGraph()).isFalse();
         assertThat(TornadoSettings.cudnnPlansInBackground()).isFalse();
+        assertThat(TornadoSettings.splitK()).isEqualTo(5);
         System.setProperty(TornadoSettings.CUDNN_GRAPH, "false");
         System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "false");
         assertThat(TornadoSettings.cudnnGraph()).isFalse();
@@ -119,6 +122,9 @@ class TornadoSettingsTest {
         bad(TornadoSettings.TASKS_PER_GRAPH, "many", TornadoSettings::tasksPerGraph);
         bad(TornadoSettings.GROUP_NORM_SLICE, "255", TornadoSettings::groupNormSlice);
         bad(TornadoSettings.GROUP_NORM_SLICE, "16k", TornadoSettings::groupNormSlice);
+        bad(TornadoSettings.SPLIT_K, "65", TornadoSettings::splitK);
+        bad(TornadoSettings.SPLIT_K, "auto", TornadoSettings::splitK);
+        bad(TornadoSettings.CUDNN_PLANS_IN_BACKGROUND, "later", TornadoSettings::cudnnPlansInBackground);
     }
 
     private static void bad(String key, String value, Supplier<?> read) {

@@ -29,6 +29,10 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * activation, GEGLU, residual, bounds) reads the tile back: each warp stores its fragments into the
  * work-group's own 128x128 slice of {@code scratch} (global memory, L2-resident), a barrier publishes them,
  * and all 256 threads finish the tile with coalesced reads.
+ *
+ * <p>A product of few output tiles may be split along K (descriptor field {@link #SPLITS} above 1): each work-group
+ * then sums one part of K into its own slice of {@code scratch} and stops there, and {@link #splitEpilogue}, the
+ * next task, adds the parts of each tile up and applies the same epilogue.
  */
 public final class TensorCoreKernels {
     public static final int BLOCK_M = 128;
@@ -64,7 +68,12 @@ public final class TensorCoreKernels {
     public static final int PADS = 12;
     public static final int ROW_BLOCKS = 13;
     public static final int COL_BLOCKS = 14;
-    public static final int FIELDS = 15;
+    /** Images of a convolution (1 for a Linear); grid z is part x BATCH + image. */
+    public static final int BATCH = 15;
+    /** Parts K is split into (1: none), and the K each part sums ({@code SplitK}). */
+    public static final int SPLITS = 16;
+    public static final int K_CHUNK = 17;
+    public static final int FIELDS = 18;
 
     private static final int WARP = 32;
     private static final int B_SUBTILE_BYTES = 256;
@@ -95,6 +104,9 @@ public final class TensorCoreKernels {
         int pads = sizes.get(meta + PADS);
         int rowBlocks = sizes.get(meta + ROW_BLOCKS);
         int colBlocks = sizes.get(meta + COL_BLOCKS);
+        int batch = sizes.get(meta + BATCH);
+        int splits = sizes.get(meta + SPLITS);
+        int kChunk = sizes.get(meta + K_CHUNK);
         int kh = geom & 255;
         int kw = (geom >> 8) & 255;
         int stride = (geom >> 16) & 255;
@@ -109,6 +121,10 @@ public final class TensorCoreKernels {
         int bx = ctx.groupIdx;
         int by = ctx.groupIdy;
         int bz = ctx.groupIdz;
+        int part = bz / batch;
+        int image = bz - part * batch;
+        int kBegin = part * kChunk;
+        int kEnd = kBegin + kChunk < kp ? kBegin + kChunk : kp;
         int row0 = bx * BLOCK_M;
         boolean geglu = act == KernelMath.ACT_GEGLU;
         int col0 = by * BLOCK_N;
@@ -120,7 +136,7 @@ public final class TensorCoreKernels {
             shift = hp - GEGLU_COLUMNS;
         }
         int plane = h * wd;
-        int xImage = xOff + bz * cin * plane;
+        int xImage = xOff + image * cin * plane;
 
         int[] aTile = ctx.allocateIntLocalArray(BLOCK_M * BLOCK_K / 2);
         int[] bTile = ctx.allocateIntLocalArray(BLOCK_K * BLOCK_N / 2);
@@ -164,7 +180,7 @@ public final class TensorCoreKernels {
         int b6 = 0;
         int b7 = 0;
 
-        for (int k0 = -BLOCK_K; k0 < kp; k0 += BLOCK_K) {
+        for (int k0 = kBegin - BLOCK_K; k0 < kEnd; k0 += BLOCK_K) {
             aTile[tid] = a0;
             aTile[tid + 256] = a1;
             aTile[tid + 512] = a2;
@@ -264,27 +280,73 @@ public final class TensorCoreKernels {
         // bar.sync also orders the work-group's global writes: the tile is complete for every thread after it.
         ctx.localBarrier();
 
-        int sBase = block * TILE_FLOATS;
+        if (splits == 1) {
+            finishTile(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, block * TILE_FLOATS, 0, 1, mode, act, rows, cols,
+                    image, row0, col0);
+        }
+    }
+
+    /**
+     * The epilogue of a product split along K: work-group t (one of ROW_BLOCKS x COL_BLOCKS x BATCH, in the order of
+     * {@link #gemm}'s blocks) adds up the SPLITS partial tiles {@link #gemm} left in {@code scratch} for output tile t
+     * and stores the tile as {@link #gemm} would have. Launched right after it on the same descriptor.
+     */
+    public static void splitEpilogue(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff,
+                                     FloatArray out, int oOff, FloatArray scratch, IntArray sizes, int meta, int mode) {
+        int rows = sizes.get(meta + ROWS);
+        int cols = sizes.get(meta + COLS);
+        int act = sizes.get(meta + ACT);
+        int rowBlocks = sizes.get(meta + ROW_BLOCKS);
+        int colBlocks = sizes.get(meta + COL_BLOCKS);
+        int batch = sizes.get(meta + BATCH);
+        int splits = sizes.get(meta + SPLITS);
+        int tile = ctx.groupIdx;
+        int perImage = rowBlocks * colBlocks;
+        int image = tile / perImage;
+        int within = tile - image * perImage;
+        int by = within / rowBlocks;
+        int bx = within - by * rowBlocks;
+        int col0 = by * (act == KernelMath.ACT_GEGLU ? GEGLU_COLUMNS : BLOCK_N);
+        finishTile(ctx.localIdx, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, tile * TILE_FLOATS, perImage * batch * TILE_FLOATS,
+                splits, mode, act, rows, cols, image, bx * BLOCK_M, col0);
+    }
+
+    /**
+     * The fused epilogue of one 128x128 tile whose accumulators lie in {@code scratch} from {@code sBase}, as the sum
+     * of {@code splits} partial tiles {@code stride} floats apart; thread {@code tid} of 256 takes every 256th element.
+     */
+    private static void finishTile(int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff,
+                                   FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int mode, int act,
+                                   int rows, int cols, int image, int row0, int col0) {
         if (mode == MODE_CONV) {
-            int imageBase = bz * rows * cols;
+            int imageBase = image * rows * cols;
             for (int e = tid; e < TILE_FLOATS; e += THREADS) {
                 GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, imageBase, rows, cols, row0 + (e >> 7),
-                        col0 + (e & 127), scratch.get(sBase + e));
+                        col0 + (e & 127), partialSum(scratch, sBase + e, stride, splits));
             }
-        } else if (geglu) {
+        } else if (act == KernelMath.ACT_GEGLU) {
             for (int e = tid; e < BLOCK_M * GEGLU_COLUMNS; e += THREADS) {
                 int r = e >> 6;
                 int c = e & 63;
                 int s = sBase + r * BLOCK_N + c;
-                GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, row0 + r, col0 + c, scratch.get(s),
-                        scratch.get(s + GEGLU_COLUMNS));
+                GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, row0 + r, col0 + c,
+                        partialSum(scratch, s, stride, splits), partialSum(scratch, s + GEGLU_COLUMNS, stride, splits));
             }
         } else {
             for (int e = tid; e < TILE_FLOATS; e += THREADS) {
                 GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, row0 + (e >> 7), col0 + (e & 127),
-                        scratch.get(sBase + e), act);
+                        partialSum(scratch, sBase + e, stride, splits), act);
             }
         }
+    }
+
+    /** scratch[at] + scratch[at + stride] + ... over {@code splits} partial tiles. */
+    private static float partialSum(FloatArray scratch, int at, int stride, int splits) {
+        float sum = 0.0f;
+        for (int s = 0; s < splits; s++) {
+            sum += scratch.get(at + s * stride);
+        }
+        return sum;
     }
 
     /**
