@@ -281,8 +281,14 @@ public final class TensorCoreKernels {
         ctx.localBarrier();
 
         if (splits == 1) {
-            finishTile(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, block * TILE_FLOATS, 0, 1, mode, act, rows, cols,
-                    image, row0, col0);
+            int sBase = block * TILE_FLOATS;
+            if (mode == MODE_CONV) {
+                finishConv(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, 0, 1, rows, cols, image, row0, col0);
+            } else if (geglu) {
+                finishGeglu(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, 0, 1, rows, cols, row0, col0);
+            } else {
+                finishLinear(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, 0, 1, rows, cols, row0, col0, act);
+            }
         }
     }
 
@@ -306,37 +312,55 @@ public final class TensorCoreKernels {
         int within = tile - image * perImage;
         int by = within / rowBlocks;
         int bx = within - by * rowBlocks;
-        int col0 = by * (act == KernelMath.ACT_GEGLU ? GEGLU_COLUMNS : BLOCK_N);
-        finishTile(ctx.localIdx, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, tile * TILE_FLOATS, perImage * batch * TILE_FLOATS,
-                splits, mode, act, rows, cols, image, bx * BLOCK_M, col0);
+        int tid = ctx.localIdx;
+        int row0 = bx * BLOCK_M;
+        int sBase = tile * TILE_FLOATS;
+        int stride = perImage * batch * TILE_FLOATS;
+        if (mode == MODE_CONV) {
+            finishConv(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, stride, splits, rows, cols, image, row0, by * BLOCK_N);
+        } else if (act == KernelMath.ACT_GEGLU) {
+            finishGeglu(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, stride, splits, rows, cols, row0, by * GEGLU_COLUMNS);
+        } else {
+            finishLinear(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, stride, splits, rows, cols, row0, by * BLOCK_N, act);
+        }
     }
 
     /**
-     * The fused epilogue of one 128x128 tile whose accumulators lie in {@code scratch} from {@code sBase}, as the sum
+     * The fused epilogues of one 128x128 tile whose accumulators lie in {@code scratch} from {@code sBase}, as the sum
      * of {@code splits} partial tiles {@code stride} floats apart; thread {@code tid} of 256 takes every 256th element.
+     * One method per mode: TornadoVM refuses to inline a callee of more than 600 Graal nodes, and the three loops in
+     * one method came to 650.
      */
-    private static void finishTile(int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff,
-                                   FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int mode, int act,
-                                   int rows, int cols, int image, int row0, int col0) {
-        if (mode == MODE_CONV) {
-            int imageBase = image * rows * cols;
-            for (int e = tid; e < TILE_FLOATS; e += THREADS) {
-                GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, imageBase, rows, cols, row0 + (e >> 7),
-                        col0 + (e & 127), partialSum(scratch, sBase + e, stride, splits));
-            }
-        } else if (act == KernelMath.ACT_GEGLU) {
-            for (int e = tid; e < BLOCK_M * GEGLU_COLUMNS; e += THREADS) {
-                int r = e >> 6;
-                int c = e & 63;
-                int s = sBase + r * BLOCK_N + c;
-                GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, row0 + r, col0 + c,
-                        partialSum(scratch, s, stride, splits), partialSum(scratch, s + GEGLU_COLUMNS, stride, splits));
-            }
-        } else {
-            for (int e = tid; e < TILE_FLOATS; e += THREADS) {
-                GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, row0 + (e >> 7), col0 + (e & 127),
-                        partialSum(scratch, sBase + e, stride, splits), act);
-            }
+    private static void finishConv(int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff,
+                                   FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int rows, int cols,
+                                   int image, int row0, int col0) {
+        int imageBase = image * rows * cols;
+        for (int e = tid; e < TILE_FLOATS; e += THREADS) {
+            GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, imageBase, rows, cols, row0 + (e >> 7), col0 + (e & 127),
+                    partialSum(scratch, sBase + e, stride, splits));
+        }
+    }
+
+    /** As {@link #finishConv} for a GEGLU Linear: value column c of the tile and its gate at c + 64. */
+    private static void finishGeglu(int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff,
+                                    FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int rows, int cols,
+                                    int row0, int col0) {
+        for (int e = tid; e < BLOCK_M * GEGLU_COLUMNS; e += THREADS) {
+            int r = e >> 6;
+            int c = e & 63;
+            int s = sBase + r * BLOCK_N + c;
+            GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, row0 + r, col0 + c,
+                    partialSum(scratch, s, stride, splits), partialSum(scratch, s + GEGLU_COLUMNS, stride, splits));
+        }
+    }
+
+    /** As {@link #finishConv} for a Linear with activation {@code act}. */
+    private static void finishLinear(int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff,
+                                     FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int rows, int cols,
+                                     int row0, int col0, int act) {
+        for (int e = tid; e < TILE_FLOATS; e += THREADS) {
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, row0 + (e >> 7), col0 + (e & 127),
+                    partialSum(scratch, sBase + e, stride, splits), act);
         }
     }
 
