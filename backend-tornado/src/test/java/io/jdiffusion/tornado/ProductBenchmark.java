@@ -26,7 +26,7 @@ import java.util.Random;
  * direct convolution's FLOPs, 2 B H W Cout Cin 9.
  *
  * <pre>
- * java @$TORNADOVM_HOME/tornado-argfile -Djdiffusion.tornado.profile=true -cp ... io.jdiffusion.tornado.ProductBenchmark [runs]
+ * java @$TORNADOVM_HOME/tornado-argfile -Djdiffusion.tornado.profile=true -cp ... io.jdiffusion.tornado.ProductBenchmark [runs [f16]]
  * </pre>
  */
 public final class ProductBenchmark {
@@ -35,16 +35,22 @@ public final class ProductBenchmark {
 
     public static void main(String[] args) {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 10;
+        Precision[] precisions = args.length > 1 && args[1].equals("f16") ? new Precision[]{Precision.F16}
+                : new Precision[]{Precision.F16, Precision.F32};
         try (Backend backend = Backends.create(TornadoBackendProvider.NAME)) {
             System.out.println("backend tornado on " + backend.deviceDescription());
-            for (Precision p : new Precision[]{Precision.F16, Precision.F32}) {
+            for (Precision p : precisions) {
                 // The UNet's largest products at 512x512, batch 2: attention projections at 64x64 latents, the
-                // feed-forward GEGLU, and the 3x3 convolutions of the first and last levels.
+                // feed-forward GEGLU, and the 3x3 convolutions of each level (the deeper ones have few output
+                // tiles: the tensor-core GEMM splits them along K, see SplitK); the VAE's at 64x64 and 512x512.
                 linear(backend, p, runs, 8192, 320, 320, Activation.NONE);
                 linear(backend, p, runs, 8192, 320, 2560, Activation.GEGLU);
                 linear(backend, p, runs, 2048, 640, 640, Activation.NONE);
                 conv(backend, p, runs, 2, 320, 64, 64, 320);
+                conv(backend, p, runs, 2, 640, 32, 32, 640);
+                conv(backend, p, runs, 2, 1280, 16, 16, 1280);
                 conv(backend, p, runs, 2, 1280, 8, 8, 1280);
+                conv(backend, p, runs, 1, 512, 64, 64, 512);
                 conv(backend, p, runs, 1, 128, 512, 512, 128);
             }
         }
