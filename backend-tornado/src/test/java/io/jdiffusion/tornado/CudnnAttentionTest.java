@@ -23,16 +23,21 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * SDPA operation takes masks from cuDNN 9.21 only) and must still match.
  */
 class CudnnAttentionTest extends TornadoBesideCpu {
+    /** The in-place route for the class's cases, put back as it was after them. */
+    private TemporaryProperties inPlace;
+
     @BeforeAll
     void onlyWhereAttentionRunsOnCudnn() {
         assumeTrue(TornadoDevices.usesLibraries(((TornadoBackend) tornado).device()),
                 "cuDNN attention runs on TornadoVM's CUDA backend with the NVIDIA libraries loaded; the device is not one");
-        System.setProperty(TornadoSettings.CUDNN_ATTENTION_GRAPH, "true");
+        inPlace = TemporaryProperties.set(TornadoSettings.CUDNN_ATTENTION_GRAPH, "true");
     }
 
     @AfterAll
     void settingBackToItsDefault() {
-        System.clearProperty(TornadoSettings.CUDNN_ATTENTION_GRAPH);
+        if (inPlace != null) {
+            inPlace.close();
+        }
         CudnnAttentionProvider.plansMade().forEach(p -> System.out.println("cudnn attention plan " + p));
     }
 

@@ -5,7 +5,6 @@ import io.jdiffusion.backend.graph.Op;
 import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Shape;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.common.Access;
@@ -29,11 +28,6 @@ class CudnnAttentionsTest {
         return (Op.Attention) g.build().ops().getLast();
     }
 
-    @AfterEach
-    void settingBackToItsDefault() {
-        System.clearProperty(TornadoSettings.CUDNN_ATTENTION_GRAPH);
-    }
-
     @Test
     void cudnnTakesHeadsOfAMultipleOf8UpTo256() {
         assertThat(CudnnAttentions.suits(attention(4096, 77, 8, 40, false))).isTrue();
@@ -45,13 +39,14 @@ class CudnnAttentionsTest {
 
     @Test
     void withTheSettingOffEveryAttentionIsStagedForTheBinding() {
-        System.setProperty(TornadoSettings.CUDNN_ATTENTION_GRAPH, "false");
-        CudnnAttentions a = new CudnnAttentions(() -> true);
-        Op.Attention self = attention(1024, 1024, 8, 40, false);
-        a.take(self, true);
-        assertThat(a.has(self)).isTrue();
-        assertThat(a.usesWorkspace()).isFalse();
-        assertThat(a.cost(self).launches()).as("three copies in, the binding, one copy out").isEqualTo(5);
+        try (TemporaryProperties off = TemporaryProperties.set(TornadoSettings.CUDNN_ATTENTION_GRAPH, "false")) {
+            CudnnAttentions a = new CudnnAttentions(() -> true);
+            Op.Attention self = attention(1024, 1024, 8, 40, false);
+            a.take(self, true);
+            assertThat(a.has(self)).isTrue();
+            assertThat(a.usesWorkspace()).isFalse();
+            assertThat(a.cost(self).launches()).as("three copies in, the binding, one copy out").isEqualTo(5);
+        }
     }
 
     @Test

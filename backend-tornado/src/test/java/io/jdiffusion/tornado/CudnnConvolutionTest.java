@@ -86,17 +86,22 @@ class CudnnConvolutionTest extends TornadoBesideCpu {
                 b -> new Value[]{ConformanceCases.conv(b, DType.F32, n, cin, h, w, cout, k, k, stride, pad, bias, residual)});
     }
 
+    /** 1x1 convolutions on cuDNN for the class's cases, put back as it was after them. */
+    private TemporaryProperties pointwiseOnCudnn;
+
     @BeforeAll
     void onlyWhereConvolutionsRunOnCudnn() {
         assumeTrue(TornadoDevices.usesLibraries(((TornadoBackend) tornado).device()),
                 "cuDNN convolutions run on TornadoVM's CUDA backend with the NVIDIA libraries loaded; the device is not one");
         // the 1x1 cases are cuDNN's here; CublasLtProductTest checks them on their default route, cuBLASLt
-        System.setProperty(TornadoSettings.CUDNN_POINTWISE, "true");
+        pointwiseOnCudnn = TemporaryProperties.set(TornadoSettings.CUDNN_POINTWISE, "true");
     }
 
     @AfterAll
-    void pointwiseBackToItsDefault() {
-        System.clearProperty(TornadoSettings.CUDNN_POINTWISE);
+    void pointwiseBackAsItWas() {
+        if (pointwiseOnCudnn != null) {
+            pointwiseOnCudnn.close();
+        }
     }
 
     /** What cuDNN chose for each shape (algorithm, math, workspace, fusion), for the log of a GPU run. */

@@ -42,7 +42,10 @@ public final class BackgroundPlans<K, P> {
     private final Map<K, CompletableFuture<P>> plans = new LinkedHashMap<>();
     /** Guarded by this; made at the first build in the background. */
     private ExecutorService builder;
-    /** Read and written on the builder thread only. */
+    /**
+     * Whether the current builder thread ran {@link #threadSetup}: written on the builder thread, and reset (before
+     * any build is submitted to it) when a new builder is made.
+     */
     private boolean threadReady;
 
     /**
@@ -83,6 +86,8 @@ public final class BackgroundPlans<K, P> {
                 } else {
                     failure.addSuppressed(e);
                 }
+            } finally {
+                p.stopBuilder(); // idle until the next scope, if any: no thread kept for the executable's lifetime
             }
         }
         if (failure != null) {
@@ -111,6 +116,7 @@ public final class BackgroundPlans<K, P> {
             }
             if (builder == null) {
                 builder = Executors.newSingleThreadExecutor(Thread.ofPlatform().daemon().name(name).factory());
+                threadReady = false; // a new thread: set up again before its first build
             }
             plans.put(key, CompletableFuture.supplyAsync(() -> {
                 if (!threadReady) {
@@ -188,11 +194,14 @@ public final class BackgroundPlans<K, P> {
             }
             destroy.accept(p);
         }
-        synchronized (this) {
-            if (builder != null) {
-                builder.shutdown();
-                builder = null;
-            }
+        stopBuilder();
+    }
+
+    /** Lets the builder thread end once its queue is done; a later build in the background starts another. */
+    private synchronized void stopBuilder() {
+        if (builder != null) {
+            builder.shutdown();
+            builder = null;
         }
     }
 

@@ -46,6 +46,26 @@ class BackgroundPlansTest {
     }
 
     @Test
+    void theBuilderThreadEndsWithTheScopeAndALaterScopeSetsUpANewOne() throws InterruptedException {
+        AtomicInteger setups = new AtomicInteger();
+        BackgroundPlans<Integer, Integer> plans = new BackgroundPlans<>("test-plans-ending", setups::incrementAndGet);
+        BackgroundPlans.overlapping(() -> plans.submit(1, () -> 1));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (builderAlive("test-plans-ending") && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(builderAlive("test-plans-ending")).as("a builder thread outlived its scope").isFalse();
+        BackgroundPlans.overlapping(() -> plans.submit(2, () -> 2));
+        assertThat(setups).as("each builder thread set up once").hasValue(2);
+        assertThat(plans.plan(2, () -> -1)).isEqualTo(2);
+        plans.close(p -> { });
+    }
+
+    private static boolean builderAlive(String name) {
+        return Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals(name) && t.isAlive());
+    }
+
+    @Test
     void outsideTheScopeAPlanIsBuiltAtOnceOnTheCallersThread() {
         BackgroundPlans<String, String> plans = new BackgroundPlans<>("test-plans", () -> {
             throw new AssertionError("no builder thread outside the scope");
