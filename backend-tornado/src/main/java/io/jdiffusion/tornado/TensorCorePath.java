@@ -39,6 +39,8 @@ final class TensorCorePath implements OperatorPath {
     private final String graphName;
     /** The device's multiprocessors, which decide the products split along K ({@link SplitK}). */
     private final int multiprocessors;
+    /** {@link TornadoSettings#splitK()}, read once for the graph. */
+    private final int splitSetting;
     /** The split of each product taken (none for most). */
     private final Map<Op, SplitK> splits = new IdentityHashMap<>();
     /** The products taken, and where their F16 weights start in {@link #halfWeights}. */
@@ -54,13 +56,14 @@ final class TensorCorePath implements OperatorPath {
     TensorCorePath(String graphName, int multiprocessors) {
         this.graphName = graphName;
         this.multiprocessors = multiprocessors;
+        this.splitSetting = TornadoSettings.splitK();
     }
 
     /** Takes a Linear or Conv2d with a constant weight. */
     void takeProduct(Op op) {
         int[] tiles = tileGrid(op);
         int kPadded = op instanceof Op.Linear l ? linearLayout(l).kPadded() : convLayout((Op.Conv2d) op).kPadded();
-        splits.put(op, SplitK.choose(tiles[0] * tiles[1] * tiles[2], kPadded, multiprocessors, TornadoSettings.splitK()));
+        splits.put(op, SplitK.choose(tiles[0] * tiles[1] * tiles[2], kPadded, multiprocessors, splitSetting));
         halfOffsets.put(op, toInt(halfCursor, "F16 weights"));
         halfCursor = align(halfCursor + halfElements(op));
         scratchFloats = Math.max(scratchFloats, (long) workGroups(op) * TensorCoreKernels.TILE_FLOATS);
@@ -161,18 +164,21 @@ final class TensorCorePath implements OperatorPath {
         Slot o = e.slot(op.out());
         String id = e.nextTask();
         int halves = x.bit(Storage.X) | Slot.bit(b, Storage.Z) | Slot.bit(r, Storage.RESIDUAL) | o.bit(Storage.OUT);
+        // the epilogue's operands, which the split epilogue takes as well: a missing bias or residual is offset -1
+        FloatArray biasArray = b == null ? o.floats() : b.floats();
+        int biasOffset = b == null ? -1 : b.offset();
+        FloatArray residualArray = r == null ? o.floats() : r.floats();
+        int residualOffset = r == null ? -1 : r.offset();
+        int meta = e.descriptor(op);
+        int mode = op instanceof Op.Linear ? TensorCoreKernels.MODE_LINEAR : TensorCoreKernels.MODE_CONV;
         e.tasks().task(id, TensorCoreKernels::gemm, e.ctx(), e.halfArena(), halves, x.floats(), x.offset(), halfWeights, halfOffsets.get(op),
-                b == null ? o.floats() : b.floats(), b == null ? -1 : b.offset(),
-                r == null ? o.floats() : r.floats(), r == null ? -1 : r.offset(),
-                o.floats(), o.offset(), scratch, e.shapes(), e.descriptor(op),
-                op instanceof Op.Linear ? TensorCoreKernels.MODE_LINEAR : TensorCoreKernels.MODE_CONV);
+                biasArray, biasOffset, residualArray, residualOffset, o.floats(), o.offset(), scratch, e.shapes(), meta, mode);
         int[] g = gemmGrid(op);
         e.grid(id, new WorkerGrid3D(g[0] * TensorCoreKernels.THREADS, g[1], g[2]), TensorCoreKernels.THREADS, 1, 1);
         if (splits.get(op).split()) {
             String sum = e.nextTask();
-            e.tasks().task(sum, TensorCoreKernels::splitEpilogue, e.ctx(), e.halfArena(), halves, b == null ? o.floats() : b.floats(),
-                    b == null ? -1 : b.offset(), r == null ? o.floats() : r.floats(), r == null ? -1 : r.offset(), o.floats(), o.offset(),
-                    scratch, e.shapes(), e.descriptor(op), op instanceof Op.Linear ? TensorCoreKernels.MODE_LINEAR : TensorCoreKernels.MODE_CONV);
+            e.tasks().task(sum, TensorCoreKernels::splitEpilogue, e.ctx(), e.halfArena(), halves, biasArray, biasOffset, residualArray,
+                    residualOffset, o.floats(), o.offset(), scratch, e.shapes(), meta, mode);
             int[] t = tileGrid(op);
             e.grid(sum, new WorkerGrid3D(t[0] * t[1] * t[2] * TensorCoreKernels.THREADS, 1, 1), TensorCoreKernels.THREADS, 1, 1);
             SPLIT_PRODUCTS.incrementAndGet();
