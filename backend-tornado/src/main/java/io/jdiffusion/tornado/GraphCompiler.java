@@ -22,7 +22,8 @@ import java.util.function.Function;
  * <ul>
  *   <li>the operator paths ({@link OperatorPath}): which operators leave the Java kernels ({@link JavaKernelPath})
  *       for NVIDIA's libraries ({@link LibraryProducts}, TornadoVM's CUDA backend), the tensor cores
- *       ({@link TensorCorePath}, F16 on PTX and CUDA) or Winograd ({@link WinogradConvolution}, F32 Java kernels),
+ *       ({@link TensorCorePath}, F16 on PTX and CUDA), two products around a softmax for wide heads
+ *       ({@link ScoreAttention}) or Winograd ({@link WinogradConvolution}, F32 Java kernels),
  *       chosen here in that order of preference, and how each launches;</li>
  *   <li>the {@link BufferLayout}: where every value lives;</li>
  *   <li>the {@link TaskGraphChain}: the task graphs, cut by TornadoVM's task-graph bytes and at model boundaries.</li>
@@ -43,6 +44,8 @@ final class GraphCompiler {
     private final LibraryProducts libraries;
     /** Linear, Conv2d and attention on tensor cores in F16; null where they do not apply. */
     private final TensorCorePath tensorCores;
+    /** Attention with one wide head as two products around a softmax on the Java kernels (tensor cores where they apply). */
+    private final ScoreAttention scoreAttention;
     /** The F32 3x3 convolutions that run as Winograd F(4x4, 3x3). */
     private final WinogradConvolution winograd;
     /** Whether activations are kept in F16. */
@@ -64,6 +67,7 @@ final class GraphCompiler {
         boolean tensorCoreDevice = requested == Precision.F16 && TornadoDevices.supportsTensorCores(backend.device());
         this.tensorCores = tensorCoreDevice
                 ? new TensorCorePath(graph.name(), backend.device().getPhysicalDevice().getDeviceMaxComputeUnits()) : null;
+        this.scoreAttention = new ScoreAttention(tensorCores);
         this.libraries = usesLibraries ? new LibraryProducts(requested == Precision.F16, graph, plan,
                 this::constantOf, deviceArrays) : null;
         // Tensor cores and the libraries take every convolution with a constant weight, so Winograd only in the
@@ -82,6 +86,7 @@ final class GraphCompiler {
         if (tensorCores != null) {
             taking.add(tensorCores);
         }
+        taking.add(scoreAttention);
         taking.add(winograd);
         List<Op> javaOps = graph.ops().stream().filter(op -> taking.stream().noneMatch(p -> p.handles(op))).toList();
         JavaKernelPath javaKernels = new JavaKernelPath(graph.name(), plan, javaOps, deviceArrays);
@@ -102,6 +107,7 @@ final class GraphCompiler {
         if (libraries != null) {
             extra.addAll(libraries.sharedBuffers());
         }
+        extra.addAll(scoreAttention.buffers());
         if (winograd.scratch() != null) {
             extra.add(winograd.scratch());
         }
@@ -141,7 +147,8 @@ final class GraphCompiler {
 
     /**
      * Offers every operator to the paths that take operators from the Java kernels: a product with a constant
-     * weight to cuBLAS, else to the tensor cores; an attention to cuDNN, else to the tensor-core kernel. Returns the
+     * weight to cuBLAS, else to the tensor cores; an attention to cuDNN (or cuBLASLt), else to the tensor-core kernel,
+     * else, with one wide head, to two products around a softmax ({@link ScoreAttention}). Returns the
      * storage roots of the constants the F32 weight array must still hold (every constant but those read only as
      * such a product's weight, or replaced by Winograd's transformed weight).
      */
@@ -162,8 +169,9 @@ final class GraphCompiler {
             }
             if (op instanceof Op.Attention a) {
                 boolean onLibrary = libraries != null && libraries.takeAttention(a);
-                if (!onLibrary && tensorCores != null && TornadoSettings.tensorCoreAttention()) {
-                    tensorCores.takeAttention(a);
+                boolean onTensorCores = !onLibrary && tensorCores != null && TornadoSettings.tensorCoreAttention() && tensorCores.takeAttention(a);
+                if (!onLibrary && !onTensorCores && TornadoSettings.wideHeadAttention() && ScoreAttention.suits(a)) {
+                    scoreAttention.take(a);
                 }
             }
             if (op instanceof Op.Reshape) {
@@ -181,6 +189,7 @@ final class GraphCompiler {
         if (tensorCores != null) {
             tensorCores.allocate(this::constantOf, deviceArrays);
         }
+        scoreAttention.allocate(deviceArrays);
         return f32Roots;
     }
 

@@ -63,10 +63,11 @@ final class TensorCorePath implements OperatorPath {
     void takeProduct(Op op) {
         int[] tiles = tileGrid(op);
         int kPadded = op instanceof Op.Linear l ? linearLayout(l).kPadded() : convLayout((Op.Conv2d) op).kPadded();
-        splits.put(op, SplitK.choose(tiles[0] * tiles[1] * tiles[2], kPadded, multiprocessors, splitSetting));
+        SplitK split = split(tiles[0] * tiles[1] * tiles[2], kPadded);
+        splits.put(op, split);
         halfOffsets.put(op, toInt(halfCursor, "F16 weights"));
         halfCursor = align(halfCursor + halfElements(op));
-        scratchFloats = Math.max(scratchFloats, (long) workGroups(op) * TensorCoreKernels.TILE_FLOATS);
+        reserveScratch(tiles[0] * tiles[1] * tiles[2], split);
     }
 
     /** Takes an attention whose heads fit the kernel; false leaves it to another path. */
@@ -84,7 +85,7 @@ final class TensorCorePath implements OperatorPath {
 
     /** Packs the taken products' weights ({@code constant}: a weight value's stored tensor) and sizes the scratch. */
     void allocate(Function<Value, Tensor> constant, DeviceArrays deviceArrays) {
-        if (halfOffsets.isEmpty() && attention.isEmpty()) {
+        if (scratchFloats == 0) {
             return;
         }
         // a fresh region of the scratch file reads as zeros: the padding between packed weights needs no fill
@@ -121,7 +122,7 @@ final class TensorCorePath implements OperatorPath {
         if (attention.contains(op)) {
             return TaskCost.of(TensorCoreAttention.class, "attention");
         }
-        return splits.get(op).split() ? TaskCost.of(TensorCoreKernels.class, "gemm", "splitEpilogue") : TaskCost.of(TensorCoreKernels.class, "gemm");
+        return productCost(splits.get(op));
     }
 
     @Override
@@ -153,36 +154,83 @@ final class TensorCorePath implements OperatorPath {
         };
     }
 
-    /**
-     * A Linear or Conv2d: {@link TensorCoreKernels#gemm}, one 256-thread work-group per 128x128 tile (per tile and part
-     * of K where the product is split, then {@link TensorCoreKernels#splitEpilogue}, one work-group per tile).
-     */
+    /** A Linear or Conv2d: {@link #emitProduct} on its weight's F16 layout. */
     private void gemm(Op op, Value xv, Value bias, Value residual, Emission e) {
         Slot x = e.slot(xv);
         Slot b = bias == null ? null : e.slot(bias);
         Slot r = residual == null ? null : e.slot(residual);
         Slot o = e.slot(op.out());
-        String id = e.nextTask();
         int halves = x.bit(Storage.X) | Slot.bit(b, Storage.Z) | Slot.bit(r, Storage.RESIDUAL) | o.bit(Storage.OUT);
-        // the epilogue's operands, which the split epilogue takes as well: a missing bias or residual is offset -1
-        FloatArray biasArray = b == null ? o.floats() : b.floats();
-        int biasOffset = b == null ? -1 : b.offset();
-        FloatArray residualArray = r == null ? o.floats() : r.floats();
-        int residualOffset = r == null ? -1 : r.offset();
-        int meta = e.descriptor(op);
+        // a missing bias or residual is offset -1 (the output's array stands in)
+        ProductOperands p = new ProductOperands(halves, x.floats(), x.offset(), halfWeights, halfOffsets.get(op),
+                b == null ? o.floats() : b.floats(), b == null ? -1 : b.offset(), r == null ? o.floats() : r.floats(),
+                r == null ? -1 : r.offset(), o.floats(), o.offset());
         int mode = op instanceof Op.Linear ? TensorCoreKernels.MODE_LINEAR : TensorCoreKernels.MODE_CONV;
-        e.tasks().task(id, TensorCoreKernels::gemm, e.ctx(), e.halfArena(), halves, x.floats(), x.offset(), halfWeights, halfOffsets.get(op),
-                biasArray, biasOffset, residualArray, residualOffset, o.floats(), o.offset(), scratch, e.shapes(), meta, mode);
-        int[] g = gemmGrid(op);
-        e.grid(id, new WorkerGrid3D(g[0] * TensorCoreKernels.THREADS, g[1], g[2]), TensorCoreKernels.THREADS, 1, 1);
-        if (splits.get(op).split()) {
+        emitProduct(e, p, e.descriptor(op), mode, tileGrid(op), splits.get(op));
+    }
+
+    /**
+     * The operands of one {@link TensorCoreKernels#gemm}: the {@link Storage} mask, A (the activations of a Linear)
+     * and B (the padded F16 weight panel of a Linear, the F16 weight of a convolution), the epilogue's bias and
+     * residual (offset -1: none) and the output.
+     */
+    record ProductOperands(int halves, FloatArray x, int xOff, HalfFloatArray w, int wOff, FloatArray bias, int bOff,
+                           FloatArray res, int rOff, FloatArray out, int oOff) {
+    }
+
+    /**
+     * One product on {@link TensorCoreKernels#gemm} with its descriptor at {@code meta} of the layout's descriptor
+     * array: one 256-thread work-group per 128x128 tile of {@code tiles} (row blocks, column blocks, images), per tile
+     * and part of K where {@code split}, then {@link TensorCoreKernels#splitEpilogue}, one work-group per tile.
+     */
+    void emitProduct(Emission e, ProductOperands p, int meta, int mode, int[] tiles, SplitK split) {
+        String id = e.nextTask();
+        e.tasks().task(id, TensorCoreKernels::gemm, e.ctx(), e.halfArena(), p.halves(), p.x(), p.xOff(), p.w(), p.wOff(),
+                p.bias(), p.bOff(), p.res(), p.rOff(), p.out(), p.oOff(), scratch, e.shapes(), meta, mode);
+        e.grid(id, new WorkerGrid3D(tiles[0] * TensorCoreKernels.THREADS, tiles[1], tiles[2] * split.splits()),
+                TensorCoreKernels.THREADS, 1, 1);
+        if (split.split()) {
             String sum = e.nextTask();
-            e.tasks().task(sum, TensorCoreKernels::splitEpilogue, e.ctx(), e.halfArena(), halves, biasArray, biasOffset, residualArray,
-                    residualOffset, o.floats(), o.offset(), scratch, e.shapes(), meta, mode);
-            int[] t = tileGrid(op);
-            e.grid(sum, new WorkerGrid3D(t[0] * t[1] * t[2] * TensorCoreKernels.THREADS, 1, 1), TensorCoreKernels.THREADS, 1, 1);
+            e.tasks().task(sum, TensorCoreKernels::splitEpilogue, e.ctx(), e.halfArena(), p.halves(), p.bias(), p.bOff(), p.res(),
+                    p.rOff(), p.out(), p.oOff(), scratch, e.shapes(), meta, mode);
+            e.grid(sum, new WorkerGrid3D(tiles[0] * tiles[1] * tiles[2] * TensorCoreKernels.THREADS, 1, 1), TensorCoreKernels.THREADS, 1, 1);
             SPLIT_PRODUCTS.incrementAndGet();
         }
+    }
+
+    /** The launches of one product split as {@code split}. */
+    static TaskCost productCost(SplitK split) {
+        return split.split() ? TaskCost.of(TensorCoreKernels.class, "gemm", "splitEpilogue") : TaskCost.of(TensorCoreKernels.class, "gemm");
+    }
+
+    /** The split along K of a product of {@code tiles} output tiles and K {@code kPadded} on this device. */
+    SplitK split(int tiles, int kPadded) {
+        return SplitK.choose(tiles, kPadded, multiprocessors, splitSetting);
+    }
+
+    /** Makes the scratch hold the partial tiles of a product of {@code tiles} output tiles split as {@code split}. */
+    void reserveScratch(int tiles, SplitK split) {
+        scratchFloats = Math.max(scratchFloats, (long) tiles * split.splits() * TensorCoreKernels.TILE_FLOATS);
+    }
+
+    /**
+     * The descriptor of a plain product in the linear mode: A [rows, kTotal] row-major, B a padded F16 panel [kPadded,
+     * wStride] (zero beyond K), {@code cols} outputs a row, no activation.
+     */
+    static int[] linearDescriptor(int rows, int cols, int kTotal, int kPadded, int wStride, SplitK split) {
+        int[] d = new int[TensorCoreKernels.FIELDS];
+        d[TensorCoreKernels.ROWS] = rows;
+        d[TensorCoreKernels.COLS] = cols;
+        d[TensorCoreKernels.K_TOTAL] = kTotal;
+        d[TensorCoreKernels.K_PADDED] = kPadded;
+        d[TensorCoreKernels.W_STRIDE] = wStride;
+        d[TensorCoreKernels.ACT] = JavaKernelPath.activationCode(Activation.NONE);
+        d[TensorCoreKernels.ROW_BLOCKS] = tiles(rows, TensorCoreKernels.BLOCK_M);
+        d[TensorCoreKernels.COL_BLOCKS] = tiles(cols, TensorCoreKernels.BLOCK_N);
+        d[TensorCoreKernels.BATCH] = 1;
+        d[TensorCoreKernels.SPLITS] = split.splits();
+        d[TensorCoreKernels.K_CHUNK] = split.chunk();
+        return d;
     }
 
     private void attention(Op.Attention a, Emission e) {
@@ -235,12 +283,6 @@ final class TensorCorePath implements OperatorPath {
         return op instanceof Op.Linear l ? linearLayout(l).elements() : convLayout((Op.Conv2d) op).elements();
     }
 
-    /** Row blocks, column blocks and batch x parts of K of a product's grid. */
-    private int[] gemmGrid(Op op) {
-        int[] t = tileGrid(op);
-        return new int[]{t[0], t[1], t[2] * splits.get(op).splits()};
-    }
-
     /** Row blocks, column blocks and batch: the product's output tiles. */
     private static int[] tileGrid(Op op) {
         if (op instanceof Op.Linear l) {
@@ -252,11 +294,6 @@ final class TensorCorePath implements OperatorPath {
         }
         Shape os = op.out().shape();
         return new int[]{tiles(os.size(1), TensorCoreKernels.BLOCK_M), tiles(os.countFrom(2), TensorCoreKernels.BLOCK_N), os.size(0)};
-    }
-
-    private int workGroups(Op op) {
-        int[] g = gemmGrid(op);
-        return toInt((long) g[0] * g[1] * g[2], "tensor-core work-groups");
     }
 
     /** The {@link TensorCoreKernels} descriptor of a product, field by field. */

@@ -34,8 +34,11 @@ import java.util.function.IntPredicate;
  *       TornadoVM compiles ({@link io.jdiffusion.tornado.nvidia.BackgroundPlans});</li>
  *   <li>{@value #CUDNN_POINTWISE} = false takes 1x1 convolutions from cuDNN to im2col and cuBLAS;</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
- *   <li>{@value #WIDE_HEAD_ATTENTION} = false keeps F16 attention with heads wider than cuDNN takes (the VAE's) on
- *       the Java kernel instead of two cuBLASLt products around a softmax ({@link WideHeadAttention});</li>
+ *   <li>{@value #WIDE_HEAD_ATTENTION} = false keeps attention with heads wider than the fused kernels take (the VAE's)
+ *       on the Java flash kernel instead of two products around a softmax: on cuBLASLt in F16 where the NVIDIA libraries
+ *       run ({@link WideHeadAttention}), on the Java kernels elsewhere ({@link ScoreAttention});</li>
+ *   <li>{@value #ATTENTION_SCORE_BYTES}: bytes of F32 scores one chunk of queries of {@link ScoreAttention} may take
+ *       (default {@value WideHeadAttention#SCORE_BYTES}, as on cuBLASLt; smaller values make tests of chunks);</li>
  *   <li>{@value #GROUP_NORM_SLICE}: elements per work-group of a GroupNorm split over its groups' slices (default
  *       {@link NormKernels#DEFAULT_SLICE}; a group of two slices or more splits);</li>
  *   <li>{@value #OPERAND_ALIGNMENT}: bytes to which the activation arena aligns every value's first element on the
@@ -68,6 +71,7 @@ public final class TornadoSettings {
     public static final String CUDNN_ATTENTION_GRAPH = "jdiffusion.tornado.cudnnAttentionGraph";
     public static final String CUDNN_PLANS_IN_BACKGROUND = "jdiffusion.tornado.cudnnPlansInBackground";
     public static final String SPLIT_K = "jdiffusion.tornado.splitK";
+    public static final String ATTENTION_SCORE_BYTES = "jdiffusion.tornado.attentionScoreBytes";
     /** The most K splits {@value #SPLIT_K} may ask for. */
     static final int MAX_SPLIT_K = 64;
     /**
@@ -209,9 +213,18 @@ public final class TornadoSettings {
         return flag(TENSOR_CORE_ATTENTION, true);
     }
 
-    /** Whether F16 attention with heads wider than cuDNN takes may run on cuBLASLt (default true). */
+    /**
+     * Whether attention with heads wider than the fused kernels take may run as two products around a softmax (default
+     * true): on cuBLASLt in F16, or on the Java kernels.
+     */
     static boolean wideHeadAttention() {
         return flag(WIDE_HEAD_ATTENTION, true);
+    }
+
+    /** {@value #ATTENTION_SCORE_BYTES}: from 1 KiB to 1 GiB. */
+    static long attentionScoreBytes() {
+        return integer(ATTENTION_SCORE_BYTES, (int) WideHeadAttention.SCORE_BYTES, n -> n >= 1 << 10 && n <= 1 << 30,
+                "a byte count from 1024 to " + (1 << 30));
     }
 
     /** Whether runs record TornadoVM's per-task profile (default false). */

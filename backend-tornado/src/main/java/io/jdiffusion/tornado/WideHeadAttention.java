@@ -68,7 +68,12 @@ final class WideHeadAttention {
 
     /** Queries per chunk: as many as {@link #SCORE_BYTES} of F32 scores hold, at least one, at most all. */
     static int chunkRows(Op.Attention a) {
-        return (int) Math.max(1, Math.min(a.queries(), SCORE_BYTES / ((long) Float.BYTES * a.keys())));
+        return chunkRows(a, SCORE_BYTES);
+    }
+
+    /** Queries per chunk: as many as {@code scoreBytes} of F32 scores hold, at least one, at most all. */
+    static int chunkRows(Op.Attention a, long scoreBytes) {
+        return (int) Math.max(1, Math.min(a.queries(), scoreBytes / ((long) Float.BYTES * a.keys())));
     }
 
     /** The score and probability arrays, device-only and poisoned (NaN) so that a read of anything unwritten shows. */

@@ -10,6 +10,9 @@ import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.backend.graph.GraphBuilder;
 import io.jdiffusion.backend.graph.Padding;
 import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.backend.testing.Problem;
+import io.jdiffusion.backend.testing.ProblemBuilder;
+import io.jdiffusion.backend.testing.TestRandom;
 import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
@@ -23,7 +26,10 @@ import java.util.Random;
  * achieved TFLOP/s: the kernel time from TornadoVM's profiler averaged over the timed runs (the per-run input
  * copy is not included). Run with {@code -Djdiffusion.tornado.profile=true}. The F32 3x3 convolutions run twice,
  * as the implicit GEMM ("direct") and as Winograd F(4x4,3x3) (its three kernels together), both rated by the
- * direct convolution's FLOPs, 2 B H W Cout Cin 9.
+ * direct convolution's FLOPs, 2 B H W Cout Cin 9. The VAE's attention (one head of 512 over 64x64 latents) runs as two
+ * products around a softmax ({@code ScoreAttention}) and, for comparison, on the flash kernel for wide heads
+ * ({@value TornadoSettings#WIDE_HEAD_ATTENTION}=false), rated by its two products' FLOPs, 4 nq nk d; its kernel time is
+ * every kernel of the call but the poisoning, the chain's touch tasks and the inputs' staging.
  *
  * <pre>
  * java @$TORNADOVM_HOME/tornado-argfile -Djdiffusion.tornado.profile=true -cp ... io.jdiffusion.tornado.ProductBenchmark [runs [f16]]
@@ -52,6 +58,7 @@ public final class ProductBenchmark {
                 conv(backend, p, runs, 2, 1280, 8, 8, 1280);
                 conv(backend, p, runs, 1, 512, 64, 64, 512);
                 conv(backend, p, runs, 1, 128, 512, 512, 128);
+                vaeAttention(backend, p, runs);
             }
         }
     }
@@ -87,6 +94,51 @@ public final class ProductBenchmark {
         }
         try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.WINOGRAD, "true")) {
             report(backend, graph, p, runs, flops, what + " winograd");
+        }
+    }
+
+    /**
+     * The VAE decoder's attention at 512x512 (4096 tokens, one head of 512), its operands in the activation arena as in
+     * the VAE (each input goes through an addition of 0), on both routes.
+     */
+    private static void vaeAttention(Backend backend, Precision p, int runs) {
+        int tokens = 4096;
+        int d = 512;
+        ProblemBuilder b = new ProblemBuilder("attention", TestRandom.fresh(), true);
+        Value q = b.input("q", 1, tokens, d);
+        Value k = b.input("k", 1, tokens, d);
+        Value v = b.input("v", 1, tokens, d);
+        double flops = 4.0 * tokens * tokens * d;
+        String what = "attention 1x4096 tokens, one head of 512";
+        try (Problem problem = b.build(b.graph().attention(q, k, v, 1, (float) (1 / Math.sqrt(d)), false))) {
+            for (boolean scores : new boolean[]{true, false}) {
+                try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.WIDE_HEAD_ATTENTION, Boolean.toString(scores))) {
+                    reportAttention(backend, problem, p, runs, flops, what + (scores ? " scores" : " flash"));
+                }
+            }
+        }
+    }
+
+    /** As {@link #report}, for a graph of one attention and its staging: the kernel time of every kernel but those. */
+    private static void reportAttention(Backend backend, Problem problem, Precision p, int runs, double flops, String what) {
+        Value outV = problem.graph().outputs().getFirst();
+        List<DeviceTensor> in = problem.inputs().stream().map(backend::upload).toList();
+        try (DeviceTensor out = backend.allocate(outV.shape(), outV.dtype()); Executable exe = backend.compile(problem.graph(), p)) {
+            exe.run(in, List.of(out));
+            long t0 = System.nanoTime();
+            for (int r = 0; r < runs; r++) {
+                exe.run(in, List.of(out));
+            }
+            double wallMs = (System.nanoTime() - t0) / 1e6 / runs;
+            double kernelMs = Double.NaN;
+            if (exe instanceof TornadoExecutable te) {
+                KernelProfile profile = KernelProfile.of(te);
+                kernelMs = profile.totalMs() - profile.ms("PointwiseKernels.fill", "PointwiseKernels.touch", "PointwiseKernels.binary");
+            }
+            System.out.printf(Locale.ROOT, "PRODUCT %-45s precision=%s used=%s kernel_ms=%.3f tflops=%.1f wall_ms=%.2f%n", what, p,
+                    exe.precision(), kernelMs, flops / (kernelMs * 1e9), wallMs);
+        } finally {
+            in.forEach(DeviceTensor::close);
         }
     }
 

@@ -80,8 +80,9 @@ class TornadoF16ConformanceTest extends AgainstCpuSuite {
         // The split GroupNorm at mean 40 measured 3.8e-3 on an H100 (2026-12-05), the one at mean -3 4.0e-4: the input's
         // rounding to F16, as for the shared cases of INPUT_CONDITIONED.
         all.removeIf(c -> INPUT_CONDITIONED.contains(c.name()));
-        // Heads wider than cuDNN's fused attention takes: two cuBLASLt products around a softmax on the CUDA backend
-        // (WideHeadAttention), the Java kernel elsewhere. The last has two chunks of queries (4096 x 4096 F32
+        // Heads wider than cuDNN's fused attention takes: two products around a softmax, on cuBLASLt on the CUDA backend
+        // (WideHeadAttention) and on the tensor-core GEMM on PTX (ScoreAttention) where there is one head; the second,
+        // with two heads, takes the Java flash kernel on PTX. The last has two chunks of queries (4096 x 4096 F32
         // scores fill the chunk's 64 MiB), the second several heads and batch entries at their offsets.
         all.add(TornadoConformanceTest.attention("attention VAE-style 1x264, 1 head of 512", 1, 264, 264, 1, 512, false));
         all.add(TornadoConformanceTest.attention("attention cross 2x96 x 136, 2 heads of 320", 2, 96, 136, 2, 320, false));

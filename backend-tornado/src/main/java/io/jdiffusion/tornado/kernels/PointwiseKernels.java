@@ -226,6 +226,40 @@ public final class PointwiseKernels {
         }
     }
 
+    /**
+     * A padded F16 panel of a matrix, the B operand of {@link TensorCoreKernels#gemm} in its linear mode ([k rows][n
+     * columns]): dst [dstRows, dstCols] gets src [srcRows, srcCols] (from x, or the F16 activations where {@code halves}
+     * has {@link Storage#X}), transposed where {@code transposed} is 1, and zeros around it, so that the product reads
+     * no unwritten (poisoned) padding. One thread per element of dst. args: src offset, srcRows, srcCols, dstRows,
+     * dstCols, transposed.
+     */
+    public static void halfPanel(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, HalfFloatArray dst) {
+        int srcOff = args.get(0);
+        int srcRows = args.get(1);
+        int srcCols = args.get(2);
+        int dstRows = args.get(3);
+        int dstCols = args.get(4);
+        int transposed = args.get(5);
+        boolean xHalf = Storage.half(halves, Storage.X);
+        int i = ctx.globalIdx;
+        if (i < dstRows * dstCols) {
+            int r = i / dstCols;
+            int c = i - r * dstCols;
+            int sr = transposed == 1 ? c : r;
+            int sc = transposed == 1 ? r : c;
+            // a loaded value rounded to F16, never a computed one (see LibraryStaging#rowsHalf)
+            if (sr < srcRows && sc < srcCols) {
+                if (xHalf) {
+                    dst.set(i, f16.get(srcOff + sr * srcCols + sc));
+                } else {
+                    dst.set(i, new HalfFloat(x.get(srcOff + sr * srcCols + sc)));
+                }
+            } else {
+                dst.set(i, new HalfFloat(0.0f));
+            }
+        }
+    }
+
     /** Swaps the last two dimensions of x [batch, m, n] through a 32x33 tile (local size 32x8). args: x offset, out offset, m, n. */
     public static void transpose(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, FloatArray out) {
         float[] tile = ctx.allocateFloatLocalArray(32 * 33);

@@ -1,0 +1,109 @@
+package io.jdiffusion.tornado;
+
+import io.jdiffusion.backend.graph.GraphBuilder;
+import io.jdiffusion.backend.graph.Op;
+import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.core.DType;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.tornado.kernels.TensorCoreKernels;
+import org.junit.jupiter.api.Test;
+
+import java.util.function.Supplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Host-side: which attentions run as two products around a softmax on the Java kernels ({@link ScoreAttention}), into
+ * how many chunks of queries, with what launches and tensor-core descriptors (no TornadoVM runtime, no GPU;
+ * {@code ScoreAttentionTest} checks the results on the device).
+ */
+class ScoreAttentionPlanTest {
+    /** An H100's multiprocessors. */
+    private static final int MULTIPROCESSORS = 132;
+
+    private static Op.Attention attention(int batch, int nq, int nk, int heads, int d, int dv, boolean causal) {
+        GraphBuilder g = new GraphBuilder("attention");
+        Value q = g.input("q", Shape.of(batch, nq, (long) heads * d), DType.F32);
+        Value k = g.input("k", Shape.of(batch, nk, (long) heads * d), DType.F32);
+        Value v = g.input("v", Shape.of(batch, nk, (long) heads * dv), DType.F32);
+        g.output(g.attention(q, k, v, heads, 0.125f, causal));
+        return (Op.Attention) g.build().ops().getLast();
+    }
+
+    private static Op.Attention vae(int tokens) {
+        return attention(1, tokens, tokens, 1, 512, 512, false);
+    }
+
+    /** A path built with {@code scoreBytes} of scores a chunk (the setting is read when the path is built). */
+    private static ScoreAttention path(boolean tensorCores, long scoreBytes) {
+        Supplier<ScoreAttention> make = () -> new ScoreAttention(tensorCores ? new TensorCorePath("attention", MULTIPROCESSORS) : null);
+        if (scoreBytes == 0) {
+            return make.get();
+        }
+        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.ATTENTION_SCORE_BYTES, Long.toString(scoreBytes))) {
+            return make.get();
+        }
+    }
+
+    @Test
+    void oneHeadWiderThanTheFlashKernelsTakeWithoutACausalMaskRunsHere() {
+        assertThat(ScoreAttention.suits(vae(4096))).as("the VAE's head of 512").isTrue();
+        assertThat(ScoreAttention.suits(attention(2, 37, 45, 1, 264, 200, false))).as("a key head of 264").isTrue();
+        assertThat(ScoreAttention.suits(attention(1, 64, 64, 1, 64, 1024, false))).as("values of 1024, past the flash kernel's 512").isTrue();
+        assertThat(ScoreAttention.suits(attention(2, 96, 136, 2, 320, 320, false))).as("two heads").isFalse();
+        assertThat(ScoreAttention.suits(attention(1, 64, 64, 1, 512, 512, true))).as("causal").isFalse();
+        assertThat(ScoreAttention.suits(attention(2, 4096, 77, 1, 160, 160, false))).as("160 fits the flash kernels").isFalse();
+    }
+
+    @Test
+    void withoutTensorCoresEachBatchEntryIsATransposeAndEachChunkTwoProductsAndASoftmax() {
+        ScoreAttention oneChunk = path(false, 0);
+        Op.Attention a = vae(4096);
+        oneChunk.take(a);
+        assertThat(oneChunk.cost(a).launches()).as("512x512 decode: one chunk of 64 MiB of scores").isEqualTo(4);
+        assertThat(oneChunk.descriptor(a)).as("the F32 products take their sizes as arguments").isEmpty();
+
+        ScoreAttention small = path(false, 4 * 45 * 10);
+        Op.Attention b = attention(2, 37, 45, 1, 264, 200, false);
+        small.take(b);
+        assertThat(small.cost(b).launches()).as("two entries of 4 chunks (10, 10, 10, 7 queries)").isEqualTo(2 * (1 + 4 * 3));
+    }
+
+    @Test
+    void withTensorCoresTheKeysAndValuesArePaddedPanelsAndFewTileProductsSplit() {
+        ScoreAttention p = path(true, 0);
+        Op.Attention a = vae(4096);
+        p.take(a);
+        // S: 32 x 32 tiles, no split; P V: 32 x 4 = 128 tiles, fewer than the multiprocessors: two parts of K
+        assertThat(p.cost(a).launches()).as("two panels, S, softmax, P V and its split epilogue").isEqualTo(6);
+        int[] d = p.descriptor(a);
+        int f = TensorCoreKernels.FIELDS;
+        assertThat(d).hasSize(2 * f);
+        assertThat(d[TensorCoreKernels.ROWS]).isEqualTo(4096);
+        assertThat(d[TensorCoreKernels.COLS]).as("S has a column per key").isEqualTo(4096);
+        assertThat(d[TensorCoreKernels.K_TOTAL]).isEqualTo(512);
+        assertThat(d[TensorCoreKernels.SPLITS]).isEqualTo(1);
+        assertThat(d[f + TensorCoreKernels.COLS]).as("O has a column per value").isEqualTo(512);
+        assertThat(d[f + TensorCoreKernels.K_TOTAL]).as("P V sums over the keys").isEqualTo(4096);
+        assertThat(d[f + TensorCoreKernels.SPLITS]).isEqualTo(2);
+        assertThat(d[f + TensorCoreKernels.COL_BLOCKS]).isEqualTo(4);
+    }
+
+    @Test
+    void aShorterLastChunkHasDescriptorsOfItsOwnAndPanelsAreWholeTilesWide() {
+        ScoreAttention p = path(true, 4 * 130 * 128);
+        Op.Attention a = attention(1, 300, 130, 1, 192, 200, false);
+        p.take(a);
+        int[] d = p.descriptor(a);
+        int f = TensorCoreKernels.FIELDS;
+        assertThat(d).as("chunks of 128, 128 and 44 queries").hasSize(4 * f);
+        assertThat(d[TensorCoreKernels.ROWS]).isEqualTo(128);
+        assertThat(d[2 * f + TensorCoreKernels.ROWS]).isEqualTo(44);
+        assertThat(d[3 * f + TensorCoreKernels.ROWS]).isEqualTo(44);
+        assertThat(d[TensorCoreKernels.K_PADDED]).as("the head padded to whole steps of K").isEqualTo(192);
+        assertThat(d[TensorCoreKernels.W_STRIDE]).as("the K^T panel: 130 keys padded to two tiles").isEqualTo(256);
+        assertThat(d[f + TensorCoreKernels.K_PADDED]).as("130 keys padded to whole steps").isEqualTo(160);
+        assertThat(d[f + TensorCoreKernels.W_STRIDE]).as("the V panel: 200 values padded to two tiles").isEqualTo(256);
+        assertThat(p.cost(a).launches()).as("two panels and three chunks of three launches").isEqualTo(2 + 3 * 3);
+    }
+}
