@@ -59,6 +59,13 @@ final class DeviceArrays implements AutoCloseable {
     private final Set<Object> deviceOnly = Collections.newSetFromMap(new IdentityHashMap<>());
     /** The device-only arrays filled with NaN at the start of every run, in the order they were made. */
     private final List<TornadoNativeArray> poisoned = new ArrayList<>();
+    /** Arrays whose device buffers outlive the executable ({@link #keepPastClose}), until {@link #close()}. */
+    private final List<TornadoNativeArray> unfreed = new ArrayList<>();
+    /**
+     * The arrays of closed executables that TornadoVM never freed, on a backend that page-locks host arrays: held for
+     * the JVM's life (see {@link #keepPastClose}).
+     */
+    private static final List<TornadoNativeArray> HELD_FOR_THE_DRIVER = new ArrayList<>();
     private FileChannel scratch;
     private String path;
     private long fileBytes;
@@ -196,9 +203,41 @@ final class DeviceArrays implements AutoCloseable {
         closeFile();
     }
 
+    /**
+     * Records an array whose device buffer TornadoVM will not free when the executable closes (a task argument array of
+     * a chain's later graph). Where the backend page-locks host arrays ({@code cuMemHostRegister}, not {@link #mapped}),
+     * {@link #close()} keeps it reachable for the JVM's life: its host memory stays registered with the driver, and
+     * freed by the garbage collector it came back for new arrays whose copies the driver then refused
+     * ({@code cuMemcpyHtoDAsync}: CUDA_ERROR_INVALID_VALUE); a tiny SDXL pipeline on TornadoVM's PTX backend decoded
+     * a wrong image after two other pipelines had closed their executables, in a fresh JVM three times out of three
+     * (docs/PERFORMANCE.md). The price is a few hundred bytes of host and device memory per such array, a few hundred
+     * KiB for a closed SD 1.5 UNet.
+     */
+    synchronized void keepPastClose(TornadoNativeArray array) {
+        unfreed.add(array);
+    }
+
+    /** Arrays recorded by {@link #keepPastClose} so far. */
+    synchronized int keptPastClose() {
+        return unfreed.size();
+    }
+
+    /** Arrays of closed executables held for the driver in this JVM. */
+    static int heldForTheDriver() {
+        synchronized (HELD_FOR_THE_DRIVER) {
+            return HELD_FOR_THE_DRIVER.size();
+        }
+    }
+
     @Override
     public synchronized void close() {
         closeFile();
+        if (!mapped) {
+            synchronized (HELD_FOR_THE_DRIVER) {
+                HELD_FOR_THE_DRIVER.addAll(unfreed);
+            }
+        }
+        unfreed.clear();
     }
 
     private void closeFile() {

@@ -5,7 +5,6 @@ import io.jdiffusion.backend.graph.Value;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.WorkerGrid;
-import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
@@ -40,9 +39,7 @@ record Emission(BufferLayout layout, TaskGraphChain chain) {
      * first run ({@link io.jdiffusion.tornado.kernels.Storage} says why they are not scalars).
      */
     IntArray args(int... values) {
-        IntArray a = IntArray.fromArray(values);
-        chain.tasks().transferToDevice(DataTransferMode.FIRST_EXECUTION, a);
-        return a;
+        return chain.args(values);
     }
 
     /** The F16 activation arena (a placeholder where activations are F32), every kernel's {@code f16} argument. */

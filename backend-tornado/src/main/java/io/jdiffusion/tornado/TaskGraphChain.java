@@ -11,6 +11,7 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 
 import java.util.ArrayList;
@@ -46,6 +47,8 @@ final class TaskGraphChain {
     private final GridScheduler grids = new GridScheduler();
     private final KernelContext ctx = new KernelContext();
     private final List<TaskGraph> taskGraphs = new ArrayList<>();
+    /** Whether the graph being filled is the chain's first, which declares (and on close frees) its tasks' arrays. */
+    private boolean fillingFirstGraph = true;
     /** The task graph being filled. */
     private TaskGraph tasks;
     private int taskCount;
@@ -142,6 +145,7 @@ final class TaskGraphChain {
         String steadyGraph = steady == null ? null : uploadSteadyInputs(layout);
         for (int i = 0; i < segments.size(); i++) {
             tasks = new TaskGraph(name + "_" + i);
+            fillingFirstGraph = i == 0;
             if (i == 0) {
                 List<Object> declared = new ArrayList<>(List.of(layout.weights(), layout.intConstants(), layout.shapes(), layout.arena(),
                         layout.outputs()));
@@ -247,6 +251,20 @@ final class TaskGraphChain {
             }
             pointwiseGrid(id, tiles(n, PointwiseKernels.FILL_PER_THREAD));
         }
+    }
+
+    /**
+     * The integer arguments of the task added next, as an array of its own that the graph being filled uploads on its
+     * first run. Outside a chain's first graph, TornadoVM does not free it when the executable closes (the chain is
+     * freed through its first graph, see {@code TornadoExecutable}): it is handed to {@link DeviceArrays#keepPastClose}.
+     */
+    IntArray args(int... values) {
+        IntArray a = IntArray.fromArray(values);
+        tasks.transferToDevice(DataTransferMode.FIRST_EXECUTION, a);
+        if (!fillingFirstGraph) {
+            arrays.keepPastClose(a);
+        }
+        return a;
     }
 
     /** The task graph being filled. */

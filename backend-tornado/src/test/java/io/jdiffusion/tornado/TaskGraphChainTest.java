@@ -118,4 +118,39 @@ class TaskGraphChainTest {
             constants.forEach(Tensor::close);
         }
     }
+
+    /**
+     * TornadoVM frees a closed chain through its first graph, so the argument arrays of the tasks in the later graphs
+     * keep their device buffers: they are recorded, and where the backend page-locks host arrays, held past the close
+     * (see {@link DeviceArrays#keepPastClose}). One graph records none.
+     */
+    @Test
+    void theArgumentArraysOfLaterGraphsOutliveTheirExecutable() {
+        List<Tensor> constants = new ArrayList<>();
+        Graph graph = blocks(4, 4, 8, constants);
+        int launches = 4 * 4 + 4;
+        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.LIBRARIES, "false");
+             Backend tornado = Backends.create(TornadoBackendProvider.NAME)) {
+            boolean pinned = TornadoDevices.pinsHostArrays(((TornadoBackend) tornado).device());
+            try (TemporaryProperties cap = TemporaryProperties.set(TornadoSettings.TASKS_PER_GRAPH, "327");
+                 Executable exe = tornado.compile(graph, Precision.F32)) {
+                TornadoExecutable te = (TornadoExecutable) exe;
+                assertThat(te.graphCount()).isEqualTo(1);
+                assertThat(te.deviceArrays().keptPastClose()).as("one graph frees every array").isZero();
+            }
+            TornadoExecutable chained;
+            try (TemporaryProperties cap = TemporaryProperties.set(TornadoSettings.TASKS_PER_GRAPH, "6")) {
+                chained = (TornadoExecutable) tornado.compile(graph, Precision.F32);
+            }
+            int kept = chained.deviceArrays().keptPastClose();
+            assertThat(chained.graphCount()).isGreaterThan(3);
+            assertThat(kept).as("every launch outside the first graph, which takes at most 6").isBetween(launches - 6, launches - 1);
+            int heldBefore = DeviceArrays.heldForTheDriver();
+            chained.close();
+            assertThat(DeviceArrays.heldForTheDriver() - heldBefore).as("held for the driver (pinned host arrays: %s)", pinned)
+                    .isEqualTo(pinned ? kept : 0);
+        } finally {
+            constants.forEach(Tensor::close);
+        }
+    }
 }
