@@ -21,7 +21,8 @@ class ScoreAttentionPlanTest {
     /** An H100's multiprocessors. */
     private static final int MULTIPROCESSORS = 132;
 
-    private static Op.Attention attention(int batch, int nq, int nk, int heads, int d, int dv, boolean causal) {
+    /** An attention over F32 graph inputs: q and k in heads of d, v in heads of dv. */
+    static Op.Attention attention(int batch, int nq, int nk, int heads, int d, int dv, boolean causal) {
         GraphBuilder g = new GraphBuilder("attention");
         Value q = g.input("q", Shape.of(batch, nq, (long) heads * d), DType.F32);
         Value k = g.input("k", Shape.of(batch, nk, (long) heads * d), DType.F32);

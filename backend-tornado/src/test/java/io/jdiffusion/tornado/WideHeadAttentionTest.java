@@ -1,10 +1,6 @@
 package io.jdiffusion.tornado;
 
-import io.jdiffusion.backend.graph.GraphBuilder;
 import io.jdiffusion.backend.graph.Op;
-import io.jdiffusion.backend.graph.Value;
-import io.jdiffusion.core.DType;
-import io.jdiffusion.core.Shape;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -16,12 +12,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class WideHeadAttentionTest {
     private static Op.Attention attention(int batch, int nq, int nk, int heads, int d, boolean causal) {
-        GraphBuilder g = new GraphBuilder("attention");
-        Value q = g.input("q", Shape.of(batch, nq, (long) heads * d), DType.F32);
-        Value k = g.input("k", Shape.of(batch, nk, (long) heads * d), DType.F32);
-        Value v = g.input("v", Shape.of(batch, nk, (long) heads * d), DType.F32);
-        g.output(g.attention(q, k, v, heads, 0.125f, causal));
-        return (Op.Attention) g.build().ops().getLast();
+        return ScoreAttentionPlanTest.attention(batch, nq, nk, heads, d, d, causal);
     }
 
     @Test
