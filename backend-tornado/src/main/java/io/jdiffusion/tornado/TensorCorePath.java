@@ -30,7 +30,8 @@ import static io.jdiffusion.tornado.TaskGraphChain.tiles;
  * weight on {@link TensorCoreKernels}, whose weights go, in F16 and the kernels' padded layouts
  * ({@link TensorCoreWeights}), into one half-precision weight array; attention with heads up to
  * {@value TensorCoreAttention#MAX_HEAD} on {@link TensorCoreAttention}. Their work-groups share a scratch buffer
- * for the epilogue.
+ * for the epilogue. {@link ScoreAttention} runs the two products of a wider head through {@link #emitProduct}, on
+ * panels of its own, and reserves their part of the scratch.
  */
 final class TensorCorePath implements OperatorPath {
     /** Products compiled split along K in this JVM: how tests see that a split ran. */
