@@ -170,7 +170,7 @@ final class GraphCompiler {
             if (op instanceof Op.Attention a) {
                 boolean onLibrary = libraries != null && libraries.takeAttention(a);
                 boolean onTensorCores = !onLibrary && tensorCores != null && TornadoSettings.tensorCoreAttention() && tensorCores.takeAttention(a);
-                if (!onLibrary && !onTensorCores && TornadoSettings.wideHeadAttention() && ScoreAttention.suits(a)) {
+                if (!onLibrary && !onTensorCores && TornadoSettings.wideHeadAttention()) {
                     scoreAttention.take(a);
                 }
             }

@@ -48,6 +48,13 @@ import static io.jdiffusion.tornado.TaskGraphChain.tiles;
 final class ScoreAttention implements OperatorPath {
     /** Attentions compiled onto this path in this JVM: how tests see that it ran. */
     private static final AtomicLong TAKEN = new AtomicLong();
+    /**
+     * The most task-graph bytes one attention's launches may take: an operator is never cut across task graphs, and
+     * the graph it gets alone also holds its own few tasks (the touch of every buffer, the first graph's poisoning).
+     * A 1024x1024 VAE decode of one image takes 5.4 KiB on tensor cores; an attention past the limit (two images at
+     * that size) stays on the flash kernel.
+     */
+    static final int MAX_BYTES = TaskGraphChain.TASK_GRAPH_BYTES - 1024;
 
     /** The tensor-core products' path, or null for the F32 kernels. */
     private final TensorCorePath tensorCores;
@@ -80,15 +87,21 @@ final class ScoreAttention implements OperatorPath {
         return TAKEN.get();
     }
 
-    /** Takes {@code a} (which {@link #suits}); reserves the tensor cores' scratch for its products. */
-    void take(Op.Attention a) {
+    /**
+     * Takes {@code a} where it {@link #suits} and its launches fit one task graph ({@link #MAX_BYTES}), reserving the
+     * tensor cores' scratch for its products; false leaves it to the flash kernel.
+     */
+    boolean take(Op.Attention a) {
+        if (!suits(a) || cost(a).bytes() > MAX_BYTES) {
+            return false;
+        }
         taken.add(a);
         TAKEN.incrementAndGet();
         int nk = a.keys();
         scoreElements = Math.max(scoreElements, (long) chunkRows(a) * nk);
         if (tensorCores == null) {
             valuePanelElements = Math.max(valuePanelElements, (long) a.valueHeadSize() * nk);
-            return;
+            return true;
         }
         keyPanelElements = Math.max(keyPanelElements, (long) kPadded(a.headSize()) * columnsPadded(nk));
         valuePanelElements = Math.max(valuePanelElements, (long) kPadded(nk) * columnsPadded(a.valueHeadSize()));
@@ -96,6 +109,7 @@ final class ScoreAttention implements OperatorPath {
             tensorCores.reserveScratch(tileCount(rows, nk), scoreSplit(a, rows));
             tensorCores.reserveScratch(tileCount(rows, a.valueHeadSize()), valueSplit(a, rows));
         }
+        return true;
     }
 
     /** The scores and the panels, device-only and poisoned (NaN) so that a read of anything unwritten shows. */

@@ -60,13 +60,13 @@ class ScoreAttentionPlanTest {
     void withoutTensorCoresEachBatchEntryIsATransposeAndEachChunkTwoProductsAndASoftmax() {
         ScoreAttention oneChunk = path(false, 0);
         Op.Attention a = vae(4096);
-        oneChunk.take(a);
+        assertThat(oneChunk.take(a)).isTrue();
         assertThat(oneChunk.cost(a).launches()).as("512x512 decode: one chunk of 64 MiB of scores").isEqualTo(4);
         assertThat(oneChunk.descriptor(a)).as("the F32 products take their sizes as arguments").isEmpty();
 
         ScoreAttention small = path(false, 4 * 45 * 10);
         Op.Attention b = attention(2, 37, 45, 1, 264, 200, false);
-        small.take(b);
+        assertThat(small.take(b)).isTrue();
         assertThat(small.cost(b).launches()).as("two entries of 4 chunks (10, 10, 10, 7 queries)").isEqualTo(2 * (1 + 4 * 3));
     }
 
@@ -74,7 +74,7 @@ class ScoreAttentionPlanTest {
     void withTensorCoresTheKeysAndValuesArePaddedPanelsAndFewTileProductsSplit() {
         ScoreAttention p = path(true, 0);
         Op.Attention a = vae(4096);
-        p.take(a);
+        assertThat(p.take(a)).isTrue();
         // S: 32 x 32 tiles, no split; P V: 32 x 4 = 128 tiles, fewer than the multiprocessors: two parts of K
         assertThat(p.cost(a).launches()).as("two panels, S, softmax, P V and its split epilogue").isEqualTo(6);
         int[] d = p.descriptor(a);
@@ -94,7 +94,7 @@ class ScoreAttentionPlanTest {
     void aShorterLastChunkHasDescriptorsOfItsOwnAndPanelsAreWholeTilesWide() {
         ScoreAttention p = path(true, 4 * 130 * 128);
         Op.Attention a = attention(1, 300, 130, 1, 192, 200, false);
-        p.take(a);
+        assertThat(p.take(a)).isTrue();
         int[] d = p.descriptor(a);
         int f = TensorCoreKernels.FIELDS;
         assertThat(d).as("chunks of 128, 128 and 44 queries").hasSize(4 * f);
@@ -106,5 +106,23 @@ class ScoreAttentionPlanTest {
         assertThat(d[f + TensorCoreKernels.K_PADDED]).as("130 keys padded to whole steps").isEqualTo(160);
         assertThat(d[f + TensorCoreKernels.W_STRIDE]).as("the V panel: 200 values padded to two tiles").isEqualTo(256);
         assertThat(p.cost(a).launches()).as("two panels and three chunks of three launches").isEqualTo(2 + 3 * 3);
+    }
+
+    /**
+     * An operator is never cut across task graphs, so an attention whose chunks' launches would not fit one graph stays
+     * on the flash kernel: a 1024x1024 decode of one image fits (16 chunks), of two images not.
+     */
+    @Test
+    void anAttentionWhoseLaunchesWouldNotFitOneTaskGraphIsLeftToTheFlashKernel() {
+        ScoreAttention p = path(true, 0);
+        Op.Attention one = attention(1, 16384, 16384, 1, 512, 512, false);
+        Op.Attention two = attention(2, 16384, 16384, 1, 512, 512, false);
+        assertThat(p.cost(one).bytes()).isLessThanOrEqualTo(ScoreAttention.MAX_BYTES);
+        assertThat(p.cost(two).bytes()).isGreaterThan(ScoreAttention.MAX_BYTES);
+        assertThat(p.take(one)).isTrue();
+        assertThat(p.take(two)).isFalse();
+        assertThat(p.handles(one)).isTrue();
+        assertThat(p.handles(two)).isFalse();
+        assertThat(p.take(attention(1, 64, 64, 1, 512, 512, true))).as("causal: not suited").isFalse();
     }
 }
