@@ -222,12 +222,11 @@ final class ScoreAttention implements OperatorPath {
                     int meta = e.descriptor(a) + (rows == full ? 0 : 2 * TensorCoreKernels.FIELDS);
                     tensorCores.emitProduct(e, new TensorCorePath.ProductOperands(q.bit(Storage.X), q.floats(), qEntry + r0 * d,
                                     keyPanel, 0, scores, -1, scores, -1, scores, 0), meta, TensorCoreKernels.MODE_LINEAR,
-                            new int[]{tiles(rows, TensorCoreKernels.BLOCK_M), tiles(nk, TensorCoreKernels.BLOCK_N), 1}, scoreSplit(a, rows));
+                            TensorCorePath.linearTiles(rows, nk), scoreSplit(a, rows));
                     softmax(e, a, rows);
                     tensorCores.emitProduct(e, new TensorCorePath.ProductOperands(o.bit(Storage.OUT), scores, 0, valuePanel, 0,
                                     o.floats(), -1, o.floats(), -1, o.floats(), oEntry + r0 * dv), meta + TensorCoreKernels.FIELDS,
-                            TensorCoreKernels.MODE_LINEAR, new int[]{tiles(rows, TensorCoreKernels.BLOCK_M),
-                                    tiles(dv, TensorCoreKernels.BLOCK_N), 1}, valueSplit(a, rows));
+                            TensorCoreKernels.MODE_LINEAR, TensorCorePath.linearTiles(rows, dv), valueSplit(a, rows));
                 }
             }
         }
@@ -303,7 +302,8 @@ final class ScoreAttention implements OperatorPath {
     }
 
     private static int tileCount(int rows, int cols) {
-        return tiles(rows, TensorCoreKernels.BLOCK_M) * tiles(cols, TensorCoreKernels.BLOCK_N);
+        int[] t = TensorCorePath.linearTiles(rows, cols);
+        return t[0] * t[1] * t[2];
     }
 
     /** K of a tensor-core product, padded to whole steps. */

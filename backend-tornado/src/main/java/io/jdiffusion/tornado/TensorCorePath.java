@@ -219,18 +219,32 @@ final class TensorCorePath implements OperatorPath {
      * wStride] (zero beyond K), {@code cols} outputs a row, no activation.
      */
     static int[] linearDescriptor(int rows, int cols, int kTotal, int kPadded, int wStride, SplitK split) {
+        int[] d = productDescriptor(linearTiles(rows, cols), split, rows, cols, kTotal, kPadded, wStride);
+        d[TensorCoreKernels.ACT] = JavaKernelPath.activationCode(Activation.NONE);
+        return d;
+    }
+
+    /** Row blocks, column blocks and images (one) of a plain product of {@code rows} x {@code cols} outputs. */
+    static int[] linearTiles(int rows, int cols) {
+        return new int[]{tiles(rows, TensorCoreKernels.BLOCK_M), tiles(cols, TensorCoreKernels.BLOCK_N), 1};
+    }
+
+    /**
+     * A descriptor with the fields of every product: its {@code tiles} (row blocks, column blocks, images), the split
+     * along K, A's rows and the outputs a row, K and its padding, B's row stride.
+     */
+    private static int[] productDescriptor(int[] tiles, SplitK split, int rows, int cols, int kTotal, int kPadded, int wStride) {
         int[] d = new int[TensorCoreKernels.FIELDS];
+        d[TensorCoreKernels.ROW_BLOCKS] = tiles[0];
+        d[TensorCoreKernels.COL_BLOCKS] = tiles[1];
+        d[TensorCoreKernels.BATCH] = tiles[2];
+        d[TensorCoreKernels.SPLITS] = split.splits();
+        d[TensorCoreKernels.K_CHUNK] = split.chunk();
         d[TensorCoreKernels.ROWS] = rows;
         d[TensorCoreKernels.COLS] = cols;
         d[TensorCoreKernels.K_TOTAL] = kTotal;
         d[TensorCoreKernels.K_PADDED] = kPadded;
         d[TensorCoreKernels.W_STRIDE] = wStride;
-        d[TensorCoreKernels.ACT] = JavaKernelPath.activationCode(Activation.NONE);
-        d[TensorCoreKernels.ROW_BLOCKS] = tiles(rows, TensorCoreKernels.BLOCK_M);
-        d[TensorCoreKernels.COL_BLOCKS] = tiles(cols, TensorCoreKernels.BLOCK_N);
-        d[TensorCoreKernels.BATCH] = 1;
-        d[TensorCoreKernels.SPLITS] = split.splits();
-        d[TensorCoreKernels.K_CHUNK] = split.chunk();
         return d;
     }
 
@@ -299,32 +313,21 @@ final class TensorCorePath implements OperatorPath {
 
     /** The {@link TensorCoreKernels} descriptor of a product, field by field. */
     private int[] gemmDescriptor(Op op) {
-        int[] d = new int[TensorCoreKernels.FIELDS];
         int[] t = tileGrid(op);
         SplitK split = splits.get(op);
-        d[TensorCoreKernels.ROW_BLOCKS] = t[0];
-        d[TensorCoreKernels.COL_BLOCKS] = t[1];
-        d[TensorCoreKernels.BATCH] = t[2];
-        d[TensorCoreKernels.SPLITS] = split.splits();
-        d[TensorCoreKernels.K_CHUNK] = split.chunk();
+        int[] d;
         if (op instanceof Op.Linear l) {
             var layout = linearLayout(l);
-            d[TensorCoreKernels.ROWS] = toInt(l.x().shape().elementCount() / layout.k(), "linear rows");
-            d[TensorCoreKernels.COLS] = layout.n();
-            d[TensorCoreKernels.K_TOTAL] = layout.k();
-            d[TensorCoreKernels.K_PADDED] = layout.kPadded();
-            d[TensorCoreKernels.W_STRIDE] = layout.stride();
+            d = productDescriptor(t, split, toInt(l.x().shape().elementCount() / layout.k(), "linear rows"), layout.n(), layout.k(),
+                    layout.kPadded(), layout.stride());
             d[TensorCoreKernels.ACT] = JavaKernelPath.activationCode(l.activation());
             d[TensorCoreKernels.HALF_PADDED] = layout.halfPadded();
         } else {
             Op.Conv2d c = (Op.Conv2d) op;
             var layout = convLayout(c);
             Shape xs = c.x().shape();
-            d[TensorCoreKernels.ROWS] = layout.cout();
-            d[TensorCoreKernels.COLS] = toInt(c.out().shape().countFrom(2), "conv output pixels");
-            d[TensorCoreKernels.K_TOTAL] = layout.kTotal();
-            d[TensorCoreKernels.K_PADDED] = layout.kPadded();
-            d[TensorCoreKernels.W_STRIDE] = layout.kPadded();
+            d = productDescriptor(t, split, layout.cout(), toInt(c.out().shape().countFrom(2), "conv output pixels"), layout.kTotal(),
+                    layout.kPadded(), layout.kPadded());
             d[TensorCoreKernels.CIN] = xs.size(1);
             d[TensorCoreKernels.IN_H] = xs.size(2);
             d[TensorCoreKernels.IN_W] = xs.size(3);
