@@ -20,6 +20,7 @@ import io.jdiffusion.core.Tensor;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.function.ToDoubleFunction;
 
 /**
  * Device time of single UNet-sized matrix products on the TornadoVM device, F32 and F16 (tensor cores), as
@@ -121,42 +122,36 @@ public final class ProductBenchmark {
 
     /** As {@link #report}, for a graph of one attention and its staging: the kernel time of every kernel but those. */
     private static void reportAttention(Backend backend, Problem problem, Precision p, int runs, double flops, String what) {
-        Value outV = problem.graph().outputs().getFirst();
-        List<DeviceTensor> in = problem.inputs().stream().map(backend::upload).toList();
-        try (DeviceTensor out = backend.allocate(outV.shape(), outV.dtype()); Executable exe = backend.compile(problem.graph(), p)) {
+        time(backend, problem.graph(), problem.inputs(), p, runs, flops, what,
+                profile -> profile.totalMs() - profile.ms("PointwiseKernels.fill", "PointwiseKernels.touch", "PointwiseKernels.binary"));
+    }
+
+    private static void report(Backend backend, Graph graph, Precision p, int runs, double flops, String what) {
+        try (Tensor host = random(graph.inputs().getFirst().shape(), 1)) {
+            time(backend, graph, List.of(host), p, runs, flops, what, profile -> profile.ms("GemmKernels", "TensorCoreKernels", "WinogradKernels"));
+        }
+    }
+
+    /**
+     * Compiles {@code graph}, runs it once on {@code inputs} and then {@code runs} times, and prints the wall time per run
+     * and the kernel time per run that {@code kernelMs} takes from TornadoVM's profile.
+     */
+    private static void time(Backend backend, Graph graph, List<Tensor> inputs, Precision p, int runs, double flops, String what,
+                             ToDoubleFunction<KernelProfile> kernelMs) {
+        Value outV = graph.outputs().getFirst();
+        List<DeviceTensor> in = inputs.stream().map(backend::upload).toList();
+        try (DeviceTensor out = backend.allocate(outV.shape(), outV.dtype()); Executable exe = backend.compile(graph, p)) {
             exe.run(in, List.of(out));
             long t0 = System.nanoTime();
             for (int r = 0; r < runs; r++) {
                 exe.run(in, List.of(out));
             }
             double wallMs = (System.nanoTime() - t0) / 1e6 / runs;
-            double kernelMs = Double.NaN;
-            if (exe instanceof TornadoExecutable te) {
-                KernelProfile profile = KernelProfile.of(te);
-                kernelMs = profile.totalMs() - profile.ms("PointwiseKernels.fill", "PointwiseKernels.touch", "PointwiseKernels.binary");
-            }
+            double ms = exe instanceof TornadoExecutable te ? kernelMs.applyAsDouble(KernelProfile.of(te)) : Double.NaN;
             System.out.printf(Locale.ROOT, "PRODUCT %-45s precision=%s used=%s kernel_ms=%.3f tflops=%.1f wall_ms=%.2f%n", what, p,
-                    exe.precision(), kernelMs, flops / (kernelMs * 1e9), wallMs);
+                    exe.precision(), ms, flops / (ms * 1e9), wallMs);
         } finally {
             in.forEach(DeviceTensor::close);
-        }
-    }
-
-    private static void report(Backend backend, Graph graph, Precision p, int runs, double flops, String what) {
-        Value in = graph.inputs().getFirst();
-        Value outV = graph.outputs().getFirst();
-        try (Tensor host = random(in.shape(), 1); DeviceTensor x = backend.upload(host);
-             DeviceTensor out = backend.allocate(outV.shape(), outV.dtype()); Executable exe = backend.compile(graph, p)) {
-            exe.run(List.of(x), List.of(out));
-            long t0 = System.nanoTime();
-            for (int r = 0; r < runs; r++) {
-                exe.run(List.of(x), List.of(out));
-            }
-            double wallMs = (System.nanoTime() - t0) / 1e6 / runs;
-            double kernelMs = exe instanceof TornadoExecutable te
-                    ? KernelProfile.of(te).ms("GemmKernels", "TensorCoreKernels", "WinogradKernels") : Double.NaN;
-            System.out.printf(Locale.ROOT, "PRODUCT %-45s precision=%s used=%s kernel_ms=%.3f tflops=%.1f wall_ms=%.2f%n", what, p,
-                    exe.precision(), kernelMs, flops / (kernelMs * 1e9), wallMs);
         }
     }
 
