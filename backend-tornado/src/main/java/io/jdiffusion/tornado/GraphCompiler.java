@@ -147,8 +147,8 @@ final class GraphCompiler {
 
     /**
      * Offers every operator to the paths that take operators from the Java kernels: a product with a constant
-     * weight to cuBLAS, else to the tensor cores; an attention to cuDNN (or cuBLASLt), else to the tensor-core kernel,
-     * else, with one wide head, to two products around a softmax ({@link ScoreAttention}). Returns the
+     * weight to cuBLAS, else to the tensor cores; an attention to cuDNN (or cuBLASLt), else, with wide heads or many keys,
+     * to two products around a softmax ({@link ScoreAttention}), else to the tensor-core kernel. Returns the
      * storage roots of the constants the F32 weight array must still hold (every constant but those read only as
      * such a product's weight, or replaced by Winograd's transformed weight).
      */
@@ -169,9 +169,9 @@ final class GraphCompiler {
             }
             if (op instanceof Op.Attention a) {
                 boolean onLibrary = libraries != null && libraries.takeAttention(a);
-                boolean onTensorCores = !onLibrary && tensorCores != null && TornadoSettings.tensorCoreAttention() && tensorCores.takeAttention(a);
-                if (!onLibrary && !onTensorCores && TornadoSettings.wideHeadAttention()) {
-                    scoreAttention.take(a);
+                boolean onScores = !onLibrary && scoreAttention.take(a);
+                if (!onLibrary && !onScores && tensorCores != null && TornadoSettings.tensorCoreAttention()) {
+                    tensorCores.takeAttention(a);
                 }
             }
             if (op instanceof Op.Reshape) {

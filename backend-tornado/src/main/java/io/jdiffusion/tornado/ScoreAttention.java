@@ -7,6 +7,7 @@ import io.jdiffusion.tornado.kernels.KernelMath;
 import io.jdiffusion.tornado.kernels.NormKernels;
 import io.jdiffusion.tornado.kernels.PointwiseKernels;
 import io.jdiffusion.tornado.kernels.Storage;
+import io.jdiffusion.tornado.kernels.TensorCoreAttention;
 import io.jdiffusion.tornado.kernels.TensorCoreKernels;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
@@ -24,26 +25,32 @@ import static io.jdiffusion.tornado.BufferLayout.toInt;
 import static io.jdiffusion.tornado.TaskGraphChain.tiles;
 
 /**
- * Attention whose heads are wider than the flash kernels take (above {@value AttentionKernels#MAX_HEAD}: the VAE's
- * one head of 512) as two matrix products around a softmax on the Java kernels, one chunk of queries at a time, for
- * each batch entry:
+ * Attention as two matrix products around a softmax on the Java kernels, one chunk of queries at a time, for each
+ * batch entry:
  * <ol>
- *   <li>S = Q_chunk K^T into an F32 score array;</li>
+ *   <li>S = Q_chunk K^T into an F32 score array, every head's at once;</li>
  *   <li>P = softmax(scale S), written over S ({@link NormKernels#softmax});</li>
  *   <li>O_chunk = P V, at the output's place.</li>
  * </ol>
- * With tensor cores (F16, {@link TensorCorePath}) both products run on {@link TensorCoreKernels#gemm}, whose B operand
- * is a zero-padded F16 panel: K^T and V are copied into panels once per batch entry ({@link PointwiseKernels#halfPanel}).
- * Without, on {@link GemmKernels#linear}, which reads K where it lies as its [n, k] weight and V transposed once per
- * batch entry ({@link PointwiseKernels#transpose}).
+ * With tensor cores (F16, {@link TensorCorePath}) both products run on {@link TensorCoreKernels#gemm}, each head an
+ * image of a batched product, whose B operands are zero-padded F16 panels: K^T and V of every head are copied into
+ * panels once per batch entry ({@link PointwiseKernels#halfPanel}). Without, on {@link GemmKernels#linear}, which reads
+ * K where it lies as its [n, k] weight and V transposed once per batch entry ({@link PointwiseKernels#transpose}); that
+ * kernel has no strides, so there only attention with one head is taken.
  *
- * <p>Why: the flash kernel for wide heads ({@link AttentionKernels#attentionLargeHead}) sums in F32 on CUDA cores with
- * one key tile in flight, and took 20-30 ms of a 512x512 VAE decode on an H100 and an H200 for 34 GFLOP of products.
+ * <p>Taken, without a causal mask:
+ * <ul>
+ *   <li>heads wider than the flash kernels take (above {@value AttentionKernels#MAX_HEAD}: the VAE's one head of 512).
+ *       The flash kernel for wide heads ({@link AttentionKernels#attentionLargeHead}) sums in F32 on CUDA cores with
+ *       one key tile in flight, and took 20-30 ms of a 512x512 VAE decode on an H100 and an H200 for 34 GFLOP of
+ *       products ({@value TornadoSettings#WIDE_HEAD_ATTENTION} = false keeps it);</li>
+ *   <li>with tensor cores, attention over at least {@link TornadoSettings#scoreAttentionKeys()} keys: the UNet's
+ *       self-attention at its first level, on which the tensor-core flash kernel ({@link TensorCoreAttention}), which
+ *       computes Q K^T twice and keeps one key tile in flight, spent most of its 59 ms of a 512x512 UNet call.</li>
+ * </ul>
  * The price is the scores of a chunk, at most {@link TornadoSettings#attentionScoreBytes()} (64 MiB by default: one
- * chunk at 512x512, 16 at 1024x1024), as {@link WideHeadAttention} does on cuBLASLt where the NVIDIA libraries run.
- *
- * <p>Taken for attention with one head (the rows of a chunk's queries and outputs are then contiguous, as both product
- * kernels read and write them) and no causal mask; other wide heads stay on the flash kernel.
+ * chunk for the VAE at 512x512, 16 at 1024x1024; 8 a batch entry for 8 heads over 4096 keys), as {@link
+ * WideHeadAttention} does on cuBLASLt where the NVIDIA libraries run.
  */
 final class ScoreAttention implements OperatorPath {
     /** Attentions compiled onto this path in this JVM: how tests see that it ran. */
@@ -59,14 +66,18 @@ final class ScoreAttention implements OperatorPath {
     /** The tensor-core products' path, or null for the F32 kernels. */
     private final TensorCorePath tensorCores;
     private final long scoreBytes;
+    /** {@link TornadoSettings#wideHeadAttention()}, read once for the graph. */
+    private final boolean wideHeads;
+    /** {@link TornadoSettings#scoreAttentionKeys()}, read once for the graph. */
+    private final int manyKeys;
     private final Set<Op.Attention> taken = Collections.newSetFromMap(new IdentityHashMap<>());
     private long scoreElements;
     private long keyPanelElements;
     private long valuePanelElements;
     private FloatArray scores;
-    /** K^T of one batch entry as an F16 panel (tensor cores). */
+    /** K^T of every head of one batch entry as F16 panels (tensor cores). */
     private HalfFloatArray keyPanel;
-    /** V of one batch entry as an F16 panel (tensor cores). */
+    /** V of every head of one batch entry as F16 panels (tensor cores). */
     private HalfFloatArray valuePanel;
     /** V^T of one batch entry in F32 (the F32 kernels). */
     private FloatArray valuesTransposed;
@@ -75,11 +86,22 @@ final class ScoreAttention implements OperatorPath {
     ScoreAttention(TensorCorePath tensorCores) {
         this.tensorCores = tensorCores;
         this.scoreBytes = TornadoSettings.attentionScoreBytes();
+        this.wideHeads = TornadoSettings.wideHeadAttention();
+        this.manyKeys = TornadoSettings.scoreAttentionKeys();
     }
 
-    /** Whether {@code a} runs well here: one head wider than the flash kernels take, no causal mask. */
-    static boolean suits(Op.Attention a) {
-        return a.heads() == 1 && !a.causal() && JavaKernelPath.largeHead(a);
+    /**
+     * Whether {@code a} runs well here: no causal mask, and heads wider than the flash kernels take (one head only on
+     * the F32 kernels), or with tensor cores at least {@link #manyKeys} keys.
+     */
+    boolean suits(Op.Attention a) {
+        if (a.causal()) {
+            return false;
+        }
+        if (JavaKernelPath.largeHead(a)) {
+            return wideHeads && (tensorCores != null || a.heads() == 1);
+        }
+        return tensorCores != null && manyKeys > 0 && a.keys() >= manyKeys;
     }
 
     /** Attentions compiled onto this path in this JVM so far. */
@@ -89,7 +111,7 @@ final class ScoreAttention implements OperatorPath {
 
     /**
      * Takes {@code a} where it {@link #suits} and its launches fit one task graph ({@link #MAX_BYTES}), reserving the
-     * tensor cores' scratch for its products; false leaves it to the flash kernel.
+     * tensor cores' scratch for its products; false leaves it to a flash kernel.
      */
     boolean take(Op.Attention a) {
         if (!suits(a) || cost(a).bytes() > MAX_BYTES) {
@@ -98,16 +120,17 @@ final class ScoreAttention implements OperatorPath {
         taken.add(a);
         TAKEN.incrementAndGet();
         int nk = a.keys();
-        scoreElements = Math.max(scoreElements, (long) chunkRows(a) * nk);
+        int heads = a.heads();
+        scoreElements = Math.max(scoreElements, (long) heads * chunkRows(a) * nk);
         if (tensorCores == null) {
             valuePanelElements = Math.max(valuePanelElements, (long) a.valueHeadSize() * nk);
             return true;
         }
-        keyPanelElements = Math.max(keyPanelElements, (long) kPadded(a.headSize()) * columnsPadded(nk));
-        valuePanelElements = Math.max(valuePanelElements, (long) kPadded(nk) * columnsPadded(a.valueHeadSize()));
+        keyPanelElements = Math.max(keyPanelElements, (long) heads * kPadded(a.headSize()) * columnsPadded(nk));
+        valuePanelElements = Math.max(valuePanelElements, (long) heads * kPadded(nk) * columnsPadded(a.valueHeadSize()));
         for (int rows : new int[]{chunkRows(a), lastRows(a)}) {
-            tensorCores.reserveScratch(tileCount(rows, nk), scoreSplit(a, rows));
-            tensorCores.reserveScratch(tileCount(rows, a.valueHeadSize()), valueSplit(a, rows));
+            tensorCores.reserveScratch(tileCount(a, rows, nk), scoreSplit(a, rows));
+            tensorCores.reserveScratch(tileCount(a, rows, a.valueHeadSize()), valueSplit(a, rows));
         }
         return true;
     }
@@ -191,26 +214,30 @@ final class ScoreAttention implements OperatorPath {
         Op.Attention a = (Op.Attention) op;
         int nq = a.queries();
         int nk = a.keys();
+        int heads = a.heads();
         int d = a.headSize();
         int dv = a.valueHeadSize();
+        // rows of q and k hold every head's d columns, rows of v and out every head's dv
+        int qRow = heads * d;
+        int vRow = heads * dv;
         Slot q = e.slot(a.q());
         Slot k = e.slot(a.k());
         Slot v = e.slot(a.v());
         Slot o = e.slot(a.out());
         int full = chunkRows(a);
         for (int b = 0; b < a.batch(); b++) {
-            int qEntry = q.offset() + b * nq * d;
-            int kEntry = k.offset() + b * nk * d;
-            int vEntry = v.offset() + b * nk * dv;
-            int oEntry = o.offset() + b * nq * dv;
+            int qEntry = q.offset() + b * nq * qRow;
+            int kEntry = k.offset() + b * nk * qRow;
+            int vEntry = v.offset() + b * nk * vRow;
+            int oEntry = o.offset() + b * nq * vRow;
             if (tensorCores == null) {
                 String id = e.nextTask();
                 e.tasks().task(id, PointwiseKernels::transpose, e.ctx(), e.halfArena(), v.bit(Storage.X), e.args(vEntry, 0, nk, dv),
                         v.floats(), valuesTransposed);
                 e.grid(id, new WorkerGrid3D(tiles(dv, 32) * 32, tiles(nk, 32) * 8, 1), 32, 8, 1);
             } else {
-                panel(e, k, kEntry, nk, d, kPadded(d), columnsPadded(nk), true, keyPanel);
-                panel(e, v, vEntry, nk, dv, kPadded(nk), columnsPadded(dv), false, valuePanel);
+                panels(e, k, kEntry, nk, d, qRow, kPadded(d), columnsPadded(nk), true, heads, keyPanel);
+                panels(e, v, vEntry, nk, dv, vRow, kPadded(nk), columnsPadded(dv), false, heads, valuePanel);
             }
             for (int r0 = 0; r0 < nq; r0 += full) {
                 int rows = Math.min(full, nq - r0);
@@ -220,25 +247,28 @@ final class ScoreAttention implements OperatorPath {
                     outputF32(e, a, o, oEntry + r0 * dv, rows);
                 } else {
                     int meta = e.descriptor(a) + (rows == full ? 0 : 2 * TensorCoreKernels.FIELDS);
-                    tensorCores.emitProduct(e, new TensorCorePath.ProductOperands(q.bit(Storage.X), q.floats(), qEntry + r0 * d,
+                    tensorCores.emitProduct(e, new TensorCorePath.ProductOperands(q.bit(Storage.X), q.floats(), qEntry + r0 * qRow,
                                     keyPanel, 0, scores, -1, scores, -1, scores, 0), meta, TensorCoreKernels.MODE_LINEAR,
-                            TensorCorePath.linearTiles(rows, nk), scoreSplit(a, rows));
+                            TensorCorePath.linearTiles(rows, nk, heads), scoreSplit(a, rows));
                     softmax(e, a, rows);
                     tensorCores.emitProduct(e, new TensorCorePath.ProductOperands(o.bit(Storage.OUT), scores, 0, valuePanel, 0,
-                                    o.floats(), -1, o.floats(), -1, o.floats(), oEntry + r0 * dv), meta + TensorCoreKernels.FIELDS,
-                            TensorCoreKernels.MODE_LINEAR, TensorCorePath.linearTiles(rows, dv), valueSplit(a, rows));
+                                    o.floats(), -1, o.floats(), -1, o.floats(), oEntry + r0 * vRow), meta + TensorCoreKernels.FIELDS,
+                            TensorCoreKernels.MODE_LINEAR, TensorCorePath.linearTiles(rows, dv, heads), valueSplit(a, rows));
                 }
             }
         }
     }
 
-    /** {@code dst} = the F16 panel of the operand at {@code srcOff} ([srcRows, srcCols]), transposed or not, padded with zeros. */
-    private static void panel(Emission e, Slot src, int srcOff, int srcRows, int srcCols, int dstRows, int dstCols, boolean transposed,
-                              HalfFloatArray dst) {
+    /**
+     * {@code dst} = the F16 panels of {@code panels} heads of the operand at {@code srcOff} (each [srcRows, srcCols],
+     * rows {@code srcStride} apart, head h h srcCols on), transposed or not, each [dstRows, dstCols] padded with zeros.
+     */
+    private static void panels(Emission e, Slot src, int srcOff, int srcRows, int srcCols, int srcStride, int dstRows, int dstCols,
+                               boolean transposed, int panels, HalfFloatArray dst) {
         String id = e.nextTask();
         e.tasks().task(id, PointwiseKernels::halfPanel, e.ctx(), e.halfArena(), src.bit(Storage.X),
-                e.args(srcOff, srcRows, srcCols, dstRows, dstCols, transposed ? 1 : 0), src.floats(), dst);
-        e.pointwiseGrid(id, dstRows * dstCols);
+                e.args(srcOff, srcRows, srcCols, dstRows, dstCols, transposed ? 1 : 0, srcStride, panels), src.floats(), dst);
+        e.pointwiseGrid(id, panels * dstRows * dstCols);
     }
 
     /** S [rows, nk] = Q_chunk K^T on {@link GemmKernels#linear}, K read as its weight [n, k]. */
@@ -260,15 +290,17 @@ final class ScoreAttention implements OperatorPath {
         e.grid(id, new WorkerGrid2D(tiles(dv, GemmKernels.TILE_N) * 16, tiles(rows, GemmKernels.TILE_M) * 16), 16, 16, 1);
     }
 
-    /** P = softmax(scale S) over each of the chunk's rows, written over S. */
+    /** P = softmax(scale S) over each of the chunk's rows of every head, written over S. */
     private void softmax(Emission e, Op.Attention a, int rows) {
         String id = e.nextTask();
         e.tasks().task(id, NormKernels::softmax, e.ctx(), e.halfArena(), 0, e.args(0, 0, a.keys()), scores, scores, a.scale());
-        e.grid(id, new WorkerGrid1D(rows * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
+        e.grid(id, new WorkerGrid1D(a.heads() * rows * NormKernels.THREADS), NormKernels.THREADS, 1, 1);
     }
 
+    /** Queries per chunk: as many as {@link #scoreBytes} of F32 scores of every head hold, at least one, at most all. */
     private int chunkRows(Op.Attention a) {
-        return WideHeadAttention.chunkRows(a, scoreBytes);
+        long perQuery = (long) Float.BYTES * a.heads() * a.keys();
+        return (int) Math.max(1, Math.min(a.queries(), scoreBytes / perQuery));
     }
 
     private int chunks(Op.Attention a) {
@@ -280,29 +312,36 @@ final class ScoreAttention implements OperatorPath {
         return a.queries() - (chunks(a) - 1) * chunkRows(a);
     }
 
-    /** S = Q_chunk K^T: K over the head, B the K^T panel [kPadded(d), columnsPadded(nk)]. */
+    /**
+     * S = Q_chunk K^T, head h an image: K over the head, B head h's K^T panel [kPadded(d), columnsPadded(nk)], S of head
+     * h [rows, nk] h rows nk on.
+     */
     private int[] scoreDescriptor(Op.Attention a, int rows) {
         int d = a.headSize();
-        return TensorCorePath.linearDescriptor(rows, a.keys(), d, kPadded(d), columnsPadded(a.keys()), scoreSplit(a, rows));
+        int nk = a.keys();
+        var batch = new TensorCorePath.Batch(a.heads(), a.heads() * d, d, kPadded(d) * columnsPadded(nk), nk, rows * nk);
+        return TensorCorePath.linearDescriptor(rows, nk, d, kPadded(d), columnsPadded(nk), batch, scoreSplit(a, rows));
     }
 
-    /** O = P V: K over the keys, B the V panel [kPadded(nk), columnsPadded(dv)]. */
+    /** O = P V, head h an image: K over the keys, B head h's V panel [kPadded(nk), columnsPadded(dv)], O in head h's columns. */
     private int[] valueDescriptor(Op.Attention a, int rows) {
         int nk = a.keys();
-        return TensorCorePath.linearDescriptor(rows, a.valueHeadSize(), nk, kPadded(nk), columnsPadded(a.valueHeadSize()),
-                valueSplit(a, rows));
+        int dv = a.valueHeadSize();
+        var batch = new TensorCorePath.Batch(a.heads(), nk, rows * nk, kPadded(nk) * columnsPadded(dv), a.heads() * dv, dv);
+        return TensorCorePath.linearDescriptor(rows, dv, nk, kPadded(nk), columnsPadded(dv), batch, valueSplit(a, rows));
     }
 
     private SplitK scoreSplit(Op.Attention a, int rows) {
-        return tensorCores.split(tileCount(rows, a.keys()), kPadded(a.headSize()));
+        return tensorCores.split(tileCount(a, rows, a.keys()), kPadded(a.headSize()));
     }
 
     private SplitK valueSplit(Op.Attention a, int rows) {
-        return tensorCores.split(tileCount(rows, a.valueHeadSize()), kPadded(a.keys()));
+        return tensorCores.split(tileCount(a, rows, a.valueHeadSize()), kPadded(a.keys()));
     }
 
-    private static int tileCount(int rows, int cols) {
-        int[] t = TensorCorePath.linearTiles(rows, cols);
+    /** Output tiles of a product of {@code rows} x {@code cols} for every head. */
+    private static int tileCount(Op.Attention a, int rows, int cols) {
+        int[] t = TensorCorePath.linearTiles(rows, cols, a.heads());
         return t[0] * t[1] * t[2];
     }
 

@@ -215,23 +215,41 @@ final class TensorCorePath implements OperatorPath {
     }
 
     /**
-     * The descriptor of a plain product in the linear mode: A [rows, kTotal] row-major, B a padded F16 panel [kPadded,
-     * wStride] (zero beyond K), {@code cols} outputs a row, no activation.
+     * How the images of a batched plain product (the heads of an attention) lie: A's rows {@code aStride} apart, the
+     * output's {@code outStride} apart, and image i's A, B panel and output {@code i aImage}, {@code i wImage} and
+     * {@code i outImage} elements on.
      */
-    static int[] linearDescriptor(int rows, int cols, int kTotal, int kPadded, int wStride, SplitK split) {
-        int[] d = productDescriptor(linearTiles(rows, cols), split, rows, cols, kTotal, kPadded, wStride);
+    record Batch(int images, int aStride, int aImage, int wImage, int outStride, int outImage) {
+        /** One image, its A [rows, kTotal] and its output [rows, cols] packed. */
+        static Batch single(int kTotal, int cols) {
+            return new Batch(1, kTotal, 0, 0, cols, 0);
+        }
+    }
+
+    /**
+     * The descriptor of a plain product in the linear mode: per image of {@code batch}, A [rows, kTotal], B a padded F16
+     * panel [kPadded, wStride] (zero beyond K), {@code cols} outputs a row, no activation.
+     */
+    static int[] linearDescriptor(int rows, int cols, int kTotal, int kPadded, int wStride, Batch batch, SplitK split) {
+        int[] d = productDescriptor(linearTiles(rows, cols, batch.images()), split, rows, cols, kTotal, kPadded, wStride);
         d[TensorCoreKernels.ACT] = JavaKernelPath.activationCode(Activation.NONE);
+        d[TensorCoreKernels.A_STRIDE] = batch.aStride();
+        d[TensorCoreKernels.A_IMAGE] = batch.aImage();
+        d[TensorCoreKernels.W_IMAGE] = batch.wImage();
+        d[TensorCoreKernels.OUT_STRIDE] = batch.outStride();
+        d[TensorCoreKernels.OUT_IMAGE] = batch.outImage();
         return d;
     }
 
-    /** Row blocks, column blocks and images (one) of a plain product of {@code rows} x {@code cols} outputs. */
-    static int[] linearTiles(int rows, int cols) {
-        return new int[]{tiles(rows, TensorCoreKernels.BLOCK_M), tiles(cols, TensorCoreKernels.BLOCK_N), 1};
+    /** Row blocks, column blocks and images of a plain product of {@code rows} x {@code cols} outputs an image. */
+    static int[] linearTiles(int rows, int cols, int images) {
+        return new int[]{tiles(rows, TensorCoreKernels.BLOCK_M), tiles(cols, TensorCoreKernels.BLOCK_N), images};
     }
 
     /**
      * A descriptor with the fields of every product: its {@code tiles} (row blocks, column blocks, images), the split
-     * along K, A's rows and the outputs a row, K and its padding, B's row stride.
+     * along K, A's rows and the outputs a row, K and its padding, B's row stride; A's and the output's rows packed
+     * (a Linear's; a convolution reads neither stride).
      */
     private static int[] productDescriptor(int[] tiles, SplitK split, int rows, int cols, int kTotal, int kPadded, int wStride) {
         int[] d = new int[TensorCoreKernels.FIELDS];
@@ -245,6 +263,8 @@ final class TensorCorePath implements OperatorPath {
         d[TensorCoreKernels.K_TOTAL] = kTotal;
         d[TensorCoreKernels.K_PADDED] = kPadded;
         d[TensorCoreKernels.W_STRIDE] = wStride;
+        d[TensorCoreKernels.A_STRIDE] = kTotal;
+        d[TensorCoreKernels.OUT_STRIDE] = cols;
         return d;
     }
 

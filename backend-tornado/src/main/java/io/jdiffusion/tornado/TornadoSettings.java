@@ -39,6 +39,9 @@ import java.util.function.IntPredicate;
  *       run ({@link WideHeadAttention}), on the Java kernels elsewhere ({@link ScoreAttention});</li>
  *   <li>{@value #ATTENTION_SCORE_BYTES}: bytes of F32 scores one chunk of queries of {@link ScoreAttention} may take
  *       (default {@value WideHeadAttention#SCORE_BYTES}, as on cuBLASLt; smaller values make tests of chunks);</li>
+ *   <li>{@value #SCORE_ATTENTION_KEYS}: the fewest keys at which F16 attention with heads the tensor-core flash kernel
+ *       takes runs as two products around a softmax on the tensor-core GEMM instead ({@link ScoreAttention}; default
+ *       {@value #DEFAULT_SCORE_ATTENTION_KEYS}; 0 never);</li>
  *   <li>{@value #GROUP_NORM_SLICE}: elements per work-group of a GroupNorm split over its groups' slices (default
  *       {@link NormKernels#DEFAULT_SLICE}; a group of two slices or more splits);</li>
  *   <li>{@value #OPERAND_ALIGNMENT}: bytes to which the activation arena aligns every value's first element on the
@@ -72,6 +75,9 @@ public final class TornadoSettings {
     public static final String CUDNN_PLANS_IN_BACKGROUND = "jdiffusion.tornado.cudnnPlansInBackground";
     public static final String SPLIT_K = "jdiffusion.tornado.splitK";
     public static final String ATTENTION_SCORE_BYTES = "jdiffusion.tornado.attentionScoreBytes";
+    public static final String SCORE_ATTENTION_KEYS = "jdiffusion.tornado.scoreAttentionKeys";
+    /** {@value #SCORE_ATTENTION_KEYS}'s default: the self-attention of SD 1.5's first level at 512x512 and up. */
+    static final int DEFAULT_SCORE_ATTENTION_KEYS = 2048;
     /** The most K splits {@value #SPLIT_K} may ask for. */
     static final int MAX_SPLIT_K = 64;
     /**
@@ -225,6 +231,12 @@ public final class TornadoSettings {
     static long attentionScoreBytes() {
         return integer(ATTENTION_SCORE_BYTES, (int) WideHeadAttention.SCORE_BYTES, n -> n >= 1 << 10 && n <= 1 << 30,
                 "a byte count from 1024 to " + (1 << 30));
+    }
+
+    /** {@value #SCORE_ATTENTION_KEYS}: 0 (never) or a key count from 1 to 2^24. */
+    static int scoreAttentionKeys() {
+        return integer(SCORE_ATTENTION_KEYS, DEFAULT_SCORE_ATTENTION_KEYS, n -> n >= 0 && n <= 1 << 24, "0 (never) or a key count up to "
+                + (1 << 24));
     }
 
     /** Whether runs record TornadoVM's per-task profile (default false). */

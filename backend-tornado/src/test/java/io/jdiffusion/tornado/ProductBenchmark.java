@@ -27,10 +27,11 @@ import java.util.function.ToDoubleFunction;
  * achieved TFLOP/s: the kernel time from TornadoVM's profiler averaged over the timed runs (the per-run input
  * copy is not included). Run with {@code -Djdiffusion.tornado.profile=true}. The F32 3x3 convolutions run twice,
  * as the implicit GEMM ("direct") and as Winograd F(4x4,3x3) (its three kernels together), both rated by the
- * direct convolution's FLOPs, 2 B H W Cout Cin 9. The VAE's attention (one head of 512 over 64x64 latents) runs as two
- * products around a softmax ({@code ScoreAttention}) and, for comparison, on the flash kernel for wide heads
- * ({@value TornadoSettings#WIDE_HEAD_ATTENTION}=false), rated by its two products' FLOPs, 4 nq nk d; its kernel time is
- * every kernel of the call but the poisoning, the chain's touch tasks and the inputs' staging.
+ * direct convolution's FLOPs, 2 B H W Cout Cin 9. The VAE's attention (one head of 512 over 64x64 latents) and the
+ * UNet's self-attention at its first two levels run as two products around a softmax ({@code ScoreAttention}) and,
+ * for comparison, on the flash kernels ({@value TornadoSettings#WIDE_HEAD_ATTENTION}=false for the VAE's wide head,
+ * {@value TornadoSettings#SCORE_ATTENTION_KEYS}=0 for the UNet's), rated by the two products' FLOPs, 4 B heads nq nk d;
+ * their kernel time is every kernel of the call but the poisoning, the chain's touch tasks and the inputs' staging.
  *
  * <pre>
  * java @$TORNADOVM_HOME/tornado-argfile -Djdiffusion.tornado.profile=true -cp ... io.jdiffusion.tornado.ProductBenchmark [runs [f16]]
@@ -59,7 +60,12 @@ public final class ProductBenchmark {
                 conv(backend, p, runs, 2, 1280, 8, 8, 1280);
                 conv(backend, p, runs, 1, 512, 64, 64, 512);
                 conv(backend, p, runs, 1, 128, 512, 512, 128);
-                vaeAttention(backend, p, runs);
+                // the VAE decoder's (4096 tokens at 512x512, one head of 512); the UNet's self-attention at its first
+                // two levels (8 heads of 40 over 4096 tokens, of 80 over 1024), which take the two products on tensor
+                // cores from TornadoSettings.DEFAULT_SCORE_ATTENTION_KEYS keys on
+                attention(backend, p, runs, 1, 4096, 1, 512, TornadoSettings.WIDE_HEAD_ATTENTION, "attention 1x4096 tokens, one head of 512");
+                attention(backend, p, runs, 2, 4096, 8, 40, TornadoSettings.SCORE_ATTENTION_KEYS, "attention 2x4096 tokens, 8 heads of 40");
+                attention(backend, p, runs, 2, 1024, 8, 80, TornadoSettings.SCORE_ATTENTION_KEYS, "attention 2x1024 tokens, 8 heads of 80");
             }
         }
     }
@@ -99,21 +105,21 @@ public final class ProductBenchmark {
     }
 
     /**
-     * The VAE decoder's attention at 512x512 (4096 tokens, one head of 512), its operands in the activation arena as in
-     * the VAE (each input goes through an addition of 0), on both routes.
+     * An attention of {@code batch} x {@code tokens} queries and keys in {@code heads} heads of {@code d}, its operands in
+     * the activation arena as in the networks (each input goes through an addition of 0), as two products around a
+     * softmax and on the flash kernel: {@code route} true and false.
      */
-    private static void vaeAttention(Backend backend, Precision p, int runs) {
-        int tokens = 4096;
-        int d = 512;
+    private static void attention(Backend backend, Precision p, int runs, int batch, int tokens, int heads, int d, String route,
+                                  String what) {
         ProblemBuilder b = new ProblemBuilder("attention", TestRandom.fresh(), true);
-        Value q = b.input("q", 1, tokens, d);
-        Value k = b.input("k", 1, tokens, d);
-        Value v = b.input("v", 1, tokens, d);
-        double flops = 4.0 * tokens * tokens * d;
-        String what = "attention 1x4096 tokens, one head of 512";
-        try (Problem problem = b.build(b.graph().attention(q, k, v, 1, (float) (1 / Math.sqrt(d)), false))) {
+        Value q = b.input("q", batch, tokens, heads * d);
+        Value k = b.input("k", batch, tokens, heads * d);
+        Value v = b.input("v", batch, tokens, heads * d);
+        double flops = 4.0 * batch * heads * tokens * tokens * d;
+        try (Problem problem = b.build(b.graph().attention(q, k, v, heads, (float) (1 / Math.sqrt(d)), false))) {
             for (boolean scores : new boolean[]{true, false}) {
-                try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.WIDE_HEAD_ATTENTION, Boolean.toString(scores))) {
+                String value = route.equals(TornadoSettings.SCORE_ATTENTION_KEYS) ? (scores ? "1" : "0") : Boolean.toString(scores);
+                try (TemporaryProperties ignored = TemporaryProperties.set(route, value)) {
                     reportAttention(backend, problem, p, runs, flops, what + (scores ? " scores" : " flash"));
                 }
             }

@@ -45,6 +45,12 @@ class SplitEpilogueKernelTest extends SingleKernelTest {
         check(TensorCoreKernels.MODE_LINEAR, KernelMath.ACT_NONE, 77, 300, 1, 1, 3, 2, false, false, 3);
     }
 
+    /** The heads of an attention's batched product: image i writes columns [40 i, 40 i + 40) of rows 120 wide. */
+    @Test
+    void aBatchedLinearWritesEachImageIntoItsOwnColumnsOfWiderRows() {
+        check(TensorCoreKernels.MODE_LINEAR, KernelMath.ACT_NONE, 150, 40, 3, 2, 1, 4, true, true, 5);
+    }
+
     @Test
     void aGegluLinearGatesEachValueColumnWithTheColumnSixtyFourOn() {
         // n = 2 x 90 columns (values, then gates): two column blocks of 64 values, the second partial
@@ -53,7 +59,8 @@ class SplitEpilogueKernelTest extends SingleKernelTest {
 
     /**
      * One epilogue: {@code rows} x {@code cols} per image (cols counts the gates of a GEGLU), tile grid rowBlocks x
-     * colBlocks x batch, {@code splits} parts of random partial sums.
+     * colBlocks x batch, {@code splits} parts of random partial sums. A Linear of several images lays them side by side
+     * in each output row, as an attention's heads.
      */
     private void check(int mode, int act, int rows, int cols, int batch, int rowBlocks, int colBlocks, int splits, boolean bias,
                        boolean residual, long seed) {
@@ -76,6 +83,10 @@ class SplitEpilogueKernelTest extends SingleKernelTest {
         sizes.set(TensorCoreKernels.COL_BLOCKS, colBlocks);
         sizes.set(TensorCoreKernels.BATCH, batch);
         sizes.set(TensorCoreKernels.SPLITS, splits);
+        boolean sideBySide = mode == TensorCoreKernels.MODE_LINEAR && batch > 1;
+        int ldo = sideBySide ? batch * outCols : outCols;
+        sizes.set(TensorCoreKernels.OUT_STRIDE, ldo);
+        sizes.set(TensorCoreKernels.OUT_IMAGE, sideBySide ? outCols : 0);
         FloatArray nan = new FloatArray(1);
         nan.init(Float.NaN);
         HalfFloatArray noHalves = new HalfFloatArray(1);
@@ -113,7 +124,7 @@ class SplitEpilogueKernelTest extends SingleKernelTest {
                         v += bias ? b.get(mode == TensorCoreKernels.MODE_CONV ? r : c) : 0;
                         v = KernelMath.activate((float) v, act);
                     }
-                    int idx = image * rows * outCols + r * outCols + c;
+                    int idx = sideBySide ? r * ldo + image * outCols + c : image * rows * outCols + r * outCols + c;
                     expected[idx] = v + (residual ? res.get(idx) : 0);
                 }
             }

@@ -42,6 +42,9 @@ class TensorCoreDescriptorTest {
             assertThat(d[TensorCoreKernels.BATCH]).isEqualTo(1);
             assertThat(d[TensorCoreKernels.SPLITS]).as("10 steps of K: too few to split").isEqualTo(1);
             assertThat(d[TensorCoreKernels.K_CHUNK]).isEqualTo(320);
+            assertThat(d[TensorCoreKernels.A_STRIDE]).as("x's rows packed").isEqualTo(320);
+            assertThat(new int[]{d[TensorCoreKernels.A_IMAGE], d[TensorCoreKernels.W_IMAGE], d[TensorCoreKernels.OUT_IMAGE]})
+                    .as("one image").containsOnly(0);
         }
     }
 
@@ -70,6 +73,8 @@ class TensorCoreDescriptorTest {
             // 20 tiles: eleven parts of 8 steps fit one wave of 264 work-groups; 90 steps in parts of 9 make 10
             assertThat(d[TensorCoreKernels.SPLITS]).isEqualTo(10);
             assertThat(d[TensorCoreKernels.K_CHUNK]).isEqualTo(288);
+            assertThat(new int[]{d[TensorCoreKernels.A_IMAGE], d[TensorCoreKernels.W_IMAGE], d[TensorCoreKernels.OUT_IMAGE]})
+                    .as("a convolution's images are x's, not offsets of A or B").containsOnly(0);
         }
     }
 

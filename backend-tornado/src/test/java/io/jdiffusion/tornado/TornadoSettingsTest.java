@@ -18,7 +18,8 @@ class TornadoSettingsTest {
             TornadoSettings.WINOGRAD, TornadoSettings.TENSOR_CORE_ATTENTION, TornadoSettings.PROFILE, TornadoSettings.TASKS_PER_GRAPH,
             TornadoSettings.WIDE_HEAD_ATTENTION, TornadoSettings.GROUP_NORM_SLICE, TornadoSettings.OPERAND_ALIGNMENT,
             TornadoSettings.CUDNN_FILTER_NHWC, TornadoSettings.CUDNN_GRAPH, TornadoSettings.CUDNN_ATTENTION_GRAPH,
-            TornadoSettings.CUDNN_PLANS_IN_BACKGROUND, TornadoSettings.SPLIT_K, TornadoSettings.ATTENTION_SCORE_BYTES);
+            TornadoSettings.CUDNN_PLANS_IN_BACKGROUND, TornadoSettings.SPLIT_K, TornadoSettings.ATTENTION_SCORE_BYTES,
+            TornadoSettings.SCORE_ATTENTION_KEYS);
     private final Map<String, String> saved = new HashMap<>();
 
     TornadoSettingsTest() {
@@ -57,6 +58,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.cudnnPlansInBackground()).isTrue();
         assertThat(TornadoSettings.splitK()).as("chosen per product").isZero();
         assertThat(TornadoSettings.attentionScoreBytes()).as("as on cuBLASLt").isEqualTo(WideHeadAttention.SCORE_BYTES);
+        assertThat(TornadoSettings.scoreAttentionKeys()).isEqualTo(TornadoSettings.DEFAULT_SCORE_ATTENTION_KEYS);
     }
 
     @Test
@@ -77,6 +79,7 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.CUDNN_PLANS_IN_BACKGROUND, "false");
         System.setProperty(TornadoSettings.SPLIT_K, " 5");
         System.setProperty(TornadoSettings.ATTENTION_SCORE_BYTES, "4096");
+        System.setProperty(TornadoSettings.SCORE_ATTENTION_KEYS, "0");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -93,6 +96,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.cudnnPlansInBackground()).isFalse();
         assertThat(TornadoSettings.splitK()).isEqualTo(5);
         assertThat(TornadoSettings.attentionScoreBytes()).isEqualTo(4096);
+        assertThat(TornadoSettings.scoreAttentionKeys()).as("never").isZero();
         System.setProperty(TornadoSettings.CUDNN_GRAPH, "false");
         System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "false");
         assertThat(TornadoSettings.cudnnGraph()).isFalse();
@@ -118,6 +122,7 @@ class TornadoSettingsTest {
         bad(TornadoSettings.TASKS_PER_GRAPH, "0", TornadoSettings::tasksPerGraph);
         bad(TornadoSettings.ATTENTION_SCORE_BYTES, "512", TornadoSettings::attentionScoreBytes);
         bad(TornadoSettings.ATTENTION_SCORE_BYTES, "64MiB", TornadoSettings::attentionScoreBytes);
+        bad(TornadoSettings.SCORE_ATTENTION_KEYS, "-1", TornadoSettings::scoreAttentionKeys);
         bad(TornadoSettings.OPERAND_ALIGNMENT, "8", TornadoSettings::operandAlignment);
         bad(TornadoSettings.CUDNN_FILTER_NHWC, "nhwc", TornadoSettings::cudnnFilterNhwc);
         bad(TornadoSettings.CUDNN_GRAPH, "v9", TornadoSettings::cudnnGraph);

@@ -16,6 +16,12 @@ public final class GemmEpilogue {
 
     public static void linear(HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out,
                               int oOff, int m, int n, int r, int c, float acc, int act) {
+        linear(f16, halves, bias, bOff, res, rOff, out, oOff, m, n, n, r, c, acc, act);
+    }
+
+    /** As above, the output's and the residual's rows {@code ld} elements apart (a head's columns of a wider row). */
+    public static void linear(HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff, FloatArray out,
+                              int oOff, int m, int n, int ld, int r, int c, float acc, int act) {
         if (r < m && c < n) {
             float v = acc;
             if (bOff >= 0) {
@@ -23,9 +29,9 @@ public final class GemmEpilogue {
             }
             v = KernelMath.activate(v, act);
             if (rOff >= 0) {
-                v += Storage.load(res, f16, rOff + r * n + c, Storage.half(halves, Storage.RESIDUAL));
+                v += Storage.load(res, f16, rOff + r * ld + c, Storage.half(halves, Storage.RESIDUAL));
             }
-            Storage.store(out, f16, oOff + r * n + c, v, Storage.half(halves, Storage.OUT));
+            Storage.store(out, f16, oOff + r * ld + c, v, Storage.half(halves, Storage.OUT));
         }
     }
 

@@ -227,11 +227,12 @@ public final class PointwiseKernels {
     }
 
     /**
-     * A padded F16 panel of a matrix, the B operand of {@link TensorCoreKernels#gemm} in its linear mode ([k rows][n
-     * columns]): dst [dstRows, dstCols] gets src [srcRows, srcCols] (from x, or the F16 activations where {@code halves}
-     * has {@link Storage#X}), transposed where {@code transposed} is 1, and zeros around it, so that the product reads
-     * no unwritten (poisoned) padding. One thread per element of dst. args: src offset, srcRows, srcCols, dstRows,
-     * dstCols, transposed.
+     * Padded F16 panels of matrices, the B operands of {@link TensorCoreKernels#gemm} in its linear mode ([k rows][n
+     * columns]): panel p, dst [dstRows, dstCols] from p dstRows dstCols on, gets src p, [srcRows, srcCols] from src
+     * offset + p srcCols with rows srcStride apart (one head of keys or values, from x or the F16 activations where
+     * {@code halves} has {@link Storage#X}), transposed where {@code transposed} is 1, and zeros around it, so that the
+     * product reads no unwritten (poisoned) padding. One thread per element of dst. args: src offset, srcRows,
+     * srcCols, dstRows, dstCols, transposed, srcStride, panels.
      */
     public static void halfPanel(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray x, HalfFloatArray dst) {
         int srcOff = args.get(0);
@@ -240,19 +241,25 @@ public final class PointwiseKernels {
         int dstRows = args.get(3);
         int dstCols = args.get(4);
         int transposed = args.get(5);
+        int srcStride = args.get(6);
+        int panels = args.get(7);
         boolean xHalf = Storage.half(halves, Storage.X);
         int i = ctx.globalIdx;
-        if (i < dstRows * dstCols) {
-            int r = i / dstCols;
-            int c = i - r * dstCols;
+        int panelSize = dstRows * dstCols;
+        if (i < panels * panelSize) {
+            int p = i / panelSize;
+            int within = i - p * panelSize;
+            int r = within / dstCols;
+            int c = within - r * dstCols;
             int sr = transposed == 1 ? c : r;
             int sc = transposed == 1 ? r : c;
+            int src = srcOff + p * srcCols + sr * srcStride + sc;
             // a loaded value rounded to F16, never a computed one (see LibraryStaging#rowsHalf)
             if (sr < srcRows && sc < srcCols) {
                 if (xHalf) {
-                    dst.set(i, f16.get(srcOff + sr * srcCols + sc));
+                    dst.set(i, f16.get(src));
                 } else {
-                    dst.set(i, new HalfFloat(x.get(srcOff + sr * srcCols + sc)));
+                    dst.set(i, new HalfFloat(x.get(src)));
                 }
             } else {
                 dst.set(i, new HalfFloat(0.0f));

@@ -18,8 +18,9 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * the current one (register double-buffering): without that each step waited for 8 dependent memory round
  * trips, and the kernel ran no faster than the F32 one.
  * <ul>
- *   <li>{@link #MODE_LINEAR}: A = the activations x [rows, k] (F16, or F32 rounded to F16 as the tile is loaded),
- *       B = the weight transposed and zero-padded on upload, [kPadded, wStride] F16. For GEGLU a work-group
+ *   <li>{@link #MODE_LINEAR}: A = the activations x [rows, k], rows {@link #A_STRIDE} apart (F16, or F32 rounded to
+ *       F16 as the tile is loaded), B = the weight transposed and zero-padded on upload, [kPadded, wStride] F16; grid z
+ *       may walk images of a batched product (an attention's heads, {@link #A_IMAGE}). For GEGLU a work-group
  *       takes 64 value columns and the 64 gate columns that pair with them (gates start at column
  *       {@code halfPadded}), so the gate multiplies inside the epilogue.</li>
  *   <li>{@link #MODE_CONV}: an implicit GEMM, A = the weight [rowsPadded, kPadded] F16 (cout rows, zero
@@ -73,7 +74,17 @@ public final class TensorCoreKernels {
     /** Parts K is split into (1: none), and the K each part sums ({@code SplitK}). */
     public static final int SPLITS = 16;
     public static final int K_CHUNK = 17;
-    public static final int FIELDS = 18;
+    /**
+     * The linear mode's strides: A's row stride (K where A's rows are packed), and the output's (its columns where
+     * packed). A batched product (BATCH above 1 in the linear mode: the heads of an attention) adds image times
+     * A_IMAGE, W_IMAGE and OUT_IMAGE to the offsets of A, B, and the output and residual.
+     */
+    public static final int A_STRIDE = 18;
+    public static final int A_IMAGE = 19;
+    public static final int W_IMAGE = 20;
+    public static final int OUT_STRIDE = 21;
+    public static final int OUT_IMAGE = 22;
+    public static final int FIELDS = 23;
 
     private static final int WARP = 32;
     private static final int B_SUBTILE_BYTES = 256;
@@ -107,6 +118,8 @@ public final class TensorCoreKernels {
         int batch = sizes.get(meta + BATCH);
         int splits = sizes.get(meta + SPLITS);
         int kChunk = sizes.get(meta + K_CHUNK);
+        int lda = sizes.get(meta + A_STRIDE);
+        int ldo = sizes.get(meta + OUT_STRIDE);
         int kh = geom & 255;
         int kw = (geom >> 8) & 255;
         int stride = (geom >> 16) & 255;
@@ -137,6 +150,10 @@ public final class TensorCoreKernels {
         }
         int plane = h * wd;
         int xImage = xOff + image * cin * plane;
+        // the image's A and B in the linear mode (both image offsets are 0 for a convolution, whose images are x's)
+        int aBase = xOff + image * sizes.get(meta + A_IMAGE);
+        int wBase = wOff + image * sizes.get(meta + W_IMAGE);
+        int oImage = image * sizes.get(meta + OUT_IMAGE);
 
         int[] aTile = ctx.allocateIntLocalArray(BLOCK_M * BLOCK_K / 2);
         int[] bTile = ctx.allocateIntLocalArray(BLOCK_K * BLOCK_N / 2);
@@ -200,29 +217,29 @@ public final class TensorCoreKernels {
             ctx.localBarrier();
 
             int kn = k0 + BLOCK_K;
-            a0 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid, kn, row0, rows, kTotal, kp);
-            a1 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 256, kn, row0, rows, kTotal, kp);
-            a2 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 512, kn, row0, rows, kTotal, kp);
-            a3 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 768, kn, row0, rows, kTotal, kp);
-            a4 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 1024, kn, row0, rows, kTotal, kp);
-            a5 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 1280, kn, row0, rows, kTotal, kp);
-            a6 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 1536, kn, row0, rows, kTotal, kp);
-            a7 = loadA(x, f16, xHalf, xOff, w, wOff, mode, tid + 1792, kn, row0, rows, kTotal, kp);
-            b0 = loadB(x, f16, xHalf, w, wOff, mode, tid, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h,
+            a0 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid, kn, row0, rows, kTotal, kp, lda);
+            a1 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid + 256, kn, row0, rows, kTotal, kp, lda);
+            a2 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid + 512, kn, row0, rows, kTotal, kp, lda);
+            a3 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid + 768, kn, row0, rows, kTotal, kp, lda);
+            a4 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid + 1024, kn, row0, rows, kTotal, kp, lda);
+            a5 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid + 1280, kn, row0, rows, kTotal, kp, lda);
+            a6 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid + 1536, kn, row0, rows, kTotal, kp, lda);
+            a7 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid + 1792, kn, row0, rows, kTotal, kp, lda);
+            b0 = loadB(x, f16, xHalf, w, wBase, mode, tid, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h,
                     wd, khw, kw, kTotal);
-            b1 = loadB(x, f16, xHalf, w, wOff, mode, tid + 256, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
+            b1 = loadB(x, f16, xHalf, w, wBase, mode, tid + 256, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
                     dx, h, wd, khw, kw, kTotal);
-            b2 = loadB(x, f16, xHalf, w, wOff, mode, tid + 512, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
+            b2 = loadB(x, f16, xHalf, w, wBase, mode, tid + 512, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
                     dx, h, wd, khw, kw, kTotal);
-            b3 = loadB(x, f16, xHalf, w, wOff, mode, tid + 768, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
+            b3 = loadB(x, f16, xHalf, w, wBase, mode, tid + 768, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
                     dx, h, wd, khw, kw, kTotal);
-            b4 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1024, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
+            b4 = loadB(x, f16, xHalf, w, wBase, mode, tid + 1024, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
                     dx, h, wd, khw, kw, kTotal);
-            b5 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1280, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
+            b5 = loadB(x, f16, xHalf, w, wBase, mode, tid + 1280, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
                     dx, h, wd, khw, kw, kTotal);
-            b6 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1536, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
+            b6 = loadB(x, f16, xHalf, w, wBase, mode, tid + 1536, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
                     dx, h, wd, khw, kw, kTotal);
-            b7 = loadB(x, f16, xHalf, w, wOff, mode, tid + 1792, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
+            b7 = loadB(x, f16, xHalf, w, wBase, mode, tid + 1792, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
                     dx, h, wd, khw, kw, kTotal);
 
             for (int kHalf = 0; kHalf < 2; kHalf++) {
@@ -287,7 +304,8 @@ public final class TensorCoreKernels {
             } else if (geglu) {
                 finishGeglu(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, 0, 1, rows, cols, row0, col0);
             } else {
-                finishLinear(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, 0, 1, rows, cols, row0, col0, act);
+                finishLinear(tid, f16, halves, bias, bOff, res, imageOffset(rOff, oImage), out, oOff + oImage, scratch, sBase, 0, 1, rows,
+                        cols, ldo, row0, col0, act);
             }
         }
     }
@@ -306,6 +324,7 @@ public final class TensorCoreKernels {
         int colBlocks = sizes.get(meta + COL_BLOCKS);
         int batch = sizes.get(meta + BATCH);
         int splits = sizes.get(meta + SPLITS);
+        int ldo = sizes.get(meta + OUT_STRIDE);
         int tile = ctx.groupIdx;
         int perImage = rowBlocks * colBlocks;
         int image = tile / perImage;
@@ -321,7 +340,9 @@ public final class TensorCoreKernels {
         } else if (act == KernelMath.ACT_GEGLU) {
             finishGeglu(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, stride, splits, rows, cols, row0, by * GEGLU_COLUMNS);
         } else {
-            finishLinear(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, stride, splits, rows, cols, row0, by * BLOCK_N, act);
+            int oImage = image * sizes.get(meta + OUT_IMAGE);
+            finishLinear(tid, f16, halves, bias, bOff, res, imageOffset(rOff, oImage), out, oOff + oImage, scratch, sBase, stride, splits,
+                    rows, cols, ldo, row0, by * BLOCK_N, act);
         }
     }
 
@@ -354,14 +375,19 @@ public final class TensorCoreKernels {
         }
     }
 
-    /** As {@link #finishConv} for a Linear with activation {@code act}. */
+    /** As {@link #finishConv} for a Linear with activation {@code act}, its output and residual rows {@code ldo} apart. */
     private static void finishLinear(int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff,
                                      FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int rows, int cols,
-                                     int row0, int col0, int act) {
+                                     int ldo, int row0, int col0, int act) {
         for (int e = tid; e < TILE_FLOATS; e += THREADS) {
-            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, row0 + (e >> 7), col0 + (e & 127),
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, ldo, row0 + (e >> 7), col0 + (e & 127),
                     partialSum(scratch, sBase + e, stride, splits), act);
         }
+    }
+
+    /** A residual's offset for the image {@code oImage} elements on; below 0 (no residual) stays so. */
+    private static int imageOffset(int rOff, int oImage) {
+        return rOff >= 0 ? rOff + oImage : rOff;
     }
 
     /** scratch[at] + scratch[at + stride] + ... over {@code splits} partial tiles. */
@@ -382,7 +408,7 @@ public final class TensorCoreKernels {
      * own basic block, and the loads of a step then went out one after another instead of all at once.
      */
     private static int loadA(FloatArray x, HalfFloatArray f16, boolean xHalf, int xOff, HalfFloatArray w, int wOff, int mode, int idx,
-                             int k0, int row0, int rows, int kTotal, int kp) {
+                             int k0, int row0, int rows, int kTotal, int kp, int lda) {
         int within = idx & 1023;
         int r = row0 + (within >> 3);
         int k = k0 + ((idx >> 10) << 4) + ((within & 7) << 1);
@@ -396,7 +422,7 @@ public final class TensorCoreKernels {
             boolean row = r < rows;
             boolean in0 = row & (k < kTotal);
             boolean in1 = row & (k + 1 < kTotal);
-            int g = xOff + r * kTotal + k;
+            int g = xOff + r * lda + k;
             int lo = bits(x, f16, in0 ? g : xOff, xHalf);
             int hi = bits(x, f16, in1 ? g + 1 : xOff, xHalf);
             bits = (in0 ? lo : 0) | ((in1 ? hi : 0) << 16);
