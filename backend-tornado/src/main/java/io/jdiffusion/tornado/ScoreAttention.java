@@ -44,12 +44,13 @@ import static io.jdiffusion.tornado.TaskGraphChain.tiles;
  *       The flash kernel for wide heads ({@link AttentionKernels#attentionLargeHead}) sums in F32 on CUDA cores with
  *       one key tile in flight, and took 20-30 ms of a 512x512 VAE decode on an H100 and an H200 for 34 GFLOP of
  *       products ({@value TornadoSettings#WIDE_HEAD_ATTENTION} = false keeps it);</li>
- *   <li>with tensor cores, attention over at least {@link TornadoSettings#scoreAttentionKeys()} keys: the UNet's
- *       self-attention at its first level, on which the tensor-core flash kernel ({@link TensorCoreAttention}), which
- *       computes Q K^T twice and keeps one key tile in flight, spent most of its 59 ms of a 512x512 UNet call.</li>
+ *   <li>with tensor cores, attention over at least {@link TornadoSettings#scoreAttentionKeys()} keys in heads at
+ *       least {@value #MIN_HEAD} wide: the UNet's self-attention at its second level (8 heads of 80 over 1024 keys at
+ *       512x512), where the tensor-core flash kernel ({@link TensorCoreAttention}) computes Q K^T twice and keeps one
+ *       key tile in flight.</li>
  * </ul>
  * The price is the scores of a chunk, at most {@link TornadoSettings#attentionScoreBytes()} (64 MiB by default: one
- * chunk for the VAE at 512x512, 16 at 1024x1024; 8 a batch entry for 8 heads over 4096 keys), as {@link
+ * chunk for the VAE at 512x512, 16 at 1024x1024; one a batch entry for 8 heads over 1024 keys), as {@link
  * WideHeadAttention} does on cuBLASLt where the NVIDIA libraries run.
  */
 final class ScoreAttention implements OperatorPath {
@@ -62,6 +63,13 @@ final class ScoreAttention implements OperatorPath {
      * (two images at that size) stays on the flash kernel.
      */
     static final int MAX_BYTES = TaskGraphChain.TASK_GRAPH_BYTES - 1024;
+    /**
+     * The narrowest head taken for its many keys. The scores cost the same traffic whatever the head (written, read
+     * back through the GEMM's scratch, softmaxed, read again), the products' work grows with it. On an H100 in F16
+     * (ProductBenchmark, 2026-12-06): 8 heads of 80 over 2 x 1024 keys 0.80 ms against the flash kernel's 1.30 ms; 8
+     * heads of 40 over 2 x 4096 keys 10.80 ms against 9.57 ms, and the UNet call 137.78 ms against 128.52 ms.
+     */
+    static final int MIN_HEAD = 64;
 
     /** The tensor-core products' path, or null for the F32 kernels. */
     private final TensorCorePath tensorCores;
@@ -92,7 +100,7 @@ final class ScoreAttention implements OperatorPath {
 
     /**
      * Whether {@code a} runs well here: no causal mask, and heads wider than the flash kernels take (one head only on
-     * the F32 kernels), or with tensor cores at least {@link #manyKeys} keys.
+     * the F32 kernels), or with tensor cores at least {@link #manyKeys} keys in heads at least {@value #MIN_HEAD} wide.
      */
     boolean suits(Op.Attention a) {
         if (a.causal()) {
@@ -101,7 +109,7 @@ final class ScoreAttention implements OperatorPath {
         if (JavaKernelPath.largeHead(a)) {
             return wideHeads && (tensorCores != null || a.heads() == 1);
         }
-        return tensorCores != null && manyKeys > 0 && a.keys() >= manyKeys;
+        return tensorCores != null && manyKeys > 0 && a.keys() >= manyKeys && a.headSize() >= MIN_HEAD;
     }
 
     /** Attentions compiled onto this path in this JVM so far. */

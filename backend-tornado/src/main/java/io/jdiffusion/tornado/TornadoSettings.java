@@ -40,7 +40,8 @@ import java.util.function.IntPredicate;
  *   <li>{@value #ATTENTION_SCORE_BYTES}: bytes of F32 scores one chunk of queries of {@link ScoreAttention} may take
  *       (default {@value WideHeadAttention#SCORE_BYTES}, as on cuBLASLt; smaller values make tests of chunks);</li>
  *   <li>{@value #SCORE_ATTENTION_KEYS}: the fewest keys at which F16 attention with heads the tensor-core flash kernel
- *       takes runs as two products around a softmax on the tensor-core GEMM instead ({@link ScoreAttention}; default
+ *       takes (and at least {@value ScoreAttention#MIN_HEAD} wide) runs as two products around a softmax on the
+ *       tensor-core GEMM instead ({@link ScoreAttention}; default
  *       {@value #DEFAULT_SCORE_ATTENTION_KEYS}; 0 never);</li>
  *   <li>{@value #GROUP_NORM_SLICE}: elements per work-group of a GroupNorm split over its groups' slices (default
  *       {@link NormKernels#DEFAULT_SLICE}; a group of two slices or more splits);</li>
@@ -76,8 +77,8 @@ public final class TornadoSettings {
     public static final String SPLIT_K = "jdiffusion.tornado.splitK";
     public static final String ATTENTION_SCORE_BYTES = "jdiffusion.tornado.attentionScoreBytes";
     public static final String SCORE_ATTENTION_KEYS = "jdiffusion.tornado.scoreAttentionKeys";
-    /** {@value #SCORE_ATTENTION_KEYS}'s default: the self-attention of SD 1.5's first level at 512x512 and up. */
-    static final int DEFAULT_SCORE_ATTENTION_KEYS = 2048;
+    /** {@value #SCORE_ATTENTION_KEYS}'s default: the self-attention of SD 1.5's second level at 512x512 and up. */
+    static final int DEFAULT_SCORE_ATTENTION_KEYS = 1024;
     /** The most K splits {@value #SPLIT_K} may ask for. */
     static final int MAX_SPLIT_K = 64;
     /**

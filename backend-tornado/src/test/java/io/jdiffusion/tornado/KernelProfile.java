@@ -2,10 +2,12 @@ package io.jdiffusion.tornado;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
  * Device kernel time per kernel method of an executable, from TornadoVM's JSON profiles (recorded with
@@ -106,6 +108,13 @@ record KernelProfile(Map<String, double[]> byMethod) {
     /** Launches per run of a method. */
     double launches(String method) {
         return byMethod.getOrDefault(method, new double[2])[1];
+    }
+
+    /** Every method's milliseconds and launches per run, one "method ms/launches" a method, largest first. */
+    String breakdown() {
+        return byMethod.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
+                .map(e -> String.format(Locale.ROOT, "%s %.3f/%.0f", e.getKey(), e.getValue()[0], e.getValue()[1]))
+                .collect(Collectors.joining(" "));
     }
 
     double totalMs() {

@@ -28,7 +28,7 @@ import java.util.function.ToDoubleFunction;
  * copy is not included). Run with {@code -Djdiffusion.tornado.profile=true}. The F32 3x3 convolutions run twice,
  * as the implicit GEMM ("direct") and as Winograd F(4x4,3x3) (its three kernels together), both rated by the
  * direct convolution's FLOPs, 2 B H W Cout Cin 9. The VAE's attention (one head of 512 over 64x64 latents) and the
- * UNet's self-attention at its first two levels run as two products around a softmax ({@code ScoreAttention}) and,
+ * UNet's self-attention at its second and third levels run as two products around a softmax ({@code ScoreAttention}) and,
  * for comparison, on the flash kernels ({@value TornadoSettings#WIDE_HEAD_ATTENTION}=false for the VAE's wide head,
  * {@value TornadoSettings#SCORE_ATTENTION_KEYS}=0 for the UNet's), rated by the two products' FLOPs, 4 B heads nq nk d;
  * their kernel time is every kernel of the call but the poisoning, the chain's touch tasks and the inputs' staging.
@@ -60,12 +60,14 @@ public final class ProductBenchmark {
                 conv(backend, p, runs, 2, 1280, 8, 8, 1280);
                 conv(backend, p, runs, 1, 512, 64, 64, 512);
                 conv(backend, p, runs, 1, 128, 512, 512, 128);
-                // the VAE decoder's (4096 tokens at 512x512, one head of 512); the UNet's self-attention at its first
-                // two levels (8 heads of 40 over 4096 tokens, of 80 over 1024), which take the two products on tensor
-                // cores from TornadoSettings.DEFAULT_SCORE_ATTENTION_KEYS keys on
+                // the VAE decoder's (4096 tokens at 512x512, one head of 512); the UNet's self-attention at its second
+                // and third levels (8 heads of 80 over 1024 tokens, of 160 over 256) and SDXL's at its third at
+                // 1024x1024 (20 heads of 64 over 1024 tokens); ScoreAttention takes the first and, with tensor cores,
+                // attention over TornadoSettings.DEFAULT_SCORE_ATTENTION_KEYS keys and more in heads of 64 and up
                 attention(backend, p, runs, 1, 4096, 1, 512, TornadoSettings.WIDE_HEAD_ATTENTION, "attention 1x4096 tokens, one head of 512");
-                attention(backend, p, runs, 2, 4096, 8, 40, TornadoSettings.SCORE_ATTENTION_KEYS, "attention 2x4096 tokens, 8 heads of 40");
                 attention(backend, p, runs, 2, 1024, 8, 80, TornadoSettings.SCORE_ATTENTION_KEYS, "attention 2x1024 tokens, 8 heads of 80");
+                attention(backend, p, runs, 2, 256, 8, 160, TornadoSettings.SCORE_ATTENTION_KEYS, "attention 2x256 tokens, 8 heads of 160");
+                attention(backend, p, runs, 2, 1024, 20, 64, TornadoSettings.SCORE_ATTENTION_KEYS, "attention 2x1024 tokens, 20 heads of 64");
             }
         }
     }
@@ -126,23 +128,30 @@ public final class ProductBenchmark {
         }
     }
 
-    /** As {@link #report}, for a graph of one attention and its staging: the kernel time of every kernel but those. */
+    /**
+     * As {@link #report}, for a graph of one attention and its staging: the kernel time of every kernel but those, then
+     * each kernel's time and launches.
+     */
     private static void reportAttention(Backend backend, Problem problem, Precision p, int runs, double flops, String what) {
-        time(backend, problem.graph(), problem.inputs(), p, runs, flops, what,
-                profile -> profile.totalMs() - profile.ms("PointwiseKernels.fill", "PointwiseKernels.touch", "PointwiseKernels.binary"));
+        KernelProfile profile = time(backend, problem.graph(), problem.inputs(), p, runs, flops, what,
+                k -> k.totalMs() - k.ms("PointwiseKernels.fill", "PointwiseKernels.touch", "PointwiseKernels.binary"));
+        if (profile != null) {
+            System.out.println("KERNELS " + profile.breakdown());
+        }
     }
 
     private static void report(Backend backend, Graph graph, Precision p, int runs, double flops, String what) {
         try (Tensor host = random(graph.inputs().getFirst().shape(), 1)) {
-            time(backend, graph, List.of(host), p, runs, flops, what, profile -> profile.ms("GemmKernels", "TensorCoreKernels", "WinogradKernels"));
+            time(backend, graph, List.of(host), p, runs, flops, what, k -> k.ms("GemmKernels", "TensorCoreKernels", "WinogradKernels"));
         }
     }
 
     /**
      * Compiles {@code graph}, runs it once on {@code inputs} and then {@code runs} times, and prints the wall time per run
-     * and the kernel time per run that {@code kernelMs} takes from TornadoVM's profile.
+     * and the kernel time per run that {@code kernelMs} takes from TornadoVM's profile; returns that profile (null where
+     * the backend's executable has none).
      */
-    private static void time(Backend backend, Graph graph, List<Tensor> inputs, Precision p, int runs, double flops, String what,
+    private static KernelProfile time(Backend backend, Graph graph, List<Tensor> inputs, Precision p, int runs, double flops, String what,
                              ToDoubleFunction<KernelProfile> kernelMs) {
         Value outV = graph.outputs().getFirst();
         List<DeviceTensor> in = inputs.stream().map(backend::upload).toList();
@@ -153,9 +162,11 @@ public final class ProductBenchmark {
                 exe.run(in, List.of(out));
             }
             double wallMs = (System.nanoTime() - t0) / 1e6 / runs;
-            double ms = exe instanceof TornadoExecutable te ? kernelMs.applyAsDouble(KernelProfile.of(te)) : Double.NaN;
+            KernelProfile profile = exe instanceof TornadoExecutable te ? KernelProfile.of(te) : null;
+            double ms = profile != null ? kernelMs.applyAsDouble(profile) : Double.NaN;
             System.out.printf(Locale.ROOT, "PRODUCT %-45s precision=%s used=%s kernel_ms=%.3f tflops=%.1f wall_ms=%.2f%n", what, p,
                     exe.precision(), ms, flops / (ms * 1e9), wallMs);
+            return profile;
         } finally {
             in.forEach(DeviceTensor::close);
         }

@@ -55,65 +55,75 @@ class ScoreAttentionPlanTest {
         assertThat(f32.suits(attention(2, 96, 136, 2, 320, 320, false))).as("two heads: the F32 products have no strides").isFalse();
         assertThat(f32.suits(attention(1, 64, 64, 1, 512, 512, true))).as("causal").isFalse();
         assertThat(f32.suits(attention(2, 4096, 77, 1, 160, 160, false))).as("160 fits the flash kernels").isFalse();
-        assertThat(f32.suits(unetSelfAttention(4096))).as("many keys, but no tensor cores").isFalse();
+        assertThat(f32.suits(unetSelfAttention(1024, 80))).as("many keys, but no tensor cores").isFalse();
 
         ScoreAttention tc = path(true, 0);
         assertThat(tc.suits(vae(4096))).isTrue();
         assertThat(tc.suits(attention(2, 96, 136, 2, 320, 320, false))).as("two wide heads, each an image of the products").isTrue();
-        assertThat(tc.suits(unetSelfAttention(4096))).as("the UNet's first level at 512x512: 4096 keys").isTrue();
-        assertThat(tc.suits(unetSelfAttention(1024))).as("1024 keys: fewer than " + TornadoSettings.DEFAULT_SCORE_ATTENTION_KEYS).isFalse();
-        assertThat(tc.suits(attention(2, 4096, 77, 8, 40, 40, false))).as("cross-attention over 77 keys").isFalse();
-        assertThat(tc.suits(attention(2, 4096, 4096, 8, 40, 40, true))).as("causal").isFalse();
+        assertThat(tc.suits(unetSelfAttention(1024, 80))).as("the UNet's second level at 512x512: 1024 keys, heads of 80").isTrue();
+        assertThat(tc.suits(unetSelfAttention(4096, 40))).as("its first level: heads of 40, narrower than " + ScoreAttention.MIN_HEAD)
+                .isFalse();
+        assertThat(tc.suits(unetSelfAttention(256, 160))).as("its third level: 256 keys, fewer than "
+                + TornadoSettings.DEFAULT_SCORE_ATTENTION_KEYS).isFalse();
+        assertThat(tc.suits(attention(2, 4096, 77, 8, 80, 80, false))).as("cross-attention over 77 keys").isFalse();
+        assertThat(tc.suits(attention(2, 1024, 1024, 8, 80, 80, true))).as("causal").isFalse();
         try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.SCORE_ATTENTION_KEYS, "0")) {
-            assertThat(new ScoreAttention(new TensorCorePath("attention", MULTIPROCESSORS)).suits(unetSelfAttention(4096))).as("0: never")
-                    .isFalse();
+            assertThat(new ScoreAttention(new TensorCorePath("attention", MULTIPROCESSORS)).suits(unetSelfAttention(1024, 80)))
+                    .as("0: never").isFalse();
         }
-        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.SCORE_ATTENTION_KEYS, "1024")) {
-            assertThat(new ScoreAttention(new TensorCorePath("attention", MULTIPROCESSORS)).suits(unetSelfAttention(1024))).isTrue();
+        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.SCORE_ATTENTION_KEYS, "256")) {
+            assertThat(new ScoreAttention(new TensorCorePath("attention", MULTIPROCESSORS)).suits(unetSelfAttention(256, 160))).isTrue();
         }
         try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.WIDE_HEAD_ATTENTION, "false")) {
             assertThat(new ScoreAttention(new TensorCorePath("attention", MULTIPROCESSORS)).suits(vae(4096))).as("wide heads off").isFalse();
         }
     }
 
-    /** SD 1.5's UNet self-attention over {@code tokens} latent pixels, batch 2 (classifier-free guidance), 8 heads of 40. */
-    private static Op.Attention unetSelfAttention(int tokens) {
-        return attention(2, tokens, tokens, 8, 40, 40, false);
+    /** SD 1.5's UNet self-attention over {@code tokens} latent pixels, batch 2 (classifier-free guidance), 8 heads of {@code d}. */
+    private static Op.Attention unetSelfAttention(int tokens, int d) {
+        return attention(2, tokens, tokens, 8, d, d, false);
     }
 
     @Test
     void everyHeadIsAnImageOfTheBatchedProductsWithItsOwnOffsets() {
         ScoreAttention p = path(true, 0);
-        Op.Attention a = unetSelfAttention(4096);
+        Op.Attention a = unetSelfAttention(1024, 80);
         assertThat(p.take(a)).isTrue();
-        assertThat(p.cost(a).bytes()).isLessThanOrEqualTo(ScoreAttention.MAX_BYTES);
-        // 64 MiB of scores: 512 queries of 8 heads x 4096 keys a chunk, 8 chunks an entry. S: 4 x 32 x 8 tiles, no split;
-        // P V: 4 x 1 x 8 = 32 tiles over 4096 keys, split.
-        assertThat(p.cost(a).launches()).as("per entry two panels, then per chunk S, softmax, P V and its split epilogue")
-                .isEqualTo(2 * (2 + 8 * 4));
+        // 64 MiB of scores hold all 1024 queries of 8 heads x 1024 keys: one chunk an entry. S: 8 x 8 x 8 tiles, no
+        // split; P V: 8 x 1 x 8 = 64 tiles over 1024 keys, split.
+        assertThat(p.cost(a).launches()).as("per entry two panels, S, softmax, P V and its split epilogue").isEqualTo(2 * (2 + 4));
         int[] d = p.descriptor(a);
         int f = TensorCoreKernels.FIELDS;
         assertThat(d).as("every chunk is whole").hasSize(2 * f);
-        assertThat(d[TensorCoreKernels.ROWS]).isEqualTo(512);
+        assertThat(d[TensorCoreKernels.ROWS]).isEqualTo(1024);
         assertThat(d[TensorCoreKernels.BATCH]).as("a head an image").isEqualTo(8);
-        assertThat(d[TensorCoreKernels.K_TOTAL]).isEqualTo(40);
-        assertThat(d[TensorCoreKernels.K_PADDED]).isEqualTo(64);
-        assertThat(d[TensorCoreKernels.A_STRIDE]).as("a query row holds every head").isEqualTo(320);
-        assertThat(d[TensorCoreKernels.A_IMAGE]).as("head h's queries h 40 columns on").isEqualTo(40);
-        assertThat(d[TensorCoreKernels.W_IMAGE]).as("a K^T panel: 64 x 4096").isEqualTo(64 * 4096);
-        assertThat(d[TensorCoreKernels.OUT_STRIDE]).isEqualTo(4096);
-        assertThat(d[TensorCoreKernels.OUT_IMAGE]).as("head h's scores after h chunks of them").isEqualTo(512 * 4096);
+        assertThat(d[TensorCoreKernels.K_TOTAL]).isEqualTo(80);
+        assertThat(d[TensorCoreKernels.K_PADDED]).isEqualTo(96);
+        assertThat(d[TensorCoreKernels.A_STRIDE]).as("a query row holds every head").isEqualTo(640);
+        assertThat(d[TensorCoreKernels.A_IMAGE]).as("head h's queries h 80 columns on").isEqualTo(80);
+        assertThat(d[TensorCoreKernels.W_IMAGE]).as("a K^T panel: 96 x 1024").isEqualTo(96 * 1024);
+        assertThat(d[TensorCoreKernels.OUT_STRIDE]).isEqualTo(1024);
+        assertThat(d[TensorCoreKernels.OUT_IMAGE]).as("head h's scores after h chunks of them").isEqualTo(1024 * 1024);
         assertThat(d[TensorCoreKernels.SPLITS]).isEqualTo(1);
-        assertThat(d[f + TensorCoreKernels.COLS]).isEqualTo(40);
-        assertThat(d[f + TensorCoreKernels.K_TOTAL]).isEqualTo(4096);
-        assertThat(d[f + TensorCoreKernels.A_STRIDE]).isEqualTo(4096);
-        assertThat(d[f + TensorCoreKernels.A_IMAGE]).isEqualTo(512 * 4096);
-        assertThat(d[f + TensorCoreKernels.W_IMAGE]).as("a V panel: 4096 x 128").isEqualTo(4096 * 128);
-        assertThat(d[f + TensorCoreKernels.OUT_STRIDE]).as("an output row holds every head").isEqualTo(320);
-        assertThat(d[f + TensorCoreKernels.OUT_IMAGE]).isEqualTo(40);
+        assertThat(d[f + TensorCoreKernels.COLS]).isEqualTo(80);
+        assertThat(d[f + TensorCoreKernels.K_TOTAL]).isEqualTo(1024);
+        assertThat(d[f + TensorCoreKernels.A_STRIDE]).isEqualTo(1024);
+        assertThat(d[f + TensorCoreKernels.A_IMAGE]).isEqualTo(1024 * 1024);
+        assertThat(d[f + TensorCoreKernels.W_IMAGE]).as("a V panel: 1024 x 128").isEqualTo(1024 * 128);
+        assertThat(d[f + TensorCoreKernels.OUT_STRIDE]).as("an output row holds every head").isEqualTo(640);
+        assertThat(d[f + TensorCoreKernels.OUT_IMAGE]).isEqualTo(80);
         assertThat(d[f + TensorCoreKernels.SPLITS]).isGreaterThan(1);
+    }
 
-        assertThat(p.take(unetSelfAttention(16384))).as("1024x1024: 128 chunks an entry, past one task graph").isFalse();
+    @Test
+    void manyHeadsInChunksOfQueriesAndAttentionPastOneTaskGraphStaysOnTheFlashKernel() {
+        ScoreAttention p = path(true, 16L << 20);
+        Op.Attention a = unetSelfAttention(1024, 80);
+        assertThat(p.take(a)).isTrue();
+        int[] d = p.descriptor(a);
+        assertThat(d[TensorCoreKernels.ROWS]).as("16 MiB: 512 queries of 8 heads x 1024 keys").isEqualTo(512);
+        assertThat(d[TensorCoreKernels.OUT_IMAGE]).as("a head's scores are a chunk's").isEqualTo(512 * 1024);
+        assertThat(p.take(attention(2, 16384, 16384, 10, 64, 64, false))).as("16384 keys in 10 heads: 64 chunks an entry").isFalse();
     }
 
     @Test
