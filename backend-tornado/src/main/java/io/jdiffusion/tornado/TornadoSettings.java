@@ -18,7 +18,8 @@ import java.util.function.IntPredicate;
  *   <li>{@value #LIBRARIES} = false keeps every operator on the Java kernels on TornadoVM's CUDA backend;</li>
  *   <li>{@value #CUDA_GRAPH} = false turns CUDA-graph replay off on the PTX and CUDA backends;</li>
  *   <li>{@value #WINOGRAD} = false keeps F32 3x3 convolutions on the implicit GEMM;</li>
- *   <li>{@value #TENSOR_CORE_ATTENTION} = false keeps F16 attention on the F32 flash kernels (PTX);</li>
+ *   <li>{@value #TENSOR_CORE_ATTENTION} = false keeps F16 attention off the tensor-core flash kernel, on the F32 flash
+ *       kernels (PTX; what {@link ScoreAttention} takes still runs as two products);</li>
  *   <li>{@value #CUDNN_FUSED} = true lets a cuDNN convolution's bias and residual go into
  *       cudnnConvolutionBiasActivationForward (default: a convolution, then cudnnAddTensor for each);</li>
  *   <li>{@value #CUDNN_GRAPH} = true runs F16 cuDNN convolutions as execution plans of cuDNN's graph API, engines
