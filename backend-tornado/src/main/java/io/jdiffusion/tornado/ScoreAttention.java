@@ -250,9 +250,9 @@ final class ScoreAttention implements OperatorPath {
             for (int r0 = 0; r0 < nq; r0 += full) {
                 int rows = Math.min(full, nq - r0);
                 if (tensorCores == null) {
-                    scoresF32(e, a, q, k, qEntry + r0 * d, kEntry, rows);
+                    scoresF32(e, a, q, k, qEntry + r0 * qRow, kEntry, rows);
                     softmax(e, a, rows);
-                    outputF32(e, a, o, oEntry + r0 * dv, rows);
+                    outputF32(e, a, o, oEntry + r0 * vRow, rows);
                 } else {
                     int meta = e.descriptor(a) + (rows == full ? 0 : 2 * TensorCoreKernels.FIELDS);
                     tensorCores.emitProduct(e, new TensorCorePath.ProductOperands(q.bit(Storage.X), q.floats(), qEntry + r0 * qRow,

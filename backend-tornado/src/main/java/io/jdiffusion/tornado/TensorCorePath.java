@@ -220,10 +220,6 @@ final class TensorCorePath implements OperatorPath {
      * {@code i outImage} elements on.
      */
     record Batch(int images, int aStride, int aImage, int wImage, int outStride, int outImage) {
-        /** One image, its A [rows, kTotal] and its output [rows, cols] packed. */
-        static Batch single(int kTotal, int cols) {
-            return new Batch(1, kTotal, 0, 0, cols, 0);
-        }
     }
 
     /**
