@@ -64,10 +64,10 @@ public final class ProductBenchmark {
                 // and third levels (8 heads of 80 over 1024 tokens, of 160 over 256) and SDXL's at its third at
                 // 1024x1024 (20 heads of 64 over 1024 tokens); ScoreAttention takes the first and, with tensor cores,
                 // attention over TornadoSettings.DEFAULT_SCORE_ATTENTION_KEYS keys and more in heads of 64 and up
-                attention(backend, p, runs, 1, 4096, 1, 512, TornadoSettings.WIDE_HEAD_ATTENTION, "attention 1x4096 tokens, one head of 512");
-                attention(backend, p, runs, 2, 1024, 8, 80, TornadoSettings.SCORE_ATTENTION_KEYS, "attention 2x1024 tokens, 8 heads of 80");
-                attention(backend, p, runs, 2, 256, 8, 160, TornadoSettings.SCORE_ATTENTION_KEYS, "attention 2x256 tokens, 8 heads of 160");
-                attention(backend, p, runs, 2, 1024, 20, 64, TornadoSettings.SCORE_ATTENTION_KEYS, "attention 2x1024 tokens, 20 heads of 64");
+                attention(backend, p, runs, 1, 4096, 1, 512, TornadoSettings.WIDE_HEAD_ATTENTION, "true", "false");
+                attention(backend, p, runs, 2, 1024, 8, 80, TornadoSettings.SCORE_ATTENTION_KEYS, "1", "0");
+                attention(backend, p, runs, 2, 256, 8, 160, TornadoSettings.SCORE_ATTENTION_KEYS, "1", "0");
+                attention(backend, p, runs, 2, 1024, 20, 64, TornadoSettings.SCORE_ATTENTION_KEYS, "1", "0");
             }
         }
     }
@@ -109,21 +109,23 @@ public final class ProductBenchmark {
     /**
      * An attention of {@code batch} x {@code tokens} queries and keys in {@code heads} heads of {@code d}, its operands in
      * the activation arena as in the networks (each input goes through an addition of 0), as two products around a
-     * softmax and on the flash kernel: {@code route} true and false.
+     * softmax and on the flash kernel: the setting {@code route} at {@code scores}, then at {@code flash}.
      */
     private static void attention(Backend backend, Precision p, int runs, int batch, int tokens, int heads, int d, String route,
-                                  String what) {
+                                  String scores, String flash) {
+        String what = String.format(Locale.ROOT, "attention %dx%d tokens, %s of %d", batch, tokens,
+                heads == 1 ? "one head" : heads + " heads", d);
         ProblemBuilder b = new ProblemBuilder("attention", TestRandom.fresh(), true);
         Value q = b.input("q", batch, tokens, heads * d);
         Value k = b.input("k", batch, tokens, heads * d);
         Value v = b.input("v", batch, tokens, heads * d);
         double flops = 4.0 * batch * heads * tokens * tokens * d;
         try (Problem problem = b.build(b.graph().attention(q, k, v, heads, (float) (1 / Math.sqrt(d)), false))) {
-            for (boolean scores : new boolean[]{true, false}) {
-                String value = route.equals(TornadoSettings.SCORE_ATTENTION_KEYS) ? (scores ? "1" : "0") : Boolean.toString(scores);
-                try (TemporaryProperties ignored = TemporaryProperties.set(route, value)) {
-                    reportAttention(backend, problem, p, runs, flops, what + (scores ? " scores" : " flash"));
-                }
+            try (TemporaryProperties ignored = TemporaryProperties.set(route, scores)) {
+                reportAttention(backend, problem, p, runs, flops, what + " scores");
+            }
+            try (TemporaryProperties ignored = TemporaryProperties.set(route, flash)) {
+                reportAttention(backend, problem, p, runs, flops, what + " flash");
             }
         }
     }
