@@ -95,6 +95,9 @@ class TornadoF16ConformanceTest extends AgainstCpuSuite {
         all.add(conv("conv3x3 2x4x24x24 -> 320 (conv_in, K of 36)", 2, 4, 24, 24, 320, 3, 1, 1, false));
         all.add(conv("conv3x3 s2 2x64x33x31 -> 64 (downsampler)", 2, 64, 33, 31, 64, 3, 2, 1, false));
         all.add(conv("conv1x1 1x256x20x20 -> 512 +residual (shortcut)", 1, 256, 20, 20, 512, 1, 1, 0, true));
+        all.add(conv("conv3x3 2x40x13x11 -> 48 (odd width and pixel count: pixel pairs across rows and past the end)", 2, 40, 13, 11, 48, 3, 1, 1,
+                false));
+        all.add(conv("conv3x3 s2 1x24x13x13 -> 32 (7x7 output after stride 2)", 1, 24, 13, 13, 32, 3, 2, 1, false));
         all.add(conv("conv3x3 1x128x40x40 -> 3 (VAE conv_out)", 1, 128, 40, 40, 3, 3, 1, 1, false));
         all.add(TornadoConformanceTest.attention("attention self 2x1024 tokens, 8 heads of 40 (UNet 64x64 level)", 2, 1024, 1024, 8, 40, false));
         all.add(TornadoConformanceTest.attention("attention cross 2x256 x 77, 8 heads of 80", 2, 256, 77, 8, 80, false));

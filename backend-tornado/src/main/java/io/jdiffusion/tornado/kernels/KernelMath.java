@@ -69,4 +69,16 @@ public final class KernelMath {
         float r = x - k * 6.28125f;
         return r - k * 0.0019353071795864769f;
     }
+
+    /**
+     * n / d for 0 <= n < 2^21 and d >= 1, given {@code inverse}, an approximation of 1 / d within a few ulps (PTX
+     * computes a float division as {@code div.full.f32}, 2 ulps): below 2^21 the float product is within one of the
+     * quotient, and the two integer steps correct it. For the im2col indices of every pair loaded, where an integer division by a
+     * divisor known only on the device takes tens of instructions.
+     */
+    public static int quotient(int n, int d, float inverse) {
+        int q = (int) (n * inverse);
+        q = q * d > n ? q - 1 : q;
+        return (q + 1) * d <= n ? q + 1 : q;
+    }
 }

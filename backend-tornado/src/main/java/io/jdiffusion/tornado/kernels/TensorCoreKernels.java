@@ -197,6 +197,25 @@ public final class TensorCoreKernels {
         int b6 = 0;
         int b7 = 0;
 
+        // A thread's B pairs of a convolution are two adjacent output pixels at 8 k rows of a step (im2colPair): the
+        // pixels are the same in every step, so their position, padding offsets and bounds are worked out once here,
+        // and only the k rows' channel and filter tap are derived in the loop.
+        int pixel = col0 + ((tid & 63) << 1);
+        int woAtLeast1 = Math.max(wo, 1);
+        int oy = pixel / woAtLeast1;
+        int ox = pixel - oy * woAtLeast1;
+        boolean wrap = ox + 1 == wo;
+        int iy0 = oy * stride + dy;
+        int ix0 = ox * stride + dx;
+        int iy1 = (wrap ? oy + 1 : oy) * stride + dy;
+        int ix1 = (wrap ? 0 : ox + 1) * stride + dx;
+        boolean in0 = pixel < cols;
+        boolean in1 = pixel + 1 < cols;
+        int kRow = tid >> 6;
+        float invKhw = 1.0f / Math.max(khw, 1);
+        float invKw = 1.0f / Math.max(kw, 1);
+        int slot = bSlot(mode, tid);
+
         for (int k0 = kBegin - BLOCK_K; k0 < kEnd; k0 += BLOCK_K) {
             aTile[tid] = a0;
             aTile[tid + 256] = a1;
@@ -206,14 +225,14 @@ public final class TensorCoreKernels {
             aTile[tid + 1280] = a5;
             aTile[tid + 1536] = a6;
             aTile[tid + 1792] = a7;
-            bTile[bSlot(mode, tid)] = b0;
-            bTile[bSlot(mode, tid + 256)] = b1;
-            bTile[bSlot(mode, tid + 512)] = b2;
-            bTile[bSlot(mode, tid + 768)] = b3;
-            bTile[bSlot(mode, tid + 1024)] = b4;
-            bTile[bSlot(mode, tid + 1280)] = b5;
-            bTile[bSlot(mode, tid + 1536)] = b6;
-            bTile[bSlot(mode, tid + 1792)] = b7;
+            bTile[slot] = b0;
+            bTile[slot + bStep(mode, 1)] = b1;
+            bTile[slot + bStep(mode, 2)] = b2;
+            bTile[slot + bStep(mode, 3)] = b3;
+            bTile[slot + bStep(mode, 4)] = b4;
+            bTile[slot + bStep(mode, 5)] = b5;
+            bTile[slot + bStep(mode, 6)] = b6;
+            bTile[slot + bStep(mode, 7)] = b7;
             ctx.localBarrier();
 
             int kn = k0 + BLOCK_K;
@@ -225,22 +244,32 @@ public final class TensorCoreKernels {
             a5 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid + 1280, kn, row0, rows, kTotal, kp, lda);
             a6 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid + 1536, kn, row0, rows, kTotal, kp, lda);
             a7 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid + 1792, kn, row0, rows, kTotal, kp, lda);
-            b0 = loadB(x, f16, xHalf, w, wBase, mode, tid, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy, dx, h,
-                    wd, khw, kw, kTotal);
-            b1 = loadB(x, f16, xHalf, w, wBase, mode, tid + 256, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
-                    dx, h, wd, khw, kw, kTotal);
-            b2 = loadB(x, f16, xHalf, w, wBase, mode, tid + 512, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
-                    dx, h, wd, khw, kw, kTotal);
-            b3 = loadB(x, f16, xHalf, w, wBase, mode, tid + 768, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
-                    dx, h, wd, khw, kw, kTotal);
-            b4 = loadB(x, f16, xHalf, w, wBase, mode, tid + 1024, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
-                    dx, h, wd, khw, kw, kTotal);
-            b5 = loadB(x, f16, xHalf, w, wBase, mode, tid + 1280, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
-                    dx, h, wd, khw, kw, kTotal);
-            b6 = loadB(x, f16, xHalf, w, wBase, mode, tid + 1536, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
-                    dx, h, wd, khw, kw, kTotal);
-            b7 = loadB(x, f16, xHalf, w, wBase, mode, tid + 1792, kn, kp, ldw, col0, split, shift, xImage, plane, cols, wo, stride, dy,
-                    dx, h, wd, khw, kw, kTotal);
+            if (mode == MODE_CONV) {
+                b0 = im2colPair(x, f16, xHalf, xImage, kn + kRow, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0, in1);
+                b1 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 4, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0,
+                        in1);
+                b2 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 8, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0,
+                        in1);
+                b3 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 12, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0,
+                        in1);
+                b4 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 16, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0,
+                        in1);
+                b5 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 20, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0,
+                        in1);
+                b6 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 24, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0,
+                        in1);
+                b7 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 28, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0,
+                        in1);
+            } else {
+                b0 = weightPair(w, wBase, tid, kn, kp, ldw, col0, split, shift);
+                b1 = weightPair(w, wBase, tid + 256, kn, kp, ldw, col0, split, shift);
+                b2 = weightPair(w, wBase, tid + 512, kn, kp, ldw, col0, split, shift);
+                b3 = weightPair(w, wBase, tid + 768, kn, kp, ldw, col0, split, shift);
+                b4 = weightPair(w, wBase, tid + 1024, kn, kp, ldw, col0, split, shift);
+                b5 = weightPair(w, wBase, tid + 1280, kn, kp, ldw, col0, split, shift);
+                b6 = weightPair(w, wBase, tid + 1536, kn, kp, ldw, col0, split, shift);
+                b7 = weightPair(w, wBase, tid + 1792, kn, kp, ldw, col0, split, shift);
+            }
 
             for (int kHalf = 0; kHalf < 2; kHalf++) {
                 int aOff = kHalf * HALF_TILE_BYTES + warpM * 1024;
@@ -431,60 +460,60 @@ public final class TensorCoreKernels {
     }
 
     /**
-     * Packed F16 pair {@code idx} (0..2047) of the B tile of the k-step at k0 (stored at {@link #bSlot}): a
-     * pair of adjacent columns of one k row. 0 beyond the operand; no branches around loads (see {@link #loadA}).
+     * Packed F16 pair {@code idx} (0..2047) of the linear mode's B tile of the k-step at k0 (the weight, stored at
+     * {@link #bSlot}): a pair of adjacent columns of one k row. 0 beyond the operand; no branches around loads (see
+     * {@link #loadA}).
      */
-    private static int loadB(FloatArray x, HalfFloatArray f16, boolean xHalf, HalfFloatArray w, int wOff, int mode, int idx, int k0,
-                             int kp, int ldw, int col0,
-                             int split, int shift, int xImage, int plane, int cols, int wo, int stride, int dy, int dx, int h,
-                             int wd, int khw, int kw, int kTotal) {
+    private static int weightPair(HalfFloatArray w, int wOff, int idx, int k0, int kp, int ldw, int col0, int split, int shift) {
         int within = idx & 1023;
-        int kBase = k0 + ((idx >> 10) << 4);
-        int bits;
-        if (mode == MODE_CONV) {
-            // Consecutive threads take consecutive pixel pairs of one k row: coalesced reads of x.
-            int gk = kBase + (within >> 6);
-            boolean kIn = gk < kTotal;
-            int kc = kIn ? gk : 0;
-            int ci = kc / khw;
-            int rem = kc - ci * khw;
-            int ky = rem / kw;
-            int kx = rem - ky * kw;
-            int base = xImage + ci * plane;
-            int p = col0 + ((within & 63) << 1);
-            int oy = p / wo;
-            int ox = p - oy * wo;
-            boolean wrap = ox + 1 == wo;
-            int ox1 = wrap ? 0 : ox + 1;
-            int oy1 = wrap ? oy + 1 : oy;
-            int lo = pixelHalf(x, f16, xHalf, base, kIn & (p < cols), oy * stride + ky + dy, ox * stride + kx + dx, h, wd);
-            int hi = pixelHalf(x, f16, xHalf, base, kIn & (p + 1 < cols), oy1 * stride + ky + dy, ox1 * stride + kx + dx, h, wd);
-            bits = lo | (hi << 16);
-        } else {
-            int in = within & 63;
-            int col = (within >> 6) * 8 + ((in & 3) << 1);
-            int k = kBase + (in >> 2);
-            int gcol = col >= split ? col0 + col + shift : col0 + col;
-            boolean kIn = k < kp;
-            int g = kIn ? wOff + k * ldw + gcol : wOff;
-            int pair = (w.get(g).getHalfFloatValue() & 0xFFFF) | ((w.get(g + 1).getHalfFloatValue() & 0xFFFF) << 16);
-            bits = kIn ? pair : 0;
-        }
-        return bits;
+        int in = within & 63;
+        int col = (within >> 6) * 8 + ((in & 3) << 1);
+        int k = k0 + ((idx >> 10) << 4) + (in >> 2);
+        int gcol = col >= split ? col0 + col + shift : col0 + col;
+        boolean kIn = k < kp;
+        int g = kIn ? wOff + k * ldw + gcol : wOff;
+        int pair = (w.get(g).getHalfFloatValue() & 0xFFFF) | ((w.get(g + 1).getHalfFloatValue() & 0xFFFF) << 16);
+        return kIn ? pair : 0;
     }
 
     /**
-     * Where B pair {@code idx} goes in the tile [k half][16 sub-tiles of 8 columns][16 k rows][4 pairs]. The
-     * linear loader already walks that order; the convolution's walks pixels fastest.
+     * The convolution's B pair at im2col row k: input channel k / khw, filter tap k % khw, under the thread's two
+     * output pixels, whose top-left input positions (iy0, ix0) and (iy1, ix1), padding included, the caller worked
+     * out once. Thread t takes the pixel pair t % 64 at k rows t / 64 + 4i of a step, so consecutive threads read
+     * consecutive pixel pairs of one k row: coalesced reads of x. 0 past kTotal, outside the image or past the
+     * pixels; no branches around loads (see {@link #loadA}).
      */
-    private static int bSlot(int mode, int idx) {
-        int slot = idx;
+    private static int im2colPair(FloatArray x, HalfFloatArray f16, boolean xHalf, int xImage, int k, int kTotal, int khw, int kw,
+                                  float invKhw, float invKw, int plane, int h, int wd, int iy0, int ix0, int iy1, int ix1, boolean in0,
+                                  boolean in1) {
+        boolean kIn = k < kTotal;
+        int kc = kIn ? k : 0;
+        int ci = KernelMath.quotient(kc, khw, invKhw);
+        int tap = kc - ci * khw;
+        int ky = KernelMath.quotient(tap, kw, invKw);
+        int kx = tap - ky * kw;
+        int channel = xImage + ci * plane;
+        int lo = pixelHalf(x, f16, xHalf, channel, kIn & in0, iy0 + ky, ix0 + kx, h, wd);
+        int hi = pixelHalf(x, f16, xHalf, channel, kIn & in1, iy1 + ky, ix1 + kx, h, wd);
+        return lo | (hi << 16);
+    }
+
+    /**
+     * Where thread {@code tid}'s first B pair goes in the tile [k half][16 sub-tiles of 8 columns][16 k rows][4 pairs];
+     * its i-th goes {@link #bStep} further. The linear loader already walks that order; the convolution's walks
+     * pixels fastest.
+     */
+    private static int bSlot(int mode, int tid) {
+        int slot = tid;
         if (mode == MODE_CONV) {
-            int within = idx & 1023;
-            int pc = (within & 63) << 1;
-            slot = (idx & 1024) + (pc >> 3) * 64 + (within >> 6) * 4 + ((pc & 7) >> 1);
+            slot = ((tid & 63) >> 2) * 64 + (tid >> 6) * 4 + (tid & 3);
         }
         return slot;
+    }
+
+    /** How far the slot of a thread's i-th B pair lies from its first ({@link #bSlot}); i is a constant at each use. */
+    private static int bStep(int mode, int i) {
+        return mode == MODE_CONV ? (i >> 2) * 1024 + (i & 3) * 16 : i * 256;
     }
 
     /** F16 bits of x[i] (round to nearest even: {@code cvt.rn.f16.f32}). */
