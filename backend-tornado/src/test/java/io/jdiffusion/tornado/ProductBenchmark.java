@@ -32,12 +32,16 @@ import java.util.function.ToDoubleFunction;
  * for comparison, on the flash kernels ({@value TornadoSettings#WIDE_HEAD_ATTENTION}=false for the VAE's wide head,
  * {@value TornadoSettings#SCORE_ATTENTION_KEYS}=0 for the UNet's), rated by the two products' FLOPs, 4 B heads nq nk d;
  * their kernel time is every kernel of the call but the poisoning, the chain's touch tasks and the inputs' staging.
+ * The third argument keeps the rows whose label starts with it ({@code conv3x3}, {@code linear}, {@code attention}).
  *
  * <pre>
- * java @$TORNADOVM_HOME/tornado-argfile -Djdiffusion.tornado.profile=true -cp ... io.jdiffusion.tornado.ProductBenchmark [runs [f16]]
+ * java @$TORNADOVM_HOME/tornado-argfile -Djdiffusion.tornado.profile=true -cp ... io.jdiffusion.tornado.ProductBenchmark [runs [f16|both [rows]]]
  * </pre>
  */
 public final class ProductBenchmark {
+    /** The rows to run: those whose label starts with the third argument (all where none is given). */
+    private static String rows = "";
+
     private ProductBenchmark() {
     }
 
@@ -45,6 +49,7 @@ public final class ProductBenchmark {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 10;
         Precision[] precisions = args.length > 1 && args[1].equals("f16") ? new Precision[]{Precision.F16}
                 : new Precision[]{Precision.F16, Precision.F32};
+        rows = args.length > 2 ? args[2] : "";
         try (Backend backend = Backends.create(TornadoBackendProvider.NAME)) {
             System.out.println("backend tornado on " + backend.deviceDescription());
             for (Precision p : precisions) {
@@ -73,12 +78,16 @@ public final class ProductBenchmark {
     }
 
     private static void linear(Backend backend, Precision p, int runs, int m, int k, int n, Activation act) {
+        String what = String.format(Locale.ROOT, "linear %dx%dx%d %s", m, k, n, act);
+        if (!what.startsWith(rows)) {
+            return;
+        }
         GraphBuilder g = new GraphBuilder("linear");
         Value x = g.input("x", Shape.of(m, k), DType.F32);
         Value w = g.constant("w", random(Shape.of(n, k), 1 / Math.sqrt(k)));
         Value b = g.constant("b", random(Shape.of(n), 0.1));
         g.output(g.linear(x, w, b, act, null));
-        report(backend, g.build(), p, runs, 2.0 * m * n * k, String.format(Locale.ROOT, "linear %dx%dx%d %s", m, k, n, act));
+        report(backend, g.build(), p, runs, 2.0 * m * n * k, what);
     }
 
     /**
@@ -86,6 +95,10 @@ public final class ProductBenchmark {
      * compiled), both rated by the direct convolution's FLOPs so that the two rows compare times.
      */
     private static void conv(Backend backend, Precision p, int runs, int batch, int cin, int h, int w, int cout) {
+        String what = String.format(Locale.ROOT, "conv3x3 %dx%dx%dx%d -> %d", batch, cin, h, w, cout);
+        if (!what.startsWith(rows)) {
+            return;
+        }
         GraphBuilder g = new GraphBuilder("conv");
         Value x = g.input("x", Shape.of(batch, cin, h, w), DType.F32);
         Value wt = g.constant("w", random(Shape.of(cout, cin, 3, 3), 1 / Math.sqrt(9.0 * cin)));
@@ -93,7 +106,6 @@ public final class ProductBenchmark {
         g.output(g.conv2d(x, wt, b, null, 1, Padding.same(1)));
         Graph graph = g.build();
         double flops = 2.0 * batch * h * w * cout * cin * 9;
-        String what = String.format(Locale.ROOT, "conv3x3 %dx%dx%dx%d -> %d", batch, cin, h, w, cout);
         if (p != Precision.F32) {
             report(backend, graph, p, runs, flops, what);
             return;
@@ -115,6 +127,9 @@ public final class ProductBenchmark {
                                   String scores, String flash) {
         String what = String.format(Locale.ROOT, "attention %dx%d tokens, %s of %d", batch, tokens,
                 heads == 1 ? "one head" : heads + " heads", d);
+        if (!what.startsWith(rows)) {
+            return;
+        }
         ProblemBuilder b = new ProblemBuilder("attention", TestRandom.fresh(), true);
         Value q = b.input("q", batch, tokens, heads * d);
         Value k = b.input("k", batch, tokens, heads * d);
