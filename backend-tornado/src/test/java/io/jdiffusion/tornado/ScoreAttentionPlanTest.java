@@ -145,8 +145,8 @@ class ScoreAttentionPlanTest {
         ScoreAttention p = path(true, 0);
         Op.Attention a = vae(4096);
         assertThat(p.take(a)).isTrue();
-        // S: 32 x 32 tiles, no split; P V: 32 x 4 = 128 tiles, fewer than the multiprocessors: two parts of K
-        assertThat(p.cost(a).launches()).as("two panels, S, softmax, P V and its split epilogue").isEqualTo(6);
+        // S: 32 x 32 tiles; P V: 32 x 4 = 128 tiles, nearly one per multiprocessor: neither is split
+        assertThat(p.cost(a).launches()).as("two panels, S, softmax, P V").isEqualTo(5);
         int[] d = p.descriptor(a);
         int f = TensorCoreKernels.FIELDS;
         assertThat(d).hasSize(2 * f);
@@ -159,8 +159,17 @@ class ScoreAttentionPlanTest {
         assertThat(d[TensorCoreKernels.OUT_STRIDE]).isEqualTo(4096);
         assertThat(d[f + TensorCoreKernels.COLS]).as("O has a column per value").isEqualTo(512);
         assertThat(d[f + TensorCoreKernels.K_TOTAL]).as("P V sums over the keys").isEqualTo(4096);
-        assertThat(d[f + TensorCoreKernels.SPLITS]).isEqualTo(2);
+        assertThat(d[f + TensorCoreKernels.SPLITS]).isEqualTo(1);
         assertThat(d[f + TensorCoreKernels.COL_BLOCKS]).isEqualTo(4);
+
+        // the UNet's second level: P V is 8 x 1 tiles in each of 8 heads, 64 tiles: four parts of its 32 steps of K
+        Op.Attention u = unetSelfAttention(1024, 80);
+        assertThat(p.take(u)).isTrue();
+        int[] du = p.descriptor(u);
+        assertThat(du[f + TensorCoreKernels.BATCH]).as("a head per image").isEqualTo(8);
+        assertThat(du[f + TensorCoreKernels.ROW_BLOCKS] * du[f + TensorCoreKernels.COL_BLOCKS]).isEqualTo(8);
+        assertThat(du[f + TensorCoreKernels.SPLITS]).isEqualTo(4);
+        assertThat(du[TensorCoreKernels.SPLITS]).as("S: 8 x 8 tiles in each head").isEqualTo(1);
     }
 
     @Test
