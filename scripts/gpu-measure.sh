@@ -184,8 +184,19 @@ main_class() {
   setup
   local cls=$1; shift
   timeout "${MAIN_TIMEOUT:-300}" "${java[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$cp" "io.jdiffusion.tornado.$cls" "$@" \
-      > "$out/$cls.txt" 2>&1 || echo "$cls failed (rc $?)" >> "$out/$cls.txt"
-  grep -E "^PRODUCT|^RESULT|failed|Exception" "$out/$cls.txt" || tail -20 "$out/$cls.txt"
+      > "$out/$cls.txt" 2>&1 || stopped "$cls" $? MAIN_TIMEOUT >> "$out/$cls.txt"
+  grep -E "^PRODUCT|^RESULT|failed|stopped at|Exception" "$out/$cls.txt" || tail -20 "$out/$cls.txt"
+}
+
+# What ended a JVM that `timeout` ran: its time limit (rc 124), or a failure.
+stopped() {
+  if [ "$2" = 124 ]; then
+    # SIGTERM runs the JVM's shutdown hooks, and TornadoVM's destroys the CUDA context under whatever still runs: the
+    # driver errors that follow (709, context destroyed; a SIGSEGV in libcuda) are the stop's, not the test's.
+    echo "$1 stopped at the time limit ($3); driver errors after this point come from the stop"
+  else
+    echo "$1 failed (rc $2)"
+  fi
 }
 
 run() {
@@ -198,7 +209,7 @@ run() {
       local select=()
       for c in ${TEST_CLASSES:-TornadoConformanceTest TornadoTinyModelTest}; do select+=(--select-class "io.jdiffusion.tornado.$c"); done
       timeout "${TEST_TIMEOUT:-300}" "${java[@]}" -Djdiffusion.tornado.device="$d" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
-          --disable-banner --details="${TEST_DETAILS:-tree}" "${select[@]}" > "$out/tests-$tag.txt" 2>&1 || echo "tests on $d failed (rc $?)" >> "$out/tests-$tag.txt"
+          --disable-banner --details="${TEST_DETAILS:-tree}" "${select[@]}" > "$out/tests-$tag.txt" 2>&1 || stopped "tests on $d" $? "TEST_TIMEOUT" >> "$out/tests-$tag.txt"
     done
     # a JVM that died in native code leaves its report in the working directory
     for f in hs_err_pid*.log; do [ ! -f "$f" ] || mv "$f" "$out/"; done
@@ -207,7 +218,7 @@ run() {
     for p in ${PRECISIONS:-f32 f16}; do
       timeout "${BENCH_TIMEOUT:-400}" "${java[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$cp" io.jdiffusion.tornado.NetworkBenchmark \
           --size "$size" --precision "$p" --runs "${RUNS:-10}" > "$out/bench-$size-$p${BENCH_TAG:-}.txt" 2>&1 \
-          || echo "bench failed (rc $?)" >> "$out/bench-$size-$p${BENCH_TAG:-}.txt"
+          || stopped bench $? BENCH_TIMEOUT >> "$out/bench-$size-$p${BENCH_TAG:-}.txt"
     done
   done
   # The CLI's own benchmark (what ./jdiffusion bench --backend tornado runs), where the CLI was staged.
@@ -217,13 +228,13 @@ run() {
       for p in ${CLI_PRECISIONS:-f32}; do
         timeout "${CLI_TIMEOUT:-300}" "${java[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$clicp" io.jdiffusion.cli.Main bench \
             --backend tornado --precision "$p" -W "$size" -H "$size" --steps "${CLI_STEPS:-20}" > "$out/cli-bench-$size-$p.txt" 2>&1 \
-            || echo "cli bench failed (rc $?)" >> "$out/cli-bench-$size-$p.txt"
+            || stopped "cli bench" $? CLI_TIMEOUT >> "$out/cli-bench-$size-$p.txt"
       done
     done
   fi
   echo "== devices"; grep -i -E "device=|--" "$out/devices.txt" | head -8 || true
-  for f in "$out"/tests-*.txt; do [ -f "$f" ] && { echo "== $(basename "$f")"; grep -E "tests (successful|failed)|failed \(rc" "$f" || tail -3 "$f"; }; done
-  echo "== benchmarks"; cat "$out"/bench-*.txt | grep -E "^RESULT|^PROFILE|failed|Exception" || true
+  for f in "$out"/tests-*.txt; do [ -f "$f" ] && { echo "== $(basename "$f")"; grep -E "tests (successful|failed)|failed \(rc|stopped at" "$f" || tail -3 "$f"; }; done
+  echo "== benchmarks"; cat "$out"/bench-*.txt 2>/dev/null | grep -E "^RESULT|^PROFILE|failed|stopped at|Exception" || true
   for f in "$out"/cli-bench-*.txt; do [ -f "$f" ] && { echo "== $(basename "$f")"; grep -v -E "^WARNING|^\s*$" "$f" | tail -25; }; done
 }
 
@@ -238,12 +249,12 @@ compare() {
   [ -d "$d/src" ] || tar -C "$d" -xJf .carry/diffusers-src.tar.xz
   { nvidia-smi || true; python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'; } > "$logs/env.txt" 2>&1
   PYTHONUNBUFFERED=1 PYTHONPATH="$d/src" timeout "${PYTORCH_TIMEOUT:-240}" python3 scripts/gpu_compare.py pytorch --out "$logs" \
-      --model "$model" --size "$size" --steps "${PYTORCH_STEPS:-20,50}" > "$logs/pytorch.txt" 2>&1 || echo "pytorch failed (rc $?)" >> "$logs/pytorch.txt"
+      --model "$model" --size "$size" --steps "${PYTORCH_STEPS:-20,50}" > "$logs/pytorch.txt" 2>&1 || stopped pytorch $? PYTORCH_TIMEOUT >> "$logs/pytorch.txt"
   for steps in ${COMPARE_STEPS:-20 50}; do
     # the launcher's heap and direct-memory cap (./jdiffusion), so that the peak RSS is what a user's run shows
     timeout "${CLI_TIMEOUT:-300}" "${java[@]}" -Xmx1g -XX:MaxDirectMemorySize=64g ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$clicp" io.jdiffusion.cli.Main bench \
         --model-type "$model" --random-weights "${COMPARE_WEIGHTS:-f16}" --backend tornado --precision f16 -W "$size" -H "$size" --steps "$steps" --iterations "${RUNS:-10}" --json \
-        > "$logs/jdiffusion-$steps.json" 2> "$logs/jdiffusion-$steps.txt" || echo "jdiffusion bench failed (rc $?)" >> "$logs/jdiffusion-$steps.txt"
+        > "$logs/jdiffusion-$steps.json" 2> "$logs/jdiffusion-$steps.txt" || stopped "jdiffusion bench" $? CLI_TIMEOUT >> "$logs/jdiffusion-$steps.txt"
     jd+=("$logs/jdiffusion-$steps.json")
   done
   local name=compare.json
