@@ -35,9 +35,9 @@ record SplitK(int splits, int chunk) {
      * The split of a product of {@code tiles} output tiles and {@code kPadded} K (a multiple of BLOCK_K) on a device
      * of {@code multiprocessors}: {@code setting} 1 never splits; 2 and up asks for that many parts; 0 splits only a
      * product of at most {@value #SPLIT_BELOW_QUARTERS} quarters as many tiles as multiprocessors, into as many parts as
-     * fit one wave of
-     * {@value #GROUPS_PER_MULTIPROCESSOR} work-groups per multiprocessor, each of at least
-     * {@value #MIN_STEPS_PER_SPLIT} steps of K, at most {@value #MAX_CHOSEN_SPLITS}. Parts are equal multiples of BLOCK_K, so there may be fewer than asked for.
+     * fit one wave of {@value #GROUPS_PER_MULTIPROCESSOR} work-groups per multiprocessor, each of at least
+     * {@value #MIN_STEPS_PER_SPLIT} steps of K, at most {@value #MAX_CHOSEN_SPLITS}. Parts are equal multiples of BLOCK_K,
+     * so there may be fewer than asked for.
      */
     static SplitK choose(int tiles, int kPadded, int multiprocessors, int setting) {
         if (tiles < 1 || kPadded < TensorCoreKernels.BLOCK_K || kPadded % TensorCoreKernels.BLOCK_K != 0) {

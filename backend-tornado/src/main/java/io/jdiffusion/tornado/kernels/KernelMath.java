@@ -73,8 +73,8 @@ public final class KernelMath {
     /**
      * n / d for 0 <= n < 2^21 and d >= 1, given {@code inverse}, an approximation of 1 / d within a few ulps (PTX
      * computes a float division as {@code div.full.f32}, 2 ulps): below 2^21 the float product is within one of the
-     * quotient, and the two integer steps correct it. For the im2col indices of every pair loaded, where an integer division by a
-     * divisor known only on the device takes tens of instructions.
+     * quotient, and the two integer steps correct it. For the im2col indices of every pair loaded, where an integer
+     * division by a divisor known only on the device takes tens of instructions.
      */
     public static int quotient(int n, int d, float inverse) {
         int q = (int) (n * inverse);

@@ -245,21 +245,22 @@ public final class TensorCoreKernels {
             a6 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid + 1536, kn, row0, rows, kTotal, kp, lda);
             a7 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid + 1792, kn, row0, rows, kTotal, kp, lda);
             if (mode == MODE_CONV) {
-                b0 = im2colPair(x, f16, xHalf, xImage, kn + kRow, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0, in1);
-                b1 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 4, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0,
-                        in1);
-                b2 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 8, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0,
-                        in1);
-                b3 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 12, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0,
-                        in1);
-                b4 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 16, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0,
-                        in1);
-                b5 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 20, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0,
-                        in1);
-                b6 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 24, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0,
-                        in1);
-                b7 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 28, kTotal, khw, kw, invKhw, invKw, plane, h, wd, iy0, ix0, iy1, ix1, in0,
-                        in1);
+                b0 = im2colPair(x, f16, xHalf, xImage, kn + kRow, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
+                        iy0, ix0, iy1, ix1, in0, in1);
+                b1 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 4, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
+                        iy0, ix0, iy1, ix1, in0, in1);
+                b2 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 8, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
+                        iy0, ix0, iy1, ix1, in0, in1);
+                b3 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 12, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
+                        iy0, ix0, iy1, ix1, in0, in1);
+                b4 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 16, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
+                        iy0, ix0, iy1, ix1, in0, in1);
+                b5 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 20, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
+                        iy0, ix0, iy1, ix1, in0, in1);
+                b6 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 24, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
+                        iy0, ix0, iy1, ix1, in0, in1);
+                b7 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 28, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
+                        iy0, ix0, iy1, ix1, in0, in1);
             } else {
                 b0 = weightPair(w, wBase, tid, kn, kp, ldw, col0, split, shift);
                 b1 = weightPair(w, wBase, tid + 256, kn, kp, ldw, col0, split, shift);
