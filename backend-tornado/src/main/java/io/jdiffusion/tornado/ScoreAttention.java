@@ -307,8 +307,7 @@ final class ScoreAttention implements OperatorPath {
 
     /** Queries per chunk: as many as {@link #scoreBytes} of F32 scores of every head hold, at least one, at most all. */
     private int chunkRows(Op.Attention a) {
-        long perQuery = (long) Float.BYTES * a.heads() * a.keys();
-        return (int) Math.max(1, Math.min(a.queries(), scoreBytes / perQuery));
+        return WideHeadAttention.chunkRows(a, scoreBytes, a.heads());
     }
 
     private int chunks(Op.Attention a) {

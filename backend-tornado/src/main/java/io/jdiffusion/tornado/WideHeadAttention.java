@@ -68,12 +68,16 @@ final class WideHeadAttention {
 
     /** Queries per chunk: as many as {@link #SCORE_BYTES} of F32 scores hold, at least one, at most all. */
     static int chunkRows(Op.Attention a) {
-        return chunkRows(a, SCORE_BYTES);
+        return chunkRows(a, SCORE_BYTES, 1);
     }
 
-    /** Queries per chunk: as many as {@code scoreBytes} of F32 scores hold, at least one, at most all. */
-    static int chunkRows(Op.Attention a, long scoreBytes) {
-        return (int) Math.max(1, Math.min(a.queries(), scoreBytes / ((long) Float.BYTES * a.keys())));
+    /**
+     * Queries per chunk: as many as {@code scoreBytes} of F32 scores hold for {@code heads} heads at once (this path
+     * runs its heads one at a time; {@link ScoreAttention} batches every head), at least one, at most all.
+     */
+    static int chunkRows(Op.Attention a, long scoreBytes, int heads) {
+        long perQuery = (long) Float.BYTES * heads * a.keys();
+        return (int) Math.max(1, Math.min(a.queries(), scoreBytes / perQuery));
     }
 
     /** The score and probability arrays, device-only and poisoned (NaN) so that a read of anything unwritten shows. */
