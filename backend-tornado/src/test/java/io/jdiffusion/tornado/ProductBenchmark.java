@@ -73,6 +73,9 @@ public final class ProductBenchmark {
                 attention(backend, p, runs, 2, 1024, 8, 80, TornadoSettings.SCORE_ATTENTION_KEYS, "1", "0");
                 attention(backend, p, runs, 2, 256, 8, 160, TornadoSettings.SCORE_ATTENTION_KEYS, "1", "0");
                 attention(backend, p, runs, 2, 1024, 20, 64, TornadoSettings.SCORE_ATTENTION_KEYS, "1", "0");
+                // the UNet's first-level self-attention (8 heads of 40 over 4096 tokens), which only the flash kernel
+                // takes (ScoreAttention.MIN_HEAD)
+                attention(backend, p, runs, 2, 4096, 8, 40, TornadoSettings.SCORE_ATTENTION_KEYS, null, "0");
             }
         }
     }
@@ -121,7 +124,8 @@ public final class ProductBenchmark {
     /**
      * An attention of {@code batch} x {@code tokens} queries and keys in {@code heads} heads of {@code d}, its operands in
      * the activation arena as in the networks (each input goes through an addition of 0), as two products around a
-     * softmax and on the flash kernel: the setting {@code route} at {@code scores}, then at {@code flash}.
+     * softmax and on the flash kernel: the setting {@code route} at {@code scores} (null: no such row), then at
+     * {@code flash}.
      */
     private static void attention(Backend backend, Precision p, int runs, int batch, int tokens, int heads, int d, String route,
                                   String scores, String flash) {
@@ -136,8 +140,10 @@ public final class ProductBenchmark {
         Value v = b.input("v", batch, tokens, heads * d);
         double flops = 4.0 * batch * heads * tokens * tokens * d;
         try (Problem problem = b.build(b.graph().attention(q, k, v, heads, (float) (1 / Math.sqrt(d)), false))) {
-            try (TemporaryProperties ignored = TemporaryProperties.set(route, scores)) {
-                reportAttention(backend, problem, p, runs, flops, what + " scores");
+            if (scores != null) {
+                try (TemporaryProperties ignored = TemporaryProperties.set(route, scores)) {
+                    reportAttention(backend, problem, p, runs, flops, what + " scores");
+                }
             }
             try (TemporaryProperties ignored = TemporaryProperties.set(route, flash)) {
                 reportAttention(backend, problem, p, runs, flops, what + " flash");
