@@ -72,7 +72,9 @@ public final class ConformanceCases {
 
     private static void conv(List<ConformanceCase> c) {
         c.add(transformed("conv3x3 s1 2x5x11x13 -> 7 +bias +residual", b -> one(conv(b, F32, 2, 5, 11, 13, 7, 3, 3, 1, Padding.same(1), true, true))));
-        c.add(transformed("conv3x3 s1 1x1 spatial", b -> one(conv(b, F32, 1, 6, 1, 1, 4, 3, 3, 1, Padding.same(1), true, false))));
+        // One pixel: only the centre tap meets data. 24 channels into 12, because a relative error over a few
+        // short sums (it was 6 into 4) is heavy-tailed: F16 Winograd filters drew up to 7e-3 in 3000 seeds.
+        c.add(transformed("conv3x3 s1 1x1 spatial", b -> one(conv(b, F32, 1, 24, 1, 1, 12, 3, 3, 1, Padding.same(1), true, false))));
         c.add(transformed("conv3x3 s1 1x33x19x17 -> 20", b -> one(conv(b, F32, 1, 33, 19, 17, 20, 3, 3, 1, Padding.same(1), true, false))));
         c.add(transformed("conv3x3 s1 2x16x8x8 -> 32 f16 weights", b -> one(conv(b, DType.F16, 2, 16, 8, 8, 32, 3, 3, 1, Padding.same(1), true, true))));
         c.add(transformed("conv3x3 s1 2x3x9x150 -> 4 (long rows)", b -> one(conv(b, F32, 2, 3, 9, 150, 4, 3, 3, 1, Padding.same(1), true, true))));
