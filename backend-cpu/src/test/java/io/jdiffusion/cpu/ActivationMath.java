@@ -8,8 +8,7 @@ import static io.jdiffusion.cpu.CpuVectors.F;
 /**
  * Pointwise activations as functions of one vector: the definition whose bits {@link FusedActivation}'s loops
  * must reproduce ({@code FusedActivationTest}), kept with the tests because no kernel calls it. exp is
- * {@link VectorMath}'s, which gives the same bits in every JIT tier, tanh {@link FusedActivation}'s (the only
- * one); erf is computed from exp below.
+ * {@link VectorMath}'s, which gives the same bits in every JIT tier; tanh and erf are computed from it below.
  *
  * <p>Kernels do not call these per vector: C2 often leaves such a call (or the exp inside it) out of line,
  * and then every vector crossing it is boxed (measured 2026-12-05, one thread: a standalone GELU over
@@ -55,7 +54,21 @@ final class ActivationMath {
 
     static FloatVector geluTanh(FloatVector x) {
         FloatVector inner = x.mul(x).mul(0.044715f).add(1f).mul(x).mul(SQRT_2_OVER_PI);
-        return x.mul(0.5f).mul(FusedActivation.tanh(inner).add(1f));
+        return x.mul(0.5f).mul(tanh(inner).add(1f));
+    }
+
+    /** Cephes' tanhf polynomial for |x| < 0.625, sign(x) (1 - 2 / (e^{2|x|} + 1)) above; NaN stays NaN. */
+    static FloatVector tanh(FloatVector x) {
+        FloatVector a = x.abs();
+        FloatVector z = x.mul(x);
+        FloatVector p = z.fma(-5.70498872745e-3f, 2.06390887954e-2f);
+        p = p.fma(z, FloatVector.broadcast(F, -5.37397155531e-2f));
+        p = p.fma(z, FloatVector.broadcast(F, 1.33314422036e-1f));
+        p = p.fma(z, FloatVector.broadcast(F, -3.33332819422e-1f));
+        FloatVector small = p.mul(z).fma(x, x);
+        FloatVector large = FloatVector.broadcast(F, 1f).sub(FloatVector.broadcast(F, 2f).div(VectorMath.exp(a.add(a)).add(1f)));
+        large = large.blend(large.neg(), x.lt(0f));
+        return large.blend(small, a.lt(0.625f));
     }
 
     /** GEGLU's gated product h * gelu(gate). */
