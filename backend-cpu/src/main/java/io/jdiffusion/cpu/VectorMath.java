@@ -85,8 +85,14 @@ final class VectorMath {
      */
     static void exp2NonPositive(float[] a, int from, int rows, int rowStep, int count, int stride, float[] shifts, int shiftAt,
                                 float[] sums, int sumAt) {
+        // Every constant of the loop as a vector, made once per call: an operation with a scalar operand broadcasts
+        // it on each use, and in a JVM whose C2 left that broadcast out of line each one allocated an array (207 MB
+        // per SD 1.5 UNet call at 512x512, JFR, 2026-12-06).
         FloatVector rounder = FloatVector.broadcast(F, ROUNDER);
         FloatVector floor = FloatVector.broadcast(F, -127f);
+        FloatVector c0 = FloatVector.broadcast(F, POW2_C0), c1 = FloatVector.broadcast(F, POW2_C1);
+        FloatVector c2 = FloatVector.broadcast(F, POW2_C2), c3 = FloatVector.broadcast(F, POW2_C3);
+        FloatVector c4 = FloatVector.broadcast(F, POW2_C4), c5 = FloatVector.broadcast(F, POW2_C5);
         IntVector one = IntVector.broadcast(IntVector.SPECIES_PREFERRED.withShape(F.vectorShape()), 127 << 23);
         for (int r = 0; r < rows; r++) {
             FloatVector shift = FloatVector.fromArray(F, shifts, shiftAt + r * L);
@@ -98,9 +104,9 @@ final class VectorMath {
                 FloatVector f = c.sub(t.sub(rounder)); // in [-1/2, 1/2]
                 // Estrin's scheme: (c0 + c1 f) + f^2 (c2 + c3 f) + f^4 (c4 + c5 f), three FMA deep instead of five
                 FloatVector f2 = f.mul(f);
-                FloatVector p01 = f.fma(POW2_C1, POW2_C0);
-                FloatVector p23 = f.fma(POW2_C3, POW2_C2);
-                FloatVector p45 = f.fma(POW2_C5, POW2_C4);
+                FloatVector p01 = f.fma(c1, c0);
+                FloatVector p23 = f.fma(c3, c2);
+                FloatVector p45 = f.fma(c5, c4);
                 FloatVector p = f2.fma(p45, p23).fma(f2, p01);
                 // (bits(t) << 23) is n << 23; adding 127 << 23 gives 2^n, and n = -127 gives the bits of +0
                 IntVector bits = (IntVector) t.reinterpretAsInts();
