@@ -28,6 +28,8 @@ final class NormKernels {
 
     /** Each thread's {@link #stats} result: {mean, 1/sqrt(var + eps)}. */
     private static final ThreadLocal<double[]> STATS = ThreadLocal.withInitial(() -> new double[2]);
+    /** Each thread's two stored partial-sum vectors of {@link #stats}, summed lane by lane from the array. */
+    private static final ThreadScratch PARTIAL_SUMS = new ThreadScratch();
 
     private NormKernels() {
     }
@@ -48,6 +50,7 @@ final class NormKernels {
         float shift = x.getAtIndex(FLOAT, base);
         FloatVector sv = FloatVector.broadcast(F, shift);
         double s1 = 0, s2 = 0;
+        float[] partial = PARTIAL_SUMS.floats(2 * L);
         long full = n - n % (4L * L);
         for (long block = 0; block < full; block += BLOCK) {
             // a slice of exactly the block, int offsets from 0: see affineSilu
@@ -70,8 +73,10 @@ final class NormKernels {
                     d1 = d1.add(z);
                     d2 = z.fma(z, d2);
                 }
-                s1 += VectorMath.sum(a1.add(b1).add(c1.add(d1)));
-                s2 += VectorMath.sum(a2.add(b2).add(c2.add(d2)));
+                a1.add(b1).add(c1.add(d1)).intoArray(partial, 0);
+                a2.add(b2).add(c2.add(d2)).intoArray(partial, L);
+                s1 += VectorMath.sum(partial, 0);
+                s2 += VectorMath.sum(partial, L);
             }
         }
         for (long i = full; i < n; i++) {

@@ -27,6 +27,8 @@ final class PointwiseKernels {
     private static final ThreadScratch GEGLU_H = new ThreadScratch();
     private static final ThreadScratch GEGLU_GATE = new ThreadScratch();
     private static final ThreadScratch GEGLU_TILE = new ThreadScratch();
+    /** Each thread's stored vector of a softmax row's partial sums, for {@link VectorMath#sum}. */
+    private static final ThreadScratch SOFTMAX_SUMS = new ThreadScratch();
 
     private PointwiseKernels() {
     }
@@ -182,7 +184,9 @@ final class PointwiseKernels {
                     sum = sum.add(e, m);
                     e.intoMemorySegment(os, 4 * (base + c), ORDER, m);
                 }
-                FloatVector inv = FloatVector.broadcast(F, 1f / VectorMath.sum(sum));
+                float[] lanes = SOFTMAX_SUMS.floats(L);
+                sum.intoArray(lanes, 0);
+                FloatVector inv = FloatVector.broadcast(F, 1f / VectorMath.sum(lanes, 0));
                 for (int c = 0; c < width; c += L) {
                     VectorMask<Float> m = F.indexInRange(c, width);
                     FloatVector.fromMemorySegment(F, os, 4 * (base + c), ORDER, m).mul(inv)

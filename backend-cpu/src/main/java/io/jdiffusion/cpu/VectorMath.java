@@ -124,11 +124,16 @@ final class VectorMath {
         return (FloatVector) k.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
     }
 
-    /** The sum of the lanes, added in lane order (the same order in every tier). */
-    static float sum(FloatVector v) {
-        float s = v.lane(0);
+    /**
+     * The sum of the L floats from a[from] (a vector's lanes, stored), added in lane order (the same order in every
+     * tier). It takes an array, not the vector: C2 has declined this call ("callee uses too much stack" in
+     * {@code -XX:+PrintInlining}), and a vector argument is then boxed, 11.5 MB per SD 1.5 UNet call at 256x256 when
+     * forced out of line (docs/PERFORMANCE.md).
+     */
+    static float sum(float[] a, int from) {
+        float s = a[from];
         for (int i = 1; i < L; i++) {
-            s += v.lane(i);
+            s += a[from + i];
         }
         return s;
     }
