@@ -35,6 +35,8 @@ final class FusedActivation {
     private static final ThreadScratch ARGUMENTS = new ThreadScratch();
     /** Each thread's exponents, turned into exponentials in place by {@link #exp}. */
     private static final ThreadScratch EXPONENTS = new ThreadScratch();
+    /** Each thread's GELU t = 1 / (1 + |z| / 2), from the pass before the exponentials to the pass after. */
+    private static final ThreadScratch ERFC_T = new ThreadScratch();
 
     private FusedActivation() {
     }
@@ -73,21 +75,19 @@ final class FusedActivation {
 
     /** x / (1 + e^-x). */
     private static void silu(float[] a, int n) {
-        float[] e = EXPONENTS.floats(n);
-        for (int i = 0; i < n; i += L) {
-            FloatVector.fromArray(F, a, i).neg().intoArray(e, i);
-        }
-        exp(e, n);
-        for (int i = 0; i < n; i += L) {
-            FloatVector.fromArray(F, a, i).div(FloatVector.fromArray(F, e, i).add(1f)).intoArray(a, i);
-        }
+        xOverOnePlusExp(a, n, -1f);
     }
 
     /** x / (1 + e^(-1.702 x)). */
     private static void quickGelu(float[] a, int n) {
+        xOverOnePlusExp(a, n, -1.702f);
+    }
+
+    /** x / (1 + e^(k x)) over a[0, n) in place: SiLU (k = -1; -1 x is exactly -x) and quick GELU. */
+    private static void xOverOnePlusExp(float[] a, int n, float k) {
         float[] e = EXPONENTS.floats(n);
         for (int i = 0; i < n; i += L) {
-            FloatVector.fromArray(F, a, i).mul(-1.702f).intoArray(e, i);
+            FloatVector.fromArray(F, a, i).mul(k).intoArray(e, i);
         }
         exp(e, n);
         for (int i = 0; i < n; i += L) {
@@ -97,14 +97,16 @@ final class FusedActivation {
 
     /**
      * The tests' {@code ActivationMath.gelu}, operation for operation: 0.5 x (1 + erf(x / sqrt 2)) through
-     * erfc(|z|) = t e^(P(t) - z^2); t is worked out again after the exponentials, as it is cheaper than a third array.
+     * erfc(|z|) = t e^(P(t) - z^2); t is kept beside the exponents, so that its division is done once.
      */
     private static void gelu(float[] a, int n) {
         float[] e = EXPONENTS.floats(n);
+        float[] ts = ERFC_T.floats(n);
         for (int i = 0; i < n; i += L) {
             FloatVector z = FloatVector.fromArray(F, a, i).mul(SQRT_HALF);
             FloatVector abs = z.abs();
             FloatVector t = FloatVector.broadcast(F, 1f).div(abs.mul(0.5f).add(1f));
+            t.intoArray(ts, i);
             FloatVector p = t.mul(0.17087277f).add(-0.82215223f);
             p = p.mul(t).add(1.48851587f);
             p = p.mul(t).add(-1.13520398f);
@@ -120,8 +122,7 @@ final class FusedActivation {
         for (int i = 0; i < n; i += L) {
             FloatVector x = FloatVector.fromArray(F, a, i);
             FloatVector z = x.mul(SQRT_HALF);
-            FloatVector t = FloatVector.broadcast(F, 1f).div(z.abs().mul(0.5f).add(1f));
-            FloatVector c = t.mul(FloatVector.fromArray(F, e, i));
+            FloatVector c = FloatVector.fromArray(F, ts, i).mul(FloatVector.fromArray(F, e, i));
             FloatVector onePlusErf = c.neg().add(2f).blend(c, z.lt(0f));
             x.mul(0.5f).mul(onePlusErf).intoArray(a, i);
         }
