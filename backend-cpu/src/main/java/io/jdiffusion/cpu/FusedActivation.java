@@ -2,8 +2,6 @@ package io.jdiffusion.cpu;
 
 import io.jdiffusion.backend.graph.Activation;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
 
 import static io.jdiffusion.cpu.CpuVectors.F;
 import static io.jdiffusion.cpu.CpuVectors.L;
@@ -12,28 +10,25 @@ import static io.jdiffusion.cpu.CpuVectors.L;
  * The activations of the GEMM epilogue ({@link GemmOutput}), applied in place to a register tile's array,
  * so that no vector crosses a call that C2 might not inline: every method here takes and returns arrays. An
  * activation that needs an exponential runs in passes over the tile: its exponents into a per-thread array,
- * {@link #exp} over that array, then the rest.
+ * {@link VectorMath#exp} over that array, then the rest. Every constant is a vector made before its loop: an
+ * operation with a scalar operand broadcasts it on each use, and where C2 leaves that broadcast out of line each
+ * one allocates (as {@link VectorMath#exp2NonPositive}'s did, 216 MB per SD 1.5 UNet call at 512x512).
  *
- * <p>Why not {@code ActivationMath}: measured with {@code -XX:+PrintInlining} on this JDK (25), a method
- * that inlines {@code ActivationMath.gelu} (even {@code erfcOfAbs} compiled on its own) passes C2's
- * node-count cutoff (the Vector API's Java bodies parse into many nodes before they are intrinsified) and
- * leaves {@code VectorMath.pow2} as a real call, which boxes its vectors: a GELU epilogue cost 8.8 ns per
- * output element (a M=1024 K=640 N=2560 linear layer took 1.54x the time of the same layer without
- * activation). Here the exponent is read from the bits of the rounded sum (n + 1.5 * 2^23) instead of
- * {@code convert(F2I)}, the same integer, and 2^n is written in place, which C2 parses into fewer nodes;
- * every value is bit for bit {@code ActivationMath}'s (checked by {@code FusedActivationTest}). Helpers that
- * took a vector (gelu, tanh, exp) were still declined by C2 in some JVMs: forced out of line, GELU's cost an SD
- * 1.5 UNet call at 256x256 278 MB of boxed vectors (docs/PERFORMANCE.md, the Zen 4 sitting of 2026-12-06).
+ * <p>Why not {@code ActivationMath} (the tests' functions of one vector, whose bits these loops reproduce, checked by
+ * {@code FusedActivationTest}): measured with {@code -XX:+PrintInlining} on this JDK (25), a method that inlines
+ * {@code ActivationMath.gelu} passes C2's node-count cutoff (the Vector API's Java bodies parse into many nodes
+ * before they are intrinsified) and leaves its 2^n helper as a real call, which boxes its vectors: a GELU epilogue
+ * cost 8.8 ns per output element (a M=1024 K=640 N=2560 linear layer took 1.54x the time of the same layer without
+ * activation). Helpers that took a vector (gelu, tanh, exp) were still declined by C2 in some JVMs: forced out of
+ * line, GELU's cost an SD 1.5 UNet call at 256x256 278 MB of boxed vectors (docs/PERFORMANCE.md, the Zen 4 sitting
+ * of 2026-12-06).
  */
 final class FusedActivation {
     private static final float SQRT_HALF = (float) Math.sqrt(0.5);
     private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2 / Math.PI);
-    private static final float LN2_HI = 0.693359375f;
-    private static final float LN2_LO = -2.12194440e-4f;
-    private static final int ROUNDER_BITS = Float.floatToRawIntBits(VectorMath.ROUNDER);
     /** Each thread's GEGLU gates, or GELU-tanh's argument: the values an activation is taken of, apart from the tile. */
     private static final ThreadScratch ARGUMENTS = new ThreadScratch();
-    /** Each thread's exponents, turned into exponentials in place by {@link #exp}. */
+    /** Each thread's exponents, turned into exponentials in place by {@link VectorMath#exp}. */
     private static final ThreadScratch EXPONENTS = new ThreadScratch();
     /** Each thread's GELU t = 1 / (1 + |z| / 2), from the pass before the exponentials to the pass after. */
     private static final ThreadScratch ERFC_T = new ThreadScratch();
@@ -86,12 +81,13 @@ final class FusedActivation {
     /** x / (1 + e^(k x)) over a[0, n) in place: SiLU (k = -1; -1 x is exactly -x) and quick GELU. */
     private static void xOverOnePlusExp(float[] a, int n, float k) {
         float[] e = EXPONENTS.floats(n);
+        FloatVector factor = FloatVector.broadcast(F, k), one = FloatVector.broadcast(F, 1f);
         for (int i = 0; i < n; i += L) {
-            FloatVector.fromArray(F, a, i).mul(k).intoArray(e, i);
+            FloatVector.fromArray(F, a, i).mul(factor).intoArray(e, i);
         }
-        exp(e, n);
+        VectorMath.exp(e, 0, n);
         for (int i = 0; i < n; i += L) {
-            FloatVector.fromArray(F, a, i).div(FloatVector.fromArray(F, e, i).add(1f)).intoArray(a, i);
+            FloatVector.fromArray(F, a, i).div(FloatVector.fromArray(F, e, i).add(one)).intoArray(a, i);
         }
     }
 
@@ -102,43 +98,54 @@ final class FusedActivation {
     private static void gelu(float[] a, int n) {
         float[] e = EXPONENTS.floats(n);
         float[] ts = ERFC_T.floats(n);
+        FloatVector sqrtHalf = FloatVector.broadcast(F, SQRT_HALF), half = FloatVector.broadcast(F, 0.5f);
+        FloatVector one = FloatVector.broadcast(F, 1f), two = FloatVector.broadcast(F, 2f);
+        // erfc's polynomial in t (Numerical Recipes' Chebyshev fit), highest power first
+        FloatVector p9 = FloatVector.broadcast(F, 0.17087277f), p8 = FloatVector.broadcast(F, -0.82215223f);
+        FloatVector p7 = FloatVector.broadcast(F, 1.48851587f), p6 = FloatVector.broadcast(F, -1.13520398f);
+        FloatVector p5 = FloatVector.broadcast(F, 0.27886807f), p4 = FloatVector.broadcast(F, -0.18628806f);
+        FloatVector p3 = FloatVector.broadcast(F, 0.09678418f), p2 = FloatVector.broadcast(F, 0.37409196f);
+        FloatVector p1 = FloatVector.broadcast(F, 1.00002368f), p0 = FloatVector.broadcast(F, -1.26551223f);
         for (int i = 0; i < n; i += L) {
-            FloatVector z = FloatVector.fromArray(F, a, i).mul(SQRT_HALF);
+            FloatVector z = FloatVector.fromArray(F, a, i).mul(sqrtHalf);
             FloatVector abs = z.abs();
-            FloatVector t = FloatVector.broadcast(F, 1f).div(abs.mul(0.5f).add(1f));
+            FloatVector t = one.div(abs.mul(half).add(one));
             t.intoArray(ts, i);
-            FloatVector p = t.mul(0.17087277f).add(-0.82215223f);
-            p = p.mul(t).add(1.48851587f);
-            p = p.mul(t).add(-1.13520398f);
-            p = p.mul(t).add(0.27886807f);
-            p = p.mul(t).add(-0.18628806f);
-            p = p.mul(t).add(0.09678418f);
-            p = p.mul(t).add(0.37409196f);
-            p = p.mul(t).add(1.00002368f);
-            p = p.mul(t).add(-1.26551223f);
+            FloatVector p = t.mul(p9).add(p8);
+            p = p.mul(t).add(p7);
+            p = p.mul(t).add(p6);
+            p = p.mul(t).add(p5);
+            p = p.mul(t).add(p4);
+            p = p.mul(t).add(p3);
+            p = p.mul(t).add(p2);
+            p = p.mul(t).add(p1);
+            p = p.mul(t).add(p0);
             p.sub(abs.mul(abs)).intoArray(e, i);
         }
-        exp(e, n);
+        VectorMath.exp(e, 0, n);
+        FloatVector zero = FloatVector.zero(F);
         for (int i = 0; i < n; i += L) {
             FloatVector x = FloatVector.fromArray(F, a, i);
-            FloatVector z = x.mul(SQRT_HALF);
+            FloatVector z = x.mul(sqrtHalf);
             FloatVector c = FloatVector.fromArray(F, ts, i).mul(FloatVector.fromArray(F, e, i));
-            FloatVector onePlusErf = c.neg().add(2f).blend(c, z.lt(0f));
-            x.mul(0.5f).mul(onePlusErf).intoArray(a, i);
+            FloatVector onePlusErf = two.sub(c).blend(c, z.lt(zero));
+            x.mul(half).mul(onePlusErf).intoArray(a, i);
         }
     }
 
     /** 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). */
     private static void geluTanh(float[] a, int n) {
         float[] inner = ARGUMENTS.floats(n);
+        FloatVector cubic = FloatVector.broadcast(F, 0.044715f), scale = FloatVector.broadcast(F, SQRT_2_OVER_PI);
+        FloatVector one = FloatVector.broadcast(F, 1f), half = FloatVector.broadcast(F, 0.5f);
         for (int i = 0; i < n; i += L) {
             FloatVector x = FloatVector.fromArray(F, a, i);
-            x.mul(x).mul(0.044715f).add(1f).mul(x).mul(SQRT_2_OVER_PI).intoArray(inner, i);
+            x.mul(x).mul(cubic).add(one).mul(x).mul(scale).intoArray(inner, i);
         }
         tanh(inner, n);
         for (int i = 0; i < n; i += L) {
             FloatVector x = FloatVector.fromArray(F, a, i);
-            x.mul(0.5f).mul(FloatVector.fromArray(F, inner, i).add(1f)).intoArray(a, i);
+            x.mul(half).mul(FloatVector.fromArray(F, inner, i).add(one)).intoArray(a, i);
         }
     }
 
@@ -152,44 +159,24 @@ final class FusedActivation {
             FloatVector abs = FloatVector.fromArray(F, a, i).abs();
             abs.add(abs).intoArray(e, i);
         }
-        exp(e, n);
+        VectorMath.exp(e, 0, n);
+        FloatVector t4 = FloatVector.broadcast(F, -5.70498872745e-3f), t3 = FloatVector.broadcast(F, 2.06390887954e-2f);
+        FloatVector t2 = FloatVector.broadcast(F, -5.37397155531e-2f), t1 = FloatVector.broadcast(F, 1.33314422036e-1f);
+        FloatVector t0 = FloatVector.broadcast(F, -3.33332819422e-1f);
+        FloatVector one = FloatVector.broadcast(F, 1f), two = FloatVector.broadcast(F, 2f);
+        FloatVector zero = FloatVector.zero(F), smallBelow = FloatVector.broadcast(F, 0.625f);
         for (int i = 0; i < n; i += L) {
             FloatVector x = FloatVector.fromArray(F, a, i);
             FloatVector abs = x.abs();
             FloatVector z = x.mul(x);
-            FloatVector p = z.fma(-5.70498872745e-3f, 2.06390887954e-2f);
-            p = p.fma(z, FloatVector.broadcast(F, -5.37397155531e-2f));
-            p = p.fma(z, FloatVector.broadcast(F, 1.33314422036e-1f));
-            p = p.fma(z, FloatVector.broadcast(F, -3.33332819422e-1f));
+            FloatVector p = z.fma(t4, t3);
+            p = p.fma(z, t2);
+            p = p.fma(z, t1);
+            p = p.fma(z, t0);
             FloatVector small = p.mul(z).fma(x, x);
-            FloatVector large = FloatVector.broadcast(F, 1f).sub(FloatVector.broadcast(F, 2f).div(FloatVector.fromArray(F, e, i).add(1f)));
-            large = large.blend(large.neg(), x.lt(0f));
-            large.blend(small, abs.lt(0.625f)).intoArray(a, i); // below 0.625 the subtraction would cancel
-        }
-    }
-
-    /**
-     * e^x over a[0, n) in place: {@link VectorMath#exp}'s operations, with n taken from the bits of c * log2(e) +
-     * 1.5 * 2^23 (the rounded sum holds n in its low mantissa bits, |n| <= 160) instead of converting n back to int.
-     */
-    private static void exp(float[] a, int count) {
-        for (int i = 0; i < count; i += L) {
-            FloatVector c = FloatVector.fromArray(F, a, i).max(-110f).min(89f); // NaN passes through max/min unchanged
-            FloatVector rounded = c.fma(VectorMath.LOG2E, VectorMath.ROUNDER);
-            FloatVector n = rounded.sub(VectorMath.ROUNDER);
-            FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), c);
-            r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
-            FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
-            p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
-            p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
-            p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
-            p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
-            FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
-            IntVector ni = ((IntVector) rounded.reinterpretAsInts()).sub(ROUNDER_BITS);
-            IntVector half = ni.lanewise(VectorOperators.ASHR, 1);
-            FloatVector lo = (FloatVector) half.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-            FloatVector hi = (FloatVector) ni.sub(half).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-            y.mul(lo).mul(hi).intoArray(a, i);
+            FloatVector large = one.sub(two.div(FloatVector.fromArray(F, e, i).add(one)));
+            large = large.blend(large.neg(), x.lt(zero));
+            large.blend(small, abs.lt(smallBelow)).intoArray(a, i); // below 0.625 the subtraction would cancel
         }
     }
 }

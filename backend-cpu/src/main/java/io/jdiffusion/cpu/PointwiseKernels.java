@@ -29,6 +29,8 @@ final class PointwiseKernels {
     private static final ThreadScratch GEGLU_TILE = new ThreadScratch();
     /** Each thread's stored vector of a softmax row's partial sums, for {@link VectorMath#sum}. */
     private static final ThreadScratch SOFTMAX_SUMS = new ThreadScratch();
+    /** Each thread's softmax row, less its max, turned into exponentials in place. */
+    private static final ThreadScratch SOFTMAX_ROW = new ThreadScratch();
 
     private PointwiseKernels() {
     }
@@ -161,14 +163,20 @@ final class PointwiseKernels {
         });
     }
 
-    /** Softmax over the last dimension: max, exp and sum (written to out), then one scaling pass. */
+    /**
+     * Softmax over the last dimension: the row's max; the row less its max into a per-thread array; {@link VectorMath#exp}
+     * over that array (arrays, not vectors, cross the call); the sum; one scaling pass into out.
+     */
     static Kernel softmax(Op.Softmax op, CompileContext ctx) {
         int width = op.x().shape().size(-1);
+        int padded = (width + L - 1) / L * L;
         long rows = op.x().shape().elementCount() / width;
         int x = op.x().id(), out = op.out().id();
         WorkerPool pool = ctx.pool;
         return buffers -> pool.forRange(rows, 4, (from, to) -> {
             MemorySegment xs = buffers[x], os = buffers[out];
+            float[] row = SOFTMAX_ROW.floats(padded);
+            float[] lanes = SOFTMAX_SUMS.floats(L);
             for (long r = from; r < to; r++) {
                 long base = r * width;
                 FloatVector mx = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
@@ -177,20 +185,19 @@ final class PointwiseKernels {
                     mx = mx.lanewise(VectorOperators.MAX, FloatVector.fromMemorySegment(F, xs, 4 * (base + c), ORDER, m), m);
                 }
                 FloatVector max = FloatVector.broadcast(F, mx.reduceLanes(VectorOperators.MAX));
-                FloatVector sum = FloatVector.zero(F);
                 for (int c = 0; c < width; c += L) {
                     VectorMask<Float> m = F.indexInRange(c, width);
-                    FloatVector e = VectorMath.exp(FloatVector.fromMemorySegment(F, xs, 4 * (base + c), ORDER, m).sub(max));
-                    sum = sum.add(e, m);
-                    e.intoMemorySegment(os, 4 * (base + c), ORDER, m);
+                    FloatVector.fromMemorySegment(F, xs, 4 * (base + c), ORDER, m).sub(max).intoArray(row, c);
                 }
-                float[] lanes = SOFTMAX_SUMS.floats(L);
+                VectorMath.exp(row, 0, padded);
+                FloatVector sum = FloatVector.zero(F);
+                for (int c = 0; c < width; c += L) {
+                    sum = sum.add(FloatVector.fromArray(F, row, c), F.indexInRange(c, width));
+                }
                 sum.intoArray(lanes, 0);
                 FloatVector inv = FloatVector.broadcast(F, 1f / VectorMath.sum(lanes, 0));
                 for (int c = 0; c < width; c += L) {
-                    VectorMask<Float> m = F.indexInRange(c, width);
-                    FloatVector.fromMemorySegment(F, os, 4 * (base + c), ORDER, m).mul(inv)
-                            .intoMemorySegment(os, 4 * (base + c), ORDER, m);
+                    FloatVector.fromArray(F, row, c).mul(inv).intoMemorySegment(os, 4 * (base + c), ORDER, F.indexInRange(c, width));
                 }
             }
         });

@@ -3,6 +3,7 @@ package io.jdiffusion.cpu;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 import static io.jdiffusion.cpu.CpuVectors.F;
 import static io.jdiffusion.cpu.CpuVectors.L;
@@ -27,6 +28,8 @@ final class VectorMath {
     private static final float EXP_MIN = -110f;
     /** 1.5 * 2^23: adding and subtracting it rounds a float of magnitude below 2^22 to the nearest integer. */
     static final float ROUNDER = 12582912f;
+    /** Integer lanes of the float vectors' shape, for exponent bits. */
+    private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_PREFERRED.withShape(F.vectorShape());
 
     /**
      * 2^f on [-1/2, 1/2] as c0 + c1 f + ... + c5 f^5, a relative-error minimax fit (Lawson iterations on
@@ -45,24 +48,43 @@ final class VectorMath {
     }
 
     /**
-     * e^x lane by lane, within 2 units in the last place (Cephes' expf polynomial on [-ln2/2, ln2/2]);
-     * -infinity gives 0, +infinity gives +infinity, NaN stays NaN.
+     * a[i] = e^a[i] in place for the {@code count} floats from {@code from} ({@code count} a multiple of the vector
+     * length), within 2 units in the last place (Cephes' expf polynomial on [-ln2/2, ln2/2]); -infinity gives 0,
+     * +infinity gives +infinity, NaN stays NaN. n is read from the bits of c * log2(e) + 1.5 * 2^23 (the rounded
+     * sum holds n in its low mantissa bits, |n| <= 160), and 2^n is applied in two factors, each a normal float for
+     * n in [-159, 129], so that results near the ends of the range round once.
+     *
+     * <p>Arrays in and out, and every constant a vector made before the loop, for the reasons given at
+     * {@link #exp2NonPositive}.
      */
-    static FloatVector exp(FloatVector x) {
-        FloatVector c = x.max(EXP_MIN).min(EXP_MAX); // NaN passes through max/min unchanged
-        FloatVector n = c.fma(LOG2E, ROUNDER).sub(ROUNDER);
-        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), c);
-        r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
-        FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
-        p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
-        p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
-        p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
-        p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
-        FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
-        // 2^n in two factors, each a normal float for n in [-159, 129], so results near the ends of the range round once
-        IntVector ni = (IntVector) n.convert(VectorOperators.F2I, 0);
-        IntVector half = ni.lanewise(VectorOperators.ASHR, 1);
-        return y.mul(pow2(half)).mul(pow2(ni.sub(half)));
+    static void exp(float[] a, int from, int count) {
+        FloatVector lowest = FloatVector.broadcast(F, EXP_MIN), highest = FloatVector.broadcast(F, EXP_MAX);
+        FloatVector log2e = FloatVector.broadcast(F, LOG2E), rounder = FloatVector.broadcast(F, ROUNDER);
+        FloatVector ln2Hi = FloatVector.broadcast(F, -LN2_HI), ln2Lo = FloatVector.broadcast(F, -LN2_LO);
+        FloatVector c6 = FloatVector.broadcast(F, 1.9875691500e-4f), c5 = FloatVector.broadcast(F, 1.3981999507e-3f);
+        FloatVector c4 = FloatVector.broadcast(F, 8.3334519073e-3f), c3 = FloatVector.broadcast(F, 4.1665795894e-2f);
+        FloatVector c2 = FloatVector.broadcast(F, 1.6666665459e-1f), c1 = FloatVector.broadcast(F, 5.0000001201e-1f);
+        FloatVector one = FloatVector.broadcast(F, 1f);
+        IntVector rounderBits = IntVector.broadcast(INTS, Float.floatToRawIntBits(ROUNDER));
+        IntVector bias = IntVector.broadcast(INTS, 127);
+        for (int i = from, end = from + count; i < end; i += L) {
+            FloatVector c = FloatVector.fromArray(F, a, i).max(lowest).min(highest); // NaN passes through max/min unchanged
+            FloatVector rounded = c.fma(log2e, rounder);
+            FloatVector n = rounded.sub(rounder);
+            FloatVector r = n.fma(ln2Hi, c);
+            r = n.fma(ln2Lo, r);
+            FloatVector p = r.fma(c6, c5);
+            p = p.fma(r, c4);
+            p = p.fma(r, c3);
+            p = p.fma(r, c2);
+            p = p.fma(r, c1);
+            FloatVector y = p.mul(r.mul(r)).add(r).add(one);
+            IntVector ni = ((IntVector) rounded.reinterpretAsInts()).sub(rounderBits);
+            IntVector half = ni.lanewise(VectorOperators.ASHR, 1);
+            FloatVector lo = (FloatVector) half.add(bias).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            FloatVector hi = (FloatVector) ni.sub(half).add(bias).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            y.mul(lo).mul(hi).intoArray(a, i);
+        }
     }
 
     /**
@@ -93,7 +115,7 @@ final class VectorMath {
         FloatVector c0 = FloatVector.broadcast(F, POW2_C0), c1 = FloatVector.broadcast(F, POW2_C1);
         FloatVector c2 = FloatVector.broadcast(F, POW2_C2), c3 = FloatVector.broadcast(F, POW2_C3);
         FloatVector c4 = FloatVector.broadcast(F, POW2_C4), c5 = FloatVector.broadcast(F, POW2_C5);
-        IntVector one = IntVector.broadcast(IntVector.SPECIES_PREFERRED.withShape(F.vectorShape()), 127 << 23);
+        IntVector one = IntVector.broadcast(INTS, 127 << 23);
         for (int r = 0; r < rows; r++) {
             FloatVector shift = FloatVector.fromArray(F, shifts, shiftAt + r * L);
             FloatVector sum = FloatVector.zero(F);
@@ -117,11 +139,6 @@ final class VectorMath {
             }
             sum.intoArray(sums, sumAt + r * L);
         }
-    }
-
-    /** 2^k for integer lanes k in [-126, 127], from the exponent bits. */
-    private static FloatVector pow2(IntVector k) {
-        return (FloatVector) k.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
     }
 
     /**

@@ -2,13 +2,16 @@ package io.jdiffusion.cpu;
 
 import io.jdiffusion.backend.graph.Activation;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 
 import static io.jdiffusion.cpu.CpuVectors.F;
 
 /**
  * Pointwise activations as functions of one vector: the definition whose bits {@link FusedActivation}'s loops
  * must reproduce ({@code FusedActivationTest}), kept with the tests because no kernel calls it. exp is
- * {@link VectorMath}'s, which gives the same bits in every JIT tier; tanh and erf are computed from it below.
+ * {@link VectorMath#exp}'s operations on one vector (with 2^n from {@code convert(F2I)}, the same integer that
+ * VectorMath reads from the rounded sum's bits); tanh and erf are computed from it below.
  *
  * <p>Kernels do not call these per vector: C2 often leaves such a call (or the exp inside it) out of line,
  * and then every vector crossing it is boxed (measured 2026-12-05, one thread: a standalone GELU over
@@ -34,11 +37,11 @@ final class ActivationMath {
     }
 
     static FloatVector quickGelu(FloatVector x) {
-        return x.div(VectorMath.exp(x.mul(-1.702f)).add(1f));
+        return x.div(exp(x.mul(-1.702f)).add(1f));
     }
 
     static FloatVector silu(FloatVector x) {
-        return x.div(VectorMath.exp(x.neg()).add(1f));
+        return x.div(exp(x.neg()).add(1f));
     }
 
     /**
@@ -66,7 +69,7 @@ final class ActivationMath {
         p = p.fma(z, FloatVector.broadcast(F, 1.33314422036e-1f));
         p = p.fma(z, FloatVector.broadcast(F, -3.33332819422e-1f));
         FloatVector small = p.mul(z).fma(x, x);
-        FloatVector large = FloatVector.broadcast(F, 1f).sub(FloatVector.broadcast(F, 2f).div(VectorMath.exp(a.add(a)).add(1f)));
+        FloatVector large = FloatVector.broadcast(F, 1f).sub(FloatVector.broadcast(F, 2f).div(exp(a.add(a)).add(1f)));
         large = large.blend(large.neg(), x.lt(0f));
         return large.blend(small, a.lt(0.625f));
     }
@@ -93,6 +96,28 @@ final class ActivationMath {
         p = p.mul(t).add(0.37409196f);
         p = p.mul(t).add(1.00002368f);
         p = p.mul(t).add(-1.26551223f);
-        return t.mul(VectorMath.exp(p.sub(a.mul(a))));
+        return t.mul(exp(p.sub(a.mul(a))));
+    }
+
+    /** e^x lane by lane: {@link VectorMath#exp}'s operations, as a function of one vector. */
+    static FloatVector exp(FloatVector x) {
+        FloatVector c = x.max(-110f).min(89f); // NaN passes through max/min unchanged
+        FloatVector n = c.fma(VectorMath.LOG2E, VectorMath.ROUNDER).sub(VectorMath.ROUNDER);
+        FloatVector r = n.fma(FloatVector.broadcast(F, -0.693359375f), c);
+        r = n.fma(FloatVector.broadcast(F, 2.12194440e-4f), r);
+        FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+        p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
+        p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
+        p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
+        p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+        FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
+        IntVector ni = (IntVector) n.convert(VectorOperators.F2I, 0);
+        IntVector half = ni.lanewise(VectorOperators.ASHR, 1);
+        return y.mul(pow2(half)).mul(pow2(ni.sub(half)));
+    }
+
+    /** 2^k for integer lanes k in [-126, 127], from the exponent bits. */
+    private static FloatVector pow2(IntVector k) {
+        return (FloatVector) k.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
     }
 }

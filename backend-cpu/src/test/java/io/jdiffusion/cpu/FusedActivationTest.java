@@ -80,4 +80,32 @@ class FusedActivationTest {
             }
         }
     }
+
+    @Test
+    void expOverAnArrayIsWithinTwoUlpsAndGivesTheVectorFormsBits() {
+        float[] x = inputs(21);
+        int from = 2 * L; // a run that does not start at the array's first element
+        float[] e = x.clone();
+        VectorMath.exp(e, from, x.length - from);
+        for (int i = 0; i < from; i++) {
+            assertThat(Float.floatToIntBits(e[i])).as("untouched before from: %d", i).isEqualTo(Float.floatToIntBits(x[i]));
+        }
+        for (int i = from; i < x.length; i += L) {
+            float[] vector = ActivationMath.exp(FloatVector.fromArray(F, x, i)).toArray();
+            for (int j = 0; j < L; j++) {
+                float v = x[i + j], got = e[i + j];
+                assertThat(Float.floatToIntBits(got)).as("exp(%s) against the vector form", v).isEqualTo(Float.floatToIntBits(vector[j]));
+                double exact = Math.exp(v);
+                if (Float.isNaN(v)) {
+                    assertThat(got).as("exp(NaN)").isNaN();
+                } else if (exact < Float.MIN_NORMAL) {
+                    assertThat(got).as("exp(%s) underflows", v).isBetween(0f, Float.MIN_NORMAL);
+                } else if (exact > Float.MAX_VALUE) {
+                    assertThat(got).as("exp(%s) overflows", v).isEqualTo(Float.POSITIVE_INFINITY);
+                } else {
+                    assertThat(Math.abs(got - exact)).as("exp(%s)", v).isLessThanOrEqualTo(2 * Math.ulp((float) exact));
+                }
+            }
+        }
+    }
 }
