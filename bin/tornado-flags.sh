@@ -15,3 +15,9 @@ if [ -f "$tornado_argfile" ]; then
 else
   echo "jdiffusion: TORNADOVM_HOME=$TORNADOVM_HOME has no tornado-argfile; the tornado backend will report itself unavailable" >&2
 fi
+# The JDK's signal-chaining library: the JVM keeps its own SIGSEGV/SIGBUS/SIGFPE/SIGILL handlers, which compiled Java
+# code relies on (implicit null checks), when a driver's library installs handlers of its own (PoCL's LLVM does; a
+# fault the JVM would have handled then kills the process). Other signals still reach the library's handlers.
+if [ -f "$JAVA_HOME/lib/libjsig.so" ]; then
+  export LD_PRELOAD="$JAVA_HOME/lib/libjsig.so${LD_PRELOAD:+:$LD_PRELOAD}"
+fi
