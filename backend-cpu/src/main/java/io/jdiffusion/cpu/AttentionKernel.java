@@ -347,9 +347,10 @@ final class AttentionKernel {
             MemorySegment.copy(q, FLOAT, 4 * (from + r * rowStride), rowsBuf, r * d, d);
         }
         Arrays.fill(rowsBuf, rows * d, Q * d, 0f);
+        FloatVector s = FloatVector.broadcast(F, scale); // made once: a scalar operand is broadcast on each use
         for (int c = 0; c < d; c++) {
             for (int v = 0; v < Q; v += L) {
-                FloatVector.fromArray(F, rowsBuf, v * d + c, gather, 0).mul(scale).intoArray(qT, at + c * Q + v);
+                FloatVector.fromArray(F, rowsBuf, v * d + c, gather, 0).mul(s).intoArray(qT, at + c * Q + v);
             }
         }
     }
@@ -366,8 +367,9 @@ final class AttentionKernel {
         int vectorEnd = dv / L * L;
         for (int r = 0; r < rows; r++) {
             float inv = sum[at + r];
+            FloatVector invs = FloatVector.broadcast(F, inv);
             for (int c = 0; c < vectorEnd; c += L) {
-                FloatVector.fromArray(F, oT, from + c * Q + r, gather, 0).mul(inv).intoArray(row, c);
+                FloatVector.fromArray(F, oT, from + c * Q + r, gather, 0).mul(invs).intoArray(row, c);
             }
             for (int c = vectorEnd; c < dv; c++) {
                 row[c] = oT[from + c * Q + r] * inv;

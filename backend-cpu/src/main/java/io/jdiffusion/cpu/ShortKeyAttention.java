@@ -307,14 +307,15 @@ final class ShortKeyAttention {
      * is odd take the partner's lane - s, the others give theirs to the partner's lane + s.
      */
     private static void transpose8(MemorySegment src, long from, long rowBytes, float scale, float[] dst, int at) {
-        FloatVector r0 = FloatVector.fromMemorySegment(F, src, from, ORDER).mul(scale);
-        FloatVector r1 = FloatVector.fromMemorySegment(F, src, from + rowBytes, ORDER).mul(scale);
-        FloatVector r2 = FloatVector.fromMemorySegment(F, src, from + 2 * rowBytes, ORDER).mul(scale);
-        FloatVector r3 = FloatVector.fromMemorySegment(F, src, from + 3 * rowBytes, ORDER).mul(scale);
-        FloatVector r4 = FloatVector.fromMemorySegment(F, src, from + 4 * rowBytes, ORDER).mul(scale);
-        FloatVector r5 = FloatVector.fromMemorySegment(F, src, from + 5 * rowBytes, ORDER).mul(scale);
-        FloatVector r6 = FloatVector.fromMemorySegment(F, src, from + 6 * rowBytes, ORDER).mul(scale);
-        FloatVector r7 = FloatVector.fromMemorySegment(F, src, from + 7 * rowBytes, ORDER).mul(scale);
+        FloatVector s = FloatVector.broadcast(F, scale); // made once: a scalar operand is broadcast on each use
+        FloatVector r0 = FloatVector.fromMemorySegment(F, src, from, ORDER).mul(s);
+        FloatVector r1 = FloatVector.fromMemorySegment(F, src, from + rowBytes, ORDER).mul(s);
+        FloatVector r2 = FloatVector.fromMemorySegment(F, src, from + 2 * rowBytes, ORDER).mul(s);
+        FloatVector r3 = FloatVector.fromMemorySegment(F, src, from + 3 * rowBytes, ORDER).mul(s);
+        FloatVector r4 = FloatVector.fromMemorySegment(F, src, from + 4 * rowBytes, ORDER).mul(s);
+        FloatVector r5 = FloatVector.fromMemorySegment(F, src, from + 5 * rowBytes, ORDER).mul(s);
+        FloatVector r6 = FloatVector.fromMemorySegment(F, src, from + 6 * rowBytes, ORDER).mul(s);
+        FloatVector r7 = FloatVector.fromMemorySegment(F, src, from + 7 * rowBytes, ORDER).mul(s);
         FloatVector t0 = r0.blend(r1.rearrange(UP1), ODD1), t1 = r0.rearrange(DOWN1).blend(r1, ODD1);
         FloatVector t2 = r2.blend(r3.rearrange(UP1), ODD1), t3 = r2.rearrange(DOWN1).blend(r3, ODD1);
         FloatVector t4 = r4.blend(r5.rearrange(UP1), ODD1), t5 = r4.rearrange(DOWN1).blend(r5, ODD1);
@@ -390,9 +391,10 @@ final class ShortKeyAttention {
      * {@code at}, by vectors (a row copy call costs more at these sizes).
      */
     private static void load(MemorySegment src, long from, int n, float scale, float[] dst, int at) {
+        FloatVector s = FloatVector.broadcast(F, scale);
         int c = 0;
         for (; c <= n - L; c += L) {
-            FloatVector.fromMemorySegment(F, src, 4 * (from + c), ORDER).mul(scale).intoArray(dst, at + c);
+            FloatVector.fromMemorySegment(F, src, 4 * (from + c), ORDER).mul(s).intoArray(dst, at + c);
         }
         for (; c < n; c++) {
             dst[at + c] = src.get(FLOAT, 4 * (from + c)) * scale;
