@@ -29,7 +29,7 @@
 #
 # Environment for `run`: SIZES (default "512 1024"), PRECISIONS ("f32 f16"), RUNS (10), DEVICES (the TornadoVM
 # devices for the tests, default "0:0 1:0" = PTX and CUDA backends of the GPU SDK), BENCH_DEVICE (the benchmarks' TornadoVM device; default: the backend's own choice, the CUDA backend where present),
-# TEST_CLASSES (default "TornadoConformanceTest TornadoTinyModelTest"), TEST_DETAILS (the JUnit console's --details:
+# TEST_CLASSES (default "TornadoConformanceTest TornadoTinyModelTest JvmSignalsTest"), TEST_DETAILS (the JUnit console's --details:
 # tree, or verbose to name each test as it starts), SKIP_TESTS=1 to go straight to the
 # benchmarks, SIZES="" to skip them, EXTRA_JAVA_FLAGS, BENCH_TAG (suffix of the benchmark logs), CLI_SIZES ("512 1024";
 # "" skips the CLI bench), CLI_PRECISIONS (f32), CLI_STEPS (20), LAUNCH_PREFIX (a command the JVM runs under).
@@ -171,6 +171,9 @@ setup() {
   local nv
   nv=$(for p in $(python3 -c 'import nvidia; print(" ".join(nvidia.__path__))' 2>/dev/null); do find "$p" -name 'lib*.so*' -printf '%h\n'; done | sort -u | paste -sd: -)
   export LD_LIBRARY_PATH="${nv}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # The JDK's signal-chaining library, as ./jdiffusion and the tests' JVM use it (bin/tornado-flags.sh): the JVM keeps
+  # its own fault handlers if a driver library installs handlers of its own (JvmSignalsTest checks it).
+  [ ! -f "$JAVA_HOME/lib/libjsig.so" ] || export LD_PRELOAD="$JAVA_HOME/lib/libjsig.so${LD_PRELOAD:+:$LD_PRELOAD}"
   # LAUNCH_PREFIX wraps the JVM in a profiler, e.g. "ncu --profile-from-start off ..." with NetworkBenchmark's
   # --profiler-range true.
   # shellcheck disable=SC2206
@@ -207,7 +210,7 @@ run() {
     for d in ${DEVICES:-0:0 1:0}; do
       local tag=${d/:/-}
       local select=()
-      for c in ${TEST_CLASSES:-TornadoConformanceTest TornadoTinyModelTest}; do select+=(--select-class "io.jdiffusion.tornado.$c"); done
+      for c in ${TEST_CLASSES:-TornadoConformanceTest TornadoTinyModelTest JvmSignalsTest}; do select+=(--select-class "io.jdiffusion.tornado.$c"); done
       timeout "${TEST_TIMEOUT:-300}" "${java[@]}" -Djdiffusion.tornado.device="$d" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
           --disable-banner --details="${TEST_DETAILS:-tree}" "${select[@]}" > "$out/tests-$tag.txt" 2>&1 || stopped "tests on $d" $? "TEST_TIMEOUT" >> "$out/tests-$tag.txt"
     done
