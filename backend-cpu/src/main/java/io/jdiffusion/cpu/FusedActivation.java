@@ -153,7 +153,7 @@ final class FusedActivation {
      * tanh over a[0, n) in place: Cephes' tanhf polynomial for |x| < 0.625, sign(x) (1 - 2 / (e^{2|x|} + 1))
      * above; NaN stays NaN.
      */
-    static void tanh(float[] a, int n) {
+    private static void tanh(float[] a, int n) {
         float[] e = EXPONENTS.floats(n);
         for (int i = 0; i < n; i += L) {
             FloatVector abs = FloatVector.fromArray(F, a, i).abs();

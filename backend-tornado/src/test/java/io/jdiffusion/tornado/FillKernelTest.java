@@ -4,13 +4,9 @@ import io.jdiffusion.tornado.kernels.PointwiseKernels;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import uk.ac.manchester.tornado.api.KernelContext;
-import uk.ac.manchester.tornado.api.TaskGraph;
-import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
-
-import java.util.function.BiFunction;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -26,7 +22,7 @@ class FillKernelTest extends SingleKernelTest {
     void fillWritesEveryElement(int n) {
         FloatArray out = new FloatArray(n);
         out.init(0f);
-        run("fill", n, out, (g, nan) -> g.task("t", PointwiseKernels::fill, new KernelContext(), nan, 0, out, n));
+        executeOverFillGrid("fill", n, out, (g, nan) -> g.task("t", PointwiseKernels::fill, new KernelContext(), nan, 0, out, n));
         float[] result = out.toHeapArray();
         for (int i = 0; i < n; i++) {
             assertThat(result[i]).as("element %d of %d", i, n).isNaN();
@@ -39,22 +35,9 @@ class FillKernelTest extends SingleKernelTest {
         assumeTrue(TornadoDevices.computesHalf(device()), "no F16 on this TornadoVM device");
         HalfFloatArray out = new HalfFloatArray(n);
         out.init(new HalfFloat(0f));
-        run("fillHalves", n, out, (g, nan) -> g.task("t", PointwiseKernels::fillHalves, new KernelContext(), nan, 0, out, n));
+        executeOverFillGrid("fillHalves", n, out, (g, nan) -> g.task("t", PointwiseKernels::fillHalves, new KernelContext(), nan, 0, out, n));
         for (int i = 0; i < n; i++) {
             assertThat(out.get(i).getFloat32()).as("element %d of %d", i, n).isNaN();
         }
-    }
-
-    /** Uploads {@code out} (zeros) and a NaN, runs task "t" over the chain's fill grid, downloads {@code out}. */
-    private void run(String name, int n, Object out, BiFunction<TaskGraph, FloatArray, TaskGraph> task) {
-        FloatArray nan = new FloatArray(1);
-        nan.init(Float.NaN);
-        FloatArray unused = new FloatArray(1);
-        TaskGraph g = new TaskGraph(graphName(name));
-        g.transferToDevice(DataTransferMode.EVERY_EXECUTION, nan, out);
-        g.task("poison", PointwiseKernels::fill, new KernelContext(), nan, 0, unused, 1);
-        g = task.apply(g, nan);
-        g.transferToHost(DataTransferMode.EVERY_EXECUTION, out);
-        execute(g, 1, TaskGraphChain.tiles(n, PointwiseKernels.FILL_PER_THREAD));
     }
 }

@@ -3,8 +3,6 @@ package io.jdiffusion.tornado;
 import io.jdiffusion.tornado.kernels.PointwiseKernels;
 import org.junit.jupiter.api.Test;
 import uk.ac.manchester.tornado.api.KernelContext;
-import uk.ac.manchester.tornado.api.TaskGraph;
-import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
 import java.lang.foreign.Arena;
@@ -53,15 +51,7 @@ class JvmSignalsTest extends SingleKernelTest {
         int n = 1001;
         FloatArray out = new FloatArray(n);
         out.init(0f);
-        FloatArray nan = new FloatArray(1);
-        nan.init(Float.NaN);
-        FloatArray unused = new FloatArray(1);
-        TaskGraph g = new TaskGraph(graphName("signals"));
-        g.transferToDevice(DataTransferMode.EVERY_EXECUTION, nan, out);
-        g.task("poison", PointwiseKernels::fill, new KernelContext(), nan, 0, unused, 1);
-        g.task("t", PointwiseKernels::fill, new KernelContext(), nan, 0, out, n);
-        g.transferToHost(DataTransferMode.EVERY_EXECUTION, out);
-        execute(g, 1, TaskGraphChain.tiles(n, PointwiseKernels.FILL_PER_THREAD));
+        executeOverFillGrid("signals", n, out, (g, nan) -> g.task("t", PointwiseKernels::fill, new KernelContext(), nan, 0, out, n));
         assertThat(out.get(n - 1)).as("the kernel ran").isNaN();
     }
 

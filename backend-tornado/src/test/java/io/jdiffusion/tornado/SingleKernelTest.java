@@ -5,14 +5,19 @@ import io.jdiffusion.backend.Backends;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
+import io.jdiffusion.tornado.kernels.PointwiseKernels;
 import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
+import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiFunction;
 
 /**
  * Base of the tests that run single kernels on the tests' TornadoVM device: a task graph with a task "poison"
@@ -55,6 +60,22 @@ abstract class SingleKernelTest {
         } catch (TornadoExecutionPlanException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /**
+     * Uploads {@code out} and a NaN, runs the task "t" that {@code task} adds over the chain's fill grid for {@code n}
+     * elements ({@link PointwiseKernels#FILL_PER_THREAD} a thread), downloads {@code out}.
+     */
+    void executeOverFillGrid(String name, int n, Object out, BiFunction<TaskGraph, FloatArray, TaskGraph> task) {
+        FloatArray nan = new FloatArray(1);
+        nan.init(Float.NaN);
+        FloatArray unused = new FloatArray(1);
+        TaskGraph g = new TaskGraph(graphName(name));
+        g.transferToDevice(DataTransferMode.EVERY_EXECUTION, nan, out);
+        g.task("poison", PointwiseKernels::fill, new KernelContext(), nan, 0, unused, 1);
+        g = task.apply(g, nan);
+        g.transferToHost(DataTransferMode.EVERY_EXECUTION, out);
+        execute(g, 1, TaskGraphChain.tiles(n, PointwiseKernels.FILL_PER_THREAD));
     }
 
     private static WorkerGrid1D grid(int threads) {
