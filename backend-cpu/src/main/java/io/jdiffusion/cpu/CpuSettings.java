@@ -18,11 +18,14 @@ public final class CpuSettings {
     public static final String WINOGRAD_CACHE_MIB = "jdiffusion.cpu.winogradCacheMiB";
     public static final String F32_WEIGHTS_AS_F16 = "jdiffusion.cpu.f32WeightsAsF16";
     /**
-     * Default Winograd filter cache per compiled network: none. Layers transform their filters as they run
-     * ({@link WinogradFilterStream}); keeping SD 1.5's high-resolution layers' filters (1 GiB) made a 512x512
-     * UNet call about 1% faster and its process 0.75 GiB larger (2026-12-05, docs/PERFORMANCE.md).
+     * Default bytes of Winograd filters a compiled network keeps: no limit of the backend's own, so every Winograd
+     * layer keeps its filters unless a pipeline's memory policy caps them ({@link CpuBackend#limitDerivedWeightBytes};
+     * its warm policy gives them what the budget leaves beside the weights, its staged one little or nothing).
+     * Keeping all of SD 1.5's UNet filters took the sum of its operators' fastest calls from 1511 to 1431 ms at
+     * 256x256 and from 6572 to 6125 ms at 512x512, for 2.5 and 5.7 GiB of F32 filters (half that with 2-byte
+     * weights; 2026-12-06, docs/PERFORMANCE.md).
      */
-    static final long DEFAULT_WINOGRAD_CACHE_MIB = 0;
+    static final long DEFAULT_WINOGRAD_CACHE_BYTES = Long.MAX_VALUE;
 
     private CpuSettings() {
     }
@@ -44,20 +47,20 @@ public final class CpuSettings {
     }
 
     /**
-     * Bytes of Winograd-transformed filters one compiled network may keep ({@value #WINOGRAD_CACHE_MIB},
-     * default {@value #DEFAULT_WINOGRAD_CACHE_MIB} MiB). Transformed filters take 4x the memory of the 3x3
-     * weights (36 values per 9), so caching all of SD 1.5's UNet would cost 8 GiB; the layers left out transform
-     * their filters as they run ({@link WinogradFilterStream}), a few percent slower on those layers.
+     * Bytes of Winograd-transformed filters one compiled network may keep ({@value #WINOGRAD_CACHE_MIB} in MiB,
+     * default {@link #DEFAULT_WINOGRAD_CACHE_BYTES}). Transformed filters take 4x (F(4x4)) or 1.8x (F(2x2)) the
+     * memory of the 3x3 weights; the layers left out transform their filters as they run ({@link
+     * WinogradFilterStream}), 5-25% slower on those layers.
      */
     public static long winogradCacheBytes() {
         String s = System.getProperty(WINOGRAD_CACHE_MIB);
         if (s == null || s.isBlank()) {
-            return DEFAULT_WINOGRAD_CACHE_MIB << 20;
+            return DEFAULT_WINOGRAD_CACHE_BYTES;
         }
         try {
             long mib = Long.parseLong(s.strip());
             if (mib >= 0) {
-                return mib << 20;
+                return mib >= Long.MAX_VALUE >> 20 ? Long.MAX_VALUE : mib << 20;
             }
         } catch (NumberFormatException ignored) {
             // reported below

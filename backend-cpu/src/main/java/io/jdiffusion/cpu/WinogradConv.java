@@ -60,29 +60,6 @@ final class WinogradConv {
         return (long) tile.positions * Gemm.panelsA(cout) * cin * MR;
     }
 
-    /** U = G g G^T for every (cout, cin), packed as n^2 GEMM A operands of [cout, cin] into {@code packed}. */
-    static PackedWeights transformWeights(WinogradTile tile, Tensor w, int cout, int cin, PackedWeights packed) {
-        int positions = tile.positions;
-        long sizeA = (long) Gemm.panelsA(cout) * cin * MR;
-        float[] row = new float[cin * 9];
-        double[] u = new double[positions];
-        float[][] rows = new float[positions][cin];
-        for (int co = 0; co < cout; co++) {
-            Packing.readRow(w, co, cin * 9, row);
-            int p = co / MR, r = co % MR;
-            for (int ci = 0; ci < cin; ci++) {
-                tile.transformKernel(row, ci * 9, u);
-                for (int xi = 0; xi < positions; xi++) {
-                    rows[xi][ci] = (float) u[xi];
-                }
-            }
-            for (int xi = 0; xi < positions; xi++) {
-                packed.write(xi * sizeA + (long) p * cin * MR + (long) r * cin, rows[xi], 0, cin);
-            }
-        }
-        return packed;
-    }
-
     static Kernel compile(Op.Conv2d op, ConvKernels.Geometry g, WinogradTile tile, CompileContext ctx) {
         int cin = g.cin(), cout = g.cout();
         int positions = tile.positions;
@@ -91,7 +68,7 @@ final class WinogradConv {
         // runs, from its weights stored once (tap-major), or from the weights bound to this run.
         PackedWeights kept = constant && ctx.winograd.keepsFilters(op)
                 ? ctx.weights(op.weight(), tile.keptForm, cout, cin, false, transformedSize(tile, cout, cin),
-                        dst -> transformWeights(tile, op.weight().constant(), cout, cin, dst))
+                        dst -> WinogradFilterStream.transformAll(tile, op.weight().constant(), cout, cin, dst, ctx.pool))
                 : null;
         PackedWeights fixedTaps = constant && kept == null
                 ? ctx.weights(op.weight(), WeightForm.Kind.WINOGRAD_TAPS, cout, cin, false,

@@ -55,14 +55,19 @@ final class WinogradFilterStream {
         float[] taps = new float[cin * TAPS];
         for (int co = 0; co < cout; co++) {
             Packing.readRow(w, co, cin * TAPS, row);
-            for (int ci = 0; ci < cin; ci++) {
-                for (int t = 0; t < TAPS; t++) {
-                    taps[t * cin + ci] = row[ci * TAPS + t];
-                }
-            }
+            toTapMajor(row, cin, taps, 0);
             packed.write((long) co * TAPS * cin, taps, 0, TAPS * cin);
         }
         return packed;
+    }
+
+    /** One output channel's weights [cin][3][3] from {@code row} as [9][cin] into {@code taps} from {@code at}. */
+    private static void toTapMajor(float[] row, int cin, float[] taps, int at) {
+        for (int ci = 0; ci < cin; ci++) {
+            for (int t = 0; t < TAPS; t++) {
+                taps[at + t * cin + ci] = row[ci * TAPS + t];
+            }
+        }
     }
 
     /**
@@ -82,7 +87,6 @@ final class WinogradFilterStream {
     static void multiply(WinogradTile tile, PackedWeights taps, int cout, int cin, int pa0, int pa1, float[] v, int sizeB, int bPanels,
                          int tiles, GemmOutput[] targets) {
         int side = tile.in;
-        WinogradTransforms transforms = tile.transforms;
         int rows = (pa1 - pa0) * MR;
         int channels = Math.min(rows, cout - pa0 * MR);
         int block = rows * cin + CACHE_LINE_FLOATS;
@@ -100,21 +104,65 @@ final class WinogradFilterStream {
         }
         int aOff = -pa0 * cin * MR;
         for (int i = 0; i < side; i++) {
-            float[] g = tile.g[i];
-            int unit = unitRow(g);
-            for (int r = 0; r < channels; r++) {
-                for (int ci = 0; ci < cin; ci += L) {
-                    int t = r * tapRow + ci, o = r * cin + ci, count = Math.min(L, cin - ci);
-                    if (unit >= 0) {
-                        combineTaps(transforms, side, widened, t + 3 * unit * cin, cin, column, u, o, block, count);
-                    } else {
-                        transform(transforms, side, widened, column, g[0], g[1], g[2], t, cin, u, o, block, count);
-                    }
-                }
-            }
+            transformRow(tile, i, widened, tapRow, channels, cin, u, block, column);
             for (int j = 0; j < side; j++) {
                 int xi = side * i + j;
                 Gemm.multiplyBlock(u, j * block + aOff, cout, pa0, pa1, v, xi * sizeB, 0, bPanels, tiles, cin, targets[xi]);
+            }
+        }
+    }
+
+    /**
+     * The kept form of a layer's filters: U = G g G^T for every output channel, as n^2 GEMM A operands of
+     * {@code sizeA} values ([cout, cin] in panels) one after another in {@code packed}, made by the same operations
+     * as {@link #multiply} (so kept and streamed F32 filters are the same bits), a task per few A panels.
+     */
+    static PackedWeights transformAll(WinogradTile tile, Tensor w, int cout, int cin, PackedWeights packed, WorkerPool pool) {
+        int side = tile.in;
+        long sizeA = (long) Gemm.panelsA(cout) * cin * MR;
+        int perTask = panelsPerTask(tile, cout, cin);
+        int tasks = (Gemm.panelsA(cout) + perTask - 1) / perTask;
+        pool.forEach(tasks, task -> {
+            int pa0 = task * perTask;
+            int channels = Math.min(perTask * MR, cout - pa0 * MR);
+            int block = channels * cin + CACHE_LINE_FLOATS;
+            int tapRow = TAPS * cin + CACHE_LINE_FLOATS;
+            float[] u = BLOCKS.floats(side * block);
+            float[] widened = TAPS_SCRATCH.floats(channels * tapRow + L);
+            float[] column = COLUMN.floats((3 + side) * L);
+            float[] row = new float[TAPS * cin];
+            for (int r = 0; r < channels; r++) {
+                Packing.readRow(w, pa0 * MR + r, TAPS * cin, row);
+                toTapMajor(row, cin, widened, r * tapRow);
+            }
+            for (int i = 0; i < side; i++) {
+                transformRow(tile, i, widened, tapRow, channels, cin, u, block, column);
+                for (int j = 0; j < side; j++) {
+                    packed.write((side * i + j) * sizeA + (long) pa0 * cin * MR, u, j * block, channels * cin);
+                }
+            }
+        });
+        return packed;
+    }
+
+    /**
+     * Row i of the n x n transform positions for {@code channels} output channels whose widened taps lie
+     * {@code tapRow} apart in {@code widened}: U_ij for each j into the block at u[j * block], channel r's row at r * cin.
+     */
+    private static void transformRow(WinogradTile tile, int i, float[] widened, int tapRow, int channels, int cin, float[] u,
+                                     int block, float[] column) {
+        int side = tile.in;
+        WinogradTransforms transforms = tile.transforms;
+        float[] g = tile.g[i];
+        int unit = unitRow(g);
+        for (int r = 0; r < channels; r++) {
+            for (int ci = 0; ci < cin; ci += L) {
+                int t = r * tapRow + ci, o = r * cin + ci, count = Math.min(L, cin - ci);
+                if (unit >= 0) {
+                    combineTaps(transforms, side, widened, t + 3 * unit * cin, cin, column, u, o, block, count);
+                } else {
+                    transform(transforms, side, widened, column, g[0], g[1], g[2], t, cin, u, o, block, count);
+                }
             }
         }
     }

@@ -10,19 +10,9 @@ import io.jdiffusion.backend.WinogradF43;
  */
 enum WinogradTile {
     /** F(2x2, 3x3): 4x4 input tiles, 16 GEMMs. */
-    F2(WinogradF23.TILE_OUT, WinogradF23.g(), new WinogradF23Transforms(), WeightForm.Kind.WINOGRAD_F2_A) {
-        @Override
-        void transformKernel(float[] g, int offset, double[] u) {
-            WinogradF23.transformKernel(g, offset, u);
-        }
-    },
+    F2(WinogradF23.TILE_OUT, WinogradF23.g(), new WinogradF23Transforms(), WeightForm.Kind.WINOGRAD_F2_A),
     /** F(4x4, 3x3): 6x6 input tiles, 36 GEMMs. */
-    F4(WinogradF43.TILE_OUT, WinogradF43.g(), new WinogradF43Transforms(), WeightForm.Kind.WINOGRAD_F4_A) {
-        @Override
-        void transformKernel(float[] g, int offset, double[] u) {
-            WinogradF43.transformKernel(g, offset, u);
-        }
-    };
+    F4(WinogradF43.TILE_OUT, WinogradF43.g(), new WinogradF43Transforms(), WeightForm.Kind.WINOGRAD_F4_A);
 
     /** Outputs per tile side. */
     final int out;
@@ -50,9 +40,6 @@ enum WinogradTile {
         this.transforms = transforms;
         this.keptForm = keptForm;
     }
-
-    /** U = G g G^T in double precision for the 3x3 kernel at g[offset..offset+9), into u[in * i + j]. */
-    abstract void transformKernel(float[] g, int offset, double[] u);
 
     /** Tiles of one image's {@code ho} x {@code wo} output. */
     long tiles(int ho, int wo) {

@@ -126,6 +126,6 @@ class WinogradSelectionTest {
         } finally {
             System.clearProperty(CpuSettings.WINOGRAD_CACHE_MIB);
         }
-        assertThat(CpuSettings.winogradCacheBytes()).isEqualTo(CpuSettings.DEFAULT_WINOGRAD_CACHE_MIB << 20);
+        assertThat(CpuSettings.winogradCacheBytes()).isEqualTo(CpuSettings.DEFAULT_WINOGRAD_CACHE_BYTES);
     }
 }

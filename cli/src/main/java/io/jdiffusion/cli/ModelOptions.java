@@ -50,8 +50,8 @@ final class ModelOptions {
             description = "Memory the run may use, e.g. 3g or 4500m. When it holds twice the model's weights, every "
                     + "network stays packed for the next image (warm); otherwise each network "
                     + "is packed when its stage starts and freed when it ends (text encoders after the prompt, the UNet "
-                    + "before the decode), so only the largest is resident. Kept Winograd filters (-Djdiffusion.cpu.winogradCacheMiB, "
-                    + "none by default) get at most what is left. "
+                    + "before the decode), so only the largest is resident. The CPU backend's Winograd filters, kept for speed, get at most "
+                    + "what is left (-Djdiffusion.cpu.winogradCacheMiB caps them). "
                     + "Default ${DEFAULT-VALUE}: the memory this machine has available now.")
     String memoryBudget;
 
