@@ -104,21 +104,10 @@ final class CompileContext {
         return true;
     }
 
-    /**
-     * The storage of Winograd-transformed filters: as the weights' ({@link #weightStorage}), except that BF16
-     * weights give F16 filters (BF16's 8-bit mantissa would add 4x F16's rounding to every transformed value)
-     * where the weights fit F16's range. Filters transformed from 2-byte weights are rounded once more, to
-     * F16: about 1.5e-3 relative L2 on a layer's output, F16 rounding amplified by the output transform.
-     */
-    DType winogradStorage(Tensor t) {
-        DType storage = weightStorage(t);
-        return storage == DType.BF16 ? (fitsF16(t) ? DType.F16 : DType.F32) : storage;
-    }
-
     /** A weight's packing in {@code kind}, at {@link #weightStorage} precision, made by {@code pack} into zeroed storage of {@code values}. */
     PackedWeights weights(Value w, WeightForm.Kind kind, int rows, int cols, boolean geglu, long values,
                           Function<PackedWeights, PackedWeights> pack) {
-        DType storage = kind.winogradFilters() ? winogradStorage(w.constant()) : weightStorage(w.constant());
+        DType storage = weightStorage(w.constant());
         return packed(w, new WeightForm(kind, rows, cols, geglu, storage),
                 () -> pack.apply(PackedWeights.allocate(values, storage)));
     }

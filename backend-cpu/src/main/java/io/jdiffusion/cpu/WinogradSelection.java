@@ -21,10 +21,13 @@ import java.util.Set;
  * of which one image's output has {@link #MIN_TILES} or more: F(4x4) from 16x16 outputs up, F(2x2) for 8x8 to
  * 15x15, im2col below. The forced algorithms put every 3x3 stride-1 layer on one tile (benchmarks, tests).
  *
- * <p>Kept filters take 4x (F(4x4)) or 1.8x (F(2x2)) the bytes of the 3x3 weights (at the weights' storage
- * precision), so the Winograd layers share a budget: those with the most output tiles are taken first, and the rest
- * transform their filters while they run ({@link WinogradFilterStream}), from their weights stored once. Layers
- * with non-constant weights always do. Kept filters saved the most per byte where tiles are many: in SD 1.5's
+ * <p>Kept filters are F32 and take 4x (F(4x4)) or 1.8x (F(2x2)) the bytes of the F32 3x3 weights, so the
+ * Winograd layers share a budget: those with the most output tiles are taken first, and the rest transform their
+ * filters while they run ({@link WinogradFilterStream}), from their weights stored once. Layers with non-constant
+ * weights always do, and so do layers whose weights are stored in 2 bytes: kept, their filters were either rounded to
+ * 2 bytes (an error the weights do not have) or twice the F32 weights' bytes, and widening 2-byte filters at every
+ * call made SD 1.5's UNet no faster than transforming them (F16 weights, 2026-12-06: 7173 against 7110 ms a call at
+ * 512x512, 1.9 GiB more). Kept filters saved the most per byte where tiles are many: in SD 1.5's
  * UNet at 512x512 (2026-12-06, two threads) 120-170 ms per GiB on the 32x32 level's layers, 35-50 ms per GiB on
  * the 16x16 and 8x8 levels'.
  */
@@ -49,7 +52,7 @@ final class WinogradSelection {
                 WinogradTile tile = choose(options.convAlgorithm(), ConvKernels.Geometry.of(c));
                 if (tile != null) {
                     tiles.put(c, tile);
-                    if (c.weight().kind() == Value.Kind.CONSTANT) {
+                    if (c.weight().kind() == Value.Kind.CONSTANT && c.weight().dtype() == DType.F32 && !options.f32WeightsAsF16()) {
                         candidates.add(c);
                     }
                 }
@@ -58,8 +61,7 @@ final class WinogradSelection {
         candidates.sort(Comparator.comparingLong((Op.Conv2d c) -> tileCount(c)).reversed());
         long used = 0;
         for (Op.Conv2d c : candidates) {
-            int bytesPerValue = c.weight().dtype() == DType.F32 && !options.f32WeightsAsF16() ? 4 : 2;
-            long bytes = cachedBytes(tiles.get(c), ConvKernels.Geometry.of(c), bytesPerValue);
+            long bytes = cachedBytes(tiles.get(c), ConvKernels.Geometry.of(c));
             if (used + bytes <= options.winogradCacheBytes()) {
                 used += bytes;
                 kept.add(c);
@@ -88,8 +90,8 @@ final class WinogradSelection {
     }
 
     /** Bytes of one layer's transformed filters: n^2 positions of [cout rounded to panels, cin] values, stored as the weights are. */
-    static long cachedBytes(WinogradTile tile, ConvKernels.Geometry g, int bytesPerValue) {
-        return bytesPerValue * WinogradConv.transformedSize(tile, g.cout(), g.cin());
+    static long cachedBytes(WinogradTile tile, ConvKernels.Geometry g) {
+        return Float.BYTES * WinogradConv.transformedSize(tile, g.cout(), g.cin());
     }
 
     private long tileCount(Op.Conv2d c) {

@@ -10,8 +10,10 @@ import java.util.List;
 
 /**
  * The convolutions with Winograd forced onto every 3x3 stride-1 layer and 2-byte weight panels: F32 weights
- * packed as F16, and the F16 and BF16 checkpoints' weights, whose transformed filters are stored in F16.
- * Held to {@link CpuF16WeightsConformanceTest#F16_WEIGHTS} against the reference of F16-rounded weights.
+ * packed as F16, and the F16 and BF16 checkpoints' weights. However large the budget for kept filters, these
+ * layers transform their filters in F32 as they run, from the 2-byte tap-major weights ({@link
+ * WinogradFilterStream}), so they are held to {@link CpuF16WeightsConformanceTest#F16_WEIGHTS} (F32's tolerances)
+ * against the reference of the same F16-rounded weights.
  */
 class CpuF16WinogradConformanceTest extends OperatorConformanceSuite {
     @Override

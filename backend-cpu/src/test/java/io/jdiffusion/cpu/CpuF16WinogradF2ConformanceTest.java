@@ -6,8 +6,8 @@ import io.jdiffusion.backend.testing.ConformanceCase;
 import java.util.List;
 
 /**
- * {@link CpuF16WinogradConformanceTest} (2-byte weights, F16 tolerance against F16-rounded weights) with
- * Winograd F(2x2, 3x3) forced and its filters kept, on the convolution cases and {@link WinogradF2Cases}.
+ * {@link CpuF16WinogradConformanceTest} (2-byte weights, against the same weights rounded to F16) with
+ * Winograd F(2x2, 3x3) forced, on the convolution cases and {@link WinogradF2Cases}.
  */
 class CpuF16WinogradF2ConformanceTest extends CpuF16WinogradConformanceTest {
     @Override

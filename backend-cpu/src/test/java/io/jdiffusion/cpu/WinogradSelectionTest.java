@@ -47,10 +47,10 @@ class WinogradSelectionTest {
         return new WinogradSelection(graph, new KernelOptions(algorithm, WinogradConv.CHUNK_FLOATS, budget, f32AsF16));
     }
 
-    /** The kept filters of the big (64x64) and mid (32x32) layers together, at {@code bytesPerValue}. */
-    private static long bigAndMidBytes(List<Op.Conv2d> c, int bytesPerValue) {
-        return WinogradSelection.cachedBytes(WinogradTile.F4, ConvKernels.Geometry.of(c.get(1)), bytesPerValue)
-                + WinogradSelection.cachedBytes(WinogradTile.F4, ConvKernels.Geometry.of(c.get(0)), bytesPerValue);
+    /** The kept filters of the big (64x64) and mid (32x32) layers together. */
+    private static long bigAndMidBytes(List<Op.Conv2d> c) {
+        return WinogradSelection.cachedBytes(WinogradTile.F4, ConvKernels.Geometry.of(c.get(1)))
+                + WinogradSelection.cachedBytes(WinogradTile.F4, ConvKernels.Geometry.of(c.get(0)));
     }
 
     @Test
@@ -80,13 +80,13 @@ class WinogradSelectionTest {
         assertThat(c.subList(0, 3)).allMatch(all::keepsFilters);
         assertThat(c.subList(3, 6)).as("im2col layers keep no Winograd filters").noneMatch(all::keepsFilters);
 
-        WinogradSelection bigAndMid = select(graph, ConvAlgorithm.AUTO, bigAndMidBytes(c, 4), false);
+        WinogradSelection bigAndMid = select(graph, ConvAlgorithm.AUTO, bigAndMidBytes(c), false);
         assertThat(bigAndMid.keepsFilters(c.get(0))).isTrue();
         assertThat(bigAndMid.keepsFilters(c.get(1))).isTrue();
         assertThat(bigAndMid.keepsFilters(c.get(2))).as("8x8: 16 tiles, the fewest, comes last").isFalse();
         assertThat(bigAndMid.tile(c.get(2))).as("streamed, not im2col").isEqualTo(WinogradTile.F2);
 
-        WinogradSelection onlyBig = select(graph, ConvAlgorithm.AUTO, bigAndMidBytes(c, 4) - 1, false);
+        WinogradSelection onlyBig = select(graph, ConvAlgorithm.AUTO, bigAndMidBytes(c) - 1, false);
         assertThat(onlyBig.keepsFilters(c.get(1))).isTrue();
         assertThat(onlyBig.keepsFilters(c.get(0))).isFalse();
         assertThat(onlyBig.keepsFilters(c.get(2))).as("the next that fits the rest of the budget").isTrue();
@@ -100,19 +100,25 @@ class WinogradSelectionTest {
     void keptF2FiltersTake16ValuesPer9Weights() {
         ConvKernels.Geometry g = ConvKernels.Geometry.of(convs(graph()).get(2));
         long panelRows = (long) Gemm.panelsA(g.cout()) * Gemm.MR;
-        assertThat(WinogradSelection.cachedBytes(WinogradTile.F2, g, 4)).isEqualTo(4 * 16 * panelRows * g.cin());
-        assertThat(WinogradSelection.cachedBytes(WinogradTile.F4, g, 2)).isEqualTo(2 * 36 * panelRows * g.cin());
+        assertThat(WinogradSelection.cachedBytes(WinogradTile.F2, g)).isEqualTo(4 * 16 * panelRows * g.cin());
+        assertThat(WinogradSelection.cachedBytes(WinogradTile.F4, g)).isEqualTo(4 * 36 * panelRows * g.cin());
     }
 
     @Test
-    void twoByteWeightsKeepFiltersAtHalfTheBytes() {
+    void layersWithTwoByteWeightsTransformTheirFiltersAsTheyRunWhateverTheBudget() {
         Graph graph = graph();
         List<Op.Conv2d> c = convs(graph);
-        WinogradSelection asF16 = select(graph, ConvAlgorithm.AUTO, bigAndMidBytes(c, 2), true);
-        assertThat(asF16.keepsFilters(c.get(0))).isTrue();
-        assertThat(asF16.keepsFilters(c.get(1))).isTrue();
-        WinogradSelection asF32 = select(graph, ConvAlgorithm.AUTO, bigAndMidBytes(c, 2), false);
-        assertThat(asF32.keepsFilters(c.get(0))).isFalse();
+        WinogradSelection asF16 = select(graph, ConvAlgorithm.AUTO, Long.MAX_VALUE, true);
+        assertThat(c).noneMatch(asF16::keepsFilters);
+        assertThat(asF16.tile(c.get(0))).as("still Winograd").isEqualTo(WinogradTile.F4);
+
+        GraphBuilder g = new GraphBuilder("f16 weights");
+        Value x = g.input("x", Shape.of(1, 32, 32, 32), DType.F32);
+        g.output(g.conv2d(x, g.constant("w", Tensor.allocate(Shape.of(32, 32, 3, 3), DType.F16)), null, null, 1, Padding.same(1)));
+        Graph f16 = g.build();
+        WinogradSelection f16Weights = select(f16, ConvAlgorithm.AUTO, Long.MAX_VALUE, false);
+        assertThat(f16Weights.tile(convs(f16).getFirst())).isEqualTo(WinogradTile.F4);
+        assertThat(f16Weights.keepsFilters(convs(f16).getFirst())).isFalse();
     }
 
     @Test
