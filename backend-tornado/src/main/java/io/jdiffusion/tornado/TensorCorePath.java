@@ -182,7 +182,7 @@ final class TensorCorePath implements OperatorPath {
     /**
      * One product on {@link TensorCoreKernels#gemm} with its descriptor at {@code meta} of the layout's descriptor
      * array: one 256-thread work-group per 128x128 tile of {@code tiles} (row blocks, column blocks, images), per tile
-     * and part of K where {@code split}, then {@link TensorCoreKernels#splitEpilogue}, one work-group per tile.
+     * and part of K where {@code split}, then {@link TensorCoreKernels#splitEpilogue}, 16 work-groups per tile.
      */
     void emitProduct(Emission e, ProductOperands p, int meta, int mode, int[] tiles, SplitK split) {
         String id = e.nextTask();
@@ -194,7 +194,8 @@ final class TensorCorePath implements OperatorPath {
             String sum = e.nextTask();
             e.tasks().task(sum, TensorCoreKernels::splitEpilogue, e.ctx(), e.halfArena(), p.halves(), p.bias(), p.bOff(), p.res(),
                     p.rOff(), p.out(), p.oOff(), scratch, e.shapes(), meta, mode);
-            e.grid(sum, new WorkerGrid3D(tiles[0] * tiles[1] * tiles[2] * TensorCoreKernels.THREADS, 1, 1), TensorCoreKernels.THREADS, 1, 1);
+            e.grid(sum, new WorkerGrid3D(TensorCoreKernels.epilogueThreads(tiles[0] * tiles[1] * tiles[2]), 1, 1), TensorCoreKernels.THREADS,
+                    1, 1);
             SPLIT_PRODUCTS.incrementAndGet();
         }
     }

@@ -97,7 +97,7 @@ class SplitEpilogueKernelTest extends SingleKernelTest {
         g.task("t", TensorCoreKernels::splitEpilogue, new KernelContext(), noHalves, 0, b, bias ? 0 : -1, res, residual ? 0 : -1, out, 0,
                 scratch, sizes, 0, mode);
         g.transferToHost(DataTransferMode.EVERY_EXECUTION, out);
-        GridScheduler grids = new GridScheduler(g.getTaskGraphName() + ".t", grid(tiles * TensorCoreKernels.THREADS, TensorCoreKernels.THREADS));
+        GridScheduler grids = new GridScheduler(g.getTaskGraphName() + ".t", grid(TensorCoreKernels.epilogueThreads(tiles), TensorCoreKernels.THREADS));
         int fillThreads = TaskGraphChain.tiles(outLength, PointwiseKernels.FILL_PER_THREAD);
         grids.addWorkerGrid(g.getTaskGraphName() + ".poison", grid(TaskGraphChain.tiles(fillThreads, THREADS) * THREADS, THREADS));
         try (TornadoExecutionPlan plan = new TornadoExecutionPlan(g.snapshot())) {

@@ -45,6 +45,10 @@ public final class TensorCoreKernels {
     public static final int TILE_FLOATS = BLOCK_M * BLOCK_N;
     /** GEGLU: value columns per work-group (the other 64 are their gates). */
     public static final int GEGLU_COLUMNS = 64;
+    /** Work-groups of {@link #splitEpilogue} per output tile: each of its threads finishes 4 accumulators. */
+    public static final int EPILOGUE_GROUPS = TILE_FLOATS / (4 * THREADS);
+    /** Accumulators of a tile (GEGLU: its values and their gates) that one work-group of {@link #splitEpilogue} finishes. */
+    private static final int EPILOGUE_SLICE = TILE_FLOATS / EPILOGUE_GROUPS;
 
     public static final int MODE_LINEAR = 0;
     public static final int MODE_CONV = 1;
@@ -328,22 +332,32 @@ public final class TensorCoreKernels {
         ctx.localBarrier();
 
         if (splits == 1) {
+            // the whole tile, in the slices the split epilogue's work-groups take
             int sBase = block * TILE_FLOATS;
-            if (mode == MODE_CONV) {
-                finishConv(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, 0, 1, rows, cols, image, row0, col0);
-            } else if (geglu) {
-                finishGeglu(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, 0, 1, rows, cols, row0, col0);
-            } else {
-                finishLinear(tid, f16, halves, bias, bOff, res, imageOffset(rOff, oImage), out, oOff + oImage, scratch, sBase, 0, 1, rows,
-                        cols, ldo, row0, col0, act);
+            for (int slice = 0; slice < EPILOGUE_GROUPS; slice++) {
+                if (mode == MODE_CONV) {
+                    finishConv(slice, tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, 0, 1, rows, cols, image, row0,
+                            col0);
+                } else if (geglu) {
+                    finishGeglu(slice, tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, 0, 1, rows, cols, row0, col0);
+                } else {
+                    finishLinear(slice, tid, f16, halves, bias, bOff, res, imageOffset(rOff, oImage), out, oOff + oImage, scratch, sBase,
+                            0, 1, rows, cols, ldo, row0, col0, act);
+                }
             }
         }
     }
 
     /**
-     * The epilogue of a product split along K: work-group t (one of ROW_BLOCKS x COL_BLOCKS x BATCH, in the order of
-     * {@link #gemm}'s blocks) adds up the SPLITS partial tiles {@link #gemm} left in {@code scratch} for output tile t
-     * and stores the tile as {@link #gemm} would have. Launched right after it on the same descriptor.
+     * The epilogue of a product split along K: {@link #EPILOGUE_GROUPS} work-groups per output tile t (one of
+     * ROW_BLOCKS x COL_BLOCKS x BATCH, in the order of {@link #gemm}'s blocks) add up the SPLITS partial tiles
+     * {@link #gemm} left in {@code scratch} for their slice of tile t and store it as {@link #gemm} would have.
+     * Launched right after it on the same descriptor, {@link #epilogueThreads} threads.
+     *
+     * <p>Each thread owns 4 accumulators of its slice (GEGLU: 2 values and their gates) and walks the parts once,
+     * loading its 4 of a part together, so that each step has 4 independent loads in flight: with one work-group
+     * per tile and every element's parts summed one after another, each thread waited on 64 x SPLITS dependent
+     * round trips to L2, and the epilogues took 17% of a UNet call's device time on PTX.
      */
     public static void splitEpilogue(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff,
                                      FloatArray out, int oOff, FloatArray scratch, IntArray sizes, int meta, int mode) {
@@ -355,7 +369,8 @@ public final class TensorCoreKernels {
         int batch = sizes.get(meta + BATCH);
         int splits = sizes.get(meta + SPLITS);
         int ldo = sizes.get(meta + OUT_STRIDE);
-        int tile = ctx.groupIdx;
+        int tile = ctx.groupIdx / EPILOGUE_GROUPS;
+        int group = ctx.groupIdx - tile * EPILOGUE_GROUPS;
         int perImage = rowBlocks * colBlocks;
         int image = tile / perImage;
         int within = tile - image * perImage;
@@ -366,67 +381,106 @@ public final class TensorCoreKernels {
         int sBase = tile * TILE_FLOATS;
         int stride = perImage * batch * TILE_FLOATS;
         if (mode == MODE_CONV) {
-            finishConv(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, stride, splits, rows, cols, image, row0, by * BLOCK_N);
+            finishConv(group, tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, stride, splits, rows, cols, image, row0,
+                    by * BLOCK_N);
         } else if (act == KernelMath.ACT_GEGLU) {
-            finishGeglu(tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, stride, splits, rows, cols, row0, by * GEGLU_COLUMNS);
+            finishGeglu(group, tid, f16, halves, bias, bOff, res, rOff, out, oOff, scratch, sBase, stride, splits, rows, cols, row0,
+                    by * GEGLU_COLUMNS);
         } else {
             int oImage = image * sizes.get(meta + OUT_IMAGE);
-            finishLinear(tid, f16, halves, bias, bOff, res, imageOffset(rOff, oImage), out, oOff + oImage, scratch, sBase, stride, splits,
-                    rows, cols, ldo, row0, by * BLOCK_N, act);
+            finishLinear(group, tid, f16, halves, bias, bOff, res, imageOffset(rOff, oImage), out, oOff + oImage, scratch, sBase, stride,
+                    splits, rows, cols, ldo, row0, by * BLOCK_N, act);
+        }
+    }
+
+    /** Threads of the {@link #splitEpilogue} of a product of {@code tiles} output tiles. */
+    public static int epilogueThreads(int tiles) {
+        return tiles * EPILOGUE_GROUPS * THREADS;
+    }
+
+    /**
+     * Slice {@code slice} (of {@link #EPILOGUE_GROUPS}) of the fused epilogue of a 128x128 output tile whose accumulators
+     * lie in {@code scratch} from {@code sBase}, as the sum of {@code splits} partial tiles {@code stride} floats apart:
+     * thread {@code tid}'s elements e, e + 256, e + 512, e + 768 (two rows apart). One method per mode, each with one call
+     * site of the epilogue: TornadoVM refuses to inline a callee of more than 600 Graal nodes.
+     */
+    private static void finishConv(int slice, int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res,
+                                   int rOff, FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int rows,
+                                   int cols, int image, int row0, int col0) {
+        int e = slice * EPILOGUE_SLICE + tid;
+        int at = sBase + e;
+        sumParts(scratch, at, THREADS, 2 * THREADS, 3 * THREADS, stride, splits);
+        int imageBase = image * rows * cols;
+        int r = row0 + (e >> 7);
+        int c = col0 + (e & 127);
+        for (int i = 0; i < 4; i++) {
+            GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, imageBase, rows, cols, r + 2 * i, c,
+                    scratch.get(at + i * THREADS));
         }
     }
 
     /**
-     * The fused epilogues of one 128x128 tile whose accumulators lie in {@code scratch} from {@code sBase}, as the sum
-     * of {@code splits} partial tiles {@code stride} floats apart; thread {@code tid} of 256 takes every 256th element.
-     * One method per mode: TornadoVM refuses to inline a callee of more than 600 Graal nodes, and the three loops in
-     * one method came to 650.
+     * As {@link #finishConv} for a GEGLU Linear: the thread's values e and e + 256 of the tile's 128x64 values (four rows
+     * apart; column c of the tile) and their gates at column c + 64.
      */
-    private static void finishConv(int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff,
-                                   FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int rows, int cols,
-                                   int image, int row0, int col0) {
-        int imageBase = image * rows * cols;
-        for (int e = tid; e < TILE_FLOATS; e += THREADS) {
-            GemmEpilogue.conv(f16, halves, bias, bOff, res, rOff, out, oOff, imageBase, rows, cols, row0 + (e >> 7), col0 + (e & 127),
-                    partialSum(scratch, sBase + e, stride, splits));
-        }
-    }
-
-    /** As {@link #finishConv} for a GEGLU Linear: value column c of the tile and its gate at c + 64. */
-    private static void finishGeglu(int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff,
-                                    FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int rows, int cols,
-                                    int row0, int col0) {
-        for (int e = tid; e < BLOCK_M * GEGLU_COLUMNS; e += THREADS) {
-            int r = e >> 6;
-            int c = e & 63;
-            int s = sBase + r * BLOCK_N + c;
-            GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, row0 + r, col0 + c,
-                    partialSum(scratch, s, stride, splits), partialSum(scratch, s + GEGLU_COLUMNS, stride, splits));
+    private static void finishGeglu(int slice, int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res,
+                                    int rOff, FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int rows,
+                                    int cols, int row0, int col0) {
+        int e = slice * EPILOGUE_SLICE / 2 + tid;
+        int r = e >> 6;
+        int c = e & 63;
+        int at = sBase + r * BLOCK_N + c;
+        sumParts(scratch, at, GEGLU_COLUMNS, 4 * BLOCK_N, 4 * BLOCK_N + GEGLU_COLUMNS, stride, splits);
+        for (int i = 0; i < 2; i++) {
+            int value = at + i * 4 * BLOCK_N;
+            GemmEpilogue.geglu(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, row0 + r + 4 * i, col0 + c, scratch.get(value),
+                    scratch.get(value + GEGLU_COLUMNS));
         }
     }
 
     /** As {@link #finishConv} for a Linear with activation {@code act}, its output and residual rows {@code ldo} apart. */
-    private static void finishLinear(int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff,
-                                     FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int rows, int cols,
-                                     int ldo, int row0, int col0, int act) {
-        for (int e = tid; e < TILE_FLOATS; e += THREADS) {
-            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, ldo, row0 + (e >> 7), col0 + (e & 127),
-                    partialSum(scratch, sBase + e, stride, splits), act);
+    private static void finishLinear(int slice, int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res,
+                                     int rOff, FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int rows,
+                                     int cols, int ldo, int row0, int col0, int act) {
+        int e = slice * EPILOGUE_SLICE + tid;
+        int at = sBase + e;
+        sumParts(scratch, at, THREADS, 2 * THREADS, 3 * THREADS, stride, splits);
+        int r = row0 + (e >> 7);
+        int c = col0 + (e & 127);
+        for (int i = 0; i < 4; i++) {
+            GemmEpilogue.linear(f16, halves, bias, bOff, res, rOff, out, oOff, rows, cols, ldo, r + 2 * i, c,
+                    scratch.get(at + i * THREADS), act);
+        }
+    }
+
+    /**
+     * Adds parts 1 to {@code splits} - 1 of the 4 accumulators at {@code at}, {@code at + o1}, {@code at + o2} and
+     * {@code at + o3} into part 0's, where the epilogue reads them: a thread's own elements, so no barrier is needed. The
+     * 4 loads of a part go out together; nothing to do for an unsplit product.
+     */
+    private static void sumParts(FloatArray scratch, int at, int o1, int o2, int o3, int stride, int splits) {
+        if (splits > 1) {
+            float s0 = scratch.get(at);
+            float s1 = scratch.get(at + o1);
+            float s2 = scratch.get(at + o2);
+            float s3 = scratch.get(at + o3);
+            for (int s = 1; s < splits; s++) {
+                int part = at + s * stride;
+                s0 += scratch.get(part);
+                s1 += scratch.get(part + o1);
+                s2 += scratch.get(part + o2);
+                s3 += scratch.get(part + o3);
+            }
+            scratch.set(at, s0);
+            scratch.set(at + o1, s1);
+            scratch.set(at + o2, s2);
+            scratch.set(at + o3, s3);
         }
     }
 
     /** A residual's offset for the image {@code oImage} elements on; below 0 (no residual) stays so. */
     private static int imageOffset(int rOff, int oImage) {
         return rOff >= 0 ? rOff + oImage : rOff;
-    }
-
-    /** scratch[at] + scratch[at + stride] + ... over {@code splits} partial tiles. */
-    private static float partialSum(FloatArray scratch, int at, int stride, int splits) {
-        float sum = 0.0f;
-        for (int s = 0; s < splits; s++) {
-            sum += scratch.get(at + s * stride);
-        }
-        return sum;
     }
 
     /**
