@@ -54,12 +54,6 @@ final class PackedWeights {
      * Writes src[from, from + count) from index {@code at}, rounded to the storage type; for F16 the
      * rounding is added to {@link #roundingError()}.
      */
-    /** Tasks packing disjoint parts of one block in parallel (Winograd filters) report their rounding here. */
-    private synchronized void addRoundingError(double squaredError, double squares) {
-        this.squaredError += squaredError;
-        this.squares += squares;
-    }
-
     void write(long at, float[] src, int from, int count) {
         switch (storage) {
             case F32 -> MemorySegment.copy(src, from, data, FLOAT, 4 * at, count);
@@ -73,7 +67,8 @@ final class PackedWeights {
                     err += d * d;
                     sq += (double) v * v;
                 }
-                addRoundingError(err, sq);
+                squaredError += err;
+                squares += sq;
             }
             case BF16 -> {
                 for (int i = 0; i < count; i++) {
@@ -85,7 +80,7 @@ final class PackedWeights {
     }
 
     /** Sum of squared rounding errors and of squared values written to F16 storage, for the cache's report. */
-    synchronized double[] rounding() {
+    double[] rounding() {
         return new double[] {squaredError, squares};
     }
 

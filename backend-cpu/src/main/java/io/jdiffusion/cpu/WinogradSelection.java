@@ -24,10 +24,10 @@ import java.util.Set;
  * <p>Kept filters are F32 and take 4x (F(4x4)) or 1.8x (F(2x2)) the bytes of the F32 3x3 weights, so the
  * Winograd layers share a budget: those with the most output tiles are taken first, and the rest transform their
  * filters while they run ({@link WinogradFilterStream}), from their weights stored once. Layers with non-constant
- * weights always do, and so do layers whose weights are stored in 2 bytes: kept, their filters were either rounded to
- * 2 bytes (an error the weights do not have) or twice the F32 weights' bytes, and widening 2-byte filters at every
- * call made SD 1.5's UNet no faster than transforming them (F16 weights, 2026-12-06: 7173 against 7110 ms a call at
- * 512x512, 1.9 GiB more). Kept filters saved the most per byte where tiles are many: in SD 1.5's
+ * weights always do, and so do layers whose weights are stored in 2 bytes. Their filters kept in 2 bytes carried a
+ * second rounding and, widened at every call, made SD 1.5's UNet no faster than transforming them (F16 weights,
+ * 2026-12-06: 7173 against 7110 ms a call at 512x512, 1.9 GiB more); kept in F32 (8x the weights' bytes) they
+ * bought nothing that stood out of the machine's spread. Kept filters saved the most per byte where tiles are many: in SD 1.5's
  * UNet at 512x512 (2026-12-06, two threads) 120-170 ms per GiB on the 32x32 level's layers, 35-50 ms per GiB on
  * the 16x16 and 8x8 levels'.
  */
@@ -89,7 +89,7 @@ final class WinogradSelection {
         };
     }
 
-    /** Bytes of one layer's transformed filters: n^2 positions of [cout rounded to panels, cin] values, stored as the weights are. */
+    /** Bytes of one layer's kept filters: n^2 positions of [cout rounded to panels, cin] F32 values. */
     static long cachedBytes(WinogradTile tile, ConvKernels.Geometry g) {
         return Float.BYTES * WinogradConv.transformedSize(tile, g.cout(), g.cin());
     }
