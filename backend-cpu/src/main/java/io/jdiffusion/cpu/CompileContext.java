@@ -104,10 +104,11 @@ final class CompileContext {
         return true;
     }
 
-    /** A weight's packing in {@code kind}, at {@link #weightStorage} precision, made by {@code pack} into zeroed storage of {@code values}. */
+    /** A weight's packing in {@code kind}, at {@link #weightStorage} precision (kept Winograd filters: F32), made by {@code pack} into zeroed storage of {@code values}. */
     PackedWeights weights(Value w, WeightForm.Kind kind, int rows, int cols, boolean geglu, long values,
                           Function<PackedWeights, PackedWeights> pack) {
-        DType storage = weightStorage(w.constant());
+        // Kept Winograd filters are F32 whatever the weights' storage (WinogradSelection).
+        DType storage = kind.winogradFilters() ? DType.F32 : weightStorage(w.constant());
         return packed(w, new WeightForm(kind, rows, cols, geglu, storage),
                 () -> pack.apply(PackedWeights.allocate(values, storage)));
     }

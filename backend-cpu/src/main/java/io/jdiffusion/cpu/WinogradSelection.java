@@ -3,7 +3,6 @@ package io.jdiffusion.cpu;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.backend.graph.Op;
 import io.jdiffusion.backend.graph.Value;
-import io.jdiffusion.core.DType;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -21,15 +20,16 @@ import java.util.Set;
  * of which one image's output has {@link #MIN_TILES} or more: F(4x4) from 16x16 outputs up, F(2x2) for 8x8 to
  * 15x15, im2col below. The forced algorithms put every 3x3 stride-1 layer on one tile (benchmarks, tests).
  *
- * <p>Kept filters are F32 and take 4x (F(4x4)) or 1.8x (F(2x2)) the bytes of the F32 3x3 weights, so the
- * Winograd layers share a budget: those with the most output tiles are taken first, and the rest transform their
- * filters while they run ({@link WinogradFilterStream}), from their weights stored once. Layers with non-constant
- * weights always do, and so do layers whose weights are stored in 2 bytes. Their filters kept in 2 bytes carried a
- * second rounding and, widened at every call, made SD 1.5's UNet no faster than transforming them (F16 weights,
- * 2026-12-06: 7173 against 7110 ms a call at 512x512, 1.9 GiB more); kept in F32 (8x the weights' bytes) they
- * bought nothing that stood out of the machine's spread. Kept filters saved the most per byte where tiles are many: in SD 1.5's
- * UNet at 512x512 (2026-12-06, two threads) 120-170 ms per GiB on the 32x32 level's layers, 35-50 ms per GiB on
- * the 16x16 and 8x8 levels'.
+ * <p>Kept filters are F32, whatever the weights' storage, and take 4x (F(4x4)) or 1.8x (F(2x2)) the bytes of F32
+ * 3x3 weights (8x and 3.6x those of 2-byte weights), so the Winograd layers share a budget: those with the most
+ * output tiles are taken first, and the rest transform their filters while they run ({@link WinogradFilterStream}),
+ * from their weights stored once. Layers with non-constant weights always do, and so does every layer when F32
+ * weights are packed as F16 to save memory ({@link KernelOptions#f32WeightsAsF16}). Filters kept in 2 bytes were
+ * tried: a second rounding, and widened at every call they made SD 1.5's UNet no faster than transforming them (F16
+ * weights, 2026-12-06: 7173 against 7110 ms a call at 512x512, 1.9 GiB more); kept in F32 they took the sum of its
+ * operators' fastest calls from 7189-7313 to 6432-6588 ms, for 4.9 GiB. Kept filters saved the most per byte where
+ * tiles are many: in SD 1.5's UNet at 512x512 (2026-12-06, two threads, F32 weights) 120-170 ms per GiB on the 32x32
+ * level's layers, 35-50 ms per GiB on the 16x16 and 8x8 levels'.
  */
 final class WinogradSelection {
     /**
@@ -52,7 +52,7 @@ final class WinogradSelection {
                 WinogradTile tile = choose(options.convAlgorithm(), ConvKernels.Geometry.of(c));
                 if (tile != null) {
                     tiles.put(c, tile);
-                    if (c.weight().kind() == Value.Kind.CONSTANT && c.weight().dtype() == DType.F32 && !options.f32WeightsAsF16()) {
+                    if (c.weight().kind() == Value.Kind.CONSTANT && !options.f32WeightsAsF16()) {
                         candidates.add(c);
                     }
                 }

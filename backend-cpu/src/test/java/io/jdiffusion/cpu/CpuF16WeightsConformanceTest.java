@@ -13,8 +13,8 @@ import java.util.List;
  * Every operator with F32 weights packed as F16 panels ({@link CpuSettings#F32_WEIGHTS_AS_F16}) against the
  * float64 reference of the same weights rounded to F16 ({@link ReferenceOps#runWithF16Weights}): activations
  * and accumulation stay F32, so direct operators are held to F32's 1e-5, and the convolutions that may run as
- * Winograd to F32's 1e-4: layers with 2-byte weights never keep their filters, they transform them in F32 as they
- * run, so nothing is rounded after the weights. (When such filters were kept in F16, F(4x4)'s output transform
+ * Winograd to F32's 1e-4: Winograd filters are F32, kept or transformed as the layers run, so nothing is rounded
+ * after the weights. (When such filters were kept in F16, F(4x4)'s output transform
  * amplified that second rounding to medians of 1.2e-3 to 2.1e-3 over fresh seeds, 4.1e-3 at worst in 8000; against
  * the unrounded weights, a 5-term dot product that nearly cancels drew 1.6e-3 from the weights' rounding alone,
  * which says nothing of the kernel.)

@@ -105,20 +105,26 @@ class WinogradSelectionTest {
     }
 
     @Test
-    void layersWithTwoByteWeightsTransformTheirFiltersAsTheyRunWhateverTheBudget() {
+    void f32WeightsPackedAsF16KeepNoFiltersWhateverTheBudget() {
         Graph graph = graph();
         List<Op.Conv2d> c = convs(graph);
         WinogradSelection asF16 = select(graph, ConvAlgorithm.AUTO, Long.MAX_VALUE, true);
         assertThat(c).noneMatch(asF16::keepsFilters);
         assertThat(asF16.tile(c.get(0))).as("still Winograd").isEqualTo(WinogradTile.F4);
+    }
 
+    @Test
+    void twoByteWeightsKeepF32FiltersWithinTheBudget() {
         GraphBuilder g = new GraphBuilder("f16 weights");
         Value x = g.input("x", Shape.of(1, 32, 32, 32), DType.F32);
         g.output(g.conv2d(x, g.constant("w", Tensor.allocate(Shape.of(32, 32, 3, 3), DType.F16)), null, null, 1, Padding.same(1)));
         Graph f16 = g.build();
-        WinogradSelection f16Weights = select(f16, ConvAlgorithm.AUTO, Long.MAX_VALUE, false);
-        assertThat(f16Weights.tile(convs(f16).getFirst())).isEqualTo(WinogradTile.F4);
-        assertThat(f16Weights.keepsFilters(convs(f16).getFirst())).isFalse();
+        Op.Conv2d conv = convs(f16).getFirst();
+        long f32Filters = WinogradSelection.cachedBytes(WinogradTile.F4, ConvKernels.Geometry.of(conv));
+        assertThat(f32Filters).as("4 bytes a value, whatever the weights' storage, over whole A panels")
+                .isEqualTo(4L * 36 * Gemm.panelsA(32) * Gemm.MR * 32);
+        assertThat(select(f16, ConvAlgorithm.AUTO, f32Filters, false).keepsFilters(conv)).isTrue();
+        assertThat(select(f16, ConvAlgorithm.AUTO, f32Filters - 1, false).keepsFilters(conv)).isFalse();
     }
 
     @Test
