@@ -107,7 +107,6 @@ final class CompileContext {
     /** A weight's packing in {@code kind}, at {@link #weightStorage} precision (kept Winograd filters: F32), made by {@code pack} into zeroed storage of {@code values}. */
     PackedWeights weights(Value w, WeightForm.Kind kind, int rows, int cols, boolean geglu, long values,
                           Function<PackedWeights, PackedWeights> pack) {
-        // Kept Winograd filters are F32 whatever the weights' storage (WinogradSelection).
         DType storage = kind.winogradFilters() ? DType.F32 : weightStorage(w.constant());
         return packed(w, new WeightForm(kind, rows, cols, geglu, storage),
                 () -> pack.apply(PackedWeights.allocate(values, storage)));

@@ -21,10 +21,10 @@ public final class CpuSettings {
      * Default bytes of Winograd filters a compiled network keeps: no limit of the backend's own, so every Winograd
      * layer keeps its filters unless a pipeline's memory policy caps them ({@link CpuBackend#limitDerivedWeightBytes};
      * its warm policy gives them what the budget leaves beside the weights, its staged one little or nothing).
-     * Kept filters are F32 whatever the weights' storage ({@link WinogradSelection}). Keeping all of SD 1.5's UNet
-     * filters took the sum of its operators' fastest calls from 1511 to 1431 ms at 256x256 and from 6572 to 6125 ms
-     * at 512x512 with F32 weights, and from 7189-7313 to 6432-6588 ms at 512x512 with F16 weights, for 2.5 and 5.7
-     * GiB of filters (2026-12-06, docs/PERFORMANCE.md).
+     * Kept filters are F32 whatever the weights' storage; which layers keep them, and what that bought, is in
+     * {@link WinogradSelection}. Keeping all of SD 1.5's UNet filters took the sum of its operators' fastest calls
+     * from 1511 to 1431 ms at 256x256 and from 6572 to 6125 ms at 512x512 (F32 weights), for 2.5 and 5.7 GiB of
+     * filters (2026-12-06, docs/PERFORMANCE.md).
      */
     static final long DEFAULT_WINOGRAD_CACHE_BYTES = Long.MAX_VALUE;
 

@@ -1,6 +1,5 @@
 package io.jdiffusion.cpu;
 
-import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.backend.graph.GraphBuilder;
@@ -87,15 +86,7 @@ class ConvBatchChunksTest {
 
     private static float[] run(ConvAlgorithm algorithm, Graph graph, List<Tensor> inputs, long chunkFloats) {
         try (CpuBackend backend = new CpuBackend(2, algorithm, chunkFloats); Executable exe = backend.compile(graph)) {
-            List<DeviceTensor> in = inputs.stream().map(backend::upload).toList();
-            DeviceTensor out = PoisonedOutputs.allocate(backend, graph.outputs()).getFirst();
-            exe.run(in, List.of(out));
-            try (Tensor result = backend.download(out)) {
-                return result.toFloatArray();
-            } finally {
-                in.forEach(DeviceTensor::close);
-                out.close();
-            }
+            return PoisonedOutputs.runFirstOutput(backend, exe, graph, inputs);
         }
     }
 

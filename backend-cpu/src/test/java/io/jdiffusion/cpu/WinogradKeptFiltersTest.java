@@ -1,6 +1,5 @@
 package io.jdiffusion.cpu;
 
-import io.jdiffusion.backend.DeviceTensor;
 import io.jdiffusion.backend.Executable;
 import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.backend.graph.GraphBuilder;
@@ -62,17 +61,7 @@ class WinogradKeptFiltersTest {
              Executable exe = backend.compile(graph)) {
             assertThat(backend.memoryBreakdown().get("weights_winograd") > 0).as("filters kept with a budget of %d", budget)
                     .isEqualTo(budget > 0);
-            DeviceTensor in = backend.upload(input);
-            DeviceTensor out = PoisonedOutputs.allocate(backend, graph.outputs()).getFirst();
-            try {
-                exe.run(List.of(in), List.of(out));
-                try (Tensor result = backend.download(out)) {
-                    return result.toFloatArray();
-                }
-            } finally {
-                in.close();
-                out.close();
-            }
+            return PoisonedOutputs.runFirstOutput(backend, exe, graph, List.of(input));
         }
     }
 }

@@ -2,6 +2,8 @@ package io.jdiffusion.backend.testing;
 
 import io.jdiffusion.backend.Backend;
 import io.jdiffusion.backend.DeviceTensor;
+import io.jdiffusion.backend.Executable;
+import io.jdiffusion.backend.graph.Graph;
 import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.core.Tensor;
 
@@ -24,6 +26,27 @@ public final class PoisonedOutputs {
             out.add(d);
         }
         return out;
+    }
+
+    /**
+     * Runs {@code exe} (compiled from {@code graph} on {@code backend}) once on {@code inputs} into poisoned outputs
+     * and returns its first output; the device tensors are closed, the executable is left open.
+     */
+    public static float[] runFirstOutput(Backend backend, Executable exe, Graph graph, List<Tensor> inputs) {
+        List<DeviceTensor> in = new ArrayList<>();
+        List<DeviceTensor> out = allocate(backend, graph.outputs());
+        try {
+            for (Tensor t : inputs) {
+                in.add(backend.upload(t));
+            }
+            exe.run(in, out);
+            try (Tensor result = backend.download(out.getFirst())) {
+                return result.toFloatArray();
+            }
+        } finally {
+            in.forEach(DeviceTensor::close);
+            out.forEach(DeviceTensor::close);
+        }
     }
 
     public static void poison(Backend backend, DeviceTensor d) {
