@@ -35,6 +35,8 @@ import static io.jdiffusion.cpu.Gemm.NR;
 final class WinogradConv {
     /** Floats of transformed input (or of GEMM results) per chunk: about 8 MB, so a chunk lives in L3. */
     static final long CHUNK_FLOATS = 2L << 20;
+    /** Tasks per thread of each transform phase ({@link #channelsPerTask}). */
+    private static final int TRANSFORM_TASKS_PER_THREAD = 16;
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
@@ -115,9 +117,13 @@ final class WinogradConv {
                     targets[xi] = new GemmOutput(m, (long) xi * cout * tiles, tiles, null, false, 0, Activation.NONE, null);
                 }
                 int first = row0;
-                pool.forEach(cin * rows, task -> {
-                    int row = first + task % rows; // tile row `row % tilesY` of image `row / tilesY`
-                    inputTransform(tile, xs, row / tilesY * imageIn, g, task / rows, row % tilesY, task % rows, tilesX, v, sizeB);
+                int inGroup = channelsPerTask(cin, pool.threads());
+                pool.forEach((cin + inGroup - 1) / inGroup, task -> {
+                    int c0 = task * inGroup, c1 = Math.min(cin, c0 + inGroup);
+                    for (int r = 0; r < rows; r++) {
+                        int row = first + r; // tile row `row % tilesY` of image `row / tilesY`
+                        inputTransform(tile, xs, row / tilesY * imageIn, g, c0, c1, row % tilesY, r, tilesX, v, sizeB);
+                    }
                 });
                 if (kept != null) {
                     pool.forEach(positions * mBlocks, task -> {
@@ -129,23 +135,41 @@ final class WinogradConv {
                     pool.forEach(streamTasks, task -> WinogradFilterStream.multiply(tile, taps, cout, cin, task * streamBlock,
                             Math.min(Gemm.panelsA(cout), task * streamBlock + streamBlock), v, sizeB, bPanels, tiles, targets));
                 }
-                pool.forEach(cout * rows, task -> {
-                    int row = first + task % rows;
-                    outputTransform(tile, m, tiles, task / rows, row % tilesY, task % rows, tilesX, g, biasArr, os, rs,
-                            row / tilesY * imageOut);
+                int outGroup = channelsPerTask(cout, pool.threads());
+                pool.forEach((cout + outGroup - 1) / outGroup, task -> {
+                    int c0 = task * outGroup, c1 = Math.min(cout, c0 + outGroup);
+                    for (int r = 0; r < rows; r++) {
+                        int row = first + r;
+                        outputTransform(tile, m, tiles, c0, c1, row % tilesY, r, tilesX, g, biasArr, os, rs,
+                                row / tilesY * imageOut);
+                    }
                 });
             }
         };
     }
 
     /**
-     * V = B^T d B for the tiles of tile row {@code ty} of channel {@code ci}, written into the packed B
+     * Channels per task of a transform phase, a task taking every tile row of the chunk for its channels. Tasks of one
+     * channel and one tile row wrote the same cache lines of the packed B panels from both threads (a panel row holds
+     * the tiles of several tile rows), and each paid a fixed cost (a claim on the pool's shared counter, its scratch
+     * rows zeroed) that the few tiles of a small image's row did not cover: the 16x16 input transform of 1280 channels
+     * took 3.8-4.5 ms at 256x256, 2.9 ms now, and SD 1.5's 3x3 layers, in sums of their fastest calls, 571-585 ms a
+     * UNet call at 256x256 against 501-508 ms now, 2160-2190 against 1581-1627 ms at 512x512 (2026-12-07, Zen 4
+     * class, two threads).
+     */
+    static int channelsPerTask(int channels, int threads) {
+        int tasks = Math.min(channels, TRANSFORM_TASKS_PER_THREAD * threads);
+        return (channels + tasks - 1) / tasks;
+    }
+
+    /**
+     * V = B^T d B for the tiles of tile row {@code ty} of channels [c0, c1), written into the packed B
      * operands (one per position xi). Lanes are tiles: the n input rows are split into m phase arrays,
      * P_k[t] = row[m t + k - left], so that element c of tile t is P_{c mod m}[t + c / m] and every load is
      * contiguous.
      */
-    private static void inputTransform(WinogradTile tile, MemorySegment x, long inBase, ConvKernels.Geometry g, int ci, int ty,
-                                       int tyLocal, int tilesX, float[] v, int sizeB) {
+    private static void inputTransform(WinogradTile tile, MemorySegment x, long inBase, ConvKernels.Geometry g, int c0, int c1,
+                                       int ty, int tyLocal, int tilesX, float[] v, int sizeB) {
         int out = tile.out, in = tile.in;
         WinogradTransforms transforms = tile.transforms;
         // Phase rows are padded by a vector so full-width loads past the last tile stay in bounds (a tile
@@ -159,39 +183,43 @@ final class WinogradConv {
         int lineLength = out * phaseTiles;
         float[] line = s.floats(3, lineLength);
         java.util.Arrays.fill(line, 0, lineLength, 0f);
-        long plane = inBase + (long) ci * g.h() * g.w();
         int w = g.w(), left = g.pad().left();
-        for (int r = 0; r < in; r++) {
-            int iy = out * ty - g.pad().top() + r;
-            if (iy < 0 || iy >= g.h()) {
-                continue; // the phase rows stay zero
-            }
-            // The row, with its left padding, as a zero-extended array; then split into the phases.
-            MemorySegment.copy(x, FLOAT, 4 * (plane + (long) iy * w), line, left, w);
-            int p0 = r * out * stride;
-            for (int t = 0; t < phaseTiles; t += L) {
-                transforms.splitPhases(line, out * t, phase, p0 + t, stride);
-            }
-        }
         float[] tmp = s.floats(1, in * in * L);
         float[] col = s.floats(2, in * L);
         int[] at = s.at;
-        for (int t0 = 0; t0 < tilesX; t0 += L) {
-            int count = Math.min(L, tilesX - t0);
+        // The zeros written above stay where no channel writes: the line's padding, the phase rows' ends, and the
+        // phase rows of input rows outside the image, which are the same rows for every channel of this tile row.
+        for (int ci = c0; ci < c1; ci++) {
+            long plane = inBase + (long) ci * g.h() * g.w();
             for (int r = 0; r < in; r++) {
-                int pr = r * out * stride + t0;
-                for (int c = 0; c < in; c++) {
-                    at[c] = pr + (c % out) * stride + c / out;
+                int iy = out * ty - g.pad().top() + r;
+                if (iy < 0 || iy >= g.h()) {
+                    continue; // the phase rows stay zero
                 }
-                transforms.transformInput(phase, at, tmp, r * in * L, L);
+                // The row, with its left padding, as a zero-extended array; then split into the phases.
+                MemorySegment.copy(x, FLOAT, 4 * (plane + (long) iy * w), line, left, w);
+                int p0 = r * out * stride;
+                for (int t = 0; t < phaseTiles; t += L) {
+                    transforms.splitPhases(line, out * t, phase, p0 + t, stride);
+                }
             }
-            for (int c = 0; c < in; c++) {
+            for (int t0 = 0; t0 < tilesX; t0 += L) {
+                int count = Math.min(L, tilesX - t0);
                 for (int r = 0; r < in; r++) {
-                    at[r] = c * L + r * in * L;
+                    int pr = r * out * stride + t0;
+                    for (int c = 0; c < in; c++) {
+                        at[c] = pr + (c % out) * stride + c / out;
+                    }
+                    transforms.transformInput(phase, at, tmp, r * in * L, L);
                 }
-                transforms.transformInput(tmp, at, col, 0, L);
-                for (int r = 0; r < in; r++) {
-                    storeTiles(col, r * L, count, v, (r * in + c) * sizeB, ci, tyLocal * tilesX + t0, g.cin());
+                for (int c = 0; c < in; c++) {
+                    for (int r = 0; r < in; r++) {
+                        at[r] = c * L + r * in * L;
+                    }
+                    transforms.transformInput(tmp, at, col, 0, L);
+                    for (int r = 0; r < in; r++) {
+                        storeTiles(col, r * L, count, v, (r * in + c) * sizeB, ci, tyLocal * tilesX + t0, g.cin());
+                    }
                 }
             }
         }
@@ -220,10 +248,10 @@ final class WinogradConv {
     }
 
     /**
-     * Y = A^T M A for the tiles of tile row {@code ty} of output channel {@code co}, plus bias, then the
+     * Y = A^T M A for the tiles of tile row {@code ty} of output channels [c0, c1), plus bias, then each channel's
      * m output rows are assembled (tiles interleaved) and written once, with the residual added.
      */
-    private static void outputTransform(WinogradTile tile, MemorySegment m, int tiles, int co, int ty, int tyLocal, int tilesX,
+    private static void outputTransform(WinogradTile tile, MemorySegment m, int tiles, int c0, int c1, int ty, int tyLocal, int tilesX,
                                         ConvKernels.Geometry g, float[] bias, MemorySegment out, MemorySegment residual,
                                         long outBase) {
         int size = tile.out, in = tile.in;
@@ -234,24 +262,26 @@ final class WinogradConv {
         int rowLength = size * ((tilesX + L - 1) / L * L);
         float[] rows = s.floats(0, size * rowLength);
         float[] tmp = s.floats(1, size * in * L);
-        float b = bias == null ? 0f : bias[co];
         long xiStride = (long) cout * tiles;
-        for (int t0 = 0; t0 < tilesX; t0 += L) {
-            long first = (long) co * tiles + (long) tyLocal * tilesX + t0;
-            for (int c = 0; c < in; c++) {
-                transforms.transformOutput(m, first + c * xiStride, in * xiStride, tmp, c * L, in * L);
+        for (int co = c0; co < c1; co++) {
+            float b = bias == null ? 0f : bias[co];
+            for (int t0 = 0; t0 < tilesX; t0 += L) {
+                long first = (long) co * tiles + (long) tyLocal * tilesX + t0;
+                for (int c = 0; c < in; c++) {
+                    transforms.transformOutput(m, first + c * xiStride, in * xiStride, tmp, c * L, in * L);
+                }
+                for (int i = 0; i < size; i++) {
+                    transforms.transformOutputRow(tmp, i * in * L, b, rows, i * rowLength + size * t0);
+                }
             }
+            long plane = outBase + (long) co * ho * wo;
             for (int i = 0; i < size; i++) {
-                transforms.transformOutputRow(tmp, i * in * L, b, rows, i * rowLength + size * t0);
+                int oy = size * ty + i;
+                if (oy >= ho) {
+                    break;
+                }
+                writeRow(rows, i * rowLength, out, residual, plane + (long) oy * wo, wo);
             }
-        }
-        long plane = outBase + (long) co * ho * wo;
-        for (int i = 0; i < size; i++) {
-            int oy = size * ty + i;
-            if (oy >= ho) {
-                break;
-            }
-            writeRow(rows, i * rowLength, out, residual, plane + (long) oy * wo, wo);
         }
     }
 
