@@ -98,6 +98,9 @@ final class WinogradConv {
         int mBlocks = (Gemm.panelsA(cout) + aBlock - 1) / aBlock;
         long imageIn = (long) cin * g.h() * g.w(), imageOut = (long) cout * g.ho() * g.wo();
         int streamBlock = WinogradFilterStream.panelsPerTask(tile, cout, cin);
+        // Tile rows transformed together: a small image's row (4 tiles at 16x16 with F(4x4)) fills a fraction of a
+        // vector, whose lanes are tiles, so a band of rows fills it.
+        int band = Math.max(1, L / tilesX);
         int streamTasks = (Gemm.panelsA(cout) + streamBlock - 1) / streamBlock;
         return buffers -> {
             PackedWeights taps = kept != null ? null : fixedTaps != null ? fixedTaps
@@ -120,9 +123,9 @@ final class WinogradConv {
                 int inGroup = channelsPerTask(cin, pool.threads());
                 pool.forEach((cin + inGroup - 1) / inGroup, task -> {
                     int c0 = task * inGroup, c1 = Math.min(cin, c0 + inGroup);
-                    for (int r = 0; r < rows; r++) {
-                        int row = first + r; // tile row `row % tilesY` of image `row / tilesY`
-                        inputTransform(tile, xs, row / tilesY * imageIn, g, c0, c1, row % tilesY, r, tilesX, v, sizeB);
+                    for (int r = 0; r < rows; r += band) {
+                        inputTransform(tile, xs, g, imageIn, tilesY, first + r, r, Math.min(band, rows - r), tilesX, c0, c1, v,
+                                sizeB);
                     }
                 });
                 if (kept != null) {
@@ -138,10 +141,9 @@ final class WinogradConv {
                 int outGroup = channelsPerTask(cout, pool.threads());
                 pool.forEach((cout + outGroup - 1) / outGroup, task -> {
                     int c0 = task * outGroup, c1 = Math.min(cout, c0 + outGroup);
-                    for (int r = 0; r < rows; r++) {
-                        int row = first + r;
-                        outputTransform(tile, m, tiles, c0, c1, row % tilesY, r, tilesX, g, biasArr, os, rs,
-                                row / tilesY * imageOut);
+                    for (int r = 0; r < rows; r += band) {
+                        outputTransform(tile, m, tiles, g, tilesY, first + r, r, Math.min(band, rows - r), tilesX, c0, c1, biasArr,
+                                os, rs, imageOut);
                     }
                 });
             }
@@ -163,52 +165,62 @@ final class WinogradConv {
     }
 
     /**
-     * V = B^T d B for the tiles of tile row {@code ty} of channels [c0, c1), written into the packed B
-     * operands (one per position xi). Lanes are tiles: the n input rows are split into m phase arrays,
-     * P_k[t] = row[m t + k - left], so that element c of tile t is P_{c mod m}[t + c / m] and every load is
-     * contiguous.
+     * V = B^T d B for the tiles of a band of {@code bandRows} consecutive tile rows of the chunk (chunk row {@code local},
+     * row {@code row} of the whole batch, and those after it), channels [c0, c1), written into the packed B operands
+     * (one per position xi). Lanes are the band's tiles, row after row. Each input row is split into m phase arrays,
+     * P_k[t] = row[m t + k - left], so that element c of tile t is P_c[t] for c below m and P_{c - m}[t + 1] past it,
+     * which is kept as a second array shifted by one tile, taken before the band's next row overwrites the element
+     * past this row's last tile; every load is then contiguous.
      */
-    private static void inputTransform(WinogradTile tile, MemorySegment x, long inBase, ConvKernels.Geometry g, int c0, int c1,
-                                       int ty, int tyLocal, int tilesX, float[] v, int sizeB) {
-        int out = tile.out, in = tile.in;
+    private static void inputTransform(WinogradTile tile, MemorySegment x, ConvKernels.Geometry g, long imageIn, int tilesY,
+                                       int row, int local, int bandRows, int tilesX, int c0, int c1, float[] v, int sizeB) {
+        int out = tile.out, in = tile.in, past = in - out;
         WinogradTransforms transforms = tile.transforms;
-        // Phase rows are padded by a vector so full-width loads past the last tile stay in bounds (a tile
-        // reaches n - m = 2 elements, at most one phase element, into the next).
-        int stride = (tilesX + 2 + L - 1) / L * L + L;
-        Scratch s = SCRATCH.get();
-        float[] phase = s.floats(0, in * out * stride);
-        java.util.Arrays.fill(phase, 0, in * out * stride, 0f);
-        // Phases are produced a vector of tiles at a time, so the line covers whole groups of m L floats.
+        int width = bandRows * tilesX;
+        // Phases are produced a vector of tiles at a time, so a row's split covers whole groups of m L floats and
+        // writes past its tiles (a tile reaches n - m = 2 elements into the next), into the next row's place or the padding.
         int phaseTiles = (tilesX + 2 + L - 1) / L * L;
+        int stride = width - tilesX + phaseTiles + 2 * L;
+        int shifted = in * out * stride;
+        Scratch s = SCRATCH.get();
+        float[] phase = s.floats(0, shifted + in * past * stride);
+        java.util.Arrays.fill(phase, 0, shifted + in * past * stride, 0f); // lanes past the band's tiles stay finite
         int lineLength = out * phaseTiles;
         float[] line = s.floats(3, lineLength);
         java.util.Arrays.fill(line, 0, lineLength, 0f);
-        int w = g.w(), left = g.pad().left();
+        int h = g.h(), w = g.w(), left = g.pad().left(), top = g.pad().top();
         float[] tmp = s.floats(1, in * in * L);
         float[] col = s.floats(2, in * L);
         int[] at = s.at;
-        // The zeros written above stay where no channel writes: the line's padding, the phase rows' ends, and the
-        // phase rows of input rows outside the image, which are the same rows for every channel of this tile row.
         for (int ci = c0; ci < c1; ci++) {
-            long plane = inBase + (long) ci * g.h() * g.w();
-            for (int r = 0; r < in; r++) {
-                int iy = out * ty - g.pad().top() + r;
-                if (iy < 0 || iy >= g.h()) {
-                    continue; // the phase rows stay zero
-                }
-                // The row, with its left padding, as a zero-extended array; then split into the phases.
-                MemorySegment.copy(x, FLOAT, 4 * (plane + (long) iy * w), line, left, w);
-                int p0 = r * out * stride;
-                for (int t = 0; t < phaseTiles; t += L) {
-                    transforms.splitPhases(line, out * t, phase, p0 + t, stride);
+            for (int j = 0; j < bandRows; j++) {
+                int ty = (row + j) % tilesY;
+                long plane = (row + j) / tilesY * imageIn + (long) ci * h * w;
+                for (int r = 0; r < in; r++) {
+                    // The row, with its left padding, as a zero-extended array (zero above and below the image).
+                    int iy = out * ty - top + r;
+                    if (iy >= 0 && iy < h) {
+                        MemorySegment.copy(x, FLOAT, 4 * (plane + (long) iy * w), line, left, w);
+                    } else {
+                        java.util.Arrays.fill(line, left, left + w, 0f);
+                    }
+                    int p0 = r * out * stride + j * tilesX;
+                    for (int t = 0; t < phaseTiles; t += L) {
+                        transforms.splitPhases(line, out * t, phase, p0 + t, stride);
+                    }
+                    for (int k = 0; k < past; k++) {
+                        int from = p0 + k * stride + 1, to = shifted + (r * past + k) * stride + j * tilesX;
+                        for (int t = 0; t < tilesX; t += L) {
+                            FloatVector.fromArray(F, phase, from + t).intoArray(phase, to + t);
+                        }
+                    }
                 }
             }
-            for (int t0 = 0; t0 < tilesX; t0 += L) {
-                int count = Math.min(L, tilesX - t0);
+            for (int t0 = 0; t0 < width; t0 += L) {
+                int count = Math.min(L, width - t0);
                 for (int r = 0; r < in; r++) {
-                    int pr = r * out * stride + t0;
                     for (int c = 0; c < in; c++) {
-                        at[c] = pr + (c % out) * stride + c / out;
+                        at[c] = c < out ? (r * out + c) * stride + t0 : shifted + (r * past + c - out) * stride + t0;
                     }
                     transforms.transformInput(phase, at, tmp, r * in * L, L);
                 }
@@ -218,7 +230,7 @@ final class WinogradConv {
                     }
                     transforms.transformInput(tmp, at, col, 0, L);
                     for (int r = 0; r < in; r++) {
-                        storeTiles(col, r * L, count, v, (r * in + c) * sizeB, ci, tyLocal * tilesX + t0, g.cin());
+                        storeTiles(col, r * L, count, v, (r * in + c) * sizeB, ci, local * tilesX + t0, g.cin());
                     }
                 }
             }
@@ -248,25 +260,27 @@ final class WinogradConv {
     }
 
     /**
-     * Y = A^T M A for the tiles of tile row {@code ty} of output channels [c0, c1), plus bias, then each channel's
-     * m output rows are assembled (tiles interleaved) and written once, with the residual added.
+     * Y = A^T M A for the tiles of a band of {@code bandRows} tile rows (as {@link #inputTransform}), output channels
+     * [c0, c1), plus bias; each channel's m output rows of the band's tile rows are assembled side by side (tiles
+     * interleaved) and written once, with the residual added.
      */
-    private static void outputTransform(WinogradTile tile, MemorySegment m, int tiles, int c0, int c1, int ty, int tyLocal, int tilesX,
-                                        ConvKernels.Geometry g, float[] bias, MemorySegment out, MemorySegment residual,
-                                        long outBase) {
+    private static void outputTransform(WinogradTile tile, MemorySegment m, int tiles, ConvKernels.Geometry g, int tilesY, int row,
+                                        int local, int bandRows, int tilesX, int c0, int c1, float[] bias, MemorySegment out,
+                                        MemorySegment residual, long imageOut) {
         int size = tile.out, in = tile.in;
         WinogradTransforms transforms = tile.transforms;
         int wo = g.wo(), ho = g.ho();
         int cout = g.cout();
+        int width = bandRows * tilesX;
         Scratch s = SCRATCH.get();
-        int rowLength = size * ((tilesX + L - 1) / L * L);
+        int rowLength = size * ((width + L - 1) / L * L);
         float[] rows = s.floats(0, size * rowLength);
         float[] tmp = s.floats(1, size * in * L);
         long xiStride = (long) cout * tiles;
         for (int co = c0; co < c1; co++) {
             float b = bias == null ? 0f : bias[co];
-            for (int t0 = 0; t0 < tilesX; t0 += L) {
-                long first = (long) co * tiles + (long) tyLocal * tilesX + t0;
+            for (int t0 = 0; t0 < width; t0 += L) {
+                long first = (long) co * tiles + (long) local * tilesX + t0;
                 for (int c = 0; c < in; c++) {
                     transforms.transformOutput(m, first + c * xiStride, in * xiStride, tmp, c * L, in * L);
                 }
@@ -274,13 +288,16 @@ final class WinogradConv {
                     transforms.transformOutputRow(tmp, i * in * L, b, rows, i * rowLength + size * t0);
                 }
             }
-            long plane = outBase + (long) co * ho * wo;
-            for (int i = 0; i < size; i++) {
-                int oy = size * ty + i;
-                if (oy >= ho) {
-                    break;
+            for (int j = 0; j < bandRows; j++) {
+                int ty = (row + j) % tilesY;
+                long plane = (row + j) / tilesY * imageOut + (long) co * ho * wo;
+                for (int i = 0; i < size; i++) {
+                    int oy = size * ty + i;
+                    if (oy >= ho) {
+                        break;
+                    }
+                    writeRow(rows, i * rowLength + j * size * tilesX, out, residual, plane + (long) oy * wo, wo);
                 }
-                writeRow(rows, i * rowLength, out, residual, plane + (long) oy * wo, wo);
             }
         }
     }
