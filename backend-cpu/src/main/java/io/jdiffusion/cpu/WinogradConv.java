@@ -29,7 +29,7 @@ import static io.jdiffusion.cpu.Gemm.NR;
  * time, and packed as the n^2 A operands (4x the weight bytes for F(4x4), 1.8x for F(2x2)); the others transform them while they run
  * ({@link WinogradFilterStream}). At run time the tile rows of all images are processed in chunks sized to keep the transformed input
  * and the GEMM results in L3: transform the input straight into packed B panels (vectorised across the
- * tiles of a row through m phase-split copies of each input row), run the n^2 GEMMs, then transform
+ * tiles of a band of tile rows through m phase-split copies of each input row), run the n^2 GEMMs, then transform
  * the results back and write each output element once with bias and residual fused.
  */
 final class WinogradConv {
