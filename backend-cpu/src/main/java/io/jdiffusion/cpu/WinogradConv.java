@@ -155,9 +155,9 @@ final class WinogradConv {
      * channel and one tile row wrote the same cache lines of the packed B panels from both threads (a panel row holds
      * the tiles of several tile rows), and each paid a fixed cost (a claim on the pool's shared counter, its scratch
      * rows zeroed) that the few tiles of a small image's row did not cover: the 16x16 input transform of 1280 channels
-     * took 3.8-4.5 ms at 256x256, 2.9 ms now, and SD 1.5's 3x3 layers, in sums of their fastest calls, 571-585 ms a
-     * UNet call at 256x256 against 501-508 ms now, 2160-2190 against 1581-1627 ms at 512x512 (2026-12-07, Zen 4
-     * class, two threads).
+     * took 3.8-4.5 ms at 256x256, 2.9 ms in channel groups, and SD 1.5's 3x3 layers, in sums of their fastest calls,
+     * 571-585 ms a UNet call at 256x256 against 501-508 ms in channel groups, 2160-2190 against 1581-1627 ms at
+     * 512x512 (2026-12-07, Zen 4 class, two threads; before the transforms took bands of tile rows).
      */
     static int channelsPerTask(int channels, int threads) {
         int tasks = Math.min(channels, TRANSFORM_TASKS_PER_THREAD * threads);
