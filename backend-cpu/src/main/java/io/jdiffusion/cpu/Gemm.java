@@ -20,7 +20,7 @@ import static io.jdiffusion.cpu.CpuVectors.ORDER;
  * written once, by the epilogue ({@link GemmOutput}), which fuses bias, activation and residual.
  *
  * <p>Work is split into blocks of C: an A block (a few panels, sized to stay in L2) is reused across the
- * B panels of a task, and each B panel across the A panels of the block.
+ * B panels of a task, and each sweep of a few B panels ({@link #sweepPanels}) across the A panels of the block.
  */
 final class Gemm {
     /** Rows of the register tile. 6 x 2 vectors = 12 accumulators + 2 B vectors + 1 broadcast fit 16 registers. */
@@ -31,6 +31,12 @@ final class Gemm {
     private static final int A_BLOCK_BYTES = 192 * 1024;
     /** Target bytes of a B block packed inside a task (L2-resident beside an A block while the A blocks pass). */
     static final int B_BLOCK_BYTES = 384 * 1024;
+    /**
+     * Target bytes of the B panels one A panel meets in turn before the next A panel starts ({@link #sweepPanels}).
+     * Sweeping a few B panels per A panel writes each C row in runs of several tiles, which the hardware prefetcher
+     * follows; one B panel down all the A panels wrote 128 bytes per row, a row stride apart, each a fresh miss.
+     */
+    private static final int SWEEP_BYTES = 512 * 1024;
     /** Fewest A rows a staged weight B panel is reused across (see {@code Blocks.planForWeightsAsB}). */
     private static final int MIN_ROWS_PER_B_STAGE = 128;
 
@@ -212,7 +218,7 @@ final class Gemm {
 
     /**
      * The same with the weights as B: F32 panels are read where they lie, off the heap; 2-byte panels are widened
-     * one B panel at a time into a heap array, and each is reused across the block's A panels.
+     * a sweep of B panels ({@link #sweepPanels}) at a time into a heap array, each reused across the block's A panels.
      */
     private static void multiplyBlock(float[] a, int aOff, int m, int pa0, int pa1, PackedWeights b, int pb0, int pb1,
                                       int n, int k, GemmOutput out) {
@@ -220,11 +226,18 @@ final class Gemm {
             multiplyBlock(a, aOff, m, pa0, pa1, b.segment(), pb0, pb1, n, k, out);
             return;
         }
-        float[] staged = B_STAGED.floats(k * NR);
-        for (int pb = pb0; pb < pb1; pb++) {
-            b.stage((long) pb * k * NR, k * NR, staged, 0);
-            multiplyBlock(a, aOff, m, pa0, pa1, staged, -pb * k * NR, pb, pb + 1, n, k, out);
+        int sweep = sweepPanels(k);
+        float[] staged = B_STAGED.floats(Math.min(sweep, pb1 - pb0) * k * NR);
+        for (int ps = pb0; ps < pb1; ps += sweep) {
+            int pe = Math.min(pb1, ps + sweep);
+            b.stage((long) ps * k * NR, (pe - ps) * k * NR, staged, 0);
+            multiplyBlock(a, aOff, m, pa0, pa1, staged, -ps * k * NR, ps, pe, n, k, out);
         }
+    }
+
+    /** B panels one A panel sweeps before the next: as many as fit {@link #SWEEP_BYTES} in L2 beside the A block. */
+    static int sweepPanels(int k) {
+        return Math.max(1, SWEEP_BYTES / (Float.BYTES * NR * k));
     }
 
     /** A panels per block so that the block stays in L2 while B panels stream past. */
@@ -234,20 +247,23 @@ final class Gemm {
 
     /**
      * The part of C = A B covered by A panels [pa0, pa1) and B panels [pb0, pb1), in the calling thread:
-     * each B panel is reused across the block's A panels.
+     * each sweep of B panels is reused across the block's A panels, each A panel meeting the whole sweep in turn.
      */
     static void multiplyBlock(float[] a, int aOff, int m, int pa0, int pa1, float[] b, int bOff, int pb0, int pb1,
                               int n, int k, GemmOutput out) {
         float[] tile = TILE.get();
         int colsPerPanel = out.columnsPerPanel();
-        for (int pb = pb0; pb < pb1; pb++) {
-            int col0 = pb * colsPerPanel;
-            int cols = Math.min(colsPerPanel, n - col0);
-            int bi = bOff + pb * k * NR;
+        int sweep = sweepPanels(k);
+        for (int ps = pb0; ps < pb1; ps += sweep) {
+            int pe = Math.min(pb1, ps + sweep);
             for (int pa = pa0; pa < pa1; pa++) {
                 int row0 = pa * MR;
-                kernel(a, aOff + pa * k * MR, b, bi, k, tile);
-                out.store(tile, row0, Math.min(MR, m - row0), col0, cols);
+                int rows = Math.min(MR, m - row0);
+                for (int pb = ps; pb < pe; pb++) {
+                    int col0 = pb * colsPerPanel;
+                    kernel(a, aOff + pa * k * MR, b, bOff + pb * k * NR, k, tile);
+                    out.store(tile, row0, rows, col0, Math.min(colsPerPanel, n - col0));
+                }
             }
         }
     }
@@ -261,14 +277,17 @@ final class Gemm {
                                       int n, int k, GemmOutput out) {
         float[] tile = TILE.get();
         int colsPerPanel = out.columnsPerPanel();
-        for (int pb = pb0; pb < pb1; pb++) {
-            int col0 = pb * colsPerPanel;
-            int cols = Math.min(colsPerPanel, n - col0);
-            long bi = (long) Float.BYTES * pb * k * NR;
+        int sweep = sweepPanels(k);
+        for (int ps = pb0; ps < pb1; ps += sweep) {
+            int pe = Math.min(pb1, ps + sweep);
             for (int pa = pa0; pa < pa1; pa++) {
                 int row0 = pa * MR;
-                kernel(a, aOff + pa * k * MR, k, b, bi, k, tile);
-                out.store(tile, row0, Math.min(MR, m - row0), col0, cols);
+                int rows = Math.min(MR, m - row0);
+                for (int pb = ps; pb < pe; pb++) {
+                    int col0 = pb * colsPerPanel;
+                    kernel(a, aOff + pa * k * MR, k, b, (long) Float.BYTES * pb * k * NR, k, tile);
+                    out.store(tile, row0, rows, col0, Math.min(colsPerPanel, n - col0));
+                }
             }
         }
     }
@@ -282,14 +301,17 @@ final class Gemm {
                                       int n, int k, GemmOutput out) {
         float[] tile = TILE.get();
         int colsPerPanel = out.columnsPerPanel();
-        for (int pb = pb0; pb < pb1; pb++) {
-            int col0 = pb * colsPerPanel;
-            int cols = Math.min(colsPerPanel, n - col0);
-            int bi = bOff + pb * k * NR;
+        int sweep = sweepPanels(k);
+        for (int ps = pb0; ps < pb1; ps += sweep) {
+            int pe = Math.min(pb1, ps + sweep);
             for (int pa = pa0; pa < pa1; pa++) {
                 int row0 = pa * MR;
-                kernel(a, aByte + (long) Float.BYTES * pa * k * MR, k, b, bi, k, tile);
-                out.store(tile, row0, Math.min(MR, m - row0), col0, cols);
+                int rows = Math.min(MR, m - row0);
+                for (int pb = ps; pb < pe; pb++) {
+                    int col0 = pb * colsPerPanel;
+                    kernel(a, aByte + (long) Float.BYTES * pa * k * MR, k, b, bOff + pb * k * NR, k, tile);
+                    out.store(tile, row0, rows, col0, Math.min(colsPerPanel, n - col0));
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 package io.jdiffusion.cpu;
 
+import io.jdiffusion.backend.graph.Activation;
 import io.jdiffusion.backend.graph.Padding;
 import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.backend.testing.ConformanceCase;
@@ -16,8 +17,10 @@ import java.util.stream.Stream;
  * Conformance cases for deep convolutions, the products whose A panels or im2col B panels outgrow L2 (SD's
  * im2col layers have depths of 5760-23040): im2col depths around 4096 (456 and 455 input channels of 3x3), a
  * depth of 38169 on both the im2col and the Winograd path, output channels spanning two A blocks and a partial
- * panel, F32 and F16 weights, bias and residual, batch 2. The CPU conformance suites (F32 and F16 panels, im2col
- * and Winograd) run them beside the shared cases.
+ * panel, F32 and F16 weights, bias and residual, batch 2; and linear layers with enough rows for a task per A block
+ * and enough B panels for several sweeps ({@code Gemm.sweepPanels}: 2, 5 and 10 panels of depth 1500 at 512, 256 and
+ * 128 bits), the last one partial. The CPU conformance suites (F32 and F16 panels, im2col and Winograd) run them
+ * beside the shared cases.
  */
 final class GemmDepthCases {
     private GemmDepthCases() {
@@ -53,7 +56,13 @@ final class GemmDepthCases {
                 transformed("conv3x3 s1 2x320x9x37 -> 3 +bias +residual f16 weights (few outputs)",
                         b -> conv(b, DType.F16, 320, 9, 37, 3, 3)),
                 direct("conv1x1 2x40x5x7 -> 4 +bias +residual (few outputs)",
-                        b -> conv(b, DType.F32, 40, 5, 7, 4, 1)));
+                        b -> conv(b, DType.F32, 40, 5, 7, 4, 1)),
+                direct("linear 2x550x1500 -> 200 +bias +residual (B panels in sweeps)",
+                        b -> linear(b, DType.F32, Activation.NONE, 200)),
+                direct("linear 2x550x1500 -> 200 +bias +residual f16 weights (B panels in sweeps)",
+                        b -> linear(b, DType.F16, Activation.NONE, 200)),
+                direct("linear 2x550x1500 -> geglu 150 +bias +residual bf16 weights (B panels in sweeps)",
+                        b -> linear(b, DType.BF16, Activation.GEGLU, 300)));
     }
 
     /** The shared cases and these. */
@@ -64,6 +73,10 @@ final class GemmDepthCases {
     private static Value[] conv(ProblemBuilder b, DType weights, int cin, int h, int w, int cout, int kernel) {
         return new Value[] {ConformanceCases.conv(b, weights, 2, cin, h, w, cout, kernel, kernel, 1, Padding.same(kernel / 2),
                 true, true)};
+    }
+
+    private static Value[] linear(ProblemBuilder b, DType weights, Activation act, int n) {
+        return new Value[] {ConformanceCases.linear(b, weights, true, act, true, n, 2, 550, 1500)};
     }
 
     private static ConformanceCase direct(String name, Function<ProblemBuilder, Value[]> recipe) {
