@@ -89,10 +89,7 @@ final class WinogradConv {
         // output is 16 tiles of 4x4, one B panel at 256 bits, and one GEMM per image would stream the filters
         // from memory once per image.
         int allRows = g.batch() * tilesY;
-        int maxRows = (int) Math.max(1, Math.min(allRows, ctx.options.winogradChunkFloats() / ((long) positions * Math.max(cin, cout) * tilesX)));
-        // Equal chunks (16 tile rows in at most 11 per chunk become 8 + 8, not 11 + 5): no short last GEMM.
-        int chunks = (allRows + maxRows - 1) / maxRows;
-        int chunkRows = (allRows + chunks - 1) / chunks;
+        int chunkRows = chunkRows(allRows, tilesX, (long) positions * Math.max(cin, cout) * tilesX, ctx.options.winogradChunkFloats());
         int sizeA = Gemm.panelsA(cout) * cin * MR;
         int aBlock = Gemm.aBlockPanels(cout, cin);
         int mBlocks = (Gemm.panelsA(cout) + aBlock - 1) / aBlock;
@@ -148,6 +145,35 @@ final class WinogradConv {
                 });
             }
         };
+    }
+
+    /**
+     * Tile rows per chunk: as many as {@code budgetFloats} of transformed input hold (at least one), {@code rowFloats}
+     * a tile row's, in equal chunks (16 tile rows in at most 11 per chunk become 8 + 8, not 11 + 5: no short last
+     * GEMM). A chunk of under two panels of tiles has its rows rounded up to whole panels where that keeps it within
+     * two: the products run whole panels (a partial one costs a whole one's multiply-adds) and stream the layer's
+     * filters once per chunk, so at 256x256 SD 1.5's 16x16 layer of 1920 input channels (7 rows of 4 tiles in the
+     * budget) ran as two chunks of half a panel each, and its 32x32 layer of 960 as three of one and a half.
+     */
+    static int chunkRows(int allRows, int tilesX, long rowFloats, long budgetFloats) {
+        int maxRows = (int) Math.max(1, Math.min(allRows, budgetFloats / rowFloats));
+        int wholePanelRows = Gemm.NR / gcd(Gemm.NR, tilesX);
+        long fewTiles = 2L * Gemm.NR;
+        boolean toWholePanels = (long) maxRows * tilesX < fewTiles && (long) roundUp(maxRows, wholePanelRows) * tilesX <= fewTiles;
+        if (toWholePanels) {
+            maxRows = Math.min(allRows, roundUp(maxRows, wholePanelRows));
+        }
+        int chunks = (allRows + maxRows - 1) / maxRows;
+        int rows = (allRows + chunks - 1) / chunks;
+        return toWholePanels ? Math.min(allRows, roundUp(rows, wholePanelRows)) : rows;
+    }
+
+    private static int roundUp(int n, int multiple) {
+        return (n + multiple - 1) / multiple * multiple;
+    }
+
+    private static int gcd(int a, int b) {
+        return b == 0 ? a : gcd(b, a % b);
     }
 
     /**
