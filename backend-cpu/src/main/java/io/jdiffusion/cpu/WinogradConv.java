@@ -150,16 +150,16 @@ final class WinogradConv {
     /**
      * Tile rows per chunk: as many as {@code budgetFloats} of transformed input hold (at least one), {@code rowFloats}
      * a tile row's, in equal chunks (16 tile rows in at most 11 per chunk become 8 + 8, not 11 + 5: no short last
-     * GEMM). A chunk of under two panels of tiles has its rows rounded up to whole panels where that keeps it within
-     * two: the products run whole panels (a partial one costs a whole one's multiply-adds) and stream the layer's
-     * filters once per chunk, so at 256x256 SD 1.5's 16x16 layer of 1920 input channels (7 rows of 4 tiles in the
-     * budget) ran as two chunks of half a panel each, and its 32x32 layer of 960 as three of one and a half.
+     * GEMM), rounded up to whole panels of tiles where that at most doubles a chunk. The products run whole panels (a
+     * partial one costs a whole one's multiply-adds) and stream the layer's filters once per chunk, so the budget alone
+     * cut SD 1.5's 16x16 layers of 1920 and 2560 input channels (7 and 5 rows of 4 tiles) into chunks of half a panel,
+     * its 32x32 layer of 960 (7 rows of 8) into three of one and a half, and at 512x512 its 64x64 layers of 320 and 640
+     * into chunks of 5.5 and 2.5 panels.
      */
     static int chunkRows(int allRows, int tilesX, long rowFloats, long budgetFloats) {
         int maxRows = (int) Math.max(1, Math.min(allRows, budgetFloats / rowFloats));
         int wholePanelRows = Gemm.NR / gcd(Gemm.NR, tilesX);
-        long fewTiles = 2L * Gemm.NR;
-        boolean toWholePanels = (long) maxRows * tilesX < fewTiles && (long) roundUp(maxRows, wholePanelRows) * tilesX <= fewTiles;
+        boolean toWholePanels = roundUp(maxRows, wholePanelRows) <= 2 * maxRows;
         if (toWholePanels) {
             maxRows = Math.min(allRows, roundUp(maxRows, wholePanelRows));
         }

@@ -28,8 +28,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ConvBatchChunksTest {
     /**
      * (kernel, stride, padding, cin, h, w, cout): pixels and tiles per image not a multiple of any panel
-     * width, a partial last tile row and column, and 1 pixel; the last has rows of 18 F(4x4) tiles, too many for
-     * {@link WinogradConv#chunkRows} to round chunks to whole panels, so every chunk size below is its own.
+     * width, a partial last tile row and column, and 1 pixel; the last has rows of 18 F(4x4) tiles, which fill whole
+     * panels only every 4 to 16 rows, so {@link WinogradConv#chunkRows} keeps most chunk sizes below as they are.
      */
     private static final int[][] SHAPES = {{3, 1, 1, 3, 5, 7, 10}, {1, 1, 0, 4, 3, 7, 6}, {3, 2, 1, 3, 9, 11, 5},
             {1, 1, 0, 5, 1, 1, 7}, {3, 1, 1, 4, 10, 13, 6}, {3, 1, 1, 3, 6, 70, 5}};
