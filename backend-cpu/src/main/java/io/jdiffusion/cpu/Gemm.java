@@ -67,6 +67,11 @@ final class Gemm {
         return (n + NR - 1) / NR;
     }
 
+    /** n rounded up to a multiple of {@code multiple}: rows or columns padded to whole panels or tiles. */
+    static int roundUp(int n, int multiple) {
+        return (n + multiple - 1) / multiple * multiple;
+    }
+
     /**
      * How C is split into tasks: A blocks of a few panels (sized to stay in L2) times B blocks, the B
      * blocks halved until there are a few tasks per thread.

@@ -16,6 +16,7 @@ import static io.jdiffusion.cpu.CpuVectors.L;
 import static io.jdiffusion.cpu.CpuVectors.ORDER;
 import static io.jdiffusion.cpu.Gemm.MR;
 import static io.jdiffusion.cpu.Gemm.NR;
+import static io.jdiffusion.cpu.Gemm.roundUp;
 
 /**
  * Attention over at most {@link #MAX_KEYS} keys (cross-attention over 77 text tokens, the text encoder's
@@ -193,10 +194,6 @@ final class ShortKeyAttention {
     private static int dvWritten(int dv) {
         int vectors = valueVectors(dv);
         return vectors > 0 ? vectors * L : roundUp(dv, NR);
-    }
-
-    private static int roundUp(int n, int step) {
-        return (n + step - 1) / step * step;
     }
 
     static Kernel compile(Op.Attention op, CompileContext ctx) {

@@ -16,6 +16,7 @@ import static io.jdiffusion.cpu.CpuVectors.L;
 import static io.jdiffusion.cpu.CpuVectors.ORDER;
 import static io.jdiffusion.cpu.Gemm.MR;
 import static io.jdiffusion.cpu.Gemm.NR;
+import static io.jdiffusion.cpu.Gemm.roundUp;
 
 /**
  * 3x3 stride-1 convolution by Winograd F(m x m, 3x3), m = 4 or 2 ({@link WinogradTile}): each m x m output tile
@@ -166,10 +167,6 @@ final class WinogradConv {
         int chunks = (allRows + maxRows - 1) / maxRows;
         int rows = (allRows + chunks - 1) / chunks;
         return toWholePanels ? Math.min(allRows, roundUp(rows, wholePanelRows)) : rows;
-    }
-
-    private static int roundUp(int n, int multiple) {
-        return (n + multiple - 1) / multiple * multiple;
     }
 
     private static int gcd(int a, int b) {
