@@ -1,12 +1,18 @@
 package io.jdiffusion.cpu;
 
 import io.jdiffusion.core.DType;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 import static io.jdiffusion.cpu.CpuVectors.FLOAT;
+import static io.jdiffusion.cpu.CpuVectors.L;
 
 /**
  * One constant laid out for the kernels (GEMM panels, Winograd-transformed filters, or a plain copy),
@@ -21,6 +27,9 @@ import static io.jdiffusion.cpu.CpuVectors.FLOAT;
  */
 final class PackedWeights {
     private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(CpuVectors.ORDER);
+    /** L shorts (half the float vector's bits) and L ints (a float vector's), for widening BF16 a vector at a time. */
+    private static final VectorSpecies<Short> BF16_SHORTS = VectorSpecies.of(short.class, VectorShape.forBitSize(CpuVectors.bits() / 2));
+    private static final VectorSpecies<Integer> BF16_INTS = VectorSpecies.of(int.class, CpuVectors.F.vectorShape());
 
     private final MemorySegment data;
     private final DType storage;
@@ -113,8 +122,19 @@ final class PackedWeights {
         }
     }
 
+    /**
+     * BF16 is the top half of an F32: each short, sign-extended to an int by the lane conversion, shifted up 16 bits
+     * is the float's bit pattern. With the Vector API, because C2 left the scalar loop unvectorised (2.2 values/ns
+     * against 15.9 for the F16 loop on a Zen 4 class core).
+     */
     private static void widenBf16(MemorySegment s, long byteOffset, int count, float[] dst, int to) {
-        for (int i = 0; i < count; i++) {
+        int i = 0;
+        for (int end = count - L + 1; i < end; i += L) {
+            ShortVector half = ShortVector.fromMemorySegment(BF16_SHORTS, s, byteOffset + 2L * i, CpuVectors.ORDER);
+            IntVector bits = (IntVector) half.convertShape(VectorOperators.S2I, BF16_INTS, 0);
+            bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, to + i);
+        }
+        for (; i < count; i++) {
             dst[to + i] = Float.intBitsToFloat((s.get(SHORT, byteOffset + 2L * i) & 0xFFFF) << 16);
         }
     }

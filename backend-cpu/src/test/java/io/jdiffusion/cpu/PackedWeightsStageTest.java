@@ -1,0 +1,62 @@
+package io.jdiffusion.cpu;
+
+import io.jdiffusion.core.DType;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@link PackedWeights#stage} widens runs of stored values into an F32 array: every value of the run, read back one at
+ * a time by {@link PackedWeights#get}, lands at its place, and nothing outside the run is written. Runs start at odd
+ * offsets on both sides and have lengths below, at and past whole vectors, so that the vector loops and their scalar
+ * tails both run, at the vector width of the JVM.
+ */
+class PackedWeightsStageTest {
+    private static final int VALUES = 4 * CpuVectors.L * 7 + 5;
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16"})
+    void stagedRunsHoldTheStoredValuesAndNothingElse(DType storage) {
+        Random random = new Random(17 + storage.ordinal());
+        float[] values = new float[VALUES];
+        for (int i = 0; i < VALUES; i++) {
+            // signs, magnitudes from subnormal F16 to large, and exact zeros
+            values[i] = i % 23 == 0 ? 0f : (float) (random.nextGaussian() * Math.pow(10, random.nextInt(9) - 6));
+        }
+        PackedWeights weights = PackedWeights.allocate(VALUES, storage);
+        try {
+            weights.write(0, values, 0, VALUES);
+            int l = CpuVectors.L;
+            int[][] runs = {{0, VALUES, 0}, {3, 1, 0}, {1, l - 1, 2}, {5, l, 1}, {7, l + 1, 3}, {2, 3 * l + 2, 0},
+                    {11, VALUES - 11, 4}};
+            for (int[] run : runs) {
+                int from = run[0], count = run[1], to = run[2];
+                float[] staged = new float[to + count + 3];
+                java.util.Arrays.fill(staged, Float.NaN);
+                weights.stage(from, count, staged, to);
+                for (int i = 0; i < staged.length; i++) {
+                    if (i < to || i >= to + count) {
+                        assertThat(staged[i]).as("%s run %s: index %d outside the run", storage, java.util.Arrays.toString(run), i).isNaN();
+                    } else {
+                        float expected = weights.get(from + i - to);
+                        assertThat(Float.floatToRawIntBits(staged[i])).as("%s run %s: value %d", storage,
+                                java.util.Arrays.toString(run), from + i - to).isEqualTo(Float.floatToRawIntBits(expected));
+                    }
+                }
+            }
+            if (storage == DType.BF16) {
+                // BF16 storage keeps a float's top 16 bits (truncation): the staged value is exactly that
+                float[] all = new float[VALUES];
+                weights.stage(0, VALUES, all, 0);
+                for (int i = 0; i < VALUES; i++) {
+                    assertThat(Float.floatToRawIntBits(all[i])).isEqualTo(Float.floatToRawIntBits(values[i]) & 0xFFFF0000);
+                }
+            }
+        } finally {
+            weights.free();
+        }
+    }
+}
