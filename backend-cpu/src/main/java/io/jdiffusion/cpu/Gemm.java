@@ -44,9 +44,11 @@ final class Gemm {
     private static final ThreadScratch A_BLOCK = new ThreadScratch();
     /** The calling thread's whole packed A, for GEMMs with few rows (kept small by that condition). */
     private static final ThreadScratch A_WHOLE = new ThreadScratch();
-    /** The calling thread's weight panels widened to F32 (an A block, or one B panel). */
+    /** The calling thread's 2-byte weight panels widened to F32: an A block on the heap, a sweep of B panels off it. */
     private static final ThreadScratch A_STAGED = new ThreadScratch();
     private static final ThreadScratch B_STAGED = new ThreadScratch();
+    /** The calling thread's piece of B panels on their way off the heap ({@link PackedWeights#BOUNCE_FLOATS}). */
+    private static final ThreadScratch B_BOUNCE = new ThreadScratch();
     /** The calling thread's block of activation B panels, packed by the task that multiplies it. */
     private static final ThreadScratch B_BLOCK = new ThreadScratch();
 
@@ -223,20 +225,24 @@ final class Gemm {
 
     /**
      * The same with the weights as B: F32 panels are read where they lie, off the heap; 2-byte panels are widened
-     * a sweep of B panels ({@link #sweepPanels}) at a time into a heap array, each reused across the block's A panels.
+     * a sweep of B panels ({@link #sweepPanels}) at a time into an off-heap block, each reused across the block's A
+     * panels. Off the heap, so that the micro-kernel is the one F32 panels take: widened into a heap array and read by
+     * the heap kernel, F16 linear layers ran 6-8% below F32 ones, against 3-4% this way (two threads, a Zen 4 class
+     * core, docs/PERFORMANCE.md).
      */
     private static void multiplyBlock(float[] a, int aOff, int m, int pa0, int pa1, PackedWeights b, int pb0, int pb1,
                                       int n, int k, GemmOutput out) {
         if (b.storage() == DType.F32) {
-            multiplyBlock(a, aOff, m, pa0, pa1, b.segment(), pb0, pb1, n, k, out);
+            multiplyBlock(a, aOff, m, pa0, pa1, b.segment(), 0, pb0, pb1, n, k, out);
             return;
         }
         int sweep = sweepPanels(k);
-        float[] staged = B_STAGED.floats(Math.min(sweep, pb1 - pb0) * k * NR);
+        MemorySegment staged = B_STAGED.segment((long) Float.BYTES * Math.min(sweep, pb1 - pb0) * k * NR);
+        float[] bounce = B_BOUNCE.floats(PackedWeights.BOUNCE_FLOATS);
         for (int ps = pb0; ps < pb1; ps += sweep) {
             int pe = Math.min(pb1, ps + sweep);
-            b.stage((long) ps * k * NR, (pe - ps) * k * NR, staged, 0);
-            multiplyBlock(a, aOff, m, pa0, pa1, staged, -ps * k * NR, ps, pe, n, k, out);
+            b.stage((long) ps * k * NR, (pe - ps) * k * NR, staged, 0, bounce);
+            multiplyBlock(a, aOff, m, pa0, pa1, staged, -(long) Float.BYTES * ps * k * NR, ps, pe, n, k, out);
         }
     }
 
@@ -275,10 +281,10 @@ final class Gemm {
 
     /**
      * The part of C = A B covered by A panels [pa0, pa1) and B panels [pb0, pb1) of F32 panels in the off-heap
-     * segment {@code b} (from byte 0), in the calling thread. Copying each panel to the heap first, as 2-byte panels
-     * must be widened, cost 5-10% of the linear layers' time on a Zen 5 (docs/PERFORMANCE.md).
+     * segment {@code b} (panel 0 at byte {@code bByte}), in the calling thread. Copying each panel to the heap first
+     * cost 5-10% of the linear layers' time on a Zen 5 (docs/PERFORMANCE.md).
      */
-    private static void multiplyBlock(float[] a, int aOff, int m, int pa0, int pa1, MemorySegment b, int pb0, int pb1,
+    private static void multiplyBlock(float[] a, int aOff, int m, int pa0, int pa1, MemorySegment b, long bByte, int pb0, int pb1,
                                       int n, int k, GemmOutput out) {
         float[] tile = TILE.get();
         int colsPerPanel = out.columnsPerPanel();
@@ -290,7 +296,7 @@ final class Gemm {
                 int rows = Math.min(MR, m - row0);
                 for (int pb = ps; pb < pe; pb++) {
                     int col0 = pb * colsPerPanel;
-                    kernel(a, aOff + pa * k * MR, k, b, (long) Float.BYTES * pb * k * NR, k, tile);
+                    kernel(a, aOff + pa * k * MR, k, b, bByte + (long) Float.BYTES * pb * k * NR, k, tile);
                     out.store(tile, row0, rows, col0, Math.min(colsPerPanel, n - col0));
                 }
             }

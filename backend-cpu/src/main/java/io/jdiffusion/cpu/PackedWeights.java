@@ -31,6 +31,9 @@ final class PackedWeights {
     private static final VectorSpecies<Short> BF16_SHORTS = VectorSpecies.of(short.class, VectorShape.forBitSize(CpuVectors.bits() / 2));
     private static final VectorSpecies<Integer> BF16_INTS = VectorSpecies.of(int.class, CpuVectors.F.vectorShape());
 
+    /** Floats of the bounce array {@link #stage(long, int, MemorySegment, long, float[])} widens through: 8 KiB. */
+    static final int BOUNCE_FLOATS = 2048;
+
     private final MemorySegment data;
     private final DType storage;
     private final long values;
@@ -113,6 +116,19 @@ final class PackedWeights {
             case F16 -> widenF16(data, 2 * from, count, dst, to);
             case BF16 -> widenBf16(data, 2 * from, count, dst, to);
             default -> throw new IllegalStateException("packed weights hold floats, this holds " + storage);
+        }
+    }
+
+    /**
+     * Values [from, from + count) widened to F32 into the off-heap {@code dst} from byte {@code dstByte}, through
+     * {@code bounce} ({@link #BOUNCE_FLOATS} long at least) a piece at a time: the widening loops write heap arrays
+     * only (C2 vectorises none of them into a segment), and a piece this size is still in L1 when it is copied on.
+     */
+    void stage(long from, int count, MemorySegment dst, long dstByte, float[] bounce) {
+        for (int done = 0; done < count; done += BOUNCE_FLOATS) {
+            int piece = Math.min(BOUNCE_FLOATS, count - done);
+            stage(from + done, piece, bounce, 0);
+            MemorySegment.copy(bounce, 0, dst, FLOAT, dstByte + 4L * done, piece);
         }
     }
 

@@ -1,5 +1,8 @@
 package io.jdiffusion.cpu;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
 /**
  * One heap scratch array per thread, for work done inside {@link WorkerPool} tasks (packed operand
  * blocks, a transpose tile, a chunk of activations): each thread's array grows to the largest request
@@ -14,12 +17,25 @@ package io.jdiffusion.cpu;
 final class ThreadScratch {
     private final ThreadLocal<float[][]> floats = ThreadLocal.withInitial(() -> new float[1][0]);
     private final ThreadLocal<int[][]> ints = ThreadLocal.withInitial(() -> new int[1][0]);
+    private final ThreadLocal<MemorySegment[]> segments = ThreadLocal.withInitial(() -> new MemorySegment[] {MemorySegment.NULL});
 
     /** The calling thread's float array of this site, at least {@code size} long. */
     float[] floats(int size) {
         float[][] h = floats.get();
         if (h[0].length < size) {
             h[0] = new float[size];
+        }
+        return h[0];
+    }
+
+    /**
+     * The calling thread's off-heap block of this site, at least {@code bytes} long and 64-byte aligned, for kernels
+     * that read it through the segment overloads (freed by the collector with the thread's reference).
+     */
+    MemorySegment segment(long bytes) {
+        MemorySegment[] h = segments.get();
+        if (h[0].byteSize() < bytes) {
+            h[0] = Arena.ofAuto().allocate(bytes, 64);
         }
         return h[0];
     }

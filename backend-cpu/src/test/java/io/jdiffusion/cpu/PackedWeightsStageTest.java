@@ -4,6 +4,9 @@ import io.jdiffusion.core.DType;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -12,10 +15,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@link PackedWeights#stage} widens runs of stored values into an F32 array: every value of the run, read back one at
  * a time by {@link PackedWeights#get}, lands at its place, and nothing outside the run is written. Runs start at odd
  * offsets on both sides and have lengths below, at and past whole vectors, so that the vector loops and their scalar
- * tails both run, at the vector width of the JVM.
+ * tails both run, at the vector width of the JVM; likewise the runs staged off the heap through a bounce array.
  */
 class PackedWeightsStageTest {
-    private static final int VALUES = 4 * CpuVectors.L * 7 + 5;
+    /** Past two bounce pieces, so that a staged run off the heap takes two whole pieces and a partial one. */
+    private static final int VALUES = 2 * PackedWeights.BOUNCE_FLOATS + 4 * CpuVectors.L * 7 + 5;
 
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"F32", "F16", "BF16"})
@@ -35,18 +39,19 @@ class PackedWeightsStageTest {
             for (int[] run : runs) {
                 int from = run[0], count = run[1], to = run[2];
                 float[] staged = new float[to + count + 3];
-                java.util.Arrays.fill(staged, Float.NaN);
+                Arrays.fill(staged, Float.NaN);
                 weights.stage(from, count, staged, to);
                 for (int i = 0; i < staged.length; i++) {
                     if (i < to || i >= to + count) {
-                        assertThat(staged[i]).as("%s run %s: index %d outside the run", storage, java.util.Arrays.toString(run), i).isNaN();
+                        assertThat(staged[i]).as("%s run %s: index %d outside the run", storage, Arrays.toString(run), i).isNaN();
                     } else {
                         float expected = weights.get(from + i - to);
                         assertThat(Float.floatToRawIntBits(staged[i])).as("%s run %s: value %d", storage,
-                                java.util.Arrays.toString(run), from + i - to).isEqualTo(Float.floatToRawIntBits(expected));
+                                Arrays.toString(run), from + i - to).isEqualTo(Float.floatToRawIntBits(expected));
                     }
                 }
             }
+            assertSegmentRunsMatch(weights, storage, random);
             if (storage == DType.BF16) {
                 // BF16 storage keeps a float's top 16 bits (truncation): the staged value is exactly that
                 float[] all = new float[VALUES];
@@ -57,6 +62,37 @@ class PackedWeightsStageTest {
             }
         } finally {
             weights.free();
+        }
+    }
+
+    /**
+     * The same runs staged off the heap through a bounce array ({@link PackedWeights#stage(long, int,
+     * MemorySegment, long, float[])}), from byte offsets that are not multiples of a vector; the
+     * bounce array starts as garbage, as a thread's scratch does.
+     */
+    private static void assertSegmentRunsMatch(PackedWeights weights, DType storage, Random random) {
+        int[][] runs = {{0, VALUES, 0}, {3, 1, 1}, {5, PackedWeights.BOUNCE_FLOATS, 3},
+                {7, PackedWeights.BOUNCE_FLOATS + 1, 0}, {11, VALUES - 11, 5}};
+        for (int[] run : runs) {
+            int from = run[0], count = run[1], to = run[2];
+            MemorySegment staged = Arena.ofAuto().allocate(4L * (to + count + 3), 64);
+            for (long i = 0; i < staged.byteSize() / 4; i++) {
+                staged.setAtIndex(CpuVectors.FLOAT, i, Float.NaN);
+            }
+            float[] bounce = new float[PackedWeights.BOUNCE_FLOATS];
+            for (int i = 0; i < bounce.length; i++) {
+                bounce[i] = random.nextFloat();
+            }
+            weights.stage(from, count, staged, 4L * to, bounce);
+            for (int i = 0; i < to + count + 3; i++) {
+                float got = staged.getAtIndex(CpuVectors.FLOAT, i);
+                if (i < to || i >= to + count) {
+                    assertThat(got).as("%s off-heap run %s: index %d outside the run", storage, Arrays.toString(run), i).isNaN();
+                } else {
+                    assertThat(Float.floatToRawIntBits(got)).as("%s off-heap run %s: value %d", storage,
+                            Arrays.toString(run), from + i - to).isEqualTo(Float.floatToRawIntBits(weights.get(from + i - to)));
+                }
+            }
         }
     }
 }
