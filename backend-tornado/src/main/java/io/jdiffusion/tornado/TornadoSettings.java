@@ -109,6 +109,17 @@ public final class TornadoSettings {
      */
     static final int MAX_EVENTS = 256;
 
+    /** TornadoVM's option for the PTX backend's JIT ({@code cuModuleLoadDataEx}): "FLAG VALUE" pairs. */
+    static final String PTX_COMPILER_FLAGS = "tornado.ptx.compiler.flags";
+    /**
+     * The registers a thread the PTX backend's kernels may take. Left to the driver's JIT, the tensor-core GEMM took 255
+     * (16 accumulator fragments, the prefetched operands of the next K step, the loaders' addresses), so one
+     * work-group of 8 warps ran per SM (Nsight Compute, H200, docs/PERFORMANCE.md); at 128 two fit. On an H100
+     * (2026-12-07), F16 at 512x512: the UNet call 98.1 to 89.5 ms, the VAE decode 58.4 to 50.7 ms; the UNet's
+     * convolutions 1.24-1.42x faster but the VAE's 1x512x64x64 one 0.92x; at 80 every product was slower than at 255.
+     */
+    static final int PTX_MAX_REGISTERS = 128;
+
     private TornadoSettings() {
     }
 
@@ -315,7 +326,9 @@ public final class TornadoSettings {
      *       pages and TornadoVM logs an error for each). Without it, on an H100 (docs/PERFORMANCE.md), the CLI's
      *       20-step bench peaked at 3.38 GiB of host RSS at 512x512 and 3.84 GiB at 1024x1024, and the CUDA
      *       backend's StreamOrderTest and SteadyInputTest passed under CUDA-graph replay; a call's inputs and
-     *       outputs (a few hundred KiB) are copied from pageable memory.</li>
+     *       outputs (a few hundred KiB) are copied from pageable memory;</li>
+     *   <li>{@value #PTX_COMPILER_FLAGS}: TornadoVM's optimisation level 4 and {@link #PTX_MAX_REGISTERS} registers a
+     *       thread (PTX backend only; the CUDA backend compiles with NVRTC and its own flags).</li>
      * </ul>
      * {@code tornado.vmflush} stays TornadoVM's (true: every task graph's execute ends with a stream
      * synchronisation). With false, on an H200 on 2026-12-04, the PTX backend handed the host unfinished outputs
@@ -331,6 +344,7 @@ public final class TornadoSettings {
         m.put("tornado.device.memory", "64GB");
         m.put("tornado.max.events", Integer.toString(MAX_EVENTS));
         m.put(CUDA_HOST_PINNING, "false");
+        m.put(PTX_COMPILER_FLAGS, "CU_JIT_OPTIMIZATION_LEVEL 4 CU_JIT_MAX_REGISTERS " + PTX_MAX_REGISTERS);
         return m;
     }
 

@@ -154,7 +154,8 @@ class TornadoSettingsTest {
         assertThat(defaults).doesNotContainKey("tornado.vmflush")
                 .containsEntry("tornado.max.events", Integer.toString(TornadoSettings.MAX_EVENTS))
                 .containsEntry("tornado.recover.bailout", "False")
-                .containsEntry("tornado.cuda.host.pinning", "false");
+                .containsEntry("tornado.cuda.host.pinning", "false")
+                .containsEntry("tornado.ptx.compiler.flags", "CU_JIT_OPTIMIZATION_LEVEL 4 CU_JIT_MAX_REGISTERS 128");
         // The test JVM's backend was made through the provider, which applied them before TornadoVM started;
         // each is now either the default or what the command line said.
         TornadoSettings.applyRuntimeDefaults();
