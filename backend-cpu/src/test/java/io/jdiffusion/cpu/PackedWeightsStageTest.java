@@ -8,6 +8,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Random;
+import java.util.function.IntFunction;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -41,15 +42,7 @@ class PackedWeightsStageTest {
                 float[] staged = new float[to + count + 3];
                 Arrays.fill(staged, Float.NaN);
                 weights.stage(from, count, staged, to);
-                for (int i = 0; i < staged.length; i++) {
-                    if (i < to || i >= to + count) {
-                        assertThat(staged[i]).as("%s run %s: index %d outside the run", storage, Arrays.toString(run), i).isNaN();
-                    } else {
-                        float expected = weights.get(from + i - to);
-                        assertThat(Float.floatToRawIntBits(staged[i])).as("%s run %s: value %d", storage,
-                                Arrays.toString(run), from + i - to).isEqualTo(Float.floatToRawIntBits(expected));
-                    }
-                }
+                assertRun(weights, storage + " run " + Arrays.toString(run), run, staged.length, i -> staged[i]);
             }
             assertSegmentRunsMatch(weights, storage, random);
             if (storage == DType.BF16) {
@@ -84,14 +77,25 @@ class PackedWeightsStageTest {
                 bounce[i] = random.nextFloat();
             }
             weights.stage(from, count, staged, 4L * to, bounce);
-            for (int i = 0; i < to + count + 3; i++) {
-                float got = staged.getAtIndex(CpuVectors.FLOAT, i);
-                if (i < to || i >= to + count) {
-                    assertThat(got).as("%s off-heap run %s: index %d outside the run", storage, Arrays.toString(run), i).isNaN();
-                } else {
-                    assertThat(Float.floatToRawIntBits(got)).as("%s off-heap run %s: value %d", storage,
-                            Arrays.toString(run), from + i - to).isEqualTo(Float.floatToRawIntBits(weights.get(from + i - to)));
-                }
+            assertRun(weights, storage + " off-heap run " + Arrays.toString(run), run, to + count + 3,
+                    i -> staged.getAtIndex(CpuVectors.FLOAT, i));
+        }
+    }
+
+    /**
+     * The {@code length} staged values {@code got} reads, for {@code run} = {from, count, to}: NaN (as poisoned) outside
+     * [to, to + count), and inside it the bits of the stored value {@code from + i - to} as {@link PackedWeights#get}
+     * reads it.
+     */
+    private static void assertRun(PackedWeights weights, String what, int[] run, int length, IntFunction<Float> got) {
+        int from = run[0], count = run[1], to = run[2];
+        for (int i = 0; i < length; i++) {
+            float value = got.apply(i);
+            if (i < to || i >= to + count) {
+                assertThat(value).as("%s: index %d outside the run", what, i).isNaN();
+            } else {
+                assertThat(Float.floatToRawIntBits(value)).as("%s: value %d", what, from + i - to)
+                        .isEqualTo(Float.floatToRawIntBits(weights.get(from + i - to)));
             }
         }
     }
