@@ -163,8 +163,7 @@ final class GraphCompiler {
                 // converted into the product's own array: a mapped checkpoint's pages go back now, not after the
                 // whole network, so the host never holds the network's weights twice
                 graph.values().get(plan.storageRoot(weight)).releaseMappedPages();
-            } else if (tensorCores != null && constantWeight) {
-                tensorCores.takeProduct(op);
+            } else if (tensorCores != null && constantWeight && tensorCores.takeProduct(op)) {
                 movedWeight = weight;
             }
             if (op instanceof Op.Attention a) {

@@ -13,6 +13,7 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -60,8 +61,14 @@ final class TensorCorePath implements OperatorPath {
         this.splitSetting = TornadoSettings.splitK();
     }
 
-    /** Takes a Linear or Conv2d with a constant weight. */
-    void takeProduct(Op op) {
+    /**
+     * Takes a Linear or Conv2d with a constant weight; false leaves a convolution of more than
+     * {@link TensorCoreKernels#MAX_TAPS} filter taps to another path.
+     */
+    boolean takeProduct(Op op) {
+        if (op instanceof Op.Conv2d c && c.weight().shape().countFrom(2) > TensorCoreKernels.MAX_TAPS) {
+            return false;
+        }
         int[] tiles = tileGrid(op);
         int kPadded = op instanceof Op.Linear l ? linearLayout(l).kPadded() : convLayout((Op.Conv2d) op).kPadded();
         SplitK split = split(tiles[0] * tiles[1] * tiles[2], kPadded);
@@ -69,6 +76,7 @@ final class TensorCorePath implements OperatorPath {
         halfOffsets.put(op, toInt(halfCursor, "F16 weights"));
         halfCursor = align(halfCursor + halfElements(op));
         reserveScratch(tiles[0] * tiles[1] * tiles[2], split);
+        return true;
     }
 
     /** Takes an attention whose heads fit the kernel; false leaves it to another path. */
@@ -351,6 +359,11 @@ final class TensorCorePath implements OperatorPath {
             d[TensorCoreKernels.OUT_W] = c.out().shape().size(3);
             d[TensorCoreKernels.GEOM] = JavaKernelPath.convGeometry(c, graphName);
             d[TensorCoreKernels.PADS] = JavaKernelPath.convPadding(c, graphName);
+            Shape ws = c.weight().shape();
+            int[] table = TensorCoreKernels.im2colTable(layout.kTotal(), layout.kPadded(), toInt(ws.size(2), "filter height"),
+                    toInt(ws.size(3), "filter width"), xs.size(2), xs.size(3));
+            d = Arrays.copyOf(d, d.length + table.length);
+            System.arraycopy(table, 0, d, TensorCoreKernels.FIELDS, table.length);
         }
         return d;
     }

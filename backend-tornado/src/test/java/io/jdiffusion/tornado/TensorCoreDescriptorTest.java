@@ -78,12 +78,56 @@ class TensorCoreDescriptorTest {
         }
     }
 
-    private static int[] descriptor(Op op) {
-        TensorCorePath path;
-        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.SPLIT_K, "0")) {
-            path = new TensorCorePath("layer", MULTIPROCESSORS);
+    @Test
+    void aConvolutionsIm2colTableGivesEachKRowsInputOffsetAndTapAndNoTapPastK() {
+        try (Tensor w = Tensor.allocate(Shape.of(8, 5, 3, 3), DType.F32)) {
+            GraphBuilder g = new GraphBuilder("conv");
+            Value x = g.input("x", Shape.of(1, 5, 7, 6), DType.F32);
+            g.output(g.conv2d(x, g.constant("w", w), null, null, 2, Padding.same(1)));
+            int[] d = descriptor(g.build().ops().getLast());
+            int kTotal = 45;
+            int kPadded = 64;
+            assertThat(d[TensorCoreKernels.K_PADDED]).isEqualTo(kPadded);
+            assertThat(d).as("the fields, then two entries per k row up to K padded plus the step loaded ahead")
+                    .hasSize(TensorCoreKernels.FIELDS + 2 * (kPadded + TensorCoreKernels.BLOCK_K));
+            for (int k = 0; k < kPadded + TensorCoreKernels.BLOCK_K; k++) {
+                int offset = d[TensorCoreKernels.FIELDS + 2 * k];
+                int tap = d[TensorCoreKernels.FIELDS + 2 * k + 1];
+                if (k < kTotal) {
+                    int channel = k / 9;
+                    int ky = k % 9 / 3;
+                    int kx = k % 3;
+                    assertThat(offset).as("offset of k row %d", k).isEqualTo(channel * 42 + ky * 6 + kx);
+                    assertThat(tap).as("tap of k row %d", k).isEqualTo(ky * 3 + kx);
+                } else {
+                    assertThat(tap).as("tap of k row %d, past K", k).isEqualTo(TensorCoreKernels.NO_TAP);
+                }
+            }
         }
-        path.takeProduct(op);
+    }
+
+    @Test
+    void aConvolutionOfMoreTapsThanAWindowMaskHoldsIsLeftToAnotherPath() {
+        try (Tensor w = Tensor.allocate(Shape.of(8, 3, 7, 7), DType.F32)) {
+            GraphBuilder g = new GraphBuilder("conv");
+            Value x = g.input("x", Shape.of(1, 3, 16, 16), DType.F32);
+            g.output(g.conv2d(x, g.constant("w", w), null, null, 1, Padding.same(3)));
+            Op op = g.build().ops().getLast();
+            TensorCorePath path = path();
+            assertThat(path.takeProduct(op)).isFalse();
+            assertThat(path.handles(op)).isFalse();
+        }
+    }
+
+    private static TensorCorePath path() {
+        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.SPLIT_K, "0")) {
+            return new TensorCorePath("layer", MULTIPROCESSORS);
+        }
+    }
+
+    private static int[] descriptor(Op op) {
+        TensorCorePath path = path();
+        assertThat(path.takeProduct(op)).isTrue();
         return path.descriptor(op);
     }
 }

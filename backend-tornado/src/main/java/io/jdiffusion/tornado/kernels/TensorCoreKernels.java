@@ -90,6 +90,11 @@ public final class TensorCoreKernels {
     public static final int OUT_IMAGE = 22;
     public static final int FIELDS = 23;
 
+    /** The most filter taps of a convolution this kernel takes: one bit each in a window's mask, and one left for {@link #NO_TAP}. */
+    public static final int MAX_TAPS = 31;
+    /** The tap of the im2col table's rows past K, which no window's mask holds. */
+    public static final int NO_TAP = 31;
+
     private static final int WARP = 32;
     private static final int B_SUBTILE_BYTES = 256;
     /** K of one mma.sync; also the row width, in halves, of the staged 16x16 A blocks. */
@@ -129,7 +134,6 @@ public final class TensorCoreKernels {
         int stride = (geom >> 16) & 255;
         int dy = -(pads & 65535);
         int dx = -((pads >> 16) & 65535);
-        int khw = kh * kw;
 
         int tid = ctx.localIdx;
         int warpId = tid / WARP;
@@ -202,8 +206,10 @@ public final class TensorCoreKernels {
         int b7 = 0;
 
         // A thread's B pairs of a convolution are two adjacent output pixels at 8 k rows of a step (im2colPair): the
-        // pixels are the same in every step, so their position, padding offsets and bounds are worked out once here,
-        // and only the k rows' channel and filter tap are derived in the loop.
+        // pixels are the same in every step, so where their windows start and which of their filter taps fall inside
+        // the image (one bit a tap) are worked out once here; a k row's channel and tap come from the descriptor's
+        // im2col table. Dividing k by the filter size in the loop made integer arithmetic 80% of the kernel's
+        // instructions, and the tensor cores 3%.
         int pixel = col0 + ((tid & 63) << 1);
         int woAtLeast1 = Math.max(wo, 1);
         int oy = pixel / woAtLeast1;
@@ -213,11 +219,12 @@ public final class TensorCoreKernels {
         int ix0 = ox * stride + dx;
         int iy1 = (wrap ? oy + 1 : oy) * stride + dy;
         int ix1 = (wrap ? 0 : ox + 1) * stride + dx;
-        boolean in0 = pixel < cols;
-        boolean in1 = pixel + 1 < cols;
+        int taps0 = pixel < cols ? tapMask(iy0, ix0, kh, kw, h, wd) : 0;
+        int taps1 = pixel + 1 < cols ? tapMask(iy1, ix1, kh, kw, h, wd) : 0;
+        int base0 = xImage + iy0 * wd + ix0;
+        int base1 = xImage + iy1 * wd + ix1;
+        int table = meta + FIELDS;
         int kRow = tid >> 6;
-        float invKhw = 1.0f / Math.max(khw, 1);
-        float invKw = 1.0f / Math.max(kw, 1);
         int slot = bSlot(mode, tid);
 
         for (int k0 = kBegin - BLOCK_K; k0 < kEnd; k0 += BLOCK_K) {
@@ -249,22 +256,14 @@ public final class TensorCoreKernels {
             a6 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid + 1536, kn, row0, rows, kTotal, kp, lda);
             a7 = loadA(x, f16, xHalf, aBase, w, wBase, mode, tid + 1792, kn, row0, rows, kTotal, kp, lda);
             if (mode == MODE_CONV) {
-                b0 = im2colPair(x, f16, xHalf, xImage, kn + kRow, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
-                        iy0, ix0, iy1, ix1, in0, in1);
-                b1 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 4, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
-                        iy0, ix0, iy1, ix1, in0, in1);
-                b2 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 8, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
-                        iy0, ix0, iy1, ix1, in0, in1);
-                b3 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 12, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
-                        iy0, ix0, iy1, ix1, in0, in1);
-                b4 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 16, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
-                        iy0, ix0, iy1, ix1, in0, in1);
-                b5 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 20, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
-                        iy0, ix0, iy1, ix1, in0, in1);
-                b6 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 24, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
-                        iy0, ix0, iy1, ix1, in0, in1);
-                b7 = im2colPair(x, f16, xHalf, xImage, kn + kRow + 28, kTotal, khw, kw, invKhw, invKw, plane, h, wd,
-                        iy0, ix0, iy1, ix1, in0, in1);
+                b0 = im2colPair(x, f16, xHalf, xImage, sizes, table + 2 * (kn + kRow), base0, base1, taps0, taps1);
+                b1 = im2colPair(x, f16, xHalf, xImage, sizes, table + 2 * (kn + kRow + 4), base0, base1, taps0, taps1);
+                b2 = im2colPair(x, f16, xHalf, xImage, sizes, table + 2 * (kn + kRow + 8), base0, base1, taps0, taps1);
+                b3 = im2colPair(x, f16, xHalf, xImage, sizes, table + 2 * (kn + kRow + 12), base0, base1, taps0, taps1);
+                b4 = im2colPair(x, f16, xHalf, xImage, sizes, table + 2 * (kn + kRow + 16), base0, base1, taps0, taps1);
+                b5 = im2colPair(x, f16, xHalf, xImage, sizes, table + 2 * (kn + kRow + 20), base0, base1, taps0, taps1);
+                b6 = im2colPair(x, f16, xHalf, xImage, sizes, table + 2 * (kn + kRow + 24), base0, base1, taps0, taps1);
+                b7 = im2colPair(x, f16, xHalf, xImage, sizes, table + 2 * (kn + kRow + 28), base0, base1, taps0, taps1);
             } else {
                 b0 = weightPair(w, wBase, tid, kn, kp, ldw, col0, split, shift);
                 b1 = weightPair(w, wBase, tid + 256, kn, kp, ldw, col0, split, shift);
@@ -532,25 +531,60 @@ public final class TensorCoreKernels {
     }
 
     /**
-     * The convolution's B pair at im2col row k: input channel k / khw, filter tap k % khw, under the thread's two
-     * output pixels, whose top-left input positions (iy0, ix0) and (iy1, ix1), padding included, the caller worked
-     * out once. Thread t takes the pixel pair t % 64 at k rows t / 64 + 4i of a step, so consecutive threads read
-     * consecutive pixel pairs of one k row: coalesced reads of x. 0 past kTotal, outside the image or past the
-     * pixels; no branches around loads (see {@link #loadA}).
+     * The convolution's B pair at the im2col row whose table entry is at {@code sizes[entry]} (the row's input offset
+     * and filter tap, {@link #im2colTable}), under the thread's two output pixels, whose windows start at input
+     * offsets base0 and base1 and whose taps inside the image are the bits of taps0 and taps1. Thread t takes the
+     * pixel pair t % 64 at k rows t / 64 + 4i of a step, so consecutive threads read consecutive pixel pairs of one
+     * k row (coalesced reads of x) and one table entry. 0 past kTotal (tap {@link #NO_TAP}), outside the image or
+     * past the pixels; no branches around loads (see {@link #loadA}).
      */
-    private static int im2colPair(FloatArray x, HalfFloatArray f16, boolean xHalf, int xImage, int k, int kTotal, int khw, int kw,
-                                  float invKhw, float invKw, int plane, int h, int wd, int iy0, int ix0, int iy1, int ix1, boolean in0,
-                                  boolean in1) {
-        boolean kIn = k < kTotal;
-        int kc = kIn ? k : 0;
-        int ci = KernelMath.quotient(kc, khw, invKhw);
-        int tap = kc - ci * khw;
-        int ky = KernelMath.quotient(tap, kw, invKw);
-        int kx = tap - ky * kw;
-        int channel = xImage + ci * plane;
-        int lo = pixelHalf(x, f16, xHalf, channel, kIn & in0, iy0 + ky, ix0 + kx, h, wd);
-        int hi = pixelHalf(x, f16, xHalf, channel, kIn & in1, iy1 + ky, ix1 + kx, h, wd);
-        return lo | (hi << 16);
+    private static int im2colPair(FloatArray x, HalfFloatArray f16, boolean xHalf, int xImage, IntArray sizes, int entry, int base0,
+                                  int base1, int taps0, int taps1) {
+        int offset = sizes.get(entry);
+        int tap = sizes.get(entry + 1);
+        boolean in0 = ((taps0 >> tap) & 1) != 0;
+        boolean in1 = ((taps1 >> tap) & 1) != 0;
+        int lo = bits(x, f16, in0 ? base0 + offset : xImage, xHalf);
+        int hi = bits(x, f16, in1 ? base1 + offset : xImage, xHalf);
+        return (in0 ? lo : 0) | ((in1 ? hi : 0) << 16);
+    }
+
+    /** Bit ky * kw + kx set where filter tap (ky, kx) of the window at input (iy, ix) lies inside the h x wd image. */
+    private static int tapMask(int iy, int ix, int kh, int kw, int h, int wd) {
+        int mask = 0;
+        for (int ky = 0; ky < kh; ky++) {
+            for (int kx = 0; kx < kw; kx++) {
+                boolean in = (iy + ky >= 0) & (iy + ky < h) & (ix + kx >= 0) & (ix + kx < wd);
+                mask |= in ? 1 << (ky * kw + kx) : 0;
+            }
+        }
+        return mask;
+    }
+
+    /**
+     * The im2col table that follows a convolution's descriptor: for each k row up to kPadded plus one step (the loop
+     * loads one step ahead), its input offset from a window's top-left, channel k / (kh kw) times the plane plus
+     * tap row times the width plus tap column, then its tap k % (kh kw); rows past kTotal have tap {@link #NO_TAP},
+     * which no window's mask holds. Filters of more than {@link #MAX_TAPS} taps are not taken by this kernel.
+     */
+    public static int[] im2colTable(int kTotal, int kPadded, int kh, int kw, int inH, int inW) {
+        int khw = kh * kw;
+        if (khw > MAX_TAPS || kPadded % BLOCK_K != 0 || kTotal > kPadded) {
+            throw new IllegalArgumentException("no im2col table for a " + kh + "x" + kw + " filter, K " + kTotal + " padded to " + kPadded);
+        }
+        int[] t = new int[2 * (kPadded + BLOCK_K)];
+        long plane = (long) inH * inW;
+        for (int k = 0; k < kPadded + BLOCK_K; k++) {
+            if (k < kTotal) {
+                int tap = k % khw;
+                long offset = k / khw * plane + (long) (tap / kw) * inW + tap % kw;
+                t[2 * k] = Math.toIntExact(offset);
+                t[2 * k + 1] = tap;
+            } else {
+                t[2 * k + 1] = NO_TAP;
+            }
+        }
+        return t;
     }
 
     /**
@@ -585,13 +619,5 @@ public final class TensorCoreKernels {
             b = half(x, i);
         }
         return b;
-    }
-
-    /** F16 bits of input pixel (iy, ix) of the channel plane at {@code plane}; 0 where not {@code valid} or in the padding. */
-    private static int pixelHalf(FloatArray x, HalfFloatArray f16, boolean xHalf, int plane, boolean valid, int iy, int ix, int h,
-                                 int wd) {
-        boolean in = valid & (iy >= 0) & (iy < h) & (ix >= 0) & (ix < wd);
-        int bits = bits(x, f16, in ? plane + iy * wd + ix : plane, xHalf);
-        return in ? bits : 0;
     }
 }
