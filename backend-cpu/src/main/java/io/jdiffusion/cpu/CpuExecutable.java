@@ -49,7 +49,7 @@ final class CpuExecutable implements Executable {
         this.profile = profile;
         this.onClose = onClose;
         this.meter = meter;
-        this.plan = BufferPlan.plan(graph, 64);
+        this.plan = BufferPlan.plan(graph, 64, KernelCompiler::writesInPlace);
         this.arenaBytes = plan.arenaBytes();
         MemorySegment arena = HugePages.allocate(arenaMemory, arenaBytes);
         meter.add(arenaBytes);

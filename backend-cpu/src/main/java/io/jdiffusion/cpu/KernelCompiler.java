@@ -8,6 +8,17 @@ final class KernelCompiler {
     private KernelCompiler() {
     }
 
+    /**
+     * Operators whose kernel may write its output over its first input, where the plan puts them there
+     * ({@code BufferPlan}): GroupNorm's tasks each take whole groups, read a group for its statistics, then read
+     * each element before writing it. In place, the VAE's full-resolution GroupNorm+SiLU writes lines already in
+     * cache instead of fetching fresh ones first (docs/PERFORMANCE.md, "GroupNorm+SiLU in place, beside the next
+     * group's statistics").
+     */
+    static boolean writesInPlace(Op op) {
+        return op instanceof Op.GroupNorm;
+    }
+
     static Kernel compile(Op op, CompileContext ctx) {
         // Operands read in place must be F32; weights that are repacked are widened while packing instead.
         for (Value v : op.inputs()) {

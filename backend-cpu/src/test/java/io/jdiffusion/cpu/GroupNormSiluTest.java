@@ -34,7 +34,7 @@ class GroupNormSiluTest {
                     x.setAtIndex(FLOAT, i, special[i]);
                 }
                 out.fill((byte) 0xFF); // NaN until written
-                NormKernels.affineSilu(x, out, 0, N - N % L, scale, shift);
+                NormKernels.affineSilu(x, out, 0, N - N % L, scale, shift, 0, 0, new double[2]);
                 for (int i = 0; i < N - N % L; i++) {
                     float xi = x.getAtIndex(FLOAT, i), y = out.getAtIndex(FLOAT, i);
                     float v = (float) Math.fma(xi, (float) scale, (float) shift);

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.function.Predicate;
 
 /**
  * Where every value of a graph lives during a run, so a backend allocates one arena per executable
@@ -14,6 +15,13 @@ import java.util.List;
  * Two classes share arena bytes only when their lifetimes (first write to last read, in operator order)
  * are disjoint, so an operator's output never overlaps an input it is still reading. Placement is greedy,
  * largest buffer first, at the lowest free offset: simple and within a few percent of optimal on UNets.
+ *
+ * <p>A backend may name operators whose kernels can write their output over their first input ({@link #plan(Graph,
+ * long, Predicate)}). Where that input is arena storage that no later operator reads and the output has its size, the
+ * output joins the input's class: no second buffer, and the output's lines are already in cache when they are
+ * written. Writing into fresh lines costs a read of each line first (about a third more memory traffic for a
+ * pass that reads and writes once), which held GroupNorm+SiLU at the VAE's full resolution to 65% of the copy
+ * bandwidth.
  */
 public final class BufferPlan {
     /** What a value's storage is bound to. */
@@ -37,7 +45,16 @@ public final class BufferPlan {
         this.arenaBytes = arenaBytes;
     }
 
+    /** The plan of a backend that writes no operator's output over its input. */
     public static BufferPlan plan(Graph graph, long alignment) {
+        return plan(graph, alignment, op -> false);
+    }
+
+    /**
+     * The plan of a backend whose kernels for the operators {@code inPlace} accepts read each element of their first
+     * input before they write the output element at the same index, and read the rest of that input no later.
+     */
+    public static BufferPlan plan(Graph graph, long alignment, Predicate<Op> inPlace) {
         int n = graph.values().size();
         int[] root = new int[n];
         for (int i = 0; i < n; i++) {
@@ -87,6 +104,15 @@ public final class BufferPlan {
                 last[ri] = Math.max(last[ri], i);
             }
         }
+        for (int i = 0; i < ops.size(); i++) {
+            Op op = ops.get(i);
+            if (inPlace.test(op)) {
+                joinInPlace(op, i, root, binding, first, last, size);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            root[i] = find(root, i);
+        }
         List<Integer> classes = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             if (root[i] == i && binding[i] == null && last[i] >= 0) {
@@ -124,6 +150,31 @@ public final class BufferPlan {
             }
         }
         return new BufferPlan(root, binding, location, arenaBytes);
+    }
+
+    /**
+     * Makes the output of {@code op} (operator {@code index}) part of its first input's class where that class is the
+     * arena's, ends at this operator, holds no other input of it, and is the output's size; the class then lives
+     * until the output's last reader.
+     */
+    private static void joinInPlace(Op op, int index, int[] root, Binding[] binding, int[] first, int[] last, long[] size) {
+        List<Value> inputs = op.inputs();
+        if (inputs.isEmpty() || inputs.getFirst() == null) {
+            return;
+        }
+        int in = find(root, inputs.getFirst().id());
+        int out = find(root, op.out().id());
+        if (in == out || binding[in] != null || binding[out] != null || last[in] != index || first[out] != index
+                || size[in] != size[out]) {
+            return;
+        }
+        for (int j = 1; j < inputs.size(); j++) {
+            if (inputs.get(j) != null && find(root, inputs.get(j).id()) == in) {
+                return;
+            }
+        }
+        root[out] = in;
+        last[in] = last[out];
     }
 
     private static void bind(Binding[] binding, long[] location, int r, Binding b, long index, Value v) {

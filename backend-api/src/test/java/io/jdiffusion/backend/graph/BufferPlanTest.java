@@ -43,10 +43,95 @@ class BufferPlanTest {
         assertThatThrownBy(() -> BufferPlan.plan(g.build(), 64)).hasMessageContaining("share storage");
     }
 
+    @Test
+    void anOperatorWritesInPlaceOverAnInputThatDiesThere() {
+        GraphBuilder g = new GraphBuilder("in place");
+        Value x = g.input("x", Shape.of(1024), DType.F32);
+        Value a = g.unary(x, Activation.SILU);
+        Value b = g.unary(a, Activation.SILU);
+        Value r = g.reshape(b, 32, 32);
+        Value c = g.unary(r, Activation.SILU);
+        Value d = g.unary(c, Activation.SILU);
+        g.output(d);
+        BufferPlan plan = BufferPlan.plan(g.build(), 64, op -> op instanceof Op.Unary);
+        assertThat(plan.binding(a)).as("a graph input is never written over").isEqualTo(BufferPlan.Binding.ARENA);
+        assertThat(List.of(plan.arenaOffset(b), plan.arenaOffset(r), plan.arenaOffset(c))).containsOnly(plan.arenaOffset(a));
+        assertThat(plan.storageRoot(c)).isEqualTo(plan.storageRoot(a));
+        assertThat(plan.binding(d)).as("nor written into a graph output's storage").isEqualTo(BufferPlan.Binding.OUTPUT);
+        assertThat(plan.arenaBytes()).as("one buffer where two alternated").isEqualTo(4096);
+        assertThat(BufferPlan.plan(g.build(), 64).arenaBytes()).as("without in-place operators").isEqualTo(2 * 4096);
+    }
+
+    @Test
+    void anInputReadLaterOrTwiceOrOfAnotherSizeIsNotWrittenOver() {
+        GraphBuilder g = new GraphBuilder("kept");
+        Value x = g.input("x", Shape.of(1024), DType.F32);
+        Value a = g.unary(x, Activation.SILU);
+        Value b = g.unary(a, Activation.SILU);
+        Value sum = g.add(a, b);
+        Value twice = g.add(sum, sum);
+        Value wider = g.concat(0, twice, x);
+        Value last = g.unary(wider, Activation.SILU);
+        g.output(g.add(last, last));
+        BufferPlan plan = BufferPlan.plan(g.build(), 64, op -> true);
+        assertThat(plan.arenaOffset(b)).as("a is read after b is made").isNotEqualTo(plan.arenaOffset(a));
+        assertThat(plan.storageRoot(twice)).as("its one input read twice").isNotEqualTo(plan.storageRoot(sum));
+        assertThat(plan.storageRoot(wider)).as("a larger output").isNotEqualTo(plan.storageRoot(twice));
+        assertThat(plan.storageRoot(last)).isEqualTo(plan.storageRoot(wider));
+    }
+
+    /**
+     * On random graphs with every operator allowed in place: values sharing storage are written one after another,
+     * each read for the last time no later than the operator that writes the next over it; values of different
+     * storage alive at the same operator never overlap.
+     */
+    @RepeatedTest(20)
+    void inPlaceWritesNeverClobberALaterRead() {
+        Graph graph = randomGraph(new SplittableRandom());
+        BufferPlan plan = BufferPlan.plan(graph, 64, op -> true);
+        int[][] span = lifetimes(graph);
+        for (Value p : graph.values()) {
+            for (Value q : graph.values()) {
+                if (p == q || plan.binding(p) != BufferPlan.Binding.ARENA || plan.binding(q) != BufferPlan.Binding.ARENA) {
+                    continue;
+                }
+                if (plan.storageRoot(p) == plan.storageRoot(q)) {
+                    assertThat(plan.arenaOffset(p)).isEqualTo(plan.arenaOffset(q));
+                    if (span[0][p.id()] < span[0][q.id()]) {
+                        assertThat(span[1][p.id()]).as("%s read after %s is written over it", p, q).isLessThanOrEqualTo(span[0][q.id()]);
+                    }
+                    continue;
+                }
+                boolean liveTogether = span[0][p.id()] <= span[1][q.id()] && span[0][q.id()] <= span[1][p.id()];
+                boolean overlap = plan.arenaOffset(p) < plan.arenaOffset(q) + q.byteSize()
+                        && plan.arenaOffset(q) < plan.arenaOffset(p) + p.byteSize();
+                assertThat(liveTogether && overlap).as("%s and %s", p, q).isFalse();
+            }
+        }
+    }
+
     /** On random graphs, no two arena buffers alive at the same operator may overlap. */
     @RepeatedTest(20)
     void liveBuffersNeverOverlap() {
-        SplittableRandom random = new SplittableRandom();
+        Graph graph = randomGraph(new SplittableRandom());
+        BufferPlan plan = BufferPlan.plan(graph, 64);
+        int[][] span = lifetimes(graph);
+        for (Value p : graph.values()) {
+            for (Value q : graph.values()) {
+                if (p == q || plan.binding(p) != BufferPlan.Binding.ARENA || plan.binding(q) != BufferPlan.Binding.ARENA) {
+                    continue;
+                }
+                boolean liveTogether = span[0][p.id()] <= span[1][q.id()] && span[0][q.id()] <= span[1][p.id()];
+                boolean overlap = plan.arenaOffset(p) < plan.arenaOffset(q) + q.byteSize()
+                        && plan.arenaOffset(q) < plan.arenaOffset(p) + p.byteSize();
+                assertThat(liveTogether && overlap).as("%s and %s", p, q).isFalse();
+                assertThat(plan.arenaOffset(p) + p.byteSize()).isLessThanOrEqualTo(plan.arenaBytes());
+            }
+        }
+        assertThat(Tensor.liveBytes()).isGreaterThanOrEqualTo(0);
+    }
+
+    private static Graph randomGraph(SplittableRandom random) {
         GraphBuilder g = new GraphBuilder("random");
         List<Value> pool = new ArrayList<>();
         pool.add(g.input("x", Shape.of(1 + random.nextInt(300)), DType.F32));
@@ -58,8 +143,11 @@ class BufferPlanTest {
             pool.add(v);
         }
         g.output(pool.get(pool.size() - 1));
-        Graph graph = g.build();
-        BufferPlan plan = BufferPlan.plan(graph, 64);
+        return g.build();
+    }
+
+    /** Each value's first write and last read, in operator indices: {first, last}. */
+    private static int[][] lifetimes(Graph graph) {
         List<Op> ops = graph.ops();
         int[] first = new int[graph.values().size()];
         int[] last = new int[graph.values().size()];
@@ -71,18 +159,6 @@ class BufferPlanTest {
                 last[in.id()] = i;
             }
         }
-        for (Value p : graph.values()) {
-            for (Value q : graph.values()) {
-                if (p == q || plan.binding(p) != BufferPlan.Binding.ARENA || plan.binding(q) != BufferPlan.Binding.ARENA) {
-                    continue;
-                }
-                boolean liveTogether = first[p.id()] <= last[q.id()] && first[q.id()] <= last[p.id()];
-                boolean overlap = plan.arenaOffset(p) < plan.arenaOffset(q) + q.byteSize()
-                        && plan.arenaOffset(q) < plan.arenaOffset(p) + p.byteSize();
-                assertThat(liveTogether && overlap).as("%s and %s", p, q).isFalse();
-                assertThat(plan.arenaOffset(p) + p.byteSize()).isLessThanOrEqualTo(plan.arenaBytes());
-            }
-        }
-        assertThat(Tensor.liveBytes()).isGreaterThanOrEqualTo(0);
+        return new int[][]{first, last};
     }
 }

@@ -159,6 +159,8 @@ public final class ConformanceCases {
                 b -> one(groupNorm(b, 4, 1e-5f, true, 0, 3, 8, 32, 40))));
         c.add(direct("group norm 2 + silu 1x4x37x29 (several chunks, ragged ends)",
                 b -> one(groupNorm(b, 2, 1e-5f, true, 0, 1, 4, 37, 29))));
+        c.add(direct("group norm 4 + silu over a value made in the graph that dies there (in place where the backend allows)",
+                b -> one(groupNormOverIntermediate(b, 2, 8, 9, 11))));
         c.add(direct("layer norm 2x7x77", b -> one(layerNorm(b, 0, 2, 7, 77))));
         c.add(direct("layer norm 1x1x33 mean 25", b -> one(layerNorm(b, 25, 1, 1, 33))));
         c.add(direct("layer norm 3x320", b -> one(layerNorm(b, 0, 3, 320))));
@@ -168,6 +170,16 @@ public final class ConformanceCases {
         Value x = b.input("x", b.random().normal(Shape.of(dims), mean, 1.5));
         long ch = dims[1];
         return b.graph().groupNorm(x, b.constant("gamma", F32, 1, 0.2, ch), b.constant("beta", F32, 0, 0.2, ch), groups, eps, silu);
+    }
+
+    /** (GroupNorm+SiLU of 2x) + x: the norm's input is written by the graph and read by nothing after it. */
+    public static Value groupNormOverIntermediate(ProblemBuilder b, long... dims) {
+        Value x = b.input("x", b.random().normal(Shape.of(dims), 0, 1.5));
+        long ch = dims[1];
+        Value doubled = b.graph().add(x, x);
+        Value norm = b.graph().groupNorm(doubled, b.constant("gamma", F32, 1, 0.2, ch), b.constant("beta", F32, 0, 0.2, ch), 4, 1e-5f,
+                true);
+        return b.graph().add(norm, x);
     }
 
     private static Value layerNorm(ProblemBuilder b, double mean, long... dims) {
