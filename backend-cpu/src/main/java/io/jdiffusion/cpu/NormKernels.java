@@ -72,7 +72,7 @@ final class NormKernels {
         FloatVector sv = FloatVector.broadcast(F, shift);
         double s1 = 0, s2 = 0;
         float[] partial = PARTIAL_SUMS.floats(2 * L);
-        long full = from + (to - from) - (to - from) % (4L * L);
+        long full = to - (to - from) % (4L * L);
         for (long block = from; block < full; block += BLOCK) {
             // a slice of exactly the block, int offsets from 0: see affineSilu
             int bytes = (int) (4 * Math.min(BLOCK, full - block));
@@ -139,11 +139,7 @@ final class NormKernels {
                     if (!silu) {
                         stats(xs, base, groupElements, eps, st);
                     } else if (task == from) {
-                        float shift = xs.getAtIndex(FLOAT, base);
-                        st[0] = 0;
-                        st[1] = 0;
-                        siluGroupSums(xs, base, perGroup, spatial, shift, st);
-                        finish(groupElements, shift, eps, st);
+                        siluStats(xs, base, perGroup, spatial, eps, st);
                     }
                     boolean summing = silu && task + 1 < to;
                     long nextBase = base + groupElements;
@@ -167,6 +163,18 @@ final class NormKernels {
                 }
             });
         };
+    }
+
+    /**
+     * {@link #stats} of a group of {@code channels} channels of {@code spatial} elements from x[base], its sums added
+     * in {@link #siluGroupSums}'s order.
+     */
+    private static void siluStats(MemorySegment x, long base, int channels, long spatial, float eps, double[] meanRstd) {
+        float shift = x.getAtIndex(FLOAT, base);
+        meanRstd[0] = 0;
+        meanRstd[1] = 0;
+        siluGroupSums(x, base, channels, spatial, shift, meanRstd);
+        finish(channels * spatial, shift, eps, meanRstd);
     }
 
     /**

@@ -225,7 +225,7 @@ public final class OpsBenchmark implements AutoCloseable {
         }
         // The VAE's shape as its decoder runs the norm where the norm's input dies there (the second norm of each
         // ResNet block, the last norm): written over its input, into lines already in cache. The graph makes the
-        // input ((x + x)) and reads the output (+ x); the row times the norm alone.
+        // input (x + x) and reads the output (+ x); the row times the norm alone.
         long vae = 512L * 512 * 128;
         c.add(new Case("groupnorm+silu", "512x512x128 32 groups", "in place", 9.0 * vae, Kernels.AUTO, 8.0 * vae, "norm", g -> {
             Value x = input(g, "x", 1, 128, 512, 512);
@@ -234,7 +234,7 @@ public final class OpsBenchmark implements AutoCloseable {
         }));
         // The VAE's shape without the SiLU: the same two passes over 4 MB groups, so the difference to the row
         // above is the SiLU's arithmetic, and what is left the passes' memory traffic
-        c.add(new Case("groupnorm", "512x512x128 32 groups", "", 5.0 * 512 * 512 * 128, Kernels.AUTO, 8.0 * 512 * 512 * 128,
+        c.add(new Case("groupnorm", "512x512x128 32 groups", "", 5.0 * vae, Kernels.AUTO, 8.0 * vae,
                 g -> g.groupNorm(input(g, "x", 1, 128, 512, 512), weight(g, 128), weight(g, 128), 32, 1e-5f, false)));
         return c;
     }

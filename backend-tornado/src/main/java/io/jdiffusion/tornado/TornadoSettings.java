@@ -116,7 +116,8 @@ public final class TornadoSettings {
      * (16 accumulator fragments, the prefetched operands of the next K step, the loaders' addresses), so one
      * work-group of 8 warps ran per SM (Nsight Compute, H200, docs/PERFORMANCE.md); at 128 two fit. On an H100
      * (2026-12-07), F16 at 512x512: the UNet call 98.1 to 89.5 ms, the VAE decode 58.4 to 50.7 ms; the UNet's
-     * convolutions 1.24-1.42x faster but the VAE's 1x512x64x64 one 0.92x; at 80 every product was slower than at 255.
+     * convolutions 1.24-1.42x faster but the VAE's 1x512x64x64 one 0.92x; at 80 every product was slower than at 255,
+     * and at 84 (three work-groups per SM, with the im2col table) every product was slower than at 128: UNet 103 ms.
      */
     static final int PTX_MAX_REGISTERS = 128;
 
