@@ -32,10 +32,12 @@ import static io.jdiffusion.cpu.Gemm.roundUp;
  * one core's FMA peak for 4096 x 77, 25% for the causal 77 x 77 layer). Here the queries stay rows: Q is
  * read row by row, O is written row by row, and the one horizontal step is a max and a sum per query row.
  * With the causal mask a panel of MR queries multiplies only the keys its last query sees (rounded up to
- * NR), so the 77 x 77 layer does little more than its 3003 visible query-key pairs per head instead of
- * twice that. The price is padding: keys rounded up to NR and value channels to NR, except value heads of exactly
- * five vectors (SD 1.5's heads of 40 at 256 bits, of 80 at 512 bits), multiplied without it, and of more than two
- * and at most three vectors (heads of 40 at 512 bits), padded to three vectors instead of four; {@link #fits}
+ * a whole vector), so the 77 x 77 layer does little more than its 3003 visible query-key pairs per head instead of
+ * twice that. The price is padding: keys rounded up to whole vectors (a last panel of keys one vector wide where
+ * they end half way into a panel, its scores made by {@link #scoresOneVector}: 77 keys are 80 at 512 bits, not 96) and
+ * value channels to NR, except value heads of exactly five vectors (SD 1.5's heads of 40 at 256 bits, of 80 at 512
+ * bits), multiplied without it, and of more than two and at most three vectors (heads of 40 at 512 bits), padded to
+ * three vectors instead of four; {@link #fits}
  * keeps this path to shapes where the padding wastes at most a quarter of the products.
  */
 final class ShortKeyAttention {
@@ -45,7 +47,7 @@ final class ShortKeyAttention {
      * 55-67% in {@link AttentionKernel}; over 4096 tokens, level or slower, so longer sequences stay there.
      */
     static final int MAX_KEYS = 1024;
-    /** Fewest useful multiply-adds per padded one (keys padded to NR, values to NR) for this path. */
+    /** Fewest useful multiply-adds per padded one (keys padded to whole vectors, values to NR) for this path. */
     private static final double MIN_USEFUL_FRACTION = 0.75;
     /** Query panels (MR queries each) per task: the block's Q and output rows of all heads stay in L2. */
     private static final int PANELS_PER_TASK = 4;
@@ -122,14 +124,16 @@ final class ShortKeyAttention {
      * heads of 40 at 256 bits) are multiplied two query rows by all five vectors at a time, with V packed a key a
      * row, instead of padding 40 channels to 48 (a sixth of P V wasted); heads of more than 2 and at most 3 vectors
      * (heads of 40 at 512 bits) three query rows by three vectors, padded to 3 vectors (48 channels) instead of
-     * whole panels (64: three eighths of P V wasted); 0 for the others, multiplied as Gemm B panels.
+     * whole panels (64: three eighths of P V wasted); 0 for the others, multiplied as Gemm B panels. (Heads of 40 at
+     * 512 bits as two vectors and a 256-bit one were tried: with two vector shapes in one JVM, C2 left the softmax's
+     * maxima at tier 3 in two JVMs of three, boxing every vector, 0.7 GB of heap per UNet call at 256x256.)
      */
     private record Geometry(int nq, int nk, int nkPad, int heads, int d, int dv, int valueVectors, boolean causal) {
         static Geometry of(AttentionSizes z, boolean causal) {
-            return new Geometry(z.nq(), z.nk(), roundUp(z.nk(), NR), z.heads(), z.d(), z.dv(), ShortKeyAttention.valueVectors(z.dv()), causal);
+            return new Geometry(z.nq(), z.nk(), roundUp(z.nk(), L), z.heads(), z.d(), z.dv(), ShortKeyAttention.valueVectors(z.dv()), causal);
         }
 
-        /** Floats of one head's packed K^T: nkPad / NR panels of d x NR. */
+        /** Floats of one head's packed K^T: panels of d x NR keys, the last d x L where nkPad ends half way into one. */
         int kFloats() {
             return nkPad * d;
         }
@@ -163,15 +167,16 @@ final class ShortKeyAttention {
 
     /**
      * Whether this path takes attention over {@code nk} keys with heads of {@code d} and {@code dv}: at most
-     * {@link #MAX_KEYS} keys, and padding keys (to NR) and value channels (to NR, or to whole vectors for the heads
-     * {@link #valueVectors} takes) wastes at most a quarter of the two products (at 256-bit vectors all of SD's and CLIP's shapes pass; at
-     * 512 bits heads of 40 over 77 keys, 73% useful, stay with {@link AttentionKernel}).
+     * {@link #MAX_KEYS} keys, and padding keys (to whole vectors) and value channels (to NR, or to whole vectors for
+     * the heads {@link #valueVectors} takes) wastes at most a quarter of the two products (all of SD's and CLIP's
+     * shapes pass; at 512 bits heads of 40 over 77 keys are 87.5% useful, and the 16 tokens of the 4x4 level at
+     * 256x256 one vector of keys).
      */
     static boolean fits(int nk, int d, int dv) {
         if (nk > MAX_KEYS) {
             return false;
         }
-        int nkPad = roundUp(nk, NR);
+        int nkPad = roundUp(nk, L);
         int dvWritten = dvWritten(dv);
         double useful = (double) nk * (d + dv);
         double done = (double) nkPad * d + (double) dvWritten * nkPad;
@@ -232,11 +237,11 @@ final class ShortKeyAttention {
 
     /**
      * Packs head h of batch item b: K^T times {@code qScale} (the softmax scale in log2 units, so the query rows
-     * are multiplied as they lie) as Gemm B panels (panel p, channel c, key p * NR + j at
-     * {@code kBase + p * d * NR + c * NR + j}), and V as Gemm B panels of NR value channels (panel p, key j,
+     * are multiplied as they lie) as Gemm B panels (key j, channel c at {@link #keyAt}: panels of NR keys, a last one
+     * of L where the padded keys end half way into a panel), and V as Gemm B panels of NR value channels (panel p, key j,
      * channel p * NR + c at {@code vBase + p * nkPad * NR + j * NR + c}), or for heads multiplied by whole vectors
      * a key a row (key j, channel c at {@code vBase + j * dvWritten + c}); zero past nk and past dv. K^T is transposed a panel of
-     * NR keys at a time: their rows copied, then each channel's L keys gathered ({@code gather}: L offsets d
+     * keys at a time: their rows copied, then each channel's L keys gathered ({@code gather}: L offsets d
      * apart), a vector store instead of L scalar ones. Only the padding is zeroed, not the whole head.
      */
     private static void pack(MemorySegment k, MemorySegment v, int b, int h, Geometry g, float qScale, int[] gather,
@@ -249,13 +254,14 @@ final class ShortKeyAttention {
         packValues(v, b, h, g, vp, vBase);
     }
 
-    /** K^T as {@link #pack} lays it out: a panel of NR keys at a time, rows copied then each channel's L keys gathered. */
+    /** K^T as {@link #pack} lays it out: a panel of keys at a time, rows copied then each channel's L keys gathered. */
     private static void packKeysByGathers(MemorySegment k, int b, int h, Geometry g, float qScale, int[] gather,
                                           float[] kp, int kBase) {
         int d = g.d(), nk = g.nk(), nkPad = g.nkPad();
         float[] keys = SCRATCH.get().row(NR * d);
         for (int j0 = 0; j0 < nkPad; j0 += NR) {
-            for (int j = 0; j < NR; j++) {
+            int width = panelWidth(j0, nkPad);
+            for (int j = 0; j < width; j++) {
                 if (j0 + j < nk) {
                     load(k, ((long) b * nk + j0 + j) * g.qRow() + (long) h * d, d, qScale, keys, j * d);
                 } else {
@@ -264,8 +270,8 @@ final class ShortKeyAttention {
             }
             int panel = kBase + j0 * d;
             for (int c = 0; c < d; c++) {
-                for (int lane = 0; lane < NR; lane += L) {
-                    FloatVector.fromArray(F, keys, lane * d + c, gather, 0).intoArray(kp, panel + c * NR + lane);
+                for (int lane = 0; lane < width; lane += L) {
+                    FloatVector.fromArray(F, keys, lane * d + c, gather, 0).intoArray(kp, panel + c * width + lane);
                 }
             }
         }
@@ -284,26 +290,28 @@ final class ShortKeyAttention {
         int j0 = 0;
         for (; j0 + 8 <= nk; j0 += 8) {
             long from = 4 * (((long) b * nk + j0) * g.qRow() + (long) h * d);
-            int at = kBase + j0 / NR * d * NR + j0 % NR;
+            int at = keyAt(kBase, j0, 0, d, nkPad);
+            int width = panelWidth(j0 / NR * NR, nkPad);
             for (int c0 = 0; c0 < d; c0 += 8, from += 32) {
-                transpose8(k, from, rowBytes, qScale, kp, at + c0 * NR);
+                transpose8(k, from, rowBytes, qScale, kp, at + c0 * width, width);
             }
         }
         for (; j0 < nkPad; j0++) {
-            int at = kBase + j0 / NR * d * NR + j0 % NR;
+            int at = keyAt(kBase, j0, 0, d, nkPad);
+            int width = panelWidth(j0 / NR * NR, nkPad);
             long from = ((long) b * nk + j0) * g.qRow() + (long) h * d;
             for (int c = 0; c < d; c++) {
-                kp[at + c * NR] = j0 < nk ? k.get(FLOAT, 4 * (from + c)) * qScale : 0f;
+                kp[at + c * width] = j0 < nk ? k.get(FLOAT, 4 * (from + c)) * qScale : 0f;
             }
         }
     }
 
     /**
      * The 8 x 8 block of floats at {@code from} (rows {@code rowBytes} apart) times {@code scale}, transposed:
-     * column c to {@code dst} from {@code at + c * NR}. Round s pairs rows i and i + s: lanes whose (lane / s)
+     * column c to {@code dst} from {@code at + c * width} (the width of the panel it lands in). Round s pairs rows i and i + s: lanes whose (lane / s)
      * is odd take the partner's lane - s, the others give theirs to the partner's lane + s.
      */
-    private static void transpose8(MemorySegment src, long from, long rowBytes, float scale, float[] dst, int at) {
+    private static void transpose8(MemorySegment src, long from, long rowBytes, float scale, float[] dst, int at, int width) {
         FloatVector s = FloatVector.broadcast(F, scale); // made once: a scalar operand is broadcast on each use
         FloatVector r0 = FloatVector.fromMemorySegment(F, src, from, ORDER).mul(s);
         FloatVector r1 = FloatVector.fromMemorySegment(F, src, from + rowBytes, ORDER).mul(s);
@@ -326,13 +334,13 @@ final class ShortKeyAttention {
         r5 = t5.blend(t7.rearrange(UP2), ODD2);
         r7 = t5.rearrange(DOWN2).blend(t7, ODD2);
         r0.blend(r4.rearrange(UP4), ODD4).intoArray(dst, at);
-        r1.blend(r5.rearrange(UP4), ODD4).intoArray(dst, at + NR);
-        r2.blend(r6.rearrange(UP4), ODD4).intoArray(dst, at + 2 * NR);
-        r3.blend(r7.rearrange(UP4), ODD4).intoArray(dst, at + 3 * NR);
-        r0.rearrange(DOWN4).blend(r4, ODD4).intoArray(dst, at + 4 * NR);
-        r1.rearrange(DOWN4).blend(r5, ODD4).intoArray(dst, at + 5 * NR);
-        r2.rearrange(DOWN4).blend(r6, ODD4).intoArray(dst, at + 6 * NR);
-        r3.rearrange(DOWN4).blend(r7, ODD4).intoArray(dst, at + 7 * NR);
+        r1.blend(r5.rearrange(UP4), ODD4).intoArray(dst, at + width);
+        r2.blend(r6.rearrange(UP4), ODD4).intoArray(dst, at + 2 * width);
+        r3.blend(r7.rearrange(UP4), ODD4).intoArray(dst, at + 3 * width);
+        r0.rearrange(DOWN4).blend(r4, ODD4).intoArray(dst, at + 4 * width);
+        r1.rearrange(DOWN4).blend(r5, ODD4).intoArray(dst, at + 5 * width);
+        r2.rearrange(DOWN4).blend(r6, ODD4).intoArray(dst, at + 6 * width);
+        r3.rearrange(DOWN4).blend(r7, ODD4).intoArray(dst, at + 7 * width);
     }
 
     /** For round s of {@link #transpose8}: lane l takes lane l - s ({@code up}) or l + s, clamped to the vector. */
@@ -351,6 +359,17 @@ final class ShortKeyAttention {
             lanes[l] = l / s % 2 == 1;
         }
         return VectorMask.fromArray(F, lanes, 0);
+    }
+
+    /** Keys in the panel of K^T that starts at key j0 (a multiple of NR): NR, or L for a last panel cut half way. */
+    private static int panelWidth(int j0, int nkPad) {
+        return Math.min(NR, nkPad - j0);
+    }
+
+    /** Where channel c of key j lies in a head's K^T packed from {@code kBase}: panel by panel, keys across each. */
+    private static int keyAt(int kBase, int j, int c, int d, int nkPad) {
+        int j0 = j / NR * NR;
+        return kBase + j0 * d + c * panelWidth(j0, nkPad) + j - j0;
     }
 
     /** V as {@link #pack} lays it out. */
@@ -437,12 +456,16 @@ final class ShortKeyAttention {
         int d = g.d(), nkPad = g.nkPad(), qRow = g.qRow(), oStride = g.oStride();
         float[] p = s.p;
         int p0 = s.p0;
-        // The keys the panel's last query can see, whole B panels: the width of S and the depth of P V.
+        // The keys the panel's last query can see, whole vectors: the width of S and the depth of P V.
         int seenByPanel = g.causal() ? Math.min(g.nk(), first + rows) : g.nk();
-        int width = roundUp(seenByPanel, NR);
+        int width = roundUp(seenByPanel, L);
         int qAt = local * qRow + h * d;
         for (int c = 0; c < width; c += NR) {
-            Gemm.kernel(s.qBlock, qAt, qRow, kp, kBase + c * d, d, p, p0 + c, width);
+            if (width - c >= NR) {
+                Gemm.kernel(s.qBlock, qAt, qRow, kp, kBase + c * d, d, p, p0 + c, width);
+            } else {
+                scoresOneVector(s.qBlock, qAt, qRow, kp, kBase + c * d, panelWidth(c, nkPad), d, p, p0 + c, width);
+            }
         }
         for (int r = 0; r < MR; r++) {
             maskAfter(p, p0 + r * width, g.causal() ? Math.min(seenByPanel, first + r + 1) : g.nk(), width);
@@ -470,6 +493,34 @@ final class ShortKeyAttention {
                 scaleRow(s.oBlock, oAt + r * oStride, g.dvWritten(), scale[r]);
             }
         }
+    }
+
+    /**
+     * The scores of the MR query rows at {@code qi} (rows {@code qStride} apart) against the first vector of keys of a
+     * panel of K^T (channel c's keys at {@code ki + c * kStride}: a panel one vector wide, or a causal panel's keys
+     * past the last query's cut), written to {@code out} from {@code o} with row stride {@code stride}:
+     * {@link Gemm#kernel}'s tile one vector wide, for keys that end half way into a panel.
+     */
+    private static void scoresOneVector(float[] q, int qi, int qStride, float[] k, int ki, int kStride, int d, float[] out, int o,
+                                        int stride) {
+        FloatVector c0 = FloatVector.zero(F), c1 = FloatVector.zero(F), c2 = FloatVector.zero(F);
+        FloatVector c3 = FloatVector.zero(F), c4 = FloatVector.zero(F), c5 = FloatVector.zero(F);
+        int q1 = qi + qStride, q2 = qi + 2 * qStride, q3 = qi + 3 * qStride, q4 = qi + 4 * qStride, q5 = qi + 5 * qStride;
+        for (int c = 0; c < d; c++, ki += kStride) {
+            FloatVector b = FloatVector.fromArray(F, k, ki);
+            c0 = FloatVector.broadcast(F, q[qi + c]).fma(b, c0);
+            c1 = FloatVector.broadcast(F, q[q1 + c]).fma(b, c1);
+            c2 = FloatVector.broadcast(F, q[q2 + c]).fma(b, c2);
+            c3 = FloatVector.broadcast(F, q[q3 + c]).fma(b, c3);
+            c4 = FloatVector.broadcast(F, q[q4 + c]).fma(b, c4);
+            c5 = FloatVector.broadcast(F, q[q5 + c]).fma(b, c5);
+        }
+        c0.intoArray(out, o);
+        c1.intoArray(out, o + stride);
+        c2.intoArray(out, o + 2 * stride);
+        c3.intoArray(out, o + 3 * stride);
+        c4.intoArray(out, o + 4 * stride);
+        c5.intoArray(out, o + 5 * stride);
     }
 
     /**

@@ -9,8 +9,11 @@ import java.util.List;
 
 /**
  * Conformance cases for attention over few keys, where {@link ShortKeyAttention} pads the keys to whole
- * panels: 1 and 7 keys (too few for it: the other kernel), 77 (the text encoder's tokens, three padded keys),
- * 80 and 81 (a whole panel, and one key into the next), with and without the causal mask; query counts that
+ * vectors, a last panel of keys one vector wide where they end half way into a panel: 1 key (too few for it: the
+ * other kernel), 7 (one vector at 256 bits, the other kernel at 512), 77 (the text encoder's tokens; 80 at 512
+ * bits, the last panel half a panel wide), 80 and 81 (a whole panel at 256 bits, and one key into the next), with
+ * and without the causal mask (whose cut falls inside a panel: its keys up to the cut take the one-vector tile
+ * too); query counts that
  * leave a last panel of queries short and several query blocks; value heads of five vectors at 256 bits (SD
  * 1.5's heads of 40, multiplied without padding; at 128 bits heads of 20, at 512 bits heads of 80) beside
  * key heads of another size, value heads of more than two and at most three vectors, padded to three (heads of 40,
