@@ -237,12 +237,13 @@ final class ShortKeyAttention {
 
     /**
      * Packs head h of batch item b: K^T times {@code qScale} (the softmax scale in log2 units, so the query rows
-     * are multiplied as they lie) as Gemm B panels (key j, channel c at {@link #keyAt}: panels of NR keys, a last one
-     * of L where the padded keys end half way into a panel), and V as Gemm B panels of NR value channels (panel p, key j,
-     * channel p * NR + c at {@code vBase + p * nkPad * NR + j * NR + c}), or for heads multiplied by whole vectors
-     * a key a row (key j, channel c at {@code vBase + j * dvWritten + c}); zero past nk and past dv. K^T is transposed a panel of
-     * keys at a time: their rows copied, then each channel's L keys gathered ({@code gather}: L offsets d
-     * apart), a vector store instead of L scalar ones. Only the padding is zeroed, not the whole head.
+     * are multiplied as they lie) as Gemm B panels (key j, channel c at {@link #keyAt} plus c times the panel's width:
+     * panels of NR keys, a last one of L where the padded keys end half way into a panel), and V as Gemm B panels of
+     * NR value channels (panel p, key j, channel p * NR + c at {@code vBase + p * nkPad * NR + j * NR + c}), or for
+     * heads multiplied by whole vectors a key a row (key j, channel c at {@code vBase + j * dvWritten + c}); zero past
+     * nk and past dv. K^T is transposed a panel of keys at a time: their rows copied, then each channel's L keys
+     * gathered ({@code gather}: L offsets d apart), a vector store instead of L scalar ones. Only the padding is
+     * zeroed, not the whole head.
      */
     private static void pack(MemorySegment k, MemorySegment v, int b, int h, Geometry g, float qScale, int[] gather,
                              float[] kp, int kBase, float[] vp, int vBase) {
@@ -290,14 +291,14 @@ final class ShortKeyAttention {
         int j0 = 0;
         for (; j0 + 8 <= nk; j0 += 8) {
             long from = 4 * (((long) b * nk + j0) * g.qRow() + (long) h * d);
-            int at = keyAt(kBase, j0, 0, d, nkPad);
+            int at = keyAt(kBase, j0, d, nkPad);
             int width = panelWidth(j0 / NR * NR, nkPad);
             for (int c0 = 0; c0 < d; c0 += 8, from += 32) {
                 transpose8(k, from, rowBytes, qScale, kp, at + c0 * width, width);
             }
         }
         for (; j0 < nkPad; j0++) {
-            int at = keyAt(kBase, j0, 0, d, nkPad);
+            int at = keyAt(kBase, j0, d, nkPad);
             int width = panelWidth(j0 / NR * NR, nkPad);
             long from = ((long) b * nk + j0) * g.qRow() + (long) h * d;
             for (int c = 0; c < d; c++) {
@@ -308,8 +309,9 @@ final class ShortKeyAttention {
 
     /**
      * The 8 x 8 block of floats at {@code from} (rows {@code rowBytes} apart) times {@code scale}, transposed:
-     * column c to {@code dst} from {@code at + c * width} (the width of the panel it lands in). Round s pairs rows i and i + s: lanes whose (lane / s)
-     * is odd take the partner's lane - s, the others give theirs to the partner's lane + s.
+     * column c to {@code dst} from {@code at + c * width} (the width of the panel it lands in). Round s pairs rows i
+     * and i + s: lanes whose (lane / s) is odd take the partner's lane - s, the others give theirs to the partner's
+     * lane + s.
      */
     private static void transpose8(MemorySegment src, long from, long rowBytes, float scale, float[] dst, int at, int width) {
         FloatVector s = FloatVector.broadcast(F, scale); // made once: a scalar operand is broadcast on each use
@@ -366,10 +368,13 @@ final class ShortKeyAttention {
         return Math.min(NR, nkPad - j0);
     }
 
-    /** Where channel c of key j lies in a head's K^T packed from {@code kBase}: panel by panel, keys across each. */
-    private static int keyAt(int kBase, int j, int c, int d, int nkPad) {
+    /**
+     * Where channel 0 of key j lies in a head's K^T packed from {@code kBase} (panel by panel, keys across each);
+     * channel c is c times the panel's width further.
+     */
+    private static int keyAt(int kBase, int j, int d, int nkPad) {
         int j0 = j / NR * NR;
-        return kBase + j0 * d + c * panelWidth(j0, nkPad) + j - j0;
+        return kBase + j0 * d + j - j0;
     }
 
     /** V as {@link #pack} lays it out. */
