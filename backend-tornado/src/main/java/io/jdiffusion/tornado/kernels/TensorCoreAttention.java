@@ -14,8 +14,22 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  *
  * <p>A work-group of 4 warps owns 64 queries of one (batch, head) and 64 output columns (grid z walks wider
  * value heads in chunks of 64); each warp owns 16 query rows. Keys go by in tiles of 64, in one pass: S = Q K^T
- * on tensor cores, stored to the work-group's 64x64 slice of {@code scratch} (global memory, L2-resident) for the
+ * on tensor cores, stored to the warp's 16x64 slice of {@code scratch} (global memory, L2-resident) for the
  * softmax on CUDA cores, then O += P V on tensor cores, accumulated in fragments across all key tiles.
+ *
+ * <p>Each lane reads back exactly the scores its own accumulator fragments held (rows lane / 4 and lane / 4 + 8 of
+ * its warp's 16, keys 2 (lane % 4) and the next of each sub-tile of 8): no thread reads another's scores. Each
+ * 16 x 8 sub-tile of S lies in 128 consecutive floats of scratch, so that one load or store of the 32 lanes touches
+ * two 128-byte lines, not 8 (fragment rows 64 floats apart) or 32 (one thread per half row of S). The scores'
+ * round trips were bound by L2 sectors, not bytes: at the UNet's first level the kernel went from 686 to 266 million
+ * L2 sectors and from 6.8 to 2.4 ms on an H100 (docs/PERFORMANCE.md). A lane writes each weight over its score and
+ * reads it back as F16 (TornadoVM rounds to F16 only a float it reads from a global array), and stores the pairs into
+ * its warp's rows of the local P tile. Narrow heads (up to {@link #NARROW_HEAD}) load a tile's K^T and V in one
+ * phase; wider ones keep V and P where K^T was, loaded after every warp's Q K^T.
+ *
+ * <p>Two barriers order memory for the compiler, not between threads: TornadoVM's fragment store is no memory kill
+ * to Graal, so a barrier keeps the scores' reads after it, and another keeps each weight's F16 read from being
+ * replaced by the float just written (the F16 rounding happens only on a read).
  *
  * <p>TornadoVM's accumulator fragments are registers that Java cannot index or rescale, so the online softmax's
  * rescaling of O when a row's maximum grows is not available. Instead each row's weights are taken against one
@@ -34,6 +48,8 @@ public final class TensorCoreAttention {
     public static final int COLUMNS = 64;
     /** Widest head: Q and K tiles of 64 x 160 F16 fit the 48 KiB of static local memory. */
     public static final int MAX_HEAD = 160;
+    /** Widest (padded) head whose Q, K, V and P tiles all fit local memory side by side. */
+    public static final int NARROW_HEAD = 96;
     /** Scratch floats per work-group. */
     public static final int TILE_FLOATS = QUERIES * KEYS;
     /**
@@ -53,11 +69,15 @@ public final class TensorCoreAttention {
     public static final int BATCH_HEADS = 7;
     public static final int FIELDS = 8;
 
-    private static final int TILE_INTS = MAX_HEAD * QUERIES / 2;
-    /** Int offset of the V tile in the shared K/P/V buffer (after P's 64x64 F16). */
-    private static final int V_INTS = QUERIES * KEYS / 2;
-    /** Byte offset of the V tile. */
-    private static final int V_BYTES = V_INTS * 4;
+    /** Ints of a 64 x 16 F16 tile block (one k block of Q or P, or 16 keys of V). */
+    private static final int BLOCK_INTS = 512;
+    /** Ints of the V chunk tile and of the P tile: 64 x 64 F16 each. */
+    private static final int VP_INTS = QUERIES * KEYS / 2;
+    /**
+     * The local tiles, in ints: Q [64 x dp], K^T [dp x 64], V and P. Narrow heads (dp up to 96): 64 dp + 4096 ints;
+     * wider ones (up to 160) keep V and P where K^T was: 64 dp ints.
+     */
+    private static final int TILES_INTS = Math.max(2 * 32 * NARROW_HEAD + 2 * VP_INTS, 2 * 32 * MAX_HEAD);
 
     private TensorCoreAttention() {
     }
@@ -84,6 +104,7 @@ public final class TensorCoreAttention {
         int bhCount = sizes.get(meta + BATCH_HEADS);
         int tid = ctx.localIdx;
         int warp = tid >> 5;
+        int lane = tid & 31;
         int q0 = ctx.groupIdx * QUERIES;
         int bh = ctx.groupIdy;
         int chunk = ctx.groupIdz;
@@ -103,16 +124,34 @@ public final class TensorCoreAttention {
         if (causal == 1) {
             kEnd = Math.min(nk, q0 + QUERIES);
         }
-        // SIMT work: thread t owns query row t / 2, keys [32 (t % 2), 32 (t % 2) + 32) of each tile.
-        int myRow = tid >> 1;
-        int myKeys = (tid & 1) << 5;
-        int myQuery = q0 + myRow;
-        int rowBase = sBase + myRow * KEYS + myKeys;
+        boolean wide = dp > NARROW_HEAD;
+        // Where the tiles lie in local memory (ints): Q, then K^T, then V and P (over K^T for wide heads).
+        int kTile = kPairs;
+        int vTile = wide ? kTile : kTile + kPairs;
+        int pTile = vTile + VP_INTS;
+        // Sub-tiles of 8 value columns this chunk has: only those are loaded. P V multiplies all eight (no fragment is
+        // taken through a branch); the columns of O past the chunk's are never written out.
+        int subTiles = Math.min(8, (width + 7) >> 3);
+        // The lane's fragment positions: rows r and r + 8 of its warp's 16, keys c2 and c2 + 1 of each sub-tile of 8.
+        int r = lane >> 2;
+        int c2 = (lane & 3) << 1;
+        int rowLo = warp * 16 + r;
+        int queryLo = q0 + rowLo;
+        int queryHi = queryLo + 8;
+        // The warp's scores: sub-tile j (keys 8j to 8j + 7) as 16 rows of 8 floats at sWarp + 128 j.
+        int sWarp = sBase + warp * 16 * KEYS;
+        int sLo = sWarp + r * 8 + c2;
+        int sHi = sLo + 64;
+        int sRow = (sWarp >> 3);
+        // The lane's P pairs: row rowLo (rowLo + 8) of block j / 2, pair 4 (j % 2) + lane % 4.
+        int pLo = pTile + rowLo * 8 + (lane & 3);
+        int pHi = pLo + 64;
+        // The four lanes that hold a row: their stats entries start at 2 * quad.
+        int quad = tid & ~3;
 
-        int[] qTile = ctx.allocateIntLocalArray(TILE_INTS);
-        int[] buf = ctx.allocateIntLocalArray(TILE_INTS);
-        // [0, THREADS): each thread's largest score, then [THREADS, 2 THREADS): its sum of weights
-        float[] stats = ctx.allocateFloatLocalArray(2 * THREADS);
+        int[] tiles = ctx.allocateIntLocalArray(TILES_INTS);
+        // [0, 2 THREADS): each lane's largest score of its two rows, then [2 THREADS, 4 THREADS): its sums of weights.
+        float[] stats = ctx.allocateFloatLocalArray(4 * THREADS);
         // One flag per pass: some row rose more than SHIFT_SLACK above its shift. Four ints, not two: TornadoVM
         // declares each local array with its element's alignment only, so every array here is kept a multiple of
         // 16 bytes long, or the tiles that ldmatrix reads (16-byte aligned rows) may be laid out misaligned after it.
@@ -127,10 +166,11 @@ public final class TensorCoreAttention {
             int within = idx & 511;
             int qi = q0 + (within >> 3);
             int c = ((idx >> 9) << 4) + ((within & 7) << 1);
-            qTile[idx] = pairOf(q, f16, qHalf, qBase + qi * qStride + c, qOff, qi < nq, c, d);
+            tiles[idx] = pairOf(q, f16, qHalf, qBase + qi * qStride + c, qOff, qi < nq, c, d);
         }
 
-        float shift = 0.0f;
+        float shiftLo = 0.0f;
+        float shiftHi = 0.0f;
         int passes = 1;
         for (int pass = 0; pass < passes; pass++) {
             float[] o0 = ctx.mmaFragment(0.0f);
@@ -141,16 +181,21 @@ public final class TensorCoreAttention {
             float[] o5 = ctx.mmaFragment(0.0f);
             float[] o6 = ctx.mmaFragment(0.0f);
             float[] o7 = ctx.mmaFragment(0.0f);
-            float seen = KernelMath.MASKED;
-            float l = 0.0f;
+            float seenLo = KernelMath.MASKED;
+            float seenHi = KernelMath.MASKED;
+            float sumLo = 0.0f;
+            float sumHi = 0.0f;
             for (int k0 = 0; k0 < kEnd; k0 += KEYS) {
                 // K^T as the B operand: [d / 16 blocks][8 sub-tiles of 8 keys][16 d rows][4 key pairs]; consecutive
-                // threads read consecutive d of one key.
-                for (int it = tid; it < kPairs; it += 4 * THREADS) {
-                    buf[kSlot(it)] = keyPair(k, f16, kHalf, kBase, kOff, it, k0, nk, qStride, d);
-                    buf[kSlot(it + THREADS)] = keyPair(k, f16, kHalf, kBase, kOff, it + THREADS, k0, nk, qStride, d);
-                    buf[kSlot(it + 2 * THREADS)] = keyPair(k, f16, kHalf, kBase, kOff, it + 2 * THREADS, k0, nk, qStride, d);
-                    buf[kSlot(it + 3 * THREADS)] = keyPair(k, f16, kHalf, kBase, kOff, it + 3 * THREADS, k0, nk, qStride, d);
+                // threads read consecutive d of one key. Narrow heads load this tile's V beside it.
+                for (int it = tid; it < kPairs; it += 2 * THREADS) {
+                    tiles[kTile + kSlot(it)] = keyPair(k, f16, kHalf, kBase, kOff, it, k0, nk, qStride, d);
+                    tiles[kTile + kSlot(it + THREADS)] = keyPair(k, f16, kHalf, kBase, kOff, it + THREADS, k0, nk, qStride, d);
+                }
+                for (int u = tid; u < VP_INTS && !wide; u += THREADS) {
+                    if (valueSubTile(u) < subTiles) {
+                        tiles[vTile + valueSlot(u)] = valuePair(v, f16, vHalf, vBase, vOff, u, k0, nk, vStride, width);
+                    }
                 }
                 ctx.localBarrier();
                 float[] s0 = ctx.mmaFragment(0.0f);
@@ -162,100 +207,113 @@ public final class TensorCoreAttention {
                 float[] s6 = ctx.mmaFragment(0.0f);
                 float[] s7 = ctx.mmaFragment(0.0f);
                 for (int kb = 0; kb < dp; kb += 16) {
-                    int bOff = kb * 128;
-                    HalfFloat[] fa = ctx.mmaLoadA(qTile, 16, kb * 128 + warp * 512);
-                    s0 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff), s0, MMAShape.M16N8K16);
-                    s1 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 256), s1, MMAShape.M16N8K16);
-                    s2 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 512), s2, MMAShape.M16N8K16);
-                    s3 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 768), s3, MMAShape.M16N8K16);
-                    s4 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1024), s4, MMAShape.M16N8K16);
-                    s5 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1280), s5, MMAShape.M16N8K16);
-                    s6 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1536), s6, MMAShape.M16N8K16);
-                    s7 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1792), s7, MMAShape.M16N8K16);
+                    int bOff = (kTile << 2) + kb * 128;
+                    HalfFloat[] fa = ctx.mmaLoadA(tiles, 16, kb * 128 + warp * 512);
+                    s0 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff), s0, MMAShape.M16N8K16);
+                    s1 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff + 256), s1, MMAShape.M16N8K16);
+                    s2 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff + 512), s2, MMAShape.M16N8K16);
+                    s3 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff + 768), s3, MMAShape.M16N8K16);
+                    s4 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff + 1024), s4, MMAShape.M16N8K16);
+                    s5 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff + 1280), s5, MMAShape.M16N8K16);
+                    s6 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff + 1536), s6, MMAShape.M16N8K16);
+                    s7 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff + 1792), s7, MMAShape.M16N8K16);
                 }
-                ctx.mmaStore(s0, scratch, tileRow, 0, KEYS);
-                ctx.mmaStore(s1, scratch, tileRow, 8, KEYS);
-                ctx.mmaStore(s2, scratch, tileRow, 16, KEYS);
-                ctx.mmaStore(s3, scratch, tileRow, 24, KEYS);
-                ctx.mmaStore(s4, scratch, tileRow, 32, KEYS);
-                ctx.mmaStore(s5, scratch, tileRow, 40, KEYS);
-                ctx.mmaStore(s6, scratch, tileRow, 48, KEYS);
-                ctx.mmaStore(s7, scratch, tileRow, 56, KEYS);
+                ctx.mmaStore(s0, scratch, sRow, 0, 8);
+                ctx.mmaStore(s1, scratch, sRow + 16, 0, 8);
+                ctx.mmaStore(s2, scratch, sRow + 32, 0, 8);
+                ctx.mmaStore(s3, scratch, sRow + 48, 0, 8);
+                ctx.mmaStore(s4, scratch, sRow + 64, 0, 8);
+                ctx.mmaStore(s5, scratch, sRow + 80, 0, 8);
+                ctx.mmaStore(s6, scratch, sRow + 96, 0, 8);
+                ctx.mmaStore(s7, scratch, sRow + 112, 0, 8);
+                // For the compiler: the scores' reads stay after the fragment stores.
                 ctx.localBarrier();
-                int key0 = k0 + myKeys;
+                int key0 = k0 + c2;
                 if (pass == 0 && k0 == 0) {
-                    // The shift: the row's largest score in the first tile (the two threads of a row agree on it).
-                    float first = KernelMath.MASKED;
-                    for (int j = 0; j < 32; j++) {
-                        first = Math.max(first, score(scratch, rowBase, j, key0, nk, myQuery, causal, scale));
+                    // The shift: each row's largest score in the first tile, over the four lanes that hold the row.
+                    float firstLo = KernelMath.MASKED;
+                    float firstHi = KernelMath.MASKED;
+                    for (int j = 0; j < 8; j++) {
+                        int at = j * 128;
+                        int key = key0 + 8 * j;
+                        firstLo = Math.max(firstLo, Math.max(score(scratch, sLo + at, key, nk, queryLo, causal, scale),
+                                score(scratch, sLo + at + 1, key + 1, nk, queryLo, causal, scale)));
+                        firstHi = Math.max(firstHi, Math.max(score(scratch, sHi + at, key, nk, queryHi, causal, scale),
+                                score(scratch, sHi + at + 1, key + 1, nk, queryHi, causal, scale)));
                     }
-                    stats[tid] = first;
+                    stats[2 * tid] = firstLo;
+                    stats[2 * tid + 1] = firstHi;
                     ctx.localBarrier();
-                    shift = Math.max(first, stats[tid ^ 1]);
+                    shiftLo = Math.max(Math.max(stats[2 * quad], stats[2 * quad + 2]), Math.max(stats[2 * quad + 4], stats[2 * quad + 6]));
+                    shiftHi = Math.max(Math.max(stats[2 * quad + 1], stats[2 * quad + 3]), Math.max(stats[2 * quad + 5], stats[2 * quad + 7]));
                 }
-                // P in place of S, weights against the shift (F32 here: TornadoVM rounds to F16 only a float it reads
-                // from an array).
-                float sum = 0.0f;
-                for (int j = 0; j < 32; j += 4) {
-                    float x0 = score(scratch, rowBase, j, key0, nk, myQuery, causal, scale);
-                    float x1 = score(scratch, rowBase, j + 1, key0, nk, myQuery, causal, scale);
-                    float x2 = score(scratch, rowBase, j + 2, key0, nk, myQuery, causal, scale);
-                    float x3 = score(scratch, rowBase, j + 3, key0, nk, myQuery, causal, scale);
-                    seen = Math.max(seen, Math.max(Math.max(x0, x1), Math.max(x2, x3)));
-                    float p0 = weight(x0, shift);
-                    float p1 = weight(x1, shift);
-                    float p2 = weight(x2, shift);
-                    float p3 = weight(x3, shift);
-                    sum += (p0 + p1) + (p2 + p3);
-                    scratch.set(rowBase + j, p0);
-                    scratch.set(rowBase + j + 1, p1);
-                    scratch.set(rowBase + j + 2, p2);
-                    scratch.set(rowBase + j + 3, p3);
+                // Weights against the shift, written over the lane's own scores (F32: TornadoVM rounds to F16 only a
+                // float it reads from an array).
+                for (int j = 0; j < 8; j++) {
+                    int at = j * 128;
+                    int key = key0 + 8 * j;
+                    float x0 = score(scratch, sLo + at, key, nk, queryLo, causal, scale);
+                    float x1 = score(scratch, sLo + at + 1, key + 1, nk, queryLo, causal, scale);
+                    float y0 = score(scratch, sHi + at, key, nk, queryHi, causal, scale);
+                    float y1 = score(scratch, sHi + at + 1, key + 1, nk, queryHi, causal, scale);
+                    seenLo = Math.max(seenLo, Math.max(x0, x1));
+                    seenHi = Math.max(seenHi, Math.max(y0, y1));
+                    float p0 = weight(x0, shiftLo);
+                    float p1 = weight(x1, shiftLo);
+                    float p2 = weight(y0, shiftHi);
+                    float p3 = weight(y1, shiftHi);
+                    sumLo += p0 + p1;
+                    sumHi += p2 + p3;
+                    scratch.set(sLo + at, p0);
+                    scratch.set(sLo + at + 1, p1);
+                    scratch.set(sHi + at, p2);
+                    scratch.set(sHi + at + 1, p3);
                 }
-                l += sum;
-                // V chunk as the B operand: [4 blocks of 16 keys][8 sub-tiles of 8 columns][16 keys][4 pairs]. Every
-                // thread has passed the barrier after its Q K^T, so the K tile it overwrites is no longer read.
-                for (int it = tid; it < 2048; it += 4 * THREADS) {
-                    buf[V_INTS + it] = valuePair(v, f16, vHalf, vBase, vOff, it, k0, nk, vStride, width);
-                    buf[V_INTS + it + THREADS] = valuePair(v, f16, vHalf, vBase, vOff, it + THREADS, k0, nk, vStride, width);
-                    buf[V_INTS + it + 2 * THREADS] = valuePair(v, f16, vHalf, vBase, vOff, it + 2 * THREADS, k0, nk, vStride,
-                            width);
-                    buf[V_INTS + it + 3 * THREADS] = valuePair(v, f16, vHalf, vBase, vOff, it + 3 * THREADS, k0, nk, vStride,
-                            width);
+                // For the compiler (the weights' F16 reads below are reads, not the floats just written) and, for wide
+                // heads, between threads: V and P go where K^T was, and every warp must be past its Q K^T.
+                ctx.localBarrier();
+                for (int u = tid; u < VP_INTS && wide; u += THREADS) {
+                    if (valueSubTile(u) < subTiles) {
+                        tiles[vTile + valueSlot(u)] = valuePair(v, f16, vHalf, vBase, vOff, u, k0, nk, vStride, width);
+                    }
+                }
+                // P as the A operand: [4 blocks of 16 keys][64 rows][8 pairs], the lane's pairs read back as F16.
+                for (int j = 0; j < 8; j++) {
+                    int to = (j >> 1) * BLOCK_INTS + ((j & 1) << 2);
+                    int at = j * 128;
+                    tiles[pLo + to] = TensorCoreKernels.half(scratch, sLo + at) | (TensorCoreKernels.half(scratch, sLo + at + 1) << 16);
+                    tiles[pHi + to] = TensorCoreKernels.half(scratch, sHi + at) | (TensorCoreKernels.half(scratch, sHi + at + 1) << 16);
                 }
                 ctx.localBarrier();
-                // P as the A operand: [4 blocks of 16 keys][64 rows][8 pairs], read back from scratch as F16.
-                for (int it = tid; it < 2048; it += 4 * THREADS) {
-                    buf[it] = probabilityPair(scratch, sBase, it);
-                    buf[it + THREADS] = probabilityPair(scratch, sBase, it + THREADS);
-                    buf[it + 2 * THREADS] = probabilityPair(scratch, sBase, it + 2 * THREADS);
-                    buf[it + 3 * THREADS] = probabilityPair(scratch, sBase, it + 3 * THREADS);
-                }
-                ctx.localBarrier();
+                int vBytes = vTile << 2;
+                int pBytes = pTile << 2;
                 for (int kb = 0; kb < 4; kb++) {
-                    int bOff = V_BYTES + kb * 2048;
-                    HalfFloat[] fa = ctx.mmaLoadA(buf, 16, kb * 2048 + warp * 512);
-                    o0 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff), o0, MMAShape.M16N8K16);
-                    o1 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 256), o1, MMAShape.M16N8K16);
-                    o2 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 512), o2, MMAShape.M16N8K16);
-                    o3 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 768), o3, MMAShape.M16N8K16);
-                    o4 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1024), o4, MMAShape.M16N8K16);
-                    o5 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1280), o5, MMAShape.M16N8K16);
-                    o6 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1536), o6, MMAShape.M16N8K16);
-                    o7 = ctx.mma(fa, ctx.mmaLoadB(buf, 16, bOff + 1792), o7, MMAShape.M16N8K16);
+                    int bOff = vBytes + kb * 2048;
+                    HalfFloat[] fa = ctx.mmaLoadA(tiles, 16, pBytes + kb * 2048 + warp * 512);
+                    o0 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff), o0, MMAShape.M16N8K16);
+                    o1 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff + 256), o1, MMAShape.M16N8K16);
+                    o2 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff + 512), o2, MMAShape.M16N8K16);
+                    o3 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff + 768), o3, MMAShape.M16N8K16);
+                    o4 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff + 1024), o4, MMAShape.M16N8K16);
+                    o5 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff + 1280), o5, MMAShape.M16N8K16);
+                    o6 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff + 1536), o6, MMAShape.M16N8K16);
+                    o7 = ctx.mma(fa, ctx.mmaLoadB(tiles, 16, bOff + 1792), o7, MMAShape.M16N8K16);
                 }
-                // The next tile's K load and S store overwrite what this one read.
+                // The next tile's K^T and V overwrite what this one read.
                 ctx.localBarrier();
             }
-            stats[tid] = seen;
-            stats[THREADS + tid] = l;
-            if (seen - shift > SHIFT_SLACK) {
+            stats[2 * tid] = seenLo;
+            stats[2 * tid + 1] = seenHi;
+            stats[2 * THREADS + 2 * tid] = sumLo;
+            stats[2 * THREADS + 2 * tid + 1] = sumHi;
+            if (seenLo - shiftLo > SHIFT_SLACK || seenHi - shiftHi > SHIFT_SLACK) {
                 rose[pass] = 1;
             }
             ctx.localBarrier();
             if (rose[pass] == 1) {
-                // Again with the exact maximum found; the scores cannot rise above it.
-                shift = Math.max(seen, stats[tid ^ 1]);
+                // Again with the exact maxima found; the scores cannot rise above them.
+                shiftLo = Math.max(Math.max(stats[2 * quad], stats[2 * quad + 2]), Math.max(stats[2 * quad + 4], stats[2 * quad + 6]));
+                shiftHi = Math.max(Math.max(stats[2 * quad + 1], stats[2 * quad + 3]), Math.max(stats[2 * quad + 5], stats[2 * quad + 7]));
                 passes = 2;
             } else {
                 ctx.mmaStore(o0, scratch, tileRow, 0, COLUMNS);
@@ -269,17 +327,56 @@ public final class TensorCoreAttention {
                 ctx.localBarrier();
                 int cols = Math.min(COLUMNS, width);
                 for (int e = tid; e < QUERIES * COLUMNS; e += THREADS) {
-                    int r = e >> 6;
+                    int row = e >> 6;
                     int c = e & 63;
-                    int qi = q0 + r;
+                    int qi = q0 + row;
                     if (qi < nq && c < cols) {
-                        float rowSum = stats[THREADS + 2 * r] + stats[THREADS + 2 * r + 1];
+                        // Row R's sums: the four lanes at 4 (R % 8) of warp R / 16, their first (R % 16 < 8) or second.
+                        int at = 2 * THREADS + 2 * ((row >> 4) * 32 + ((row & 7) << 2)) + ((row >> 3) & 1);
+                        float rowSum = (stats[at] + stats[at + 2]) + (stats[at + 4] + stats[at + 6]);
                         Storage.store(out, f16, oOff + (b * nq + qi) * vStride + h * dv + chunk * COLUMNS + c,
                                 scratch.get(sBase + e) / rowSum, outHalf);
                     }
                 }
             }
         }
+    }
+
+    /*
+     * The V chunk of a key tile as the B operand: [4 blocks of 16 keys][8 sub-tiles of 8 columns][16 keys][4 pairs].
+     * Pair u is key kk's columns 2 cp and 2 cp + 1, a warp's 32 pairs being 8 consecutive pairs of 4 keys: each load
+     * touches 4 lines of V, each store 16 banks twice. Sub-tiles past the chunk's columns are not loaded: the columns
+     * of O they give are never written out.
+     */
+
+    /** Column pair of V pair u. */
+    private static int valueColumnPair(int u) {
+        return (u & 7) | (((u >> 5) & 3) << 3);
+    }
+
+    /** Key (within the tile) of V pair u. */
+    private static int valueKey(int u) {
+        return ((u >> 3) & 3) | ((u >> 7) << 2);
+    }
+
+    /** Sub-tile of 8 columns of V pair u. */
+    private static int valueSubTile(int u) {
+        return valueColumnPair(u) >> 2;
+    }
+
+    /** Where V pair u goes in the tile. */
+    private static int valueSlot(int u) {
+        int cp = valueColumnPair(u);
+        int kk = valueKey(u);
+        return (kk >> 4) * BLOCK_INTS + (cp >> 2) * 64 + ((kk & 15) << 2) + (cp & 3);
+    }
+
+    /** V pair u of the tile at key k0: columns 2 cp, 2 cp + 1 of its key; 0 past nk or the chunk's width. */
+    private static int valuePair(FloatArray v, HalfFloatArray f16, boolean vHalf, int vBase, int safe, int u, int k0, int nk,
+                                 int stride, int width) {
+        int j = k0 + valueKey(u);
+        int c = valueColumnPair(u) << 1;
+        return pairOf(v, f16, vHalf, vBase + j * stride + c, safe, j < nk, c, width);
     }
 
     /** F16 pair (x[g], x[g+1]) for columns c, c+1 of a row; 0 outside the row (width n) or where the row is invalid. */
@@ -313,28 +410,10 @@ public final class TensorCoreAttention {
         return (it & ~511) + (rest >> 2) * 64 + (within & 15) * 4 + (rest & 3);
     }
 
-    /** Pair {@code it} of the V chunk tile (columns c, c+1 of key row kr), in the layout order. */
-    private static int valuePair(FloatArray v, HalfFloatArray f16, boolean vHalf, int vBase, int safe, int it, int k0, int nk,
-                                 int stride, int width) {
-        int within = it & 511;
-        int in = within & 63;
-        int c = (within >> 6) * 8 + ((in & 3) << 1);
-        int j = k0 + ((it >> 9) << 4) + (in >> 2);
-        return pairOf(v, f16, vHalf, vBase + j * stride + c, safe, j < nk, c, width);
-    }
-
-    /** Pair {@code it} of the P tile: row (it % 512) / 8, keys 16 (it / 512) + 2 (it % 8) and the next. */
-    private static int probabilityPair(FloatArray scratch, int sBase, int it) {
-        int within = it & 511;
-        int g = sBase + (within >> 3) * KEYS + ((it >> 9) << 4) + ((within & 7) << 1);
-        return TensorCoreKernels.half(scratch, g) | (TensorCoreKernels.half(scratch, g + 1) << 16);
-    }
-
-    /** Scaled score of key {@code key0 + j} for the query; {@link KernelMath#MASKED} where masked or past nk. */
-    private static float score(FloatArray scratch, int rowBase, int j, int key0, int nk, int query, int causal, float scale) {
-        int key = key0 + j;
+    /** Scaled score at scratch[at], of key {@code key} for the query; {@link KernelMath#MASKED} where masked or past nk. */
+    private static float score(FloatArray scratch, int at, int key, int nk, int query, int causal, float scale) {
         boolean ok = (key < nk) & ((causal == 0) | (key <= query));
-        float s = scratch.get(rowBase + j) * scale;
+        float s = scratch.get(at) * scale;
         return ok ? s : KernelMath.MASKED;
     }
 
