@@ -44,10 +44,11 @@ import static io.jdiffusion.tornado.TaskGraphChain.tiles;
  *       The flash kernel for wide heads ({@link AttentionKernels#attentionLargeHead}) sums in F32 on CUDA cores with
  *       one key tile in flight, and took 20-30 ms of a 512x512 VAE decode on an H100 and an H200 for 34 GFLOP of
  *       products ({@value TornadoSettings#WIDE_HEAD_ATTENTION} = false keeps it);</li>
- *   <li>with tensor cores, attention over at least {@link TornadoSettings#scoreAttentionKeys()} keys in heads at
- *       least {@value #MIN_HEAD} wide: the UNet's self-attention at its second level (8 heads of 80 over 1024 keys at
- *       512x512: 0.81 ms against 0.88 ms on the one-pass tensor-core flash kernel, {@link TensorCoreAttention}, on an
- *       H100; at SDXL's heads of 64 the flash kernel is ahead, 1.31 against 1.76 ms, docs/PERFORMANCE.md).</li>
+ *   <li>with tensor cores, where {@link TornadoSettings#scoreAttentionKeys()} asks for it (off by default), attention
+ *       over at least that many keys in heads at least {@value #MIN_HEAD} wide. The tensor-core flash kernel
+ *       ({@link TensorCoreAttention}) is ahead at every head it takes since its lanes read back their own scores: on
+ *       an H100 in F16, 8 heads of 80 over 2 x 1024 keys 0.35 ms against 0.58 ms here, SDXL's 20 heads of 64 0.66
+ *       against 1.45 ms (docs/PERFORMANCE.md).</li>
  * </ul>
  * The price is the scores of a chunk, at most {@link TornadoSettings#attentionScoreBytes()} (64 MiB by default: one
  * chunk for the VAE at 512x512, 16 at 1024x1024; one a batch entry for 8 heads over 1024 keys), as {@link

@@ -42,8 +42,8 @@ import java.util.function.IntPredicate;
  *       (default {@value WideHeadAttention#SCORE_BYTES}, as on cuBLASLt; smaller values make tests of chunks);</li>
  *   <li>{@value #SCORE_ATTENTION_KEYS}: the fewest keys at which F16 attention with heads the tensor-core flash kernel
  *       takes (and at least {@value ScoreAttention#MIN_HEAD} wide) runs as two products around a softmax on the
- *       tensor-core GEMM instead ({@link ScoreAttention}; default
- *       {@value #DEFAULT_SCORE_ATTENTION_KEYS}; 0 never);</li>
+ *       tensor-core GEMM instead ({@link ScoreAttention}; default {@value #DEFAULT_SCORE_ATTENTION_KEYS}: never, as
+ *       the flash kernel is ahead at every such head);</li>
  *   <li>{@value #GROUP_NORM_SLICE}: elements per work-group of a GroupNorm split over its groups' slices (default
  *       {@link NormKernels#DEFAULT_SLICE}; a group of two slices or more splits);</li>
  *   <li>{@value #OPERAND_ALIGNMENT}: bytes to which the activation arena aligns every value's first element on the
@@ -78,8 +78,11 @@ public final class TornadoSettings {
     public static final String SPLIT_K = "jdiffusion.tornado.splitK";
     public static final String ATTENTION_SCORE_BYTES = "jdiffusion.tornado.attentionScoreBytes";
     public static final String SCORE_ATTENTION_KEYS = "jdiffusion.tornado.scoreAttentionKeys";
-    /** {@value #SCORE_ATTENTION_KEYS}'s default: the self-attention of SD 1.5's second level at 512x512 and up. */
-    static final int DEFAULT_SCORE_ATTENTION_KEYS = 1024;
+    /**
+     * {@value #SCORE_ATTENTION_KEYS}'s default: never. Until the flash kernel's lanes read back their own scores, SD
+     * 1.5's second-level self-attention (heads of 80 over 1024 keys) took the two products from 1024 keys on.
+     */
+    static final int DEFAULT_SCORE_ATTENTION_KEYS = 0;
     /** The most K splits {@value #SPLIT_K} may ask for. */
     static final int MAX_SPLIT_K = 64;
     /**

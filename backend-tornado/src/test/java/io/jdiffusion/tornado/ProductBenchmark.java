@@ -67,8 +67,8 @@ public final class ProductBenchmark {
                 conv(backend, p, runs, 1, 128, 512, 512, 128);
                 // the VAE decoder's (4096 tokens at 512x512, one head of 512); the UNet's self-attention at its second
                 // and third levels (8 heads of 80 over 1024 tokens, of 160 over 256) and SDXL's at its third at
-                // 1024x1024 (20 heads of 64 over 1024 tokens); ScoreAttention takes the first and, with tensor cores,
-                // attention over TornadoSettings.DEFAULT_SCORE_ATTENTION_KEYS keys and more in heads of 64 and up
+                // 1024x1024 (20 heads of 64 over 1024 tokens); ScoreAttention takes the first, and the others where
+                // TornadoSettings.SCORE_ATTENTION_KEYS asks for it
                 attention(backend, p, runs, 1, 4096, 1, 512, TornadoSettings.WIDE_HEAD_ATTENTION, "true", "false");
                 attention(backend, p, runs, 2, 1024, 8, 80, TornadoSettings.SCORE_ATTENTION_KEYS, "1", "0");
                 attention(backend, p, runs, 2, 256, 8, 160, TornadoSettings.SCORE_ATTENTION_KEYS, "1", "0");

@@ -35,13 +35,22 @@ class ScoreAttentionPlanTest {
         return attention(1, tokens, tokens, 1, 512, 512, false);
     }
 
-    /** A path built with {@code scoreBytes} of scores a chunk (the setting is read when the path is built). */
+    /** The key count from which the plans below ask for the two products (off by default): SD 1.5's second level. */
+    private static final String MANY_KEYS = "1024";
+
+    /**
+     * A path built with {@code scoreBytes} of scores a chunk (0: the default), asked to take attention over
+     * {@link #MANY_KEYS} keys and more (the settings are read when the path is built).
+     */
     private static ScoreAttention path(boolean tensorCores, long scoreBytes) {
         Supplier<ScoreAttention> make = () -> new ScoreAttention(tensorCores ? new TensorCorePath("attention", MULTIPROCESSORS) : null);
         if (scoreBytes == 0) {
-            return make.get();
+            try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.SCORE_ATTENTION_KEYS, MANY_KEYS)) {
+                return make.get();
+            }
         }
-        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.ATTENTION_SCORE_BYTES, Long.toString(scoreBytes))) {
+        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.ATTENTION_SCORE_BYTES, Long.toString(scoreBytes),
+                TornadoSettings.SCORE_ATTENTION_KEYS, MANY_KEYS)) {
             return make.get();
         }
     }
@@ -60,17 +69,15 @@ class ScoreAttentionPlanTest {
         ScoreAttention tc = path(true, 0);
         assertThat(tc.suits(vae(4096))).isTrue();
         assertThat(tc.suits(attention(2, 96, 136, 2, 320, 320, false))).as("two wide heads, each an image of the products").isTrue();
-        assertThat(tc.suits(unetSelfAttention(1024, 80))).as("the UNet's second level at 512x512: 1024 keys, heads of 80").isTrue();
+        assertThat(tc.suits(unetSelfAttention(1024, 80))).as("asked from 1024 keys: the UNet's second level at 512x512, heads of 80")
+                .isTrue();
         assertThat(tc.suits(unetSelfAttention(4096, 40))).as("its first level: heads of 40, narrower than " + ScoreAttention.MIN_HEAD)
                 .isFalse();
-        assertThat(tc.suits(unetSelfAttention(256, 160))).as("its third level: 256 keys, fewer than "
-                + TornadoSettings.DEFAULT_SCORE_ATTENTION_KEYS).isFalse();
+        assertThat(tc.suits(unetSelfAttention(256, 160))).as("its third level: 256 keys, fewer than asked").isFalse();
         assertThat(tc.suits(attention(2, 4096, 77, 8, 80, 80, false))).as("cross-attention over 77 keys").isFalse();
         assertThat(tc.suits(attention(2, 1024, 1024, 8, 80, 80, true))).as("causal").isFalse();
-        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.SCORE_ATTENTION_KEYS, "0")) {
-            assertThat(new ScoreAttention(new TensorCorePath("attention", MULTIPROCESSORS)).suits(unetSelfAttention(1024, 80)))
-                    .as("0: never").isFalse();
-        }
+        assertThat(new ScoreAttention(new TensorCorePath("attention", MULTIPROCESSORS)).suits(unetSelfAttention(1024, 80)))
+                .as("by default the flash kernel takes every head it can").isFalse();
         try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.SCORE_ATTENTION_KEYS, "256")) {
             assertThat(new ScoreAttention(new TensorCorePath("attention", MULTIPROCESSORS)).suits(unetSelfAttention(256, 160))).isTrue();
         }

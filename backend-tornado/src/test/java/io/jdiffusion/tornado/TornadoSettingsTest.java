@@ -79,7 +79,7 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.CUDNN_PLANS_IN_BACKGROUND, "false");
         System.setProperty(TornadoSettings.SPLIT_K, " 5");
         System.setProperty(TornadoSettings.ATTENTION_SCORE_BYTES, "4096");
-        System.setProperty(TornadoSettings.SCORE_ATTENTION_KEYS, "0");
+        System.setProperty(TornadoSettings.SCORE_ATTENTION_KEYS, "512");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -96,7 +96,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.cudnnPlansInBackground()).isFalse();
         assertThat(TornadoSettings.splitK()).isEqualTo(5);
         assertThat(TornadoSettings.attentionScoreBytes()).isEqualTo(4096);
-        assertThat(TornadoSettings.scoreAttentionKeys()).as("never").isZero();
+        assertThat(TornadoSettings.scoreAttentionKeys()).as("from 512 keys").isEqualTo(512);
         System.setProperty(TornadoSettings.CUDNN_GRAPH, "false");
         System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "false");
         assertThat(TornadoSettings.cudnnGraph()).isFalse();
