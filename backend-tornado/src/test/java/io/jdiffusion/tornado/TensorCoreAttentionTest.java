@@ -32,7 +32,10 @@ class TensorCoreAttentionTest extends TornadoBesideCpu {
                 Arguments.of("1x200 tokens, causal, 2 heads of 80, keys after the first tile scaled by 6", 1, 200, 200, 2, 80, 1.0, 6.0,
                         true),
                 Arguments.of("1x130 queries x 1000 keys, 1 head of 160, keys after the first tile scaled by 4", 1, 130, 1000, 1, 160,
-                        1.0, 4.0, false));
+                        1.0, 4.0, false),
+                // padded to 112, past NARROW_HEAD: V and P go where K^T was and run on past its end
+                Arguments.of("1x70 queries x 150 keys, 2 heads of 100, keys after the first tile scaled by 6", 1, 70, 150, 2, 100,
+                        1.0, 6.0, false));
     }
 
     @ParameterizedTest(name = "{0}")
