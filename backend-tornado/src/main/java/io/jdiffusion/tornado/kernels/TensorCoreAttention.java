@@ -75,7 +75,7 @@ public final class TensorCoreAttention {
     private static final int VP_INTS = QUERIES * KEYS / 2;
     /**
      * The local tiles, in ints: Q [64 x dp], K^T [dp x 64], V and P. Narrow heads (dp up to 96): 64 dp + 4096 ints;
-     * wider ones (up to 160) keep V and P where K^T was: 64 dp ints.
+     * wider ones (up to 160) put V and P where K^T starts: the larger of 64 dp and 32 dp + 4096 ints.
      */
     private static final int TILES_INTS = Math.max(2 * 32 * NARROW_HEAD + 2 * VP_INTS, 2 * 32 * MAX_HEAD);
 
