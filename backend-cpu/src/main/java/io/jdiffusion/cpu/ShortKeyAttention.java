@@ -291,14 +291,14 @@ final class ShortKeyAttention {
         int j0 = 0;
         for (; j0 + 8 <= nk; j0 += 8) {
             long from = 4 * (((long) b * nk + j0) * g.qRow() + (long) h * d);
-            int at = keyAt(kBase, j0, d, nkPad);
+            int at = keyAt(kBase, j0, d);
             int width = panelWidth(j0 / NR * NR, nkPad);
             for (int c0 = 0; c0 < d; c0 += 8, from += 32) {
                 transpose8(k, from, rowBytes, qScale, kp, at + c0 * width, width);
             }
         }
         for (; j0 < nkPad; j0++) {
-            int at = keyAt(kBase, j0, d, nkPad);
+            int at = keyAt(kBase, j0, d);
             int width = panelWidth(j0 / NR * NR, nkPad);
             long from = ((long) b * nk + j0) * g.qRow() + (long) h * d;
             for (int c = 0; c < d; c++) {
@@ -372,7 +372,7 @@ final class ShortKeyAttention {
      * Where channel 0 of key j lies in a head's K^T packed from {@code kBase} (panel by panel, keys across each);
      * channel c is c times the panel's width further.
      */
-    private static int keyAt(int kBase, int j, int d, int nkPad) {
+    private static int keyAt(int kBase, int j, int d) {
         int j0 = j / NR * NR;
         return kBase + j0 * d + j - j0;
     }
