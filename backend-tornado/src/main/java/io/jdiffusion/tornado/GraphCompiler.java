@@ -66,7 +66,8 @@ final class GraphCompiler {
         this.deviceArrays = new DeviceArrays(!TornadoDevices.pinsHostArrays(backend.device()));
         boolean tensorCoreDevice = requested == Precision.F16 && TornadoDevices.supportsTensorCores(backend.device());
         this.tensorCores = tensorCoreDevice
-                ? new TensorCorePath(graph.name(), backend.device().getPhysicalDevice().getDeviceMaxComputeUnits()) : null;
+                ? new TensorCorePath(graph.name(), backend.device().getPhysicalDevice().getDeviceMaxComputeUnits(),
+                TornadoDevices.copiesAsync(backend.device())) : null;
         this.scoreAttention = new ScoreAttention(tensorCores);
         this.libraries = usesLibraries ? new LibraryProducts(requested == Precision.F16, graph, plan,
                 this::constantOf, deviceArrays) : null;
@@ -126,7 +127,7 @@ final class GraphCompiler {
         List<List<Op>> segments = TaskGraphChain.cut(graph.ops(), cost, TaskGraphChain.touchBytes(touch),
                 TaskGraphChain.poisonCost(deviceArrays.poisoned().size()), TornadoSettings.tasksPerGraph());
 
-        TaskGraphChain chain = new TaskGraphChain(name, deviceArrays);
+        TaskGraphChain chain = new TaskGraphChain(name, TornadoDevices.indices(backend.device()), deviceArrays);
         Emission emission = new Emission(layout, chain);
         chain.build(layout, extra, touch, segments, cost, op -> pathOf.apply(op).emit(op, emission));
 

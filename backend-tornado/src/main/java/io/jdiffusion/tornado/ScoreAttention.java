@@ -192,7 +192,7 @@ final class ScoreAttention implements OperatorPath {
     }
 
     private TaskCost chunkCost(Op.Attention a, int rows, TaskCost softmax) {
-        return TensorCorePath.productCost(scoreSplit(a, rows)).plus(softmax).plus(TensorCorePath.productCost(valueSplit(a, rows)));
+        return tensorCores.productCost(scoreSplit(a, rows)).plus(softmax).plus(tensorCores.productCost(valueSplit(a, rows)));
     }
 
     /**

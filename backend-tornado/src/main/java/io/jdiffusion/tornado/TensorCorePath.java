@@ -6,11 +6,13 @@ import io.jdiffusion.backend.graph.Value;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.tornado.kernels.Storage;
+import io.jdiffusion.tornado.kernels.TensorCoreAsyncGemm;
 import io.jdiffusion.tornado.kernels.TensorCoreAttention;
 import io.jdiffusion.tornado.kernels.TensorCoreKernels;
 import uk.ac.manchester.tornado.api.WorkerGrid3D;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -39,6 +41,8 @@ final class TensorCorePath implements OperatorPath {
     private static final AtomicLong SPLIT_PRODUCTS = new AtomicLong();
 
     private final String graphName;
+    /** Whether products run on {@link TensorCoreAsyncGemm} (the CUDA backend) rather than {@link TensorCoreKernels#gemm}. */
+    private final boolean asyncCopies;
     /** The device's multiprocessors, which decide the products split along K ({@link SplitK}). */
     private final int multiprocessors;
     /** {@link TornadoSettings#splitK()}, read once for the graph. */
@@ -56,7 +60,12 @@ final class TensorCorePath implements OperatorPath {
     private FloatArray scratch;
 
     TensorCorePath(String graphName, int multiprocessors) {
+        this(graphName, multiprocessors, false);
+    }
+
+    TensorCorePath(String graphName, int multiprocessors, boolean asyncCopies) {
         this.graphName = graphName;
+        this.asyncCopies = asyncCopies;
         this.multiprocessors = multiprocessors;
         this.splitSetting = TornadoSettings.splitK();
     }
@@ -194,8 +203,23 @@ final class TensorCorePath implements OperatorPath {
      */
     void emitProduct(Emission e, ProductOperands p, int meta, int mode, int[] tiles, SplitK split) {
         String id = e.nextTask();
-        e.tasks().task(id, TensorCoreKernels::gemm, e.ctx(), e.halfArena(), p.halves(), p.x(), p.xOff(), p.w(), p.wOff(),
-                p.bias(), p.bOff(), p.res(), p.rOff(), p.out(), p.oOff(), scratch, e.shapes(), meta, mode);
+        if (asyncCopies) {
+            // its copies move whole F16 pairs: every weight operand starts at an even element (halfCursor's alignment,
+            // ScoreAttention's panels at 0, every layout's row strides even)
+            int[] offsets = new int[6];
+            offsets[TensorCoreAsyncGemm.ARG_X] = p.xOff();
+            offsets[TensorCoreAsyncGemm.ARG_W] = p.wOff();
+            offsets[TensorCoreAsyncGemm.ARG_BIAS] = p.bOff();
+            offsets[TensorCoreAsyncGemm.ARG_RESIDUAL] = p.rOff();
+            offsets[TensorCoreAsyncGemm.ARG_OUT] = p.oOff();
+            offsets[TensorCoreAsyncGemm.ARG_META] = meta;
+            IntArray args = e.args(offsets);
+            e.tasks().task(id, TensorCoreAsyncGemm::gemm, e.ctx(), e.halfArena(), p.halves(), p.x(), p.w(), p.bias(), p.res(), p.out(),
+                    scratch, e.shapes(), args, mode);
+        } else {
+            e.tasks().task(id, TensorCoreKernels::gemm, e.ctx(), e.halfArena(), p.halves(), p.x(), p.xOff(), p.w(), p.wOff(),
+                    p.bias(), p.bOff(), p.res(), p.rOff(), p.out(), p.oOff(), scratch, e.shapes(), meta, mode);
+        }
         e.grid(id, new WorkerGrid3D(tiles[0] * TensorCoreKernels.THREADS, tiles[1], tiles[2] * split.splits()),
                 TensorCoreKernels.THREADS, 1, 1);
         if (split.split()) {
@@ -209,8 +233,9 @@ final class TensorCorePath implements OperatorPath {
     }
 
     /** The launches of one product split as {@code split}. */
-    static TaskCost productCost(SplitK split) {
-        return split.split() ? TaskCost.of(TensorCoreKernels.class, "gemm", "splitEpilogue") : TaskCost.of(TensorCoreKernels.class, "gemm");
+    TaskCost productCost(SplitK split) {
+        TaskCost gemm = asyncCopies ? TaskCost.of(TensorCoreAsyncGemm.class, "gemm") : TaskCost.of(TensorCoreKernels.class, "gemm");
+        return split.split() ? gemm.plus(TaskCost.of(TensorCoreKernels.class, "splitEpilogue")) : gemm;
     }
 
     /** The split along K of a product of {@code tiles} output tiles and K {@code kPadded} on this device. */

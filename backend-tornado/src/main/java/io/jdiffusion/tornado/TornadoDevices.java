@@ -31,6 +31,18 @@ final class TornadoDevices {
                 + listing(runtime));
     }
 
+    /** TornadoVM's "backend:device" indices of {@code device} (as -Dtornado's device properties take them). */
+    static String indices(TornadoDevice device) {
+        int b = device.getBackendIndex();
+        TornadoBackend backend = TornadoRuntimeProvider.getTornadoRuntime().getBackend(b);
+        for (int d = 0; d < backend.getNumDevices(); d++) {
+            if (backend.getDevice(d) == device || backend.getDevice(d).getPhysicalDevice() == device.getPhysicalDevice()) {
+                return b + ":" + d;
+            }
+        }
+        throw new IllegalStateException(device.getDeviceName() + " is not among the devices of TornadoVM backend " + b);
+    }
+
     /**
      * Without a choice: the first GPU of TornadoVM's CUDA backend where it is installed and the libraries are on
      * (cuBLAS and cuDNN made the SD 1.5 UNet call 1.8x faster than the PTX backend's Java tensor-core kernels on
@@ -61,12 +73,22 @@ final class TornadoDevices {
     }
 
     /**
-     * Whether Java kernels may use tensor-core {@code mma}: TornadoVM lowers it on its PTX backend only (its CUDA
-     * backend computes F16 products through cuBLAS/cuDNN instead, see {@link LibraryProducts}; PoCL lacks
-     * cl_khr_fp16 altogether).
+     * Whether Java kernels may use tensor-core {@code mma}: TornadoVM lowers it on its PTX and CUDA backends (on the
+     * CUDA backend the products and attention the NVIDIA libraries take go there first, {@link LibraryProducts}; PoCL
+     * lacks cl_khr_fp16 altogether).
      */
     static boolean supportsTensorCores(TornadoDevice device) {
-        return device.getTornadoVMBackend() == TornadoVMBackendType.PTX;
+        return device.getTornadoVMBackend() == TornadoVMBackendType.PTX || device.getTornadoVMBackend() == TornadoVMBackendType.CUDA;
+    }
+
+    /** Whether F16 products and attention run on the Java tensor-core kernels: tensor cores, and no library takes them. */
+    static boolean runsJavaTensorCores(TornadoDevice device) {
+        return supportsTensorCores(device) && !usesLibraries(device);
+    }
+
+    /** Whether Java kernels may copy global to local memory with {@code cp.async}: on TornadoVM's CUDA backend only. */
+    static boolean copiesAsync(TornadoDevice device) {
+        return device.getTornadoVMBackend() == TornadoVMBackendType.CUDA && TornadoSettings.asyncCopies();
     }
 
     /**

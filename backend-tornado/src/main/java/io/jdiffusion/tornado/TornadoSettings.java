@@ -19,7 +19,9 @@ import java.util.function.IntPredicate;
  *   <li>{@value #CUDA_GRAPH} = false turns CUDA-graph replay off on the PTX and CUDA backends;</li>
  *   <li>{@value #WINOGRAD} = false keeps F32 3x3 convolutions on the implicit GEMM;</li>
  *   <li>{@value #TENSOR_CORE_ATTENTION} = false keeps F16 attention off the tensor-core flash kernel, on the F32 flash
- *       kernels (PTX; what {@link ScoreAttention} takes still runs as two products);</li>
+ *       kernels (PTX, CUDA without the libraries; what {@link ScoreAttention} takes still runs as two products);</li>
+ *   <li>{@value #ASYNC_COPIES} = false keeps the CUDA backend's tensor-core products on the GEMM that stages its operands
+ *       through registers, as on PTX;</li>
  *   <li>{@value #CUDNN_FUSED} = true lets a cuDNN convolution's bias and residual go into
  *       cudnnConvolutionBiasActivationForward (default: a convolution, then cudnnAddTensor for each);</li>
  *   <li>{@value #CUDNN_GRAPH} = true runs F16 cuDNN convolutions as execution plans of cuDNN's graph API, engines
@@ -62,6 +64,7 @@ public final class TornadoSettings {
     public static final String CUDA_GRAPH = "jdiffusion.tornado.cudaGraph";
     public static final String WINOGRAD = "jdiffusion.tornado.winograd";
     public static final String TENSOR_CORE_ATTENTION = "jdiffusion.tornado.tensorCoreAttention";
+    public static final String ASYNC_COPIES = "jdiffusion.tornado.asyncCopies";
     public static final String PROFILE = "jdiffusion.tornado.profile";
     public static final String CUDNN_FUSED = "jdiffusion.tornado.cudnnFused";
     public static final String CUDNN_POINTWISE = "jdiffusion.tornado.cudnnPointwise";
@@ -231,9 +234,17 @@ public final class TornadoSettings {
         return flag(WINOGRAD, true);
     }
 
-    /** Whether F16 attention may run on the tensor-core flash kernel of the PTX backend (default true). */
+    /** Whether F16 attention may run on the tensor-core flash kernel (PTX and CUDA backends; default true). */
     static boolean tensorCoreAttention() {
         return flag(TENSOR_CORE_ATTENTION, true);
+    }
+
+    /**
+     * Whether the tensor-core GEMM copies its weight tiles with {@code cp.async} on TornadoVM's CUDA backend
+     * ({@link io.jdiffusion.tornado.kernels.TensorCoreAsyncGemm}; default true); the PTX backend has no such copy.
+     */
+    static boolean asyncCopies() {
+        return flag(ASYNC_COPIES, true);
     }
 
     /**

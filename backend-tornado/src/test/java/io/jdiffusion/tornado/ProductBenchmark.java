@@ -165,7 +165,8 @@ public final class ProductBenchmark {
 
     private static void report(Backend backend, Graph graph, Precision p, int runs, double flops, String what) {
         try (Tensor host = random(graph.inputs().getFirst().shape(), 1)) {
-            time(backend, graph, List.of(host), p, runs, flops, what, k -> k.ms("GemmKernels", "TensorCoreKernels", "WinogradKernels"));
+            time(backend, graph, List.of(host), p, runs, flops, what,
+                    k -> k.ms("GemmKernels", "TensorCoreKernels", "TensorCoreAsyncGemm", "WinogradKernels"));
         }
     }
 

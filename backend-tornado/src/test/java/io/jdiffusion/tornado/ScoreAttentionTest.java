@@ -51,8 +51,8 @@ class ScoreAttentionTest extends TornadoBesideCpu {
         boolean f16 = precision == Precision.F16;
         assumeTrue(!f16 || TornadoDevices.computesHalf(((TornadoBackend) tornado).device()),
                 "the TornadoVM device computes F16 requests in F32 (OpenCL/PoCL)");
-        assumeTrue(heads == 1 || TornadoDevices.supportsTensorCores(((TornadoBackend) tornado).device()),
-                "several heads run as batched products on the tensor-core GEMM (PTX); the device has none");
+        assumeTrue(heads == 1 || TornadoDevices.runsJavaTensorCores(((TornadoBackend) tornado).device()),
+                "several heads run as batched products on the Java tensor-core GEMM (PTX, or CUDA without the NVIDIA libraries); the device has none");
         List<String> settings = new ArrayList<>();
         if (scoreBytes > 0) {
             settings.addAll(List.of(TornadoSettings.ATTENTION_SCORE_BYTES, Integer.toString(scoreBytes)));

@@ -16,6 +16,7 @@ import io.jdiffusion.core.Tensor;
 import io.jdiffusion.tornado.kernels.GemmKernels;
 import io.jdiffusion.tornado.kernels.PointwiseKernels;
 import org.junit.jupiter.api.Test;
+import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -114,6 +115,30 @@ class TaskGraphChainTest {
             int perGraph = (TaskGraphChain.TASK_GRAPH_BYTES - TaskCost.of(PointwiseKernels.class, "touchAll").bytes()) / linearBytes;
             assertThat(perGraph).as("linears a graph holds").isGreaterThan(60);
             assertThat(te.graphCount()).isEqualTo((200 + 1 + perGraph - 1) / perGraph);
+        } finally {
+            constants.forEach(Tensor::close);
+        }
+    }
+
+    /**
+     * Each graph of a chain is created with TornadoVM's {@code <graph>.device} property naming the backend's device, so
+     * that TornadoVM parses its tasks for that device's backend (see {@link TaskGraphChain}): the indices name the
+     * device, and no such property outlives the graphs' creation.
+     */
+    @Test
+    void graphsAreCreatedForTheBackendsDeviceAndLeaveNoDeviceProperty() {
+        List<Tensor> constants = new ArrayList<>();
+        Graph graph = blocks(2, 4, 8, constants);
+        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.TASKS_PER_GRAPH, "4", TornadoSettings.LIBRARIES, "false");
+             Backend tornado = Backends.create(TornadoBackendProvider.NAME);
+             Executable exe = tornado.compile(graph, Precision.F32)) {
+            var device = ((TornadoBackend) tornado).device();
+            String[] indices = TornadoDevices.indices(device).split(":");
+            var named = TornadoRuntimeProvider.getTornadoRuntime()
+                    .getBackend(Integer.parseInt(indices[0])).getDevice(Integer.parseInt(indices[1]));
+            assertThat(named.getPhysicalDevice()).isSameAs(device.getPhysicalDevice());
+            assertThat(((TornadoExecutable) exe).graphCount()).isGreaterThan(1);
+            assertThat(System.getProperties().stringPropertyNames()).noneMatch(k -> k.matches("jd[0-9]+_.*\\.device"));
         } finally {
             constants.forEach(Tensor::close);
         }

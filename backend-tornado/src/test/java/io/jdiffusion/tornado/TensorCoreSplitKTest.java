@@ -22,15 +22,16 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Tensor-core products split along K ({@link SplitK}) against backend-cpu: with every product forced into three parts
  * (the last one shorter where K is not a multiple), a Linear with and without bias, activation, GEGLU and residual,
  * and convolutions over two images, strided and 1x1; then a deep product left to the backend's own choice. Each
- * case must have compiled split. Runs where F16 products go to the tensor cores (the PTX backend).
+ * case must have compiled split. Runs where F16 products go to the Java tensor-core GEMM: the PTX backend, and the CUDA
+ * backend without the NVIDIA libraries, where the GEMM copies its weight tiles with cp.async.
  */
 class TensorCoreSplitKTest extends TornadoBesideCpu {
     private static final Tolerances F16_AGAINST_CPU = TornadoF16ConformanceTest.F16_AGAINST_CPU;
 
     @BeforeAll
     void onlyOnTensorCores() {
-        assumeTrue(TornadoDevices.supportsTensorCores(((TornadoBackend) tornado).device()),
-                "F16 products run on the tensor-core GEMM on the PTX backend; the device is not one");
+        assumeTrue(TornadoDevices.runsJavaTensorCores(((TornadoBackend) tornado).device()),
+                "F16 products run on the Java tensor-core GEMM on the PTX backend, or on the CUDA backend without the NVIDIA libraries; the device is neither");
     }
 
     private static List<ConformanceCase> forcedCases() {

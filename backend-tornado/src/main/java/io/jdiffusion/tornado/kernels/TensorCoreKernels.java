@@ -95,12 +95,12 @@ public final class TensorCoreKernels {
     /** The tap of the im2col table's rows past K, which no window's mask holds. */
     public static final int NO_TAP = 31;
 
-    private static final int WARP = 32;
-    private static final int B_SUBTILE_BYTES = 256;
+    static final int WARP = 32;
+    static final int B_SUBTILE_BYTES = 256;
     /** K of one mma.sync; also the row width, in halves, of the staged 16x16 A blocks. */
-    private static final int MMA_K = 16;
+    static final int MMA_K = 16;
     /** Bytes of one k half (16 of the 32 k) of the A or the B tile. */
-    private static final int HALF_TILE_BYTES = 4096;
+    static final int HALF_TILE_BYTES = 4096;
 
     private TensorCoreKernels() {
     }
@@ -403,7 +403,7 @@ public final class TensorCoreKernels {
      * thread {@code tid}'s elements e, e + 256, e + 512, e + 768 (two rows apart). One method per mode, each with one call
      * site of the epilogue: TornadoVM refuses to inline a callee of more than 600 Graal nodes.
      */
-    private static void finishConv(int slice, int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res,
+    static void finishConv(int slice, int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res,
                                    int rOff, FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int rows,
                                    int cols, int image, int row0, int col0) {
         int e = slice * EPILOGUE_SLICE + tid;
@@ -422,7 +422,7 @@ public final class TensorCoreKernels {
      * As {@link #finishConv} for a GEGLU Linear: the thread's values e and e + 256 of the tile's 128x64 values (four rows
      * apart; column c of the tile) and their gates at column c + 64.
      */
-    private static void finishGeglu(int slice, int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res,
+    static void finishGeglu(int slice, int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res,
                                     int rOff, FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int rows,
                                     int cols, int row0, int col0) {
         int e = slice * EPILOGUE_SLICE / 2 + tid;
@@ -438,7 +438,7 @@ public final class TensorCoreKernels {
     }
 
     /** As {@link #finishConv} for a Linear with activation {@code act}, its output and residual rows {@code ldo} apart. */
-    private static void finishLinear(int slice, int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res,
+    static void finishLinear(int slice, int tid, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res,
                                      int rOff, FloatArray out, int oOff, FloatArray scratch, int sBase, int stride, int splits, int rows,
                                      int cols, int ldo, int row0, int col0, int act) {
         int e = slice * EPILOGUE_SLICE + tid;
@@ -478,7 +478,7 @@ public final class TensorCoreKernels {
     }
 
     /** A residual's offset for the image {@code oImage} elements on; below 0 (no residual) stays so. */
-    private static int imageOffset(int rOff, int oImage) {
+    static int imageOffset(int rOff, int oImage) {
         return rOff >= 0 ? rOff + oImage : rOff;
     }
 
@@ -490,7 +490,7 @@ public final class TensorCoreKernels {
      * (the operand's first element) and replaced by 0 with a select. A load inside an {@code if} becomes its
      * own basic block, and the loads of a step then went out one after another instead of all at once.
      */
-    private static int loadA(FloatArray x, HalfFloatArray f16, boolean xHalf, int xOff, HalfFloatArray w, int wOff, int mode, int idx,
+    static int loadA(FloatArray x, HalfFloatArray f16, boolean xHalf, int xOff, HalfFloatArray w, int wOff, int mode, int idx,
                              int k0, int row0, int rows, int kTotal, int kp, int lda) {
         int within = idx & 1023;
         int r = row0 + (within >> 3);
@@ -518,7 +518,7 @@ public final class TensorCoreKernels {
      * {@link #bSlot}): a pair of adjacent columns of one k row. 0 beyond the operand; no branches around loads (see
      * {@link #loadA}).
      */
-    private static int weightPair(HalfFloatArray w, int wOff, int idx, int k0, int kp, int ldw, int col0, int split, int shift) {
+    static int weightPair(HalfFloatArray w, int wOff, int idx, int k0, int kp, int ldw, int col0, int split, int shift) {
         int within = idx & 1023;
         int in = within & 63;
         int col = (within >> 6) * 8 + ((in & 3) << 1);
@@ -538,7 +538,7 @@ public final class TensorCoreKernels {
      * k row (coalesced reads of x) and one table entry. 0 past kTotal (tap {@link #NO_TAP}), outside the image or
      * past the pixels; no branches around loads (see {@link #loadA}).
      */
-    private static int im2colPair(FloatArray x, HalfFloatArray f16, boolean xHalf, int xImage, IntArray sizes, int entry, int base0,
+    static int im2colPair(FloatArray x, HalfFloatArray f16, boolean xHalf, int xImage, IntArray sizes, int entry, int base0,
                                   int base1, int taps0, int taps1) {
         int offset = sizes.get(entry);
         int tap = sizes.get(entry + 1);
@@ -550,7 +550,7 @@ public final class TensorCoreKernels {
     }
 
     /** Bit ky * kw + kx set where filter tap (ky, kx) of the window at input (iy, ix) lies inside the h x wd image. */
-    private static int tapMask(int iy, int ix, int kh, int kw, int h, int wd) {
+    static int tapMask(int iy, int ix, int kh, int kw, int h, int wd) {
         int mask = 0;
         for (int ky = 0; ky < kh; ky++) {
             for (int kx = 0; kx < kw; kx++) {
@@ -592,7 +592,7 @@ public final class TensorCoreKernels {
      * its i-th goes {@link #bStep} further. The linear loader already walks that order; the convolution's walks
      * pixels fastest.
      */
-    private static int bSlot(int mode, int tid) {
+    static int bSlot(int mode, int tid) {
         int slot = tid;
         if (mode == MODE_CONV) {
             slot = ((tid & 63) >> 2) * 64 + (tid >> 6) * 4 + (tid & 3);
@@ -601,7 +601,7 @@ public final class TensorCoreKernels {
     }
 
     /** How far the slot of a thread's i-th B pair lies from its first ({@link #bSlot}); i is a constant at each use. */
-    private static int bStep(int mode, int i) {
+    static int bStep(int mode, int i) {
         return mode == MODE_CONV ? (i >> 2) * 1024 + (i & 3) * 16 : i * 256;
     }
 
