@@ -203,17 +203,10 @@ final class TensorCorePath implements OperatorPath {
      */
     void emitProduct(Emission e, ProductOperands p, int meta, int mode, int[] tiles, SplitK split) {
         String id = e.nextTask();
+        IntArray args = asyncCopies || split.split() ? e.args(productArgs(p, meta)) : null;
         if (asyncCopies) {
             // its copies move whole F16 pairs: every weight operand starts at an even element (halfCursor's alignment,
             // ScoreAttention's panels at 0, every layout's row strides even)
-            int[] offsets = new int[6];
-            offsets[TensorCoreAsyncGemm.ARG_X] = p.xOff();
-            offsets[TensorCoreAsyncGemm.ARG_W] = p.wOff();
-            offsets[TensorCoreAsyncGemm.ARG_BIAS] = p.bOff();
-            offsets[TensorCoreAsyncGemm.ARG_RESIDUAL] = p.rOff();
-            offsets[TensorCoreAsyncGemm.ARG_OUT] = p.oOff();
-            offsets[TensorCoreAsyncGemm.ARG_META] = meta;
-            IntArray args = e.args(offsets);
             e.tasks().task(id, TensorCoreAsyncGemm::gemm, e.ctx(), e.halfArena(), p.halves(), p.x(), p.w(), p.bias(), p.res(), p.out(),
                     scratch, e.shapes(), args, mode);
         } else {
@@ -224,12 +217,24 @@ final class TensorCorePath implements OperatorPath {
                 TensorCoreKernels.THREADS, 1, 1);
         if (split.split()) {
             String sum = e.nextTask();
-            e.tasks().task(sum, TensorCoreKernels::splitEpilogue, e.ctx(), e.halfArena(), p.halves(), p.bias(), p.bOff(), p.res(),
-                    p.rOff(), p.out(), p.oOff(), scratch, e.shapes(), meta, mode);
+            e.tasks().task(sum, TensorCoreKernels::splitEpilogue, e.ctx(), e.halfArena(), p.halves(), p.bias(), p.res(), p.out(), scratch,
+                    e.shapes(), args, mode);
             e.grid(sum, new WorkerGrid3D(TensorCoreKernels.epilogueThreads(tiles[0] * tiles[1] * tiles[2]), 1, 1), TensorCoreKernels.THREADS,
                     1, 1);
             SPLIT_PRODUCTS.incrementAndGet();
         }
+    }
+
+    /** A product's {@code args} ({@link TensorCoreKernels#ARG_X} to {@link TensorCoreKernels#ARG_META}). */
+    static int[] productArgs(ProductOperands p, int meta) {
+        int[] a = new int[TensorCoreKernels.ARGS];
+        a[TensorCoreKernels.ARG_X] = p.xOff();
+        a[TensorCoreKernels.ARG_W] = p.wOff();
+        a[TensorCoreKernels.ARG_BIAS] = p.bOff();
+        a[TensorCoreKernels.ARG_RESIDUAL] = p.rOff();
+        a[TensorCoreKernels.ARG_OUT] = p.oOff();
+        a[TensorCoreKernels.ARG_META] = meta;
+        return a;
     }
 
     /** The launches of one product split as {@code split}. */

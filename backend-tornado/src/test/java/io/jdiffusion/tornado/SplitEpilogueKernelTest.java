@@ -94,8 +94,11 @@ class SplitEpilogueKernelTest extends SingleKernelTest {
         TaskGraph g = new TaskGraph(graphName("splitEpilogue"));
         g.transferToDevice(DataTransferMode.EVERY_EXECUTION, nan, scratch, b, res, sizes, noHalves);
         g.task("poison", PointwiseKernels::fill, new KernelContext(), nan, 0, out, outLength);
-        g.task("t", TensorCoreKernels::splitEpilogue, new KernelContext(), noHalves, 0, b, bias ? 0 : -1, res, residual ? 0 : -1, out, 0,
-                scratch, sizes, 0, mode);
+        IntArray args = new IntArray(TensorCoreKernels.ARGS);
+        args.set(TensorCoreKernels.ARG_BIAS, bias ? 0 : -1);
+        args.set(TensorCoreKernels.ARG_RESIDUAL, residual ? 0 : -1);
+        g.transferToDevice(DataTransferMode.EVERY_EXECUTION, args);
+        g.task("t", TensorCoreKernels::splitEpilogue, new KernelContext(), noHalves, 0, b, res, out, scratch, sizes, args, mode);
         g.transferToHost(DataTransferMode.EVERY_EXECUTION, out);
         GridScheduler grids = new GridScheduler(g.getTaskGraphName() + ".t", grid(TensorCoreKernels.epilogueThreads(tiles), TensorCoreKernels.THREADS));
         int fillThreads = TaskGraphChain.tiles(outLength, PointwiseKernels.FILL_PER_THREAD);

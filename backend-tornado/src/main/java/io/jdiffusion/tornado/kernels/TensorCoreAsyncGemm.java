@@ -39,19 +39,12 @@ public final class TensorCoreAsyncGemm {
     private TensorCoreAsyncGemm() {
     }
 
-    /** Fields of the task's own {@code args}: the operands' offsets and the descriptor's place in {@code sizes}. */
-    public static final int ARG_X = 0;
-    public static final int ARG_W = 1;
-    public static final int ARG_BIAS = 2;
-    public static final int ARG_RESIDUAL = 3;
-    public static final int ARG_OUT = 4;
-    public static final int ARG_META = 5;
-
     /**
-     * {@link TensorCoreKernels#gemm}'s product, its offsets in {@code args} (fields {@link #ARG_X} to {@link #ARG_META})
-     * rather than scalars: the CUDA backend compiles one kernel per distinct source, and scalars are compiled in as
-     * constants, so products that differ only in where their operands lie now share one compilation (the UNet's some 300
-     * products compiled one by one through NVRTC did not finish its first run in 150 s on an H100).
+     * {@link TensorCoreKernels#gemm}'s product, its offsets in {@code args} (fields {@link TensorCoreKernels#ARG_X} to
+     * {@link TensorCoreKernels#ARG_META}) rather than scalars: the CUDA backend compiles one kernel per distinct source,
+     * and scalars are compiled in as constants, so products that differ only in where their operands lie share one
+     * compilation (the UNet's some 300 products compiled one by one through NVRTC did not finish its first run in 150 s
+     * on an H100).
      */
     public static void gemm(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray x, HalfFloatArray w, FloatArray bias,
                             FloatArray res, FloatArray out, FloatArray scratch, IntArray sizes, IntArray args, int mode) {

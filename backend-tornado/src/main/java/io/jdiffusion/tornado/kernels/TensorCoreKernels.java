@@ -90,6 +90,21 @@ public final class TensorCoreKernels {
     public static final int OUT_IMAGE = 22;
     public static final int FIELDS = 23;
 
+    /**
+     * Fields of a product's own integer array ({@code args}, uploaded once): its operands' offsets and its descriptor's
+     * place in {@code sizes}. {@link #splitEpilogue} and {@link TensorCoreAsyncGemm#gemm} read them there rather than as
+     * scalars, which TornadoVM compiles into the kernel: on its CUDA backend every distinct source is a compilation of
+     * its own (see {@link Storage}). {@link #gemm} still takes scalars (PTX only, where kernels are named after their
+     * task).
+     */
+    public static final int ARG_X = 0;
+    public static final int ARG_W = 1;
+    public static final int ARG_BIAS = 2;
+    public static final int ARG_RESIDUAL = 3;
+    public static final int ARG_OUT = 4;
+    public static final int ARG_META = 5;
+    public static final int ARGS = 6;
+
     /** The most filter taps of a convolution this kernel takes: one bit each in a window's mask, and one left for {@link #NO_TAP}. */
     public static final int MAX_TAPS = 31;
     /** The tap of the im2col table's rows past K, which no window's mask holds. */
@@ -358,8 +373,12 @@ public final class TensorCoreKernels {
      * per tile and every element's parts summed one after another, each thread waited on 64 x SPLITS dependent
      * round trips to L2, and the epilogues took 17% of a UNet call's device time on PTX.
      */
-    public static void splitEpilogue(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray bias, int bOff, FloatArray res, int rOff,
-                                     FloatArray out, int oOff, FloatArray scratch, IntArray sizes, int meta, int mode) {
+    public static void splitEpilogue(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray bias, FloatArray res, FloatArray out,
+                                     FloatArray scratch, IntArray sizes, IntArray args, int mode) {
+        int bOff = args.get(ARG_BIAS);
+        int rOff = args.get(ARG_RESIDUAL);
+        int oOff = args.get(ARG_OUT);
+        int meta = args.get(ARG_META);
         int rows = sizes.get(meta + ROWS);
         int cols = sizes.get(meta + COLS);
         int act = sizes.get(meta + ACT);
