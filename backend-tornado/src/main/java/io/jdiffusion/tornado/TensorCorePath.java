@@ -310,8 +310,8 @@ final class TensorCorePath implements OperatorPath {
         Slot o = e.slot(a.out());
         String id = e.nextTask();
         e.tasks().task(id, TensorCoreAttention::attention, e.ctx(), e.halfArena(), JavaKernelPath.attentionHalves(q, k, v, o),
-                q.floats(), q.offset(), k.floats(), k.offset(), v.floats(), v.offset(), o.floats(), o.offset(),
-                scratch, e.shapes(), e.descriptor(a), a.scale(), a.causal() ? 1 : 0);
+                e.args(q.offset(), k.offset(), v.offset(), o.offset(), e.descriptor(a)), q.floats(), k.floats(), v.floats(), o.floats(),
+                scratch, e.shapes(), a.scale(), a.causal() ? 1 : 0);
         int[] g = attentionGrid(a);
         e.grid(id, new WorkerGrid3D(g[0] * TensorCoreAttention.THREADS, g[1], g[2]), TensorCoreAttention.THREADS, 1, 1);
     }

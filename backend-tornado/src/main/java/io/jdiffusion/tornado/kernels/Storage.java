@@ -17,9 +17,8 @@ import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
  * 512x512 UNet's first run on an H200, 2026-12-05, for some 440 Java-kernel tasks of 18 methods); it compiles a
  * source once and reuses the binary for every identical source. With the varying numbers in arrays, the tasks of
  * one method that agree on the folded scalars (the {@code halves} mask and operation codes) share one source.
- * Every kernel here works this way except {@link TensorCoreKernels#gemm} (the PTX backend's, whose kernels are named
- * after their task, so no two share a source anyway) and {@link TensorCoreAttention}, whose offsets are scalars: on the
- * CUDA backend (without the NVIDIA libraries) each attention task is a compilation of its own.
+ * Every kernel here works this way except {@link TensorCoreKernels#gemm}, the PTX backend's, whose kernels are named
+ * after their task, so that no two share a source anyway.
  */
 public final class Storage {
     /** Mask bits of the operands, in the order most kernels take them. */

@@ -87,9 +87,15 @@ public final class TensorCoreAttention {
      * heads*d], k [B, nk, heads*d], v [B, nk, heads*dv], out [B, nq, heads*dv]. Operands in F16 activations:
      * q {@link Storage#X}, k {@link Storage#Y}, v {@link Storage#Z}, out {@link Storage#OUT}.
      */
-    public static void attention(KernelContext ctx, HalfFloatArray f16, int halves, FloatArray q, int qOff, FloatArray k, int kOff,
-                                 FloatArray v, int vOff, FloatArray out, int oOff, FloatArray scratch, IntArray sizes, int meta,
-                                 float scale, int causal) {
+    public static void attention(KernelContext ctx, HalfFloatArray f16, int halves, IntArray args, FloatArray q, FloatArray k,
+                                 FloatArray v, FloatArray out, FloatArray scratch, IntArray sizes, float scale, int causal) {
+        // offsets from the task's own array, not scalars, so that attentions of one head size share a compilation on the
+        // CUDA backend (Storage)
+        int qOff = args.get(0);
+        int kOff = args.get(1);
+        int vOff = args.get(2);
+        int oOff = args.get(3);
+        int meta = args.get(4);
         boolean qHalf = Storage.half(halves, Storage.X);
         boolean kHalf = Storage.half(halves, Storage.Y);
         boolean vHalf = Storage.half(halves, Storage.Z);
