@@ -353,7 +353,7 @@ public final class TensorCoreAsyncGemm {
     }
 
     /** Element index of the convolution weight's pair {@code idx} (0..2047) of the A tile at k step kn (loadA's layout). */
-    private static int convWeight(int wBase, int idx, int kn, int row0, int kp) {
+    static int convWeight(int wBase, int idx, int kn, int row0, int kp) {
         int within = idx & 1023;
         int r = row0 + (within >> 3);
         int k = kn + ((idx >> 10) << 4) + ((within & 7) << 1);
@@ -364,7 +364,7 @@ public final class TensorCoreAsyncGemm {
      * Element index of the Linear's F16 activation pair {@code idx} (0..2047) of the A tile at k step kn (loadA's layout),
      * or -1 where the pair lies past the operand's rows or K (both its halves: K is even on this path).
      */
-    private static int activationPair(int aBase, int idx, int kn, int row0, int rows, int kTotal, int lda) {
+    static int activationPair(int aBase, int idx, int kn, int row0, int rows, int kTotal, int lda) {
         int within = idx & 1023;
         int r = row0 + (within >> 3);
         int k = kn + ((idx >> 10) << 4) + ((within & 7) << 1);
@@ -372,7 +372,7 @@ public final class TensorCoreAsyncGemm {
     }
 
     /** Element index of the linear weight's pair {@code idx} (0..2047) of the B tile at k step kn (weightPair's layout). */
-    private static int linearWeight(int wBase, int idx, int kn, int ldw, int col0, int split, int shift) {
+    static int linearWeight(int wBase, int idx, int kn, int ldw, int col0, int split, int shift) {
         int within = idx & 1023;
         int in = within & 63;
         int col = (within >> 6) * 8 + ((in & 3) << 1);
