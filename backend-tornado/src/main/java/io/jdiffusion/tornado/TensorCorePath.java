@@ -59,10 +59,6 @@ final class TensorCorePath implements OperatorPath {
     /** Epilogue tiles, {@link TensorCoreKernels#TILE_FLOATS} per work-group (or the attention's tiles). */
     private FloatArray scratch;
 
-    TensorCorePath(String graphName, int multiprocessors) {
-        this(graphName, multiprocessors, false);
-    }
-
     TensorCorePath(String graphName, int multiprocessors, boolean asyncCopies) {
         this.graphName = graphName;
         this.asyncCopies = asyncCopies;

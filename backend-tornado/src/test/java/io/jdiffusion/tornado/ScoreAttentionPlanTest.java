@@ -35,6 +35,11 @@ class ScoreAttentionPlanTest {
         return attention(1, tokens, tokens, 1, 512, 512, false);
     }
 
+    /** The tensor-core path of the PTX backend (products on {@link io.jdiffusion.tornado.kernels.TensorCoreKernels#gemm}). */
+    private static TensorCorePath tensorCorePath() {
+        return new TensorCorePath("attention", MULTIPROCESSORS, false);
+    }
+
     /** The key count from which the plans below ask for the two products (off by default): SD 1.5's second level. */
     private static final String MANY_KEYS = "1024";
 
@@ -43,7 +48,7 @@ class ScoreAttentionPlanTest {
      * {@link #MANY_KEYS} keys and more (the settings are read when the path is built).
      */
     private static ScoreAttention path(boolean tensorCores, long scoreBytes) {
-        Supplier<ScoreAttention> make = () -> new ScoreAttention(tensorCores ? new TensorCorePath("attention", MULTIPROCESSORS) : null);
+        Supplier<ScoreAttention> make = () -> new ScoreAttention(tensorCores ? tensorCorePath() : null);
         if (scoreBytes == 0) {
             try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.SCORE_ATTENTION_KEYS, MANY_KEYS)) {
                 return make.get();
@@ -76,13 +81,13 @@ class ScoreAttentionPlanTest {
         assertThat(tc.suits(unetSelfAttention(256, 160))).as("its third level: 256 keys, fewer than asked").isFalse();
         assertThat(tc.suits(attention(2, 4096, 77, 8, 80, 80, false))).as("cross-attention over 77 keys").isFalse();
         assertThat(tc.suits(attention(2, 1024, 1024, 8, 80, 80, true))).as("causal").isFalse();
-        assertThat(new ScoreAttention(new TensorCorePath("attention", MULTIPROCESSORS)).suits(unetSelfAttention(1024, 80)))
+        assertThat(new ScoreAttention(tensorCorePath()).suits(unetSelfAttention(1024, 80)))
                 .as("by default the flash kernel takes every head it can").isFalse();
         try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.SCORE_ATTENTION_KEYS, "256")) {
-            assertThat(new ScoreAttention(new TensorCorePath("attention", MULTIPROCESSORS)).suits(unetSelfAttention(256, 160))).isTrue();
+            assertThat(new ScoreAttention(tensorCorePath()).suits(unetSelfAttention(256, 160))).isTrue();
         }
         try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.WIDE_HEAD_ATTENTION, "false")) {
-            assertThat(new ScoreAttention(new TensorCorePath("attention", MULTIPROCESSORS)).suits(vae(4096))).as("wide heads off").isFalse();
+            assertThat(new ScoreAttention(tensorCorePath()).suits(vae(4096))).as("wide heads off").isFalse();
         }
     }
 

@@ -121,7 +121,7 @@ class TensorCoreDescriptorTest {
 
     private static TensorCorePath path() {
         try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.SPLIT_K, "0")) {
-            return new TensorCorePath("layer", MULTIPROCESSORS);
+            return new TensorCorePath("layer", MULTIPROCESSORS, false);
         }
     }
 
