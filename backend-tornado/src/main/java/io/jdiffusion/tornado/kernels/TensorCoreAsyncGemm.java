@@ -35,6 +35,8 @@ public final class TensorCoreAsyncGemm {
     /** Ints of one stage: the A tile, then the B tile. */
     public static final int STAGE_INTS = 4096;
     private static final int A_INTS = 2048;
+    /** Pairs (ints) of one operand tile that each thread copies. */
+    private static final int PAIRS_PER_THREAD = A_INTS / THREADS;
 
     private TensorCoreAsyncGemm() {
     }
@@ -183,73 +185,21 @@ public final class TensorCoreAsyncGemm {
             int kn = k0 + BLOCK_K;
             int next = (STAGE_INTS - base) + tid;
             if (kn < kEnd) {
-                if (conv) {
-                    ctx.asyncCopyToLocal(tiles, next, w, convWeight(wBase, tid, kn, row0, kp));
-                    ctx.asyncCopyToLocal(tiles, next + 256, w, convWeight(wBase, tid + 256, kn, row0, kp));
-                    ctx.asyncCopyToLocal(tiles, next + 512, w, convWeight(wBase, tid + 512, kn, row0, kp));
-                    ctx.asyncCopyToLocal(tiles, next + 768, w, convWeight(wBase, tid + 768, kn, row0, kp));
-                    ctx.asyncCopyToLocal(tiles, next + 1024, w, convWeight(wBase, tid + 1024, kn, row0, kp));
-                    ctx.asyncCopyToLocal(tiles, next + 1280, w, convWeight(wBase, tid + 1280, kn, row0, kp));
-                    ctx.asyncCopyToLocal(tiles, next + 1536, w, convWeight(wBase, tid + 1536, kn, row0, kp));
-                    ctx.asyncCopyToLocal(tiles, next + 1792, w, convWeight(wBase, tid + 1792, kn, row0, kp));
-                } else {
-                    ctx.asyncCopyToLocal(tiles, next + A_INTS, w, linearWeight(wBase, tid, kn, ldw, col0, split, shift));
-                    ctx.asyncCopyToLocal(tiles, next + A_INTS + 256, w, linearWeight(wBase, tid + 256, kn, ldw, col0, split, shift));
-                    ctx.asyncCopyToLocal(tiles, next + A_INTS + 512, w, linearWeight(wBase, tid + 512, kn, ldw, col0, split, shift));
-                    ctx.asyncCopyToLocal(tiles, next + A_INTS + 768, w, linearWeight(wBase, tid + 768, kn, ldw, col0, split, shift));
-                    ctx.asyncCopyToLocal(tiles, next + A_INTS + 1024, w, linearWeight(wBase, tid + 1024, kn, ldw, col0, split, shift));
-                    ctx.asyncCopyToLocal(tiles, next + A_INTS + 1280, w, linearWeight(wBase, tid + 1280, kn, ldw, col0, split, shift));
-                    ctx.asyncCopyToLocal(tiles, next + A_INTS + 1536, w, linearWeight(wBase, tid + 1536, kn, ldw, col0, split, shift));
-                    ctx.asyncCopyToLocal(tiles, next + A_INTS + 1792, w, linearWeight(wBase, tid + 1792, kn, ldw, col0, split, shift));
-                    if (copyA) {
-                        // pairs past the operand's rows or K are zeros, stored directly
-                        int g0 = activationPair(aBase, tid, kn, row0, rows, kTotal, lda);
-                        int g1 = activationPair(aBase, tid + 256, kn, row0, rows, kTotal, lda);
-                        int g2 = activationPair(aBase, tid + 512, kn, row0, rows, kTotal, lda);
-                        int g3 = activationPair(aBase, tid + 768, kn, row0, rows, kTotal, lda);
-                        int g4 = activationPair(aBase, tid + 1024, kn, row0, rows, kTotal, lda);
-                        int g5 = activationPair(aBase, tid + 1280, kn, row0, rows, kTotal, lda);
-                        int g6 = activationPair(aBase, tid + 1536, kn, row0, rows, kTotal, lda);
-                        int g7 = activationPair(aBase, tid + 1792, kn, row0, rows, kTotal, lda);
-                        if (g0 >= 0) {
-                            ctx.asyncCopyToLocal(tiles, next, f16, g0);
-                        } else {
-                            tiles[next] = 0;
-                        }
-                        if (g1 >= 0) {
-                            ctx.asyncCopyToLocal(tiles, next + 256, f16, g1);
-                        } else {
-                            tiles[next + 256] = 0;
-                        }
-                        if (g2 >= 0) {
-                            ctx.asyncCopyToLocal(tiles, next + 512, f16, g2);
-                        } else {
-                            tiles[next + 512] = 0;
-                        }
-                        if (g3 >= 0) {
-                            ctx.asyncCopyToLocal(tiles, next + 768, f16, g3);
-                        } else {
-                            tiles[next + 768] = 0;
-                        }
-                        if (g4 >= 0) {
-                            ctx.asyncCopyToLocal(tiles, next + 1024, f16, g4);
-                        } else {
-                            tiles[next + 1024] = 0;
-                        }
-                        if (g5 >= 0) {
-                            ctx.asyncCopyToLocal(tiles, next + 1280, f16, g5);
-                        } else {
-                            tiles[next + 1280] = 0;
-                        }
-                        if (g6 >= 0) {
-                            ctx.asyncCopyToLocal(tiles, next + 1536, f16, g6);
-                        } else {
-                            tiles[next + 1536] = 0;
-                        }
-                        if (g7 >= 0) {
-                            ctx.asyncCopyToLocal(tiles, next + 1792, f16, g7);
-                        } else {
-                            tiles[next + 1792] = 0;
+                // each thread copies 8 of the stage's 2048 pairs, 256 apart
+                for (int i = 0; i < PAIRS_PER_THREAD; i++) {
+                    int pair = tid + i * THREADS;
+                    if (conv) {
+                        ctx.asyncCopyToLocal(tiles, next + i * THREADS, w, convWeight(wBase, pair, kn, row0, kp));
+                    } else {
+                        ctx.asyncCopyToLocal(tiles, next + A_INTS + i * THREADS, w, linearWeight(wBase, pair, kn, ldw, col0, split, shift));
+                        if (copyA) {
+                            // pairs past the operand's rows or K are zeros, stored directly
+                            int g = activationPair(aBase, pair, kn, row0, rows, kTotal, lda);
+                            if (g >= 0) {
+                                ctx.asyncCopyToLocal(tiles, next + i * THREADS, f16, g);
+                            } else {
+                                tiles[next + i * THREADS] = 0;
+                            }
                         }
                     }
                 }
