@@ -50,7 +50,7 @@ final class TornadoDevices {
      * kernel's tasks once): on an H100 the F16 UNet call took 55.5 ms against PTX's 61.3 ms, the VAE decode 46.1
      * against 53.4 ms, and the first 20-step pipeline's preparation 47 s against 147 s (docs/PERFORMANCE.md).
      */
-    private static TornadoDevice preferred(TornadoRuntime runtime) {
+    static TornadoDevice preferred(TornadoRuntime runtime) {
         for (int b = 0; b < runtime.getNumBackends(); b++) {
             TornadoBackend backend = runtime.getBackend(b);
             if (backend.getNumDevices() > 0 && backend.getDevice(0).getTornadoVMBackend() == TornadoVMBackendType.CUDA) {
