@@ -85,6 +85,8 @@ public final class OpsBenchmark implements AutoCloseable {
 
     private final int threads;
     private final double seconds;
+    /** Empties the caches before every timed run, where the benchmark was asked for cold caches. */
+    private final CacheEviction eviction;
     private final CpuBackend auto;
     private final CpuBackend winograd;
     private final CpuBackend im2col;
@@ -95,10 +97,14 @@ public final class OpsBenchmark implements AutoCloseable {
     private final List<Tensor> owned = new ArrayList<>();
     private final SplittableRandom random = new SplittableRandom(20261121);
 
-    /** {@code seconds}: about how long each row is timed for (after a warm-up). */
-    public OpsBenchmark(int threads, double seconds) {
+    /**
+     * {@code seconds}: about how long each row is timed for (after a warm-up). {@code coldCaches}: each timed run starts
+     * with the caches emptied ({@link CacheEviction}), so that it finds its operands in memory as it would in a network.
+     */
+    public OpsBenchmark(int threads, double seconds, boolean coldCaches) {
         this.threads = threads;
         this.seconds = seconds;
+        this.eviction = coldCaches ? new CacheEviction() : null;
         this.auto = new CpuBackend(threads, ConvAlgorithm.AUTO);
         this.winograd = new CpuBackend(threads, new KernelOptions(ConvAlgorithm.WINOGRAD_F4, WinogradConv.CHUNK_FLOATS,
                 Long.MAX_VALUE, false));
@@ -133,9 +139,10 @@ public final class OpsBenchmark implements AutoCloseable {
     private List<Case> cases() {
         List<Case> c = new ArrayList<>();
         // The five SD shapes, then the UNet's deep products at batch 2 (feed-forward out at 16x16 and 32x32, and
-        // the 16x16 feed-forward in, GEGLU's 10240 columns as a plain product), whose depth Gemm splits into chunks.
+        // the 16x16 feed-forward in, GEGLU's 10240 columns as a plain product), whose depth Gemm splits into chunks,
+        // then a 256x256 image's 8x8 level at batch 2 (M = 128): its attention projections and feed-forward out.
         int[][] gemm = {{4096, 320, 320}, {4096, 320, 2560}, {1024, 640, 640}, {256, 1280, 1280}, {77, 768, 768},
-                {512, 5120, 1280}, {2048, 2560, 640}, {512, 1280, 10240}};
+                {512, 5120, 1280}, {2048, 2560, 640}, {512, 1280, 10240}, {128, 1280, 1280}, {128, 5120, 1280}};
         for (int[] s : gemm) {
             int m = s[0], k = s[1], n = s[2];
             for (boolean half : new boolean[] {false, true}) {
@@ -324,6 +331,9 @@ public final class OpsBenchmark implements AutoCloseable {
             HeapAllocation allocation = HeapAllocation.sinceForAllThreads();
             long start = System.nanoTime();
             while (times.size() < 3 || (System.nanoTime() - start < seconds * 1e9 && times.size() < 1000)) {
+                if (eviction != null) {
+                    eviction.evict(backend.pool());
+                }
                 long c0 = cpu.cpuNanos();
                 long t0 = System.nanoTime();
                 if (c.timedKind() == null) {
@@ -427,7 +437,7 @@ public final class OpsBenchmark implements AutoCloseable {
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : CpuSettings.threads();
         double seconds = args.length > 1 ? Double.parseDouble(args[1]) : 1;
         String filter = args.length > 2 ? args[2] : "";
-        try (OpsBenchmark b = new OpsBenchmark(threads, seconds)) {
+        try (OpsBenchmark b = new OpsBenchmark(threads, seconds, false)) {
             double peak = b.measurePeak();
             System.out.printf("%s; F32 FMA peak %.1f GFLOP/s%n", b.deviceDescription(), peak);
             b.run(n -> n.contains(filter), peak, b.measureBandwidth(), r -> System.out.printf("%-16s %-32s %-9s %9.2f ms %8.1f GFLOP/s %5.1f%% alloc %d ws %d%n",

@@ -46,6 +46,11 @@ public final class OpsBenchCommand implements Callable<Integer> {
                     + "interleave; the summary compares each row's least CPU time over the rounds (default: ${DEFAULT-VALUE}).")
     int rounds;
 
+    @Option(names = "--cold-caches",
+            description = "Empty the caches before each timed run (every thread writes its share of 128 MiB), so that an "
+                    + "operator finds its weights, inputs and output in memory, as it does inside a network.")
+    boolean coldCaches;
+
     @Option(names = "--filter", paramLabel = "TEXT", defaultValue = "",
             description = "Only rows whose 'op shape variant' contains TEXT, e.g. gemm, conv3x3, attention, 64x64x320.")
     String filter;
@@ -66,7 +71,7 @@ public final class OpsBenchCommand implements Callable<Integer> {
         if (!(seconds > 0)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--seconds must be positive, got " + seconds);
         }
-        try (OpsBenchmark bench = new OpsBenchmark(n, seconds)) {
+        try (OpsBenchmark bench = new OpsBenchmark(n, seconds, coldCaches)) {
             long t0 = System.nanoTime();
             double peak = bench.measurePeak();
             double peakMs = (System.nanoTime() - t0) / 1e6;
@@ -82,6 +87,9 @@ public final class OpsBenchCommand implements Callable<Integer> {
             } else {
                 out.printf(Locale.ROOT, "CPU backend: %s%n", bench.deviceDescription());
                 out.printf(Locale.ROOT, "F32 FMA peak (Vector API, %d thread%s): %.1f GFLOP/s%n%n", n, n == 1 ? "" : "s", peak);
+                if (coldCaches) {
+                    out.printf(Locale.ROOT, "Cold caches: 128 MiB written over the threads before each timed run%n%n");
+                }
                 out.printf(Locale.ROOT, "%-15s %-30s %-9s %10s %10s %7s %12s %12s %10s%n", "op", "shape", "variant", "ms",
                         "GFLOP/s", "% peak", "heap B/run", "backend MB", "cpu ms");
             }
@@ -104,7 +112,9 @@ public final class OpsBenchCommand implements Callable<Integer> {
             Consumer<OpsBenchmark.Result> sink = r -> {
                 results.add(r);
                 if (json) {
-                    out.println(toJson(row(r)));
+                    Map<String, Object> row = row(r);
+                    row.put("cold_caches", coldCaches);
+                    out.println(toJson(row));
                 } else if (r.memoryBound()) {
                     out.printf(Locale.ROOT, "%-15s %-30s %-9s %10.2f %8.1f GB/s %5.1f%% of copy bandwidth%n", r.op(), r.shape(), r.variant(),
                             r.ms(), r.gbps(), 100 * r.fractionOfBandwidth());

@@ -38,6 +38,26 @@ class OpsBenchCommandTest {
     }
 
     @Test
+    void coldCachesAreSaidInTheHeaderAndInEveryJsonRow() throws Exception {
+        StringWriter text = new StringWriter();
+        CommandLine cli = new CommandLine(new OpsBenchCommand());
+        cli.setOut(new PrintWriter(text, true));
+        assertThat(cli.execute("--cold-caches", "--threads", "2", "--seconds", "0.02", "--filter", "N=768 f16")).isZero();
+        assertThat(text.toString()).contains("Cold caches: 128 MiB written over the threads before each timed run")
+                .contains("M=77 K=768 N=768");
+
+        StringWriter json = new StringWriter();
+        cli = new CommandLine(new OpsBenchCommand());
+        cli.setOut(new PrintWriter(json, true));
+        assertThat(cli.execute("--json", "--cold-caches", "--threads", "1", "--seconds", "0.02", "--filter", "N=768 f16")).isZero();
+        String[] lines = json.toString().strip().split("\n");
+        JsonNode gemm = new ObjectMapper().readTree(lines[lines.length - 1]);
+        assertThat(gemm.get("op").asText()).isEqualTo("gemm");
+        assertThat(gemm.get("cold_caches").asBoolean()).isTrue();
+        assertThat(gemm.get("ms").asDouble()).isPositive();
+    }
+
+    @Test
     void aBadThreadCountIsOneClearError() {
         StringWriter err = new StringWriter();
         CommandLine cli = new CommandLine(new OpsBenchCommand());
