@@ -83,6 +83,9 @@ public final class OpsBenchmark implements AutoCloseable {
         }
     }
 
+    /** Bytes written over the threads before each timed run with cold caches. */
+    public static final long COLD_CACHE_BYTES = CacheEviction.BYTES;
+
     private final int threads;
     private final double seconds;
     /** Empties the caches before every timed run, where the benchmark was asked for cold caches. */

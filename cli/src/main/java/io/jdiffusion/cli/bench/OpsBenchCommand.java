@@ -88,7 +88,8 @@ public final class OpsBenchCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "CPU backend: %s%n", bench.deviceDescription());
                 out.printf(Locale.ROOT, "F32 FMA peak (Vector API, %d thread%s): %.1f GFLOP/s%n%n", n, n == 1 ? "" : "s", peak);
                 if (coldCaches) {
-                    out.printf(Locale.ROOT, "Cold caches: 128 MiB written over the threads before each timed run%n%n");
+                    out.printf(Locale.ROOT, "Cold caches: %d MiB written over the threads before each timed run%n%n",
+                            OpsBenchmark.COLD_CACHE_BYTES >> 20);
                 }
                 out.printf(Locale.ROOT, "%-15s %-30s %-9s %10s %10s %7s %12s %12s %10s%n", "op", "shape", "variant", "ms",
                         "GFLOP/s", "% peak", "heap B/run", "backend MB", "cpu ms");
