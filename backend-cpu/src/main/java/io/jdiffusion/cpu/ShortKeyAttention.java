@@ -123,7 +123,7 @@ final class ShortKeyAttention {
      * The problem's sizes as the tasks see them. {@code valueVectors}: value heads of exactly 5 vectors (SD 1.5's
      * heads of 40 at 256 bits) are multiplied two query rows by all five vectors at a time, with V packed a key a
      * row, instead of padding 40 channels to 48 (a sixth of P V wasted); heads of more than 2 and at most 3 vectors
-     * (heads of 40 at 512 bits) three query rows by three vectors, padded to 3 vectors (48 channels) instead of
+     * (heads of 40 at 512 bits) six query rows by three vectors, padded to 3 vectors (48 channels) instead of
      * whole panels (64: three eighths of P V wasted); 0 for the others, multiplied as Gemm B panels. (Heads of 40 at
      * 512 bits as two vectors and a 256-bit one were tried: with two vector shapes in one JVM, C2 left the softmax's
      * maxima at tier 3 in two JVMs of three, boxing every vector, 0.7 GB of heap per UNet call at 256x256.)
@@ -185,7 +185,7 @@ final class ShortKeyAttention {
 
     /**
      * Vectors per value row where a head's values are multiplied by whole vectors rather than as Gemm B panels: 5
-     * for exactly five vectors (two query rows at a time, no padding), 3 for more than two and at most three (three
+     * for exactly five vectors (two query rows at a time, no padding), 3 for more than two and at most three (six
      * query rows at a time, padded to three), else 0.
      */
     private static int valueVectors(int dv) {
@@ -483,9 +483,10 @@ final class ShortKeyAttention {
                 fiveVectorValues(p, p0 + r * width, width, vp, vBase, scale[r], scale[r + 1], s.oBlock, oAt + r * oStride, oStride);
             }
         } else if (g.valueVectors() == 3) {
-            for (int r = 0; r < MR; r += 3) {
-                threeVectorValues(p, p0 + r * width, width, vp, vBase, scale[r], scale[r + 1], scale[r + 2], s.oBlock,
-                        oAt + r * oStride, oStride);
+            threeVectorValues(p, p0, width, vp, vBase, s.oBlock, oAt, oStride);
+            // divided after the products, as below: six factors beside the eighteen accumulators would spill
+            for (int r = 0; r < MR; r++) {
+                scaleRow(s.oBlock, oAt + r * oStride, g.dvWritten(), scale[r]);
             }
         } else {
             for (int c = 0; c < g.dvWritten(); c += NR) {
@@ -575,44 +576,69 @@ final class ShortKeyAttention {
     }
 
     /**
-     * O = P V for three rows of P (from {@code pi}, each {@code width} after the last) and a head padded to three
-     * value vectors (key j at {@code vi + j * 3 * L}): nine accumulators, six loads per nine FMAs. Rows scaled by
-     * {@code scale0} to {@code scale2}, written to {@code out} from {@code o} with row stride {@code stride}.
+     * O = P V, unscaled, for the panel's MR = 6 rows of P (from {@code pi}, each {@code width} after the last) and a head
+     * padded to three value vectors (key j at {@code vi + j * 3 * L}), written to {@code out} from {@code o} with row
+     * stride {@code stride}. Eighteen accumulators, nine loads per eighteen FMAs: the FMAs of three rows at a time
+     * (nine chains, six loads per nine FMAs) left the two FMA pipes short of independent work and took 1.07-1.15x the
+     * CPU time of the whole attention (heads of 40 at 512 bits, one thread of a Zen 5, docs/PERFORMANCE.md). The tile
+     * and its three value vectors take 22 of AVX-512's 32 registers; at 256 bits (16 registers) it would spill, but
+     * heads of three vectors there are 17-24 channels, which no Stable Diffusion model has.
      */
-    private static void threeVectorValues(float[] p, int pi, int width, float[] v, int vi, float scale0, float scale1, float scale2,
-                                          float[] out, int o, int stride) {
+    private static void threeVectorValues(float[] p, int pi, int width, float[] v, int vi, float[] out, int o, int stride) {
         FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F), c02 = FloatVector.zero(F);
         FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F), c12 = FloatVector.zero(F);
         FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F), c22 = FloatVector.zero(F);
-        int p1 = pi + width, p2 = pi + 2 * width;
+        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F), c32 = FloatVector.zero(F);
+        FloatVector c40 = FloatVector.zero(F), c41 = FloatVector.zero(F), c42 = FloatVector.zero(F);
+        FloatVector c50 = FloatVector.zero(F), c51 = FloatVector.zero(F), c52 = FloatVector.zero(F);
+        int p1 = pi + width, p2 = pi + 2 * width, p3 = pi + 3 * width, p4 = pi + 4 * width, p5 = pi + 5 * width;
         for (int j = 0; j < width; j++, vi += 3 * L) {
-            FloatVector x0 = FloatVector.broadcast(F, p[pi + j]);
-            FloatVector x1 = FloatVector.broadcast(F, p[p1 + j]);
-            FloatVector x2 = FloatVector.broadcast(F, p[p2 + j]);
-            FloatVector b = FloatVector.fromArray(F, v, vi);
-            c00 = x0.fma(b, c00);
-            c10 = x1.fma(b, c10);
-            c20 = x2.fma(b, c20);
-            b = FloatVector.fromArray(F, v, vi + L);
-            c01 = x0.fma(b, c01);
-            c11 = x1.fma(b, c11);
-            c21 = x2.fma(b, c21);
-            b = FloatVector.fromArray(F, v, vi + 2 * L);
-            c02 = x0.fma(b, c02);
-            c12 = x1.fma(b, c12);
-            c22 = x2.fma(b, c22);
+            FloatVector b0 = FloatVector.fromArray(F, v, vi);
+            FloatVector b1 = FloatVector.fromArray(F, v, vi + L);
+            FloatVector b2 = FloatVector.fromArray(F, v, vi + 2 * L);
+            FloatVector x = FloatVector.broadcast(F, p[pi + j]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            c02 = x.fma(b2, c02);
+            x = FloatVector.broadcast(F, p[p1 + j]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            c12 = x.fma(b2, c12);
+            x = FloatVector.broadcast(F, p[p2 + j]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            c22 = x.fma(b2, c22);
+            x = FloatVector.broadcast(F, p[p3 + j]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            c32 = x.fma(b2, c32);
+            x = FloatVector.broadcast(F, p[p4 + j]);
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            c42 = x.fma(b2, c42);
+            x = FloatVector.broadcast(F, p[p5 + j]);
+            c50 = x.fma(b0, c50);
+            c51 = x.fma(b1, c51);
+            c52 = x.fma(b2, c52);
         }
-        // three scales as arguments, as in fiveVectorValues: their broadcasts fit beside the nine accumulators
-        FloatVector s0 = FloatVector.broadcast(F, scale0), s1 = FloatVector.broadcast(F, scale1), s2 = FloatVector.broadcast(F, scale2);
-        c00.mul(s0).intoArray(out, o);
-        c01.mul(s0).intoArray(out, o + L);
-        c02.mul(s0).intoArray(out, o + 2 * L);
-        c10.mul(s1).intoArray(out, o + stride);
-        c11.mul(s1).intoArray(out, o + stride + L);
-        c12.mul(s1).intoArray(out, o + stride + 2 * L);
-        c20.mul(s2).intoArray(out, o + 2 * stride);
-        c21.mul(s2).intoArray(out, o + 2 * stride + L);
-        c22.mul(s2).intoArray(out, o + 2 * stride + 2 * L);
+        c00.intoArray(out, o);
+        c01.intoArray(out, o + L);
+        c02.intoArray(out, o + 2 * L);
+        c10.intoArray(out, o + stride);
+        c11.intoArray(out, o + stride + L);
+        c12.intoArray(out, o + stride + 2 * L);
+        c20.intoArray(out, o + 2 * stride);
+        c21.intoArray(out, o + 2 * stride + L);
+        c22.intoArray(out, o + 2 * stride + 2 * L);
+        c30.intoArray(out, o + 3 * stride);
+        c31.intoArray(out, o + 3 * stride + L);
+        c32.intoArray(out, o + 3 * stride + 2 * L);
+        c40.intoArray(out, o + 4 * stride);
+        c41.intoArray(out, o + 4 * stride + L);
+        c42.intoArray(out, o + 4 * stride + 2 * L);
+        c50.intoArray(out, o + 5 * stride);
+        c51.intoArray(out, o + 5 * stride + L);
+        c52.intoArray(out, o + 5 * stride + 2 * L);
     }
 
     /** out[at + i] *= scale for i in [0, n), n a multiple of L. */
