@@ -582,7 +582,8 @@ final class ShortKeyAttention {
      * (nine chains, six loads per nine FMAs) left the two FMA pipes short of independent work and took 1.07-1.15x the
      * CPU time of the whole attention (heads of 40 at 512 bits, one thread of a Zen 5, docs/PERFORMANCE.md). The tile
      * and its three value vectors take 22 of AVX-512's 32 registers; at 256 bits (16 registers) it would spill, but
-     * heads of three vectors there are 17-24 channels, which no Stable Diffusion model has.
+     * heads of three vectors there are 17-24 channels, which no Stable Diffusion model has. The rows are written out one
+     * by one: accumulators held in an array, or passed to a helper, would not stay in registers (C2 boxes such vectors).
      */
     private static void threeVectorValues(float[] p, int pi, int width, float[] v, int vi, float[] out, int o, int stride) {
         FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F), c02 = FloatVector.zero(F);
