@@ -482,22 +482,20 @@ final class ShortKeyAttention {
             for (int r = 0; r < MR; r += 2) {
                 fiveVectorValues(p, p0 + r * width, width, vp, vBase, scale[r], scale[r + 1], s.oBlock, oAt + r * oStride, oStride);
             }
-        } else if (g.valueVectors() == 3) {
+            return;
+        }
+        if (g.valueVectors() == 3) {
             threeVectorValues(p, p0, width, vp, vBase, s.oBlock, oAt, oStride);
-            // divided after the products, as below: six factors beside the eighteen accumulators would spill
-            for (int r = 0; r < MR; r++) {
-                scaleRow(s.oBlock, oAt + r * oStride, g.dvWritten(), scale[r]);
-            }
         } else {
             for (int c = 0; c < g.dvWritten(); c += NR) {
                 Gemm.kernel(p, p0, vp, vBase + c * nkPad, width, s.oBlock, oAt + c, oStride);
             }
-            // Divided after the products, in place: scaling the accumulators on their way out, C2 hoisted the
-            // six factors' loads and broadcasts above the key loop, where beside the twelve accumulators they
-            // spilled (1.3-2.7x the operator's time)
-            for (int r = 0; r < MR; r++) {
-                scaleRow(s.oBlock, oAt + r * oStride, g.dvWritten(), scale[r]);
-            }
+        }
+        // Divided after the products, in place: scaling the accumulators on their way out, C2 hoisted the six
+        // factors' loads and broadcasts above the key loop, where beside Gemm's twelve accumulators they spilled
+        // (1.3-2.7x the operator's time); threeVectorValues' eighteen leave even less room
+        for (int r = 0; r < MR; r++) {
+            scaleRow(s.oBlock, oAt + r * oStride, g.dvWritten(), scale[r]);
         }
     }
 
