@@ -163,7 +163,7 @@ final class GraphCompiler {
                 movedWeight = weight;
                 // converted into the product's own array: a mapped checkpoint's pages go back now, not after the
                 // whole network, so the host never holds the network's weights twice
-                graph.values().get(plan.storageRoot(weight)).releaseMappedPages();
+                storageRootOf(weight).releaseMappedPages();
             } else if (tensorCores != null && constantWeight && tensorCores.takeProduct(op)) {
                 movedWeight = weight;
             }
@@ -187,7 +187,7 @@ final class GraphCompiler {
             libraries.allocate();
         }
         if (tensorCores != null) {
-            tensorCores.allocate(this::constantOf, deviceArrays);
+            tensorCores.allocate(this::storageRootOf, deviceArrays);
         }
         scoreAttention.allocate(deviceArrays);
         return f32Roots;
@@ -195,6 +195,11 @@ final class GraphCompiler {
 
     /** The stored tensor behind a constant value (its storage root's). */
     private Tensor constantOf(Value v) {
-        return graph.values().get(plan.storageRoot(v)).constant();
+        return storageRootOf(v).constant();
+    }
+
+    /** The value that stores a constant (itself, or the value a reshape of it views). */
+    private Value storageRootOf(Value v) {
+        return graph.values().get(plan.storageRoot(v));
     }
 }
