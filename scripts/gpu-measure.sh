@@ -155,6 +155,7 @@ pack_jdk() {
 setup() {
   out=${OUT:-$root/gpu-measure-out}
   mkdir -p "$out"
+  . "$root/bin/jvm-options.sh"
   if [ -z "${JAVA_HOME:-}" ] || [ ! -x "$JAVA_HOME/bin/java" ]; then
     mkdir -p /tmp/jd && tar -C /tmp/jd -xJf "$dev/jdk.tar.xz" && export JAVA_HOME=/tmp/jd/jdk
   fi
@@ -254,8 +255,9 @@ compare() {
   PYTHONUNBUFFERED=1 PYTHONPATH="$d/src" timeout "${PYTORCH_TIMEOUT:-240}" python3 scripts/gpu_compare.py pytorch --out "$logs" \
       --model "$model" --size "$size" --steps "${PYTORCH_STEPS:-20,50}" > "$logs/pytorch.txt" 2>&1 || stopped pytorch $? PYTORCH_TIMEOUT >> "$logs/pytorch.txt"
   for steps in ${COMPARE_STEPS:-20 50}; do
-    # the launcher's heap and direct-memory cap (./jdiffusion), so that the peak RSS is what a user's run shows
-    timeout "${CLI_TIMEOUT:-300}" "${java[@]}" -Xmx1g -XX:MaxDirectMemorySize=64g ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$clicp" io.jdiffusion.cli.Main bench \
+    # the launcher's JVM options (bin/jvm-options.sh: collector, heap and direct-memory caps), so that the peak RSS is
+    # what a user's run shows
+    timeout "${CLI_TIMEOUT:-300}" "${java[@]}" "${jdiffusion_jvm_options[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$clicp" io.jdiffusion.cli.Main bench \
         --model-type "$model" --random-weights "${COMPARE_WEIGHTS:-f16}" --backend tornado --precision f16 -W "$size" -H "$size" --steps "$steps" --iterations "${RUNS:-10}" --json \
         > "$logs/jdiffusion-$steps.json" 2> "$logs/jdiffusion-$steps.txt" || stopped "jdiffusion bench" $? CLI_TIMEOUT >> "$logs/jdiffusion-$steps.txt"
     jd+=("$logs/jdiffusion-$steps.json")
@@ -278,7 +280,7 @@ first_image() {
   for i in $(seq 1 "${FIRST_IMAGE_RUNS:-2}"); do
     local t0 t1 rc=0
     t0=$(date +%s%N)
-    timeout "${CLI_TIMEOUT:-300}" "${java[@]}" -Xmx1g -XX:MaxDirectMemorySize=64g ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$cp" \
+    timeout "${CLI_TIMEOUT:-300}" "${java[@]}" "${jdiffusion_jvm_options[@]}" ${BENCH_DEVICE:+-Djdiffusion.tornado.device=$BENCH_DEVICE} -cp "$cp" \
         io.jdiffusion.cli.Main generate --model "$ckpt" --config "$cfg" --backend tornado --precision f16 -W "$size" -H "$size" \
         --steps 20 --seed 1 -p "a lighthouse at dusk" -o "$out/first-image-$i.png" > "$out/first-image-$i.txt" 2>&1 || rc=$?
     t1=$(date +%s%N)
