@@ -21,6 +21,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
@@ -37,6 +38,11 @@ import static io.jdiffusion.tornado.TaskGraphChain.tiles;
  * panels of its own, and reserves their part of the scratch.
  */
 final class TensorCorePath implements OperatorPath {
+    /**
+     * Threads that pack the F16 weights at most (SD 1.5's UNet on a two-core Zen 5: 6.4-6.9 s on one thread, 5.1-5.2 s
+     * on two; docs/PERFORMANCE.md).
+     */
+    private static final int PACKING_THREADS = 4;
     /** Products compiled split along K in this JVM: how tests see that a split ran. */
     private static final AtomicLong SPLIT_PRODUCTS = new AtomicLong();
 
@@ -111,17 +117,25 @@ final class TensorCorePath implements OperatorPath {
         // a fresh region of the scratch file reads as zeros: the padding between packed weights needs no fill
         halfWeights = deviceArrays.halves(Math.max(1, toInt(halfCursor, "F16 weights")));
         scratch = deviceArrays.deviceOnlyFloats(toInt(scratchFloats, "tensor-core scratch"), true);
-        for (var e : halfOffsets.entrySet()) {
-            Op op = e.getKey();
-            Value stored = storageRoot.apply(productWeight(op));
-            Tensor w = stored.constant();
-            if (op instanceof Op.Linear l) {
-                linearLayout(l).pack(w, halfWeights, e.getValue());
-            } else {
-                convLayout((Op.Conv2d) op).pack(w, halfWeights, e.getValue());
-            }
-            stored.releaseMappedPages();
+        // Each weight goes to a region of its own, so threads pack them side by side; a few threads only, since
+        // each holds a weight's F16 copy on the heap (up to 13 MB for SD 1.5, 26 MB for SDXL).
+        List<Map.Entry<Op, Integer>> products = new ArrayList<>(halfOffsets.entrySet());
+        int threads = Math.max(1, Math.min(PACKING_THREADS, Runtime.getRuntime().availableProcessors()));
+        try (ForkJoinPool pool = new ForkJoinPool(threads)) {
+            pool.submit(() -> products.parallelStream().forEach(e -> pack(e.getKey(), e.getValue(), storageRoot))).join();
         }
+    }
+
+    /** Packs one product's weight at {@code offset} of the F16 array, then releases its checkpoint pages. */
+    private void pack(Op op, int offset, Function<Value, Value> storageRoot) {
+        Value stored = storageRoot.apply(productWeight(op));
+        Tensor w = stored.constant();
+        if (op instanceof Op.Linear l) {
+            linearLayout(l).pack(w, halfWeights, offset);
+        } else {
+            convLayout((Op.Conv2d) op).pack(w, halfWeights, offset);
+        }
+        stored.releaseMappedPages();
     }
 
     /** The F16 weights and the scratch, which every task graph of a chain declares; empty when nothing was taken. */

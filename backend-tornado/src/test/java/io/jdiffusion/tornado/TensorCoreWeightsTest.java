@@ -1,8 +1,10 @@
 package io.jdiffusion.tornado;
 
+import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 
 import java.util.Random;
@@ -17,14 +19,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 class TensorCoreWeightsTest {
     private static final int OFFSET = 48;
 
-    @Test
-    void linearWeightIsTransposedIntoWholeTilesOf128Columns() {
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16"})
+    void linearWeightIsTransposedIntoWholeTilesOf128Columns(DType stored) {
         var layout = new TensorCoreWeights.LinearLayout(29, 37, false);
         assertThat(layout.kPadded()).isEqualTo(64);
         assertThat(layout.stride()).isEqualTo(128);
-        float[] w = random(29 * 37);
+        float[] w = random(29 * 37, stored);
         short[] packed;
-        try (Tensor t = tensor(w, 29, 37)) {
+        try (Tensor t = tensor(w, stored, 29, 37)) {
             packed = pack(layout.elements(), dst -> layout.pack(t, dst, OFFSET));
         }
         for (int i = 0; i < layout.kPadded(); i++) {
@@ -35,17 +38,18 @@ class TensorCoreWeightsTest {
         }
     }
 
-    @Test
-    void gegluWeightPutsEachGateColumnHalfPaddedToTheRightOfItsValueColumn() {
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16"})
+    void gegluWeightPutsEachGateColumnHalfPaddedToTheRightOfItsValueColumn(DType stored) {
         // 2 x 70 output features: values 0..69, gates 70..139; halves padded to 128 columns.
         var layout = new TensorCoreWeights.LinearLayout(140, 16, true);
         assertThat(layout.halfPadded()).isEqualTo(128);
         assertThat(layout.stride()).isEqualTo(256);
         assertThat(layout.column(5)).isEqualTo(5);
         assertThat(layout.column(70 + 5)).isEqualTo(128 + 5);
-        float[] w = random(140 * 16);
+        float[] w = random(140 * 16, stored);
         short[] packed;
-        try (Tensor t = tensor(w, 140, 16)) {
+        try (Tensor t = tensor(w, stored, 140, 16)) {
             packed = pack(layout.elements(), dst -> layout.pack(t, dst, OFFSET));
         }
         for (int i = 0; i < 16; i++) {
@@ -58,15 +62,16 @@ class TensorCoreWeightsTest {
         }
     }
 
-    @Test
-    void convWeightKeepsItsRowsPaddedTo128RowsAnd32Columns() {
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16"})
+    void convWeightKeepsItsRowsPaddedTo128RowsAnd32Columns(DType stored) {
         // cout 5, cin 4, 3x3: rows of 36 padded to 64, 5 rows padded to 128.
         var layout = new TensorCoreWeights.ConvLayout(5, 36);
         assertThat(layout.kPadded()).isEqualTo(64);
         assertThat(layout.rowsPadded()).isEqualTo(128);
-        float[] w = random(5 * 36);
+        float[] w = random(5 * 36, stored);
         short[] packed;
-        try (Tensor t = tensor(w, 5, 4, 3, 3)) {
+        try (Tensor t = tensor(w, stored, 5, 4, 3, 3)) {
             packed = pack(layout.elements(), dst -> layout.pack(t, dst, OFFSET));
         }
         for (int co = 0; co < 128; co++) {
@@ -90,16 +95,22 @@ class TensorCoreWeightsTest {
         return bits;
     }
 
-    private static float[] random(int n) {
+    /** Random weights as a tensor stored in {@code stored} holds them (its rounding applied), so F16 is exact. */
+    private static float[] random(int n, DType stored) {
         Random r = new Random(n);
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
             v[i] = (float) r.nextGaussian();
         }
-        return v;
+        try (Tensor t = Tensor.ofFloats(Shape.of(n), v); Tensor s = t.to(stored)) {
+            return s.toFloatArray();
+        }
     }
 
-    private static Tensor tensor(float[] v, long... dims) {
-        return Tensor.ofFloats(Shape.of(dims), v);
+    /** The weight stored as {@code stored}: F16 is packed by copying its bits, the others rounded to F16. */
+    private static Tensor tensor(float[] v, DType stored, long... dims) {
+        try (Tensor t = Tensor.ofFloats(Shape.of(dims), v)) {
+            return t.to(stored);
+        }
     }
 }
