@@ -70,7 +70,7 @@ final class HostCopies {
     }
 
     /** Writes {@code count} elements of {@code src} from element {@code first} as F16 at element {@code offset} of {@code dst}. */
-    private static void toHalves(Tensor src, long first, long count, MemorySegment dst, long offset) {
+    static void toHalves(Tensor src, long first, long count, MemorySegment dst, long offset) {
         long base = offset * Short.BYTES;
         if (src.dtype() == DType.F16) {
             MemorySegment.copy(src.segment(), first * Short.BYTES, dst, base, count * Short.BYTES);

@@ -1,12 +1,10 @@
 package io.jdiffusion.tornado;
 
-import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Tensor;
 import io.jdiffusion.tornado.kernels.TensorCoreKernels;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import java.lang.foreign.ValueLayout;
 
 /**
@@ -20,8 +18,6 @@ import java.lang.foreign.ValueLayout;
  */
 final class TensorCoreWeights {
     private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
-    /** How a tensor stores F16 elements: little-endian, as safetensors does. */
-    private static final ValueLayout.OfShort HALF_FILE_ORDER = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private TensorCoreWeights() {
     }
@@ -57,7 +53,9 @@ final class TensorCoreWeights {
          * now (docs/PERFORMANCE.md).
          */
         void pack(Tensor weight, HalfFloatArray dst, long offset) {
-            short[] w = halfBits(weight);
+            // the weight as F16 bits on the heap, for the gather (an F16 weight copied as it is)
+            short[] w = new short[Math.toIntExact(weight.elementCount())];
+            HostCopies.toHalves(weight, MemorySegment.ofArray(w), 0);
             MemorySegment d = dst.getSegment();
             int stride = stride();
             short[] row = new short[stride];
@@ -88,37 +86,18 @@ final class TensorCoreWeights {
             return (long) rowsPadded() * kPadded();
         }
 
+        /** Rows whose K needs no padding go out as one copy, as F16 (an F16 weight copied as it is). */
         void pack(Tensor weight, HalfFloatArray dst, long offset) {
-            short[] w = halfBits(weight);
             MemorySegment d = dst.getSegment();
             int kp = kPadded();
             if (kp == kTotal) {
-                MemorySegment.copy(w, 0, d, SHORT, Short.BYTES * offset, w.length);
+                HostCopies.toHalves(weight, d, offset);
                 return;
             }
             for (int co = 0; co < cout; co++) {
-                MemorySegment.copy(w, co * kTotal, d, SHORT, Short.BYTES * (offset + (long) co * kp), kTotal);
+                HostCopies.toHalves(weight, (long) co * kTotal, kTotal, d, offset + (long) co * kp);
             }
         }
-    }
-
-    /**
-     * A weight's elements as F16 bits: an F16 weight's copied as they are (the kernels' operands are F16, so a
-     * checkpoint's F16 weights need no conversion, where widening each to float and narrowing it back took most of
-     * the packing's time), others rounded to the nearest F16.
-     */
-    static short[] halfBits(Tensor weight) {
-        int n = Math.toIntExact(weight.elementCount());
-        short[] bits = new short[n];
-        if (weight.dtype() == DType.F16) {
-            MemorySegment.copy(weight.segment(), HALF_FILE_ORDER, 0, bits, 0, n);
-        } else {
-            float[] w = weight.toFloatArray();
-            for (int i = 0; i < n; i++) {
-                bits[i] = Float.floatToFloat16(w[i]);
-            }
-        }
-        return bits;
     }
 
     static int roundUp(int n, int multiple) {
