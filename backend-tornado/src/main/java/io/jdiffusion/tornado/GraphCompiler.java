@@ -127,7 +127,8 @@ final class GraphCompiler {
         List<List<Op>> segments = TaskGraphChain.cut(graph.ops(), cost, TaskGraphChain.touchBytes(touch),
                 TaskGraphChain.poisonCost(deviceArrays.poisoned().size()), TornadoSettings.tasksPerGraph());
 
-        TaskGraphChain chain = new TaskGraphChain(name, TornadoDevices.indices(backend.device()), deviceArrays);
+        KernelTwins twins = new KernelTwins(backend.device(), TornadoDevices.compilesKernelsOnce(backend.device()));
+        TaskGraphChain chain = new TaskGraphChain(name, twins, deviceArrays);
         Emission emission = new Emission(layout, chain);
         chain.build(layout, extra, touch, segments, cost, op -> pathOf.apply(op).emit(op, emission));
 
@@ -143,7 +144,7 @@ final class GraphCompiler {
         return new TornadoExecutable(backend, graph, used, chain.snapshots(), chain.grids(), layout.floatInputs(), layout.intInputs(),
                 layout.outputs(), layout.inputOffsets(), layout.outputOffsets(), javaKernels.idChecks(),
                 layout.steadyInputs() == null ? null : new SteadyInputs(layout, graph.inputs().size()), layout.arenaBytes(), bytes,
-                chain.taskCount(), deviceArrays);
+                chain.taskCount(), deviceArrays, twins);
     }
 
     /**

@@ -43,8 +43,8 @@ final class TaskGraphChain {
     private static final int POINTWISE_THREADS = 256;
 
     private final String name;
-    /** TornadoVM's "backend:device" indices of the device the graphs run on. */
-    private final String device;
+    /** Creates the graphs on the device, their tasks prebuilt from one compilation per kernel where it can. */
+    private final KernelTwins twins;
     private final DeviceArrays arrays;
     private final GridScheduler grids = new GridScheduler();
     private final KernelContext ctx = new KernelContext();
@@ -57,26 +57,10 @@ final class TaskGraphChain {
     /** Every buffer the graphs declare, once built. */
     private Object[] buffers = new Object[0];
 
-    TaskGraphChain(String name, String device, DeviceArrays arrays) {
+    TaskGraphChain(String name, KernelTwins twins, DeviceArrays arrays) {
         this.name = name;
-        this.device = device;
+        this.twins = twins;
         this.arrays = arrays;
-    }
-
-    /**
-     * A task graph whose tasks TornadoVM sketches for the chain's device from the start: it sketches each task as it is
-     * added, with the backend its graph's {@code <name>.device} property names (TornadoVM's default backend where
-     * none), and the execution plan's device comes later. A kernel using what only another backend lowers (cp.async on
-     * the CUDA backend) then failed to sketch on the default backend (PTX) before the plan chose the CUDA device.
-     */
-    private TaskGraph newGraph(String graphName) {
-        String key = graphName + ".device";
-        System.setProperty(key, device);
-        try {
-            return new TaskGraph(graphName);
-        } finally {
-            System.clearProperty(key);
-        }
     }
 
     /**
@@ -163,7 +147,7 @@ final class TaskGraphChain {
         FloatArray steady = layout.steadyInputs();
         String steadyGraph = steady == null ? null : uploadSteadyInputs(layout);
         for (int i = 0; i < segments.size(); i++) {
-            tasks = newGraph(name + "_" + i);
+            tasks = twins.newGraph(name + "_" + i);
             fillingFirstGraph = i == 0;
             if (i == 0) {
                 List<Object> declared = new ArrayList<>(List.of(layout.weights(), layout.intConstants(), layout.shapes(), layout.arena(),
@@ -217,7 +201,7 @@ final class TaskGraphChain {
      */
     private String uploadSteadyInputs(BufferLayout layout) {
         FloatArray steady = layout.steadyInputs();
-        tasks = newGraph(name + "_steady");
+        tasks = twins.newGraph(name + "_steady");
         tasks.transferToDevice(DataTransferMode.EVERY_EXECUTION, steady);
         String id = "upload";
         tasks.task(id, PointwiseKernels::touchUploaded, ctx, steady, layout.steadySentinel());

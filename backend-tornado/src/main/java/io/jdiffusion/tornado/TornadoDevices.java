@@ -119,6 +119,16 @@ final class TornadoDevices {
     }
 
     /**
+     * Whether the tasks that run one kernel are compiled from Java once ({@link KernelTwins}): on TornadoVM's OpenCL
+     * and CUDA backends, whose code caches can write the sources they build, unless
+     * -D{@value TornadoSettings#KERNEL_TWINS}=false. The PTX backend names each kernel after its task.
+     */
+    static boolean compilesKernelsOnce(TornadoDevice device) {
+        TornadoVMBackendType t = device.getTornadoVMBackend();
+        return (t == TornadoVMBackendType.OPENCL || t == TornadoVMBackendType.CUDA) && TornadoSettings.kernelTwins();
+    }
+
+    /**
      * Whether TornadoVM page-locks ({@code cuMemHostRegister}) the host side of every array it puts on the device: its
      * PTX backend always, its CUDA backend unless {@value TornadoSettings#CUDA_HOST_PINNING} is false (the backend's
      * default), OpenCL never.

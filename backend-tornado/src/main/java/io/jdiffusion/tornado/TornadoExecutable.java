@@ -68,18 +68,23 @@ final class TornadoExecutable implements Executable {
     private final List<String> profileLogs = new ArrayList<>();
     /** The host sides of the device arrays: the weights', handed back once the first execution has uploaded them. */
     private final DeviceArrays deviceArrays;
+    /** Which tasks run another task's compilation of their kernel; where TornadoVM writes the sources they read. */
+    private final KernelTwins twins;
     /** Bytes TornadoVM copied to the device in the last execution of the plan (profiled executables only). */
     private long lastCopyInBytes;
     /** Executions of the plan: runs and the execution of {@link #prepare()}. */
     private long runCount;
     private boolean prepared;
+    /** Whether the plan's kernels were compiled (by {@link #prepare()} or the first execution). */
+    private boolean compiled;
     private boolean closed;
 
     TornadoExecutable(TornadoBackend backend, Graph graph, Precision precision, List<ImmutableTaskGraph> taskGraphs, GridScheduler grids,
                       FloatArray floatInputs, IntArray intInputs, FloatArray outputs, int[] inputOffsets, int[] outputOffsets,
                       List<IdCheck> idChecks, SteadyInputs steady, long arenaBytes, long deviceBytes, int taskCount,
-                      DeviceArrays deviceArrays) {
+                      DeviceArrays deviceArrays, KernelTwins twins) {
         this.backend = backend;
+        this.twins = twins;
         this.graph = graph;
         this.precision = precision;
         this.floatInputs = floatInputs;
@@ -122,6 +127,11 @@ final class TornadoExecutable implements Executable {
         return graphCount;
     }
 
+    /** Which tasks run another task's compilation of their kernel (for tests). */
+    KernelTwins twins() {
+        return twins;
+    }
+
     /** Kernel launches per run. */
     int taskCount() {
         return taskCount;
@@ -147,12 +157,15 @@ final class TornadoExecutable implements Executable {
     public void prepare() {
         checkOpen();
         if (!prepared) {
-            if (TornadoSettings.cudnnPlansInBackground()) {
-                // cuDNN's plans are built on threads of their own meanwhile, all finished before the first run's capture
-                BackgroundPlans.overlapping(plan::withPreCompilation);
-            } else {
-                plan.withPreCompilation();
-            }
+            twins.dumpingSources(() -> {
+                if (TornadoSettings.cudnnPlansInBackground()) {
+                    // cuDNN's plans are built on threads of their own meanwhile, all finished before the first run's capture
+                    BackgroundPlans.overlapping(plan::withPreCompilation);
+                } else {
+                    plan.withPreCompilation();
+                }
+            });
+            compiled = true;
             execute(true);
             prepared = true;
         }
@@ -204,6 +217,16 @@ final class TornadoExecutable implements Executable {
      * the steady inputs (graph 0, where the graph has them) only if {@code uploadSteady}.
      */
     private void execute(boolean uploadSteady) {
+        if (!compiled) {
+            // an unprepared plan compiles in its first execution, where the twins read their exemplars' sources
+            compiled = true;
+            twins.dumpingSources(() -> executeGraphs(uploadSteady));
+        } else {
+            executeGraphs(uploadSteady);
+        }
+    }
+
+    private void executeGraphs(boolean uploadSteady) {
         profileLogs.clear();
         lastCopyInBytes = 0;
         runCount++;
@@ -323,6 +346,7 @@ final class TornadoExecutable implements Executable {
         } finally {
             backend.meter().release(deviceBytes);
             deviceArrays.close();
+            twins.close();
         }
     }
 }

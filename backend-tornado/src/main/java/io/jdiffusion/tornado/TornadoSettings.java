@@ -36,6 +36,8 @@ import java.util.function.IntPredicate;
  *       another between TornadoVM's kernel compilations, instead of on a thread of each cuDNN handle's own while
  *       TornadoVM compiles ({@link io.jdiffusion.tornado.nvidia.BackgroundPlans});</li>
  *   <li>{@value #CUDNN_POINTWISE} = false takes 1x1 convolutions from cuDNN to im2col and cuBLAS;</li>
+ *   <li>{@value #KERNEL_TWINS} = false compiles every task from Java, as TornadoVM does, instead of each distinct
+ *       kernel once ({@link KernelTwins});</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
  *   <li>{@value #WIDE_HEAD_ATTENTION} = false keeps attention with heads wider than the fused kernels take (the VAE's)
  *       on the Java flash kernel instead of two products around a softmax: on cuBLASLt in F16 where the NVIDIA libraries
@@ -81,6 +83,7 @@ public final class TornadoSettings {
     public static final String SPLIT_K = "jdiffusion.tornado.splitK";
     public static final String ATTENTION_SCORE_BYTES = "jdiffusion.tornado.attentionScoreBytes";
     public static final String SCORE_ATTENTION_KEYS = "jdiffusion.tornado.scoreAttentionKeys";
+    public static final String KERNEL_TWINS = "jdiffusion.tornado.kernelTwins";
     /**
      * {@value #SCORE_ATTENTION_KEYS}'s default: never. Until the flash kernel's lanes read back their own scores, SD
      * 1.5's second-level self-attention (heads of 80 over 1024 keys) took the two products from 1024 keys on.
@@ -265,6 +268,14 @@ public final class TornadoSettings {
     static int scoreAttentionKeys() {
         return integer(SCORE_ATTENTION_KEYS, DEFAULT_SCORE_ATTENTION_KEYS, n -> n >= 0 && n <= 1 << 24, "0 (never) or a key count up to "
                 + (1 << 24));
+    }
+
+    /**
+     * Whether the tasks that run the same kernel share one compilation from Java ({@link KernelTwins}; OpenCL and CUDA
+     * backends; default true).
+     */
+    static boolean kernelTwins() {
+        return flag(KERNEL_TWINS, true);
     }
 
     /** Whether runs record TornadoVM's per-task profile (default false). */

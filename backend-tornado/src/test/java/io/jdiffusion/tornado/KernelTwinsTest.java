@@ -1,0 +1,100 @@
+package io.jdiffusion.tornado;
+
+import io.jdiffusion.backend.DeviceTensor;
+import io.jdiffusion.backend.Executable;
+import io.jdiffusion.backend.HostRunner;
+import io.jdiffusion.backend.Precision;
+import io.jdiffusion.backend.graph.Graph;
+import io.jdiffusion.backend.graph.Value;
+import io.jdiffusion.backend.testing.PoisonedOutputs;
+import io.jdiffusion.backend.testing.TestRandom;
+import io.jdiffusion.core.DType;
+import io.jdiffusion.core.Numerics;
+import io.jdiffusion.core.Shape;
+import io.jdiffusion.core.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Each distinct kernel is compiled from Java once ({@link KernelTwins}): in a chain of layers of one shape, the
+ * tasks after the first of each kernel run its compilation, and the chain computes what backend-cpu computes and,
+ * bit for bit, what the same chain with every task compiled on its own computes, whether prepared before its first
+ * run or compiled by it.
+ */
+class KernelTwinsTest extends TornadoBesideCpu {
+    private static final int LAYERS = 12;
+    private static final int ROWS = 64;
+    private static final int WIDTH = 128;
+
+    @ParameterizedTest(name = "prepared first: {0}")
+    @ValueSource(booleans = {true, false})
+    void twinsRunTheirExemplarsCompilationAndComputeWhatTheirOwnWouldHave(boolean prepare) {
+        assumeTrue(TornadoDevices.compilesKernelsOnce(((TornadoBackend) tornado).device()), "every task compiled on its own on this backend");
+        TestRandom random = TestRandom.fresh();
+        List<Tensor> constants = new ArrayList<>();
+        Graph graph = LinearChain.geluResidual("kernel-twins", random, constants, LAYERS, ROWS, WIDTH);
+        try (Tensor x = random.normal(Shape.of(ROWS, WIDTH), 1)) {
+            Tensor twins = run(graph, x, true, prepare);
+            Tensor own = run(graph, x, false, prepare);
+            List<Tensor> expected = HostRunner.run(cpu, graph, List.of(x));
+            try (twins; own; Tensor e = expected.getFirst()) {
+                assertThat(Numerics.relativeL2(twins, e)).as("against backend-cpu; %s", random).isLessThanOrEqualTo(1e-4);
+                assertThat(twins.toFloatArray()).as("twins against every task compiled on its own").containsExactly(own.toFloatArray());
+            }
+        } finally {
+            constants.forEach(Tensor::close);
+        }
+    }
+
+    @Test
+    void offCompilesEveryTaskFromJava() {
+        TestRandom random = TestRandom.fresh();
+        List<Tensor> constants = new ArrayList<>();
+        Graph graph = LinearChain.geluResidual("kernel-twins-off", random, constants, 3, ROWS, WIDTH);
+        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.KERNEL_TWINS, "false");
+             Executable exe = tornado.compile(graph, Precision.F32)) {
+            KernelTwins twins = ((TornadoExecutable) exe).twins();
+            assertThat(twins.exemplarCount()).isZero();
+            assertThat(twins.twinTaskCount()).isZero();
+        } finally {
+            constants.forEach(Tensor::close);
+        }
+    }
+
+    private Tensor run(Graph graph, Tensor x, boolean twinsOn, boolean prepare) {
+        Executable exe;
+        try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.KERNEL_TWINS, Boolean.toString(twinsOn),
+                TornadoSettings.TASKS_PER_GRAPH, "4")) {
+            exe = tornado.compile(graph, Precision.F32);
+        }
+        Value out = graph.outputs().getFirst();
+        try (exe; DeviceTensor input = tornado.allocate(x.shape(), DType.F32); DeviceTensor output = tornado.allocate(out.shape(), out.dtype())) {
+            TornadoExecutable tornadoExe = (TornadoExecutable) exe;
+            KernelTwins twins = tornadoExe.twins();
+            if (twinsOn) {
+                // every launch but the kernels' first few is a twin: the chain repeats one layer's kernels
+                assertThat(twins.exemplarCount()).as("kernels compiled from Java").isPositive().isLessThan(tornadoExe.taskCount() / 3);
+                assertThat(twins.exemplarCount() + twins.twinTaskCount()).as("every launch is a kernel's first or a twin")
+                        .isEqualTo(tornadoExe.taskCount());
+            } else {
+                assertThat(twins.twinTaskCount()).isZero();
+            }
+            if (prepare) {
+                exe.prepare();
+            }
+            tornado.upload(x, input);
+            PoisonedOutputs.poison(tornado, output);
+            exe.run(List.of(input), List.of(output));
+            Tensor actual = Tensor.allocate(out.shape(), out.dtype());
+            tornado.download(output, actual);
+            return actual;
+        }
+    }
+}
