@@ -22,6 +22,7 @@ import java.lang.reflect.Proxy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -156,7 +157,7 @@ final class KernelTwins implements AutoCloseable {
     /** Adds Java task {@code p} to {@code graph}: as it is if it is its kernel's first, else as a twin of that first. */
     private void add(TornadoTaskGraphInterface graph, String graphName, TaskPackage p) {
         Object[] params = p.getTaskParameters();
-        Object[] args = java.util.Arrays.copyOfRange(params, 1, params.length);
+        Object[] args = Arrays.copyOfRange(params, 1, params.length);
         Method method = TaskUtils.resolveMethodHandle(params[0]);
         Key key = Key.of(method, args);
         Exemplar e = exemplars.get(key);
@@ -181,9 +182,9 @@ final class KernelTwins implements AutoCloseable {
 
     /**
      * Runs {@code compilation}, the plan's first, with TornadoVM writing the sources it builds where the twins read
-     * them. The options are system properties that a plan's code cache reads once, when the plan first compiles; a
-     * plan of another executable first compiling at the same time would write its sources here too, which costs
-     * nothing but the files.
+     * them. The options are system properties, which a plan's code cache reads once, when the plan first compiles; so
+     * executables compiling on several threads take turns here (a plan compiling outside this method meanwhile would
+     * write its sources here too, which costs nothing but the files).
      */
     void dumpingSources(Runnable compilation) {
         if (exemplars.isEmpty()) {
