@@ -119,13 +119,19 @@ final class TornadoDevices {
     }
 
     /**
-     * Whether the tasks that run one kernel are compiled from Java once ({@link KernelTwins}): on TornadoVM's OpenCL
-     * and CUDA backends, whose code caches can write the sources they build, unless
-     * -D{@value TornadoSettings#KERNEL_TWINS}=false. The PTX backend names each kernel after its task.
+     * Whether the tasks that run one kernel are compiled from Java once ({@link KernelTwins}): where TornadoVM's code
+     * cache can write the sources it builds ({@link #writesKernelSources}), unless -D{@value TornadoSettings#KERNEL_TWINS}
+     * says otherwise. Off by default beside the NVIDIA libraries: their tests have not yet run with it on a GPU (the
+     * CUDA backend's Java kernels and PoCL have).
      */
     static boolean compilesKernelsOnce(TornadoDevice device) {
+        return writesKernelSources(device) && TornadoSettings.kernelTwins(!usesLibraries(device));
+    }
+
+    /** Whether TornadoVM's code cache can write the sources it builds: its OpenCL and CUDA backends (PTX names each kernel after its task). */
+    static boolean writesKernelSources(TornadoDevice device) {
         TornadoVMBackendType t = device.getTornadoVMBackend();
-        return (t == TornadoVMBackendType.OPENCL || t == TornadoVMBackendType.CUDA) && TornadoSettings.kernelTwins();
+        return t == TornadoVMBackendType.OPENCL || t == TornadoVMBackendType.CUDA;
     }
 
     /**

@@ -37,7 +37,8 @@ import java.util.function.IntPredicate;
  *       TornadoVM compiles ({@link io.jdiffusion.tornado.nvidia.BackgroundPlans});</li>
  *   <li>{@value #CUDNN_POINTWISE} = false takes 1x1 convolutions from cuDNN to im2col and cuBLAS;</li>
  *   <li>{@value #KERNEL_TWINS} = false compiles every task from Java, as TornadoVM does, instead of each distinct
- *       kernel once ({@link KernelTwins});</li>
+ *       kernel once ({@link KernelTwins}); true turns it on beside the NVIDIA libraries too, where it is off by
+ *       default ({@link TornadoDevices#compilesKernelsOnce});</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
  *   <li>{@value #WIDE_HEAD_ATTENTION} = false keeps attention with heads wider than the fused kernels take (the VAE's)
  *       on the Java flash kernel instead of two products around a softmax: on cuBLASLt in F16 where the NVIDIA libraries
@@ -272,10 +273,10 @@ public final class TornadoSettings {
 
     /**
      * Whether the tasks that run the same kernel share one compilation from Java ({@link KernelTwins}; OpenCL and CUDA
-     * backends; default true).
+     * backends); {@code otherwise} where unset (see {@link TornadoDevices#compilesKernelsOnce}).
      */
-    static boolean kernelTwins() {
-        return flag(KERNEL_TWINS, true);
+    static boolean kernelTwins(boolean otherwise) {
+        return flag(KERNEL_TWINS, otherwise);
     }
 
     /** Whether runs record TornadoVM's per-task profile (default false). */
