@@ -12,7 +12,12 @@ import io.jdiffusion.core.DType;
 import io.jdiffusion.core.Numerics;
 import io.jdiffusion.core.Shape;
 import io.jdiffusion.core.Tensor;
+import io.jdiffusion.tornado.kernels.PointwiseKernels;
 import org.junit.jupiter.api.Test;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.common.TornadoDevice;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -50,6 +55,30 @@ class KernelTwinsTest extends TornadoBesideCpu {
             }
         } finally {
             constants.forEach(Tensor::close);
+        }
+    }
+
+    /**
+     * What Graal specialises a task on tells twins apart: a different scalar argument, or an array passed twice, makes
+     * a kernel of its own; another array in the same place does not.
+     */
+    @Test
+    void scalarsAndRepeatedArraysMakeKernelsOfTheirOwn() {
+        TornadoDevice device = ((TornadoBackend) tornado).device();
+        assumeTrue(TornadoDevices.writesKernelSources(device), "every task compiled on its own on this backend");
+        try (KernelTwins twins = new KernelTwins(device, true)) {
+            TaskGraph g = twins.newGraph("kernel_twins_keys");
+            KernelContext ctx = new KernelContext();
+            FloatArray src = new FloatArray(64);
+            FloatArray a = new FloatArray(64);
+            FloatArray b = new FloatArray(64);
+            g.task("t0", PointwiseKernels::fill, ctx, src, 0, a, 16);
+            g.task("t1", PointwiseKernels::fill, ctx, src, 0, b, 16); // a twin of t0
+            g.task("t2", PointwiseKernels::fill, ctx, src, 0, a, 32); // another n
+            g.task("t3", PointwiseKernels::fill, ctx, src, 0, src, 16); // the source array passed twice
+            g.task("t4", PointwiseKernels::fill, ctx, src, 1, a, 16); // another index
+            assertThat(twins.exemplarCount()).isEqualTo(4);
+            assertThat(twins.twinTaskCount()).isEqualTo(1);
         }
     }
 
