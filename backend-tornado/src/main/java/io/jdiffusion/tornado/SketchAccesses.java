@@ -26,7 +26,7 @@ final class SketchAccesses {
             Method lookup = Arrays.stream(sketcher.getMethods())
                     .filter(m -> m.getName().equals("lookup") && m.getParameterCount() == 3)
                     .findFirst().orElseThrow(() -> new NoSuchMethodException("TornadoSketcher.lookup(method, backend, device)"));
-            Object sketch = lookup.invoke(null, resolved, device.getBackendIndex(), deviceIndex(device));
+            Object sketch = lookup.invoke(null, resolved, device.getBackendIndex(), TornadoDevices.deviceIndex(device));
             return ((Access[]) sketch.getClass().getMethod("getArgumentsAccess").invoke(sketch)).clone();
         } catch (InvocationTargetException e) {
             throw new IllegalStateException("TornadoVM's sketch of " + method.getName() + " has no argument accesses: " + e.getCause(), e.getCause());
@@ -34,10 +34,5 @@ final class SketchAccesses {
             throw new IllegalStateException("TornadoVM's sketcher cannot be reached (set -D" + TornadoSettings.KERNEL_TWINS
                     + "=false to compile every task from Java): " + e, e);
         }
-    }
-
-    private static int deviceIndex(TornadoDevice device) {
-        String indices = TornadoDevices.indices(device);
-        return Integer.parseInt(indices.substring(indices.indexOf(':') + 1));
     }
 }

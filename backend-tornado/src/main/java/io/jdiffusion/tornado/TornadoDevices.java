@@ -33,11 +33,16 @@ final class TornadoDevices {
 
     /** TornadoVM's "backend:device" indices of {@code device} (as -Dtornado's device properties take them). */
     static String indices(TornadoDevice device) {
+        return device.getBackendIndex() + ":" + deviceIndex(device);
+    }
+
+    /** The index of {@code device} among its TornadoVM backend's devices. */
+    static int deviceIndex(TornadoDevice device) {
         int b = device.getBackendIndex();
         TornadoBackend backend = TornadoRuntimeProvider.getTornadoRuntime().getBackend(b);
         for (int d = 0; d < backend.getNumDevices(); d++) {
             if (backend.getDevice(d) == device || backend.getDevice(d).getPhysicalDevice() == device.getPhysicalDevice()) {
-                return b + ":" + d;
+                return d;
             }
         }
         throw new IllegalStateException(device.getDeviceName() + " is not among the devices of TornadoVM backend " + b);
