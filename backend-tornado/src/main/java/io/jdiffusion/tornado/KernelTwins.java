@@ -1,16 +1,11 @@
 package io.jdiffusion.tornado;
 
-import io.jdiffusion.tornado.kernels.PointwiseKernels;
-import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.AccessorParameters;
 import uk.ac.manchester.tornado.api.TaskGraph;
-import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.TornadoTaskGraphInterface;
 import uk.ac.manchester.tornado.api.common.Access;
 import uk.ac.manchester.tornado.api.common.TaskPackage;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
-import uk.ac.manchester.tornado.api.enums.DataTransferMode;
-import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
-import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.runtime.analyzer.TaskUtils;
 import uk.ac.manchester.tornado.runtime.tasks.meta.ScheduleContext;
 
@@ -23,100 +18,69 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.Optional;
 import java.util.function.Function;
-import java.util.stream.Stream;
 
 /**
- * Compiles each distinct kernel of an executable once. TornadoVM compiles every task on its own, even where another
- * task runs the same Java method with the same scalar arguments: Graal specialises the method for the task, and its
- * code cache is keyed by task. On an H100's CUDA backend with the Java kernels, the UNet's 745 tasks of 16 methods
- * spent 20.5 s in Graal (docs/PERFORMANCE.md).
+ * Compiles each distinct kernel once. TornadoVM compiles every task on its own, even where another task runs the same
+ * Java method with the same scalar arguments: Graal specialises the method for the task, and its code cache is keyed
+ * by task. On an H100's CUDA backend with the Java kernels, the UNet's 745 tasks of 16 methods spent 20.5 s in Graal
+ * (docs/PERFORMANCE.md).
  *
- * <p>Here only the first task of each kernel (its <em>exemplar</em>) is a Java task. Its twins, the later tasks with
- * the same method, the same scalar arguments and the same pattern of repeated array arguments (all that Graal
- * specialises on), are prebuilt tasks ({@link TwinTask}) that read the source TornadoVM generates for the exemplar.
- * TornadoVM's OpenCL and CUDA code caches write each source they build where {@code tornado.opencl.source.dump} asks
- * them to, under a name made of the task's id and the kernel's, read when a plan's cache is created; so the first
- * compilation of the plan runs with that option on ({@link #dumpingSources}), and since TornadoVM compiles a plan's
- * tasks in order, each exemplar's source is written before a twin reads it. Twins hand the driver the exemplar's
- * source text, which TornadoVM's CUDA backend builds once (NVRTC's binaries are cached by source) and PoCL finds in
- * its kernel cache. A twin gets its arguments' accesses from the exemplar's sketch, as a compiled task would.
+ * <p>Here every Java task of the executable's graphs is a prebuilt task ({@link TwinTask}) on the source TornadoVM
+ * generated for its kernel ({@link KernelKey}: the method, the scalar arguments and the pattern of repeated arrays,
+ * all that Graal specialises on). A kernel this JVM has not compiled yet for the device is compiled in a plan of its
+ * own before the executable's plan first compiles, all of the executable's new kernels in parallel
+ * ({@link KernelSources}); one compiled before, by any executable, is not compiled again. The plan then hands the
+ * driver sources only, which TornadoVM's CUDA backend builds once each (NVRTC's binaries are cached by source) and
+ * PoCL finds in its kernel cache. A twin gets its arguments' accesses from its kernel's sketch, as a compiled task
+ * would.
  *
  * <p>The PTX backend names each kernel after its task, so its twins' sources would differ: there every task is
  * compiled from Java as before ({@link TornadoDevices#compilesKernelsOnce}).
  */
 final class KernelTwins implements AutoCloseable {
-    /** TornadoVM's code-cache options: write each source built, under this directory (relative to TORNADOVM_HOME). */
-    private static final String DUMP_SOURCE = "tornado.opencl.source.dump";
-    private static final String SOURCE_DIR = "tornado.opencl.source.dir";
     private static final String SOURCE_SUFFIX = ".cl";
-    /** The folder TornadoVM writes a device's sources in ("device-platform-device"), found once per device. */
-    private static final Map<String, String> DEVICE_FOLDERS = new ConcurrentHashMap<>();
 
     private final TornadoDevice device;
-    /** TornadoVM's "backend:device" indices of {@link #device}. */
-    private final String indices;
     private final boolean enabled;
-    private final Map<Key, Exemplar> exemplars = new HashMap<>();
-    /** Where TornadoVM writes the sources this executable's plan builds, and the twins read them. */
+    /** How many new kernels are compiled at once ({@link TornadoSettings#compileThreads}, read when the graph is compiled). */
+    private final int compileThreads;
+    /** This executable's kernels: where their tasks read each one's source, and its arguments' accesses. */
+    private final Map<KernelKey, KernelFile> kernels = new LinkedHashMap<>();
+    /** Of {@link #kernels}, those this JVM had not compiled when their first task was added, sketched and waiting. */
+    private final List<KernelSources.Pending> pending = new ArrayList<>();
+    /** Where the sources this executable's plan builds lie. */
     private Path sources;
+    private int compiledFromJava;
     private int twinTasks;
+    private boolean sourcesWritten;
 
-    /** What Graal specialises a task's code on: its method, its scalar arguments and which arrays repeat. */
-    private record Key(Method method, List<Object> arguments) {
-        static Key of(Method method, Object[] args) {
-            List<Object> shape = new ArrayList<>(args.length);
-            for (int i = 0; i < args.length; i++) {
-                Object a = args[i];
-                if (a instanceof Number || a instanceof Boolean || a instanceof Character) {
-                    shape.add(a);
-                } else if (a instanceof KernelContext) {
-                    shape.add("context");
-                } else {
-                    shape.add(a.getClass().getName() + "#" + firstIndexOf(args, a, i));
-                }
-            }
-            return new Key(method, List.copyOf(shape));
-        }
-
-        private static int firstIndexOf(Object[] args, Object a, int upTo) {
-            for (int j = 0; j < upTo; j++) {
-                if (args[j] == a) {
-                    return j;
-                }
-            }
-            return upTo;
-        }
-    }
-
-    /** The first task of a kernel: the file TornadoVM writes its source to, its entry point and its arguments' accesses. */
-    private record Exemplar(Path source, String entryPoint, Access[] accesses) {
+    private record KernelFile(Path file, String entryPoint, Access[] accesses) {
     }
 
     KernelTwins(TornadoDevice device, boolean enabled) {
         this.device = device;
-        this.indices = TornadoDevices.indices(device);
         this.enabled = enabled && System.getenv("TORNADOVM_HOME") != null;
+        this.compileThreads = this.enabled ? TornadoSettings.compileThreads() : 1;
     }
 
     /**
      * A task graph that sketches and compiles for the executable's device from the start: TornadoVM reads the
      * graph's {@code <name>.device} property when the graph is created, and a kernel using what only one backend
      * lowers (cp.async on the CUDA backend) failed to sketch on the default backend (PTX) before the plan chose the
-     * device. Where twins share their exemplar's compilation, its Java tasks go through {@link #add}.
+     * device. Where each kernel is compiled once, its Java tasks go through {@link #add}.
      */
     TaskGraph newGraph(String graphName) {
-        return onDevice(graphName, enabled ? TwinGraph::new : TaskGraph::new);
+        return onDevice(device, graphName, enabled ? TwinGraph::new : TaskGraph::new);
     }
 
-    private TaskGraph onDevice(String graphName, Function<String, TaskGraph> create) {
+    static TaskGraph onDevice(TornadoDevice device, String graphName, Function<String, TaskGraph> create) {
         String key = graphName + ".device";
-        System.setProperty(key, indices);
+        System.setProperty(key, TornadoDevices.indices(device));
         try {
             return create.apply(graphName);
         } finally {
@@ -124,26 +88,37 @@ final class KernelTwins implements AutoCloseable {
         }
     }
 
-    /** Kernels compiled from Java (0 where every task is). */
-    int exemplarCount() {
-        return exemplars.size();
+    /** Distinct kernels of this executable's Java tasks (0 where every task is compiled on its own). */
+    int kernelCount() {
+        return kernels.size();
     }
 
-    /** Tasks that run an exemplar's compilation instead of their own. */
+    /** Of {@link #kernelCount()}, the kernels this executable compiled from Java; the others an earlier one had. */
+    int compiledFromJavaCount() {
+        return compiledFromJava;
+    }
+
+    /** Java tasks that run as prebuilt tasks on their kernel's source (every Java task, where this is enabled). */
     int twinTaskCount() {
         return twinTasks;
     }
 
     /** A graph whose Java tasks go through {@link #add}: its TornadoVM implementation seen through a proxy. */
     private final class TwinGraph extends TaskGraph {
+        /** Tasks of any kind added so far. */
+        private int tasks;
+
         TwinGraph(String graphName) {
             super(graphName);
             TornadoTaskGraphInterface tornado = taskGraphImpl;
             taskGraphImpl = (TornadoTaskGraphInterface) Proxy.newProxyInstance(KernelTwins.class.getClassLoader(),
                     new Class<?>[] {TornadoTaskGraphInterface.class}, (proxy, method, args) -> {
                         if (method.getName().equals("addTask") && args.length == 1 && args[0] instanceof TaskPackage p && !p.isPrebuiltTask()) {
-                            add(tornado, graphName, p);
+                            add(tornado, p, tasks++ == 0);
                             return null;
+                        }
+                        if (method.getName().startsWith("add") && method.getName().endsWith("Task")) {
+                            tasks++;
                         }
                         try {
                             return method.invoke(tornado, args);
@@ -154,124 +129,84 @@ final class KernelTwins implements AutoCloseable {
         }
     }
 
-    /** Adds Java task {@code p} to {@code graph}: as it is if it is its kernel's first, else as a twin of that first. */
-    private void add(TornadoTaskGraphInterface graph, String graphName, TaskPackage p) {
+    /**
+     * Adds Java task {@code p} to {@code graph} as a prebuilt task on its kernel's source. A graph's first task goes in
+     * as TornadoVM's own prebuilt task, which registers its name: a plan's grid scheduler must name a task some graph
+     * registered, and TornadoVM's {@code PrebuiltTask.equals} finds the task it launches when it is a graph's first
+     * ({@link TwinTask}). The graph's later tasks go in as {@link TwinTask}s.
+     */
+    private void add(TornadoTaskGraphInterface graph, TaskPackage p, boolean first) {
         Object[] params = p.getTaskParameters();
         Object[] args = Arrays.copyOfRange(params, 1, params.length);
         Method method = TaskUtils.resolveMethodHandle(params[0]);
-        Key key = Key.of(method, args);
-        Exemplar e = exemplars.get(key);
-        if (e == null) {
-            graph.addTask(p); // sketches the method, so its accesses are known
-            Path source = sources().resolve(deviceFolder()).resolve(graphName + "." + p.getId() + "-" + method.getName() + SOURCE_SUFFIX);
-            exemplars.put(key, new Exemplar(source, method.getName(), SketchAccesses.of(method, device)));
-            return;
+        KernelFile kernel = kernelOf(KernelKey.of(method, args), method, p);
+        if (first) {
+            AccessorParameters accessors = new AccessorParameters(args.length);
+            Access[] accesses = kernel.accesses();
+            for (int i = 0; i < args.length; i++) {
+                accessors.set(i, args[i], accesses[i]);
+            }
+            graph.addPrebuiltTask(TaskPackage.createPrebuiltTask(p.getId(), kernel.entryPoint(), kernel.file().toString(), accessors));
+        } else {
+            graph.addInner(new TwinTask((ScheduleContext) graph.meta(), p.getId(), kernel.entryPoint(), kernel.file().toString(), args,
+                    kernel.accesses().clone()));
         }
-        // added as TornadoVM's addPrebuiltTask would, but as a task that equals itself (TwinTask)
-        graph.addInner(new TwinTask((ScheduleContext) graph.meta(), p.getId(), e.entryPoint(), e.source().toString(), args,
-                e.accesses().clone()));
         twinTasks++;
+    }
+
+    /** The kernel of key {@code key}, sketched for compilation here (from task {@code p}) if this JVM has not compiled it. */
+    private KernelFile kernelOf(KernelKey key, Method method, TaskPackage p) {
+        KernelFile kernel = kernels.get(key);
+        if (kernel == null) {
+            Path file = sources().resolve(kernels.size() + "-" + method.getName() + SOURCE_SUFFIX);
+            Optional<KernelSources.Kernel> known = KernelSources.compiled(device, key);
+            Access[] accesses;
+            if (known.isPresent()) {
+                accesses = known.get().accesses();
+            } else {
+                KernelSources.Pending sketched = KernelSources.sketch(device, key, p);
+                pending.add(sketched);
+                compiledFromJava++;
+                accesses = sketched.accesses();
+            }
+            kernel = new KernelFile(file, method.getName(), accesses);
+            kernels.put(key, kernel);
+        }
+        return kernel;
     }
 
     private Path sources() {
         if (sources == null) {
-            sources = temporaryDirectory("jdiffusion-kernels-");
+            sources = KernelSources.temporaryDirectory("jdiffusion-kernels-");
         }
         return sources;
     }
 
     /**
-     * Runs {@code compilation}, the plan's first, with TornadoVM writing the sources it builds where the twins read
-     * them. The options are system properties, which a plan's code cache reads once, when the plan first compiles; so
-     * executables compiling on several threads take turns here (a plan compiling outside this method meanwhile would
-     * write its sources here too, which costs nothing but the files).
+     * Compiles the kernels this JVM did not have yet ({@link #compileThreads} at a time) and writes every kernel's source
+     * where this executable's tasks read it. Runs before the plan's first compilation; later calls do nothing.
      */
-    void dumpingSources(Runnable compilation) {
-        if (exemplars.isEmpty()) {
-            compilation.run();
+    void compileKernels() {
+        if (sourcesWritten || kernels.isEmpty()) {
             return;
         }
-        withDumpInto(sources(), compilation);
-    }
-
-    private static synchronized void withDumpInto(Path dir, Runnable compilation) {
-        String dumpBefore = System.getProperty(DUMP_SOURCE);
-        String dirBefore = System.getProperty(SOURCE_DIR);
-        // TornadoVM resolves the directory under TORNADOVM_HOME
-        System.setProperty(DUMP_SOURCE, "true");
-        System.setProperty(SOURCE_DIR, Path.of(System.getenv("TORNADOVM_HOME")).toAbsolutePath().relativize(dir.toAbsolutePath()).toString());
+        KernelSources.compile(device, pending, compileThreads);
+        pending.clear();
         try {
-            compilation.run();
-        } finally {
-            restore(DUMP_SOURCE, dumpBefore);
-            restore(SOURCE_DIR, dirBefore);
-        }
-    }
-
-    /**
-     * The folder TornadoVM writes this device's sources in: "device-" and its OpenCL platform and device indices, which
-     * TornadoVM's API does not give, so a kernel of one task is compiled once per device to see where it lands.
-     */
-    private String deviceFolder() {
-        return DEVICE_FOLDERS.computeIfAbsent(indices, d -> {
-            Path probe = temporaryDirectory("jdiffusion-kernel-probe-");
-            try {
-                FloatArray f = new FloatArray(1);
-                TaskGraph g = onDevice("jdiffusion_probe_" + Long.toHexString(System.nanoTime()), TaskGraph::new);
-                g.transferToDevice(DataTransferMode.FIRST_EXECUTION, f);
-                g.task("probe", PointwiseKernels::touchUploaded, new KernelContext(), f, 0);
-                withDumpInto(probe, () -> {
-                    try (TornadoExecutionPlan plan = new TornadoExecutionPlan(g.snapshot()).withDevice(device)) {
-                        plan.withPreCompilation();
-                    } catch (TornadoExecutionPlanException e) {
-                        throw new IllegalStateException("releasing the plan that found TornadoVM's source folder failed", e);
-                    }
-                });
-                try (Stream<Path> folders = Files.list(probe)) {
-                    return folders.filter(Files::isDirectory).map(p -> p.getFileName().toString()).findFirst()
-                            .orElseThrow(() -> new IllegalStateException("TornadoVM wrote no kernel source for device " + d + " (set -D"
-                                    + TornadoSettings.KERNEL_TWINS + "=false to compile every task from Java)"));
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot list " + probe, e);
-            } finally {
-                deleteTree(probe);
-            }
-        });
-    }
-
-    private static Path temporaryDirectory(String prefix) {
-        try {
-            return Files.createTempDirectory(prefix);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create a directory for kernel sources", e);
-        }
-    }
-
-    private static void restore(String key, String value) {
-        if (value == null) {
-            System.clearProperty(key);
-        } else {
-            System.setProperty(key, value);
-        }
-    }
-
-    private static void deleteTree(Path root) {
-        if (root == null || !Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> files = Files.walk(root)) {
-            for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(f);
+            for (var e : kernels.entrySet()) {
+                String source = KernelSources.compiled(device, e.getKey())
+                        .orElseThrow(() -> new IllegalStateException("kernel " + e.getValue().entryPoint() + " was not compiled")).source();
+                Files.writeString(e.getValue().file(), source);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot delete " + root, e);
+            throw new UncheckedIOException("cannot write the kernel sources into " + sources, e);
         }
+        sourcesWritten = true;
     }
 
     /** Deletes the sources (the plan has built its kernels from them, and a closed executable compiles nothing). */
     @Override
     public void close() {
-        deleteTree(sources);
+        KernelSources.deleteTree(sources);
     }
 }

@@ -133,6 +133,16 @@ final class TornadoDevices {
         return writesKernelSources(device) && TornadoSettings.kernelTwins(!usesLibraries(device));
     }
 
+    /**
+     * Undoes the "reset" mark TornadoVM 5.2.0 puts on {@code device} whenever a plan on it frees its memory: a plan
+     * that has finished its pre-compilation refuses to launch on a device so marked ("reset() was called after
+     * warmup()") until another plan pre-compiles. Freeing a plan resets that plan's own code cache and queues only, so
+     * the others' compiled kernels stand; called after every plan this backend frees ({@code ClosingAnExecutableTest}).
+     */
+    static void keepOtherPlansRunning(TornadoDevice device) {
+        device.getDeviceContext().setResetToFalse();
+    }
+
     /** Whether TornadoVM's code cache can write the sources it builds: its OpenCL and CUDA backends (PTX names each kernel after its task). */
     static boolean writesKernelSources(TornadoDevice device) {
         TornadoVMBackendType t = device.getTornadoVMBackend();

@@ -157,14 +157,16 @@ final class TornadoExecutable implements Executable {
     public void prepare() {
         checkOpen();
         if (!prepared) {
-            twins.dumpingSources(() -> {
-                if (TornadoSettings.cudnnPlansInBackground()) {
-                    // cuDNN's plans are built on threads of their own meanwhile, all finished before the first run's capture
-                    BackgroundPlans.overlapping(plan::withPreCompilation);
-                } else {
-                    plan.withPreCompilation();
-                }
-            });
+            Runnable compile = () -> {
+                twins.compileKernels();
+                plan.withPreCompilation();
+            };
+            if (TornadoSettings.cudnnPlansInBackground()) {
+                // cuDNN's plans are built on threads of their own meanwhile, all finished before the first run's capture
+                BackgroundPlans.overlapping(compile);
+            } else {
+                compile.run();
+            }
             compiled = true;
             execute(true);
             prepared = true;
@@ -218,12 +220,11 @@ final class TornadoExecutable implements Executable {
      */
     private void execute(boolean uploadSteady) {
         if (!compiled) {
-            // an unprepared plan compiles in its first execution, where the twins read their exemplars' sources
+            // an unprepared plan compiles in its first execution, where the twins read their kernels' sources
             compiled = true;
-            twins.dumpingSources(() -> executeGraphs(uploadSteady));
-        } else {
-            executeGraphs(uploadSteady);
+            twins.compileKernels();
         }
+        executeGraphs(uploadSteady);
     }
 
     private void executeGraphs(boolean uploadSteady) {
@@ -344,6 +345,7 @@ final class TornadoExecutable implements Executable {
         } catch (TornadoExecutionPlanException e) {
             throw new IllegalStateException("releasing the device memory of graph '" + graph.name() + "' failed", e);
         } finally {
+            TornadoDevices.keepOtherPlansRunning(backend.device());
             backend.meter().release(deviceBytes);
             deviceArrays.close();
             twins.close();

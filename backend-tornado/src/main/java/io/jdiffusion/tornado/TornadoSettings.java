@@ -39,6 +39,8 @@ import java.util.function.IntPredicate;
  *   <li>{@value #KERNEL_TWINS} = false compiles every task from Java, as TornadoVM does, instead of each distinct
  *       kernel once ({@link KernelTwins}); true turns it on beside the NVIDIA libraries too, where it is off by
  *       default ({@link TornadoDevices#compilesKernelsOnce});</li>
+ *   <li>{@value #COMPILE_THREADS}: how many of an executable's new kernels are compiled at once, each in a plan of
+ *       its own ({@link KernelSources}; default: the available processors; 1 compiles one after another);</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
  *   <li>{@value #WIDE_HEAD_ATTENTION} = false keeps attention with heads wider than the fused kernels take (the VAE's)
  *       on the Java flash kernel instead of two products around a softmax: on cuBLASLt in F16 where the NVIDIA libraries
@@ -85,6 +87,7 @@ public final class TornadoSettings {
     public static final String ATTENTION_SCORE_BYTES = "jdiffusion.tornado.attentionScoreBytes";
     public static final String SCORE_ATTENTION_KEYS = "jdiffusion.tornado.scoreAttentionKeys";
     public static final String KERNEL_TWINS = "jdiffusion.tornado.kernelTwins";
+    public static final String COMPILE_THREADS = "jdiffusion.tornado.compileThreads";
     /**
      * {@value #SCORE_ATTENTION_KEYS}'s default: never. Until the flash kernel's lanes read back their own scores, SD
      * 1.5's second-level self-attention (heads of 80 over 1024 keys) took the two products from 1024 keys on.
@@ -277,6 +280,11 @@ public final class TornadoSettings {
      */
     static boolean kernelTwins(boolean otherwise) {
         return flag(KERNEL_TWINS, otherwise);
+    }
+
+    /** Kernels compiled at once, each in a plan of its own (default: the available processors). */
+    static int compileThreads() {
+        return integer(COMPILE_THREADS, Runtime.getRuntime().availableProcessors(), n -> n >= 1, "a thread count of at least 1");
     }
 
     /** Whether runs record TornadoVM's per-task profile (default false). */

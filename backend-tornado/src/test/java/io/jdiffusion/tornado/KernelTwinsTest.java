@@ -28,10 +28,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * Each distinct kernel is compiled from Java once ({@link KernelTwins}): in a chain of layers of one shape, the
- * tasks after the first of each kernel run its compilation, and the chain computes what backend-cpu computes and,
- * bit for bit, what the same chain with every task compiled on its own computes, whether prepared before its first
- * run or compiled by it.
+ * Each distinct kernel is compiled from Java once ({@link KernelTwins}): in a chain of layers of one shape, every task
+ * runs its kernel's source, each kernel compiled in a plan of its own, in parallel, and once per JVM; the chain
+ * computes what backend-cpu computes and, bit for bit, what the same chain with every task compiled on its own
+ * computes, whether prepared before its first run or compiled by it, and whether its kernels were compiled for it or
+ * for an executable before it.
  */
 class KernelTwinsTest extends TornadoBesideCpu {
     private static final int LAYERS = 12;
@@ -40,18 +41,22 @@ class KernelTwinsTest extends TornadoBesideCpu {
 
     @ParameterizedTest(name = "prepared first: {0}")
     @ValueSource(booleans = {true, false})
-    void twinsRunTheirExemplarsCompilationAndComputeWhatTheirOwnWouldHave(boolean prepare) {
-        assumeTrue(TornadoDevices.writesKernelSources(((TornadoBackend) tornado).device()), "every task compiled on its own on this backend");
+    void twinsRunTheirKernelsSourceAndComputeWhatTheirOwnCompilationWould(boolean prepare) {
+        TornadoDevice device = ((TornadoBackend) tornado).device();
+        assumeTrue(TornadoDevices.writesKernelSources(device), "every task compiled on its own on this backend");
         TestRandom random = TestRandom.fresh();
         List<Tensor> constants = new ArrayList<>();
         Graph graph = LinearChain.geluResidual("kernel-twins", random, constants, LAYERS, ROWS, WIDTH);
+        KernelSources.forget(device); // the first executable compiles its kernels, the second reuses them
         try (Tensor x = random.normal(Shape.of(ROWS, WIDTH), 1)) {
-            Tensor twins = run(graph, x, true, prepare);
-            Tensor own = run(graph, x, false, prepare);
+            Tensor compiled = run(graph, x, true, prepare, true);
+            Tensor reused = run(graph, x, true, prepare, false);
+            Tensor own = run(graph, x, false, prepare, false);
             List<Tensor> expected = HostRunner.run(cpu, graph, List.of(x));
-            try (twins; own; Tensor e = expected.getFirst()) {
-                assertThat(Numerics.relativeL2(twins, e)).as("against backend-cpu; %s", random).isLessThanOrEqualTo(1e-4);
-                assertThat(twins.toFloatArray()).as("twins against every task compiled on its own").containsExactly(own.toFloatArray());
+            try (compiled; reused; own; Tensor e = expected.getFirst()) {
+                assertThat(Numerics.relativeL2(compiled, e)).as("against backend-cpu; %s", random).isLessThanOrEqualTo(1e-4);
+                assertThat(compiled.toFloatArray()).as("twins against every task compiled on its own").containsExactly(own.toFloatArray());
+                assertThat(reused.toFloatArray()).as("kernels compiled for an earlier executable").containsExactly(own.toFloatArray());
             }
         } finally {
             constants.forEach(Tensor::close);
@@ -77,8 +82,8 @@ class KernelTwinsTest extends TornadoBesideCpu {
             g.task("t2", PointwiseKernels::fill, ctx, src, 0, a, 32); // another n
             g.task("t3", PointwiseKernels::fill, ctx, src, 0, src, 16); // the source array passed twice
             g.task("t4", PointwiseKernels::fill, ctx, src, 1, a, 16); // another index
-            assertThat(twins.exemplarCount()).isEqualTo(4);
-            assertThat(twins.twinTaskCount()).isEqualTo(1);
+            assertThat(twins.kernelCount()).isEqualTo(4);
+            assertThat(twins.twinTaskCount()).isEqualTo(5);
         }
     }
 
@@ -90,17 +95,17 @@ class KernelTwinsTest extends TornadoBesideCpu {
         try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.KERNEL_TWINS, "false");
              Executable exe = tornado.compile(graph, Precision.F32)) {
             KernelTwins twins = ((TornadoExecutable) exe).twins();
-            assertThat(twins.exemplarCount()).isZero();
+            assertThat(twins.kernelCount()).isZero();
             assertThat(twins.twinTaskCount()).isZero();
         } finally {
             constants.forEach(Tensor::close);
         }
     }
 
-    private Tensor run(Graph graph, Tensor x, boolean twinsOn, boolean prepare) {
+    private Tensor run(Graph graph, Tensor x, boolean twinsOn, boolean prepare, boolean compilesItsKernels) {
         Executable exe;
         try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.KERNEL_TWINS, Boolean.toString(twinsOn),
-                TornadoSettings.TASKS_PER_GRAPH, "4")) {
+                TornadoSettings.TASKS_PER_GRAPH, "4", TornadoSettings.COMPILE_THREADS, "3")) {
             exe = tornado.compile(graph, Precision.F32);
         }
         Value out = graph.outputs().getFirst();
@@ -108,10 +113,11 @@ class KernelTwinsTest extends TornadoBesideCpu {
             TornadoExecutable tornadoExe = (TornadoExecutable) exe;
             KernelTwins twins = tornadoExe.twins();
             if (twinsOn) {
-                // every launch but the kernels' first few is a twin: the chain repeats one layer's kernels
-                assertThat(twins.exemplarCount()).as("kernels compiled from Java").isPositive().isLessThan(tornadoExe.taskCount() / 3);
-                assertThat(twins.exemplarCount() + twins.twinTaskCount()).as("every launch is a kernel's first or a twin")
-                        .isEqualTo(tornadoExe.taskCount());
+                // the chain repeats one layer's kernels
+                assertThat(twins.kernelCount()).as("distinct kernels").isGreaterThan(1).isLessThan(tornadoExe.taskCount() / 3);
+                assertThat(twins.twinTaskCount()).as("every launch runs its kernel's source").isEqualTo(tornadoExe.taskCount());
+                assertThat(twins.compiledFromJavaCount()).as("kernels compiled from Java")
+                        .isEqualTo(compilesItsKernels ? twins.kernelCount() : 0);
             } else {
                 assertThat(twins.twinTaskCount()).isZero();
             }

@@ -125,12 +125,14 @@ public final class NetworkBenchmark {
                 }
             }
             String tasks = exe instanceof TornadoExecutable te ? Integer.toString(te.taskCount()) : "-";
-            // tasks compiled from Java / tasks running another's compilation (KernelTwins; 0/0 where every task compiles)
-            String twins = exe instanceof TornadoExecutable te ? te.twins().exemplarCount() + "/" + te.twins().twinTaskCount() : "-";
+            // distinct kernels / of them compiled from Java for this network / tasks running their kernel's source
+            // (KernelTwins; 0/0/0 where every task compiles on its own)
+            String twins = exe instanceof TornadoExecutable te
+                    ? te.twins().kernelCount() + "/" + te.twins().compiledFromJavaCount() + "/" + te.twins().twinTaskCount() : "-";
             if (exe instanceof TornadoExecutable te && !te.lastProfiles().isEmpty()) {
                 printProfile(network, size, te);
             }
-            System.out.printf(Locale.ROOT, "RESULT network=%s size=%d precision=%s used=%s ops=%d tasks=%s kernels/twins=%s compile_ms=%.0f first_run_ms=%.0f"
+            System.out.printf(Locale.ROOT, "RESULT network=%s size=%d precision=%s used=%s ops=%d tasks=%s kernels/compiled/twins=%s compile_ms=%.0f first_run_ms=%.0f"
                             + " median_ms=%.2f min_ms=%.2f runs=%d arena_mb=%.0f finite=%s%n", network, size, precision, exe.precision(),
                     graph.ops().size(), tasks, twins, compileMs, firstMs, median, ms[0], runs, exe.arenaBytes() / 1048576.0, finite);
             return new double[]{median, ms[0]};

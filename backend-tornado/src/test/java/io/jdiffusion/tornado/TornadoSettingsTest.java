@@ -19,7 +19,7 @@ class TornadoSettingsTest {
             TornadoSettings.WIDE_HEAD_ATTENTION, TornadoSettings.GROUP_NORM_SLICE, TornadoSettings.OPERAND_ALIGNMENT,
             TornadoSettings.CUDNN_FILTER_NHWC, TornadoSettings.CUDNN_GRAPH, TornadoSettings.CUDNN_ATTENTION_GRAPH,
             TornadoSettings.CUDNN_PLANS_IN_BACKGROUND, TornadoSettings.SPLIT_K, TornadoSettings.ATTENTION_SCORE_BYTES,
-            TornadoSettings.SCORE_ATTENTION_KEYS);
+            TornadoSettings.SCORE_ATTENTION_KEYS, TornadoSettings.COMPILE_THREADS);
     private final Map<String, String> saved = new HashMap<>();
 
     TornadoSettingsTest() {
@@ -59,6 +59,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.splitK()).as("chosen per product").isZero();
         assertThat(TornadoSettings.attentionScoreBytes()).as("as on cuBLASLt").isEqualTo(WideHeadAttention.SCORE_BYTES);
         assertThat(TornadoSettings.scoreAttentionKeys()).isEqualTo(TornadoSettings.DEFAULT_SCORE_ATTENTION_KEYS);
+        assertThat(TornadoSettings.compileThreads()).isEqualTo(Runtime.getRuntime().availableProcessors());
     }
 
     @Test
@@ -80,6 +81,7 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.SPLIT_K, " 5");
         System.setProperty(TornadoSettings.ATTENTION_SCORE_BYTES, "4096");
         System.setProperty(TornadoSettings.SCORE_ATTENTION_KEYS, "512");
+        System.setProperty(TornadoSettings.COMPILE_THREADS, " 3 ");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -97,6 +99,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.splitK()).isEqualTo(5);
         assertThat(TornadoSettings.attentionScoreBytes()).isEqualTo(4096);
         assertThat(TornadoSettings.scoreAttentionKeys()).as("from 512 keys").isEqualTo(512);
+        assertThat(TornadoSettings.compileThreads()).isEqualTo(3);
         System.setProperty(TornadoSettings.CUDNN_GRAPH, "false");
         System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "false");
         assertThat(TornadoSettings.cudnnGraph()).isFalse();
@@ -135,6 +138,8 @@ class TornadoSettingsTest {
         bad(TornadoSettings.SPLIT_K, "65", TornadoSettings::splitK);
         bad(TornadoSettings.SPLIT_K, "auto", TornadoSettings::splitK);
         bad(TornadoSettings.CUDNN_PLANS_IN_BACKGROUND, "later", TornadoSettings::cudnnPlansInBackground);
+        bad(TornadoSettings.COMPILE_THREADS, "0", TornadoSettings::compileThreads);
+        bad(TornadoSettings.COMPILE_THREADS, "all", TornadoSettings::compileThreads);
     }
 
     private static void bad(String key, String value, Supplier<?> read) {
