@@ -1,5 +1,6 @@
 package io.jdiffusion.tornado;
 
+import uk.ac.manchester.tornado.api.AccessorParameters;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
@@ -27,6 +28,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -67,13 +69,16 @@ final class KernelSources {
     static final class Pending {
         private final KernelKey key;
         private final TaskGraph graph;
+        /** The task's arguments with stand-ins for its arrays. */
+        private final Object[] args;
         private final String sourceFile;
         private final String entryPoint;
         private final Access[] accesses;
 
-        private Pending(KernelKey key, TaskGraph graph, String sourceFile, String entryPoint, Access[] accesses) {
+        private Pending(KernelKey key, TaskGraph graph, Object[] args, String sourceFile, String entryPoint, Access[] accesses) {
             this.key = key;
             this.graph = graph;
+            this.args = args;
             this.sourceFile = sourceFile;
             this.entryPoint = entryPoint;
             this.accesses = accesses;
@@ -116,36 +121,43 @@ final class KernelSources {
         }
         graph.addTask(repackaged(taskId, params[0], args));
         Method method = key.method();
-        return new Pending(key, graph, graphName + "." + taskId + "-" + method.getName() + SOURCE_SUFFIX, method.getName(),
+        return new Pending(key, graph, args, graphName + "." + taskId + "-" + method.getName() + SOURCE_SUFFIX, method.getName(),
                 SketchAccesses.of(method, device));
     }
 
     /**
      * Compiles {@code pending} on {@code device}, on up to {@code threads} threads, and records their sources for every
-     * later executable. TornadoVM writes the sources while the plans compile, into a directory made for them; its
-     * options are system properties that a plan's code cache reads when it is made, so compilations take turns here
-     * (a plan compiling elsewhere meanwhile writes its sources here too, which costs nothing but the files).
+     * later executable, the tensor-core GEMM's with its launch bounds ({@link LaunchBounds}, {@code gemmWorkGroupsPerSm}).
+     * TornadoVM writes the sources while the plans compile, into a directory made for them; its options are system
+     * properties that a plan's code cache reads when it is made, so compilations take turns here (a plan compiling
+     * elsewhere meanwhile writes its sources here too, which costs nothing but the files).
      */
-    static void compile(TornadoDevice device, List<Pending> pending, int threads) {
+    static void compile(TornadoDevice device, List<Pending> pending, int threads, int gemmWorkGroupsPerSm) {
         if (pending.isEmpty()) {
             return;
         }
         Map<KernelKey, Kernel> compiled = COMPILED.computeIfAbsent(TornadoDevices.indices(device), d -> new ConcurrentHashMap<>());
         Path dir = temporaryDirectory("jdiffusion-kernels-");
         try {
-            withSourcesWrittenTo(dir, () -> compileAll(device, pending, threads));
-            for (Pending p : pending) {
-                compiled.putIfAbsent(p.key, new Kernel(p.entryPoint, read(dir, p.sourceFile), p.accesses));
-            }
+            withSourcesWrittenTo(dir, () -> inParallel(pending, threads, p -> {
+                inPlanOfItsOwn(device, p.graph, p.entryPoint);
+                String generated = read(dir, p.sourceFile);
+                String source = LaunchBounds.apply(p.key.method(), generated, gemmWorkGroupsPerSm);
+                if (!source.equals(generated)) {
+                    // built here, beside the other kernels, so that the executable's plan finds NVRTC's binary cached
+                    inPlanOfItsOwn(device, prebuilt(device, p, source, dir), p.entryPoint);
+                }
+                compiled.putIfAbsent(p.key, new Kernel(p.entryPoint, source, p.accesses));
+            }));
         } finally {
             deleteTree(dir);
         }
     }
 
-    private static void compileAll(TornadoDevice device, List<Pending> pending, int threads) {
+    private static void inParallel(List<Pending> pending, int threads, Consumer<Pending> compile) {
         int n = Math.min(threads, pending.size());
         if (n <= 1) {
-            pending.forEach(p -> compileOne(device, p));
+            pending.forEach(compile);
             return;
         }
         ExecutorService pool = Executors.newFixedThreadPool(n, r -> {
@@ -156,7 +168,7 @@ final class KernelSources {
         try {
             List<Future<?>> done = new ArrayList<>();
             for (Pending p : pending) {
-                done.add(pool.submit(() -> compileOne(device, p)));
+                done.add(pool.submit(() -> compile.accept(p)));
             }
             RuntimeException failure = null;
             for (Future<?> f : done) {
@@ -183,14 +195,38 @@ final class KernelSources {
         }
     }
 
-    private static void compileOne(TornadoDevice device, Pending p) {
-        try (TornadoExecutionPlan plan = new TornadoExecutionPlan(p.graph.snapshot()).withDevice(device)) {
+    /** Compiles {@code graph}'s one task in a plan of its own, freed at once. */
+    private static void inPlanOfItsOwn(TornadoDevice device, TaskGraph graph, String entryPoint) {
+        try (TornadoExecutionPlan plan = new TornadoExecutionPlan(graph.snapshot()).withDevice(device)) {
             plan.withPreCompilation();
         } catch (TornadoExecutionPlanException e) {
-            throw new IllegalStateException("releasing the plan that compiled kernel " + p.entryPoint + " failed", e);
+            throw new IllegalStateException("releasing the plan that compiled kernel " + entryPoint + " failed", e);
         } finally {
             TornadoDevices.keepOtherPlansRunning(device);
         }
+    }
+
+    /** A one-task graph running {@code source} (written under {@code dir}) as a prebuilt task on {@code p}'s stand-ins. */
+    private static TaskGraph prebuilt(TornadoDevice device, Pending p, String source, Path dir) {
+        Path file = dir.resolve("edited-" + PLANS.incrementAndGet() + "-" + p.entryPoint + SOURCE_SUFFIX);
+        try {
+            Files.writeString(file, source);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+        AccessorParameters accessors = new AccessorParameters(p.args.length);
+        List<Object> arrays = new ArrayList<>();
+        for (int i = 0; i < p.args.length; i++) {
+            accessors.set(i, p.args[i], p.accesses[i]);
+            if (!KernelKey.isScalar(p.args[i]) && !(p.args[i] instanceof KernelContext) && !arrays.contains(p.args[i])) {
+                arrays.add(p.args[i]);
+            }
+        }
+        TaskGraph graph = KernelTwins.onDevice(device, "jdiffusion_kernel_" + PLANS.incrementAndGet(), TaskGraph::new);
+        if (!arrays.isEmpty()) {
+            graph.transferToDevice(DataTransferMode.FIRST_EXECUTION, arrays.toArray());
+        }
+        return graph.prebuiltTask("k", p.entryPoint, file.toString(), accessors);
     }
 
     /** The source TornadoVM wrote for a plan's kernel, in the device's folder under {@code dir} ("device-" and its indices). */

@@ -49,6 +49,8 @@ final class KernelTwins implements AutoCloseable {
     private final boolean enabled;
     /** How many new kernels are compiled at once ({@link TornadoSettings#compileThreads}, read when the graph is compiled). */
     private final int compileThreads;
+    /** {@link TornadoSettings#gemmWorkGroupsPerSm}, read when the graph is compiled. */
+    private final int gemmWorkGroupsPerSm;
     /** This executable's kernels: where their tasks read each one's source, and its arguments' accesses. */
     private final Map<KernelKey, KernelFile> kernels = new LinkedHashMap<>();
     /** Of {@link #kernels}, those this JVM had not compiled when their first task was added, sketched and waiting. */
@@ -66,6 +68,7 @@ final class KernelTwins implements AutoCloseable {
         this.device = device;
         this.enabled = enabled && System.getenv("TORNADOVM_HOME") != null;
         this.compileThreads = this.enabled ? TornadoSettings.compileThreads() : 1;
+        this.gemmWorkGroupsPerSm = this.enabled ? TornadoSettings.gemmWorkGroupsPerSm() : 1;
     }
 
     /**
@@ -190,7 +193,7 @@ final class KernelTwins implements AutoCloseable {
         if (sourcesWritten || kernels.isEmpty()) {
             return;
         }
-        KernelSources.compile(device, pending, compileThreads);
+        KernelSources.compile(device, pending, compileThreads, gemmWorkGroupsPerSm);
         pending.clear();
         try {
             for (var e : kernels.entrySet()) {

@@ -126,11 +126,11 @@ final class TornadoDevices {
     /**
      * Whether the tasks that run one kernel are compiled from Java once ({@link KernelTwins}): where TornadoVM's code
      * cache can write the sources it builds ({@link #writesKernelSources}), unless -D{@value TornadoSettings#KERNEL_TWINS}
-     * says otherwise. Off by default beside the NVIDIA libraries: their tests have not yet run with it on a GPU (the
-     * CUDA backend's Java kernels and PoCL have).
+     * says otherwise; beside the NVIDIA libraries too (on an H100 the tiny-model, pipeline, cuBLASLt and cuDNN tests
+     * pass with it, and the first image came 3 s sooner, docs/PERFORMANCE.md).
      */
     static boolean compilesKernelsOnce(TornadoDevice device) {
-        return writesKernelSources(device) && TornadoSettings.kernelTwins(!usesLibraries(device));
+        return writesKernelSources(device) && TornadoSettings.kernelTwins();
     }
 
     /**

@@ -37,8 +37,11 @@ import java.util.function.IntPredicate;
  *       TornadoVM compiles ({@link io.jdiffusion.tornado.nvidia.BackgroundPlans});</li>
  *   <li>{@value #CUDNN_POINTWISE} = false takes 1x1 convolutions from cuDNN to im2col and cuBLAS;</li>
  *   <li>{@value #KERNEL_TWINS} = false compiles every task from Java, as TornadoVM does, instead of each distinct
- *       kernel once ({@link KernelTwins}); true turns it on beside the NVIDIA libraries too, where it is off by
- *       default ({@link TornadoDevices#compilesKernelsOnce});</li>
+ *       kernel once ({@link KernelTwins}; on by default where TornadoVM can write kernel sources, see
+ *       {@link TornadoDevices#compilesKernelsOnce});</li>
+ *   <li>{@value #GEMM_WORK_GROUPS_PER_SM}: work-groups of the tensor-core GEMM per multiprocessor that its source's launch
+ *       bounds ask NVRTC to fit on TornadoVM's CUDA backend, so its registers a thread ({@link LaunchBounds}; default
+ *       {@value #DEFAULT_GEMM_WORK_GROUPS_PER_SM}; 1 leaves them to NVRTC);</li>
  *   <li>{@value #COMPILE_THREADS}: how many of an executable's new kernels are compiled at once, each in a plan of
  *       its own ({@link KernelSources}; default: the available processors; 1 compiles one after another);</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
@@ -88,6 +91,9 @@ public final class TornadoSettings {
     public static final String SCORE_ATTENTION_KEYS = "jdiffusion.tornado.scoreAttentionKeys";
     public static final String KERNEL_TWINS = "jdiffusion.tornado.kernelTwins";
     public static final String COMPILE_THREADS = "jdiffusion.tornado.compileThreads";
+    public static final String GEMM_WORK_GROUPS_PER_SM = "jdiffusion.tornado.gemmWorkGroupsPerSm";
+    /** {@value #GEMM_WORK_GROUPS_PER_SM}'s default: two work-groups of 256 threads, 128 registers a thread (as on PTX). */
+    static final int DEFAULT_GEMM_WORK_GROUPS_PER_SM = 2;
     /**
      * {@value #SCORE_ATTENTION_KEYS}'s default: never. Until the flash kernel's lanes read back their own scores, SD
      * 1.5's second-level self-attention (heads of 80 over 1024 keys) took the two products from 1024 keys on.
@@ -276,15 +282,20 @@ public final class TornadoSettings {
 
     /**
      * Whether the tasks that run the same kernel share one compilation from Java ({@link KernelTwins}; OpenCL and CUDA
-     * backends); {@code otherwise} where unset (see {@link TornadoDevices#compilesKernelsOnce}).
+     * backends, see {@link TornadoDevices#compilesKernelsOnce}; default true).
      */
-    static boolean kernelTwins(boolean otherwise) {
-        return flag(KERNEL_TWINS, otherwise);
+    static boolean kernelTwins() {
+        return flag(KERNEL_TWINS, true);
     }
 
     /** Kernels compiled at once, each in a plan of its own (default: the available processors). */
     static int compileThreads() {
         return integer(COMPILE_THREADS, Runtime.getRuntime().availableProcessors(), n -> n >= 1, "a thread count of at least 1");
+    }
+
+    /** Work-groups of the tensor-core GEMM a multiprocessor its launch bounds ask for on the CUDA backend, 1 to 4. */
+    static int gemmWorkGroupsPerSm() {
+        return integer(GEMM_WORK_GROUPS_PER_SM, DEFAULT_GEMM_WORK_GROUPS_PER_SM, n -> n >= 1 && n <= 4, "a work-group count from 1 to 4");
     }
 
     /** Whether runs record TornadoVM's per-task profile (default false). */

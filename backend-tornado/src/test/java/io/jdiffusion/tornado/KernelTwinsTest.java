@@ -104,8 +104,10 @@ class KernelTwinsTest extends TornadoBesideCpu {
 
     private Tensor run(Graph graph, Tensor x, boolean twinsOn, boolean prepare, boolean compilesItsKernels) {
         Executable exe;
+        // the products on the Java kernels too, so that every launch is a Java task (beside the NVIDIA libraries the
+        // chain's products would be library tasks)
         try (TemporaryProperties ignored = TemporaryProperties.set(TornadoSettings.KERNEL_TWINS, Boolean.toString(twinsOn),
-                TornadoSettings.TASKS_PER_GRAPH, "4", TornadoSettings.COMPILE_THREADS, "3")) {
+                TornadoSettings.TASKS_PER_GRAPH, "4", TornadoSettings.COMPILE_THREADS, "3", TornadoSettings.LIBRARIES, "false")) {
             exe = tornado.compile(graph, Precision.F32);
         }
         Value out = graph.outputs().getFirst();

@@ -19,7 +19,7 @@ class TornadoSettingsTest {
             TornadoSettings.WIDE_HEAD_ATTENTION, TornadoSettings.GROUP_NORM_SLICE, TornadoSettings.OPERAND_ALIGNMENT,
             TornadoSettings.CUDNN_FILTER_NHWC, TornadoSettings.CUDNN_GRAPH, TornadoSettings.CUDNN_ATTENTION_GRAPH,
             TornadoSettings.CUDNN_PLANS_IN_BACKGROUND, TornadoSettings.SPLIT_K, TornadoSettings.ATTENTION_SCORE_BYTES,
-            TornadoSettings.SCORE_ATTENTION_KEYS, TornadoSettings.COMPILE_THREADS);
+            TornadoSettings.SCORE_ATTENTION_KEYS, TornadoSettings.COMPILE_THREADS, TornadoSettings.GEMM_WORK_GROUPS_PER_SM);
     private final Map<String, String> saved = new HashMap<>();
 
     TornadoSettingsTest() {
@@ -60,6 +60,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.attentionScoreBytes()).as("as on cuBLASLt").isEqualTo(WideHeadAttention.SCORE_BYTES);
         assertThat(TornadoSettings.scoreAttentionKeys()).isEqualTo(TornadoSettings.DEFAULT_SCORE_ATTENTION_KEYS);
         assertThat(TornadoSettings.compileThreads()).isEqualTo(Runtime.getRuntime().availableProcessors());
+        assertThat(TornadoSettings.gemmWorkGroupsPerSm()).isEqualTo(2);
     }
 
     @Test
@@ -140,6 +141,7 @@ class TornadoSettingsTest {
         bad(TornadoSettings.CUDNN_PLANS_IN_BACKGROUND, "later", TornadoSettings::cudnnPlansInBackground);
         bad(TornadoSettings.COMPILE_THREADS, "0", TornadoSettings::compileThreads);
         bad(TornadoSettings.COMPILE_THREADS, "all", TornadoSettings::compileThreads);
+        bad(TornadoSettings.GEMM_WORK_GROUPS_PER_SM, "5", TornadoSettings::gemmWorkGroupsPerSm);
     }
 
     private static void bad(String key, String value, Supplier<?> read) {
