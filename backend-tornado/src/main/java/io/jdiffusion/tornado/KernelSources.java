@@ -71,14 +71,18 @@ final class KernelSources {
         private final TaskGraph graph;
         /** The task's arguments with stand-ins for its arrays. */
         private final Object[] args;
+        /** The stand-in arrays, each once, for the graphs' transfer lists. */
+        private final Object[] arrays;
         private final String sourceFile;
         private final String entryPoint;
         private final Access[] accesses;
 
-        private Pending(KernelKey key, TaskGraph graph, Object[] args, String sourceFile, String entryPoint, Access[] accesses) {
+        private Pending(KernelKey key, TaskGraph graph, Object[] args, Object[] arrays, String sourceFile, String entryPoint,
+                        Access[] accesses) {
             this.key = key;
             this.graph = graph;
             this.args = args;
+            this.arrays = arrays;
             this.sourceFile = sourceFile;
             this.entryPoint = entryPoint;
             this.accesses = accesses;
@@ -115,14 +119,18 @@ final class KernelSources {
         String graphName = "jdiffusion_kernel_" + PLANS.incrementAndGet();
         String taskId = "k";
         TaskGraph graph = KernelTwins.onDevice(device, graphName, TaskGraph::new);
-        List<Object> arrays = stand.values().stream().filter(a -> !(a instanceof KernelContext)).toList();
-        if (!arrays.isEmpty()) {
-            graph.transferToDevice(DataTransferMode.FIRST_EXECUTION, arrays.toArray());
-        }
+        Object[] arrays = stand.values().stream().filter(a -> !(a instanceof KernelContext)).toArray();
+        declare(graph, arrays);
         graph.addTask(repackaged(taskId, params[0], args));
         Method method = key.method();
-        return new Pending(key, graph, args, graphName + "." + taskId + "-" + method.getName() + SOURCE_SUFFIX, method.getName(),
-                SketchAccesses.of(method, device));
+        return new Pending(key, graph, args, arrays, graphName + "." + taskId + "-" + method.getName() + SOURCE_SUFFIX,
+                method.getName(), SketchAccesses.of(method, device));
+    }
+
+    private static void declare(TaskGraph graph, Object[] arrays) {
+        if (arrays.length > 0) {
+            graph.transferToDevice(DataTransferMode.FIRST_EXECUTION, arrays);
+        }
     }
 
     /**
@@ -215,17 +223,11 @@ final class KernelSources {
             throw new UncheckedIOException("cannot write " + file, e);
         }
         AccessorParameters accessors = new AccessorParameters(p.args.length);
-        List<Object> arrays = new ArrayList<>();
         for (int i = 0; i < p.args.length; i++) {
             accessors.set(i, p.args[i], p.accesses[i]);
-            if (!KernelKey.isScalar(p.args[i]) && !(p.args[i] instanceof KernelContext) && !arrays.contains(p.args[i])) {
-                arrays.add(p.args[i]);
-            }
         }
         TaskGraph graph = KernelTwins.onDevice(device, "jdiffusion_kernel_" + PLANS.incrementAndGet(), TaskGraph::new);
-        if (!arrays.isEmpty()) {
-            graph.transferToDevice(DataTransferMode.FIRST_EXECUTION, arrays.toArray());
-        }
+        declare(graph, p.arrays);
         return graph.prebuiltTask("k", p.entryPoint, file.toString(), accessors);
     }
 
