@@ -144,7 +144,8 @@ final class TornadoExecutable implements Executable {
 
     /**
      * Does what the first execution of the plan would do once, so that the first run costs what later runs cost:
-     * compiles every task graph's kernels ({@code withPreCompilation()}: TornadoVM's interpreter walks the plan's
+     * compiles the kernels this JVM lacks, in parallel plans of their own ({@link KernelTwins#compileKernels}), then
+     * every task graph's kernels ({@code withPreCompilation()}: TornadoVM's interpreter walks the plan's
      * bytecode, compiling each launch and skipping allocations, copies and launches; the cuDNN plans its library
      * tasks ask for are built meanwhile, see {@link BackgroundPlans}), then executes the plan once
      * on the input buffers as they stand (zeros before a first run). TornadoVM uploads {@code FIRST_EXECUTION} data
