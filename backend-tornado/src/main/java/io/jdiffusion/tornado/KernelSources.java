@@ -222,13 +222,18 @@ final class KernelSources {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file, e);
         }
-        AccessorParameters accessors = new AccessorParameters(p.args.length);
-        for (int i = 0; i < p.args.length; i++) {
-            accessors.set(i, p.args[i], p.accesses[i]);
-        }
         TaskGraph graph = KernelTwins.onDevice(device, "jdiffusion_kernel_" + PLANS.incrementAndGet(), TaskGraph::new);
         declare(graph, p.arrays);
-        return graph.prebuiltTask("k", p.entryPoint, file.toString(), accessors);
+        return graph.prebuiltTask("k", p.entryPoint, file.toString(), accessors(p.args, p.accesses));
+    }
+
+    /** A prebuilt task's arguments, each with its access. */
+    static AccessorParameters accessors(Object[] args, Access[] accesses) {
+        AccessorParameters accessors = new AccessorParameters(args.length);
+        for (int i = 0; i < args.length; i++) {
+            accessors.set(i, args[i], accesses[i]);
+        }
+        return accessors;
     }
 
     /** The source TornadoVM wrote for a plan's kernel, in the device's folder under {@code dir} ("device-" and its indices). */

@@ -1,6 +1,5 @@
 package io.jdiffusion.tornado;
 
-import uk.ac.manchester.tornado.api.AccessorParameters;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.TornadoTaskGraphInterface;
 import uk.ac.manchester.tornado.api.common.Access;
@@ -144,12 +143,8 @@ final class KernelTwins implements AutoCloseable {
         Method method = TaskUtils.resolveMethodHandle(params[0]);
         KernelFile kernel = kernelOf(KernelKey.of(method, args), method, p);
         if (first) {
-            AccessorParameters accessors = new AccessorParameters(args.length);
-            Access[] accesses = kernel.accesses();
-            for (int i = 0; i < args.length; i++) {
-                accessors.set(i, args[i], accesses[i]);
-            }
-            graph.addPrebuiltTask(TaskPackage.createPrebuiltTask(p.getId(), kernel.entryPoint(), kernel.file().toString(), accessors));
+            graph.addPrebuiltTask(TaskPackage.createPrebuiltTask(p.getId(), kernel.entryPoint(), kernel.file().toString(),
+                    KernelSources.accessors(args, kernel.accesses())));
         } else {
             graph.addInner(new TwinTask((ScheduleContext) graph.meta(), p.getId(), kernel.entryPoint(), kernel.file().toString(), args,
                     kernel.accesses().clone()));

@@ -68,7 +68,7 @@ final class TornadoExecutable implements Executable {
     private final List<String> profileLogs = new ArrayList<>();
     /** The host sides of the device arrays: the weights', handed back once the first execution has uploaded them. */
     private final DeviceArrays deviceArrays;
-    /** Which tasks run another task's compilation of their kernel; where TornadoVM writes the sources they read. */
+    /** The kernels the plan's Java tasks run, compiled once each, and where their sources lie. */
     private final KernelTwins twins;
     /** Bytes TornadoVM copied to the device in the last execution of the plan (profiled executables only). */
     private long lastCopyInBytes;
@@ -127,7 +127,7 @@ final class TornadoExecutable implements Executable {
         return graphCount;
     }
 
-    /** Which tasks run another task's compilation of their kernel (for tests). */
+    /** The kernels the plan's Java tasks run, compiled once each (for tests and benchmarks). */
     KernelTwins twins() {
         return twins;
     }
