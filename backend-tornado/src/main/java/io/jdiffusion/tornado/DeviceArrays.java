@@ -45,18 +45,27 @@ import java.util.Set;
  * <p>Where the device's backend page-locks every host array ({@code cuMemHostRegister}: TornadoVM's PTX backend
  * always, its CUDA backend unless {@code tornado.cuda.host.pinning=false}, which the backend sets by default), the
  * driver refuses file-backed pages and TornadoVM logs an error for each, so there the arrays are TornadoVM's own
- * ({@link #DeviceArrays(boolean) mapped} false, where {@link TornadoDevices#pinsHostArrays} says so): they are
- * resident, and {@link #release()} hands nothing back.
+ * ({@link #DeviceArrays(boolean, boolean) mapped} false, where {@link TornadoDevices#pinsHostArrays} says so): they
+ * are resident, and {@link #release()} hands nothing back. With one exception: TornadoVM locks no
+ * {@linkplain #readOnlyHalves read-only array} that a plan with staged transfers uploads through its ring of pinned
+ * slots ({@code withStagedTransfers}; arrays of at least {@code tornado.staged.min.size} bytes), so the tensor cores'
+ * weights, 1.7 GB of SD 1.5's 2 GB in F16, live in the mapped file there too and go back after their upload (on PTX
+ * the host peak of a whole F16 pipeline was 4.23 GiB with them resident).
  */
 final class DeviceArrays implements AutoCloseable {
     /** Each array starts on a page of its own, so that releasing one never touches another's data. */
     private static final long PAGE = 4096;
+    static final String STAGED_MIN_SIZE = "tornado.staged.min.size";
 
     private final boolean mapped;
+    /** Whether read-only arrays of at least {@link #stagedBytes} go through TornadoVM's staging ring, unlocked. */
+    private final boolean stagesReadOnly;
     private final Arena mappings = Arena.ofAuto();
     private final List<MemorySegment> segments = new ArrayList<>();
     /** The device-only arrays, by identity: TornadoVM allocates their device buffers and copies nothing. */
     private final Set<Object> deviceOnly = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** The arrays the device only reads ({@link #readOnlyHalves}), by identity. */
+    private final Set<Object> readOnly = Collections.newSetFromMap(new IdentityHashMap<>());
     /** The device-only arrays filled with NaN at the start of every run, in the order they were made. */
     private final List<TornadoNativeArray> poisoned = new ArrayList<>();
     /** Arrays whose device buffers outlive the executable ({@link #keepPastClose}), until {@link #close()}. */
@@ -71,14 +80,20 @@ final class DeviceArrays implements AutoCloseable {
     private long fileBytes;
     private boolean released;
 
-    /** @param mapped whether the arrays live in the mapped scratch file (else TornadoVM allocates them) */
-    DeviceArrays(boolean mapped) {
+    /**
+     * @param mapped         whether the arrays live in the mapped scratch file (else TornadoVM allocates them)
+     * @param stagesReadOnly whether the plan uploads large read-only arrays through TornadoVM's staging ring, which
+     *                       locks no host memory, so that {@link #readOnlyHalves} maps them even where
+     *                       {@code mapped} is false
+     */
+    DeviceArrays(boolean mapped, boolean stagesReadOnly) {
         this.mapped = mapped;
+        this.stagesReadOnly = stagesReadOnly;
     }
 
     /** Arrays in the mapped scratch file. */
     DeviceArrays() {
-        this(true);
+        this(true, false);
     }
 
     /** Whether the arrays live in the mapped scratch file, so that {@link #release()} hands their pages back. */
@@ -88,6 +103,38 @@ final class DeviceArrays implements AutoCloseable {
 
     HalfFloatArray halves(int elements) {
         return mapped ? HalfFloatArray.fromSegmentShallow(map(elements, Short.BYTES)) : new HalfFloatArray(checked(elements));
+    }
+
+    /**
+     * An F16 array that the host writes once and the device only reads (the tensor cores' weights; {@link
+     * ChainTouch} keeps it read-only for TornadoVM): in the mapped file where the other arrays are, and also where
+     * they are not, if the plan uploads it through TornadoVM's staging ring ({@code stagesReadOnly} and at least
+     * {@code tornado.staged.min.size} bytes), which locks no host memory; {@link #release()} then hands its pages
+     * back after the upload.
+     */
+    HalfFloatArray readOnlyHalves(int elements) {
+        long bytes = TornadoNativeArray.ARRAY_HEADER + (long) checked(elements) * Short.BYTES;
+        HalfFloatArray array = mapped || (stagesReadOnly && bytes >= stagedBytes())
+                ? HalfFloatArray.fromSegmentShallow(map(elements, Short.BYTES)) : new HalfFloatArray(elements);
+        synchronized (this) {
+            readOnly.add(array);
+        }
+        return array;
+    }
+
+    /** Whether {@code array} was made by {@link #readOnlyHalves}: the device only reads it. */
+    synchronized boolean readOnly(Object array) {
+        return readOnly.contains(array);
+    }
+
+    /**
+     * The smallest array TornadoVM uploads through its staging ring: {@code tornado.staged.min.size}, default 16 MiB
+     * as in TornadoVM 5.2.0. Read from the property rather than from TornadoVM's {@code TornadoOptions}, whose
+     * initialisation fixes every TornadoVM option: a test that made arrays before the backend had set its defaults
+     * ran TornadoVM without them.
+     */
+    static long stagedBytes() {
+        return Long.getLong(STAGED_MIN_SIZE, 16L << 20);
     }
 
     FloatArray floats(int elements) {

@@ -114,8 +114,9 @@ final class TensorCorePath implements OperatorPath {
         if (scratchFloats == 0) {
             return;
         }
-        // a fresh region of the scratch file reads as zeros: the padding between packed weights needs no fill
-        halfWeights = deviceArrays.halves(Math.max(1, toInt(halfCursor, "F16 weights")));
+        // a fresh region of the scratch file (or a new TornadoVM array) reads as zeros: the padding between packed
+        // weights needs no fill
+        halfWeights = deviceArrays.readOnlyHalves(Math.max(1, toInt(halfCursor, "F16 weights")));
         scratch = deviceArrays.deviceOnlyFloats(toInt(scratchFloats, "tensor-core scratch"), true);
         // Each weight goes to a region of its own, so threads pack them side by side; a few threads only, since
         // each holds a weight's F16 copy on the heap (up to 13 MB for SD 1.5, 26 MB for SDXL).

@@ -3,6 +3,7 @@ package io.jdiffusion.tornado;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
+import uk.ac.manchester.tornado.api.types.HalfFloat;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
@@ -80,7 +81,7 @@ class DeviceArraysTest {
     @Test
     void anEmptyArrayIsRefused() {
         for (boolean mapped : new boolean[]{true, false}) {
-            try (DeviceArrays arrays = new DeviceArrays(mapped)) {
+            try (DeviceArrays arrays = new DeviceArrays(mapped, false)) {
                 assertThatThrownBy(() -> arrays.halves(0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("got 0");
             }
         }
@@ -89,7 +90,7 @@ class DeviceArraysTest {
     /** Where the backend page-locks host arrays, they are TornadoVM's own: usable, and still readable after release. */
     @Test
     void unmappedArraysAreTornadoVmsOwnAndKeepTheirData() {
-        try (DeviceArrays arrays = new DeviceArrays(false)) {
+        try (DeviceArrays arrays = new DeviceArrays(false, false)) {
             FloatArray floats = arrays.floats(1000);
             floats.set(999, 3.5f);
             IntArray ints = arrays.ints(2);
@@ -101,6 +102,41 @@ class DeviceArraysTest {
             assertThat(floats.get(999)).isEqualTo(3.5f);
             assertThat(ints.get(1)).isEqualTo(9);
             assertThat(arrays.halves(4).getSize()).isEqualTo(4);
+        }
+    }
+
+    /**
+     * Where the backend locks host arrays, a read-only F16 array large enough for TornadoVM's staging ring lives in
+     * the mapped file and goes back on release; a smaller one, the other arrays, and every array of a plan without
+     * staged transfers stay TornadoVM's own.
+     */
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void readOnlyArraysOfAStagedPlanAreMappedWhereTheBackendLocksHostArrays() {
+        int large = (int) (DeviceArrays.stagedBytes() / Short.BYTES);
+        try (DeviceArrays arrays = new DeviceArrays(false, true)) {
+            HalfFloatArray small = arrays.readOnlyHalves(1000);
+            FloatArray floats = arrays.floats(1000);
+            assertThat(arrays.path()).as("nothing mapped below the staging ring's smallest upload").isNull();
+            HalfFloatArray weights = arrays.readOnlyHalves(large);
+            assertThat(arrays.path()).isNotNull();
+            assertThat(arrays.arrays()).isEqualTo(1);
+            assertThat(arrays.readOnly(weights)).isTrue();
+            assertThat(arrays.readOnly(small)).isTrue();
+            assertThat(arrays.readOnly(floats)).isFalse();
+            // one element every 8 KiB: every other page
+            for (int i = 0; i < large; i += 4096) {
+                weights.set(i, new HalfFloat(i % 1000));
+            }
+            assertThat(residentKib(arrays)).as("resident kiB once written").isGreaterThanOrEqualTo(large / 4096 * 4L);
+            arrays.release();
+            assertThat(residentKib(arrays)).as("resident kiB once released").isZero();
+            assertThat(weights.get(4096 * 7).getFloat32()).isEqualTo(4096 * 7 % 1000);
+            assertThat(small.getSize()).isEqualTo(1000);
+        }
+        try (DeviceArrays arrays = new DeviceArrays(false, false)) {
+            arrays.readOnlyHalves(large);
+            assertThat(arrays.path()).as("no staging ring: TornadoVM's own memory").isNull();
         }
     }
 
