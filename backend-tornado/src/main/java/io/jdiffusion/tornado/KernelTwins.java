@@ -48,8 +48,8 @@ final class KernelTwins implements AutoCloseable {
     private final boolean enabled;
     /** How many new kernels are compiled at once ({@link TornadoSettings#compileThreads}, read when the graph is compiled). */
     private final int compileThreads;
-    /** {@link TornadoSettings#gemmWorkGroupsPerSm}, read when the graph is compiled. */
-    private final int gemmWorkGroupsPerSm;
+    /** The tensor-core kernels' launch bounds ({@link LaunchBounds#fromSettings}), read when the graph is compiled. */
+    private final LaunchBounds launchBounds;
     /** This executable's kernels: where their tasks read each one's source, and its arguments' accesses. */
     private final Map<KernelKey, KernelFile> kernels = new LinkedHashMap<>();
     /** Of {@link #kernels}, those this JVM had not compiled when their first task was added, sketched and waiting. */
@@ -67,7 +67,7 @@ final class KernelTwins implements AutoCloseable {
         this.device = device;
         this.enabled = enabled && System.getenv("TORNADOVM_HOME") != null;
         this.compileThreads = this.enabled ? TornadoSettings.compileThreads() : 1;
-        this.gemmWorkGroupsPerSm = this.enabled ? TornadoSettings.gemmWorkGroupsPerSm() : 1;
+        this.launchBounds = this.enabled ? LaunchBounds.fromSettings() : LaunchBounds.NONE;
     }
 
     /**
@@ -188,7 +188,7 @@ final class KernelTwins implements AutoCloseable {
         if (sourcesWritten || kernels.isEmpty()) {
             return;
         }
-        KernelSources.compile(device, pending, compileThreads, gemmWorkGroupsPerSm);
+        KernelSources.compile(device, pending, compileThreads, launchBounds);
         pending.clear();
         try {
             for (var e : kernels.entrySet()) {

@@ -42,6 +42,8 @@ import java.util.function.IntPredicate;
  *   <li>{@value #GEMM_WORK_GROUPS_PER_SM}: work-groups of the tensor-core GEMM per multiprocessor that its source's launch
  *       bounds ask NVRTC to fit on TornadoVM's CUDA backend, so its registers a thread ({@link LaunchBounds}; default
  *       {@value #DEFAULT_GEMM_WORK_GROUPS_PER_SM}; 1 leaves them to NVRTC);</li>
+ *   <li>{@value #ATTENTION_WORK_GROUPS_PER_SM}: the same for the tensor-core flash attention (default
+ *       {@value #DEFAULT_ATTENTION_WORK_GROUPS_PER_SM}; 1 to 5, as five of its 42 KiB of local memory fit an SM);</li>
  *   <li>{@value #COMPILE_THREADS}: how many of an executable's new kernels are compiled at once, each in a plan of
  *       its own ({@link KernelSources}; default: the available processors; 1 compiles one after another);</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
@@ -92,6 +94,9 @@ public final class TornadoSettings {
     public static final String KERNEL_TWINS = "jdiffusion.tornado.kernelTwins";
     public static final String COMPILE_THREADS = "jdiffusion.tornado.compileThreads";
     public static final String GEMM_WORK_GROUPS_PER_SM = "jdiffusion.tornado.gemmWorkGroupsPerSm";
+    public static final String ATTENTION_WORK_GROUPS_PER_SM = "jdiffusion.tornado.attentionWorkGroupsPerSm";
+    /** {@value #ATTENTION_WORK_GROUPS_PER_SM}'s default: left to NVRTC. */
+    static final int DEFAULT_ATTENTION_WORK_GROUPS_PER_SM = 1;
     /** {@value #GEMM_WORK_GROUPS_PER_SM}'s default: two work-groups of 256 threads, 128 registers a thread (as on PTX). */
     static final int DEFAULT_GEMM_WORK_GROUPS_PER_SM = 2;
     /**
@@ -296,6 +301,12 @@ public final class TornadoSettings {
     /** Work-groups of the tensor-core GEMM a multiprocessor its launch bounds ask for on the CUDA backend, 1 to 4. */
     static int gemmWorkGroupsPerSm() {
         return integer(GEMM_WORK_GROUPS_PER_SM, DEFAULT_GEMM_WORK_GROUPS_PER_SM, n -> n >= 1 && n <= 4, "a work-group count from 1 to 4");
+    }
+
+    /** Work-groups a multiprocessor that the tensor-core flash attention's launch bounds ask for (1 to 5; 1: none). */
+    static int attentionWorkGroupsPerSm() {
+        return integer(ATTENTION_WORK_GROUPS_PER_SM, DEFAULT_ATTENTION_WORK_GROUPS_PER_SM, n -> n >= 1 && n <= 5,
+                "a work-group count from 1 to 5");
     }
 
     /** Whether runs record TornadoVM's per-task profile (default false). */

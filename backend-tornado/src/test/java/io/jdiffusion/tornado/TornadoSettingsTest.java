@@ -19,7 +19,8 @@ class TornadoSettingsTest {
             TornadoSettings.WIDE_HEAD_ATTENTION, TornadoSettings.GROUP_NORM_SLICE, TornadoSettings.OPERAND_ALIGNMENT,
             TornadoSettings.CUDNN_FILTER_NHWC, TornadoSettings.CUDNN_GRAPH, TornadoSettings.CUDNN_ATTENTION_GRAPH,
             TornadoSettings.CUDNN_PLANS_IN_BACKGROUND, TornadoSettings.SPLIT_K, TornadoSettings.ATTENTION_SCORE_BYTES,
-            TornadoSettings.SCORE_ATTENTION_KEYS, TornadoSettings.COMPILE_THREADS, TornadoSettings.GEMM_WORK_GROUPS_PER_SM);
+            TornadoSettings.SCORE_ATTENTION_KEYS, TornadoSettings.COMPILE_THREADS, TornadoSettings.GEMM_WORK_GROUPS_PER_SM,
+            TornadoSettings.ATTENTION_WORK_GROUPS_PER_SM);
     private final Map<String, String> saved = new HashMap<>();
 
     TornadoSettingsTest() {
@@ -61,6 +62,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.scoreAttentionKeys()).isEqualTo(TornadoSettings.DEFAULT_SCORE_ATTENTION_KEYS);
         assertThat(TornadoSettings.compileThreads()).isEqualTo(Runtime.getRuntime().availableProcessors());
         assertThat(TornadoSettings.gemmWorkGroupsPerSm()).isEqualTo(2);
+        assertThat(TornadoSettings.attentionWorkGroupsPerSm()).isEqualTo(1);
     }
 
     @Test
@@ -83,6 +85,7 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.ATTENTION_SCORE_BYTES, "4096");
         System.setProperty(TornadoSettings.SCORE_ATTENTION_KEYS, "512");
         System.setProperty(TornadoSettings.COMPILE_THREADS, " 3 ");
+        System.setProperty(TornadoSettings.ATTENTION_WORK_GROUPS_PER_SM, "4");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -101,6 +104,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.attentionScoreBytes()).isEqualTo(4096);
         assertThat(TornadoSettings.scoreAttentionKeys()).as("from 512 keys").isEqualTo(512);
         assertThat(TornadoSettings.compileThreads()).isEqualTo(3);
+        assertThat(TornadoSettings.attentionWorkGroupsPerSm()).isEqualTo(4);
         System.setProperty(TornadoSettings.CUDNN_GRAPH, "false");
         System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "false");
         assertThat(TornadoSettings.cudnnGraph()).isFalse();
@@ -142,6 +146,8 @@ class TornadoSettingsTest {
         bad(TornadoSettings.COMPILE_THREADS, "0", TornadoSettings::compileThreads);
         bad(TornadoSettings.COMPILE_THREADS, "all", TornadoSettings::compileThreads);
         bad(TornadoSettings.GEMM_WORK_GROUPS_PER_SM, "5", TornadoSettings::gemmWorkGroupsPerSm);
+        bad(TornadoSettings.ATTENTION_WORK_GROUPS_PER_SM, "6", TornadoSettings::attentionWorkGroupsPerSm);
+        bad(TornadoSettings.ATTENTION_WORK_GROUPS_PER_SM, "0", TornadoSettings::attentionWorkGroupsPerSm);
     }
 
     private static void bad(String key, String value, Supplier<?> read) {
