@@ -135,12 +135,13 @@ final class KernelSources {
 
     /**
      * Compiles {@code pending} on {@code device}, on up to {@code threads} threads, and records their sources for every
-     * later executable, the tensor-core kernels' with their launch bounds ({@code bounds}).
+     * later executable, edited where {@code edits} say so (the tensor-core kernels' launch bounds, the attention's
+     * exponentials).
      * TornadoVM writes the sources while the plans compile, into a directory made for them; its options are system
      * properties that a plan's code cache reads when it is made, so compilations take turns here (a plan compiling
      * elsewhere meanwhile writes its sources here too, which costs nothing but the files).
      */
-    static void compile(TornadoDevice device, List<Pending> pending, int threads, LaunchBounds bounds) {
+    static void compile(TornadoDevice device, List<Pending> pending, int threads, SourceEdits edits) {
         if (pending.isEmpty()) {
             return;
         }
@@ -150,7 +151,7 @@ final class KernelSources {
             withSourcesWrittenTo(dir, () -> inParallel(pending, threads, p -> {
                 inPlanOfItsOwn(device, p.graph, p.entryPoint);
                 String generated = read(dir, p.sourceFile);
-                String source = bounds.apply(p.key.method(), generated);
+                String source = edits.apply(p.key.method(), generated);
                 if (!source.equals(generated)) {
                     // built here, beside the other kernels, so that the executable's plan finds NVRTC's binary cached
                     inPlanOfItsOwn(device, prebuilt(device, p, source, dir), p.entryPoint);

@@ -48,8 +48,8 @@ final class KernelTwins implements AutoCloseable {
     private final boolean enabled;
     /** How many new kernels are compiled at once ({@link TornadoSettings#compileThreads}, read when the graph is compiled). */
     private final int compileThreads;
-    /** The tensor-core kernels' launch bounds ({@link LaunchBounds#fromSettings}), read when the graph is compiled. */
-    private final LaunchBounds launchBounds;
+    /** The edits of the CUDA sources ({@link SourceEdits#fromSettings}), read when the graph is compiled. */
+    private final SourceEdits sourceEdits;
     /** This executable's kernels: where their tasks read each one's source, and its arguments' accesses. */
     private final Map<KernelKey, KernelFile> kernels = new LinkedHashMap<>();
     /** Of {@link #kernels}, those this JVM had not compiled when their first task was added, sketched and waiting. */
@@ -67,7 +67,7 @@ final class KernelTwins implements AutoCloseable {
         this.device = device;
         this.enabled = enabled && System.getenv("TORNADOVM_HOME") != null;
         this.compileThreads = this.enabled ? TornadoSettings.compileThreads() : 1;
-        this.launchBounds = this.enabled ? LaunchBounds.fromSettings() : LaunchBounds.NONE;
+        this.sourceEdits = this.enabled ? SourceEdits.fromSettings() : SourceEdits.NONE;
     }
 
     /**
@@ -188,7 +188,7 @@ final class KernelTwins implements AutoCloseable {
         if (sourcesWritten || kernels.isEmpty()) {
             return;
         }
-        KernelSources.compile(device, pending, compileThreads, launchBounds);
+        KernelSources.compile(device, pending, compileThreads, sourceEdits);
         pending.clear();
         try {
             for (var e : kernels.entrySet()) {

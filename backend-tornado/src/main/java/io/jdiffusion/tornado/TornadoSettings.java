@@ -44,6 +44,8 @@ import java.util.function.IntPredicate;
  *       {@value #DEFAULT_GEMM_WORK_GROUPS_PER_SM}; 1 leaves them to NVRTC);</li>
  *   <li>{@value #ATTENTION_WORK_GROUPS_PER_SM}: the same for the tensor-core flash attention (default
  *       {@value #DEFAULT_ATTENTION_WORK_GROUPS_PER_SM}; 1 to 5, as five of its 42 KiB of local memory fit an SM);</li>
+ *   <li>{@value #ATTENTION_FAST_EXP} = true builds the tensor-core flash attention's exponentials as {@code __expf}
+ *       on TornadoVM's CUDA backend ({@link SourceEdits}; default false until measured);</li>
  *   <li>{@value #COMPILE_THREADS}: how many of an executable's new kernels are compiled at once, each in a plan of
  *       its own ({@link KernelSources}; default: the available processors; 1 compiles one after another);</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
@@ -95,6 +97,7 @@ public final class TornadoSettings {
     public static final String COMPILE_THREADS = "jdiffusion.tornado.compileThreads";
     public static final String GEMM_WORK_GROUPS_PER_SM = "jdiffusion.tornado.gemmWorkGroupsPerSm";
     public static final String ATTENTION_WORK_GROUPS_PER_SM = "jdiffusion.tornado.attentionWorkGroupsPerSm";
+    public static final String ATTENTION_FAST_EXP = "jdiffusion.tornado.attentionFastExp";
     /** {@value #ATTENTION_WORK_GROUPS_PER_SM}'s default: left to NVRTC. */
     static final int DEFAULT_ATTENTION_WORK_GROUPS_PER_SM = 1;
     /** {@value #GEMM_WORK_GROUPS_PER_SM}'s default: two work-groups of 256 threads, 128 registers a thread (as on PTX). */
@@ -307,6 +310,11 @@ public final class TornadoSettings {
     static int attentionWorkGroupsPerSm() {
         return integer(ATTENTION_WORK_GROUPS_PER_SM, DEFAULT_ATTENTION_WORK_GROUPS_PER_SM, n -> n >= 1 && n <= 5,
                 "a work-group count from 1 to 5");
+    }
+
+    /** Whether the flash attention's exponentials are built as {@code __expf} on the CUDA backend (default false). */
+    static boolean attentionFastExp() {
+        return flag(ATTENTION_FAST_EXP, false);
     }
 
     /** Whether runs record TornadoVM's per-task profile (default false). */

@@ -20,7 +20,7 @@ class TornadoSettingsTest {
             TornadoSettings.CUDNN_FILTER_NHWC, TornadoSettings.CUDNN_GRAPH, TornadoSettings.CUDNN_ATTENTION_GRAPH,
             TornadoSettings.CUDNN_PLANS_IN_BACKGROUND, TornadoSettings.SPLIT_K, TornadoSettings.ATTENTION_SCORE_BYTES,
             TornadoSettings.SCORE_ATTENTION_KEYS, TornadoSettings.COMPILE_THREADS, TornadoSettings.GEMM_WORK_GROUPS_PER_SM,
-            TornadoSettings.ATTENTION_WORK_GROUPS_PER_SM);
+            TornadoSettings.ATTENTION_WORK_GROUPS_PER_SM, TornadoSettings.ATTENTION_FAST_EXP);
     private final Map<String, String> saved = new HashMap<>();
 
     TornadoSettingsTest() {
@@ -63,6 +63,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.compileThreads()).isEqualTo(Runtime.getRuntime().availableProcessors());
         assertThat(TornadoSettings.gemmWorkGroupsPerSm()).isEqualTo(2);
         assertThat(TornadoSettings.attentionWorkGroupsPerSm()).isEqualTo(1);
+        assertThat(TornadoSettings.attentionFastExp()).isFalse();
     }
 
     @Test
@@ -86,6 +87,7 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.SCORE_ATTENTION_KEYS, "512");
         System.setProperty(TornadoSettings.COMPILE_THREADS, " 3 ");
         System.setProperty(TornadoSettings.ATTENTION_WORK_GROUPS_PER_SM, "4");
+        System.setProperty(TornadoSettings.ATTENTION_FAST_EXP, "TRUE");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -105,6 +107,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.scoreAttentionKeys()).as("from 512 keys").isEqualTo(512);
         assertThat(TornadoSettings.compileThreads()).isEqualTo(3);
         assertThat(TornadoSettings.attentionWorkGroupsPerSm()).isEqualTo(4);
+        assertThat(TornadoSettings.attentionFastExp()).isTrue();
         System.setProperty(TornadoSettings.CUDNN_GRAPH, "false");
         System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "false");
         assertThat(TornadoSettings.cudnnGraph()).isFalse();
@@ -148,6 +151,7 @@ class TornadoSettingsTest {
         bad(TornadoSettings.GEMM_WORK_GROUPS_PER_SM, "5", TornadoSettings::gemmWorkGroupsPerSm);
         bad(TornadoSettings.ATTENTION_WORK_GROUPS_PER_SM, "6", TornadoSettings::attentionWorkGroupsPerSm);
         bad(TornadoSettings.ATTENTION_WORK_GROUPS_PER_SM, "0", TornadoSettings::attentionWorkGroupsPerSm);
+        bad(TornadoSettings.ATTENTION_FAST_EXP, "fast", TornadoSettings::attentionFastExp);
     }
 
     private static void bad(String key, String value, Supplier<?> read) {
