@@ -44,8 +44,9 @@ import java.util.function.IntPredicate;
  *       {@value #DEFAULT_GEMM_WORK_GROUPS_PER_SM}; 1 leaves them to NVRTC);</li>
  *   <li>{@value #ATTENTION_WORK_GROUPS_PER_SM}: the same for the tensor-core flash attention (default
  *       {@value #DEFAULT_ATTENTION_WORK_GROUPS_PER_SM}; 1 to 5, as five of its 42 KiB of local memory fit an SM);</li>
- *   <li>{@value #ATTENTION_FAST_EXP} = true builds the tensor-core flash attention's exponentials as {@code __expf}
- *       on TornadoVM's CUDA backend ({@link SourceEdits}; default false until measured);</li>
+ *   <li>{@value #ATTENTION_FAST_EXP} = false keeps the tensor-core flash attention's exponentials as NVRTC builds
+ *       {@code exp} on TornadoVM's CUDA backend, instead of {@code __expf} ({@link SourceEdits}; on an H100 the
+ *       UNet call on the Java kernels took 0.8-0.9 ms less with {@code __expf}, docs/PERFORMANCE.md);</li>
  *   <li>{@value #COMPILE_THREADS}: how many of an executable's new kernels are compiled at once, each in a plan of
  *       its own ({@link KernelSources}; default: the available processors; 1 compiles one after another);</li>
  *   <li>{@value #PROFILE} = true records TornadoVM's per-task profile of every run (slower; for benchmarks);</li>
@@ -312,9 +313,9 @@ public final class TornadoSettings {
                 "a work-group count from 1 to 5");
     }
 
-    /** Whether the flash attention's exponentials are built as {@code __expf} on the CUDA backend (default false). */
+    /** Whether the flash attention's exponentials are built as {@code __expf} on the CUDA backend (default true). */
     static boolean attentionFastExp() {
-        return flag(ATTENTION_FAST_EXP, false);
+        return flag(ATTENTION_FAST_EXP, true);
     }
 
     /** Whether runs record TornadoVM's per-task profile (default false). */

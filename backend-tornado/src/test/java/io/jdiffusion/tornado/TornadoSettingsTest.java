@@ -63,7 +63,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.compileThreads()).isEqualTo(Runtime.getRuntime().availableProcessors());
         assertThat(TornadoSettings.gemmWorkGroupsPerSm()).isEqualTo(2);
         assertThat(TornadoSettings.attentionWorkGroupsPerSm()).isEqualTo(1);
-        assertThat(TornadoSettings.attentionFastExp()).isFalse();
+        assertThat(TornadoSettings.attentionFastExp()).isTrue();
     }
 
     @Test
@@ -87,7 +87,7 @@ class TornadoSettingsTest {
         System.setProperty(TornadoSettings.SCORE_ATTENTION_KEYS, "512");
         System.setProperty(TornadoSettings.COMPILE_THREADS, " 3 ");
         System.setProperty(TornadoSettings.ATTENTION_WORK_GROUPS_PER_SM, "4");
-        System.setProperty(TornadoSettings.ATTENTION_FAST_EXP, "TRUE");
+        System.setProperty(TornadoSettings.ATTENTION_FAST_EXP, "FALSE");
         assertThat(TornadoSettings.device()).hasValueSatisfying(d -> assertThat(d).containsExactly(1, 0));
         assertThat(TornadoSettings.libraries()).isFalse();
         assertThat(TornadoSettings.cudaGraph()).isFalse();
@@ -107,7 +107,7 @@ class TornadoSettingsTest {
         assertThat(TornadoSettings.scoreAttentionKeys()).as("from 512 keys").isEqualTo(512);
         assertThat(TornadoSettings.compileThreads()).isEqualTo(3);
         assertThat(TornadoSettings.attentionWorkGroupsPerSm()).isEqualTo(4);
-        assertThat(TornadoSettings.attentionFastExp()).isTrue();
+        assertThat(TornadoSettings.attentionFastExp()).isFalse();
         System.setProperty(TornadoSettings.CUDNN_GRAPH, "false");
         System.setProperty(TornadoSettings.CUDNN_FILTER_NHWC, "false");
         assertThat(TornadoSettings.cudnnGraph()).isFalse();
