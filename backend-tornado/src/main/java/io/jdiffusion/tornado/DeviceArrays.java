@@ -46,11 +46,15 @@ import java.util.Set;
  * always, its CUDA backend unless {@code tornado.cuda.host.pinning=false}, which the backend sets by default), the
  * driver refuses file-backed pages and TornadoVM logs an error for each, so there the arrays are TornadoVM's own
  * ({@link #DeviceArrays(boolean, boolean) mapped} false, where {@link TornadoDevices#pinsHostArrays} says so): they
- * are resident, and {@link #release()} hands nothing back. With one exception: TornadoVM locks no
- * {@linkplain #readOnlyHalves read-only array} that a plan with staged transfers uploads through its ring of pinned
- * slots ({@code withStagedTransfers}; arrays of at least {@code tornado.staged.min.size} bytes), so the tensor cores'
- * weights, 1.7 GB of SD 1.5's 2 GB in F16, live in the mapped file there too and go back after their upload (on PTX
- * the host peak of a whole F16 pipeline was 4.23 GiB with them resident).
+ * are resident, and {@link #release()} hands nothing back. With one exception, the tensor cores' F16 weights
+ * ({@link #readOnlyHalves}), 1.7 GB of SD 1.5's 2 GB in F16: such a plan uploads with TornadoVM's staged transfers
+ * ({@code withStagedTransfers}), which copy an array of at least {@code tornado.staged.min.size} bytes through a
+ * ring of pinned slots and need no lock on the array itself, so the weights live in the mapped file there too and go
+ * back after their upload. On an H100 the PTX backend's host peak for a whole F16 pipeline went from 4.23 to 3.33 GiB
+ * (docs/PERFORMANCE.md). The price is one line of TornadoVM's PTX library per executable of chained task graphs,
+ * {@code [TornadoVM-PTX-JNI] ERROR : cuMemHostRegister -> Returned: 1}: TornadoVM skips the lock only for an array
+ * it sees as read-only, and a buffer a graph hands on ({@code persistOnDevice}) counts as read and written, so it
+ * still tries, and the driver refuses the file's pages. The upload does not need the lock and is unaffected.
  */
 final class DeviceArrays implements AutoCloseable {
     /** Each array starts on a page of its own, so that releasing one never touches another's data. */
@@ -58,14 +62,12 @@ final class DeviceArrays implements AutoCloseable {
     static final String STAGED_MIN_SIZE = "tornado.staged.min.size";
 
     private final boolean mapped;
-    /** Whether read-only arrays of at least {@link #stagedBytes} go through TornadoVM's staging ring, unlocked. */
+    /** Whether arrays of at least {@link #stagedBytes} go up through TornadoVM's staging ring, which needs no lock on them. */
     private final boolean stagesReadOnly;
     private final Arena mappings = Arena.ofAuto();
     private final List<MemorySegment> segments = new ArrayList<>();
     /** The device-only arrays, by identity: TornadoVM allocates their device buffers and copies nothing. */
     private final Set<Object> deviceOnly = Collections.newSetFromMap(new IdentityHashMap<>());
-    /** The arrays the device only reads ({@link #readOnlyHalves}), by identity. */
-    private final Set<Object> readOnly = Collections.newSetFromMap(new IdentityHashMap<>());
     /** The device-only arrays filled with NaN at the start of every run, in the order they were made. */
     private final List<TornadoNativeArray> poisoned = new ArrayList<>();
     /** Arrays whose device buffers outlive the executable ({@link #keepPastClose}), until {@link #close()}. */
@@ -82,9 +84,9 @@ final class DeviceArrays implements AutoCloseable {
 
     /**
      * @param mapped         whether the arrays live in the mapped scratch file (else TornadoVM allocates them)
-     * @param stagesReadOnly whether the plan uploads large read-only arrays through TornadoVM's staging ring, which
-     *                       locks no host memory, so that {@link #readOnlyHalves} maps them even where
-     *                       {@code mapped} is false
+     * @param stagesReadOnly whether the plan uploads large arrays through TornadoVM's staging ring, which needs no
+     *                       lock on them, so that {@link #readOnlyHalves} maps them even where {@code mapped} is
+     *                       false
      */
     DeviceArrays(boolean mapped, boolean stagesReadOnly) {
         this.mapped = mapped;
@@ -106,25 +108,15 @@ final class DeviceArrays implements AutoCloseable {
     }
 
     /**
-     * An F16 array that the host writes once and the device only reads (the tensor cores' weights; {@link
-     * ChainTouch} keeps it read-only for TornadoVM): in the mapped file where the other arrays are, and also where
-     * they are not, if the plan uploads it through TornadoVM's staging ring ({@code stagesReadOnly} and at least
-     * {@code tornado.staged.min.size} bytes), which locks no host memory; {@link #release()} then hands its pages
-     * back after the upload.
+     * An F16 array that the host writes once and the device only reads (the tensor cores' weights): in the mapped
+     * file where the other arrays are, and also where they are not, if the plan uploads it through TornadoVM's
+     * staging ring ({@code stagesReadOnly} and at least {@code tornado.staged.min.size} bytes), which needs no lock
+     * on it; {@link #release()} then hands its pages back after the upload.
      */
     HalfFloatArray readOnlyHalves(int elements) {
         long bytes = TornadoNativeArray.ARRAY_HEADER + (long) checked(elements) * Short.BYTES;
-        HalfFloatArray array = mapped || (stagesReadOnly && bytes >= stagedBytes())
+        return mapped || (stagesReadOnly && bytes >= stagedBytes())
                 ? HalfFloatArray.fromSegmentShallow(map(elements, Short.BYTES)) : new HalfFloatArray(elements);
-        synchronized (this) {
-            readOnly.add(array);
-        }
-        return array;
-    }
-
-    /** Whether {@code array} was made by {@link #readOnlyHalves}: the device only reads it. */
-    synchronized boolean readOnly(Object array) {
-        return readOnly.contains(array);
     }
 
     /**

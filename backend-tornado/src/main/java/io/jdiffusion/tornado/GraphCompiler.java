@@ -64,7 +64,7 @@ final class GraphCompiler {
         this.operandAlignment = usesLibraries ? TornadoSettings.operandAlignment() : 0;
         this.plan = BufferPlan.plan(graph, BufferLayout.planAlignment(operandAlignment));
         boolean pins = TornadoDevices.pinsHostArrays(backend.device());
-        // where TornadoVM locks host arrays, the plan uploads the large read-only ones through its staging ring (TornadoExecutable)
+        // where TornadoVM locks host arrays, the plan uploads the large ones through its staging ring (TornadoExecutable)
         this.deviceArrays = new DeviceArrays(!pins, pins);
         boolean tensorCoreDevice = requested == Precision.F16 && TornadoDevices.supportsTensorCores(backend.device());
         this.tensorCores = tensorCoreDevice
@@ -124,7 +124,7 @@ final class GraphCompiler {
         if (layout.steadyInputs() != null) {
             extra.add(layout.steadyInputs());
         }
-        ChainTouch touch = new ChainTouch(extra, h -> h != layout.halfArena() || halfActivations, deviceArrays::readOnly);
+        ChainTouch touch = new ChainTouch(extra, h -> h != layout.halfArena() || halfActivations);
         Function<Op, TaskCost> cost = op -> pathOf.apply(op).cost(op);
         List<List<Op>> segments = TaskGraphChain.cut(graph.ops(), cost, TaskGraphChain.touchBytes(touch),
                 TaskGraphChain.poisonCost(deviceArrays.poisoned().size()), TornadoSettings.tasksPerGraph());

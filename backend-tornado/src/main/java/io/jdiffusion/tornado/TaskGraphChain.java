@@ -221,7 +221,7 @@ final class TaskGraphChain {
         String id = nextTask();
         tasks.task(id, PointwiseKernels::touchAll, ctx, layout.weights(), layout.arena(), layout.outputs(), layout.floatInputs(),
                 layout.intConstants(), layout.intInputs(), layout.shapes(), layout.sentinel(),
-                touch.liveHalves(), touch.half(0), touch.half(1), touch.half(2), touch.half(ChainTouch.READ_ONLY_SLOT), touch.floats(0), touch.floats(1),
+                touch.liveHalves(), touch.half(0), touch.half(1), touch.half(2), touch.half(3), touch.floats(0), touch.floats(1),
                 touch.floats(2), touch.floats(3), touch.floats(4), touch.floats(5));
         grid(id, new WorkerGrid1D(32), 32, 1, 1);
         for (Object buffer : touch.overflow()) {

@@ -109,8 +109,8 @@ final class TornadoExecutable implements Executable {
             p = p.withProfiler(ProfilerMode.SILENT);
         }
         if (TornadoDevices.pinsHostArrays(backend.device())) {
-            // Large read-only arrays (the tensor cores' weights) go up through TornadoVM's ring of pinned slots, which
-            // locks none of their host pages, so DeviceArrays can keep them in its mapped file and hand them back.
+            // Large arrays (the tensor cores' weights) go up through TornadoVM's ring of pinned slots, which needs no
+            // lock on them, so DeviceArrays can keep them in its mapped file and hand them back.
             p = p.withStagedTransfers();
         }
         this.plan = p;

@@ -107,7 +107,7 @@ class StreamOrderTest extends TornadoBesideCpu {
             TornadoDevice device = ((TornadoBackend) tornado).device();
             if (precision == Precision.F16 && TornadoDevices.pinsHostArrays(device) && TornadoDevices.supportsTensorCores(device)) {
                 // where TornadoVM locks host arrays (PTX), the tensor cores' 48 MiB of weights go up through its
-                // staging ring, read-only in every graph of the chain, so they too live in the mapped file
+                // staging ring, so they too live in the mapped file
                 assertThat(deviceArrays.path()).as("the tensor cores' weights mapped on a backend that locks host arrays").isNotNull();
             }
             assertThat(deviceArrays.released()).as("weights' host pages handed back by the first execution").isEqualTo(prepare);

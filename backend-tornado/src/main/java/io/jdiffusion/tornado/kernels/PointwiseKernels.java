@@ -303,23 +303,16 @@ public final class PointwiseKernels {
      * Makes a task graph of a chain use every device buffer, so that TornadoVM allocates and hands on all of
      * them (it passes a persisted buffer only through graphs whose tasks touch it). {@code sizes[sentinel]}
      * is 0 on the device, so the body never runs, but no compiler can know that. Besides the buffers every
-     * executable has, up to three F16 and six more F32 buffers (the staging, scratch and F16 arrays that only
+     * executable has, up to four F16 and six more F32 buffers (the staging, scratch and F16 arrays that only
      * some executables have; absent ones are tiny placeholders): one task per chained graph instead of one per
-     * buffer. {@code r} is an F16 buffer the device only reads (the tensor cores' weights), read here and never
-     * written, so that TornadoVM keeps it read-only: where TornadoVM page-locks host arrays, a read-only array it
-     * uploads through its staging ring is not locked, so its host copy can be handed back after the upload (the
-     * backend's {@code DeviceArrays}). Bit i of {@code liveHalves} says whether half buffer i (3: {@code r}) is
-     * really used in F16; a clear bit folds its code away, so that F32 executables still compile for devices
-     * without F16 (PoCL).
+     * buffer. Bit i of {@code liveHalves} says whether half buffer i is really used in F16; a
+     * clear bit folds its code away, so that F32 executables still compile for devices without F16 (PoCL).
      */
     public static void touchAll(KernelContext ctx, FloatArray a, FloatArray b, FloatArray c, FloatArray d, IntArray e, IntArray f,
                                 IntArray sizes, int sentinel, int liveHalves, HalfFloatArray h0, HalfFloatArray h1, HalfFloatArray h2,
-                                HalfFloatArray r, FloatArray f0, FloatArray f1, FloatArray f2, FloatArray f3, FloatArray f4, FloatArray f5) {
+                                HalfFloatArray h3, FloatArray f0, FloatArray f1, FloatArray f2, FloatArray f3, FloatArray f4, FloatArray f5) {
         if (ctx.globalIdx == 0 && sizes.get(sentinel) == 1) {
             float v = a.get(0) + b.get(0) + c.get(0) + d.get(0) + e.get(0) + f.get(0);
-            if ((liveHalves & 8) != 0) {
-                v += r.get(0).getFloat32();
-            }
             a.set(0, v);
             b.set(0, v);
             c.set(0, v);
@@ -338,6 +331,9 @@ public final class PointwiseKernels {
             }
             if ((liveHalves & 4) != 0) {
                 h2.set(0, h2.get(1));
+            }
+            if ((liveHalves & 8) != 0) {
+                h3.set(0, h3.get(1));
             }
         }
     }
