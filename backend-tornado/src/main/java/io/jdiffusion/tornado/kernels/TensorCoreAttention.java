@@ -57,11 +57,6 @@ public final class TensorCoreAttention {
      * is then at most e^8 (about 3000), far inside F16's range (65504), with F16's relative precision unchanged.
      */
     public static final float SHIFT_SLACK = 8.0f;
-    /**
-     * Pairs of a key tile each lane loads one tile ahead, in registers: all 12 a lane has at SD 1.5's first level
-     * (heads of 40, padded to 48: 1536 pairs); of wider heads' tiles the rest are loaded when the tile starts.
-     */
-    private static final int PREFETCHED = 12;
 
     /** Fields of the descriptor at {@code sizes[meta]}. */
     public static final int NQ = 0;
@@ -196,37 +191,12 @@ public final class TensorCoreAttention {
             float seenHi = KernelMath.MASKED;
             float sumLo = 0.0f;
             float sumHi = 0.0f;
-            // The lane's first PREFETCHED pairs of a key tile, loaded one tile ahead (see below); the first tile's here.
-            int pk0 = keyPair(k, f16, kHalf, kBase, kOff, tid, 0, nk, qStride, d);
-            int pk1 = keyPair(k, f16, kHalf, kBase, kOff, tid + THREADS, 0, nk, qStride, d);
-            int pk2 = keyPair(k, f16, kHalf, kBase, kOff, tid + 2 * THREADS, 0, nk, qStride, d);
-            int pk3 = keyPair(k, f16, kHalf, kBase, kOff, tid + 3 * THREADS, 0, nk, qStride, d);
-            int pk4 = keyPair(k, f16, kHalf, kBase, kOff, tid + 4 * THREADS, 0, nk, qStride, d);
-            int pk5 = keyPair(k, f16, kHalf, kBase, kOff, tid + 5 * THREADS, 0, nk, qStride, d);
-            int pk6 = keyPair(k, f16, kHalf, kBase, kOff, tid + 6 * THREADS, 0, nk, qStride, d);
-            int pk7 = keyPair(k, f16, kHalf, kBase, kOff, tid + 7 * THREADS, 0, nk, qStride, d);
-            int pk8 = keyPair(k, f16, kHalf, kBase, kOff, tid + 8 * THREADS, 0, nk, qStride, d);
-            int pk9 = keyPair(k, f16, kHalf, kBase, kOff, tid + 9 * THREADS, 0, nk, qStride, d);
-            int pk10 = keyPair(k, f16, kHalf, kBase, kOff, tid + 10 * THREADS, 0, nk, qStride, d);
-            int pk11 = keyPair(k, f16, kHalf, kBase, kOff, tid + 11 * THREADS, 0, nk, qStride, d);
             for (int k0 = 0; k0 < kEnd; k0 += KEYS) {
                 // K^T as the B operand: [d / 16 blocks][8 sub-tiles of 8 keys][16 d rows][4 key pairs]; consecutive
-                // threads read consecutive d of one key. The first PREFETCHED pairs a lane holds already, the others
-                // are loaded now. Narrow heads load this tile's V beside it.
-                storeKeyPair(tiles, kTile, tid, kPairs, pk0);
-                storeKeyPair(tiles, kTile, tid + THREADS, kPairs, pk1);
-                storeKeyPair(tiles, kTile, tid + 2 * THREADS, kPairs, pk2);
-                storeKeyPair(tiles, kTile, tid + 3 * THREADS, kPairs, pk3);
-                storeKeyPair(tiles, kTile, tid + 4 * THREADS, kPairs, pk4);
-                storeKeyPair(tiles, kTile, tid + 5 * THREADS, kPairs, pk5);
-                storeKeyPair(tiles, kTile, tid + 6 * THREADS, kPairs, pk6);
-                storeKeyPair(tiles, kTile, tid + 7 * THREADS, kPairs, pk7);
-                storeKeyPair(tiles, kTile, tid + 8 * THREADS, kPairs, pk8);
-                storeKeyPair(tiles, kTile, tid + 9 * THREADS, kPairs, pk9);
-                storeKeyPair(tiles, kTile, tid + 10 * THREADS, kPairs, pk10);
-                storeKeyPair(tiles, kTile, tid + 11 * THREADS, kPairs, pk11);
-                for (int it = tid + PREFETCHED * THREADS; it < kPairs; it += THREADS) {
+                // threads read consecutive d of one key. Narrow heads load this tile's V beside it.
+                for (int it = tid; it < kPairs; it += 2 * THREADS) {
                     tiles[kTile + kSlot(it)] = keyPair(k, f16, kHalf, kBase, kOff, it, k0, nk, qStride, d);
+                    tiles[kTile + kSlot(it + THREADS)] = keyPair(k, f16, kHalf, kBase, kOff, it + THREADS, k0, nk, qStride, d);
                 }
                 for (int u = tid; u < VP_INTS && !wide; u += THREADS) {
                     if (valueSubTile(u) < subTiles) {
@@ -264,24 +234,6 @@ public final class TensorCoreAttention {
                 ctx.mmaStore(s7, scratch, sRow + 112, 0, 8);
                 // For the compiler: the scores' reads stay after the fragment stores.
                 ctx.localBarrier();
-                // The next key tile's first pairs, loaded now so that they arrive while this tile's softmax and P V
-                // run: a K tile's loads were the kernel's longest waits (the first use of a loaded key, in the pair's
-                // packing, held 16% of its stall samples on an H100). They take registers only after the scores'
-                // fragments are stored, which is when the fragments' registers are free. Past the keys they read
-                // the safe element, as keyPair does at the last tile's edge.
-                int kn = k0 + KEYS;
-                pk0 = keyPair(k, f16, kHalf, kBase, kOff, tid, kn, nk, qStride, d);
-                pk1 = keyPair(k, f16, kHalf, kBase, kOff, tid + THREADS, kn, nk, qStride, d);
-                pk2 = keyPair(k, f16, kHalf, kBase, kOff, tid + 2 * THREADS, kn, nk, qStride, d);
-                pk3 = keyPair(k, f16, kHalf, kBase, kOff, tid + 3 * THREADS, kn, nk, qStride, d);
-                pk4 = keyPair(k, f16, kHalf, kBase, kOff, tid + 4 * THREADS, kn, nk, qStride, d);
-                pk5 = keyPair(k, f16, kHalf, kBase, kOff, tid + 5 * THREADS, kn, nk, qStride, d);
-                pk6 = keyPair(k, f16, kHalf, kBase, kOff, tid + 6 * THREADS, kn, nk, qStride, d);
-                pk7 = keyPair(k, f16, kHalf, kBase, kOff, tid + 7 * THREADS, kn, nk, qStride, d);
-                pk8 = keyPair(k, f16, kHalf, kBase, kOff, tid + 8 * THREADS, kn, nk, qStride, d);
-                pk9 = keyPair(k, f16, kHalf, kBase, kOff, tid + 9 * THREADS, kn, nk, qStride, d);
-                pk10 = keyPair(k, f16, kHalf, kBase, kOff, tid + 10 * THREADS, kn, nk, qStride, d);
-                pk11 = keyPair(k, f16, kHalf, kBase, kOff, tid + 11 * THREADS, kn, nk, qStride, d);
                 int key0 = k0 + c2;
                 if (pass == 0 && k0 == 0) {
                     // The shift: each row's largest score in the first tile, over the four lanes that hold the row.
@@ -455,13 +407,6 @@ public final class TensorCoreAttention {
         int lo = TensorCoreKernels.bits(k, f16, in0 ? g : safe, kHalf);
         int hi = TensorCoreKernels.bits(k, f16, in1 ? g + stride : safe, kHalf);
         return (in0 ? lo : 0) | ((in1 ? hi : 0) << 16);
-    }
-
-    /** Stores K pair {@code it}, loaded ahead, where it goes in the tile; nothing past the tile's kPairs pairs. */
-    private static void storeKeyPair(int[] tiles, int kTile, int it, int kPairs, int pair) {
-        if (it < kPairs) {
-            tiles[kTile + kSlot(it)] = pair;
-        }
     }
 
     /** Where K pair {@code it} goes: block it / 512, sub-tile of its key, its d row, its key pair. */
