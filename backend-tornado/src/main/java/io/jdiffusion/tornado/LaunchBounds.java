@@ -16,7 +16,9 @@ import java.lang.reflect.Method;
  *   where NVRTC took 168, one work-group per SM. On an H100 (2026-12-08, F16 at 512x512) that took the UNet call from
  *   51.3 to 49.9 ms and the VAE decode from 41.2 to 44.9 ms (docs/PERFORMANCE.md, "The tensor-core GEMM's launch
  *   bounds"): the UNet's calls outweigh the one decode.</li>
- *   <li>The flash attention ({@link TensorCoreAttention#THREADS} threads, {@code attentionWorkGroupsPerSm}).</li>
+ *   <li>The flash attention ({@link TensorCoreAttention#THREADS} threads, {@code attentionWorkGroupsPerSm}, none by
+ *   default): NVRTC gives it 126 registers, so 4 work-groups fit an SM already, and a bound of 4 changed nothing on
+ *   an H100 (2026-12-08).</li>
  * </ul>
  * Every launch of these kernels is of their work-group size, so a bound never refuses one. A count of 1 leaves the
  * kernel to NVRTC. Sources of other kernels and other backends (OpenCL C) are left as they are.

@@ -14,9 +14,10 @@ import java.util.regex.Pattern;
  *   <li>{@code attentionFastExp}: the flash attention's exponentials as {@code __expf} (the multiprocessor's
  *   {@code ex2.approx} after one multiplication) instead of {@code exp}, which NVRTC builds as the accurate
  *   {@code expf}, some eight instructions, without {@code -use_fast_math}. The kernel takes 32 exponentials a lane
- *   per key tile, beside 14 tensor-core instructions a warp. {@code __expf}'s error, at most 2 + 1.2 |x| units in
- *   the last place for the attention's arguments (|x| below about 30 until the weight is 0 in F16), is far under
- *   the F16 rounding the weights then get (2^-11). TornadoVM's PTX backend already builds {@code exp} from
+ *   per key tile, beside 56 tensor-core instructions a warp at heads of 40. {@code __expf}'s error, 2 + 1.2 |x|
+ *   units in the last place (about 5e-6 relative at x = -30, where the weight is already below F16's smallest), is
+ *   far under the F16 rounding the weights then get (2^-11). On an H100 it took 0.8-0.9 ms off a UNet call on the
+ *   Java kernels (docs/PERFORMANCE.md). TornadoVM's PTX backend already builds {@code exp} from
  *   {@code ex2.approx}.</li>
  * </ul>
  * Sources of other kernels and other backends (OpenCL C) are left as they are.
