@@ -63,7 +63,7 @@ final class DeviceArrays implements AutoCloseable {
 
     private final boolean mapped;
     /** Whether arrays of at least {@link #stagedBytes} go up through TornadoVM's staging ring, which needs no lock on them. */
-    private final boolean stagesReadOnly;
+    private final boolean stagedUploads;
     private final Arena mappings = Arena.ofAuto();
     private final List<MemorySegment> segments = new ArrayList<>();
     /** The device-only arrays, by identity: TornadoVM allocates their device buffers and copies nothing. */
@@ -84,13 +84,12 @@ final class DeviceArrays implements AutoCloseable {
 
     /**
      * @param mapped         whether the arrays live in the mapped scratch file (else TornadoVM allocates them)
-     * @param stagesReadOnly whether the plan uploads large arrays through TornadoVM's staging ring, which needs no
-     *                       lock on them, so that {@link #readOnlyHalves} maps them even where {@code mapped} is
-     *                       false
+     * @param stagedUploads whether the plan uploads large arrays through TornadoVM's staging ring, which needs no
+     *                      lock on them, so that {@link #readOnlyHalves} maps them even where {@code mapped} is false
      */
-    DeviceArrays(boolean mapped, boolean stagesReadOnly) {
+    DeviceArrays(boolean mapped, boolean stagedUploads) {
         this.mapped = mapped;
-        this.stagesReadOnly = stagesReadOnly;
+        this.stagedUploads = stagedUploads;
     }
 
     /** Arrays in the mapped scratch file. */
@@ -103,20 +102,28 @@ final class DeviceArrays implements AutoCloseable {
         return mapped;
     }
 
+    /** Whether the plan must upload with TornadoVM's staged transfers, which {@link #readOnlyHalves} counts on. */
+    boolean stagedUploads() {
+        return stagedUploads;
+    }
+
     HalfFloatArray halves(int elements) {
-        return mapped ? HalfFloatArray.fromSegmentShallow(map(elements, Short.BYTES)) : new HalfFloatArray(checked(elements));
+        return halves(elements, mapped);
+    }
+
+    private HalfFloatArray halves(int elements, boolean inFile) {
+        return inFile ? HalfFloatArray.fromSegmentShallow(map(elements, Short.BYTES)) : new HalfFloatArray(checked(elements));
     }
 
     /**
      * An F16 array that the host writes once and the device only reads (the tensor cores' weights): in the mapped
      * file where the other arrays are, and also where they are not, if the plan uploads it through TornadoVM's
-     * staging ring ({@code stagesReadOnly} and at least {@code tornado.staged.min.size} bytes), which needs no lock
-     * on it; {@link #release()} then hands its pages back after the upload.
+     * staging ring ({@link #stagedUploads()} and at least {@code tornado.staged.min.size} bytes), which needs no
+     * lock on it; {@link #release()} then hands its pages back after the upload.
      */
     HalfFloatArray readOnlyHalves(int elements) {
         long bytes = TornadoNativeArray.ARRAY_HEADER + (long) checked(elements) * Short.BYTES;
-        return mapped || (stagesReadOnly && bytes >= stagedBytes())
-                ? HalfFloatArray.fromSegmentShallow(map(elements, Short.BYTES)) : new HalfFloatArray(elements);
+        return halves(elements, mapped || (stagedUploads && bytes >= stagedBytes()));
     }
 
     /**

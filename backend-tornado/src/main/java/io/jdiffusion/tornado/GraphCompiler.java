@@ -64,7 +64,7 @@ final class GraphCompiler {
         this.operandAlignment = usesLibraries ? TornadoSettings.operandAlignment() : 0;
         this.plan = BufferPlan.plan(graph, BufferLayout.planAlignment(operandAlignment));
         boolean pins = TornadoDevices.pinsHostArrays(backend.device());
-        // where TornadoVM locks host arrays, the plan uploads the large ones through its staging ring (TornadoExecutable)
+        // where TornadoVM locks host arrays, the plan uploads the large ones through its staging ring (DeviceArrays#stagedUploads)
         this.deviceArrays = new DeviceArrays(!pins, pins);
         boolean tensorCoreDevice = requested == Precision.F16 && TornadoDevices.supportsTensorCores(backend.device());
         this.tensorCores = tensorCoreDevice

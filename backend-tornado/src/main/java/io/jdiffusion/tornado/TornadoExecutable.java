@@ -108,7 +108,7 @@ final class TornadoExecutable implements Executable {
         if (profile) {
             p = p.withProfiler(ProfilerMode.SILENT);
         }
-        if (TornadoDevices.pinsHostArrays(backend.device())) {
+        if (deviceArrays.stagedUploads()) {
             // Large arrays (the tensor cores' weights) go up through TornadoVM's ring of pinned slots, which needs no
             // lock on them, so DeviceArrays can keep them in its mapped file and hand them back.
             p = p.withStagedTransfers();
