@@ -29,8 +29,6 @@ import java.lang.reflect.Method;
 record LaunchBounds(int gemmWorkGroupsPerSm, int attentionWorkGroupsPerSm) {
     /** No bounds: every kernel as TornadoVM generated it. */
     static final LaunchBounds NONE = new LaunchBounds(1, 1);
-    /** How TornadoVM's CUDA backend opens a kernel: the modifier, the return type and the name, then the parameters. */
-    private static final String CUDA_KERNEL = "extern \"C\" __global__ void ";
 
     /** The bounds the settings ask for. */
     static LaunchBounds fromSettings() {
@@ -44,19 +42,19 @@ record LaunchBounds(int gemmWorkGroupsPerSm, int attentionWorkGroupsPerSm) {
         if (isTensorCoreGemm(kernel)) {
             threads = TensorCoreKernels.THREADS;
             workGroups = gemmWorkGroupsPerSm;
-        } else if (kernel.getDeclaringClass() == TensorCoreAttention.class && kernel.getName().equals("attention")) {
+        } else if (SourceEdits.isFlashAttention(kernel)) {
             threads = TensorCoreAttention.THREADS;
             workGroups = attentionWorkGroupsPerSm;
         } else {
             return source;
         }
-        String opening = CUDA_KERNEL + kernel.getName() + "(";
+        String opening = SourceEdits.CUDA_KERNEL + kernel.getName() + "(";
         int at = source.indexOf(opening);
         if (workGroups <= 1 || at < 0) {
             return source;
         }
-        return source.substring(0, at) + CUDA_KERNEL + "__launch_bounds__(" + threads + ", " + workGroups + ") "
-                + source.substring(at + CUDA_KERNEL.length());
+        return source.substring(0, at) + SourceEdits.CUDA_KERNEL + "__launch_bounds__(" + threads + ", " + workGroups + ") "
+                + source.substring(at + SourceEdits.CUDA_KERNEL.length());
     }
 
     private static boolean isTensorCoreGemm(Method kernel) {

@@ -30,8 +30,8 @@ record SourceEdits(LaunchBounds bounds, boolean attentionFastExp) {
     static final SourceEdits NONE = new SourceEdits(LaunchBounds.NONE, false);
     /** A call of {@code exp} (not of {@code ldexp}, {@code frexp} or another name ending so). */
     private static final Pattern EXP_CALL = Pattern.compile("(?<![A-Za-z0-9_])exp\\(");
-    /** What TornadoVM's CUDA backend puts before every kernel it generates. */
-    private static final String CUDA_KERNEL = "__global__ void ";
+    /** How TornadoVM's CUDA backend opens a kernel: the modifier, the return type and the name, then the parameters. */
+    static final String CUDA_KERNEL = "extern \"C\" __global__ void ";
 
     /** The edits the settings ask for. */
     static SourceEdits fromSettings() {
@@ -41,10 +41,14 @@ record SourceEdits(LaunchBounds bounds, boolean attentionFastExp) {
     /** {@code source} of {@code kernel} with the edits that apply to it. */
     String apply(Method kernel, String source) {
         String edited = bounds.apply(kernel, source);
-        if (attentionFastExp && edited.contains(CUDA_KERNEL) && kernel.getDeclaringClass() == TensorCoreAttention.class
-                && kernel.getName().equals("attention")) {
+        if (attentionFastExp && edited.contains(CUDA_KERNEL) && isFlashAttention(kernel)) {
             edited = EXP_CALL.matcher(edited).replaceAll("__expf(");
         }
         return edited;
+    }
+
+    /** Whether {@code kernel} is the tensor-core flash attention. */
+    static boolean isFlashAttention(Method kernel) {
+        return kernel.getDeclaringClass() == TensorCoreAttention.class && kernel.getName().equals("attention");
     }
 }
