@@ -49,10 +49,13 @@ final class KernelSources {
     /** TornadoVM's code-cache options: write each source built, under this directory (relative to TORNADOVM_HOME). */
     private static final String DUMP_SOURCE = "tornado.opencl.source.dump";
     private static final String SOURCE_DIR = "tornado.opencl.source.dir";
-    private static final String SOURCE_SUFFIX = ".cl";
+    /** The suffix TornadoVM gives the sources it writes, on every backend; the kernel sources here take it too. */
+    static final String SOURCE_SUFFIX = ".cl";
     /** Per device ("backend:device"), the kernels compiled so far. */
     private static final Map<String, Map<KernelKey, Kernel>> COMPILED = new ConcurrentHashMap<>();
     private static final AtomicLong PLANS = new AtomicLong();
+    /** The id of the one task of a kernel's compilation graph. */
+    private static final String TASK = "k";
     private static final AtomicInteger THREADS = new AtomicInteger();
 
     private KernelSources() {
@@ -116,15 +119,19 @@ final class KernelSources {
             Object a = params[i];
             args[i - 1] = KernelKey.isScalar(a) ? a : stand.computeIfAbsent(a, KernelSources::standIn);
         }
-        String graphName = "jdiffusion_kernel_" + PLANS.incrementAndGet();
-        String taskId = "k";
+        String graphName = newGraphName();
         TaskGraph graph = KernelTwins.onDevice(device, graphName, TaskGraph::new);
         Object[] arrays = stand.values().stream().filter(a -> !(a instanceof KernelContext)).toArray();
         declare(graph, arrays);
-        graph.addTask(repackaged(taskId, params[0], args));
+        graph.addTask(repackaged(TASK, params[0], args));
         Method method = key.method();
-        return new Pending(key, graph, args, arrays, graphName + "." + taskId + "-" + method.getName() + SOURCE_SUFFIX,
+        return new Pending(key, graph, args, arrays, graphName + "." + TASK + "-" + method.getName() + SOURCE_SUFFIX,
                 method.getName(), SketchAccesses.of(method, device));
+    }
+
+    /** A name for the one-task graph of a kernel's compilation, unique in the JVM. */
+    private static String newGraphName() {
+        return "jdiffusion_kernel_" + PLANS.incrementAndGet();
     }
 
     private static void declare(TaskGraph graph, Object[] arrays) {
@@ -223,9 +230,9 @@ final class KernelSources {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file, e);
         }
-        TaskGraph graph = KernelTwins.onDevice(device, "jdiffusion_kernel_" + PLANS.incrementAndGet(), TaskGraph::new);
+        TaskGraph graph = KernelTwins.onDevice(device, newGraphName(), TaskGraph::new);
         declare(graph, p.arrays);
-        return graph.prebuiltTask("k", p.entryPoint, file.toString(), accessors(p.args, p.accesses));
+        return graph.prebuiltTask(TASK, p.entryPoint, file.toString(), accessors(p.args, p.accesses));
     }
 
     /** A prebuilt task's arguments, each with its access. */

@@ -42,8 +42,6 @@ import java.util.function.Function;
  * compiled from Java as before ({@link TornadoDevices#compilesKernelsOnce}).
  */
 final class KernelTwins implements AutoCloseable {
-    private static final String SOURCE_SUFFIX = ".cl";
-
     private final TornadoDevice device;
     private final boolean enabled;
     /** How many new kernels are compiled at once ({@link TornadoSettings#compileThreads}, read when the graph is compiled). */
@@ -156,7 +154,7 @@ final class KernelTwins implements AutoCloseable {
     private KernelFile kernelOf(KernelKey key, Method method, TaskPackage p) {
         KernelFile kernel = kernels.get(key);
         if (kernel == null) {
-            Path file = sources().resolve(kernels.size() + "-" + method.getName() + SOURCE_SUFFIX);
+            Path file = sources().resolve(kernels.size() + "-" + method.getName() + KernelSources.SOURCE_SUFFIX);
             Optional<KernelSources.Kernel> known = KernelSources.compiled(device, key);
             Access[] accesses;
             if (known.isPresent()) {
